@@ -1,0 +1,156 @@
+//! mmap-file: the 1 GB random file of "Playing with Virtual Memory" (Kristina
+//! Chodorow, seed 001).
+//!
+//! The file is written and flushed first, then (variants `cold`, `cold-random`)
+//! dropped from the page cache. The measured part maps it read-only and shared,
+//! reads one int at offset 0, then one int every 4 bytes, stopping at a
+//! checkpoint after each step.
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use experiments::pages::{self, page_size};
+use experiments::Session;
+use memmap2::{Advice, MmapOptions};
+
+/// How the page cache stands when the file is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Variant {
+    /// Just written and flushed: every page is in the page cache.
+    Warm,
+    /// Dropped from the page cache: reads go to the disk, with read-ahead.
+    Cold,
+    /// Dropped, and the mapping advised MADV_RANDOM, which turns read-ahead off.
+    ColdRandom,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "mmap a large random file and read it; run by the vmlab harness")]
+struct Args {
+    /// Folder for the file (removed by the harness afterwards).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Bytes written to the file.
+    #[arg(long)]
+    file_bytes: u64,
+    /// Bytes mapped from its start (the seed wrote 1,024,000,000 and mapped 1,000,000,000).
+    #[arg(long)]
+    map_bytes: usize,
+    /// Page-cache state when mapping.
+    #[arg(long, value_enum)]
+    variant: Variant,
+    /// Size of each write(2) while creating the file; it decides the size of the
+    /// page-cache folios, and so how many faults a read costs.
+    #[arg(long, default_value_t = 1 << 20)]
+    write_chunk_bytes: usize,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("mmap-file: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> io::Result<()> {
+    let mut session = Session::connect()?;
+    if args.map_bytes as u64 > args.file_bytes || args.map_bytes < 4 {
+        session.skip(format_args!(
+            "--map-bytes {} must be at least 4 and at most --file-bytes {}",
+            args.map_bytes, args.file_bytes
+        ));
+    }
+    let path = args.dir.join("data");
+    let file = prepare_file(&mut session, &path, args)?;
+
+    session.checkpoint("before-mmap")?;
+    // SAFETY: the file lives in the harness's private temp folder and nobody
+    // truncates it while it is mapped.
+    let map = unsafe { MmapOptions::new().len(args.map_bytes).map(&file)? };
+    if args.variant == Variant::ColdRandom {
+        map.advise(Advice::Random)?;
+    }
+    session.region("data", map.as_ptr(), map.len())?;
+    session.checkpoint("after-mmap")?;
+
+    // SAFETY: the mapping is page aligned and at least 4 bytes long.
+    let first = unsafe { std::ptr::read_volatile(map.as_ptr().cast::<i32>()) };
+    black_box(first);
+    session.checkpoint("after-first-read")?;
+
+    let sum = read_every_int(&map);
+    session.checkpoint("after-read-all")?;
+
+    session.note("checksum", sum)?;
+    drop(map);
+    drop(file);
+    std::fs::remove_file(&path)?;
+    session.done()
+}
+
+/// Writes, flushes and (for the cold variants) evicts the file, and reports how
+/// it was done. Runs before the first checkpoint, so its allocations are not measured.
+fn prepare_file(session: &mut Session, path: &PathBuf, args: &Args) -> io::Result<File> {
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let total = args.file_bytes;
+    let mut last_reported = 0u64;
+    pages::write_random_file(&mut file, total, args.write_chunk_bytes, |done| {
+        // About a hundred updates in all, whatever the size.
+        if done == total || done - last_reported >= total / 100 {
+            last_reported = done;
+            session.progress(done, total, "writing random file")?;
+        }
+        Ok(())
+    })?;
+    file.sync_all()?;
+    session.note("write_chunk_bytes", args.write_chunk_bytes)?;
+    session.note("flushed_with", "fsync")?;
+
+    let map_pages = args.map_bytes.div_ceil(page_size());
+    let cache_drop = match args.variant {
+        Variant::Warm => "none",
+        Variant::Cold | Variant::ColdRandom => evict(&file, args.map_bytes, map_pages)?,
+    };
+    session.note("cache_drop_method", cache_drop)?;
+    session.note(
+        "page_cache_pages_before_mmap",
+        pages::resident_pages(&file, args.map_bytes)?,
+    )?;
+    session.note("mapped_pages", map_pages)?;
+    Ok(file)
+}
+
+/// Evicts the file from the page cache, by fadvise, or as root by drop_caches if
+/// fadvise left more than 1% behind. Returns which method worked.
+fn evict(file: &File, map_bytes: usize, map_pages: usize) -> io::Result<&'static str> {
+    pages::drop_from_page_cache(file)?;
+    if pages::resident_pages(file, map_bytes)? * 100 <= map_pages {
+        return Ok("posix_fadvise(DONTNEED)");
+    }
+    match pages::drop_all_page_cache() {
+        Ok(()) => Ok("posix_fadvise(DONTNEED), then /proc/sys/vm/drop_caches"),
+        Err(_) => Ok("posix_fadvise(DONTNEED), incomplete (drop_caches needs root)"),
+    }
+}
+
+/// Reads one int every 4 bytes, as the seed's loop does.
+fn read_every_int(map: &[u8]) -> i64 {
+    let base = map.as_ptr();
+    let mut sum = 0i64;
+    let mut offset = 0;
+    while offset + 4 <= map.len() {
+        // SAFETY: offset + 4 <= len, so the read stays inside the mapping.
+        let value = unsafe { std::ptr::read_volatile(base.add(offset).cast::<i32>()) };
+        sum = sum.wrapping_add(value as i64);
+        offset += 4;
+    }
+    sum
+}

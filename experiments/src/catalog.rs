@@ -1,0 +1,42 @@
+//! The experiments vmlab knows, in the order `all` runs them.
+//!
+//! The harness plans and judges each one; this table is where both sides agree on
+//! the name (which is also the binary's name and the results folder's name).
+
+/// What the user sees of one experiment before running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExperimentInfo {
+    /// Kebab-case name, as typed on the command line; also the binary's name.
+    pub name: &'static str,
+    /// One line for `harness list`.
+    pub summary: &'static str,
+    /// The seed writings whose demonstration this reproduces (file names in
+    /// `shared/seeds/`).
+    pub sources: &'static [&'static str],
+}
+
+/// Every experiment, in the order `harness all` runs them.
+pub const CATALOG: &[ExperimentInfo] = &[ExperimentInfo {
+    name: "mmap-file",
+    summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
+    sources: &["001_3c62cec1a17aa088.txt"],
+}];
+
+/// Looks an experiment up by name.
+pub fn find(name: &str) -> Option<&'static ExperimentInfo> {
+    CATALOG.iter().find(|e| e.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::is_valid_name;
+
+    #[test]
+    fn every_name_is_unique_and_safe_as_a_folder_name() {
+        for (i, e) in CATALOG.iter().enumerate() {
+            assert!(is_valid_name(e.name), "{}", e.name);
+            assert!(CATALOG[..i].iter().all(|o| o.name != e.name), "{}", e.name);
+        }
+    }
+}

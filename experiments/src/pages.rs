@@ -1,0 +1,97 @@
+//! Page-level helpers shared by the experiments. Everything here runs before or
+//! after a measured phase, never inside one.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+
+use rand::{rngs::SmallRng, RngCore, SeedableRng};
+
+/// The page size in bytes, as the kernel reports it.
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as usize
+    } else {
+        4096
+    }
+}
+
+/// Rounds `bytes` up to a whole number of pages.
+pub fn round_up_to_pages(bytes: usize) -> usize {
+    bytes.div_ceil(page_size()) * page_size()
+}
+
+/// Fills `file` with `size` pseudo-random bytes written in `chunk` sized writes,
+/// calling `progress(done_bytes)` after each write. The generator is seeded from
+/// the OS, so the content cannot be deduplicated or compressed by anything below.
+pub fn write_random_file(
+    file: &mut File,
+    size: u64,
+    chunk: usize,
+    mut progress: impl FnMut(u64) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut rng = SmallRng::from_os_rng();
+    let mut buf = vec![0u8; chunk];
+    let mut done = 0u64;
+    while done < size {
+        let n = chunk.min((size - done) as usize);
+        rng.fill_bytes(&mut buf[..n]);
+        file.write_all(&buf[..n])?;
+        done += n as u64;
+        progress(done)?;
+    }
+    Ok(())
+}
+
+/// How many of the first `len` bytes' pages of `file` are in the page cache,
+/// by `mincore(2)` on a temporary mapping that is never touched.
+pub fn resident_pages(file: &File, len: usize) -> io::Result<usize> {
+    if len == 0 {
+        return Ok(0);
+    }
+    // SAFETY: mapping a file we hold open, read-only; it is never dereferenced.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let mut vec = vec![0u8; len.div_ceil(page_size())];
+    // SAFETY: `addr` is a live mapping of `len` bytes and `vec` has one byte per page.
+    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
+    let err = io::Error::last_os_error();
+    // SAFETY: unmapping exactly what was mapped above.
+    unsafe { libc::munmap(addr, len) };
+    if rc != 0 {
+        return Err(err);
+    }
+    Ok(vec.iter().filter(|b| **b & 1 == 1).count())
+}
+
+/// Asks the kernel to drop `file`'s clean pages from the page cache
+/// (`posix_fadvise(POSIX_FADV_DONTNEED)`); the file must have been synced first.
+pub fn drop_from_page_cache(file: &File) -> io::Result<()> {
+    // SAFETY: plain syscall on a descriptor we own.
+    let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+/// Drops the whole page cache (`/proc/sys/vm/drop_caches`, root only). A last
+/// resort, since it disturbs every other process on the machine.
+pub fn drop_all_page_cache() -> io::Result<()> {
+    // SAFETY: sync has no preconditions.
+    unsafe { libc::sync() };
+    std::fs::write("/proc/sys/vm/drop_caches", "1\n")
+}

@@ -1,0 +1,223 @@
+//! The commands: resolve options, run the experiments in order, judge, write and
+//! print. Errors here are user or environment errors (exit 2); a failing
+//! experiment is recorded, not returned.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::{Cli, Command, RunOptions};
+use crate::experiment::{self, Experiment, PlanContext};
+use crate::model::{ExperimentRecord, RunRecord, Status, FORMAT_VERSION};
+use crate::probe::ProcProbe;
+use crate::progress::VariantProgress;
+use crate::report::{self, table::Table, text::layout};
+use crate::runner::{self, locate, VariantSpec};
+use crate::store;
+use crate::system::Environment;
+
+/// A mistake in what the user asked for (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The run was interrupted by Ctrl-C or SIGTERM (exit 130).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted; experiments stopped and their temporary files removed")]
+pub struct Interrupted;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::List => {
+            print!("{}", list());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::All(options) => {
+            let all: Vec<_> = experiment::registry();
+            run_experiments(&all, &options)
+        }
+        Command::Run { names, options } => {
+            let selected = names
+                .iter()
+                .map(|name| {
+                    experiment::find(name).ok_or_else(|| {
+                        UsageError(format!(
+                            "unknown experiment '{name}'; `harness list` shows the names"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            run_experiments(&selected, &options)
+        }
+    }
+}
+
+fn list() -> String {
+    let mut table = Table {
+        headers: vec!["name".into(), "what it shows".into(), "seeds".into()],
+        rows: Vec::new(),
+        numeric: vec![false, false, false],
+    };
+    for e in experiment::registry() {
+        let info = e.info();
+        table.rows.push(vec![
+            info.name.into(),
+            info.summary.into(),
+            info.sources.join(", "),
+        ]);
+    }
+    layout(&table)
+}
+
+/// The default results folder: `results/` of the workspace when the harness runs
+/// from its build folder, else `results/` here.
+fn default_results_root() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf);
+    let exe = std::env::current_exe().ok();
+    match (workspace, exe) {
+        (Some(ws), Some(exe)) if exe.starts_with(&ws) => ws.join("results"),
+        _ => PathBuf::from("results"),
+    }
+}
+
+fn temp_base(options: &RunOptions) -> Result<PathBuf> {
+    let dir = options.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let probe = tempfile::Builder::new()
+        .prefix("vmlab-check-")
+        .tempdir_in(&dir)
+        .map_err(|e| {
+            UsageError(format!(
+                "cannot create temporary files in {}: {e}; pass --dir with a writable folder",
+                dir.display()
+            ))
+        })?;
+    drop(probe);
+    Ok(dir)
+}
+
+fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -> Result<ExitCode> {
+    let started = chrono::Utc::now();
+    let temp_dir = temp_base(options)?;
+    let env = Environment::detect(&temp_dir);
+    let results_root = options.out.clone().unwrap_or_else(default_results_root);
+    let run_dir = store::create_run_dir(
+        &results_root,
+        &store::run_dir_name(&started, &env.hostname, options.quick),
+    )
+    .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
+    let binaries = locate::experiments_dir()?;
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+
+    let mut run = RunRecord {
+        format_version: FORMAT_VERSION,
+        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        quick: options.quick,
+        environment: env.clone(),
+        experiments: Vec::new(),
+    };
+    let ctx = PlanContext {
+        quick: options.quick,
+        size_bytes: options.size,
+        env: &env,
+    };
+    let mut interrupted = false;
+    for exp in selected {
+        let (record, stopped) = run_one(*exp, &ctx, options, &binaries, &temp_dir, &run_dir)?;
+        run.experiments.push(record);
+        // Written after every experiment, so a later failure or Ctrl-C loses nothing.
+        store::write_run(&run_dir, &run)?;
+        if stopped {
+            interrupted = true;
+            break;
+        }
+    }
+    store::point_latest(&results_root, &run_dir)?;
+    if interrupted {
+        eprintln!("partial results written to {}", run_dir.display());
+        return Err(Interrupted.into());
+    }
+    print!("{}", report::render(&run, options.format));
+    eprintln!("results written to {}", run_dir.display());
+    Ok(if run.any_failed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs all variants of one experiment; the flag is true if Ctrl-C stopped it.
+fn run_one(
+    exp: &dyn Experiment,
+    ctx: &PlanContext<'_>,
+    options: &RunOptions,
+    binaries: &Path,
+    temp_dir: &Path,
+    run_dir: &Path,
+) -> Result<(ExperimentRecord, bool)> {
+    let name = exp.info().name;
+    let mut record = ExperimentRecord {
+        name: name.to_string(),
+        status: Status::Ok,
+        reason: None,
+        params: Default::default(),
+        variants: Vec::new(),
+        claims: Vec::new(),
+    };
+    let plan = match exp.plan(ctx) {
+        Ok(plan) => plan,
+        Err(reason) => {
+            eprintln!("{name} ... skipped: {reason}");
+            record.status = Status::Skipped;
+            record.reason = Some(reason);
+            return Ok((record, false));
+        }
+    };
+    record.params = plan.params;
+    let binary = locate::binary(binaries, name)?;
+    let mut interrupted = false;
+    for variant in &plan.variants {
+        let spec = VariantSpec {
+            name: variant.name.clone(),
+            binary: binary.clone(),
+            args: variant.args.clone(),
+            timeout: Duration::from_secs(options.timeout),
+        };
+        // The experiment's files live here; dropping it removes them, whatever happens.
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!("vmlab-{name}-"))
+            .tempdir_in(temp_dir)
+            .with_context(|| {
+                format!("cannot create a temporary folder in {}", temp_dir.display())
+            })?;
+        let mut progress = VariantProgress::start(name, &variant.name);
+        match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut |event| {
+            progress.show(event)
+        }) {
+            Ok(outcome) => {
+                progress.finish(&outcome.record);
+                store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
+                record.variants.push(outcome.record);
+            }
+            Err(crate::error::RunnerError::Interrupted) => {
+                interrupted = true;
+                break;
+            }
+            Err(e) => bail!("{name}/{}: {e}", variant.name),
+        }
+    }
+    if interrupted {
+        record.status = Status::Failed;
+        record.reason = Some("interrupted".into());
+    } else if let Some(failed) = record.variants.iter().find(|v| v.status == Status::Failed) {
+        record.status = Status::Failed;
+        record.reason = Some(format!("variant {} failed", failed.name));
+    }
+    record.claims = exp.judge(&record, ctx.env);
+    Ok((record, interrupted))
+}

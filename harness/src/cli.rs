@@ -1,0 +1,121 @@
+//! The command line (clap definitions only).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+/// Runs the classic demonstrations of Linux virtual memory as measured experiments.
+///
+/// Each experiment is a separate process that stops at named checkpoints; the
+/// harness snapshots /proc/PID/smaps, status and stat at each one, counts the page
+/// faults of each phase, and judges the claims of the writings the demonstration
+/// comes from. Results go to results/<time>-<host>/ (JSON, Markdown, CSV, raw
+/// /proc text) and results/latest points at the newest run.
+///
+/// Exit status: 0 every experiment ran or was skipped with a reason (a refuted
+/// claim is a finding, not an error); 1 an experiment failed; 2 bad input or an
+/// environment the harness cannot work in; 130 interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "harness", version, about, long_about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every experiment.
+    All(RunOptions),
+    /// Run the named experiments (see `list`).
+    Run {
+        /// Experiment names, e.g. mmap-file.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// How to run them.
+        #[command(flatten)]
+        options: RunOptions,
+    },
+    /// List the experiments with a one-line description.
+    List,
+}
+
+/// Options shared by `all` and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunOptions {
+    /// Small sizes that finish in seconds (e.g. a 64 MiB file instead of 1 GB),
+    /// with the same checkpoints and claims.
+    #[arg(long)]
+    pub quick: bool,
+    /// Override each experiment's main size, e.g. 256MiB or 1G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub size: Option<u64>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Folder for results (a subfolder per run); default: results/ of the workspace.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Folder for the experiments' temporary files (needs room for the 1 GB file);
+    /// default: $TMPDIR or /tmp.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Longest wait for an experiment between two checkpoints, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+}
+
+/// Parses `64MiB`, `1G`, `4096` (bytes), `2KiB`, ... into bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size; write e.g. 64MiB, 1G or 4096"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "kb" => 1000,
+        "m" | "mib" => 1 << 20,
+        "mb" => 1000 * 1000,
+        "g" | "gib" => 1 << 30,
+        "gb" => 1000 * 1000 * 1000,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}'; use B, KiB, MiB, GiB (or KB, MB, GB)"
+            ))
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{text}' is not a usable size"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("0").is_err());
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,28 @@
+//! The vmlab harness: runs each experiment as a separate process, snapshots it
+//! from outside at every checkpoint, and judges the seeds' claims.
+//!
+//! The data flow:
+//!
+//! 1. [`experiment`]: each experiment's [`experiment::Experiment`] plans its variants.
+//! 2. [`runner`]: spawns the experiment binary, follows its checkpoint protocol and,
+//!    while it waits, reads its /proc files through a [`probe::Probe`].
+//! 3. [`probe`]: parses smaps, status and stat (pure functions over text) into the
+//!    [`model`] types, sizes in bytes.
+//! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`].
+//! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod experiment;
+pub mod model;
+pub mod probe;
+pub mod progress;
+pub mod report;
+pub mod runner;
+pub mod store;
+pub mod system;
+
+pub use error::{ProbeError, RunnerError, StoreError};
+pub use model::{ClaimRecord, ExperimentRecord, RunRecord, Verdict};

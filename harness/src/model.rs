@@ -1,0 +1,287 @@
+//! The result model: everything a run measured, from which every output format is
+//! rendered. Sizes are bytes and counts are counts; the unit is in each field name.
+//! `results/README.md` documents the JSON form of these types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::system::Environment;
+
+/// Version of the results.json layout; bumped on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One invocation of the harness.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Layout version of this record ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Version of the harness that wrote it.
+    pub vmlab_version: String,
+    /// Start of the run, RFC 3339 in UTC.
+    pub started_at: String,
+    /// Whether `--quick` (small sizes) was in force.
+    pub quick: bool,
+    /// The machine and kernel the run measured.
+    pub environment: Environment,
+    /// One record per experiment, in the order they ran.
+    pub experiments: Vec<ExperimentRecord>,
+}
+
+/// Whether an experiment or variant produced measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It ran to its end.
+    Ok,
+    /// The environment could not meet a precondition; `reason` says which.
+    Skipped,
+    /// It crashed, hung or broke the protocol; `reason` says how.
+    Failed,
+}
+
+/// One experiment: its parameters, variants and judged claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExperimentRecord {
+    /// Kebab-case name (`mmap-file`).
+    pub name: String,
+    /// Ok if every variant ran or was skipped; failed if any failed.
+    pub status: Status,
+    /// Why it was skipped or failed.
+    pub reason: Option<String>,
+    /// The sizes and options it ran with.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// One record per variant, in the order they ran.
+    pub variants: Vec<VariantRecord>,
+    /// The seeds' claims with the verdicts this run measured.
+    pub claims: Vec<ClaimRecord>,
+}
+
+/// One variant of an experiment (`warm`, `cold`, `thp-on`, ...): one run of its binary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VariantRecord {
+    /// Kebab-case variant name.
+    pub name: String,
+    /// Whether it ran, was skipped or failed.
+    pub status: Status,
+    /// Why it was skipped or failed.
+    pub reason: Option<String>,
+    /// Facts the experiment reported about itself (`write_chunk_bytes`, ...).
+    pub notes: BTreeMap<String, String>,
+    /// What two snapshots with nothing between them differed by, per process role.
+    /// Anything but zero means the protocol disturbs the measurement.
+    pub noise_floor: Vec<NoiseFloor>,
+    /// The checkpoints in the order reached.
+    pub checkpoints: Vec<CheckpointRecord>,
+}
+
+/// The change between the two snapshots of the null phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoiseFloor {
+    /// Minor faults counted between the two snapshots.
+    pub minor_faults: u64,
+    /// Major faults counted between the two snapshots.
+    pub major_faults: u64,
+    /// Change of VmRSS, in bytes (signed).
+    pub rss_delta_bytes: i64,
+}
+
+/// All processes of an experiment as snapshotted at one checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    /// Kebab-case name of what has just happened (`after-mmap`).
+    pub label: String,
+    /// Wall time from the previous checkpoint (or the null phase) to this one,
+    /// in milliseconds; for information only, never judged.
+    pub phase_millis: u64,
+    /// One snapshot per process, the main process first.
+    pub processes: Vec<ProcessRecord>,
+}
+
+/// One process at one checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    /// The role the experiment gave it (`main`, `parent`, `child`).
+    pub role: String,
+    /// Its process id.
+    pub pid: i32,
+    /// Page faults since the previous snapshot of the same role (for a process seen
+    /// for the first time: since it was forked).
+    pub faults: Faults,
+    /// Cumulative fault counters as /proc/PID/stat shows them.
+    pub faults_total: Faults,
+    /// Whole-process figures.
+    pub totals: Totals,
+    /// The regions the experiment declared, each summed over the mappings it overlaps.
+    pub regions: Vec<RegionRecord>,
+    /// Every mapping of /proc/PID/smaps, in address order.
+    pub mappings: Vec<MappingRecord>,
+}
+
+/// Minor and major page fault counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Faults served without I/O (page cache hit, zero page, COW copy).
+    pub minor: u64,
+    /// Faults that waited for I/O.
+    pub major: u64,
+}
+
+/// Whole-process memory figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// VmSize: the address space, in bytes.
+    pub vm_size_bytes: u64,
+    /// VmRSS: resident pages, in bytes.
+    pub rss_bytes: u64,
+    /// RssAnon: resident anonymous pages, in bytes.
+    pub rss_anon_bytes: u64,
+    /// RssFile: resident file-backed pages, in bytes.
+    pub rss_file_bytes: u64,
+    /// RssShmem: resident shared-memory pages, in bytes.
+    pub rss_shmem_bytes: u64,
+    /// Sum of Pss over all mappings, in bytes.
+    pub pss_bytes: u64,
+    /// Unique set size: Private_Clean + Private_Dirty over all mappings, in bytes.
+    pub uss_bytes: u64,
+    /// VmPTE: page tables, in bytes.
+    pub pte_bytes: u64,
+    /// VmStk: the main stack's mapping size, in bytes.
+    pub stack_bytes: u64,
+    /// VmSwap: swapped-out anonymous memory, in bytes.
+    pub swap_bytes: u64,
+}
+
+/// The smaps figures of one mapping, or of a region summed over mappings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryFigures {
+    /// Size: the mapping's length, in bytes.
+    pub size_bytes: u64,
+    /// Rss: resident bytes.
+    pub rss_bytes: u64,
+    /// Pss: resident bytes, each page divided by the number of processes mapping it.
+    pub pss_bytes: u64,
+    /// Resident, unmodified, mapped by others too.
+    pub shared_clean_bytes: u64,
+    /// Resident, modified, mapped by others too (e.g. not yet copied after fork).
+    pub shared_dirty_bytes: u64,
+    /// Resident, unmodified, mapped only here.
+    pub private_clean_bytes: u64,
+    /// Resident, modified, mapped only here.
+    pub private_dirty_bytes: u64,
+    /// Anonymous (not file-backed) resident bytes.
+    pub anonymous_bytes: u64,
+    /// Anonymous bytes in transparent huge pages.
+    pub anon_huge_pages_bytes: u64,
+    /// Swapped-out bytes.
+    pub swap_bytes: u64,
+}
+
+/// One line of /proc/PID/smaps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingRecord {
+    /// First address, hex (`0x7f...`).
+    pub start: String,
+    /// One past the last address, hex.
+    pub end: String,
+    /// What is mapped: a path (the run's temp folder shown as `<temp dir>`),
+    /// `[heap]`, `[stack]`, `[vdso]`, ..., or empty for anonymous memory.
+    pub name: String,
+    /// Permissions as in /proc/PID/maps (`r--s`).
+    pub perms: String,
+    /// Offset into the file, in bytes.
+    pub offset_bytes: u64,
+    /// The figures.
+    #[serde(flatten)]
+    pub figures: MemoryFigures,
+    /// Every other smaps field of this mapping, in bytes (or as counted), so that
+    /// fields of newer kernels show up without a code change.
+    pub other: BTreeMap<String, u64>,
+    /// The VmFlags line's two-letter flags.
+    pub vm_flags: String,
+}
+
+/// A region the experiment declared, at one checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionRecord {
+    /// Kebab-case region name (`data`).
+    pub name: String,
+    /// How many mappings overlap it (0 once it is unmapped).
+    pub mapping_count: usize,
+    /// The figures summed over those mappings.
+    #[serde(flatten)]
+    pub figures: MemoryFigures,
+}
+
+/// What a measurement says of a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The kernel behaved as the seed says.
+    Confirmed,
+    /// The kernel contradicts the seed; the evidence explains how and why.
+    Refuted,
+    /// A precondition was not met (no cold cache, variant skipped), so no judgement.
+    Inconclusive,
+}
+
+/// One claim of a seed and what this run measured of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClaimRecord {
+    /// Kebab-case id, unique within the experiment and stable across runs.
+    pub id: String,
+    /// The variant it was judged on, if it is judged per variant.
+    pub variant: Option<String>,
+    /// The seed file it comes from.
+    pub source: String,
+    /// The claim, paraphrased.
+    pub statement: String,
+    /// What the measurement says.
+    pub verdict: Verdict,
+    /// The figures behind the verdict, and why where the kernel differs.
+    pub evidence: String,
+}
+
+impl RunRecord {
+    /// True if any experiment failed (the run exits 1).
+    pub fn any_failed(&self) -> bool {
+        self.experiments.iter().any(|e| e.status == Status::Failed)
+    }
+}
+
+impl VariantRecord {
+    /// The checkpoint with this label, if it was reached.
+    pub fn checkpoint(&self, label: &str) -> Option<&CheckpointRecord> {
+        self.checkpoints.iter().find(|c| c.label == label)
+    }
+}
+
+impl CheckpointRecord {
+    /// The process with this role, if it was snapshotted here.
+    pub fn process(&self, role: &str) -> Option<&ProcessRecord> {
+        self.processes.iter().find(|p| p.role == role)
+    }
+}
+
+impl ProcessRecord {
+    /// The declared region with this name, if declared by now.
+    pub fn region(&self, name: &str) -> Option<&RegionRecord> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+}
+
+impl MemoryFigures {
+    /// Adds another mapping's figures to these.
+    pub fn add(&mut self, other: &MemoryFigures) {
+        self.size_bytes += other.size_bytes;
+        self.rss_bytes += other.rss_bytes;
+        self.pss_bytes += other.pss_bytes;
+        self.shared_clean_bytes += other.shared_clean_bytes;
+        self.shared_dirty_bytes += other.shared_dirty_bytes;
+        self.private_clean_bytes += other.private_clean_bytes;
+        self.private_dirty_bytes += other.private_dirty_bytes;
+        self.anonymous_bytes += other.anonymous_bytes;
+        self.anon_huge_pages_bytes += other.anon_huge_pages_bytes;
+        self.swap_bytes += other.swap_bytes;
+    }
+}

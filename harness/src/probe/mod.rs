@@ -1,0 +1,129 @@
+//! Reading a process from outside: the [`Probe`] seam and its implementations.
+//!
+//! Parsing is pure ([`smaps`], [`status`], [`stat`] take text); a probe only fetches
+//! the text, so captured /proc files can be parsed and judged offline
+//! ([`DirProbe`]) exactly as live ones ([`ProcProbe`]).
+
+pub mod smaps;
+pub mod stat;
+pub mod status;
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use crate::error::ProbeError;
+use crate::model::{Faults, MappingRecord, Totals};
+
+/// The raw text of one process's /proc files at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawSnapshot {
+    /// /proc/PID/smaps
+    pub smaps: String,
+    /// /proc/PID/status
+    pub status: String,
+    /// /proc/PID/stat
+    pub stat: String,
+}
+
+/// Fetches the /proc text of a process.
+pub trait Probe {
+    /// Reads smaps, status and stat of `pid`.
+    fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError>;
+}
+
+/// Reads the live /proc of this machine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcProbe;
+
+impl Probe for ProcProbe {
+    fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError> {
+        read_dir(&PathBuf::from(format!("/proc/{pid}")), pid)
+    }
+}
+
+/// Serves snapshots from a folder laid out as `<root>/<pid>/{smaps,status,stat}`
+/// (captured fixtures, or a results `raw/` folder).
+#[derive(Debug, Clone)]
+pub struct DirProbe {
+    /// The folder holding one subfolder per pid.
+    pub root: PathBuf,
+}
+
+impl Probe for DirProbe {
+    fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError> {
+        read_dir(&self.root.join(pid.to_string()), pid)
+    }
+}
+
+fn read_dir(dir: &Path, pid: i32) -> Result<RawSnapshot, ProbeError> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|source| match source.kind() {
+            ErrorKind::NotFound => ProbeError::ProcessGone { pid },
+            ErrorKind::PermissionDenied => ProbeError::PermissionDenied { path },
+            _ if source.raw_os_error() == Some(libc::ESRCH) => ProbeError::ProcessGone { pid },
+            _ => ProbeError::Io { path, source },
+        })
+    };
+    // stat first: its fault counters are the figure most sensitive to the order.
+    let stat = read("stat")?;
+    let smaps = read("smaps")?;
+    let status = read("status")?;
+    if status
+        .lines()
+        .any(|l| l.starts_with("State:") && l.contains("zombie"))
+    {
+        return Err(ProbeError::ProcessGone { pid });
+    }
+    Ok(RawSnapshot {
+        smaps,
+        status,
+        stat,
+    })
+}
+
+/// A snapshot parsed into the figures the model records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedSnapshot {
+    /// Cumulative minor and major faults.
+    pub faults_total: Faults,
+    /// Whole-process figures (Pss and USS summed from the mappings).
+    pub totals: Totals,
+    /// Every mapping, in address order.
+    pub mappings: Vec<MappingRecord>,
+}
+
+/// Parses a raw snapshot; `source` names where it came from, for errors.
+pub fn parse_snapshot(raw: &RawSnapshot, source: &Path) -> Result<ParsedSnapshot, ProbeError> {
+    let faults_total = stat::parse_faults(&raw.stat, &source.join("stat"))?;
+    let mut totals = status::parse_totals(&raw.status, &source.join("status"))?;
+    let mappings = smaps::parse(&raw.smaps, &source.join("smaps"))?;
+    for m in &mappings {
+        totals.pss_bytes += m.figures.pss_bytes;
+        totals.uss_bytes += m.figures.private_clean_bytes + m.figures.private_dirty_bytes;
+    }
+    Ok(ParsedSnapshot {
+        faults_total,
+        totals,
+        mappings,
+    })
+}
+
+/// Builds a parse error for `text` at 1-based `line_no`.
+pub(crate) fn parse_error(
+    path: &Path,
+    text: &str,
+    line_no: usize,
+    reason: impl Into<String>,
+) -> ProbeError {
+    ProbeError::Parse {
+        path: path.to_path_buf(),
+        line_no,
+        line: text
+            .lines()
+            .nth(line_no.saturating_sub(1))
+            .unwrap_or("")
+            .to_string(),
+        reason: reason.into(),
+    }
+}

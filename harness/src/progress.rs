@@ -1,0 +1,86 @@
+//! What the user sees on stderr while experiments run: a bar for long preparation
+//! (writing the 1 GB file), the checkpoint reached, and one line per finished
+//! variant. On a terminal indicatif draws; elsewhere (CI logs) only the lines are
+//! printed.
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::model::{Status, VariantRecord};
+use crate::runner::RunnerEvent;
+
+/// Progress display for one variant.
+pub struct VariantProgress {
+    bar: ProgressBar,
+    title: String,
+    started: Instant,
+}
+
+impl VariantProgress {
+    /// Starts the display for `experiment`/`variant`.
+    pub fn start(experiment: &str, variant: &str) -> VariantProgress {
+        let title = format!("{experiment}/{variant}");
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::new_spinner()
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(title.clone());
+        bar.set_message("starting");
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        VariantProgress {
+            bar,
+            title,
+            started: Instant::now(),
+        }
+    }
+
+    /// Shows one runner event.
+    pub fn show(&mut self, event: RunnerEvent) {
+        match event {
+            RunnerEvent::Progress { done, total, what } => {
+                if self.bar.length() != Some(total) {
+                    self.bar.set_length(total);
+                    self.bar.set_style(
+                        ProgressStyle::with_template(
+                            "{prefix} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec})",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                }
+                self.bar.set_position(done);
+                self.bar.set_message(what);
+            }
+            RunnerEvent::Checkpoint { label } => {
+                self.bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                self.bar.set_message(format!("at {label}"));
+            }
+        }
+    }
+
+    /// Ends the display with one line about the outcome.
+    pub fn finish(self, record: &VariantRecord) {
+        self.bar.finish_and_clear();
+        let outcome = match record.status {
+            Status::Ok => "ok".to_string(),
+            Status::Skipped => format!("skipped: {}", record.reason.as_deref().unwrap_or("")),
+            Status::Failed => format!("FAILED: {}", record.reason.as_deref().unwrap_or("")),
+        };
+        eprintln!(
+            "{} ... {} ({:.1} s)",
+            self.title,
+            outcome,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}

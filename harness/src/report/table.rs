@@ -1,0 +1,218 @@
+//! The table model shared by the terminal and Markdown renderers: which rows and
+//! columns each view has, as display strings. Renderers only lay them out.
+
+use crate::experiment::human_bytes;
+use crate::model::{ClaimRecord, ExperimentRecord, VariantRecord, Verdict};
+use crate::system::Environment;
+
+/// A table of display strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// Rows, each as long as `headers`.
+    pub rows: Vec<Vec<String>>,
+    /// Per column: right-aligned (numbers) or not.
+    pub numeric: Vec<bool>,
+}
+
+impl Table {
+    fn new(headers: &[(&str, bool)]) -> Table {
+        Table {
+            headers: headers.iter().map(|(h, _)| h.to_string()).collect(),
+            numeric: headers.iter().map(|(_, n)| *n).collect(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// One row per checkpoint and process: totals, faults, and each declared region.
+pub fn checkpoints(variant: &VariantRecord) -> Table {
+    let regions: Vec<String> = variant
+        .checkpoints
+        .iter()
+        .flat_map(|c| {
+            c.processes
+                .iter()
+                .flat_map(|p| p.regions.iter().map(|r| r.name.clone()))
+        })
+        .fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        });
+    let mut headers: Vec<(String, bool)> = vec![
+        ("checkpoint".into(), false),
+        ("process".into(), false),
+        ("VmSize".into(), true),
+        ("VmRSS".into(), true),
+        ("Pss".into(), true),
+        ("USS".into(), true),
+        ("PTE".into(), true),
+        ("minor flt".into(), true),
+        ("major flt".into(), true),
+    ];
+    for r in &regions {
+        headers.push((format!("{r} Size"), true));
+        headers.push((format!("{r} Rss"), true));
+        headers.push((format!("{r} Pss"), true));
+    }
+    let mut table = Table {
+        headers: headers.iter().map(|(h, _)| h.clone()).collect(),
+        numeric: headers.iter().map(|(_, n)| *n).collect(),
+        rows: Vec::new(),
+    };
+    for checkpoint in &variant.checkpoints {
+        for p in &checkpoint.processes {
+            let t = &p.totals;
+            let mut row = vec![
+                checkpoint.label.clone(),
+                format!("{} {}", p.role, p.pid),
+                human_bytes(t.vm_size_bytes),
+                human_bytes(t.rss_bytes),
+                human_bytes(t.pss_bytes),
+                human_bytes(t.uss_bytes),
+                human_bytes(t.pte_bytes),
+                p.faults.minor.to_string(),
+                p.faults.major.to_string(),
+            ];
+            for name in &regions {
+                match p.region(name) {
+                    Some(r) => {
+                        row.push(human_bytes(r.figures.size_bytes));
+                        row.push(human_bytes(r.figures.rss_bytes));
+                        row.push(human_bytes(r.figures.pss_bytes));
+                    }
+                    None => row.extend(["-", "-", "-"].map(String::from)),
+                }
+            }
+            table.rows.push(row);
+        }
+    }
+    table
+}
+
+/// One row per claim.
+pub fn claims(claims: &[ClaimRecord]) -> Table {
+    let mut table = Table::new(&[
+        ("verdict", false),
+        ("variant", false),
+        ("claim", false),
+        ("evidence", false),
+    ]);
+    for c in claims {
+        table.rows.push(vec![
+            verdict_word(c.verdict).to_string(),
+            c.variant.clone().unwrap_or_default(),
+            c.statement.clone(),
+            c.evidence.clone(),
+        ]);
+    }
+    table
+}
+
+/// The parameters of an experiment.
+pub fn params(experiment: &ExperimentRecord) -> Table {
+    let mut table = Table::new(&[("parameter", false), ("value", true)]);
+    for (k, v) in &experiment.params {
+        table.rows.push(vec![k.clone(), v.to_string()]);
+    }
+    table
+}
+
+/// The machine.
+pub fn environment(env: &Environment) -> Table {
+    let mut table = Table::new(&[("", false), ("", false)]);
+    let opt = |v: Option<u64>| v.map_or_else(|| "not readable".to_string(), |v| v.to_string());
+    let rows: Vec<(&str, String)> = vec![
+        ("kernel", env.kernel.clone()),
+        (
+            "machine",
+            format!(
+                "{} × {} ({}){}",
+                env.cpu_count,
+                env.cpu_model,
+                env.arch,
+                if env.virtual_machine {
+                    ", virtual machine"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        (
+            "memory",
+            format!(
+                "{} RAM, {} swap",
+                human_bytes(env.mem_total_bytes),
+                human_bytes(env.swap_total_bytes)
+            ),
+        ),
+        ("page size", format!("{} bytes", env.page_size)),
+        (
+            "THP enabled / defrag",
+            format!("{} / {}", env.thp_enabled, env.thp_defrag),
+        ),
+        (
+            "vm.overcommit_memory",
+            env.overcommit_memory.map_or("?".into(), |v| v.to_string()),
+        ),
+        ("fault_around_bytes", opt(env.fault_around_bytes)),
+        (
+            "randomize_va_space",
+            env.randomize_va_space.map_or("?".into(), |v| v.to_string()),
+        ),
+        (
+            "temp dir",
+            format!(
+                "{} ({}, {} free, read_ahead_kb {})",
+                env.temp_dir.display(),
+                env.temp_dir_fs,
+                human_bytes(env.temp_dir_free_bytes),
+                opt(env.temp_dir_read_ahead_kb)
+            ),
+        ),
+        (
+            "cgroup memory.max",
+            env.cgroup_memory_max_bytes
+                .map_or("none".into(), human_bytes),
+        ),
+        ("root", env.is_root.to_string()),
+        ("glibc", env.glibc_version.clone()),
+    ];
+    for (k, v) in rows {
+        table.rows.push(vec![k.to_string(), v]);
+    }
+    table
+}
+
+/// The word a verdict is shown as.
+pub fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Confirmed => "confirmed",
+        Verdict::Refuted => "REFUTED",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
+/// The null-phase noise of a variant in one line.
+pub fn noise_line(variant: &VariantRecord) -> String {
+    if variant.noise_floor.is_empty() {
+        return "noise floor: not measured".into();
+    }
+    let parts: Vec<String> = variant
+        .noise_floor
+        .iter()
+        .map(|n| {
+            format!(
+                "{} minor / {} major faults, {:+} bytes RSS",
+                n.minor_faults, n.major_faults, n.rss_delta_bytes
+            )
+        })
+        .collect();
+    format!(
+        "noise floor (two snapshots, nothing between): {}",
+        parts.join("; ")
+    )
+}

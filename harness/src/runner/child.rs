@@ -1,0 +1,113 @@
+//! Ownership of an experiment's processes: whatever happens to the harness's
+//! control flow (error, timeout, Ctrl-C), dropping the guard kills the experiment's
+//! whole process group and reaps the main process.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use crate::error::RunnerError;
+
+/// A running experiment in a process group of its own.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+    reaped: bool,
+}
+
+/// The three pipes to a freshly spawned experiment.
+#[derive(Debug)]
+pub struct ChildPipes {
+    /// Where `go` is written.
+    pub stdin: ChildStdin,
+    /// Where protocol lines come from.
+    pub stdout: ChildStdout,
+    /// Diagnostics.
+    pub stderr: ChildStderr,
+}
+
+impl ChildGuard {
+    /// Starts `bin` with `args` in a new process group. The child also gets
+    /// SIGKILL should the harness die without cleaning up, so no experiment
+    /// outlives it.
+    pub fn spawn(bin: &Path, args: &[OsString]) -> Result<(ChildGuard, ChildPipes), RunnerError> {
+        let mut command = Command::new(bin);
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: the closure runs in the forked child before exec and calls only
+        // async-signal-safe functions (setpgid, prctl).
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setpgid(0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(|source| RunnerError::Spawn {
+            bin: bin.to_path_buf(),
+            source,
+        })?;
+        let pipes = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(stdin), Some(stdout), Some(stderr)) => ChildPipes {
+                stdin,
+                stdout,
+                stderr,
+            },
+            _ => {
+                return Err(RunnerError::Protocol {
+                    expected: "piped stdin, stdout and stderr".into(),
+                    got: format!("a child without them ({}:{})", file!(), line!()),
+                })
+            }
+        };
+        Ok((
+            ChildGuard {
+                child,
+                reaped: false,
+            },
+            pipes,
+        ))
+    }
+
+    /// The main process's pid (also the process group id).
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits up to `limit` for the main process to exit by itself.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                self.reaped = true;
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        // The group may hold forked children even after the main process exited.
+        let _ = killpg(Pid::from_raw(self.pid()), Signal::SIGKILL);
+        if !self.reaped {
+            let _ = self.child.wait();
+        }
+    }
+}

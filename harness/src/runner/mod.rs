@@ -1,0 +1,506 @@
+//! Running one variant of an experiment: spawn it, follow its checkpoints,
+//! snapshot every named process while it waits, and build its [`VariantRecord`].
+//!
+//! The experiment's stdout carries protocol lines (read on a thread so that every
+//! wait has a timeout), its stderr is kept for the error message should it fail,
+//! and `go` goes down its stdin.
+
+pub mod child;
+pub mod locate;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use experiments::protocol::{self, Event, ProcessRef};
+
+use crate::error::RunnerError;
+use crate::model::{
+    CheckpointRecord, Faults, MappingRecord, MemoryFigures, NoiseFloor, ProcessRecord,
+    RegionRecord, Status, VariantRecord,
+};
+use crate::probe::{parse_snapshot, ParsedSnapshot, Probe, RawSnapshot};
+use child::ChildGuard;
+
+/// How mapping names show the run's private temp folder, so that names are the
+/// same from run to run.
+pub const TEMP_DIR_NAME: &str = "<temp dir>";
+
+/// How often a wait wakes to check for Ctrl-C.
+const POLL: Duration = Duration::from_millis(100);
+/// How much of the experiment's stderr is kept for error messages.
+const STDERR_TAIL_BYTES: usize = 16 * 1024;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Marks the run as interrupted; every wait notices within [`POLL`].
+pub fn request_interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether Ctrl-C (or SIGTERM) arrived.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct VariantSpec {
+    /// Kebab-case variant name.
+    pub name: String,
+    /// The experiment binary.
+    pub binary: PathBuf,
+    /// Its arguments (the runner adds `--dir <temp dir>`).
+    pub args: Vec<OsString>,
+    /// The longest the experiment may take between two messages.
+    pub timeout: Duration,
+}
+
+/// The raw /proc text of one snapshot, kept beside the results.
+#[derive(Debug, Clone)]
+pub struct RawCapture {
+    /// Position of the checkpoint in the variant (0-based).
+    pub index: usize,
+    /// Its label.
+    pub label: String,
+    /// The process's role.
+    pub role: String,
+    /// The text.
+    pub snapshot: RawSnapshot,
+}
+
+/// A finished variant: the record plus the raw text behind it.
+#[derive(Debug, Clone)]
+pub struct VariantOutcome {
+    /// What was measured.
+    pub record: VariantRecord,
+    /// One capture per process and checkpoint.
+    pub raw: Vec<RawCapture>,
+}
+
+/// What the runner tells its caller while it works (for progress display).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunnerEvent {
+    /// Preparation progress reported by the experiment.
+    Progress {
+        /// Units done.
+        done: u64,
+        /// Units in all.
+        total: u64,
+        /// What is being done.
+        what: String,
+    },
+    /// A checkpoint was reached and snapshotted.
+    Checkpoint {
+        /// Its label.
+        label: String,
+    },
+}
+
+/// Runs one variant in `temp_dir` (which the caller owns and removes). Returns
+/// the record also when the experiment fails (status `failed`, with what was
+/// measured up to then); only Ctrl-C is an `Err`.
+pub fn run_variant(
+    spec: &VariantSpec,
+    probe: &dyn Probe,
+    temp_dir: &Path,
+    on_event: &mut dyn FnMut(RunnerEvent),
+) -> Result<VariantOutcome, RunnerError> {
+    let mut session = Session {
+        record: VariantRecord {
+            name: spec.name.clone(),
+            status: Status::Ok,
+            reason: None,
+            notes: BTreeMap::new(),
+            noise_floor: Vec::new(),
+            checkpoints: Vec::new(),
+        },
+        raw: Vec::new(),
+        regions: Vec::new(),
+        previous: BTreeMap::new(),
+        temp_dir: temp_dir.to_path_buf(),
+        phase_start: Instant::now(),
+    };
+    let mut args = spec.args.clone();
+    args.push("--dir".into());
+    args.push(temp_dir.into());
+    match drive(spec, &args, probe, &mut session, on_event) {
+        Ok(()) => {}
+        Err(RunnerError::Interrupted) => return Err(RunnerError::Interrupted),
+        Err(e) => {
+            session.record.status = Status::Failed;
+            session.record.reason = Some(e.to_string());
+        }
+    }
+    Ok(VariantOutcome {
+        record: session.record,
+        raw: session.raw,
+    })
+}
+
+/// The state of one variant while it runs.
+struct Session {
+    record: VariantRecord,
+    raw: Vec<RawCapture>,
+    regions: Vec<(String, u64, u64)>,
+    /// The last snapshot of each role: pid, faults, VmRSS.
+    previous: BTreeMap<String, (i32, Faults, u64)>,
+    temp_dir: PathBuf,
+    phase_start: Instant,
+}
+
+fn drive(
+    spec: &VariantSpec,
+    args: &[OsString],
+    probe: &dyn Probe,
+    session: &mut Session,
+    on_event: &mut dyn FnMut(RunnerEvent),
+) -> Result<(), RunnerError> {
+    let (mut guard, pipes) = ChildGuard::spawn(&spec.binary, args)?;
+    let lines = spawn_line_reader(pipes.stdout);
+    let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+    let stderr_thread = spawn_stderr_collector(pipes.stderr, Arc::clone(&stderr_tail));
+    let mut stdin = pipes.stdin;
+    let mut last_label = "start".to_string();
+    let mut ready = false;
+
+    let failure = |status: String| RunnerError::ChildFailed {
+        status,
+        stderr: tail_text(&stderr_tail),
+    };
+
+    loop {
+        let line = match next_line(&lines, spec.timeout, &last_label)? {
+            Some(line) => line,
+            None => {
+                let status = guard.wait_for_exit(Duration::from_secs(5))?;
+                let _ = stderr_thread.join();
+                return Err(failure(match status {
+                    Some(s) => format!("exited ({s}) after {last_label} without saying done"),
+                    None => format!("closed its output after {last_label} without saying done"),
+                }));
+            }
+        };
+        let event = protocol::parse(&line).map_err(|e| RunnerError::Protocol {
+            expected: "a vmlab-protocol line".into(),
+            got: e.to_string(),
+        })?;
+        if !ready && !matches!(event, Event::Ready { .. }) {
+            return Err(RunnerError::Protocol {
+                expected: "ready".into(),
+                got: line,
+            });
+        }
+        match event {
+            Event::Ready { pid, .. } => {
+                if pid != guard.pid() {
+                    return Err(RunnerError::Protocol {
+                        expected: format!("ready pid={}", guard.pid()),
+                        got: line,
+                    });
+                }
+                ready = true;
+                release(&mut stdin)?;
+            }
+            Event::Progress { done, total, what } => {
+                on_event(RunnerEvent::Progress { done, total, what })
+            }
+            Event::Note { key, value } => {
+                session.record.notes.insert(key, value);
+            }
+            Event::Region { name, start, len } => session.regions.push((name, start, len)),
+            Event::NullPhase { begin, processes } => {
+                session.null_phase(probe, begin, &processes)?;
+                release(&mut stdin)?;
+            }
+            Event::Checkpoint { label, processes } => {
+                session.checkpoint(probe, &label, &processes)?;
+                on_event(RunnerEvent::Checkpoint {
+                    label: label.clone(),
+                });
+                last_label = label;
+                release(&mut stdin)?;
+            }
+            Event::Skip { reason } => {
+                session.record.status = Status::Skipped;
+                session.record.reason = Some(reason);
+                let _ = guard.wait_for_exit(Duration::from_secs(5))?;
+                return Ok(());
+            }
+            Event::Done => {
+                let status = guard.wait_for_exit(spec.timeout)?;
+                let _ = stderr_thread.join();
+                return match status {
+                    Some(s) if s.success() => Ok(()),
+                    Some(s) => Err(failure(format!("exited with {s} after saying done"))),
+                    None => Err(RunnerError::Timeout {
+                        checkpoint: "done".into(),
+                        after: spec.timeout,
+                    }),
+                };
+            }
+        }
+    }
+}
+
+impl Session {
+    fn snapshot(
+        &self,
+        probe: &dyn Probe,
+        process: &ProcessRef,
+    ) -> Result<(RawSnapshot, ParsedSnapshot), RunnerError> {
+        let raw = probe.read(process.pid)?;
+        let parsed = parse_snapshot(&raw, Path::new(&format!("/proc/{}", process.pid)))?;
+        Ok((raw, parsed))
+    }
+
+    fn null_phase(
+        &mut self,
+        probe: &dyn Probe,
+        begin: bool,
+        processes: &[ProcessRef],
+    ) -> Result<(), RunnerError> {
+        for process in processes {
+            let (_, parsed) = self.snapshot(probe, process)?;
+            let now = (process.pid, parsed.faults_total, parsed.totals.rss_bytes);
+            if !begin {
+                if let Some((_, faults, rss)) = self.previous.get(&process.role) {
+                    self.record.noise_floor.push(NoiseFloor {
+                        minor_faults: parsed.faults_total.minor.saturating_sub(faults.minor),
+                        major_faults: parsed.faults_total.major.saturating_sub(faults.major),
+                        rss_delta_bytes: parsed.totals.rss_bytes as i64 - *rss as i64,
+                    });
+                }
+            }
+            self.previous.insert(process.role.clone(), now);
+        }
+        self.phase_start = Instant::now();
+        Ok(())
+    }
+
+    fn checkpoint(
+        &mut self,
+        probe: &dyn Probe,
+        label: &str,
+        processes: &[ProcessRef],
+    ) -> Result<(), RunnerError> {
+        let phase_millis = self.phase_start.elapsed().as_millis() as u64;
+        let index = self.record.checkpoints.len();
+        let mut records = Vec::with_capacity(processes.len());
+        for process in processes {
+            let (raw, parsed) = self.snapshot(probe, process)?;
+            let faults = match self.previous.get(&process.role) {
+                Some((pid, before, _)) if *pid == process.pid => Faults {
+                    minor: parsed.faults_total.minor.saturating_sub(before.minor),
+                    major: parsed.faults_total.major.saturating_sub(before.major),
+                },
+                // First sight of this process: a forked child's counters start at zero.
+                _ => parsed.faults_total,
+            };
+            self.previous.insert(
+                process.role.clone(),
+                (process.pid, parsed.faults_total, parsed.totals.rss_bytes),
+            );
+            let mappings: Vec<MappingRecord> = parsed
+                .mappings
+                .into_iter()
+                .map(|m| hide_temp_dir(m, &self.temp_dir))
+                .collect();
+            records.push(ProcessRecord {
+                role: process.role.clone(),
+                pid: process.pid,
+                faults,
+                faults_total: parsed.faults_total,
+                totals: parsed.totals,
+                regions: self
+                    .regions
+                    .iter()
+                    .map(|r| region_figures(r, &mappings))
+                    .collect(),
+                mappings,
+            });
+            self.raw.push(RawCapture {
+                index,
+                label: label.to_string(),
+                role: process.role.clone(),
+                snapshot: raw,
+            });
+        }
+        self.record.checkpoints.push(CheckpointRecord {
+            label: label.to_string(),
+            phase_millis,
+            processes: records,
+        });
+        self.phase_start = Instant::now();
+        Ok(())
+    }
+}
+
+/// Sums the figures of every mapping that overlaps the region.
+fn region_figures(
+    (name, start, len): &(String, u64, u64),
+    mappings: &[MappingRecord],
+) -> RegionRecord {
+    let end = start.saturating_add(*len);
+    let mut figures = MemoryFigures::default();
+    let mut mapping_count = 0;
+    for m in mappings {
+        let (Some(m_start), Some(m_end)) = (parse_hex(&m.start), parse_hex(&m.end)) else {
+            continue;
+        };
+        if m_start < end && *start < m_end {
+            figures.add(&m.figures);
+            mapping_count += 1;
+        }
+    }
+    RegionRecord {
+        name: name.clone(),
+        mapping_count,
+        figures,
+    }
+}
+
+/// Parses a `0x…` address as written in [`MappingRecord`].
+pub fn parse_hex(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
+}
+
+fn hide_temp_dir(mut mapping: MappingRecord, temp_dir: &Path) -> MappingRecord {
+    let prefix = temp_dir.to_string_lossy();
+    if !prefix.is_empty() {
+        if let Some(rest) = mapping.name.strip_prefix(prefix.as_ref()) {
+            mapping.name = format!("{TEMP_DIR_NAME}{rest}");
+        }
+    }
+    mapping
+}
+
+fn release(stdin: &mut impl Write) -> Result<(), RunnerError> {
+    stdin.write_all(protocol::GO.as_bytes())?;
+    stdin.write_all(b"\n")?;
+    stdin.flush()?;
+    Ok(())
+}
+
+fn spawn_line_reader(stdout: impl Read + Send + 'static) -> Receiver<std::io::Result<String>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn spawn_stderr_collector(
+    mut stderr: impl Read + Send + 'static,
+    tail: Arc<Mutex<Vec<u8>>>,
+) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut tail) = tail.lock() {
+                tail.extend_from_slice(&buf[..n]);
+                let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
+                tail.drain(..excess);
+            }
+        }
+    })
+}
+
+fn tail_text(tail: &Arc<Mutex<Vec<u8>>>) -> String {
+    let text = tail
+        .lock()
+        .map(|t| String::from_utf8_lossy(&t).trim_end().to_string())
+        .unwrap_or_default();
+    if text.is_empty() {
+        "(nothing)".into()
+    } else {
+        text
+    }
+}
+
+/// The next protocol line; `None` at end of output. Wakes every [`POLL`] to
+/// notice Ctrl-C.
+fn next_line(
+    lines: &Receiver<std::io::Result<String>>,
+    timeout: Duration,
+    last_label: &str,
+) -> Result<Option<String>, RunnerError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if interrupted() {
+            return Err(RunnerError::Interrupted);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(RunnerError::Timeout {
+                checkpoint: last_label.to_string(),
+                after: timeout,
+            });
+        }
+        match lines.recv_timeout(POLL.min(deadline - now)) {
+            Ok(Ok(line)) => return Ok(Some(line)),
+            Ok(Err(e)) => return Err(RunnerError::Io(e)),
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapping(start: u64, end: u64, rss: u64) -> MappingRecord {
+        MappingRecord {
+            start: format!("{start:#x}"),
+            end: format!("{end:#x}"),
+            name: String::new(),
+            perms: "rw-p".into(),
+            offset_bytes: 0,
+            figures: MemoryFigures {
+                size_bytes: end - start,
+                rss_bytes: rss,
+                ..Default::default()
+            },
+            other: BTreeMap::new(),
+            vm_flags: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_region_sums_exactly_the_mappings_it_overlaps() {
+        let maps = [
+            mapping(0x1000, 0x2000, 4096),
+            mapping(0x2000, 0x4000, 8192),
+            mapping(0x4000, 0x5000, 4096),
+        ];
+        let region = region_figures(&("r".into(), 0x2000, 0x2000), &maps);
+        assert_eq!(region.mapping_count, 1);
+        assert_eq!(region.figures.rss_bytes, 8192);
+        let wide = region_figures(&("r".into(), 0x1800, 0x3000), &maps);
+        assert_eq!(wide.mapping_count, 3);
+        let gone = region_figures(&("r".into(), 0x9000, 0x1000), &maps);
+        assert_eq!(gone.mapping_count, 0);
+    }
+
+    #[test]
+    fn temp_dir_paths_are_shown_by_a_stable_name() {
+        let mut m = mapping(0, 4096, 0);
+        m.name = "/tmp/.tmpXyZ/data".into();
+        let m = hide_temp_dir(m, Path::new("/tmp/.tmpXyZ"));
+        assert_eq!(m.name, "<temp dir>/data");
+    }
+}

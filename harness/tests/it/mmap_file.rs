@@ -1,0 +1,154 @@
+//! The real mmap-file experiment at --quick size, judged on measured values with
+//! tolerances derived from the page size.
+
+use serde_json::Value;
+
+use crate::util::{page_size, process, region, u64_at, variant, HarnessRun};
+
+fn quick_run() -> (HarnessRun, Value) {
+    let run = HarnessRun::new(&["run", "mmap-file", "--quick", "--format", "json"]);
+    run.assert_code(0);
+    let json = run.json();
+    (run, json)
+}
+
+#[test]
+fn mmap_file_measures_vsz_rss_and_faults_as_the_seed_describes() {
+    let (run, json) = quick_run();
+    let page = page_size();
+    let exp = &json["experiments"][0];
+    assert_eq!(exp["status"], "ok", "{}", run.describe());
+    let map_bytes = u64_at(exp, &["params", "map_bytes"]);
+
+    for name in ["warm", "cold"] {
+        let v = variant(&json, "mmap-file", name);
+        assert_eq!(v["status"], "ok", "{name}: {}", run.describe());
+        let before = process(v, "before-mmap", "main");
+        let after = process(v, "after-mmap", "main");
+        let size = u64_at(region(after, "data"), &["size_bytes"]);
+        assert_eq!(size, map_bytes.div_ceil(page) * page, "{name}");
+        // Mapping adds the file to the address space and nothing to RSS.
+        let vsz_delta = u64_at(after, &["totals", "vm_size_bytes"])
+            - u64_at(before, &["totals", "vm_size_bytes"]);
+        assert!(
+            vsz_delta.abs_diff(size) <= 2 * page,
+            "{name}: VmSize grew by {vsz_delta}"
+        );
+        assert_eq!(u64_at(region(after, "data"), &["rss_bytes"]), 0, "{name}");
+        // One read: at least the page read, at most one PMD's worth.
+        let first = u64_at(
+            region(process(v, "after-first-read", "main"), "data"),
+            &["rss_bytes"],
+        );
+        assert!(
+            (page..=2 << 20).contains(&first),
+            "{name}: {first} bytes after one read"
+        );
+        // Reading all: the whole mapping is resident, within two pages.
+        let all = u64_at(
+            region(process(v, "after-read-all", "main"), "data"),
+            &["rss_bytes"],
+        );
+        assert!(all + 2 * page >= size, "{name}: {all} of {size} resident");
+    }
+
+    let warm = variant(&json, "mmap-file", "warm");
+    let read = process(warm, "after-read-all", "main");
+    assert_eq!(
+        u64_at(read, &["faults", "major"]),
+        0,
+        "warm reads hit the page cache"
+    );
+    assert!(u64_at(read, &["faults", "minor"]) > 0);
+    run.assert_scratch_empty();
+}
+
+#[test]
+fn the_protocol_adds_no_faults_and_no_rss() {
+    let (run, json) = quick_run();
+    for v in json["experiments"][0]["variants"]
+        .as_array()
+        .expect("variants")
+    {
+        let noise = v["noise_floor"].as_array().expect("noise floor");
+        assert!(
+            !noise.is_empty(),
+            "no null phase in {}\n{}",
+            v["name"],
+            run.describe()
+        );
+        for n in noise {
+            assert_eq!(u64_at(n, &["minor_faults"]), 0, "{n}");
+            assert_eq!(u64_at(n, &["major_faults"]), 0, "{n}");
+            assert_eq!(n["rss_delta_bytes"].as_i64(), Some(0), "{n}");
+        }
+        // The checkpoint right after the null phase saw nothing happen either.
+        let first = &v["checkpoints"][0]["processes"][0];
+        assert_eq!(u64_at(first, &["faults", "minor"]), 0, "{first}");
+    }
+}
+
+#[test]
+fn every_claim_gets_a_measured_verdict() {
+    let (run, json) = quick_run();
+    let claims = json["experiments"][0]["claims"].as_array().expect("claims");
+    assert!(claims.len() >= 12, "{}", run.describe());
+    for c in claims {
+        let verdict = c["verdict"].as_str().unwrap_or_default();
+        assert!(
+            ["confirmed", "refuted", "inconclusive"].contains(&verdict),
+            "{c}"
+        );
+        assert!(
+            !c["evidence"].as_str().unwrap_or_default().is_empty(),
+            "{c}"
+        );
+        assert_eq!(c["source"], "001_3c62cec1a17aa088.txt");
+    }
+}
+
+#[test]
+fn results_are_written_as_json_markdown_csv_and_raw_text() {
+    let (run, json) = quick_run();
+    let dir = run.run_dir();
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(saved, json, "stdout and results.json differ");
+    assert_eq!(saved["format_version"], 1);
+    for key in [
+        "kernel",
+        "page_size",
+        "thp_enabled",
+        "thp_defrag",
+        "overcommit_memory",
+        "temp_dir_fs",
+        "cpu_model",
+        "cpu_count",
+        "mem_total_bytes",
+        "is_root",
+        "glibc_version",
+    ] {
+        assert!(
+            saved["environment"].get(key).is_some(),
+            "environment lacks {key}"
+        );
+    }
+    let md = std::fs::read_to_string(dir.join("results.md")).unwrap();
+    assert!(
+        md.contains("## mmap-file") && md.contains("after-read-all"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(dir.join("checkpoints.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(header.contains("rss_bytes") && header.contains("minor_faults"));
+    let columns = header.split(',').count();
+    assert_eq!(lines.clone().count(), 3 * 4, "3 variants × 4 checkpoints");
+    assert!(lines.all(|l| l.split(',').count() == columns));
+    for name in ["regions.csv", "mappings.csv", "claims.csv"] {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
+    let raw = dir.join("raw/mmap-file/warm/03-after-read-all/main/smaps");
+    let smaps = std::fs::read_to_string(&raw).unwrap_or_else(|e| panic!("{}: {e}", raw.display()));
+    assert!(smaps.contains("VmFlags"));
+}

@@ -1,0 +1,173 @@
+//! Running the real harness binary, with failures that print everything needed
+//! to debug them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Prints `SKIP: reason` and returns from the test when `cond` does not hold.
+#[macro_export]
+macro_rules! skip_unless {
+    ($cond:expr, $reason:expr) => {
+        if !$cond {
+            eprintln!("SKIP: {}", $reason);
+            return;
+        }
+    };
+}
+
+/// The harness binary under test.
+pub fn harness_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_harness"))
+}
+
+/// A harness invocation with its own results and temp folders.
+pub struct HarnessRun {
+    /// Where results go (`--out`).
+    pub out: tempfile::TempDir,
+    /// Where experiment files go (`--dir`); must be empty afterwards.
+    pub scratch: tempfile::TempDir,
+    /// The command line, for failure messages.
+    pub args: Vec<String>,
+    /// What the harness did.
+    pub output: Output,
+}
+
+impl HarnessRun {
+    /// Runs `harness ARGS --out OUT --dir SCRATCH`.
+    pub fn new(args: &[&str]) -> HarnessRun {
+        Self::with_env(args, &[])
+    }
+
+    /// Same, with extra environment variables.
+    pub fn with_env(args: &[&str], env: &[(&str, &Path)]) -> HarnessRun {
+        let out = tempfile::tempdir().expect("temp dir");
+        let scratch = tempfile::tempdir().expect("temp dir");
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.extend([
+            "--out".into(),
+            out.path().display().to_string(),
+            "--dir".into(),
+            scratch.path().display().to_string(),
+        ]);
+        let mut command = Command::new(harness_bin());
+        command.args(&args);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let output = command.output().expect("run the harness");
+        HarnessRun {
+            out,
+            scratch,
+            args,
+            output,
+        }
+    }
+
+    /// Everything about the run, for assertion messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "command: harness {}\nstatus: {}\nresults: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.output.status,
+            self.out.path().display(),
+            String::from_utf8_lossy(&self.output.stdout),
+            String::from_utf8_lossy(&self.output.stderr)
+        )
+    }
+
+    /// The exit code.
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// Stdout parsed as JSON (for `--format json`).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.output.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.describe()))
+    }
+
+    /// Asserts the exit code.
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "unexpected exit code\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// The run folder (`<out>/latest`).
+    pub fn run_dir(&self) -> PathBuf {
+        let latest = self.out.path().join("latest");
+        std::fs::canonicalize(&latest).unwrap_or_else(|e| {
+            panic!(
+                "{} does not resolve ({e})\n{}",
+                latest.display(),
+                self.describe()
+            )
+        })
+    }
+
+    /// Asserts nothing was left in the scratch folder.
+    pub fn assert_scratch_empty(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.scratch.path())
+            .expect("read scratch")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "left behind: {left:?}\n{}",
+            self.describe()
+        );
+    }
+}
+
+/// The page size of this machine.
+pub fn page_size() -> u64 {
+    experiments::pages::page_size() as u64
+}
+
+/// `value[key1][key2]...` as u64, with a helpful panic.
+pub fn u64_at(value: &Value, path: &[&str]) -> u64 {
+    let mut v = value;
+    for key in path {
+        v = &v[*key];
+    }
+    v.as_u64()
+        .unwrap_or_else(|| panic!("no number at {path:?} in {value:#}"))
+}
+
+/// The variant named `name` of the experiment `experiment` in a results JSON.
+pub fn variant<'a>(run: &'a Value, experiment: &str, name: &str) -> &'a Value {
+    let exp = run["experiments"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == experiment))
+        .unwrap_or_else(|| panic!("no experiment {experiment}"));
+    exp["variants"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["name"] == name))
+        .unwrap_or_else(|| panic!("no variant {name} in {experiment}"))
+}
+
+/// The process `role` at checkpoint `label` of a variant.
+pub fn process<'a>(variant: &'a Value, label: &str, role: &str) -> &'a Value {
+    let checkpoint = variant["checkpoints"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["label"] == label))
+        .unwrap_or_else(|| panic!("no checkpoint {label} in {variant:#}"));
+    checkpoint["processes"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["role"] == role))
+        .unwrap_or_else(|| panic!("no process {role} at {label}"))
+}
+
+/// Region `name` of a process snapshot.
+pub fn region<'a>(process: &'a Value, name: &str) -> &'a Value {
+    process["regions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no region {name} in {process:#}"))
+}
