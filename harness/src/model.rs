@@ -240,6 +240,31 @@ pub struct ClaimRecord {
     pub verdict: Verdict,
     /// The figures behind the verdict, and why where the kernel differs.
     pub evidence: String,
+    /// The outcome the experiment expects on current kernels where it differs
+    /// from the seed (a known refutation), with the reason; reported as XFAIL
+    /// when that is what happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<Expectation>,
+}
+
+/// An outcome an experiment declares in advance, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expectation {
+    /// The verdict expected on current kernels.
+    pub verdict: Verdict,
+    /// Why (e.g. "fault-around maps 16 pages per fault since Linux 3.15").
+    pub reason: String,
+}
+
+impl ClaimRecord {
+    /// Declares the verdict expected on current kernels, and why.
+    pub fn expecting(mut self, verdict: Verdict, reason: impl Into<String>) -> ClaimRecord {
+        self.expected = Some(Expectation {
+            verdict,
+            reason: reason.into(),
+        });
+        self
+    }
 }
 
 impl RunRecord {

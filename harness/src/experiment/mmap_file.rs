@@ -10,8 +10,8 @@ use experiments::ExperimentInfo;
 use serde_json::json;
 
 use super::{
-    faults_over, human_bytes, pages, process_at, region_at, verdict_of, Claim, Experiment, Plan,
-    PlanContext, PlannedVariant,
+    faults_over, human_bytes, pages, process_at, region_at, verdict_of, Claim, Experiment,
+    Explanation, Plan, PlanContext, PlannedVariant,
 };
 use crate::model::{ClaimRecord, ExperimentRecord, Status, VariantRecord};
 use crate::system::Environment;
@@ -76,6 +76,36 @@ const RANDOM_EVERY_PAGE: Claim = Claim {
     statement: "Without read-ahead (MADV_RANDOM), reading an uncached file costs a major fault for every page.",
 };
 
+static EXPLANATION: Explanation = Explanation {
+    seed_claims: "In \"Playing with Virtual Memory\", Kristina Chodorow writes a 1 GB file of random bytes, \
+        maps it with mmap and looks at the process with pmap. Right after mmap the process's virtual size has \
+        grown by about a gigabyte, yet its resident set has not: pmap -x shows 4 KB of the file in RAM after \
+        reading one int. After a loop reads an int every 4 bytes of the whole mapping, the file's RSS is almost \
+        the full gigabyte. A footnote explains that the kernel reads more of the file than the program asked \
+        for, that touching a page already in RAM is a minor fault and one that needs the disk a major fault, and \
+        that a file just written is still in the page cache, so reading it costs only minor faults.",
+    steps: &[
+        ("before-mmap", "The file is written, flushed to disk with fsync and, for the cold variants, dropped from the page cache. Nothing of it is mapped yet."),
+        ("after-mmap", "mmap returned an address: the file now occupies address space (VmSize jumped) but no page of it has been touched, so none is resident."),
+        ("after-first-read", "The program read one int at offset 0. That page faulted in, and the kernel may have mapped its neighbours as well."),
+        ("after-read-all", "The program read one int every 4 bytes of the whole mapping. Every page has been touched, so the whole file is resident."),
+    ],
+    expectations: "VmSize grows by exactly the mapping's size and Rss by nothing, as in the seed. After one read, a \
+        current kernel shows more than the seed's 4 KiB: fault-around (since Linux 3.15) maps up to \
+        fault_around_bytes (64 KiB) of neighbouring pages that are already cached, and since file systems such as \
+        ext4 and XFS keep files in large folios, one fault can map a whole folio (up to 2 MiB). For the same \
+        reason reading the whole file costs far fewer faults than it has pages. A warm file costs only minor \
+        faults; a cold one costs major faults, but read-ahead means only a few of them; with MADV_RANDOM, \
+        read-ahead is off and each page needs its own trip to the disk.",
+    questions: &[
+        "Why does VmSize grow by the whole mapping while VmRSS does not change?",
+        "After reading one int, how many pages of the file are resident, and where do the extra ones come from?",
+        "Why does reading the whole warm file cost far fewer faults than it has pages?",
+        "What is the difference between a minor and a major fault, and which variant shows each?",
+        "Why is the file's Pss equal to its Rss here, and when would it not be?",
+    ],
+};
+
 /// Sizes of one variant.
 struct Sizes {
     file_bytes: u64,
@@ -137,6 +167,10 @@ impl Experiment for MmapFile {
                 variant("cold-random", &random),
             ],
         })
+    }
+
+    fn explanation(&self) -> &'static Explanation {
+        &EXPLANATION
     }
 
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {

@@ -53,6 +53,25 @@ pub trait Experiment: Sync {
 
     /// The claims, judged from what was measured.
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord>;
+
+    /// The teaching text (`harness explain NAME`, step mode, the Markdown report).
+    fn explanation(&self) -> &'static Explanation;
+}
+
+/// What a student reads about an experiment. Written for someone who knows C and
+/// has heard of virtual memory; seeds are paraphrased and cited by title and author.
+#[derive(Debug, Clone, Copy)]
+pub struct Explanation {
+    /// What the seed writings claimed, paraphrased, with title and author.
+    pub seed_claims: &'static str,
+    /// One entry per checkpoint label: what has just happened, in one or two
+    /// sentences (shown in step mode when the experiment stops there).
+    pub steps: &'static [(&'static str, &'static str)],
+    /// What to expect on a current kernel, and why (fault-around, large folios,
+    /// read-ahead, THP, COW at fork, ...).
+    pub expectations: &'static str,
+    /// Questions a student should be able to answer afterwards.
+    pub questions: &'static [&'static str],
 }
 
 /// Every experiment, in [`experiments::CATALOG`] order.
@@ -91,6 +110,7 @@ impl Claim {
             statement: self.statement.to_string(),
             verdict,
             evidence: evidence.into(),
+            expected: None,
         }
     }
 

@@ -137,6 +137,7 @@ pub fn claims(run: &RunRecord) -> String {
             statement,
             verdict,
             evidence,
+            ..
         } in &e.claims
         {
             let verdict = serde_json::to_value(verdict)
