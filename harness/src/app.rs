@@ -14,7 +14,8 @@ use crate::model::{ExperimentRecord, RunRecord, Status, FORMAT_VERSION};
 use crate::probe::ProcProbe;
 use crate::progress::VariantProgress;
 use crate::report::{self, table::Table, text::layout};
-use crate::runner::{self, locate, VariantSpec};
+use crate::runner::{self, locate, RunnerEvent, VariantSpec};
+use crate::step::Stepper;
 use crate::store;
 use crate::system::Environment;
 
@@ -33,6 +34,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List => {
             print!("{}", list());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { name } => {
+            let exp = experiment::find(&name).ok_or_else(|| {
+                UsageError(format!(
+                    "unknown experiment '{name}'; `harness list` shows the names"
+                ))
+            })?;
+            print!("{}", crate::explain::render_text(exp));
             Ok(ExitCode::SUCCESS)
         }
         Command::All(options) => {
@@ -102,6 +112,11 @@ fn temp_base(options: &RunOptions) -> Result<PathBuf> {
 
 fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -> Result<ExitCode> {
     let started = chrono::Utc::now();
+    let mut stepper = if options.step {
+        Some(Stepper::new().map_err(UsageError)?)
+    } else {
+        None
+    };
     let temp_dir = temp_base(options)?;
     let env = Environment::detect(&temp_dir);
     let results_root = options.out.clone().unwrap_or_else(default_results_root);
@@ -128,7 +143,15 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     };
     let mut interrupted = false;
     for exp in selected {
-        let (record, stopped) = run_one(*exp, &ctx, options, &binaries, &temp_dir, &run_dir)?;
+        let (record, stopped) = run_one(
+            *exp,
+            &ctx,
+            options,
+            &binaries,
+            &temp_dir,
+            &run_dir,
+            stepper.as_mut(),
+        )?;
         run.experiments.push(record);
         // Written after every experiment, so a later failure or Ctrl-C loses nothing.
         store::write_run(&run_dir, &run)?;
@@ -140,6 +163,10 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     store::point_latest(&results_root, &run_dir)?;
     if interrupted {
         eprintln!("partial results written to {}", run_dir.display());
+        if crate::step::quit_requested() {
+            eprintln!("stopped as asked; the experiment's processes and temporary files are gone");
+            return Ok(ExitCode::SUCCESS);
+        }
         return Err(Interrupted.into());
     }
     print!("{}", report::render(&run, options.format));
@@ -159,6 +186,7 @@ fn run_one(
     binaries: &Path,
     temp_dir: &Path,
     run_dir: &Path,
+    mut stepper: Option<&mut Stepper>,
 ) -> Result<(ExperimentRecord, bool)> {
     let name = exp.info().name;
     let mut record = ExperimentRecord {
@@ -196,9 +224,17 @@ fn run_one(
                 format!("cannot create a temporary folder in {}", temp_dir.display())
             })?;
         let mut progress = VariantProgress::start(name, &variant.name);
-        match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut |event| {
-            progress.show(event)
-        }) {
+        if let Some(s) = stepper.as_deref_mut() {
+            s.start_variant();
+        }
+        let mut on_event = |event: RunnerEvent| {
+            if let (Some(s), RunnerEvent::Checkpoint { record }) = (stepper.as_deref_mut(), &event)
+            {
+                progress.suspend(|| s.pause(exp, &variant.name, record));
+            }
+            progress.show(event);
+        };
+        match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut on_event) {
             Ok(outcome) => {
                 progress.finish(&outcome.record);
                 store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;

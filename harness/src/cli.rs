@@ -41,6 +41,13 @@ pub enum Command {
     },
     /// List the experiments with a one-line description.
     List,
+    /// Explain an experiment for students: the seed's claim, the steps, the
+    /// columns, what to expect on a current kernel, and questions.
+    Explain {
+        /// Experiment name (see `list`).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
 }
 
 /// Options shared by `all` and `run`.
@@ -63,6 +70,11 @@ pub struct RunOptions {
     /// default: $TMPDIR or /tmp.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Stop at every checkpoint: say what happened, show the PIDs and commands to
+    /// look at them from another terminal, and wait for Enter (q quits cleanly).
+    /// Needs a terminal.
+    #[arg(long)]
+    pub step: bool,
     /// Longest wait for an experiment between two checkpoints, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,

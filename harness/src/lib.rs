@@ -16,11 +16,13 @@ pub mod app;
 pub mod cli;
 pub mod error;
 pub mod experiment;
+pub mod explain;
 pub mod model;
 pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod runner;
+pub mod step;
 pub mod store;
 pub mod system;
 

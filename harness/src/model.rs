@@ -73,6 +73,19 @@ pub struct VariantRecord {
     pub noise_floor: Vec<NoiseFloor>,
     /// The checkpoints in the order reached.
     pub checkpoints: Vec<CheckpointRecord>,
+    /// VmRSS of the main process sampled from outside while it ran between
+    /// checkpoints (from /proc/PID/statm), for plots of long phases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rss_samples: Vec<RssSample>,
+}
+
+/// One sample of the main process's resident set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RssSample {
+    /// Milliseconds since the experiment said ready.
+    pub millis: u64,
+    /// VmRSS, in bytes.
+    pub rss_bytes: u64,
 }
 
 /// The change between the two snapshots of the null phase.

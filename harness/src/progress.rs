@@ -58,7 +58,8 @@ impl VariantProgress {
                 self.bar.set_position(done);
                 self.bar.set_message(what);
             }
-            RunnerEvent::Checkpoint { label } => {
+            RunnerEvent::Checkpoint { record } => {
+                let label = &record.label;
                 self.bar.set_style(
                     ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -66,6 +67,11 @@ impl VariantProgress {
                 self.bar.set_message(format!("at {label}"));
             }
         }
+    }
+
+    /// Runs `f` with the display hidden (for step mode's own output).
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
     }
 
     /// Ends the display with one line about the outcome.

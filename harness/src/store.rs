@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::StoreError;
 use crate::model::RunRecord;
-use crate::report::{csv, json, markdown};
+use crate::report::{csv, json, markdown, plot};
+
+/// The run subfolder that holds the SVG charts (the Markdown report links them).
+pub const PLOTS_DIR: &str = "plots";
 use crate::runner::RawCapture;
 
 fn err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -79,6 +82,15 @@ pub fn write_run(dir: &Path, run: &RunRecord) -> Result<(), StoreError> {
     ];
     for (name, contents) in files {
         write_atomic(&dir.join(name), contents.as_bytes())?;
+    }
+    let plots = dir.join(PLOTS_DIR);
+    for e in &run.experiments {
+        for v in &e.variants {
+            for chart in plot::charts(&e.name, v) {
+                std::fs::create_dir_all(&plots).map_err(err(&plots))?;
+                write_atomic(&plots.join(&chart.file_name), chart.svg.as_bytes())?;
+            }
+        }
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 use std::fmt::Write;
 
 use super::table::{self, Table};
+use super::{delta, plot};
 use crate::model::{RunRecord, Status};
+use crate::{experiment, explain, store};
 
 /// A table as Markdown.
 pub fn layout(table: &Table) -> String {
@@ -41,8 +43,16 @@ pub fn render(run: &RunRecord) -> String {
     let mut env = table::environment(&run.environment);
     env.headers = vec!["machine".into(), "value".into()];
     out.push_str(&layout(&env));
+    let _ = writeln!(out, "\nWhat the columns mean:\n");
+    for (column, meaning) in explain::GLOSSARY {
+        let _ = writeln!(out, "- **{column}**: {meaning}");
+    }
     for e in &run.experiments {
         let _ = writeln!(out, "\n## {}\n", e.name);
+        if let Some(exp) = experiment::find(&e.name) {
+            out.push_str(&explain::render_markdown(exp));
+            out.push('\n');
+        }
         if e.status != Status::Ok {
             let _ = writeln!(
                 out,
@@ -53,10 +63,6 @@ pub fn render(run: &RunRecord) -> String {
         }
         if !e.params.is_empty() {
             out.push_str(&layout(&table::params(e)));
-        }
-        if !e.claims.is_empty() {
-            let _ = writeln!(out, "\n### Claims\n");
-            out.push_str(&layout(&table::claims(&e.claims)));
         }
         for v in &e.variants {
             let _ = writeln!(out, "\n### Variant `{}`\n", v.name);
@@ -78,8 +84,24 @@ pub fn render(run: &RunRecord) -> String {
             }
             if !v.checkpoints.is_empty() {
                 out.push_str(&layout(&table::checkpoints(v)));
-                let _ = writeln!(out, "\n{}.", table::noise_line(v));
+                let _ = writeln!(out, "\n{}.\n", table::noise_line(v));
+                let _ = writeln!(out, "What each step changed (mappings whose figures moved since the previous checkpoint):\n");
+                out.push_str(&layout(&delta::variant_table(v)));
+                out.push('\n');
+                for chart in plot::charts(&e.name, v) {
+                    let _ = writeln!(
+                        out,
+                        "![{}]({}/{})\n",
+                        chart.title,
+                        store::PLOTS_DIR,
+                        chart.file_name
+                    );
+                }
             }
+        }
+        if !e.claims.is_empty() {
+            let _ = writeln!(out, "\n### Claims\n");
+            out.push_str(&layout(&table::claims(&e.claims)));
         }
     }
     out

@@ -2,8 +2,10 @@
 //! terminal and Markdown formats share one table model ([`table`]).
 
 pub mod csv;
+pub mod delta;
 pub mod json;
 pub mod markdown;
+pub mod plot;
 pub mod table;
 pub mod text;
 

@@ -99,6 +99,8 @@ pub fn render(run: &RunRecord) -> String {
             if !v.checkpoints.is_empty() {
                 out.push_str(&layout(&table::checkpoints(v)));
                 let _ = writeln!(out, "  {}", table::noise_line(v));
+                let _ = writeln!(out, "\n  what each step changed:");
+                out.push_str(&layout(&super::delta::variant_table(v)));
             }
         }
         if !e.claims.is_empty() {

@@ -32,8 +32,8 @@ use child::ChildGuard;
 /// same from run to run.
 pub const TEMP_DIR_NAME: &str = "<temp dir>";
 
-/// How often a wait wakes to check for Ctrl-C.
-const POLL: Duration = Duration::from_millis(100);
+/// How often a wait wakes to check for Ctrl-C and to sample VmRSS.
+const POLL: Duration = Duration::from_millis(50);
 /// How much of the experiment's stderr is kept for error messages.
 const STDERR_TAIL_BYTES: usize = 16 * 1024;
 
@@ -85,7 +85,7 @@ pub struct VariantOutcome {
 }
 
 /// What the runner tells its caller while it works (for progress display).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum RunnerEvent {
     /// Preparation progress reported by the experiment.
     Progress {
@@ -96,10 +96,11 @@ pub enum RunnerEvent {
         /// What is being done.
         what: String,
     },
-    /// A checkpoint was reached and snapshotted.
+    /// A checkpoint was reached and snapshotted. The experiment waits until the
+    /// callback returns, so a caller may pause here (step mode).
     Checkpoint {
-        /// Its label.
-        label: String,
+        /// What was measured there.
+        record: Box<CheckpointRecord>,
     },
 }
 
@@ -120,12 +121,14 @@ pub fn run_variant(
             notes: BTreeMap::new(),
             noise_floor: Vec::new(),
             checkpoints: Vec::new(),
+            rss_samples: Vec::new(),
         },
         raw: Vec::new(),
         regions: Vec::new(),
         previous: BTreeMap::new(),
         temp_dir: temp_dir.to_path_buf(),
         phase_start: Instant::now(),
+        ready_at: None,
     };
     let mut args = spec.args.clone();
     args.push("--dir".into());
@@ -153,6 +156,8 @@ struct Session {
     previous: BTreeMap<String, (i32, Faults, u64)>,
     temp_dir: PathBuf,
     phase_start: Instant,
+    /// When the experiment said ready, and its pid (for VmRSS samples).
+    ready_at: Option<(Instant, i32)>,
 }
 
 fn drive(
@@ -176,7 +181,9 @@ fn drive(
     };
 
     loop {
-        let line = match next_line(&lines, spec.timeout, &last_label)? {
+        let line = match next_line(&lines, spec.timeout, &last_label, &mut || {
+            session.sample_rss()
+        })? {
             Some(line) => line,
             None => {
                 let status = guard.wait_for_exit(Duration::from_secs(5))?;
@@ -206,6 +213,7 @@ fn drive(
                     });
                 }
                 ready = true;
+                session.ready_at = Some((Instant::now(), pid));
                 release(&mut stdin)?;
             }
             Event::Progress { done, total, what } => {
@@ -221,9 +229,11 @@ fn drive(
             }
             Event::Checkpoint { label, processes } => {
                 session.checkpoint(probe, &label, &processes)?;
-                on_event(RunnerEvent::Checkpoint {
-                    label: label.clone(),
-                });
+                if let Some(record) = session.record.checkpoints.last() {
+                    on_event(RunnerEvent::Checkpoint {
+                        record: Box::new(record.clone()),
+                    });
+                }
                 last_label = label;
                 release(&mut stdin)?;
             }
@@ -250,6 +260,36 @@ fn drive(
 }
 
 impl Session {
+    /// Records the main process's VmRSS from /proc/PID/statm (a cheap read that
+    /// does not touch the process's memory).
+    fn sample_rss(&mut self) {
+        let Some((ready, pid)) = self.ready_at else {
+            return;
+        };
+        let millis = ready.elapsed().as_millis() as u64;
+        if self
+            .record
+            .rss_samples
+            .last()
+            .is_some_and(|last| millis < last.millis + POLL.as_millis() as u64)
+        {
+            return;
+        }
+        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
+            return;
+        };
+        if let Some(resident) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u64>().ok())
+        {
+            self.record.rss_samples.push(crate::model::RssSample {
+                millis,
+                rss_bytes: resident * experiments::pages::page_size() as u64,
+            });
+        }
+    }
+
     fn snapshot(
         &self,
         probe: &dyn Probe,
@@ -437,6 +477,7 @@ fn next_line(
     lines: &Receiver<std::io::Result<String>>,
     timeout: Duration,
     last_label: &str,
+    on_tick: &mut dyn FnMut(),
 ) -> Result<Option<String>, RunnerError> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -450,10 +491,11 @@ fn next_line(
                 after: timeout,
             });
         }
+        on_tick();
         match lines.recv_timeout(POLL.min(deadline - now)) {
             Ok(Ok(line)) => return Ok(Some(line)),
             Ok(Err(e)) => return Err(RunnerError::Io(e)),
-            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(None),
         }
     }

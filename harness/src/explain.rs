@@ -1,0 +1,172 @@
+//! The teaching text: `harness explain NAME`, the step-mode captions, and the
+//! explanation section of the Markdown report all come from here and from each
+//! experiment's [`Explanation`].
+
+use std::fmt::Write;
+
+use crate::experiment::{Experiment, Explanation};
+
+/// A seed writing, cited by title and author.
+#[derive(Debug, Clone, Copy)]
+pub struct Seed {
+    /// File name in `shared/seeds/`.
+    pub file: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Author(s).
+    pub author: &'static str,
+}
+
+/// The five writings the experiments reproduce.
+pub const SEEDS: &[Seed] = &[
+    Seed {
+        file: "000_242c9450f32c56c8.txt",
+        title: "Notes on VM",
+        author: "Kristian Köhntopp",
+    },
+    Seed {
+        file: "001_3c62cec1a17aa088.txt",
+        title: "Playing with Virtual Memory",
+        author: "Kristina Chodorow",
+    },
+    Seed {
+        file: "002_4ca7868f1a8c4269.txt",
+        title: "Hey dude, where's my memory?",
+        author: "Frits Hoogland",
+    },
+    Seed {
+        file: "003_189c8fe560e6e530.txt",
+        title: "Some things I've learned about memory",
+        author: "Evan Martin",
+    },
+    Seed {
+        file: "004_27fc77f6d1b07880.txt",
+        title: "ten thousand small processes",
+        author: "D. J. Bernstein and Jeff Roberson",
+    },
+];
+
+/// `"Title", Author` for a seed file name (the file name itself if unknown).
+pub fn cite(file: &str) -> String {
+    SEEDS.iter().find(|s| s.file == file).map_or_else(
+        || file.to_string(),
+        |s| format!("\"{}\", {}", s.title, s.author),
+    )
+}
+
+/// What each column of the tables means, for students.
+pub const GLOSSARY: &[(&str, &str)] = &[
+    ("VmSize", "the address space: every byte the process has mapped, used or not (ps calls it VSZ)"),
+    ("VmRSS / Rss", "the resident set: pages of the process that are in RAM right now, shared or not"),
+    ("Pss", "proportional set size: each resident page divided by the number of processes that map it, so the Pss of all processes adds up to the memory really used"),
+    ("USS", "unique set size: Private_Clean + Private_Dirty, the memory that would be freed if the process exited"),
+    ("Shared_Clean / Shared_Dirty", "resident pages that other processes map too, unmodified / modified (e.g. after fork, before either side writes)"),
+    ("Private_Clean / Private_Dirty", "resident pages only this process maps, unmodified / modified (a page copied on write is Private_Dirty)"),
+    ("PTE", "the page tables: kernel memory the process costs that no per-mapping figure shows"),
+    ("minor fault", "the process touched a page that was not mapped for it yet, and the kernel found it in memory (page cache, zero page, or a copy it made)"),
+    ("major fault", "the same, but the kernel had to wait for the disk"),
+];
+
+/// Word-wraps `text` at `width`, each line starting with `indent`.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
+            let _ = writeln!(out, "{indent}{line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        let _ = writeln!(out, "{indent}{line}");
+    }
+    out
+}
+
+/// The caption of a checkpoint: what has just happened there.
+pub fn step_caption(explanation: &Explanation, label: &str) -> Option<&'static str> {
+    explanation
+        .steps
+        .iter()
+        .find(|(l, _)| *l == label)
+        .map(|(_, text)| *text)
+}
+
+/// The full explanation of an experiment as plain text (`harness explain NAME`).
+pub fn render_text(exp: &dyn Experiment) -> String {
+    let info = exp.info();
+    let e = exp.explanation();
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}\n", info.name, info.summary);
+    let sources: Vec<String> = info.sources.iter().map(|s| cite(s)).collect();
+    let _ = writeln!(out, "From {}.\n", sources.join("; "));
+    let _ = writeln!(out, "WHAT THE SEED CLAIMED");
+    out.push_str(&wrap(e.seed_claims, 80, "  "));
+    let _ = writeln!(out, "\nWHAT THE EXPERIMENT DOES (one checkpoint per step)");
+    for (i, (label, text)) in e.steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {label}", i + 1);
+        out.push_str(&wrap(text, 80, "     "));
+    }
+    let _ = writeln!(out, "\nWHAT THE COLUMNS MEAN");
+    for (column, meaning) in GLOSSARY {
+        let _ = writeln!(out, "  {column}");
+        out.push_str(&wrap(meaning, 80, "     "));
+    }
+    let _ = writeln!(out, "\nWHAT TO EXPECT ON A CURRENT KERNEL");
+    out.push_str(&wrap(e.expectations, 80, "  "));
+    let _ = writeln!(out, "\nQUESTIONS TO ANSWER AFTERWARDS");
+    for (i, q) in e.questions.iter().enumerate() {
+        out.push_str(&wrap(&format!("{}. {q}", i + 1), 80, "  "));
+    }
+    out
+}
+
+/// The explanation as Markdown, for the report.
+pub fn render_markdown(exp: &dyn Experiment) -> String {
+    let info = exp.info();
+    let e = exp.explanation();
+    let mut out = String::new();
+    let sources: Vec<String> = info.sources.iter().map(|s| cite(s)).collect();
+    let _ = writeln!(out, "*{}* (from {}).\n", info.summary, sources.join("; "));
+    let _ = writeln!(out, "**What the seed claimed.** {}\n", e.seed_claims);
+    let _ = writeln!(out, "**What the experiment does.**\n");
+    for (label, text) in e.steps {
+        let _ = writeln!(out, "1. `{label}`: {text}");
+    }
+    let _ = writeln!(
+        out,
+        "\n**What to expect on a current kernel.** {}\n",
+        e.expectations
+    );
+    let _ = writeln!(out, "**Questions.**\n");
+    for q in e.questions {
+        let _ = writeln!(out, "- {q}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_lines_within_the_width() {
+        let text = "a ".repeat(100);
+        for line in wrap(&text, 20, "  ").lines() {
+            assert!(line.len() <= 20, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn every_catalog_seed_is_cited_by_title() {
+        for e in experiments::CATALOG {
+            for s in e.sources {
+                assert!(cite(s).starts_with('"'), "{s} has no title");
+            }
+        }
+    }
+}

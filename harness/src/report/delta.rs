@@ -1,0 +1,259 @@
+//! Before/after views: per checkpoint, the mappings whose figures changed since
+//! the previous checkpoint of the same process, so the eye goes straight to what
+//! the step did.
+
+use crate::experiment::human_bytes;
+use crate::model::{MappingRecord, ProcessRecord, VariantRecord};
+
+use super::table::Table;
+
+/// How one mapping changed between two snapshots of a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingDelta {
+    /// The mapping's name as pmap shows it (`[anon]` for anonymous memory).
+    pub name: String,
+    /// Permissions.
+    pub perms: String,
+    /// First address (hex).
+    pub start: String,
+    /// Whether the mapping appeared, disappeared or changed.
+    pub change: Change,
+    /// Change of Size, bytes.
+    pub size_delta_bytes: i64,
+    /// Change of Rss, bytes.
+    pub rss_delta_bytes: i64,
+    /// Change of Pss, bytes.
+    pub pss_delta_bytes: i64,
+    /// Change of Private_Dirty, bytes.
+    pub private_dirty_delta_bytes: i64,
+}
+
+/// What happened to a mapping between two snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// It was mapped during the phase.
+    New,
+    /// It was unmapped during the phase.
+    Gone,
+    /// It existed before and after, and a figure changed.
+    Changed,
+}
+
+fn same_mapping(a: &MappingRecord, b: &MappingRecord) -> bool {
+    a.start == b.start && a.name == b.name
+}
+
+fn delta(before: Option<&MappingRecord>, after: Option<&MappingRecord>) -> Option<MappingDelta> {
+    let figures = |m: Option<&MappingRecord>| m.map(|m| m.figures.clone()).unwrap_or_default();
+    let (b, a) = (figures(before), figures(after));
+    let d = |x: u64, y: u64| y as i64 - x as i64;
+    let m = after.or(before)?;
+    let change = match (before, after) {
+        (None, Some(_)) => Change::New,
+        (Some(_), None) => Change::Gone,
+        _ => Change::Changed,
+    };
+    let out = MappingDelta {
+        name: if m.name.is_empty() {
+            "[anon]".into()
+        } else {
+            m.name.clone()
+        },
+        perms: m.perms.clone(),
+        start: m.start.clone(),
+        change,
+        size_delta_bytes: d(b.size_bytes, a.size_bytes),
+        rss_delta_bytes: d(b.rss_bytes, a.rss_bytes),
+        pss_delta_bytes: d(b.pss_bytes, a.pss_bytes),
+        private_dirty_delta_bytes: d(b.private_dirty_bytes, a.private_dirty_bytes),
+    };
+    let unchanged = change == Change::Changed
+        && out.size_delta_bytes == 0
+        && out.rss_delta_bytes == 0
+        && out.pss_delta_bytes == 0
+        && out.private_dirty_delta_bytes == 0;
+    (!unchanged).then_some(out)
+}
+
+/// The mappings that changed from `before` (None: the process is new) to `after`,
+/// in address order, unmapped ones last.
+pub fn mapping_deltas(before: Option<&ProcessRecord>, after: &ProcessRecord) -> Vec<MappingDelta> {
+    let old: &[MappingRecord] = before.map_or(&[], |p| &p.mappings);
+    let mut out: Vec<MappingDelta> = after
+        .mappings
+        .iter()
+        .filter_map(|a| delta(old.iter().find(|b| same_mapping(b, a)), Some(a)))
+        .collect();
+    out.extend(
+        old.iter()
+            .filter(|b| !after.mappings.iter().any(|a| same_mapping(b, a)))
+            .filter_map(|b| delta(Some(b), None)),
+    );
+    out
+}
+
+/// Bytes with a sign, in a readable unit.
+pub fn signed_bytes(bytes: i64) -> String {
+    match bytes {
+        0 => "0".into(),
+        b if b > 0 => format!("+{}", human_bytes(b as u64)),
+        b => format!("-{}", human_bytes(b.unsigned_abs())),
+    }
+}
+
+/// The previous snapshot of `role` before checkpoint `index` of a variant.
+pub fn previous<'a>(
+    variant: &'a VariantRecord,
+    index: usize,
+    role: &str,
+) -> Option<&'a ProcessRecord> {
+    variant.checkpoints[..index]
+        .iter()
+        .rev()
+        .find_map(|c| c.process(role))
+}
+
+/// One table for a whole variant: per checkpoint and process, the faults of the
+/// phase and every mapping that changed.
+pub fn variant_table(variant: &VariantRecord) -> Table {
+    let mut table = Table {
+        headers: [
+            "checkpoint",
+            "process",
+            "faults",
+            "mapping",
+            "perms",
+            "Size",
+            "Rss",
+            "Pss",
+            "Private_Dirty",
+        ]
+        .map(String::from)
+        .to_vec(),
+        numeric: vec![false, false, true, false, false, true, true, true, true],
+        rows: Vec::new(),
+    };
+    for (index, checkpoint) in variant.checkpoints.iter().enumerate() {
+        for process in &checkpoint.processes {
+            let before = previous(variant, index, &process.role);
+            let faults = format!(
+                "{} min / {} maj",
+                process.faults.minor, process.faults.major
+            );
+            let deltas = mapping_deltas(before, process);
+            if deltas.is_empty() {
+                table.rows.push(vec![
+                    checkpoint.label.clone(),
+                    process.role.clone(),
+                    faults,
+                    "(no mapping changed)".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+                continue;
+            }
+            for (i, d) in deltas.iter().enumerate() {
+                let first = i == 0;
+                let name = match d.change {
+                    Change::New => format!("{} (new)", d.name),
+                    Change::Gone => format!("{} (unmapped)", d.name),
+                    Change::Changed => d.name.clone(),
+                };
+                table.rows.push(vec![
+                    if first {
+                        checkpoint.label.clone()
+                    } else {
+                        String::new()
+                    },
+                    if first {
+                        process.role.clone()
+                    } else {
+                        String::new()
+                    },
+                    if first { faults.clone() } else { String::new() },
+                    name,
+                    d.perms.clone(),
+                    signed_bytes(d.size_delta_bytes),
+                    signed_bytes(d.rss_delta_bytes),
+                    signed_bytes(d.pss_delta_bytes),
+                    signed_bytes(d.private_dirty_delta_bytes),
+                ]);
+            }
+        }
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Faults, MemoryFigures, Totals};
+    use std::collections::BTreeMap;
+
+    fn mapping(start: &str, name: &str, rss: u64) -> MappingRecord {
+        MappingRecord {
+            start: start.into(),
+            end: "0x0".into(),
+            name: name.into(),
+            perms: "rw-p".into(),
+            offset_bytes: 0,
+            figures: MemoryFigures {
+                size_bytes: 8192,
+                rss_bytes: rss,
+                ..Default::default()
+            },
+            other: BTreeMap::new(),
+            vm_flags: String::new(),
+        }
+    }
+
+    fn process(mappings: Vec<MappingRecord>) -> ProcessRecord {
+        ProcessRecord {
+            role: "main".into(),
+            pid: 1,
+            faults: Faults::default(),
+            faults_total: Faults::default(),
+            totals: Totals::default(),
+            regions: Vec::new(),
+            mappings,
+        }
+    }
+
+    #[test]
+    fn only_changed_new_and_unmapped_mappings_are_listed() {
+        let before = process(vec![
+            mapping("0x1000", "[heap]", 4096),
+            mapping("0x9000", "/lib/libc.so.6", 8192),
+            mapping("0x5000", "", 0),
+        ]);
+        let after = process(vec![
+            mapping("0x1000", "[heap]", 8192),
+            mapping("0x9000", "/lib/libc.so.6", 8192),
+            mapping("0x7000", "", 4096),
+        ]);
+        let deltas = mapping_deltas(Some(&before), &after);
+        let summary: Vec<(&str, Change, i64)> = deltas
+            .iter()
+            .map(|d| (d.start.as_str(), d.change, d.rss_delta_bytes))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("0x1000", Change::Changed, 4096),
+                ("0x7000", Change::New, 4096),
+                ("0x5000", Change::Gone, 0)
+            ]
+        );
+        assert_eq!(deltas[1].name, "[anon]");
+    }
+
+    #[test]
+    fn signed_bytes_show_direction() {
+        assert_eq!(signed_bytes(4096), "+4.0 KiB");
+        assert_eq!(signed_bytes(-4096), "-4.0 KiB");
+        assert_eq!(signed_bytes(0), "0");
+    }
+}

@@ -1,0 +1,196 @@
+//! The classroom features: explanations, step mode through a pseudo-terminal, and
+//! the SVG charts.
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::util::{harness_bin, HarnessRun};
+
+#[test]
+fn explain_exists_for_every_listed_experiment() {
+    for e in harness::experiment::registry() {
+        let name = e.info().name;
+        let output = Command::new(harness_bin())
+            .args(["explain", name])
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "explain {name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for section in [
+            "WHAT THE SEED CLAIMED",
+            "WHAT THE EXPERIMENT DOES",
+            "WHAT THE COLUMNS MEAN",
+            "WHAT TO EXPECT",
+            "QUESTIONS",
+        ] {
+            assert!(
+                text.contains(section),
+                "explain {name} lacks {section}:\n{text}"
+            );
+        }
+        // Every step is captioned, so step mode has something to say everywhere.
+        assert!(!e.explanation().steps.is_empty(), "{name} has no steps");
+    }
+}
+
+#[test]
+fn explain_of_an_unknown_experiment_exits_with_code_2() {
+    let output = Command::new(harness_bin())
+        .args(["explain", "nope"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown experiment 'nope'"));
+}
+
+#[test]
+fn step_mode_without_a_terminal_is_a_clear_error() {
+    let output = Command::new(harness_bin())
+        .args(["run", "mmap-file", "--quick", "--step"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--step needs a terminal"));
+}
+
+#[test]
+fn charts_are_valid_svg_with_named_series_and_are_embedded_in_the_report() {
+    let run = HarnessRun::new(&["run", "mmap-file", "--quick", "--format", "json"]);
+    run.assert_code(0);
+    let dir = run.run_dir();
+    let report = std::fs::read_to_string(dir.join("results.md")).expect("results.md");
+    for (file, series) in [
+        (
+            "mmap-file-warm-memory.svg",
+            ["main Rss", "main Pss", "checkpoint", "memory (MiB)"],
+        ),
+        (
+            "mmap-file-cold-faults.svg",
+            [
+                "main minor faults",
+                "main major faults",
+                "checkpoint",
+                "after-read-all",
+            ],
+        ),
+    ] {
+        let svg = std::fs::read_to_string(dir.join("plots").join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let doc =
+            roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{file} is not XML: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| n.text())
+            .map(str::trim)
+            .collect();
+        for s in series {
+            assert!(texts.contains(&s), "{file} has no text {s:?}: {texts:?}");
+        }
+        assert!(
+            report.contains(&format!("(plots/{file})")),
+            "results.md does not embed {file}"
+        );
+    }
+    assert!(report.contains("What each step changed"));
+}
+
+/// Reads everything the pseudo-terminal shows into a shared buffer.
+fn spawn_reader(master: OwnedFd) -> Arc<Mutex<String>> {
+    let seen = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        let mut file = std::fs::File::from(master);
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = file.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    seen
+}
+
+fn wait_for(seen: &Arc<Mutex<String>>, needle: &str, count: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = seen.lock().unwrap().clone();
+        if text.matches(needle).count() >= count {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never saw {count}× {needle:?}; the terminal shows:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let out = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let slave = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
+    let mut child = Command::new(harness_bin())
+        .args(["run", "mmap-file", "--quick", "--step", "--out"])
+        .arg(out.path())
+        .arg("--dir")
+        .arg(scratch.path())
+        .stdin(slave(&pty.slave))
+        .stdout(slave(&pty.slave))
+        .stderr(slave(&pty.slave))
+        .spawn()
+        .expect("start the harness");
+    drop(pty.slave);
+    let mut input = std::fs::File::from(pty.master.try_clone().expect("dup master"));
+    let seen = spawn_reader(pty.master);
+
+    let first = wait_for(&seen, "Press Enter", 1);
+    assert!(first.contains("stopped at before-mmap"), "{first}");
+    assert!(first.contains("pmap -X"), "{first}");
+    assert!(first.contains("written, flushed"), "no caption: {first}");
+    input.write_all(b"\n").unwrap();
+    let second = wait_for(&seen, "Press Enter", 2);
+    assert!(second.contains("stopped at after-mmap"), "{second}");
+    assert!(
+        second.contains("new "),
+        "the new mapping is not shown: {second}"
+    );
+    let pid: i32 = second
+        .split("main (pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|p| p.parse().ok())
+        .expect("the experiment's pid on screen");
+    input.write_all(b"q\n").unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the harness did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = seen.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(text.contains("stopped as asked"), "{text}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "experiment {pid} survived"
+    );
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
