@@ -140,7 +140,26 @@ pub fn variant_table(variant: &VariantRecord) -> Table {
                 "{} min / {} maj",
                 process.faults.minor, process.faults.major
             );
-            let deltas = mapping_deltas(before, process);
+            let Some(before) = before else {
+                // A first snapshot would list every mapping as new; summarise it.
+                table.rows.push(vec![
+                    checkpoint.label.clone(),
+                    process.role.clone(),
+                    faults,
+                    format!(
+                        "(first snapshot: {} mappings, VmRSS {})",
+                        process.mappings.len(),
+                        human_bytes(process.totals.rss_bytes)
+                    ),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+                continue;
+            };
+            let deltas = mapping_deltas(Some(before), process);
             if deltas.is_empty() {
                 table.rows.push(vec![
                     checkpoint.label.clone(),
