@@ -97,17 +97,25 @@ pub fn write_run(dir: &Path, run: &RunRecord) -> Result<(), StoreError> {
 
 /// Keeps the raw /proc text of every snapshot under
 /// `raw/<experiment>/<variant>/<NN>-<checkpoint>/<role>/{smaps,status,stat}`.
+/// The files are written into a hidden staging folder that is renamed into place
+/// once complete, so a variant's raw folder is whole or absent; the files are not
+/// synced one by one (an experiment with many processes writes thousands).
 pub fn write_raw(
     dir: &Path,
     experiment: &str,
     variant: &str,
     captures: &[RawCapture],
 ) -> Result<(), StoreError> {
+    let parent = dir.join("raw").join(experiment);
+    let staging = parent.join(format!(".{variant}.partial"));
+    let target = parent.join(variant);
+    for path in [&staging, &target] {
+        if path.exists() {
+            std::fs::remove_dir_all(path).map_err(err(path))?;
+        }
+    }
     for c in captures {
-        let folder = dir
-            .join("raw")
-            .join(experiment)
-            .join(variant)
+        let folder = staging
             .join(format!("{:02}-{}", c.index, c.label))
             .join(&c.role);
         std::fs::create_dir_all(&folder).map_err(err(&folder))?;
@@ -116,8 +124,12 @@ pub fn write_raw(
             ("status", &c.snapshot.status),
             ("stat", &c.snapshot.stat),
         ] {
-            write_atomic(&folder.join(name), text.as_bytes())?;
+            let path = folder.join(name);
+            std::fs::write(&path, text).map_err(err(&path))?;
         }
+    }
+    if staging.exists() {
+        std::fs::rename(&staging, &target).map_err(err(&target))?;
     }
     Ok(())
 }
