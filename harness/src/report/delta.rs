@@ -140,38 +140,28 @@ pub fn variant_table(variant: &VariantRecord) -> Table {
                 "{} min / {} maj",
                 process.faults.minor, process.faults.major
             );
-            let Some(before) = before else {
-                // A first snapshot would list every mapping as new; summarise it.
-                table.rows.push(vec![
+            let summary = |text: String| {
+                let mut row = vec![
                     checkpoint.label.clone(),
                     process.role.clone(),
-                    faults,
-                    format!(
-                        "(first snapshot: {} mappings, VmRSS {})",
-                        process.mappings.len(),
-                        human_bytes(process.totals.rss_bytes)
-                    ),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
+                    faults.clone(),
+                    text,
+                ];
+                row.resize(table.headers.len(), String::new());
+                row
+            };
+            let Some(before) = before else {
+                // A first snapshot would list every mapping as new; summarise it.
+                table.rows.push(summary(format!(
+                    "(first snapshot: {} mappings, VmRSS {})",
+                    process.mappings.len(),
+                    human_bytes(process.totals.rss_bytes)
+                )));
                 continue;
             };
             let deltas = mapping_deltas(Some(before), process);
             if deltas.is_empty() {
-                table.rows.push(vec![
-                    checkpoint.label.clone(),
-                    process.role.clone(),
-                    faults,
-                    "(no mapping changed)".into(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
+                table.rows.push(summary("(no mapping changed)".into()));
                 continue;
             }
             for (i, d) in deltas.iter().enumerate() {

@@ -150,6 +150,17 @@ fn checkpoint_axis<'a, 'b>(
     Ok(chart)
 }
 
+/// The series legend, in the upper left where the curves start low.
+fn draw_legend<'a, 'b: 'a>(chart: &mut Axis<'a, 'b>) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
 fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawResult {
     let roles = roles(variant);
     let series: Vec<(String, Vec<(f64, f64)>)> = roles
@@ -191,13 +202,7 @@ fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawRe
                 .map(|p| Circle::new(*p, 4, colour(i).filled())),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart)
 }
 
 fn faults_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawResult {
@@ -259,13 +264,7 @@ fn faults_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawRe
                 Rectangle::new([(x, y - 5), (x + 15, y + 5)], colour(k).filled())
             });
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart)
 }
 
 fn rss_time_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawResult {
@@ -291,11 +290,5 @@ fn rss_time_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> Draw
         .draw_series(LineSeries::new(points, colour(0).stroke_width(2)))?
         .label("main VmRSS")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour(0).stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
-    Ok(())
+    draw_legend(&mut chart)
 }
