@@ -4,6 +4,7 @@
 //! the text, so captured /proc files can be parsed and judged offline
 //! ([`DirProbe`]) exactly as live ones ([`ProcProbe`]).
 
+pub mod pagemap;
 pub mod smaps;
 pub mod stat;
 pub mod status;
@@ -12,7 +13,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::error::ProbeError;
-use crate::model::{Faults, MappingRecord, Totals};
+use crate::model::{Faults, MappingRecord, RegionPagemap, Totals};
 
 /// The raw text of one process's /proc files at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +30,18 @@ pub struct RawSnapshot {
 pub trait Probe {
     /// Reads smaps, status and stat of `pid`.
     fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError>;
+
+    /// Where `len` bytes from `start` of `pid` physically are (pagemap); `None`
+    /// when this probe cannot tell (captured text has no pagemap).
+    fn region_pagemap(
+        &self,
+        _pid: i32,
+        _start: u64,
+        _len: u64,
+        _page_size: u64,
+    ) -> Option<RegionPagemap> {
+        None
+    }
 }
 
 /// Reads the live /proc of this machine.
@@ -38,6 +51,16 @@ pub struct ProcProbe;
 impl Probe for ProcProbe {
     fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError> {
         read_dir(&PathBuf::from(format!("/proc/{pid}")), pid)
+    }
+
+    fn region_pagemap(
+        &self,
+        pid: i32,
+        start: u64,
+        len: u64,
+        page_size: u64,
+    ) -> Option<RegionPagemap> {
+        pagemap::read_region(pid, start, len, page_size)
     }
 }
 

@@ -126,6 +126,7 @@ pub fn run_variant(
         previous: BTreeMap::new(),
         temp_dir: temp_dir.to_path_buf(),
         phase_start: Instant::now(),
+        page_size: 0,
     };
     let mut args = spec.args.clone();
     args.push("--dir".into());
@@ -153,6 +154,8 @@ struct Session {
     previous: BTreeMap<String, (i32, Faults, u64)>,
     temp_dir: PathBuf,
     phase_start: Instant,
+    /// The page size the experiment announced, for reading pagemap.
+    page_size: u64,
 }
 
 fn drive(
@@ -198,7 +201,8 @@ fn drive(
             });
         }
         match event {
-            Event::Ready { pid, .. } => {
+            Event::Ready { pid, page_size } => {
+                session.page_size = page_size;
                 if pid != guard.pid() {
                     return Err(RunnerError::Protocol {
                         expected: format!("ready pid={}", guard.pid()),
@@ -321,7 +325,14 @@ impl Session {
                 regions: self
                     .regions
                     .iter()
-                    .map(|r| region_figures(r, &mappings))
+                    .map(|r| {
+                        let mut region = region_figures(r, &mappings);
+                        if region.mapping_count > 0 {
+                            region.pagemap =
+                                probe.region_pagemap(process.pid, r.1, r.2, self.page_size);
+                        }
+                        region
+                    })
                     .collect(),
                 mappings,
             });
@@ -363,6 +374,7 @@ fn region_figures(
         name: name.clone(),
         mapping_count,
         figures,
+        pagemap: None,
     }
 }
 

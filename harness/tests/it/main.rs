@@ -3,5 +3,6 @@
 mod cli;
 mod failures;
 mod fixtures;
+mod fork_cow;
 mod mmap_file;
 mod util;
