@@ -279,6 +279,9 @@ enum Command {
     },
     /// Exit at once.
     Exit,
+    /// Answer and wait again: proves the child is up and has been through its
+    /// command loop once, so its stack pages are already copied.
+    Ping,
 }
 
 impl Command {
@@ -293,6 +296,7 @@ impl Command {
                 other_tag,
             } => [3 | (other_tag & !0xff), from as u64, to as u64],
             Command::Exit => [4, 0, 0],
+            Command::Ping => [5, 0, 0],
         };
         let mut out = [0u8; 24];
         for (i, w) in words.iter().enumerate() {
@@ -317,6 +321,7 @@ impl Command {
                 other_tag: op & !0xff,
             }),
             4 => Some(Command::Exit),
+            5 => Some(Command::Ping),
             _ => None,
         }
     }
@@ -362,11 +367,14 @@ impl Child {
         }
         drop(cmd_read);
         drop(ans_write);
-        Ok(Child {
+        let child = Child {
             pid,
             commands: cmd_write,
             answers: ans_read,
-        })
+        };
+        // Without this the first checkpoint could catch the child before it ran.
+        child.command(Command::Ping)?;
+        Ok(child)
     }
 
     /// Sends a command and waits for the child's answer (a count).
@@ -404,6 +412,7 @@ fn serve(commands: i32, answers: i32, region: &Region, page: usize, tag: u64) ->
             unsafe { libc::_exit(2) };
         }
         let answer = match Command::decode(&buf) {
+            Some(Command::Ping) => 0,
             Some(Command::ReadAll) => {
                 black_box(read_all(region, page));
                 0

@@ -43,6 +43,8 @@ const ZYGOTE_CHILDREN: u64 = 4;
 const STRAY_FAULT_PAGES: u64 = 8;
 /// Page-count slack for smaps figures: the region's edges.
 const EDGE_PAGES: u64 = 2;
+/// Bytes of one PMD-mapped huge page on x86-64.
+const HUGE_PAGE_BYTES: u64 = 2 << 20;
 
 /// Variants that fork one child; the anonymous ones share page tables at fork.
 const ANON_VARIANTS: [&str; 2] = ["thp-off", "thp-on"];
@@ -470,17 +472,46 @@ impl Judge<'_> {
             self.pages_text(parent_private),
         );
         if self.variant.name == "thp-on" {
-            let fill = process_at(self.variant, "after-fill", PARENT).map_or(0, |p| p.faults.minor);
-            evidence.push_str(&format!(
-                ". With THP: filling the region cost the parent {fill} faults (one per huge page); the child's AnonHugePages went from {} to {}, the parent's is {}; faults per written \
-                 4 KiB page: {:.2}, so a write copies 4 KiB, not 2 MiB: the child's huge mapping is split first",
-                human_bytes(before.anon_huge_pages_bytes),
-                human_bytes(after.anon_huge_pages_bytes),
-                human_bytes(parent.anon_huge_pages_bytes),
-                faults.minor as f64 / written.max(1) as f64,
-            ));
+            evidence.push_str(&self.thp_write_text(before, after, parent, faults.minor, written));
         }
         Some((holds, evidence))
+    }
+
+    /// What THP changed about the write, from the figures: how many faults the
+    /// fill and the write cost, and where the huge mappings went.
+    fn thp_write_text(
+        &self,
+        before: &MemoryFigures,
+        after: &MemoryFigures,
+        parent: &MemoryFigures,
+        write_faults: u64,
+        written: u64,
+    ) -> String {
+        let fill = process_at(self.variant, "after-fill", PARENT).map_or(0, |p| p.faults.minor);
+        let huge_pages = before.anon_huge_pages_bytes / HUGE_PAGE_BYTES;
+        let split = before
+            .anon_huge_pages_bytes
+            .saturating_sub(after.anon_huge_pages_bytes);
+        let how = if write_faults.abs_diff(written) <= STRAY_FAULT_PAGES + written / 64 {
+            format!(
+                "one fault per 4 KiB page written: the child's huge mappings over the written range ({}) were split \
+                 and each page was copied on its own, while the parent kept its huge mappings",
+                human_bytes(split)
+            )
+        } else if write_faults <= written / 64 + STRAY_FAULT_PAGES {
+            "far fewer faults than pages written: whole huge pages were copied at once".to_string()
+        } else {
+            "a fault count between one per page and one per huge page".to_string()
+        };
+        format!(
+            ". With THP: the fill cost the parent {fill} faults for {} pages; the child held {huge_pages} huge pages \
+             before writing and its AnonHugePages went from {} to {} (the parent's is {}); the write cost \
+             {write_faults} faults for {written} pages: {how}",
+            self.region_pages().unwrap_or(0),
+            human_bytes(before.anon_huge_pages_bytes),
+            human_bytes(after.anon_huge_pages_bytes),
+            human_bytes(parent.anon_huge_pages_bytes),
+        )
     }
 
     /// `Err` when the frames cannot be seen (not root): inconclusive, with why.
