@@ -710,9 +710,209 @@ impl Judge<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{CheckpointRecord, PageSample, ProcessRecord, RegionRecord, Verdict};
+
+    const PAGE: u64 = 4096;
+    const PAGES: u64 = 1024;
+
+    fn figures(rss_pages: u64, pss_pages: u64, huge_pages: u64) -> MemoryFigures {
+        MemoryFigures {
+            size_bytes: PAGES * PAGE,
+            rss_bytes: rss_pages * PAGE,
+            pss_bytes: pss_pages * PAGE,
+            shared_dirty_bytes: (rss_pages.saturating_sub(pss_pages)) * 2 * PAGE,
+            anon_huge_pages_bytes: huge_pages * HUGE_PAGE_BYTES,
+            ..Default::default()
+        }
+    }
+
+    fn process(role: &str, figures: MemoryFigures, pfns: &[Option<u64>]) -> ProcessRecord {
+        let sample = pfns
+            .iter()
+            .enumerate()
+            .map(|(i, pfn)| PageSample {
+                page_index: i as u64 * PAGES / pfns.len().max(1) as u64,
+                present: true,
+                exclusive: false,
+                pfn: *pfn,
+                map_count: None,
+            })
+            .collect();
+        ProcessRecord {
+            role: role.into(),
+            pid: 1,
+            faults: Default::default(),
+            faults_total: Default::default(),
+            totals: Default::default(),
+            regions: vec![RegionRecord {
+                name: REGION.into(),
+                mapping_count: 1,
+                figures,
+                pagemap: Some(RegionPagemap {
+                    pages: PAGES,
+                    present_pages: PAGES,
+                    swapped_pages: 0,
+                    exclusive_pages: 0,
+                    sample,
+                    pfn_unavailable: pfns
+                        .iter()
+                        .any(Option::is_none)
+                        .then(|| "needs CAP_SYS_ADMIN".into()),
+                }),
+            }],
+            mappings: Vec::new(),
+        }
+    }
+
+    fn variant(name: &str, checkpoints: Vec<(&str, Vec<ProcessRecord>)>) -> VariantRecord {
+        VariantRecord {
+            name: name.into(),
+            status: Status::Ok,
+            reason: None,
+            notes: [("region_pages".to_string(), PAGES.to_string())].into(),
+            noise_floor: Vec::new(),
+            checkpoints: checkpoints
+                .into_iter()
+                .map(|(label, processes)| CheckpointRecord {
+                    label: label.into(),
+                    phase_millis: 0,
+                    processes,
+                })
+                .collect(),
+        }
+    }
+
+    fn env(thp: &str) -> Environment {
+        let mut env = Environment::detect(std::path::Path::new("/"));
+        env.page_size = PAGE;
+        env.thp_enabled = thp.into();
+        env
+    }
+
+    fn judged(v: VariantRecord, env: &Environment) -> Vec<ClaimRecord> {
+        let record = ExperimentRecord {
+            name: "fork-cow".into(),
+            status: Status::Ok,
+            reason: None,
+            params: BTreeMap::new(),
+            variants: vec![v],
+            claims: Vec::new(),
+        };
+        ForkCow.judge(&record, env)
+    }
 
     #[test]
-    fn every_variant_has_claims_and_every_claim_a_judge() {
+    fn thp_claims_are_inconclusive_when_no_huge_page_arrived() {
+        let v = variant(
+            "thp-on",
+            vec![(
+                "after-fill",
+                vec![process(PARENT, figures(PAGES, PAGES, 0), &[])],
+            )],
+        );
+        let claims = judged(v, &env("madvise"));
+        assert!(!claims.is_empty());
+        for c in claims {
+            assert_eq!(c.verdict, Verdict::Inconclusive, "{}", c.id);
+            assert!(
+                c.evidence.contains("no huge page arrived"),
+                "{}",
+                c.evidence
+            );
+        }
+    }
+
+    #[test]
+    fn thp_claims_are_inconclusive_when_thp_is_disabled() {
+        let v = variant(
+            "thp-on",
+            vec![(
+                "after-fill",
+                vec![process(PARENT, figures(PAGES, PAGES, 2), &[])],
+            )],
+        );
+        for c in judged(v, &env("never")) {
+            assert_eq!(c.verdict, Verdict::Inconclusive, "{}", c.id);
+            assert!(c.evidence.contains("never"), "{}", c.evidence);
+        }
+    }
+
+    #[test]
+    fn a_child_that_owns_its_pages_after_fork_refutes_the_sharing_claim() {
+        // Pss equal to Rss in both: the pages were copied, not shared.
+        let v = variant(
+            "thp-off",
+            vec![(
+                "after-fork",
+                vec![
+                    process(PARENT, figures(PAGES, PAGES, 0), &[]),
+                    process(CHILD, figures(PAGES, PAGES, 0), &[]),
+                ],
+            )],
+        );
+        let c = judge_one(v, FORK_SHARES);
+        assert_eq!(c.verdict, Verdict::Refuted, "{}", c.evidence);
+        let shared = variant(
+            "thp-off",
+            vec![(
+                "after-fork",
+                vec![
+                    process(PARENT, figures(PAGES, PAGES / 2, 0), &[]),
+                    process(CHILD, figures(PAGES, PAGES / 2, 0), &[]),
+                ],
+            )],
+        );
+        let c = judge_one(shared, FORK_SHARES);
+        assert_eq!(c.verdict, Verdict::Confirmed, "{}", c.evidence);
+    }
+
+    #[test]
+    fn hidden_frame_numbers_make_the_physical_claim_inconclusive() {
+        let hidden = [None, None];
+        let at = |label| {
+            (
+                label,
+                vec![
+                    process(PARENT, figures(PAGES, PAGES / 2, 0), &hidden),
+                    process(CHILD, figures(PAGES, PAGES / 2, 0), &hidden),
+                ],
+            )
+        };
+        let v = variant("thp-off", vec![at("after-fork"), at("child-write-quarter")]);
+        let c = judge_one(v, PHYSICAL);
+        assert_eq!(c.verdict, Verdict::Inconclusive);
+        assert!(c.evidence.contains("CAP_SYS_ADMIN"), "{}", c.evidence);
+    }
+
+    #[test]
+    fn frames_that_stay_shared_after_the_write_refute_the_physical_claim() {
+        let same = [Some(10), Some(20), Some(30), Some(40)];
+        let at = |label| {
+            (
+                label,
+                vec![
+                    process(PARENT, figures(PAGES, PAGES / 2, 0), &same),
+                    process(CHILD, figures(PAGES, PAGES / 2, 0), &same),
+                ],
+            )
+        };
+        let v = variant("thp-off", vec![at("after-fork"), at("child-write-quarter")]);
+        let c = judge_one(v, PHYSICAL);
+        assert_eq!(c.verdict, Verdict::Refuted, "{}", c.evidence);
+    }
+
+    /// Judges one claim of one variant.
+    fn judge_one(v: VariantRecord, claim: Claim) -> ClaimRecord {
+        let env = env("madvise");
+        Judge {
+            variant: &v,
+            env: &env,
+        }
+        .judge(claim)
+    }
+
+    #[test]
+    fn every_variant_has_claims() {
         for v in ["thp-off", "thp-on", "file-private", "zygote"] {
             assert!(!claims_of(v).is_empty(), "{v}");
         }
