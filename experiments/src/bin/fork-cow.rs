@@ -230,13 +230,12 @@ fn zygote(
     for child in children.iter_mut().filter_map(Option::take) {
         child.exit()?;
     }
-    session.note("zygote_children", count)?;
-    session.note("zygote_share_pages", share)?;
+    proof.zygote = Some((count, share));
     session.checkpoint_with("after-children-exit", &[("parent", me)])
 }
 
-/// Pages that did not hold what their reader expected, reported as notes after
-/// the last checkpoint.
+/// Pages that did not hold what their reader expected, and the zygote's sizes,
+/// reported as notes after the last checkpoint (no I/O inside a phase).
 #[derive(Debug, Default)]
 struct Proof {
     checked_pages: usize,
@@ -244,10 +243,16 @@ struct Proof {
     parent_after_quarter: usize,
     child_after_all: usize,
     parent_after_all: usize,
+    /// Zygote: children forked, and pages each wrote.
+    zygote: Option<(usize, usize)>,
 }
 
 impl Proof {
     fn report(&self, session: &mut Session) -> io::Result<()> {
+        if let Some((count, share)) = self.zygote {
+            session.note("zygote_children", count)?;
+            session.note("zygote_share_pages", share)?;
+        }
         session.note("content_checked_pages", self.checked_pages)?;
         session.note(
             "content_child_mismatches_after_quarter",

@@ -3,6 +3,10 @@
 //! Parsing is pure ([`smaps`], [`status`], [`stat`] take text); a probe only fetches
 //! the text, so captured /proc files can be parsed and judged offline
 //! ([`DirProbe`]) exactly as live ones ([`ProcProbe`]).
+//!
+//! [`pagemap`] adds where a declared region's pages physically are. Only a live
+//! probe can tell (pagemap is binary and describes one moment of one process), so
+//! [`Probe::region_pagemap`] answers `None` unless a probe overrides it.
 
 pub mod pagemap;
 pub mod smaps;
