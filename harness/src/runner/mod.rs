@@ -327,7 +327,7 @@ impl Session {
                     .iter()
                     .map(|r| {
                         let mut region = region_figures(r, &mappings);
-                        if region.mapping_count > 0 {
+                        if region.mapping_count > 0 && self.page_size > 0 {
                             region.pagemap =
                                 probe.region_pagemap(process.pid, r.1, r.2, self.page_size);
                         }
