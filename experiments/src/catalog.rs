@@ -20,6 +20,14 @@ pub const CATALOG: &[ExperimentInfo] = &[ExperimentInfo {
     name: "mmap-file",
     summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
     sources: &["001_3c62cec1a17aa088.txt"],
+}, ExperimentInfo {
+    name: "fork-cow",
+    summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
+    sources: &[
+        "000_242c9450f32c56c8.txt",
+        "002_4ca7868f1a8c4269.txt",
+        "003_189c8fe560e6e530.txt",
+    ],
 }];
 
 /// Looks an experiment up by name.

@@ -224,6 +224,44 @@ pub struct RegionRecord {
     /// The figures summed over those mappings.
     #[serde(flatten)]
     pub figures: MemoryFigures,
+    /// Where the region's pages physically are, from /proc/PID/pagemap (absent
+    /// when pagemap could not be read, and in results of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagemap: Option<RegionPagemap>,
+}
+
+/// A declared region as /proc/PID/pagemap shows it at one checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionPagemap {
+    /// Pages in the region (its length over the page size).
+    pub pages: u64,
+    /// Pages present in RAM (pagemap bit 63), over the whole region.
+    pub present_pages: u64,
+    /// Pages in swap (bit 62), over the whole region.
+    pub swapped_pages: u64,
+    /// Present pages that no other process maps (bit 56), over the whole region.
+    pub exclusive_pages: u64,
+    /// A bounded sample of evenly spaced pages, the first at page 0.
+    pub sample: Vec<PageSample>,
+    /// Why `pfn` or `map_count` are null in the sample (not root), if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pfn_unavailable: Option<String>,
+}
+
+/// One sampled page of a region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSample {
+    /// Index of the page from the region's start (0-based).
+    pub page_index: u64,
+    /// Present in RAM.
+    pub present: bool,
+    /// Mapped by this process only.
+    pub exclusive: bool,
+    /// Page frame number: the physical page (null if absent or hidden).
+    pub pfn: Option<u64>,
+    /// How many page tables map that frame, from /proc/kpagecount (null if not
+    /// readable).
+    pub map_count: Option<u64>,
 }
 
 /// What a measurement says of a claim.

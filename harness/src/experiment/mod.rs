@@ -2,6 +2,7 @@
 //! arguments, at full or `--quick` size) and how to judge its claims from the
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
+mod fork_cow;
 mod mmap_file;
 
 use std::collections::BTreeMap;
@@ -76,7 +77,7 @@ pub struct Explanation {
 
 /// Every experiment, in [`experiments::CATALOG`] order.
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    vec![&mmap_file::MmapFile]
+    vec![&mmap_file::MmapFile, &fork_cow::ForkCow]
 }
 
 /// Looks an experiment up by name.

@@ -3,7 +3,12 @@
 //! Parsing is pure ([`smaps`], [`status`], [`stat`] take text); a probe only fetches
 //! the text, so captured /proc files can be parsed and judged offline
 //! ([`DirProbe`]) exactly as live ones ([`ProcProbe`]).
+//!
+//! [`pagemap`] adds where a declared region's pages physically are. Only a live
+//! probe can tell (pagemap is binary and describes one moment of one process), so
+//! [`Probe::region_pagemap`] answers `None` unless a probe overrides it.
 
+pub mod pagemap;
 pub mod smaps;
 pub mod stat;
 pub mod status;
@@ -12,7 +17,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::error::ProbeError;
-use crate::model::{Faults, MappingRecord, Totals};
+use crate::model::{Faults, MappingRecord, RegionPagemap, Totals};
 
 /// The raw text of one process's /proc files at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +34,18 @@ pub struct RawSnapshot {
 pub trait Probe {
     /// Reads smaps, status and stat of `pid`.
     fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError>;
+
+    /// Where `len` bytes from `start` of `pid` physically are (pagemap); `None`
+    /// when this probe cannot tell (captured text has no pagemap).
+    fn region_pagemap(
+        &self,
+        _pid: i32,
+        _start: u64,
+        _len: u64,
+        _page_size: u64,
+    ) -> Option<RegionPagemap> {
+        None
+    }
 }
 
 /// Reads the live /proc of this machine.
@@ -38,6 +55,16 @@ pub struct ProcProbe;
 impl Probe for ProcProbe {
     fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError> {
         read_dir(&PathBuf::from(format!("/proc/{pid}")), pid)
+    }
+
+    fn region_pagemap(
+        &self,
+        pid: i32,
+        start: u64,
+        len: u64,
+        page_size: u64,
+    ) -> Option<RegionPagemap> {
+        pagemap::read_region(pid, start, len, page_size)
     }
 }
 

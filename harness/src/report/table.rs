@@ -57,6 +57,7 @@ pub fn checkpoints(variant: &VariantRecord) -> Table {
         headers.push((format!("{r} Size"), true));
         headers.push((format!("{r} Rss"), true));
         headers.push((format!("{r} Pss"), true));
+        headers.push((format!("{r} Priv_Dirty"), true));
     }
     let mut table = Table {
         headers: headers.iter().map(|(h, _)| h.clone()).collect(),
@@ -83,8 +84,9 @@ pub fn checkpoints(variant: &VariantRecord) -> Table {
                         row.push(human_bytes(r.figures.size_bytes));
                         row.push(human_bytes(r.figures.rss_bytes));
                         row.push(human_bytes(r.figures.pss_bytes));
+                        row.push(human_bytes(r.figures.private_dirty_bytes));
                     }
-                    None => row.extend(["-", "-", "-"].map(String::from)),
+                    None => row.extend(["-", "-", "-", "-"].map(String::from)),
                 }
             }
             table.rows.push(row);

@@ -136,6 +136,7 @@ pub fn run_variant(
             .unwrap_or_default(),
         phase_start: Instant::now(),
         ready_at: None,
+        page_size: 0,
     };
     let mut args = spec.args.clone();
     args.push("--dir".into());
@@ -166,6 +167,8 @@ struct Session {
     phase_start: Instant,
     /// When the experiment said ready, and its pid (for VmRSS samples).
     ready_at: Option<(Instant, i32)>,
+    /// The page size the experiment announced, for reading pagemap.
+    page_size: u64,
 }
 
 fn drive(
@@ -213,7 +216,8 @@ fn drive(
             });
         }
         match event {
-            Event::Ready { pid, .. } => {
+            Event::Ready { pid, page_size } => {
+                session.page_size = page_size;
                 if pid != guard.pid() {
                     return Err(RunnerError::Protocol {
                         expected: format!("ready pid={}", guard.pid()),
@@ -293,7 +297,7 @@ impl Session {
         {
             self.record.rss_samples.push(crate::model::RssSample {
                 millis,
-                rss_bytes: resident * experiments::pages::page_size() as u64,
+                rss_bytes: resident * self.page_size,
             });
         }
     }
@@ -377,7 +381,14 @@ impl Session {
                 regions: self
                     .regions
                     .iter()
-                    .map(|r| region_figures(r, &mappings))
+                    .map(|r| {
+                        let mut region = region_figures(r, &mappings);
+                        if region.mapping_count > 0 && self.page_size > 0 {
+                            region.pagemap =
+                                probe.region_pagemap(process.pid, r.1, r.2, self.page_size);
+                        }
+                        region
+                    })
                     .collect(),
                 mappings,
             });
@@ -419,6 +430,7 @@ fn region_figures(
         name: name.clone(),
         mapping_count,
         figures,
+        pagemap: None,
     }
 }
 

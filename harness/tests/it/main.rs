@@ -4,5 +4,6 @@ mod classroom;
 mod cli;
 mod failures;
 mod fixtures;
+mod fork_cow;
 mod mmap_file;
 mod util;

@@ -1,0 +1,657 @@
+//! fork-cow: copy-on-write after fork, as "Notes on VM" (Kristian Köhntopp, seed
+//! 000), "Hey dude, where's my memory?" (Frits Hoogland, seed 002) and "Some
+//! things I've learned about memory" (Evan Martin, seed 003) describe it.
+//!
+//! The parent maps a region, fills it (writes a tag into every page; the
+//! `file-private` variant reads every page of a private file mapping instead), and
+//! forks. The child then obeys commands sent down a pipe: read every page, write
+//! the first quarter, write everything, exit. After each command it answers on a
+//! second pipe and blocks on the next read, so both processes are parked (the
+//! parent in the checkpoint, the child in `read(2)`) while the harness snapshots
+//! them. The `zygote` variant forks several children that each write their own
+//! small share, as a Chrome zygote's children would.
+//!
+//! Content proof, after the manner of the kernel's COW selftest: after the child
+//! wrote, both sides read every page's tag back and count pages that do not hold
+//! what that side expects. The reads happen at the start of the following phase;
+//! they touch only pages already mapped, so they cost no faults.
+//!
+//! Nothing is printed or allocated between checkpoints. The child uses only
+//! `read`, `write`, `close` and `_exit` after fork.
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use experiments::pages::page_size;
+use experiments::Session;
+
+/// How the region is prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Variant {
+    /// Anonymous memory with MADV_NOHUGEPAGE: one 4 KiB page per fault.
+    ThpOff,
+    /// Anonymous memory aligned to 2 MiB with MADV_HUGEPAGE.
+    ThpOn,
+    /// A MAP_PRIVATE mapping of a temp file, only read by the parent.
+    FilePrivate,
+    /// Anonymous memory (MADV_NOHUGEPAGE), several children each writing a share.
+    Zygote,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "fork and copy-on-write, parent and child observed; run by the vmlab harness")]
+struct Args {
+    /// Folder for the temp file of `file-private` (removed by the harness).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Bytes in the region (rounded up to whole pages).
+    #[arg(long)]
+    region_bytes: usize,
+    /// How the region is prepared.
+    #[arg(long, value_enum)]
+    variant: Variant,
+    /// Children forked by the `zygote` variant.
+    #[arg(long, default_value_t = 4)]
+    children: usize,
+}
+
+/// Roles of the zygote's children, so that no role name is formatted at a checkpoint.
+const CHILD_ROLES: [&str; 8] = [
+    "child-1", "child-2", "child-3", "child-4", "child-5", "child-6", "child-7", "child-8",
+];
+/// Share of the region each zygote child writes: one sixteenth.
+const ZYGOTE_SHARE_DIVISOR: usize = 16;
+/// The 2 MiB a PMD maps on x86-64; the `thp-on` region is aligned to it.
+const HUGE_PAGE_BYTES: usize = 2 << 20;
+
+/// Tags written at the start of every page (xor the page index).
+const PARENT_TAG: u64 = 0x7061_7265_6e74_0000;
+const FILE_TAG: u64 = 0x6669_6c65_0000_0000;
+const CHILD_TAG: u64 = 0x6368_696c_6400_0000;
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("fork-cow: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> io::Result<()> {
+    let mut session = Session::connect()?;
+    let page = page_size();
+    let len = args.region_bytes.div_ceil(page) * page;
+    let pages = len / page;
+    if pages < 16 {
+        session.skip(format_args!(
+            "--region-bytes {} is under 16 pages; nothing to divide in quarters",
+            args.region_bytes
+        ));
+    }
+    if args.variant == Variant::Zygote && !(1..=CHILD_ROLES.len()).contains(&args.children) {
+        session.skip(format_args!(
+            "--children {} must be between 1 and {}",
+            args.children,
+            CHILD_ROLES.len()
+        ));
+    }
+    let file = match args.variant {
+        Variant::FilePrivate => Some(write_tagged_file(&args.dir.join("data"), len, page)?),
+        _ => None,
+    };
+    let region = Region::map(args.variant, len, file.as_ref())?;
+    session.note("region_pages", pages)?;
+    session.note(
+        "region_aligned_to_2mib",
+        region.start() as usize % HUGE_PAGE_BYTES == 0,
+    )?;
+    session.region("data", region.start(), len)?;
+    let me = std::process::id() as i32;
+    let mut proof = Proof::default();
+
+    session.checkpoint_with("after-mmap", &[("parent", me)])?;
+    let source_tag = match args.variant {
+        Variant::FilePrivate => {
+            black_box(read_all(&region, page));
+            FILE_TAG
+        }
+        _ => {
+            write_tags(&region, page, 0, pages, PARENT_TAG);
+            PARENT_TAG
+        }
+    };
+    session.checkpoint_with("after-fill", &[("parent", me)])?;
+
+    if args.variant == Variant::Zygote {
+        zygote(&mut session, &region, page, args.children, &mut proof)?;
+    } else {
+        fork_one(&mut session, &region, page, source_tag, &mut proof)?;
+    }
+    proof.report(&mut session)?;
+    drop(region);
+    if let Some((file, path)) = file {
+        drop(file);
+        std::fs::remove_file(path)?;
+    }
+    session.done()
+}
+
+/// The one-child run: after-fork, child-read-all, child-write-quarter,
+/// child-write-all, after-child-exit.
+fn fork_one(
+    session: &mut Session,
+    region: &Region,
+    page: usize,
+    source_tag: u64,
+    proof: &mut Proof,
+) -> io::Result<()> {
+    let pages = region.len / page;
+    let quarter = pages / 4;
+    let me = std::process::id() as i32;
+    let child = Child::fork(region, page, 1)?;
+    let both = [("parent", me), ("child", child.pid)];
+    session.checkpoint_with("after-fork", &both)?;
+
+    child.command(Command::ReadAll)?;
+    session.checkpoint_with("child-read-all", &both)?;
+
+    child.command(Command::Write {
+        from: 0,
+        to: quarter,
+    })?;
+    session.checkpoint_with("child-write-quarter", &both)?;
+
+    // Content proof of the quarter write (read-only, mapped pages: no faults).
+    proof.child_after_quarter = child.command(Command::Verify {
+        from: 0,
+        to: quarter,
+        other_tag: source_tag,
+    })?;
+    proof.parent_after_quarter = mismatches(region, page, 0, 0, 0, source_tag);
+    child.command(Command::Write { from: 0, to: pages })?;
+    session.checkpoint_with("child-write-all", &both)?;
+
+    proof.child_after_all = child.command(Command::Verify {
+        from: 0,
+        to: pages,
+        other_tag: source_tag,
+    })?;
+    proof.parent_after_all = mismatches(region, page, 0, 0, 0, source_tag);
+    proof.checked_pages = pages;
+    child.exit()?;
+    session.checkpoint_with("after-child-exit", &[("parent", me)])
+}
+
+/// The zygote run: after-fork (all children forked), children-write-share,
+/// after-children-exit.
+fn zygote(
+    session: &mut Session,
+    region: &Region,
+    page: usize,
+    count: usize,
+    proof: &mut Proof,
+) -> io::Result<()> {
+    let pages = region.len / page;
+    let share = pages / ZYGOTE_SHARE_DIVISOR;
+    let me = std::process::id() as i32;
+    let mut children: [Option<Child>; CHILD_ROLES.len()] = Default::default();
+    for (k, slot) in children.iter_mut().take(count).enumerate() {
+        *slot = Some(Child::fork(region, page, k as u64 + 1)?);
+    }
+    // (role, pid) of the parent and every child, on the stack.
+    let mut all = [("parent", me); CHILD_ROLES.len() + 1];
+    for (k, child) in children.iter().flatten().enumerate() {
+        all[k + 1] = (CHILD_ROLES[k], child.pid);
+    }
+    let all = &all[..count + 1];
+    session.checkpoint_with("after-fork", all)?;
+
+    for (k, child) in children.iter().flatten().enumerate() {
+        child.command(Command::Write {
+            from: k * share,
+            to: (k + 1) * share,
+        })?;
+    }
+    session.checkpoint_with("children-write-share", all)?;
+
+    for (k, child) in children.iter().flatten().enumerate() {
+        proof.child_after_all += child.command(Command::Verify {
+            from: k * share,
+            to: (k + 1) * share,
+            other_tag: PARENT_TAG,
+        })?;
+    }
+    proof.parent_after_all = mismatches(region, page, 0, 0, 0, PARENT_TAG);
+    proof.checked_pages = pages;
+    for child in children.iter_mut().filter_map(Option::take) {
+        child.exit()?;
+    }
+    proof.zygote = Some((count, share));
+    session.checkpoint_with("after-children-exit", &[("parent", me)])
+}
+
+/// Pages that did not hold what their reader expected, and the zygote's sizes,
+/// reported as notes after the last checkpoint (no I/O inside a phase).
+#[derive(Debug, Default)]
+struct Proof {
+    checked_pages: usize,
+    child_after_quarter: usize,
+    parent_after_quarter: usize,
+    child_after_all: usize,
+    parent_after_all: usize,
+    /// Zygote: children forked, and pages each wrote.
+    zygote: Option<(usize, usize)>,
+}
+
+impl Proof {
+    fn report(&self, session: &mut Session) -> io::Result<()> {
+        if let Some((count, share)) = self.zygote {
+            session.note("zygote_children", count)?;
+            session.note("zygote_share_pages", share)?;
+        }
+        session.note("content_checked_pages", self.checked_pages)?;
+        session.note(
+            "content_child_mismatches_after_quarter",
+            self.child_after_quarter,
+        )?;
+        session.note(
+            "content_parent_mismatches_after_quarter",
+            self.parent_after_quarter,
+        )?;
+        session.note("content_child_mismatches_after_all", self.child_after_all)?;
+        session.note("content_parent_mismatches_after_all", self.parent_after_all)
+    }
+}
+
+/// What a child is told to do; sent as three native-endian u64 (24 bytes, far
+/// below PIPE_BUF, so each message arrives whole).
+#[derive(Debug, Clone, Copy)]
+enum Command {
+    /// Read the tag of every page.
+    ReadAll,
+    /// Write the child's tag into pages `from..to`.
+    Write { from: usize, to: usize },
+    /// Count pages that do not hold the child's tag in `from..to` and
+    /// `other_tag` elsewhere.
+    Verify {
+        from: usize,
+        to: usize,
+        other_tag: u64,
+    },
+    /// Exit at once.
+    Exit,
+    /// Answer and wait again: proves the child is up and has been through its
+    /// command loop once, so its stack pages are already copied.
+    Ping,
+}
+
+impl Command {
+    fn encode(self) -> [u8; 24] {
+        let words: [u64; 3] = match self {
+            Command::ReadAll => [1, 0, 0],
+            Command::Write { from, to } => [2, from as u64, to as u64],
+            // The tag goes in the op word's upper bits; the ops are small numbers.
+            Command::Verify {
+                from,
+                to,
+                other_tag,
+            } => [3 | (other_tag & !0xff), from as u64, to as u64],
+            Command::Exit => [4, 0, 0],
+            Command::Ping => [5, 0, 0],
+        };
+        let mut out = [0u8; 24];
+        for (i, w) in words.iter().enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8; 24]) -> Option<Command> {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(w)
+        };
+        let (op, from, to) = (word(0), word(1) as usize, word(2) as usize);
+        match op & 0xff {
+            1 => Some(Command::ReadAll),
+            2 => Some(Command::Write { from, to }),
+            3 => Some(Command::Verify {
+                from,
+                to,
+                other_tag: op & !0xff,
+            }),
+            4 => Some(Command::Exit),
+            5 => Some(Command::Ping),
+            _ => None,
+        }
+    }
+}
+
+/// A forked child, driven through two pipes.
+#[derive(Debug)]
+struct Child {
+    pid: i32,
+    commands: File,
+    answers: File,
+}
+
+impl Child {
+    /// Forks a child that serves commands on `region` with tag number `k`.
+    fn fork(region: &Region, page: usize, k: u64) -> io::Result<Child> {
+        let (cmd_read, cmd_write) = pipe()?;
+        let (ans_read, ans_write) = pipe()?;
+        // Nothing may sit in a userspace buffer at fork, or both processes would
+        // write it. Session writes unbuffered; stderr is unbuffered; flush anyway.
+        io::stderr().flush()?;
+        // SAFETY: the process is single-threaded. The child only touches memory
+        // that was mapped before the fork and calls read, write, close and _exit,
+        // all async-signal-safe, before it exits.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            // SAFETY: closing the parent's ends in the child, so that the child
+            // sees end of file on its command pipe if the parent dies.
+            unsafe {
+                libc::close(cmd_write.as_raw_fd());
+                libc::close(ans_read.as_raw_fd());
+            }
+            serve(
+                cmd_read.as_raw_fd(),
+                ans_write.as_raw_fd(),
+                region,
+                page,
+                CHILD_TAG | (k << 16),
+            );
+        }
+        drop(cmd_read);
+        drop(ans_write);
+        let child = Child {
+            pid,
+            commands: cmd_write,
+            answers: ans_read,
+        };
+        // Without this the first checkpoint could catch the child before it ran.
+        child.command(Command::Ping)?;
+        Ok(child)
+    }
+
+    /// Sends a command and waits for the child's answer (a count).
+    fn command(&self, command: Command) -> io::Result<usize> {
+        write_exact(self.commands.as_raw_fd(), &command.encode())?;
+        let mut answer = [0u8; 8];
+        read_exact(self.answers.as_raw_fd(), &mut answer)?;
+        Ok(u64::from_ne_bytes(answer) as usize)
+    }
+
+    /// Tells the child to exit and reaps it.
+    fn exit(self) -> io::Result<()> {
+        write_exact(self.commands.as_raw_fd(), &Command::Exit.encode())?;
+        let mut status = 0;
+        // SAFETY: waiting for our own child; `status` is a valid local.
+        if unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+            return Err(io::Error::other(format!(
+                "child {} ended with status {status:#x}",
+                self.pid
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The child's loop: never returns, never allocates.
+fn serve(commands: i32, answers: i32, region: &Region, page: usize, tag: u64) -> ! {
+    let mut buf = [0u8; 24];
+    loop {
+        if read_exact(commands, &mut buf).is_err() {
+            // SAFETY: _exit has no preconditions.
+            unsafe { libc::_exit(2) };
+        }
+        let answer = match Command::decode(&buf) {
+            Some(Command::Ping) => 0,
+            Some(Command::ReadAll) => {
+                black_box(read_all(region, page));
+                0
+            }
+            Some(Command::Write { from, to }) => {
+                write_tags(region, page, from, to, tag);
+                0
+            }
+            Some(Command::Verify {
+                from,
+                to,
+                other_tag,
+            }) => mismatches(region, page, from, to, tag, other_tag),
+            // SAFETY: _exit skips atexit handlers and stdio, which belong to the parent.
+            Some(Command::Exit) => unsafe { libc::_exit(0) },
+            // SAFETY: as above.
+            None => unsafe { libc::_exit(3) },
+        };
+        if write_exact(answers, &(answer as u64).to_ne_bytes()).is_err() {
+            // SAFETY: as above.
+            unsafe { libc::_exit(2) };
+        }
+    }
+}
+
+/// A mapping owned by this process and unmapped on drop.
+#[derive(Debug)]
+struct Region {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Region {
+    /// Maps `len` bytes as `variant` wants them: anonymous (THP advised off, or
+    /// on and 2 MiB aligned), or a private mapping of `file`.
+    fn map(variant: Variant, len: usize, file: Option<&(File, PathBuf)>) -> io::Result<Region> {
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        if let Some((file, _)) = file {
+            // SAFETY: a new private mapping of a file we hold open; the kernel
+            // picks the address.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    prot,
+                    libc::MAP_PRIVATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            return Region::checked(ptr, len);
+        }
+        let extra = if variant == Variant::ThpOn {
+            HUGE_PAGE_BYTES
+        } else {
+            0
+        };
+        // SAFETY: a new anonymous private mapping at an address the kernel picks.
+        let raw = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len + extra,
+                prot,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        let raw = Region::checked(raw, len + extra)?;
+        let region = if extra > 0 {
+            raw.trim_to_huge_page_alignment(len)?
+        } else {
+            raw
+        };
+        let advice = if variant == Variant::ThpOn {
+            libc::MADV_HUGEPAGE
+        } else {
+            libc::MADV_NOHUGEPAGE
+        };
+        // SAFETY: advising exactly the range we mapped.
+        if unsafe { libc::madvise(region.ptr.cast(), region.len, advice) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(region)
+    }
+
+    fn checked(ptr: *mut libc::c_void, len: usize) -> io::Result<Region> {
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Region {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// Unmaps the head and tail of an over-sized mapping so that what is left
+    /// starts on a 2 MiB boundary and is `len` long.
+    fn trim_to_huge_page_alignment(self, len: usize) -> io::Result<Region> {
+        let start = self.ptr as usize;
+        let aligned = start.next_multiple_of(HUGE_PAGE_BYTES);
+        let head = aligned - start;
+        let tail = self.len - head - len;
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: both ranges lie inside the mapping just made and are page
+        // aligned; the remaining range is owned by the returned Region.
+        unsafe {
+            if head > 0 && libc::munmap(this.ptr.cast(), head) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if tail > 0 && libc::munmap(this.ptr.add(head + len).cast(), tail) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(Region {
+            ptr: aligned as *mut u8,
+            len,
+        })
+    }
+
+    fn start(&self) -> *const u8 {
+        self.ptr
+    }
+
+    /// The tag word at the start of page `index`.
+    fn word(&self, page: usize, index: usize) -> *mut u64 {
+        // SAFETY: callers pass index < len / page, so the offset stays inside.
+        unsafe { self.ptr.add(index * page).cast() }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly the range this Region owns.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// Reads the tag of every page.
+fn read_all(region: &Region, page: usize) -> u64 {
+    let mut sum = 0u64;
+    for i in 0..region.len / page {
+        // SAFETY: i is a page of the region; volatile so the read is not elided.
+        sum = sum.wrapping_add(unsafe { std::ptr::read_volatile(region.word(page, i)) });
+    }
+    sum
+}
+
+/// Writes `tag ^ index` into pages `from..to`.
+fn write_tags(region: &Region, page: usize, from: usize, to: usize, tag: u64) {
+    for i in from..to.min(region.len / page) {
+        // SAFETY: i is a page of the region, which is mapped writable.
+        unsafe { std::ptr::write_volatile(region.word(page, i), tag ^ i as u64) };
+    }
+}
+
+/// Pages not holding `own ^ index` in `from..to` and `other ^ index` elsewhere.
+fn mismatches(region: &Region, page: usize, from: usize, to: usize, own: u64, other: u64) -> usize {
+    (0..region.len / page)
+        .filter(|&i| {
+            let expected = if (from..to).contains(&i) { own } else { other } ^ i as u64;
+            // SAFETY: i is a page of the region.
+            unsafe { std::ptr::read_volatile(region.word(page, i)) != expected }
+        })
+        .count()
+}
+
+/// Writes a file of `len` bytes whose every page starts with `FILE_TAG ^ index`.
+fn write_tagged_file(path: &PathBuf, len: usize, page: usize) -> io::Result<(File, PathBuf)> {
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let chunk_pages = 256;
+    let mut buf = vec![0u8; chunk_pages * page];
+    let pages = len / page;
+    let mut done = 0;
+    while done < pages {
+        let n = chunk_pages.min(pages - done);
+        for j in 0..n {
+            let tag = FILE_TAG ^ (done + j) as u64;
+            buf[j * page..j * page + 8].copy_from_slice(&tag.to_ne_bytes());
+        }
+        file.write_all(&buf[..n * page])?;
+        done += n;
+    }
+    file.sync_all()?;
+    Ok((file, path.clone()))
+}
+
+fn pipe() -> io::Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 returns.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    use std::os::fd::FromRawFd;
+    // SAFETY: both descriptors are new and owned by nothing else.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+}
+
+fn write_exact(fd: i32, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for its whole length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        bytes = &bytes[n as usize..];
+    }
+    Ok(())
+}
+
+fn read_exact(fd: i32, buf: &mut [u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        // SAFETY: the destination is the unfilled rest of `buf`.
+        let n = unsafe { libc::read(fd, buf[done..].as_mut_ptr().cast(), buf.len() - done) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        done += n as usize;
+    }
+    Ok(())
+}
