@@ -87,11 +87,3 @@ pub fn drop_from_page_cache(file: &File) -> io::Result<()> {
     }
     Ok(())
 }
-
-/// Drops the whole page cache (`/proc/sys/vm/drop_caches`, root only). A last
-/// resort, since it disturbs every other process on the machine.
-pub fn drop_all_page_cache() -> io::Result<()> {
-    // SAFETY: sync has no preconditions.
-    unsafe { libc::sync() };
-    std::fs::write("/proc/sys/vm/drop_caches", "1\n")
-}

@@ -50,7 +50,7 @@ pub struct Environment {
     pub mem_total_bytes: u64,
     /// SwapTotal in bytes.
     pub swap_total_bytes: u64,
-    /// Whether the harness runs as root (needed for pagemap PFNs, drop_caches).
+    /// Whether the harness runs as root (needed for pagemap PFNs and kpagecount).
     pub is_root: bool,
     /// The memory limit of the harness's cgroup (memory.max), if any.
     pub cgroup_memory_max_bytes: Option<u64>,
