@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod ktap;
 pub mod markdown;
 pub mod table;
 pub mod text;
@@ -22,6 +23,8 @@ pub enum Format {
     Json,
     /// The per-checkpoint table as CSV, bytes and counts (the same as checkpoints.csv).
     Csv,
+    /// KTAP version 1 for kernel CI systems: one test per experiment, one subtest per claim.
+    Tap,
 }
 
 /// Renders the whole run in `format`.
@@ -31,5 +34,6 @@ pub fn render(run: &RunRecord, format: Format) -> String {
         Format::Markdown => markdown::render(run),
         Format::Json => json::render(run),
         Format::Csv => csv::checkpoints(run),
+        Format::Tap => ktap::render(run, None),
     }
 }
