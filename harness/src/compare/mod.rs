@@ -13,7 +13,8 @@
 //! - the change of each whole-process figure over the phase (`rss_bytes_change`,
 //!   ...): the absolute level depends on the loader, the environment variables and
 //!   the stack, and moves by dozens of pages between identical runs, while the
-//!   change over a phase is what the experiment is about;
+//!   change over a phase is what the experiment is about (whole-process Pss and
+//!   USS are left out, see `totals_fields`);
 //! - each declared region's figures (`data.rss_bytes`, ...), absolute.
 //!
 //! Claims are matched by (experiment, variant, id) and compared exactly. Phase
@@ -341,16 +342,19 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// The whole-process figures compared as their change over a phase.
-fn totals_fields(t: &Totals) -> [(&'static str, u64); 9] {
+/// The whole-process figures compared as their change over a phase. Pss and USS
+/// are left out: they count how many processes map each page, so they move when
+/// any other process maps or unmaps the same binary or libraries (another copy
+/// of the experiment running in parallel shifts USS by hundreds of pages), which
+/// says nothing about this kernel. Regions' Pss is compared: their files are
+/// the experiment's own.
+fn totals_fields(t: &Totals) -> [(&'static str, u64); 7] {
     [
         ("vm_size_bytes", t.vm_size_bytes),
         ("rss_bytes", t.rss_bytes),
         ("rss_anon_bytes", t.rss_anon_bytes),
         ("rss_file_bytes", t.rss_file_bytes),
         ("rss_shmem_bytes", t.rss_shmem_bytes),
-        ("pss_bytes", t.pss_bytes),
-        ("uss_bytes", t.uss_bytes),
         ("pte_bytes", t.pte_bytes),
         ("swap_bytes", t.swap_bytes),
     ]

@@ -76,7 +76,7 @@ pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
             let diff = m.now - m.baseline;
             let percent = if m.baseline != 0 {
                 format!(
-                    " ({:+.1}%)",
+                    " ({:+.2}%)",
                     diff as f64 * 100.0 / m.baseline.unsigned_abs() as f64
                 )
             } else {
