@@ -10,8 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::{Cli, Command, RunOptions};
 use crate::compare::baseline::{self, BaselineMode};
-use crate::compare::tolerance::ToleranceSetting;
-use crate::compare::{self as comparing, Comparison, Tolerances};
+use crate::compare::{self as comparing, Comparison};
 use crate::experiment::{self, Experiment, PlanContext};
 use crate::model::{ExperimentRecord, RunRecord, Status, FORMAT_VERSION};
 use crate::probe::ProcProbe;
@@ -113,9 +112,10 @@ fn temp_base(options: &RunOptions) -> Result<PathBuf> {
 fn compare_files(
     old: &Path,
     new: &Path,
-    tolerance: &[ToleranceSetting],
+    tolerance: &[String],
     format: report::Format,
 ) -> Result<ExitCode> {
+    let tolerances = comparing::tolerance::parse_all(tolerance)?;
     let resolve = |p: &Path| {
         if p.is_dir() {
             p.join("results.json")
@@ -126,7 +126,7 @@ fn compare_files(
     let (old, new) = (resolve(old), resolve(new));
     let baseline_run = baseline::load(&old)?;
     let now_run = baseline::load(&new)?;
-    let cmp = comparing::compare(&baseline_run, &now_run, Tolerances::with(tolerance));
+    let cmp = comparing::compare(&baseline_run, &now_run, tolerances);
     let label = old.display().to_string();
     let text = match format {
         report::Format::Table => comparing::render::text(&cmp, &label),
@@ -188,6 +188,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         options.save_baseline.as_deref(),
     )?;
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    let tolerances = comparing::tolerance::parse_all(&options.tolerance)?;
     let started = chrono::Utc::now();
     let temp_dir = temp_base(options)?;
     let env = Environment::detect(&temp_dir);
@@ -231,7 +232,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     }
     let cmp = baseline_run
         .as_ref()
-        .map(|b| comparing::compare(b, &run, Tolerances::with(&options.tolerance)));
+        .map(|b| comparing::compare(b, &run, tolerances));
     match (options.format, &cmp) {
         (report::Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(&run, Some(cmp))),
         (format, _) => print!("{}", report::render(&run, format)),

@@ -125,9 +125,14 @@ pub fn parse_setting(text: &str) -> Result<ToleranceSetting, ToleranceError> {
     }
 }
 
-/// Adapter for clap's `value_parser`.
-pub fn parse_setting_arg(text: &str) -> Result<ToleranceSetting, String> {
-    parse_setting(text).map_err(|e| e.reason)
+/// The defaults with every `--tolerance` value applied in order; the first that
+/// does not parse is the error.
+pub fn parse_all(texts: &[String]) -> Result<Tolerances, ToleranceError> {
+    let settings = texts
+        .iter()
+        .map(|t| parse_setting(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Tolerances::with(&settings))
 }
 
 impl Tolerances {
