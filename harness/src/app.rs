@@ -9,6 +9,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::{Cli, Command, RunOptions};
+use crate::compare::baseline::{self, BaselineMode};
+use crate::compare::{self as comparing, Comparison};
 use crate::experiment::{self, Experiment, PlanContext};
 use crate::model::{ExperimentRecord, RunRecord, Status, FORMAT_VERSION};
 use crate::probe::ProcProbe;
@@ -45,6 +47,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", crate::explain::render_text(exp));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compare {
+            baseline,
+            now,
+            tolerance,
+            format,
+        } => compare_files(&baseline, &now, &tolerance, format),
         Command::All(options) => {
             let all: Vec<_> = experiment::registry();
             run_experiments(&all, &options)
@@ -110,7 +118,87 @@ fn temp_base(options: &RunOptions) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// `compare OLD NEW`: both files are checked before anything is printed.
+fn compare_files(
+    old: &Path,
+    new: &Path,
+    tolerance: &[String],
+    format: report::Format,
+) -> Result<ExitCode> {
+    let tolerances = comparing::tolerance::parse_all(tolerance)?;
+    let resolve = |p: &Path| {
+        if p.is_dir() {
+            p.join("results.json")
+        } else {
+            p.to_path_buf()
+        }
+    };
+    let (old, new) = (resolve(old), resolve(new));
+    let baseline_run = baseline::load(&old)?;
+    let now_run = baseline::load(&new)?;
+    let cmp = comparing::compare(&baseline_run, &now_run, tolerances);
+    let label = old.display().to_string();
+    let text = match format {
+        report::Format::Table => comparing::render::text(&cmp, &label),
+        report::Format::Markdown => comparing::render::markdown(&cmp, &label),
+        report::Format::Json => {
+            let mut json =
+                serde_json::to_string_pretty(&cmp).context("cannot serialise the comparison")?;
+            json.push('\n');
+            json
+        }
+        report::Format::Tap => report::ktap::render(&now_run, Some(&cmp)),
+        report::Format::Csv => {
+            return Err(UsageError(
+                "compare has no CSV output; use --format table, markdown, json or tap".into(),
+            )
+            .into())
+        }
+    };
+    print!("{text}");
+    Ok(if cmp.regressed() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints the comparison where it does not spoil stdout's format, and keeps it
+/// in the run folder as comparison.md.
+fn report_comparison(
+    cmp: &Comparison,
+    label: &str,
+    format: report::Format,
+    run_dir: &Path,
+) -> Result<()> {
+    store::write_atomic(
+        &run_dir.join("comparison.md"),
+        comparing::render::markdown(cmp, label).as_bytes(),
+    )?;
+    match format {
+        report::Format::Table => print!("\n{}", comparing::render::text(cmp, label)),
+        report::Format::Markdown => print!("\n{}", comparing::render::markdown(cmp, label)),
+        // Machine formats keep stdout to themselves (KTAP carries the regressions
+        // as failed subtests); people read the table on stderr.
+        _ => eprint!("{}", comparing::render::text(cmp, label)),
+    }
+    Ok(())
+}
+
 fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -> Result<ExitCode> {
+    // The baseline is read and checked first, so a bad one costs no run and
+    // overwrites nothing.
+    let baseline_dir = options
+        .baseline_dir
+        .clone()
+        .unwrap_or_else(|| default_results_root().join("baselines"));
+    let mode = BaselineMode::from_flags(
+        &baseline_dir,
+        options.baseline.as_deref(),
+        options.save_baseline.as_deref(),
+    )?;
+    let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    let tolerances = comparing::tolerance::parse_all(&options.tolerance)?;
     let started = chrono::Utc::now();
     let mut stepper = if options.step {
         Some(Stepper::new().map_err(UsageError)?)
@@ -169,9 +257,23 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         }
         return Err(Interrupted.into());
     }
-    print!("{}", report::render(&run, options.format));
+    let cmp = baseline_run
+        .as_ref()
+        .map(|b| comparing::compare(b, &run, tolerances));
+    match (options.format, &cmp) {
+        (report::Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(&run, Some(cmp))),
+        (format, _) => print!("{}", report::render(&run, format)),
+    }
+    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
+        report_comparison(cmp, &path.display().to_string(), options.format, &run_dir)?;
+    }
     eprintln!("results written to {}", run_dir.display());
-    Ok(if run.any_failed() {
+    if let Some(path) = mode.save_to() {
+        baseline::save(path, &run)?;
+        eprintln!("baseline saved to {}", path.display());
+    }
+    let regressed = cmp.as_ref().is_some_and(Comparison::regressed);
+    Ok(if run.any_failed() || regressed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

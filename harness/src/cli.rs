@@ -15,8 +15,10 @@ use crate::report::Format;
 /// /proc text) and results/latest points at the newest run.
 ///
 /// Exit status: 0 every experiment ran or was skipped with a reason (a refuted
-/// claim is a finding, not an error); 1 an experiment failed; 2 bad input or an
-/// environment the harness cannot work in; 130 interrupted.
+/// claim is a finding, not an error); 1 an experiment failed, or a comparison
+/// with a baseline found a regression (a claim changed verdict or a metric moved
+/// beyond tolerance); 2 bad input (including a missing or malformed baseline) or
+/// an environment the harness cannot work in; 130 interrupted.
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about, long_about)]
 pub struct Cli {
@@ -48,6 +50,23 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         name: String,
     },
+    /// Compare two saved runs (any two results.json): environment differences,
+    /// claims whose verdict changed, metrics beyond tolerance. Exit 1 on a regression.
+    Compare {
+        /// The baseline: a results.json (or a run folder holding one).
+        #[arg(value_name = "OLD.json")]
+        baseline: PathBuf,
+        /// The run to judge against it.
+        #[arg(value_name = "NEW.json")]
+        now: PathBuf,
+        /// Tolerance of a kind of metric: faults=5% (share of the baseline),
+        /// faults=3 (at least this many), memory=2pages, memory=1%. Repeatable.
+        #[arg(long, value_name = "KIND=VALUE")]
+        tolerance: Vec<String>,
+        /// What to print on stdout (tap: NEW.json as KTAP, regressions as failed subtests).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 /// Options shared by `all` and `run`.
@@ -78,6 +97,21 @@ pub struct RunOptions {
     /// Longest wait for an experiment between two checkpoints, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+    /// Keep this run as the baseline NAME (in --baseline-dir), replacing one of
+    /// the same name; written atomically.
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Compare this run with the baseline NAME (or a path to a results.json),
+    /// which is checked before anything runs; exit 1 on a regression.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Folder of named baselines; default: results/baselines/ of the workspace.
+    #[arg(long, value_name = "DIR")]
+    pub baseline_dir: Option<PathBuf>,
+    /// Tolerance of a kind of metric when comparing with --baseline: faults=5%,
+    /// faults=3, memory=2pages, memory=1%. Repeatable.
+    #[arg(long, value_name = "KIND=VALUE")]
+    pub tolerance: Vec<String>,
 }
 
 /// Parses `64MiB`, `1G`, `4096` (bytes), `2KiB`, ... into bytes.

@@ -10,10 +10,13 @@
 //!    [`model`] types, sizes in bytes.
 //! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`].
 //! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
+//! 6. [`compare`] matches a run with a baseline (another `RunRecord`) and finds
+//!    the claims and metrics that changed beyond tolerance.
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod cli;
+pub mod compare;
 pub mod error;
 pub mod experiment;
 pub mod explain;

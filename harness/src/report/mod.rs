@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod delta;
 pub mod json;
+pub mod ktap;
 pub mod markdown;
 pub mod plot;
 pub mod table;
@@ -24,6 +25,8 @@ pub enum Format {
     Json,
     /// The per-checkpoint table as CSV, bytes and counts (the same as checkpoints.csv).
     Csv,
+    /// KTAP version 1 for kernel CI systems: one test per experiment, one subtest per claim.
+    Tap,
 }
 
 /// Renders the whole run in `format`.
@@ -33,5 +36,6 @@ pub fn render(run: &RunRecord, format: Format) -> String {
         Format::Markdown => markdown::render(run),
         Format::Json => json::render(run),
         Format::Csv => csv::checkpoints(run),
+        Format::Tap => ktap::render(run, None),
     }
 }

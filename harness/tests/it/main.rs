@@ -2,6 +2,7 @@
 
 mod classroom;
 mod cli;
+mod compare;
 mod failures;
 mod fixtures;
 mod fork_cow;

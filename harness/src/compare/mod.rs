@@ -1,0 +1,504 @@
+//! Comparing a run with a baseline: which claims changed verdict, which metrics
+//! moved beyond their tolerance, and what differs in the environment (the kernel,
+//! THP mode, page size, glibc or file system explain most changes).
+//!
+//! [`compare`] is a pure function over two [`RunRecord`]s; [`baseline`] loads and
+//! saves them (and is the only part that does I/O), [`render`] turns a
+//! [`Comparison`] into a table. Every metric comparison has one of three outcomes
+//! after criterion's: unchanged, within tolerance, or beyond it (increased or
+//! decreased); only the last is a regression.
+//!
+//! What is compared, per experiment, variant, checkpoint and process role:
+//! - the faults of each phase (`minor_faults`, `major_faults`);
+//! - the change of each whole-process figure over the phase (`rss_bytes_change`,
+//!   ...): the absolute level depends on the loader, the environment variables and
+//!   the stack, and moves by dozens of pages between identical runs, while the
+//!   change over a phase is what the experiment is about (whole-process Pss and
+//!   USS are left out, see `totals_fields`);
+//! - each declared region's figures (`data.rss_bytes`, ...), absolute.
+//!
+//! Claims are matched by (experiment, variant, id) and compared exactly. Phase
+//! durations are never compared. Metrics are compared only where both runs used
+//! the same page size and the same parameters; the claims are still compared, and
+//! [`Comparison::not_compared`] says what was left out and why.
+
+pub mod baseline;
+pub mod render;
+pub mod tolerance;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::model::{
+    CheckpointRecord, ExperimentRecord, MemoryFigures, ProcessRecord, RunRecord, Status, Totals,
+    VariantRecord, Verdict,
+};
+pub use tolerance::{MetricKind, Tolerances};
+
+/// The outcome of comparing one metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Change {
+    /// The same value.
+    Unchanged,
+    /// A different value, but within the tolerance of its kind: noise, not a change.
+    WithinTolerance,
+    /// Larger by more than the tolerance: a regression.
+    Increased,
+    /// Smaller by more than the tolerance: a regression (memory behaviour changed).
+    Decreased,
+}
+
+impl Change {
+    /// True if the change is beyond tolerance.
+    pub fn is_beyond(self) -> bool {
+        matches!(self, Change::Increased | Change::Decreased)
+    }
+}
+
+/// One environment field that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvironmentChange {
+    /// The field of [`crate::system::Environment`] (`kernel`, `thp_enabled`, ...).
+    pub field: String,
+    /// Its value in the baseline.
+    pub baseline: String,
+    /// Its value now.
+    pub now: String,
+}
+
+/// One claim found in both runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClaimComparison {
+    /// Experiment name.
+    pub experiment: String,
+    /// Variant the claim was judged on, if any.
+    pub variant: Option<String>,
+    /// Claim id.
+    pub id: String,
+    /// The baseline's verdict.
+    pub baseline: Verdict,
+    /// This run's verdict.
+    pub now: Verdict,
+}
+
+impl ClaimComparison {
+    /// True if the verdict changed (verdicts are compared exactly).
+    pub fn flipped(&self) -> bool {
+        self.baseline != self.now
+    }
+}
+
+/// One metric found in both runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricComparison {
+    /// Experiment name.
+    pub experiment: String,
+    /// Variant name.
+    pub variant: String,
+    /// Checkpoint label (the phase that ends there).
+    pub checkpoint: String,
+    /// Process role.
+    pub process: String,
+    /// Metric name; the unit is in the name (`_bytes`, `_faults`).
+    pub metric: String,
+    /// Its kind, which decides the tolerance.
+    pub kind: MetricKind,
+    /// The baseline's value (bytes or a count).
+    pub baseline: i64,
+    /// This run's value.
+    pub now: i64,
+    /// The tolerance that applied, in the metric's unit.
+    pub tolerance: u64,
+    /// The outcome.
+    pub change: Change,
+}
+
+/// Everything two runs were compared on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// Page size of the baseline, in bytes (memory tolerances are in its pages).
+    pub page_size: u64,
+    /// The tolerances in force.
+    pub tolerances: Tolerances,
+    /// Environment fields that differ.
+    pub environment: Vec<EnvironmentChange>,
+    /// Every claim found in both runs.
+    pub claims: Vec<ClaimComparison>,
+    /// Every metric found in both runs.
+    pub metrics: Vec<MetricComparison>,
+    /// What could not be compared, and why; one sentence each.
+    pub not_compared: Vec<String>,
+}
+
+impl Comparison {
+    /// Claims whose verdict changed.
+    pub fn flipped_claims(&self) -> impl Iterator<Item = &ClaimComparison> {
+        self.claims.iter().filter(|c| c.flipped())
+    }
+
+    /// Metrics that moved beyond tolerance.
+    pub fn beyond_tolerance(&self) -> impl Iterator<Item = &MetricComparison> {
+        self.metrics.iter().filter(|m| m.change.is_beyond())
+    }
+
+    /// True if a claim flipped or a metric moved beyond tolerance (exit 1).
+    pub fn regressed(&self) -> bool {
+        self.flipped_claims().next().is_some() || self.beyond_tolerance().next().is_some()
+    }
+
+    /// Whether the variant's metrics were compared at all.
+    pub fn compared_variant(&self, experiment: &str, variant: &str) -> bool {
+        self.metrics
+            .iter()
+            .any(|m| m.experiment == experiment && m.variant == variant)
+    }
+}
+
+/// Environment fields that change on every run and explain nothing.
+const VOLATILE_FIELDS: &[&str] = &["temp_dir", "temp_dir_free_bytes"];
+
+/// Compares `now` with `baseline`.
+pub fn compare(baseline: &RunRecord, now: &RunRecord, tolerances: Tolerances) -> Comparison {
+    let mut cmp = Comparison {
+        page_size: baseline.environment.page_size,
+        tolerances,
+        environment: environment_changes(baseline, now),
+        claims: Vec::new(),
+        metrics: Vec::new(),
+        not_compared: Vec::new(),
+    };
+    let same_page_size = baseline.environment.page_size == now.environment.page_size;
+    if !same_page_size {
+        cmp.not_compared.push(format!(
+            "metrics: the page size differs ({} bytes in the baseline, {} now), so sizes and fault counts are not comparable; only verdicts are compared",
+            baseline.environment.page_size, now.environment.page_size
+        ));
+    }
+    for new in &now.experiments {
+        let Some(old) = baseline.experiments.iter().find(|e| e.name == new.name) else {
+            cmp.not_compared
+                .push(format!("{}: not in the baseline", new.name));
+            continue;
+        };
+        compare_claims(&mut cmp, old, new);
+        if same_page_size {
+            compare_experiment_metrics(&mut cmp, old, new, baseline.quick, now.quick);
+        }
+    }
+    for old in &baseline.experiments {
+        if !now.experiments.iter().any(|e| e.name == old.name) {
+            cmp.not_compared
+                .push(format!("{}: in the baseline only (not run now)", old.name));
+        }
+    }
+    cmp
+}
+
+fn display_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "unknown".into(),
+        other => other.to_string(),
+    }
+}
+
+fn environment_changes(baseline: &RunRecord, now: &RunRecord) -> Vec<EnvironmentChange> {
+    let as_map = |run: &RunRecord| -> BTreeMap<String, serde_json::Value> {
+        match serde_json::to_value(&run.environment) {
+            Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
+            _ => BTreeMap::new(),
+        }
+    };
+    let (old, new) = (as_map(baseline), as_map(now));
+    let mut changes = Vec::new();
+    if baseline.quick != now.quick {
+        changes.push(EnvironmentChange {
+            field: "quick".into(),
+            baseline: baseline.quick.to_string(),
+            now: now.quick.to_string(),
+        });
+    }
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    for key in keys {
+        if VOLATILE_FIELDS.contains(&key.as_str()) {
+            continue;
+        }
+        let (a, b) = (old.get(key), new.get(key));
+        if a != b {
+            let show = |v: Option<&serde_json::Value>| v.map_or("absent".into(), display_value);
+            changes.push(EnvironmentChange {
+                field: key.clone(),
+                baseline: show(a),
+                now: show(b),
+            });
+        }
+    }
+    changes
+}
+
+fn claim_name(experiment: &str, variant: Option<&str>, id: &str) -> String {
+    match variant {
+        Some(v) => format!("{experiment}/{v}: claim {id}"),
+        None => format!("{experiment}: claim {id}"),
+    }
+}
+
+fn compare_claims(cmp: &mut Comparison, old: &ExperimentRecord, new: &ExperimentRecord) {
+    for c in &new.claims {
+        match old
+            .claims
+            .iter()
+            .find(|o| o.id == c.id && o.variant == c.variant)
+        {
+            Some(o) => cmp.claims.push(ClaimComparison {
+                experiment: new.name.clone(),
+                variant: c.variant.clone(),
+                id: c.id.clone(),
+                baseline: o.verdict,
+                now: c.verdict,
+            }),
+            None => cmp.not_compared.push(format!(
+                "{}: not judged in the baseline",
+                claim_name(&new.name, c.variant.as_deref(), &c.id)
+            )),
+        }
+    }
+    for o in &old.claims {
+        if !new
+            .claims
+            .iter()
+            .any(|c| c.id == o.id && c.variant == o.variant)
+        {
+            cmp.not_compared.push(format!(
+                "{}: judged in the baseline only",
+                claim_name(&old.name, o.variant.as_deref(), &o.id)
+            ));
+        }
+    }
+}
+
+fn compare_experiment_metrics(
+    cmp: &mut Comparison,
+    old: &ExperimentRecord,
+    new: &ExperimentRecord,
+    old_quick: bool,
+    new_quick: bool,
+) {
+    if old.params != new.params {
+        let mut diffs: Vec<String> = Vec::new();
+        let keys: std::collections::BTreeSet<&String> =
+            old.params.keys().chain(new.params.keys()).collect();
+        for k in keys {
+            let (a, b) = (old.params.get(k), new.params.get(k));
+            if a != b {
+                let show = |v: Option<&serde_json::Value>| v.map_or("absent".into(), display_value);
+                diffs.push(format!("{k} {} → {}", show(a), show(b)));
+            }
+        }
+        cmp.not_compared.push(format!(
+            "{}: metrics not compared, the parameters differ ({}{}); only verdicts are compared",
+            new.name,
+            diffs.join(", "),
+            if old_quick != new_quick {
+                "; one run used --quick"
+            } else {
+                ""
+            }
+        ));
+        return;
+    }
+    for v in &new.variants {
+        let where_ = format!("{}/{}", new.name, v.name);
+        let Some(o) = old.variants.iter().find(|o| o.name == v.name) else {
+            cmp.not_compared
+                .push(format!("{where_}: not in the baseline"));
+            continue;
+        };
+        if o.status != Status::Ok || v.status != Status::Ok {
+            cmp.not_compared.push(format!(
+                "{where_}: metrics not compared, the variant {} in the baseline and {} now",
+                status_word(o.status),
+                status_word(v.status)
+            ));
+            continue;
+        }
+        compare_variant(cmp, &new.name, o, v);
+    }
+    for o in &old.variants {
+        if !new.variants.iter().any(|v| v.name == o.name) {
+            cmp.not_compared
+                .push(format!("{}/{}: in the baseline only", old.name, o.name));
+        }
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ran",
+        Status::Skipped => "was skipped",
+        Status::Failed => "failed",
+    }
+}
+
+/// The whole-process figures compared as their change over a phase. Pss and USS
+/// are left out: they count how many processes map each page, so they move when
+/// any other process maps or unmaps the same binary or libraries (another copy
+/// of the experiment running in parallel shifts USS by hundreds of pages), which
+/// says nothing about this kernel. Regions' Pss is compared: their files are
+/// the experiment's own.
+fn totals_fields(t: &Totals) -> [(&'static str, u64); 7] {
+    [
+        ("vm_size_bytes", t.vm_size_bytes),
+        ("rss_bytes", t.rss_bytes),
+        ("rss_anon_bytes", t.rss_anon_bytes),
+        ("rss_file_bytes", t.rss_file_bytes),
+        ("rss_shmem_bytes", t.rss_shmem_bytes),
+        ("pte_bytes", t.pte_bytes),
+        ("swap_bytes", t.swap_bytes),
+    ]
+}
+
+/// A region's figures, compared as they are.
+fn figure_fields(f: &MemoryFigures) -> [(&'static str, u64); 10] {
+    [
+        ("size_bytes", f.size_bytes),
+        ("rss_bytes", f.rss_bytes),
+        ("pss_bytes", f.pss_bytes),
+        ("shared_clean_bytes", f.shared_clean_bytes),
+        ("shared_dirty_bytes", f.shared_dirty_bytes),
+        ("private_clean_bytes", f.private_clean_bytes),
+        ("private_dirty_bytes", f.private_dirty_bytes),
+        ("anonymous_bytes", f.anonymous_bytes),
+        ("anon_huge_pages_bytes", f.anon_huge_pages_bytes),
+        ("swap_bytes", f.swap_bytes),
+    ]
+}
+
+/// The snapshot of `role` at the checkpoint before `index`, if any.
+fn previous<'a>(
+    checkpoints: &'a [CheckpointRecord],
+    index: usize,
+    role: &str,
+) -> Option<&'a ProcessRecord> {
+    checkpoints[..index]
+        .iter()
+        .rev()
+        .find_map(|c| c.process(role))
+}
+
+fn compare_variant(
+    cmp: &mut Comparison,
+    experiment: &str,
+    old: &VariantRecord,
+    new: &VariantRecord,
+) {
+    let where_ = format!("{experiment}/{}", new.name);
+    for (i, c) in new.checkpoints.iter().enumerate() {
+        let Some(oi) = old.checkpoints.iter().position(|o| o.label == c.label) else {
+            cmp.not_compared.push(format!(
+                "{where_} at {}: not reached in the baseline",
+                c.label
+            ));
+            continue;
+        };
+        let oc = &old.checkpoints[oi];
+        for p in &c.processes {
+            let Some(op) = oc.process(&p.role) else {
+                cmp.not_compared.push(format!(
+                    "{where_} at {}: process {} not in the baseline",
+                    c.label, p.role
+                ));
+                continue;
+            };
+            let mut push = |metric: String, kind: MetricKind, baseline: i64, now: i64| {
+                let tolerance = cmp.tolerances.band(kind, baseline, cmp.page_size);
+                let diff = now - baseline;
+                let change = if diff == 0 {
+                    Change::Unchanged
+                } else if diff.unsigned_abs() <= tolerance {
+                    Change::WithinTolerance
+                } else if diff > 0 {
+                    Change::Increased
+                } else {
+                    Change::Decreased
+                };
+                cmp.metrics.push(MetricComparison {
+                    experiment: experiment.to_string(),
+                    variant: new.name.clone(),
+                    checkpoint: c.label.clone(),
+                    process: p.role.clone(),
+                    metric,
+                    kind,
+                    baseline,
+                    now,
+                    tolerance,
+                    change,
+                });
+            };
+            push(
+                "minor_faults".into(),
+                MetricKind::Faults,
+                op.faults.minor as i64,
+                p.faults.minor as i64,
+            );
+            push(
+                "major_faults".into(),
+                MetricKind::Faults,
+                op.faults.major as i64,
+                p.faults.major as i64,
+            );
+            if let (Some(before_old), Some(before_new)) = (
+                previous(&old.checkpoints, oi, &p.role),
+                previous(&new.checkpoints, i, &p.role),
+            ) {
+                let deltas = |before: &ProcessRecord, after: &ProcessRecord| {
+                    totals_fields(&before.totals)
+                        .iter()
+                        .zip(totals_fields(&after.totals))
+                        .map(|((name, a), (_, b))| (*name, b as i64 - *a as i64))
+                        .collect::<Vec<_>>()
+                };
+                for ((name, a), (_, b)) in deltas(before_old, op)
+                    .into_iter()
+                    .zip(deltas(before_new, p))
+                {
+                    push(format!("{name}_change"), MetricKind::Memory, a, b);
+                }
+            }
+            for r in &p.regions {
+                match op.region(&r.name) {
+                    Some(or) => {
+                        for ((name, a), (_, b)) in figure_fields(&or.figures)
+                            .into_iter()
+                            .zip(figure_fields(&r.figures))
+                        {
+                            push(
+                                format!("{}.{name}", r.name),
+                                MetricKind::Memory,
+                                a as i64,
+                                b as i64,
+                            );
+                        }
+                    }
+                    None => cmp.not_compared.push(format!(
+                        "{where_} at {}: region {} of {} not in the baseline",
+                        c.label, r.name, p.role
+                    )),
+                }
+            }
+        }
+    }
+    for o in &old.checkpoints {
+        if new.checkpoint(&o.label).is_none() {
+            cmp.not_compared.push(format!(
+                "{where_} at {}: reached in the baseline only",
+                o.label
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

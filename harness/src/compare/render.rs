@@ -1,0 +1,193 @@
+//! A [`Comparison`] as tables: environment differences first (they explain most
+//! changes), then claims whose verdict changed, then metrics that changed
+//! (beyond tolerance first), then what could not be compared. Metrics with the
+//! same value are counted, not listed.
+
+use std::fmt::Write;
+
+use super::{Change, Comparison};
+use crate::report::table::{verdict_word, Table};
+
+/// The word a metric outcome is shown as; regressions stand out in capitals.
+pub fn change_word(change: Change) -> &'static str {
+    match change {
+        Change::Unchanged => "unchanged",
+        Change::WithinTolerance => "within tolerance",
+        Change::Increased => "BEYOND TOLERANCE (increased)",
+        Change::Decreased => "BEYOND TOLERANCE (decreased)",
+    }
+}
+
+/// The sections of a comparison as tables, with their titles.
+pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
+    let mut out = Vec::new();
+    if !cmp.environment.is_empty() {
+        let mut t = table(&[("environment", false), ("baseline", false), ("now", false)]);
+        for e in &cmp.environment {
+            t.rows
+                .push(vec![e.field.clone(), e.baseline.clone(), e.now.clone()]);
+        }
+        out.push((
+            "Environment differences (they explain most changes)".to_string(),
+            t,
+        ));
+    }
+    let flipped: Vec<_> = cmp.flipped_claims().collect();
+    if !flipped.is_empty() {
+        let mut t = table(&[
+            ("experiment", false),
+            ("variant", false),
+            ("claim", false),
+            ("baseline", false),
+            ("now", false),
+        ]);
+        for c in flipped {
+            t.rows.push(vec![
+                c.experiment.clone(),
+                c.variant.clone().unwrap_or_default(),
+                c.id.clone(),
+                verdict_word(c.baseline).to_string(),
+                verdict_word(c.now).to_string(),
+            ]);
+        }
+        out.push(("Claims whose verdict changed".to_string(), t));
+    }
+    let mut changed: Vec<_> = cmp
+        .metrics
+        .iter()
+        .filter(|m| m.change != Change::Unchanged)
+        .collect();
+    // Beyond tolerance first; otherwise in run order.
+    changed.sort_by_key(|m| !m.change.is_beyond());
+    if !changed.is_empty() {
+        let mut t = table(&[
+            ("experiment", false),
+            ("variant", false),
+            ("checkpoint", false),
+            ("process", false),
+            ("metric", false),
+            ("baseline", true),
+            ("now", true),
+            ("change", true),
+            ("tolerance", true),
+            ("", false),
+        ]);
+        for m in changed {
+            let diff = m.now - m.baseline;
+            let percent = if m.baseline != 0 {
+                format!(
+                    " ({:+.2}%)",
+                    diff as f64 * 100.0 / m.baseline.unsigned_abs() as f64
+                )
+            } else {
+                String::new()
+            };
+            t.rows.push(vec![
+                m.experiment.clone(),
+                m.variant.clone(),
+                m.checkpoint.clone(),
+                m.process.clone(),
+                m.metric.clone(),
+                m.baseline.to_string(),
+                m.now.to_string(),
+                format!("{diff:+}{percent}"),
+                format!("±{}", m.tolerance),
+                change_word(m.change).to_string(),
+            ]);
+        }
+        out.push(("Metrics that changed".to_string(), t));
+    }
+    out
+}
+
+fn table(headers: &[(&str, bool)]) -> Table {
+    Table {
+        headers: headers.iter().map(|(h, _)| h.to_string()).collect(),
+        numeric: headers.iter().map(|(_, n)| *n).collect(),
+        rows: Vec::new(),
+    }
+}
+
+/// The one-line verdict of a comparison.
+pub fn summary(cmp: &Comparison) -> String {
+    let flipped = cmp.flipped_claims().count();
+    let beyond = cmp.beyond_tolerance().count();
+    let within = cmp
+        .metrics
+        .iter()
+        .filter(|m| m.change == Change::WithinTolerance)
+        .count();
+    let same = cmp
+        .metrics
+        .iter()
+        .filter(|m| m.change == Change::Unchanged)
+        .count();
+    format!(
+        "{}: {flipped} of {} claims changed verdict; of {} metrics, {beyond} beyond tolerance, {within} within tolerance, {same} unchanged; {} things not compared",
+        if cmp.regressed() {
+            "REGRESSION"
+        } else {
+            "no change beyond tolerance"
+        },
+        cmp.claims.len(),
+        cmp.metrics.len(),
+        cmp.not_compared.len()
+    )
+}
+
+/// Headings of the two layouts.
+struct Style {
+    title: &'static str,
+    section: &'static str,
+    layout: fn(&Table) -> String,
+}
+
+fn render_with(cmp: &Comparison, baseline: &str, style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}Comparison with {baseline}\n", style.title);
+    let _ = writeln!(
+        out,
+        "tolerances: {}\n",
+        cmp.tolerances.describe(cmp.page_size)
+    );
+    for (title, t) in sections(cmp) {
+        let _ = writeln!(out, "{}{title}\n", style.section);
+        out.push_str(&(style.layout)(&t));
+        out.push('\n');
+    }
+    if !cmp.not_compared.is_empty() {
+        let _ = writeln!(out, "{}Not compared\n", style.section);
+        for n in &cmp.not_compared {
+            let _ = writeln!(out, "- {n}");
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary(cmp));
+    out
+}
+
+/// For a terminal.
+pub fn text(cmp: &Comparison, baseline: &str) -> String {
+    render_with(
+        cmp,
+        baseline,
+        Style {
+            title: "",
+            section: "== ",
+            layout: crate::report::text::layout,
+        },
+    )
+}
+
+/// As Markdown.
+pub fn markdown(cmp: &Comparison, baseline: &str) -> String {
+    render_with(
+        cmp,
+        baseline,
+        Style {
+            title: "## ",
+            section: "### ",
+            layout: crate::report::markdown::layout,
+        },
+    )
+}

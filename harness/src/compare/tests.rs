@@ -1,0 +1,263 @@
+//! Comparison of records built from a saved real run.
+
+use std::path::Path;
+
+use super::*;
+use crate::compare::tolerance::ToleranceSetting;
+
+const FIXTURE: &str = include_str!("../../tests/fixtures/runs/mmap-file-quick.json");
+
+fn run() -> RunRecord {
+    crate::report::json::parse(FIXTURE).expect("the fixture parses")
+}
+
+fn variant_mut<'a>(run: &'a mut RunRecord, name: &str) -> &'a mut VariantRecord {
+    run.experiments[0]
+        .variants
+        .iter_mut()
+        .find(|v| v.name == name)
+        .expect("variant")
+}
+
+fn checkpoint_mut<'a>(run: &'a mut RunRecord, variant: &str, label: &str) -> &'a mut ProcessRecord {
+    variant_mut(run, variant)
+        .checkpoints
+        .iter_mut()
+        .find(|c| c.label == label)
+        .expect("checkpoint")
+        .processes
+        .iter_mut()
+        .find(|p| p.role == "main")
+        .expect("main")
+}
+
+fn beyond(cmp: &Comparison) -> Vec<String> {
+    cmp.beyond_tolerance()
+        .map(|m| {
+            format!(
+                "{}/{}/{}/{}/{}",
+                m.experiment, m.variant, m.checkpoint, m.process, m.metric
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_compared_with_itself_has_no_change() {
+    let cmp = compare(&run(), &run(), Tolerances::default());
+    assert!(!cmp.regressed());
+    assert!(cmp.environment.is_empty());
+    assert!(cmp.not_compared.is_empty(), "{:?}", cmp.not_compared);
+    assert!(cmp.metrics.iter().all(|m| m.change == Change::Unchanged));
+    assert_eq!(cmp.claims.len(), run().experiments[0].claims.len());
+    assert!(!cmp.metrics.is_empty());
+}
+
+#[test]
+fn a_fault_count_beyond_tolerance_is_the_only_regression() {
+    let old = run();
+    let mut new = run();
+    checkpoint_mut(&mut new, "warm", "after-read-all")
+        .faults
+        .minor *= 10;
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert!(cmp.regressed());
+    assert_eq!(
+        beyond(&cmp),
+        ["mmap-file/warm/after-read-all/main/minor_faults"]
+    );
+    assert_eq!(cmp.flipped_claims().count(), 0);
+    let m = cmp.beyond_tolerance().next().expect("one");
+    assert_eq!(m.change, Change::Increased);
+}
+
+#[test]
+fn a_change_within_tolerance_is_not_a_regression() {
+    let old = run();
+    let mut new = run();
+    // One page more of page tables after reading: within 2 pages + 1%.
+    let p = checkpoint_mut(&mut new, "cold", "after-read-all");
+    p.totals.pte_bytes += 4096;
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert!(!cmp.regressed());
+    let changed: Vec<_> = cmp
+        .metrics
+        .iter()
+        .filter(|m| m.change != Change::Unchanged)
+        .map(|m| (m.metric.as_str(), m.change))
+        .collect();
+    assert_eq!(changed, [("pte_bytes_change", Change::WithinTolerance)]);
+    // The same change with no page of tolerance is beyond it.
+    let strict = Tolerances::with(&[
+        ToleranceSetting::MemoryPages(0),
+        ToleranceSetting::MemoryPercent(0.0),
+    ]);
+    assert_eq!(
+        beyond(&compare(&old, &new, strict)),
+        ["mmap-file/cold/after-read-all/main/pte_bytes_change"]
+    );
+}
+
+#[test]
+fn a_flipped_verdict_and_a_new_kernel_are_reported() {
+    let old = run();
+    let mut new = run();
+    new.environment.kernel = "7.0.0-test".into();
+    let claim = new.experiments[0]
+        .claims
+        .iter_mut()
+        .find(|c| c.id == "mmap-adds-no-rss" && c.variant.as_deref() == Some("warm"))
+        .expect("claim");
+    claim.verdict = Verdict::Refuted;
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert!(cmp.regressed());
+    let fields: Vec<_> = cmp.environment.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["kernel"]);
+    let flipped: Vec<_> = cmp
+        .flipped_claims()
+        .map(|c| (c.variant.as_deref(), c.id.as_str()))
+        .collect();
+    assert_eq!(flipped, [(Some("warm"), "mmap-adds-no-rss")]);
+    assert!(beyond(&cmp).is_empty());
+}
+
+#[test]
+fn another_page_size_compares_verdicts_only_and_says_so() {
+    let old = run();
+    let mut new = run();
+    new.environment.page_size = 16384;
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert!(cmp.metrics.is_empty());
+    assert_eq!(cmp.claims.len(), old.experiments[0].claims.len());
+    assert!(
+        cmp.not_compared
+            .iter()
+            .any(|n| n.contains("page size differs")),
+        "{:?}",
+        cmp.not_compared
+    );
+    assert!(!cmp.regressed());
+}
+
+#[test]
+fn other_experiments_and_variants_are_listed_as_not_compared() {
+    let old = run();
+    let mut new = run();
+    new.experiments[0].variants.retain(|v| v.name == "warm");
+    new.experiments[0]
+        .claims
+        .retain(|c| c.variant.as_deref() == Some("warm"));
+    let mut extra = new.experiments[0].clone();
+    extra.name = "fork-cow".into();
+    new.experiments.push(extra);
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert!(!cmp.regressed());
+    let text = cmp.not_compared.join("\n");
+    assert!(text.contains("fork-cow: not in the baseline"), "{text}");
+    assert!(
+        text.contains("mmap-file/cold: in the baseline only"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mmap-file/cold: claim mmap-adds-no-rss: judged in the baseline only"),
+        "{text}"
+    );
+    assert!(cmp.compared_variant("mmap-file", "warm"));
+    assert!(!cmp.compared_variant("mmap-file", "cold"));
+}
+
+#[test]
+fn different_parameters_compare_verdicts_only() {
+    let old = run();
+    let mut new = run();
+    new.experiments[0]
+        .params
+        .insert("file_bytes".into(), serde_json::json!(1 << 30));
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert!(cmp.metrics.is_empty());
+    assert!(
+        cmp.not_compared[0].contains("file_bytes 67108864 → 1073741824"),
+        "{:?}",
+        cmp.not_compared
+    );
+}
+
+#[test]
+fn the_table_lists_environment_claims_then_metrics_beyond_tolerance_first() {
+    let old = run();
+    let mut new = run();
+    new.environment.thp_enabled = "always".into();
+    checkpoint_mut(&mut new, "cold", "after-read-all")
+        .totals
+        .pte_bytes += 4096;
+    checkpoint_mut(&mut new, "warm", "after-read-all")
+        .faults
+        .minor += 1000;
+    new.experiments[0].claims[0].verdict = Verdict::Inconclusive;
+    let cmp = compare(&old, &new, Tolerances::default());
+    let text = render::text(&cmp, "v6.18");
+    let env = text.find("Environment differences").expect("env section");
+    let claims = text
+        .find("Claims whose verdict changed")
+        .expect("claims section");
+    let metrics = text.find("Metrics that changed").expect("metrics section");
+    assert!(env < claims && claims < metrics, "{text}");
+    let beyond_at = text.find("BEYOND TOLERANCE").expect("beyond");
+    let within_at = text.find("within tolerance\n").expect("within");
+    assert!(beyond_at < within_at, "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("REGRESSION")),
+        "{text}"
+    );
+}
+
+#[test]
+fn baselines_are_found_by_name_or_path() {
+    let dir = Path::new("/b");
+    assert_eq!(
+        baseline::resolve(dir, "v6.18").expect("name"),
+        Path::new("/b/v6.18/results.json")
+    );
+    assert_eq!(
+        baseline::resolve(dir, "old/results.json").expect("path"),
+        Path::new("old/results.json")
+    );
+    for bad in ["", ".hidden", "a b", "x;y"] {
+        assert!(baseline::resolve(dir, bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn bad_baseline_files_name_the_file_and_the_problem() {
+    let path = Path::new("base.json");
+    let e = baseline::parse("{ not json", path).expect_err("malformed");
+    assert!(
+        e.to_string()
+            .starts_with("base.json: not a vmlab results.json"),
+        "{e}"
+    );
+    let e = baseline::parse("{}", path).expect_err("no version");
+    assert!(e.to_string().contains("no format_version"), "{e}");
+    let newer = FIXTURE.replacen("\"format_version\": 1", "\"format_version\": 99", 1);
+    let e = baseline::parse(&newer, path).expect_err("version");
+    assert!(e.to_string().contains("format_version 99"), "{e}");
+    let e = baseline::load(Path::new("/nonexistent/v1/results.json")).expect_err("missing");
+    assert!(e.to_string().contains("--save-baseline"), "{e}");
+}
+
+#[test]
+fn saving_a_baseline_replaces_it_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = baseline::resolve(dir.path(), "v1").expect("name");
+    baseline::save(&path, &run()).expect("save");
+    baseline::save(&path, &run()).expect("save again");
+    let back = baseline::load(&path).expect("load");
+    assert_eq!(back.experiments.len(), 1);
+    let files: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
+        .expect("read")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(files, ["results.json"]);
+}
