@@ -13,7 +13,7 @@ use super::{
     faults_over, human_bytes, pages, process_at, region_at, verdict_of, Claim, Experiment,
     Explanation, Plan, PlanContext, PlannedVariant,
 };
-use crate::model::{ClaimRecord, ExperimentRecord, Status, VariantRecord};
+use crate::model::{ClaimRecord, ExperimentRecord, Status, VariantRecord, Verdict};
 use crate::system::Environment;
 
 /// The experiment.
@@ -49,6 +49,12 @@ const FIRST_READ: Claim = Claim {
     id: "first-read-makes-few-pages-resident",
     source: SOURCE,
     statement: "Reading one int at the start makes only a few pages of the file resident (the seed saw 4 KiB).",
+};
+const ONLY_THAT_PAGE: Claim = Claim {
+    id: "first-read-maps-only-that-page",
+    source: SOURCE,
+    statement:
+        "Reading one int makes exactly that one page resident, 4 KiB, as pmap showed in the seed.",
 };
 const READ_ALL: Claim = Claim {
     id: "read-all-makes-file-resident",
@@ -189,7 +195,7 @@ impl Experiment for MmapFile {
                     variant.reason.as_deref().unwrap_or("no reason given")
                 );
                 claims.extend(
-                    [VSZ_GROWS, NO_RSS, FIRST_READ, READ_ALL]
+                    [VSZ_GROWS, NO_RSS, FIRST_READ, ONLY_THAT_PAGE, READ_ALL]
                         .map(|c| c.unmeasured(name, why.clone())),
                 );
                 continue;
@@ -198,6 +204,7 @@ impl Experiment for MmapFile {
             claims.push(judge.vsz_grows());
             claims.push(judge.no_rss());
             claims.push(judge.first_read());
+            claims.push(judge.only_that_page());
             claims.push(judge.read_all());
             match variant.name.as_str() {
                 "warm" => {
@@ -337,6 +344,37 @@ impl Judge<'_> {
             evidence.push_str("Exactly the page that was read, as in the seed.");
         }
         FIRST_READ.judged(self.name(), verdict_of(holds), evidence)
+    }
+
+    /// The seed's exact figure. Fault-around (Linux 3.15 and later) maps cached
+    /// neighbours of the faulting page, so on current kernels only the variant
+    /// with MADV_RANDOM (which turns fault-around off) is expected to show it.
+    fn only_that_page(&self) -> ClaimRecord {
+        let Some(region) = region_at(self.variant, "after-first-read", MAIN, REGION) else {
+            return ONLY_THAT_PAGE.unmeasured(self.name(), "after-first-read was not measured");
+        };
+        let rss = region.figures.rss_bytes;
+        let resident = pages(rss, self.page());
+        let record = ONLY_THAT_PAGE.judged(
+            self.name(),
+            verdict_of(resident == 1),
+            format!(
+                "{resident} pages ({}) became resident after reading one int",
+                human_bytes(rss)
+            ),
+        );
+        if self.variant.name == "cold-random" {
+            record
+        } else {
+            record.expecting(
+                Verdict::Refuted,
+                format!(
+                    "fault-around maps up to fault_around_bytes ({}) of neighbouring pages already in the page \
+                     cache, and a large page-cache folio is mapped whole",
+                    self.fault_around_text()
+                ),
+            )
+        }
     }
 
     /// `fault_around_bytes` for evidence text, saying where the figure comes from.
@@ -492,7 +530,6 @@ impl Judge<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Verdict;
 
     #[test]
     fn the_mapping_keeps_the_seeds_ratio_on_whole_ints() {
