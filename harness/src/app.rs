@@ -125,6 +125,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         quick: options.quick,
         size_bytes: options.size,
         env: &env,
+        no_aslr: options.no_aslr,
     };
     let mut interrupted = false;
     for exp in selected {
@@ -199,7 +200,8 @@ fn run_one(
         match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut |event| {
             progress.show(event)
         }) {
-            Ok(outcome) => {
+            Ok(mut outcome) => {
+                crate::elf::attach_binary_facts(&mut outcome.record);
                 progress.finish(&outcome.record);
                 store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
                 record.variants.push(outcome.record);

@@ -66,6 +66,11 @@ pub struct RunOptions {
     /// Longest wait for an experiment between two checkpoints, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+    /// Start the measured programs with address-space randomisation off
+    /// (personality ADDR_NO_RANDOMIZE), so that addresses, and the figures that
+    /// move with them, repeat from run to run. Recorded in each experiment's params.
+    #[arg(long)]
+    pub no_aslr: bool,
 }
 
 /// Parses `64MiB`, `1G`, `4096` (bytes), `2KiB`, ... into bytes.

@@ -9,11 +9,14 @@
 //! 3. [`probe`]: parses smaps, status and stat (pure functions over text) into the
 //!    [`model`] types, sizes in bytes.
 //! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`].
+//!    Experiments that measure separately built programs get those programs' file
+//!    facts from [`elf`].
 //! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
 #![deny(missing_docs)]
 
 pub mod app;
 pub mod cli;
+pub mod elf;
 pub mod error;
 pub mod experiment;
 pub mod model;

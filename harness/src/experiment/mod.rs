@@ -3,6 +3,9 @@
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
 mod mmap_file;
+mod programs;
+mod strip;
+mod tiny_malloc;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -23,6 +26,8 @@ pub struct PlanContext<'a> {
     pub size_bytes: Option<u64>,
     /// The machine.
     pub env: &'a Environment,
+    /// `--no-aslr`: start the measured programs with address-space randomisation off.
+    pub no_aslr: bool,
 }
 
 /// How an experiment will run.
@@ -76,7 +81,11 @@ pub struct Explanation {
 
 /// Every experiment, in [`experiments::CATALOG`] order.
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    vec![&mmap_file::MmapFile]
+    vec![
+        &mmap_file::MmapFile,
+        &tiny_malloc::TinyMalloc,
+        &strip::Strip,
+    ]
 }
 
 /// Looks an experiment up by name.

@@ -120,6 +120,7 @@ pub fn run_variant(
             notes: BTreeMap::new(),
             noise_floor: Vec::new(),
             checkpoints: Vec::new(),
+            binary: None,
         },
         raw: Vec::new(),
         regions: Vec::new(),
