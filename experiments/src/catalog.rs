@@ -28,6 +28,11 @@ pub const CATALOG: &[ExperimentInfo] = &[
         sources: &["004_27fc77f6d1b07880.txt"],
     },
     ExperimentInfo {
+        name: "static-dynamic",
+        summary: "a server linked statically and dynamically, 1 to 32 instances forked or exec'd",
+        sources: &["000_242c9450f32c56c8.txt"],
+    },
+    ExperimentInfo {
         name: "strip",
         summary: "one program with and without debug information: the file shrinks, memory does not",
         sources: &["000_242c9450f32c56c8.txt"],

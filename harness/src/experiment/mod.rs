@@ -4,6 +4,7 @@
 
 mod mmap_file;
 mod programs;
+mod static_dynamic;
 mod strip;
 mod tiny_malloc;
 
@@ -84,6 +85,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
     vec![
         &mmap_file::MmapFile,
         &tiny_malloc::TinyMalloc,
+        &static_dynamic::StaticDynamic,
         &strip::Strip,
     ]
 }
