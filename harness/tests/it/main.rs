@@ -1,5 +1,6 @@
 //! The harness's integration tests: one binary, one module per topic.
 
+mod binaries;
 mod cli;
 mod failures;
 mod fixtures;
