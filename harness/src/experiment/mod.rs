@@ -3,7 +3,7 @@
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
 mod mmap_file;
-mod programs;
+pub mod programs;
 mod static_dynamic;
 mod strip;
 mod tiny_malloc;

@@ -102,6 +102,10 @@ fn strip_shrinks_the_file_but_not_the_segments_or_the_resident_pages() {
     );
     let footprint = claim(&json, "strip-reduces-memory-footprint", None);
     assert_eq!(footprint["verdict"], "refuted", "{footprint:#}");
+    // The report puts the two files side by side, one row per variant.
+    let report = std::fs::read_to_string(run.run_dir().join("results.md")).expect("results.md");
+    assert!(report.contains("### Programs"), "{report}");
+    assert!(report.contains("| stripped"), "{report}");
 }
 
 #[test]
