@@ -353,7 +353,7 @@ fn one_copy(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
         format!(
             "{} instances: summed Pss static {} vs dynamic {}, an overhead of {}{} ({} pages); one copy of the \
              library pages a dynamic instance has resident (loader and libc, Rss) is {} ({} pages). The static \
-             file holds only the parts of libc it calls, and its overhead is paid once, not per child",
+             file holds only the parts of libc it calls, and its overhead is paid once, not per child{}",
             s.instances,
             human_bytes(s.pss_bytes),
             human_bytes(d.pss_bytes),
@@ -361,7 +361,56 @@ fn one_copy(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
             human_bytes(overhead.unsigned_abs()),
             overhead / page as i64,
             human_bytes(libraries),
-            pages(libraries, page)
+            pages(libraries, page),
+            if overhead < 0 {
+                ". Here the static server uses less memory than the dynamic one: no dynamic loader, no \
+                 relocated GOT or relro pages per process, and its text is the few hundred KiB of libc it links \
+                 rather than the libraries' pages it touches"
+            } else {
+                ""
+            }
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+
+    fn variant_with_note(key: &str, value: &str) -> VariantRecord {
+        VariantRecord {
+            name: "static-exec".into(),
+            status: Status::Ok,
+            reason: None,
+            notes: [(key.to_string(), value.to_string())].into_iter().collect(),
+            noise_floor: Vec::new(),
+            checkpoints: Vec::new(),
+            binary: None,
+        }
+    }
+
+    #[test]
+    fn kernel_counter_notes_parse_into_signed_bytes() {
+        let v = variant_with_note(
+            "n-8-kernel-delta",
+            "AnonPages=4096 PageTables=-8192 KernelStack=131072 Slab=0",
+        );
+        let delta = kernel_delta(&v, "n-8").expect("parsed");
+        assert_eq!(delta["PageTables"], -8192);
+        assert_eq!(delta["KernelStack"], 131072);
+        assert!(kernel_delta(&v, "n-32").is_none());
+        let bad = variant_with_note("n-8-kernel-delta", "AnonPages=lots");
+        assert!(kernel_delta(&bad, "n-8").is_none());
+    }
+
+    #[test]
+    fn quick_runs_use_fewer_instances_with_the_same_claims() {
+        assert!(QUICK_COUNTS.iter().max() < FULL_COUNTS.iter().max());
+        assert_eq!(QUICK_COUNTS[0], 1);
+        assert!(
+            FULL_COUNTS.iter().all(|&n| n <= 32),
+            "a checkpoint line holds 32 roles"
+        );
+    }
 }

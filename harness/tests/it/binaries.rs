@@ -240,3 +240,35 @@ fn static_dynamic_instances_share_text_and_summed_rss_overstates_use() {
         }
     }
 }
+
+#[test]
+fn a_program_that_could_not_be_built_skips_its_variant_with_the_reason() {
+    let programs = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        programs.path().join("strip-debug.status"),
+        "not built: no C compiler here\n",
+    )
+    .expect("status file");
+    let run = HarnessRun::with_env(
+        &["run", "strip", "--quick", "--format", "json"],
+        &[("VMLAB_PROGRAMS_DIR", programs.path())],
+    );
+    run.assert_code(0);
+    let json = run.json();
+    let debug = variant(&json, "strip", "debug");
+    assert_eq!(debug["status"], "skipped", "{}", run.describe());
+    assert!(
+        debug["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no C compiler here")),
+        "{debug:#}"
+    );
+    let stripped = variant(&json, "strip", "stripped");
+    assert_eq!(stripped["status"], "skipped");
+    assert!(stripped["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("missing")));
+    for c in json["experiments"][0]["claims"].as_array().expect("claims") {
+        assert_eq!(c["verdict"], "inconclusive", "{c:#}");
+    }
+}
