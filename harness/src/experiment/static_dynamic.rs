@@ -172,6 +172,9 @@ struct Sums {
     /// Private_Dirty of file mappings (program and libraries): pages copied
     /// because they were written, by relocation (GOT, relro) or by the program.
     file_dirty_bytes: u64,
+    /// The part of it in read-only file mappings: relro pages, written by the
+    /// loader's (or static start-up's) relocations and then write-protected.
+    relro_dirty_bytes: u64,
 }
 
 fn sums(checkpoint: &CheckpointRecord) -> Sums {
@@ -181,12 +184,12 @@ fn sums(checkpoint: &CheckpointRecord) -> Sums {
         s.rss_bytes += p.totals.rss_bytes;
         s.pss_bytes += p.totals.pss_bytes;
         s.uss_bytes += p.totals.uss_bytes;
-        s.file_dirty_bytes += p
-            .mappings
-            .iter()
-            .filter(|m| m.name.starts_with('/'))
-            .map(|m| m.figures.private_dirty_bytes)
-            .sum::<u64>();
+        for m in p.mappings.iter().filter(|m| m.name.starts_with('/')) {
+            s.file_dirty_bytes += m.figures.private_dirty_bytes;
+            if !m.perms.contains('w') {
+                s.relro_dirty_bytes += m.figures.private_dirty_bytes;
+            }
+        }
     }
     s
 }
@@ -220,15 +223,16 @@ fn rss_overstates(variant: &VariantRecord, page: u64) -> ClaimRecord {
         name,
         verdict_of(s.rss_bytes * 2 >= s.pss_bytes * 3),
         format!(
-            "{} instances: summed Rss {}, summed Pss {} ({:.1} times), summed USS {}; each instance has {} of \
-             Private_Dirty in file mappings ({} pages)",
+            "{} instances: summed Rss {}, summed Pss {} ({:.1} times), summed USS {} ({} per instance); each \
+             instance has {} pages of Private_Dirty in file mappings, {} of them in write-protected (relro) ones",
             s.instances,
             human_bytes(s.rss_bytes),
             human_bytes(s.pss_bytes),
             s.rss_bytes as f64 / s.pss_bytes.max(1) as f64,
             human_bytes(s.uss_bytes),
-            human_bytes(s.file_dirty_bytes / s.instances),
-            pages(s.file_dirty_bytes / s.instances, page)
+            human_bytes(s.uss_bytes / s.instances),
+            pages(s.file_dirty_bytes / s.instances, page),
+            pages(s.relro_dirty_bytes / s.instances, page)
         ),
     )
 }

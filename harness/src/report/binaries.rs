@@ -33,6 +33,7 @@ pub fn files(experiment: &ExperimentRecord) -> Table {
         ("Pss", true),
         ("USS", true),
         ("PTE", true),
+        ("VmStk", true),
     ];
     let mut table = Table {
         headers: headers.iter().map(|(h, _)| h.to_string()).collect(),
@@ -67,9 +68,10 @@ pub fn files(experiment: &ExperimentRecord) -> Table {
                     sum(|t| t.pss_bytes),
                     sum(|t| t.uss_bytes),
                     sum(|t| t.pte_bytes),
+                    sum(|t| t.stack_bytes),
                 ]);
             }
-            None => row.extend(std::iter::repeat_n("-".to_string(), 7)),
+            None => row.extend(std::iter::repeat_n("-".to_string(), 8)),
         }
         table.rows.push(row);
     }
