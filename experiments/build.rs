@@ -119,6 +119,10 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=c");
     println!("cargo:rerun-if-changed=rust");
+    // The cc crate reads these to pick and configure the C compiler.
+    for var in ["CC", "CFLAGS", "TARGET_CC", "TARGET_CFLAGS"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
     let Some(out_dir) = env::var_os("OUT_DIR").map(PathBuf::from) else {
         println!("cargo:warning=OUT_DIR is not set; the measured programs are not built");
         return;

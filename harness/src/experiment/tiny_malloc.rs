@@ -343,7 +343,8 @@ impl Judge<'_> {
             self.name(),
             verdict_of(holds),
             format!(
-                "VmRSS is {rss_pages} pages ({}), VmSize {} pages; the least Linux allows is {minimum} pages \
+                "VmRSS is {rss_pages} pages ({}), VmSize {} pages (the seed's static FreeBSD program: 11 pages \
+                 RSS, 42 pages VSZ); the least Linux allows is {minimum} pages \
                  ({derivation}); tolerance {MINIMUM_TOLERANCE_PAGES} pages. Rss (Size) in pages: {}. Not one \
                  page: text must not be writable and data must not be executable, so they need pages of their \
                  own, and the kernel starts every process with a stack",
@@ -377,5 +378,53 @@ impl Judge<'_> {
                 human_bytes(after.totals.stack_bytes)
             ),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BinaryFacts, Linking, LoadSegment, Status};
+
+    fn segment(flags: &str, vaddr: u64, mem_bytes: u64) -> LoadSegment {
+        LoadSegment {
+            flags: flags.into(),
+            offset: 0,
+            vaddr,
+            file_bytes: mem_bytes,
+            mem_bytes,
+        }
+    }
+
+    #[test]
+    fn the_minimum_counts_every_page_the_segments_span_plus_heap_and_stack() {
+        let variant = VariantRecord {
+            name: "minimal".into(),
+            status: Status::Ok,
+            reason: None,
+            notes: BTreeMap::new(),
+            noise_floor: Vec::new(),
+            checkpoints: Vec::new(),
+            binary: Some(BinaryFacts {
+                path: "/p".into(),
+                file_bytes: 1448,
+                linking: Linking::Static,
+                stripped: false,
+                // Text inside one page; bss straddling a page boundary.
+                load_segments: vec![
+                    segment("R E", 0x400000, 0x227),
+                    segment("RW ", 0x401ff0, 0x38),
+                ],
+                text_bytes: 0x227,
+                data_bytes: 0,
+                bss_bytes: 0x38,
+            }),
+        };
+        let judge = Judge {
+            variant: &variant,
+            page: 4096,
+        };
+        let (pages, derivation) = judge.minimum_pages().expect("binary facts");
+        assert_eq!(pages, 1 + 2 + 1 + 1, "{derivation}");
     }
 }
