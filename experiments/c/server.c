@@ -1,6 +1,6 @@
 /*
  * A small server-like program for static-dynamic ("Notes on VM", Kristian
- * Koehntopp): it does what a request handler does with the C library (format
+ * Köhntopp): it does what a request handler does with the C library (format
  * numbers and text, sort, search strings, allocate a buffer), then waits.
  *
  *   server            serve once, stop (SIGSTOP)

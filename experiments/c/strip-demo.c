@@ -1,6 +1,6 @@
 /*
  * strip: one program, linked once with full debug information and once stripped
- * ("Notes on VM", Kristian Koehntopp). It does a fixed piece of work, so both
+ * ("Notes on VM", Kristian Köhntopp). It does a fixed piece of work, so both
  * builds touch the same pages, and stops (SIGSTOP) to be measured.
  */
 #include <signal.h>

@@ -96,10 +96,14 @@ impl Drop for Stopped {
             // SAFETY: SIGKILL to a process we started (or its child, still stopped).
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        let mut status = 0;
-        // SAFETY: reaps our own child; its children are reaped by their parent's
-        // death (they go to init or the nearest subreaper).
-        unsafe { libc::waitpid(self.pids[0], &mut status, 0) };
+        // The started process first; once it is reaped, its children have been
+        // handed to us (start_group made this process their subreaper).
+        for &pid in &self.pids {
+            let mut status = 0;
+            // SAFETY: reaps a child of ours into a valid local; for a pid that is
+            // not our child it fails with ECHILD and does nothing.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
     }
 }
 
@@ -117,6 +121,11 @@ pub fn start(path: &Path, args: &[&str]) -> io::Result<Stopped> {
 /// Starts `path` with `args`; it writes the pids of all its processes (its own
 /// first) on one line once every one of them has stopped, and then stops too.
 pub fn start_group(path: &Path, args: &[&str]) -> io::Result<Stopped> {
+    // Orphans of the program come to us, not to init, so Drop can reap them.
+    // SAFETY: prctl with an integer argument changes only this process's flag.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
     let mut child = command(path, args).stdout(Stdio::piped()).spawn()?;
     let mut stopped = Stopped {
         pids: vec![child.id() as i32],

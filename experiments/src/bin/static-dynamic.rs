@@ -1,5 +1,5 @@
 //! static-dynamic: a small server-like program built statically and dynamically
-//! linked, run as N instances ("Notes on VM", Kristian Koehntopp, seed 000).
+//! linked, run as N instances ("Notes on VM", Kristian Köhntopp, seed 000).
 //!
 //! For each N the instances are started fresh, either as one program that forks
 //! N-1 children after start-up (`prefork`) or as N separately exec'd programs

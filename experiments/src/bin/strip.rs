@@ -1,5 +1,5 @@
 //! strip: one program linked with full debug information and linked stripped
-//! ("Notes on VM", Kristian Koehntopp, seed 000), each run to the same point.
+//! ("Notes on VM", Kristian Köhntopp, seed 000), each run to the same point.
 //!
 //! The measured program (`strip-debug` or `strip-stripped`, built by build.rs from
 //! one object file) does a fixed piece of work and stops itself; the harness

@@ -1,4 +1,4 @@
-//! static-dynamic: "Notes on VM" (Kristian Koehntopp, seed 000) argues that a
+//! static-dynamic: "Notes on VM" (Kristian Köhntopp, seed 000) argues that a
 //! statically linked, preforked server costs little more memory than a dynamic
 //! one: after fork the children share the text and copy only the writable pages
 //! they touch, so the static build's overhead is about one extra copy of the
@@ -57,7 +57,7 @@ const KERNEL_SHARE: Claim = Claim {
 };
 
 static EXPLANATION: Explanation = Explanation {
-    seed_claims: "In \"Notes on VM\", Kristian Koehntopp answers the worry that linking PHP statically into a \
+    seed_claims: "In \"Notes on VM\", Kristian Köhntopp answers the worry that linking PHP statically into a \
         preforked Apache multiplies its memory use. A static binary carries its own partial copy of libc and the \
         other libraries, so the first process does use more memory than a dynamic one that shares the libraries \
         with everything else on the machine. But that is a one-time cost: forked children share the parent's \

@@ -1,4 +1,4 @@
-//! strip: "Notes on VM" (Kristian Koehntopp, seed 000) answers the advice that
+//! strip: "Notes on VM" (Kristian Köhntopp, seed 000) answers the advice that
 //! stripping a binary shrinks its memory footprint: the file shrinks, but `size`
 //! and the memory map show the same segments, because symbols and debug
 //! information are never mapped. Here one object file is linked with its full
@@ -46,7 +46,7 @@ const FOOTPRINT: Claim = Claim {
 };
 
 static EXPLANATION: Explanation = Explanation {
-    seed_claims: "In \"Notes on VM\", Kristian Koehntopp disputes advice from a PHP performance talk that \
+    seed_claims: "In \"Notes on VM\", Kristian Köhntopp disputes advice from a PHP performance talk that \
         stripping binaries significantly reduces an application's memory footprint. The file does get smaller, \
         he says, but `size` shows the loaded part unchanged, and /proc/PID/maps shows only the text and data \
         segments mapped from the file, paged in on demand one page at a time. Symbols and debug information \

@@ -53,7 +53,7 @@ const SEED_FIGURES: Claim = Claim {
 const NEAR_MINIMUM: Claim = Claim {
     id: "minimal-program-fits-in-a-few-pages",
     source: SOURCE,
-    statement: "Nothing stops a small program from fitting in one page per process, or two or three: without C library start-up, its RSS is within 2 pages of the least Linux allows.",
+    statement: "A small program could live in a single page per process, or a few: without C library start-up, its RSS comes within 2 pages of the least Linux allows.",
 };
 const PAGE_TABLES: Claim = Claim {
     id: "every-process-needs-page-tables",
