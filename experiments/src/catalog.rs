@@ -16,19 +16,37 @@ pub struct ExperimentInfo {
 }
 
 /// Every experiment, in the order `harness all` runs them.
-pub const CATALOG: &[ExperimentInfo] = &[ExperimentInfo {
-    name: "mmap-file",
-    summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
-    sources: &["001_3c62cec1a17aa088.txt"],
-}, ExperimentInfo {
-    name: "fork-cow",
-    summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
-    sources: &[
-        "000_242c9450f32c56c8.txt",
-        "002_4ca7868f1a8c4269.txt",
-        "003_189c8fe560e6e530.txt",
-    ],
-}];
+pub const CATALOG: &[ExperimentInfo] = &[
+    ExperimentInfo {
+        name: "mmap-file",
+        summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
+        sources: &["001_3c62cec1a17aa088.txt"],
+    },
+    ExperimentInfo {
+        name: "fork-cow",
+        summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
+        sources: &[
+            "000_242c9450f32c56c8.txt",
+            "002_4ca7868f1a8c4269.txt",
+            "003_189c8fe560e6e530.txt",
+        ],
+    },
+    ExperimentInfo {
+        name: "tiny-malloc",
+        summary: "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
+        sources: &["004_27fc77f6d1b07880.txt"],
+    },
+    ExperimentInfo {
+        name: "static-dynamic",
+        summary: "a server linked statically and dynamically, 1 to 32 instances forked or exec'd",
+        sources: &["000_242c9450f32c56c8.txt"],
+    },
+    ExperimentInfo {
+        name: "strip",
+        summary: "one program with and without debug information: the file shrinks, memory does not",
+        sources: &["000_242c9450f32c56c8.txt"],
+    },
+];
 
 /// Looks an experiment up by name.
 pub fn find(name: &str) -> Option<&'static ExperimentInfo> {

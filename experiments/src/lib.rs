@@ -12,11 +12,14 @@
 //! - [`catalog`]: the list of experiments (name, binary, one-line summary, seeds), so
 //!   that the harness and the experiments agree on names.
 //! - [`pages`]: page-size queries and the file helpers the experiments share.
+//! - [`program`]: starting the separately built programs some experiments measure
+//!   (static, dynamic, stripped builds), which stop themselves to be snapshotted.
 #![deny(missing_docs)]
 
 pub mod catalog;
 pub mod checkpoint;
 pub mod pages;
+pub mod program;
 pub mod protocol;
 
 pub use catalog::{ExperimentInfo, CATALOG};

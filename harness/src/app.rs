@@ -228,6 +228,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         quick: options.quick,
         size_bytes: options.size,
         env: &env,
+        no_aslr: options.no_aslr,
     };
     let mut interrupted = false;
     for exp in selected {
@@ -337,7 +338,8 @@ fn run_one(
             progress.show(event);
         };
         match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut on_event) {
-            Ok(outcome) => {
+            Ok(mut outcome) => {
+                crate::elf::attach_binary_facts(&mut outcome.record);
                 progress.finish(&outcome.record);
                 store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
                 record.variants.push(outcome.record);

@@ -112,6 +112,11 @@ pub struct RunOptions {
     /// faults=3, memory=2pages, memory=1%. Repeatable.
     #[arg(long, value_name = "KIND=VALUE")]
     pub tolerance: Vec<String>,
+    /// Start the measured programs with address-space randomisation off
+    /// (personality ADDR_NO_RANDOMIZE), so that addresses, and the figures that
+    /// move with them, repeat from run to run. Recorded in each experiment's params.
+    #[arg(long)]
+    pub no_aslr: bool,
 }
 
 /// Parses `64MiB`, `1G`, `4096` (bytes), `2KiB`, ... into bytes.

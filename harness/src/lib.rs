@@ -9,6 +9,8 @@
 //! 3. [`probe`]: parses smaps, status and stat (pure functions over text) into the
 //!    [`model`] types, sizes in bytes.
 //! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`].
+//!    Experiments that measure separately built programs get those programs' file
+//!    facts from [`elf`].
 //! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
 //! 6. [`compare`] matches a run with a baseline (another `RunRecord`) and finds
 //!    the claims and metrics that changed beyond tolerance.
@@ -17,6 +19,7 @@
 pub mod app;
 pub mod cli;
 pub mod compare;
+pub mod elf;
 pub mod error;
 pub mod experiment;
 pub mod explain;

@@ -77,6 +77,10 @@ pub struct VariantRecord {
     /// checkpoints (from /proc/PID/statm), for plots of long phases.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rss_samples: Vec<RssSample>,
+    /// The file facts of the program this variant measured, for experiments that
+    /// build one program several ways (the experiment notes `program_path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<BinaryFacts>,
 }
 
 /// One sample of the main process's resident set.
@@ -86,6 +90,52 @@ pub struct RssSample {
     pub millis: u64,
     /// VmRSS, in bytes.
     pub rss_bytes: u64,
+}
+
+/// What the measured program's file holds, read from its ELF headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinaryFacts {
+    /// Where the file is.
+    pub path: String,
+    /// Its size on disk, in bytes.
+    pub file_bytes: u64,
+    /// Static (no program interpreter) or dynamic.
+    pub linking: Linking,
+    /// True if it has neither a symbol table nor debug sections.
+    pub stripped: bool,
+    /// The PT_LOAD program headers, as `readelf -l` lists them.
+    pub load_segments: Vec<LoadSegment>,
+    /// `size`'s text: allocated sections that are executable or read-only, in bytes.
+    pub text_bytes: u64,
+    /// `size`'s data: allocated, writable sections with contents in the file, in bytes.
+    pub data_bytes: u64,
+    /// `size`'s bss: allocated sections with no contents in the file, in bytes.
+    pub bss_bytes: u64,
+}
+
+/// How a program finds its libraries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Linking {
+    /// Everything is in the file; no program interpreter.
+    Static,
+    /// The dynamic loader (PT_INTERP) maps shared libraries at start-up.
+    Dynamic,
+}
+
+/// One PT_LOAD program header: a piece of the file mapped at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadSegment {
+    /// Permissions as `readelf -l` shows them (`R E`, `RW `, `R  `).
+    pub flags: String,
+    /// Offset in the file, in bytes.
+    pub offset: u64,
+    /// Virtual address (relative to the load base for position-independent files).
+    pub vaddr: u64,
+    /// Bytes taken from the file.
+    pub file_bytes: u64,
+    /// Bytes in memory; beyond `file_bytes` they are zero-filled (bss).
+    pub mem_bytes: u64,
 }
 
 /// The change between the two snapshots of the null phase.

@@ -789,6 +789,7 @@ mod tests {
                 })
                 .collect(),
             rss_samples: Vec::new(),
+            binary: None,
         }
     }
 

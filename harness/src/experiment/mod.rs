@@ -4,6 +4,10 @@
 
 mod fork_cow;
 mod mmap_file;
+pub mod programs;
+mod static_dynamic;
+mod strip;
+mod tiny_malloc;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -24,6 +28,8 @@ pub struct PlanContext<'a> {
     pub size_bytes: Option<u64>,
     /// The machine.
     pub env: &'a Environment,
+    /// `--no-aslr`: start the measured programs with address-space randomisation off.
+    pub no_aslr: bool,
 }
 
 /// How an experiment will run.
@@ -77,7 +83,13 @@ pub struct Explanation {
 
 /// Every experiment, in [`experiments::CATALOG`] order.
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    vec![&mmap_file::MmapFile, &fork_cow::ForkCow]
+    vec![
+        &mmap_file::MmapFile,
+        &fork_cow::ForkCow,
+        &tiny_malloc::TinyMalloc,
+        &static_dynamic::StaticDynamic,
+        &strip::Strip,
+    ]
 }
 
 /// Looks an experiment up by name.

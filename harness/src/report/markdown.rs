@@ -64,6 +64,21 @@ pub fn render(run: &RunRecord) -> String {
         if !e.params.is_empty() {
             out.push_str(&layout(&table::params(e)));
         }
+        if super::binaries::applies(e) {
+            let _ = writeln!(
+                out,
+                "\n### Programs\n\nFile facts, and memory summed over the last checkpoint's processes.\n"
+            );
+            out.push_str(&layout(&super::binaries::files(e)));
+            let _ = writeln!(
+                out,
+                "\nResident pages by mapping kind, Rss (Size) in pages.\n"
+            );
+            out.push_str(&layout(&super::binaries::pages(
+                e,
+                run.environment.page_size,
+            )));
+        }
         for v in &e.variants {
             let _ = writeln!(out, "\n### Variant `{}`\n", v.name);
             if v.status != Status::Ok {

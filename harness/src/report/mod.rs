@@ -1,6 +1,7 @@
 //! Rendering a [`RunRecord`] for people and programs. One format per file; the
 //! terminal and Markdown formats share one table model ([`table`]).
 
+pub mod binaries;
 pub mod csv;
 pub mod delta;
 pub mod json;

@@ -103,6 +103,21 @@ pub fn render(run: &RunRecord) -> String {
                 out.push_str(&layout(&super::delta::variant_table(v)));
             }
         }
+        if super::binaries::applies(e) {
+            let _ = writeln!(
+                out,
+                "\n-- programs (file facts; memory summed over the last checkpoint's processes)"
+            );
+            out.push_str(&layout(&super::binaries::files(e)));
+            let _ = writeln!(
+                out,
+                "\n-- resident pages by mapping kind, Rss (Size) in pages"
+            );
+            out.push_str(&layout(&super::binaries::pages(
+                e,
+                run.environment.page_size,
+            )));
+        }
         if !e.claims.is_empty() {
             let _ = writeln!(out, "\n-- claims");
             claims(&mut out, &e.claims);

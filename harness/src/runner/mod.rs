@@ -31,8 +31,6 @@ use child::ChildGuard;
 /// How mapping names show the run's private temp folder, so that names are the
 /// same from run to run.
 pub const TEMP_DIR_NAME: &str = "<temp dir>";
-/// How mapping names show the folder of the experiment binaries.
-pub const BIN_DIR_NAME: &str = "<bin dir>";
 
 /// How often a wait wakes to check for Ctrl-C and to sample VmRSS.
 const POLL: Duration = Duration::from_millis(50);
@@ -124,16 +122,12 @@ pub fn run_variant(
             noise_floor: Vec::new(),
             checkpoints: Vec::new(),
             rss_samples: Vec::new(),
+            binary: None,
         },
         raw: Vec::new(),
         regions: Vec::new(),
         previous: BTreeMap::new(),
         temp_dir: temp_dir.to_path_buf(),
-        bin_dir: spec
-            .binary
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default(),
         phase_start: Instant::now(),
         ready_at: None,
         page_size: 0,
@@ -163,7 +157,6 @@ struct Session {
     /// The last snapshot of each role: pid, faults, VmRSS.
     previous: BTreeMap<String, (i32, Faults, u64)>,
     temp_dir: PathBuf,
-    bin_dir: PathBuf,
     phase_start: Instant,
     /// When the experiment said ready, and its pid (for VmRSS samples).
     ready_at: Option<(Instant, i32)>,
@@ -362,15 +355,7 @@ impl Session {
             let mappings: Vec<MappingRecord> = parsed
                 .mappings
                 .into_iter()
-                .map(|m| {
-                    hide_run_paths(
-                        m,
-                        &[
-                            (&self.temp_dir, TEMP_DIR_NAME),
-                            (&self.bin_dir, BIN_DIR_NAME),
-                        ],
-                    )
-                })
+                .map(|m| hide_temp_dir(m, &self.temp_dir))
                 .collect();
             records.push(ProcessRecord {
                 role: process.role.clone(),
@@ -439,19 +424,13 @@ pub fn parse_hex(text: &str) -> Option<u64> {
     u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
 }
 
-/// Replaces run-specific folders in a mapping's name (the temp folder, the
-/// binaries' folder) by fixed names, so that runs can be compared by name.
-fn hide_run_paths(mut mapping: MappingRecord, folders: &[(&Path, &str)]) -> MappingRecord {
-    for (folder, shown_as) in folders {
-        let prefix = folder.to_string_lossy();
-        if prefix.is_empty() {
-            continue;
-        }
-        if let Some(rest) = mapping.name.strip_prefix(prefix.as_ref()) {
-            if rest.starts_with('/') {
-                mapping.name = format!("{shown_as}{rest}");
-                break;
-            }
+/// Shows the run's private temp folder in a mapping's name as [`TEMP_DIR_NAME`],
+/// so that names match from run to run.
+fn hide_temp_dir(mut mapping: MappingRecord, temp_dir: &Path) -> MappingRecord {
+    let prefix = temp_dir.to_string_lossy();
+    if let Some(rest) = mapping.name.strip_prefix(prefix.as_ref()) {
+        if !prefix.is_empty() && rest.starts_with('/') {
+            mapping.name = format!("{TEMP_DIR_NAME}{rest}");
         }
     }
     mapping
@@ -578,17 +557,10 @@ mod tests {
     fn temp_dir_paths_are_shown_by_a_stable_name() {
         let mut m = mapping(0, 4096, 0);
         m.name = "/tmp/.tmpXyZ/data".into();
-        let dirs: [(&Path, &str); 2] = [
-            (Path::new("/tmp/.tmpXyZ"), TEMP_DIR_NAME),
-            (Path::new("/w/target/debug"), BIN_DIR_NAME),
-        ];
-        let m = hide_run_paths(m, &dirs);
-        assert_eq!(m.name, "<temp dir>/data");
-        let mut bin = mapping(0, 4096, 0);
-        bin.name = "/w/target/debug/mmap-file".into();
-        assert_eq!(hide_run_paths(bin, &dirs).name, "<bin dir>/mmap-file");
+        let dir = Path::new("/tmp/.tmpXyZ");
+        assert_eq!(hide_temp_dir(m, dir).name, "<temp dir>/data");
         let mut other = mapping(0, 4096, 0);
         other.name = "/tmp/.tmpXyZother/data".into();
-        assert_eq!(hide_run_paths(other, &dirs).name, "/tmp/.tmpXyZother/data");
+        assert_eq!(hide_temp_dir(other, dir).name, "/tmp/.tmpXyZother/data");
     }
 }

@@ -1,5 +1,6 @@
 //! The harness's integration tests: one binary, one module per topic.
 
+mod binaries;
 mod classroom;
 mod cli;
 mod compare;

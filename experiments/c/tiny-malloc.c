@@ -1,0 +1,27 @@
+/*
+ * tiny-malloc: the test program of "ten thousand small processes" (D. J. Bernstein,
+ * freebsd-performance, 2003): five small allocations, then wait.
+ *
+ * Built twice by build.rs, statically and dynamically linked against the system C
+ * library. Instead of sleeping, the program stops itself (SIGSTOP) once when
+ * start-up is over and once after the allocations; the launcher snapshots it while
+ * it is stopped.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Volatile, so the compiler keeps every allocation. */
+static void *volatile kept[5];
+
+int main(void)
+{
+	raise(SIGSTOP); /* before-mallocs */
+	kept[0] = malloc(360);
+	kept[1] = malloc(80);
+	kept[2] = malloc(180);
+	kept[3] = malloc(16);
+	kept[4] = malloc(440);
+	raise(SIGSTOP); /* after-mallocs */
+	_exit(0);
+}

@@ -1,0 +1,245 @@
+//! Running the separately built programs that some experiments measure (built by
+//! `build.rs` into `vmlab-programs/` next to the experiment binaries).
+//!
+//! Those programs do not speak the protocol: each does its work and stops itself
+//! with SIGSTOP. The experiment starts them, waits until they are stopped
+//! (`waitpid(WUNTRACED)`, no polling), has the harness snapshot them, and lets
+//! [`Stopped`] kill and reap them, whatever happens.
+
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Overrides where the programs are looked for.
+pub const DIR_VARIABLE: &str = "VMLAB_PROGRAMS_DIR";
+
+/// The folder of the built programs: `$VMLAB_PROGRAMS_DIR`, else `vmlab-programs/`
+/// next to the running experiment binary.
+pub fn programs_dir() -> io::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(DIR_VARIABLE) {
+        return Ok(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| io::Error::other("the experiment binary has no parent folder"))?;
+    Ok(dir.join("vmlab-programs"))
+}
+
+/// The path of program `name`, or why it is not there (the build's status file),
+/// as a reason to skip with.
+pub fn locate(name: &str) -> Result<PathBuf, String> {
+    let dir = programs_dir().map_err(|e| format!("cannot find the programs folder: {e}"))?;
+    let path = dir.join(name);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let status = std::fs::read_to_string(dir.join(format!("{name}.status")));
+    Err(match status {
+        Ok(text) => format!("program {name} could not be built here: {}", text.trim()),
+        Err(_) => format!(
+            "program {} is missing; build it with `cargo build -p experiments --bins`",
+            path.display()
+        ),
+    })
+}
+
+/// Turns address-space randomisation off for this process and every program it
+/// starts from now on (personality ADDR_NO_RANDOMIZE is inherited across fork and
+/// exec). Returns an error if the kernel refused.
+pub fn disable_aslr_for_children() -> io::Result<()> {
+    // SAFETY: personality(0xffffffff) only queries the current persona.
+    let current = unsafe { libc::personality(0xffff_ffff) };
+    if current < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let wanted = (current | libc::ADDR_NO_RANDOMIZE) as libc::c_ulong;
+    // SAFETY: sets a flag of this process's persona; it only affects later execs.
+    if unsafe { libc::personality(wanted) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Processes that are stopped and are killed and reaped on drop. The first is
+/// the one this process started; any others are its children.
+#[derive(Debug)]
+pub struct Stopped {
+    pids: Vec<i32>,
+}
+
+impl Stopped {
+    /// The process ids, the started process first.
+    pub fn pids(&self) -> &[i32] {
+        &self.pids
+    }
+
+    /// The started process.
+    pub fn pid(&self) -> i32 {
+        self.pids[0]
+    }
+
+    /// Lets the started process go on until it stops itself again.
+    pub fn resume_until_stopped(&self) -> io::Result<()> {
+        // SAFETY: sending a signal to our own stopped child.
+        if unsafe { libc::kill(self.pid(), libc::SIGCONT) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        wait_stopped(self.pid())
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // Children of the started process first, so none is left stopped and orphaned.
+        for &pid in self.pids.iter().rev() {
+            // SAFETY: SIGKILL to a process we started (or its child, still stopped).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // The started process first; once it is reaped, its children have been
+        // handed to us (start_group made this process their subreaper).
+        for &pid in &self.pids {
+            let mut status = 0;
+            // SAFETY: reaps a child of ours into a valid local; for a pid that is
+            // not our child it fails with ECHILD and does nothing.
+            unsafe { libc::waitpid(pid, &mut status, 0) };
+        }
+    }
+}
+
+/// Starts `path` with `args`, an empty environment and no stdin, and waits until
+/// it has stopped itself. Its stdout goes to /dev/null (ours is the protocol).
+pub fn start(path: &Path, args: &[&str]) -> io::Result<Stopped> {
+    let child = command(path, args).stdout(Stdio::null()).spawn()?;
+    let stopped = Stopped {
+        pids: vec![child.id() as i32],
+    };
+    wait_stopped(stopped.pid())?;
+    Ok(stopped)
+}
+
+/// Starts `path` with `args`; it writes the pids of all its processes (its own
+/// first) on one line once every one of them has stopped, and then stops too.
+pub fn start_group(path: &Path, args: &[&str]) -> io::Result<Stopped> {
+    // Orphans of the program come to us, not to init, so Drop can reap them.
+    // SAFETY: prctl with an integer argument changes only this process's flag.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut child = command(path, args).stdout(Stdio::piped()).spawn()?;
+    let mut stopped = Stopped {
+        pids: vec![child.id() as i32],
+    };
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("the program's stdout was not captured"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let pids: Vec<i32> = line
+        .split_whitespace()
+        .map(|p| p.parse::<i32>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| io::Error::other(format!("bad pid line {line:?} from the program: {e}")))?;
+    if pids.first() != Some(&stopped.pid()) {
+        return Err(io::Error::other(format!(
+            "the program reported pids {line:?}, not starting with its own {}",
+            stopped.pid()
+        )));
+    }
+    stopped.pids = pids;
+    wait_stopped(stopped.pid())?;
+    Ok(stopped)
+}
+
+fn command(path: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(path);
+    command
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    // No process_group(): the program stays in the experiment's process group,
+    // which the harness kills, so it dies with the experiment.
+    command
+}
+
+/// Blocks until our child `pid` stops; an error if it exited instead.
+fn wait_stopped(pid: i32) -> io::Result<()> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waits for our own child into a valid local.
+        let got = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+        if got < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        if libc::WIFSTOPPED(status) {
+            return Ok(());
+        }
+        return Err(io::Error::other(format!(
+            "program {pid} ended before stopping itself (wait status {status:#x})"
+        )));
+    }
+}
+
+/// Kernel counters of /proc/meminfo that grow with every process, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KernelCounters {
+    /// AnonPages: anonymous pages mapped into user page tables.
+    pub anon_pages_bytes: i64,
+    /// PageTables: page-table pages.
+    pub page_tables_bytes: i64,
+    /// KernelStack: kernel stacks of all tasks.
+    pub kernel_stack_bytes: i64,
+    /// Slab: kernel object caches (task structs, VMAs, ...).
+    pub slab_bytes: i64,
+}
+
+impl KernelCounters {
+    /// Reads them now.
+    pub fn read() -> io::Result<KernelCounters> {
+        let text = std::fs::read_to_string("/proc/meminfo")?;
+        let mut c = KernelCounters::default();
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            let (Some(key), Some(value)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let bytes = value.parse::<i64>().unwrap_or(0) * 1024;
+            match key {
+                "AnonPages:" => c.anon_pages_bytes = bytes,
+                "PageTables:" => c.page_tables_bytes = bytes,
+                "KernelStack:" => c.kernel_stack_bytes = bytes,
+                "Slab:" => c.slab_bytes = bytes,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    /// `self - earlier`, counter by counter.
+    pub fn since(&self, earlier: &KernelCounters) -> KernelCounters {
+        KernelCounters {
+            anon_pages_bytes: self.anon_pages_bytes - earlier.anon_pages_bytes,
+            page_tables_bytes: self.page_tables_bytes - earlier.page_tables_bytes,
+            kernel_stack_bytes: self.kernel_stack_bytes - earlier.kernel_stack_bytes,
+            slab_bytes: self.slab_bytes - earlier.slab_bytes,
+        }
+    }
+}
+
+impl std::fmt::Display for KernelCounters {
+    /// `AnonPages=... PageTables=... KernelStack=... Slab=...`, signed bytes: the
+    /// form the harness parses from notes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AnonPages={} PageTables={} KernelStack={} Slab={}",
+            self.anon_pages_bytes, self.page_tables_bytes, self.kernel_stack_bytes, self.slab_bytes
+        )
+    }
+}
