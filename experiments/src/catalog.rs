@@ -16,11 +16,19 @@ pub struct ExperimentInfo {
 }
 
 /// Every experiment, in the order `harness all` runs them.
-pub const CATALOG: &[ExperimentInfo] = &[ExperimentInfo {
-    name: "mmap-file",
-    summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
-    sources: &["001_3c62cec1a17aa088.txt"],
-}];
+pub const CATALOG: &[ExperimentInfo] = &[
+    ExperimentInfo {
+        name: "mmap-file",
+        summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
+        sources: &["001_3c62cec1a17aa088.txt"],
+    },
+    ExperimentInfo {
+        name: "lazy-alloc",
+        summary:
+            "8 GiB of anonymous memory: address space and commit at once, memory only when written",
+        sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
+    },
+];
 
 /// Looks an experiment up by name.
 pub fn find(name: &str) -> Option<&'static ExperimentInfo> {

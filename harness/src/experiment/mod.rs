@@ -2,6 +2,7 @@
 //! arguments, at full or `--quick` size) and how to judge its claims from the
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
+mod lazy_alloc;
 mod mmap_file;
 
 use std::collections::BTreeMap;
@@ -10,7 +11,8 @@ use std::ffi::OsString;
 use experiments::ExperimentInfo;
 
 use crate::model::{
-    ClaimRecord, ExperimentRecord, Faults, ProcessRecord, RegionRecord, VariantRecord, Verdict,
+    ClaimRecord, ExperimentRecord, Faults, ProcessRecord, RegionRecord, SummaryTable,
+    VariantRecord, Verdict,
 };
 use crate::system::Environment;
 
@@ -21,6 +23,8 @@ pub struct PlanContext<'a> {
     pub quick: bool,
     /// `--size`: overrides the experiment's main size, in bytes.
     pub size_bytes: Option<u64>,
+    /// `--count`: overrides how many processes an experiment starts.
+    pub count: Option<u64>,
     /// The machine.
     pub env: &'a Environment,
 }
@@ -56,6 +60,12 @@ pub trait Experiment: Sync {
 
     /// The teaching text (`harness explain NAME`, step mode, the Markdown report).
     fn explanation(&self) -> &'static Explanation;
+
+    /// Tables derived from the measurements that show the experiment's point at a
+    /// glance (rendered after the claims). None by default.
+    fn summary(&self, _record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {
+        Vec::new()
+    }
 }
 
 /// What a student reads about an experiment. Written for someone who knows C and
@@ -76,7 +86,7 @@ pub struct Explanation {
 
 /// Every experiment, in [`experiments::CATALOG`] order.
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    vec![&mmap_file::MmapFile]
+    vec![&mmap_file::MmapFile, &lazy_alloc::LazyAlloc]
 }
 
 /// Looks an experiment up by name.

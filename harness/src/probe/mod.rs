@@ -4,6 +4,8 @@
 //! the text, so captured /proc files can be parsed and judged offline
 //! ([`DirProbe`]) exactly as live ones ([`ProcProbe`]).
 
+pub mod meminfo;
+pub mod population;
 pub mod smaps;
 pub mod stat;
 pub mod status;

@@ -220,7 +220,19 @@ fn drive(
                 release(&mut stdin)?;
             }
             Event::Checkpoint { label, processes } => {
-                session.checkpoint(probe, &label, &processes)?;
+                session.checkpoint(probe, &label, &processes, None)?;
+                on_event(RunnerEvent::Checkpoint {
+                    label: label.clone(),
+                });
+                last_label = label;
+                release(&mut stdin)?;
+            }
+            Event::CheckpointChildren {
+                label,
+                role,
+                processes,
+            } => {
+                session.checkpoint(probe, &label, &processes, Some(&role))?;
                 on_event(RunnerEvent::Checkpoint {
                     label: label.clone(),
                 });
@@ -289,6 +301,7 @@ impl Session {
         probe: &dyn Probe,
         label: &str,
         processes: &[ProcessRef],
+        population_role: Option<&str>,
     ) -> Result<(), RunnerError> {
         let phase_millis = self.phase_start.elapsed().as_millis() as u64;
         let index = self.record.checkpoints.len();
@@ -332,10 +345,23 @@ impl Session {
                 snapshot: raw,
             });
         }
+        // The children of the first process, briefly; they are parked like it.
+        let population = match (population_role, processes.first()) {
+            (Some(role), Some(parent)) => Some(crate::probe::population::snapshot(
+                parent.pid,
+                role,
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )?),
+            _ => None,
+        };
         self.record.checkpoints.push(CheckpointRecord {
             label: label.to_string(),
             phase_millis,
             processes: records,
+            // Read right after the processes, so the counters and they agree as far
+            // as anything system-wide can.
+            system: crate::probe::meminfo::read().ok(),
+            population,
         });
         self.phase_start = Instant::now();
         Ok(())

@@ -1,0 +1,133 @@
+//! The seeds' other demonstrations (lazy-alloc, shared-file, anatomy,
+//! many-processes) run for real at --quick size, judged on measured values with
+//! tolerances derived from the page size. One harness run per experiment, shared
+//! by all of its assertions.
+
+use serde_json::Value;
+
+use crate::util::{page_size, process, region, u64_at, variant, HarnessRun};
+
+fn quick(name: &str, extra: &[&str]) -> (HarnessRun, Value) {
+    let mut args = vec!["run", name, "--quick", "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = HarnessRun::new(&args);
+    run.assert_code(0);
+    let json = run.json();
+    (run, json)
+}
+
+fn totals(p: &Value, key: &str) -> u64 {
+    u64_at(p, &["totals", key])
+}
+
+fn claim<'a>(json: &'a Value, id: &str, variant: Option<&str>) -> &'a Value {
+    json["experiments"][0]["claims"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|c| c["id"] == id && variant.is_none_or(|v| c["variant"] == v))
+        })
+        .unwrap_or_else(|| panic!("no claim {id} ({variant:?})"))
+}
+
+#[test]
+fn lazy_alloc_costs_address_space_first_page_tables_on_read_and_memory_on_write() {
+    let (run, json) = quick("lazy-alloc", &[]);
+    let page = page_size();
+    let exp = &json["experiments"][0];
+    let map = u64_at(exp, &["params", "map_bytes"]);
+    let chunk = u64_at(exp, &["params", "chunk_bytes"]);
+    let v = variant(&json, "lazy-alloc", "thp-off");
+    assert_eq!(v["status"], "ok", "{}", run.describe());
+
+    let before = process(v, "before-mmap", "main");
+    let mapped = process(v, "after-mmap", "main");
+    let read = process(v, "after-read-first-chunk", "main");
+    let written = process(v, "after-write-first-chunk", "main");
+    let second = process(v, "after-write-second-chunk", "main");
+    let unmapped = process(v, "after-munmap", "main");
+
+    // Mapping: address space of the full size, no memory.
+    let vsz = totals(mapped, "vm_size_bytes") - totals(before, "vm_size_bytes");
+    assert!(vsz.abs_diff(map) <= 2 * page, "VmSize grew by {vsz}");
+    assert!(totals(mapped, "rss_bytes").abs_diff(totals(before, "rss_bytes")) <= 2 * page);
+    // Reading: one fault and one 8-byte page-table entry per page, no memory.
+    let chunk_pages = chunk / page;
+    assert!(totals(read, "rss_bytes").abs_diff(totals(mapped, "rss_bytes")) <= 2 * page);
+    assert_eq!(u64_at(region(read, "anon"), &["rss_bytes"]), 0);
+    assert!(u64_at(read, &["faults", "minor"]) >= chunk_pages);
+    let pte = totals(read, "pte_bytes") - totals(mapped, "pte_bytes");
+    assert!(pte + 2 * page >= chunk_pages * 8, "VmPTE grew by {pte}");
+    // Writing: a page per page, both for the chunk read before and the fresh one.
+    for (from, to) in [(read, written), (written, second)] {
+        let grew = totals(to, "rss_bytes") - totals(from, "rss_bytes");
+        assert!(grew.abs_diff(chunk) <= 2 * page, "RSS grew by {grew}");
+    }
+    // Unmapping returns it all.
+    for key in ["vm_size_bytes", "rss_bytes", "pte_bytes"] {
+        assert!(
+            totals(unmapped, key).abs_diff(totals(before, key)) <= 2 * page,
+            "{key}"
+        );
+    }
+    // The system counters are recorded at every checkpoint.
+    assert!(v["checkpoints"]
+        .as_array()
+        .expect("checkpoints")
+        .iter()
+        .all(|c| c["system"]["committed_as_bytes"].as_u64().unwrap_or(0) > 0));
+
+    // The overcommit attempts report what the kernel said, and the verdict follows
+    // the recorded policy.
+    let single = v["notes"]["overcommit_single_result"]
+        .as_str()
+        .expect("overcommit result");
+    let policy = json["environment"]["overcommit_memory"].as_u64();
+    let verdict = &claim(
+        &json,
+        "overcommit-policy-decides-a-mapping-larger-than-ram",
+        None,
+    )["verdict"];
+    match policy {
+        Some(0) | Some(2) => assert_eq!(
+            verdict,
+            if single == "ENOMEM" {
+                "confirmed"
+            } else {
+                "refuted"
+            }
+        ),
+        Some(1) => assert_eq!(
+            verdict,
+            if single == "mapped" {
+                "confirmed"
+            } else {
+                "refuted"
+            }
+        ),
+        _ => assert_eq!(verdict, "inconclusive"),
+    }
+
+    // With THP on, the writes must really have used huge pages before a THP
+    // figure is judged; if none arrived the claim says so.
+    let on = variant(&json, "lazy-alloc", "thp-on");
+    if on["status"] == "ok" {
+        let huge: u64 = process(on, "after-write-second-chunk", "main")["mappings"]
+            .as_array()
+            .expect("mappings")
+            .iter()
+            .map(|m| m["anon_huge_pages_bytes"].as_u64().unwrap_or(0))
+            .sum();
+        let write = claim(&json, "writing-costs-a-page-per-page", Some("thp-on"));
+        if huge == 0 {
+            assert_eq!(write["verdict"], "inconclusive", "{write}");
+        } else {
+            let a = process(on, "after-read-first-chunk", "main");
+            let b = process(on, "after-write-second-chunk", "main");
+            let grew = totals(b, "rss_bytes") - totals(a, "rss_bytes");
+            let pmd = page * (page / 8);
+            assert!(grew.abs_diff(2 * chunk) <= 2 * pmd, "RSS grew by {grew}");
+        }
+    }
+    run.assert_scratch_empty();
+}
