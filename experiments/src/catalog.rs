@@ -28,6 +28,11 @@ pub const CATALOG: &[ExperimentInfo] = &[
             "8 GiB of anonymous memory: address space and commit at once, memory only when written",
         sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
     },
+    ExperimentInfo {
+        name: "shared-file",
+        summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
+        sources: &["003_189c8fe560e6e530.txt"],
+    },
 ];
 
 /// Looks an experiment up by name.

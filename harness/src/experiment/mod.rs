@@ -4,6 +4,7 @@
 
 mod lazy_alloc;
 mod mmap_file;
+mod shared_file;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -86,7 +87,11 @@ pub struct Explanation {
 
 /// Every experiment, in [`experiments::CATALOG`] order.
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    vec![&mmap_file::MmapFile, &lazy_alloc::LazyAlloc]
+    vec![
+        &mmap_file::MmapFile,
+        &lazy_alloc::LazyAlloc,
+        &shared_file::SharedFile,
+    ]
 }
 
 /// Looks an experiment up by name.

@@ -131,3 +131,70 @@ fn lazy_alloc_costs_address_space_first_page_tables_on_read_and_memory_on_write(
     }
     run.assert_scratch_empty();
 }
+
+#[test]
+fn shared_file_pss_is_the_fair_share_and_rises_when_a_sharer_exits() {
+    let (run, json) = quick("shared-file", &["--count", "4"]);
+    let page = page_size();
+    let exp = &json["experiments"][0];
+    let file = u64_at(exp, &["params", "file_bytes"]);
+    let v = variant(&json, "shared-file", "default");
+    assert_eq!(v["status"], "ok", "{}", run.describe());
+    let cached = |key: &str| {
+        v["notes"][key]
+            .as_str()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no note {key}"))
+            * page
+    };
+    let sharer_file = |label: &str, n: usize| -> Vec<(u64, u64)> {
+        (1..=n)
+            .map(|i| {
+                let r = region(process(v, label, &format!("sharer-{i}")), "file");
+                (u64_at(r, &["rss_bytes"]), u64_at(r, &["pss_bytes"]))
+            })
+            .collect()
+    };
+    for (label, n, note) in [
+        ("all-reading", 4u64, "page_cache_pages_all_reading"),
+        ("after-one-exits", 3, "page_cache_pages_after_one_exits"),
+        ("after-two-exit", 2, "page_cache_pages_after_two_exit"),
+    ] {
+        let figures = sharer_file(label, n as usize);
+        for (rss, pss) in &figures {
+            assert!(rss + 2 * page >= file, "{label}: Rss {rss} of {file}");
+            assert!(
+                pss.abs_diff(rss / n) <= 2 * page,
+                "{label}: Pss {pss}, Rss {rss}"
+            );
+        }
+        let sum_rss: u64 = figures.iter().map(|f| f.0).sum();
+        let sum_pss: u64 = figures.iter().map(|f| f.1).sum();
+        // The page cache holds the file once, whatever the number of sharers.
+        let cache = cached(note);
+        assert!(cache + 2 * page >= file, "{label}: {cache} cached");
+        assert!(
+            sum_pss.abs_diff(cache) <= 2 * n * page,
+            "{label}: Σ Pss {sum_pss}"
+        );
+        assert!(
+            sum_rss.abs_diff(n * cache) <= 2 * n * page,
+            "{label}: Σ Rss {sum_rss}"
+        );
+    }
+    // The main process maps the file but never touched it.
+    let main = region(process(v, "all-reading", "main"), "file");
+    assert_eq!(u64_at(main, &["rss_bytes"]), 0);
+    for id in [
+        "pss-is-rss-divided-by-sharers",
+        "pss-rises-when-a-sharer-exits",
+    ] {
+        assert_eq!(
+            claim(&json, id, None)["verdict"],
+            "confirmed",
+            "{}",
+            run.describe()
+        );
+    }
+    run.assert_scratch_empty();
+}
