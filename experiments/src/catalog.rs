@@ -23,9 +23,17 @@ pub const CATALOG: &[ExperimentInfo] = &[
         sources: &["001_3c62cec1a17aa088.txt"],
     },
     ExperimentInfo {
+        name: "anatomy",
+        summary: "a process finds its stack, heap, code and statics in its own map; ELF segments become mappings",
+        sources: &[
+            "001_3c62cec1a17aa088.txt",
+            "002_4ca7868f1a8c4269.txt",
+            "003_189c8fe560e6e530.txt",
+        ],
+    },
+    ExperimentInfo {
         name: "lazy-alloc",
-        summary:
-            "8 GiB of anonymous memory: address space and commit at once, memory only when written",
+        summary: "8 GiB of anonymous memory: address space and commit at once, memory only when written",
         sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
     },
     ExperimentInfo {

@@ -14,6 +14,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod elf_segments;
 pub mod error;
 pub mod experiment;
 pub mod model;

@@ -2,6 +2,7 @@
 //! arguments, at full or `--quick` size) and how to judge its claims from the
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
+mod anatomy;
 mod lazy_alloc;
 mod mmap_file;
 mod shared_file;
@@ -89,6 +90,7 @@ pub struct Explanation {
 pub fn registry() -> Vec<&'static dyn Experiment> {
     vec![
         &mmap_file::MmapFile,
+        &anatomy::Anatomy,
         &lazy_alloc::LazyAlloc,
         &shared_file::SharedFile,
     ]

@@ -198,3 +198,68 @@ fn shared_file_pss_is_the_fair_share_and_rises_when_a_sharer_exits() {
     }
     run.assert_scratch_empty();
 }
+
+#[test]
+fn anatomy_places_every_piece_in_its_mapping_and_every_segment_in_its_permissions() {
+    let (run, json) = quick("anatomy", &[]);
+    let v = variant(&json, "anatomy", "default");
+    assert_eq!(v["status"], "ok", "{}", run.describe());
+    let p = process(v, "addresses-reported", "main");
+    let mappings = p["mappings"].as_array().expect("mappings");
+    let exe = v["notes"]["executable"].as_str().expect("executable note");
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex");
+    let containing = |piece: &str| -> &Value {
+        let addr = hex(v["notes"][format!("address_{}", piece.replace('-', "_"))]
+            .as_str()
+            .unwrap_or_else(|| panic!("no address for {piece}")));
+        mappings
+            .iter()
+            .find(|m| {
+                hex(m["start"].as_str().unwrap_or("0x0")) <= addr
+                    && addr < hex(m["end"].as_str().unwrap_or("0x0"))
+            })
+            .unwrap_or_else(|| panic!("{piece} at {addr:#x} is in no mapping"))
+    };
+    assert_eq!(containing("stack-variable")["name"], "[stack]");
+    assert_eq!(containing("small-malloc")["name"], "[heap]");
+    assert_eq!(containing("large-malloc")["name"], "");
+    let code = containing("function");
+    assert_eq!(
+        (code["name"].as_str(), code["perms"].as_str()),
+        (Some(exe), Some("r-xp"))
+    );
+    let data = containing("initialised-static");
+    assert_eq!(
+        (data["name"].as_str(), data["perms"].as_str()),
+        (Some(exe), Some("rw-p"))
+    );
+    assert_eq!(containing("anonymous-mmap")["perms"], "rw-p");
+    // Inaccessible regions are never resident.
+    for m in mappings
+        .iter()
+        .filter(|m| m["perms"].as_str().is_some_and(|p| p.starts_with("---")))
+    {
+        assert_eq!(u64_at(m, &["rss_bytes"]), 0, "{m}");
+    }
+    // Every PT_LOAD of the executable and of libc matched its mapping, judged from
+    // the ELF files read by the harness.
+    assert_eq!(
+        claim(
+            &json,
+            "every-load-segment-becomes-a-mapping-with-its-permissions",
+            None
+        )["verdict"],
+        "confirmed",
+        "{}",
+        run.describe()
+    );
+    let tables = json["experiments"][0]["summary"]
+        .as_array()
+        .expect("summary tables");
+    let segments = tables
+        .iter()
+        .find(|t| t["title"].as_str().is_some_and(|t| t.contains("PT_LOAD")))
+        .expect("segment table");
+    assert!(segments["rows"].as_array().is_some_and(|r| r.len() >= 2));
+    run.assert_scratch_empty();
+}
