@@ -41,6 +41,11 @@ pub const CATALOG: &[ExperimentInfo] = &[
         summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
         sources: &["003_189c8fe560e6e530.txt"],
     },
+    ExperimentInfo {
+        name: "many-processes",
+        summary: "a thousand tiny processes: what one more process really costs, and who pays",
+        sources: &["004_27fc77f6d1b07880.txt"],
+    },
 ];
 
 /// Looks an experiment up by name.

@@ -4,6 +4,7 @@
 
 mod anatomy;
 mod lazy_alloc;
+mod many_processes;
 mod mmap_file;
 mod shared_file;
 
@@ -93,6 +94,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &anatomy::Anatomy,
         &lazy_alloc::LazyAlloc,
         &shared_file::SharedFile,
+        &many_processes::ManyProcesses,
     ]
 }
 

@@ -263,3 +263,139 @@ fn anatomy_places_every_piece_in_its_mapping_and_every_segment_in_its_permission
     assert!(segments["rows"].as_array().is_some_and(|r| r.len() >= 2));
     run.assert_scratch_empty();
 }
+
+/// Pids of live (not zombie) processes whose parent is `parent`.
+fn live_children(parent: u64) -> Vec<u64> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+                let mut fields = after.split_whitespace();
+                let state = fields.next().unwrap_or("");
+                state != "Z" && fields.next().and_then(|p| p.parse().ok()) == Some(parent)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn many_processes_measures_every_worker_and_leaves_none_behind() {
+    let (run, json) = quick("many-processes", &["--count", "50"]);
+    let page = page_size();
+    let v = variant(&json, "many-processes", "default");
+    if v["status"] == "skipped" {
+        eprintln!("SKIP: {}", v["reason"]);
+        return;
+    }
+    assert_eq!(v["status"], "ok", "{}", run.describe());
+    let started = v["checkpoints"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["label"] == "all-started"))
+        .expect("all-started");
+    let population = &started["population"];
+    assert_eq!(u64_at(population, &["count"]), 50, "{}", run.describe());
+    let members = population["members"].as_array().expect("members");
+    assert_eq!(members.len(), 50);
+    let sum = &population["sum"];
+    // Every worker is a real process with page tables of its own and a few
+    // private pages; the sums add up the members.
+    for m in members {
+        assert!(u64_at(m, &["pte_bytes"]) >= page, "{m}");
+        assert!(u64_at(m, &["uss_bytes"]) >= page, "{m}");
+        assert!(
+            u64_at(m, &["rss_bytes"]) >= u64_at(m, &["uss_bytes"]),
+            "{m}"
+        );
+    }
+    let member_sum: u64 = members.iter().map(|m| u64_at(m, &["rss_bytes"])).sum();
+    assert_eq!(member_sum, u64_at(sum, &["rss_bytes"]));
+    // Shared program pages make Σ Rss larger than Σ Pss.
+    assert!(u64_at(sum, &["rss_bytes"]) > u64_at(sum, &["pss_bytes"]));
+    // After the exit checkpoint, no worker is left.
+    let after = v["checkpoints"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["label"] == "after-exit"))
+        .expect("after-exit");
+    assert_eq!(u64_at(&after["population"], &["count"]), 0);
+    let main = u64_at(process(v, "before-start", "main"), &["pid"]);
+    assert!(live_children(main).is_empty(), "workers of {main} survived");
+    assert_eq!(
+        claim(&json, "even-a-tiny-process-needs-page-tables", None)["verdict"],
+        "confirmed"
+    );
+    run.assert_scratch_empty();
+}
+
+#[test]
+fn interrupting_many_processes_kills_every_worker() {
+    use std::process::{Command, Stdio};
+    let out = tempfile::tempdir().expect("temp dir");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let mut harness = Command::new(crate::util::harness_bin())
+        .args([
+            "run",
+            "many-processes",
+            "--quick",
+            "--count",
+            "2000",
+            "--timeout",
+            "60",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .arg("--dir")
+        .arg(scratch.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the harness");
+    let harness_pid = harness.id() as u64;
+    // Poll the process tree until the experiment has started some workers, then
+    // interrupt the harness as Ctrl-C would.
+    let mut workers = Vec::new();
+    for _ in 0..1000 {
+        if let Some(exp) = live_children(harness_pid).into_iter().next() {
+            workers = live_children(exp);
+            if workers.len() >= 10 {
+                break;
+            }
+        }
+        if harness.try_wait().expect("poll").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    if workers.is_empty() {
+        let _ = harness.kill();
+        panic!("no worker was ever seen running; the run ended first");
+    }
+    // SAFETY: sending SIGINT to the harness this test started.
+    unsafe { libc::kill(harness_pid as i32, libc::SIGINT) };
+    let status = harness.wait().expect("wait for the harness");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "the harness should report the interruption"
+    );
+    // Every worker seen is gone (or a zombie waiting for init to reap it).
+    let alive: Vec<u64> = workers
+        .iter()
+        .copied()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+                after.split_whitespace().next() != Some("Z")
+            })
+        })
+        .collect();
+    assert!(
+        alive.is_empty(),
+        "workers survived the interruption: {alive:?}"
+    );
+    assert!(std::fs::read_dir(scratch.path())
+        .expect("scratch")
+        .next()
+        .is_none());
+}
