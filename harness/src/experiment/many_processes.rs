@@ -97,6 +97,21 @@ impl Experiment for ManyProcesses {
             ));
         }
         check_limits(count)?;
+        // A worker takes well under 256 KiB (its private pages, page tables,
+        // kernel stack and slab); refuse counts that could squeeze the machine.
+        let needed = count * (256 << 10);
+        let available = ctx
+            .env
+            .cgroup_memory_max_bytes
+            .unwrap_or(u64::MAX)
+            .min(ctx.env.mem_total_bytes);
+        if available > 0 && needed > available / 2 {
+            return Err(format!(
+                "{count} workers may need {} and this machine or cgroup has {}; use a smaller --count",
+                human_bytes(needed),
+                human_bytes(available)
+            ));
+        }
         let mut params = BTreeMap::new();
         params.insert("count".into(), json!(count));
         Ok(Plan {
