@@ -263,6 +263,63 @@ mod tests {
         assert_eq!(rw.expected_perms(), "rw-p");
     }
 
+    fn mapping(start: u64, end: u64, perms: &str, offset: u64, name: &str) -> MappingRecord {
+        MappingRecord {
+            start: format!("{start:#x}"),
+            end: format!("{end:#x}"),
+            name: name.into(),
+            perms: perms.into(),
+            offset_bytes: offset,
+            figures: Default::default(),
+            other: Default::default(),
+            vm_flags: String::new(),
+        }
+    }
+
+    #[test]
+    fn segments_match_their_mappings_with_relro_made_read_only() {
+        let page = 4096;
+        let seg = |index, offset, vaddr, file_size, mem_size, flags| LoadSegment {
+            index,
+            offset,
+            vaddr,
+            file_size,
+            mem_size,
+            flags,
+        };
+        let elf = ElfSegments {
+            path: "/lib/libx.so".into(),
+            loads: vec![
+                seg(0, 0, 0, 0x1800, 0x1800, PF_R.0 | PF_X.0),
+                // Data: one RELRO page, one writable page, then .bss beyond the file.
+                seg(1, 0x1e00, 0x2e00, 0x1300, 0x3000, PF_R.0 | PF_W.0),
+            ],
+            relro: Some((0x2e00, 0x200)),
+        };
+        let base = 0x7f00_0000_0000;
+        let maps = [
+            mapping(base, base + 0x2000, "r-xp", 0, "/lib/libx.so"),
+            mapping(base + 0x2000, base + 0x3000, "r--p", 0x1000, "/lib/libx.so"),
+            mapping(base + 0x3000, base + 0x5000, "rw-p", 0x2000, "/lib/libx.so"),
+            mapping(base + 0x5000, base + 0x6000, "rw-p", 0, ""),
+        ];
+        let matched = elf.match_mappings(&maps, page).unwrap();
+        assert_eq!(matched.len(), 2);
+        assert!(matched[0].perms_ok && matched[0].offsets_ok);
+        assert_eq!(matched[1].mappings.len(), 2);
+        assert_eq!(matched[1].relro_mappings, 1);
+        assert!(
+            matched[1].perms_ok && matched[1].offsets_ok,
+            "{:?}",
+            matched[1]
+        );
+        assert!(matched[1].bss_mapping.is_some());
+        // A writable mapping where the flags say code is a mismatch.
+        let mut wrong = maps.clone();
+        wrong[0].perms = "rwxp".into();
+        assert!(!elf.match_mappings(&wrong, page).unwrap()[0].perms_ok);
+    }
+
     #[test]
     fn a_file_that_is_not_elf_is_a_format_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();

@@ -8,7 +8,8 @@
 //!    while it waits, reads its /proc files through a [`probe::Probe`].
 //! 3. [`probe`]: parses smaps, status and stat (pure functions over text) into the
 //!    [`model`] types, sizes in bytes.
-//! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`].
+//! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`]
+//!    (with [`elf_segments`] where a claim is about ELF program headers).
 //! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
 #![deny(missing_docs)]
 

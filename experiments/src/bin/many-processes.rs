@@ -151,15 +151,26 @@ impl Drop for Workers {
 
 fn run(args: &Args) -> io::Result<()> {
     let mut session = Session::connect()?;
-    let (program, prefix_args, kind): (PathBuf, Vec<OsString>, &str) =
-        match (!args.no_static_worker).then(|| build_static_worker(&args.dir)).flatten() {
-            Some(binary) => (binary, Vec::new(), "static C (cc -static -O2), the seed's program"),
-            None => (
-                std::env::current_exe()?,
-                vec!["--worker".into()],
-                "this executable in worker mode (dynamically linked Rust): no C compiler with a static libc",
-            ),
-        };
+    let (program, prefix_args, kind): (PathBuf, Vec<OsString>, &str) = match (!args
+        .no_static_worker)
+        .then(|| build_static_worker(&args.dir))
+        .flatten()
+    {
+        Some(binary) => (
+            binary,
+            Vec::new(),
+            "static C (cc -static -O2), the seed's program",
+        ),
+        None => (
+            std::env::current_exe()?,
+            vec!["--worker".into()],
+            if args.no_static_worker {
+                "this executable in worker mode (dynamically linked Rust), as --no-static-worker asked"
+            } else {
+                "this executable in worker mode (dynamically linked Rust): no C compiler with a static libc"
+            },
+        ),
+    };
     session.note("worker_kind", kind)?;
     session.note("worker_mallocs", "360 80 180 16 440")?;
     session.note("count", args.count)?;
