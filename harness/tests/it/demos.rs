@@ -280,6 +280,20 @@ fn live_children(parent: u64) -> Vec<u64> {
         .collect()
 }
 
+/// The pids among `pids` that still run: neither gone nor a zombie waiting for
+/// init to reap it.
+fn still_running(pids: &[u64]) -> Vec<u64> {
+    pids.iter()
+        .copied()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
+                after.split_whitespace().next() != Some("Z")
+            })
+        })
+        .collect()
+}
+
 #[test]
 fn many_processes_measures_every_worker_and_leaves_none_behind() {
     let (run, json) = quick("many-processes", &["--count", "50"]);
@@ -319,8 +333,9 @@ fn many_processes_measures_every_worker_and_leaves_none_behind() {
         .and_then(|a| a.iter().find(|c| c["label"] == "after-exit"))
         .expect("after-exit");
     assert_eq!(u64_at(&after["population"], &["count"]), 0);
-    let main = u64_at(process(v, "before-start", "main"), &["pid"]);
-    assert!(live_children(main).is_empty(), "workers of {main} survived");
+    let pids: Vec<u64> = members.iter().map(|m| u64_at(m, &["pid"])).collect();
+    let alive = still_running(&pids);
+    assert!(alive.is_empty(), "workers survived the run: {alive:?}");
     assert_eq!(
         claim(&json, "even-a-tiny-process-needs-page-tables", None)["verdict"],
         "confirmed"
@@ -379,17 +394,7 @@ fn interrupting_many_processes_kills_every_worker() {
         Some(130),
         "the harness should report the interruption"
     );
-    // Every worker seen is gone (or a zombie waiting for init to reap it).
-    let alive: Vec<u64> = workers
-        .iter()
-        .copied()
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                let after = &stat[stat.rfind(')').unwrap_or(0) + 1..];
-                after.split_whitespace().next() != Some("Z")
-            })
-        })
-        .collect();
+    let alive = still_running(&workers);
     assert!(
         alive.is_empty(),
         "workers survived the interruption: {alive:?}"
