@@ -148,6 +148,10 @@ pub struct SystemCounters {
     pub commit_limit_bytes: u64,
     /// AnonHugePages: anonymous memory in transparent huge pages.
     pub anon_huge_pages_bytes: u64,
+    /// Free pages parked on the per-CPU lists (`count` of every pageset in
+    /// /proc/zoneinfo): free, but counted in neither MemFree nor MemAvailable.
+    #[serde(default)]
+    pub pcp_free_bytes: u64,
 }
 
 /// Brief snapshots of every child of one process at one checkpoint

@@ -454,6 +454,9 @@ impl<'a> Costs<'a> {
             ("Slab", |s| s.slab_bytes),
             ("SUnreclaim", |s| s.slab_unreclaimable_bytes),
             ("MemAvailable", |s| s.mem_available_bytes),
+            ("(MemAvailable + per-CPU free pages)", |s| {
+                s.mem_available_bytes + s.pcp_free_bytes
+            }),
         ] {
             let (during, residual) = self.per_worker(f);
             rows.push(vec![
@@ -461,11 +464,21 @@ impl<'a> Costs<'a> {
                 signed(during),
                 signed(during * n),
                 format!(
-                    "/proc/meminfo, system-wide; {} per worker left after exit",
+                    "system-wide counters (meminfo, zoneinfo); {} per worker left after exit",
                     signed(residual)
                 ),
             ]);
         }
+        let parts = self.user_private() as i64
+            + self.page_tables() as i64
+            + self.per_worker(|s| s.kernel_stack_bytes).0
+            + self.per_worker(|s| s.slab_bytes).0;
+        rows.push(vec![
+            "USS + VmPTE + Δ KernelStack + Δ Slab".into(),
+            signed(parts),
+            signed(parts * n),
+            "the parts above, to compare with the fall of MemAvailable + per-CPU free pages".into(),
+        ]);
         SummaryTable {
             title: format!("what one more worker costs ({} workers)", self.n),
             headers: ["component", "per worker", "all workers", "measured from"]
