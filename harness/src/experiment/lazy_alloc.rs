@@ -717,6 +717,138 @@ impl Judge<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+
+    const PAGE: u64 = 4096;
+    const MAP: u64 = 1024 * PAGE;
+    const CHUNK: u64 = 256 * PAGE;
+
+    fn env() -> Environment {
+        let mut env = Environment::detect(&std::env::temp_dir());
+        env.page_size = PAGE;
+        env
+    }
+
+    /// (label, VmSize, VmRSS, VmPTE, minor faults, Committed_AS, AnonHugePages)
+    type Row = (&'static str, u64, u64, u64, u64, u64, u64);
+
+    fn checkpoint((label, vsz, rss, pte, minor, commit, huge): Row) -> Value {
+        json!({
+            "label": label, "phase_millis": 0,
+            "processes": [{
+                "role": "main", "pid": 1,
+                "faults": {"minor": minor, "major": 0}, "faults_total": {"minor": minor, "major": 0},
+                "totals": {"vm_size_bytes": vsz, "rss_bytes": rss, "rss_anon_bytes": rss, "rss_file_bytes": 0,
+                           "rss_shmem_bytes": 0, "pss_bytes": rss, "uss_bytes": rss, "pte_bytes": pte,
+                           "stack_bytes": 0, "swap_bytes": 0},
+                "regions": [{"name": "anon", "mapping_count": 1, "size_bytes": MAP,
+                             "rss_bytes": rss.saturating_sub(PAGE * 100), "pss_bytes": 0,
+                             "shared_clean_bytes": 0, "shared_dirty_bytes": 0, "private_clean_bytes": 0,
+                             "private_dirty_bytes": 0, "anonymous_bytes": 0, "anon_huge_pages_bytes": huge,
+                             "swap_bytes": 0}],
+                "mappings": []
+            }],
+            "system": {"mem_free_bytes": 0, "mem_available_bytes": 0, "anon_pages_bytes": 0, "mapped_bytes": 0,
+                       "page_tables_bytes": 0, "kernel_stack_bytes": 0, "slab_bytes": 0,
+                       "slab_unreclaimable_bytes": 0, "committed_as_bytes": commit, "commit_limit_bytes": 0,
+                       "anon_huge_pages_bytes": huge}
+        })
+    }
+
+    fn record(variant: &str, rows: &[Row]) -> ExperimentRecord {
+        serde_json::from_value(json!({
+            "name": "lazy-alloc", "status": "ok", "reason": null, "params": {},
+            "variants": [{
+                "name": variant, "status": "ok", "reason": null,
+                "notes": {"chunk_bytes": CHUNK.to_string(), "map_bytes": MAP.to_string()},
+                "noise_floor": [],
+                "checkpoints": rows.iter().copied().map(checkpoint).collect::<Vec<_>>()
+            }],
+            "claims": []
+        }))
+        .expect("a valid record")
+    }
+
+    fn verdict(record: &ExperimentRecord, id: &str) -> Verdict {
+        LazyAlloc
+            .judge(record, &env())
+            .into_iter()
+            .find(|c| c.id == id)
+            .map(|c| c.verdict)
+            .expect("claim judged")
+    }
+
+    const BASE: u64 = 100 * PAGE;
+    const C0: u64 = 1 << 30;
+
+    /// A run that behaves as the seeds say, with `huge` bytes of THP after writing.
+    fn textbook(huge: u64) -> Vec<Row> {
+        vec![
+            ("before-mmap", BASE, BASE, 12 * PAGE, 0, C0, 0),
+            ("after-mmap", BASE + MAP, BASE, 12 * PAGE, 0, C0 + MAP, 0),
+            (
+                "after-read-first-chunk",
+                BASE + MAP,
+                BASE,
+                13 * PAGE,
+                256,
+                C0 + MAP,
+                0,
+            ),
+            (
+                "after-write-first-chunk",
+                BASE + MAP,
+                BASE + CHUNK,
+                13 * PAGE,
+                256,
+                C0 + MAP,
+                huge / 2,
+            ),
+            (
+                "after-write-second-chunk",
+                BASE + MAP,
+                BASE + 2 * CHUNK,
+                14 * PAGE,
+                256,
+                C0 + MAP,
+                huge,
+            ),
+            ("after-munmap", BASE, BASE, 12 * PAGE, 0, C0, 0),
+        ]
+    }
+
+    #[test]
+    fn a_textbook_run_confirms_and_a_read_that_allocates_refutes() {
+        let good = record("thp-off", &textbook(0));
+        for id in [
+            MAP_NO_MEMORY.id,
+            MAP_COMMITS.id,
+            READ_NO_MEMORY.id,
+            READ_PAGE_TABLES.id,
+            WRITE_PER_PAGE.id,
+            MUNMAP_RETURNS.id,
+        ] {
+            assert_eq!(verdict(&good, id), Verdict::Confirmed, "{id}");
+        }
+        let mut rows = textbook(0);
+        rows[2].2 = BASE + CHUNK; // the read made the chunk resident
+        assert_eq!(
+            verdict(&record("thp-off", &rows), READ_NO_MEMORY.id),
+            Verdict::Refuted
+        );
+    }
+
+    #[test]
+    fn thp_figures_are_not_judged_when_no_huge_page_arrived() {
+        assert_eq!(
+            verdict(&record("thp-on", &textbook(0)), WRITE_PER_PAGE.id),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            verdict(&record("thp-on", &textbook(2 * CHUNK)), WRITE_PER_PAGE.id),
+            Verdict::Confirmed
+        );
+    }
 
     #[test]
     fn signed_sizes_show_their_direction() {

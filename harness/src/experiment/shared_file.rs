@@ -405,3 +405,98 @@ impl Judge<'_> {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Verdict;
+    use serde_json::{json, Value};
+
+    const PAGE: u64 = 4096;
+    const FILE: u64 = 256 * PAGE;
+
+    fn env() -> Environment {
+        let mut env = Environment::detect(&std::env::temp_dir());
+        env.page_size = PAGE;
+        env
+    }
+
+    fn process(role: &str, pid: i32, rss: u64, pss: u64) -> Value {
+        json!({
+            "role": role, "pid": pid,
+            "faults": {"minor": 0, "major": 0}, "faults_total": {"minor": 0, "major": 0},
+            "totals": {"vm_size_bytes": 0, "rss_bytes": rss, "rss_anon_bytes": 0, "rss_file_bytes": rss,
+                       "rss_shmem_bytes": 0, "pss_bytes": pss, "uss_bytes": 0, "pte_bytes": 0,
+                       "stack_bytes": 0, "swap_bytes": 0},
+            "regions": [{"name": "file", "mapping_count": 1, "size_bytes": FILE, "rss_bytes": rss,
+                         "pss_bytes": pss, "shared_clean_bytes": rss, "shared_dirty_bytes": 0,
+                         "private_clean_bytes": 0, "private_dirty_bytes": 0, "anonymous_bytes": 0,
+                         "anon_huge_pages_bytes": 0, "swap_bytes": 0}],
+            "mappings": []
+        })
+    }
+
+    /// A record where each sharer's Pss at each checkpoint is `pss(n)` for n sharers.
+    fn record(pss: impl Fn(u64) -> u64) -> ExperimentRecord {
+        let checkpoint = |label: &str, n: u64| {
+            let mut procs = vec![process("main", 1, 0, 0)];
+            procs.extend(
+                (1..=n).map(|i| process(&format!("sharer-{i}"), 1 + i as i32, FILE, pss(n))),
+            );
+            json!({"label": label, "phase_millis": 0, "processes": procs})
+        };
+        serde_json::from_value(json!({
+            "name": "shared-file", "status": "ok", "reason": null, "params": {},
+            "variants": [{
+                "name": "default", "status": "ok", "reason": null,
+                "notes": {"file_pages": "256", "page_cache_pages_all_reading": "256",
+                          "page_cache_pages_after_one_exits": "256",
+                          "page_cache_pages_after_two_exit": "256"},
+                "noise_floor": [],
+                "checkpoints": [checkpoint("all-reading", 4), checkpoint("after-one-exits", 3),
+                                checkpoint("after-two-exit", 2)]
+            }],
+            "claims": []
+        }))
+        .expect("a valid record")
+    }
+
+    fn verdicts(record: &ExperimentRecord) -> Vec<(String, Verdict)> {
+        SharedFile
+            .judge(record, &env())
+            .into_iter()
+            .map(|c| (c.id, c.verdict))
+            .collect()
+    }
+
+    #[test]
+    fn a_fair_share_is_confirmed_and_an_unfair_one_refuted() {
+        let fair = verdicts(&record(|n| FILE / n));
+        assert!(
+            fair.iter().all(|(_, v)| *v == Verdict::Confirmed),
+            "{fair:?}"
+        );
+        // Pss as if every sharer were charged in full: the claims must fail.
+        let unfair = verdicts(&record(|_| FILE));
+        let refuted = |id: &str| {
+            unfair
+                .iter()
+                .any(|(i, v)| i == id && *v == Verdict::Refuted)
+        };
+        assert!(refuted("pss-is-rss-divided-by-sharers"), "{unfair:?}");
+        assert!(refuted("pss-rises-when-a-sharer-exits"), "{unfair:?}");
+        assert!(
+            refuted("sum-of-rss-overstates-sum-of-pss-does-not"),
+            "{unfair:?}"
+        );
+    }
+
+    #[test]
+    fn the_summary_sums_rss_and_pss_over_sharers() {
+        let tables = SharedFile.summary(&record(|n| FILE / n), &env());
+        let row = &tables[0].rows[0];
+        assert_eq!(row[0], "all-reading");
+        assert_eq!(row[5], human_bytes(4 * FILE));
+        assert_eq!(row[6], human_bytes(FILE));
+    }
+}
