@@ -102,8 +102,9 @@ fn run() -> io::Result<()> {
         ("zeroed-static", ZEROED.as_ptr().cast_const().cast(), 8),
         ("anonymous-mmap", anon.cast_const().cast(), ANON_MMAP_BYTES),
     ];
-    for (name, addr, len) in pieces {
-        session.region(name, addr, len)?;
+    // Notes rather than regions: the harness places each address in the mapping
+    // that contains it, and seven regions would crowd the checkpoint table.
+    for (name, addr, _len) in pieces {
         session.note(
             &format!("address_{}", name.replace('-', "_")),
             format_args!("{:#x}", addr as usize),
