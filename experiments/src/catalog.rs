@@ -46,6 +46,30 @@ pub const CATALOG: &[ExperimentInfo] = &[
         summary: "one program with and without debug information: the file shrinks, memory does not",
         sources: &["000_242c9450f32c56c8.txt"],
     },
+    ExperimentInfo {
+        name: "anatomy",
+        summary: "a process finds its stack, heap, code and statics in its own map; ELF segments become mappings",
+        sources: &[
+            "001_3c62cec1a17aa088.txt",
+            "002_4ca7868f1a8c4269.txt",
+            "003_189c8fe560e6e530.txt",
+        ],
+    },
+    ExperimentInfo {
+        name: "lazy-alloc",
+        summary: "8 GiB of anonymous memory: address space and commit at once, memory only when written",
+        sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
+    },
+    ExperimentInfo {
+        name: "shared-file",
+        summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
+        sources: &["003_189c8fe560e6e530.txt"],
+    },
+    ExperimentInfo {
+        name: "many-processes",
+        summary: "a thousand tiny processes: what one more process really costs, and who pays",
+        sources: &["004_27fc77f6d1b07880.txt"],
+    },
 ];
 
 /// Looks an experiment up by name.

@@ -80,6 +80,22 @@ impl Session {
         wait_for_go()
     }
 
+    /// Stops at a checkpoint where the harness snapshots this process in full and
+    /// every child of it briefly, as one population named `role`: for more
+    /// children than one protocol line can name. The children must be stopped too.
+    pub fn checkpoint_children(&mut self, label: &str, role: &str) -> io::Result<()> {
+        let me = [(MAIN_ROLE, self.pid)];
+        if !self.null_phase_done {
+            self.null_phase_done = true;
+            for begin in [true, false] {
+                send(|w| protocol::encode_null_phase(w, begin, &me))?;
+                wait_for_go()?;
+            }
+        }
+        send(|w| protocol::encode_checkpoint_children(w, label, role, &me))?;
+        wait_for_go()
+    }
+
     /// Tells the harness the experiment cannot run here, and why, then exits 0.
     pub fn skip(self, reason: impl fmt::Display) -> ! {
         // The harness reads the reason; if it is gone there is nobody to tell.

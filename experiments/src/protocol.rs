@@ -8,8 +8,14 @@
 //! vmlab-protocol 1 null-phase begin main=4242
 //! vmlab-protocol 1 null-phase end main=4242
 //! vmlab-protocol 1 checkpoint after-fork main=4242 child=4250
+//! vmlab-protocol 1 checkpoint-children all-started worker main=4242
 //! vmlab-protocol 1 done
 //! ```
+//!
+//! `checkpoint-children` serves experiments with more processes than a line can
+//! name (a 1 KiB line holds about eighty pids): besides the processes it lists, the
+//! harness finds every child of the first one itself and takes a brief snapshot of
+//! each, recorded as one population under the given role.
 //!
 //! `ready`, `null-phase` and `checkpoint` block the experiment until the harness
 //! answers `go`; every other message is one-way. Encoding writes into any
@@ -48,6 +54,16 @@ pub enum Event {
         /// Kebab-case name of what has just happened (`after-mmap`).
         label: String,
         /// The processes to snapshot, the experiment's main process first.
+        processes: Vec<ProcessRef>,
+    },
+    /// A checkpoint at which, besides `processes`, every child of the first of them
+    /// is snapshotted briefly as one population named `role`.
+    CheckpointChildren {
+        /// Kebab-case name of what has just happened (`all-started`).
+        label: String,
+        /// Kebab-case name of the population (`worker`).
+        role: String,
+        /// The processes to snapshot in full; the children of the first are the population.
         processes: Vec<ProcessRef>,
     },
     /// A fact about the run that the harness records as is (`write_chunk_bytes`).
@@ -149,6 +165,20 @@ pub fn encode_null_phase(w: &mut impl Write, begin: bool, procs: &[(&str, i32)])
 pub fn encode_checkpoint(w: &mut impl Write, label: &str, procs: &[(&str, i32)]) -> fmt::Result {
     header(w)?;
     write!(w, "checkpoint {label}")?;
+    processes(w, procs)?;
+    writeln!(w)
+}
+
+/// Writes a `checkpoint-children` line: `procs` in full, and every child of the
+/// first of them as the population `role`.
+pub fn encode_checkpoint_children(
+    w: &mut impl Write,
+    label: &str,
+    role: &str,
+    procs: &[(&str, i32)],
+) -> fmt::Result {
+    header(w)?;
+    write!(w, "checkpoint-children {label} {role}")?;
     processes(w, procs)?;
     writeln!(w)
 }
@@ -256,6 +286,23 @@ pub fn parse(line: &str) -> Result<Event, ParseError> {
             Ok(Event::Checkpoint {
                 label: label.to_string(),
                 processes: process_refs(procs).map_err(fail)?,
+            })
+        }
+        "checkpoint-children" => {
+            let mut parts = args.splitn(3, ' ');
+            let label = parts.next().unwrap_or("");
+            let role = parts.next().unwrap_or("");
+            for (what, name) in [("label", label), ("population role", role)] {
+                if !is_valid_name(name) {
+                    return Err(fail(format!(
+                        "checkpoint {what} '{name}' is not kebab-case"
+                    )));
+                }
+            }
+            Ok(Event::CheckpointChildren {
+                label: label.to_string(),
+                role: role.to_string(),
+                processes: process_refs(parts.next().unwrap_or("")).map_err(fail)?,
             })
         }
         "note" => {
@@ -427,6 +474,17 @@ mod tests {
                     reason: "no space".into(),
                 },
             ),
+            (
+                encoded(|w| encode_checkpoint_children(w, "all-started", "worker", &[("main", 9)])),
+                Event::CheckpointChildren {
+                    label: "all-started".into(),
+                    role: "worker".into(),
+                    processes: vec![ProcessRef {
+                        role: "main".into(),
+                        pid: 9,
+                    }],
+                },
+            ),
             (encoded(encode_done), Event::Done),
         ];
         for (line, event) in cases {
@@ -445,5 +503,13 @@ mod tests {
         assert!(parse("vmlab-protocol 1 checkpoint ok").is_err());
         assert!(parse("vmlab-protocol 1 checkpoint ok main=-3").is_err());
         assert!(parse("vmlab-protocol 1 frobnicate").is_err());
+    }
+
+    #[test]
+    fn a_population_checkpoint_needs_a_role_and_a_parent() {
+        assert!(parse("vmlab-protocol 1 checkpoint-children all-started worker").is_err());
+        assert!(parse("vmlab-protocol 1 checkpoint-children all-started main=4").is_err());
+        assert!(parse("vmlab-protocol 1 checkpoint-children all-started Worker main=4").is_err());
+        assert!(parse("vmlab-protocol 1 checkpoint-children all-started worker main=4").is_ok());
     }
 }

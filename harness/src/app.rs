@@ -227,6 +227,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     let ctx = PlanContext {
         quick: options.quick,
         size_bytes: options.size,
+        count: options.count,
         env: &env,
         no_aslr: options.no_aslr,
     };
@@ -299,6 +300,7 @@ fn run_one(
         params: Default::default(),
         variants: Vec::new(),
         claims: Vec::new(),
+        summary: Vec::new(),
     };
     let plan = match exp.plan(ctx) {
         Ok(plan) => plan,
@@ -359,5 +361,6 @@ fn run_one(
         record.reason = Some(format!("variant {} failed", failed.name));
     }
     record.claims = exp.judge(&record, ctx.env);
+    record.summary = exp.summary(&record, ctx.env);
     Ok((record, interrupted))
 }

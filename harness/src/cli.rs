@@ -79,6 +79,10 @@ pub struct RunOptions {
     /// Override each experiment's main size, e.g. 256MiB or 1G.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub size: Option<u64>,
+    /// How many processes an experiment that starts several should start
+    /// (many-processes: 1,000 by default, at most 10,000; shared-file: 4 sharers).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub count: Option<u64>,
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

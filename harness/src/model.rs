@@ -55,6 +55,22 @@ pub struct ExperimentRecord {
     pub variants: Vec<VariantRecord>,
     /// The seeds' claims with the verdicts this run measured.
     pub claims: Vec<ClaimRecord>,
+    /// Tables the experiment derives from its measurements to show its point at a
+    /// glance (e.g. Σ Rss against Σ Pss), rendered after the claims.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<SummaryTable>,
+}
+
+/// A table an experiment derives from its record (display strings, units in the
+/// headers), kept in the results so a report can be rebuilt from the JSON alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryTable {
+    /// One line saying what the table shows.
+    pub title: String,
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// Rows, each as long as `headers`.
+    pub rows: Vec<Vec<String>>,
 }
 
 /// One variant of an experiment (`warm`, `cold`, `thp-on`, ...): one run of its binary.
@@ -159,6 +175,106 @@ pub struct CheckpointRecord {
     pub phase_millis: u64,
     /// One snapshot per process, the main process first.
     pub processes: Vec<ProcessRecord>,
+    /// The system-wide memory counters of /proc/meminfo, read right after the
+    /// processes. Other processes on the machine move them too: judge them only
+    /// against a noise band measured in the same run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemCounters>,
+    /// Brief snapshots of a whole population of processes (every child of a
+    /// process), for experiments with too many processes to record each in full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<PopulationRecord>,
+}
+
+/// System-wide counters from /proc/meminfo at one moment, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemCounters {
+    /// MemFree.
+    pub mem_free_bytes: u64,
+    /// MemAvailable: the kernel's estimate of what can be allocated without swapping.
+    pub mem_available_bytes: u64,
+    /// AnonPages: anonymous pages mapped into user page tables.
+    pub anon_pages_bytes: u64,
+    /// Mapped: file pages mapped into user page tables.
+    pub mapped_bytes: u64,
+    /// PageTables: memory holding page tables.
+    pub page_tables_bytes: u64,
+    /// KernelStack: the kernel stacks of all tasks.
+    pub kernel_stack_bytes: u64,
+    /// Slab: kernel object caches (task structs, VMAs, ...), reclaimable or not.
+    pub slab_bytes: u64,
+    /// SUnreclaim: the part of Slab that cannot be reclaimed.
+    pub slab_unreclaimable_bytes: u64,
+    /// Committed_AS: memory promised to processes (private writable mappings), used or not.
+    pub committed_as_bytes: u64,
+    /// CommitLimit: the ceiling of Committed_AS under `vm.overcommit_memory=2`.
+    pub commit_limit_bytes: u64,
+    /// AnonHugePages: anonymous memory in transparent huge pages.
+    pub anon_huge_pages_bytes: u64,
+    /// Free pages parked on the per-CPU lists (`count` of every pageset in
+    /// /proc/zoneinfo): free, but counted in neither MemFree nor MemAvailable.
+    #[serde(default)]
+    pub pcp_free_bytes: u64,
+}
+
+/// Brief snapshots of every child of one process at one checkpoint
+/// (/proc/PID/smaps_rollup and status of each, no per-mapping detail).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PopulationRecord {
+    /// The role the experiment gave the population (`worker`).
+    pub role: String,
+    /// The process whose children these are.
+    pub parent_pid: i32,
+    /// How many children were found.
+    pub count: usize,
+    /// Children that exited between being found and being read.
+    pub vanished: usize,
+    /// Each member's figures, by pid.
+    pub members: Vec<MemberRecord>,
+    /// The figures summed over all members.
+    pub sum: MemberFigures,
+}
+
+/// One member of a population.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// Its process id.
+    pub pid: i32,
+    /// Its figures.
+    #[serde(flatten)]
+    pub figures: MemberFigures,
+}
+
+/// The figures of one brief snapshot (status and smaps_rollup), in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberFigures {
+    /// VmSize.
+    pub vm_size_bytes: u64,
+    /// VmRSS.
+    pub rss_bytes: u64,
+    /// RssAnon.
+    pub rss_anon_bytes: u64,
+    /// RssFile.
+    pub rss_file_bytes: u64,
+    /// Pss (smaps_rollup).
+    pub pss_bytes: u64,
+    /// Private_Clean + Private_Dirty (smaps_rollup).
+    pub uss_bytes: u64,
+    /// VmPTE.
+    pub pte_bytes: u64,
+}
+
+impl MemberFigures {
+    /// Adds another member's figures to these.
+    pub fn add(&mut self, other: &MemberFigures) {
+        self.vm_size_bytes += other.vm_size_bytes;
+        self.rss_bytes += other.rss_bytes;
+        self.rss_anon_bytes += other.rss_anon_bytes;
+        self.rss_file_bytes += other.rss_file_bytes;
+        self.pss_bytes += other.pss_bytes;
+        self.uss_bytes += other.uss_bytes;
+        self.pte_bytes += other.pte_bytes;
+    }
 }
 
 /// One process at one checkpoint.

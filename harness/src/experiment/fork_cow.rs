@@ -786,6 +786,8 @@ mod tests {
                     label: label.into(),
                     phase_millis: 0,
                     processes,
+                    system: None,
+                    population: None,
                 })
                 .collect(),
             rss_samples: Vec::new(),
@@ -808,6 +810,7 @@ mod tests {
             params: BTreeMap::new(),
             variants: vec![v],
             claims: Vec::new(),
+            summary: Vec::new(),
         };
         ForkCow.judge(&record, env)
     }

@@ -2,9 +2,13 @@
 //! arguments, at full or `--quick` size) and how to judge its claims from the
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
+mod anatomy;
 mod fork_cow;
+mod lazy_alloc;
+mod many_processes;
 mod mmap_file;
 pub mod programs;
+mod shared_file;
 mod static_dynamic;
 mod strip;
 mod tiny_malloc;
@@ -15,7 +19,8 @@ use std::ffi::OsString;
 use experiments::ExperimentInfo;
 
 use crate::model::{
-    ClaimRecord, ExperimentRecord, Faults, ProcessRecord, RegionRecord, VariantRecord, Verdict,
+    ClaimRecord, ExperimentRecord, Faults, ProcessRecord, RegionRecord, SummaryTable,
+    VariantRecord, Verdict,
 };
 use crate::system::Environment;
 
@@ -26,6 +31,8 @@ pub struct PlanContext<'a> {
     pub quick: bool,
     /// `--size`: overrides the experiment's main size, in bytes.
     pub size_bytes: Option<u64>,
+    /// `--count`: overrides how many processes an experiment starts.
+    pub count: Option<u64>,
     /// The machine.
     pub env: &'a Environment,
     /// `--no-aslr`: start the measured programs with address-space randomisation off.
@@ -63,6 +70,12 @@ pub trait Experiment: Sync {
 
     /// The teaching text (`harness explain NAME`, step mode, the Markdown report).
     fn explanation(&self) -> &'static Explanation;
+
+    /// Tables derived from the measurements that show the experiment's point at a
+    /// glance (rendered after the claims). None by default.
+    fn summary(&self, _record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {
+        Vec::new()
+    }
 }
 
 /// What a student reads about an experiment. Written for someone who knows C and
@@ -89,6 +102,10 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &tiny_malloc::TinyMalloc,
         &static_dynamic::StaticDynamic,
         &strip::Strip,
+        &anatomy::Anatomy,
+        &lazy_alloc::LazyAlloc,
+        &shared_file::SharedFile,
+        &many_processes::ManyProcesses,
     ]
 }
 

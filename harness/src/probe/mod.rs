@@ -8,7 +8,9 @@
 //! probe can tell (pagemap is binary and describes one moment of one process), so
 //! [`Probe::region_pagemap`] answers `None` unless a probe overrides it.
 
+pub mod meminfo;
 pub mod pagemap;
+pub mod population;
 pub mod smaps;
 pub mod stat;
 pub mod status;

@@ -79,6 +79,10 @@ pub fn render(run: &RunRecord) -> String {
                 run.environment.page_size,
             )));
         }
+        for s in &e.summary {
+            let _ = writeln!(out, "\n### {}\n", s.title);
+            out.push_str(&layout(&table::summary(s)));
+        }
         for v in &e.variants {
             let _ = writeln!(out, "\n### Variant `{}`\n", v.name);
             if v.status != Status::Ok {

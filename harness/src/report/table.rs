@@ -2,7 +2,7 @@
 //! columns each view has, as display strings. Renderers only lay them out.
 
 use crate::experiment::human_bytes;
-use crate::model::{ClaimRecord, ExperimentRecord, VariantRecord, Verdict};
+use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable, VariantRecord, Verdict};
 use crate::system::Environment;
 
 /// A table of display strings.
@@ -93,6 +93,34 @@ pub fn checkpoints(variant: &VariantRecord) -> Table {
         }
     }
     table
+}
+
+/// An experiment's summary table; columns whose cells all start with a digit
+/// (or are `-`) are right-aligned.
+pub fn summary(summary: &SummaryTable) -> Table {
+    let numeric = (0..summary.headers.len())
+        .map(|i| {
+            summary.rows.iter().all(|r| {
+                r.get(i).is_some_and(|c| {
+                    c == "-"
+                        || c.starts_with(|ch: char| ch.is_ascii_digit() || ch == '+' || ch == '-')
+                })
+            }) && !summary.rows.is_empty()
+        })
+        .collect();
+    Table {
+        headers: summary.headers.clone(),
+        rows: summary
+            .rows
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.resize(summary.headers.len(), String::new());
+                r
+            })
+            .collect(),
+        numeric,
+    }
 }
 
 /// One row per claim.

@@ -122,6 +122,10 @@ pub fn render(run: &RunRecord) -> String {
             let _ = writeln!(out, "\n-- claims");
             claims(&mut out, &e.claims);
         }
+        for s in &e.summary {
+            let _ = writeln!(out, "\n-- {}", s.title);
+            out.push_str(&layout(&table::summary(s)));
+        }
     }
     out
 }

@@ -233,12 +233,18 @@ fn drive(
                 release(&mut stdin)?;
             }
             Event::Checkpoint { label, processes } => {
-                session.checkpoint(probe, &label, &processes)?;
-                if let Some(record) = session.record.checkpoints.last() {
-                    on_event(RunnerEvent::Checkpoint {
-                        record: Box::new(record.clone()),
-                    });
-                }
+                session.checkpoint(probe, &label, &processes, None)?;
+                session.announce_checkpoint(on_event);
+                last_label = label;
+                release(&mut stdin)?;
+            }
+            Event::CheckpointChildren {
+                label,
+                role,
+                processes,
+            } => {
+                session.checkpoint(probe, &label, &processes, Some(&role))?;
+                session.announce_checkpoint(on_event);
                 last_label = label;
                 release(&mut stdin)?;
             }
@@ -265,6 +271,16 @@ fn drive(
 }
 
 impl Session {
+    /// Hands the checkpoint just recorded to the caller (progress, step mode),
+    /// while the experiment still waits.
+    fn announce_checkpoint(&self, on_event: &mut dyn FnMut(RunnerEvent)) {
+        if let Some(record) = self.record.checkpoints.last() {
+            on_event(RunnerEvent::Checkpoint {
+                record: Box::new(record.clone()),
+            });
+        }
+    }
+
     /// Records the main process's VmRSS from /proc/PID/statm (a cheap read that
     /// does not touch the process's memory).
     fn sample_rss(&mut self) {
@@ -334,6 +350,7 @@ impl Session {
         probe: &dyn Probe,
         label: &str,
         processes: &[ProcessRef],
+        population_role: Option<&str>,
     ) -> Result<(), RunnerError> {
         let phase_millis = self.phase_start.elapsed().as_millis() as u64;
         let index = self.record.checkpoints.len();
@@ -384,10 +401,23 @@ impl Session {
                 snapshot: raw,
             });
         }
+        // The children of the first process, briefly; they are parked like it.
+        let population = match (population_role, processes.first()) {
+            (Some(role), Some(parent)) => Some(crate::probe::population::snapshot(
+                parent.pid,
+                role,
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )?),
+            _ => None,
+        };
         self.record.checkpoints.push(CheckpointRecord {
             label: label.to_string(),
             phase_millis,
             processes: records,
+            // Read right after the processes, so the counters and they agree as far
+            // as anything system-wide can.
+            system: crate::probe::meminfo::read().ok(),
+            population,
         });
         self.phase_start = Instant::now();
         Ok(())

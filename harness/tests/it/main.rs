@@ -4,6 +4,7 @@ mod binaries;
 mod classroom;
 mod cli;
 mod compare;
+mod demos;
 mod failures;
 mod fixtures;
 mod fork_cow;

@@ -1,0 +1,124 @@
+//! anatomy: a process finds its own pieces in its memory map, as "Playing with
+//! Virtual Memory" (Kristina Chodorow, seed 001) does with pmap, "Hey dude, where's
+//! my memory?" (Frits Hoogland, seed 002) with /proc/self/maps and readelf, and
+//! "Some things I've learned about memory" (Evan Martin, seed 003) with its
+//! remarks on r-x, rw- and ---p regions.
+//!
+//! The process reports the address of a stack variable, a small and a large heap
+//! allocation, a function, an initialised and a zero-initialised static, and an
+//! anonymous mmap, then stops once so the harness can place each in a mapping.
+
+use std::hint::black_box;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use clap::Parser;
+use experiments::pages::page_size;
+use experiments::Session;
+
+/// An initialised static: it lives in .data, in the file.
+static INITIALISED: AtomicU64 = AtomicU64::new(0x5eed_0001);
+/// A zero-initialised static: it lives in .bss, which takes no room in the file.
+static ZEROED: AtomicU64 = AtomicU64::new(0);
+
+/// A small allocation (malloc serves it from the brk heap) and a large one (above
+/// glibc's default 128 KiB mmap threshold: a mapping of its own).
+const SMALL_ALLOC_BYTES: usize = 4;
+const LARGE_ALLOC_BYTES: usize = 1 << 20;
+const ANON_MMAP_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Parser)]
+#[command(about = "report the addresses of a process's pieces; run by the vmlab harness")]
+struct Args {
+    /// Unused (no files); given by the harness to every experiment.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+fn main() {
+    let _ = Args::parse();
+    if let Err(e) = run() {
+        eprintln!("anatomy: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// A function whose address is reported: code, in the executable's r-xp mapping.
+#[inline(never)]
+fn a_function(x: u64) -> u64 {
+    black_box(x.wrapping_mul(3))
+}
+
+fn run() -> io::Result<()> {
+    let mut session = Session::connect()?;
+    let exe = std::fs::read_link("/proc/self/exe")?;
+    session.note("executable", exe.display())?;
+
+    let on_stack: u64 = black_box(42);
+    // SAFETY: plain malloc calls; the blocks are freed below.
+    let small = unsafe { libc::malloc(SMALL_ALLOC_BYTES) }.cast::<u8>();
+    // SAFETY: as above.
+    let large = unsafe { libc::malloc(LARGE_ALLOC_BYTES) }.cast::<u8>();
+    if small.is_null() || large.is_null() {
+        return Err(io::Error::other("malloc failed"));
+    }
+    // SAFETY: a fresh anonymous mapping, unmapped below.
+    let anon = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            ANON_MMAP_BYTES,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if anon == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // Touch what was asked for, so each piece is really in use.
+    // SAFETY: each write is inside its block.
+    unsafe {
+        small.write_volatile(1);
+        large.write_volatile(1);
+        anon.cast::<u8>().write_volatile(1);
+    }
+    INITIALISED.fetch_add(1, Ordering::SeqCst);
+    ZEROED.fetch_add(1, Ordering::SeqCst);
+    black_box(a_function(on_stack));
+
+    let function = a_function as *const u8;
+    let pieces: [(&str, *const u8, usize); 7] = [
+        ("stack-variable", (&on_stack as *const u64).cast(), 8),
+        ("small-malloc", small, SMALL_ALLOC_BYTES),
+        ("large-malloc", large, LARGE_ALLOC_BYTES),
+        ("function", function, 1),
+        (
+            "initialised-static",
+            INITIALISED.as_ptr().cast_const().cast(),
+            8,
+        ),
+        ("zeroed-static", ZEROED.as_ptr().cast_const().cast(), 8),
+        ("anonymous-mmap", anon.cast_const().cast(), ANON_MMAP_BYTES),
+    ];
+    // Notes rather than regions: the harness places each address in the mapping
+    // that contains it, and seven regions would crowd the checkpoint table.
+    for (name, addr, _len) in pieces {
+        session.note(
+            &format!("address_{}", name.replace('-', "_")),
+            format_args!("{:#x}", addr as usize),
+        )?;
+    }
+    session.note("page_size", page_size())?;
+    session.checkpoint("addresses-reported")?;
+
+    // SAFETY: freeing and unmapping exactly what was allocated above.
+    unsafe {
+        libc::free(small.cast());
+        libc::free(large.cast());
+        libc::munmap(anon, ANON_MMAP_BYTES);
+    }
+    black_box(on_stack);
+    session.done()
+}

@@ -1,0 +1,231 @@
+//! lazy-alloc: anonymous memory is address space until it is used ("Hey dude,
+//! where's my memory?", Frits Hoogland, seed 002; "Some things I've learned about
+//! memory", Evan Martin, seed 003).
+//!
+//! Maps a large private anonymous region, reads one chunk of it that was never
+//! written (the kernel maps the shared zero page), writes one chunk and then a
+//! second (each page gets its own frame), and unmaps it. With
+//! `--overcommit-test` it then asks for one mapping larger than RAM + swap, and
+//! for several that are each smaller but together larger, and reports what the
+//! kernel said.
+
+use std::hint::black_box;
+use std::io;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use experiments::pages::page_size;
+use experiments::Session;
+
+/// Whether transparent huge pages may back the mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Variant {
+    /// madvise(MADV_NOHUGEPAGE): base pages only.
+    ThpOff,
+    /// madvise(MADV_HUGEPAGE): 2 MiB pages where the mapping is aligned.
+    ThpOn,
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "map a large anonymous region and use it bit by bit; run by the vmlab harness")]
+struct Args {
+    /// Unused (no files); given by the harness to every experiment.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Bytes of anonymous memory mapped.
+    #[arg(long)]
+    map_bytes: usize,
+    /// Bytes read, then written, at each step (the seed-sized run uses 1 GiB).
+    #[arg(long)]
+    chunk_bytes: usize,
+    /// THP on or off for the mapping.
+    #[arg(long, value_enum)]
+    variant: Variant,
+    /// Also try mappings larger than RAM + swap and report what the kernel said.
+    #[arg(long)]
+    overcommit_test: bool,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("lazy-alloc: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// A private anonymous mapping, unmapped on drop.
+struct Anon {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Anon {
+    fn map(len: usize) -> io::Result<Anon> {
+        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Anon {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+}
+
+impl Drop for Anon {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `map` mapped.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+fn run(args: &Args) -> io::Result<()> {
+    let mut session = Session::connect()?;
+    let page = page_size();
+    if args.chunk_bytes == 0 || args.map_bytes < 2 * args.chunk_bytes {
+        session.skip(format_args!(
+            "--map-bytes {} must hold two chunks of --chunk-bytes {}",
+            args.map_bytes, args.chunk_bytes
+        ));
+    }
+    if args.variant == Variant::ThpOn {
+        let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+            .unwrap_or_default();
+        if !(mode.contains("[always]") || mode.contains("[madvise]")) {
+            session.skip(format_args!(
+                "transparent huge pages are not available (enabled: {})",
+                mode.trim()
+            ));
+        }
+    }
+    // Read now: nothing may be read from a file between checkpoints.
+    let meminfo = std::fs::read_to_string("/proc/meminfo")?;
+    let ram_and_swap = meminfo_bytes(&meminfo, "MemTotal") + meminfo_bytes(&meminfo, "SwapTotal");
+
+    session.checkpoint("before-mmap")?;
+    let map = match Anon::map(args.map_bytes) {
+        Ok(map) => map,
+        Err(e) => session.skip(format_args!(
+            "the kernel refused a {} byte anonymous mapping ({e}); use --quick or a smaller --size",
+            args.map_bytes
+        )),
+    };
+    let advice = match args.variant {
+        Variant::ThpOff => libc::MADV_NOHUGEPAGE,
+        Variant::ThpOn => libc::MADV_HUGEPAGE,
+    };
+    // SAFETY: advising a mapping we own over its whole length.
+    if unsafe { libc::madvise(map.ptr.cast(), map.len, advice) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // One mapping is one line of smaps, so the chunks are judged by deltas of the
+    // whole region between checkpoints.
+    session.region("anon", map.ptr, map.len)?;
+    session.note("map_bytes", map.len)?;
+    session.note("chunk_bytes", args.chunk_bytes)?;
+    // SAFETY: chunk_bytes <= map_bytes / 2, so the second chunk is inside the mapping.
+    let second = unsafe { map.ptr.add(args.chunk_bytes) };
+    session.checkpoint("after-mmap")?;
+
+    let sum = read_pages(map.ptr, args.chunk_bytes, page);
+    session.checkpoint("after-read-first-chunk")?;
+    write_pages(map.ptr, args.chunk_bytes, page);
+    session.checkpoint("after-write-first-chunk")?;
+    write_pages(second, args.chunk_bytes, page);
+    session.checkpoint("after-write-second-chunk")?;
+    drop(map);
+    session.checkpoint("after-munmap")?;
+    session.note("read_checksum", sum)?;
+
+    if args.overcommit_test {
+        overcommit_test(&mut session, ram_and_swap)?;
+    }
+    session.done()
+}
+
+/// One mapping larger than RAM + swap, then three that are each half of it.
+fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
+    let page = page_size() as u64;
+    let huge = (ram_and_swap + (1 << 30)).div_ceil(page) * page;
+    session.note("overcommit_ram_and_swap_bytes", ram_and_swap)?;
+    session.note("overcommit_single_bytes", huge)?;
+    let single = Anon::map(huge as usize);
+    match &single {
+        Ok(_) => session.note("overcommit_single_result", "mapped")?,
+        Err(e) => session.note("overcommit_single_result", errno_name(e))?,
+    }
+    let piece = (ram_and_swap / 2).div_ceil(page) * page;
+    session.note("overcommit_piece_bytes", piece)?;
+    let mut pieces = Vec::with_capacity(3);
+    let mut refused = String::from("none");
+    for _ in 0..3 {
+        match Anon::map(piece as usize) {
+            Ok(m) => pieces.push(m),
+            Err(e) => {
+                refused = errno_name(&e).to_string();
+                break;
+            }
+        }
+    }
+    session.note("overcommit_pieces_requested", 3)?;
+    session.note("overcommit_pieces_mapped", pieces.len())?;
+    session.note("overcommit_pieces_refused_with", refused)?;
+    session.checkpoint("after-overcommit-attempts")?;
+    drop(pieces);
+    drop(single);
+    Ok(())
+}
+
+fn errno_name(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::ENOMEM) => "ENOMEM",
+        Some(libc::EINVAL) => "EINVAL",
+        Some(libc::EAGAIN) => "EAGAIN",
+        Some(libc::EPERM) => "EPERM",
+        _ => "other error",
+    }
+}
+
+fn meminfo_bytes(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            (k == key).then(|| v.split_whitespace().next()?.parse::<u64>().ok())?
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Reads one byte from every page: each read of an untouched page faults in the
+/// shared zero page (or the huge zero page), never a new frame.
+fn read_pages(base: *const u8, len: usize, page: usize) -> u64 {
+    let mut sum = 0u64;
+    let mut offset = 0;
+    while offset < len {
+        // SAFETY: offset < len, inside the mapping.
+        sum = sum.wrapping_add(unsafe { std::ptr::read_volatile(base.add(offset)) } as u64);
+        offset += page;
+    }
+    black_box(sum)
+}
+
+/// Writes one byte to every page: each write needs a private frame.
+fn write_pages(base: *mut u8, len: usize, page: usize) {
+    let mut offset = 0;
+    while offset < len {
+        // SAFETY: offset < len, inside the mapping.
+        unsafe { std::ptr::write_volatile(base.add(offset), 1) };
+        offset += page;
+    }
+}

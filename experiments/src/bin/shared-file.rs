@@ -1,0 +1,221 @@
+//! shared-file: "Some things I've learned about memory" (Evan Martin, seed 003)
+//! calls PSS the fair share of memory that several processes map, and notes its
+//! surprise: when one sharer exits, the others' PSS goes up, though nothing was
+//! freed. Chrome maps one resource file into all its processes for this reason.
+//!
+//! The main process writes a file and maps it without touching it, then forks N
+//! sharers that inherit the mapping, each reads every page of it and parks on a
+//! pipe. At each checkpoint every sharer is parked (not allocating, not reading);
+//! between checkpoints the main process releases one sharer, which exits, and
+//! reaps it.
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io;
+use std::path::PathBuf;
+
+use clap::Parser;
+use experiments::pages::{self, page_size};
+use experiments::Session;
+use memmap2::MmapOptions;
+
+#[derive(Debug, Parser)]
+#[command(about = "N processes map and read one file; run by the vmlab harness")]
+struct Args {
+    /// Folder for the file (removed by the harness afterwards).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Bytes in the file.
+    #[arg(long)]
+    file_bytes: u64,
+    /// How many processes map and read it.
+    #[arg(long)]
+    sharers: usize,
+}
+
+/// Longest role name: `sharer-` and up to five digits.
+const ROLE_NAMES: usize = 64;
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("shared-file: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// One forked sharer, parked on the read end of its own pipe.
+struct Sharer {
+    pid: i32,
+    /// Write end of the pipe the sharer waits on; closing it lets the sharer exit.
+    release_fd: libc::c_int,
+    /// Whether it has been released and reaped.
+    gone: bool,
+}
+
+impl Sharer {
+    /// Lets the sharer exit and reaps it, so that it is gone from /proc.
+    fn release(&mut self) -> io::Result<()> {
+        if self.gone {
+            return Ok(());
+        }
+        self.gone = true;
+        // SAFETY: closing a descriptor this process owns; the sharer sees end of file.
+        unsafe { libc::close(self.release_fd) };
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        if unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sharer {
+    fn drop(&mut self) {
+        let _ = self.release();
+    }
+}
+
+fn pipe() -> io::Result<[libc::c_int; 2]> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fds)
+}
+
+fn run(args: &Args) -> io::Result<()> {
+    let mut session = Session::connect()?;
+    if args.sharers < 3 || args.sharers > 1000 {
+        session.skip(format_args!(
+            "--sharers {} must be between 3 and 1000 (two of them exit)",
+            args.sharers
+        ));
+    }
+    let page = page_size();
+    let path = args.dir.join("shared");
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let total = args.file_bytes;
+    pages::write_random_file(&mut file, total, 1 << 20, |done| {
+        session.progress(done, total, "writing the shared file")
+    })?;
+    file.sync_all()?;
+    let len = total as usize;
+    // SAFETY: the file lives in the harness's private temp folder; nobody truncates it.
+    let map = unsafe { MmapOptions::new().len(len).map(&file)? };
+    session.region("file", map.as_ptr(), len)?;
+    session.note("file_pages", len.div_ceil(page))?;
+
+    // The ready pipe: each sharer writes one byte once it has read the whole file.
+    let ready = pipe()?;
+    let mut sharers: Vec<Sharer> = Vec::with_capacity(args.sharers);
+    for _ in 0..args.sharers {
+        let release = pipe()?;
+        // SAFETY: this process is single-threaded; the child only reads the mapping
+        // and calls async-signal-safe functions (read, write, _exit).
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            // Only the parent may hold write ends of release pipes, or a sharer
+            // would never see end of file on its own.
+            // SAFETY: closing inherited descriptors in the child.
+            unsafe {
+                libc::close(release[1]);
+                libc::close(ready[0]);
+                for earlier in &sharers {
+                    libc::close(earlier.release_fd);
+                }
+            }
+            sharer(map.as_ptr(), len, page, ready[1], release[0]);
+        }
+        // SAFETY: the parent keeps only the write end of the release pipe.
+        unsafe { libc::close(release[0]) };
+        sharers.push(Sharer {
+            pid,
+            release_fd: release[1],
+            gone: false,
+        });
+    }
+    // SAFETY: the parent does not write to the ready pipe.
+    unsafe { libc::close(ready[1]) };
+    for _ in 0..args.sharers {
+        let mut byte = 0u8;
+        // SAFETY: reading one byte into a local.
+        let n = unsafe { libc::read(ready[0], (&mut byte as *mut u8).cast(), 1) };
+        if n != 1 {
+            return Err(io::Error::other(
+                "a sharer died before it had read the file",
+            ));
+        }
+    }
+
+    // Role names, formatted now so that nothing allocates between checkpoints.
+    let roles: Vec<String> = (1..=args.sharers).map(|i| format!("sharer-{i}")).collect();
+    debug_assert!(roles.iter().all(|r| r.len() < ROLE_NAMES));
+    let mut procs: Vec<(&str, i32)> = Vec::with_capacity(args.sharers + 1);
+    let cached = |file: &File| pages::resident_pages(file, len);
+
+    session.note("page_cache_pages_all_reading", cached(&file)?)?;
+    fill(&mut procs, session.pid(), &roles, &sharers);
+    session.checkpoint_with("all-reading", &procs)?;
+
+    sharers[args.sharers - 1].release()?;
+    session.note("page_cache_pages_after_one_exits", cached(&file)?)?;
+    fill(&mut procs, session.pid(), &roles, &sharers);
+    session.checkpoint_with("after-one-exits", &procs)?;
+
+    sharers[args.sharers - 2].release()?;
+    session.note("page_cache_pages_after_two_exit", cached(&file)?)?;
+    fill(&mut procs, session.pid(), &roles, &sharers);
+    session.checkpoint_with("after-two-exit", &procs)?;
+
+    for s in &mut sharers {
+        s.release()?;
+    }
+    drop(map);
+    drop(file);
+    std::fs::remove_file(&path)?;
+    session.done()
+}
+
+/// The processes to snapshot: main, then every sharer still alive.
+fn fill<'a>(procs: &mut Vec<(&'a str, i32)>, main: i32, roles: &'a [String], sharers: &[Sharer]) {
+    procs.clear();
+    procs.push(("main", main));
+    for (role, s) in roles.iter().zip(sharers) {
+        if !s.gone {
+            procs.push((role.as_str(), s.pid));
+        }
+    }
+}
+
+/// The sharer's life: read one byte of every page, say so, wait for the release
+/// (end of file on its pipe), exit. Never returns.
+fn sharer(base: *const u8, len: usize, page: usize, ready: libc::c_int, release: libc::c_int) -> ! {
+    // SAFETY: asks the kernel to kill this process when its parent dies.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    let mut sum = 0u8;
+    let mut offset = 0;
+    while offset < len {
+        // SAFETY: offset < len, inside the inherited mapping.
+        sum = sum.wrapping_add(unsafe { std::ptr::read_volatile(base.add(offset)) });
+        offset += page;
+    }
+    black_box(sum);
+    let byte = 1u8;
+    // SAFETY: writing one byte from a local; reading into one.
+    unsafe {
+        libc::write(ready, (&byte as *const u8).cast(), 1);
+        let mut buf = 0u8;
+        while libc::read(release, (&mut buf as *mut u8).cast(), 1) > 0 {}
+        libc::_exit(0)
+    }
+}
