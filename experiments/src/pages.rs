@@ -45,6 +45,23 @@ pub fn write_random_file(
     Ok(())
 }
 
+/// Reads the first `len` bytes of `file` with read(2), `chunk` bytes at a time,
+/// which puts them in the page cache without mapping anything.
+pub fn read_through(file: &File, len: u64, chunk: usize) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; chunk.max(1)];
+    let mut offset = 0u64;
+    while offset < len {
+        let want = buf.len().min((len - offset) as usize);
+        let n = file.read_at(&mut buf[..want], offset)?;
+        if n == 0 {
+            break;
+        }
+        offset += n as u64;
+    }
+    Ok(())
+}
+
 /// How many of the first `len` bytes' pages of `file` are in the page cache,
 /// by `mincore(2)` on a temporary mapping that is never touched.
 pub fn resident_pages(file: &File, len: usize) -> io::Result<usize> {

@@ -428,7 +428,7 @@ impl Judge<'_> {
                 "the page-cache state or the read phases were not measured",
             );
         };
-        if cached * 100 < mapped * 99 {
+        if cached < mapped {
             return WARM_MINOR.unmeasured(
                 self.name(),
                 format!("precondition not met: only {cached} of {mapped} pages were in the page cache before mapping"),
