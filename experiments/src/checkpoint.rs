@@ -97,7 +97,7 @@ impl Session {
     }
 
     /// Tells the harness the experiment cannot run here, and why, then exits 0.
-    pub fn skip(self, reason: impl fmt::Display) -> ! {
+    pub fn skip(&mut self, reason: impl fmt::Display) -> ! {
         // The harness reads the reason; if it is gone there is nobody to tell.
         let _ = send(|w| protocol::encode_skip(w, format_args!("{reason}")));
         std::process::exit(0)

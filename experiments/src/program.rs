@@ -44,6 +44,27 @@ pub fn locate(name: &str) -> Result<PathBuf, String> {
     })
 }
 
+/// Finds the program `name` (skipping the experiment with the reason if it could
+/// not be built), turns address-space randomisation off for the programs started
+/// from here if asked, and records both for the harness (`aslr`, `program_path`,
+/// from which the harness reads the file's ELF facts).
+pub fn prepare(session: &mut crate::Session, name: &str, no_aslr: bool) -> io::Result<PathBuf> {
+    let path = match locate(name) {
+        Ok(path) => path,
+        Err(reason) => session.skip(reason),
+    };
+    if no_aslr {
+        match disable_aslr_for_children() {
+            Ok(()) => session.note("aslr", "off")?,
+            Err(e) => session.note("aslr", format_args!("on (personality failed: {e})"))?,
+        }
+    } else {
+        session.note("aslr", "on")?;
+    }
+    session.note("program_path", path.display())?;
+    Ok(path)
+}
+
 /// Turns address-space randomisation off for this process and every program it
 /// starts from now on (personality ADDR_NO_RANDOMIZE is inherited across fork and
 /// exec). Returns an error if the kernel refused.

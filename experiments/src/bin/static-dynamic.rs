@@ -75,19 +75,7 @@ fn run(args: &Args) -> io::Result<()> {
         Linking::Static => "server-static",
         Linking::Dynamic => "server-dynamic",
     };
-    let path = match program::locate(name) {
-        Ok(path) => path,
-        Err(reason) => session.skip(reason),
-    };
-    if args.no_aslr {
-        match program::disable_aslr_for_children() {
-            Ok(()) => session.note("aslr", "off")?,
-            Err(e) => session.note("aslr", format_args!("on (personality failed: {e})"))?,
-        }
-    } else {
-        session.note("aslr", "on")?;
-    }
-    session.note("program_path", path.display())?;
+    let path = program::prepare(&mut session, name, args.no_aslr)?;
     // Role names prepared before anything is measured.
     let roles: Vec<String> = (0..MAX_INSTANCES)
         .map(|i| format!("instance-{i}"))

@@ -48,19 +48,7 @@ fn run(args: &Args) -> io::Result<()> {
         Variant::Debug => "strip-debug",
         Variant::Stripped => "strip-stripped",
     };
-    let path = match program::locate(name) {
-        Ok(path) => path,
-        Err(reason) => session.skip(reason),
-    };
-    if args.no_aslr {
-        match program::disable_aslr_for_children() {
-            Ok(()) => session.note("aslr", "off")?,
-            Err(e) => session.note("aslr", format_args!("on (personality failed: {e})"))?,
-        }
-    } else {
-        session.note("aslr", "on")?;
-    }
-    session.note("program_path", path.display())?;
+    let path = program::prepare(&mut session, name, args.no_aslr)?;
 
     let stopped = program::start(&path, &[])?;
     session.checkpoint_with("after-work", &[("program", stopped.pid())])?;

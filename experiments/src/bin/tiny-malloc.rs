@@ -55,12 +55,7 @@ fn run(args: &Args) -> io::Result<()> {
         Variant::Minimal => "tiny-malloc-minimal",
         Variant::Std => "tiny-malloc-std",
     };
-    let path = match program::locate(name) {
-        Ok(path) => path,
-        Err(reason) => session.skip(reason),
-    };
-    aslr(&mut session, args.no_aslr)?;
-    session.note("program_path", path.display())?;
+    let path = program::prepare(&mut session, name, args.no_aslr)?;
 
     let stopped = program::start(&path, &[])?;
     let me = [("program", stopped.pid())];
@@ -69,15 +64,4 @@ fn run(args: &Args) -> io::Result<()> {
     session.checkpoint_with("after-mallocs", &me)?;
     drop(stopped);
     session.done()
-}
-
-/// Turns randomisation off if asked, and records how it stands.
-fn aslr(session: &mut Session, off: bool) -> io::Result<()> {
-    if !off {
-        return session.note("aslr", "on");
-    }
-    match program::disable_aslr_for_children() {
-        Ok(()) => session.note("aslr", "off"),
-        Err(e) => session.note("aslr", format_args!("on (personality failed: {e})")),
-    }
 }

@@ -143,6 +143,21 @@ pub fn aslr_args(ctx: &PlanContext<'_>) -> Vec<OsString> {
     }
 }
 
+/// One variant per name, each run as `--variant NAME` (plus `--no-aslr` if asked).
+pub fn named_variants(names: &[&str], ctx: &PlanContext<'_>) -> Vec<super::PlannedVariant> {
+    names
+        .iter()
+        .map(|name| {
+            let mut args = vec!["--variant".into(), (*name).into()];
+            args.extend(aslr_args(ctx));
+            super::PlannedVariant {
+                name: (*name).to_string(),
+                args,
+            }
+        })
+        .collect()
+}
+
 /// Records whether randomisation was asked off.
 pub fn aslr_param(ctx: &PlanContext<'_>, params: &mut BTreeMap<String, serde_json::Value>) {
     params.insert("no_aslr".into(), json!(ctx.no_aslr));

@@ -12,7 +12,6 @@ use serde_json::json;
 use super::programs;
 use super::{
     human_bytes, pages, process_at, verdict_of, Claim, Experiment, Explanation, Plan, PlanContext,
-    PlannedVariant,
 };
 use crate::model::{BinaryFacts, ClaimRecord, ExperimentRecord, MemoryFigures, Verdict};
 use crate::system::Environment;
@@ -81,17 +80,7 @@ impl Experiment for Strip {
             json!("link with -s (strip --strip-all)"),
         );
         programs::aslr_param(ctx, &mut params);
-        let variants = [DEBUG, STRIPPED]
-            .iter()
-            .map(|name| {
-                let mut args = vec!["--variant".into(), (*name).into()];
-                args.extend(programs::aslr_args(ctx));
-                PlannedVariant {
-                    name: (*name).to_string(),
-                    args,
-                }
-            })
-            .collect();
+        let variants = programs::named_variants(&[DEBUG, STRIPPED], ctx);
         Ok(Plan { params, variants })
     }
 

@@ -13,7 +13,6 @@ use serde_json::json;
 use super::programs::{self, pages_up, Part};
 use super::{
     human_bytes, pages, process_at, verdict_of, Claim, Experiment, Explanation, Plan, PlanContext,
-    PlannedVariant,
 };
 use crate::model::{
     ClaimRecord, ExperimentRecord, MemoryFigures, ProcessRecord, VariantRecord, Verdict,
@@ -106,17 +105,7 @@ impl Experiment for TinyMalloc {
         let mut params = BTreeMap::new();
         params.insert("malloc_bytes".into(), json!(MALLOCS));
         programs::aslr_param(ctx, &mut params);
-        let variants = VARIANTS
-            .iter()
-            .map(|name| {
-                let mut args = vec!["--variant".into(), (*name).into()];
-                args.extend(programs::aslr_args(ctx));
-                PlannedVariant {
-                    name: (*name).to_string(),
-                    args,
-                }
-            })
-            .collect();
+        let variants = programs::named_variants(&VARIANTS, ctx);
         Ok(Plan { params, variants })
     }
 
