@@ -10,6 +10,8 @@
 //!    [`model`] types, sizes in bytes.
 //! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`].
 //! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
+//!
+//! [`matrix`] runs the same pipeline under other kernels in QEMU and compares them.
 #![deny(missing_docs)]
 
 pub mod app;
@@ -17,6 +19,7 @@ pub mod cli;
 pub mod error;
 pub mod experiment;
 pub mod explain;
+pub mod matrix;
 pub mod model;
 pub mod probe;
 pub mod progress;
