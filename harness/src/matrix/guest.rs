@@ -24,7 +24,11 @@ const RESULTS_PORT: &str = "/dev/ttyS1";
 
 /// Runs the guest and powers off; returns only if powering off failed.
 pub fn main() -> Result<()> {
+    // The console is a terminal, which would make the run draw animated
+    // progress bars; through a pipe it prints one plain line per variant.
+    let relay = StderrRelay::start();
     let outcome = run_guest();
+    drop(relay);
     if let Err(e) = &outcome {
         say(&format!("error: {e:#}"));
     }
@@ -69,6 +73,7 @@ fn run_guest() -> Result<()> {
     std::env::set_var(crate::runner::locate::DIR_VARIABLE, BIN_DIR);
     std::env::set_var("PATH", BIN_DIR);
     std::env::set_var("HOME", "/tmp");
+    quiet_stdout();
     say(&format!("running {experiments}"));
     let cli = Cli::try_parse_from(&args)
         .map_err(|e| anyhow::anyhow!("bad guest arguments {args:?}: {e}"))?;
@@ -116,6 +121,66 @@ fn mount_filesystems() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Stderr through a pipe to the console, copied by a thread. Dropping it puts
+/// the console back on stderr and waits until everything was copied.
+struct StderrRelay {
+    console: std::os::fd::OwnedFd,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StderrRelay {
+    fn start() -> Option<StderrRelay> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: dup returns a new descriptor (or -1, checked) that this
+        // function then owns.
+        let console = unsafe { libc::dup(2) };
+        if console < 0 {
+            return None;
+        }
+        // SAFETY: `console` is a fresh descriptor owned by nothing else.
+        let console = unsafe { OwnedFd::from_raw_fd(console) };
+        let (read, write) = nix::unistd::pipe().ok()?;
+        // SAFETY: dup2 makes fd 2 a copy of the pipe's write end; both are open.
+        if unsafe { libc::dup2(write.as_raw_fd(), 2) } < 0 {
+            return None;
+        }
+        drop(write);
+        let mut sink = std::fs::File::from(console.try_clone().ok()?);
+        let mut source = std::fs::File::from(read);
+        let thread = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut source, &mut sink);
+        });
+        Some(StderrRelay {
+            console,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for StderrRelay {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: both descriptors are open; this closes the pipe's last write
+        // end, so the copying thread sees end of file.
+        unsafe { libc::dup2(self.console.as_raw_fd(), 2) };
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sends the run's own stdout (the whole result table) to /dev/null: the console
+/// keeps the kernel's messages and the per-variant progress lines on stderr,
+/// which the host shows while the guest runs.
+fn quiet_stdout() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2 onto fd 1 replaces stdout with an open descriptor; Rust's
+        // stdout handle keeps writing to fd 1 and is unaffected otherwise.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
 }
 
 /// mount(2) with no flags and no data.

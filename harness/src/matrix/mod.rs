@@ -123,9 +123,11 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
+    // The host runs the same static binaries as the guests, so that libc and
+    // the loader do not differ between columns; only the kernel does.
+    let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
     let initramfs = match accelerator {
         Some(_) => {
-            let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
             let archive = initramfs::build(&binaries.harness, &binaries.experiments)?;
             let path = run_dir.join("initramfs.cpio");
             store::write_atomic(&path, &archive)?;
@@ -163,13 +165,14 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
             let queue = Arc::clone(&queue);
             let results = Arc::clone(&results);
             let initramfs = initramfs.as_deref();
+            let binaries = &binaries;
             scope.spawn(move || loop {
                 let next = queue
                     .lock()
                     .ok()
                     .and_then(|mut q| (!q.is_empty()).then(|| q.remove(0)));
                 let Some((index, job)) = next else { break };
-                let result = job.run(options, accelerator, initramfs);
+                let result = job.run(options, binaries, accelerator, initramfs);
                 if let Ok(mut slot) = results.lock() {
                     slot[index] = Some(result);
                 }
@@ -264,6 +267,7 @@ impl Job {
     fn run(
         self,
         options: &MatrixOptions,
+        binaries: &qemu::GuestBinaries,
         accelerator: Option<Accelerator>,
         initramfs: Option<&Path>,
     ) -> KernelResult {
@@ -279,7 +283,7 @@ impl Job {
                 (Some(image), Some(accel), Some(initramfs)) => {
                     self.guest(options, image, accel, initramfs)
                 }
-                _ => self.native(options),
+                _ => self.native(options, binaries),
             });
         let run = match outcome {
             Ok(run) => match store::write_run(&self.folder, &run) {
@@ -308,14 +312,46 @@ impl Job {
         }
     }
 
-    /// The running kernel: a normal `harness run --quick` in a child process, its
-    /// files on a tmpfs when one is writable, like the guests'.
-    fn native(&self, options: &MatrixOptions) -> Result<RunRecord> {
+    /// The running kernel: `harness run --quick` of the static guest binaries in
+    /// a child process. When /dev/shm is a writable tmpfs, the binaries are
+    /// copied there and the experiments' files go there too, as in the guests
+    /// (whose initramfs and /tmp are in RAM), so that program text and data
+    /// files are counted the same way (RssShmem) in every column.
+    fn native(&self, options: &MatrixOptions, binaries: &qemu::GuestBinaries) -> Result<RunRecord> {
         self.say("running natively");
-        let exe = std::env::current_exe().context("cannot find the harness's own executable")?;
         let out = tempfile::tempdir().context("cannot create a temporary folder")?;
-        let mut command = Command::new(exe);
+        let shm = Path::new("/dev/shm");
+        let in_ram = (crate::system::Environment::detect(shm).temp_dir_fs == "tmpfs")
+            .then(|| {
+                tempfile::Builder::new()
+                    .prefix("vmlab-bin-")
+                    .tempdir_in(shm)
+                    .ok()
+            })
+            .flatten();
+        let bin_dir = match &in_ram {
+            Some(dir) => {
+                for path in std::iter::once(&binaries.harness)
+                    .chain(binaries.experiments.iter().map(|(_, p)| p))
+                {
+                    let name = path
+                        .file_name()
+                        .context("a guest binary has no file name")?;
+                    std::fs::copy(path, dir.path().join(name)).with_context(|| {
+                        format!("cannot copy {} to {}", path.display(), dir.path().display())
+                    })?;
+                }
+                dir.path().to_path_buf()
+            }
+            None => binaries
+                .harness
+                .parent()
+                .context("the guest harness has no folder")?
+                .to_path_buf(),
+        };
+        let mut command = Command::new(bin_dir.join("harness"));
         command
+            .env(crate::runner::locate::DIR_VARIABLE, &bin_dir)
             .arg("run")
             .args(&options.experiments)
             .arg("--quick")
@@ -324,10 +360,7 @@ impl Job {
         if let Some(size) = options.size_bytes {
             command.arg("--size").arg(size.to_string());
         }
-        let shm = Path::new("/dev/shm");
-        if crate::system::Environment::detect(shm).temp_dir_fs == "tmpfs"
-            && tempfile::tempdir_in(shm).is_ok()
-        {
+        if in_ram.is_some() {
             command.arg("--dir").arg(shm);
         }
         let output = command

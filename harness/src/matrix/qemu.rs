@@ -383,8 +383,8 @@ pub fn boot(spec: &GuestSpec, progress: &dyn Fn(&str)) -> Result<GuestEnd> {
                 log.write_all(&line)
                     .with_context(|| format!("cannot write {}", spec.console_log.display()))?;
                 let text = String::from_utf8_lossy(&line);
-                if let Some(at) = text.find(super::console::PROGRESS) {
-                    progress(text[at + super::console::PROGRESS.len()..].trim());
+                if let Some(what) = progress_text(&text) {
+                    progress(what);
                 }
             }
             Ok(None) => open_streams -= 1,
@@ -398,6 +398,18 @@ pub fn boot(spec: &GuestSpec, progress: &dyn Fn(&str)) -> Result<GuestEnd> {
     // Both pipes closed: QEMU has exited or is about to.
     let status = guard.0.wait().context("cannot wait for QEMU")?;
     Ok(GuestEnd::Exited(status.to_string()))
+}
+
+/// What a console line tells the user: the guest's own lines (its progress
+/// prefix stripped, or the run's per-variant lines), not the kernel's messages.
+fn progress_text(line: &str) -> Option<&str> {
+    let line = line.trim();
+    if let Some(at) = line.find(super::console::PROGRESS) {
+        return Some(line[at + super::console::PROGRESS.len()..].trim());
+    }
+    let kernel =
+        line.starts_with('[') || line.is_empty() || line.starts_with(super::console::MARKER);
+    (!kernel).then_some(line)
 }
 
 /// Sends each line read from `from` (with its newline), then `None` at the end.
@@ -448,6 +460,19 @@ mod tests {
         assert!(args.windows(2).any(|w| w == ["-m", "512M"]), "{args:?}");
         assert!(args.windows(2).any(|w| w == ["-accel", "tcg"]), "{args:?}");
         assert!(args.contains(&"file:/r/port1".to_string()), "{args:?}");
+    }
+
+    #[test]
+    fn progress_shows_the_guests_lines_not_the_kernels() {
+        assert_eq!(
+            progress_text("vmlab-guest: running mmap-file\r\n"),
+            Some("running mmap-file")
+        );
+        assert_eq!(
+            progress_text("mmap-file/warm ... ok (1.0 s)\n"),
+            Some("mmap-file/warm ... ok (1.0 s)")
+        );
+        assert_eq!(progress_text("[    1.0] Run /init as init process\n"), None);
     }
 
     #[test]
