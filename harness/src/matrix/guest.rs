@@ -24,6 +24,12 @@ const RESULTS_PORT: &str = "/dev/ttyS1";
 
 /// Runs the guest and powers off; returns only if powering off failed.
 pub fn main() -> Result<()> {
+    // Never power off a real machine: only PID 1 of a guest goes on.
+    if std::process::id() != 1 {
+        anyhow::bail!(
+            "guest-init runs only as PID 1 (/init) inside a `harness matrix` virtual machine"
+        );
+    }
     // The console is a terminal, which would make the run draw animated
     // progress bars; through a pipe it prints one plain line per variant.
     let relay = StderrRelay::start();
@@ -42,9 +48,6 @@ fn say(text: &str) {
 }
 
 fn run_guest() -> Result<()> {
-    if std::process::id() != 1 {
-        anyhow::bail!("guest-init runs only as PID 1 inside a `harness matrix` virtual machine");
-    }
     mount_filesystems()?;
     let _ = nix::unistd::sethostname("vmlab-guest");
     let cmdline = std::fs::read_to_string("/proc/cmdline").context("cannot read /proc/cmdline")?;

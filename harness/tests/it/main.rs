@@ -4,5 +4,6 @@ mod classroom;
 mod cli;
 mod failures;
 mod fixtures;
+mod matrix;
 mod mmap_file;
 mod util;
