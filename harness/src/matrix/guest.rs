@@ -49,6 +49,7 @@ fn say(text: &str) {
 
 fn run_guest() -> Result<()> {
     mount_filesystems()?;
+    super::fixed_address_space();
     let _ = nix::unistd::sethostname("vmlab-guest");
     let cmdline = std::fs::read_to_string("/proc/cmdline").context("cannot read /proc/cmdline")?;
     let param = |key: &str| {

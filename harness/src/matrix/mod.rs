@@ -232,6 +232,24 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     })
 }
 
+/// Turns address-space randomisation off for this process and everything it
+/// starts (the personality is inherited across fork and exec). With random
+/// placement, how many pages of a program fault-around maps depends on where
+/// its text lands, so whole-process figures would differ by several pages from
+/// run to run, even on the same kernel, and hide what the kernels change.
+pub fn fixed_address_space() {
+    // SAFETY: personality(2) only changes flags of the calling process; the
+    // query form (0xffffffff) returns the current persona.
+    unsafe {
+        let current = libc::personality(0xffff_ffff);
+        if current != -1 {
+            libc::personality(
+                (current as libc::c_ulong) | libc::ADDR_NO_RANDOMIZE as libc::c_ulong,
+            );
+        }
+    }
+}
+
 /// Two guests at once when there are at least two CPUs and memory for both
 /// guests with room to spare; else one.
 fn parallel_guests(memory_bytes: u64) -> usize {
@@ -292,9 +310,8 @@ impl Job {
             },
             Err(e) => Err(format!("{e:#}")),
         };
-        self.bar.finish_and_clear();
-        match &run {
-            Ok(r) => eprintln!(
+        let line = match &run {
+            Ok(r) => format!(
                 "{}: results ({}) in {}",
                 self.spec,
                 if r.any_failed() {
@@ -304,8 +321,11 @@ impl Job {
                 },
                 self.folder.display()
             ),
-            Err(e) => eprintln!("{}: FAILED: {}", self.spec, e.lines().next().unwrap_or("")),
-        }
+            Err(e) => format!("{}: FAILED: {}", self.spec, e.lines().next().unwrap_or("")),
+        };
+        // Printed above the other kernels' bars, which keep running.
+        self.bar.suspend(|| eprintln!("{line}"));
+        self.bar.finish_and_clear();
         KernelResult {
             label: self.spec.to_string(),
             run,
@@ -350,11 +370,21 @@ impl Job {
                 .to_path_buf(),
         };
         let mut command = Command::new(bin_dir.join("harness"));
+        // SAFETY: runs in the forked child before exec and only calls
+        // personality(2), which is async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                fixed_address_space();
+                Ok(())
+            });
+        }
         command
             .env(crate::runner::locate::DIR_VARIABLE, &bin_dir)
             .arg("run")
             .args(&options.experiments)
             .arg("--quick")
+            .arg("--timeout")
+            .arg(options.timeout.as_secs().to_string())
             .arg("--out")
             .arg(out.path());
         if let Some(size) = options.size_bytes {

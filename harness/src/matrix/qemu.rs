@@ -199,6 +199,14 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
                  and point {GUEST_BIN_VARIABLE} at the folder that holds them"
             );
         };
+        let static_libc = Path::new("/usr/lib/x86_64-linux-gnu/libc.a");
+        if !static_libc.is_file() {
+            bail!(
+                "{} not found: statically linked guest binaries need glibc's static library; \
+                 install it with `apt-get install libc6-dev`",
+                static_libc.display()
+            );
+        }
         let target_dir = cache.join("guest-target");
         eprintln!(
             "building statically linked guest binaries in {} (the first time takes a few minutes)",
