@@ -81,6 +81,16 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         .iter()
         .map(|k| KernelSpec::parse(k).map_err(UsageError))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(twice) = kernels
+        .iter()
+        .enumerate()
+        .find_map(|(i, k)| kernels[..i].contains(k).then_some(k))
+    {
+        return Err(UsageError(format!(
+            "--kernel {twice} is given twice; each kernel is one column"
+        ))
+        .into());
+    }
     let experiments: Vec<String> = if args.experiments.is_empty() {
         experiment::registry()
             .iter()

@@ -358,9 +358,14 @@ fn fetch(package: &DebianPackage) -> Result<KernelImage> {
     std::fs::write(staged.join("package"), format!("{}\n", package.package))
         .with_context(|| format!("cannot write in {}", staged.display()))?;
     let target = dir.join(&package.release);
-    let _ = std::fs::remove_dir_all(&target);
-    std::fs::rename(&staged, &target)
-        .with_context(|| format!("cannot move the kernel into {}", target.display()))?;
+    // Another harness may have fetched the same kernel meanwhile (and may be
+    // booting it): keep what is there rather than replace it.
+    if let Err(e) = std::fs::rename(&staged, &target) {
+        if !target.join("vmlinuz").is_file() {
+            return Err(e)
+                .with_context(|| format!("cannot move the kernel into {}", target.display()));
+        }
+    }
     Ok(KernelImage {
         path: target.join("vmlinuz"),
         release: Some(package.release.clone()),

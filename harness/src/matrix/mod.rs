@@ -146,14 +146,16 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     if !std::io::stderr().is_terminal() {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
+    let folders = folder_names(&options.kernels);
     let jobs: Vec<Job> = options
         .kernels
         .iter()
         .zip(images)
-        .map(|(spec, image)| Job {
+        .zip(folders)
+        .map(|((spec, image), folder)| Job {
             spec: spec.clone(),
             image,
-            folder: run_dir.join(spec.folder_name()),
+            folder: run_dir.join(folder),
             bar: bars.add(ProgressBar::new_spinner()),
         })
         .collect();
@@ -230,6 +232,23 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One folder name per kernel, made unique (`vmlinuz`, `vmlinuz-2`) when two
+/// images share a file name.
+fn folder_names(kernels: &[KernelSpec]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for spec in kernels {
+        let base = spec.folder_name();
+        let mut name = base.clone();
+        let mut n = 1;
+        while names.contains(&name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        names.push(name);
+    }
+    names
 }
 
 /// Turns address-space randomisation off for this process and everything it
@@ -476,5 +495,24 @@ impl Job {
             kernel_cmdline: cmdline,
         });
         Ok(run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_with_the_same_file_name_get_distinct_folders() {
+        let kernels = [
+            KernelSpec::Path("/a/vmlinuz".into()),
+            KernelSpec::Host,
+            KernelSpec::Path("/b/vmlinuz".into()),
+            KernelSpec::Path("/c/vmlinuz".into()),
+        ];
+        assert_eq!(
+            folder_names(&kernels),
+            vec!["vmlinuz", "host", "vmlinuz-2", "vmlinuz-3"]
+        );
     }
 }

@@ -163,6 +163,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_reference_column_is_named_and_differing_cells_are_marked() {
+        use crate::matrix::compare::{compare, tests::run, Column};
+        use crate::model::Verdict;
+        let a = run(1 << 20, 10, Verdict::Confirmed);
+        let b = run(2 << 20, 10, Verdict::Refuted);
+        let m = compare(&[
+            Column {
+                label: "debian:6.1".into(),
+                run: Ok(&a),
+            },
+            Column {
+                label: "host".into(),
+                run: Ok(&b),
+            },
+        ]);
+        let text = crate::report::text::layout(&matrix(&m));
+        assert!(text.contains("debian:6.1 (ref)"), "{text}");
+        let line = |metric: &str| {
+            text.lines()
+                .find(|l| l.contains(metric))
+                .unwrap_or_else(|| panic!("no {metric} row in\n{text}"))
+                .to_string()
+        };
+        assert!(line(" rss_bytes").ends_with("2,048 KiB *"), "{text}");
+        assert!(line("minor_faults").ends_with("10"), "{text}");
+        assert!(line("verdict").ends_with("REFUTED *"), "{text}");
+    }
+
+    #[test]
     fn kib_values_are_exact_and_grouped() {
         assert_eq!(kib(65_536 * 1024), "65,536 KiB");
         assert_eq!(kib(4096), "4 KiB");
