@@ -181,12 +181,20 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
             });
         }
     });
-    let results: Vec<KernelResult> = Arc::try_unwrap(results)
+    let slots = Arc::try_unwrap(results)
         .ok()
         .and_then(|m| m.into_inner().ok())
-        .context("a kernel's worker thread did not finish")?
+        .context("a kernel's worker thread did not finish")?;
+    // A kernel whose worker died still gets its column, saying so.
+    let results: Vec<KernelResult> = slots
         .into_iter()
-        .flatten()
+        .zip(&options.kernels)
+        .map(|(slot, spec)| {
+            slot.unwrap_or_else(|| KernelResult {
+                label: spec.to_string(),
+                run: Err("the harness's worker for this kernel stopped unexpectedly".into()),
+            })
+        })
         .collect();
     if let Some(path) = &initramfs {
         let _ = std::fs::remove_file(path);
