@@ -72,8 +72,8 @@ fn run_guest() -> Result<()> {
     if let Some(size) = param("vmlab.size") {
         args.extend(["--size".into(), size]);
     }
-    // PID 1 is single-threaded here, so changing the environment cannot race
-    // with another thread reading it.
+    // No other thread reads the environment (the stderr relay only copies
+    // bytes), so changing it cannot race.
     std::env::set_var(crate::runner::locate::DIR_VARIABLE, BIN_DIR);
     std::env::set_var("PATH", BIN_DIR);
     std::env::set_var("HOME", "/tmp");
