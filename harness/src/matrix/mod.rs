@@ -468,19 +468,20 @@ impl Job {
         let console = std::fs::read_to_string(&spec.console_log).unwrap_or_default();
         let port = std::fs::read_to_string(&spec.results_port).unwrap_or_default();
         let tail = || qemu::tail(&console, 15);
-        if let GuestEnd::TimedOut(after) = end {
-            anyhow::bail!(
+        let status = match end {
+            GuestEnd::TimedOut(after) => anyhow::bail!(
                 "the guest did not power off within {} s and was killed; console tail ({}):\n{}",
                 after.as_secs(),
                 spec.console_log.display(),
                 tail()
-            );
-        }
+            ),
+            GuestEnd::Exited(status) => status,
+        };
         let payload = console::decode(&port)
             .or_else(|first| console::decode(&console).map_err(|_| first))
             .map_err(|e| {
                 anyhow::anyhow!(
-                    "{e}; console tail ({}):\n{}",
+                    "{e}; QEMU ended with {status}; console tail ({}):\n{}",
                     spec.console_log.display(),
                     tail()
                 )

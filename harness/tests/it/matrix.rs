@@ -210,3 +210,36 @@ fn guest_init_is_hidden_and_refuses_to_run_outside_a_guest() {
     assert_eq!(init.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&init.stderr).contains("PID 1"));
 }
+
+#[test]
+fn an_image_that_is_not_a_kernel_is_reported_with_how_qemu_ended() {
+    skip_unless!(
+        qemu_installed(),
+        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+    );
+    let junk = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(junk.path(), b"this is not a kernel image").expect("write");
+    let path = junk.path().display().to_string();
+    let run = MatrixRun::new(&[
+        "matrix",
+        "--kernel",
+        &path,
+        "--experiments",
+        "mmap-file",
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.describe());
+    let err = run.stderr();
+    assert!(err.contains("no results frame"), "{}", run.describe());
+    assert!(
+        err.contains("QEMU ended with exit status: 1"),
+        "{}",
+        run.describe()
+    );
+    let ktap = run.read(&run.run_dir().join("matrix.ktap"));
+    assert!(
+        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 "),
+        "{ktap}"
+    );
+}
