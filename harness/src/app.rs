@@ -91,6 +91,12 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         ))
         .into());
     }
+    if args.memory < 128 << 20 {
+        return Err(UsageError(
+            "--memory below 128MiB is too small for a guest kernel and the experiments".into(),
+        )
+        .into());
+    }
     let experiments: Vec<String> = if args.experiments.is_empty() {
         experiment::registry()
             .iter()

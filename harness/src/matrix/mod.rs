@@ -91,6 +91,13 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         qemu::require_qemu().map_err(|e| UsageError(format!("{e:#}")))?;
     }
     let cache = kernels::cache_root()?;
+    let host_thp = host_thp_mode();
+    if options.kernels.contains(&KernelSpec::Host) && options.thp != host_thp {
+        eprintln!(
+            "note: --thp {} applies to the guests; the host column runs with the host's own mode ({host_thp})",
+            options.thp
+        );
+    }
 
     // Resolve every kernel before booting any, so a typo fails in seconds.
     let mut images: Vec<Option<KernelImage>> = Vec::new();
