@@ -5,7 +5,7 @@
 //! folder; nothing is ever installed as the machine's kernel.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -231,9 +231,97 @@ pub fn cached_releases() -> Vec<(String, PathBuf)> {
     found
 }
 
-/// Finds (fetching if needed) the image of `debian:VERSION`. `progress` hears
+/// Finds (fetching if needed) the image of `debian:VERSION`, as an uncompressed
+/// ELF `vmlinux` where one can be made (see [`prefer_elf`]). `progress` hears
 /// what is being done.
 pub fn resolve_debian(version: &str, progress: &dyn Fn(&str)) -> Result<KernelImage> {
+    let image = resolve_debian_bzimage(version, progress)?;
+    Ok(prefer_elf(image, progress))
+}
+
+/// An uncompressed ELF `vmlinux` beside a cached `vmlinuz`, made once: under
+/// software emulation, firmware plus decompressing an XZ bzImage take about four
+/// seconds before the kernel prints anything, while QEMU loads an ELF image with
+/// a PVH entry point (`CONFIG_PVH=y`) directly. Without `xz`, a PVH config or
+/// an XZ payload, the bzImage is booted as it is.
+pub fn prefer_elf(image: KernelImage, progress: &dyn Fn(&str)) -> KernelImage {
+    let Some(dir) = image.path.parent() else {
+        return image;
+    };
+    let elf = dir.join("vmlinux");
+    if elf.is_file() {
+        return KernelImage { path: elf, ..image };
+    }
+    let pvh = std::fs::read_to_string(dir.join("config"))
+        .is_ok_and(|c| c.lines().any(|l| l == "CONFIG_PVH=y"));
+    if !pvh || !super::qemu::on_path("xz") {
+        return image;
+    }
+    progress("unpacking the image to an ELF vmlinux (boots faster)");
+    match extract_elf(&image.path, &elf) {
+        Ok(()) => KernelImage { path: elf, ..image },
+        Err(e) => {
+            progress(&format!("booting the bzImage: {e:#}"));
+            image
+        }
+    }
+}
+
+/// Decompresses the XZ payload of a bzImage into `target` (atomically).
+fn extract_elf(bzimage: &Path, target: &Path) -> Result<()> {
+    use std::io::Write;
+    const XZ_MAGIC: &[u8] = b"\xfd7zXZ\x00";
+    let bytes =
+        std::fs::read(bzimage).with_context(|| format!("cannot read {}", bzimage.display()))?;
+    let start = bytes
+        .windows(XZ_MAGIC.len())
+        .position(|w| w == XZ_MAGIC)
+        .with_context(|| format!("{} holds no XZ-compressed kernel", bzimage.display()))?;
+    let dir = target.parent().context("the kernel image has no folder")?;
+    let out = tempfile::Builder::new()
+        .prefix(".vmlinux-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    // --single-stream: the bzImage continues after the compressed kernel.
+    let mut child = Command::new("xz")
+        .args(["-dc", "--single-stream"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(
+            out.reopen()
+                .with_context(|| format!("cannot open {}", out.path().display()))?,
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run xz")?;
+    let mut stdin = child.stdin.take().context("xz's stdin is not a pipe")?;
+    let payload = bytes[start..].to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&payload));
+    let output = child.wait_with_output().context("cannot wait for xz")?;
+    // xz may stop reading before the end (trailing data); a broken pipe is fine.
+    let _ = writer.join();
+    if !output.status.success() {
+        bail!(
+            "xz failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let mut magic = [0u8; 4];
+    std::io::Read::read_exact(
+        &mut out.reopen().context("cannot reopen the unpacked kernel")?,
+        &mut magic,
+    )
+    .context("the unpacked kernel is empty")?;
+    if &magic != b"\x7fELF" {
+        bail!("the unpacked kernel is not an ELF file");
+    }
+    out.persist(target)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
+}
+
+fn resolve_debian_bzimage(version: &str, progress: &dyn Fn(&str)) -> Result<KernelImage> {
     let cached: Vec<(String, PathBuf)> = cached_releases()
         .into_iter()
         .filter(|(release, _)| series_of(release) == version)
