@@ -522,6 +522,46 @@ mod tests {
     }
 
     #[test]
+    fn the_xz_payload_of_a_bzimage_is_unpacked_despite_trailing_data() {
+        if !crate::matrix::qemu::on_path("xz") {
+            eprintln!("SKIP: xz is not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let kernel: Vec<u8> = b"\x7fELF"
+            .iter()
+            .copied()
+            .chain((0..5000u32).map(|i| (i % 251) as u8))
+            .collect();
+        let mut xz = Command::new("xz")
+            .args(["-c", "--check=crc32"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut xz.stdin.take().unwrap(), &kernel).unwrap();
+        let compressed = xz.wait_with_output().unwrap().stdout;
+        // A setup header before the payload and more data after it, as in a bzImage.
+        let mut bzimage = b"MZ setup code".to_vec();
+        bzimage.extend_from_slice(&compressed);
+        bzimage.extend_from_slice(b"\x00\x00trailing relocation data");
+        let vmlinuz = dir.path().join("vmlinuz");
+        std::fs::write(&vmlinuz, &bzimage).unwrap();
+        let image = KernelImage {
+            path: vmlinuz.clone(),
+            release: None,
+        };
+
+        // Without CONFIG_PVH=y in the cached config, the bzImage is kept.
+        assert_eq!(prefer_elf(image.clone(), &|_| {}).path, vmlinuz);
+
+        std::fs::write(dir.path().join("config"), "CONFIG_PVH=y\n").unwrap();
+        let elf = prefer_elf(image, &|_| {});
+        assert_eq!(elf.path, dir.path().join("vmlinux"));
+        assert_eq!(std::fs::read(&elf.path).unwrap(), kernel);
+    }
+
+    #[test]
     fn apt_listing_keeps_one_generic_package_per_release_newest_last() {
         let listing = "\
 linux-image-6.1.0-42-amd64-unsigned - Linux 6.1 for 64-bit PCs
