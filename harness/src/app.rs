@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{Cli, Command, RunOptions};
+use crate::cli::{Cli, Command, MatrixArgs, RunOptions};
 use crate::compare::baseline::{self, BaselineMode};
 use crate::compare::{self as comparing, Comparison};
 use crate::experiment::{self, Experiment, PlanContext};
@@ -70,7 +70,68 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .collect::<Result<Vec<_>, _>>()?;
             run_experiments(&selected, &options)
         }
+        Command::Matrix(args) => run_matrix(&args),
+        Command::GuestInit => {
+            crate::matrix::guest::main()?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
+    use crate::matrix::{self, kernels::KernelSpec};
+    if args.list_kernels {
+        print!("{}", matrix::kernels::list_text());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let kernels = args
+        .kernels
+        .iter()
+        .map(|k| KernelSpec::parse(k).map_err(UsageError))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(twice) = kernels
+        .iter()
+        .enumerate()
+        .find_map(|(i, k)| kernels[..i].contains(k).then_some(k))
+    {
+        return Err(UsageError(format!(
+            "--kernel {twice} is given twice; each kernel is one column"
+        ))
+        .into());
+    }
+    if args.memory < 128 << 20 {
+        return Err(UsageError(
+            "--memory below 128MiB is too small for a guest kernel and the experiments".into(),
+        )
+        .into());
+    }
+    let experiments: Vec<String> = if args.experiments.is_empty() {
+        experiment::registry()
+            .iter()
+            .map(|e| e.info().name.to_string())
+            .collect()
+    } else {
+        for name in &args.experiments {
+            if experiment::find(name).is_none() {
+                return Err(UsageError(format!(
+                    "unknown experiment '{name}'; `harness list` shows the names"
+                ))
+                .into());
+            }
+        }
+        args.experiments.clone()
+    };
+    let options = matrix::MatrixOptions {
+        kernels,
+        experiments,
+        thp: args.thp.clone().unwrap_or_else(matrix::host_thp_mode),
+        memory_bytes: args.memory,
+        size_bytes: args.size,
+        timeout: Duration::from_secs(args.timeout),
+        out: args.out.clone().unwrap_or_else(default_results_root),
+        ktap: args.ktap,
+    };
+    matrix::run(&options)
 }
 
 fn list() -> String {

@@ -67,6 +67,53 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// Run the experiments under several kernels (in QEMU virtual machines, or
+    /// `host` natively) and compare them in one matrix.
+    Matrix(MatrixArgs),
+    /// PID 1 of a matrix virtual machine (internal).
+    #[command(hide = true)]
+    GuestInit,
+}
+
+/// Options of `matrix`.
+#[derive(Debug, Clone, Args)]
+pub struct MatrixArgs {
+    /// A kernel to run under, repeatable: `debian:VERSION` (fetched from the
+    /// Debian archive and cached, never installed), a path to a kernel image, or
+    /// `host` (the running kernel, natively). The first is the reference column.
+    #[arg(
+        long = "kernel",
+        value_name = "SPEC",
+        required_unless_present = "list_kernels"
+    )]
+    pub kernels: Vec<String>,
+    /// Experiments to run (comma-separated); default: all.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub experiments: Vec<String>,
+    /// Transparent huge pages mode set on every guest's kernel command line;
+    /// default: the host's mode.
+    #[arg(long, value_name = "MODE", value_parser = ["always", "madvise", "never"])]
+    pub thp: Option<String>,
+    /// Memory of every guest.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    pub memory: u64,
+    /// Override each experiment's main size (default: its --quick size).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub size: Option<u64>,
+    /// Longest time one kernel may take from boot to power-off, in seconds; a
+    /// guest still running then is killed and reported with its console's tail.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+    /// Folder for results (a `<time>-matrix` subfolder per run); default:
+    /// results/ of the workspace.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print KTAP (one test per kernel and claim) instead of the table.
+    #[arg(long)]
+    pub ktap: bool,
+    /// Show the cached kernels and the ones the apt sources can fetch, and exit.
+    #[arg(long)]
+    pub list_kernels: bool,
 }
 
 /// Options shared by `all` and `run`.

@@ -14,6 +14,8 @@
 //! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
 //! 6. [`compare`] matches a run with a baseline (another `RunRecord`) and finds
 //!    the claims and metrics that changed beyond tolerance.
+//!
+//! [`matrix`] runs the same pipeline under other kernels in QEMU and compares them.
 #![deny(missing_docs)]
 
 pub mod app;
@@ -24,6 +26,7 @@ pub mod elf_segments;
 pub mod error;
 pub mod experiment;
 pub mod explain;
+pub mod matrix;
 pub mod model;
 pub mod probe;
 pub mod progress;

@@ -56,6 +56,27 @@ pub struct Environment {
     pub cgroup_memory_max_bytes: Option<u64>,
     /// glibc version, as `gnu_get_libc_version()` reports it.
     pub glibc_version: String,
+    /// Set when the run happened inside a `harness matrix` virtual machine: how
+    /// that machine was configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<GuestInfo>,
+}
+
+/// The virtual machine a `harness matrix` guest ran in. The memory size and the
+/// THP mode are fixed on the kernel command line so that differences between
+/// kernels come from the kernels, not from their defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestInfo {
+    /// The kernel as named on the matrix command line (`debian:6.1`, a path).
+    pub kernel_spec: String,
+    /// `kvm` (hardware virtualisation) or `tcg` (software emulation).
+    pub accelerator: String,
+    /// Memory given to the virtual machine, in bytes (QEMU's `-m`).
+    pub memory_bytes: u64,
+    /// The `transparent_hugepage=` value on the kernel command line.
+    pub thp_cmdline: String,
+    /// The whole kernel command line (/proc/cmdline inside the guest).
+    pub kernel_cmdline: String,
 }
 
 impl Environment {
@@ -101,6 +122,7 @@ impl Environment {
             is_root: nix::unistd::geteuid().is_root(),
             cgroup_memory_max_bytes: cgroup_memory_max(),
             glibc_version: glibc_version(),
+            guest: None,
         }
     }
 

@@ -214,6 +214,18 @@ pub fn environment(env: &Environment) -> Table {
     for (k, v) in rows {
         table.rows.push(vec![k.to_string(), v]);
     }
+    if let Some(guest) = &env.guest {
+        table.rows.push(vec![
+            "matrix guest".to_string(),
+            format!(
+                "{} under QEMU ({}), {} memory, transparent_hugepage={}",
+                guest.kernel_spec,
+                guest.accelerator,
+                human_bytes(guest.memory_bytes),
+                guest.thp_cmdline
+            ),
+        ]);
+    }
     table
 }
 

@@ -8,5 +8,6 @@ mod demos;
 mod failures;
 mod fixtures;
 mod fork_cow;
+mod matrix;
 mod mmap_file;
 mod util;

@@ -1,0 +1,395 @@
+//! Comparing runs of the same experiments across kernels: a pure function over
+//! [`RunRecord`] values. The first kernel with results is the reference; every
+//! other kernel's figure is compared with it, with a tolerance counted in pages
+//! of the recorded page size (never in time: phase timings are left out, since
+//! an emulated guest's clock says nothing about the host's).
+//!
+//! [`within_tolerance`] is the one place that decides "same or different", so a
+//! shared baseline-comparison policy can replace it without touching the rows.
+
+use std::collections::HashMap;
+
+use crate::model::{ExperimentRecord, ProcessRecord, RunRecord, Verdict};
+
+/// Figures may differ by this many pages (bytes) or faults (counts) and still
+/// count as the same: a page or two of stack, libc or page-table noise.
+pub const TOLERANCE_PAGES: u64 = 2;
+
+/// What a metric counts, which decides its tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes: tolerance is [`TOLERANCE_PAGES`] pages.
+    Bytes,
+    /// Page faults: tolerance is [`TOLERANCE_PAGES`] faults.
+    Faults,
+}
+
+/// True when `value` is within tolerance of `reference`.
+pub fn within_tolerance(reference: u64, value: u64, unit: Unit, page_size: u64) -> bool {
+    let band = match unit {
+        Unit::Bytes => TOLERANCE_PAGES * page_size,
+        Unit::Faults => TOLERANCE_PAGES,
+    };
+    reference.abs_diff(value) <= band
+}
+
+/// One kernel's column: its label and its run, or why it has none.
+#[derive(Debug, Clone)]
+pub struct Column<'a> {
+    /// The kernel as the user named it.
+    pub label: String,
+    /// Its results, or the reason there are none (boot failure, timeout).
+    pub run: Result<&'a RunRecord, String>,
+}
+
+/// A measured value or a verdict in one cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A figure with its unit.
+    Number(u64, Unit),
+    /// A claim's verdict.
+    Verdict(Verdict),
+    /// Not measured on this kernel (no results, or the checkpoint was not reached).
+    Missing,
+}
+
+/// One cell of the matrix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// What was measured.
+    pub value: Value,
+    /// True when it differs from the reference column beyond tolerance.
+    pub differs: bool,
+}
+
+/// Whether a row holds a figure or a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowKind {
+    /// A figure at a checkpoint.
+    Metric,
+    /// A claim's verdict.
+    Claim,
+}
+
+/// One row: `experiment / variant / checkpoint / [role] metric`, or
+/// `experiment / variant / claim`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Figure or claim.
+    pub kind: RowKind,
+    /// The experiment.
+    pub experiment: String,
+    /// The variant (empty for claims judged over the whole experiment).
+    pub variant: String,
+    /// The checkpoint label, or the claim id.
+    pub point: String,
+    /// The metric name with its unit (`rss_bytes`, `minor_faults`, `region data rss_bytes`),
+    /// or `verdict`.
+    pub metric: String,
+    /// One cell per column.
+    pub cells: Vec<Cell>,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    /// Column labels.
+    pub columns: Vec<String>,
+    /// Index of the reference column, if any kernel has results.
+    pub reference: Option<usize>,
+    /// Rows in the order first met.
+    pub rows: Vec<Row>,
+}
+
+impl Matrix {
+    /// Rows with at least one cell beyond tolerance.
+    pub fn differing_rows(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.cells.iter().any(|c| c.differs))
+            .count()
+    }
+}
+
+type Key = (RowKind, String, String, String, String);
+
+/// Builds the matrix of `columns`.
+pub fn compare(columns: &[Column<'_>]) -> Matrix {
+    let mut order: Vec<Key> = Vec::new();
+    let mut values: HashMap<Key, Vec<Value>> = HashMap::new();
+    let n = columns.len();
+    for (index, column) in columns.iter().enumerate() {
+        let Ok(run) = column.run else {
+            continue;
+        };
+        for experiment in &run.experiments {
+            for (key, value) in figures(experiment) {
+                let slot = values.entry(key.clone()).or_insert_with(|| {
+                    order.push(key);
+                    vec![Value::Missing; n]
+                });
+                slot[index] = value;
+            }
+        }
+    }
+    let reference = columns.iter().position(|c| c.run.is_ok());
+    let page_size = |i: usize| {
+        columns[i]
+            .run
+            .as_ref()
+            .map_or(4096, |r| r.environment.page_size)
+    };
+    let rows = order
+        .into_iter()
+        .map(|key| {
+            let cells_values = values.remove(&key).unwrap_or_default();
+            let cells = cells_values
+                .iter()
+                .enumerate()
+                .map(|(i, value)| {
+                    let differs = match (reference, value) {
+                        (Some(r), _) if r == i => false,
+                        (Some(_), _) if columns[i].run.is_err() => false,
+                        (Some(r), value) => {
+                            differs(&cells_values[r], value, page_size(r).max(page_size(i)))
+                        }
+                        (None, _) => false,
+                    };
+                    Cell {
+                        value: value.clone(),
+                        differs,
+                    }
+                })
+                .collect();
+            let (kind, experiment, variant, point, metric) = key;
+            Row {
+                kind,
+                experiment,
+                variant,
+                point,
+                metric,
+                cells,
+            }
+        })
+        .collect();
+    Matrix {
+        columns: columns.iter().map(|c| c.label.clone()).collect(),
+        reference,
+        rows,
+    }
+}
+
+fn differs(reference: &Value, value: &Value, page_size: u64) -> bool {
+    match (reference, value) {
+        (Value::Number(a, unit), Value::Number(b, _)) => {
+            !within_tolerance(*a, *b, *unit, page_size)
+        }
+        (Value::Verdict(a), Value::Verdict(b)) => a != b,
+        (Value::Missing, Value::Missing) => false,
+        // Measured on one kernel and not on the other is a difference too.
+        _ => true,
+    }
+}
+
+/// Every compared figure and verdict of one experiment.
+fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
+    let mut out = Vec::new();
+    for v in &e.variants {
+        for c in &v.checkpoints {
+            for p in &c.processes {
+                let prefix = if p.role == "main" {
+                    String::new()
+                } else {
+                    format!("{} ", p.role)
+                };
+                for (metric, value, unit) in process_figures(p) {
+                    out.push((
+                        (
+                            RowKind::Metric,
+                            e.name.clone(),
+                            v.name.clone(),
+                            c.label.clone(),
+                            format!("{prefix}{metric}"),
+                        ),
+                        Value::Number(value, unit),
+                    ));
+                }
+            }
+        }
+    }
+    for claim in &e.claims {
+        out.push((
+            (
+                RowKind::Claim,
+                e.name.clone(),
+                claim.variant.clone().unwrap_or_default(),
+                claim.id.clone(),
+                "verdict".into(),
+            ),
+            Value::Verdict(claim.verdict),
+        ));
+    }
+    out
+}
+
+/// The figures compared per process and checkpoint: faults of the phase and the
+/// memory the process and its declared regions hold.
+fn process_figures(p: &ProcessRecord) -> Vec<(String, u64, Unit)> {
+    let t = &p.totals;
+    let mut out = vec![
+        ("minor_faults".to_string(), p.faults.minor, Unit::Faults),
+        ("major_faults".to_string(), p.faults.major, Unit::Faults),
+        ("vm_size_bytes".to_string(), t.vm_size_bytes, Unit::Bytes),
+        ("rss_bytes".to_string(), t.rss_bytes, Unit::Bytes),
+        ("rss_anon_bytes".to_string(), t.rss_anon_bytes, Unit::Bytes),
+        ("rss_file_bytes".to_string(), t.rss_file_bytes, Unit::Bytes),
+        ("pss_bytes".to_string(), t.pss_bytes, Unit::Bytes),
+    ];
+    for r in &p.regions {
+        let f = &r.figures;
+        out.push((
+            format!("region {} rss_bytes", r.name),
+            f.rss_bytes,
+            Unit::Bytes,
+        ));
+        out.push((
+            format!("region {} pss_bytes", r.name),
+            f.pss_bytes,
+            Unit::Bytes,
+        ));
+        out.push((
+            format!("region {} anon_huge_pages_bytes", r.name),
+            f.anon_huge_pages_bytes,
+            Unit::Bytes,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::*;
+    use crate::system::Environment;
+
+    /// A run with one experiment, one variant, one checkpoint and one claim.
+    pub(crate) fn run(rss_bytes: u64, minor: u64, verdict: Verdict) -> RunRecord {
+        let env = Environment::detect(&std::env::temp_dir());
+        let process = ProcessRecord {
+            role: "main".into(),
+            pid: 1,
+            faults: Faults { minor, major: 0 },
+            faults_total: Faults::default(),
+            totals: Totals {
+                rss_bytes,
+                ..Totals::default()
+            },
+            regions: vec![],
+            mappings: vec![],
+        };
+        RunRecord {
+            format_version: FORMAT_VERSION,
+            vmlab_version: "0".into(),
+            started_at: String::new(),
+            quick: true,
+            environment: Environment {
+                page_size: 4096,
+                ..env
+            },
+            experiments: vec![ExperimentRecord {
+                name: "mmap-file".into(),
+                status: Status::Ok,
+                reason: None,
+                params: Default::default(),
+                variants: vec![VariantRecord {
+                    name: "warm".into(),
+                    status: Status::Ok,
+                    reason: None,
+                    notes: Default::default(),
+                    noise_floor: vec![],
+                    checkpoints: vec![CheckpointRecord {
+                        label: "after-read-all".into(),
+                        phase_millis: 5,
+                        processes: vec![process],
+                        system: None,
+                        population: None,
+                    }],
+                    rss_samples: vec![],
+                    binary: None,
+                }],
+                claims: vec![ClaimRecord {
+                    id: "read-all-makes-file-resident".into(),
+                    variant: Some("warm".into()),
+                    source: String::new(),
+                    statement: String::new(),
+                    verdict,
+                    evidence: "measured".into(),
+                    expected: None,
+                }],
+                summary: vec![],
+            }],
+        }
+    }
+
+    fn row<'a>(m: &'a Matrix, metric: &str) -> &'a Row {
+        m.rows.iter().find(|r| r.metric == metric).unwrap()
+    }
+
+    #[test]
+    fn figures_within_two_pages_are_the_same_and_beyond_differ() {
+        let a = run(1 << 20, 100, Verdict::Confirmed);
+        let near = run((1 << 20) + 2 * 4096, 102, Verdict::Confirmed);
+        let far = run((1 << 20) + 3 * 4096, 103, Verdict::Refuted);
+        let m = compare(&[
+            Column {
+                label: "a".into(),
+                run: Ok(&a),
+            },
+            Column {
+                label: "near".into(),
+                run: Ok(&near),
+            },
+            Column {
+                label: "far".into(),
+                run: Ok(&far),
+            },
+        ]);
+        let rss: Vec<bool> = row(&m, "rss_bytes")
+            .cells
+            .iter()
+            .map(|c| c.differs)
+            .collect();
+        assert_eq!(rss, vec![false, false, true]);
+        let faults: Vec<bool> = row(&m, "minor_faults")
+            .cells
+            .iter()
+            .map(|c| c.differs)
+            .collect();
+        assert_eq!(faults, vec![false, false, true]);
+        let verdicts: Vec<bool> = row(&m, "verdict").cells.iter().map(|c| c.differs).collect();
+        assert_eq!(verdicts, vec![false, false, true]);
+        assert!(
+            m.rows.iter().all(|r| !r.metric.contains("millis")),
+            "timings are left out"
+        );
+    }
+
+    #[test]
+    fn a_kernel_without_results_is_missing_and_the_next_one_is_the_reference() {
+        let b = run(1 << 20, 100, Verdict::Confirmed);
+        let m = compare(&[
+            Column {
+                label: "broken".into(),
+                run: Err("timed out".into()),
+            },
+            Column {
+                label: "b".into(),
+                run: Ok(&b),
+            },
+        ]);
+        assert_eq!(m.reference, Some(1));
+        let cells = &row(&m, "rss_bytes").cells;
+        assert_eq!(cells[0].value, Value::Missing);
+        assert!(!cells[1].differs);
+    }
+}

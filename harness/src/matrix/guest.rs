@@ -1,0 +1,246 @@
+//! The guest side of the matrix: `harness guest-init` runs as PID 1 (`/init` in
+//! the initramfs). It mounts what the experiments need, runs them exactly as
+//! `harness run --quick` does, sends results.json framed over the second serial
+//! port, and powers the machine off. Whatever fails, it reports on the console
+//! and powers off, so the host never waits for its timeout needlessly.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use super::console::{self, PROGRESS};
+use crate::cli::Cli;
+use crate::model::RunRecord;
+use crate::system::GuestInfo;
+
+/// Where the initramfs keeps the experiment binaries.
+pub const BIN_DIR: &str = "/bin";
+/// Where the guest's run writes its results folder.
+const RESULTS_DIR: &str = "/results";
+/// The serial port reserved for the framed results.
+const RESULTS_PORT: &str = "/dev/ttyS1";
+
+/// Runs the guest and powers off; returns only if powering off failed.
+pub fn main() -> Result<()> {
+    // Never power off a real machine: only PID 1 of a guest goes on.
+    if std::process::id() != 1 {
+        anyhow::bail!(
+            "guest-init runs only as PID 1 (/init) inside a `harness matrix` virtual machine"
+        );
+    }
+    // The console is a terminal, which would make the run draw animated
+    // progress bars; through a pipe it prints one plain line per variant.
+    let relay = StderrRelay::start();
+    let outcome = run_guest();
+    drop(relay);
+    if let Err(e) = &outcome {
+        say(&format!("error: {e:#}"));
+    }
+    power_off();
+    outcome
+}
+
+/// Prints a progress line on the console (the host shows it).
+fn say(text: &str) {
+    eprintln!("{PROGRESS} {text}");
+}
+
+fn run_guest() -> Result<()> {
+    mount_filesystems()?;
+    super::fixed_address_space();
+    let _ = nix::unistd::sethostname("vmlab-guest");
+    let cmdline = std::fs::read_to_string("/proc/cmdline").context("cannot read /proc/cmdline")?;
+    let param = |key: &str| {
+        cmdline
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let experiments =
+        param("vmlab.experiments").context("no vmlab.experiments= on the kernel command line")?;
+    let mut args: Vec<String> = vec!["harness".into(), "run".into()];
+    args.extend(experiments.split(',').map(str::to_string));
+    args.extend([
+        "--quick".into(),
+        "--out".into(),
+        RESULTS_DIR.into(),
+        "--dir".into(),
+        "/tmp".into(),
+    ]);
+    if let Some(size) = param("vmlab.size") {
+        args.extend(["--size".into(), size]);
+    }
+    // No other thread reads the environment (the stderr relay only copies
+    // bytes), so changing it cannot race.
+    std::env::set_var(crate::runner::locate::DIR_VARIABLE, BIN_DIR);
+    std::env::set_var("PATH", BIN_DIR);
+    std::env::set_var("HOME", "/tmp");
+    quiet_stdout();
+    say(&format!("running {experiments}"));
+    let cli = Cli::try_parse_from(&args)
+        .map_err(|e| anyhow::anyhow!("bad guest arguments {args:?}: {e}"))?;
+    // The run writes results even when an experiment fails; its exit status is
+    // in the results, so it is not needed here.
+    let _ = crate::app::run(cli)?;
+    let latest = Path::new(RESULTS_DIR).join("latest").join("results.json");
+    let text = std::fs::read_to_string(&latest)
+        .with_context(|| format!("cannot read {}", latest.display()))?;
+    let mut run: RunRecord = serde_json::from_str(&text)
+        .with_context(|| format!("cannot parse {}", latest.display()))?;
+    run.environment.virtual_machine = true;
+    run.environment.guest = Some(GuestInfo {
+        kernel_spec: String::new(),
+        accelerator: String::new(),
+        memory_bytes: param("vmlab.memory")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0),
+        thp_cmdline: param("transparent_hugepage").unwrap_or_default(),
+        kernel_cmdline: cmdline.trim().to_string(),
+    });
+    let payload = serde_json::to_vec(&run).context("cannot serialise the results")?;
+    say(&format!("sending {} bytes of results", payload.len()));
+    send(console::encode(&payload).as_bytes())?;
+    say("done");
+    Ok(())
+}
+
+fn mount_filesystems() -> Result<()> {
+    let table: [(&str, &str, &str, bool); 5] = [
+        ("proc", "/proc", "proc", true),
+        ("sysfs", "/sys", "sysfs", true),
+        ("devtmpfs", "/dev", "devtmpfs", true),
+        ("tmpfs", "/tmp", "tmpfs", true),
+        // fault_around_bytes lives here; the run records it when readable.
+        ("debugfs", "/sys/kernel/debug", "debugfs", false),
+    ];
+    for (source, target, fstype, required) in table {
+        match mount(source, target, fstype) {
+            Ok(()) => {}
+            Err(e) if required => {
+                return Err(e).with_context(|| format!("cannot mount {fstype} on {target}"))
+            }
+            Err(e) => say(&format!("{fstype} not mounted on {target}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// Stderr through a pipe to the console, copied by a thread. Dropping it puts
+/// the console back on stderr and waits until everything was copied.
+struct StderrRelay {
+    console: std::os::fd::OwnedFd,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StderrRelay {
+    fn start() -> Option<StderrRelay> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: dup returns a new descriptor (or -1, checked) that this
+        // function then owns.
+        let console = unsafe { libc::dup(2) };
+        if console < 0 {
+            return None;
+        }
+        // SAFETY: `console` is a fresh descriptor owned by nothing else.
+        let console = unsafe { OwnedFd::from_raw_fd(console) };
+        let (read, write) = nix::unistd::pipe().ok()?;
+        // SAFETY: dup2 makes fd 2 a copy of the pipe's write end; both are open.
+        if unsafe { libc::dup2(write.as_raw_fd(), 2) } < 0 {
+            return None;
+        }
+        drop(write);
+        let mut sink = std::fs::File::from(console.try_clone().ok()?);
+        let mut source = std::fs::File::from(read);
+        let thread = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut source, &mut sink);
+        });
+        Some(StderrRelay {
+            console,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for StderrRelay {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: both descriptors are open; this closes the pipe's last write
+        // end, so the copying thread sees end of file.
+        unsafe { libc::dup2(self.console.as_raw_fd(), 2) };
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sends the run's own stdout (the whole result table) to /dev/null: the console
+/// keeps the kernel's messages and the per-variant progress lines on stderr,
+/// which the host shows while the guest runs.
+fn quiet_stdout() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        use std::os::fd::AsRawFd;
+        // SAFETY: dup2 onto fd 1 replaces stdout with an open descriptor; Rust's
+        // stdout handle keeps writing to fd 1 and is unaffected otherwise.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
+}
+
+/// mount(2) with no flags and no data.
+fn mount(source: &str, target: &str, fstype: &str) -> std::io::Result<()> {
+    let c = |s: &str| std::ffi::CString::new(s).map_err(std::io::Error::other);
+    let (source, target, fstype) = (c(source)?, c(target)?, c(fstype)?);
+    // SAFETY: the three pointers are NUL-terminated strings that outlive the
+    // call, and a null data pointer is allowed for these file systems.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Writes the frame to the results port and waits until it has left the UART;
+/// falls back to the console when the port is missing.
+fn send(frame: &[u8]) -> Result<()> {
+    match std::fs::OpenOptions::new().write(true).open(RESULTS_PORT) {
+        Ok(mut port) => {
+            port.write_all(frame)
+                .with_context(|| format!("cannot write to {RESULTS_PORT}"))?;
+            nix::sys::termios::tcdrain(&port)
+                .with_context(|| format!("cannot drain {RESULTS_PORT}"))?;
+        }
+        Err(e) => {
+            say(&format!(
+                "{RESULTS_PORT} unavailable ({e}); sending results on the console"
+            ));
+            let mut out = std::io::stderr().lock();
+            out.write_all(frame)
+                .context("cannot write to the console")?;
+        }
+    }
+    Ok(())
+}
+
+fn power_off() {
+    nix::unistd::sync();
+    // If this returns, PID 1 exits next, the kernel panics, and `panic=-1` with
+    // QEMU's -no-reboot ends the virtual machine anyway.
+    // SAFETY: reboot(2) with RB_POWER_OFF takes no pointers; file systems were
+    // synced above and the guest holds nothing else worth saving.
+    if unsafe { libc::reboot(libc::RB_POWER_OFF) } != 0 {
+        say(&format!(
+            "power-off failed: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+}

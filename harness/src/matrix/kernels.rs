@@ -1,0 +1,588 @@
+//! Which kernels a matrix runs on: `debian:VERSION` (fetched from the Debian
+//! archive with the system's package tools and cached), a path to a kernel image,
+//! or `host` (the running kernel, measured natively). Fetching only downloads and
+//! extracts the package (`apt-get download`, `dpkg-deb -x`) into the user's cache
+//! folder; nothing is ever installed as the machine's kernel.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// A kernel as the user names it on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelSpec {
+    /// The running kernel, measured natively (no virtual machine).
+    Host,
+    /// A Debian kernel package's image, e.g. `debian:6.1`.
+    Debian(String),
+    /// A kernel image (bzImage or an ELF vmlinux with a PVH note) on disk.
+    Path(PathBuf),
+}
+
+impl KernelSpec {
+    /// Parses `host`, `debian:VERSION` or a path.
+    pub fn parse(text: &str) -> Result<KernelSpec, String> {
+        if text == "host" {
+            return Ok(KernelSpec::Host);
+        }
+        if let Some(version) = text.strip_prefix("debian:") {
+            let valid = !version.is_empty()
+                && version
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+            if !valid {
+                return Err(format!(
+                    "'{text}': write the Debian kernel version as debian:MAJOR.MINOR, e.g. debian:6.1"
+                ));
+            }
+            return Ok(KernelSpec::Debian(version.to_string()));
+        }
+        let path = PathBuf::from(text);
+        if !path.is_file() {
+            return Err(format!(
+                "'{text}' is neither `host`, `debian:VERSION` nor a kernel image file; \
+                 `harness matrix --list-kernels` shows what is available"
+            ));
+        }
+        Ok(KernelSpec::Path(path))
+    }
+
+    /// A short name safe for a folder (`debian-6.1`, `host`, `vmlinuz-custom`).
+    pub fn folder_name(&self) -> String {
+        let raw = match self {
+            KernelSpec::Host => "host".to_string(),
+            KernelSpec::Debian(v) => format!("debian-{v}"),
+            KernelSpec::Path(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "kernel".into()),
+        };
+        raw.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for KernelSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KernelSpec::Host => write!(f, "host"),
+            KernelSpec::Debian(v) => write!(f, "debian:{v}"),
+            KernelSpec::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// A kernel image ready to boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelImage {
+    /// The image file.
+    pub path: PathBuf,
+    /// Its release (`6.1.0-47-amd64`) when known from the package.
+    pub release: Option<String>,
+}
+
+/// The cache folder for kernels and guest builds: `$XDG_CACHE_HOME/vmlab` or
+/// `~/.cache/vmlab`.
+pub fn cache_root() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("vmlab"));
+    }
+    let home = std::env::var_os("HOME").filter(|d| !d.is_empty()).context(
+        "neither XDG_CACHE_HOME nor HOME is set, so there is no cache folder for kernels",
+    )?;
+    Ok(PathBuf::from(home).join(".cache").join("vmlab"))
+}
+
+/// Where extracted kernels live: one folder per release holding `vmlinuz`.
+pub fn kernels_dir() -> Result<PathBuf> {
+    Ok(cache_root()?.join("kernels"))
+}
+
+/// A Debian kernel image package the apt sources offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebianPackage {
+    /// Package name (`linux-image-6.1.0-47-amd64-unsigned`).
+    pub package: String,
+    /// Kernel release inside it (`6.1.0-47-amd64`).
+    pub release: String,
+}
+
+impl DebianPackage {
+    /// `6.1` for release `6.1.0-47-amd64`.
+    pub fn series(&self) -> String {
+        series_of(&self.release)
+    }
+
+    /// The ABI number (`47`), for picking the newest.
+    fn abi(&self) -> u64 {
+        self.release
+            .split('-')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn series_of(release: &str) -> String {
+    release
+        .split(['.', '-'])
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The generic amd64 kernel image packages of `apt-cache search` output (not the
+/// cloud, rt or debug flavours).
+pub fn parse_package_list(apt_cache_output: &str) -> Vec<DebianPackage> {
+    let mut packages: Vec<DebianPackage> = apt_cache_output
+        .lines()
+        .filter_map(|line| {
+            let package = line.split_whitespace().next()?;
+            let release = package
+                .strip_prefix("linux-image-")?
+                .strip_suffix("-unsigned")
+                .unwrap_or(package.strip_prefix("linux-image-")?);
+            let (version, flavour) = release.split_once('-')?;
+            let (abi, arch) = flavour.split_once('-')?;
+            let well_formed = arch == "amd64"
+                && abi.chars().all(|c| c.is_ascii_digit())
+                && version.split('.').count() == 3
+                && version
+                    .split('.')
+                    .all(|p| p.chars().all(|c| c.is_ascii_digit()));
+            well_formed.then(|| DebianPackage {
+                package: package.to_string(),
+                release: release.to_string(),
+            })
+        })
+        .collect();
+    // The unsigned package holds the same image without the signing wrapper;
+    // keep one package per release, preferring it.
+    packages.sort_by(|a, b| {
+        (
+            a.series(),
+            a.abi(),
+            &a.release,
+            !a.package.ends_with("-unsigned"),
+        )
+            .cmp(&(
+                b.series(),
+                b.abi(),
+                &b.release,
+                !b.package.ends_with("-unsigned"),
+            ))
+    });
+    packages.dedup_by(|later, earlier| later.release == earlier.release);
+    packages
+}
+
+const APT_QUERY: &str = "^linux-image-[0-9.]+-[0-9]+-amd64(-unsigned)?$";
+
+/// The kernel image packages the apt sources offer, or why they cannot be listed.
+pub fn available_packages() -> Result<Vec<DebianPackage>> {
+    let output = Command::new("apt-cache")
+        .args(["search", "--names-only", APT_QUERY])
+        .output()
+        .context("cannot run apt-cache (Debian's package tools are needed to fetch kernels)")?;
+    if !output.status.success() {
+        bail!(
+            "`apt-cache search --names-only '{APT_QUERY}'` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(parse_package_list(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The releases extracted into the cache, newest last.
+pub fn cached_releases() -> Vec<(String, PathBuf)> {
+    let Ok(dir) = kernels_dir() else {
+        return vec![];
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return vec![];
+    };
+    let mut found: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let image = e.path().join("vmlinuz");
+            image
+                .is_file()
+                .then(|| (e.file_name().to_string_lossy().into_owned(), image))
+        })
+        .collect();
+    found.sort_by_key(|(release, _)| {
+        let abi: u64 = release
+            .split('-')
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        (series_of(release), abi)
+    });
+    found
+}
+
+/// Finds (fetching if needed) the image of `debian:VERSION`, as an uncompressed
+/// ELF `vmlinux` where one can be made (see [`prefer_elf`]). `progress` hears
+/// what is being done.
+pub fn resolve_debian(version: &str, progress: &dyn Fn(&str)) -> Result<KernelImage> {
+    let image = resolve_debian_bzimage(version, progress)?;
+    Ok(prefer_elf(image, progress))
+}
+
+/// An uncompressed ELF `vmlinux` beside a cached `vmlinuz`, made once: under
+/// software emulation, firmware plus decompressing an XZ bzImage take about four
+/// seconds before the kernel prints anything, while QEMU loads an ELF image with
+/// a PVH entry point (`CONFIG_PVH=y`) directly. Without `xz`, a PVH config or
+/// an XZ payload, the bzImage is booted as it is.
+pub fn prefer_elf(image: KernelImage, progress: &dyn Fn(&str)) -> KernelImage {
+    let Some(dir) = image.path.parent() else {
+        return image;
+    };
+    let elf = dir.join("vmlinux");
+    if elf.is_file() {
+        return KernelImage { path: elf, ..image };
+    }
+    let pvh = std::fs::read_to_string(dir.join("config"))
+        .is_ok_and(|c| c.lines().any(|l| l == "CONFIG_PVH=y"));
+    if !pvh || !super::qemu::on_path("xz") {
+        return image;
+    }
+    progress("unpacking the image to an ELF vmlinux (boots faster)");
+    match extract_elf(&image.path, &elf) {
+        Ok(()) => KernelImage { path: elf, ..image },
+        Err(e) => {
+            progress(&format!("booting the bzImage: {e:#}"));
+            image
+        }
+    }
+}
+
+/// Decompresses the XZ payload of a bzImage into `target` (atomically).
+fn extract_elf(bzimage: &Path, target: &Path) -> Result<()> {
+    use std::io::Write;
+    const XZ_MAGIC: &[u8] = b"\xfd7zXZ\x00";
+    let bytes =
+        std::fs::read(bzimage).with_context(|| format!("cannot read {}", bzimage.display()))?;
+    let start = bytes
+        .windows(XZ_MAGIC.len())
+        .position(|w| w == XZ_MAGIC)
+        .with_context(|| format!("{} holds no XZ-compressed kernel", bzimage.display()))?;
+    let dir = target.parent().context("the kernel image has no folder")?;
+    let out = tempfile::Builder::new()
+        .prefix(".vmlinux-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    // --single-stream: the bzImage continues after the compressed kernel.
+    let mut child = Command::new("xz")
+        .args(["-dc", "--single-stream"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(
+            out.reopen()
+                .with_context(|| format!("cannot open {}", out.path().display()))?,
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run xz")?;
+    let mut stdin = child.stdin.take().context("xz's stdin is not a pipe")?;
+    let payload = bytes[start..].to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&payload));
+    let output = child.wait_with_output().context("cannot wait for xz")?;
+    // xz may stop reading before the end (trailing data); a broken pipe is fine.
+    let _ = writer.join();
+    if !output.status.success() {
+        bail!(
+            "xz failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let mut magic = [0u8; 4];
+    std::io::Read::read_exact(
+        &mut out.reopen().context("cannot reopen the unpacked kernel")?,
+        &mut magic,
+    )
+    .context("the unpacked kernel is empty")?;
+    if &magic != b"\x7fELF" {
+        bail!("the unpacked kernel is not an ELF file");
+    }
+    out.persist(target)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    Ok(())
+}
+
+fn resolve_debian_bzimage(version: &str, progress: &dyn Fn(&str)) -> Result<KernelImage> {
+    let cached: Vec<(String, PathBuf)> = cached_releases()
+        .into_iter()
+        .filter(|(release, _)| series_of(release) == version)
+        .collect();
+    let available = available_packages();
+    let wanted = available
+        .as_ref()
+        .ok()
+        .and_then(|list| list.iter().rev().find(|p| p.series() == version).cloned());
+    if let Some(package) = &wanted {
+        if let Some((release, image)) = cached.iter().find(|(r, _)| *r == package.release) {
+            return Ok(KernelImage {
+                path: image.clone(),
+                release: Some(release.clone()),
+            });
+        }
+        progress(&format!("fetching {}", package.package));
+        match fetch(package) {
+            Ok(image) => return Ok(image),
+            Err(e) if !cached.is_empty() => {
+                progress(&format!("fetch failed ({e:#}); using the cached kernel"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some((release, image)) = cached.last() {
+        return Ok(KernelImage {
+            path: image.clone(),
+            release: Some(release.clone()),
+        });
+    }
+    let offered = match &available {
+        Ok(list) => {
+            let mut series: Vec<String> = list.iter().map(DebianPackage::series).collect();
+            series.dedup();
+            if series.is_empty() {
+                "none".to_string()
+            } else {
+                series
+                    .iter()
+                    .map(|s| format!("debian:{s}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        }
+        Err(e) => format!("unknown ({e:#})"),
+    };
+    bail!(
+        "debian:{version}: no kernel package linux-image-{version}.*-amd64 in this machine's apt \
+         sources (tried `apt-cache search --names-only '{APT_QUERY}'`) and none in the cache {}; \
+         available from the apt sources: {offered}. Add an apt source that has it, pass a path to a \
+         kernel image, or see `harness matrix --list-kernels`",
+        kernels_dir().map(|d| d.display().to_string()).unwrap_or_default()
+    )
+}
+
+/// Downloads a kernel package and extracts its image into the cache.
+fn fetch(package: &DebianPackage) -> Result<KernelImage> {
+    for tool in ["apt-get", "dpkg-deb"] {
+        if !super::qemu::on_path(tool) {
+            bail!("{tool} not found; fetching Debian kernels needs Debian's package tools (apt, dpkg)");
+        }
+    }
+    let dir = kernels_dir()?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let work = tempfile::Builder::new()
+        .prefix(".fetch-")
+        .tempdir_in(&dir)
+        .with_context(|| format!("cannot create a temporary folder in {}", dir.display()))?;
+    let download = Command::new("apt-get")
+        .args(["download", "-q", &package.package])
+        .current_dir(work.path())
+        .output()
+        .context("cannot run apt-get")?;
+    if !download.status.success() {
+        bail!(
+            "`apt-get download {}` failed ({}): {}; is the Debian archive reachable? \
+             Cached kernels still work (`harness matrix --list-kernels`)",
+            package.package,
+            download.status,
+            String::from_utf8_lossy(&download.stderr).trim()
+        );
+    }
+    let deb = std::fs::read_dir(work.path())
+        .with_context(|| format!("cannot read {}", work.path().display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .with_context(|| format!("apt-get download {} left no .deb file", package.package))?;
+    let tree = work.path().join("tree");
+    let extract = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&tree)
+        .output()
+        .context("cannot run dpkg-deb")?;
+    if !extract.status.success() {
+        bail!(
+            "`dpkg-deb -x {}` failed ({}): {}",
+            deb.display(),
+            extract.status,
+            String::from_utf8_lossy(&extract.stderr).trim()
+        );
+    }
+    let boot = tree.join("boot");
+    let image = boot.join(format!("vmlinuz-{}", package.release));
+    if !image.is_file() {
+        bail!("{} has no {}", deb.display(), image.display());
+    }
+    // Only the image (and its config, for reference) is kept; the modules are not
+    // needed since the guest uses built-in drivers only.
+    let staged = work.path().join("staged");
+    std::fs::create_dir_all(&staged)
+        .with_context(|| format!("cannot create {}", staged.display()))?;
+    std::fs::copy(&image, staged.join("vmlinuz"))
+        .with_context(|| format!("cannot copy {}", image.display()))?;
+    let config = boot.join(format!("config-{}", package.release));
+    if config.is_file() {
+        std::fs::copy(&config, staged.join("config"))
+            .with_context(|| format!("cannot copy {}", config.display()))?;
+    }
+    std::fs::write(staged.join("package"), format!("{}\n", package.package))
+        .with_context(|| format!("cannot write in {}", staged.display()))?;
+    let target = dir.join(&package.release);
+    // Another harness may have fetched the same kernel meanwhile (and may be
+    // booting it): keep what is there rather than replace it.
+    if let Err(e) = std::fs::rename(&staged, &target) {
+        if !target.join("vmlinuz").is_file() {
+            return Err(e)
+                .with_context(|| format!("cannot move the kernel into {}", target.display()));
+        }
+    }
+    Ok(KernelImage {
+        path: target.join("vmlinuz"),
+        release: Some(package.release.clone()),
+    })
+}
+
+/// The text of `matrix --list-kernels`.
+pub fn list_text() -> String {
+    let mut out = String::new();
+    let host = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "host        {host} (the running kernel, measured natively)\n"
+    ));
+    let dir = kernels_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|e| format!("({e})"));
+    let cached = cached_releases();
+    out.push_str(&format!("\ncached in {dir}:\n"));
+    if cached.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for (release, image) in &cached {
+        out.push_str(&format!(
+            "  debian:{:<8} {release}  {}\n",
+            series_of(release),
+            image.display()
+        ));
+    }
+    out.push_str("\nfetchable from the apt sources (apt-get download; never installed):\n");
+    match available_packages() {
+        Ok(list) if list.is_empty() => out.push_str("  (none)\n"),
+        Ok(list) => {
+            let mut last = String::new();
+            for p in list.iter().rev() {
+                if p.series() != last {
+                    out.push_str(&format!("  debian:{:<8} {}\n", p.series(), p.package));
+                    last = p.series();
+                }
+            }
+        }
+        Err(e) => out.push_str(&format!("  unknown: {e:#}\n")),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_host_debian_versions_and_reject_nonsense() {
+        assert_eq!(KernelSpec::parse("host"), Ok(KernelSpec::Host));
+        assert_eq!(
+            KernelSpec::parse("debian:6.1"),
+            Ok(KernelSpec::Debian("6.1".into()))
+        );
+        assert!(KernelSpec::parse("debian:").is_err());
+        assert!(KernelSpec::parse("debian:six").is_err());
+        assert!(KernelSpec::parse("/no/such/vmlinuz").is_err());
+        assert_eq!(
+            KernelSpec::Debian("6.12".into()).folder_name(),
+            "debian-6.12"
+        );
+    }
+
+    #[test]
+    fn the_xz_payload_of_a_bzimage_is_unpacked_despite_trailing_data() {
+        if !crate::matrix::qemu::on_path("xz") {
+            eprintln!("SKIP: xz is not installed");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let kernel: Vec<u8> = b"\x7fELF"
+            .iter()
+            .copied()
+            .chain((0..5000u32).map(|i| (i % 251) as u8))
+            .collect();
+        let mut xz = Command::new("xz")
+            .args(["-c", "--check=crc32"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut xz.stdin.take().unwrap(), &kernel).unwrap();
+        let compressed = xz.wait_with_output().unwrap().stdout;
+        // A setup header before the payload and more data after it, as in a bzImage.
+        let mut bzimage = b"MZ setup code".to_vec();
+        bzimage.extend_from_slice(&compressed);
+        bzimage.extend_from_slice(b"\x00\x00trailing relocation data");
+        let vmlinuz = dir.path().join("vmlinuz");
+        std::fs::write(&vmlinuz, &bzimage).unwrap();
+        let image = KernelImage {
+            path: vmlinuz.clone(),
+            release: None,
+        };
+
+        // Without CONFIG_PVH=y in the cached config, the bzImage is kept.
+        assert_eq!(prefer_elf(image.clone(), &|_| {}).path, vmlinuz);
+
+        std::fs::write(dir.path().join("config"), "CONFIG_PVH=y\n").unwrap();
+        let elf = prefer_elf(image, &|_| {});
+        assert_eq!(elf.path, dir.path().join("vmlinux"));
+        assert_eq!(std::fs::read(&elf.path).unwrap(), kernel);
+    }
+
+    #[test]
+    fn apt_listing_keeps_one_generic_package_per_release_newest_last() {
+        let listing = "\
+linux-image-6.1.0-42-amd64-unsigned - Linux 6.1 for 64-bit PCs
+linux-image-6.1.0-42-amd64 - Linux 6.1 for 64-bit PCs (signed)
+linux-image-6.1.0-47-amd64-unsigned - Linux 6.1 for 64-bit PCs
+linux-image-6.1.0-47-cloud-amd64-unsigned - Linux 6.1 for x86-64 cloud
+linux-image-6.1.0-47-amd64-dbg - Debug symbols
+linux-image-6.1.0-9-amd64 - Linux 6.1 for 64-bit PCs (signed)
+linux-image-amd64 - Linux for 64-bit PCs (meta-package)
+";
+        let packages = parse_package_list(listing);
+        let names: Vec<&str> = packages.iter().map(|p| p.package.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "linux-image-6.1.0-9-amd64",
+                "linux-image-6.1.0-42-amd64-unsigned",
+                "linux-image-6.1.0-47-amd64-unsigned",
+            ]
+        );
+        assert_eq!(packages[2].release, "6.1.0-47-amd64");
+        assert_eq!(packages[2].series(), "6.1");
+    }
+}

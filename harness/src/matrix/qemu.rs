@@ -1,0 +1,491 @@
+//! Booting one kernel under QEMU: the command line, KVM detection, the static
+//! guest binaries, and a guest that is killed when it overstays its timeout.
+//!
+//! Serial port 0 is the guest's console (kernel messages and the guest's
+//! progress lines, captured through a pipe); serial port 1 is used only for the
+//! framed results, so the kernel's messages cannot interleave with them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// The QEMU binary the matrix boots kernels with.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// How the guest's CPU is provided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accelerator {
+    /// Hardware virtualisation through /dev/kvm.
+    Kvm,
+    /// QEMU's software emulation (TCG): slower, works everywhere.
+    Tcg,
+}
+
+impl Accelerator {
+    /// The name QEMU and the results use (`kvm`, `tcg`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Accelerator::Kvm => "kvm",
+            Accelerator::Tcg => "tcg",
+        }
+    }
+}
+
+/// True if `tool` is an executable file in a folder of `PATH`.
+pub fn on_path(tool: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(tool))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// Checks that QEMU is installed, with the command that installs it.
+pub fn require_qemu() -> Result<()> {
+    if !on_path(QEMU) {
+        bail!(
+            "{QEMU} not found; install it with `apt-get install qemu-system-x86` \
+             (or run only `--kernel host`)"
+        );
+    }
+    Ok(())
+}
+
+/// How long a KVM trial boot may take to print the kernel's first line.
+const KVM_TRIAL: Duration = Duration::from_secs(5);
+
+/// Detects whether KVM works by trying it: /dev/kvm must open and create a
+/// virtual machine, and then `kernel` must actually start under KVM (print its
+/// banner) within a few seconds, since nested virtualisation can accept a VM and
+/// still fail or hang at the first instruction. Any failure means software
+/// emulation; the text says which and why.
+pub fn detect_accelerator(kernel: &Path) -> (Accelerator, String) {
+    let tcg = |why: String| (Accelerator::Tcg, format!("software emulation (TCG): {why}"));
+    if let Err(why) = kvm_device_works() {
+        return tcg(why);
+    }
+    match kvm_trial_boot(kernel) {
+        Ok(()) => (Accelerator::Kvm, "KVM (hardware virtualisation)".into()),
+        Err(why) => tcg(format!("KVM is present but a trial boot failed: {why}")),
+    }
+}
+
+fn kvm_device_works() -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    const KVM_GET_API_VERSION: libc::c_ulong = 0xAE00;
+    const KVM_CREATE_VM: libc::c_ulong = 0xAE01;
+    let kvm = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .map_err(|e| format!("cannot open /dev/kvm: {e}"))?;
+    // SAFETY: KVM_GET_API_VERSION takes no argument and only returns a number.
+    let version = unsafe { libc::ioctl(kvm.as_raw_fd(), KVM_GET_API_VERSION, 0) };
+    if version != 12 {
+        return Err(format!("/dev/kvm reports API version {version}, not 12"));
+    }
+    // SAFETY: KVM_CREATE_VM with machine type 0 returns a new file descriptor or -1.
+    let vm = unsafe { libc::ioctl(kvm.as_raw_fd(), KVM_CREATE_VM, 0) };
+    if vm < 0 {
+        return Err(format!(
+            "KVM cannot create a virtual machine here: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: `vm` is a descriptor this function just received and owns.
+    unsafe { libc::close(vm) };
+    Ok(())
+}
+
+/// Boots `kernel` under KVM without an initramfs until its banner appears.
+fn kvm_trial_boot(kernel: &Path) -> Result<(), String> {
+    let mut command = Command::new(QEMU);
+    command
+        .args([
+            "-nodefaults",
+            "-no-user-config",
+            "-no-reboot",
+            "-display",
+            "none",
+        ])
+        .args(["-accel", "kvm", "-cpu", KVM_CPU, "-m", "128M", "-kernel"])
+        .arg(kernel)
+        .args(["-append", "console=ttyS0 panic=-1", "-serial", "stdio"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {QEMU}: {e}"))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err("QEMU's output is not a pipe".into());
+    };
+    let _guard = QemuGuard(child);
+    let (tx, rx) = mpsc::channel::<Option<Vec<u8>>>();
+    let err_tx = tx.clone();
+    std::thread::spawn(move || forward_lines(stdout, &tx));
+    std::thread::spawn(move || forward_lines(stderr, &err_tx));
+    let deadline = Instant::now() + KVM_TRIAL;
+    let mut said = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Some(line)) => {
+                let line = String::from_utf8_lossy(&line).trim().to_string();
+                if line.contains("Linux version") {
+                    return Ok(());
+                }
+                said.push(line);
+            }
+            Ok(None) => continue,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                return Err(match said.first() {
+                    Some(first) => first.clone(),
+                    None => format!("no console output within {} s", KVM_TRIAL.as_secs()),
+                })
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(said
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "QEMU exited".into()))
+            }
+        }
+    }
+}
+
+/// The CPU model under KVM: the host's, without the ARCH_CAPABILITIES MSR that
+/// some nested hypervisors refuse to set.
+const KVM_CPU: &str = "host,-arch-capabilities";
+
+/// The statically linked programs that go into the initramfs.
+#[derive(Debug, Clone)]
+pub struct GuestBinaries {
+    /// The harness (runs as /init).
+    pub harness: PathBuf,
+    /// Experiment binaries by name.
+    pub experiments: Vec<(String, PathBuf)>,
+}
+
+/// Overrides where the static guest binaries are taken from (no build).
+pub const GUEST_BIN_VARIABLE: &str = "VMLAB_GUEST_BIN_DIR";
+
+/// Builds (or finds) statically linked harness and experiment binaries. Under
+/// cargo they are built with `+crt-static` for x86_64-unknown-linux-gnu into
+/// `<cache>/guest-target`, a separate target folder, so the normal build is not
+/// disturbed; the build is incremental, so later runs cost nothing.
+pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
+    let dir = if let Some(dir) = std::env::var_os(GUEST_BIN_VARIABLE) {
+        PathBuf::from(dir)
+    } else {
+        let cargo = std::env::var_os("CARGO")
+            .map(PathBuf::from)
+            .or_else(|| on_path("cargo").then(|| "cargo".into()));
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("the harness crate has no parent folder")?;
+        let manifest = workspace.join("Cargo.toml");
+        let (Some(cargo), true) = (cargo, manifest.is_file()) else {
+            bail!(
+                "no statically linked guest binaries: build them with \
+                 `RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --target x86_64-unknown-linux-gnu --bins` \
+                 and point {GUEST_BIN_VARIABLE} at the folder that holds them"
+            );
+        };
+        let static_libc = Path::new("/usr/lib/x86_64-linux-gnu/libc.a");
+        if !static_libc.is_file() {
+            bail!(
+                "{} not found: statically linked guest binaries need glibc's static library; \
+                 install it with `apt-get install libc6-dev`",
+                static_libc.display()
+            );
+        }
+        let target_dir = cache.join("guest-target");
+        eprintln!(
+            "building statically linked guest binaries in {} (the first time takes a few minutes)",
+            target_dir.display()
+        );
+        let status = Command::new(&cargo)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "--bins",
+            ])
+            .args(["-p", "harness", "-p", "experiments", "--manifest-path"])
+            .arg(&manifest)
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env("RUSTFLAGS", "-C target-feature=+crt-static")
+            .status()
+            .with_context(|| format!("cannot run {}", cargo.display()))?;
+        if !status.success() {
+            bail!(
+                "building the static guest binaries failed ({status}); glibc's static library is \
+                 needed: `apt-get install libc6-dev`"
+            );
+        }
+        target_dir.join("x86_64-unknown-linux-gnu").join("release")
+    };
+    let find = |name: &str| {
+        let path = dir.join(name);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(anyhow::anyhow!(
+                "static guest binary {} not found",
+                path.display()
+            ))
+        }
+    };
+    Ok(GuestBinaries {
+        harness: find("harness")?,
+        experiments: names
+            .iter()
+            .map(|n| Ok((n.clone(), find(n)?)))
+            .collect::<Result<_>>()?,
+    })
+}
+
+/// One guest to boot.
+#[derive(Debug, Clone)]
+pub struct GuestSpec {
+    /// The kernel image.
+    pub kernel: PathBuf,
+    /// The initramfs archive.
+    pub initramfs: PathBuf,
+    /// Guest memory in bytes.
+    pub memory_bytes: u64,
+    /// `transparent_hugepage=` for the kernel command line.
+    pub thp: String,
+    /// Extra `vmlab.*` parameters the guest's init reads from /proc/cmdline.
+    pub params: Vec<(String, String)>,
+    /// Hardware or software virtualisation.
+    pub accelerator: Accelerator,
+    /// Longest time from start to power-off.
+    pub timeout: Duration,
+    /// Where the console (serial port 0) is written.
+    pub console_log: PathBuf,
+    /// Where serial port 1 (the framed results) is written.
+    pub results_port: PathBuf,
+}
+
+impl GuestSpec {
+    /// The kernel command line.
+    pub fn cmdline(&self) -> String {
+        let mut line = format!(
+            "console=ttyS0 panic=-1 loglevel=4 rdinit=/init transparent_hugepage={}",
+            self.thp
+        );
+        for (key, value) in &self.params {
+            line.push_str(&format!(" vmlab.{key}={value}"));
+        }
+        // Everything after `--` becomes init's arguments: the harness as /init
+        // runs its hidden guest subcommand.
+        line.push_str(" -- guest-init");
+        line
+    }
+
+    /// The QEMU arguments.
+    pub fn qemu_args(&self) -> Vec<String> {
+        let cpu = match self.accelerator {
+            Accelerator::Kvm => KVM_CPU,
+            Accelerator::Tcg => "max",
+        };
+        vec![
+            "-nodefaults".into(),
+            "-no-user-config".into(),
+            "-no-reboot".into(),
+            "-display".into(),
+            "none".into(),
+            "-accel".into(),
+            self.accelerator.name().into(),
+            "-cpu".into(),
+            cpu.into(),
+            "-smp".into(),
+            "1".into(),
+            "-m".into(),
+            format!("{}M", self.memory_bytes >> 20),
+            "-kernel".into(),
+            self.kernel.display().to_string(),
+            "-initrd".into(),
+            self.initramfs.display().to_string(),
+            "-append".into(),
+            self.cmdline(),
+            "-serial".into(),
+            "stdio".into(),
+            "-serial".into(),
+            format!("file:{}", self.results_port.display()),
+        ]
+    }
+}
+
+/// How a guest ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestEnd {
+    /// QEMU exited (the guest powered off, or panicked and `-no-reboot` ended it).
+    Exited(String),
+    /// It ran past its timeout and was killed.
+    TimedOut(Duration),
+}
+
+/// Kills QEMU when dropped, whatever the caller's control flow does.
+struct QemuGuard(Child);
+
+impl Drop for QemuGuard {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Boots the guest and waits for it to end. Every console line is written to
+/// the console log; lines with the guest's progress prefix also go to
+/// `progress`. Returns how it ended; the caller reads the captures.
+pub fn boot(spec: &GuestSpec, progress: &dyn Fn(&str)) -> Result<GuestEnd> {
+    let mut command = Command::new(QEMU);
+    command
+        .args(spec.qemu_args())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: runs in the forked child before exec and only calls prctl, which is
+    // async-signal-safe; it makes QEMU die with the harness.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start {QEMU}"))?;
+    let stdout = child.stdout.take().context("QEMU's stdout is not a pipe")?;
+    let stderr = child.stderr.take().context("QEMU's stderr is not a pipe")?;
+    let mut guard = QemuGuard(child);
+    let mut log = std::fs::File::create(&spec.console_log)
+        .with_context(|| format!("cannot create {}", spec.console_log.display()))?;
+
+    let (tx, rx) = mpsc::channel::<Option<Vec<u8>>>();
+    let err_tx = tx.clone();
+    std::thread::spawn(move || forward_lines(stdout, &tx));
+    std::thread::spawn(move || forward_lines(stderr, &err_tx));
+    let deadline = Instant::now() + spec.timeout;
+    let mut open_streams = 2;
+    while open_streams > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Some(line)) => {
+                log.write_all(&line)
+                    .with_context(|| format!("cannot write {}", spec.console_log.display()))?;
+                let text = String::from_utf8_lossy(&line);
+                if let Some(what) = progress_text(&text) {
+                    progress(what);
+                }
+            }
+            Ok(None) => open_streams -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                drop(guard);
+                return Ok(GuestEnd::TimedOut(spec.timeout));
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Both pipes closed: QEMU has exited or is about to.
+    let status = guard.0.wait().context("cannot wait for QEMU")?;
+    Ok(GuestEnd::Exited(status.to_string()))
+}
+
+/// What a console line tells the user: the guest's own lines (its progress
+/// prefix stripped, or the run's per-variant lines), not the kernel's messages.
+fn progress_text(line: &str) -> Option<&str> {
+    let line = line.trim();
+    if let Some(at) = line.find(super::console::PROGRESS) {
+        return Some(line[at + super::console::PROGRESS.len()..].trim());
+    }
+    let kernel =
+        line.starts_with('[') || line.is_empty() || line.starts_with(super::console::MARKER);
+    (!kernel).then_some(line)
+}
+
+/// Sends each line read from `from` (with its newline), then `None` at the end.
+fn forward_lines(from: impl std::io::Read, to: &mpsc::Sender<Option<Vec<u8>>>) {
+    let mut reader = BufReader::new(from);
+    loop {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if to.send(Some(line)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = to.send(None);
+}
+
+/// The last `lines` lines of a console capture, for reports of hung or
+/// crashed guests.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_fixes_thp_and_names_the_console() {
+        let spec = GuestSpec {
+            kernel: "/k/vmlinuz".into(),
+            initramfs: "/k/init.cpio".into(),
+            memory_bytes: 512 << 20,
+            thp: "never".into(),
+            params: vec![("experiments".into(), "mmap-file".into())],
+            accelerator: Accelerator::Tcg,
+            timeout: Duration::from_secs(60),
+            console_log: "/r/console.log".into(),
+            results_port: "/r/port1".into(),
+        };
+        let args = spec.qemu_args();
+        let line = spec.cmdline();
+        assert!(line.contains("transparent_hugepage=never"), "{line}");
+        assert!(line.contains("vmlab.experiments=mmap-file"), "{line}");
+        assert!(args.windows(2).any(|w| w == ["-m", "512M"]), "{args:?}");
+        assert!(args.windows(2).any(|w| w == ["-accel", "tcg"]), "{args:?}");
+        assert!(args.contains(&"file:/r/port1".to_string()), "{args:?}");
+    }
+
+    #[test]
+    fn progress_shows_the_guests_lines_not_the_kernels() {
+        assert_eq!(
+            progress_text("vmlab-guest: running mmap-file\r\n"),
+            Some("running mmap-file")
+        );
+        assert_eq!(
+            progress_text("mmap-file/warm ... ok (1.0 s)\n"),
+            Some("mmap-file/warm ... ok (1.0 s)")
+        );
+        assert_eq!(progress_text("[    1.0] Run /init as init process\n"), None);
+    }
+
+    #[test]
+    fn tails_keep_the_last_lines_without_carriage_returns() {
+        assert_eq!(tail("a\r\nb\r\nc\r\n", 2), "b\nc");
+        assert_eq!(tail("only", 5), "only");
+    }
+}

@@ -1,0 +1,245 @@
+//! `harness matrix`: a Debian kernel booted under QEMU with the initramfs sends
+//! its results back. Skipped with a reason where QEMU or a kernel image is not
+//! available (CI installs qemu-system-x86, and the kernel is fetched from the
+//! Debian archive once and cached).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::skip_unless;
+use crate::util::{harness_bin, page_size, process, region, u64_at, variant};
+
+/// A `harness matrix` invocation with its own results folder.
+struct MatrixRun {
+    out: tempfile::TempDir,
+    args: Vec<String>,
+    output: Output,
+}
+
+impl MatrixRun {
+    fn new(args: &[&str]) -> MatrixRun {
+        let out = tempfile::tempdir().expect("temp dir");
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        args.extend(["--out".into(), out.path().display().to_string()]);
+        let output = Command::new(harness_bin())
+            .args(&args)
+            .output()
+            .expect("run the harness");
+        MatrixRun { out, args, output }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "command: harness {}\nstatus: {}\nresults: {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.args.join(" "),
+            self.output.status,
+            self.out.path().display(),
+            String::from_utf8_lossy(&self.output.stdout),
+            String::from_utf8_lossy(&self.output.stderr)
+        )
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    fn run_dir(&self) -> PathBuf {
+        std::fs::canonicalize(self.out.path().join("latest"))
+            .unwrap_or_else(|e| panic!("no latest run ({e})\n{}", self.describe()))
+    }
+
+    fn read(&self, path: &Path) -> String {
+        std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {} ({e})\n{}", path.display(), self.describe()))
+    }
+}
+
+fn qemu_installed() -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("qemu-system-x86_64").is_file()))
+}
+
+/// True when `matrix --list-kernels` shows debian:6.1 cached or fetchable.
+fn debian_6_1_available() -> bool {
+    let listing = MatrixRun::new(&["matrix", "--list-kernels"]);
+    String::from_utf8_lossy(&listing.output.stdout).contains("debian:6.1 ")
+}
+
+#[test]
+fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
+    skip_unless!(
+        qemu_installed(),
+        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+    );
+    skip_unless!(
+        debian_6_1_available(),
+        "no debian:6.1 kernel cached or in the apt sources (harness matrix --list-kernels)"
+    );
+    let run = MatrixRun::new(&[
+        "matrix",
+        "--kernel",
+        "debian:6.1",
+        "--experiments",
+        "mmap-file",
+        "--size",
+        "1MiB",
+        "--memory",
+        "256MiB",
+        "--thp",
+        "never",
+        "--ktap",
+    ]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.describe());
+    let dir = run.run_dir();
+    let results: Value = serde_json::from_str(&run.read(&dir.join("debian-6.1/results.json")))
+        .unwrap_or_else(|e| panic!("results.json does not parse ({e})\n{}", run.describe()));
+
+    // The environment says where and how it ran.
+    let env = &results["environment"];
+    assert!(
+        env["kernel"].as_str().unwrap_or("").starts_with("6.1."),
+        "{env:#}"
+    );
+    assert_eq!(env["virtual_machine"], true, "{env:#}");
+    assert_eq!(u64_at(env, &["guest", "memory_bytes"]), 256 << 20);
+    assert_eq!(env["guest"]["thp_cmdline"], "never");
+    assert_eq!(
+        env["thp_enabled"], "never",
+        "the guest kernel took the mode"
+    );
+    assert!(
+        env["guest"]["kernel_cmdline"]
+            .as_str()
+            .unwrap_or("")
+            .contains("transparent_hugepage=never"),
+        "{env:#}"
+    );
+
+    // The figures were measured inside the guest: reading the whole mapping made
+    // it resident, within a page of its size.
+    let exp = &results["experiments"][0];
+    assert_eq!(exp["name"], "mmap-file");
+    let map_bytes = u64_at(exp, &["params", "map_bytes"]);
+    let warm = variant(&results, "mmap-file", "warm");
+    assert_eq!(warm["status"], "ok", "{warm:#}");
+    let data = region(process(warm, "after-read-all", "main"), "data");
+    let resident = u64_at(data, &["rss_bytes"]);
+    assert!(
+        resident + page_size() >= map_bytes && resident <= map_bytes + page_size(),
+        "data rss {resident} for a {map_bytes}-byte mapping\n{}",
+        run.describe()
+    );
+
+    // KTAP on stdout and on disk: one test per claim of the one kernel.
+    let claims = exp["claims"].as_array().map_or(0, Vec::len);
+    assert!(claims > 0, "{exp:#}");
+    let ktap = String::from_utf8_lossy(&run.output.stdout).into_owned();
+    assert!(ktap.starts_with("KTAP version 1\n"), "{}", run.describe());
+    assert_eq!(ktap.lines().nth(1), Some(format!("1..{claims}").as_str()));
+    assert_eq!(run.read(&dir.join("matrix.ktap")), ktap);
+    let table = run.read(&dir.join("matrix.txt"));
+    assert!(table.contains("debian:6.1 (ref)"), "{table}");
+    assert!(
+        run.read(&dir.join("debian-6.1/console.log"))
+            .contains("vmlab-guest: done"),
+        "the console was captured"
+    );
+}
+
+#[test]
+fn a_guest_that_overstays_its_timeout_is_killed_and_reported() {
+    skip_unless!(
+        qemu_installed(),
+        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+    );
+    skip_unless!(
+        debian_6_1_available(),
+        "no debian:6.1 kernel cached or in the apt sources (harness matrix --list-kernels)"
+    );
+    let run = MatrixRun::new(&[
+        "matrix",
+        "--kernel",
+        "debian:6.1",
+        "--experiments",
+        "mmap-file",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.describe());
+    assert!(
+        run.stderr().contains("did not power off within 1 s"),
+        "{}",
+        run.describe()
+    );
+    let ktap = run.read(&run.run_dir().join("matrix.ktap"));
+    assert!(
+        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 debian:6.1 boot # "),
+        "{ktap}"
+    );
+}
+
+#[test]
+fn an_unknown_debian_version_says_what_was_tried_and_what_is_available() {
+    skip_unless!(
+        qemu_installed(),
+        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+    );
+    let run = MatrixRun::new(&["matrix", "--kernel", "debian:0.1"]);
+    assert_eq!(run.output.status.code(), Some(2), "{}", run.describe());
+    let err = run.stderr();
+    assert!(err.contains("debian:0.1"), "{}", run.describe());
+    assert!(err.contains("apt-cache search"), "{}", run.describe());
+    assert!(err.contains("--list-kernels"), "{}", run.describe());
+}
+
+#[test]
+fn guest_init_is_hidden_and_refuses_to_run_outside_a_guest() {
+    let help = Command::new(harness_bin())
+        .arg("--help")
+        .output()
+        .expect("run the harness");
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("matrix"), "{text}");
+    assert!(!text.contains("guest-init"), "{text}");
+    let init = Command::new(harness_bin())
+        .arg("guest-init")
+        .output()
+        .expect("run the harness");
+    assert_eq!(init.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&init.stderr).contains("PID 1"));
+}
+
+#[test]
+fn an_image_that_is_not_a_kernel_is_reported_with_how_qemu_ended() {
+    skip_unless!(
+        qemu_installed(),
+        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+    );
+    let junk = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(junk.path(), b"this is not a kernel image").expect("write");
+    let path = junk.path().display().to_string();
+    let run = MatrixRun::new(&[
+        "matrix",
+        "--kernel",
+        &path,
+        "--experiments",
+        "mmap-file",
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.describe());
+    let err = run.stderr();
+    assert!(err.contains("no results frame"), "{}", run.describe());
+    assert!(
+        err.contains("QEMU ended with exit status: 1"),
+        "{}",
+        run.describe()
+    );
+    let ktap = run.read(&run.run_dir().join("matrix.ktap"));
+    assert!(
+        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 "),
+        "{ktap}"
+    );
+}
