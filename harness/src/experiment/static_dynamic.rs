@@ -166,6 +166,7 @@ impl Experiment for StaticDynamic {
 #[derive(Debug, Clone, Copy, Default)]
 struct Sums {
     instances: u64,
+    /// Rss from smaps, bytes.
     rss_bytes: u64,
     pss_bytes: u64,
     uss_bytes: u64,
@@ -181,7 +182,11 @@ fn sums(checkpoint: &CheckpointRecord) -> Sums {
     let mut s = Sums::default();
     for p in &checkpoint.processes {
         s.instances += 1;
-        s.rss_bytes += p.totals.rss_bytes;
+        // Rss summed from smaps, which reads the page tables, rather than status
+        // VmRSS: before Linux 6.2 VmRSS came from per-task counters folded in
+        // only every 64 faults, so a small process could show a fraction of its
+        // pages, and the comparison with Pss (also from smaps) would be unfair.
+        s.rss_bytes += p.mappings.iter().map(|m| m.figures.rss_bytes).sum::<u64>();
         s.pss_bytes += p.totals.pss_bytes;
         s.uss_bytes += p.totals.uss_bytes;
         for m in p.mappings.iter().filter(|m| m.name.starts_with('/')) {

@@ -65,8 +65,13 @@ pub fn write(out: &mut impl Write, entries: &[Entry]) -> io::Result<u64> {
 }
 
 /// Builds the archive for the guest: `/init` (the harness, which runs as PID 1),
-/// the experiment binaries under `/bin`, `/dev/console`, and empty mount points.
-pub fn build(harness: &Path, experiments: &[(String, std::path::PathBuf)]) -> Result<Vec<u8>> {
+/// the experiment binaries under `/bin`, `/dev/console`, empty mount points, and
+/// `support` files by their path inside the guest (their folders are created).
+pub fn build(
+    harness: &Path,
+    experiments: &[(String, std::path::PathBuf)],
+    support: &[(String, std::path::PathBuf)],
+) -> Result<Vec<u8>> {
     let read = |path: &Path| {
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
     };
@@ -87,6 +92,24 @@ pub fn build(harness: &Path, experiments: &[(String, std::path::PathBuf)]) -> Re
     for (name, path) in experiments {
         entries.push(Entry::File {
             path: format!("bin/{name}"),
+            mode: 0o755,
+            data: read(path)?,
+        });
+    }
+    let mut folders: Vec<&str> = vec!["bin"];
+    for (inside, path) in support {
+        // Every ancestor folder, outermost first, once.
+        for (slash, _) in inside.match_indices('/') {
+            let folder = &inside[..slash];
+            if !folders.contains(&folder) {
+                folders.push(folder);
+                entries.push(Entry::Dir {
+                    path: folder.into(),
+                });
+            }
+        }
+        entries.push(Entry::File {
+            path: inside.clone(),
             mode: 0o755,
             data: read(path)?,
         });
@@ -249,6 +272,51 @@ mod tests {
                 read_entry("dev/console", S_IFCHR | 0o600, (5, 1), b""),
             ]
         );
+    }
+
+    #[test]
+    fn support_files_land_at_their_guest_paths_with_their_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, name).unwrap();
+            path
+        };
+        let archive = build(
+            &file("harness"),
+            &[("mmap-file".into(), file("mmap-file"))],
+            &[
+                ("bin/vmlab-programs/strip-debug".into(), file("strip-debug")),
+                ("lib/x86_64-linux-gnu/libc.so.6".into(), file("libc")),
+                ("lib64/ld-linux-x86-64.so.2".into(), file("ld")),
+            ],
+        )
+        .unwrap();
+        let names: Vec<String> = read_back(&archive).into_iter().map(|e| e.name).collect();
+        for expected in [
+            "init",
+            "bin/mmap-file",
+            "bin/vmlab-programs",
+            "bin/vmlab-programs/strip-debug",
+            "lib",
+            "lib/x86_64-linux-gnu",
+            "lib/x86_64-linux-gnu/libc.so.6",
+            "lib64",
+            "lib64/ld-linux-x86-64.so.2",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+        // Each folder once, and before what it holds.
+        let lib = names.iter().position(|n| n == "lib").unwrap();
+        let libc = names
+            .iter()
+            .position(|n| n == "lib/x86_64-linux-gnu/libc.so.6")
+            .unwrap();
+        assert!(lib < libc);
+        assert_eq!(names.iter().filter(|n| *n == "lib").count(), 1);
     }
 
     #[test]

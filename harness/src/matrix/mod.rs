@@ -135,7 +135,11 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
     let initramfs = match accelerator {
         Some(_) => {
-            let archive = initramfs::build(&binaries.harness, &binaries.experiments)?;
+            let archive = initramfs::build(
+                &binaries.harness,
+                &binaries.experiments,
+                &binaries.support_files,
+            )?;
             let path = run_dir.join("initramfs.cpio");
             store::write_atomic(&path, &archive)?;
             Some(path)
@@ -394,6 +398,20 @@ impl Job {
                     std::fs::copy(path, dir.path().join(name)).with_context(|| {
                         format!("cannot copy {} to {}", path.display(), dir.path().display())
                     })?;
+                }
+                // The separately built programs travel with the binaries; the
+                // host's own libraries serve the dynamically linked ones.
+                for (inside, path) in &binaries.support_files {
+                    if let Some(rest) = inside.strip_prefix("bin/") {
+                        let target = dir.path().join(rest);
+                        if let Some(parent) = target.parent() {
+                            std::fs::create_dir_all(parent)
+                                .with_context(|| format!("cannot create {}", parent.display()))?;
+                        }
+                        std::fs::copy(path, &target).with_context(|| {
+                            format!("cannot copy {} to {}", path.display(), target.display())
+                        })?;
+                    }
                 }
                 dir.path().to_path_buf()
             }

@@ -172,6 +172,60 @@ pub struct GuestBinaries {
     pub harness: PathBuf,
     /// Experiment binaries by name.
     pub experiments: Vec<(String, PathBuf)>,
+    /// Other files the guest needs, by their path inside it (no leading slash):
+    /// the programs some experiments build several ways (`bin/vmlab-programs/`)
+    /// and, for the dynamically linked ones among them, the host's loader and C
+    /// library at the paths they are looked for.
+    pub support_files: Vec<(String, PathBuf)>,
+}
+
+/// The folder of separately built programs, next to the experiment binaries.
+const PROGRAMS_DIR: &str = "vmlab-programs";
+
+/// The dynamic loader and the libraries the dynamically linked programs use,
+/// as (path in the guest, path on the host).
+const RUNTIME_LIBRARIES: &[(&str, &str)] = &[
+    ("lib64/ld-linux-x86-64.so.2", "/lib64/ld-linux-x86-64.so.2"),
+    (
+        "lib/x86_64-linux-gnu/libc.so.6",
+        "/lib/x86_64-linux-gnu/libc.so.6",
+    ),
+    (
+        "lib/x86_64-linux-gnu/libm.so.6",
+        "/lib/x86_64-linux-gnu/libm.so.6",
+    ),
+    (
+        "lib/x86_64-linux-gnu/libgcc_s.so.1",
+        "/lib/x86_64-linux-gnu/libgcc_s.so.1",
+    ),
+];
+
+/// The separately built programs in `dir` (with their build status files) and
+/// the runtime libraries that exist on this host. Missing pieces are left out:
+/// the experiments then skip those variants with the reason, as on any machine.
+fn support_files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut files: Vec<(String, PathBuf)> = std::fs::read_dir(dir.join(PROGRAMS_DIR))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| {
+                    (
+                        format!("bin/{PROGRAMS_DIR}/{}", e.file_name().to_string_lossy()),
+                        e.path(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files.extend(
+        RUNTIME_LIBRARIES
+            .iter()
+            .filter(|(_, host)| Path::new(host).is_file())
+            .map(|(guest, host)| (guest.to_string(), PathBuf::from(host))),
+    );
+    files
 }
 
 /// Overrides where the static guest binaries are taken from (no build).
@@ -247,6 +301,7 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
         }
     };
     Ok(GuestBinaries {
+        support_files: support_files(&dir),
         harness: find("harness")?,
         experiments: names
             .iter()
