@@ -5,7 +5,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::model::VariantRecord;
+use crate::model::{CheckpointRecord, ProcessRecord, VariantRecord};
 
 /// Chart size in pixels.
 const SIZE: (u32, u32) = (1000, 520);
@@ -92,8 +92,37 @@ fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// Process roles in order of first appearance.
-fn roles(variant: &VariantRecord) -> Vec<String> {
+/// More processes than this are drawn as the first one plus a sum of all, so
+/// that the legend stays readable (a zygote's children, 32 server instances).
+const MAX_PROCESS_SERIES: usize = 3;
+
+/// The processes one series stands for.
+struct Group {
+    /// How the legend names it.
+    label: String,
+    /// The roles summed into it.
+    roles: Vec<String>,
+}
+
+impl Group {
+    /// The group's sum at a checkpoint, if any of its processes was there.
+    fn sum(
+        &self,
+        checkpoint: &CheckpointRecord,
+        pick: impl Fn(&ProcessRecord) -> u64,
+    ) -> Option<u64> {
+        let present: Vec<&ProcessRecord> = self
+            .roles
+            .iter()
+            .filter_map(|r| checkpoint.process(r))
+            .collect();
+        (!present.is_empty()).then(|| present.into_iter().map(pick).sum())
+    }
+}
+
+/// One group per process role in order of first appearance, or, with many
+/// processes, the first role and the sum over all of them.
+fn groups(variant: &VariantRecord) -> Vec<Group> {
     let mut roles: Vec<String> = Vec::new();
     for c in &variant.checkpoints {
         for p in &c.processes {
@@ -102,7 +131,25 @@ fn roles(variant: &VariantRecord) -> Vec<String> {
             }
         }
     }
-    roles
+    if roles.len() <= MAX_PROCESS_SERIES {
+        return roles
+            .into_iter()
+            .map(|r| Group {
+                label: r.clone(),
+                roles: vec![r],
+            })
+            .collect();
+    }
+    vec![
+        Group {
+            label: roles[0].clone(),
+            roles: vec![roles[0].clone()],
+        },
+        Group {
+            label: format!("all {} processes, summed", roles.len()),
+            roles,
+        },
+    ]
 }
 
 /// Checkpoint labels as x-axis tick text: short enough not to overlap.
@@ -137,7 +184,8 @@ fn checkpoint_axis<'a, 'b>(
         .margin(15)
         .x_label_area_size(55)
         .y_label_area_size(80)
-        .build_cartesian_2d(-0.5..(n - 0.5), 0.0..(y_max * 1.1).max(1.0))?;
+        // Headroom above the tallest value keeps the legend (upper left) off the data.
+        .build_cartesian_2d(-0.5..(n - 0.5), 0.0..(y_max * 1.45).max(1.0))?;
     chart
         .configure_mesh()
         .x_labels(variant.checkpoints.len())
@@ -162,24 +210,26 @@ fn draw_legend<'a, 'b: 'a>(chart: &mut Axis<'a, 'b>) -> DrawResult {
 }
 
 fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawResult {
-    let roles = roles(variant);
-    let series: Vec<(String, Vec<(f64, f64)>)> = roles
+    let series: Vec<(String, Vec<(f64, f64)>)> = groups(variant)
         .iter()
-        .flat_map(|role| {
-            let points = |pick: fn(&crate::model::Totals) -> u64| -> Vec<(f64, f64)> {
+        .flat_map(|group| {
+            let points = |pick: fn(&ProcessRecord) -> u64| -> Vec<(f64, f64)> {
                 variant
                     .checkpoints
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, c)| {
-                        c.process(role)
-                            .map(|p| (i as f64, pick(&p.totals) as f64 / MIB))
-                    })
+                    .filter_map(|(i, c)| group.sum(c, pick).map(|v| (i as f64, v as f64 / MIB)))
                     .collect()
             };
             [
-                (format!("{role} Rss"), points(|t| t.rss_bytes)),
-                (format!("{role} Pss"), points(|t| t.pss_bytes)),
+                (
+                    format!("{} Rss", group.label),
+                    points(|p| p.totals.rss_bytes),
+                ),
+                (
+                    format!("{} Pss", group.label),
+                    points(|p| p.totals.pss_bytes),
+                ),
             ]
         })
         .collect();
@@ -206,35 +256,33 @@ fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawRe
 }
 
 fn faults_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawResult {
-    let roles = roles(variant);
-    // One bar per (role, kind) in each checkpoint's slot.
-    let kinds: Vec<(String, usize, bool)> = roles
+    let groups = groups(variant);
+    // One bar per (group, kind) in each checkpoint's slot.
+    let kinds: Vec<(String, usize, bool)> = groups
         .iter()
         .enumerate()
-        .flat_map(|(r, role)| {
+        .flat_map(|(g, group)| {
             [
-                (format!("{role} minor faults"), r, false),
-                (format!("{role} major faults"), r, true),
+                (format!("{} minor faults", group.label), g, false),
+                (format!("{} major faults", group.label), g, true),
             ]
         })
         .collect();
-    let value = |c: &crate::model::CheckpointRecord, role: &str, major: bool| {
-        c.process(role).map_or(0, |p| {
-            if major {
-                p.faults.major
-            } else {
-                p.faults.minor
-            }
-        })
+    let value = |c: &CheckpointRecord, g: usize, major: bool| {
+        groups[g]
+            .sum(c, |p| {
+                if major {
+                    p.faults.major
+                } else {
+                    p.faults.minor
+                }
+            })
+            .unwrap_or(0)
     };
     let y_max = variant
         .checkpoints
         .iter()
-        .flat_map(|c| {
-            kinds
-                .iter()
-                .map(|(_, r, major)| value(c, &roles[*r], *major))
-        })
+        .flat_map(|c| kinds.iter().map(|(_, g, major)| value(c, *g, *major)))
         .max()
         .unwrap_or(0) as f64;
     let mut chart = checkpoint_axis(
@@ -250,10 +298,7 @@ fn faults_chart(root: &Root<'_>, title: &str, variant: &VariantRecord) -> DrawRe
         let bars = variant.checkpoints.iter().enumerate().map(|(i, c)| {
             let x0 = i as f64 - 0.4 + k as f64 * width;
             Rectangle::new(
-                [
-                    (x0, 0.0),
-                    (x0 + width * 0.9, value(c, &roles[*r], *major) as f64),
-                ],
+                [(x0, 0.0), (x0 + width * 0.9, value(c, *r, *major) as f64)],
                 fill,
             )
         });

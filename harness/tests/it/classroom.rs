@@ -194,3 +194,32 @@ fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
     let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn charts_of_many_processes_show_the_first_and_the_sum() {
+    let run = HarnessRun::new(&["run", "static-dynamic", "--quick", "--format", "json"]);
+    run.assert_code(0);
+    let file = run
+        .run_dir()
+        .join("plots")
+        .join("static-dynamic-static-prefork-memory.svg");
+    let svg = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let doc = roxmltree::Document::parse(&svg).expect("valid SVG");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    for series in [
+        "instance-0 Rss",
+        "instance-0 Pss",
+        "all 4 processes, summed Rss",
+        "all 4 processes, summed Pss",
+    ] {
+        assert!(texts.contains(&series), "no {series:?} in {texts:?}");
+    }
+    assert!(
+        !texts.contains(&"instance-3 Rss"),
+        "every instance drawn: {texts:?}"
+    );
+}
