@@ -319,6 +319,10 @@ pub struct Totals {
     pub rss_file_bytes: u64,
     /// RssShmem: resident shared-memory pages, in bytes.
     pub rss_shmem_bytes: u64,
+    /// Sum of Rss over all mappings of smaps, in bytes: exact, where VmRSS comes
+    /// from counters that may lag or be read approximately.
+    #[serde(default)]
+    pub mapped_rss_bytes: u64,
     /// Sum of Pss over all mappings, in bytes.
     pub pss_bytes: u64,
     /// Unique set size: Private_Clean + Private_Dirty over all mappings, in bytes.

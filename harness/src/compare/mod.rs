@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{
-    CheckpointRecord, ExperimentRecord, MemoryFigures, ProcessRecord, RunRecord, Status, Totals,
+    CheckpointRecord, ExperimentRecord, MemoryFigures, ProcessRecord, RunRecord, Status,
     VariantRecord, Verdict,
 };
 pub use tolerance::{MetricKind, Tolerances};
@@ -348,13 +348,24 @@ fn status_word(s: Status) -> &'static str {
 /// of the experiment running in parallel shifts USS by hundreds of pages), which
 /// says nothing about this kernel. Regions' Pss is compared: their files are
 /// the experiment's own.
-fn totals_fields(t: &Totals) -> [(&'static str, u64); 7] {
+/// The whole-process figures whose change over a phase is compared.
+///
+/// Left out: VmRSS, RssAnon and RssFile, which the kernel keeps in per-CPU
+/// counters that /proc reads without summing since Linux 6.2 (and folded in only
+/// every 64 faults before), so they are off by tens of pages between identical
+/// runs; and file-backed Rss even as summed from smaps, which moves with the page
+/// cache (fault-around windows of the program's text, library text collapsed into
+/// huge pages) by dozens of pages in processes that share libraries. The
+/// anonymous Rss summed from smaps is exact and is what an experiment's own work
+/// changes.
+fn process_fields(p: &ProcessRecord) -> [(&'static str, u64); 4] {
+    let t = &p.totals;
     [
         ("vm_size_bytes", t.vm_size_bytes),
-        ("rss_bytes", t.rss_bytes),
-        ("rss_anon_bytes", t.rss_anon_bytes),
-        ("rss_file_bytes", t.rss_file_bytes),
-        ("rss_shmem_bytes", t.rss_shmem_bytes),
+        (
+            "anonymous_bytes",
+            p.mappings.iter().map(|m| m.figures.anonymous_bytes).sum(),
+        ),
         ("pte_bytes", t.pte_bytes),
         ("swap_bytes", t.swap_bytes),
     ]
@@ -454,9 +465,9 @@ fn compare_variant(
                 previous(&new.checkpoints, i, &p.role),
             ) {
                 let deltas = |before: &ProcessRecord, after: &ProcessRecord| {
-                    totals_fields(&before.totals)
+                    process_fields(before)
                         .iter()
-                        .zip(totals_fields(&after.totals))
+                        .zip(process_fields(after))
                         .map(|((name, a), (_, b))| (*name, b as i64 - *a as i64))
                         .collect::<Vec<_>>()
                 };
@@ -464,7 +475,7 @@ fn compare_variant(
                     .into_iter()
                     .zip(deltas(before_new, p))
                 {
-                    push(format!("{name}_change"), MetricKind::Memory, a, b);
+                    push(format!("{name}_change"), MetricKind::Process, a, b);
                 }
             }
             for r in &p.regions {

@@ -91,6 +91,7 @@ fn a_change_within_tolerance_is_not_a_regression() {
     let strict = Tolerances::with(&[
         ToleranceSetting::MemoryPages(0),
         ToleranceSetting::MemoryPercent(0.0),
+        ToleranceSetting::ProcessPages(0),
     ]);
     assert_eq!(
         beyond(&compare(&old, &new, strict)),

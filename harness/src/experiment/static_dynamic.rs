@@ -186,7 +186,7 @@ fn sums(checkpoint: &CheckpointRecord) -> Sums {
         // VmRSS: before Linux 6.2 VmRSS came from per-task counters folded in
         // only every 64 faults, so a small process could show a fraction of its
         // pages, and the comparison with Pss (also from smaps) would be unfair.
-        s.rss_bytes += p.mappings.iter().map(|m| m.figures.rss_bytes).sum::<u64>();
+        s.rss_bytes += p.totals.mapped_rss_bytes;
         s.pss_bytes += p.totals.pss_bytes;
         s.uss_bytes += p.totals.uss_bytes;
         for m in p.mappings.iter().filter(|m| m.name.starts_with('/')) {

@@ -128,6 +128,7 @@ pub fn parse_snapshot(raw: &RawSnapshot, source: &Path) -> Result<ParsedSnapshot
     let mut totals = status::parse_totals(&raw.status, &source.join("status"))?;
     let mappings = smaps::parse(&raw.smaps, &source.join("smaps"))?;
     for m in &mappings {
+        totals.mapped_rss_bytes += m.figures.rss_bytes;
         totals.pss_bytes += m.figures.pss_bytes;
         totals.uss_bytes += m.figures.private_clean_bytes + m.figures.private_dirty_bytes;
     }

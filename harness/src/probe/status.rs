@@ -30,6 +30,7 @@ pub fn parse_totals(text: &str, path: &Path) -> Result<Totals, ProbeError> {
         rss_anon_bytes: bytes(status.rssanon),
         rss_file_bytes: bytes(status.rssfile),
         rss_shmem_bytes: bytes(status.rssshmem),
+        mapped_rss_bytes: 0,
         pss_bytes: 0,
         uss_bytes: 0,
         pte_bytes: bytes(status.vmpte),

@@ -54,10 +54,11 @@ fn mmap_file_measures_vsz_rss_and_faults_as_the_seed_describes() {
 
     let warm = variant(&json, "mmap-file", "warm");
     let read = process(warm, "after-read-all", "main");
-    assert_eq!(
-        u64_at(read, &["faults", "major"]),
-        0,
-        "warm reads hit the page cache"
+    // The claim's own allowance: 1 major fault per 10,000 pages, at least 1.
+    let allowed = (map_bytes / page / 10_000).max(1);
+    assert!(
+        u64_at(read, &["faults", "major"]) <= allowed,
+        "warm reads hit the page cache: {read}"
     );
     assert!(u64_at(read, &["faults", "minor"]) > 0);
     run.assert_scratch_empty();
