@@ -141,7 +141,9 @@ fn send(encode: impl FnOnce(&mut StackLine) -> fmt::Result) -> io::Result<()> {
     write_all(libc::STDOUT_FILENO, &line.bytes[..line.len])
 }
 
-fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> io::Result<()> {
+/// Writes all of `bytes` to `fd` with write(2), retrying on EINTR; allocates
+/// nothing, so it may run inside a measured phase.
+pub fn write_all(fd: libc::c_int, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         // SAFETY: `bytes` is a valid, initialised slice for the whole call.
         let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };

@@ -384,7 +384,7 @@ impl Child {
 
     /// Sends a command and waits for the child's answer (a count).
     fn command(&self, command: Command) -> io::Result<usize> {
-        write_exact(self.commands.as_raw_fd(), &command.encode())?;
+        experiments::checkpoint::write_all(self.commands.as_raw_fd(), &command.encode())?;
         let mut answer = [0u8; 8];
         read_exact(self.answers.as_raw_fd(), &mut answer)?;
         Ok(u64::from_ne_bytes(answer) as usize)
@@ -392,7 +392,7 @@ impl Child {
 
     /// Tells the child to exit and reaps it.
     fn exit(self) -> io::Result<()> {
-        write_exact(self.commands.as_raw_fd(), &Command::Exit.encode())?;
+        experiments::checkpoint::write_all(self.commands.as_raw_fd(), &Command::Exit.encode())?;
         let mut status = 0;
         // SAFETY: waiting for our own child; `status` is a valid local.
         if unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0 {
@@ -436,7 +436,7 @@ fn serve(commands: i32, answers: i32, region: &Region, page: usize, tag: u64) ->
             // SAFETY: as above.
             None => unsafe { libc::_exit(3) },
         };
-        if write_exact(answers, &(answer as u64).to_ne_bytes()).is_err() {
+        if experiments::checkpoint::write_all(answers, &(answer as u64).to_ne_bytes()).is_err() {
             // SAFETY: as above.
             unsafe { libc::_exit(2) };
         }
@@ -618,22 +618,6 @@ fn pipe() -> io::Result<(File, File)> {
     use std::os::fd::FromRawFd;
     // SAFETY: both descriptors are new and owned by nothing else.
     Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
-}
-
-fn write_exact(fd: i32, mut bytes: &[u8]) -> io::Result<()> {
-    while !bytes.is_empty() {
-        // SAFETY: `bytes` is valid for its whole length.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        bytes = &bytes[n as usize..];
-    }
-    Ok(())
 }
 
 fn read_exact(fd: i32, buf: &mut [u8]) -> io::Result<()> {
