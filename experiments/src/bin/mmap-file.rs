@@ -80,12 +80,6 @@ fn run(args: &Args) -> io::Result<()> {
     // SAFETY: the mapping is page aligned and at least 4 bytes long.
     let first = unsafe { std::ptr::read_volatile(map.as_ptr().cast::<i32>()) };
     black_box(first);
-    // Which pages of the file the page cache holds right before the read-all
-    // phase, checked on a separate, untouched mapping (mincore maps nothing in).
-    session.note(
-        "page_cache_pages_before_read_all",
-        pages::resident_pages(&file, args.map_bytes)?,
-    )?;
     session.checkpoint("after-first-read")?;
 
     let sum = read_every_int(&map);
