@@ -15,61 +15,90 @@ pub struct ExperimentInfo {
     pub sources: &'static [&'static str],
 }
 
+/// `mmap-file`.
+pub const MMAP_FILE: ExperimentInfo = ExperimentInfo {
+    name: "mmap-file",
+    summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
+    sources: &["001_3c62cec1a17aa088.txt"],
+};
+
+/// `fork-cow`.
+pub const FORK_COW: ExperimentInfo = ExperimentInfo {
+    name: "fork-cow",
+    summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
+    sources: &[
+        "000_242c9450f32c56c8.txt",
+        "002_4ca7868f1a8c4269.txt",
+        "003_189c8fe560e6e530.txt",
+    ],
+};
+
+/// `tiny-malloc`.
+pub const TINY_MALLOC: ExperimentInfo = ExperimentInfo {
+    name: "tiny-malloc",
+    summary:
+        "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
+    sources: &["004_27fc77f6d1b07880.txt"],
+};
+
+/// `static-dynamic`.
+pub const STATIC_DYNAMIC: ExperimentInfo = ExperimentInfo {
+    name: "static-dynamic",
+    summary: "a server linked statically and dynamically, 1 to 32 instances forked or exec'd",
+    sources: &["000_242c9450f32c56c8.txt"],
+};
+
+/// `strip`.
+pub const STRIP: ExperimentInfo = ExperimentInfo {
+    name: "strip",
+    summary: "one program with and without debug information: the file shrinks, memory does not",
+    sources: &["000_242c9450f32c56c8.txt"],
+};
+
+/// `anatomy`.
+pub const ANATOMY: ExperimentInfo = ExperimentInfo {
+    name: "anatomy",
+    summary: "a process finds its stack, heap, code and statics in its own map; ELF segments become mappings",
+    sources: &[
+        "001_3c62cec1a17aa088.txt",
+        "002_4ca7868f1a8c4269.txt",
+        "003_189c8fe560e6e530.txt",
+    ],
+};
+
+/// `lazy-alloc`.
+pub const LAZY_ALLOC: ExperimentInfo = ExperimentInfo {
+    name: "lazy-alloc",
+    summary:
+        "8 GiB of anonymous memory: address space and commit at once, memory only when written",
+    sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
+};
+
+/// `shared-file`.
+pub const SHARED_FILE: ExperimentInfo = ExperimentInfo {
+    name: "shared-file",
+    summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
+    sources: &["003_189c8fe560e6e530.txt"],
+};
+
+/// `many-processes`.
+pub const MANY_PROCESSES: ExperimentInfo = ExperimentInfo {
+    name: "many-processes",
+    summary: "a thousand tiny processes: what one more process really costs, and who pays",
+    sources: &["004_27fc77f6d1b07880.txt"],
+};
+
 /// Every experiment, in the order `harness all` runs them.
 pub const CATALOG: &[ExperimentInfo] = &[
-    ExperimentInfo {
-        name: "mmap-file",
-        summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
-        sources: &["001_3c62cec1a17aa088.txt"],
-    },
-    ExperimentInfo {
-        name: "fork-cow",
-        summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
-        sources: &[
-            "000_242c9450f32c56c8.txt",
-            "002_4ca7868f1a8c4269.txt",
-            "003_189c8fe560e6e530.txt",
-        ],
-    },
-    ExperimentInfo {
-        name: "tiny-malloc",
-        summary: "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
-        sources: &["004_27fc77f6d1b07880.txt"],
-    },
-    ExperimentInfo {
-        name: "static-dynamic",
-        summary: "a server linked statically and dynamically, 1 to 32 instances forked or exec'd",
-        sources: &["000_242c9450f32c56c8.txt"],
-    },
-    ExperimentInfo {
-        name: "strip",
-        summary: "one program with and without debug information: the file shrinks, memory does not",
-        sources: &["000_242c9450f32c56c8.txt"],
-    },
-    ExperimentInfo {
-        name: "anatomy",
-        summary: "a process finds its stack, heap, code and statics in its own map; ELF segments become mappings",
-        sources: &[
-            "001_3c62cec1a17aa088.txt",
-            "002_4ca7868f1a8c4269.txt",
-            "003_189c8fe560e6e530.txt",
-        ],
-    },
-    ExperimentInfo {
-        name: "lazy-alloc",
-        summary: "8 GiB of anonymous memory: address space and commit at once, memory only when written",
-        sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
-    },
-    ExperimentInfo {
-        name: "shared-file",
-        summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
-        sources: &["003_189c8fe560e6e530.txt"],
-    },
-    ExperimentInfo {
-        name: "many-processes",
-        summary: "a thousand tiny processes: what one more process really costs, and who pays",
-        sources: &["004_27fc77f6d1b07880.txt"],
-    },
+    MMAP_FILE,
+    FORK_COW,
+    TINY_MALLOC,
+    STATIC_DYNAMIC,
+    STRIP,
+    ANATOMY,
+    LAZY_ALLOC,
+    SHARED_FILE,
+    MANY_PROCESSES,
 ];
 
 /// Looks an experiment up by name.

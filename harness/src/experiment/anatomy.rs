@@ -124,7 +124,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for Anatomy {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("anatomy").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::ANATOMY
     }
 
     fn plan(&self, _ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -144,7 +144,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for ForkCow {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("fork-cow").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::FORK_COW
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

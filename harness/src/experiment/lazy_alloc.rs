@@ -122,7 +122,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for LazyAlloc {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("lazy-alloc").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::LAZY_ALLOC
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -84,7 +84,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for ManyProcesses {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("many-processes").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::MANY_PROCESSES
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

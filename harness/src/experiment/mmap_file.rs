@@ -132,7 +132,7 @@ impl Sizes {
 
 impl Experiment for MmapFile {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("mmap-file").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::MMAP_FILE
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -80,7 +80,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for SharedFile {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("shared-file").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::SHARED_FILE
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

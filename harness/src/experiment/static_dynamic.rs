@@ -91,7 +91,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for StaticDynamic {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("static-dynamic").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::STATIC_DYNAMIC
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -69,7 +69,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for Strip {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("strip").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::STRIP
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -98,7 +98,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for TinyMalloc {
     fn info(&self) -> &'static ExperimentInfo {
-        experiments::catalog::find("tiny-malloc").unwrap_or(&experiments::CATALOG[0])
+        &experiments::catalog::TINY_MALLOC
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {
