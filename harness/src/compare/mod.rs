@@ -342,22 +342,20 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// The whole-process figures compared as their change over a phase. Pss and USS
-/// are left out: they count how many processes map each page, so they move when
-/// any other process maps or unmaps the same binary or libraries (another copy
-/// of the experiment running in parallel shifts USS by hundreds of pages), which
-/// says nothing about this kernel. Regions' Pss is compared: their files are
-/// the experiment's own.
-/// The whole-process figures whose change over a phase is compared.
+/// The whole-process figures compared as their change over a phase.
 ///
-/// Left out: VmRSS, RssAnon and RssFile, which the kernel keeps in per-CPU
-/// counters that /proc reads without summing since Linux 6.2 (and folded in only
-/// every 64 faults before), so they are off by tens of pages between identical
-/// runs; and file-backed Rss even as summed from smaps, which moves with the page
-/// cache (fault-around windows of the program's text, library text collapsed into
-/// huge pages) by dozens of pages in processes that share libraries. The
-/// anonymous Rss summed from smaps is exact and is what an experiment's own work
-/// changes.
+/// Pss and USS are left out: they count how many processes map each page, so
+/// they move when any other process maps or unmaps the same binary or libraries
+/// (another copy of the experiment running in parallel shifts USS by hundreds of
+/// pages), which says nothing about this kernel; regions' Pss is compared, since
+/// their files are the experiment's own. VmRSS, RssAnon and RssFile are left out
+/// because the kernel keeps them in counters that lag: folded in only every 64
+/// faults before Linux 6.2 (seen on 6.1 in the kernel matrix), per-CPU since,
+/// and read exactly or not depending on the version. File-backed Rss, even as
+/// summed from smaps, moves with the page cache (fault-around windows of the
+/// program's text, library text collapsed into huge pages) by dozens of pages in
+/// processes that share libraries. The anonymous Rss summed from smaps is exact
+/// and is what an experiment's own work changes.
 fn process_fields(p: &ProcessRecord) -> [(&'static str, u64); 4] {
     let t = &p.totals;
     [
