@@ -19,7 +19,8 @@ use super::{
     PlanContext, PlannedVariant,
 };
 use crate::model::{
-    ClaimRecord, ExperimentRecord, MemoryFigures, RegionPagemap, Status, VariantRecord,
+    ClaimRecord, ExperimentRecord, MemoryFigures, RegionPagemap, Status, SummaryTable,
+    VariantRecord,
 };
 use crate::system::Environment;
 
@@ -145,6 +146,60 @@ static EXPLANATION: Explanation = Explanation {
 impl Experiment for ForkCow {
     fn info(&self) -> &'static ExperimentInfo {
         &experiments::catalog::FORK_COW
+    }
+
+    /// Parent and child side by side, one row per checkpoint, for each variant
+    /// with one child: the region's Rss, Pss and Private_Dirty, and the phase's
+    /// faults.
+    fn summary(&self, record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {
+        let side = |p: Option<&crate::model::ProcessRecord>| -> [String; 4] {
+            match p {
+                None => ["-", "-", "-", "-"].map(String::from),
+                Some(p) => {
+                    let f = p
+                        .region(REGION)
+                        .map(|r| r.figures.clone())
+                        .unwrap_or_default();
+                    [
+                        human_bytes(f.rss_bytes),
+                        human_bytes(f.pss_bytes),
+                        human_bytes(f.private_dirty_bytes),
+                        format!("{} / {}", p.faults.minor, p.faults.major),
+                    ]
+                }
+            }
+        };
+        record
+            .variants
+            .iter()
+            .filter(|v| v.status == Status::Ok && v.name != "zygote")
+            .map(|v| SummaryTable {
+                title: format!("{}: the region in parent and child", v.name),
+                headers: [
+                    "checkpoint",
+                    "parent Rss",
+                    "parent Pss",
+                    "parent Private_Dirty",
+                    "parent faults (min / maj)",
+                    "child Rss",
+                    "child Pss",
+                    "child Private_Dirty",
+                    "child faults (min / maj)",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows: v
+                    .checkpoints
+                    .iter()
+                    .map(|c| {
+                        let mut row = vec![c.label.clone()];
+                        row.extend(side(c.process(PARENT)));
+                        row.extend(side(c.process(CHILD)));
+                        row
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

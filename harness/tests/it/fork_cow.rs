@@ -167,5 +167,18 @@ fn fork_shares_every_page_until_the_child_writes_it() {
             }
         }
     }
+    // The side-by-side table: one row per checkpoint of the variant.
+    let tables = json["experiments"][0]["summary"]
+        .as_array()
+        .expect("summary tables");
+    let side_by_side = tables
+        .iter()
+        .find(|t| t["title"] == "thp-off: the region in parent and child")
+        .unwrap_or_else(|| panic!("no parent/child table in {tables:?}"));
+    let thp_off = variant(&json, "fork-cow", "thp-off");
+    assert_eq!(
+        side_by_side["rows"].as_array().map(Vec::len),
+        thp_off["checkpoints"].as_array().map(Vec::len)
+    );
     run.assert_scratch_empty();
 }
