@@ -101,11 +101,6 @@ pub const CATALOG: &[ExperimentInfo] = &[
     MANY_PROCESSES,
 ];
 
-/// Looks an experiment up by name.
-pub fn find(name: &str) -> Option<&'static ExperimentInfo> {
-    CATALOG.iter().find(|e| e.name == name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,9 +39,6 @@ const MAX_INSTANCES: usize = 32;
 #[derive(Debug, Parser)]
 #[command(about = "N instances of a static or dynamic server; run by the vmlab harness")]
 struct Args {
-    /// Folder for temporary files (unused; given by the harness).
-    #[arg(long)]
-    dir: Option<std::path::PathBuf>,
     /// How the program is linked.
     #[arg(long, value_enum)]
     linking: Linking,
@@ -51,9 +48,9 @@ struct Args {
     /// Instance counts, one checkpoint each, e.g. 1,8,32.
     #[arg(long, value_delimiter = ',', required = true)]
     counts: Vec<usize>,
-    /// Start the programs with address-space randomisation off.
-    #[arg(long)]
-    no_aslr: bool,
+    /// What every launcher takes from the harness.
+    #[command(flatten)]
+    launch: program::LaunchArgs,
 }
 
 fn main() {
@@ -75,7 +72,7 @@ fn run(args: &Args) -> io::Result<()> {
         Linking::Static => "server-static",
         Linking::Dynamic => "server-dynamic",
     };
-    let path = program::prepare(&mut session, name, args.no_aslr)?;
+    let path = program::prepare(&mut session, name, args.launch.no_aslr)?;
     // Role names prepared before anything is measured.
     let roles: Vec<String> = (0..MAX_INSTANCES)
         .map(|i| format!("instance-{i}"))

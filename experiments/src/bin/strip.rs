@@ -23,15 +23,12 @@ enum Variant {
 #[derive(Debug, Parser)]
 #[command(about = "a program with and without debug information; run by the vmlab harness")]
 struct Args {
-    /// Folder for temporary files (unused; given by the harness).
-    #[arg(long)]
-    dir: Option<std::path::PathBuf>,
     /// Which link to measure.
     #[arg(long, value_enum)]
     variant: Variant,
-    /// Start the program with address-space randomisation off.
-    #[arg(long)]
-    no_aslr: bool,
+    /// What every launcher takes from the harness.
+    #[command(flatten)]
+    launch: program::LaunchArgs,
 }
 
 fn main() {
@@ -48,7 +45,7 @@ fn run(args: &Args) -> io::Result<()> {
         Variant::Debug => "strip-debug",
         Variant::Stripped => "strip-stripped",
     };
-    let path = program::prepare(&mut session, name, args.no_aslr)?;
+    let path = program::prepare(&mut session, name, args.launch.no_aslr)?;
 
     let stopped = program::start(&path, &[])?;
     session.checkpoint_with("after-work", &[("program", stopped.pid())])?;

@@ -28,15 +28,12 @@ enum Variant {
 #[derive(Debug, Parser)]
 #[command(about = "five small mallocs in one build of a tiny program; run by the vmlab harness")]
 struct Args {
-    /// Folder for temporary files (unused; given by the harness).
-    #[arg(long)]
-    dir: Option<std::path::PathBuf>,
     /// Which build to measure.
     #[arg(long, value_enum)]
     variant: Variant,
-    /// Start the program with address-space randomisation off.
-    #[arg(long)]
-    no_aslr: bool,
+    /// What every launcher takes from the harness.
+    #[command(flatten)]
+    launch: program::LaunchArgs,
 }
 
 fn main() {
@@ -55,7 +52,7 @@ fn run(args: &Args) -> io::Result<()> {
         Variant::Minimal => "tiny-malloc-minimal",
         Variant::Std => "tiny-malloc-std",
     };
-    let path = program::prepare(&mut session, name, args.no_aslr)?;
+    let path = program::prepare(&mut session, name, args.launch.no_aslr)?;
 
     let stopped = program::start(&path, &[])?;
     let me = [("program", stopped.pid())];

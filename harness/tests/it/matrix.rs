@@ -8,7 +8,6 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::skip_unless;
 use crate::util::{harness_bin, page_size, process, region, u64_at, variant};
 
 /// A `harness matrix` invocation with its own results folder.
@@ -67,16 +66,33 @@ fn debian_6_1_available() -> bool {
     String::from_utf8_lossy(&listing.output.stdout).contains("debian:6.1 ")
 }
 
+/// Why a guest cannot run here (QEMU missing, or, when `kernel` is asked for, no
+/// debian:6.1 image to be had), if it cannot.
+fn guest_unavailable(kernel: bool) -> Option<&'static str> {
+    if !qemu_installed() {
+        return Some("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
+    }
+    if kernel && !debian_6_1_available() {
+        return Some(
+            "no debian:6.1 kernel cached or in the apt sources (harness matrix --list-kernels)",
+        );
+    }
+    None
+}
+
+/// Prints `SKIP: reason` and returns from the test when a guest cannot run here.
+macro_rules! skip_without_guest {
+    ($kernel:expr) => {
+        if let Some(reason) = guest_unavailable($kernel) {
+            eprintln!("SKIP: {reason}");
+            return;
+        }
+    };
+}
+
 #[test]
 fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
-    skip_unless!(
-        qemu_installed(),
-        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-    );
-    skip_unless!(
-        debian_6_1_available(),
-        "no debian:6.1 kernel cached or in the apt sources (harness matrix --list-kernels)"
-    );
+    skip_without_guest!(true);
     let run = MatrixRun::new(&[
         "matrix",
         "--kernel",
@@ -150,14 +166,7 @@ fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
 
 #[test]
 fn a_guest_that_overstays_its_timeout_is_killed_and_reported() {
-    skip_unless!(
-        qemu_installed(),
-        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-    );
-    skip_unless!(
-        debian_6_1_available(),
-        "no debian:6.1 kernel cached or in the apt sources (harness matrix --list-kernels)"
-    );
+    skip_without_guest!(true);
     let run = MatrixRun::new(&[
         "matrix",
         "--kernel",
@@ -182,10 +191,7 @@ fn a_guest_that_overstays_its_timeout_is_killed_and_reported() {
 
 #[test]
 fn an_unknown_debian_version_says_what_was_tried_and_what_is_available() {
-    skip_unless!(
-        qemu_installed(),
-        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-    );
+    skip_without_guest!(false);
     let run = MatrixRun::new(&["matrix", "--kernel", "debian:0.1"]);
     assert_eq!(run.output.status.code(), Some(2), "{}", run.describe());
     let err = run.stderr();
@@ -213,10 +219,7 @@ fn guest_init_is_hidden_and_refuses_to_run_outside_a_guest() {
 
 #[test]
 fn an_image_that_is_not_a_kernel_is_reported_with_how_qemu_ended() {
-    skip_unless!(
-        qemu_installed(),
-        "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
-    );
+    skip_without_guest!(false);
     let junk = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(junk.path(), b"this is not a kernel image").expect("write");
     let path = junk.path().display().to_string();
