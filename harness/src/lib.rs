@@ -28,6 +28,7 @@ pub mod experiment;
 pub mod explain;
 pub mod matrix;
 pub mod model;
+pub mod outcome;
 pub mod probe;
 pub mod progress;
 pub mod report;

@@ -435,7 +435,7 @@ pub struct PageSample {
 }
 
 /// What a measurement says of a claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// The kernel behaved as the seed says.
@@ -444,6 +444,16 @@ pub enum Verdict {
     Refuted,
     /// A precondition was not met (no cold cache, variant skipped), so no judgement.
     Inconclusive,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::Refuted => "refuted",
+            Verdict::Inconclusive => "inconclusive",
+        })
+    }
 }
 
 /// One claim of a seed and what this run measured of it.
@@ -461,6 +471,15 @@ pub struct ClaimRecord {
     pub verdict: Verdict,
     /// The figures behind the verdict, and why where the kernel differs.
     pub evidence: String,
+    /// The criterion, declared before measuring: the quantity, the comparison and
+    /// the tolerance with where it comes from (pages, the noise floor, the seed's
+    /// own figure). Empty in results of older versions.
+    #[serde(default)]
+    pub criterion: String,
+    /// The measured figure the criterion was applied to, in a few words
+    /// (`256 pages`), for one-line summaries. Empty when nothing was measured.
+    #[serde(default)]
+    pub measured: String,
     /// The outcome the experiment expects on current kernels where it differs
     /// from the seed (a known refutation), with the reason; reported as XFAIL
     /// when that is what happened.
@@ -478,6 +497,17 @@ pub struct Expectation {
 }
 
 impl ClaimRecord {
+    /// Records the measured figure the criterion was applied to.
+    pub fn with_measured(mut self, measured: impl Into<String>) -> ClaimRecord {
+        self.measured = measured.into();
+        self
+    }
+
+    /// What this claim's result means to CI (see [`crate::outcome`]).
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        crate::outcome::Outcome::of_claim(self)
+    }
+
     /// Declares the verdict expected on current kernels, and why.
     pub fn expecting(mut self, verdict: Verdict, reason: impl Into<String>) -> ClaimRecord {
         self.expected = Some(Expectation {

@@ -140,6 +140,8 @@ impl Claim {
             statement: self.statement.to_string(),
             verdict,
             evidence: evidence.into(),
+            criterion: String::new(),
+            measured: String::new(),
             expected: None,
         }
     }

@@ -324,6 +324,8 @@ pub(crate) mod tests {
                     statement: String::new(),
                     verdict,
                     evidence: "measured".into(),
+                    criterion: String::new(),
+                    measured: String::new(),
                     expected: None,
                 }],
                 summary: vec![],
