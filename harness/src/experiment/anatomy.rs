@@ -59,36 +59,43 @@ const STACK: Claim = Claim {
     id: "stack-variable-lies-in-stack",
     source: SEED_001,
     statement: "A local variable's address lies in the mapping named [stack].",
+    criterion: "",
 };
 const HEAP: Claim = Claim {
     id: "malloc-block-lies-in-heap",
     source: SEED_001,
     statement: "A small malloc'd block lies in the heap, the mapping named [heap] (a large one gets an anonymous mapping of its own).",
+    criterion: "",
 };
 const CODE_AND_DATA: Claim = Claim {
     id: "code-and-statics-lie-in-the-executables-mappings",
     source: SEED_002,
     statement: "Code lies in the executable's r-xp mapping and initialised data in its rw-p mapping; zero-initialised data (.bss) follows it.",
+    criterion: "",
 };
 const ANON: Claim = Claim {
     id: "anonymous-mmap-is-an-unnamed-mapping",
     source: SEED_002,
     statement: "An anonymous mmap appears as a mapping with no file name.",
+    criterion: "",
 };
 const SEGMENTS: Claim = Claim {
     id: "every-load-segment-becomes-a-mapping-with-its-permissions",
     source: SEED_002,
     statement: "Every PT_LOAD program header of the executable and of libc becomes a mapping of that file at the segment's file offset, with permissions from its flags (R E → r-xp, RW → rw-p).",
+    criterion: "",
 };
 const GAPS: Claim = Claim {
     id: "no-access-regions-use-no-memory",
     source: SEED_003,
     statement: "The ---p regions between a library's segments are address space only: they are never resident.",
+    criterion: "",
 };
 const KERNEL: Claim = Claim {
     id: "kernel-maps-vdso-into-every-process",
     source: SEED_002,
     statement: "The kernel maps code of its own into every process ([vdso], and on x86-64 [vsyscall]) so that some system calls run without entering the kernel.",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {

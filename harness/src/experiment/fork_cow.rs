@@ -55,54 +55,63 @@ const FORK_SHARES: Claim = Claim {
     id: "fork-copies-nothing",
     source: S002,
     statement: "Right after fork the child has the parent's memory without a copy: the region's Rss is the same in both, and each one's Pss is half of it.",
+    criterion: "",
 };
 /// Failure: the child's page tables were not copied at fork, so reads fault.
 const READ_NO_FAULT: Claim = Claim {
     id: "child-reads-without-faults",
     source: S003,
     statement: "The child reads every inherited anonymous page without a single page fault: the pages are already mapped, shared copy-on-write.",
+    criterion: "",
 };
 /// Failure: the child got the file's page table entries at fork, or never shared the parent's pages.
 const FILE_READ_FAULTS: Claim = Claim {
     id: "private-file-child-faults-to-read",
     source: S003,
     statement: "A private file mapping the parent has only read is not copied at fork: the child starts with none of it resident and faults to read it, then shares the parent's page-cache pages.",
+    criterion: "",
 };
 /// Failure: a write copied more (or less) than the page written, e.g. a whole huge page.
 const WRITE_COPIES: Claim = Claim {
     id: "write-copies-only-the-written-pages",
     source: S000,
     statement: "Writing N inherited pages costs the child about N minor faults and moves N pages from shared to private; the rest stay shared.",
+    criterion: "",
 };
 /// Failure: the frames differ right after fork (a copy), or stay the same after a write (a leak).
 const PHYSICAL: Claim = Claim {
     id: "same-frames-until-written",
     source: S002,
     statement: "Parent and child map the same physical page frames until the child writes; a written page gets a frame of its own (pagemap PFNs, kpagecount).",
+    criterion: "",
 };
 /// Failure: one side saw the other's writes; copy-on-write is broken.
 const CONTENT: Claim = Claim {
     id: "writes-do-not-leak",
     source: S000,
     statement: "After the child writes, each side still reads its own data: the child's writes never show in the parent.",
+    criterion: "",
 };
 /// Failure: pages stay charged to processes that are gone.
 const EXIT_PSS: Claim = Claim {
     id: "pss-returns-to-rss-when-sharers-exit",
     source: S003,
     statement: "When the sharers exit, the survivor's Pss rises back to its Rss: shared pages are now charged to it alone.",
+    criterion: "",
 };
 /// Failure: a child owns more than the share it wrote.
 const ZYGOTE_SHARED: Claim = Claim {
     id: "zygote-children-share-the-initialised-state",
     source: S003,
     statement: "State initialised before a zygote forks stays shared by every child: each child's private memory is only the share it wrote.",
+    criterion: "",
 };
 /// Failure: summed Rss is not inflated by sharing, or summed Pss misses the memory in use.
 const RSS_DOUBLE_COUNTS: Claim = Claim {
     id: "summing-rss-double-counts",
     source: S002,
     statement: "Adding up the Rss of processes that share pages counts those pages once per process; the sum of Pss is the memory really used.",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {

@@ -49,42 +49,50 @@ const MAP_NO_MEMORY: Claim = Claim {
     id: "anonymous-mmap-adds-address-space-not-memory",
     source: SEED_002,
     statement: "An anonymous mmap shows up in the address space at once (VmSize grows by its size) but is not backed by memory: VmRSS does not grow.",
+    criterion: "",
 };
 const MAP_COMMITS: Claim = Claim {
     id: "anonymous-mmap-is-committed-at-once",
     source: SEED_003,
     statement: "The kernel counts a private writable mapping as promised memory as soon as it is made: Committed_AS grows by its size although nothing is used.",
+    criterion: "",
 };
 const READ_NO_MEMORY: Claim = Claim {
     id: "reading-untouched-memory-uses-no-memory",
     source: SEED_002,
     statement: "Reading anonymous memory that was never written costs page faults but no memory: every page reads as the one shared zero page.",
+    criterion: "",
 };
 const READ_PAGE_TABLES: Claim = Claim {
     id: "reading-untouched-memory-costs-page-tables",
     source: SEED_002,
     statement: "Reading untouched anonymous memory still costs page tables: each page read gets an entry pointing at the zero page.",
+    criterion: "",
 };
 const WRITE_PER_PAGE: Claim = Claim {
     id: "writing-costs-a-page-per-page",
     source: SEED_002,
     statement:
         "Only writing makes anonymous memory real: each written chunk adds its own size to RSS.",
+    criterion: "",
 };
 const MUNMAP_RETURNS: Claim = Claim {
     id: "munmap-returns-address-space-memory-and-commit",
     source: SEED_003,
     statement: "Unmapping gives back the address space, the memory and the commit.",
+    criterion: "",
 };
 const OVERCOMMIT_PIECES: Claim = Claim {
     id: "default-kernel-lets-a-process-map-more-than-ram",
     source: SEED_003,
     statement: "On a default setup the kernel overcommits: a process can keep asking for address space and get more in all than the machine has memory.",
+    criterion: "",
 };
 const OVERCOMMIT_POLICY: Claim = Claim {
     id: "overcommit-policy-decides-a-mapping-larger-than-ram",
     source: SEED_003,
     statement: "Whether one mapping larger than RAM + swap is allowed depends on vm.overcommit_memory: the heuristic (0) and never (2) refuse it, always (1) grants it.",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {

@@ -37,22 +37,26 @@ const KERNEL_DOMINATES: Claim = Claim {
     id: "one-more-process-costs-mostly-kernel-memory",
     source: SEED,
     statement: "Most of what one more tiny process costs is the kernel's bookkeeping (page tables, kernel stack, kernel objects), not the program's own pages.",
+    criterion: "",
 };
 const PAGE_TABLES: Claim = Claim {
     id: "even-a-tiny-process-needs-page-tables",
     source: SEED,
     statement: "Even a small program needs several pages of page tables (the reply counts at least three on x86).",
+    criterion: "",
 };
 const RSS_OVERSTATES: Claim = Claim {
     id: "summing-rss-overstates-the-cost",
     source: SEED,
     statement: "Adding up the processes' RSS overstates what they cost: shared text and library pages are counted once per process.",
+    criterion: "",
 };
 const SEED_RSS: Claim = Claim {
     id: "tiny-static-process-has-44kb-rss",
     source: SEED,
     statement:
         "A static program that made five small mallocs shows about 44 KB of RSS (FreeBSD 4.8).",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {

@@ -43,47 +43,56 @@ const VSZ_GROWS: Claim = Claim {
     id: "mmap-grows-vsz-by-mapping-size",
     source: SOURCE,
     statement: "Mapping the file grows the address space (VSZ) by the size of the mapping at once.",
+    criterion: "",
 };
 const NO_RSS: Claim = Claim {
     id: "mmap-adds-no-rss",
     source: SOURCE,
     statement: "Mapping the file makes none of it resident: RSS does not change.",
+    criterion: "",
 };
 const FIRST_READ: Claim = Claim {
     id: "first-read-makes-few-pages-resident",
     source: SOURCE,
     statement: "Reading one int at the start makes only a few pages of the file resident (the seed saw 4 KiB).",
+    criterion: "",
 };
 const ONLY_THAT_PAGE: Claim = Claim {
     id: "first-read-maps-only-that-page",
     source: SOURCE,
     statement:
         "Reading one int makes exactly that one page resident, 4 KiB, as pmap showed in the seed.",
+    criterion: "",
 };
 const READ_ALL: Claim = Claim {
     id: "read-all-makes-file-resident",
     source: SOURCE,
     statement: "Reading the whole mapping brings its RSS to about the size of the file.",
+    criterion: "",
 };
 const WARM_MINOR: Claim = Claim {
     id: "cached-file-reads-take-minor-faults-only",
     source: SOURCE,
     statement: "A file still in the page cache (just written) is read with minor faults only, no trip to the disk (at most 1 major fault per 10,000 pages, or 8).",
+    criterion: "",
 };
 const COLD_MAJOR: Claim = Claim {
     id: "uncached-file-reads-take-major-faults",
     source: SOURCE,
     statement: "A file not in the page cache costs major faults: the process waits for the disk.",
+    criterion: "",
 };
 const FEWER_FAULTS: Claim = Claim {
     id: "kernel-maps-more-than-asked",
     source: SOURCE,
     statement: "The kernel brings in more than the page asked for, so reading the file costs far fewer faults than it has pages.",
+    criterion: "",
 };
 const RANDOM_EVERY_PAGE: Claim = Claim {
     id: "random-access-faults-every-page",
     source: SOURCE,
     statement: "Without read-ahead (MADV_RANDOM), reading an uncached file costs a major fault for every page.",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {

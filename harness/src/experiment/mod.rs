@@ -71,6 +71,12 @@ pub trait Experiment: Sync {
     /// The teaching text (`harness explain NAME`, step mode, the Markdown report).
     fn explanation(&self) -> &'static Explanation;
 
+    /// Every claim the experiment judges, in the order it judges them (shown
+    /// with its criterion by `explain` and in step mode before the step runs).
+    fn claims(&self) -> &'static [Claim] {
+        &[]
+    }
+
     /// Tables derived from the measurements that show the experiment's point at a
     /// glance (rendered after the claims). None by default.
     fn summary(&self, _record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {
@@ -121,8 +127,12 @@ pub struct Claim {
     pub id: &'static str,
     /// The seed file.
     pub source: &'static str,
-    /// The claim, paraphrased.
+    /// The claim, paraphrased, in the writing's own direction: confirmed means
+    /// the writing was right.
     pub statement: &'static str,
+    /// The criterion, declared before measuring: the quantity, the comparison
+    /// and the tolerance with where it comes from.
+    pub criterion: &'static str,
 }
 
 impl Claim {
@@ -140,7 +150,7 @@ impl Claim {
             statement: self.statement.to_string(),
             verdict,
             evidence: evidence.into(),
-            criterion: String::new(),
+            criterion: self.criterion.to_string(),
             measured: String::new(),
             expected: None,
         }

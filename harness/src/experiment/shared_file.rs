@@ -36,21 +36,25 @@ const PSS_SHARE: Claim = Claim {
     id: "pss-is-rss-divided-by-sharers",
     source: SEED,
     statement: "PSS charges each process an equal share of the pages it shares: with N processes mapping the same file, each one's PSS of it is its RSS divided by N.",
+    criterion: "",
 };
 const SHARED_CLEAN: Claim = Claim {
     id: "file-pages-read-by-all-are-shared-clean",
     source: SEED,
     statement: "Mapping the same file is one of the ways processes share pages: pages all of them read are one copy, counted as Shared_Clean in each.",
+    criterion: "",
 };
 const PSS_RISES: Claim = Claim {
     id: "pss-rises-when-a-sharer-exits",
     source: SEED,
     statement: "When one of the sharing processes exits, its shared memory is not freed, so the PSS of each remaining sharer goes up.",
+    criterion: "",
 };
 const SUMS: Claim = Claim {
     id: "sum-of-rss-overstates-sum-of-pss-does-not",
     source: SEED,
     statement: "Adding up RSS counts a shared page once per process (N-fold here); adding up PSS counts it once.",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {

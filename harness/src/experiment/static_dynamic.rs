@@ -39,21 +39,25 @@ const RSS_OVERSTATES: Claim = Claim {
     id: "summing-rss-overstates-memory",
     source: SOURCE,
     statement: "Shared pages take memory once but count in every process's RSS, so summing RSS over the instances overstates what they use (here: by half or more over summed Pss).",
+    criterion: "",
 };
 const MARGINAL: Claim = Claim {
     id: "static-prefork-children-cost-little-more",
     source: SOURCE,
     statement: "Each extra child of a preforked static server costs little more memory than one of a dynamic server (at most 2 pages more): children share the text and copy only the writable pages they touch.",
+    criterion: "",
 };
 const ONE_COPY: Claim = Claim {
     id: "static-overhead-is-one-library-copy",
     source: SOURCE,
     statement: "The memory overhead of the static preforked server is about one extra copy of the library pages it uses (at most that, plus 2 pages).",
+    criterion: "",
 };
 const KERNEL_SHARE: Claim = Claim {
     id: "every-process-costs-kernel-memory",
     source: ROBERSON,
     statement: "Every process also costs memory no per-process figure shows: page tables and a kernel stack (at least a page per process).",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {

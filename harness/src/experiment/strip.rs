@@ -32,16 +32,19 @@ const FILE_SHRINKS: Claim = Claim {
     id: "strip-makes-the-file-smaller",
     source: SOURCE,
     statement: "A stripped binary is smaller on disk.",
+    criterion: "",
 };
 const SEGMENTS_SAME: Claim = Claim {
     id: "strip-leaves-segments-unchanged",
     source: SOURCE,
     statement: "Stripping leaves what is loaded unchanged: `size` and the program headers show the same text, data and bss.",
+    criterion: "",
 };
 const FOOTPRINT: Claim = Claim {
     id: "strip-reduces-memory-footprint",
     source: SOURCE,
     statement: "Stripping a binary significantly reduces the program's memory footprint (the advice the seed disputes).",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {

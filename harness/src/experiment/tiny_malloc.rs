@@ -43,26 +43,31 @@ const MALLOC_PAGE: Claim = Claim {
     id: "small-mallocs-do-not-cost-a-page-each",
     source: SOURCE,
     statement: "Five small mallocs (1076 bytes) need not cost a page each: the process's anonymous memory grows by fewer pages than there are mallocs.",
+    criterion: "",
 };
 const SEED_FIGURES: Claim = Claim {
     id: "static-program-takes-44k-rss-168k-vsz",
     source: SOURCE,
     statement: "A static C program making five small mallocs ends up with about 44 KB RSS and 168 KB VSZ (FreeBSD 4.8; 'about' here means at most twice as much).",
+    criterion: "",
 };
 const NEAR_MINIMUM: Claim = Claim {
     id: "minimal-program-fits-in-a-few-pages",
     source: SOURCE,
     statement: "A small program could live in a single page per process, or a few: without C library start-up, its RSS comes within 2 pages of the least Linux allows.",
+    criterion: "",
 };
 const PAGE_TABLES: Claim = Claim {
     id: "every-process-needs-page-tables",
     source: SOURCE,
     statement: "Even the smallest process needs pages for page tables, at least three on x86.",
+    criterion: "",
 };
 const STACK_RESERVATION: Claim = Claim {
     id: "stack-reservation-is-address-space-not-memory",
     source: SOURCE,
     statement: "About 32 pages of the address space are the initial stack reservation; they cost no memory, only the pages used are resident.",
+    criterion: "",
 };
 
 static EXPLANATION: Explanation = Explanation {
