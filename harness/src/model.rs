@@ -295,6 +295,24 @@ pub struct ProcessRecord {
     pub regions: Vec<RegionRecord>,
     /// Every mapping of /proc/PID/smaps, in address order.
     pub mappings: Vec<MappingRecord>,
+    /// The storage I/O charged to the process so far, from /proc/PID/io (absent
+    /// when it could not be read, and in results of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io: Option<IoCounters>,
+}
+
+/// Cumulative I/O counters of /proc/PID/io, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoCounters {
+    /// `rchar`: bytes passed to read(2) and similar, from cache or not.
+    pub rchar_bytes: u64,
+    /// `wchar`: bytes passed to write(2) and similar.
+    pub wchar_bytes: u64,
+    /// `read_bytes`: bytes this process caused to be read from storage, including
+    /// the read-ahead its page faults started.
+    pub read_bytes: u64,
+    /// `write_bytes`: bytes this process caused to be sent to storage.
+    pub write_bytes: u64,
 }
 
 /// Minor and major page fault counts.

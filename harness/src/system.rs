@@ -26,6 +26,19 @@ pub struct Environment {
     pub thp_enabled: String,
     /// THP defrag mode.
     pub thp_defrag: String,
+    /// The size one PMD maps, a PMD-sized transparent huge page
+    /// (`transparent_hugepage/hpage_pmd_size`), in bytes, if THP is built in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thp_pmd_bytes: Option<u64>,
+    /// Whether a read fault in a THP-enabled mapping may map the huge zero page
+    /// (`transparent_hugepage/use_zero_page`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thp_use_zero_page: Option<bool>,
+    /// Each anonymous THP size (mTHP, `hugepages-<size>kB/enabled`) in bytes, with
+    /// its mode: `always`, `inherit`, `madvise` or `never`. Empty on kernels
+    /// without multi-size THP.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub thp_sizes: std::collections::BTreeMap<u64, String>,
     /// `vm.overcommit_memory`: 0 heuristic, 1 always, 2 never.
     pub overcommit_memory: Option<u32>,
     /// `fault_around_bytes` from debugfs, if readable (root with debugfs mounted).
@@ -104,6 +117,11 @@ impl Environment {
             thp_defrag: text("/sys/kernel/mm/transparent_hugepage/defrag")
                 .map(|t| selected_word(&t))
                 .unwrap_or_else(|| "unsupported".into()),
+            thp_pmd_bytes: text("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
+                .and_then(|t| t.parse().ok()),
+            thp_use_zero_page: text("/sys/kernel/mm/transparent_hugepage/use_zero_page")
+                .map(|t| t == "1"),
+            thp_sizes: thp_sizes(Path::new("/sys/kernel/mm/transparent_hugepage")),
             overcommit_memory: text("/proc/sys/vm/overcommit_memory").and_then(|t| t.parse().ok()),
             fault_around_bytes: text("/sys/kernel/debug/fault_around_bytes")
                 .and_then(|t| t.parse().ok()),
@@ -131,6 +149,27 @@ impl Environment {
         self.fault_around_bytes
             .unwrap_or(DEFAULT_FAULT_AROUND_BYTES)
     }
+}
+
+/// The anonymous THP sizes of multi-size THP (`hugepages-<size>kB/enabled`
+/// under `dir`) with the mode selected for each.
+fn thp_sizes(dir: &Path) -> std::collections::BTreeMap<u64, String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Default::default();
+    };
+    entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().into_string().ok()?;
+            let kb: u64 = name
+                .strip_prefix("hugepages-")?
+                .strip_suffix("kB")?
+                .parse()
+                .ok()?;
+            let mode = read_trimmed(&e.path().join("enabled"))?;
+            Some((kb * 1024, selected_word(&mode)))
+        })
+        .collect()
 }
 
 fn read_trimmed(path: &Path) -> Option<String> {

@@ -834,6 +834,7 @@ mod tests {
                 }),
             }],
             mappings: Vec::new(),
+            io: None,
         }
     }
 

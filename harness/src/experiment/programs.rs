@@ -209,6 +209,7 @@ mod tests {
                 mapping(0x7f0000, 0x7f1000, "[vdso]", "r-xp"),
                 mapping(0x800000, 0x821000, "[stack]", "rw-p"),
             ],
+            io: None,
         };
         let parts = breakdown(&process, "/p");
         let size = |p: Part| parts.get(&p).map_or(0, |f| f.size_bytes);

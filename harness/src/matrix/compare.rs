@@ -286,6 +286,7 @@ pub(crate) mod tests {
             },
             regions: vec![],
             mappings: vec![],
+            io: None,
         };
         RunRecord {
             format_version: FORMAT_VERSION,

@@ -8,6 +8,7 @@
 //! probe can tell (pagemap is binary and describes one moment of one process), so
 //! [`Probe::region_pagemap`] answers `None` unless a probe overrides it.
 
+pub mod io;
 pub mod meminfo;
 pub mod pagemap;
 pub mod population;
@@ -19,7 +20,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::error::ProbeError;
-use crate::model::{Faults, MappingRecord, RegionPagemap, Totals};
+use crate::model::{Faults, IoCounters, MappingRecord, RegionPagemap, Totals};
 
 /// The raw text of one process's /proc files at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +49,12 @@ pub trait Probe {
     ) -> Option<RegionPagemap> {
         None
     }
+
+    /// The storage I/O charged to `pid` so far (/proc/PID/io); `None` when this
+    /// probe cannot tell (captured text, or no ptrace access).
+    fn io(&self, _pid: i32) -> Option<IoCounters> {
+        None
+    }
 }
 
 /// Reads the live /proc of this machine.
@@ -67,6 +74,10 @@ impl Probe for ProcProbe {
         page_size: u64,
     ) -> Option<RegionPagemap> {
         pagemap::read_region(pid, start, len, page_size)
+    }
+
+    fn io(&self, pid: i32) -> Option<IoCounters> {
+        io::read(pid).ok()
     }
 }
 

@@ -228,6 +228,7 @@ mod tests {
             totals: Totals::default(),
             regions: Vec::new(),
             mappings,
+            io: None,
         }
     }
 

@@ -393,6 +393,7 @@ impl Session {
                     })
                     .collect(),
                 mappings,
+                io: probe.io(process.pid),
             });
             self.raw.push(RawCapture {
                 index,
