@@ -201,6 +201,34 @@ pub fn faults_over(variant: &VariantRecord, labels: &[&str], role: &str) -> Opti
     })
 }
 
+/// Bytes the process `role` caused to be read from storage (/proc/PID/io
+/// `read_bytes`) between checkpoints `from` and `to`; `None` when either
+/// checkpoint or its I/O counters were not measured.
+pub fn read_bytes_between(
+    variant: &VariantRecord,
+    from: &str,
+    to: &str,
+    role: &str,
+) -> Option<u64> {
+    let before = process_at(variant, from, role)?.io?;
+    let after = process_at(variant, to, role)?.io?;
+    Some(after.read_bytes.saturating_sub(before.read_bytes))
+}
+
+/// Why a variant that did not run to its end cannot be judged; `None` if it did.
+pub fn not_run_reason(variant: &VariantRecord) -> Option<String> {
+    let how = match variant.status {
+        crate::model::Status::Ok => return None,
+        crate::model::Status::Skipped => "was skipped",
+        crate::model::Status::Failed => "failed",
+    };
+    Some(format!(
+        "variant {} {how}: {}",
+        variant.name,
+        variant.reason.as_deref().unwrap_or("no reason given")
+    ))
+}
+
 /// A byte count as pages, for evidence text.
 pub fn pages(bytes: u64, page_size: u64) -> u64 {
     bytes / page_size.max(1)
@@ -222,6 +250,170 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Small builders of synthetic records for the judges' tests.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use crate::model::{
+        CheckpointRecord, ClaimRecord, ExperimentRecord, Faults, IoCounters, MappingRecord,
+        MemoryFigures, ProcessRecord, RegionRecord, Status, Totals, VariantRecord, Verdict,
+    };
+    use crate::system::Environment;
+
+    /// The page size the synthetic records use.
+    pub const PAGE: u64 = 4096;
+
+    /// An environment with 4 KiB pages and THP in madvise mode.
+    pub fn env() -> Environment {
+        let mut env = Environment::detect(std::path::Path::new("/"));
+        env.page_size = PAGE;
+        env.thp_enabled = "madvise".into();
+        env.fault_around_bytes = Some(64 * 1024);
+        env
+    }
+
+    /// A process with `role`, no mappings and no regions yet.
+    pub fn process(role: &str) -> ProcessRecord {
+        ProcessRecord {
+            role: role.into(),
+            pid: 1,
+            faults: Faults::default(),
+            faults_total: Faults::default(),
+            totals: Totals::default(),
+            regions: Vec::new(),
+            mappings: Vec::new(),
+            io: None,
+        }
+    }
+
+    /// Builder methods on a process.
+    pub trait ProcessExt {
+        /// Sets the phase's faults.
+        fn faults(self, minor: u64, major: u64) -> Self;
+        /// Adds a region (and a mapping named `name` with the same figures).
+        fn region(self, name: &str, figures: MemoryFigures) -> Self;
+        /// Sets the cumulative storage reads.
+        fn read_bytes(self, bytes: u64) -> Self;
+        /// Changes the totals.
+        fn totals(self, f: impl FnOnce(&mut Totals)) -> Self;
+        /// Adds an smaps field to the mapping named `name`.
+        fn other(self, name: &str, key: &str, value: u64) -> Self;
+    }
+
+    impl ProcessExt for ProcessRecord {
+        fn faults(mut self, minor: u64, major: u64) -> Self {
+            self.faults = Faults { minor, major };
+            self
+        }
+        fn region(mut self, name: &str, figures: MemoryFigures) -> Self {
+            self.mappings.push(MappingRecord {
+                start: "0x0".into(),
+                end: "0x0".into(),
+                name: format!("<temp dir>/{name}"),
+                perms: "r--s".into(),
+                offset_bytes: 0,
+                figures: figures.clone(),
+                other: Default::default(),
+                vm_flags: String::new(),
+            });
+            self.regions.push(RegionRecord {
+                name: name.into(),
+                mapping_count: 1,
+                figures,
+                pagemap: None,
+            });
+            self
+        }
+        fn read_bytes(mut self, bytes: u64) -> Self {
+            self.io = Some(IoCounters {
+                read_bytes: bytes,
+                ..Default::default()
+            });
+            self
+        }
+        fn totals(mut self, f: impl FnOnce(&mut Totals)) -> Self {
+            f(&mut self.totals);
+            self
+        }
+        fn other(mut self, name: &str, key: &str, value: u64) -> Self {
+            if let Some(m) = self.mappings.iter_mut().find(|m| m.name.ends_with(name)) {
+                m.other.insert(key.into(), value);
+            }
+            self
+        }
+    }
+
+    /// Figures of `size` bytes with `rss` resident.
+    pub fn figures(size: u64, rss: u64) -> MemoryFigures {
+        MemoryFigures {
+            size_bytes: size,
+            rss_bytes: rss,
+            pss_bytes: rss,
+            ..Default::default()
+        }
+    }
+
+    /// A variant that ran, with its notes and checkpoints.
+    pub fn variant(
+        name: &str,
+        notes: &[(&str, String)],
+        checkpoints: Vec<(&str, Vec<ProcessRecord>)>,
+    ) -> VariantRecord {
+        VariantRecord {
+            name: name.into(),
+            status: Status::Ok,
+            reason: None,
+            notes: notes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            noise_floor: Vec::new(),
+            checkpoints: checkpoints
+                .into_iter()
+                .map(|(label, processes)| CheckpointRecord {
+                    label: label.into(),
+                    phase_millis: 0,
+                    processes,
+                    system: None,
+                    population: None,
+                })
+                .collect(),
+            rss_samples: Vec::new(),
+            binary: None,
+        }
+    }
+
+    /// An experiment record holding `variants`.
+    pub fn record(name: &str, variants: Vec<VariantRecord>) -> ExperimentRecord {
+        ExperimentRecord {
+            name: name.into(),
+            status: Status::Ok,
+            reason: None,
+            params: Default::default(),
+            variants,
+            claims: Vec::new(),
+            summary: Vec::new(),
+        }
+    }
+
+    /// The claim `id` (of `variant`, if given) among `claims`.
+    pub fn find<'a>(claims: &'a [ClaimRecord], id: &str, variant: Option<&str>) -> &'a ClaimRecord {
+        claims
+            .iter()
+            .find(|c| c.id == id && (variant.is_none() || c.variant.as_deref() == variant))
+            .unwrap_or_else(|| panic!("claim {id} ({variant:?}) not judged: {claims:#?}"))
+    }
+
+    /// Asserts the verdict of claim `id`, showing the evidence if it differs.
+    pub fn assert_verdict(claims: &[ClaimRecord], id: &str, variant: Option<&str>, want: Verdict) {
+        let c = find(claims, id, variant);
+        assert_eq!(c.verdict, want, "{id} ({variant:?}): {}", c.evidence);
+        if c.verdict != Verdict::Inconclusive {
+            assert!(!c.measured.is_empty(), "{id}: no measured figure");
+        }
+        assert!(!c.criterion.is_empty(), "{id}: no criterion");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +423,81 @@ mod tests {
         let names: Vec<_> = registry().iter().map(|e| e.info().name).collect();
         let catalog: Vec<_> = experiments::CATALOG.iter().map(|e| e.name).collect();
         assert_eq!(names, catalog);
+    }
+
+    /// The experiments whose claims are stated with their criteria here.
+    const WITH_CRITERIA: [&str; 4] = ["mmap-file", "lazy-alloc", "shared-file", "fork-cow"];
+
+    #[test]
+    fn these_experiments_list_claims_each_with_a_criterion() {
+        for name in WITH_CRITERIA {
+            let e = find(name).expect("in the registry");
+            assert!(!e.claims().is_empty(), "{name} lists no claim");
+            for c in e.claims() {
+                assert!(
+                    !c.criterion.trim().is_empty(),
+                    "{name}/{}: empty criterion",
+                    c.id
+                );
+                assert!(!c.statement.trim().is_empty(), "{name}/{}", c.id);
+            }
+        }
+    }
+
+    #[test]
+    fn every_listed_claim_has_a_criterion() {
+        // Experiments that list no claims yet are not checked here; the four
+        // above are required to list theirs.
+        for e in registry() {
+            for c in e.claims() {
+                assert!(
+                    !c.criterion.trim().is_empty(),
+                    "{}/{}: empty criterion",
+                    e.info().name,
+                    c.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_judged_claim_is_listed_with_its_criterion() {
+        // A record whose variants were all skipped still names every claim.
+        let env = testkit::env();
+        for name in WITH_CRITERIA {
+            let e = find(name).expect("in the registry");
+            let plan = e
+                .plan(&PlanContext {
+                    quick: true,
+                    size_bytes: None,
+                    count: None,
+                    env: &Environment {
+                        temp_dir_free_bytes: u64::MAX / 4,
+                        cgroup_memory_max_bytes: None,
+                        mem_total_bytes: 1 << 40,
+                        ..env.clone()
+                    },
+                    no_aslr: false,
+                })
+                .expect("a plan");
+            let variants = plan
+                .variants
+                .iter()
+                .map(|v| VariantRecord {
+                    status: crate::model::Status::Skipped,
+                    reason: Some("test".into()),
+                    ..testkit::variant(&v.name, &[], Vec::new())
+                })
+                .collect();
+            let claims = e.judge(&testkit::record(name, variants), &env);
+            assert!(!claims.is_empty(), "{name}");
+            for c in claims {
+                let listed = e.claims().iter().find(|l| l.id == c.id);
+                assert!(listed.is_some(), "{name}/{} judged but not listed", c.id);
+                assert_eq!(c.verdict, Verdict::Inconclusive, "{name}/{}", c.id);
+                assert!(!c.criterion.is_empty(), "{name}/{}", c.id);
+            }
+        }
     }
 
     #[test]
