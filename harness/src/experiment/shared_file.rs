@@ -12,12 +12,12 @@ use experiments::ExperimentInfo;
 use serde_json::json;
 
 use super::{
-    human_bytes, pages, region_at, verdict_of, Claim, Experiment, Explanation, Plan, PlanContext,
-    PlannedVariant,
+    human_bytes, not_run_reason, pages, region_at, verdict_of, Claim, Experiment, Explanation,
+    Plan, PlanContext, PlannedVariant,
 };
 use crate::model::{
-    CheckpointRecord, ClaimRecord, ExperimentRecord, MemoryFigures, Status, SummaryTable,
-    VariantRecord,
+    CheckpointRecord, ClaimRecord, ExperimentRecord, MemoryFigures, RegionRecord, Status,
+    SummaryTable, VariantRecord,
 };
 use crate::system::Environment;
 
@@ -32,30 +32,63 @@ const QUICK_FILE_BYTES: u64 = 16 << 20;
 const DEFAULT_SHARERS: u64 = 4;
 const LABELS: [&str; 3] = ["all-reading", "after-one-exits", "after-two-exit"];
 
+/// smaps prints Pss in whole kB, truncated: per mapping a figure may be up to
+/// this much below the exact share.
+const PSS_ROUNDING_BYTES: u64 = 1024;
+
 const PSS_SHARE: Claim = Claim {
     id: "pss-is-rss-divided-by-sharers",
     source: SEED,
     statement: "PSS charges each process an equal share of the pages it shares: with N processes mapping the same file, each one's PSS of it is its RSS divided by N.",
-    criterion: "",
+    criterion: "at all-reading, every sharer's smaps Pss of the file equals its Rss / N within 1 KiB per mapping \
+        (smaps prints whole kB, truncated). Precondition: every sharer has the whole file resident (Rss = the \
+        file's pages)",
 };
 const SHARED_CLEAN: Claim = Claim {
     id: "file-pages-read-by-all-are-shared-clean",
     source: SEED,
     statement: "Mapping the same file is one of the ways processes share pages: pages all of them read are one copy, counted as Shared_Clean in each.",
-    criterion: "",
+    criterion: "at all-reading, every sharer's Shared_Clean of the file equals its Rss and its Private_Clean + \
+        Private_Dirty is 0, exactly. Precondition: at least 2 sharers with pages resident",
 };
 const PSS_RISES: Claim = Claim {
     id: "pss-rises-when-a-sharer-exits",
     source: SEED,
-    statement: "When one of the sharing processes exits, its shared memory is not freed, so the PSS of each remaining sharer goes up.",
-    criterion: "",
+    statement: "When one of the sharing processes exits, the PSS of each remaining sharer goes up a little: the same pages are divided among fewer.",
+    criterion: "at after-one-exits and after-two-exit, every remaining sharer's Pss of the file is its Rss / \
+        (sharers left) within 1 KiB per mapping, and more than 1 KiB per mapping above its Pss at the \
+        checkpoint before",
+};
+const EXIT_FREES_NOTHING: Claim = Claim {
+    id: "a-sharers-exit-frees-no-shared-memory",
+    source: SEED,
+    statement: "Killing one process that shares memory with others does not make that memory available to the system: the shared pages stay in memory.",
+    criterion: "the page cache holds as many of the file's pages (mincore, counted by the main process) at \
+        after-one-exits and after-two-exit as at all-reading; exact. Precondition: the file is cached at \
+        all-reading",
 };
 const SUMS: Claim = Claim {
     id: "sum-of-rss-overstates-sum-of-pss-does-not",
     source: SEED,
-    statement: "Adding up RSS counts a shared page once per process (N-fold here); adding up PSS counts it once.",
-    criterion: "",
+    statement: "Only one copy of a file many processes map occupies memory: adding up RSS counts it once per process (N-fold here), adding up PSS counts it once.",
+    criterion: "at all-reading, Σ Rss of the file over the N sharers equals N × the file's pages in the page \
+        cache, and Σ Pss equals those pages once, within 1 KiB per sharer (smaps rounding). Precondition: at \
+        least 2 sharers",
 };
+
+/// Every claim, in the order they are judged.
+static CLAIMS: [Claim; 5] = [PSS_SHARE, SHARED_CLEAN, PSS_RISES, EXIT_FREES_NOTHING, SUMS];
+
+/// A claim with the judge bound to it.
+type Case = (Claim, fn(&Judge<'_>) -> ClaimRecord);
+
+const CASES: [Case; 5] = [
+    (PSS_SHARE, |j| j.pss_share()),
+    (SHARED_CLEAN, |j| j.shared_clean()),
+    (PSS_RISES, |j| j.pss_rises()),
+    (EXIT_FREES_NOTHING, |j| j.exit_frees_nothing()),
+    (SUMS, |j| j.sums()),
+];
 
 static EXPLANATION: Explanation = Explanation {
     seed_claims: "In \"Some things I've learned about memory\", Evan Martin explains that RSS charges every process \
@@ -137,31 +170,28 @@ impl Experiment for SharedFile {
         &EXPLANATION
     }
 
+    fn claims(&self) -> &'static [Claim] {
+        &CLAIMS
+    }
+
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
-        let all = [PSS_SHARE, SHARED_CLEAN, PSS_RISES, SUMS];
-        let Some(variant) = record.variants.first() else {
-            return all
-                .iter()
-                .map(|c| {
-                    c.unmeasured(
-                        None,
-                        record.reason.clone().unwrap_or_else(|| "not run".into()),
-                    )
-                })
-                .collect();
+        let why = match record.variants.first() {
+            None => Some(record.reason.clone().unwrap_or_else(|| "not run".into())),
+            Some(v) => not_run_reason(v),
         };
-        if variant.status != Status::Ok {
-            let why = format!(
-                "the run did not finish: {}",
-                variant.reason.as_deref().unwrap_or("no reason given")
-            );
-            return all
-                .iter()
-                .map(|c| c.unmeasured(None, why.clone()))
-                .collect();
+        match (why, record.variants.first()) {
+            (None, Some(variant)) => {
+                let j = Judge { variant, env };
+                CASES.iter().map(|(_, judge)| judge(&j)).collect()
+            }
+            (why, _) => {
+                let why = why.unwrap_or_default();
+                CASES
+                    .iter()
+                    .map(|(c, _)| c.unmeasured(None, why.clone()))
+                    .collect()
+            }
         }
-        let j = Judge { variant, env };
-        vec![j.pss_share(), j.shared_clean(), j.pss_rises(), j.sums()]
     }
 
     fn summary(&self, record: &ExperimentRecord, env: &Environment) -> Vec<SummaryTable> {
@@ -216,10 +246,18 @@ impl Experiment for SharedFile {
 
 /// The file's figures in every sharer at a checkpoint (main excluded).
 fn sharer_figures(c: &CheckpointRecord) -> Vec<MemoryFigures> {
+    sharer_regions(c)
+        .into_iter()
+        .map(|r| r.figures.clone())
+        .collect()
+}
+
+/// The file's region in every sharer at a checkpoint (main excluded).
+fn sharer_regions(c: &CheckpointRecord) -> Vec<&RegionRecord> {
     c.processes
         .iter()
         .filter(|p| p.role.starts_with("sharer-"))
-        .filter_map(|p| p.region(REGION).map(|r| r.figures.clone()))
+        .filter_map(|p| p.region(REGION))
         .collect()
 }
 
@@ -252,29 +290,31 @@ impl Judge<'_> {
         Some(self.note_number("file_pages")? * self.page())
     }
 
-    /// Pss = Rss / n for every sharer, within 2 pages (smaps rounds to KiB).
-    fn check_share(&self, label: &str) -> Option<(bool, usize, String)> {
+    /// Whether every sharer's Pss at `label` is Rss / n (n sharers there), within
+    /// the smaps rounding, with a sentence saying what was seen.
+    fn check_share(&self, label: &str) -> Option<(bool, String)> {
         let c = self.variant.checkpoint(label)?;
-        let figures = sharer_figures(c);
-        let n = figures.len() as u64;
+        let regions = sharer_regions(c);
+        let n = regions.len() as u64;
         if n == 0 {
             return None;
         }
-        let tol = 2 * self.page();
         let mut holds = true;
         let mut worst = 0;
-        for f in &figures {
-            let expected = f.rss_bytes / n;
-            worst = worst.max(f.pss_bytes.abs_diff(expected));
-            holds &= f.pss_bytes.abs_diff(expected) <= tol && f.rss_bytes > 0;
+        for r in &regions {
+            let expected = r.figures.rss_bytes / n;
+            let tol = PSS_ROUNDING_BYTES * r.mapping_count.max(1) as u64;
+            let below = expected.saturating_sub(r.figures.pss_bytes);
+            let above = r.figures.pss_bytes.saturating_sub(expected);
+            worst = worst.max(below.max(above));
+            holds &= r.figures.rss_bytes > 0 && below <= tol && above <= tol;
         }
-        let first = &figures[0];
+        let first = &regions[0].figures;
         Some((
             holds,
-            figures.len(),
             format!(
                 "at {label}, {n} sharers each have Rss {} and Pss {} of the file (Rss/{n} = {}); the largest \
-                 difference from Rss/{n} is {worst} bytes (tolerance 2 pages)",
+                 difference from Rss/{n} is {worst} bytes",
                 human_bytes(first.rss_bytes),
                 human_bytes(first.pss_bytes),
                 human_bytes(first.rss_bytes / n)
@@ -283,24 +323,27 @@ impl Judge<'_> {
     }
 
     fn pss_share(&self) -> ClaimRecord {
-        let (Some((holds, _, text)), Some(file)) =
-            (self.check_share("all-reading"), self.file_bytes())
+        let (Some(c), Some(file)) = (self.variant.checkpoint("all-reading"), self.file_bytes())
         else {
             return PSS_SHARE.unmeasured(None, "all-reading was not measured");
         };
-        let c = self.variant.checkpoint("all-reading");
-        let all_read = c.is_some_and(|c| {
-            sharer_figures(c)
-                .iter()
-                .all(|f| f.rss_bytes + 2 * self.page() >= file)
-        });
-        if !all_read {
+        let Some((holds, text)) = self.check_share("all-reading") else {
+            return PSS_SHARE.unmeasured(None, "no sharer was measured at all-reading");
+        };
+        if !sharer_figures(c).iter().all(|f| f.rss_bytes == file) {
             return PSS_SHARE.unmeasured(
                 None,
                 format!("precondition not met: not every sharer had the whole file ({}) resident; {text}", human_bytes(file)),
             );
         }
-        PSS_SHARE.judged(None, verdict_of(holds), text)
+        let pss = sharer_figures(c).first().map_or(0, |f| f.pss_bytes);
+        PSS_SHARE
+            .judged(None, verdict_of(holds), text)
+            .with_measured(format!(
+                "Pss {} of Rss {}",
+                human_bytes(pss),
+                human_bytes(file)
+            ))
     }
 
     fn shared_clean(&self) -> ClaimRecord {
@@ -308,77 +351,123 @@ impl Judge<'_> {
             return SHARED_CLEAN.unmeasured(None, "all-reading was not measured");
         };
         let figures = sharer_figures(c);
-        let tol = 2 * self.page();
-        let holds = !figures.is_empty()
-            && figures.iter().all(|f| {
-                f.shared_clean_bytes + tol >= f.rss_bytes
-                    && f.private_clean_bytes + f.private_dirty_bytes <= tol
-            });
-        let first = figures.first().cloned().unwrap_or_default();
-        SHARED_CLEAN.judged(
-            None,
-            verdict_of(holds),
-            format!(
-                "each of {} sharers: Rss {}, Shared_Clean {}, Private_Clean {}, Private_Dirty {} (tolerance 2 pages)",
-                figures.len(),
-                human_bytes(first.rss_bytes),
+        if figures.len() < 2 || figures.iter().any(|f| f.rss_bytes == 0) {
+            return SHARED_CLEAN.unmeasured(
+                None,
+                format!("precondition not met: {} sharers, not all with pages resident: nothing to share", figures.len()),
+            );
+        }
+        let holds = figures.iter().all(|f| {
+            f.shared_clean_bytes == f.rss_bytes
+                && f.private_clean_bytes + f.private_dirty_bytes == 0
+        });
+        let private: u64 = figures
+            .iter()
+            .map(|f| f.private_clean_bytes + f.private_dirty_bytes)
+            .sum();
+        let first = &figures[0];
+        SHARED_CLEAN
+            .judged(
+                None,
+                verdict_of(holds),
+                format!(
+                    "each of {} sharers: Rss {}, Shared_Clean {}, Private_Clean {}, Private_Dirty {}; private bytes \
+                     over all sharers: {private}",
+                    figures.len(),
+                    human_bytes(first.rss_bytes),
+                    human_bytes(first.shared_clean_bytes),
+                    human_bytes(first.private_clean_bytes),
+                    human_bytes(first.private_dirty_bytes)
+                ),
+            )
+            .with_measured(format!(
+                "Shared_Clean {} of Rss {}, {private} B private",
                 human_bytes(first.shared_clean_bytes),
-                human_bytes(first.private_clean_bytes),
-                human_bytes(first.private_dirty_bytes)
-            ),
-        )
+                human_bytes(first.rss_bytes)
+            ))
     }
 
     fn pss_rises(&self) -> ClaimRecord {
-        let (Some(before), Some(after)) = (
-            self.variant.checkpoint("all-reading"),
-            self.variant.checkpoint("after-one-exits"),
-        ) else {
-            return PSS_RISES.unmeasured(None, "after-one-exits was not measured");
+        let mut parts = Vec::new();
+        let mut holds = true;
+        let mut measured = Vec::new();
+        for pair in LABELS.windows(2) {
+            let (before_label, after_label) = (pair[0], pair[1]);
+            let (Some(before), Some(after)) = (
+                self.variant.checkpoint(before_label),
+                self.variant.checkpoint(after_label),
+            ) else {
+                return PSS_RISES.unmeasured(None, format!("{after_label} was not measured"));
+            };
+            let Some((share_holds, share_text)) = self.check_share(after_label) else {
+                return PSS_RISES
+                    .unmeasured(None, format!("no sharer was measured at {after_label}"));
+            };
+            // Every sharer still there has a higher Pss than before.
+            let rose = after
+                .processes
+                .iter()
+                .filter(|p| p.role.starts_with("sharer-"))
+                .all(|p| {
+                    let (Some(now), Some(then)) = (
+                        p.region(REGION),
+                        before.process(&p.role).and_then(|b| b.region(REGION)),
+                    ) else {
+                        return false;
+                    };
+                    let tol = PSS_ROUNDING_BYTES * now.mapping_count.max(1) as u64;
+                    now.figures.pss_bytes > then.figures.pss_bytes + tol
+                });
+            holds &= rose && share_holds;
+            let pss = |label| {
+                region_at(self.variant, label, "sharer-1", REGION)
+                    .map_or(0, |r| r.figures.pss_bytes)
+            };
+            measured.push(human_bytes(pss(after_label)));
+            parts.push(format!(
+                "sharer-1's Pss went from {} to {} ({before_label} to {after_label}); {share_text}",
+                human_bytes(pss(before_label)),
+                human_bytes(pss(after_label))
+            ));
+        }
+        let first = region_at(self.variant, LABELS[0], "sharer-1", REGION)
+            .map_or(0, |r| r.figures.pss_bytes);
+        PSS_RISES
+            .judged(None, verdict_of(holds), parts.join("; "))
+            .with_measured(format!(
+                "Pss {} → {}",
+                human_bytes(first),
+                measured.join(" → ")
+            ))
+    }
+
+    fn exit_frees_nothing(&self) -> ClaimRecord {
+        let counts: Option<Vec<u64>> = LABELS.iter().map(|l| self.cached_bytes(l)).collect();
+        let Some(counts) = counts else {
+            return EXIT_FREES_NOTHING
+                .unmeasured(None, "the page cache was not counted at every checkpoint");
         };
-        let Some((share_holds, n, share_text)) = self.check_share("after-one-exits") else {
-            return PSS_RISES.unmeasured(None, "no sharer was measured after one exited");
-        };
-        let tol = 2 * self.page();
-        // Every sharer still there has a higher Pss than before.
-        let rose = after
-            .processes
+        if counts[0] == 0 {
+            return EXIT_FREES_NOTHING.unmeasured(
+                None,
+                "precondition not met: the file was not in the page cache at all-reading",
+            );
+        }
+        let text: Vec<String> = counts
             .iter()
-            .filter(|p| p.role.starts_with("sharer-"))
-            .all(|p| {
-                let (Some(now), Some(then)) = (
-                    p.region(REGION),
-                    before.process(&p.role).and_then(|b| b.region(REGION)),
-                ) else {
-                    return false;
-                };
-                now.figures.pss_bytes > then.figures.pss_bytes + tol
-            });
-        let cache = (
-            self.cached_bytes("all-reading"),
-            self.cached_bytes("after-one-exits"),
-        );
-        let (Some(cache_before), Some(cache_after)) = cache else {
-            return PSS_RISES.unmeasured(None, "the page cache was not counted");
-        };
-        let nothing_freed = cache_after + tol >= cache_before;
-        let pss_before = region_at(self.variant, "all-reading", "sharer-1", REGION)
-            .map_or(0, |r| r.figures.pss_bytes);
-        let pss_after = region_at(self.variant, "after-one-exits", "sharer-1", REGION)
-            .map_or(0, |r| r.figures.pss_bytes);
-        PSS_RISES.judged(
-            None,
-            verdict_of(rose && share_holds && nothing_freed),
-            format!(
-                "sharer-1's Pss of the file went from {} to {} when one of {} sharers exited; {share_text}; the \
-                 page cache held {} pages of the file before and {} after (nothing was freed)",
-                human_bytes(pss_before),
-                human_bytes(pss_after),
-                n + 1,
-                pages(cache_before, self.page()),
-                pages(cache_after, self.page())
-            ),
-        )
+            .map(|c| pages(*c, self.page()).to_string())
+            .collect();
+        EXIT_FREES_NOTHING
+            .judged(
+                None,
+                verdict_of(counts.iter().all(|c| *c == counts[0])),
+                format!(
+                    "the page cache held {} pages of the file at {} (mincore): the exits freed none of it",
+                    text.join(", "),
+                    LABELS.join(", ")
+                ),
+            )
+            .with_measured(format!("{} pages cached", text.join(" → ")))
     }
 
     fn sums(&self) -> ClaimRecord {
@@ -390,16 +479,21 @@ impl Judge<'_> {
         };
         let figures = sharer_figures(c);
         let n = figures.len() as u64;
+        if n < 2 {
+            return SUMS.unmeasured(
+                None,
+                format!("precondition not met: {n} sharers, nothing is shared"),
+            );
+        }
         let rss: u64 = figures.iter().map(|f| f.rss_bytes).sum();
         let pss: u64 = figures.iter().map(|f| f.pss_bytes).sum();
-        let tol = 2 * self.page() * n.max(1);
-        let holds = n >= 2 && pss.abs_diff(cached) <= tol && rss.abs_diff(n * cached) <= tol;
+        let tol = PSS_ROUNDING_BYTES * n;
+        let holds = rss == n * cached && pss <= cached && cached - pss <= tol;
         SUMS.judged(
             None,
             verdict_of(holds),
             format!(
-                "{n} sharers: Σ Rss {} ({:.2} × the {} the page cache holds of the file), Σ Pss {} ({:.2} ×); \
-                 tolerance 2 pages per sharer",
+                "{n} sharers: Σ Rss {} ({:.2} × the {} the page cache holds of the file), Σ Pss {} ({:.2} ×)",
                 human_bytes(rss),
                 rss as f64 / cached.max(1) as f64,
                 human_bytes(cached),
@@ -407,6 +501,11 @@ impl Judge<'_> {
                 pss as f64 / cached.max(1) as f64
             ),
         )
+        .with_measured(format!(
+            "Σ Rss {:.2}×, Σ Pss {:.2}× the file",
+            rss as f64 / cached.max(1) as f64,
+            pss as f64 / cached.max(1) as f64
+        ))
     }
 }
 
@@ -493,6 +592,78 @@ mod tests {
             refuted("sum-of-rss-overstates-sum-of-pss-does-not"),
             "{unfair:?}"
         );
+    }
+
+    fn verdict_of_claim(record: &ExperimentRecord, claim: Claim) -> Verdict {
+        let claims = SharedFile.judge(record, &env());
+        crate::experiment::testkit::find(&claims, claim.id, None).verdict
+    }
+
+    /// Applies `f` to the file region of every sharer at `label`.
+    fn edit(record: &mut ExperimentRecord, label: &str, f: impl Fn(&mut MemoryFigures)) {
+        let c = record.variants[0]
+            .checkpoints
+            .iter_mut()
+            .find(|c| c.label == label)
+            .unwrap();
+        for p in c
+            .processes
+            .iter_mut()
+            .filter(|p| p.role.starts_with("sharer-"))
+        {
+            f(&mut p.regions[0].figures);
+        }
+    }
+
+    #[test]
+    fn pss_may_be_one_kib_below_the_share_per_mapping() {
+        let mut r = record(|n| FILE / n);
+        edit(&mut r, "all-reading", |f| f.pss_bytes -= PSS_ROUNDING_BYTES);
+        assert_eq!(verdict_of_claim(&r, PSS_SHARE), Verdict::Confirmed);
+        edit(&mut r, "all-reading", |f| f.pss_bytes -= 1);
+        assert_eq!(verdict_of_claim(&r, PSS_SHARE), Verdict::Refuted);
+        // A sharer without the whole file resident: not judged.
+        edit(&mut r, "all-reading", |f| f.rss_bytes -= PAGE);
+        assert_eq!(verdict_of_claim(&r, PSS_SHARE), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn one_private_byte_refutes_shared_clean() {
+        let mut r = record(|n| FILE / n);
+        edit(&mut r, "all-reading", |f| f.private_clean_bytes = PAGE);
+        assert_eq!(verdict_of_claim(&r, SHARED_CLEAN), Verdict::Refuted);
+    }
+
+    #[test]
+    fn a_pss_that_does_not_rise_refutes() {
+        let mut r = record(|n| FILE / n);
+        edit(&mut r, "after-two-exit", |f| f.pss_bytes = FILE / 3);
+        assert_eq!(verdict_of_claim(&r, PSS_RISES), Verdict::Refuted);
+    }
+
+    #[test]
+    fn a_page_leaving_the_page_cache_refutes_nothing_freed() {
+        let mut r = record(|n| FILE / n);
+        assert_eq!(verdict_of_claim(&r, EXIT_FREES_NOTHING), Verdict::Confirmed);
+        r.variants[0]
+            .notes
+            .insert("page_cache_pages_after_two_exit".into(), "255".into());
+        assert_eq!(verdict_of_claim(&r, EXIT_FREES_NOTHING), Verdict::Refuted);
+        r.variants[0]
+            .notes
+            .insert("page_cache_pages_all_reading".into(), "0".into());
+        assert_eq!(
+            verdict_of_claim(&r, EXIT_FREES_NOTHING),
+            Verdict::Inconclusive
+        );
+    }
+
+    #[test]
+    fn sums_are_judged_within_one_kib_per_sharer() {
+        let mut r = record(|n| FILE / n - PSS_ROUNDING_BYTES);
+        assert_eq!(verdict_of_claim(&r, SUMS), Verdict::Confirmed);
+        edit(&mut r, "all-reading", |f| f.pss_bytes -= 1);
+        assert_eq!(verdict_of_claim(&r, SUMS), Verdict::Refuted);
     }
 
     #[test]
