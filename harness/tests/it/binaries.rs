@@ -138,6 +138,10 @@ fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
         let grown = u64_at(after, &["totals", "rss_anon_bytes"])
             .saturating_sub(u64_at(before, &["totals", "rss_anon_bytes"]));
         assert!(grown < 5 * page, "{name}: RssAnon grew by {grown} bytes");
+        // So Bernstein's page per malloc is refuted, as declared in advance.
+        let per_call = claim(&json, "malloc-takes-a-page-per-call", Some(name));
+        assert_eq!(per_call["verdict"], "refuted", "{per_call:#}");
+        assert_eq!(per_call["expected"]["verdict"], "refuted", "{per_call:#}");
         // Page tables: at least the three pages Roberson counted.
         assert!(
             u64_at(after, &["totals", "pte_bytes"]) >= 3 * page,
@@ -163,12 +167,17 @@ fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
     );
     // The stack reserves 32 pages or more of address space, and most are not resident.
     assert!(u64_at(after, &["totals", "stack_bytes"]) >= 32 * page);
-    let near = claim(
-        &json,
-        "minimal-program-fits-in-a-few-pages",
-        Some("minimal"),
-    );
-    assert_eq!(near["verdict"], "confirmed", "{near:#}");
+    // Bernstein excused two or three pages; the verdict follows the resident
+    // pages summed over smaps.
+    let resident = u64_at(after, &["totals", "mapped_rss_bytes"]) / page;
+    let near = claim(&json, "small-program-fits-in-a-few-pages", Some("minimal"));
+    let verdict = if resident <= 3 {
+        "confirmed"
+    } else {
+        "refuted"
+    };
+    assert_eq!(near["verdict"], verdict, "{resident} pages: {near:#}");
+    assert!(!near["criterion"].as_str().unwrap_or_default().is_empty());
 }
 
 #[test]
