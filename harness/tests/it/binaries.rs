@@ -100,8 +100,10 @@ fn strip_shrinks_the_file_but_not_the_segments_or_the_resident_pages() {
         d_rss.abs_diff(s_rss) <= 2 * page,
         "program Rss with debug info {d_rss}, stripped {s_rss}"
     );
-    let footprint = claim(&json, "strip-reduces-memory-footprint", None);
-    assert_eq!(footprint["verdict"], "refuted", "{footprint:#}");
+    // The seed was right: stripping saved no memory.
+    let footprint = claim(&json, "strip-does-not-reduce-memory", None);
+    assert_eq!(footprint["verdict"], "confirmed", "{footprint:#}");
+    assert!(footprint["expected"].is_null(), "{footprint:#}");
     // The report puts the two files side by side, one row per variant.
     let report = std::fs::read_to_string(run.run_dir().join("results.md")).expect("results.md");
     assert!(report.contains("### Programs"), "{report}");
