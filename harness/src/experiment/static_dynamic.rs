@@ -55,6 +55,12 @@ const SHARED_TEXT: Claim = Claim {
     statement: "The program's text is shared by all instances (forked children inherit the mapping; exec'd ones find it in the page cache) and occupies physical memory only once, even if mapped many times.",
     criterion: "at the last checkpoint, the Pss of the program file's executable mappings summed over the instances is at most one instance's Rss of them plus one page per instance (Pss is printed rounded per mapping); inconclusive unless two or more instances have text resident",
 };
+const COPY_ON_WRITE: Claim = Claim {
+    id: "forked-children-copy-only-the-pages-they-write",
+    source: SOURCE,
+    statement: "The writable parts of the image are shared between the master and its forked children at first; a child gets its own copy of a page only when it writes to it, so it copies only the writable pages it touches.",
+    criterion: "prefork variants, last checkpoint: in every forked child (every instance but the first), the writable mappings hold resident pages still shared with the parent (Shared_Clean + Shared_Dirty > 0) and fewer Private_Dirty bytes than Rss; a child that copied every writable page refutes",
+};
 const MARGINAL: Claim = Claim {
     id: "static-prefork-children-cost-little-more",
     source: SOURCE,
@@ -75,10 +81,11 @@ const PAGE_TABLES: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 6] = [
+static CLAIMS: [Claim; 7] = [
     RSS_OVERSTATES,
     SHARED_TEXT,
     PAGE_TABLES,
+    COPY_ON_WRITE,
     FIRST_COSTS_MORE,
     MARGINAL,
     ONE_COPY,
@@ -178,11 +185,17 @@ impl Experiment for StaticDynamic {
                 for claim in [RSS_OVERSTATES, SHARED_TEXT, PAGE_TABLES] {
                     claims.push(claim.unmeasured(name, why.clone()));
                 }
+                if variant.name.ends_with("prefork") {
+                    claims.push(COPY_ON_WRITE.unmeasured(name, why.clone()));
+                }
                 continue;
             }
             claims.push(rss_overstates(variant, page));
             claims.push(shared_text(variant, page));
             claims.push(page_tables(variant, page));
+            if variant.name.ends_with("prefork") {
+                claims.push(copy_on_write(variant, page));
+            }
         }
         let pair = (find("static-prefork"), find("dynamic-prefork"));
         let across = [FIRST_COSTS_MORE, MARGINAL, ONE_COPY];
@@ -369,6 +382,44 @@ fn kernel_delta(variant: &VariantRecord, label: &str) -> Option<BTreeMap<String,
             Some((k.to_string(), v.parse().ok()?))
         })
         .collect()
+}
+
+fn copy_on_write(variant: &VariantRecord, page: u64) -> ClaimRecord {
+    let name = Some(variant.name.as_str());
+    let Some((_, last)) = ends(variant) else {
+        return COPY_ON_WRITE.unmeasured(name, "no checkpoint was measured");
+    };
+    let children = last.processes.get(1..).unwrap_or_default();
+    if children.is_empty() {
+        return COPY_ON_WRITE.unmeasured(name, "precondition not met: no child was forked");
+    }
+    let mut rows = Vec::new();
+    let mut holds = true;
+    let (mut least_shared, mut most_copied) = (u64::MAX, 0.0_f64);
+    for child in children {
+        let mut w = crate::model::MemoryFigures::default();
+        for m in child.mappings.iter().filter(|m| m.perms.contains('w')) {
+            w.add(&m.figures);
+        }
+        let shared = w.shared_clean_bytes + w.shared_dirty_bytes;
+        holds &= shared > 0 && w.private_dirty_bytes < w.rss_bytes;
+        least_shared = least_shared.min(shared);
+        most_copied = most_copied.max(w.private_dirty_bytes as f64 / w.rss_bytes.max(1) as f64);
+        rows.push(format!(
+            "{}: writable Rss {} pages, {} still shared, {} copied (Private_Dirty)",
+            child.role,
+            pages(w.rss_bytes, page),
+            pages(shared, page),
+            pages(w.private_dirty_bytes, page)
+        ));
+    }
+    COPY_ON_WRITE
+        .judged(name, verdict_of(holds), rows.join("; "))
+        .with_measured(format!(
+            "≥ {} pages shared, ≤ {:.0}% copied",
+            pages(least_shared, page),
+            most_copied * 100.0
+        ))
 }
 
 fn page_tables(variant: &VariantRecord, page: u64) -> ClaimRecord {
@@ -749,5 +800,29 @@ mod tests {
         assert_eq!(case(80), Verdict::Confirmed, "100 pages over: twice");
         assert_eq!(case(81), Verdict::Refuted, "102 pages over");
         assert_eq!(case(20), Verdict::Refuted, "negative overhead");
+    }
+
+    #[test]
+    fn a_child_that_copied_every_writable_page_refutes_copy_on_write() {
+        let child = |shared: u64, copied: u64| {
+            let mut p = instance(1, 1, 1, 1, 6);
+            let mut data = mapping(0x500, 4, PROGRAM, "rw-p", 4);
+            data.figures.shared_dirty_bytes = shared * PAGE;
+            data.figures.private_dirty_bytes = copied * PAGE;
+            p.mappings.push(data);
+            p
+        };
+        let case = |shared: u64, copied: u64| {
+            let v = run(
+                "static-prefork",
+                vec![vec![child(0, 4), child(shared, copied)]],
+            );
+            copy_on_write(&v, PAGE).verdict
+        };
+        assert_eq!(case(1, 3), Verdict::Confirmed);
+        assert_eq!(case(0, 4), Verdict::Refuted);
+        assert_eq!(case(0, 3), Verdict::Refuted, "nothing left shared");
+        let lone = run("static-prefork", vec![vec![child(0, 4)]]);
+        assert_eq!(copy_on_write(&lone, PAGE).verdict, Verdict::Inconclusive);
     }
 }
