@@ -393,4 +393,25 @@ mod tests {
         // The static glibc build: 23448 file bytes, 46056 in memory.
         assert_eq!(pages_past_file(&seg(4851416, 23448, 46056), 4096), 5);
     }
+
+    #[test]
+    fn every_claim_of_these_experiments_declares_its_criterion() {
+        for name in [
+            "tiny-malloc",
+            "static-dynamic",
+            "strip",
+            "anatomy",
+            "many-processes",
+        ] {
+            let experiment = crate::experiment::find(name).expect(name);
+            let claims = experiment.claims();
+            assert!(!claims.is_empty(), "{name}");
+            let mut ids = std::collections::BTreeSet::new();
+            for c in claims {
+                assert!(ids.insert(c.id), "{name}: {} twice", c.id);
+                assert!(!c.criterion.is_empty(), "{name}: {}", c.id);
+                assert!(!c.statement.is_empty(), "{name}: {}", c.id);
+            }
+        }
+    }
 }

@@ -61,9 +61,34 @@ fn claim<'a>(json: &'a Value, id: &str, variant: Option<&str>) -> &'a Value {
         .unwrap_or_else(|| panic!("no claim {id} for {variant:?}"))
 }
 
+/// Every claim of the run states its criterion; every judged one the figure it
+/// was judged on; every declared expectation its reason.
+pub fn assert_every_claim_declared(json: &Value, run: &HarnessRun) {
+    for c in json["experiments"][0]["claims"].as_array().expect("claims") {
+        let text = |key: &str| c[key].as_str().unwrap_or_default().to_string();
+        assert!(
+            !text("criterion").is_empty(),
+            "no criterion: {c:#}\n{}",
+            run.describe()
+        );
+        if c["verdict"] != "inconclusive" {
+            assert!(!text("measured").is_empty(), "no measured figure: {c:#}");
+        }
+        if !c["expected"].is_null() {
+            assert!(
+                c["expected"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| !r.is_empty()),
+                "an expectation without its reason: {c:#}"
+            );
+        }
+    }
+}
+
 #[test]
 fn strip_shrinks_the_file_but_not_the_segments_or_the_resident_pages() {
     let (run, json) = quick_run("strip", &[]);
+    assert_every_claim_declared(&json, &run);
     let debug = variant(&json, "strip", "debug");
     let stripped = variant(&json, "strip", "stripped");
     skip_unless!(
@@ -113,6 +138,7 @@ fn strip_shrinks_the_file_but_not_the_segments_or_the_resident_pages() {
 #[test]
 fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
     let (run, json) = quick_run("tiny-malloc", &["--no-aslr"]);
+    assert_every_claim_declared(&json, &run);
     assert_eq!(json["experiments"][0]["params"]["no_aslr"], true);
     let page = page_size();
     for (name, linking) in [
@@ -185,6 +211,7 @@ fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
 #[test]
 fn static_dynamic_instances_share_text_and_summed_rss_overstates_use() {
     let (run, json) = quick_run("static-dynamic", &[]);
+    assert_every_claim_declared(&json, &run);
     let page = page_size();
     for (name, linking) in [
         ("static-prefork", "static"),
