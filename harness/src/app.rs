@@ -12,7 +12,11 @@ use crate::cli::{Cli, Command, MatrixArgs, RunOptions};
 use crate::compare::baseline::{self, BaselineMode};
 use crate::compare::{self as comparing, Comparison};
 use crate::experiment::{self, Experiment, PlanContext};
-use crate::model::{ExperimentRecord, RunRecord, Status, FORMAT_VERSION};
+use crate::model::{
+    ExperimentRecord, MetricSpread, Repeats, RunRecord, Status, UnstableClaim, VariantRecord,
+    Verdict, FORMAT_VERSION,
+};
+use crate::outcome::{self, Against, RunVerdict};
 use crate::probe::ProcProbe;
 use crate::progress::VariantProgress;
 use crate::report::{self, table::Table, text::layout};
@@ -55,7 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => compare_files(&baseline, &now, &tolerance, format),
         Command::All(options) => {
             let all: Vec<_> = experiment::registry();
-            run_experiments(&all, &options)
+            for_bisect(options.bisect, run_experiments(&all, &options))
         }
         Command::Run { names, options } => {
             let selected = names
@@ -67,14 +71,33 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         ))
                     })
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            run_experiments(&selected, &options)
+                .collect::<Result<Vec<_>, _>>();
+            for_bisect(
+                options.bisect,
+                selected
+                    .map_err(Into::into)
+                    .and_then(|s| run_experiments(&s, &options)),
+            )
         }
         Command::Matrix(args) => run_matrix(&args),
         Command::GuestInit => {
             crate::matrix::guest::main()?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Under `--bisect`, an error (bad input, an unusable environment) would repeat
+/// on every commit, so it exits 128, which stops `git bisect run`, instead of 2,
+/// which it would take for "bad".
+fn for_bisect(bisect: bool, result: Result<ExitCode>) -> Result<ExitCode> {
+    match result {
+        Err(e) if bisect && !e.is::<Interrupted>() => {
+            eprintln!("harness: {e:#}");
+            eprintln!("harness: --bisect: exit 128, which stops git bisect run");
+            Ok(ExitCode::from(128))
+        }
+        other => other,
     }
 }
 
@@ -217,11 +240,8 @@ fn compare_files(
         }
     };
     print!("{text}");
-    Ok(if cmp.regressed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let cases = outcome::run_cases(&now_run, Against::Baseline(&cmp));
+    Ok(ExitCode::from(RunVerdict::of(&now_run, &cases).exit_code()))
 }
 
 /// Prints the comparison where it does not spoil stdout's format, and keeps it
@@ -284,6 +304,10 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         quick: options.quick,
         environment: env.clone(),
         experiments: Vec::new(),
+        repeats: (options.repeat > 1).then(|| Repeats {
+            count: options.repeat,
+            ..Repeats::default()
+        }),
     };
     let ctx = PlanContext {
         quick: options.quick,
@@ -294,7 +318,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     };
     let mut interrupted = false;
     for exp in selected {
-        let (record, stopped) = run_one(
+        let done = run_one(
             *exp,
             &ctx,
             options,
@@ -303,10 +327,14 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
             &run_dir,
             stepper.as_mut(),
         )?;
-        run.experiments.push(record);
+        run.experiments.push(done.record);
+        if let Some(r) = run.repeats.as_mut() {
+            r.spread.extend(done.spread);
+            r.unstable.extend(done.unstable);
+        }
         // Written after every experiment, so a later failure or Ctrl-C loses nothing.
         store::write_run(&run_dir, &run)?;
-        if stopped {
+        if done.interrupted {
             interrupted = true;
             break;
         }
@@ -335,15 +363,93 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         baseline::save(path, &run)?;
         eprintln!("baseline saved to {}", path.display());
     }
-    let regressed = cmp.as_ref().is_some_and(Comparison::regressed);
-    Ok(if run.any_failed() || regressed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let against = cmp.as_ref().map_or(Against::Nothing, Against::Baseline);
+    let verdict = RunVerdict::of(&run, &outcome::run_cases(&run, against));
+    if let RunVerdict::Skip(reasons) = &verdict {
+        eprintln!(
+            "every experiment was skipped (exit {}, kselftest's KSFT_SKIP): {}",
+            outcome::KSFT_SKIP,
+            reasons.join("; ")
+        );
+    }
+    if options.bisect {
+        let code = verdict.bisect_code();
+        let word = match code {
+            0 => "good".to_string(),
+            1 => "bad: an experiment failed or a regression was found (see above)".to_string(),
+            _ => match &verdict {
+                RunVerdict::Pass { skipped } | RunVerdict::Skip(skipped) => {
+                    format!("cannot test: {}", skipped.join("; "))
+                }
+                RunVerdict::Fail => String::new(),
+            },
+        };
+        eprintln!("bisect: exit {code}, {word}");
+        return Ok(ExitCode::from(code));
+    }
+    Ok(ExitCode::from(verdict.exit_code()))
 }
 
-/// Runs all variants of one experiment; the flag is true if Ctrl-C stopped it.
+/// One experiment's results: the record (the first run of each variant), and
+/// with `--repeat`, its metrics' spread and its unstable claims.
+struct ExperimentRun {
+    record: ExperimentRecord,
+    spread: Vec<MetricSpread>,
+    unstable: Vec<UnstableClaim>,
+    /// Ctrl-C stopped it.
+    interrupted: bool,
+}
+
+/// Judges the claims once per run of the variants; a claim the runs judge
+/// differently is made inconclusive (not judged), with each run's verdict.
+fn judge_repeats(
+    exp: &dyn Experiment,
+    record: &mut ExperimentRecord,
+    runs: &[Vec<VariantRecord>],
+    env: &Environment,
+) -> Vec<UnstableClaim> {
+    let judged: Vec<Vec<crate::model::ClaimRecord>> = runs
+        .iter()
+        .skip(1)
+        .map(|variants| {
+            let mut other = record.clone();
+            other.variants = variants.clone();
+            exp.judge(&other, env)
+        })
+        .collect();
+    let mut unstable = Vec::new();
+    for claim in &mut record.claims {
+        let mut verdicts = vec![claim.verdict];
+        verdicts.extend(judged.iter().map(|claims| {
+            claims
+                .iter()
+                .find(|c| c.id == claim.id && c.variant == claim.variant)
+                .map_or(Verdict::Inconclusive, |c| c.verdict)
+        }));
+        if verdicts.iter().all(|v| *v == verdicts[0]) {
+            continue;
+        }
+        let count = |v: Verdict| verdicts.iter().filter(|x| **x == v).count();
+        claim.evidence = format!(
+            "unstable: of {} runs, {} confirmed it, {} refuted it, {} could not judge it; the first run: {}",
+            verdicts.len(),
+            count(Verdict::Confirmed),
+            count(Verdict::Refuted),
+            count(Verdict::Inconclusive),
+            claim.evidence
+        );
+        claim.verdict = Verdict::Inconclusive;
+        unstable.push(UnstableClaim {
+            experiment: record.name.clone(),
+            variant: claim.variant.clone(),
+            id: claim.id.clone(),
+            verdicts,
+        });
+    }
+    unstable
+}
+
+/// Runs all variants of one experiment (`--repeat` times).
 fn run_one(
     exp: &dyn Experiment,
     ctx: &PlanContext<'_>,
@@ -352,7 +458,7 @@ fn run_one(
     temp_dir: &Path,
     run_dir: &Path,
     mut stepper: Option<&mut Stepper>,
-) -> Result<(ExperimentRecord, bool)> {
+) -> Result<ExperimentRun> {
     let name = exp.info().name;
     let mut record = ExperimentRecord {
         name: name.to_string(),
@@ -369,59 +475,122 @@ fn run_one(
             eprintln!("{name} ... skipped: {reason}");
             record.status = Status::Skipped;
             record.reason = Some(reason);
-            return Ok((record, false));
+            return Ok(ExperimentRun {
+                record,
+                spread: Vec::new(),
+                unstable: Vec::new(),
+                interrupted: false,
+            });
         }
     };
     record.params = plan.params;
     let binary = locate::binary(binaries, name)?;
     let mut interrupted = false;
-    for variant in &plan.variants {
-        let spec = VariantSpec {
-            name: variant.name.clone(),
-            binary: binary.clone(),
-            args: variant.args.clone(),
-            timeout: Duration::from_secs(options.timeout),
-        };
-        // The experiment's files live here; dropping it removes them, whatever happens.
-        let scratch = tempfile::Builder::new()
-            .prefix(&format!("vmlab-{name}-"))
-            .tempdir_in(temp_dir)
-            .with_context(|| {
-                format!("cannot create a temporary folder in {}", temp_dir.display())
-            })?;
-        let mut progress = VariantProgress::start(name, &variant.name);
-        if let Some(s) = stepper.as_deref_mut() {
-            s.start_variant();
+    let repeat = options.repeat.max(1);
+    // runs[r] holds the r-th run of every variant, in plan order.
+    let mut runs: Vec<Vec<VariantRecord>> = Vec::new();
+    'repeats: for r in 0..repeat {
+        runs.push(Vec::new());
+        for variant in &plan.variants {
+            let spec = VariantSpec {
+                name: variant.name.clone(),
+                binary: binary.clone(),
+                args: variant.args.clone(),
+                timeout: Duration::from_secs(options.timeout),
+            };
+            // The experiment's files live here; dropping it removes them, whatever happens.
+            let scratch = tempfile::Builder::new()
+                .prefix(&format!("vmlab-{name}-"))
+                .tempdir_in(temp_dir)
+                .with_context(|| {
+                    format!("cannot create a temporary folder in {}", temp_dir.display())
+                })?;
+            let label = if repeat > 1 {
+                format!("{} (run {}/{repeat})", variant.name, r + 1)
+            } else {
+                variant.name.clone()
+            };
+            let mut progress = VariantProgress::start(name, &label);
+            if let Some(s) = stepper.as_deref_mut() {
+                s.start_variant();
+            }
+            let mut on_event = |event: RunnerEvent| {
+                if let (Some(s), RunnerEvent::Checkpoint { record }) =
+                    (stepper.as_deref_mut(), &event)
+                {
+                    progress.suspend(|| s.pause(exp, &variant.name, record));
+                }
+                progress.show(event);
+            };
+            match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut on_event) {
+                Ok(mut outcome) => {
+                    crate::elf::attach_binary_facts(&mut outcome.record);
+                    progress.finish(&outcome.record);
+                    // The raw /proc text is the first run's, which the record keeps.
+                    if r == 0 {
+                        store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
+                    }
+                    runs[r as usize].push(outcome.record);
+                }
+                Err(crate::error::RunnerError::Interrupted) => {
+                    interrupted = true;
+                    break 'repeats;
+                }
+                Err(e) => bail!("{name}/{}: {e}", variant.name),
+            }
         }
-        let mut on_event = |event: RunnerEvent| {
-            if let (Some(s), RunnerEvent::Checkpoint { record }) = (stepper.as_deref_mut(), &event)
+    }
+    record.variants = runs.first().cloned().unwrap_or_default();
+    // A variant that failed in a later run fails the experiment too.
+    for (r, variants) in runs.iter().enumerate().skip(1) {
+        for v in variants.iter().filter(|v| v.status == Status::Failed) {
+            if let Some(first) = record
+                .variants
+                .iter_mut()
+                .find(|f| f.name == v.name && f.status != Status::Failed)
             {
-                progress.suspend(|| s.pause(exp, &variant.name, record));
+                *first = v.clone();
+                first.reason = Some(format!(
+                    "run {} of {repeat}: {}",
+                    r + 1,
+                    v.reason.as_deref().unwrap_or("failed")
+                ));
             }
-            progress.show(event);
-        };
-        match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut on_event) {
-            Ok(mut outcome) => {
-                crate::elf::attach_binary_facts(&mut outcome.record);
-                progress.finish(&outcome.record);
-                store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
-                record.variants.push(outcome.record);
-            }
-            Err(crate::error::RunnerError::Interrupted) => {
-                interrupted = true;
-                break;
-            }
-            Err(e) => bail!("{name}/{}: {e}", variant.name),
         }
     }
     if interrupted {
         record.status = Status::Failed;
         record.reason = Some("interrupted".into());
-    } else if let Some(failed) = record.variants.iter().find(|v| v.status == Status::Failed) {
+    } else if record.variants.iter().any(|v| v.status == Status::Failed) {
         record.status = Status::Failed;
-        record.reason = Some(format!("variant {} failed", failed.name));
+        record.reason = Some(outcome::failure_reason(&record));
     }
     record.claims = exp.judge(&record, ctx.env);
     record.summary = exp.summary(&record, ctx.env);
-    Ok((record, interrupted))
+    let complete: Vec<Vec<VariantRecord>> = runs
+        .into_iter()
+        .filter(|v| v.len() == plan.variants.len())
+        .collect();
+    let unstable = if complete.len() > 1 && !interrupted {
+        judge_repeats(exp, &mut record, &complete, ctx.env)
+    } else {
+        Vec::new()
+    };
+    let mut spread = Vec::new();
+    if repeat > 1 {
+        for v in &plan.variants {
+            let ran: Vec<&VariantRecord> = complete
+                .iter()
+                .flatten()
+                .filter(|x| x.name == v.name && x.status == Status::Ok)
+                .collect();
+            spread.extend(comparing::spread(name, &ran));
+        }
+    }
+    Ok(ExperimentRun {
+        record,
+        spread,
+        unstable,
+        interrupted,
+    })
 }

@@ -14,11 +14,14 @@ use crate::report::Format;
 /// comes from. Results go to results/<time>-<host>/ (JSON, Markdown, CSV, raw
 /// /proc text) and results/latest points at the newest run.
 ///
-/// Exit status: 0 every experiment ran or was skipped with a reason (a refuted
-/// claim is a finding, not an error); 1 an experiment failed, or a comparison
-/// with a baseline found a regression (a claim changed verdict or a metric moved
-/// beyond tolerance); 2 bad input (including a missing or malformed baseline) or
-/// an environment the harness cannot work in; 130 interrupted.
+/// Exit status (the same results KTAP prints as `not ok`): 0 nothing to act on
+/// (a refuted claim is a finding, not an error); 1 an experiment crashed, hung
+/// or broke the protocol, or a comparison with a baseline found a regression (a
+/// claim went from confirmed to refuted or back, or a metric grew beyond the
+/// baseline's spread and tolerance); 4 every experiment was skipped
+/// (kselftest's KSFT_SKIP); 2 bad input (including a missing or malformed
+/// baseline) or an environment the harness cannot work in; 130 interrupted.
+/// With --bisect: 0 good, 1 bad, 125 cannot test, 128 error.
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about, long_about)]
 pub struct Cli {
@@ -163,6 +166,18 @@ pub struct RunOptions {
     /// faults=3, memory=2pages, memory=1%. Repeatable.
     #[arg(long, value_name = "KIND=VALUE")]
     pub tolerance: Vec<String>,
+    /// Run every variant N times, record each compared metric's minimum,
+    /// median and maximum (kept with a saved baseline, so that comparisons flag
+    /// only what falls outside that spread), and judge every claim on each run:
+    /// a claim the runs judge differently is reported inconclusive, as unstable.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
+    /// Exit as `git bisect run` expects: 0 good, 1 bad (an experiment failed,
+    /// or a regression against --baseline), 125 cannot test (an experiment was
+    /// skipped); an error that every commit would repeat (bad input) exits 128,
+    /// which stops the bisection.
+    #[arg(long)]
+    pub bisect: bool,
     /// Start the measured programs with address-space randomisation off
     /// (personality ADDR_NO_RANDOMIZE), so that addresses, and the figures that
     /// move with them, repeat from run to run. Recorded in each experiment's params.

@@ -26,6 +26,59 @@ pub struct RunRecord {
     pub environment: Environment,
     /// One record per experiment, in the order they ran.
     pub experiments: Vec<ExperimentRecord>,
+    /// With `--repeat N`: how each metric spread over the N runs of each variant,
+    /// and which claims were judged differently by different runs. The variants
+    /// and claims above are the first run's (with unstable claims made
+    /// inconclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
+}
+
+/// What running every variant several times showed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeats {
+    /// How many times each variant ran.
+    pub count: u32,
+    /// Every compared metric's minimum, median and maximum over the runs.
+    pub spread: Vec<MetricSpread>,
+    /// Claims whose verdict differed between runs.
+    pub unstable: Vec<UnstableClaim>,
+}
+
+/// One metric over the repeats of its variant (as `compare` names metrics).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricSpread {
+    /// Experiment name.
+    pub experiment: String,
+    /// Variant name.
+    pub variant: String,
+    /// Checkpoint label.
+    pub checkpoint: String,
+    /// Process role.
+    pub process: String,
+    /// Metric name, with its unit.
+    pub metric: String,
+    /// Smallest value.
+    pub min: i64,
+    /// Median value (the lower of the two middle ones for an even count).
+    pub median: i64,
+    /// Largest value.
+    pub max: i64,
+    /// How many runs measured it.
+    pub runs: usize,
+}
+
+/// A claim that different runs of the same variants judged differently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnstableClaim {
+    /// Experiment name.
+    pub experiment: String,
+    /// Variant the claim is judged on, if any.
+    pub variant: Option<String>,
+    /// Claim id.
+    pub id: String,
+    /// The verdict of each run, in order.
+    pub verdicts: Vec<Verdict>,
 }
 
 /// Whether an experiment or variant produced measurements.

@@ -5,8 +5,22 @@
 //! [`compare`] is a pure function over two [`RunRecord`]s; [`baseline`] loads and
 //! saves them (and is the only part that does I/O), [`render`] turns a
 //! [`Comparison`] into a table. Every metric comparison has one of three outcomes
-//! after criterion's: unchanged, within tolerance, or beyond it (increased or
-//! decreased); only the last is a regression.
+//! after criterion's: unchanged, within the noise band, or beyond it.
+//!
+//! **The policy** (the exit code of `compare` and `--baseline` follows it):
+//! - a metric is beyond tolerance only outside the baseline's spread widened by
+//!   the tolerance of its kind: `[min - band, max + band]`, where min and max are
+//!   the spread a repeated baseline recorded (`--repeat N`, see
+//!   [`crate::model::Repeats`]) and, for a single run, its one value. A repeated
+//!   run is compared by its median;
+//! - beyond it, an **increase** (more faults, more memory) is a **regression**
+//!   (exit 1); a **decrease** is reported as a **change** with its direction, and
+//!   is not a regression: a cheaper run is no defect to act on, and page-cache
+//!   folio sizes alone make some counts drop by a third between identical runs;
+//! - a claim whose verdict went from confirmed to refuted or back is a
+//!   regression; one that was inconclusive on either side is a change
+//!   ([`VerdictChange`]): one run could not judge it, which says nothing of the
+//!   kernel.
 //!
 //! What is compared, per experiment, variant, checkpoint and process role:
 //! - the faults of each phase (`minor_faults`, `major_faults`);
@@ -26,13 +40,13 @@ pub mod baseline;
 pub mod render;
 pub mod tolerance;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use crate::model::{
-    CheckpointRecord, ExperimentRecord, MemoryFigures, ProcessRecord, RunRecord, Status,
-    VariantRecord, Verdict,
+    CheckpointRecord, ExperimentRecord, MemoryFigures, MetricSpread, ProcessRecord, RunRecord,
+    Status, VariantRecord, Verdict,
 };
 pub use tolerance::{MetricKind, Tolerances};
 
@@ -40,20 +54,58 @@ pub use tolerance::{MetricKind, Tolerances};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Change {
-    /// The same value.
+    /// The same value as the baseline's (median).
     Unchanged,
-    /// A different value, but within the tolerance of its kind: noise, not a change.
+    /// A different value, but within the baseline's spread widened by the
+    /// tolerance of its kind: noise, not a change.
     WithinTolerance,
-    /// Larger by more than the tolerance: a regression.
+    /// Above the spread and tolerance: a regression (exit 1).
     Increased,
-    /// Smaller by more than the tolerance: a regression (memory behaviour changed).
+    /// Below the spread and tolerance: a change, reported, not a regression.
     Decreased,
 }
 
 impl Change {
-    /// True if the change is beyond tolerance.
+    /// True if the change is beyond tolerance, either way.
     pub fn is_beyond(self) -> bool {
         matches!(self, Change::Increased | Change::Decreased)
+    }
+
+    /// True if the change is a regression (an increase beyond tolerance).
+    pub fn is_regression(self) -> bool {
+        self == Change::Increased
+    }
+
+    /// `increased` or `decreased`, for a change beyond tolerance.
+    pub fn direction(self) -> &'static str {
+        match self {
+            Change::Increased => "increased",
+            Change::Decreased => "decreased",
+            Change::Unchanged | Change::WithinTolerance => "within tolerance",
+        }
+    }
+}
+
+/// How a claim's verdict compares with another run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerdictChange {
+    /// The same verdict.
+    Same,
+    /// Confirmed on one side, refuted on the other: a regression.
+    Flipped,
+    /// Inconclusive on one side: one run could not judge; a change, not a regression.
+    Judgement,
+}
+
+impl VerdictChange {
+    /// Compares `now` with `baseline` (verdicts are compared exactly).
+    pub fn of(baseline: Verdict, now: Verdict) -> VerdictChange {
+        match (baseline, now) {
+            (a, b) if a == b => VerdictChange::Same,
+            (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => VerdictChange::Judgement,
+            _ => VerdictChange::Flipped,
+        }
     }
 }
 
@@ -88,6 +140,11 @@ impl ClaimComparison {
     pub fn flipped(&self) -> bool {
         self.baseline != self.now
     }
+
+    /// How it changed.
+    pub fn change(&self) -> VerdictChange {
+        VerdictChange::of(self.baseline, self.now)
+    }
 }
 
 /// One metric found in both runs.
@@ -105,14 +162,32 @@ pub struct MetricComparison {
     pub metric: String,
     /// Its kind, which decides the tolerance.
     pub kind: MetricKind,
-    /// The baseline's value (bytes or a count).
+    /// The baseline's value (bytes or a count; the median of a repeated baseline).
     pub baseline: i64,
-    /// This run's value.
+    /// The smallest value of a repeated baseline (else `baseline`).
+    pub baseline_min: i64,
+    /// The largest value of a repeated baseline (else `baseline`).
+    pub baseline_max: i64,
+    /// This run's value (the median of a repeated run).
     pub now: i64,
     /// The tolerance that applied, in the metric's unit.
     pub tolerance: u64,
     /// The outcome.
     pub change: Change,
+}
+
+impl MetricComparison {
+    /// The baseline's value, with its spread when it was repeated (`963 (963..1412)`).
+    pub fn baseline_text(&self) -> String {
+        if self.baseline_min == self.baseline_max {
+            self.baseline.to_string()
+        } else {
+            format!(
+                "{} ({}..{})",
+                self.baseline, self.baseline_min, self.baseline_max
+            )
+        }
+    }
 }
 
 /// Everything two runs were compared on.
@@ -143,9 +218,13 @@ impl Comparison {
         self.metrics.iter().filter(|m| m.change.is_beyond())
     }
 
-    /// True if a claim flipped or a metric moved beyond tolerance (exit 1).
+    /// True if a claim flipped between confirmed and refuted, or a metric grew
+    /// beyond the spread and tolerance (exit 1; see the module docs).
     pub fn regressed(&self) -> bool {
-        self.flipped_claims().next().is_some() || self.beyond_tolerance().next().is_some()
+        self.claims
+            .iter()
+            .any(|c| c.change() == VerdictChange::Flipped)
+            || self.metrics.iter().any(|m| m.change.is_regression())
     }
 
     /// Whether the variant's metrics were compared at all.
@@ -154,6 +233,83 @@ impl Comparison {
             .iter()
             .any(|m| m.experiment == experiment && m.variant == variant)
     }
+}
+
+/// The key of one metric: experiment, variant, checkpoint, process, metric.
+type MetricKey = (String, String, String, String, String);
+
+/// The recorded spreads of both runs, by metric.
+#[derive(Default)]
+struct Spreads {
+    baseline: HashMap<MetricKey, (i64, i64, i64)>,
+    now: HashMap<MetricKey, (i64, i64, i64)>,
+}
+
+fn spread_map(run: &RunRecord) -> HashMap<MetricKey, (i64, i64, i64)> {
+    run.repeats
+        .iter()
+        .flat_map(|r| &r.spread)
+        .map(|s| {
+            (
+                (
+                    s.experiment.clone(),
+                    s.variant.clone(),
+                    s.checkpoint.clone(),
+                    s.process.clone(),
+                    s.metric.clone(),
+                ),
+                (s.min, s.median, s.max),
+            )
+        })
+        .collect()
+}
+
+/// Every compared metric's minimum, median (the lower one of an even count)
+/// and maximum over the repeats of one variant, in the order compared.
+pub fn spread(experiment: &str, repeats: &[&VariantRecord]) -> Vec<MetricSpread> {
+    let mut order: Vec<MetricKey> = Vec::new();
+    let mut values: HashMap<MetricKey, Vec<i64>> = HashMap::new();
+    for v in repeats {
+        let mut own = Comparison {
+            page_size: 4096,
+            tolerances: Tolerances::default(),
+            environment: Vec::new(),
+            claims: Vec::new(),
+            metrics: Vec::new(),
+            not_compared: Vec::new(),
+        };
+        // A variant compared with itself lists each of its metrics once.
+        compare_variant(&mut own, experiment, v, v, &Spreads::default());
+        for m in own.metrics {
+            let key = (m.experiment, m.variant, m.checkpoint, m.process, m.metric);
+            values
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    order.push(key);
+                    Vec::new()
+                })
+                .push(m.now);
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|key| {
+            let mut v = values.remove(&key)?;
+            v.sort_unstable();
+            let (experiment, variant, checkpoint, process, metric) = key;
+            Some(MetricSpread {
+                experiment,
+                variant,
+                checkpoint,
+                process,
+                metric,
+                min: v[0],
+                median: v[(v.len() - 1) / 2],
+                max: v[v.len() - 1],
+                runs: v.len(),
+            })
+        })
+        .collect()
 }
 
 /// Environment fields that change on every run and explain nothing.
@@ -168,6 +324,10 @@ pub fn compare(baseline: &RunRecord, now: &RunRecord, tolerances: Tolerances) ->
         claims: Vec::new(),
         metrics: Vec::new(),
         not_compared: Vec::new(),
+    };
+    let spreads = Spreads {
+        baseline: spread_map(baseline),
+        now: spread_map(now),
     };
     let same_page_size = baseline.environment.page_size == now.environment.page_size;
     if !same_page_size {
@@ -184,7 +344,7 @@ pub fn compare(baseline: &RunRecord, now: &RunRecord, tolerances: Tolerances) ->
         };
         compare_claims(&mut cmp, old, new);
         if same_page_size {
-            compare_experiment_metrics(&mut cmp, old, new, baseline.quick, now.quick);
+            compare_experiment_metrics(&mut cmp, old, new, baseline.quick, now.quick, &spreads);
         }
     }
     for old in &baseline.experiments {
@@ -285,6 +445,7 @@ fn compare_experiment_metrics(
     new: &ExperimentRecord,
     old_quick: bool,
     new_quick: bool,
+    spreads: &Spreads,
 ) {
     if old.params != new.params {
         let mut diffs: Vec<String> = Vec::new();
@@ -324,7 +485,7 @@ fn compare_experiment_metrics(
             ));
             continue;
         }
-        compare_variant(cmp, &new.name, o, v);
+        compare_variant(cmp, &new.name, o, v, spreads);
     }
     for o in &old.variants {
         if !new.variants.iter().any(|v| v.name == o.name) {
@@ -402,6 +563,7 @@ fn compare_variant(
     experiment: &str,
     old: &VariantRecord,
     new: &VariantRecord,
+    spreads: &Spreads,
 ) {
     let where_ = format!("{experiment}/{}", new.name);
     for (i, c) in new.checkpoints.iter().enumerate() {
@@ -422,17 +584,30 @@ fn compare_variant(
                 continue;
             };
             let mut push = |metric: String, kind: MetricKind, baseline: i64, now: i64| {
+                let key = (
+                    experiment.to_string(),
+                    new.name.clone(),
+                    c.label.clone(),
+                    p.role.clone(),
+                    metric,
+                );
+                let (min, baseline, max) = spreads
+                    .baseline
+                    .get(&key)
+                    .copied()
+                    .unwrap_or((baseline, baseline, baseline));
+                let now = spreads.now.get(&key).map_or(now, |s| s.1);
                 let tolerance = cmp.tolerances.band(kind, baseline, cmp.page_size);
-                let diff = now - baseline;
-                let change = if diff == 0 {
+                let change = if now == baseline {
                     Change::Unchanged
-                } else if diff.unsigned_abs() <= tolerance {
-                    Change::WithinTolerance
-                } else if diff > 0 {
+                } else if now > max.saturating_add_unsigned(tolerance) {
                     Change::Increased
-                } else {
+                } else if now < min.saturating_sub_unsigned(tolerance) {
                     Change::Decreased
+                } else {
+                    Change::WithinTolerance
                 };
+                let metric = key.4;
                 cmp.metrics.push(MetricComparison {
                     experiment: experiment.to_string(),
                     variant: new.name.clone(),
@@ -441,6 +616,8 @@ fn compare_variant(
                     metric,
                     kind,
                     baseline,
+                    baseline_min: min,
+                    baseline_max: max,
                     now,
                     tolerance,
                     change,

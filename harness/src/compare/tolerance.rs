@@ -70,6 +70,9 @@ pub struct ToleranceError {
     pub reason: String,
 }
 
+/// The largest page count a tolerance may give.
+pub const MAX_PAGES: u64 = u32::MAX as u64;
+
 /// One `--tolerance KIND=VALUE` setting, before it is applied.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ToleranceSetting {
@@ -110,6 +113,17 @@ pub fn parse_setting(text: &str) -> Result<ToleranceSetting, ToleranceError> {
             .parse()
             .map_err(|_| fail("the count is not a whole number"))
     };
+    // Pages become bytes by multiplying with the page size: a count beyond any
+    // address space is refused rather than left to wrap.
+    let pages = |v: &str| -> Result<u64, ToleranceError> {
+        let n = count(v)?;
+        if n > MAX_PAGES {
+            return Err(fail(&format!(
+                "at most {MAX_PAGES} pages (16 TiB of 4 KiB pages)"
+            )));
+        }
+        Ok(n)
+    };
     match kind.trim() {
         "memory" => {
             if let Some(p) = value.strip_suffix('%') {
@@ -118,7 +132,7 @@ pub fn parse_setting(text: &str) -> Result<ToleranceSetting, ToleranceError> {
                 .strip_suffix("pages")
                 .or_else(|| value.strip_suffix("page"))
             {
-                Ok(ToleranceSetting::MemoryPages(count(n)?))
+                Ok(ToleranceSetting::MemoryPages(pages(n)?))
             } else {
                 Err(fail(
                     "memory takes pages or a percentage, e.g. memory=2pages or memory=1%",
@@ -128,7 +142,7 @@ pub fn parse_setting(text: &str) -> Result<ToleranceSetting, ToleranceError> {
         "process" => value
             .strip_suffix("pages")
             .or_else(|| value.strip_suffix("page"))
-            .map(|n| count(n).map(ToleranceSetting::ProcessPages))
+            .map(|n| pages(n).map(ToleranceSetting::ProcessPages))
             .unwrap_or_else(|| {
                 Err(fail(
                     "process takes extra pages over the memory band, e.g. process=16pages",
@@ -175,16 +189,22 @@ impl Tolerances {
     }
 
     /// The largest change of a metric of `kind` whose baseline value is
-    /// `baseline` that still counts as no change, in the metric's unit.
+    /// `baseline` that still counts as no change, in the metric's unit. The
+    /// arithmetic saturates: a huge tolerance means "anything", never a wrap.
     pub fn band(&self, kind: MetricKind, baseline: i64, page_size: u64) -> u64 {
+        // `as` from f64 saturates at u64::MAX.
         let share =
             |percent: f64| (baseline.unsigned_abs() as f64 * percent / 100.0).floor() as u64;
         match kind {
-            MetricKind::Memory => self.memory_pages * page_size + share(self.memory_percent),
-            MetricKind::Process => {
-                (self.memory_pages + self.process_extra_pages) * page_size
-                    + share(self.memory_percent)
-            }
+            MetricKind::Memory => self
+                .memory_pages
+                .saturating_mul(page_size)
+                .saturating_add(share(self.memory_percent)),
+            MetricKind::Process => self
+                .memory_pages
+                .saturating_add(self.process_extra_pages)
+                .saturating_mul(page_size)
+                .saturating_add(share(self.memory_percent)),
             MetricKind::Faults => self.faults_min.max(share(self.faults_percent)),
         }
     }
@@ -276,6 +296,21 @@ mod tests {
         assert_eq!(t.band(MetricKind::Process, 0, 4096), 18 * 4096);
         let wide = Tolerances::with(&[parse_setting("process=32pages").unwrap()]);
         assert_eq!(wide.band(MetricKind::Process, 0, 4096), 34 * 4096);
+    }
+
+    #[test]
+    fn page_counts_that_would_overflow_are_refused_and_bands_saturate() {
+        // See: the 22 false regressions of memory=4503599627370480pages.
+        let e = parse_setting("memory=4503599627370480pages").expect_err("refused");
+        assert!(e.reason.contains("at most"), "{e}");
+        assert!(parse_setting("process=18446744073709551616pages").is_err());
+        let huge = Tolerances {
+            memory_pages: MAX_PAGES,
+            process_extra_pages: MAX_PAGES,
+            ..Tolerances::default()
+        };
+        assert_eq!(huge.band(MetricKind::Memory, i64::MAX, 1 << 40), u64::MAX);
+        assert_eq!(huge.band(MetricKind::Process, i64::MIN, 1 << 40), u64::MAX);
     }
 
     #[test]

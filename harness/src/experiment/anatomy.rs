@@ -20,7 +20,7 @@ use super::{
 use crate::elf_segments::{self, SegmentMatch};
 use crate::model::{
     ClaimRecord, ExperimentRecord, MappingRecord, ProcessRecord, Status, SummaryTable,
-    VariantRecord,
+    VariantRecord, Verdict,
 };
 use crate::runner::parse_hex;
 use crate::system::Environment;
@@ -32,6 +32,10 @@ const SEED_001: &str = "001_3c62cec1a17aa088.txt";
 const SEED_002: &str = "002_4ca7868f1a8c4269.txt";
 const SEED_003: &str = "003_189c8fe560e6e530.txt";
 const MAIN: &str = "main";
+/// Where x86-64 puts the legacy vsyscall page.
+const VSYSCALL_ADDRESS: u64 = 0xffff_ffff_ff60_0000;
+/// The heap's and the stack's size in the seed's pmap: 132K each.
+const SEED_BLOCK_BYTES: u64 = 132 * 1024;
 const LABEL: &str = "addresses-reported";
 const VARIANT: &str = "default";
 
@@ -59,44 +63,74 @@ const STACK: Claim = Claim {
     id: "stack-variable-lies-in-stack",
     source: SEED_001,
     statement: "A local variable's address lies in the mapping named [stack].",
-    criterion: "",
+    criterion: "the address of a local variable, reported by the process, lies inside the start-end range of the mapping named [stack]; exact",
 };
 const HEAP: Claim = Claim {
     id: "malloc-block-lies-in-heap",
     source: SEED_001,
-    statement: "A small malloc'd block lies in the heap, the mapping named [heap] (a large one gets an anonymous mapping of its own).",
-    criterion: "",
+    statement: "A small malloc'd block lies in the heap, the mapping named [heap].",
+    criterion: "the address malloc(4) returned lies inside the mapping named [heap]; exact (where the 1 MiB block lies is shown, not judged: the seed says nothing of it)",
 };
 const CODE_AND_DATA: Claim = Claim {
     id: "code-and-statics-lie-in-the-executables-mappings",
     source: SEED_002,
     statement: "Code lies in the executable's r-xp mapping and initialised data in its rw-p mapping; zero-initialised data (.bss) follows it.",
-    criterion: "",
+    criterion: "a function's address lies in the executable's r-xp mapping, an initialised static's in its rw-p mapping, and a zeroed static's in that rw-p mapping or in the anonymous rw-p mapping that starts where the executable's last mapping ends; all three, exact",
 };
 const ANON: Claim = Claim {
     id: "anonymous-mmap-is-an-unnamed-mapping",
     source: SEED_002,
     statement: "An anonymous mmap appears as a mapping with no file name.",
-    criterion: "",
+    criterion: "the address mmap(MAP_PRIVATE | MAP_ANONYMOUS) returned lies in a mapping with an empty name and perms rw-p; exact",
 };
 const SEGMENTS: Claim = Claim {
     id: "every-load-segment-becomes-a-mapping-with-its-permissions",
     source: SEED_002,
     statement: "Every PT_LOAD program header of the executable and of libc becomes a mapping of that file at the segment's file offset, with permissions from its flags (R E → r-xp, RW → rw-p).",
-    criterion: "",
+    criterion: "for every PT_LOAD segment of the executable and of libc (read from the files), a mapping of that file at the segment's page-rounded file offset exists whose permissions follow the flags (R → r, W → w, E → x; a RW page inside PT_GNU_RELRO may show r--p, the loader protects it after relocation); one unmatched segment refutes",
 };
 const GAPS: Claim = Claim {
     id: "no-access-regions-use-no-memory",
     source: SEED_003,
-    statement: "The ---p regions between a library's segments are address space only: they are never resident.",
-    criterion: "",
+    statement: "The --- spans are completely inaccessible, reserved address space (holes the loader protects between a library's segments, or guard pages): they hold no memory.",
+    criterion: "every mapping whose permissions are ---p has Rss 0; inconclusive when the process has no ---p mapping",
 };
 const KERNEL: Claim = Claim {
     id: "kernel-maps-vdso-into-every-process",
     source: SEED_002,
-    statement: "The kernel maps code of its own into every process ([vdso], and on x86-64 [vsyscall]) so that some system calls run without entering the kernel.",
-    criterion: "",
+    statement: "The kernel maps code of its own into every process, [vdso], so that some system calls (gettimeofday) can run in user space.",
+    criterion: "the process has a mapping named [vdso] that is executable and not backed by a file (offset 0); its absence refutes",
 };
+
+const VSYSCALL: Claim = Claim {
+    id: "vsyscall-page-is-kernel-code-at-a-fixed-address",
+    source: SEED_002,
+    statement: "Every x86-64 process also has [vsyscall], a page of kernel code at the fixed address ffffffffff600000, readable and executable (r-xp), for fast system calls.",
+    criterion: "a mapping named [vsyscall] starts at 0xffffffffff600000 with perms r-xp; --xp (execute-only) or no such mapping refutes",
+};
+const SIZES: Claim = Claim {
+    id: "heap-and-stack-start-at-132-kib",
+    source: SEED_001,
+    statement: "pmap shows the heap holding the malloc'd block as a 132K block, and the stack as another 132K block.",
+    criterion: "the [heap] and [stack] mappings are each exactly 132 KiB (33 pages) long, as the seed's pmap shows them; any other size refutes (inconclusive if either mapping is missing)",
+};
+
+/// Every claim, in the order they are judged.
+static CLAIMS: [Claim; 9] = [
+    STACK,
+    HEAP,
+    SIZES,
+    CODE_AND_DATA,
+    ANON,
+    SEGMENTS,
+    GAPS,
+    KERNEL,
+    VSYSCALL,
+];
+
+const VSYSCALL_EXPECTED: &str = "current x86-64 kernels default to vsyscall=xonly: the page holds no code a process \
+    can read, and a call into it traps so the kernel emulates the system call; maps shows it --xp (vsyscall=none \
+    removes it). The vDSO took over its job";
 
 static EXPLANATION: Explanation = Explanation {
     seed_claims: "Kristina Chodorow (\"Playing with Virtual Memory\") pauses a small C program, runs pmap on it, and \
@@ -118,8 +152,11 @@ static EXPLANATION: Explanation = Explanation {
         shows as r--p, not rw-p. .bss that does not fit in the last file page becomes an anonymous rw-p mapping \
         right after the executable's. Whether libc has ---p gaps depends on how it was linked: with segments \
         aligned to more than a page the loader reserves the whole span and protects the holes with PROT_NONE; \
-        such regions have Rss 0. [vvar] (and [vvar_vclock] on newer kernels) holds data the vDSO code reads; \
-        [vsyscall] is a fixed legacy page, often execute-only (--xp) or absent.",
+        such regions have Rss 0. [vvar] (and [vvar_vclock] on newer kernels) holds data the vDSO code reads. \
+        [vsyscall] is the legacy page at the fixed address ffffffffff600000 that the seeds show as r-xp: current \
+        kernels keep no code there for a process to read or run; a call into it traps and the kernel emulates the \
+        system call (vsyscall=xonly, the default, shown as --xp), or the page is absent (vsyscall=none). The \
+        vDSO replaced it. The brk heap and the stack both start as 132 KiB mappings, as in the seeds' pmap.",
     questions: &[
         "Why does the executable appear as four mappings when readelf -l shows its load segments?",
         "Which segment is RW in the file but r--p in the process, and why?",
@@ -148,8 +185,12 @@ impl Experiment for Anatomy {
         &EXPLANATION
     }
 
+    fn claims(&self) -> &'static [Claim] {
+        &CLAIMS
+    }
+
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
-        let all = [STACK, HEAP, CODE_AND_DATA, ANON, SEGMENTS, GAPS, KERNEL];
+        let all = CLAIMS;
         let Some((variant, process)) = measured(record) else {
             let why = record
                 .variants
@@ -170,11 +211,13 @@ impl Experiment for Anatomy {
         vec![
             j.stack(),
             j.heap(),
+            j.sizes(),
             j.code_and_data(),
             j.anon(),
             j.segments(),
             j.gaps(),
             j.kernel(),
+            j.vsyscall().expecting(Verdict::Refuted, VSYSCALL_EXPECTED),
         ]
     }
 
@@ -267,29 +310,57 @@ impl Judge<'_> {
         let Some((_, m)) = self.place("stack-variable") else {
             return STACK.unmeasured(None, self.placed_text("stack-variable"));
         };
-        STACK.judged(
-            None,
-            verdict_of(m.name == "[stack]"),
-            self.placed_text("stack-variable"),
-        )
+        STACK
+            .judged(
+                None,
+                verdict_of(m.name == "[stack]"),
+                self.placed_text("stack-variable"),
+            )
+            .with_measured(format!("in {}", self.kind(m)))
     }
 
     fn heap(&self) -> ClaimRecord {
         let Some((_, small)) = self.place("small-malloc") else {
             return HEAP.unmeasured(None, self.placed_text("small-malloc"));
         };
-        let large_anon = self
-            .place("large-malloc")
-            .is_some_and(|(_, m)| m.name.is_empty());
         HEAP.judged(
             None,
-            verdict_of(small.name == "[heap]" && large_anon),
+            verdict_of(small.name == "[heap]"),
             format!(
                 "{}; {} (glibc serves blocks above its mmap threshold, 128 KiB by default, with a mapping of their own)",
                 self.placed_text("small-malloc"),
                 self.placed_text("large-malloc")
             ),
         )
+        .with_measured(format!("in {}", self.kind(small)))
+    }
+
+    fn sizes(&self) -> ClaimRecord {
+        let find = |name: &str| self.process.mappings.iter().find(|m| m.name == name);
+        let (Some(heap), Some(stack)) = (find("[heap]"), find("[stack]")) else {
+            return SIZES.unmeasured(
+                None,
+                "precondition not met: the process has no [heap] or no [stack] mapping",
+            );
+        };
+        let (h, st) = (heap.figures.size_bytes, stack.figures.size_bytes);
+        SIZES
+            .judged(
+                None,
+                verdict_of(h == SEED_BLOCK_BYTES && st == SEED_BLOCK_BYTES),
+                format!(
+                    "[heap] is {} and [stack] {}, against the seed's 132K each: glibc's first brk asks for the \
+                     request plus a 128 KiB top pad, and exec makes the stack the pages its arguments, environment \
+                     and auxiliary vector fill (one, when they fit in a page) plus 128 KiB below them",
+                    human_bytes(h),
+                    human_bytes(st)
+                ),
+            )
+            .with_measured(format!(
+                "heap {} KiB, stack {} KiB",
+                h / 1024,
+                st / 1024
+            ))
     }
 
     /// The anonymous rw-p mapping that starts where the executable's last
@@ -324,6 +395,15 @@ impl Judge<'_> {
         let code_ok = code.name == exe && code.perms == "r-xp";
         let data_ok = data.name == exe && data.perms == "rw-p";
         let bss_ok = (bss.name == exe && bss.perms == "rw-p") || self.bss_after_executable(bss);
+        let measured = format!(
+            "code in {} {}, data in {} {}, bss in {} {}",
+            self.kind(code),
+            code.perms,
+            self.kind(data),
+            data.perms,
+            self.kind(bss),
+            bss.perms
+        );
         CODE_AND_DATA.judged(
             None,
             verdict_of(code_ok && data_ok && bss_ok),
@@ -339,6 +419,7 @@ impl Judge<'_> {
                 }
             ),
         )
+        .with_measured(measured)
     }
 
     fn anon(&self) -> ClaimRecord {
@@ -358,6 +439,7 @@ impl Judge<'_> {
             verdict_of(m.name.is_empty() && m.perms == "rw-p"),
             evidence,
         )
+        .with_measured(format!("in {} {}", self.kind(m), m.perms))
     }
 
     /// The segments of the executable and of libc, matched to mappings.
@@ -385,6 +467,7 @@ impl Judge<'_> {
         }
         let mut holds = true;
         let mut parts = Vec::new();
+        let (mut matched, mut total) = (0, 0);
         for (path, result) in &matches {
             let file = path.rsplit('/').next().unwrap_or(path);
             match result {
@@ -393,6 +476,8 @@ impl Judge<'_> {
                     let ok = segs.iter().filter(|s| s.perms_ok && s.offsets_ok).count();
                     let relro: usize = segs.iter().map(|s| s.relro_mappings).sum();
                     holds &= ok == segs.len();
+                    matched += ok;
+                    total += segs.len();
                     parts.push(format!(
                         "{file}: {ok} of {} PT_LOAD segments found as mappings at their file offsets with the \
                          expected permissions{}",
@@ -409,7 +494,9 @@ impl Judge<'_> {
                 }
             }
         }
-        SEGMENTS.judged(None, verdict_of(holds), parts.join("; "))
+        SEGMENTS
+            .judged(None, verdict_of(holds), parts.join("; "))
+            .with_measured(format!("{matched} of {total} segments matched"))
     }
 
     fn gaps(&self) -> ClaimRecord {
@@ -447,22 +534,56 @@ impl Judge<'_> {
                 }
             ),
         )
+        .with_measured(format!("{} ---p, Rss {} KiB", gaps.len(), rss / 1024))
     }
 
     fn kernel(&self) -> ClaimRecord {
         let find = |name: &str| self.process.mappings.iter().find(|m| m.name == name);
         let Some(vdso) = find("[vdso]") else {
-            return KERNEL.judged(None, verdict_of(false), "no [vdso] mapping in this process");
+            return KERNEL
+                .judged(None, verdict_of(false), "no [vdso] mapping in this process")
+                .with_measured("no [vdso]");
         };
-        let vsyscall = find("[vsyscall]")
-            .map_or("no [vsyscall] (vsyscall=none)".to_string(), |m| {
-                self.describe(m)
-            });
-        KERNEL.judged(
-            None,
-            verdict_of(vdso.perms.contains('x') && vdso.offset_bytes == 0),
-            format!("{}; {vsyscall}", self.describe(vdso)),
-        )
+        KERNEL
+            .judged(
+                None,
+                verdict_of(vdso.perms.contains('x') && vdso.offset_bytes == 0),
+                self.describe(vdso),
+            )
+            .with_measured(format!("[vdso] {}", vdso.perms))
+    }
+
+    fn vsyscall(&self) -> ClaimRecord {
+        let found = self
+            .process
+            .mappings
+            .iter()
+            .find(|m| m.name == "[vsyscall]");
+        let Some(m) = found else {
+            return VSYSCALL
+                .judged(
+                    None,
+                    verdict_of(false),
+                    "no [vsyscall] mapping: the kernel runs with vsyscall=none",
+                )
+                .with_measured("no [vsyscall]");
+        };
+        let at_fixed = parse_hex(&m.start) == Some(VSYSCALL_ADDRESS);
+        VSYSCALL
+            .judged(
+                None,
+                verdict_of(at_fixed && m.perms == "r-xp"),
+                format!(
+                    "{}{}",
+                    self.describe(m),
+                    if m.perms.starts_with("--x") {
+                        ": execute-only, so nothing there can be read; a call traps and the kernel emulates it"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .with_measured(format!("[vsyscall] {}", m.perms))
     }
 
     fn pieces_table(&self) -> SummaryTable {
@@ -586,7 +707,7 @@ impl Judge<'_> {
             let what = match m.name.as_str() {
                 "[vdso]" => "code the kernel maps into every process, so calls like clock_gettime run without a system call",
                 "[vvar]" | "[vvar_vclock]" => "kernel data the vDSO code reads (clock values), read-only to the process",
-                "[vsyscall]" => "the legacy fixed-address system-call page of x86-64 (emulated or execute-only)",
+                "[vsyscall]" => "the legacy fixed-address system-call page of x86-64: a call into it traps and the kernel emulates it (--xp, execute-only)",
                 "[stack]" => "the main thread's stack; it grows down on demand",
                 "[heap]" => "the brk heap: malloc's arena for small blocks",
                 _ if m.perms.starts_with("---") => "reserved, inaccessible address space (PROT_NONE): a hole between a library's segments or a guard",
@@ -605,5 +726,171 @@ impl Judge<'_> {
             ]);
         }
         table
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::programs::fixtures::{self, mapping, PAGE};
+
+    const EXE: &str = "/bin/anatomy";
+
+    /// The mappings of a typical process, by page number.
+    fn maps() -> Vec<MappingRecord> {
+        vec![
+            mapping(0x100, 1, EXE, "r--p", 1),
+            mapping(0x101, 4, EXE, "r-xp", 4),
+            mapping(0x105, 1, EXE, "r--p", 1),
+            mapping(0x106, 1, EXE, "rw-p", 1),
+            mapping(0x107, 1, "", "rw-p", 1),
+            mapping(0x200, 33, "[heap]", "rw-p", 1),
+            mapping(0x7000, 16, "", "rw-p", 0),
+            mapping(0x7010, 1, "", "---p", 0),
+            mapping(0x7100, 2, "[vdso]", "r-xp", 2),
+            mapping(0x7ff00, 33, "[stack]", "rw-p", 2),
+            mapping(VSYSCALL_ADDRESS / PAGE, 1, "[vsyscall]", "--xp", 0),
+        ]
+    }
+
+    /// Where each piece lies, as page numbers (the address is 16 bytes in).
+    const PLACES: [(&str, u64); 7] = [
+        ("stack_variable", 0x7ff20),
+        ("small_malloc", 0x200),
+        ("large_malloc", 0x7000),
+        ("function", 0x102),
+        ("initialised_static", 0x106),
+        ("zeroed_static", 0x107),
+        ("anonymous_mmap", 0x7008),
+    ];
+
+    fn variant_with(places: &[(&str, u64)]) -> VariantRecord {
+        let mut v = fixtures::variant(VARIANT, Vec::new());
+        v.notes.insert("executable".into(), EXE.into());
+        for (piece, page) in places {
+            v.notes.insert(
+                format!("address_{piece}"),
+                format!("{:#x}", page * PAGE + 16),
+            );
+        }
+        v
+    }
+
+    fn verdicts(
+        mappings: Vec<MappingRecord>,
+        places: &[(&str, u64)],
+    ) -> BTreeMap<&'static str, Verdict> {
+        let variant = variant_with(places);
+        let process = fixtures::process(MAIN, mappings);
+        let j = Judge {
+            variant: &variant,
+            process: &process,
+            page: PAGE,
+        };
+        [
+            j.stack(),
+            j.heap(),
+            j.sizes(),
+            j.code_and_data(),
+            j.anon(),
+            j.gaps(),
+            j.kernel(),
+            j.vsyscall(),
+        ]
+        .into_iter()
+        .map(|c| {
+            assert!(
+                c.verdict == Verdict::Inconclusive || !c.measured.is_empty(),
+                "{}",
+                c.id
+            );
+            let id = CLAIMS.iter().find(|k| k.id == c.id).expect("declared").id;
+            (id, c.verdict)
+        })
+        .collect()
+    }
+
+    fn moved(piece: &str, page: u64) -> Vec<(&'static str, u64)> {
+        PLACES
+            .iter()
+            .map(|&(p, at)| (p, if p == piece { page } else { at }))
+            .collect()
+    }
+
+    #[test]
+    fn a_typical_process_confirms_the_seeds_map_except_vsyscall() {
+        let v = verdicts(maps(), &PLACES);
+        for claim in [STACK, HEAP, SIZES, CODE_AND_DATA, ANON, GAPS, KERNEL] {
+            assert_eq!(v[claim.id], Verdict::Confirmed, "{}", claim.id);
+        }
+        assert_eq!(v[VSYSCALL.id], Verdict::Refuted);
+    }
+
+    #[test]
+    fn pieces_in_the_wrong_mapping_refute() {
+        assert_eq!(
+            verdicts(maps(), &moved("stack_variable", 0x200))[STACK.id],
+            Verdict::Refuted
+        );
+        assert_eq!(
+            verdicts(maps(), &moved("small_malloc", 0x7000))[HEAP.id],
+            Verdict::Refuted
+        );
+        assert_eq!(
+            verdicts(maps(), &moved("function", 0x105))[CODE_AND_DATA.id],
+            Verdict::Refuted
+        );
+        assert_eq!(
+            verdicts(maps(), &moved("zeroed_static", 0x7000))[CODE_AND_DATA.id],
+            Verdict::Refuted
+        );
+        assert_eq!(
+            verdicts(maps(), &moved("anonymous_mmap", 0x200))[ANON.id],
+            Verdict::Refuted
+        );
+        // An address in no mapping at all: no judgement.
+        assert_eq!(
+            verdicts(maps(), &moved("stack_variable", 0x9000))[STACK.id],
+            Verdict::Inconclusive
+        );
+    }
+
+    #[test]
+    fn heap_and_stack_must_be_exactly_132_kib() {
+        let mut m = maps();
+        m[5] = mapping(0x200, 34, "[heap]", "rw-p", 1);
+        assert_eq!(verdicts(m, &PLACES)[SIZES.id], Verdict::Refuted);
+        let mut m = maps();
+        m[9] = mapping(0x7ff00, 32, "[stack]", "rw-p", 2);
+        assert_eq!(verdicts(m, &PLACES)[SIZES.id], Verdict::Refuted);
+        let mut m = maps();
+        m.remove(5);
+        assert_eq!(verdicts(m, &PLACES)[SIZES.id], Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn a_resident_page_in_a_no_access_region_refutes_and_none_is_inconclusive() {
+        let mut m = maps();
+        m[7] = mapping(0x7010, 1, "", "---p", 1);
+        assert_eq!(verdicts(m, &PLACES)[GAPS.id], Verdict::Refuted);
+        let mut m = maps();
+        m.remove(7);
+        assert_eq!(verdicts(m, &PLACES)[GAPS.id], Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn vdso_must_be_there_and_vsyscall_readable_at_its_fixed_address() {
+        let mut m = maps();
+        m.remove(8);
+        assert_eq!(verdicts(m, &PLACES)[KERNEL.id], Verdict::Refuted);
+        let mut m = maps();
+        m[10].perms = "r-xp".into();
+        assert_eq!(verdicts(m, &PLACES)[VSYSCALL.id], Verdict::Confirmed);
+        let mut m = maps();
+        m[10] = mapping(VSYSCALL_ADDRESS / PAGE + 1, 1, "[vsyscall]", "r-xp", 0);
+        assert_eq!(verdicts(m, &PLACES)[VSYSCALL.id], Verdict::Refuted);
+        let mut m = maps();
+        m.remove(10);
+        assert_eq!(verdicts(m, &PLACES)[VSYSCALL.id], Verdict::Refuted);
     }
 }

@@ -33,31 +33,51 @@ const MAX_COUNT: u64 = 10_000;
 /// The seed's figure: 44 KB of RSS for the tiny static program on FreeBSD 4.8.
 const SEED_RSS_BYTES: u64 = 44 * 1024;
 
+/// The seed's figure: 168 KB of VSZ for the same program.
+const SEED_VSZ_BYTES: u64 = 168 * 1024;
+/// Roberson's count of page-table pages for the smallest process on x86.
+const SEED_PAGE_TABLE_PAGES: u64 = 3;
+
 const KERNEL_DOMINATES: Claim = Claim {
     id: "one-more-process-costs-mostly-kernel-memory",
     source: SEED,
-    statement: "Most of what one more tiny process costs is the kernel's bookkeeping (page tables, kernel stack, kernel objects), not the program's own pages.",
-    criterion: "",
+    statement: "Where the memory of one more tiny process goes: most of it is the kernel's per-process bookkeeping (page tables, kernel stack), not the program's own private pages.",
+    criterion: "per worker, kernel = Σ VmPTE / N (exact, each worker's status) + Δ KernelStack / N (machine-wide, before-start to all-started), against user = Σ USS / N (exact, each worker's smaps_rollup); the noise band is |KernelStack after-exit − before-start| / N, measured in the same run. Confirmed if kernel − band > user; refuted if kernel + Δ Slab / N (if positive) + band < user; inconclusive in between",
 };
 const PAGE_TABLES: Claim = Claim {
     id: "even-a-tiny-process-needs-page-tables",
     source: SEED,
-    statement: "Even a small program needs several pages of page tables (the reply counts at least three on x86).",
-    criterion: "",
+    statement: "Even a small program needs page tables: at least three pages on x86 (a page directory, a page table for text, data, bss and the guard page, and one for the stack).",
+    criterion: "the smallest VmPTE among the workers (page-table pages below the top level, exact per process) is at least 3 pages, the seed's count; the top level is not in VmPTE, so the comparison leans against the seed",
 };
 const RSS_OVERSTATES: Claim = Claim {
     id: "summing-rss-overstates-the-cost",
     source: SEED,
-    statement: "Adding up the processes' RSS overstates what they cost: shared text and library pages are counted once per process.",
-    criterion: "",
+    statement: "Text is read-only and shared, so adding up the processes' RSS overstates what they cost: the shared text pages are counted once per process.",
+    criterion: "Σ Rss over the workers is at least twice Σ Pss (each worker's smaps_rollup), i.e. half or more of the summed RSS is pages counted more than once, and above Σ USS",
 };
 const SEED_RSS: Claim = Claim {
     id: "tiny-static-process-has-44kb-rss",
     source: SEED,
     statement:
         "A static program that made five small mallocs shows about 44 KB of RSS (FreeBSD 4.8).",
-    criterion: "",
+    criterion: "mean VmRSS per worker within 11 ± 5 pages (44 KB; the tolerance is half the seed's page count, rounded down); inconclusive unless the worker is the seed's static C program",
 };
+const SEED_VSZ: Claim = Claim {
+    id: "tiny-static-process-has-168kb-vsz",
+    source: SEED,
+    statement: "The same static program shows about 168 KB of VSZ (FreeBSD 4.8), 32 pages of it the initial stack reservation.",
+    criterion: "mean VmSize per worker within 42 ± 21 pages (168 KB; the tolerance is half the seed's page count, rounded down); inconclusive unless the worker is the seed's static C program",
+};
+
+/// Every claim, in the order they are judged.
+static CLAIMS: [Claim; 5] = [
+    KERNEL_DOMINATES,
+    PAGE_TABLES,
+    RSS_OVERSTATES,
+    SEED_RSS,
+    SEED_VSZ,
+];
 
 static EXPLANATION: Explanation = Explanation {
     seed_claims: "On the freebsd-performance list, D. J. Bernstein asks why a static program that makes five small \
@@ -131,8 +151,12 @@ impl Experiment for ManyProcesses {
         &EXPLANATION
     }
 
+    fn claims(&self) -> &'static [Claim] {
+        &CLAIMS
+    }
+
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
-        let all = [KERNEL_DOMINATES, PAGE_TABLES, RSS_OVERSTATES, SEED_RSS];
+        let all = CLAIMS;
         let measured = record
             .variants
             .iter()
@@ -156,6 +180,7 @@ impl Experiment for ManyProcesses {
             costs.page_tables_claim(page),
             costs.rss_overstates(),
             costs.seed_rss(page),
+            costs.seed_vsz(page),
         ]
     }
 
@@ -248,6 +273,21 @@ fn cgroup_pids_files() -> Vec<(String, String)> {
     out
 }
 
+/// A mean per-worker figure and the seed's, for [`Costs::against_seed`].
+struct SeedFigure<'a> {
+    claim: Claim,
+    /// Its name in the evidence (`RSS`).
+    what: &'a str,
+    /// The mean over the workers, bytes.
+    mean: u64,
+    /// The seed's figure, bytes.
+    seed: u64,
+    /// Why it differs, appended to the evidence when it is outside the band.
+    why_not: &'a str,
+    /// Why a refutation is expected on current kernels.
+    expected: &'a str,
+}
+
 /// What the workers cost, from their own figures and the system's counters.
 struct Costs<'a> {
     variant: &'a VariantRecord,
@@ -303,41 +343,46 @@ impl<'a> Costs<'a> {
         self.population.sum.pte_bytes / self.n
     }
 
-    fn kernel_dominates(&self, _page: u64) -> ClaimRecord {
+    fn kernel_dominates(&self, page: u64) -> ClaimRecord {
         let user = self.user_private() as i64;
         let pte = self.page_tables() as i64;
         let (stack, stack_residual) = self.per_worker(|s| s.kernel_stack_bytes);
         let (slab, slab_residual) = self.per_worker(|s| s.slab_bytes);
-        // Page tables and private pages are each worker's own figures (exact); the
-        // kernel stack and slab come from system-wide counters, which the rest of
-        // the machine moves too. The verdict must hold at both ends of that
-        // uncertainty: without the slab and with the kernel stack's residual taken
-        // off (low), and with both and their residuals added (high).
-        let low = pte + stack - stack_residual.abs();
-        let high = pte + stack + stack_residual.abs() + slab.max(0) + slab_residual.abs();
+        let band = stack_residual.abs();
+        let kernel = pte + stack;
+        let (low, high) = (kernel - band, kernel + slab.max(0) + band);
         let evidence = format!(
-            "per worker: {} of private user pages (Σ USS / N) against kernel memory of page tables {} (Σ VmPTE / N), \
-             kernel stack {} (Δ KernelStack / N; {} left after exit) and slab {} (Δ Slab / N; {} left after exit, \
-             freed objects may stay cached): between {} and {} in all",
+            "per worker: {} of private user pages (Σ USS / N) against kernel memory of page tables {} (Σ VmPTE / N) \
+             and kernel stack {} (Δ KernelStack / N), noise band {} (the KernelStack left after exit); slab {} \
+             (Δ Slab / N; {} left after exit, freed objects may stay cached): kernel between {} and {}",
             human_bytes(user as u64),
             human_bytes(pte as u64),
             signed(stack),
-            signed(stack_residual),
+            signed(band),
             signed(slab),
             signed(slab_residual),
             signed(low),
             signed(high)
         );
-        if low > user {
+        let measured = format!(
+            "kernel {} to {} pages, user {} pages",
+            low / page as i64,
+            high / page as i64,
+            user / page as i64
+        );
+        let claim = if low > user {
             KERNEL_DOMINATES.judged(None, Verdict::Confirmed, evidence)
         } else if high < user {
             KERNEL_DOMINATES.judged(None, Verdict::Refuted, evidence)
         } else {
             KERNEL_DOMINATES.unmeasured(
                 None,
-                format!("the system-wide counters were too noisy to decide: {evidence}"),
+                format!(
+                    "the machine-wide counters' noise band straddles the private pages: {evidence}"
+                ),
             )
-        }
+        };
+        claim.with_measured(measured)
     }
 
     fn page_tables_claim(&self, page: u64) -> ClaimRecord {
@@ -350,7 +395,7 @@ impl<'a> Costs<'a> {
             .unwrap_or(0);
         PAGE_TABLES.judged(
             None,
-            verdict_of(min >= 3 * page),
+            verdict_of(min >= SEED_PAGE_TABLE_PAGES * page),
             format!(
                 "VmPTE per worker: {} on average ({} pages), at least {} ({} pages); PageTables grew by {} per worker",
                 human_bytes(self.page_tables()),
@@ -360,6 +405,7 @@ impl<'a> Costs<'a> {
                 signed(self.per_worker(|s| s.page_tables_bytes).0)
             ),
         )
+        .with_measured(format!("min VmPTE {} pages", pages(min, page)))
     }
 
     fn rss_overstates(&self) -> ClaimRecord {
@@ -379,63 +425,95 @@ impl<'a> Costs<'a> {
                 signed(anon)
             ),
         )
+        .with_measured(format!(
+            "Σ Rss {:.1} × Σ Pss",
+            sum.rss_bytes as f64 / sum.pss_bytes.max(1) as f64
+        ))
+    }
+
+    fn worker_kind(&self) -> &str {
+        self.variant
+            .notes
+            .get("worker_kind")
+            .map_or("?", String::as_str)
+    }
+
+    /// A mean figure per worker against one of the seed's, within half the
+    /// seed's page count either way; judged only on the seed's own program.
+    fn against_seed(&self, figure: SeedFigure<'_>, page: u64) -> ClaimRecord {
+        let SeedFigure {
+            claim,
+            what,
+            mean,
+            seed,
+            why_not,
+            expected,
+        } = figure;
+        let kind = self.worker_kind();
+        let seed_pages = seed / page;
+        let mean_pages = pages(mean, page);
+        let holds = mean_pages.abs_diff(seed_pages) <= seed_pages / 2;
+        let mut evidence = format!(
+            "mean {what} per worker {} ({mean_pages} pages), against the seed's {seed_pages} ± {} pages; worker: {kind}",
+            human_bytes(mean),
+            seed_pages / 2,
+        );
+        if !holds {
+            evidence.push_str(why_not);
+        }
+        let measured = format!("{what} {mean_pages} pages");
+        if !kind.starts_with("static") {
+            return claim
+                .unmeasured(
+                    None,
+                    format!("precondition not met: the worker is not the seed's static C program. {evidence}"),
+                )
+                .with_measured(measured);
+        }
+        // The same expectation as tiny-malloc's static variant: the seed measured
+        // FreeBSD 4.8's libc; a static glibc program runs far more start-up code.
+        claim
+            .judged(None, verdict_of(holds), evidence)
+            .with_measured(measured)
+            .expecting(Verdict::Refuted, expected)
     }
 
     fn seed_rss(&self, page: u64) -> ClaimRecord {
-        let mean = self.population.sum.rss_bytes / self.n;
-        let kind = self
-            .variant
-            .notes
-            .get("worker_kind")
-            .map_or("?", String::as_str);
-        let seed_pages = SEED_RSS_BYTES / page.max(1);
-        // Within half the seed's page count either way.
-        let holds = mean.abs_diff(SEED_RSS_BYTES) <= seed_pages / 2 * page;
-        let claim = SEED_RSS.judged(
-            None,
-            verdict_of(holds),
-            format!(
-                "mean RSS per worker {} ({} pages; the seed's 44 KB is {seed_pages} pages, tolerance {} pages), VSZ {}; \
-                 worker: {kind}",
-                human_bytes(mean),
-                pages(mean, page),
-                seed_pages / 2,
-                human_bytes(self.population.sum.vm_size_bytes / self.n)
-            ),
+        let why_not = format!(
+            ". Of that, {} per worker is file pages of the worker program, mapped from the page cache and shared by \
+             all workers (fault-around maps up to 16 neighbouring pages per fault, and a static glibc program is \
+             several hundred KiB); its own pages (USS) are {}",
+            human_bytes(self.population.sum.rss_file_bytes / self.n),
+            human_bytes(self.user_private())
         );
-        let claim = if holds {
-            claim
-        } else {
-            ClaimRecord {
-                evidence: format!(
-                    "{}. Of that, {} per worker is file pages of the worker program, mapped from the page cache and \
-                     shared by all workers (fault-around maps up to 16 neighbouring pages per fault, and a static \
-                     glibc program is several hundred KiB); its own pages (USS) are {}",
-                    claim.evidence,
-                    human_bytes(self.population.sum.rss_file_bytes / self.n),
-                    human_bytes(self.user_private())
-                ),
-                ..claim
-            }
-        };
-        if kind.starts_with("static") {
-            // The same expectation as tiny-malloc's static variant: the seed measured
-            // FreeBSD 4.8's libc; a static glibc program runs far more start-up code.
-            claim.expecting(
-                Verdict::Refuted,
-                "a static glibc program maps and touches hundreds of KiB of its own text at start-up, and \
-                 fault-around maps up to 16 cached neighbours per fault, so its RSS is far above FreeBSD 4.8's 44 KB",
-            )
-        } else {
-            ClaimRecord {
-                verdict: Verdict::Inconclusive,
-                evidence: format!(
-                    "precondition not met: the worker is not a static C program. {}",
-                    claim.evidence
-                ),
-                ..claim
-            }
-        }
+        self.against_seed(
+            SeedFigure {
+                claim: SEED_RSS,
+                what: "RSS",
+                mean: self.population.sum.rss_bytes / self.n,
+                seed: SEED_RSS_BYTES,
+                why_not: &why_not,
+                expected: "a static glibc program maps and touches hundreds of KiB of its own text at start-up, and fault-around \
+             maps up to 16 cached neighbours per fault, so its RSS is far above FreeBSD 4.8's 44 KB",
+            },
+            page,
+        )
+    }
+
+    fn seed_vsz(&self, page: u64) -> ClaimRecord {
+        self.against_seed(
+            SeedFigure {
+                claim: SEED_VSZ,
+                what: "VSZ",
+                mean: self.population.sum.vm_size_bytes / self.n,
+                seed: SEED_VSZ_BYTES,
+                why_not: ". A static glibc program maps some 650 KiB of its own file (text, read-only data, relro), and malloc's \
+             first call extends the brk heap by 132 KiB; the stack reservation is 132 KiB, as the seed's 32 pages",
+                expected: "a static glibc program's file maps several hundred KiB and glibc's malloc grows the heap by 132 KiB at \
+             once, so VSZ is near 1 MB against FreeBSD 4.8's 168 KB",
+            },
+            page,
+        )
     }
 
     fn cost_table(&self) -> SummaryTable {
@@ -606,5 +684,161 @@ fn counters_table(variant: &VariantRecord) -> SummaryTable {
         .map(String::from)
         .to_vec(),
         rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::programs::fixtures::{self, PAGE};
+    use crate::model::{MemberFigures, MemberRecord};
+
+    const N: u64 = 100;
+
+    /// `n` identical workers with these figures (pages), the first with `first_pte` pages of VmPTE.
+    fn population(
+        rss: u64,
+        vsz: u64,
+        pss: u64,
+        uss: u64,
+        pte: u64,
+        first_pte: u64,
+    ) -> PopulationRecord {
+        let mut members = Vec::new();
+        let mut sum = MemberFigures::default();
+        for i in 0..N {
+            let figures = MemberFigures {
+                vm_size_bytes: vsz * PAGE,
+                rss_bytes: rss * PAGE,
+                rss_file_bytes: rss.saturating_sub(uss) * PAGE,
+                rss_anon_bytes: uss * PAGE,
+                pss_bytes: pss * PAGE,
+                uss_bytes: uss * PAGE,
+                pte_bytes: if i == 0 { first_pte } else { pte } * PAGE,
+            };
+            sum.add(&figures);
+            members.push(MemberRecord {
+                pid: i as i32 + 2,
+                figures,
+            });
+        }
+        PopulationRecord {
+            role: "worker".into(),
+            parent_pid: 1,
+            count: N as usize,
+            vanished: 0,
+            members,
+            sum,
+        }
+    }
+
+    /// KernelStack (bytes) at the three checkpoints.
+    fn run(population: PopulationRecord, stacks: [u64; 3], kind: &str) -> VariantRecord {
+        let labels = ["before-start", "all-started", "after-exit"];
+        let checkpoints = labels
+            .iter()
+            .zip(stacks)
+            .map(|(label, stack)| {
+                let mut c = fixtures::checkpoint(label, Vec::new());
+                c.system = Some(SystemCounters {
+                    kernel_stack_bytes: stack,
+                    ..Default::default()
+                });
+                if *label == "all-started" {
+                    c.population = Some(population.clone());
+                }
+                c
+            })
+            .collect();
+        let mut v = fixtures::variant(VARIANT, checkpoints);
+        v.notes.insert("worker_kind".into(), kind.into());
+        v
+    }
+
+    fn typical() -> PopulationRecord {
+        population(174, 247, 12, 11, 9, 9)
+    }
+
+    const BASE: u64 = 1 << 30;
+
+    #[test]
+    fn the_kernel_share_is_judged_against_the_kernel_stacks_noise_band() {
+        // Per worker: user 11 pages, VmPTE 9 pages, kernel stack 4 pages (16 KiB).
+        let stack = |per_worker_pages: u64, residual: u64| {
+            [BASE, BASE + per_worker_pages * PAGE * N, BASE + residual]
+        };
+        let judge = |stacks: [u64; 3]| {
+            let v = run(typical(), stacks, "static C");
+            Costs::of(&v).expect("costs").kernel_dominates(PAGE).verdict
+        };
+        // 9 + 4 = 13 pages, band 0: above 11.
+        assert_eq!(judge(stack(4, 0)), Verdict::Confirmed);
+        // A band of 2 pages per worker: 13 - 2 = 11 is not above 11.
+        assert_eq!(judge(stack(4, 2 * PAGE * N)), Verdict::Inconclusive);
+        // Just under that band: confirmed.
+        assert_eq!(judge(stack(4, 2 * PAGE * N - N * 8)), Verdict::Confirmed);
+        // No kernel stack at all and a small band: 9 + 0.5 < 11.
+        assert_eq!(judge(stack(0, PAGE * N / 2)), Verdict::Refuted);
+    }
+
+    #[test]
+    fn every_worker_needs_three_page_table_pages() {
+        for (first, verdict) in [(3, Verdict::Confirmed), (2, Verdict::Refuted)] {
+            let v = run(
+                population(174, 247, 12, 11, 9, first),
+                [BASE; 3],
+                "static C",
+            );
+            let claim = Costs::of(&v).expect("costs").page_tables_claim(PAGE);
+            assert_eq!(claim.verdict, verdict, "{first}");
+            assert!(!claim.measured.is_empty());
+        }
+    }
+
+    #[test]
+    fn summed_rss_must_be_twice_summed_pss() {
+        for (pss, verdict) in [(87, Verdict::Confirmed), (88, Verdict::Refuted)] {
+            let v = run(population(174, 247, pss, 11, 9, 9), [BASE; 3], "static C");
+            assert_eq!(
+                Costs::of(&v).expect("costs").rss_overstates().verdict,
+                verdict,
+                "{pss}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_seeds_figures_hold_within_half_their_pages_either_way() {
+        for (rss, verdict) in [
+            (16, Verdict::Confirmed),
+            (17, Verdict::Refuted),
+            (6, Verdict::Confirmed),
+            (5, Verdict::Refuted),
+            (174, Verdict::Refuted),
+        ] {
+            let v = run(population(rss, 42, 3, 3, 9, 9), [BASE; 3], "static C");
+            let claim = Costs::of(&v).expect("costs").seed_rss(PAGE);
+            assert_eq!(claim.verdict, verdict, "RSS {rss} pages");
+            assert_eq!(claim.expected.map(|e| e.verdict), Some(Verdict::Refuted));
+        }
+        for (vsz, verdict) in [
+            (63, Verdict::Confirmed),
+            (64, Verdict::Refuted),
+            (21, Verdict::Confirmed),
+            (20, Verdict::Refuted),
+        ] {
+            let v = run(population(11, vsz, 3, 3, 9, 9), [BASE; 3], "static C");
+            assert_eq!(
+                Costs::of(&v).expect("costs").seed_vsz(PAGE).verdict,
+                verdict,
+                "VSZ {vsz} pages"
+            );
+        }
+        // Not the seed's program: no judgement.
+        let v = run(population(11, 42, 3, 3, 9, 9), [BASE; 3], "rust std");
+        assert_eq!(
+            Costs::of(&v).expect("costs").seed_rss(PAGE).verdict,
+            Verdict::Inconclusive
+        );
     }
 }

@@ -168,6 +168,160 @@ pub fn pages_up(bytes: u64, page_size: u64) -> u64 {
     bytes.div_ceil(page_size.max(1))
 }
 
+/// The pages one mapping of the program covers, and its protections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRange {
+    /// First page number (address / page size).
+    pub first: u64,
+    /// Last page number, inclusive.
+    pub last: u64,
+    /// Mapped writable.
+    pub writable: bool,
+    /// Mapped executable.
+    pub executable: bool,
+}
+
+impl std::fmt::Display for PageRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pages {:#x}-{:#x} {}{}",
+            self.first,
+            self.last,
+            if self.writable { "w" } else { "-" },
+            if self.executable { "x" } else { "-" }
+        )
+    }
+}
+
+/// The page ranges of the program's own mappings: its file's and the anonymous
+/// bss right after them.
+pub fn program_page_ranges(process: &ProcessRecord, program: &str, page: u64) -> Vec<PageRange> {
+    let page = page.max(1);
+    let mut out = Vec::new();
+    let mut program_end = None;
+    for m in &process.mappings {
+        let (Some(start), Some(end)) = (parse_hex(&m.start), parse_hex(&m.end)) else {
+            continue;
+        };
+        let bss = m.name.is_empty() && program_end == Some(start);
+        if m.name == program || bss {
+            out.push(PageRange {
+                first: start / page,
+                last: end.saturating_sub(1) / page,
+                writable: m.perms.contains('w'),
+                executable: m.perms.contains('x'),
+            });
+        }
+        program_end = (m.name == program).then_some(end);
+    }
+    out
+}
+
+/// Pages of a load segment that lie wholly past its file contents: the bss
+/// that cannot share the last page of file data, so the kernel maps it anonymous.
+pub fn pages_past_file(segment: &crate::model::LoadSegment, page: u64) -> u64 {
+    let page = page.max(1);
+    // Pages holding file contents: none at all when the segment has no file bytes.
+    let file_end = if segment.file_bytes == 0 {
+        segment.vaddr / page
+    } else {
+        (segment.vaddr + segment.file_bytes).div_ceil(page)
+    };
+    let mem_end = (segment.vaddr + segment.mem_bytes).div_ceil(page);
+    mem_end.saturating_sub(file_end)
+}
+
+/// Small builders of synthetic records for the judges' tests.
+#[cfg(test)]
+pub mod fixtures {
+    use std::collections::BTreeMap;
+
+    use crate::model::{
+        CheckpointRecord, Faults, MappingRecord, MemoryFigures, ProcessRecord, Status, Totals,
+        VariantRecord,
+    };
+
+    /// The page size the fixtures use.
+    pub const PAGE: u64 = 4096;
+
+    /// This machine, with the fixtures' page size.
+    pub fn env() -> crate::system::Environment {
+        let mut env = crate::system::Environment::detect(&std::env::temp_dir());
+        env.page_size = PAGE;
+        env
+    }
+
+    /// A mapping of `pages` pages at page number `first`, `rss` of them resident.
+    pub fn mapping(first: u64, pages: u64, name: &str, perms: &str, rss: u64) -> MappingRecord {
+        MappingRecord {
+            start: format!("{:#x}", first * PAGE),
+            end: format!("{:#x}", (first + pages) * PAGE),
+            name: name.into(),
+            perms: perms.into(),
+            offset_bytes: 0,
+            figures: MemoryFigures {
+                size_bytes: pages * PAGE,
+                rss_bytes: rss * PAGE,
+                pss_bytes: rss * PAGE,
+                ..Default::default()
+            },
+            other: BTreeMap::new(),
+            vm_flags: String::new(),
+        }
+    }
+
+    /// A process with these mappings; its totals are their sums.
+    pub fn process(role: &str, mappings: Vec<MappingRecord>) -> ProcessRecord {
+        let mut sum = MemoryFigures::default();
+        for m in &mappings {
+            sum.add(&m.figures);
+        }
+        ProcessRecord {
+            role: role.into(),
+            pid: 1,
+            faults: Faults::default(),
+            faults_total: Faults::default(),
+            totals: Totals {
+                vm_size_bytes: sum.size_bytes,
+                rss_bytes: sum.rss_bytes,
+                mapped_rss_bytes: sum.rss_bytes,
+                pss_bytes: sum.pss_bytes,
+                uss_bytes: sum.private_clean_bytes + sum.private_dirty_bytes,
+                rss_anon_bytes: sum.anonymous_bytes,
+                ..Default::default()
+            },
+            regions: Vec::new(),
+            mappings,
+        }
+    }
+
+    /// A checkpoint holding these processes.
+    pub fn checkpoint(label: &str, processes: Vec<ProcessRecord>) -> CheckpointRecord {
+        CheckpointRecord {
+            label: label.into(),
+            phase_millis: 0,
+            processes,
+            system: None,
+            population: None,
+        }
+    }
+
+    /// A variant that ran to its end through these checkpoints.
+    pub fn variant(name: &str, checkpoints: Vec<CheckpointRecord>) -> VariantRecord {
+        VariantRecord {
+            name: name.into(),
+            status: Status::Ok,
+            reason: None,
+            notes: BTreeMap::new(),
+            noise_floor: Vec::new(),
+            checkpoints,
+            rss_samples: Vec::new(),
+            binary: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +376,43 @@ mod tests {
         assert_eq!(size(Part::Kernel), 0x1000);
         assert_eq!(size(Part::Stack), 0x21000);
         assert_eq!(program_figures(&process, "/p").size_bytes, 0x2000);
+    }
+
+    #[test]
+    fn bss_pages_past_the_file_are_counted_from_the_last_page_with_file_bytes() {
+        let seg = |vaddr: u64, file_bytes: u64, mem_bytes: u64| crate::model::LoadSegment {
+            flags: "RW ".into(),
+            offset: 0,
+            vaddr,
+            file_bytes,
+            mem_bytes,
+        };
+        // The minimal build: no file bytes at all, so its one page is anonymous.
+        assert_eq!(pages_past_file(&seg(0x401240, 0, 56), 4096), 1);
+        // Bss that fits in the last file page (a dynamic build).
+        assert_eq!(pages_past_file(&seg(0x3dd0, 600, 696), 4096), 0);
+        // The static glibc build: 23448 file bytes, 46056 in memory.
+        assert_eq!(pages_past_file(&seg(4851416, 23448, 46056), 4096), 5);
+    }
+
+    #[test]
+    fn every_claim_of_these_experiments_declares_its_criterion() {
+        for name in [
+            "tiny-malloc",
+            "static-dynamic",
+            "strip",
+            "anatomy",
+            "many-processes",
+        ] {
+            let experiment = crate::experiment::find(name).expect(name);
+            let claims = experiment.claims();
+            assert!(!claims.is_empty(), "{name}");
+            let mut ids = std::collections::BTreeSet::new();
+            for c in claims {
+                assert!(ids.insert(c.id), "{name}: {} twice", c.id);
+                assert!(!c.criterion.is_empty(), "{name}: {}", c.id);
+                assert!(!c.statement.is_empty(), "{name}: {}", c.id);
+            }
+        }
     }
 }

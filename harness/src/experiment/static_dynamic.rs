@@ -15,7 +15,7 @@ use super::{
     human_bytes, pages, verdict_of, Claim, Experiment, Explanation, Plan, PlanContext,
     PlannedVariant,
 };
-use crate::model::{CheckpointRecord, ClaimRecord, ExperimentRecord, VariantRecord};
+use crate::model::{CheckpointRecord, ClaimRecord, ExperimentRecord, VariantRecord, Verdict};
 use crate::system::Environment;
 
 /// The experiment.
@@ -34,31 +34,67 @@ const VARIANTS: [(&str, &str, &str); 4] = [
 ];
 /// Slack when comparing costs, in pages.
 const TOLERANCE_PAGES: u64 = 2;
+/// Roberson's count of page-table pages for the smallest process on x86.
+const SEED_PAGE_TABLE_PAGES: u64 = 3;
 
 const RSS_OVERSTATES: Claim = Claim {
     id: "summing-rss-overstates-memory",
     source: SOURCE,
-    statement: "Shared pages take memory once but count in every process's RSS, so summing RSS over the instances overstates what they use (here: by half or more over summed Pss).",
-    criterion: "",
+    statement: "Read-only segments use physical memory only once however many processes map them, yet count in every process's RSS, so summing RSS over the instances overstates what they use.",
+    criterion: "at the last checkpoint (most instances), summed Rss (from smaps) is at least 1.5 times summed Pss, i.e. a third or more of the summed Rss is pages counted more than once; inconclusive with fewer than two instances",
+};
+const FIRST_COSTS_MORE: Claim = Claim {
+    id: "static-first-instance-costs-more",
+    source: SOURCE,
+    statement: "Started once, the static server does use more memory than the dynamic one: it loads its own private copy of the library code instead of sharing the copy every dynamic program on the machine uses.",
+    criterion: "at n-1 (one instance), the static prefork variant's Pss exceeds the dynamic prefork variant's by more than 2 pages (slack for the pages either start-up may or may not touch); otherwise refuted",
+};
+const SHARED_TEXT: Claim = Claim {
+    id: "instances-share-the-program-text",
+    source: SOURCE,
+    statement: "The program's text is shared by all instances (forked children inherit the mapping; exec'd ones find it in the page cache) and occupies physical memory only once, even if mapped many times.",
+    criterion: "at the last checkpoint, the Pss of the program file's executable mappings summed over the instances is at most one instance's Rss of them plus one page per instance (Pss is printed rounded per mapping); inconclusive unless two or more instances have text resident",
+};
+const COPY_ON_WRITE: Claim = Claim {
+    id: "forked-children-copy-only-the-pages-they-write",
+    source: SOURCE,
+    statement: "The writable parts of the image are shared between the master and its forked children at first; a child gets its own copy of a page only when it writes to it, so it copies only the writable pages it touches.",
+    criterion: "prefork variants, last checkpoint: in every forked child (every instance but the first), the writable mappings hold resident pages still shared with the parent (Shared_Clean + Shared_Dirty > 0) and fewer Private_Dirty bytes than Rss; a child that copied every writable page refutes",
 };
 const MARGINAL: Claim = Claim {
     id: "static-prefork-children-cost-little-more",
     source: SOURCE,
-    statement: "Each extra child of a preforked static server costs little more memory than one of a dynamic server (at most 2 pages more): children share the text and copy only the writable pages they touch.",
-    criterion: "",
+    statement: "Each extra child of a preforked static server costs little more memory than one of a dynamic server: children share the text and copy only the writable pages they touch.",
+    criterion: "summed Pss per extra forked child (last minus first checkpoint, over the instances added) of static-prefork is at most dynamic-prefork's plus 2 pages",
 };
 const ONE_COPY: Claim = Claim {
     id: "static-overhead-is-one-library-copy",
     source: SOURCE,
-    statement: "The memory overhead of the static preforked server is about one extra copy of the library pages it uses (at most that, plus 2 pages).",
-    criterion: "",
+    statement: "The memory overhead of the static preforked server is approximately one extra copy of the libraries a dynamic build shares (mostly libc).",
+    criterion: "at the last checkpoint, summed Pss of static-prefork minus that of dynamic-prefork lies between half and twice L, where L is the Rss of the library mappings (loader and libc) of one dynamic instance at n-1; 'approximately' is two-sided, so below half refutes as much as above twice",
 };
-const KERNEL_SHARE: Claim = Claim {
-    id: "every-process-costs-kernel-memory",
+const PAGE_TABLES: Claim = Claim {
+    id: "every-process-costs-page-tables",
     source: ROBERSON,
-    statement: "Every process also costs memory no per-process figure shows: page tables and a kernel stack (at least a page per process).",
-    criterion: "",
+    statement: "Every process also costs memory its Rss and Pss do not include: its page tables, at least three pages on x86 (Roberson).",
+    criterion: "at the last checkpoint, every instance's VmPTE (its page tables below the top level, exact per process) is at least 3 pages, the seed's count; the machine-wide PageTables and KernelStack deltas are shown, not judged, because other processes move them",
 };
+
+/// Every claim, in the order they are judged.
+static CLAIMS: [Claim; 7] = [
+    RSS_OVERSTATES,
+    SHARED_TEXT,
+    PAGE_TABLES,
+    COPY_ON_WRITE,
+    FIRST_COSTS_MORE,
+    MARGINAL,
+    ONE_COPY,
+];
+
+const ONE_COPY_EXPECTED: &str = "a static binary holds only the libc objects it calls (a few hundred KiB, of which the \
+    instances touch part), not the whole library a dynamic instance maps and faults around in, and every dynamic \
+    instance pays for the loader's relocated GOT and relro pages: the static server costs well under one library \
+    copy more, and with many instances less than the dynamic one";
 
 static EXPLANATION: Explanation = Explanation {
     seed_claims: "In \"Notes on VM\", Kristian Köhntopp answers the worry that linking PHP statically into a \
@@ -81,15 +117,17 @@ static EXPLANATION: Explanation = Explanation {
         the file's text through the page cache but each writes its own data, bss and relocation pages. Dynamic \
         instances pay for the loader's work in every process (relocations dirty the GOT and relro pages of libc \
         and the program), so a dynamic child is not cheaper than a static one; the static build's extra cost is \
-        the libc code it contains, mapped once, about the size of the libc pages a dynamic instance has \
-        resident. The kernel's own share (page tables, a 16 KiB kernel stack per task) shows only in \
-        /proc/meminfo, whose counters cover the whole machine: other processes starting or ending at the same \
-        time blur them.",
+        the libc code it contains, mapped once. The seed puts it at about one copy of the libraries; here it is \
+        well under the libc pages a dynamic instance has resident, because the static file holds only the parts \
+        of libc it calls, and with many instances the static server uses less memory than the dynamic one. Page \
+        tables are not in Rss or Pss, but each process's VmPTE in /proc/PID/status counts them exactly; the \
+        kernel stack (16 KiB per task on x86-64) and slab objects show only in /proc/meminfo, whose counters \
+        cover the whole machine, so other processes starting or ending at the same time blur them.",
     questions: &[
         "Why is the sum of Rss over the instances so much larger than the sum of Pss?",
         "Which pages does a forked child copy, and which does an exec'd instance have to fault in again?",
         "Why do dynamic instances have Private_Dirty pages in libc's mappings, and static ones not?",
-        "What does a process cost that neither Rss nor Pss includes?",
+        "What does a process cost that neither Rss nor Pss includes, and which per-process figure shows part of it?",
     ],
 };
 
@@ -133,35 +171,47 @@ impl Experiment for StaticDynamic {
         &EXPLANATION
     }
 
+    fn claims(&self) -> &'static [Claim] {
+        &CLAIMS
+    }
+
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
-        let page = env.page_size;
+        let page = env.page_size.max(1);
         let find = |name: &str| record.variants.iter().find(|v| v.name == name);
         let mut claims = Vec::new();
         for variant in &record.variants {
             let name = Some(variant.name.as_str());
             if let Some(why) = programs::not_ok(variant) {
-                claims.push(RSS_OVERSTATES.unmeasured(name, why.clone()));
-                claims.push(KERNEL_SHARE.unmeasured(name, why));
+                for claim in [RSS_OVERSTATES, SHARED_TEXT, PAGE_TABLES] {
+                    claims.push(claim.unmeasured(name, why.clone()));
+                }
+                if variant.name.ends_with("prefork") {
+                    claims.push(COPY_ON_WRITE.unmeasured(name, why.clone()));
+                }
                 continue;
             }
             claims.push(rss_overstates(variant, page));
-            claims.push(kernel_share(variant, page));
+            claims.push(shared_text(variant, page));
+            claims.push(page_tables(variant, page));
+            if variant.name.ends_with("prefork") {
+                claims.push(copy_on_write(variant, page));
+            }
         }
         let pair = (find("static-prefork"), find("dynamic-prefork"));
+        let across = [FIRST_COSTS_MORE, MARGINAL, ONE_COPY];
         let (Some(st), Some(dy)) = pair else {
             let why = "static-prefork and dynamic-prefork both need to run";
-            claims.push(MARGINAL.unmeasured(None, why));
-            claims.push(ONE_COPY.unmeasured(None, why));
+            claims.extend(across.iter().map(|c| c.unmeasured(None, why)));
             return claims;
         };
         if let Some(why) = programs::not_ok(st).or_else(|| programs::not_ok(dy)) {
-            claims.push(MARGINAL.unmeasured(None, why.clone()));
-            claims.push(ONE_COPY.unmeasured(None, why));
+            claims.extend(across.iter().map(|c| c.unmeasured(None, why.clone())));
             return claims;
         }
         let exec = (find("static-exec"), find("dynamic-exec"));
+        claims.push(first_costs_more(st, dy, page));
         claims.push(marginal(st, dy, exec, page));
-        claims.push(one_copy(st, dy, page));
+        claims.push(one_copy(st, dy, page).expecting(Verdict::Refuted, ONE_COPY_EXPECTED));
         claims
     }
 }
@@ -180,6 +230,39 @@ struct Sums {
     /// The part of it in read-only file mappings: relro pages, written by the
     /// loader's (or static start-up's) relocations and then write-protected.
     relro_dirty_bytes: u64,
+}
+
+/// The program file's executable mappings across the instances at one checkpoint.
+#[derive(Debug, Clone, Copy, Default)]
+struct TextSums {
+    /// Their Pss summed over the instances, bytes.
+    pss_bytes: u64,
+    /// Their Rss summed over the instances, bytes.
+    rss_bytes: u64,
+    /// The largest Rss of them in one instance, bytes.
+    max_rss_bytes: u64,
+    /// Instances with at least one text page resident.
+    resident_in: u64,
+}
+
+fn text_sums(checkpoint: &CheckpointRecord, program: &str) -> TextSums {
+    let mut t = TextSums::default();
+    for p in &checkpoint.processes {
+        let (mut pss, mut rss) = (0, 0);
+        for m in p
+            .mappings
+            .iter()
+            .filter(|m| m.name == program && m.perms.contains('x'))
+        {
+            pss += m.figures.pss_bytes;
+            rss += m.figures.rss_bytes;
+        }
+        t.pss_bytes += pss;
+        t.rss_bytes += rss;
+        t.max_rss_bytes = t.max_rss_bytes.max(rss);
+        t.resident_in += u64::from(rss > 0);
+    }
+    t
 }
 
 fn sums(checkpoint: &CheckpointRecord) -> Sums {
@@ -244,6 +327,50 @@ fn rss_overstates(variant: &VariantRecord, page: u64) -> ClaimRecord {
             pages(s.relro_dirty_bytes / s.instances, page)
         ),
     )
+    .with_measured(format!(
+        "Σ Rss {:.1} × Σ Pss",
+        s.rss_bytes as f64 / s.pss_bytes.max(1) as f64
+    ))
+}
+
+fn shared_text(variant: &VariantRecord, page: u64) -> ClaimRecord {
+    let name = Some(variant.name.as_str());
+    let (Some((_, last)), Some(program)) = (ends(variant), programs::program_path(variant)) else {
+        return SHARED_TEXT.unmeasured(name, "no checkpoint or program path was recorded");
+    };
+    let t = text_sums(last, program);
+    let n = last.processes.len() as u64;
+    if t.resident_in < 2 {
+        return SHARED_TEXT.unmeasured(
+            name,
+            format!(
+                "precondition not met: {} of {n} instances have text of the program resident, so nothing is shared",
+                t.resident_in
+            ),
+        );
+    }
+    let bound = t.max_rss_bytes + n * page;
+    SHARED_TEXT
+        .judged(
+            name,
+            verdict_of(t.pss_bytes <= bound),
+            format!(
+                "{n} instances at {}: the program's executable mappings have Rss {} summed ({} in the largest \
+                 instance) and Pss {} summed, against the bound of {} (one instance's Rss plus a page per \
+                 instance): the text is in memory {:.1} times",
+                last.label,
+                human_bytes(t.rss_bytes),
+                human_bytes(t.max_rss_bytes),
+                human_bytes(t.pss_bytes),
+                human_bytes(bound),
+                t.pss_bytes as f64 / t.max_rss_bytes.max(1) as f64
+            ),
+        )
+        .with_measured(format!(
+            "Σ text Pss {} pages, one Rss {} pages",
+            pages(t.pss_bytes, page),
+            pages(t.max_rss_bytes, page)
+        ))
 }
 
 /// The `n-N-kernel-delta` note: signed bytes per /proc/meminfo counter.
@@ -257,40 +384,108 @@ fn kernel_delta(variant: &VariantRecord, label: &str) -> Option<BTreeMap<String,
         .collect()
 }
 
-fn kernel_share(variant: &VariantRecord, page: u64) -> ClaimRecord {
+fn copy_on_write(variant: &VariantRecord, page: u64) -> ClaimRecord {
     let name = Some(variant.name.as_str());
     let Some((_, last)) = ends(variant) else {
-        return KERNEL_SHARE.unmeasured(name, "no checkpoint was measured");
+        return COPY_ON_WRITE.unmeasured(name, "no checkpoint was measured");
+    };
+    let children = last.processes.get(1..).unwrap_or_default();
+    if children.is_empty() {
+        return COPY_ON_WRITE.unmeasured(name, "precondition not met: no child was forked");
+    }
+    let mut rows = Vec::new();
+    let mut holds = true;
+    let (mut least_shared, mut most_copied) = (u64::MAX, 0.0_f64);
+    for child in children {
+        let mut w = crate::model::MemoryFigures::default();
+        for m in child.mappings.iter().filter(|m| m.perms.contains('w')) {
+            w.add(&m.figures);
+        }
+        let shared = w.shared_clean_bytes + w.shared_dirty_bytes;
+        holds &= shared > 0 && w.private_dirty_bytes < w.rss_bytes;
+        least_shared = least_shared.min(shared);
+        most_copied = most_copied.max(w.private_dirty_bytes as f64 / w.rss_bytes.max(1) as f64);
+        rows.push(format!(
+            "{}: writable Rss {} pages, {} still shared, {} copied (Private_Dirty)",
+            child.role,
+            pages(w.rss_bytes, page),
+            pages(shared, page),
+            pages(w.private_dirty_bytes, page)
+        ));
+    }
+    COPY_ON_WRITE
+        .judged(name, verdict_of(holds), rows.join("; "))
+        .with_measured(format!(
+            "≥ {} pages shared, ≤ {:.0}% copied",
+            pages(least_shared, page),
+            most_copied * 100.0
+        ))
+}
+
+fn page_tables(variant: &VariantRecord, page: u64) -> ClaimRecord {
+    let name = Some(variant.name.as_str());
+    let Some((_, last)) = ends(variant) else {
+        return PAGE_TABLES.unmeasured(name, "no checkpoint was measured");
+    };
+    let Some(min_pte) = last.processes.iter().map(|p| p.totals.pte_bytes).min() else {
+        return PAGE_TABLES.unmeasured(name, "no instance was measured");
     };
     let n = last.processes.len() as i64;
-    let Some(delta) = kernel_delta(variant, &last.label) else {
-        return KERNEL_SHARE.unmeasured(name, "the /proc/meminfo counters were not noted");
-    };
-    let get = |k: &str| delta.get(k).copied().unwrap_or(0);
-    let kernel = get("PageTables") + get("KernelStack");
-    let per_process = kernel / n.max(1);
     let vm_pte: u64 = last.processes.iter().map(|p| p.totals.pte_bytes).sum();
-    let evidence = format!(
-        "/proc/meminfo over starting {n} instances: PageTables {:+} KiB, KernelStack {:+} KiB, Slab {:+} KiB, \
-         AnonPages {:+} KiB; {} per process of page tables and kernel stack ({} pages), against summed VmPTE \
-         {}. These counters are machine-wide: anything else starting or ending meanwhile moves them",
-        get("PageTables") / 1024,
-        get("KernelStack") / 1024,
-        get("Slab") / 1024,
-        get("AnonPages") / 1024,
-        human_bytes(per_process.unsigned_abs()),
-        per_process / page as i64,
-        human_bytes(vm_pte)
-    );
-    if kernel <= 0 {
-        return KERNEL_SHARE.unmeasured(
-            name,
+    let machine = kernel_delta(variant, &last.label).map_or_else(
+        || "the /proc/meminfo counters were not noted".to_string(),
+        |delta| {
+            let get = |k: &str| delta.get(k).copied().unwrap_or(0);
             format!(
-                "the machine-wide counters fell, so other processes ended meanwhile; {evidence}"
+                "/proc/meminfo over starting the {n} instances (whole machine, not judged): PageTables {:+} KiB, \
+                 KernelStack {:+} KiB, Slab {:+} KiB, AnonPages {:+} KiB",
+                get("PageTables") / 1024,
+                get("KernelStack") / 1024,
+                get("Slab") / 1024,
+                get("AnonPages") / 1024,
+            )
+        },
+    );
+    PAGE_TABLES
+        .judged(
+            name,
+            verdict_of(min_pte >= SEED_PAGE_TABLE_PAGES * page),
+            format!(
+                "{n} instances: VmPTE at least {} pages in each ({} summed), against the seed's \
+                 {SEED_PAGE_TABLE_PAGES}; no Rss or Pss figure includes them. {machine}",
+                pages(min_pte, page),
+                human_bytes(vm_pte),
             ),
-        );
-    }
-    KERNEL_SHARE.judged(name, verdict_of(per_process >= page as i64), evidence)
+        )
+        .with_measured(format!("VmPTE ≥ {} pages", pages(min_pte, page)))
+}
+
+fn first_costs_more(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
+    let first = |v: &VariantRecord| {
+        let c = v.checkpoints.first()?;
+        (c.processes.len() == 1).then(|| sums(c))
+    };
+    let (Some(s), Some(d)) = (first(st), first(dy)) else {
+        return FIRST_COSTS_MORE
+            .unmeasured(None, "a prefork variant did not start with one instance");
+    };
+    let more = s.pss_bytes as i64 - d.pss_bytes as i64;
+    FIRST_COSTS_MORE
+        .judged(
+            None,
+            verdict_of(more > (TOLERANCE_PAGES * page) as i64),
+            format!(
+                "one instance: Pss static {} (USS {}) vs dynamic {} (USS {}), {} pages more for the static one \
+                 (tolerance {TOLERANCE_PAGES}); a dynamic instance's Pss divides libc's pages among every process \
+                 on the machine that maps them",
+                human_bytes(s.pss_bytes),
+                human_bytes(s.uss_bytes),
+                human_bytes(d.pss_bytes),
+                human_bytes(d.uss_bytes),
+                more / page as i64
+            ),
+        )
+        .with_measured(format!("{:+} pages of Pss", more / page as i64))
 }
 
 fn marginal(
@@ -341,6 +536,11 @@ fn marginal(
             human_bytes(dy_last.file_dirty_bytes / dy_last.instances.max(1)),
         ),
     )
+    .with_measured(format!(
+        "{} vs {} pages per child",
+        st_m / page as i64,
+        dy_m / page as i64
+    ))
 }
 
 fn one_copy(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
@@ -357,16 +557,24 @@ fn one_copy(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
     let libraries = programs::breakdown(first, program)
         .get(&Part::Libraries)
         .map_or(0, |f| f.rss_bytes);
+    if libraries == 0 {
+        return ONE_COPY.unmeasured(
+            None,
+            "precondition not met: the dynamic instance had no library page resident",
+        );
+    }
     let (s, d) = (sums(st_last), sums(dy_last));
     let overhead = s.pss_bytes as i64 - d.pss_bytes as i64;
-    let holds = overhead <= (libraries + TOLERANCE_PAGES * page) as i64;
+    let (low, high) = ((libraries / 2) as i64, (2 * libraries) as i64);
+    let holds = (low..=high).contains(&overhead);
     ONE_COPY.judged(
         None,
         verdict_of(holds),
         format!(
             "{} instances: summed Pss static {} vs dynamic {}, an overhead of {}{} ({} pages); one copy of the \
-             library pages a dynamic instance has resident (loader and libc, Rss) is {} ({} pages). The static \
-             file holds only the parts of libc it calls, and its overhead is paid once, not per child{}",
+             library pages a dynamic instance has resident (loader and libc, Rss) is {} ({} pages), so the band is \
+             {} to {} pages. The static file holds only the parts of libc it calls, and its overhead is paid once, \
+             not per child{}",
             s.instances,
             human_bytes(s.pss_bytes),
             human_bytes(d.pss_bytes),
@@ -375,6 +583,8 @@ fn one_copy(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
             overhead / page as i64,
             human_bytes(libraries),
             pages(libraries, page),
+            low / page as i64,
+            high / page as i64,
             if overhead < 0 {
                 ". Here the static server uses less memory than the dynamic one: no dynamic loader, no \
                  relocated GOT or relro pages per process, and its text is the few hundred KiB of libc it links \
@@ -384,6 +594,12 @@ fn one_copy(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
             }
         ),
     )
+    .with_measured(format!(
+        "{:+} pages against {} to {}",
+        overhead / page as i64,
+        low / page as i64,
+        high / page as i64
+    ))
 }
 
 #[cfg(test)]
@@ -426,5 +642,187 @@ mod tests {
             FULL_COUNTS.iter().all(|&n| n <= 32),
             "a checkpoint line holds 32 roles"
         );
+    }
+
+    use crate::elf::PROGRAM_PATH_NOTE;
+    use crate::experiment::programs::fixtures::{self, mapping, PAGE};
+    use crate::model::ProcessRecord;
+
+    const PROGRAM: &str = "/srv";
+    const LIBC: &str = "/lib/libc.so.6";
+
+    /// One instance: `text_rss` pages of program text with `text_pss` of Pss,
+    /// `lib_rss` pages of libc, `pss` pages of Pss in all, VmPTE `pte` pages.
+    fn instance(text_rss: u64, text_pss: u64, lib_rss: u64, pss: u64, pte: u64) -> ProcessRecord {
+        let mut text = mapping(0x400, 200, PROGRAM, "r-xp", text_rss);
+        text.figures.pss_bytes = text_pss * PAGE;
+        let mut p = fixtures::process(
+            "instance",
+            vec![text, mapping(0x7f000, 400, LIBC, "r-xp", lib_rss)],
+        );
+        p.totals.pss_bytes = pss * PAGE;
+        p.totals.pte_bytes = pte * PAGE;
+        p
+    }
+
+    /// A variant whose checkpoints hold these instances, in order.
+    fn run(name: &str, checkpoints: Vec<Vec<ProcessRecord>>) -> VariantRecord {
+        let cps = checkpoints
+            .into_iter()
+            .map(|ps| fixtures::checkpoint(&format!("n-{}", ps.len()), ps))
+            .collect();
+        let mut v = fixtures::variant(name, cps);
+        v.notes.insert(PROGRAM_PATH_NOTE.into(), PROGRAM.into());
+        v
+    }
+
+    /// Prefork-like: one instance, then `n` with the given total Pss each.
+    fn grown(name: &str, first_pss: u64, n: usize, pss_each: u64) -> VariantRecord {
+        run(
+            name,
+            vec![
+                vec![instance(100, 100, 50, first_pss, 6)],
+                (0..n)
+                    .map(|_| instance(100, 100 / n as u64, 50, pss_each, 6))
+                    .collect(),
+            ],
+        )
+    }
+
+    #[test]
+    fn summed_rss_must_be_half_again_summed_pss() {
+        // Rss 150 pages each (text 100 + libc 50); Pss set per case.
+        for (pss, verdict) in [
+            (100, Verdict::Confirmed),
+            (101, Verdict::Refuted),
+            (40, Verdict::Confirmed),
+        ] {
+            let v = run(
+                "static-exec",
+                vec![vec![
+                    instance(100, 50, 50, pss, 6),
+                    instance(100, 50, 50, pss, 6),
+                ]],
+            );
+            assert_eq!(rss_overstates(&v, PAGE).verdict, verdict, "Pss {pss}");
+        }
+        let one = run("static-exec", vec![vec![instance(100, 100, 50, 150, 6)]]);
+        assert_eq!(rss_overstates(&one, PAGE).verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn text_in_memory_once_allows_a_page_per_instance() {
+        let four = |pss_each: u64| {
+            run(
+                "static-prefork",
+                vec![(0..4)
+                    .map(|_| instance(100, pss_each, 50, 200, 6))
+                    .collect()],
+            )
+        };
+        // 4 × 26 = 104 = 100 + 4 pages: the boundary.
+        assert_eq!(shared_text(&four(26), PAGE).verdict, Verdict::Confirmed);
+        assert_eq!(shared_text(&four(27), PAGE).verdict, Verdict::Refuted);
+        // Private copies: each instance's text counted whole.
+        assert_eq!(shared_text(&four(100), PAGE).verdict, Verdict::Refuted);
+        // Only one instance has text resident: nothing was shared.
+        let lone = run(
+            "static-prefork",
+            vec![vec![
+                instance(100, 100, 50, 200, 6),
+                instance(0, 0, 50, 50, 6),
+            ]],
+        );
+        assert_eq!(shared_text(&lone, PAGE).verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn every_instance_needs_three_page_table_pages() {
+        let v = |pte: u64| {
+            run(
+                "dynamic-exec",
+                vec![vec![instance(1, 1, 1, 1, 9), instance(1, 1, 1, 1, pte)]],
+            )
+        };
+        assert_eq!(page_tables(&v(3), PAGE).verdict, Verdict::Confirmed);
+        assert_eq!(page_tables(&v(2), PAGE).verdict, Verdict::Refuted);
+    }
+
+    #[test]
+    fn the_first_static_instance_must_cost_more_than_two_pages_extra() {
+        let dy = grown("dynamic-prefork", 40, 2, 30);
+        for (static_pss, verdict) in [
+            (43, Verdict::Confirmed),
+            (42, Verdict::Refuted),
+            (180, Verdict::Confirmed),
+        ] {
+            let st = grown("static-prefork", static_pss, 2, 30);
+            assert_eq!(
+                first_costs_more(&st, &dy, PAGE).verdict,
+                verdict,
+                "{static_pss}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_static_child_may_cost_at_most_two_pages_more_than_a_dynamic_one() {
+        // Dynamic: 40 -> 2 × 30 = 60, 20 pages per extra child.
+        let dy = grown("dynamic-prefork", 40, 2, 30);
+        // Static: 100 -> 2 × 61 = 122, 22 pages per extra child: the boundary.
+        let st = grown("static-prefork", 100, 2, 61);
+        assert_eq!(
+            marginal(&st, &dy, (None, None), PAGE).verdict,
+            Verdict::Confirmed
+        );
+        let st = grown("static-prefork", 100, 2, 62);
+        assert_eq!(
+            marginal(&st, &dy, (None, None), PAGE).verdict,
+            Verdict::Refuted
+        );
+    }
+
+    #[test]
+    fn about_one_library_copy_is_judged_on_both_sides() {
+        // L = 50 pages of libc in the dynamic instance at n-1: the band is 25 to 100 pages.
+        let dy = grown("dynamic-prefork", 40, 2, 30);
+        let case = |static_each: u64| {
+            let st = grown("static-prefork", 100, 2, static_each);
+            one_copy(&st, &dy, PAGE).verdict
+        };
+        // Summed Pss 60 for dynamic; static 2 × each.
+        assert_eq!(case(43), Verdict::Confirmed, "26 pages over");
+        assert_eq!(
+            case(42),
+            Verdict::Refuted,
+            "24 pages over: under half a copy"
+        );
+        assert_eq!(case(80), Verdict::Confirmed, "100 pages over: twice");
+        assert_eq!(case(81), Verdict::Refuted, "102 pages over");
+        assert_eq!(case(20), Verdict::Refuted, "negative overhead");
+    }
+
+    #[test]
+    fn a_child_that_copied_every_writable_page_refutes_copy_on_write() {
+        let child = |shared: u64, copied: u64| {
+            let mut p = instance(1, 1, 1, 1, 6);
+            let mut data = mapping(0x500, 4, PROGRAM, "rw-p", 4);
+            data.figures.shared_dirty_bytes = shared * PAGE;
+            data.figures.private_dirty_bytes = copied * PAGE;
+            p.mappings.push(data);
+            p
+        };
+        let case = |shared: u64, copied: u64| {
+            let v = run(
+                "static-prefork",
+                vec![vec![child(0, 4), child(shared, copied)]],
+            );
+            copy_on_write(&v, PAGE).verdict
+        };
+        assert_eq!(case(1, 3), Verdict::Confirmed);
+        assert_eq!(case(0, 4), Verdict::Refuted);
+        assert_eq!(case(0, 3), Verdict::Refuted, "nothing left shared");
+        let lone = run("static-prefork", vec![vec![child(0, 4)]]);
+        assert_eq!(copy_on_write(&lone, PAGE).verdict, Verdict::Inconclusive);
     }
 }

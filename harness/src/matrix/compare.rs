@@ -4,33 +4,31 @@
 //! of the recorded page size (never in time: phase timings are left out, since
 //! an emulated guest's clock says nothing about the host's).
 //!
-//! [`within_tolerance`] is the one place that decides "same or different", so a
-//! shared baseline-comparison policy can replace it without touching the rows.
+//! [`within_tolerance`] decides "same or different" with the one tolerance
+//! policy of baseline comparisons ([`crate::compare::Tolerances`], its defaults).
 
 use std::collections::HashMap;
 
+use crate::compare::{MetricKind, Tolerances};
 use crate::model::{ExperimentRecord, ProcessRecord, RunRecord, Verdict};
-
-/// Figures may differ by this many pages (bytes) or faults (counts) and still
-/// count as the same: a page or two of stack, libc or page-table noise.
-pub const TOLERANCE_PAGES: u64 = 2;
 
 /// What a metric counts, which decides its tolerance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
-    /// Bytes: tolerance is [`TOLERANCE_PAGES`] pages.
+    /// Bytes: the memory tolerance of [`Tolerances`].
     Bytes,
-    /// Page faults: tolerance is [`TOLERANCE_PAGES`] faults.
+    /// Page faults: the fault tolerance of [`Tolerances`].
     Faults,
 }
 
 /// True when `value` is within tolerance of `reference`.
 pub fn within_tolerance(reference: u64, value: u64, unit: Unit, page_size: u64) -> bool {
-    let band = match unit {
-        Unit::Bytes => TOLERANCE_PAGES * page_size,
-        Unit::Faults => TOLERANCE_PAGES,
+    let kind = match unit {
+        Unit::Bytes => MetricKind::Memory,
+        Unit::Faults => MetricKind::Faults,
     };
-    reference.abs_diff(value) <= band
+    let reference_value = i64::try_from(reference).unwrap_or(i64::MAX);
+    reference.abs_diff(value) <= Tolerances::default().band(kind, reference_value, page_size)
 }
 
 /// One kernel's column: its label and its run, or why it has none.
@@ -297,6 +295,7 @@ pub(crate) mod tests {
                 page_size: 4096,
                 ..env
             },
+            repeats: None,
             experiments: vec![ExperimentRecord {
                 name: "mmap-file".into(),
                 status: Status::Ok,
@@ -339,10 +338,11 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn figures_within_two_pages_are_the_same_and_beyond_differ() {
+    fn figures_within_the_comparison_tolerance_are_the_same_and_beyond_differ() {
+        // 1 MiB: 2 pages + 1% (10,485 bytes) = 18,677 bytes; 100 faults: at least 16.
         let a = run(1 << 20, 100, Verdict::Confirmed);
-        let near = run((1 << 20) + 2 * 4096, 102, Verdict::Confirmed);
-        let far = run((1 << 20) + 3 * 4096, 103, Verdict::Refuted);
+        let near = run((1 << 20) + 18_677, 116, Verdict::Confirmed);
+        let far = run((1 << 20) + 18_678, 117, Verdict::Refuted);
         let m = compare(&[
             Column {
                 label: "a".into(),

@@ -10,7 +10,8 @@
 //! 3. [`qemu::boot`] starts one guest per kernel (two at once where the machine
 //!    allows); inside, [`guest`] runs the experiments and sends results.json
 //!    over a serial port, framed by [`console`]. `host` runs natively.
-//! 4. [`compare`] lines the runs up, [`table`] and [`ktap`] render the result.
+//! 4. [`compare`] lines the runs up, [`table`] renders the result, and
+//!    [`crate::report::ktap`] (the one KTAP writer) prints [`crate::outcome::kernel_cases`].
 //!
 //! Every kernel's results.json (the normal format, with the virtual machine
 //! recorded in its environment) is written as soon as it arrives.
@@ -20,7 +21,6 @@ pub mod console;
 pub mod guest;
 pub mod initramfs;
 pub mod kernels;
-pub mod ktap;
 pub mod qemu;
 pub mod table;
 
@@ -78,8 +78,9 @@ pub fn host_thp_mode() -> String {
 }
 
 /// Runs the matrix; exit 0 when every kernel produced results, 1 when one did
-/// not or an experiment failed. Differences between kernels are findings, not
-/// failures.
+/// not, an experiment failed, or a claim went from confirmed to refuted (or
+/// back) against the reference kernel (the `not ok` lines of its KTAP).
+/// Differences of figures between kernels are findings, not failures.
 pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     let started = chrono::Utc::now();
     let guests: Vec<&KernelSpec> = options
@@ -231,7 +232,12 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         crate::report::markdown::layout(&table::matrix(&matrix)),
         table::legend(&matrix)
     );
-    let ktap_text = ktap::render(&results);
+    let kernel_runs: Vec<(String, Result<&RunRecord, String>)> = results
+        .iter()
+        .map(|k| (k.label.clone(), k.run.as_ref().map_err(Clone::clone)))
+        .collect();
+    let cases = crate::outcome::kernel_cases(&kernel_runs);
+    let ktap_text = crate::report::ktap::write(&cases, &[]);
     store::write_atomic(&run_dir.join("matrix.txt"), text.as_bytes())?;
     store::write_atomic(&run_dir.join("matrix.md"), markdown.as_bytes())?;
     store::write_atomic(&run_dir.join("matrix.ktap"), ktap_text.as_bytes())?;
@@ -243,9 +249,8 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         }
     }
     eprintln!("matrix written to {}", run_dir.display());
-    let failed = results
-        .iter()
-        .any(|k| k.run.as_ref().map_or(true, RunRecord::any_failed));
+    // The same results as the KTAP's `not ok` lines.
+    let failed = cases.iter().any(|c| c.outcome.is_failure());
     Ok(if failed {
         ExitCode::from(1)
     } else {

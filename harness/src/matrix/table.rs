@@ -147,12 +147,16 @@ fn kib(bytes: u64) -> String {
 
 /// The legend printed under the matrix.
 pub fn legend(m: &Matrix) -> String {
+    let t = crate::compare::Tolerances::default();
     format!(
-        "{DIFFERS} = differs from the reference column by more than {} pages (bytes) or {} faults; \
+        "{DIFFERS} = differs from the reference column by more than the comparison's tolerance \
+         ({} pages + {}% of the reference for bytes; {}% of the reference, at least {}, for faults); \
          verdicts differ when they are not the same. {} of {} rows differ. Timings are left out: \
          an emulated guest's clock is not comparable with the host's.\n",
-        super::compare::TOLERANCE_PAGES,
-        super::compare::TOLERANCE_PAGES,
+        t.memory_pages,
+        t.memory_percent,
+        t.faults_percent,
+        t.faults_min,
         m.differing_rows(),
         m.rows.len()
     )

@@ -232,7 +232,7 @@ fn two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows() {
     assert!(exp.ok && exp.name == "mmap-file", "{}", second.describe());
     assert!(exp.subtests.iter().all(|t| t.ok), "{}", second.describe());
     for v in ["warm", "cold", "cold-random"] {
-        let name = format!("mmap-file.{v}.metrics");
+        let name = format!("{v}.metrics");
         assert!(
             exp.subtests.iter().any(|t| t.name == name),
             "no {name}\n{}",
@@ -332,7 +332,7 @@ fn two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows() {
         .collect();
     assert_eq!(
         failed,
-        ["mmap-file.cold.mmap-adds-no-rss", "mmap-file.warm.metrics"],
+        ["cold.mmap-adds-no-rss", "warm.metrics"],
         "{}",
         describe(&args, &output)
     );
@@ -340,9 +340,16 @@ fn two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows() {
 }
 
 #[test]
-fn a_skipped_experiment_is_a_ktap_skip_with_its_reason() {
+fn a_skipped_experiment_is_a_ktap_skip_with_its_reason_and_exits_4() {
     let run = HarnessRun::new(&["run", "mmap-file", "--size", "1KiB", "--format", "tap"]);
-    run.assert_code(0);
+    // Every experiment of the run was skipped: kselftest's KSFT_SKIP.
+    run.assert_code(4);
+    let stderr = String::from_utf8_lossy(&run.output.stderr);
+    assert!(
+        stderr.contains("every experiment was skipped") && stderr.contains("too small"),
+        "{}",
+        run.describe()
+    );
     let tests = parse_ktap(&String::from_utf8_lossy(&run.output.stdout));
     assert_eq!(tests.len(), 1, "{}", run.describe());
     let directive = tests[0].directive.as_deref().unwrap_or("");

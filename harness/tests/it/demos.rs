@@ -200,6 +200,7 @@ fn shared_file_pss_is_the_fair_share_and_rises_when_a_sharer_exits() {
 #[test]
 fn anatomy_places_every_piece_in_its_mapping_and_every_segment_in_its_permissions() {
     let (run, json) = quick("anatomy", &[]);
+    crate::binaries::assert_every_claim_declared(&json, &run);
     let v = variant(&json, "anatomy", "default");
     assert_eq!(v["status"], "ok", "{}", run.describe());
     let p = process(v, "addresses-reported", "main");
@@ -295,6 +296,7 @@ fn still_running(pids: &[u64]) -> Vec<u64> {
 #[test]
 fn many_processes_measures_every_worker_and_leaves_none_behind() {
     let (run, json) = quick("many-processes", &["--count", "50"]);
+    crate::binaries::assert_every_claim_declared(&json, &run);
     let page = page_size();
     let v = variant(&json, "many-processes", "default");
     if v["status"] == "skipped" {
