@@ -293,6 +293,7 @@ pub mod fixtures {
             },
             regions: Vec::new(),
             mappings,
+            io: None,
         }
     }
 
