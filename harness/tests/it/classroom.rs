@@ -160,7 +160,7 @@ fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
     let first = wait_for(&seen, "Press Enter", 1);
     assert!(first.contains("stopped at before-mmap"), "{first}");
     assert!(first.contains("pmap -X"), "{first}");
-    assert!(first.contains("written, flushed"), "no caption: {first}");
+    assert!(first.contains("flushed to disk"), "no caption: {first}");
     input.write_all(b"\n").unwrap();
     let second = wait_for(&seen, "Press Enter", 2);
     assert!(second.contains("stopped at after-mmap"), "{second}");

@@ -148,12 +148,18 @@ fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
         run.describe()
     );
 
-    // KTAP on stdout and on disk: one test per claim of the one kernel.
+    // KTAP on stdout and on disk: one test for the one kernel, its experiment
+    // nested in it, one leaf per claim.
     let claims = exp["claims"].as_array().map_or(0, Vec::len);
     assert!(claims > 0, "{exp:#}");
     let ktap = String::from_utf8_lossy(&run.output.stdout).into_owned();
     assert!(ktap.starts_with("KTAP version 1\n"), "{}", run.describe());
-    assert_eq!(ktap.lines().nth(1), Some(format!("1..{claims}").as_str()));
+    assert_eq!(ktap.lines().nth(1), Some("1..1"), "{ktap}");
+    assert!(ktap.contains("# Subtest: debian_6.1\n"), "{ktap}");
+    assert!(
+        ktap.contains(&format!("    1..{claims}\n")),
+        "one leaf per claim: {ktap}"
+    );
     assert_eq!(run.read(&dir.join("matrix.ktap")), ktap);
     let table = run.read(&dir.join("matrix.txt"));
     assert!(table.contains("debian:6.1 (ref)"), "{table}");
@@ -184,7 +190,7 @@ fn a_guest_that_overstays_its_timeout_is_killed_and_reported() {
     );
     let ktap = run.read(&run.run_dir().join("matrix.ktap"));
     assert!(
-        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 debian:6.1 boot # "),
+        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 debian_6.1 # ERROR no results: "),
         "{ktap}"
     );
 }
