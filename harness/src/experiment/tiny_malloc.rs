@@ -26,7 +26,11 @@ const SOURCE: &str = "004_27fc77f6d1b07880.txt";
 const ROLE: &str = "program";
 const BEFORE: &str = "before-mallocs";
 const AFTER: &str = "after-mallocs";
-const VARIANTS: [&str; 4] = ["static", "dynamic", "minimal", "std"];
+const VARIANTS: [&str; 5] = ["static", "dynamic", "minimal", "minimal-stack-4k", "std"];
+/// The variant started with its stack limited, as the seed's program was.
+const LIMITED: &str = "minimal-stack-4k";
+/// The note in which the experiment records the stack limit in force at exec.
+const STACK_LIMIT_NOTE: &str = "stack_limit_bytes";
 /// The five requests of the seed's program: 1076 bytes in all.
 const MALLOCS: [u64; 5] = [360, 80, 180, 16, 440];
 /// What FreeBSD 4.8 showed for the seed's static program.
@@ -36,6 +40,8 @@ const SEED_VSZ_BYTES: u64 = 168 * 1024;
 const SEED_PAGE_TABLE_PAGES: u64 = 3;
 /// Roberson: 32 pages of the address space were the initial stack reservation.
 const SEED_STACK_PAGES: u64 = 32;
+/// Bernstein hard-limited the stack to 4K before exec.
+const SEED_STACK_LIMIT_BYTES: u64 = 4096;
 /// Bernstein: "I don't care much about the 3-page text segment".
 const SEED_TEXT_PAGES: u64 = 3;
 /// Bernstein: one page per process should do; "two or three can be excused".
@@ -90,13 +96,21 @@ const STACK_RESERVATION: Claim = Claim {
     criterion: "the [stack] mapping's Size is at least 32 pages (the seed's reservation) and its Rss at most a quarter of its Size (most of the reservation not resident); either failing refutes",
 };
 
+const STACK_UNDER_LIMIT: Claim = Claim {
+    id: "stack-reservation-stays-under-a-4k-limit",
+    source: SOURCE,
+    statement: "The 32-page (131072-byte) initial stack reservation is made even when the stack is hard-limited to 4K before exec (Bernstein's observation).",
+    criterion: "minimal build started with RLIMIT_STACK at 4096 bytes (checked in the experiment's note): its [stack] mapping's Size is at least 32 pages; fewer refutes; inconclusive if the limit was not in force",
+};
+
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 8] = [
+static CLAIMS: [Claim; 9] = [
     MALLOC_PAGE,
     PAGE_TABLES,
     SEPARATE_PAGES,
     BSS_ANONYMOUS,
     STACK_RESERVATION,
+    STACK_UNDER_LIMIT,
     SEED_FIGURES,
     TEXT_PAGES,
     NEAR_MINIMUM,
@@ -111,6 +125,9 @@ const STATIC_EXPECTED: &str =
 const TEXT_EXPECTED: &str =
     "a static glibc program links some 600 KiB of libc code (printf, locale, malloc, start-up), \
     against FreeBSD 4.8's few KiB";
+const LIMIT_EXPECTED: &str = "Linux's exec caps the stack mapping's initial extent at RLIMIT_STACK (setup_arg_pages in \
+    fs/exec.c expands it by 128 KiB only within the limit), so under a 4 KiB limit the stack is the page or two exec \
+    filled";
 const MINIMUM_EXPECTED: &str = "on Linux the least is four pages: text and data need separate pages (different \
     protections), the heap's first page holds the mallocs, and exec writes arguments, environment and auxiliary vector \
     into a stack page";
@@ -125,7 +142,7 @@ static EXPLANATION: Explanation = Explanation {
         reservation, which costs nothing until used, and that text must be kept apart from data and bss \
         because they need different protections, so they cannot share one page.",
     steps: &[
-        ("before-mallocs", "The program has started (loader, C library start-up, or nothing at all for the minimal build) and stopped itself before its first malloc."),
+        ("before-mallocs", "The program has started (loader, C library start-up, or nothing at all for the minimal build; in minimal-stack-4k with its stack limited to 4 KiB at exec, as the seed's was) and stopped itself before its first malloc."),
         ("after-mallocs", "The five mallocs are done (360, 80, 180, 16 and 440 bytes) and the program stopped again: what grew is what the allocations cost."),
     ],
     expectations: "Five small mallocs cost one or two pages, not five: glibc's malloc takes them from one brk heap \
@@ -177,13 +194,18 @@ impl Experiment for TinyMalloc {
         let mut claims = Vec::new();
         for variant in &record.variants {
             let name = Some(variant.name.as_str());
+            let stack_claim = if variant.name == LIMITED {
+                STACK_UNDER_LIMIT
+            } else {
+                STACK_RESERVATION
+            };
             if let Some(why) = programs::not_ok(variant) {
                 for claim in [
                     MALLOC_PAGE,
                     PAGE_TABLES,
                     SEPARATE_PAGES,
                     BSS_ANONYMOUS,
-                    STACK_RESERVATION,
+                    stack_claim,
                 ] {
                     claims.push(claim.unmeasured(name, why.clone()));
                 }
@@ -201,7 +223,15 @@ impl Experiment for TinyMalloc {
             claims.push(judge.page_tables());
             claims.push(judge.separate_pages());
             claims.push(judge.bss_anonymous());
-            claims.push(judge.stack_reservation());
+            if variant.name == LIMITED {
+                claims.push(
+                    judge
+                        .stack_under_limit()
+                        .expecting(Verdict::Refuted, LIMIT_EXPECTED),
+                );
+            } else {
+                claims.push(judge.stack_reservation());
+            }
             match variant.name.as_str() {
                 "static" => {
                     claims.push(
@@ -594,6 +624,46 @@ impl Judge<'_> {
     }
 }
 
+impl Judge<'_> {
+    fn stack_under_limit(&self) -> ClaimRecord {
+        let limit = self
+            .variant
+            .notes
+            .get(STACK_LIMIT_NOTE)
+            .and_then(|v| v.parse::<u64>().ok());
+        if limit != Some(SEED_STACK_LIMIT_BYTES) {
+            return STACK_UNDER_LIMIT.unmeasured(
+                self.name(),
+                format!(
+                    "precondition not met: the stack limit in force at exec was {}, not {SEED_STACK_LIMIT_BYTES} bytes",
+                    limit.map_or("not recorded".to_string(), |l| format!("{l} bytes"))
+                ),
+            );
+        }
+        let (Some(after), Some(program)) = (self.after(), programs::program_path(self.variant))
+        else {
+            return STACK_UNDER_LIMIT.unmeasured(self.name(), "after-mallocs was not measured");
+        };
+        let parts = programs::breakdown(after, program);
+        let Some(stack) = parts.get(&Part::Stack) else {
+            return STACK_UNDER_LIMIT.unmeasured(self.name(), "no [stack] mapping was seen");
+        };
+        let size_pages = pages(stack.size_bytes, self.page);
+        STACK_UNDER_LIMIT
+            .judged(
+                self.name(),
+                verdict_of(size_pages >= SEED_STACK_PAGES),
+                format!(
+                    "with RLIMIT_STACK at {SEED_STACK_LIMIT_BYTES} bytes the [stack] mapping spans {size_pages} pages, \
+                     {} resident, against the seed's {SEED_STACK_PAGES}; VmSize {} pages",
+                    pages(stack.rss_bytes, self.page),
+                    pages(after.totals.vm_size_bytes, self.page)
+                ),
+            )
+            .with_measured(format!("stack {size_pages} pages"))
+    }
+}
+
 /// `measured` lies within half of `seed` (rounded down) either way.
 fn within_half(measured: u64, seed: u64) -> bool {
     measured.abs_diff(seed) <= seed / 2
@@ -784,6 +854,23 @@ mod tests {
                 "{rss} of {size}"
             );
         }
+    }
+
+    #[test]
+    fn the_reservation_under_a_4k_limit_needs_the_limit_and_32_pages() {
+        let limited = |stack_pages: u64, note: Option<&str>| {
+            let mut v = with_after(minimal_process(1, (stack_pages, 1)));
+            v.name = LIMITED.into();
+            if let Some(n) = note {
+                v.notes.insert(STACK_LIMIT_NOTE.into(), n.into());
+            }
+            judge_on(&v).stack_under_limit().verdict
+        };
+        assert_eq!(limited(32, Some("4096")), Verdict::Confirmed);
+        assert_eq!(limited(31, Some("4096")), Verdict::Refuted);
+        assert_eq!(limited(1, Some("4096")), Verdict::Refuted);
+        assert_eq!(limited(1, None), Verdict::Inconclusive);
+        assert_eq!(limited(1, Some("8388608")), Verdict::Inconclusive);
     }
 
     #[test]
