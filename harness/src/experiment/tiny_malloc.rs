@@ -50,8 +50,14 @@ const SEED_EXCUSABLE_PAGES: u64 = 3;
 const MALLOC_PAGE: Claim = Claim {
     id: "malloc-takes-a-page-per-call",
     source: SOURCE,
-    statement: "Each of the five small mallocs takes a whole new page of memory (plus a page for an anonymous mmap), as Bernstein read FreeBSD 4.8's figures.",
+    statement: "Each of the five small mallocs takes a whole new page of memory, as Bernstein read FreeBSD 4.8's figures.",
     criterion: "anonymous resident memory (RssAnon) after-mallocs minus before-mallocs, in whole pages, is at least 5 (one page per call, the seed's own reading); fewer than 5 pages refutes",
+};
+const MALLOC_MMAP: Claim = Claim {
+    id: "malloc-adds-an-anonymous-mmap",
+    source: SOURCE,
+    statement: "Besides its pages, malloc takes another page for an anonymous mmap (Bernstein).",
+    criterion: "over the five mallocs, the anonymous mappings other than [heap], [stack] and the program's bss grow in number or in total Size; neither growing refutes",
 };
 const SEED_FIGURES: Claim = Claim {
     id: "static-program-takes-44k-rss-168k-vsz",
@@ -104,8 +110,9 @@ const STACK_UNDER_LIMIT: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 9] = [
+static CLAIMS: [Claim; 10] = [
     MALLOC_PAGE,
+    MALLOC_MMAP,
     PAGE_TABLES,
     SEPARATE_PAGES,
     BSS_ANONYMOUS,
@@ -119,6 +126,8 @@ static CLAIMS: [Claim; 9] = [
 const MALLOC_EXPECTED: &str =
     "glibc's malloc (and Rust's std, and the minimal build's bump allocator) carves small blocks \
     out of one brk heap; 1076 bytes fit in one page, so the five calls cost at most a page or two";
+const MMAP_EXPECTED: &str = "glibc's malloc (which Rust's std calls too) mmaps only requests of 128 KiB or more \
+    (M_MMAP_THRESHOLD) and serves small ones from the brk heap; the minimal build's allocator uses brk alone";
 const STATIC_EXPECTED: &str =
     "glibc's static start-up runs far more code than FreeBSD 4.8's, and fault-around maps up to \
     16 cached pages of the file around every text fault, so hundreds of KiB of text are resident";
@@ -202,6 +211,7 @@ impl Experiment for TinyMalloc {
             if let Some(why) = programs::not_ok(variant) {
                 for claim in [
                     MALLOC_PAGE,
+                    MALLOC_MMAP,
                     PAGE_TABLES,
                     SEPARATE_PAGES,
                     BSS_ANONYMOUS,
@@ -219,6 +229,11 @@ impl Experiment for TinyMalloc {
                 judge
                     .malloc_page()
                     .expecting(Verdict::Refuted, MALLOC_EXPECTED),
+            );
+            claims.push(
+                judge
+                    .malloc_mmap()
+                    .expecting(Verdict::Refuted, MMAP_EXPECTED),
             );
             claims.push(judge.page_tables());
             claims.push(judge.separate_pages());
@@ -366,6 +381,50 @@ impl Judge<'_> {
                 evidence,
             )
             .with_measured(format!("RssAnon {anon_pages:+} pages"))
+    }
+
+    fn malloc_mmap(&self) -> ClaimRecord {
+        let (Some(before), Some(after), Some(program)) = (
+            process_at(self.variant, BEFORE, ROLE),
+            process_at(self.variant, AFTER, ROLE),
+            programs::program_path(self.variant),
+        ) else {
+            return MALLOC_MMAP.unmeasured(self.name(), "the two checkpoints were not measured");
+        };
+        let anonymous = |p: &ProcessRecord| {
+            let count = programs::mappings_of(p, program, Part::Anonymous);
+            let size = programs::breakdown(p, program)
+                .get(&Part::Anonymous)
+                .map_or(0, |f| f.size_bytes);
+            (count, size)
+        };
+        let ((count_before, size_before), (count_after, size_after)) =
+            (anonymous(before), anonymous(after));
+        let grew = count_after > count_before || size_after > size_before;
+        MALLOC_MMAP
+            .judged(
+                self.name(),
+                verdict_of(grew),
+                format!(
+                    "anonymous mappings besides heap, stack and bss: {count_before} ({} pages) before the mallocs, \
+                     {count_after} ({} pages) after; [heap] {} -> {} pages of Size",
+                    pages(size_before, self.page),
+                    pages(size_after, self.page),
+                    self.part_size(before, program, Part::Heap),
+                    self.part_size(after, program, Part::Heap),
+                ),
+            )
+            .with_measured(format!(
+                "{:+} mappings, {:+} pages",
+                count_after as i64 - count_before as i64,
+                (size_after as i64 - size_before as i64) / self.page as i64
+            ))
+    }
+
+    fn part_size(&self, p: &ProcessRecord, program: &str, part: Part) -> u64 {
+        programs::breakdown(p, program)
+            .get(&part)
+            .map_or(0, |f| pages(f.size_bytes, self.page))
     }
 
     fn page_tables(&self) -> ClaimRecord {
@@ -788,6 +847,26 @@ mod tests {
             assert_eq!(claim.verdict, verdict, "{grown} pages: {}", claim.evidence);
             assert!(!claim.measured.is_empty());
         }
+    }
+
+    #[test]
+    fn an_anonymous_mmap_must_appear_or_grow_over_the_mallocs() {
+        let v = with_after(minimal_process(1, (33, 1)));
+        assert_eq!(judge_on(&v).malloc_mmap().verdict, Verdict::Refuted);
+        let mut after = minimal_process(1, (33, 1));
+        after.mappings.insert(3, mapping(0x7e000, 1, "", "rw-p", 1));
+        let v = with_after(after.clone());
+        assert_eq!(judge_on(&v).malloc_mmap().verdict, Verdict::Confirmed);
+        // The same mapping before and after, one page longer after.
+        let mut before = minimal_process(0, (33, 1));
+        before
+            .mappings
+            .insert(3, mapping(0x7e000, 1, "", "rw-p", 1));
+        after.mappings[3] = mapping(0x7e000, 2, "", "rw-p", 1);
+        let v = two_checkpoints("minimal", before.clone(), after);
+        assert_eq!(judge_on(&v).malloc_mmap().verdict, Verdict::Confirmed);
+        let v = two_checkpoints("minimal", before.clone(), before);
+        assert_eq!(judge_on(&v).malloc_mmap().verdict, Verdict::Refuted);
     }
 
     #[test]
