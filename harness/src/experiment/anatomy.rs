@@ -95,6 +95,12 @@ const GAPS: Claim = Claim {
     statement: "The --- spans are completely inaccessible, reserved address space (holes the loader protects between a library's segments, or guard pages): they hold no memory.",
     criterion: "every mapping whose permissions are ---p has Rss 0; inconclusive when the process has no ---p mapping",
 };
+const LIBRARY_HOLES: Claim = Claim {
+    id: "library-holes-are-protected-none",
+    source: SEED_003,
+    statement: "A shared object whose segments are not contiguous is loaded as one big block, and the loader makes the bits between its segments inaccessible (PROT_NONE, shown ---).",
+    criterion: "for every mapped file whose PT_LOAD segments leave page-rounded holes between them (read from its program headers), each hole's address range at the file's load bias is wholly covered by ---p mappings; inconclusive when no mapped file has such holes",
+};
 const KERNEL: Claim = Claim {
     id: "kernel-maps-vdso-into-every-process",
     source: SEED_002,
@@ -116,7 +122,7 @@ const SIZES: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 9] = [
+static CLAIMS: [Claim; 10] = [
     STACK,
     HEAP,
     SIZES,
@@ -124,6 +130,7 @@ static CLAIMS: [Claim; 9] = [
     ANON,
     SEGMENTS,
     GAPS,
+    LIBRARY_HOLES,
     KERNEL,
     VSYSCALL,
 ];
@@ -216,6 +223,7 @@ impl Experiment for Anatomy {
             j.anon(),
             j.segments(),
             j.gaps(),
+            j.library_holes(),
             j.kernel(),
             j.vsyscall().expecting(Verdict::Refuted, VSYSCALL_EXPECTED),
         ]
@@ -537,6 +545,74 @@ impl Judge<'_> {
         .with_measured(format!("{} ---p, Rss {} KiB", gaps.len(), rss / 1024))
     }
 
+    /// The files mapped into the process, each once, in address order.
+    fn mapped_files(&self) -> Vec<&str> {
+        let mut files: Vec<&str> = Vec::new();
+        for m in &self.process.mappings {
+            if m.name.starts_with('/') && !files.contains(&m.name.as_str()) {
+                files.push(&m.name);
+            }
+        }
+        files
+    }
+
+    /// The holes between the segments of every mapped file, at the file's load
+    /// address: (file name, start, end).
+    fn file_holes(&self) -> Vec<(String, u64, u64)> {
+        let mut out = Vec::new();
+        for path in self.mapped_files() {
+            let Ok(elf) = elf_segments::read(Path::new(path)) else {
+                continue;
+            };
+            let Some(bias) = elf.load_bias(&self.process.mappings, self.page) else {
+                continue;
+            };
+            let file = path.rsplit('/').next().unwrap_or(path);
+            for (start, end) in elf.holes(self.page) {
+                out.push((file.to_string(), bias + start, bias + end));
+            }
+        }
+        out
+    }
+
+    fn library_holes(&self) -> ClaimRecord {
+        self.holes_claim(&self.file_holes())
+    }
+
+    fn holes_claim(&self, holes: &[(String, u64, u64)]) -> ClaimRecord {
+        if holes.is_empty() {
+            return LIBRARY_HOLES.unmeasured(
+                None,
+                format!(
+                    "precondition not met: none of the {} mapped files has holes between its segments (they \
+                     were linked with page-aligned, contiguous segments), so the loader had nothing to protect",
+                    self.mapped_files().len()
+                ),
+            );
+        }
+        let mut checked = Vec::new();
+        let mut covered = 0;
+        for (file, start, end) in holes {
+            let protected: u64 = self
+                .process
+                .mappings
+                .iter()
+                .filter(|m| m.perms == "---p")
+                .filter_map(bounds)
+                .map(|(s, e)| e.min(*end).saturating_sub(s.max(*start)))
+                .sum();
+            covered += usize::from(protected == end - start);
+            checked.push(format!(
+                "{file}: hole {start:#x}-{end:#x} ({}), {} of it ---p",
+                human_bytes(end - start),
+                human_bytes(protected)
+            ));
+        }
+        LIBRARY_HOLES
+            .judged(None, verdict_of(covered == holes.len()), checked.join("; "))
+            .with_measured(format!("{covered} of {} holes ---p", holes.len()))
+    }
+
     fn kernel(&self) -> ClaimRecord {
         let find = |name: &str| self.process.mappings.iter().find(|m| m.name == name);
         let Some(vdso) = find("[vdso]") else {
@@ -794,6 +870,7 @@ mod tests {
             j.code_and_data(),
             j.anon(),
             j.gaps(),
+            j.library_holes(),
             j.kernel(),
             j.vsyscall(),
         ]
@@ -876,6 +953,28 @@ mod tests {
         let mut m = maps();
         m.remove(7);
         assert_eq!(verdicts(m, &PLACES)[GAPS.id], Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn every_hole_between_a_librarys_segments_must_be_no_access() {
+        let variant = variant_with(&PLACES);
+        let judge = |mappings: Vec<MappingRecord>, holes: &[(String, u64, u64)]| {
+            let process = fixtures::process(MAIN, mappings);
+            Judge {
+                variant: &variant,
+                process: &process,
+                page: PAGE,
+            }
+            .holes_claim(holes)
+            .verdict
+        };
+        let hole = [("libx.so".to_string(), 0x7010 * PAGE, 0x7011 * PAGE)];
+        assert_eq!(judge(maps(), &hole), Verdict::Confirmed);
+        // One page of the hole left accessible.
+        let wider = [("libx.so".to_string(), 0x7010 * PAGE, 0x7012 * PAGE)];
+        assert_eq!(judge(maps(), &wider), Verdict::Refuted);
+        // No file with holes: nothing to judge.
+        assert_eq!(judge(maps(), &[]), Verdict::Inconclusive);
     }
 
     #[test]
