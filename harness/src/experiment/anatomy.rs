@@ -77,6 +77,12 @@ const CODE_AND_DATA: Claim = Claim {
     statement: "Code lies in the executable's r-xp mapping and initialised data in its rw-p mapping; zero-initialised data (.bss) follows it.",
     criterion: "a function's address lies in the executable's r-xp mapping, an initialised static's in its rw-p mapping, and a zeroed static's in that rw-p mapping or in the anonymous rw-p mapping that starts where the executable's last mapping ends; all three, exact",
 };
+const TWO_LINES: Claim = Claim {
+    id: "executable-appears-as-two-mappings",
+    source: SEED_002,
+    statement: "The executable is mentioned twice in the map, once per load segment: the code (r-xp) and the data (rw-p); two is extremely common for executables.",
+    criterion: "the executable's file appears in exactly two mappings, one r-xp and one rw-p; any other number refutes",
+};
 const ANON: Claim = Claim {
     id: "anonymous-mmap-is-an-unnamed-mapping",
     source: SEED_002,
@@ -122,11 +128,12 @@ const SIZES: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 10] = [
+static CLAIMS: [Claim; 11] = [
     STACK,
     HEAP,
     SIZES,
     CODE_AND_DATA,
+    TWO_LINES,
     ANON,
     SEGMENTS,
     GAPS,
@@ -135,6 +142,9 @@ static CLAIMS: [Claim; 10] = [
     VSYSCALL,
 ];
 
+const TWO_LINES_EXPECTED: &str = "current toolchains link with -z separate-code (binutils 2.31 on x86-64), which \
+    gives the ELF headers and read-only data their own non-executable segments, and with RELRO, whose pages the \
+    loader makes read-only after relocation: four or five lines per executable";
 const VSYSCALL_EXPECTED: &str = "current x86-64 kernels default to vsyscall=xonly: the page holds no code a process \
     can read, and a call into it traps so the kernel emulates the system call; maps shows it --xp (vsyscall=none \
     removes it). The vDSO took over its job";
@@ -220,6 +230,8 @@ impl Experiment for Anatomy {
             j.heap(),
             j.sizes(),
             j.code_and_data(),
+            j.two_lines()
+                .expecting(Verdict::Refuted, TWO_LINES_EXPECTED),
             j.anon(),
             j.segments(),
             j.gaps(),
@@ -428,6 +440,45 @@ impl Judge<'_> {
             ),
         )
         .with_measured(measured)
+    }
+
+    fn two_lines(&self) -> ClaimRecord {
+        let Some(exe) = self.executable() else {
+            return TWO_LINES.unmeasured(None, "the executable's path was not reported");
+        };
+        let lines: Vec<&MappingRecord> = self
+            .process
+            .mappings
+            .iter()
+            .filter(|m| m.name == exe)
+            .collect();
+        if lines.is_empty() {
+            return TWO_LINES.unmeasured(None, "the executable was not found in the map");
+        }
+        let perms: Vec<&str> = lines.iter().map(|m| m.perms.as_str()).collect();
+        let mut sorted = perms.clone();
+        sorted.sort_unstable();
+        let libraries: Vec<String> = self
+            .mapped_files()
+            .into_iter()
+            .filter(|f| *f != exe)
+            .map(|f| {
+                let n = self.process.mappings.iter().filter(|m| m.name == f).count();
+                format!("{} {n}", f.rsplit('/').next().unwrap_or(f))
+            })
+            .collect();
+        TWO_LINES
+            .judged(
+                None,
+                verdict_of(sorted == ["r-xp", "rw-p"]),
+                format!(
+                    "the executable has {} lines in the map ({}); the other files: {}",
+                    lines.len(),
+                    perms.join(", "),
+                    libraries.join(", ")
+                ),
+            )
+            .with_measured(format!("{} lines", lines.len()))
     }
 
     fn anon(&self) -> ClaimRecord {
@@ -868,6 +919,8 @@ mod tests {
             j.heap(),
             j.sizes(),
             j.code_and_data(),
+            j.two_lines()
+                .expecting(Verdict::Refuted, TWO_LINES_EXPECTED),
             j.anon(),
             j.gaps(),
             j.library_holes(),
@@ -900,6 +953,8 @@ mod tests {
         for claim in [STACK, HEAP, SIZES, CODE_AND_DATA, ANON, GAPS, KERNEL] {
             assert_eq!(v[claim.id], Verdict::Confirmed, "{}", claim.id);
         }
+        // Four lines for the executable, as current toolchains link it.
+        assert_eq!(v[TWO_LINES.id], Verdict::Refuted);
         assert_eq!(v[VSYSCALL.id], Verdict::Refuted);
     }
 
@@ -930,6 +985,20 @@ mod tests {
             verdicts(maps(), &moved("stack_variable", 0x9000))[STACK.id],
             Verdict::Inconclusive
         );
+    }
+
+    #[test]
+    fn an_executable_of_two_lines_code_and_data_confirms() {
+        let mut m = maps();
+        m.drain(0..3);
+        m.insert(0, mapping(0x101, 4, EXE, "r-xp", 4));
+        let places = moved("function", 0x102);
+        assert_eq!(
+            verdicts(m.clone(), &places)[TWO_LINES.id],
+            Verdict::Confirmed
+        );
+        m[1].perms = "r--p".into();
+        assert_eq!(verdicts(m, &places)[TWO_LINES.id], Verdict::Refuted);
     }
 
     #[test]
