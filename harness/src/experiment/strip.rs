@@ -78,11 +78,15 @@ static EXPLANATION: Explanation = Explanation {
         totals are byte for byte the same as the stripped file's, because the debug sections (.debug_*, \
         .symtab, .strtab) are not in any loadable segment. At run time both map the same segments and have the \
         same pages resident, within a page or two (fault-around maps cached neighbours of each page touched, \
-        and both files are in the page cache after the build).",
+        and both files are in the page cache after the build): the seed is right that strip saves no memory. \
+        Its picture of demand paging one page at a time is older than fault-around: since Linux 3.15 a read \
+        fault maps up to 16 cached pages of the file around the one touched, so the process has several times \
+        more file pages resident than it took faults.",
     questions: &[
         "Which sections did stripping remove, and why is none of them in a PT_LOAD segment?",
         "Why does the Rss of the program's own mappings not depend on the file's size?",
         "When would debug information cost memory after all (think of a debugger or a crash reporter reading it)?",
+        "How many file pages did each page fault bring in, and why more than one?",
     ],
 };
 
