@@ -22,7 +22,8 @@ enum Variant {
     /// C with no C library: its own start-up, a bump allocator over brk.
     Minimal,
     /// The minimal build started with its stack limited to 4 KiB (soft
-    /// RLIMIT_STACK at exec), as the seed limited its program's stack.
+    /// RLIMIT_STACK at exec), as the seed limited its program's stack, and with
+    /// address-space randomisation off.
     #[value(name = "minimal-stack-4k")]
     MinimalStack4k,
     /// Ordinary Rust with the standard library.
@@ -89,7 +90,13 @@ fn run(args: &Args) -> io::Result<()> {
         Variant::Minimal | Variant::MinimalStack4k => "tiny-malloc-minimal",
         Variant::Std => "tiny-malloc-std",
     };
-    let path = program::prepare(&mut session, name, args.launch.no_aslr)?;
+    // Under a 4 KiB stack limit the program must find its arguments, auxiliary
+    // vector and frames in one page; with randomisation on, exec places the stack
+    // top at a random offset within a page and the frames may cross into a
+    // second one, which the limit forbids (SIGSEGV). Randomisation off makes
+    // the placement the same in every run.
+    let no_aslr = args.launch.no_aslr || args.variant == Variant::MinimalStack4k;
+    let path = program::prepare(&mut session, name, no_aslr)?;
 
     let stopped = if args.variant == Variant::MinimalStack4k {
         let limit = with_stack_limit(STACK_LIMIT_BYTES, || program::start(&path, &[]));

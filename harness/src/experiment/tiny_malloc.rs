@@ -106,7 +106,7 @@ const STACK_UNDER_LIMIT: Claim = Claim {
     id: "stack-reservation-stays-under-a-4k-limit",
     source: SOURCE,
     statement: "The 32-page (131072-byte) initial stack reservation is made even when the stack is hard-limited to 4K before exec (Bernstein's observation).",
-    criterion: "minimal build started with RLIMIT_STACK at 4096 bytes (checked in the experiment's note): its [stack] mapping's Size is at least 32 pages; fewer refutes; inconclusive if the limit was not in force",
+    criterion: "minimal build started with RLIMIT_STACK at 4096 bytes (checked in the experiment's note) and randomisation off (so the stack's place within its page is the same in every run): its [stack] mapping's Size is at least 32 pages; fewer refutes; inconclusive if the limit was not in force",
 };
 
 /// Every claim, in the order they are judged.
@@ -151,7 +151,7 @@ static EXPLANATION: Explanation = Explanation {
         reservation, which costs nothing until used, and that text must be kept apart from data and bss \
         because they need different protections, so they cannot share one page.",
     steps: &[
-        ("before-mallocs", "The program has started (loader, C library start-up, or nothing at all for the minimal build; in minimal-stack-4k with its stack limited to 4 KiB at exec, as the seed's was) and stopped itself before its first malloc."),
+        ("before-mallocs", "The program has started (loader, C library start-up, or nothing at all for the minimal build; in minimal-stack-4k with its stack limited to 4 KiB at exec, as the seed's was, and randomisation off) and stopped itself before its first malloc."),
         ("after-mallocs", "The five mallocs are done (360, 80, 180, 16 and 440 bytes) and the program stopped again: what grew is what the allocations cost."),
     ],
     expectations: "Five small mallocs cost one or two pages, not five: glibc's malloc takes them from one brk heap \
