@@ -166,7 +166,10 @@ static EXPLANATION: Explanation = Explanation {
         (exec writes arguments, environment and auxiliary vector there and the frames follow): four pages, a page \
         or two under what it shows, and more than Bernstein's 'two or three', for Roberson's reasons: text and \
         data need different protections, so separate pages. VmStk is 132 KiB of address space of which only a page \
-        or two are resident, as Roberson said of FreeBSD's stack reservation. Page tables are memory no smaps \
+        or two are resident, as Roberson said of FreeBSD's stack reservation; started under a 4 KiB stack \
+        limit, as Bernstein's program was (minimal-stack-4k), the process gets no such reservation at all, \
+        because exec grows the stack mapping only within RLIMIT_STACK: its stack is the one page exec filled, \
+        and its whole address space about a dozen pages. Page tables are memory no smaps \
         figure includes; /proc/PID/status shows them as VmPTE, which counts the page-table pages below the top \
         level: a handful per process, above Roberson's three.",
     questions: &[
