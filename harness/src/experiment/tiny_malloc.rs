@@ -83,6 +83,12 @@ const SEPARATE_PAGES: Claim = Claim {
     statement: "Text must be read-only because it is shared, data and bss read-write, so the two must be placed in separate pages (Roberson).",
     criterion: "no mapping of the program (its file's mappings and the anonymous bss after them) is both writable and executable, and both kinds exist: a page has one protection, so text and data in W^X mappings lie in separate pages; one W+X mapping refutes, no tolerance",
 };
+const DATA_PRIVATE: Claim = Claim {
+    id: "data-changes-are-private-copies",
+    source: SOURCE,
+    statement: "Data is read-write but cannot be written out to its backing file: changes are private, while text stays unmodified and shareable (Roberson).",
+    criterion: "the program file's writable mappings are private (perms end in p), every resident page of them that is dirty is an anonymous private copy (Private_Dirty equals Anonymous), and its executable mappings have no dirty page; inconclusive when the file has no writable mapping with a resident page",
+};
 const BSS_ANONYMOUS: Claim = Claim {
     id: "bss-is-not-mapped-from-the-file",
     source: SOURCE,
@@ -110,11 +116,12 @@ const STACK_UNDER_LIMIT: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 10] = [
+static CLAIMS: [Claim; 11] = [
     MALLOC_PAGE,
     MALLOC_MMAP,
     PAGE_TABLES,
     SEPARATE_PAGES,
+    DATA_PRIVATE,
     BSS_ANONYMOUS,
     STACK_RESERVATION,
     STACK_UNDER_LIMIT,
@@ -217,6 +224,7 @@ impl Experiment for TinyMalloc {
                     MALLOC_MMAP,
                     PAGE_TABLES,
                     SEPARATE_PAGES,
+                    DATA_PRIVATE,
                     BSS_ANONYMOUS,
                     stack_claim,
                 ] {
@@ -240,6 +248,7 @@ impl Experiment for TinyMalloc {
             );
             claims.push(judge.page_tables());
             claims.push(judge.separate_pages());
+            claims.push(judge.data_private());
             claims.push(judge.bss_anonymous());
             if variant.name == LIMITED {
                 claims.push(
@@ -488,6 +497,55 @@ impl Judge<'_> {
                 ),
             )
             .with_measured(format!("{wx} W+X mappings"))
+    }
+
+    fn data_private(&self) -> ClaimRecord {
+        let (Some(after), Some(program)) = (self.after(), programs::program_path(self.variant))
+        else {
+            return DATA_PRIVATE.unmeasured(self.name(), "after-mallocs was not measured");
+        };
+        let of_program = || after.mappings.iter().filter(|m| m.name == program);
+        let writable: Vec<_> = of_program()
+            .filter(|m| m.perms.contains('w') && m.figures.rss_bytes > 0)
+            .collect();
+        if writable.is_empty() {
+            return DATA_PRIVATE.unmeasured(
+                self.name(),
+                "precondition not met: the program file has no writable mapping with a resident page (its data is all bss)",
+            );
+        }
+        let private = writable.iter().all(|m| m.perms.ends_with('p'));
+        let dirty: u64 = writable
+            .iter()
+            .map(|m| m.figures.private_dirty_bytes + m.figures.shared_dirty_bytes)
+            .sum();
+        let anonymous: u64 = writable.iter().map(|m| m.figures.anonymous_bytes).sum();
+        let text_dirty: u64 = of_program()
+            .filter(|m| m.perms.contains('x'))
+            .map(|m| m.figures.private_dirty_bytes + m.figures.shared_dirty_bytes)
+            .sum();
+        DATA_PRIVATE
+            .judged(
+                self.name(),
+                verdict_of(private && dirty == anonymous && text_dirty == 0),
+                format!(
+                    "the program's writable file mappings ({}) hold {} dirty pages, {} of them anonymous private \
+                     copies; its text has {} dirty pages",
+                    writable
+                        .iter()
+                        .map(|m| m.perms.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    pages(dirty, self.page),
+                    pages(anonymous, self.page),
+                    pages(text_dirty, self.page)
+                ),
+            )
+            .with_measured(format!(
+                "{} of {} dirty data pages private copies",
+                pages(anonymous, self.page),
+                pages(dirty, self.page)
+            ))
     }
 
     fn bss_anonymous(&self) -> ClaimRecord {
@@ -902,6 +960,25 @@ mod tests {
         after.mappings.remove(1);
         let v = with_after(after);
         assert_eq!(judge_on(&v).separate_pages().verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn written_data_must_be_private_anonymous_copies() {
+        let with_data = |perms: &str, dirty: u64, anonymous: u64| {
+            let mut after = minimal_process(1, (33, 1));
+            let mut data = mapping(0x401, 1, PROGRAM, perms, 1);
+            data.figures.private_dirty_bytes = dirty * PAGE;
+            data.figures.anonymous_bytes = anonymous * PAGE;
+            after.mappings[1] = data;
+            let v = with_after(after);
+            judge_on(&v).data_private().verdict
+        };
+        assert_eq!(with_data("rw-p", 1, 1), Verdict::Confirmed);
+        assert_eq!(with_data("rw-s", 1, 1), Verdict::Refuted);
+        assert_eq!(with_data("rw-p", 1, 0), Verdict::Refuted);
+        // Pure bss: no writable file mapping, nothing to judge.
+        let v = with_after(minimal_process(1, (33, 1)));
+        assert_eq!(judge_on(&v).data_private().verdict, Verdict::Inconclusive);
     }
 
     #[test]
