@@ -169,6 +169,23 @@ impl ElfSegments {
         start.checked_sub(floor(first.vaddr, page))
     }
 
+    /// The holes between consecutive PT_LOAD segments, as page-aligned address
+    /// ranges relative to the file's own addresses: where a loader that maps the
+    /// file as one reservation must leave inaccessible address space.
+    pub fn holes(&self, page: u64) -> Vec<(u64, u64)> {
+        let page = page.max(1);
+        let mut loads: Vec<&LoadSegment> = self.loads.iter().collect();
+        loads.sort_by_key(|l| l.vaddr);
+        loads
+            .windows(2)
+            .filter_map(|pair| {
+                let end = ceil(pair[0].vaddr + pair[0].mem_size, page);
+                let next = floor(pair[1].vaddr, page);
+                (next > end).then_some((end, next))
+            })
+            .collect()
+    }
+
     /// Matches every PT_LOAD segment to the mappings of this file in `mappings`.
     pub fn match_mappings(
         &self,
@@ -232,6 +249,34 @@ impl ElfSegments {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn load(vaddr: u64, mem_size: u64) -> LoadSegment {
+        LoadSegment {
+            index: 0,
+            offset: vaddr,
+            vaddr,
+            file_size: mem_size,
+            mem_size,
+            flags: 4,
+        }
+    }
+
+    #[test]
+    fn holes_lie_between_segments_that_are_not_page_contiguous() {
+        let elf = ElfSegments {
+            path: PathBuf::from("/lib/x.so"),
+            // Contiguous after rounding, then a 0x1ff000 gap (2 MiB alignment).
+            loads: vec![load(0, 0x1234), load(0x2000, 0x800), load(0x201000, 0x100)],
+            relro: None,
+        };
+        assert_eq!(elf.holes(4096), vec![(0x3000, 0x201000)]);
+        let contiguous = ElfSegments {
+            path: PathBuf::from("/lib/y.so"),
+            loads: vec![load(0, 0x1234), load(0x2000, 0x800)],
+            relro: None,
+        };
+        assert!(contiguous.holes(4096).is_empty());
+    }
 
     #[test]
     fn this_test_binary_has_a_readable_executable_segment() {

@@ -21,6 +21,11 @@ enum Variant {
     Dynamic,
     /// C with no C library: its own start-up, a bump allocator over brk.
     Minimal,
+    /// The minimal build started with its stack limited to 4 KiB (soft
+    /// RLIMIT_STACK at exec), as the seed limited its program's stack, and with
+    /// address-space randomisation off.
+    #[value(name = "minimal-stack-4k")]
+    MinimalStack4k,
     /// Ordinary Rust with the standard library.
     Std,
 }
@@ -36,6 +41,39 @@ struct Args {
     launch: program::LaunchArgs,
 }
 
+/// The stack limit the seed's program was started with: 4K.
+const STACK_LIMIT_BYTES: u64 = 4096;
+
+/// Runs `start` with this process's soft stack limit lowered to `bytes`, so that
+/// a program it execs starts with that limit, and restores the limit after.
+/// Returns what `start` returned and the limit that was in force.
+fn with_stack_limit<T>(bytes: u64, start: impl FnOnce() -> io::Result<T>) -> io::Result<(T, u64)> {
+    let mut saved = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut saved) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let lowered = libc::rlimit {
+        rlim_cur: bytes.min(saved.rlim_max),
+        rlim_max: saved.rlim_max,
+    };
+    // SAFETY: setrlimit reads the local struct; lowering the soft limit is always allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_STACK, &lowered) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let result = start();
+    // SAFETY: as above; the soft limit goes back to its saved value, within the unchanged hard limit.
+    let restored = unsafe { libc::setrlimit(libc::RLIMIT_STACK, &saved) } == 0;
+    let started = result?;
+    if !restored {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((started, lowered.rlim_cur))
+}
+
 fn main() {
     let args = Args::parse();
     if let Err(e) = run(&args) {
@@ -49,12 +87,25 @@ fn run(args: &Args) -> io::Result<()> {
     let name = match args.variant {
         Variant::Static => "tiny-malloc-static",
         Variant::Dynamic => "tiny-malloc-dynamic",
-        Variant::Minimal => "tiny-malloc-minimal",
+        Variant::Minimal | Variant::MinimalStack4k => "tiny-malloc-minimal",
         Variant::Std => "tiny-malloc-std",
     };
-    let path = program::prepare(&mut session, name, args.launch.no_aslr)?;
+    // Under a 4 KiB stack limit the program must find its arguments, auxiliary
+    // vector and frames in one page; with randomisation on, exec places the stack
+    // top at a random offset within a page and the frames may cross into a
+    // second one, which the limit forbids (SIGSEGV). Randomisation off makes
+    // the placement the same in every run.
+    let no_aslr = args.launch.no_aslr || args.variant == Variant::MinimalStack4k;
+    let path = program::prepare(&mut session, name, no_aslr)?;
 
-    let stopped = program::start(&path, &[])?;
+    let stopped = if args.variant == Variant::MinimalStack4k {
+        let limit = with_stack_limit(STACK_LIMIT_BYTES, || program::start(&path, &[]));
+        let (stopped, in_force) = limit?;
+        session.note("stack_limit_bytes", in_force)?;
+        stopped
+    } else {
+        program::start(&path, &[])?
+    };
     let me = [("program", stopped.pid())];
     session.checkpoint_with("before-mallocs", &me)?;
     stopped.resume_until_stopped()?;

@@ -77,6 +77,12 @@ const CODE_AND_DATA: Claim = Claim {
     statement: "Code lies in the executable's r-xp mapping and initialised data in its rw-p mapping; zero-initialised data (.bss) follows it.",
     criterion: "a function's address lies in the executable's r-xp mapping, an initialised static's in its rw-p mapping, and a zeroed static's in that rw-p mapping or in the anonymous rw-p mapping that starts where the executable's last mapping ends; all three, exact",
 };
+const TWO_LINES: Claim = Claim {
+    id: "executable-appears-as-two-mappings",
+    source: SEED_002,
+    statement: "The executable is mentioned twice in the map, once per load segment: the code (r-xp) and the data (rw-p); two is extremely common for executables.",
+    criterion: "the executable's file appears in exactly two mappings, one r-xp and one rw-p; any other number refutes",
+};
 const ANON: Claim = Claim {
     id: "anonymous-mmap-is-an-unnamed-mapping",
     source: SEED_002,
@@ -94,6 +100,12 @@ const GAPS: Claim = Claim {
     source: SEED_003,
     statement: "The --- spans are completely inaccessible, reserved address space (holes the loader protects between a library's segments, or guard pages): they hold no memory.",
     criterion: "every mapping whose permissions are ---p has Rss 0; inconclusive when the process has no ---p mapping",
+};
+const LIBRARY_HOLES: Claim = Claim {
+    id: "library-holes-are-protected-none",
+    source: SEED_003,
+    statement: "A shared object whose segments are not contiguous is loaded as one big block, and the loader makes the bits between its segments inaccessible (PROT_NONE, shown ---).",
+    criterion: "for every mapped file whose PT_LOAD segments leave page-rounded holes between them (read from its program headers), each hole's address range at the file's load bias is wholly covered by ---p mappings; inconclusive when no mapped file has such holes",
 };
 const KERNEL: Claim = Claim {
     id: "kernel-maps-vdso-into-every-process",
@@ -116,18 +128,23 @@ const SIZES: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 9] = [
+static CLAIMS: [Claim; 11] = [
     STACK,
     HEAP,
     SIZES,
     CODE_AND_DATA,
+    TWO_LINES,
     ANON,
     SEGMENTS,
     GAPS,
+    LIBRARY_HOLES,
     KERNEL,
     VSYSCALL,
 ];
 
+const TWO_LINES_EXPECTED: &str = "current toolchains link with -z separate-code (binutils 2.31 on x86-64), which \
+    gives the ELF headers and read-only data their own non-executable segments, and with RELRO, whose pages the \
+    loader makes read-only after relocation: four or five lines per executable";
 const VSYSCALL_EXPECTED: &str = "current x86-64 kernels default to vsyscall=xonly: the page holds no code a process \
     can read, and a call into it traps so the kernel emulates the system call; maps shows it --xp (vsyscall=none \
     removes it). The vDSO took over its job";
@@ -213,9 +230,12 @@ impl Experiment for Anatomy {
             j.heap(),
             j.sizes(),
             j.code_and_data(),
+            j.two_lines()
+                .expecting(Verdict::Refuted, TWO_LINES_EXPECTED),
             j.anon(),
             j.segments(),
             j.gaps(),
+            j.library_holes(),
             j.kernel(),
             j.vsyscall().expecting(Verdict::Refuted, VSYSCALL_EXPECTED),
         ]
@@ -422,6 +442,45 @@ impl Judge<'_> {
         .with_measured(measured)
     }
 
+    fn two_lines(&self) -> ClaimRecord {
+        let Some(exe) = self.executable() else {
+            return TWO_LINES.unmeasured(None, "the executable's path was not reported");
+        };
+        let lines: Vec<&MappingRecord> = self
+            .process
+            .mappings
+            .iter()
+            .filter(|m| m.name == exe)
+            .collect();
+        if lines.is_empty() {
+            return TWO_LINES.unmeasured(None, "the executable was not found in the map");
+        }
+        let perms: Vec<&str> = lines.iter().map(|m| m.perms.as_str()).collect();
+        let mut sorted = perms.clone();
+        sorted.sort_unstable();
+        let libraries: Vec<String> = self
+            .mapped_files()
+            .into_iter()
+            .filter(|f| *f != exe)
+            .map(|f| {
+                let n = self.process.mappings.iter().filter(|m| m.name == f).count();
+                format!("{} {n}", f.rsplit('/').next().unwrap_or(f))
+            })
+            .collect();
+        TWO_LINES
+            .judged(
+                None,
+                verdict_of(sorted == ["r-xp", "rw-p"]),
+                format!(
+                    "the executable has {} lines in the map ({}); the other files: {}",
+                    lines.len(),
+                    perms.join(", "),
+                    libraries.join(", ")
+                ),
+            )
+            .with_measured(format!("{} lines", lines.len()))
+    }
+
     fn anon(&self) -> ClaimRecord {
         let Some((_, m)) = self.place("anonymous-mmap") else {
             return ANON.unmeasured(None, self.placed_text("anonymous-mmap"));
@@ -535,6 +594,74 @@ impl Judge<'_> {
             ),
         )
         .with_measured(format!("{} ---p, Rss {} KiB", gaps.len(), rss / 1024))
+    }
+
+    /// The files mapped into the process, each once, in address order.
+    fn mapped_files(&self) -> Vec<&str> {
+        let mut files: Vec<&str> = Vec::new();
+        for m in &self.process.mappings {
+            if m.name.starts_with('/') && !files.contains(&m.name.as_str()) {
+                files.push(&m.name);
+            }
+        }
+        files
+    }
+
+    /// The holes between the segments of every mapped file, at the file's load
+    /// address: (file name, start, end).
+    fn file_holes(&self) -> Vec<(String, u64, u64)> {
+        let mut out = Vec::new();
+        for path in self.mapped_files() {
+            let Ok(elf) = elf_segments::read(Path::new(path)) else {
+                continue;
+            };
+            let Some(bias) = elf.load_bias(&self.process.mappings, self.page) else {
+                continue;
+            };
+            let file = path.rsplit('/').next().unwrap_or(path);
+            for (start, end) in elf.holes(self.page) {
+                out.push((file.to_string(), bias + start, bias + end));
+            }
+        }
+        out
+    }
+
+    fn library_holes(&self) -> ClaimRecord {
+        self.holes_claim(&self.file_holes())
+    }
+
+    fn holes_claim(&self, holes: &[(String, u64, u64)]) -> ClaimRecord {
+        if holes.is_empty() {
+            return LIBRARY_HOLES.unmeasured(
+                None,
+                format!(
+                    "precondition not met: none of the {} mapped files has holes between its segments (they \
+                     were linked with page-aligned, contiguous segments), so the loader had nothing to protect",
+                    self.mapped_files().len()
+                ),
+            );
+        }
+        let mut checked = Vec::new();
+        let mut covered = 0;
+        for (file, start, end) in holes {
+            let protected: u64 = self
+                .process
+                .mappings
+                .iter()
+                .filter(|m| m.perms == "---p")
+                .filter_map(bounds)
+                .map(|(s, e)| e.min(*end).saturating_sub(s.max(*start)))
+                .sum();
+            covered += usize::from(protected == end - start);
+            checked.push(format!(
+                "{file}: hole {start:#x}-{end:#x} ({}), {} of it ---p",
+                human_bytes(end - start),
+                human_bytes(protected)
+            ));
+        }
+        LIBRARY_HOLES
+            .judged(None, verdict_of(covered == holes.len()), checked.join("; "))
+            .with_measured(format!("{covered} of {} holes ---p", holes.len()))
     }
 
     fn kernel(&self) -> ClaimRecord {
@@ -792,8 +919,11 @@ mod tests {
             j.heap(),
             j.sizes(),
             j.code_and_data(),
+            j.two_lines()
+                .expecting(Verdict::Refuted, TWO_LINES_EXPECTED),
             j.anon(),
             j.gaps(),
+            j.library_holes(),
             j.kernel(),
             j.vsyscall(),
         ]
@@ -823,6 +953,8 @@ mod tests {
         for claim in [STACK, HEAP, SIZES, CODE_AND_DATA, ANON, GAPS, KERNEL] {
             assert_eq!(v[claim.id], Verdict::Confirmed, "{}", claim.id);
         }
+        // Four lines for the executable, as current toolchains link it.
+        assert_eq!(v[TWO_LINES.id], Verdict::Refuted);
         assert_eq!(v[VSYSCALL.id], Verdict::Refuted);
     }
 
@@ -856,6 +988,20 @@ mod tests {
     }
 
     #[test]
+    fn an_executable_of_two_lines_code_and_data_confirms() {
+        let mut m = maps();
+        m.drain(0..3);
+        m.insert(0, mapping(0x101, 4, EXE, "r-xp", 4));
+        let places = moved("function", 0x102);
+        assert_eq!(
+            verdicts(m.clone(), &places)[TWO_LINES.id],
+            Verdict::Confirmed
+        );
+        m[1].perms = "r--p".into();
+        assert_eq!(verdicts(m, &places)[TWO_LINES.id], Verdict::Refuted);
+    }
+
+    #[test]
     fn heap_and_stack_must_be_exactly_132_kib() {
         let mut m = maps();
         m[5] = mapping(0x200, 34, "[heap]", "rw-p", 1);
@@ -876,6 +1022,28 @@ mod tests {
         let mut m = maps();
         m.remove(7);
         assert_eq!(verdicts(m, &PLACES)[GAPS.id], Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn every_hole_between_a_librarys_segments_must_be_no_access() {
+        let variant = variant_with(&PLACES);
+        let judge = |mappings: Vec<MappingRecord>, holes: &[(String, u64, u64)]| {
+            let process = fixtures::process(MAIN, mappings);
+            Judge {
+                variant: &variant,
+                process: &process,
+                page: PAGE,
+            }
+            .holes_claim(holes)
+            .verdict
+        };
+        let hole = [("libx.so".to_string(), 0x7010 * PAGE, 0x7011 * PAGE)];
+        assert_eq!(judge(maps(), &hole), Verdict::Confirmed);
+        // One page of the hole left accessible.
+        let wider = [("libx.so".to_string(), 0x7010 * PAGE, 0x7012 * PAGE)];
+        assert_eq!(judge(maps(), &wider), Verdict::Refuted);
+        // No file with holes: nothing to judge.
+        assert_eq!(judge(maps(), &[]), Verdict::Inconclusive);
     }
 
     #[test]

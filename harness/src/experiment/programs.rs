@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::PlanContext;
 use crate::elf::PROGRAM_PATH_NOTE;
-use crate::model::{MemoryFigures, ProcessRecord, Status, VariantRecord};
+use crate::model::{MappingRecord, MemoryFigures, ProcessRecord, Status, VariantRecord};
 use crate::runner::parse_hex;
 
 /// Where a mapping of a process comes from, as a reader of /proc/PID/maps would
@@ -69,38 +69,58 @@ impl Part {
 /// The process's mappings summed by [`Part`]; `program` is the program file's path.
 pub fn breakdown(process: &ProcessRecord, program: &str) -> BTreeMap<Part, MemoryFigures> {
     let mut parts: BTreeMap<Part, MemoryFigures> = BTreeMap::new();
-    let mut program_end = None;
-    for m in &process.mappings {
-        let part = if m.name == program {
-            program_end = parse_hex(&m.end);
-            if m.perms.contains('x') {
-                Part::Text
-            } else if m.perms.contains('w') {
-                Part::Data
-            } else {
-                Part::ReadOnly
-            }
-        } else if m.name.is_empty() {
-            if program_end.is_some() && program_end == parse_hex(&m.start) {
-                Part::Bss
-            } else {
-                Part::Anonymous
-            }
-        } else {
-            match m.name.as_str() {
-                "[heap]" => Part::Heap,
-                "[stack]" => Part::Stack,
-                name if name.starts_with("[v") => Part::Kernel,
-                name if name.starts_with('[') => Part::Anonymous,
-                _ => Part::Libraries,
-            }
-        };
-        if m.name != program {
-            program_end = None;
-        }
-        parts.entry(part).or_default().add(&m.figures);
+    for (i, m) in process.mappings.iter().enumerate() {
+        parts
+            .entry(part_of(process, i, m, program))
+            .or_default()
+            .add(&m.figures);
     }
     parts
+}
+
+/// Where mapping `index` of the process comes from. An anonymous mapping is the
+/// program's bss when it starts where a mapping of the program file ends.
+fn part_of(process: &ProcessRecord, index: usize, m: &MappingRecord, program: &str) -> Part {
+    if m.name == program {
+        return if m.perms.contains('x') {
+            Part::Text
+        } else if m.perms.contains('w') {
+            Part::Data
+        } else {
+            Part::ReadOnly
+        };
+    }
+    if m.name.is_empty() {
+        let after_program = index
+            .checked_sub(1)
+            .and_then(|i| process.mappings.get(i))
+            .filter(|prev| prev.name == program)
+            .is_some_and(|prev| {
+                parse_hex(&prev.end).is_some() && parse_hex(&prev.end) == parse_hex(&m.start)
+            });
+        return if after_program {
+            Part::Bss
+        } else {
+            Part::Anonymous
+        };
+    }
+    match m.name.as_str() {
+        "[heap]" => Part::Heap,
+        "[stack]" => Part::Stack,
+        name if name.starts_with("[v") => Part::Kernel,
+        name if name.starts_with('[') => Part::Anonymous,
+        _ => Part::Libraries,
+    }
+}
+
+/// How many mappings of the process [`breakdown`] files under `part`.
+pub fn mappings_of(process: &ProcessRecord, program: &str, part: Part) -> usize {
+    process
+        .mappings
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| part_of(process, *i, m, program) == part)
+        .count()
 }
 
 /// The figures of every mapping of the program's own file.

@@ -13,7 +13,9 @@ use super::programs;
 use super::{
     human_bytes, pages, process_at, verdict_of, Claim, Experiment, Explanation, Plan, PlanContext,
 };
-use crate::model::{BinaryFacts, ClaimRecord, ExperimentRecord, MemoryFigures};
+use crate::model::{
+    BinaryFacts, ClaimRecord, ExperimentRecord, MemoryFigures, ProcessRecord, Verdict,
+};
 use crate::system::Environment;
 
 /// The experiment.
@@ -47,8 +49,19 @@ const FOOTPRINT: Claim = Claim {
     criterion: "at after-work, the program file's mappings have the same Size in both runs and their Rss differs by at most 2 pages (fault-around maps only neighbours already in the page cache, so the cache's state may add or drop a page or two); inconclusive if the debug file has no debug sections, so that there was nothing to strip",
 };
 
+const ONE_PAGE_AT_A_TIME: Claim = Claim {
+    id: "file-pages-come-in-one-at-a-time",
+    source: SOURCE,
+    statement: "Mapped file pages are not loaded until accessed; an access triggers demand paging, which brings them in one page at a time.",
+    criterion: "per variant, at after-work: resident file-backed pages (RssFile) are at most the page faults the process took since it started (minflt + majflt of /proc/PID/stat, which also count its anonymous faults, so the comparison leans towards the seed); more resident file pages than faults refutes",
+};
+
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 3] = [FILE_SHRINKS, SEGMENTS_SAME, FOOTPRINT];
+static CLAIMS: [Claim; 4] = [FILE_SHRINKS, SEGMENTS_SAME, FOOTPRINT, ONE_PAGE_AT_A_TIME];
+
+const ONE_PAGE_EXPECTED: &str = "since Linux 3.15 a read fault on a file mapping also maps the neighbouring pages \
+    already in the page cache (fault-around, fault_around_bytes = 64 KiB: up to 16 pages per fault), and large \
+    page-cache folios can be mapped whole";
 
 static EXPLANATION: Explanation = Explanation {
     seed_claims: "In \"Notes on VM\", Kristian Köhntopp disputes advice from a PHP performance talk that \
@@ -65,11 +78,15 @@ static EXPLANATION: Explanation = Explanation {
         totals are byte for byte the same as the stripped file's, because the debug sections (.debug_*, \
         .symtab, .strtab) are not in any loadable segment. At run time both map the same segments and have the \
         same pages resident, within a page or two (fault-around maps cached neighbours of each page touched, \
-        and both files are in the page cache after the build).",
+        and both files are in the page cache after the build): the seed is right that strip saves no memory. \
+        Its picture of demand paging one page at a time is older than fault-around: since Linux 3.15 a read \
+        fault maps up to 16 cached pages of the file around the one touched, so the process has several times \
+        more file pages resident than it took faults.",
     questions: &[
         "Which sections did stripping remove, and why is none of them in a PT_LOAD segment?",
         "Why does the Rss of the program's own mappings not depend on the file's size?",
         "When would debug information cost memory after all (think of a debugger or a crash reporter reading it)?",
+        "How many file pages did each page fault bring in, and why more than one?",
     ],
 };
 
@@ -102,9 +119,7 @@ impl Experiment for Strip {
         let find = |name: &str| record.variants.iter().find(|v| v.name == name);
         let (Some(debug), Some(stripped)) = (find(DEBUG), find(STRIPPED)) else {
             let why = "both variants, debug and stripped, are needed";
-            return [FILE_SHRINKS, SEGMENTS_SAME, FOOTPRINT]
-                .map(|c| c.unmeasured(None, why))
-                .into();
+            return CLAIMS.map(|c| c.unmeasured(None, why)).into();
         };
         let mut claims = Vec::new();
         match (&debug.binary, &stripped.binary) {
@@ -150,8 +165,37 @@ impl Experiment for Strip {
             ),
         };
         claims.push(footprint);
+        for v in [debug, stripped] {
+            let name = Some(v.name.as_str());
+            let claim = match (programs::not_ok(v), process_at(v, LABEL, ROLE)) {
+                (None, Some(p)) => one_page_at_a_time(name, p, env.page_size.max(1)),
+                (why, _) => ONE_PAGE_AT_A_TIME.unmeasured(
+                    name,
+                    why.unwrap_or_else(|| "after-work was not measured".into()),
+                ),
+            };
+            claims.push(claim.expecting(Verdict::Refuted, ONE_PAGE_EXPECTED));
+        }
         claims
     }
+}
+
+fn one_page_at_a_time(variant: Option<&str>, p: &ProcessRecord, page: u64) -> ClaimRecord {
+    let file_pages = pages(p.totals.rss_file_bytes, page);
+    let faults = p.faults_total.minor + p.faults_total.major;
+    ONE_PAGE_AT_A_TIME
+        .judged(
+            variant,
+            verdict_of(file_pages <= faults),
+            format!(
+                "{file_pages} file-backed pages resident (RssFile) after {faults} page faults in all ({} minor, {} \
+                 major, anonymous ones included): {:.1} file pages per fault",
+                p.faults_total.minor,
+                p.faults_total.major,
+                file_pages as f64 / faults.max(1) as f64
+            ),
+        )
+        .with_measured(format!("{file_pages} file pages, {faults} faults"))
 }
 
 fn file_shrinks(debug: &BinaryFacts, stripped: &BinaryFacts) -> ClaimRecord {
@@ -269,7 +313,6 @@ fn footprint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Verdict;
 
     const PAGE: u64 = 4096;
 
@@ -322,6 +365,22 @@ mod tests {
         // A different mapped size means something else was loaded.
         let claim = footprint(&figures(6, 5), &figures(5, 5), 0, 0, PAGE);
         assert_eq!(claim.verdict, Verdict::Refuted);
+    }
+
+    #[test]
+    fn one_page_at_a_time_allows_no_more_file_pages_than_faults() {
+        let process = |file_pages: u64, minor: u64| {
+            let mut p = crate::experiment::programs::fixtures::process(ROLE, Vec::new());
+            p.totals.rss_file_bytes = file_pages * PAGE;
+            p.faults_total.minor = minor;
+            p.faults_total.major = 1;
+            p
+        };
+        let verdict =
+            |file_pages, minor| one_page_at_a_time(None, &process(file_pages, minor), PAGE).verdict;
+        assert_eq!(verdict(60, 59), Verdict::Confirmed);
+        assert_eq!(verdict(61, 59), Verdict::Refuted);
+        assert_eq!(verdict(347, 59), Verdict::Refuted);
     }
 
     #[test]

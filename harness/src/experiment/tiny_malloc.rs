@@ -26,7 +26,11 @@ const SOURCE: &str = "004_27fc77f6d1b07880.txt";
 const ROLE: &str = "program";
 const BEFORE: &str = "before-mallocs";
 const AFTER: &str = "after-mallocs";
-const VARIANTS: [&str; 4] = ["static", "dynamic", "minimal", "std"];
+const VARIANTS: [&str; 5] = ["static", "dynamic", "minimal", "minimal-stack-4k", "std"];
+/// The variant started with its stack limited, as the seed's program was.
+const LIMITED: &str = "minimal-stack-4k";
+/// The note in which the experiment records the stack limit in force at exec.
+const STACK_LIMIT_NOTE: &str = "stack_limit_bytes";
 /// The five requests of the seed's program: 1076 bytes in all.
 const MALLOCS: [u64; 5] = [360, 80, 180, 16, 440];
 /// What FreeBSD 4.8 showed for the seed's static program.
@@ -36,6 +40,8 @@ const SEED_VSZ_BYTES: u64 = 168 * 1024;
 const SEED_PAGE_TABLE_PAGES: u64 = 3;
 /// Roberson: 32 pages of the address space were the initial stack reservation.
 const SEED_STACK_PAGES: u64 = 32;
+/// Bernstein hard-limited the stack to 4K before exec.
+const SEED_STACK_LIMIT_BYTES: u64 = 4096;
 /// Bernstein: "I don't care much about the 3-page text segment".
 const SEED_TEXT_PAGES: u64 = 3;
 /// Bernstein: one page per process should do; "two or three can be excused".
@@ -44,8 +50,14 @@ const SEED_EXCUSABLE_PAGES: u64 = 3;
 const MALLOC_PAGE: Claim = Claim {
     id: "malloc-takes-a-page-per-call",
     source: SOURCE,
-    statement: "Each of the five small mallocs takes a whole new page of memory (plus a page for an anonymous mmap), as Bernstein read FreeBSD 4.8's figures.",
+    statement: "Each of the five small mallocs takes a whole new page of memory, as Bernstein read FreeBSD 4.8's figures.",
     criterion: "anonymous resident memory (RssAnon) after-mallocs minus before-mallocs, in whole pages, is at least 5 (one page per call, the seed's own reading); fewer than 5 pages refutes",
+};
+const MALLOC_MMAP: Claim = Claim {
+    id: "malloc-adds-an-anonymous-mmap",
+    source: SOURCE,
+    statement: "Besides its pages, malloc takes another page for an anonymous mmap (Bernstein).",
+    criterion: "over the five mallocs, the anonymous mappings other than [heap], [stack] and the program's bss grow in number or in total Size; neither growing refutes",
 };
 const SEED_FIGURES: Claim = Claim {
     id: "static-program-takes-44k-rss-168k-vsz",
@@ -71,6 +83,12 @@ const SEPARATE_PAGES: Claim = Claim {
     statement: "Text must be read-only because it is shared, data and bss read-write, so the two must be placed in separate pages (Roberson).",
     criterion: "no mapping of the program (its file's mappings and the anonymous bss after them) is both writable and executable, and both kinds exist: a page has one protection, so text and data in W^X mappings lie in separate pages; one W+X mapping refutes, no tolerance",
 };
+const DATA_PRIVATE: Claim = Claim {
+    id: "data-changes-are-private-copies",
+    source: SOURCE,
+    statement: "Data is read-write but cannot be written out to its backing file: changes are private, while text stays unmodified and shareable (Roberson).",
+    criterion: "the program file's writable mappings are private (perms end in p), every resident page of them that is dirty is an anonymous private copy (Private_Dirty equals Anonymous), and its executable mappings have no dirty page; inconclusive when the file has no writable mapping with a resident page",
+};
 const BSS_ANONYMOUS: Claim = Claim {
     id: "bss-is-not-mapped-from-the-file",
     source: SOURCE,
@@ -90,13 +108,23 @@ const STACK_RESERVATION: Claim = Claim {
     criterion: "the [stack] mapping's Size is at least 32 pages (the seed's reservation) and its Rss at most a quarter of its Size (most of the reservation not resident); either failing refutes",
 };
 
+const STACK_UNDER_LIMIT: Claim = Claim {
+    id: "stack-reservation-stays-under-a-4k-limit",
+    source: SOURCE,
+    statement: "The 32-page (131072-byte) initial stack reservation is made even when the stack is hard-limited to 4K before exec (Bernstein's observation).",
+    criterion: "minimal build started with RLIMIT_STACK at 4096 bytes (checked in the experiment's note) and randomisation off (so the stack's place within its page is the same in every run): its [stack] mapping's Size is at least 32 pages; fewer refutes; inconclusive if the limit was not in force",
+};
+
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 8] = [
+static CLAIMS: [Claim; 11] = [
     MALLOC_PAGE,
+    MALLOC_MMAP,
     PAGE_TABLES,
     SEPARATE_PAGES,
+    DATA_PRIVATE,
     BSS_ANONYMOUS,
     STACK_RESERVATION,
+    STACK_UNDER_LIMIT,
     SEED_FIGURES,
     TEXT_PAGES,
     NEAR_MINIMUM,
@@ -105,12 +133,17 @@ static CLAIMS: [Claim; 8] = [
 const MALLOC_EXPECTED: &str =
     "glibc's malloc (and Rust's std, and the minimal build's bump allocator) carves small blocks \
     out of one brk heap; 1076 bytes fit in one page, so the five calls cost at most a page or two";
+const MMAP_EXPECTED: &str = "glibc's malloc (which Rust's std calls too) mmaps only requests of 128 KiB or more \
+    (M_MMAP_THRESHOLD) and serves small ones from the brk heap; the minimal build's allocator uses brk alone";
 const STATIC_EXPECTED: &str =
     "glibc's static start-up runs far more code than FreeBSD 4.8's, and fault-around maps up to \
     16 cached pages of the file around every text fault, so hundreds of KiB of text are resident";
 const TEXT_EXPECTED: &str =
     "a static glibc program links some 600 KiB of libc code (printf, locale, malloc, start-up), \
     against FreeBSD 4.8's few KiB";
+const LIMIT_EXPECTED: &str = "Linux's exec caps the stack mapping's initial extent at RLIMIT_STACK (setup_arg_pages in \
+    fs/exec.c expands it by 128 KiB only within the limit), so under a 4 KiB limit the stack is the page or two exec \
+    filled";
 const MINIMUM_EXPECTED: &str = "on Linux the least is four pages: text and data need separate pages (different \
     protections), the heap's first page holds the mallocs, and exec writes arguments, environment and auxiliary vector \
     into a stack page";
@@ -125,7 +158,7 @@ static EXPLANATION: Explanation = Explanation {
         reservation, which costs nothing until used, and that text must be kept apart from data and bss \
         because they need different protections, so they cannot share one page.",
     steps: &[
-        ("before-mallocs", "The program has started (loader, C library start-up, or nothing at all for the minimal build) and stopped itself before its first malloc."),
+        ("before-mallocs", "The program has started (loader, C library start-up, or nothing at all for the minimal build; in minimal-stack-4k with its stack limited to 4 KiB at exec, as the seed's was, and randomisation off) and stopped itself before its first malloc."),
         ("after-mallocs", "The five mallocs are done (360, 80, 180, 16 and 440 bytes) and the program stopped again: what grew is what the allocations cost."),
     ],
     expectations: "Five small mallocs cost one or two pages, not five: glibc's malloc takes them from one brk heap \
@@ -140,7 +173,10 @@ static EXPLANATION: Explanation = Explanation {
         (exec writes arguments, environment and auxiliary vector there and the frames follow): four pages, a page \
         or two under what it shows, and more than Bernstein's 'two or three', for Roberson's reasons: text and \
         data need different protections, so separate pages. VmStk is 132 KiB of address space of which only a page \
-        or two are resident, as Roberson said of FreeBSD's stack reservation. Page tables are memory no smaps \
+        or two are resident, as Roberson said of FreeBSD's stack reservation; started under a 4 KiB stack \
+        limit, as Bernstein's program was (minimal-stack-4k), the process gets no such reservation at all, \
+        because exec grows the stack mapping only within RLIMIT_STACK: its stack is the one page exec filled, \
+        and its whole address space about a dozen pages. Page tables are memory no smaps \
         figure includes; /proc/PID/status shows them as VmPTE, which counts the page-table pages below the top \
         level: a handful per process, above Roberson's three.",
     questions: &[
@@ -177,13 +213,20 @@ impl Experiment for TinyMalloc {
         let mut claims = Vec::new();
         for variant in &record.variants {
             let name = Some(variant.name.as_str());
+            let stack_claim = if variant.name == LIMITED {
+                STACK_UNDER_LIMIT
+            } else {
+                STACK_RESERVATION
+            };
             if let Some(why) = programs::not_ok(variant) {
                 for claim in [
                     MALLOC_PAGE,
+                    MALLOC_MMAP,
                     PAGE_TABLES,
                     SEPARATE_PAGES,
+                    DATA_PRIVATE,
                     BSS_ANONYMOUS,
-                    STACK_RESERVATION,
+                    stack_claim,
                 ] {
                     claims.push(claim.unmeasured(name, why.clone()));
                 }
@@ -198,10 +241,24 @@ impl Experiment for TinyMalloc {
                     .malloc_page()
                     .expecting(Verdict::Refuted, MALLOC_EXPECTED),
             );
+            claims.push(
+                judge
+                    .malloc_mmap()
+                    .expecting(Verdict::Refuted, MMAP_EXPECTED),
+            );
             claims.push(judge.page_tables());
             claims.push(judge.separate_pages());
+            claims.push(judge.data_private());
             claims.push(judge.bss_anonymous());
-            claims.push(judge.stack_reservation());
+            if variant.name == LIMITED {
+                claims.push(
+                    judge
+                        .stack_under_limit()
+                        .expecting(Verdict::Refuted, LIMIT_EXPECTED),
+                );
+            } else {
+                claims.push(judge.stack_reservation());
+            }
             match variant.name.as_str() {
                 "static" => {
                     claims.push(
@@ -338,6 +395,50 @@ impl Judge<'_> {
             .with_measured(format!("RssAnon {anon_pages:+} pages"))
     }
 
+    fn malloc_mmap(&self) -> ClaimRecord {
+        let (Some(before), Some(after), Some(program)) = (
+            process_at(self.variant, BEFORE, ROLE),
+            process_at(self.variant, AFTER, ROLE),
+            programs::program_path(self.variant),
+        ) else {
+            return MALLOC_MMAP.unmeasured(self.name(), "the two checkpoints were not measured");
+        };
+        let anonymous = |p: &ProcessRecord| {
+            let count = programs::mappings_of(p, program, Part::Anonymous);
+            let size = programs::breakdown(p, program)
+                .get(&Part::Anonymous)
+                .map_or(0, |f| f.size_bytes);
+            (count, size)
+        };
+        let ((count_before, size_before), (count_after, size_after)) =
+            (anonymous(before), anonymous(after));
+        let grew = count_after > count_before || size_after > size_before;
+        MALLOC_MMAP
+            .judged(
+                self.name(),
+                verdict_of(grew),
+                format!(
+                    "anonymous mappings besides heap, stack and bss: {count_before} ({} pages) before the mallocs, \
+                     {count_after} ({} pages) after; [heap] {} -> {} pages of Size",
+                    pages(size_before, self.page),
+                    pages(size_after, self.page),
+                    self.part_size(before, program, Part::Heap),
+                    self.part_size(after, program, Part::Heap),
+                ),
+            )
+            .with_measured(format!(
+                "{:+} mappings, {:+} pages",
+                count_after as i64 - count_before as i64,
+                (size_after as i64 - size_before as i64) / self.page as i64
+            ))
+    }
+
+    fn part_size(&self, p: &ProcessRecord, program: &str, part: Part) -> u64 {
+        programs::breakdown(p, program)
+            .get(&part)
+            .map_or(0, |f| pages(f.size_bytes, self.page))
+    }
+
     fn page_tables(&self) -> ClaimRecord {
         let Some(after) = self.after() else {
             return PAGE_TABLES.unmeasured(self.name(), "after-mallocs was not measured");
@@ -396,6 +497,55 @@ impl Judge<'_> {
                 ),
             )
             .with_measured(format!("{wx} W+X mappings"))
+    }
+
+    fn data_private(&self) -> ClaimRecord {
+        let (Some(after), Some(program)) = (self.after(), programs::program_path(self.variant))
+        else {
+            return DATA_PRIVATE.unmeasured(self.name(), "after-mallocs was not measured");
+        };
+        let of_program = || after.mappings.iter().filter(|m| m.name == program);
+        let writable: Vec<_> = of_program()
+            .filter(|m| m.perms.contains('w') && m.figures.rss_bytes > 0)
+            .collect();
+        if writable.is_empty() {
+            return DATA_PRIVATE.unmeasured(
+                self.name(),
+                "precondition not met: the program file has no writable mapping with a resident page (its data is all bss)",
+            );
+        }
+        let private = writable.iter().all(|m| m.perms.ends_with('p'));
+        let dirty: u64 = writable
+            .iter()
+            .map(|m| m.figures.private_dirty_bytes + m.figures.shared_dirty_bytes)
+            .sum();
+        let anonymous: u64 = writable.iter().map(|m| m.figures.anonymous_bytes).sum();
+        let text_dirty: u64 = of_program()
+            .filter(|m| m.perms.contains('x'))
+            .map(|m| m.figures.private_dirty_bytes + m.figures.shared_dirty_bytes)
+            .sum();
+        DATA_PRIVATE
+            .judged(
+                self.name(),
+                verdict_of(private && dirty == anonymous && text_dirty == 0),
+                format!(
+                    "the program's writable file mappings ({}) hold {} dirty pages, {} of them anonymous private \
+                     copies; its text has {} dirty pages",
+                    writable
+                        .iter()
+                        .map(|m| m.perms.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    pages(dirty, self.page),
+                    pages(anonymous, self.page),
+                    pages(text_dirty, self.page)
+                ),
+            )
+            .with_measured(format!(
+                "{} of {} dirty data pages private copies",
+                pages(anonymous, self.page),
+                pages(dirty, self.page)
+            ))
     }
 
     fn bss_anonymous(&self) -> ClaimRecord {
@@ -594,6 +744,46 @@ impl Judge<'_> {
     }
 }
 
+impl Judge<'_> {
+    fn stack_under_limit(&self) -> ClaimRecord {
+        let limit = self
+            .variant
+            .notes
+            .get(STACK_LIMIT_NOTE)
+            .and_then(|v| v.parse::<u64>().ok());
+        if limit != Some(SEED_STACK_LIMIT_BYTES) {
+            return STACK_UNDER_LIMIT.unmeasured(
+                self.name(),
+                format!(
+                    "precondition not met: the stack limit in force at exec was {}, not {SEED_STACK_LIMIT_BYTES} bytes",
+                    limit.map_or("not recorded".to_string(), |l| format!("{l} bytes"))
+                ),
+            );
+        }
+        let (Some(after), Some(program)) = (self.after(), programs::program_path(self.variant))
+        else {
+            return STACK_UNDER_LIMIT.unmeasured(self.name(), "after-mallocs was not measured");
+        };
+        let parts = programs::breakdown(after, program);
+        let Some(stack) = parts.get(&Part::Stack) else {
+            return STACK_UNDER_LIMIT.unmeasured(self.name(), "no [stack] mapping was seen");
+        };
+        let size_pages = pages(stack.size_bytes, self.page);
+        STACK_UNDER_LIMIT
+            .judged(
+                self.name(),
+                verdict_of(size_pages >= SEED_STACK_PAGES),
+                format!(
+                    "with RLIMIT_STACK at {SEED_STACK_LIMIT_BYTES} bytes the [stack] mapping spans {size_pages} pages, \
+                     {} resident, against the seed's {SEED_STACK_PAGES}; VmSize {} pages",
+                    pages(stack.rss_bytes, self.page),
+                    pages(after.totals.vm_size_bytes, self.page)
+                ),
+            )
+            .with_measured(format!("stack {size_pages} pages"))
+    }
+}
+
 /// `measured` lies within half of `seed` (rounded down) either way.
 fn within_half(measured: u64, seed: u64) -> bool {
     measured.abs_diff(seed) <= seed / 2
@@ -721,6 +911,26 @@ mod tests {
     }
 
     #[test]
+    fn an_anonymous_mmap_must_appear_or_grow_over_the_mallocs() {
+        let v = with_after(minimal_process(1, (33, 1)));
+        assert_eq!(judge_on(&v).malloc_mmap().verdict, Verdict::Refuted);
+        let mut after = minimal_process(1, (33, 1));
+        after.mappings.insert(3, mapping(0x7e000, 1, "", "rw-p", 1));
+        let v = with_after(after.clone());
+        assert_eq!(judge_on(&v).malloc_mmap().verdict, Verdict::Confirmed);
+        // The same mapping before and after, one page longer after.
+        let mut before = minimal_process(0, (33, 1));
+        before
+            .mappings
+            .insert(3, mapping(0x7e000, 1, "", "rw-p", 1));
+        after.mappings[3] = mapping(0x7e000, 2, "", "rw-p", 1);
+        let v = two_checkpoints("minimal", before.clone(), after);
+        assert_eq!(judge_on(&v).malloc_mmap().verdict, Verdict::Confirmed);
+        let v = two_checkpoints("minimal", before.clone(), before);
+        assert_eq!(judge_on(&v).malloc_mmap().verdict, Verdict::Refuted);
+    }
+
+    #[test]
     fn page_tables_need_at_least_the_seeds_three_pages() {
         for (pte, verdict) in [
             (3, Verdict::Confirmed),
@@ -750,6 +960,25 @@ mod tests {
         after.mappings.remove(1);
         let v = with_after(after);
         assert_eq!(judge_on(&v).separate_pages().verdict, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn written_data_must_be_private_anonymous_copies() {
+        let with_data = |perms: &str, dirty: u64, anonymous: u64| {
+            let mut after = minimal_process(1, (33, 1));
+            let mut data = mapping(0x401, 1, PROGRAM, perms, 1);
+            data.figures.private_dirty_bytes = dirty * PAGE;
+            data.figures.anonymous_bytes = anonymous * PAGE;
+            after.mappings[1] = data;
+            let v = with_after(after);
+            judge_on(&v).data_private().verdict
+        };
+        assert_eq!(with_data("rw-p", 1, 1), Verdict::Confirmed);
+        assert_eq!(with_data("rw-s", 1, 1), Verdict::Refuted);
+        assert_eq!(with_data("rw-p", 1, 0), Verdict::Refuted);
+        // Pure bss: no writable file mapping, nothing to judge.
+        let v = with_after(minimal_process(1, (33, 1)));
+        assert_eq!(judge_on(&v).data_private().verdict, Verdict::Inconclusive);
     }
 
     #[test]
@@ -784,6 +1013,23 @@ mod tests {
                 "{rss} of {size}"
             );
         }
+    }
+
+    #[test]
+    fn the_reservation_under_a_4k_limit_needs_the_limit_and_32_pages() {
+        let limited = |stack_pages: u64, note: Option<&str>| {
+            let mut v = with_after(minimal_process(1, (stack_pages, 1)));
+            v.name = LIMITED.into();
+            if let Some(n) = note {
+                v.notes.insert(STACK_LIMIT_NOTE.into(), n.into());
+            }
+            judge_on(&v).stack_under_limit().verdict
+        };
+        assert_eq!(limited(32, Some("4096")), Verdict::Confirmed);
+        assert_eq!(limited(31, Some("4096")), Verdict::Refuted);
+        assert_eq!(limited(1, Some("4096")), Verdict::Refuted);
+        assert_eq!(limited(1, None), Verdict::Inconclusive);
+        assert_eq!(limited(1, Some("8388608")), Verdict::Inconclusive);
     }
 
     #[test]

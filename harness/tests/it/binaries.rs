@@ -145,6 +145,7 @@ fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
         ("static", "static"),
         ("dynamic", "dynamic"),
         ("minimal", "static"),
+        ("minimal-stack-4k", "static"),
         ("std", "dynamic"),
     ] {
         let v = variant(&json, "tiny-malloc", name);
@@ -195,6 +196,24 @@ fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
     );
     // The stack reserves 32 pages or more of address space, and most are not resident.
     assert!(u64_at(after, &["totals", "stack_bytes"]) >= 32 * page);
+    // Under a 4 KiB stack limit at exec, the reservation is not made.
+    let limited = variant(&json, "tiny-malloc", "minimal-stack-4k");
+    if ran(limited, &run) {
+        assert_eq!(
+            limited["notes"]["stack_limit_bytes"], "4096",
+            "{}",
+            limited["notes"]
+        );
+        let after = process(limited, "after-mallocs", "program");
+        let stack = u64_at(after, &["totals", "stack_bytes"]);
+        assert!(stack <= 2 * page, "VmStk {stack} under a 4 KiB limit");
+        let c = claim(
+            &json,
+            "stack-reservation-stays-under-a-4k-limit",
+            Some("minimal-stack-4k"),
+        );
+        assert_eq!(c["verdict"], "refuted", "{c:#}");
+    }
     // Bernstein excused two or three pages; the verdict follows the resident
     // pages summed over smaps.
     let resident = u64_at(after, &["totals", "mapped_rss_bytes"]) / page;
