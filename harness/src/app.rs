@@ -11,12 +11,14 @@ use anyhow::{bail, Context, Result};
 use crate::cli::{Cli, Command, MatrixArgs, RunOptions};
 use crate::compare::baseline::{self, BaselineMode};
 use crate::compare::{self as comparing, Comparison};
+use crate::error::StoreError;
 use crate::experiment::{self, Experiment, PlanContext};
 use crate::model::{ExperimentRecord, RunRecord, Status, FORMAT_VERSION};
 use crate::probe::ProcProbe;
 use crate::progress::VariantProgress;
 use crate::report::{self, table::Table, text::layout};
 use crate::runner::{self, locate, RunnerEvent, VariantSpec};
+use crate::scratch::{OwnerLock, ScratchDir};
 use crate::step::Stepper;
 use crate::store;
 use crate::system::Environment;
@@ -166,17 +168,96 @@ fn default_results_root() -> PathBuf {
 
 fn temp_base(options: &RunOptions) -> Result<PathBuf> {
     let dir = options.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let probe = tempfile::Builder::new()
-        .prefix("vmlab-check-")
-        .tempdir_in(&dir)
-        .map_err(|e| {
-            UsageError(format!(
-                "cannot create temporary files in {}: {e}; pass --dir with a writable folder",
-                dir.display()
-            ))
-        })?;
+    let probe = ScratchDir::create(&dir, "vmlab-check-").map_err(|e| {
+        UsageError(format!(
+            "cannot create temporary files in {}: {e}; pass --dir with a writable folder",
+            dir.display()
+        ))
+    })?;
     drop(probe);
     Ok(dir)
+}
+
+/// What one experiment writes to its run folder, at most: a full run of all
+/// nine writes about 20 MB (results.json about 10 MB, rewritten atomically after
+/// each experiment, so briefly twice).
+const OUTPUT_BYTES_PER_EXPERIMENT: u64 = 8 << 20;
+
+/// What a saved baseline (one results.json) takes per experiment.
+const BASELINE_BYTES_PER_EXPERIMENT: u64 = 4 << 20;
+
+/// Checks before anything runs that `dir` (created if missing) takes files and
+/// has `needed` bytes free; `option` is the flag that chooses it.
+fn check_output_dir(dir: &Path, needed: u64, option: &str) -> Result<()> {
+    store::check_room(dir, needed).map_err(|e| {
+        let message = match e {
+            store::RoomError::NotWritable { path, source } => format!(
+                "cannot write in {}: {source}; pass {option} with a writable folder",
+                path.display()
+            ),
+            store::RoomError::Full { path, free } => format!(
+                "{} has {} free, and this run needs about {}; free space there or pass {option} with another folder",
+                path.display(),
+                experiment::human_bytes(free),
+                experiment::human_bytes(needed)
+            ),
+        };
+        UsageError(message).into()
+    })
+}
+
+/// A run folder while the run writes it: holds the owner lock (so a later run
+/// can tidy it should this one be killed), and on drop removes the folder if no
+/// complete results.json made it in, so an early failure leaves nothing.
+struct RunDirGuard {
+    dir: PathBuf,
+    lock: Option<OwnerLock>,
+}
+
+impl RunDirGuard {
+    fn has_results(&self) -> bool {
+        self.dir.join("results.json").is_file()
+    }
+}
+
+impl Drop for RunDirGuard {
+    fn drop(&mut self) {
+        crate::scratch::remove_unfinished(&self.dir);
+        if !self.has_results() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        if let Some(lock) = self.lock.take() {
+            lock.release();
+        }
+    }
+}
+
+/// A results write that failed: a full or read-only disk becomes one line that
+/// says what is kept and what to do; anything else keeps its own message.
+fn store_failure(e: StoreError, guard: &RunDirGuard, needed: u64) -> anyhow::Error {
+    let kept = if guard.has_results() {
+        format!(
+            "the experiments completed before it are kept in {}",
+            guard.dir.display()
+        )
+    } else {
+        "nothing was complete, so no run folder is left".to_string()
+    };
+    let errno = e.source.raw_os_error();
+    let mount = e.path.display();
+    match errno {
+        Some(libc::ENOSPC) | Some(libc::EDQUOT) => UsageError(format!(
+            "the disk filled up while writing {mount} ({}); {kept}; free at least {} on its file system or pass --out with another folder",
+            if errno == Some(libc::EDQUOT) { "quota exceeded" } else { "no space left" },
+            experiment::human_bytes(needed)
+        ))
+        .into(),
+        Some(libc::EROFS) => UsageError(format!(
+            "the file system became read-only while writing {mount}; {kept}; remount it read-write or pass --out with another folder"
+        ))
+        .into(),
+        _ => anyhow::Error::new(e).context(kept),
+    }
 }
 
 /// `compare OLD NEW`: both files are checked before anything is printed.
@@ -257,6 +338,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         &baseline_dir,
         options.baseline.as_deref(),
         options.save_baseline.as_deref(),
+        options.save_baseline_file.as_deref(),
     )?;
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
     let tolerances = comparing::tolerance::parse_all(&options.tolerance)?;
@@ -266,16 +348,54 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     } else {
         None
     };
+    // Everything that can fail early fails before the run folder exists.
+    let binaries = locate::experiments_dir()?;
+    for exp in selected {
+        locate::binary(&binaries, exp.info().name)?;
+    }
     let temp_dir = temp_base(options)?;
-    let env = Environment::detect(&temp_dir);
     let results_root = options.out.clone().unwrap_or_else(default_results_root);
+    let experiments_count = selected.len() as u64;
+    let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
+    check_output_dir(&results_root, output_bytes, "--out")?;
+    if let Some(path) = mode.save_to() {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let option = if options.save_baseline_file.is_some() {
+            "--save-baseline-file"
+        } else {
+            "--baseline-dir"
+        };
+        check_output_dir(
+            dir,
+            BASELINE_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count),
+            option,
+        )?;
+    }
+    for (what, leftovers) in [
+        (
+            "removed temporary folders:",
+            crate::scratch::sweep(&temp_dir),
+        ),
+        (
+            "tidied run folders (unfinished files removed, empty folders deleted):",
+            crate::scratch::sweep_run_dirs(&results_root),
+        ),
+    ] {
+        if let Some(line) = crate::scratch::describe(what, &leftovers) {
+            eprintln!("{line}");
+        }
+    }
+    let env = Environment::detect(&temp_dir);
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
     let run_dir = store::create_run_dir(
         &results_root,
         &store::run_dir_name(&started, &env.hostname, options.quick),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
-    let binaries = locate::experiments_dir()?;
-    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    let guard = RunDirGuard {
+        lock: OwnerLock::acquire(&run_dir).ok(),
+        dir: run_dir.clone(),
+    };
 
     let mut run = RunRecord {
         format_version: FORMAT_VERSION,
@@ -294,7 +414,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     };
     let mut interrupted = false;
     for exp in selected {
-        let (record, stopped) = run_one(
+        let (record, stopped) = match run_one(
             *exp,
             &ctx,
             options,
@@ -302,16 +422,34 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
             &temp_dir,
             &run_dir,
             stepper.as_mut(),
-        )?;
+        ) {
+            Ok(done) => done,
+            Err(e) => {
+                let e = match e.downcast::<StoreError>() {
+                    Ok(store_error) => store_failure(store_error, &guard, output_bytes),
+                    Err(e) => e,
+                };
+                if guard.has_results() {
+                    let _ = store::point_latest(&results_root, &run_dir);
+                }
+                return Err(e);
+            }
+        };
         run.experiments.push(record);
         // Written after every experiment, so a later failure or Ctrl-C loses nothing.
-        store::write_run(&run_dir, &run)?;
+        if let Err(e) = store::write_run(&run_dir, &run) {
+            if guard.has_results() {
+                let _ = store::point_latest(&results_root, &run_dir);
+            }
+            return Err(store_failure(e, &guard, output_bytes));
+        }
         if stopped {
             interrupted = true;
             break;
         }
     }
-    store::point_latest(&results_root, &run_dir)?;
+    store::point_latest(&results_root, &run_dir)
+        .map_err(|e| store_failure(e, &guard, output_bytes))?;
     if interrupted {
         eprintln!("partial results written to {}", run_dir.display());
         if crate::step::quit_requested() {
@@ -332,9 +470,10 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     }
     eprintln!("results written to {}", run_dir.display());
     if let Some(path) = mode.save_to() {
-        baseline::save(path, &run)?;
+        baseline::save(path, &run).map_err(|e| store_failure(e, &guard, output_bytes))?;
         eprintln!("baseline saved to {}", path.display());
     }
+    drop(guard);
     let regressed = cmp.as_ref().is_some_and(Comparison::regressed);
     Ok(if run.any_failed() || regressed {
         ExitCode::from(1)
@@ -383,10 +522,8 @@ fn run_one(
             timeout: Duration::from_secs(options.timeout),
         };
         // The experiment's files live here; dropping it removes them, whatever happens.
-        let scratch = tempfile::Builder::new()
-            .prefix(&format!("vmlab-{name}-"))
-            .tempdir_in(temp_dir)
-            .with_context(|| {
+        let scratch =
+            ScratchDir::create(temp_dir, &format!("vmlab-{name}-")).with_context(|| {
                 format!("cannot create a temporary folder in {}", temp_dir.display())
             })?;
         let mut progress = VariantProgress::start(name, &variant.name);
