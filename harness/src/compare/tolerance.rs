@@ -180,11 +180,15 @@ impl Tolerances {
         let share =
             |percent: f64| (baseline.unsigned_abs() as f64 * percent / 100.0).floor() as u64;
         match kind {
-            MetricKind::Memory => self.memory_pages * page_size + share(self.memory_percent),
-            MetricKind::Process => {
-                (self.memory_pages + self.process_extra_pages) * page_size
-                    + share(self.memory_percent)
-            }
+            MetricKind::Memory => self
+                .memory_pages
+                .saturating_mul(page_size)
+                .saturating_add(share(self.memory_percent)),
+            MetricKind::Process => self
+                .memory_pages
+                .saturating_add(self.process_extra_pages)
+                .saturating_mul(page_size)
+                .saturating_add(share(self.memory_percent)),
             MetricKind::Faults => self.faults_min.max(share(self.faults_percent)),
         }
     }

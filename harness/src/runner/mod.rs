@@ -332,7 +332,7 @@ impl Session {
         {
             self.record.rss_samples.push(crate::model::RssSample {
                 millis,
-                rss_bytes: resident * self.page_size,
+                rss_bytes: resident.saturating_mul(self.page_size),
             });
         }
     }
@@ -361,7 +361,7 @@ impl Session {
                     self.record.noise_floor.push(NoiseFloor {
                         minor_faults: parsed.faults_total.minor.saturating_sub(faults.minor),
                         major_faults: parsed.faults_total.major.saturating_sub(faults.major),
-                        rss_delta_bytes: parsed.totals.rss_bytes as i64 - *rss as i64,
+                        rss_delta_bytes: signed_change(*rss, parsed.totals.rss_bytes),
                     });
                 }
             }
@@ -473,6 +473,13 @@ fn region_figures(
         figures,
         pagemap: None,
     }
+}
+
+/// `after - before` as a signed figure, held at the ends of i64 rather than
+/// wrapping (only corrupt text has figures that far apart).
+fn signed_change(before: u64, after: u64) -> i64 {
+    let change = i128::from(after) - i128::from(before);
+    i64::try_from(change).unwrap_or(if change < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Parses a `0x…` address as written in [`MappingRecord`].
