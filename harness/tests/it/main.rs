@@ -8,6 +8,7 @@ mod demos;
 mod failures;
 mod fixtures;
 mod fork_cow;
+mod fuzz;
 mod matrix;
 mod mmap_file;
 mod util;
