@@ -243,20 +243,20 @@ fn store_failure(e: StoreError, guard: &RunDirGuard, needed: u64) -> anyhow::Err
     } else {
         "nothing was complete, so no run folder is left".to_string()
     };
-    let errno = e.source.raw_os_error();
-    let mount = e.path.display();
-    match errno {
-        Some(libc::ENOSPC) | Some(libc::EDQUOT) => UsageError(format!(
-            "the disk filled up while writing {mount} ({}); {kept}; free at least {} on its file system or pass --out with another folder",
-            if errno == Some(libc::EDQUOT) { "quota exceeded" } else { "no space left" },
+    use std::io::ErrorKind;
+    let file = e.path.display();
+    match e.source.kind() {
+        kind @ (ErrorKind::StorageFull | ErrorKind::QuotaExceeded) => UsageError(format!(
+            "the disk filled up while writing {file} ({}); {kept}; free at least {} on its file system or pass --out with another folder",
+            if kind == ErrorKind::QuotaExceeded { "disk quota exceeded" } else { "no space left" },
             experiment::human_bytes(needed)
         ))
         .into(),
-        Some(libc::EROFS) => UsageError(format!(
-            "the file system became read-only while writing {mount}; {kept}; remount it read-write or pass --out with another folder"
+        ErrorKind::ReadOnlyFilesystem => UsageError(format!(
+            "the file system became read-only while writing {file}; {kept}; remount it read-write or pass --out with another folder"
         ))
         .into(),
-        _ => anyhow::Error::new(e).context(kept),
+        _ => UsageError(format!("{e}; {kept}")).into(),
     }
 }
 
@@ -359,11 +359,14 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
     check_output_dir(&results_root, output_bytes, "--out")?;
     if let Some(path) = mode.save_to() {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let option = if options.save_baseline_file.is_some() {
-            "--save-baseline-file"
+        // A named baseline's own folder is made only when it is saved.
+        let (dir, option) = if options.save_baseline_file.is_some() {
+            (
+                path.parent().unwrap_or(Path::new(".")),
+                "--save-baseline-file",
+            )
         } else {
-            "--baseline-dir"
+            (baseline_dir.as_path(), "--baseline-dir")
         };
         check_output_dir(
             dir,

@@ -13,7 +13,7 @@
 //! lives.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -42,8 +42,10 @@ impl OwnerLock {
     pub fn acquire(dir: &Path) -> io::Result<OwnerLock> {
         let pid = std::process::id();
         let staging = dir.join(format!("{LOCK_FILE}.{pid}.tmp"));
-        let mut file = File::create(&staging)?;
-        writeln!(file, "{pid}")?;
+        std::fs::write(&staging, format!("{pid}\n"))?;
+        // Held open read-only: a file open for writing would keep its file
+        // system from being remounted read-only while the run goes on.
+        let file = File::open(&staging)?;
         let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
             let _ = std::fs::remove_file(&staging);
             io::Error::from(errno)

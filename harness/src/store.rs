@@ -14,7 +14,22 @@ use crate::runner::RawCapture;
 fn err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError {
         path: path.to_path_buf(),
-        source,
+        source: plain(source),
+    }
+}
+
+/// The operating system's error under tempfile's wrapper (which adds the
+/// temporary file's path to its message): the path that matters is the result
+/// file's, which [`StoreError`] names already.
+fn plain(error: std::io::Error) -> std::io::Error {
+    let code = error
+        .get_ref()
+        .and_then(|inner| std::error::Error::source(inner))
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .and_then(std::io::Error::raw_os_error);
+    match code {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => error,
     }
 }
 
@@ -24,10 +39,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
     // Results are for everyone to read; `stage` widens the temp file's 0600.
     stage(path, contents)?
         .persist(path)
-        .map_err(|e| StoreError {
-            path: path.to_path_buf(),
-            source: e.error,
-        })?;
+        .map_err(|e| err(path)(e.error))?;
     Ok(())
 }
 
@@ -58,13 +70,19 @@ pub fn check_room(dir: &Path, needed: u64) -> Result<(), RoomError> {
         path: dir.to_path_buf(),
         source,
     };
+    if dir.exists() && !dir.is_dir() {
+        return Err(not_writable(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "it is a file, not a folder",
+        )));
+    }
     std::fs::create_dir_all(dir).map_err(not_writable)?;
     tempfile::Builder::new()
         .prefix(".vmlab-")
         .tempfile_in(dir)
         .map_err(not_writable)?;
     let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| not_writable(e.into()))?;
-    let free = u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size()));
+    let free = stat.blocks_available().saturating_mul(stat.fragment_size());
     if free < needed {
         return Err(RoomError::Full {
             path: dir.to_path_buf(),
@@ -145,10 +163,7 @@ pub fn write_run(dir: &Path, run: &RunRecord) -> Result<(), StoreError> {
         staged.push((stage(&path, contents.as_bytes())?, path));
     }
     for (tmp, path) in staged {
-        tmp.persist(&path).map_err(|e| StoreError {
-            path: path.clone(),
-            source: e.error,
-        })?;
+        tmp.persist(&path).map_err(|e| err(&path)(e.error))?;
     }
     Ok(())
 }

@@ -11,4 +11,5 @@ mod fork_cow;
 mod fuzz;
 mod matrix;
 mod mmap_file;
+mod reliability;
 mod util;
