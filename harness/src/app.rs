@@ -348,6 +348,8 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     } else {
         None
     };
+    // From here on Ctrl-C and SIGTERM end the run cleanly (exit 130).
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
     // Everything that can fail early fails before the run folder exists.
     let binaries = locate::experiments_dir()?;
     for exp in selected {
@@ -389,7 +391,9 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         }
     }
     let env = Environment::detect(&temp_dir);
-    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    if runner::interrupted() {
+        return Err(Interrupted.into());
+    }
     let run_dir = store::create_run_dir(
         &results_root,
         &store::run_dir_name(&started, &env.hostname, options.quick),

@@ -427,6 +427,34 @@ fn help_and_version_print_normally_and_exit_0() {
     }
 }
 
+#[test]
+fn a_missing_experiment_binary_is_one_line_and_leaves_no_run_folder() {
+    let sandbox = Sandbox::new();
+    let empty = sandbox.root.path().join("no-binaries");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let args: Vec<String> = ["run", "anatomy", "--quick", "--out"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([sandbox.out().display().to_string()])
+        .collect();
+    let output = sandbox
+        .command(&args)
+        .env("VMLAB_EXPERIMENTS_DIR", &empty)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        describe(&args, &output)
+    );
+    assert_eq!(stderr.lines().count(), 1, "{}", describe(&args, &output));
+    assert!(stderr.contains("not found"), "{}", describe(&args, &output));
+    assert_eq!(Sandbox::entries(&sandbox.out()), Vec::<PathBuf>::new());
+    assert_eq!(Sandbox::entries(&sandbox.tmp()), Vec::<PathBuf>::new());
+}
+
 /// A small pseudo-random sequence (xorshift), seeded from the clock and printed,
 /// so that a failing trial can be repeated.
 struct Random(u64);
