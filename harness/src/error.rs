@@ -173,3 +173,59 @@ pub fn one_line(err: &anyhow::Error) -> String {
         .collect::<Vec<_>>()
         .join(" / ")
 }
+
+/// The operating system's error under tempfile's wrapper, which adds the
+/// temporary file's path to the message: the path that matters to the user is
+/// the folder or result file, which the caller names already, so the cause is
+/// said once ("Read-only file system (os error 30)", not that plus a temp name).
+pub fn plain_io(error: std::io::Error) -> std::io::Error {
+    let code = error
+        .get_ref()
+        .and_then(|inner| std::error::Error::source(inner))
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .and_then(std::io::Error::raw_os_error);
+    if let Some(code) = code {
+        return std::io::Error::from_raw_os_error(code);
+    }
+    // tempfile's wrapper writes "<cause> at path \"<temp file>\"".
+    let text = error.get_ref().map(ToString::to_string);
+    match text.as_deref().and_then(|t| t.rsplit_once(" at path \"")) {
+        Some((cause, _)) => std::io::Error::new(error.kind(), cause.to_string()),
+        None => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_quoted_by_its_context_is_said_once_on_one_line() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let store = StoreError {
+            path: "/r/results.json".into(),
+            source: io,
+        };
+        let line = one_line(&anyhow::Error::new(store).context("kept in /r"));
+        assert_eq!(
+            line,
+            "kept in /r: cannot write /r/results.json: No space left on device (os error 28)"
+        );
+        let multi = anyhow::anyhow!("the experiment failed; its last words:\nline one\n\nline two");
+        assert_eq!(
+            one_line(&multi),
+            "the experiment failed; its last words: / line one / line two"
+        );
+    }
+
+    #[test]
+    fn tempfiles_wrapper_is_taken_off_an_os_error() {
+        let base = tempfile::tempdir().unwrap();
+        let file = base.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = tempfile::tempdir_in(&file).unwrap_err();
+        assert!(err.to_string().contains(" at path "), "{err}");
+        let plain = plain_io(err);
+        assert!(!plain.to_string().contains(" at path "), "{plain}");
+    }
+}

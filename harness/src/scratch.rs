@@ -78,7 +78,8 @@ impl ScratchDir {
     pub fn create(base: &Path, prefix: &str) -> io::Result<ScratchDir> {
         let dir = tempfile::Builder::new()
             .prefix(&format!("{prefix}{}-", std::process::id()))
-            .tempdir_in(base)?;
+            .tempdir_in(base)
+            .map_err(crate::error::plain_io)?;
         let lock = OwnerLock::acquire(dir.path())?;
         Ok(ScratchDir {
             path: dir.keep(),

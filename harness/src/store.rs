@@ -14,22 +14,7 @@ use crate::runner::RawCapture;
 fn err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError {
         path: path.to_path_buf(),
-        source: plain(source),
-    }
-}
-
-/// The operating system's error under tempfile's wrapper (which adds the
-/// temporary file's path to its message): the path that matters is the result
-/// file's, which [`StoreError`] names already.
-fn plain(error: std::io::Error) -> std::io::Error {
-    let code = error
-        .get_ref()
-        .and_then(|inner| std::error::Error::source(inner))
-        .and_then(|source| source.downcast_ref::<std::io::Error>())
-        .and_then(std::io::Error::raw_os_error);
-    match code {
-        Some(code) => std::io::Error::from_raw_os_error(code),
-        None => error,
+        source: crate::error::plain_io(source),
     }
 }
 
@@ -68,7 +53,7 @@ pub enum RoomError {
 pub fn check_room(dir: &Path, needed: u64) -> Result<(), RoomError> {
     let not_writable = |source| RoomError::NotWritable {
         path: dir.to_path_buf(),
-        source,
+        source: crate::error::plain_io(source),
     };
     if dir.exists() && !dir.is_dir() {
         return Err(not_writable(std::io::Error::new(
