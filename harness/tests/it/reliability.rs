@@ -458,6 +458,55 @@ fn a_missing_experiment_binary_is_one_line_and_leaves_no_run_folder() {
     assert_eq!(Sandbox::entries(&sandbox.tmp()), Vec::<PathBuf>::new());
 }
 
+/// A results.json whose figures are beyond i64 (only a corrupt or doctored file
+/// has them) is compared both ways without an overflow (tests run with
+/// overflow checks on), and the change is a regression.
+#[test]
+fn a_results_file_with_a_huge_figure_is_compared_without_overflow() {
+    let sandbox = Sandbox::new();
+    let original = std::fs::read_to_string(FIXTURE).expect("fixture");
+    let mut doctored = original.clone();
+    for key in ["\"anonymous_bytes\": ", "\"rss_bytes\": ", "\"minor\": "] {
+        let at = doctored.find(key).expect("a figure") + key.len();
+        let end = at
+            + doctored[at..]
+                .find(|c: char| !c.is_ascii_digit())
+                .expect("end");
+        doctored.replace_range(at..end, "18446744073709551615");
+        let at = doctored.rfind(key).expect("a figure") + key.len();
+        let end = at
+            + doctored[at..]
+                .find(|c: char| !c.is_ascii_digit())
+                .expect("end");
+        doctored.replace_range(at..end, "9223372036854775808");
+    }
+    let huge = sandbox.inputs().join("huge.json");
+    std::fs::write(&huge, doctored).expect("write");
+    for (old, new) in [
+        (FIXTURE.to_string(), huge.display().to_string()),
+        (huge.display().to_string(), FIXTURE.to_string()),
+    ] {
+        for format in ["table", "markdown", "json", "tap"] {
+            let args: Vec<String> = ["compare", &old, &new, "--format", format]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let output = sandbox.command(&args).output().expect("run");
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{}",
+                describe(&args, &output)
+            );
+            assert!(
+                !String::from_utf8_lossy(&output.stderr).contains("panicked"),
+                "{}",
+                describe(&args, &output)
+            );
+        }
+    }
+}
+
 /// A small pseudo-random sequence (xorshift), seeded from the clock and printed,
 /// so that a failing trial can be repeated.
 struct Random(u64);
