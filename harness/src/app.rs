@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use crate::cli::{Cli, Command, MatrixArgs, RunOptions};
 use crate::compare::baseline::{self, BaselineMode};
 use crate::compare::{self as comparing, Comparison};
+use crate::error::StoreError;
 use crate::experiment::{self, Experiment, PlanContext};
 use crate::model::{
     ExperimentRecord, MetricSpread, Repeats, RunRecord, Status, UnstableClaim, VariantRecord,
@@ -21,6 +22,7 @@ use crate::probe::ProcProbe;
 use crate::progress::VariantProgress;
 use crate::report::{self, table::Table, text::layout};
 use crate::runner::{self, locate, RunnerEvent, VariantSpec};
+use crate::scratch::{OwnerLock, ScratchDir};
 use crate::step::Stepper;
 use crate::store;
 use crate::system::Environment;
@@ -189,17 +191,96 @@ fn default_results_root() -> PathBuf {
 
 fn temp_base(options: &RunOptions) -> Result<PathBuf> {
     let dir = options.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let probe = tempfile::Builder::new()
-        .prefix("vmlab-check-")
-        .tempdir_in(&dir)
-        .map_err(|e| {
-            UsageError(format!(
-                "cannot create temporary files in {}: {e}; pass --dir with a writable folder",
-                dir.display()
-            ))
-        })?;
+    let probe = ScratchDir::create(&dir, "vmlab-check-").map_err(|e| {
+        UsageError(format!(
+            "cannot create temporary files in {}: {e}; pass --dir with a writable folder",
+            dir.display()
+        ))
+    })?;
     drop(probe);
     Ok(dir)
+}
+
+/// What one experiment writes to its run folder, at most: a full run of all
+/// nine writes about 20 MB (results.json about 10 MB, rewritten atomically after
+/// each experiment, so briefly twice).
+const OUTPUT_BYTES_PER_EXPERIMENT: u64 = 8 << 20;
+
+/// What a saved baseline (one results.json) takes per experiment.
+const BASELINE_BYTES_PER_EXPERIMENT: u64 = 4 << 20;
+
+/// Checks before anything runs that `dir` (created if missing) takes files and
+/// has `needed` bytes free; `option` is the flag that chooses it.
+fn check_output_dir(dir: &Path, needed: u64, option: &str) -> Result<()> {
+    store::check_room(dir, needed).map_err(|e| {
+        let message = match e {
+            store::RoomError::NotWritable { path, source } => format!(
+                "cannot write in {}: {source}; pass {option} with a writable folder",
+                path.display()
+            ),
+            store::RoomError::Full { path, free } => format!(
+                "{} has {} free, and this run needs about {}; free space there or pass {option} with another folder",
+                path.display(),
+                experiment::human_bytes(free),
+                experiment::human_bytes(needed)
+            ),
+        };
+        UsageError(message).into()
+    })
+}
+
+/// A run folder while the run writes it: holds the owner lock (so a later run
+/// can tidy it should this one be killed), and on drop removes the folder if no
+/// complete results.json made it in, so an early failure leaves nothing.
+struct RunDirGuard {
+    dir: PathBuf,
+    lock: Option<OwnerLock>,
+}
+
+impl RunDirGuard {
+    fn has_results(&self) -> bool {
+        self.dir.join("results.json").is_file()
+    }
+}
+
+impl Drop for RunDirGuard {
+    fn drop(&mut self) {
+        crate::scratch::remove_unfinished(&self.dir);
+        if !self.has_results() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        if let Some(lock) = self.lock.take() {
+            lock.release();
+        }
+    }
+}
+
+/// A results write that failed: a full or read-only disk becomes one line that
+/// says what is kept and what to do; anything else keeps its own message.
+fn store_failure(e: StoreError, guard: &RunDirGuard, needed: u64) -> anyhow::Error {
+    let kept = if guard.has_results() {
+        format!(
+            "the experiments completed before it are kept in {}",
+            guard.dir.display()
+        )
+    } else {
+        "nothing was complete, so no run folder is left".to_string()
+    };
+    use std::io::ErrorKind;
+    let file = e.path.display();
+    match e.source.kind() {
+        kind @ (ErrorKind::StorageFull | ErrorKind::QuotaExceeded) => UsageError(format!(
+            "the disk filled up while writing {file} ({}); {kept}; free at least {} on its file system or pass --out with another folder",
+            if kind == ErrorKind::QuotaExceeded { "disk quota exceeded" } else { "no space left" },
+            experiment::human_bytes(needed)
+        ))
+        .into(),
+        ErrorKind::ReadOnlyFilesystem => UsageError(format!(
+            "the file system became read-only while writing {file}; {kept}; remount it read-write or pass --out with another folder"
+        ))
+        .into(),
+        _ => UsageError(format!("{e}; {kept}")).into(),
+    }
 }
 
 /// `compare OLD NEW`: both files are checked before anything is printed.
@@ -277,6 +358,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         &baseline_dir,
         options.baseline.as_deref(),
         options.save_baseline.as_deref(),
+        options.save_baseline_file.as_deref(),
     )?;
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
     let tolerances = comparing::tolerance::parse_all(&options.tolerance)?;
@@ -286,16 +368,61 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     } else {
         None
     };
+    // From here on Ctrl-C and SIGTERM end the run cleanly (exit 130).
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    // Everything that can fail early fails before the run folder exists.
+    let binaries = locate::experiments_dir()?;
+    for exp in selected {
+        locate::binary(&binaries, exp.info().name)?;
+    }
     let temp_dir = temp_base(options)?;
-    let env = Environment::detect(&temp_dir);
     let results_root = options.out.clone().unwrap_or_else(default_results_root);
+    let experiments_count = selected.len() as u64;
+    let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
+    check_output_dir(&results_root, output_bytes, "--out")?;
+    if let Some(path) = mode.save_to() {
+        // A named baseline's own folder is made only when it is saved.
+        let (dir, option) = if options.save_baseline_file.is_some() {
+            (
+                path.parent().unwrap_or(Path::new(".")),
+                "--save-baseline-file",
+            )
+        } else {
+            (baseline_dir.as_path(), "--baseline-dir")
+        };
+        check_output_dir(
+            dir,
+            BASELINE_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count),
+            option,
+        )?;
+    }
+    for (what, leftovers) in [
+        (
+            "removed temporary folders:",
+            crate::scratch::sweep(&temp_dir),
+        ),
+        (
+            "tidied run folders (unfinished files removed, empty folders deleted):",
+            crate::scratch::sweep_run_dirs(&results_root),
+        ),
+    ] {
+        if let Some(line) = crate::scratch::describe(what, &leftovers) {
+            eprintln!("{line}");
+        }
+    }
+    let env = Environment::detect(&temp_dir);
+    if runner::interrupted() {
+        return Err(Interrupted.into());
+    }
     let run_dir = store::create_run_dir(
         &results_root,
         &store::run_dir_name(&started, &env.hostname, options.quick),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
-    let binaries = locate::experiments_dir()?;
-    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    let guard = RunDirGuard {
+        lock: OwnerLock::acquire(&run_dir).ok(),
+        dir: run_dir.clone(),
+    };
 
     let mut run = RunRecord {
         format_version: FORMAT_VERSION,
@@ -318,7 +445,7 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     };
     let mut interrupted = false;
     for exp in selected {
-        let done = run_one(
+        let done = match run_one(
             *exp,
             &ctx,
             options,
@@ -326,20 +453,38 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
             &temp_dir,
             &run_dir,
             stepper.as_mut(),
-        )?;
+        ) {
+            Ok(done) => done,
+            Err(e) => {
+                let e = match e.downcast::<StoreError>() {
+                    Ok(store_error) => store_failure(store_error, &guard, output_bytes),
+                    Err(e) => e,
+                };
+                if guard.has_results() {
+                    let _ = store::point_latest(&results_root, &run_dir);
+                }
+                return Err(e);
+            }
+        };
         run.experiments.push(done.record);
         if let Some(r) = run.repeats.as_mut() {
             r.spread.extend(done.spread);
             r.unstable.extend(done.unstable);
         }
         // Written after every experiment, so a later failure or Ctrl-C loses nothing.
-        store::write_run(&run_dir, &run)?;
+        if let Err(e) = store::write_run(&run_dir, &run) {
+            if guard.has_results() {
+                let _ = store::point_latest(&results_root, &run_dir);
+            }
+            return Err(store_failure(e, &guard, output_bytes));
+        }
         if done.interrupted {
             interrupted = true;
             break;
         }
     }
-    store::point_latest(&results_root, &run_dir)?;
+    store::point_latest(&results_root, &run_dir)
+        .map_err(|e| store_failure(e, &guard, output_bytes))?;
     if interrupted {
         eprintln!("partial results written to {}", run_dir.display());
         if crate::step::quit_requested() {
@@ -360,9 +505,10 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     }
     eprintln!("results written to {}", run_dir.display());
     if let Some(path) = mode.save_to() {
-        baseline::save(path, &run)?;
+        baseline::save(path, &run).map_err(|e| store_failure(e, &guard, output_bytes))?;
         eprintln!("baseline saved to {}", path.display());
     }
+    drop(guard);
     let against = cmp.as_ref().map_or(Against::Nothing, Against::Baseline);
     let verdict = RunVerdict::of(&run, &outcome::run_cases(&run, against));
     if let RunVerdict::Skip(reasons) = &verdict {
@@ -499,10 +645,8 @@ fn run_one(
                 timeout: Duration::from_secs(options.timeout),
             };
             // The experiment's files live here; dropping it removes them, whatever happens.
-            let scratch = tempfile::Builder::new()
-                .prefix(&format!("vmlab-{name}-"))
-                .tempdir_in(temp_dir)
-                .with_context(|| {
+            let scratch =
+                ScratchDir::create(temp_dir, &format!("vmlab-{name}-")).with_context(|| {
                     format!("cannot create a temporary folder in {}", temp_dir.display())
                 })?;
             let label = if repeat > 1 {

@@ -98,14 +98,14 @@ pub struct MatrixArgs {
     #[arg(long, value_name = "MODE", value_parser = ["always", "madvise", "never"])]
     pub thp: Option<String>,
     /// Memory of every guest.
-    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_run_size, allow_hyphen_values = true)]
     pub memory: u64,
     /// Override each experiment's main size (default: its --quick size).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_run_size, allow_hyphen_values = true)]
     pub size: Option<u64>,
     /// Longest time one kernel may take from boot to power-off, in seconds; a
     /// guest still running then is killed and reported with its console's tail.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = parse_timeout, allow_hyphen_values = true)]
     pub timeout: u64,
     /// Folder for results (a `<time>-matrix` subfolder per run); default:
     /// results/ of the workspace.
@@ -126,12 +126,12 @@ pub struct RunOptions {
     /// with the same checkpoints and claims.
     #[arg(long)]
     pub quick: bool,
-    /// Override each experiment's main size, e.g. 256MiB or 1G.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    /// Override each experiment's main size, e.g. 256MiB or 1G (4KiB to 64TiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_run_size, allow_hyphen_values = true)]
     pub size: Option<u64>,
     /// How many processes an experiment that starts several should start
     /// (many-processes: 1,000 by default, at most 10,000; shared-file: 4 sharers).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[arg(long, value_name = "N", value_parser = parse_count, allow_hyphen_values = true)]
     pub count: Option<u64>,
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
@@ -149,14 +149,20 @@ pub struct RunOptions {
     #[arg(long)]
     pub step: bool,
     /// Longest wait for an experiment between two checkpoints, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = parse_timeout, allow_hyphen_values = true)]
     pub timeout: u64,
     /// Keep this run as the baseline NAME (in --baseline-dir), replacing one of
-    /// the same name; written atomically.
+    /// the same name; written atomically. NAME is a folder name (letters,
+    /// digits, '.', '-', '_'), never a path: see --save-baseline-file.
     #[arg(long, value_name = "NAME")]
     pub save_baseline: Option<String>,
-    /// Compare this run with the baseline NAME (or a path to a results.json),
-    /// which is checked before anything runs; exit 1 on a regression.
+    /// Keep this run as a baseline at this path (a results.json anywhere),
+    /// written atomically.
+    #[arg(long, value_name = "PATH", conflicts_with = "save_baseline")]
+    pub save_baseline_file: Option<PathBuf>,
+    /// Compare this run with the baseline NAME, or with the results.json at a
+    /// path (anything with a '/': ./x.json for a file here), which is checked
+    /// before anything runs; exit 1 on a regression.
     #[arg(long, value_name = "NAME")]
     pub baseline: Option<String>,
     /// Folder of named baselines; default: results/baselines/ of the workspace.
@@ -185,16 +191,73 @@ pub struct RunOptions {
     pub no_aslr: bool,
 }
 
+/// The longest `--timeout`: a week. Longer waits are mistakes, and a deadline
+/// computed from a larger figure could overflow the clock.
+pub const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+
+/// The largest `--size`: 64 TiB, half of the 128 TiB address space of an x86-64
+/// process (47-bit), so that what an experiment maps, and twice it, fits in the
+/// address space and in a u64 with room to spare. What fits in this machine's
+/// memory and disk is each experiment's room check, made before it runs.
+pub const MAX_SIZE_BYTES: u64 = 64 << 40;
+
+/// The most processes `--count` may ask for.
+pub const MAX_COUNT: u64 = 10_000;
+
+/// Parses `--count`: a whole number from 1 to [`MAX_COUNT`]; a negative or
+/// oversized one is rejected with the range, not as an unknown option.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    parse_in_range(text, 1, MAX_COUNT, "processes")
+}
+
+/// Parses `--timeout`: whole seconds from 1 to [`MAX_TIMEOUT_SECONDS`].
+pub fn parse_timeout(text: &str) -> Result<u64, String> {
+    parse_in_range(text, 1, MAX_TIMEOUT_SECONDS, "seconds")
+}
+
+fn parse_in_range(text: &str, min: u64, max: u64, unit: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let digits = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "'{text}' is not a whole number; use {min} to {max} ({unit})"
+        ));
+    }
+    match trimmed.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{trimmed} is out of range; use {min} to {max} ({unit})"
+        )),
+    }
+}
+
+/// Parses a size for `--size` and `--memory`: [`parse_size`], at most
+/// [`MAX_SIZE_BYTES`]. (Too small a size is each experiment's to judge: it
+/// skips with the smallest it can use.)
+pub fn parse_run_size(text: &str) -> Result<u64, String> {
+    let bytes = parse_size(text)?;
+    if bytes > MAX_SIZE_BYTES {
+        return Err(format!(
+            "{bytes} bytes is out of range; use 1 byte to 64TiB (half the address space of a process)"
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Parses `64MiB`, `1G`, `4096` (bytes), `2KiB`, ... into bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
+pub fn parse_size(original: &str) -> Result<u64, String> {
+    let text = original.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size; write e.g. 64MiB, 1G or 4096"))?;
+    let number: u64 = number.parse().map_err(|_| {
+        if number.is_empty() {
+            format!("'{original}' is not a size; write a positive number of bytes with an optional unit, e.g. 64MiB, 1G or 4096")
+        } else {
+            format!("'{original}' is out of range; use 1 byte to 64TiB")
+        }
+    })?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,
@@ -203,16 +266,19 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "mb" => 1000 * 1000,
         "g" | "gib" => 1 << 30,
         "gb" => 1000 * 1000 * 1000,
+        "t" | "tib" => 1 << 40,
+        "tb" => 1000 * 1000 * 1000 * 1000,
         other => {
             return Err(format!(
-                "unknown size unit '{other}'; use B, KiB, MiB, GiB (or KB, MB, GB)"
+                "unknown size unit '{other}'; use B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB)"
             ))
         }
     };
-    number
-        .checked_mul(multiplier)
-        .filter(|n| *n > 0)
-        .ok_or_else(|| format!("'{text}' is not a usable size"))
+    match number.checked_mul(multiplier) {
+        Some(0) => Err(format!("'{original}' is zero; a size must be positive")),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("'{original}' is out of range; use 1 byte to 64TiB")),
+    }
 }
 
 #[cfg(test)]

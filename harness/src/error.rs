@@ -95,3 +95,137 @@ pub struct StoreError {
     /// The cause.
     pub source: std::io::Error,
 }
+
+/// The one line a command-line mistake found by clap is reported as: what is
+/// wrong (clap's first line, with the lines that complete it such as the missing
+/// argument or the possible values) and what to do (clap's tip, if it has one,
+/// and the `--help` of the command concerned). Clap's own rendering spreads this
+/// over three to seven lines. `subcommand` is the one the command line named, if
+/// any (clap's message does not always say).
+pub fn clap_error_line(err: &clap::Error, subcommand: Option<&str>) -> String {
+    use clap::error::ErrorKind;
+    let command = match subcommand {
+        Some(name) => format!("harness {name}"),
+        None => "harness".to_string(),
+    };
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return format!(
+            "a command is needed (all, run, list, explain, compare or matrix); `{command} --help` explains them"
+        );
+    }
+    let text = err.render().to_string();
+    let mut what = String::new();
+    let mut hints: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("Usage:") || line.starts_with("For more information")
+        {
+            continue;
+        }
+        if let Some(tip) = line.strip_prefix("tip:") {
+            hints.push(tip.trim().to_string());
+            continue;
+        }
+        let line = line.strip_prefix("error:").unwrap_or(line).trim();
+        let line = line
+            .strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .unwrap_or(line);
+        if what.is_empty() {
+            what.push_str(line);
+        } else if let Some(head) = what.strip_suffix(':') {
+            // "the following required arguments were not provided:" + "<NAME>"
+            what = format!("{head}: {line}");
+        } else {
+            what.push_str("; ");
+            what.push_str(line);
+        }
+    }
+    hints.push(format!("`{command} --help` lists what it takes"));
+    format!("{}; {}", what.trim_end_matches(':'), hints.join("; "))
+}
+
+/// The subcommand a command line names: its first word that is not an option,
+/// if it is one of `names`.
+pub fn named_subcommand<'a>(args: &[String], names: &[&'a str]) -> Option<&'a str> {
+    let first = args.iter().skip(1).find(|a| !a.starts_with('-'))?;
+    names.iter().copied().find(|n| n == first)
+}
+
+/// Any error as the one line the harness prints: the messages of its chain, each
+/// cause said once (an I/O error already quoted by its context is not repeated),
+/// and line breaks in a message (an experiment's last words) folded into " / ".
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(text.trim()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text.trim());
+    }
+    line.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// The operating system's error under tempfile's wrapper, which adds the
+/// temporary file's path to the message: the path that matters to the user is
+/// the folder or result file, which the caller names already, so the cause is
+/// said once ("Read-only file system (os error 30)", not that plus a temp name).
+pub fn plain_io(error: std::io::Error) -> std::io::Error {
+    let code = error
+        .get_ref()
+        .and_then(|inner| std::error::Error::source(inner))
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .and_then(std::io::Error::raw_os_error);
+    if let Some(code) = code {
+        return std::io::Error::from_raw_os_error(code);
+    }
+    // tempfile's wrapper writes "<cause> at path \"<temp file>\"".
+    let text = error.get_ref().map(ToString::to_string);
+    match text.as_deref().and_then(|t| t.rsplit_once(" at path \"")) {
+        Some((cause, _)) => std::io::Error::new(error.kind(), cause.to_string()),
+        None => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_quoted_by_its_context_is_said_once_on_one_line() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let store = StoreError {
+            path: "/r/results.json".into(),
+            source: io,
+        };
+        let line = one_line(&anyhow::Error::new(store).context("kept in /r"));
+        assert_eq!(
+            line,
+            "kept in /r: cannot write /r/results.json: No space left on device (os error 28)"
+        );
+        let multi = anyhow::anyhow!("the experiment failed; its last words:\nline one\n\nline two");
+        assert_eq!(
+            one_line(&multi),
+            "the experiment failed; its last words: / line one / line two"
+        );
+    }
+
+    #[test]
+    fn tempfiles_wrapper_is_taken_off_an_os_error() {
+        let base = tempfile::tempdir().unwrap();
+        let file = base.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        let err = tempfile::tempdir_in(&file).unwrap_err();
+        assert!(err.to_string().contains(" at path "), "{err}");
+        let plain = plain_io(err);
+        assert!(!plain.to_string().contains(" at path "), "{plain}");
+    }
+}

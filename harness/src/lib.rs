@@ -33,6 +33,7 @@ pub mod probe;
 pub mod progress;
 pub mod report;
 pub mod runner;
+pub mod scratch;
 pub mod step;
 pub mod store;
 pub mod system;

@@ -2,12 +2,29 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use harness::app::{self, Interrupted};
 use harness::cli::Cli;
+use harness::error::{clap_error_line, named_subcommand, one_line};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version are answers, not mistakes: printed as clap writes them.
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let args: Vec<String> = std::env::args().collect();
+            let command = Cli::command();
+            let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+            let subcommand = named_subcommand(&args, &names);
+            eprintln!("harness: {}", clap_error_line(&e, subcommand));
+            return ExitCode::from(2);
+        }
+    };
     match app::run(cli) {
         Ok(code) => code,
         Err(e) if e.is::<Interrupted>() => {
@@ -15,7 +32,7 @@ fn main() -> ExitCode {
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("harness: {e:#}");
+            eprintln!("harness: {}", one_line(&e));
             ExitCode::from(2)
         }
     }

@@ -320,13 +320,13 @@ pub struct MemberFigures {
 impl MemberFigures {
     /// Adds another member's figures to these.
     pub fn add(&mut self, other: &MemberFigures) {
-        self.vm_size_bytes += other.vm_size_bytes;
-        self.rss_bytes += other.rss_bytes;
-        self.rss_anon_bytes += other.rss_anon_bytes;
-        self.rss_file_bytes += other.rss_file_bytes;
-        self.pss_bytes += other.pss_bytes;
-        self.uss_bytes += other.uss_bytes;
-        self.pte_bytes += other.pte_bytes;
+        self.vm_size_bytes = self.vm_size_bytes.saturating_add(other.vm_size_bytes);
+        self.rss_bytes = self.rss_bytes.saturating_add(other.rss_bytes);
+        self.rss_anon_bytes = self.rss_anon_bytes.saturating_add(other.rss_anon_bytes);
+        self.rss_file_bytes = self.rss_file_bytes.saturating_add(other.rss_file_bytes);
+        self.pss_bytes = self.pss_bytes.saturating_add(other.pss_bytes);
+        self.uss_bytes = self.uss_bytes.saturating_add(other.uss_bytes);
+        self.pte_bytes = self.pte_bytes.saturating_add(other.pte_bytes);
     }
 }
 
@@ -620,15 +620,25 @@ impl ProcessRecord {
 impl MemoryFigures {
     /// Adds another mapping's figures to these.
     pub fn add(&mut self, other: &MemoryFigures) {
-        self.size_bytes += other.size_bytes;
-        self.rss_bytes += other.rss_bytes;
-        self.pss_bytes += other.pss_bytes;
-        self.shared_clean_bytes += other.shared_clean_bytes;
-        self.shared_dirty_bytes += other.shared_dirty_bytes;
-        self.private_clean_bytes += other.private_clean_bytes;
-        self.private_dirty_bytes += other.private_dirty_bytes;
-        self.anonymous_bytes += other.anonymous_bytes;
-        self.anon_huge_pages_bytes += other.anon_huge_pages_bytes;
-        self.swap_bytes += other.swap_bytes;
+        self.size_bytes = self.size_bytes.saturating_add(other.size_bytes);
+        self.rss_bytes = self.rss_bytes.saturating_add(other.rss_bytes);
+        self.pss_bytes = self.pss_bytes.saturating_add(other.pss_bytes);
+        self.shared_clean_bytes = self
+            .shared_clean_bytes
+            .saturating_add(other.shared_clean_bytes);
+        self.shared_dirty_bytes = self
+            .shared_dirty_bytes
+            .saturating_add(other.shared_dirty_bytes);
+        self.private_clean_bytes = self
+            .private_clean_bytes
+            .saturating_add(other.private_clean_bytes);
+        self.private_dirty_bytes = self
+            .private_dirty_bytes
+            .saturating_add(other.private_dirty_bytes);
+        self.anonymous_bytes = self.anonymous_bytes.saturating_add(other.anonymous_bytes);
+        self.anon_huge_pages_bytes = self
+            .anon_huge_pages_bytes
+            .saturating_add(other.anon_huge_pages_bytes);
+        self.swap_bytes = self.swap_bytes.saturating_add(other.swap_bytes);
     }
 }

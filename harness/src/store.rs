@@ -14,41 +14,105 @@ use crate::runner::RawCapture;
 fn err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError {
         path: path.to_path_buf(),
-        source,
+        source: crate::error::plain_io(source),
     }
 }
 
 /// Writes `contents` to `path` so that readers see the old file or the new one,
 /// never a part.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".vmlab-")
-        .tempfile_in(dir)
-        .map_err(err(path))?;
-    tmp.write_all(contents).map_err(err(path))?;
-    // Results are for everyone to read; the temp file starts as 0600.
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o644),
-    )
-    .map_err(err(path))?;
-    tmp.as_file().sync_all().map_err(err(path))?;
-    tmp.persist(path).map_err(|e| StoreError {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
+    // Results are for everyone to read; `stage` widens the temp file's 0600.
+    stage(path, contents)?
+        .persist(path)
+        .map_err(|e| err(path)(e.error))?;
     Ok(())
 }
 
-/// Creates `<root>/<name>` (and `root`), failing early if it cannot be written.
+/// Why a folder cannot take a run's output.
+#[derive(Debug)]
+pub enum RoomError {
+    /// The folder cannot be created, or a file cannot be written in it
+    /// (permissions, a read-only file system, a file where the folder should be).
+    NotWritable {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writable, but with less free space than the output needs.
+    Full {
+        /// The folder.
+        path: PathBuf,
+        /// Its free bytes (for this user).
+        free: u64,
+    },
+}
+
+/// Checks that `dir` (created if missing) takes a file and has `needed`
+/// bytes free for an unprivileged writer, before anything is written there.
+pub fn check_room(dir: &Path, needed: u64) -> Result<(), RoomError> {
+    let not_writable = |source| RoomError::NotWritable {
+        path: dir.to_path_buf(),
+        source: crate::error::plain_io(source),
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(not_writable(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "it is a file, not a folder",
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(not_writable)?;
+    tempfile::Builder::new()
+        .prefix(".vmlab-")
+        .tempfile_in(dir)
+        .map_err(not_writable)?;
+    let stat = nix::sys::statvfs::statvfs(dir).map_err(|e| not_writable(e.into()))?;
+    let free = stat.blocks_available().saturating_mul(stat.fragment_size());
+    if free < needed {
+        return Err(RoomError::Full {
+            path: dir.to_path_buf(),
+            free,
+        });
+    }
+    Ok(())
+}
+
+/// How many suffixed names (`-2`, `-3`, ...) are tried when a run folder's
+/// name is taken.
+const MAX_NAME_SUFFIX: u32 = 1000;
+
+/// Creates a new folder `<root>/<name>` (and `root`), failing early if it
+/// cannot be written. The folder is created exclusively: when the name is taken
+/// (another run started in the same second), `<name>-2`, `<name>-3`, ... are
+/// tried, so no two runs ever write into one folder.
 pub fn create_run_dir(root: &Path, name: &str) -> Result<PathBuf, StoreError> {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).map_err(err(&dir))?;
-    write_atomic(&dir.join(".write-test"), b"")
-        .and_then(|()| std::fs::remove_file(dir.join(".write-test")).map_err(err(&dir)))?;
-    Ok(dir)
+    std::fs::create_dir_all(root).map_err(err(root))?;
+    let mut taken = None;
+    for n in 1..=MAX_NAME_SUFFIX {
+        let dir = if n == 1 {
+            root.join(name)
+        } else {
+            root.join(format!("{name}-{n}"))
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                let probe = dir.join(".vmlab-write-test");
+                if let Err(e) = write_atomic(&probe, b"")
+                    .and_then(|()| std::fs::remove_file(&probe).map_err(err(&probe)))
+                {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => taken = Some(e),
+            Err(e) => return Err(err(&dir)(e)),
+        }
+    }
+    Err(StoreError {
+        path: root.join(name),
+        source: taken.unwrap_or_else(|| std::io::ErrorKind::AlreadyExists.into()),
+    })
 }
 
 /// A run folder's name: start time and host, so runs sort by time.
@@ -70,29 +134,64 @@ pub fn run_dir_name(started: &chrono::DateTime<chrono::Utc>, host: &str, quick: 
     )
 }
 
-/// Writes results.json, results.md and the CSV tables of a run.
+/// Writes results.json, results.md, the CSV tables and the charts of a run.
+/// Every file is written to a temporary file first and all are renamed into
+/// place only once all are complete, so a full disk leaves the previous set
+/// whole (and no temporary file), never a mix.
 pub fn write_run(dir: &Path, run: &RunRecord) -> Result<(), StoreError> {
-    let files: [(&str, String); 6] = [
+    let mut staged = Vec::new();
+    let plots = dir.join(PLOTS_DIR);
+    for (path, contents) in run_files(dir, &plots, run) {
+        if path.parent() == Some(plots.as_path()) {
+            std::fs::create_dir_all(&plots).map_err(err(&plots))?;
+        }
+        staged.push((stage(&path, contents.as_bytes())?, path));
+    }
+    for (tmp, path) in staged {
+        tmp.persist(&path).map_err(|e| err(&path)(e.error))?;
+    }
+    Ok(())
+}
+
+/// Writes `contents` to a synced temporary file beside `path`, to be renamed.
+fn stage(path: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile, StoreError> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".vmlab-")
+        .tempfile_in(dir)
+        .map_err(err(path))?;
+    tmp.write_all(contents).map_err(err(path))?;
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .map_err(err(path))?;
+    tmp.as_file().sync_all().map_err(err(path))?;
+    Ok(tmp)
+}
+
+/// Every file of a run folder's set, with its contents.
+fn run_files(dir: &Path, plots: &Path, run: &RunRecord) -> Vec<(PathBuf, String)> {
+    let mut files: Vec<(PathBuf, String)> = [
         ("results.json", json::render(run)),
         ("results.md", markdown::render(run)),
         ("checkpoints.csv", csv::checkpoints(run)),
         ("regions.csv", csv::regions(run)),
         ("mappings.csv", csv::mappings(run)),
         ("claims.csv", csv::claims(run)),
-    ];
-    for (name, contents) in files {
-        write_atomic(&dir.join(name), contents.as_bytes())?;
-    }
-    let plots = dir.join(PLOTS_DIR);
+    ]
+    .into_iter()
+    .map(|(name, contents)| (dir.join(name), contents))
+    .collect();
     for e in &run.experiments {
         for v in &e.variants {
             for chart in plot::charts(&e.name, v) {
-                std::fs::create_dir_all(&plots).map_err(err(&plots))?;
-                write_atomic(&plots.join(&chart.file_name), chart.svg.as_bytes())?;
+                files.push((plots.join(&chart.file_name), chart.svg));
             }
         }
     }
-    Ok(())
+    files
 }
 
 /// Keeps the raw /proc text of every snapshot under
@@ -114,6 +213,21 @@ pub fn write_raw(
             std::fs::remove_dir_all(path).map_err(err(path))?;
         }
     }
+    let written = write_captures(&staging, captures).and_then(|()| {
+        if staging.exists() {
+            std::fs::rename(&staging, &target).map_err(err(&target))
+        } else {
+            Ok(())
+        }
+    });
+    if written.is_err() {
+        // A full or read-only disk: the variant's raw text is absent, not half there.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    written
+}
+
+fn write_captures(staging: &Path, captures: &[RawCapture]) -> Result<(), StoreError> {
     for c in captures {
         let folder = staging
             .join(format!("{:02}-{}", c.index, c.label))
@@ -128,9 +242,6 @@ pub fn write_raw(
             std::fs::write(&path, text).map_err(err(&path))?;
         }
     }
-    if staging.exists() {
-        std::fs::rename(&staging, &target).map_err(err(&target))?;
-    }
     Ok(())
 }
 
@@ -140,10 +251,13 @@ pub fn point_latest(root: &Path, run_dir: &Path) -> Result<(), StoreError> {
         return Ok(());
     };
     let link = root.join("latest");
-    let tmp = root.join(".latest.tmp");
+    let tmp = root.join(format!(".vmlab-latest.{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(name, &tmp).map_err(err(&tmp))?;
-    std::fs::rename(&tmp, &link).map_err(err(&link))
+    std::fs::rename(&tmp, &link).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(&link)(e)
+    })
 }
 
 #[cfg(test)]
@@ -158,6 +272,16 @@ mod tests {
         write_atomic(&path, b"second").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_taken_run_folder_name_gets_a_suffix() {
+        let root = tempfile::tempdir().unwrap();
+        let first = create_run_dir(root.path(), "20260101T000000Z-h").unwrap();
+        let second = create_run_dir(root.path(), "20260101T000000Z-h").unwrap();
+        assert_ne!(first, second);
+        assert!(second.ends_with("20260101T000000Z-h-2"), "{second:?}");
+        assert_eq!(std::fs::read_dir(&first).unwrap().count(), 0);
     }
 
     #[test]

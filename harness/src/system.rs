@@ -65,8 +65,16 @@ pub struct Environment {
     pub swap_total_bytes: u64,
     /// Whether the harness runs as root (needed for pagemap PFNs and kpagecount).
     pub is_root: bool,
-    /// The memory limit of the harness's cgroup (memory.max), if any.
+    /// The memory limit of the harness's cgroup, if any: cgroup v2 `memory.max`
+    /// or v1 `memory.limit_in_bytes`, the smallest of its cgroup's and its
+    /// ancestors' (the experiments run in the same cgroup).
     pub cgroup_memory_max_bytes: Option<u64>,
+    /// Which cgroup version the memory controller is mounted as (1 or 2), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_version: Option<u8>,
+    /// The folder of the harness's memory cgroup (under /sys/fs/cgroup), if found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_dir: Option<PathBuf>,
     /// glibc version, as `gnu_get_libc_version()` reports it.
     pub glibc_version: String,
     /// Set when the run happened inside a `harness matrix` virtual machine: how
@@ -100,6 +108,7 @@ impl Environment {
         let meminfo = text("/proc/meminfo").unwrap_or_default();
         let cpuinfo = text("/proc/cpuinfo").unwrap_or_default();
         let (temp_dir_fs, temp_dir_free_bytes, read_ahead) = describe_dir(temp_dir);
+        let cgroup = MemoryCgroup::detect();
         Environment {
             kernel: uname
                 .as_ref()
@@ -138,9 +147,40 @@ impl Environment {
             mem_total_bytes: meminfo_bytes(&meminfo, "MemTotal").unwrap_or(0),
             swap_total_bytes: meminfo_bytes(&meminfo, "SwapTotal").unwrap_or(0),
             is_root: nix::unistd::geteuid().is_root(),
-            cgroup_memory_max_bytes: cgroup_memory_max(),
+            cgroup_memory_max_bytes: cgroup.as_ref().and_then(MemoryCgroup::limit_bytes),
+            cgroup_version: cgroup.as_ref().map(|c| c.version),
+            cgroup_memory_dir: cgroup.map(|c| c.dir),
             glibc_version: glibc_version(),
             guest: None,
+        }
+    }
+
+    /// How much memory an experiment may take now without being killed or
+    /// pushing the machine into reclaim: MemAvailable, read afresh, and, under a
+    /// cgroup limit, no more than the limit less what the cgroup already uses.
+    /// `None` when neither can be read.
+    pub fn memory_room_bytes(&self) -> Option<u64> {
+        let available = read_trimmed(Path::new("/proc/meminfo"))
+            .and_then(|m| meminfo_bytes(&m, "MemAvailable"));
+        let cgroup = self.cgroup_memory_max_bytes.map(|limit| {
+            let used = self
+                .cgroup_memory_dir
+                .as_ref()
+                .zip(self.cgroup_version)
+                .and_then(|(dir, version)| {
+                    MemoryCgroup {
+                        version,
+                        dir: dir.clone(),
+                        mount: dir.clone(),
+                    }
+                    .usage_bytes()
+                })
+                .unwrap_or(0);
+            limit.saturating_sub(used)
+        });
+        match (available, cgroup) {
+            (Some(a), Some(c)) => Some(a.min(c)),
+            (a, c) => a.or(c),
         }
     }
 
@@ -201,7 +241,7 @@ pub fn meminfo_bytes(meminfo: &str, key: &str) -> Option<u64> {
             return None;
         }
         let kib: u64 = v.split_whitespace().next()?.parse().ok()?;
-        Some(kib * 1024)
+        kib.checked_mul(1024)
     })
 }
 
@@ -213,7 +253,7 @@ fn describe_dir(dir: &Path) -> (String, u64, Option<u64>) {
         .map(|s| fs_name(s.filesystem_type().0))
         .unwrap_or_else(|_| "unknown".into());
     let free = statvfs(dir)
-        .map(|s| s.blocks_available() * s.fragment_size())
+        .map(|s| s.blocks_available().saturating_mul(s.fragment_size()))
         .unwrap_or(0);
     let read_ahead = nix::sys::stat::stat(dir).ok().and_then(|st| {
         let (major, minor) = (libc::major(st.st_dev), libc::minor(st.st_dev));
@@ -242,16 +282,194 @@ fn fs_name(magic: i64) -> String {
     }
 }
 
-/// The harness's cgroup v2 memory.max, if it is a number.
-fn cgroup_memory_max() -> Option<u64> {
-    let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
-    read_trimmed(
-        &Path::new("/sys/fs/cgroup")
-            .join(path.trim_start_matches('/'))
-            .join("memory.max"),
-    )
-    .and_then(|t| t.parse().ok())
+/// v1 writes "no limit" as the largest page-aligned i64; anything from 2^62 up
+/// is taken as no limit.
+const V1_NO_LIMIT_FROM: u64 = 1 << 62;
+
+/// The memory cgroup the harness runs in, and with it every experiment (they
+/// are not moved elsewhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryCgroup {
+    /// 1 or 2.
+    pub version: u8,
+    /// The cgroup's folder.
+    pub dir: PathBuf,
+    /// Where its hierarchy is mounted (the top of the ancestors looked at).
+    pub mount: PathBuf,
+}
+
+/// The counters that tell an OOM kill happened, read before and after a variant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OomCounters {
+    /// `oom_kill` of /proc/vmstat: OOM kills anywhere on the machine.
+    pub system_kills: Option<u64>,
+    /// `oom_kill` of the cgroup (v2 memory.events, v1 memory.oom_control).
+    pub cgroup_kills: Option<u64>,
+    /// v1 `memory.failcnt`: how often the cgroup hit its limit.
+    pub cgroup_failcnt: Option<u64>,
+}
+
+impl OomCounters {
+    /// Reads the counters now.
+    pub fn read(cgroup: Option<&MemoryCgroup>) -> OomCounters {
+        let vmstat = read_trimmed(Path::new("/proc/vmstat")).unwrap_or_default();
+        OomCounters {
+            system_kills: keyed_number(&vmstat, "oom_kill"),
+            cgroup_kills: cgroup.and_then(MemoryCgroup::oom_kills),
+            cgroup_failcnt: cgroup
+                .filter(|c| c.version == 1)
+                .and_then(|c| c.number("memory.failcnt")),
+        }
+    }
+
+    /// What rose since `before`, as a clause for a failure message, if
+    /// anything did ("the OOM killer acted: ...").
+    pub fn explain_since(&self, before: &OomCounters, limit: Option<u64>) -> Option<String> {
+        let rose = |now: Option<u64>, then: Option<u64>| match (now, then) {
+            (Some(n), Some(t)) if n > t => Some(n - t),
+            _ => None,
+        };
+        let limit = limit
+            .map(|l| format!(" (limit {} MiB)", l >> 20))
+            .unwrap_or_default();
+        if let Some(n) = rose(self.cgroup_kills, before.cgroup_kills) {
+            return Some(format!(
+                "killed by the OOM killer: out of memory in its cgroup{limit}, whose oom_kill count rose by {n}"
+            ));
+        }
+        if let Some(n) = rose(self.system_kills, before.system_kills) {
+            return Some(format!(
+                "killed by the OOM killer, it seems: the machine's oom_kill count (/proc/vmstat) rose by {n} meanwhile"
+            ));
+        }
+        rose(self.cgroup_failcnt, before.cgroup_failcnt).map(|n| {
+            format!(
+                "probably killed for memory: its cgroup{limit} hit its limit {n} times (memory.failcnt)"
+            )
+        })
+    }
+}
+
+/// The number after `key ` on a line of a `key value` file (vmstat, memory.events).
+fn keyed_number(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok())?
+    })
+}
+
+impl MemoryCgroup {
+    /// Finds this process's memory cgroup from /proc/self/cgroup and
+    /// /proc/self/mountinfo.
+    pub fn detect() -> Option<MemoryCgroup> {
+        let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let found = MemoryCgroup::locate(&cgroup, &mountinfo)?;
+        found.dir.is_dir().then_some(found)
+    }
+
+    /// The memory cgroup named by the texts of /proc/self/cgroup and
+    /// /proc/self/mountinfo: the v1 `memory` hierarchy if one is mounted, else
+    /// the v2 one if its root offers the memory controller.
+    pub fn locate(cgroup: &str, mountinfo: &str) -> Option<MemoryCgroup> {
+        let mounts: Vec<(String, String, String, String)> = mountinfo
+            .lines()
+            .filter_map(|line| {
+                let (before, after) = line.split_once(" - ")?;
+                let fields: Vec<&str> = before.split_whitespace().collect();
+                let after: Vec<&str> = after.split_whitespace().collect();
+                Some((
+                    (*fields.get(3)?).to_string(),
+                    (*fields.get(4)?).to_string(),
+                    (*after.first()?).to_string(),
+                    after.get(2).copied().unwrap_or("").to_string(),
+                ))
+            })
+            .collect();
+        let join = |mount_root: &str, mount_point: &str, path: &str| -> Option<PathBuf> {
+            let rest = path.strip_prefix(mount_root.trim_end_matches('/'))?;
+            Some(Path::new(mount_point).join(rest.trim_start_matches('/')))
+        };
+        for line in cgroup.lines() {
+            let mut parts = line.splitn(3, ':');
+            let (Some(_), Some(controllers), Some(path)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            if !controllers.split(',').any(|c| c == "memory") {
+                continue;
+            }
+            for (root, point, fstype, options) in &mounts {
+                if fstype == "cgroup" && options.split(',').any(|o| o == "memory") {
+                    if let Some(dir) = join(root, point, path) {
+                        return Some(MemoryCgroup {
+                            version: 1,
+                            dir,
+                            mount: PathBuf::from(point),
+                        });
+                    }
+                }
+            }
+        }
+        let path = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
+        mounts.iter().find_map(|(root, point, fstype, _)| {
+            if fstype != "cgroup2" {
+                return None;
+            }
+            let controllers = read_trimmed(&Path::new(point).join("cgroup.controllers"));
+            if !controllers.is_some_and(|c| c.split_whitespace().any(|w| w == "memory")) {
+                return None;
+            }
+            Some(MemoryCgroup {
+                version: 2,
+                dir: join(root, point, path)?,
+                mount: PathBuf::from(point),
+            })
+        })
+    }
+
+    fn number(&self, file: &str) -> Option<u64> {
+        read_trimmed(&self.dir.join(file)).and_then(|t| t.parse().ok())
+    }
+
+    /// The smallest memory limit of this cgroup and its ancestors up to the
+    /// mount, if any is set.
+    pub fn limit_bytes(&self) -> Option<u64> {
+        let file = if self.version == 1 {
+            "memory.limit_in_bytes"
+        } else {
+            "memory.max"
+        };
+        self.dir
+            .ancestors()
+            .take_while(|d| d.starts_with(&self.mount))
+            .filter_map(|d| read_trimmed(&d.join(file)))
+            // v2 writes "max" for none.
+            .filter_map(|t| t.parse::<u64>().ok())
+            .filter(|&l| l < V1_NO_LIMIT_FROM)
+            .min()
+    }
+
+    /// What the cgroup uses now (v2 memory.current, v1 memory.usage_in_bytes).
+    pub fn usage_bytes(&self) -> Option<u64> {
+        self.number(if self.version == 1 {
+            "memory.usage_in_bytes"
+        } else {
+            "memory.current"
+        })
+    }
+
+    /// How many processes the OOM killer has killed in this cgroup (v2
+    /// memory.events, v1 memory.oom_control on kernels from 4.13).
+    pub fn oom_kills(&self) -> Option<u64> {
+        let file = if self.version == 1 {
+            "memory.oom_control"
+        } else {
+            "memory.events"
+        };
+        keyed_number(&read_trimmed(&self.dir.join(file))?, "oom_kill")
+    }
 }
 
 fn glibc_version() -> String {
@@ -276,6 +494,84 @@ mod tests {
             "madvise"
         );
         assert_eq!(selected_word("[always] madvise never"), "always");
+    }
+
+    /// /proc/self/cgroup and the cgroup lines of mountinfo of a machine with
+    /// v1 memory and an unused v2 hierarchy (captured on this project's CI kind).
+    const HYBRID_CGROUP: &str = "9:name=systemd:/\n4:memory:/process_api/ac8a\n1:cpu:/\n0::/\n";
+    const HYBRID_MOUNTINFO: &str =
+        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+
+    #[test]
+    fn a_v1_memory_cgroup_is_found_from_cgroup_and_mountinfo() {
+        let found = MemoryCgroup::locate(HYBRID_CGROUP, HYBRID_MOUNTINFO).expect("found");
+        assert_eq!(found.version, 1);
+        assert_eq!(
+            found.dir,
+            Path::new("/sys/fs/cgroup/memory/process_api/ac8a")
+        );
+    }
+
+    #[test]
+    fn a_container_mount_root_is_taken_off_the_cgroup_path() {
+        let cgroup = "4:memory:/docker/abc\n";
+        let mountinfo =
+            "35 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n";
+        let found = MemoryCgroup::locate(cgroup, mountinfo).expect("found");
+        assert_eq!(found.dir, Path::new("/sys/fs/cgroup/memory"));
+    }
+
+    #[test]
+    fn limits_are_the_smallest_of_the_cgroup_and_its_ancestors() {
+        let mount = tempfile::tempdir().unwrap();
+        let dir = mount.path().join("a/b");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            mount.path().join("memory.limit_in_bytes"),
+            "9223372036854771712\n",
+        )
+        .unwrap();
+        std::fs::write(mount.path().join("a/memory.limit_in_bytes"), "268435456\n").unwrap();
+        std::fs::write(dir.join("memory.limit_in_bytes"), "536870912\n").unwrap();
+        std::fs::write(
+            dir.join("memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+        )
+        .unwrap();
+        let cgroup = MemoryCgroup {
+            version: 1,
+            dir: dir.clone(),
+            mount: mount.path().to_path_buf(),
+        };
+        assert_eq!(cgroup.limit_bytes(), Some(256 << 20));
+        assert_eq!(cgroup.oom_kills(), Some(3));
+        let v2 = MemoryCgroup {
+            version: 2,
+            ..cgroup
+        };
+        std::fs::write(dir.join("memory.max"), "max\n").unwrap();
+        assert_eq!(v2.limit_bytes(), None);
+    }
+
+    #[test]
+    fn an_oom_kill_is_named_from_the_counters_that_rose() {
+        let before = OomCounters {
+            system_kills: Some(1),
+            cgroup_kills: Some(0),
+            cgroup_failcnt: Some(0),
+        };
+        let after = OomCounters {
+            cgroup_kills: Some(1),
+            ..before
+        };
+        let text = after.explain_since(&before, Some(64 << 20)).expect("named");
+        assert!(
+            text.contains("OOM killer") && text.contains("64 MiB"),
+            "{text}"
+        );
+        assert_eq!(before.explain_since(&before, None), None);
     }
 
     #[test]

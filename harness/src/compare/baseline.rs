@@ -34,14 +34,21 @@ pub enum BaselineMode {
 }
 
 impl BaselineMode {
-    /// The mode the two flags ask for, with names resolved under `dir`.
+    /// The mode the flags ask for, with names resolved under `dir`: `compare`
+    /// is a name or a path ([`resolve`]), `save` only a name ([`resolve_name`]),
+    /// and `save_file` an explicit path to write.
     pub fn from_flags(
         dir: &Path,
         compare: Option<&str>,
         save: Option<&str>,
+        save_file: Option<&Path>,
     ) -> Result<BaselineMode, BaselineError> {
         let compare = compare.map(|n| resolve(dir, n)).transpose()?;
-        let save = save.map(|n| resolve(dir, n)).transpose()?;
+        let save = match (save, save_file) {
+            (Some(name), _) => Some(resolve_name(dir, name)?),
+            (None, Some(path)) => Some(path.to_path_buf()),
+            (None, None) => None,
+        };
         Ok(match (compare, save) {
             (None, None) => BaselineMode::Discard,
             (None, Some(path)) => BaselineMode::Save { path },
@@ -112,18 +119,73 @@ pub enum BaselineError {
         /// The name given.
         name: String,
     },
+    /// A name that reads like a file: names are folders in the baseline folder.
+    #[error("baseline name '{name}' ends in .json, but a name is a folder in the baseline folder; for a file write a path such as ./{name}")]
+    JsonName {
+        /// The name given.
+        name: String,
+    },
+    /// `--save-baseline` was given a path: it writes only inside the baseline folder.
+    #[error("--save-baseline takes a name (a folder in the baseline folder), not the path '{name}'; to write a file elsewhere pass --save-baseline-file PATH")]
+    PathAsName {
+        /// The value given.
+        name: String,
+    },
+    /// The path is a FIFO, a device, a folder without results.json, ...: reading
+    /// it could block or never end.
+    #[error(
+        "{path}: {what}, not a regular file; pass a results.json or the run folder holding one"
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
+    /// The file is larger than any results.json the harness writes.
+    #[error("{path}: {size} bytes, more than the {limit} bytes a results.json may have; pass a results.json")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// [`MAX_RESULTS_BYTES`].
+        limit: u64,
+    },
 }
 
-/// The results.json a baseline name or path stands for: a name (`v6.18`) is
-/// `<dir>/<name>/results.json`; anything with a `/` or ending in `.json` is a
-/// path, and a folder means its results.json.
+/// The largest results.json read: 128 MiB. A full run with every experiment
+/// writes about 10 MB; a file far larger is not one of ours, and reading it
+/// whole could exhaust the memory of a small cgroup.
+pub const MAX_RESULTS_BYTES: u64 = 128 << 20;
+
+/// The results.json a `--baseline` value stands for: anything with a `/` is a
+/// path (a folder means its results.json; `./x.json` for a file here), and
+/// anything else a name (`v6.18`), `<dir>/<name>/results.json`.
 pub fn resolve(dir: &Path, name: &str) -> Result<PathBuf, BaselineError> {
-    if name.contains('/') || name.ends_with(".json") {
+    if name.contains('/') {
         let path = PathBuf::from(name);
         return Ok(if path.is_dir() {
             path.join("results.json")
         } else {
             path
+        });
+    }
+    resolve_name(dir, name)
+}
+
+/// The results.json of the baseline NAME: `<dir>/<name>/results.json`, never
+/// outside `dir`. A name is letters, digits, `.`, `-` and `_`, not starting
+/// with `.` (so neither `..` nor a hidden folder) and not ending in `.json`.
+pub fn resolve_name(dir: &Path, name: &str) -> Result<PathBuf, BaselineError> {
+    if name.contains('/') {
+        return Err(BaselineError::PathAsName {
+            name: name.to_string(),
+        });
+    }
+    if name.ends_with(".json") {
+        return Err(BaselineError::JsonName {
+            name: name.to_string(),
         });
     }
     let safe = !name.is_empty()
@@ -139,24 +201,67 @@ pub fn resolve(dir: &Path, name: &str) -> Result<PathBuf, BaselineError> {
     Ok(dir.join(name).join("results.json"))
 }
 
-/// Reads and checks a results.json (a saved baseline or any run's).
+/// Reads and checks a results.json (a saved baseline or any run's). Only a
+/// regular file of at most [`MAX_RESULTS_BYTES`] is read; a FIFO is opened
+/// without waiting for a writer and refused.
 pub fn load(path: &Path) -> Result<RunRecord, BaselineError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(BaselineError::Missing {
-                path: path.to_path_buf(),
-                hint: existing_hint(path),
-            })
-        }
-        Err(source) => {
-            return Err(BaselineError::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
+    let text = read_bounded(path)?;
     parse(&text, path)
+}
+
+fn read_bounded(path: &Path) -> Result<String, BaselineError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let read_error = |source: std::io::Error| match source.kind() {
+        std::io::ErrorKind::NotFound => BaselineError::Missing {
+            path: path.to_path_buf(),
+            hint: existing_hint(path),
+        },
+        std::io::ErrorKind::InvalidData => BaselineError::Malformed {
+            path: path.to_path_buf(),
+            reason: "not UTF-8 text".into(),
+        },
+        _ => BaselineError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_error)?;
+    let meta = file.metadata().map_err(read_error)?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a folder without results.json"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        };
+        return Err(BaselineError::NotAFile {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
+    if meta.len() > MAX_RESULTS_BYTES {
+        return Err(BaselineError::TooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit: MAX_RESULTS_BYTES,
+        });
+    }
+    let mut text = String::new();
+    file.take(MAX_RESULTS_BYTES)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    Ok(text)
 }
 
 /// Checks and parses the text of a results.json; `path` is for messages only.

@@ -626,14 +626,14 @@ fn compare_variant(
             push(
                 "minor_faults".into(),
                 MetricKind::Faults,
-                op.faults.minor as i64,
-                p.faults.minor as i64,
+                signed(op.faults.minor),
+                signed(p.faults.minor),
             );
             push(
                 "major_faults".into(),
                 MetricKind::Faults,
-                op.faults.major as i64,
-                p.faults.major as i64,
+                signed(op.faults.major),
+                signed(p.faults.major),
             );
             if let (Some(before_old), Some(before_new)) = (
                 previous(&old.checkpoints, oi, &p.role),
@@ -643,7 +643,7 @@ fn compare_variant(
                     process_fields(before)
                         .iter()
                         .zip(process_fields(after))
-                        .map(|((name, a), (_, b))| (*name, b as i64 - *a as i64))
+                        .map(|((name, a), (_, b))| (*name, signed(b).saturating_sub(signed(*a))))
                         .collect::<Vec<_>>()
                 };
                 for ((name, a), (_, b)) in deltas(before_old, op)
@@ -663,8 +663,8 @@ fn compare_variant(
                             push(
                                 format!("{}.{name}", r.name),
                                 MetricKind::Memory,
-                                a as i64,
-                                b as i64,
+                                signed(a),
+                                signed(b),
                             );
                         }
                     }
@@ -684,6 +684,12 @@ fn compare_variant(
             ));
         }
     }
+}
+
+/// A counter as a signed figure; one beyond i64 (only a corrupt file has
+/// one) is held at i64::MAX rather than turning negative.
+fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

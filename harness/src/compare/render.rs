@@ -73,7 +73,7 @@ pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
             ("", false),
         ]);
         for m in changed {
-            let diff = m.now - m.baseline;
+            let diff = m.now.saturating_sub(m.baseline);
             let percent = if m.baseline != 0 {
                 format!(
                     " ({:+.2}%)",

@@ -292,10 +292,10 @@ impl Experiment for ForkCow {
         }
         // Parent and child each end with a full copy, plus the page cache of the file.
         let needed = 2 * bytes + (64 << 20);
-        if let Some(limit) = ctx.env.cgroup_memory_max_bytes {
+        if let Some(limit) = ctx.env.memory_room_bytes() {
             if limit < needed {
                 return Err(format!(
-                    "the cgroup memory limit ({}) cannot hold two copies of the region ({}); use --quick or a smaller --size",
+                    "the memory free for this run ({}, MemAvailable within the cgroup limit) cannot hold two copies of the region ({}); use --quick or a smaller --size",
                     human_bytes(limit),
                     human_bytes(bytes)
                 ));

@@ -217,14 +217,10 @@ impl Experiment for LazyAlloc {
         }
         // Two chunks are written, and reading one costs a page table per 512 pages.
         let written = 2 * chunk_bytes + chunk_bytes / 512;
-        if let Some(limit) = ctx
-            .env
-            .cgroup_memory_max_bytes
-            .or_else(cgroup_v1_memory_limit)
-        {
+        if let Some(limit) = ctx.env.memory_room_bytes() {
             if limit < written + (64 << 20) {
                 return Err(format!(
-                    "the cgroup memory limit ({}) cannot hold the {} this experiment writes; use --quick or a smaller --size",
+                    "the memory free for this run ({}, MemAvailable within the cgroup limit) cannot hold the {} this experiment writes; use --quick or a smaller --size",
                     human_bytes(limit),
                     human_bytes(written)
                 ));
@@ -297,31 +293,6 @@ impl Experiment for LazyAlloc {
             .map(summary_table)
             .collect()
     }
-}
-
-/// The memory limit of this process's cgroup under cgroup v1
-/// (`memory.limit_in_bytes`), which the recorded environment (cgroup v2's
-/// memory.max) does not cover; `None` when unlimited or not visible.
-fn cgroup_v1_memory_limit() -> Option<u64> {
-    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    let path = cgroups.lines().find_map(|l| {
-        let mut parts = l.splitn(3, ':');
-        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
-        controllers
-            .split(',')
-            .any(|c| c == "memory")
-            .then_some(path)
-    })?;
-    let limit: u64 = std::fs::read_to_string(format!(
-        "/sys/fs/cgroup/memory{}/memory.limit_in_bytes",
-        path.trim_end_matches('/')
-    ))
-    .ok()?
-    .trim()
-    .parse()
-    .ok()?;
-    // "Unlimited" is the largest page-aligned i64.
-    (limit < 1 << 62).then_some(limit)
 }
 
 fn summary_table(variant: &VariantRecord) -> SummaryTable {

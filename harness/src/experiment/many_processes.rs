@@ -126,9 +126,8 @@ impl Experiment for ManyProcesses {
         let needed = count * (256 << 10);
         let available = ctx
             .env
-            .cgroup_memory_max_bytes
-            .unwrap_or(u64::MAX)
-            .min(ctx.env.mem_total_bytes);
+            .memory_room_bytes()
+            .unwrap_or(ctx.env.mem_total_bytes);
         if available > 0 && needed > available / 2 {
             return Err(format!(
                 "{count} workers may need {} and this machine or cgroup has {}; use a smaller --count",

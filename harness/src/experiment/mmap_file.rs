@@ -306,10 +306,10 @@ fn check_room(env: &Environment, file_bytes: u64) -> Result<(), String> {
             human_bytes(env.temp_dir_free_bytes)
         ));
     }
-    if let Some(limit) = env.cgroup_memory_max_bytes {
+    if let Some(limit) = env.memory_room_bytes() {
         if limit < needed + (64 << 20) {
             return Err(format!(
-                "the cgroup memory limit ({}) cannot hold the file in the page cache; use --quick or a smaller --size",
+                "the memory free for this run ({}, MemAvailable within the cgroup limit) cannot hold the file in the page cache; use --quick or a smaller --size",
                 human_bytes(limit)
             ));
         }

@@ -21,6 +21,29 @@ pub enum KernelSpec {
     Path(PathBuf),
 }
 
+/// Whether a file starts as a kernel QEMU can boot: an x86 bzImage carries the
+/// boot protocol's "HdrS" magic at offset 0x202 (Documentation/arch/x86/boot.rst),
+/// an uncompressed vmlinux is an ELF file. Checked before a guest is started, so
+/// a wrong file costs no boot.
+fn looks_like_a_kernel(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 0x206];
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut read = 0;
+    let mut file = file.take(head.len() as u64);
+    while read < head.len() {
+        match file.read(&mut head[read..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => read += n,
+        }
+    }
+    let elf = read >= 4 && head[..4] == *b"\x7fELF";
+    let bzimage = read >= 0x206 && head[0x202..0x206] == *b"HdrS";
+    elf || bzimage
+}
+
 impl KernelSpec {
     /// Parses `host`, `debian:VERSION` or a path.
     pub fn parse(text: &str) -> Result<KernelSpec, String> {
@@ -44,6 +67,12 @@ impl KernelSpec {
             return Err(format!(
                 "'{text}' is neither `host`, `debian:VERSION` nor a kernel image file; \
                  `harness matrix --list-kernels` shows what is available"
+            ));
+        }
+        if !looks_like_a_kernel(&path) {
+            return Err(format!(
+                "'{text}' is not a kernel image: neither a bzImage (no \"HdrS\" boot header at \
+                 byte 0x202) nor an ELF vmlinux; pass a kernel, or `host` or `debian:VERSION`"
             ));
         }
         Ok(KernelSpec::Path(path))
@@ -513,6 +542,25 @@ mod tests {
             Ok(KernelSpec::Debian("6.1".into()))
         );
         assert!(KernelSpec::parse("debian:").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "not a kernel").unwrap();
+        let err = KernelSpec::parse(text.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("not a kernel image"), "{err}");
+        let mut bzimage = vec![0u8; 0x300];
+        bzimage[0x202..0x206].copy_from_slice(b"HdrS");
+        let image = dir.path().join("vmlinuz");
+        std::fs::write(&image, &bzimage).unwrap();
+        assert!(matches!(
+            KernelSpec::parse(image.to_str().unwrap()),
+            Ok(KernelSpec::Path(_))
+        ));
+        let elf = dir.path().join("vmlinux");
+        std::fs::write(&elf, b"\x7fELF\x02\x01\x01").unwrap();
+        assert!(matches!(
+            KernelSpec::parse(elf.to_str().unwrap()),
+            Ok(KernelSpec::Path(_))
+        ));
         assert!(KernelSpec::parse("debian:six").is_err());
         assert!(KernelSpec::parse("/no/such/vmlinuz").is_err());
         assert_eq!(

@@ -36,7 +36,8 @@ pub fn parse_pcp_pages(zoneinfo: &str) -> u64 {
         if line.starts_with("cpu:") {
             in_cpu = true;
         } else if in_cpu && line.starts_with("count:") {
-            pages += line["count:".len()..].trim().parse::<u64>().unwrap_or(0);
+            let count = line["count:".len()..].trim().parse::<u64>().unwrap_or(0);
+            pages = count.saturating_add(pages);
             in_cpu = false;
         } else if line.starts_with("Node") {
             in_cpu = false;
@@ -56,7 +57,7 @@ pub fn read() -> Result<SystemCounters, ProbeError> {
     // Unreadable zoneinfo leaves the correction at 0; the counters still stand.
     if let Ok(zoneinfo) = std::fs::read_to_string("/proc/zoneinfo") {
         counters.pcp_free_bytes =
-            parse_pcp_pages(&zoneinfo) * experiments::pages::page_size() as u64;
+            parse_pcp_pages(&zoneinfo).saturating_mul(experiments::pages::page_size() as u64);
     }
     Ok(counters)
 }

@@ -139,9 +139,12 @@ pub fn parse_snapshot(raw: &RawSnapshot, source: &Path) -> Result<ParsedSnapshot
     let mut totals = status::parse_totals(&raw.status, &source.join("status"))?;
     let mappings = smaps::parse(&raw.smaps, &source.join("smaps"))?;
     for m in &mappings {
-        totals.mapped_rss_bytes += m.figures.rss_bytes;
-        totals.pss_bytes += m.figures.pss_bytes;
-        totals.uss_bytes += m.figures.private_clean_bytes + m.figures.private_dirty_bytes;
+        let f = &m.figures;
+        totals.mapped_rss_bytes = totals.mapped_rss_bytes.saturating_add(f.rss_bytes);
+        totals.pss_bytes = totals.pss_bytes.saturating_add(f.pss_bytes);
+        totals.uss_bytes = totals
+            .uss_bytes
+            .saturating_add(f.private_clean_bytes.saturating_add(f.private_dirty_bytes));
     }
     Ok(ParsedSnapshot {
         faults_total,

@@ -86,7 +86,8 @@ pub fn sample_indexes(pages: u64) -> Vec<u64> {
         return (0..pages).collect();
     }
     (0..SAMPLE_PAGES)
-        .map(|i| i * pages / SAMPLE_PAGES)
+        // In u128: i × pages may not fit in a u64 for a huge declared region.
+        .map(|i| (u128::from(i) * u128::from(pages) / u128::from(SAMPLE_PAGES)) as u64)
         .collect()
 }
 
@@ -177,6 +178,8 @@ fn read_region_at(
     let page_size = page_size.max(1);
     let first = start / page_size;
     let pages = len.div_ceil(page_size);
+    // A region reaching past what a pagemap offset can address is not a real one.
+    first.checked_add(pages)?.checked_mul(ENTRY_BYTES as u64)?;
     let pagemap = File::open(pagemap_path).ok()?;
     let wanted = sample_indexes(pages);
     let mut sampled = Vec::with_capacity(wanted.len());

@@ -49,8 +49,10 @@ pub fn parse_rollup(text: &str) -> (u64, u64) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         match key {
-            "Pss" => pss = kib * 1024,
-            "Private_Clean" | "Private_Dirty" => uss += kib * 1024,
+            "Pss" => pss = kib.saturating_mul(1024),
+            "Private_Clean" | "Private_Dirty" => {
+                uss = kib.saturating_mul(1024).saturating_add(uss);
+            }
             _ => {}
         }
     }

@@ -46,10 +46,15 @@ fn check_lines(text: &str, path: &Path) -> Result<Vec<String>, ProbeError> {
                 *current = Some(value.trim().to_string());
             } else {
                 let mut words = value.split_whitespace();
-                let number_ok = words.next().is_some_and(|n| n.parse::<u64>().is_ok());
-                let unit_ok = words.next().is_none_or(|u| u == "kB");
-                if !number_ok || !unit_ok || words.next().is_some() {
+                let number = words.next().and_then(|n| n.parse::<u64>().ok());
+                let unit = words.next();
+                let unit_ok = unit.is_none_or(|u| u == "kB");
+                if number.is_none() || !unit_ok || words.next().is_some() {
                     return Err(error("expected 'Key: <number> [kB]'"));
+                }
+                // The parser multiplies kB into bytes: the figure must fit.
+                if unit.is_some() && number.and_then(|n| n.checked_mul(1024)).is_none() {
+                    return Err(error("a size too large for 64 bits in bytes"));
                 }
             }
         } else {

@@ -26,6 +26,7 @@ use crate::model::{
     RegionRecord, Status, VariantRecord,
 };
 use crate::probe::{parse_snapshot, ParsedSnapshot, Probe, RawSnapshot};
+use crate::system::{MemoryCgroup, OomCounters};
 use child::ChildGuard;
 
 /// How mapping names show the run's private temp folder, so that names are the
@@ -171,6 +172,25 @@ fn drive(
     session: &mut Session,
     on_event: &mut dyn FnMut(RunnerEvent),
 ) -> Result<(), RunnerError> {
+    // Read before the start, so that a SIGKILL can be told apart: the OOM
+    // killer's (its counters rise) or another's.
+    let cgroup = MemoryCgroup::detect();
+    let oom_before = OomCounters::read(cgroup.as_ref());
+    let exit_text = |s: std::process::ExitStatus| {
+        use std::os::unix::process::ExitStatusExt;
+        let oom = (s.signal() == Some(libc::SIGKILL))
+            .then(|| {
+                OomCounters::read(cgroup.as_ref()).explain_since(
+                    &oom_before,
+                    cgroup.as_ref().and_then(MemoryCgroup::limit_bytes),
+                )
+            })
+            .flatten();
+        match oom {
+            Some(oom) => format!("{s}, {oom}"),
+            None => s.to_string(),
+        }
+    };
     let (mut guard, pipes) = ChildGuard::spawn(&spec.binary, args)?;
     let lines = spawn_line_reader(pipes.stdout);
     let stderr_tail = Arc::new(Mutex::new(Vec::new()));
@@ -193,7 +213,10 @@ fn drive(
                 let status = guard.wait_for_exit(Duration::from_secs(5))?;
                 let _ = stderr_thread.join();
                 return Err(failure(match status {
-                    Some(s) => format!("exited ({s}) after {last_label} without saying done"),
+                    Some(s) => format!(
+                        "exited ({}) after {last_label} without saying done",
+                        exit_text(s)
+                    ),
                     None => format!("closed its output after {last_label} without saying done"),
                 }));
             }
@@ -259,7 +282,10 @@ fn drive(
                 let _ = stderr_thread.join();
                 return match status {
                     Some(s) if s.success() => Ok(()),
-                    Some(s) => Err(failure(format!("exited with {s} after saying done"))),
+                    Some(s) => Err(failure(format!(
+                        "exited with {} after saying done",
+                        exit_text(s)
+                    ))),
                     None => Err(RunnerError::Timeout {
                         checkpoint: "done".into(),
                         after: spec.timeout,
@@ -306,7 +332,7 @@ impl Session {
         {
             self.record.rss_samples.push(crate::model::RssSample {
                 millis,
-                rss_bytes: resident * self.page_size,
+                rss_bytes: resident.saturating_mul(self.page_size),
             });
         }
     }
@@ -335,7 +361,7 @@ impl Session {
                     self.record.noise_floor.push(NoiseFloor {
                         minor_faults: parsed.faults_total.minor.saturating_sub(faults.minor),
                         major_faults: parsed.faults_total.major.saturating_sub(faults.major),
-                        rss_delta_bytes: parsed.totals.rss_bytes as i64 - *rss as i64,
+                        rss_delta_bytes: signed_change(*rss, parsed.totals.rss_bytes),
                     });
                 }
             }
@@ -448,6 +474,13 @@ fn region_figures(
         figures,
         pagemap: None,
     }
+}
+
+/// `after - before` as a signed figure, held at the ends of i64 rather than
+/// wrapping (only corrupt text has figures that far apart).
+fn signed_change(before: u64, after: u64) -> i64 {
+    let change = i128::from(after) - i128::from(before);
+    i64::try_from(change).unwrap_or(if change < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Parses a `0x…` address as written in [`MappingRecord`].

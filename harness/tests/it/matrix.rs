@@ -223,9 +223,10 @@ fn guest_init_is_hidden_and_refuses_to_run_outside_a_guest() {
     assert!(String::from_utf8_lossy(&init.stderr).contains("PID 1"));
 }
 
+/// A file that is neither a bzImage nor an ELF vmlinux is refused before any
+/// guest boots (it used to cost a 30-second boot that QEMU then failed).
 #[test]
-fn an_image_that_is_not_a_kernel_is_reported_with_how_qemu_ended() {
-    skip_without_guest!(false);
+fn an_image_that_is_not_a_kernel_is_refused_before_any_guest_boots() {
     let junk = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(junk.path(), b"this is not a kernel image").expect("write");
     let path = junk.path().display().to_string();
@@ -238,17 +239,8 @@ fn an_image_that_is_not_a_kernel_is_reported_with_how_qemu_ended() {
         "--timeout",
         "60",
     ]);
-    assert_eq!(run.output.status.code(), Some(1), "{}", run.describe());
+    assert_eq!(run.output.status.code(), Some(2), "{}", run.describe());
     let err = run.stderr();
-    assert!(err.contains("no results frame"), "{}", run.describe());
-    assert!(
-        err.contains("QEMU ended with exit status: 1"),
-        "{}",
-        run.describe()
-    );
-    let ktap = run.read(&run.run_dir().join("matrix.ktap"));
-    assert!(
-        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 "),
-        "{ktap}"
-    );
+    assert!(err.contains("is not a kernel image"), "{}", run.describe());
+    assert_eq!(err.lines().count(), 1, "{}", run.describe());
 }
