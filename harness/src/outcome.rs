@@ -473,11 +473,11 @@ fn metric_cases(e: &ExperimentRecord, cmp: &Comparison) -> Vec<Case> {
             ));
         }
         let regressions = rows.iter().filter(|m| m.change.is_regression()).count();
+        let beyond = rows.iter().filter(|m| m.change.is_beyond()).count();
         diagnostics.push(format!(
-            "{} metrics compared, {} beyond tolerance ({} increased, a regression)",
+            "{} metrics compared, {beyond} beyond tolerance: {regressions} increased (regressions), {} decreased (changes)",
             rows.len(),
-            rows.iter().filter(|m| m.change.is_beyond()).count(),
-            regressions
+            beyond - regressions
         ));
         let outcome = if regressions > 0 {
             Outcome::Fail

@@ -148,12 +148,22 @@ fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
         run.describe()
     );
 
-    // KTAP on stdout and on disk: one test per claim of the one kernel.
+    // KTAP on stdout and on disk: the one kernel, its experiment, a leaf per claim.
     let claims = exp["claims"].as_array().map_or(0, Vec::len);
     assert!(claims > 0, "{exp:#}");
     let ktap = String::from_utf8_lossy(&run.output.stdout).into_owned();
-    assert!(ktap.starts_with("KTAP version 1\n"), "{}", run.describe());
-    assert_eq!(ktap.lines().nth(1), Some(format!("1..{claims}").as_str()));
+    assert!(
+        ktap.starts_with(
+            "KTAP version 1\n1..1\n  KTAP version 1\n  # Subtest: debian_6.1\n  1..1\n"
+        ),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        ktap.contains(&format!("    # Subtest: mmap-file\n    1..{claims}\n")),
+        "{}",
+        run.describe()
+    );
     assert_eq!(run.read(&dir.join("matrix.ktap")), ktap);
     let table = run.read(&dir.join("matrix.txt"));
     assert!(table.contains("debian:6.1 (ref)"), "{table}");
@@ -184,7 +194,7 @@ fn a_guest_that_overstays_its_timeout_is_killed_and_reported() {
     );
     let ktap = run.read(&run.run_dir().join("matrix.ktap"));
     assert!(
-        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 debian:6.1 boot # "),
+        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 debian_6.1 # ERROR no results: "),
         "{ktap}"
     );
 }
@@ -242,7 +252,8 @@ fn an_image_that_is_not_a_kernel_is_reported_with_how_qemu_ended() {
     );
     let ktap = run.read(&run.run_dir().join("matrix.ktap"));
     assert!(
-        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 "),
+        ktap.starts_with("KTAP version 1\n1..1\nnot ok 1 ")
+            && ktap.contains(" # ERROR no results: "),
         "{ktap}"
     );
 }
