@@ -14,6 +14,8 @@
 //! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
 //! 6. [`compare`] matches a run with a baseline (another `RunRecord`) and finds
 //!    the claims and metrics that changed beyond tolerance.
+//! 7. [`outcome`] turns a run (and its comparison) into the results every output
+//!    and the exit code share; [`report::ktap`] prints them for kernel CI.
 //!
 //! [`matrix`] runs the same pipeline under other kernels in QEMU and compares them.
 #![deny(missing_docs)]

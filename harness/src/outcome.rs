@@ -208,9 +208,10 @@ impl fmt::Display for Totals {
 /// The verdict of a whole run: the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunVerdict {
-    /// Nothing to act on (exit 0). `skipped` lists experiments that did not run.
+    /// Nothing to act on (exit 0). `skipped` lists what did not run.
     Pass {
-        /// `name: reason` of each skipped experiment (125 under `--bisect`).
+        /// `name: reason` of each skipped experiment and `name/variant: reason`
+        /// of each skipped variant (125 under `--bisect`).
         skipped: Vec<String>,
     },
     /// A `not ok` somewhere (exit 1).
@@ -230,22 +231,25 @@ impl RunVerdict {
         if cases.iter().any(|c| c.outcome.is_failure()) {
             return RunVerdict::Fail;
         }
+        let reason = |r: &Option<String>| one_line(r.as_deref().unwrap_or("no reason given"));
         let skipped: Vec<String> = run
             .experiments
             .iter()
             .filter(|e| e.status == Status::Skipped)
-            .map(|e| {
-                format!(
-                    "{}: {}",
-                    e.name,
-                    one_line(e.reason.as_deref().unwrap_or("no reason given"))
-                )
-            })
+            .map(|e| format!("{}: {}", e.name, reason(&e.reason)))
             .collect();
         if skipped.len() == run.experiments.len() {
-            RunVerdict::Skip(skipped)
-        } else {
-            RunVerdict::Pass { skipped }
+            return RunVerdict::Skip(skipped);
+        }
+        // A variant this kernel could not run leaves the commit untested too.
+        let variants = run.experiments.iter().flat_map(|e| {
+            e.variants
+                .iter()
+                .filter(|v| v.status == Status::Skipped)
+                .map(move |v| format!("{}/{}: {}", e.name, v.name, reason(&v.reason)))
+        });
+        RunVerdict::Pass {
+            skipped: skipped.into_iter().chain(variants).collect(),
         }
     }
 
@@ -259,7 +263,8 @@ impl RunVerdict {
     }
 
     /// The exit code for `git bisect run`: 0 good, 1 bad, 125 when an
-    /// experiment was skipped (this commit or kernel cannot run all of it).
+    /// experiment or a variant was skipped (this commit or kernel cannot run
+    /// all of it).
     pub fn bisect_code(&self) -> u8 {
         match self {
             RunVerdict::Pass { skipped } if skipped.is_empty() => 0,
@@ -468,11 +473,11 @@ fn metric_cases(e: &ExperimentRecord, cmp: &Comparison) -> Vec<Case> {
             ));
         }
         let regressions = rows.iter().filter(|m| m.change.is_regression()).count();
+        let beyond = rows.iter().filter(|m| m.change.is_beyond()).count();
         diagnostics.push(format!(
-            "{} metrics compared, {} beyond tolerance ({} increased, a regression)",
+            "{} metrics compared, {beyond} beyond tolerance: {regressions} increased (regressions), {} decreased (changes)",
             rows.len(),
-            rows.iter().filter(|m| m.change.is_beyond()).count(),
-            regressions
+            beyond - regressions
         ));
         let outcome = if regressions > 0 {
             Outcome::Fail

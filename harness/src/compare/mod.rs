@@ -197,6 +197,8 @@ pub struct Comparison {
     pub page_size: u64,
     /// The tolerances in force.
     pub tolerances: Tolerances,
+    /// How many runs of each variant the baseline's spread comes from (1: none).
+    pub baseline_runs: u32,
     /// Environment fields that differ.
     pub environment: Vec<EnvironmentChange>,
     /// Every claim found in both runs.
@@ -273,6 +275,7 @@ pub fn spread(experiment: &str, repeats: &[&VariantRecord]) -> Vec<MetricSpread>
         let mut own = Comparison {
             page_size: 4096,
             tolerances: Tolerances::default(),
+            baseline_runs: 1,
             environment: Vec::new(),
             claims: Vec::new(),
             metrics: Vec::new(),
@@ -320,6 +323,7 @@ pub fn compare(baseline: &RunRecord, now: &RunRecord, tolerances: Tolerances) ->
     let mut cmp = Comparison {
         page_size: baseline.environment.page_size,
         tolerances,
+        baseline_runs: baseline.repeats.as_ref().map_or(1, |r| r.count),
         environment: environment_changes(baseline, now),
         claims: Vec::new(),
         metrics: Vec::new(),

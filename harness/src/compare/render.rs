@@ -5,16 +5,26 @@
 
 use std::fmt::Write;
 
-use super::{Change, Comparison};
+use super::{Change, Comparison, VerdictChange};
 use crate::report::table::{verdict_word, Table};
 
-/// The word a metric outcome is shown as; regressions stand out in capitals.
+/// The word a metric outcome is shown as; what is beyond tolerance stands out
+/// in capitals, with its direction and what it means (see [`super`]'s policy).
 pub fn change_word(change: Change) -> &'static str {
     match change {
         Change::Unchanged => "unchanged",
         Change::WithinTolerance => "within tolerance",
-        Change::Increased => "BEYOND TOLERANCE (increased)",
-        Change::Decreased => "BEYOND TOLERANCE (decreased)",
+        Change::Increased => "BEYOND TOLERANCE: regression (increased)",
+        Change::Decreased => "BEYOND TOLERANCE: change (decreased)",
+    }
+}
+
+/// What a changed verdict means.
+fn verdict_change_word(change: VerdictChange) -> &'static str {
+    match change {
+        VerdictChange::Same => "same",
+        VerdictChange::Flipped => "REGRESSION",
+        VerdictChange::Judgement => "change (not judged on one side)",
     }
 }
 
@@ -40,6 +50,7 @@ pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
             ("claim", false),
             ("baseline", false),
             ("now", false),
+            ("meaning", false),
         ]);
         for c in flipped {
             t.rows.push(vec![
@@ -48,6 +59,7 @@ pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
                 c.id.clone(),
                 verdict_word(c.baseline).to_string(),
                 verdict_word(c.now).to_string(),
+                verdict_change_word(c.change()).to_string(),
             ]);
         }
         out.push(("Claims whose verdict changed".to_string(), t));
@@ -88,7 +100,7 @@ pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
                 m.checkpoint.clone(),
                 m.process.clone(),
                 m.metric.clone(),
-                m.baseline.to_string(),
+                m.baseline_text(),
                 m.now.to_string(),
                 format!("{diff:+}{percent}"),
                 format!("±{}", m.tolerance),
@@ -112,6 +124,11 @@ fn table(headers: &[(&str, bool)]) -> Table {
 pub fn summary(cmp: &Comparison) -> String {
     let flipped = cmp.flipped_claims().count();
     let beyond = cmp.beyond_tolerance().count();
+    let increased = cmp
+        .metrics
+        .iter()
+        .filter(|m| m.change.is_regression())
+        .count();
     let within = cmp
         .metrics
         .iter()
@@ -123,14 +140,17 @@ pub fn summary(cmp: &Comparison) -> String {
         .filter(|m| m.change == Change::Unchanged)
         .count();
     format!(
-        "{}: {flipped} of {} claims changed verdict; of {} metrics, {beyond} beyond tolerance, {within} within tolerance, {same} unchanged; {} things not compared",
+        "{}: {flipped} of {} claims changed verdict; of {} metrics, {beyond} beyond tolerance ({increased} increased: regressions; {} decreased: changes), {within} within tolerance, {same} unchanged; {} things not compared",
         if cmp.regressed() {
             "REGRESSION"
+        } else if flipped > 0 || beyond > 0 {
+            "no regression, but changes"
         } else {
             "no change beyond tolerance"
         },
         cmp.claims.len(),
         cmp.metrics.len(),
+        beyond - increased,
         cmp.not_compared.len()
     )
 }
@@ -149,6 +169,21 @@ fn render_with(cmp: &Comparison, baseline: &str, style: Style) -> String {
         out,
         "tolerances: {}\n",
         cmp.tolerances.describe(cmp.page_size)
+    );
+    let spread = if cmp.baseline_runs > 1 {
+        format!(
+            "the spread (min..max) of the baseline's {} runs",
+            cmp.baseline_runs
+        )
+    } else {
+        "the baseline's value (one run: no spread recorded)".to_string()
+    };
+    let _ = writeln!(
+        out,
+        "policy: a metric counts as changed only outside {spread} widened by its tolerance; \
+         beyond it an increase is a regression (exit 1) and a decrease a change (reported); \
+         a claim that went from confirmed to refuted or back is a regression, one that was \
+         inconclusive on either side a change\n"
     );
     for (title, t) in sections(cmp) {
         let _ = writeln!(out, "{}{title}\n", style.section);

@@ -262,3 +262,126 @@ fn saving_a_baseline_replaces_it_whole() {
         .collect();
     assert_eq!(files, ["results.json"]);
 }
+
+#[test]
+fn a_decrease_beyond_tolerance_is_a_change_with_its_direction_not_a_regression() {
+    let old = run();
+    let mut new = run();
+    checkpoint_mut(&mut new, "warm", "after-read-all")
+        .faults
+        .minor = 0;
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert!(!cmp.regressed());
+    let m = cmp.beyond_tolerance().next().expect("one");
+    assert_eq!(
+        (m.change, m.change.direction()),
+        (Change::Decreased, "decreased")
+    );
+    assert!(render::summary(&cmp).starts_with("no regression, but changes"));
+}
+
+#[test]
+fn a_verdict_that_one_run_could_not_judge_is_a_change_not_a_regression() {
+    let old = run();
+    let mut new = run();
+    new.experiments[0].claims[0].verdict = Verdict::Inconclusive;
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert_eq!(cmp.flipped_claims().count(), 1);
+    assert!(!cmp.regressed());
+    assert_eq!(
+        VerdictChange::of(Verdict::Confirmed, Verdict::Refuted),
+        VerdictChange::Flipped
+    );
+    assert_eq!(
+        VerdictChange::of(Verdict::Refuted, Verdict::Inconclusive),
+        VerdictChange::Judgement
+    );
+}
+
+#[test]
+fn the_spread_of_repeats_is_min_median_max_of_each_metric() {
+    let one = run();
+    let mut two = run();
+    let mut three = run();
+    checkpoint_mut(&mut two, "warm", "after-read-all")
+        .faults
+        .minor = 300;
+    checkpoint_mut(&mut three, "warm", "after-read-all")
+        .faults
+        .minor = 10;
+    let variants: Vec<&VariantRecord> = [&one, &two, &three]
+        .iter()
+        .map(|r| {
+            r.experiments[0]
+                .variants
+                .iter()
+                .find(|v| v.name == "warm")
+                .expect("warm")
+        })
+        .collect();
+    let spread = spread("mmap-file", &variants);
+    let minor = spread
+        .iter()
+        .find(|s| s.checkpoint == "after-read-all" && s.metric == "minor_faults")
+        .expect("minor faults");
+    assert_eq!(
+        (minor.min, minor.median, minor.max, minor.runs),
+        (10, 69, 300, 3)
+    );
+    // Every metric a comparison would list is there, once.
+    let listed = compare(&one, &one, Tolerances::default())
+        .metrics
+        .iter()
+        .filter(|m| m.variant == "warm")
+        .count();
+    assert_eq!(spread.len(), listed);
+}
+
+#[test]
+fn a_repeated_baseline_flags_only_what_falls_outside_its_spread_widened_by_the_tolerance() {
+    let mut old = run();
+    old.repeats = Some(crate::model::Repeats {
+        count: 3,
+        spread: vec![MetricSpread {
+            experiment: "mmap-file".into(),
+            variant: "warm".into(),
+            checkpoint: "after-read-all".into(),
+            process: "main".into(),
+            metric: "minor_faults".into(),
+            min: 10,
+            median: 69,
+            max: 300,
+            runs: 3,
+        }],
+        unstable: Vec::new(),
+    });
+    // The band around the median (69) is 16 faults: 300 + 16 is still noise.
+    let mut within = run();
+    checkpoint_mut(&mut within, "warm", "after-read-all")
+        .faults
+        .minor = 316;
+    let cmp = compare(&old, &within, Tolerances::default());
+    assert!(beyond(&cmp).is_empty(), "{:?}", beyond(&cmp));
+    assert!(!cmp.regressed());
+    let m = cmp
+        .metrics
+        .iter()
+        .find(|m| {
+            m.variant == "warm" && m.checkpoint == "after-read-all" && m.metric == "minor_faults"
+        })
+        .expect("row");
+    assert_eq!(m.baseline_text(), "69 (10..300)");
+    let mut beyond_it = run();
+    checkpoint_mut(&mut beyond_it, "warm", "after-read-all")
+        .faults
+        .minor = 317;
+    let cmp = compare(&old, &beyond_it, Tolerances::default());
+    assert_eq!(
+        beyond(&cmp),
+        ["mmap-file/warm/after-read-all/main/minor_faults"]
+    );
+    assert!(cmp.regressed());
+    // Without the spread, 316 is far beyond 69 ± 16.
+    let single = run();
+    assert!(compare(&single, &within, Tolerances::default()).regressed());
+}

@@ -1,7 +1,7 @@
 //! KTAP version 1, the format of the kernel's tests that KernelCI, LKFT and
 //! LAVA parse (Documentation/dev-tools/ktap.rst in the kernel tree). This is the
 //! one KTAP writer: `run`, `all`, `compare --format tap` and `matrix --ktap` all
-//! print [`crate::outcome::Case`] trees through [`write`], so that a `not ok`
+//! print [`crate::outcome::Case`] trees through [`write()`], so that a `not ok`
 //! line means what exit status 1 means ([`crate::outcome`] decides both).
 //!
 //! The layout, as ktap.rst and the kernel's own parser

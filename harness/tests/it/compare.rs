@@ -309,7 +309,7 @@ fn two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows() {
     );
     assert_eq!(
         section_rows(&table, "Claims whose verdict changed"),
-        ["mmap-file cold mmap-adds-no-rss confirmed REFUTED"],
+        ["mmap-file cold mmap-adds-no-rss confirmed REFUTED REGRESSION"],
         "{why}"
     );
     let env = section_rows(&table, "Environment differences");
@@ -393,6 +393,17 @@ fn bad_baselines_and_tolerances_exit_2_with_one_line_and_overwrite_nothing() {
         &["compare", "--tolerance", "faults=lots", fixture, fixture],
         &["bad tolerance 'faults=lots'", "whole number"],
     );
+    // See: this tolerance wrapped and reported 22 false regressions.
+    assert_bad_input(
+        &[
+            "compare",
+            "--tolerance",
+            "memory=4503599627370480pages",
+            fixture,
+            fixture,
+        ],
+        &["memory=4503599627370480pages", "at most"],
+    );
 
     // A bad baseline stops a run before it starts, and the baseline to be
     // saved is left as it was.
@@ -430,4 +441,117 @@ fn bad_baselines_and_tolerances_exit_2_with_one_line_and_overwrite_nothing() {
             run.describe()
         );
     }
+}
+
+#[test]
+fn a_repeated_baseline_records_each_metrics_spread_and_a_fresh_run_compares_clean() {
+    let baselines = tempfile::tempdir().expect("temp dir");
+    let dir = baselines.path().display().to_string();
+    let repeated = HarnessRun::new(&[
+        "run",
+        "mmap-file",
+        "--quick",
+        "--repeat",
+        "3",
+        "--format",
+        "json",
+        "--save-baseline",
+        "three",
+        "--baseline-dir",
+        &dir,
+    ]);
+    repeated.assert_code(0);
+    let json = repeated.json();
+    let why = repeated.describe();
+    assert_eq!(json["repeats"]["count"], 3, "{why}");
+    let spread = json["repeats"]["spread"].as_array().expect("spread");
+    assert!(!spread.is_empty(), "{why}");
+    for s in spread {
+        let (min, median, max) = (
+            s["min"].as_i64().expect("min"),
+            s["median"].as_i64().expect("median"),
+            s["max"].as_i64().expect("max"),
+        );
+        assert!(min <= median && median <= max, "{s}\n{why}");
+        assert_eq!(s["runs"], 3, "{s}\n{why}");
+    }
+    // The record keeps one run's variants; the saved baseline carries the spread.
+    assert_eq!(
+        json["experiments"][0]["variants"].as_array().map(Vec::len),
+        Some(3),
+        "{why}"
+    );
+    let saved = read_json(&baselines.path().join("three").join("results.json"));
+    assert_eq!(saved["repeats"], json["repeats"], "{why}");
+
+    let fresh = HarnessRun::new(&[
+        "run",
+        "mmap-file",
+        "--quick",
+        "--baseline",
+        "three",
+        "--baseline-dir",
+        &dir,
+    ]);
+    fresh.assert_code(0);
+    let stdout = String::from_utf8_lossy(&fresh.output.stdout);
+    assert!(
+        stdout.contains("the spread (min..max) of the baseline's 3 runs"),
+        "{}",
+        fresh.describe()
+    );
+}
+
+/// A stand-in `mmap-file` in a temporary folder, for runs that must crash.
+fn crashing_experiments() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let bins = tempfile::tempdir().expect("temp dir");
+    let path = bins.path().join("mmap-file");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\necho \"vmlab-protocol 1 ready pid=$$ page_size=4096\"; read go; exit 7\n",
+    )
+    .expect("write script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    bins
+}
+
+#[test]
+fn bisect_mode_exits_0_good_1_bad_125_cannot_test_and_128_on_bad_input() {
+    let good = HarnessRun::new(&["run", "tiny-malloc", "--quick", "--bisect"]);
+    good.assert_code(0);
+    let stderr = String::from_utf8_lossy(&good.output.stderr);
+    assert!(
+        stderr.contains("bisect: exit 0, good"),
+        "{}",
+        good.describe()
+    );
+
+    let bins = crashing_experiments();
+    let bad = HarnessRun::with_env(
+        &["run", "mmap-file", "--quick", "--bisect"],
+        &[("VMLAB_EXPERIMENTS_DIR", bins.path())],
+    );
+    bad.assert_code(1);
+
+    let skipped = HarnessRun::new(&["run", "mmap-file", "--size", "1KiB", "--bisect"]);
+    skipped.assert_code(125);
+    let stderr = String::from_utf8_lossy(&skipped.output.stderr);
+    assert!(
+        stderr.contains("bisect: exit 125, cannot test: mmap-file:"),
+        "{}",
+        skipped.describe()
+    );
+
+    let broken = HarnessRun::new(&[
+        "run",
+        "mmap-file",
+        "--quick",
+        "--bisect",
+        "--tolerance",
+        "memory=4503599627370480pages",
+    ]);
+    broken.assert_code(128);
+    let stderr = String::from_utf8_lossy(&broken.output.stderr);
+    assert!(stderr.contains("at most"), "{}", broken.describe());
 }

@@ -475,3 +475,57 @@ fn a_clean_quick_run_passes_the_kernels_parser_tap_py_and_tap_parser() {
         }
     }
 }
+
+#[test]
+fn the_matrix_ktap_nests_kernels_experiments_and_claims_for_all_three_parsers() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(crate::util::harness_bin())
+        .args([
+            "matrix",
+            "--kernel",
+            "host",
+            "--experiments",
+            "tiny-malloc",
+            "--ktap",
+            "--out",
+        ])
+        .arg(out.path())
+        .output()
+        .expect("run the harness");
+    let describe = format!(
+        "command: harness matrix --kernel host --experiments tiny-malloc --ktap\nstatus: {}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(0), "{describe}");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        text.starts_with("KTAP version 1\n1..1\n  KTAP version 1\n  # Subtest: host\n  1..1\n    KTAP version 1\n    # Subtest: tiny-malloc\n"),
+        "{describe}"
+    );
+    let file = out.path().join("matrix.ktap");
+    std::fs::write(&file, &text).expect("write");
+    if Consumer::Kunit.present() {
+        let lines = Consumer::Kunit.read(&file);
+        assert!(
+            lines.contains(&"STATUS SUCCESS".to_string()),
+            "{describe}\n{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("LEAF host/tiny-malloc/")),
+            "{describe}\n{lines:?}"
+        );
+    }
+    for consumer in [Consumer::TapPy, Consumer::TapParser] {
+        if consumer.present() {
+            let lines = consumer.read(&file);
+            let why = format!("{describe}\n--- consumer\n{}", lines.join("\n"));
+            assert_plans_hold(&lines, &why);
+            assert!(lines.iter().any(|l| l.starts_with("BLOCK 2 ")), "{why}");
+            assert!(!lines.iter().any(|l| l.contains(" not-ok ")), "{why}");
+        }
+    }
+}
