@@ -11,12 +11,13 @@ use anyhow::{bail, Context, Result};
 use crate::cli::{Cli, Command, MatrixArgs, RunOptions};
 use crate::compare::baseline::{self, BaselineMode};
 use crate::compare::{self as comparing, Comparison};
-use crate::experiment::{self, Experiment, PlanContext};
+use crate::experiment::{self, PlanContext};
 use crate::model::{ExperimentRecord, RunRecord, Status, FORMAT_VERSION};
 use crate::probe::ProcProbe;
 use crate::progress::VariantProgress;
-use crate::report::{self, table::Table, text::layout};
+use crate::report::{self, delta::DeltaFilter};
 use crate::runner::{self, locate, RunnerEvent, VariantSpec};
+use crate::selection::Selection;
 use crate::step::Stepper;
 use crate::store;
 use crate::system::Environment;
@@ -38,13 +39,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", list());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { name } => {
+        Command::Explain {
+            name,
+            answers,
+            results,
+        } => {
             let exp = experiment::find(&name).ok_or_else(|| {
                 UsageError(format!(
                     "unknown experiment '{name}'; `harness list` shows the names"
                 ))
             })?;
-            print!("{}", crate::explain::render_text(exp));
+            if answers {
+                let root = results.unwrap_or_else(default_results_root);
+                let latest = crate::answers::latest_run(&root);
+                print!("{}", crate::answers::render(exp, latest.as_ref()));
+            } else {
+                print!("{}", crate::explain::render_text(exp));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare {
@@ -53,21 +64,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tolerance,
             format,
         } => compare_files(&baseline, &now, &tolerance, format),
-        Command::All(options) => {
-            let all: Vec<_> = experiment::registry();
-            run_experiments(&all, &options)
-        }
+        Command::All(options) => run_experiments(&Selection::everything(), &options),
         Command::Run { names, options } => {
-            let selected = names
-                .iter()
-                .map(|name| {
-                    experiment::find(name).ok_or_else(|| {
-                        UsageError(format!(
-                            "unknown experiment '{name}'; `harness list` shows the names"
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let selected = Selection::parse_all(&names).map_err(UsageError)?;
             run_experiments(&selected, &options)
         }
         Command::Matrix(args) => run_matrix(&args),
@@ -112,9 +111,11 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
             .collect()
     } else {
         for name in &args.experiments {
-            if experiment::find(name).is_none() {
+            let selection = Selection::parse(name).map_err(UsageError)?;
+            if selection.variants.is_some() {
                 return Err(UsageError(format!(
-                    "unknown experiment '{name}'; `harness list` shows the names"
+                    "--experiments {name}: a matrix runs whole experiments; \
+                     run one variant with `harness run {name}`"
                 ))
                 .into());
             }
@@ -134,21 +135,29 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
     matrix::run(&options)
 }
 
+/// One line per experiment: its name and what it shows, then the writings it
+/// comes from by title and author, each line fitted to the terminal.
 fn list() -> String {
-    let mut table = Table {
-        headers: vec!["name".into(), "what it shows".into(), "seeds".into()],
-        rows: Vec::new(),
-        numeric: vec![false, false, false],
-    };
+    let width = report::width::terminal_width();
+    let mut out = String::new();
     for e in experiment::registry() {
         let info = e.info();
-        table.rows.push(vec![
-            info.name.into(),
-            info.summary.into(),
-            info.sources.join(", "),
-        ]);
+        let sources: Vec<String> = info
+            .sources
+            .iter()
+            .map(|s| crate::explain::cite(s))
+            .collect();
+        out.push_str(&format!(
+            "{}\n",
+            report::width::truncate(&format!("{:<15} {}", info.name, info.summary), width)
+        ));
+        out.push_str(&crate::explain::wrap(
+            &format!("from {}", sources.join("; ")),
+            width,
+            "                ",
+        ));
     }
-    layout(&table)
+    out
 }
 
 /// The default results folder: `results/` of the workspace when the harness runs
@@ -246,7 +255,7 @@ fn report_comparison(
     Ok(())
 }
 
-fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -> Result<ExitCode> {
+fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitCode> {
     // The baseline is read and checked first, so a bad one costs no run and
     // overwrites nothing.
     let baseline_dir = options
@@ -261,13 +270,17 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
     let tolerances = comparing::tolerance::parse_all(&options.tolerance)?;
     let started = chrono::Utc::now();
+    let temp_dir = temp_base(options)?;
+    let env = Environment::detect(&temp_dir);
+    let filter = DeltaFilter {
+        page_size: env.page_size,
+        all: options.all_mappings,
+    };
     let mut stepper = if options.step {
-        Some(Stepper::new().map_err(UsageError)?)
+        Some(Stepper::new(filter).map_err(UsageError)?)
     } else {
         None
     };
-    let temp_dir = temp_base(options)?;
-    let env = Environment::detect(&temp_dir);
     let results_root = options.out.clone().unwrap_or_else(default_results_root);
     let run_dir = store::create_run_dir(
         &results_root,
@@ -292,10 +305,17 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         env: &env,
         no_aslr: options.no_aslr,
     };
+    // A variant that does not exist is a usage error before anything runs.
+    for selection in selected {
+        if let Ok(plan) = selection.experiment.plan(&ctx) {
+            let names: Vec<&str> = plan.variants.iter().map(|v| v.name.as_str()).collect();
+            selection.check_variants(&names).map_err(UsageError)?;
+        }
+    }
     let mut interrupted = false;
-    for exp in selected {
+    for selection in selected {
         let (record, stopped) = run_one(
-            *exp,
+            selection,
             &ctx,
             options,
             &binaries,
@@ -306,34 +326,49 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
         run.experiments.push(record);
         // Written after every experiment, so a later failure or Ctrl-C loses nothing.
         store::write_run(&run_dir, &run)?;
+        store::write_atomic(
+            &run_dir.join("results.html"),
+            report::html::render(&run).as_bytes(),
+        )?;
         if stopped {
             interrupted = true;
             break;
         }
     }
-    store::point_latest(&results_root, &run_dir)?;
     if interrupted {
-        eprintln!("partial results written to {}", run_dir.display());
+        // `latest` stays on the last complete run; this one is kept, marked.
+        let partial = mark_partial(&run_dir)?;
+        eprintln!(
+            "partial results kept in {} (results/latest still points at the last complete run)",
+            partial.display()
+        );
         if crate::step::quit_requested() {
             eprintln!("stopped as asked; the experiment's processes and temporary files are gone");
             return Ok(ExitCode::SUCCESS);
         }
         return Err(Interrupted.into());
     }
+    store::point_latest(&results_root, &run_dir)?;
     let cmp = baseline_run
         .as_ref()
         .map(|b| comparing::compare(b, &run, tolerances));
-    match (options.format, &cmp) {
-        (report::Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(&run, Some(cmp))),
-        (format, _) => print!("{}", report::render(&run, format)),
-    }
-    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
-        report_comparison(cmp, &path.display().to_string(), options.format, &run_dir)?;
-    }
+    // Said before the report, so that the report's tally is the last line.
     eprintln!("results written to {}", run_dir.display());
     if let Some(path) = mode.save_to() {
         baseline::save(path, &run)?;
         eprintln!("baseline saved to {}", path.display());
+    }
+    let view = report::View {
+        detail: options.detail,
+        width: report::width::terminal_width(),
+        all_mappings: options.all_mappings,
+    };
+    match (options.format, &cmp) {
+        (report::Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(&run, Some(cmp))),
+        (format, _) => print!("{}", report::render_view(&run, format, &view)),
+    }
+    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
+        report_comparison(cmp, &path.display().to_string(), options.format, &run_dir)?;
     }
     let regressed = cmp.as_ref().is_some_and(Comparison::regressed);
     Ok(if run.any_failed() || regressed {
@@ -343,9 +378,33 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     })
 }
 
-/// Runs all variants of one experiment; the flag is true if Ctrl-C stopped it.
+/// Renames an interrupted run's folder to `<name>-partial` and says in it why.
+fn mark_partial(run_dir: &Path) -> Result<PathBuf> {
+    let mut name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.push_str("-partial");
+    let partial = run_dir.with_file_name(name);
+    std::fs::rename(run_dir, &partial).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            run_dir.display(),
+            partial.display()
+        )
+    })?;
+    store::write_atomic(
+        &partial.join("PARTIAL"),
+        b"This run was stopped before its end (q in step mode, or Ctrl-C): its \
+          results cover the experiments and variants that finished.\n",
+    )?;
+    Ok(partial)
+}
+
+/// Runs the selected variants of one experiment; the flag is true if Ctrl-C
+/// stopped it.
 fn run_one(
-    exp: &dyn Experiment,
+    selection: &Selection,
     ctx: &PlanContext<'_>,
     options: &RunOptions,
     binaries: &Path,
@@ -353,7 +412,9 @@ fn run_one(
     run_dir: &Path,
     mut stepper: Option<&mut Stepper>,
 ) -> Result<(ExperimentRecord, bool)> {
+    let exp = selection.experiment;
     let name = exp.info().name;
+    let started = std::time::Instant::now();
     let mut record = ExperimentRecord {
         name: name.to_string(),
         status: Status::Ok,
@@ -373,9 +434,14 @@ fn run_one(
         }
     };
     record.params = plan.params;
+    if let Some(variants) = &selection.variants {
+        record
+            .params
+            .insert("variants_selected".into(), serde_json::json!(variants));
+    }
     let binary = locate::binary(binaries, name)?;
     let mut interrupted = false;
-    for variant in &plan.variants {
+    for variant in plan.variants.iter().filter(|v| selection.wants(&v.name)) {
         let spec = VariantSpec {
             name: variant.name.clone(),
             binary: binary.clone(),
@@ -389,7 +455,7 @@ fn run_one(
             .with_context(|| {
                 format!("cannot create a temporary folder in {}", temp_dir.display())
             })?;
-        let mut progress = VariantProgress::start(name, &variant.name);
+        let mut progress = VariantProgress::start(name, &variant.name, options.detail);
         if let Some(s) = stepper.as_deref_mut() {
             s.start_variant();
         }
@@ -422,6 +488,11 @@ fn run_one(
         record.reason = Some(format!("variant {} failed", failed.name));
     }
     record.claims = exp.judge(&record, ctx.env);
+    // Claims about a variant that was not selected say nothing about this run.
+    record
+        .claims
+        .retain(|c| c.variant.as_deref().is_none_or(|v| selection.wants(v)));
     record.summary = exp.summary(&record, ctx.env);
+    crate::progress::experiment_done(&record, started.elapsed());
     Ok((record, interrupted))
 }
