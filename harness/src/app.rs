@@ -276,6 +276,20 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
         page_size: env.page_size,
         all: options.all_mappings,
     };
+    let ctx = PlanContext {
+        quick: options.quick,
+        size_bytes: options.size,
+        count: options.count,
+        env: &env,
+        no_aslr: options.no_aslr,
+    };
+    // A variant that does not exist is a usage error before anything runs.
+    for selection in selected {
+        if let Ok(plan) = selection.experiment.plan(&ctx) {
+            let names: Vec<&str> = plan.variants.iter().map(|v| v.name.as_str()).collect();
+            selection.check_variants(&names).map_err(UsageError)?;
+        }
+    }
     let mut stepper = if options.step {
         Some(Stepper::new(filter).map_err(UsageError)?)
     } else {
@@ -298,20 +312,6 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
         environment: env.clone(),
         experiments: Vec::new(),
     };
-    let ctx = PlanContext {
-        quick: options.quick,
-        size_bytes: options.size,
-        count: options.count,
-        env: &env,
-        no_aslr: options.no_aslr,
-    };
-    // A variant that does not exist is a usage error before anything runs.
-    for selection in selected {
-        if let Ok(plan) = selection.experiment.plan(&ctx) {
-            let names: Vec<&str> = plan.variants.iter().map(|v| v.name.as_str()).collect();
-            selection.check_variants(&names).map_err(UsageError)?;
-        }
-    }
     let mut interrupted = false;
     for selection in selected {
         let (record, stopped) = run_one(
