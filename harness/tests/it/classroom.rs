@@ -70,7 +70,7 @@ fn charts_are_valid_svg_with_named_series_and_are_embedded_in_the_report() {
     for (file, series) in [
         (
             "mmap-file-warm-memory.svg",
-            ["main Rss", "main Pss", "checkpoint", "memory (MiB)"],
+            ["main VmSize", "main Rss", "main Pss", "memory (log scale)"],
         ),
         (
             "mmap-file-cold-faults.svg",
@@ -213,8 +213,8 @@ fn charts_of_many_processes_show_the_first_and_the_sum() {
     for series in [
         "instance-0 Rss",
         "instance-0 Pss",
-        "all 4 processes, summed Rss",
-        "all 4 processes, summed Pss",
+        "Σ instance-0…instance-3 (those running) Rss",
+        "Σ instance-0…instance-3 (those running) Pss",
     ] {
         assert!(texts.contains(&series), "no {series:?} in {texts:?}");
     }
