@@ -63,7 +63,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             now,
             tolerance,
             format,
-        } => compare_files(&baseline, &now, &tolerance, format),
+            only,
+        } => {
+            let only = Selection::parse_all(&only).map_err(UsageError)?;
+            compare_files(&baseline, &now, &tolerance, format, &only)
+        }
         Command::All(options) => run_experiments(&Selection::everything(), &options),
         Command::Run { names, options } => {
             let selected = Selection::parse_all(&names).map_err(UsageError)?;
@@ -194,6 +198,7 @@ fn compare_files(
     new: &Path,
     tolerance: &[String],
     format: report::Format,
+    only: &[Selection],
 ) -> Result<ExitCode> {
     let tolerances = comparing::tolerance::parse_all(tolerance)?;
     let resolve = |p: &Path| {
@@ -204,8 +209,10 @@ fn compare_files(
         }
     };
     let (old, new) = (resolve(old), resolve(new));
-    let baseline_run = baseline::load(&old)?;
-    let now_run = baseline::load(&new)?;
+    let mut baseline_run = baseline::load(&old)?;
+    let mut now_run = baseline::load(&new)?;
+    crate::selection::restrict(&mut baseline_run, only);
+    crate::selection::restrict(&mut now_run, only);
     let cmp = comparing::compare(&baseline_run, &now_run, tolerances);
     let label = old.display().to_string();
     let text = match format {

@@ -75,6 +75,10 @@ pub enum Command {
         /// What to print on stdout (tap: NEW.json as KTAP, regressions as failed subtests).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Compare only these experiments, or variants of them: NAME,
+        /// NAME/VARIANT or NAME/VARIANT,VARIANT (as for `run`). Repeatable.
+        #[arg(long, value_name = "NAME[/VARIANT,...]")]
+        only: Vec<String>,
     },
     /// Run the experiments under several kernels (in QEMU virtual machines, or
     /// `host` natively) and compare them in one matrix.

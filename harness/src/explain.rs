@@ -69,9 +69,33 @@ pub fn render_text(exp: &dyn Experiment) -> String {
     let _ = writeln!(out, "WHAT THE SEED CLAIMED");
     out.push_str(&wrap(e.seed_claims, 80, "  "));
     let _ = writeln!(out, "\nWHAT THE EXPERIMENT DOES (one checkpoint per step)");
-    for (i, (label, text)) in e.steps.iter().enumerate() {
-        let _ = writeln!(out, "  {}. {label}", i + 1);
-        out.push_str(&wrap(text, 80, "     "));
+    let mut number = 0;
+    for (label, text) in e.steps {
+        // `VARIANT/LABEL` is that variant's own text for the step.
+        match label.split_once('/') {
+            Some((variant, step)) => {
+                out.push_str(&wrap(&format!("({variant}, {step}) {text}"), 80, "     "));
+            }
+            None => {
+                number += 1;
+                let _ = writeln!(out, "  {number}. {label}");
+                out.push_str(&wrap(text, 80, "     "));
+            }
+        }
+    }
+    if !exp.claims().is_empty() {
+        let _ = writeln!(
+            out,
+            "\nTHE CLAIMS AND HOW EACH IS JUDGED (criteria fixed before measuring)"
+        );
+        for c in exp.claims() {
+            let _ = writeln!(out, "  {}", c.id);
+            out.push_str(&wrap(c.statement, 80, "     "));
+            if !c.criterion.is_empty() {
+                out.push_str(&wrap(&format!("criterion: {}", c.criterion), 80, "     "));
+            }
+            out.push_str(&wrap(&format!("from {}", cite(c.source)), 80, "     "));
+        }
     }
     let _ = writeln!(out, "\nWHAT THE COLUMNS MEAN");
     for (column, meaning) in GLOSSARY {
@@ -121,6 +145,28 @@ mod tests {
         for line in wrap(&text, 20, "  ").lines() {
             assert!(line.len() <= 20, "{line:?}");
         }
+    }
+
+    #[test]
+    fn a_variant_s_own_step_text_wins_over_the_experiment_s() {
+        const E: Explanation = Explanation {
+            seed_claims: "",
+            steps: &[
+                ("after-fill", "wrote every page"),
+                ("file-private/after-fill", "read every page"),
+            ],
+            expectations: "",
+            questions: &[],
+        };
+        assert_eq!(
+            step_caption(&E, "thp-off", "after-fill"),
+            Some("wrote every page")
+        );
+        assert_eq!(
+            step_caption(&E, "file-private", "after-fill"),
+            Some("read every page")
+        );
+        assert_eq!(step_caption(&E, "thp-off", "after-fork"), None);
     }
 
     #[test]

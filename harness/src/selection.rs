@@ -120,6 +120,27 @@ impl Selection {
     }
 }
 
+/// Keeps only what `selections` name of a recorded run: their experiments,
+/// and of those the selected variants and the claims about them (claims about
+/// no particular variant stay). An empty selection keeps everything.
+pub fn restrict(run: &mut crate::model::RunRecord, selections: &[Selection]) {
+    if selections.is_empty() {
+        return;
+    }
+    run.experiments.retain_mut(|e| {
+        let Some(s) = selections
+            .iter()
+            .find(|s| s.experiment.info().name == e.name)
+        else {
+            return false;
+        };
+        e.variants.retain(|v| s.wants(&v.name));
+        e.claims
+            .retain(|c| c.variant.as_deref().is_none_or(|v| s.wants(v)));
+        true
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +175,30 @@ mod tests {
             err.contains("no variant 'thp-of'") && err.contains("thp-off, thp-on"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_recorded_run_is_restricted_to_the_selected_variants_and_their_claims() {
+        let mut run =
+            crate::report::json::parse(include_str!("../tests/fixtures/runs/mmap-file-quick.json"))
+                .expect("the fixture parses");
+        restrict(
+            &mut run,
+            &Selection::parse_all(&["mmap-file/cold".into()]).unwrap(),
+        );
+        let e = &run.experiments[0];
+        let variants: Vec<&str> = e.variants.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(variants, ["cold"]);
+        assert!(!e.claims.is_empty());
+        assert!(e
+            .claims
+            .iter()
+            .all(|c| c.variant.as_deref().is_none_or(|v| v == "cold")));
+        restrict(
+            &mut run,
+            &Selection::parse_all(&["fork-cow".into()]).unwrap(),
+        );
+        assert!(run.experiments.is_empty());
     }
 
     #[test]

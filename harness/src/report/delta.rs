@@ -202,7 +202,7 @@ pub fn variant_table(variant: &VariantRecord, filter: &DeltaFilter) -> Table {
             let summary = |text: String| {
                 let mut row = vec![
                     checkpoint.label.clone(),
-                    process.role.clone(),
+                    format!("{} {}", process.role, process.pid),
                     faults.clone(),
                     text,
                 ];
@@ -212,8 +212,7 @@ pub fn variant_table(variant: &VariantRecord, filter: &DeltaFilter) -> Table {
             let Some(before) = before else {
                 // A first snapshot would list every mapping as new; summarise it.
                 table.rows.push(summary(format!(
-                    "(new process {}: {} mappings, VmRSS {})",
-                    process.pid,
+                    "(new process: {} mappings, VmRSS {})",
                     process.mappings.len(),
                     human_bytes(process.totals.rss_bytes)
                 )));
@@ -243,7 +242,7 @@ pub fn variant_table(variant: &VariantRecord, filter: &DeltaFilter) -> Table {
                         String::new()
                     },
                     if first {
-                        process.role.clone()
+                        format!("{} {}", process.role, process.pid)
                     } else {
                         String::new()
                     },
@@ -407,7 +406,8 @@ mod tests {
         assert!(previous(&variant, 1, 11).is_none());
         let table = variant_table(&variant, &DEFAULT);
         let text: Vec<&str> = table.rows.iter().map(|r| r[3].as_str()).collect();
-        assert!(text[1].starts_with("(new process 11"), "{text:?}");
+        assert!(text[1].starts_with("(new process:"), "{text:?}");
+        assert_eq!(table.rows[1][1], "main 11");
     }
 
     #[test]

@@ -103,6 +103,21 @@ fn claims(out: &mut String, claims: &[crate::model::ClaimRecord], width: usize) 
     }
 }
 
+/// A before/after table with files named by their base name (`libc.so.6`):
+/// the terminal has no room for paths; results.md keeps them.
+fn base_names(mut table: Table) -> Table {
+    if let Some(column) = table.headers.iter().position(|h| h == "mapping") {
+        for row in &mut table.rows {
+            if let Some(cell) = row.get_mut(column) {
+                if cell.starts_with('/') {
+                    *cell = cell.rsplit('/').next().unwrap_or(cell).to_string();
+                }
+            }
+        }
+    }
+    table
+}
+
 /// The whole run for a terminal: the summary alone, or with `view.detail` every
 /// table first, each fitted to `view.width`; the tally is the last line either way.
 pub fn render(run: &RunRecord, view: &View) -> String {
@@ -143,7 +158,7 @@ pub fn render(run: &RunRecord, view: &View) -> String {
                         all: view.all_mappings,
                     },
                 );
-                out.push_str(&fitted(&deltas, drop_order::DELTAS));
+                out.push_str(&fitted(&base_names(deltas), drop_order::DELTAS));
             }
         }
         if super::binaries::applies(e) {
