@@ -17,7 +17,7 @@ const STYLE: &str = "
 body{font-family:system-ui,sans-serif;font-size:18px;line-height:1.4;margin:2em auto;max-width:1200px;padding:0 1em;color:#111;background:#fff}
 h1{font-size:1.8em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:3px solid #333}
 .tally{font-size:1.5em;font-weight:bold;padding:.5em;background:#eef;border-radius:6px}
-table{border-collapse:collapse;margin:.5em 0;font-size:.85em}
+table{border-collapse:collapse;margin:.5em 0;font-size:.85em;display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #bbb;padding:.2em .5em;vertical-align:top;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:#eee}

@@ -84,10 +84,7 @@ fn build_with_cargo(cargo: &Path, exe_dir: &Path) -> Result<()> {
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.trim_start().starts_with("Compiling") && !said {
-                eprintln!(
-                    "building the experiment programs (cargo build -p experiments --bins; \
-                     once, then only after a change)..."
-                );
+                eprintln!("building the experiment programs (first run, or after a change)...");
                 said = true;
             }
             captured.push_str(&line);
