@@ -88,6 +88,58 @@ pub const MANY_PROCESSES: ExperimentInfo = ExperimentInfo {
     sources: &["004_27fc77f6d1b07880.txt"],
 };
 
+/// A writing an experiment reproduces, named the way people cite it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    /// File name in `shared/seeds/` (what claims and results record).
+    pub file: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Author(s).
+    pub author: &'static str,
+}
+
+impl Source {
+    /// `"Title", Author`: how every listing and report names the writing.
+    pub fn citation(&self) -> String {
+        format!("\"{}\", {}", self.title, self.author)
+    }
+}
+
+/// The five writings the experiments reproduce.
+pub const SOURCES: &[Source] = &[
+    Source {
+        file: "000_242c9450f32c56c8.txt",
+        title: "Notes on VM",
+        author: "Kristian Köhntopp",
+    },
+    Source {
+        file: "001_3c62cec1a17aa088.txt",
+        title: "Playing with Virtual Memory",
+        author: "Kristina Chodorow",
+    },
+    Source {
+        file: "002_4ca7868f1a8c4269.txt",
+        title: "Hey dude, where's my memory?",
+        author: "Frits Hoogland",
+    },
+    Source {
+        file: "003_189c8fe560e6e530.txt",
+        title: "Some things I've learned about memory",
+        author: "Evan Martin",
+    },
+    Source {
+        file: "004_27fc77f6d1b07880.txt",
+        title: "ten thousand small processes",
+        author: "D. J. Bernstein and Jeff Roberson",
+    },
+];
+
+/// The writing stored as `file`, if it is one of [`SOURCES`].
+pub fn source(file: &str) -> Option<&'static Source> {
+    SOURCES.iter().find(|s| s.file == file)
+}
+
 /// Every experiment, in the order `harness all` runs them.
 pub const CATALOG: &[ExperimentInfo] = &[
     MMAP_FILE,
@@ -111,6 +163,16 @@ mod tests {
         for (i, e) in CATALOG.iter().enumerate() {
             assert!(is_valid_name(e.name), "{}", e.name);
             assert!(CATALOG[..i].iter().all(|o| o.name != e.name), "{}", e.name);
+        }
+    }
+
+    #[test]
+    fn every_source_of_every_experiment_has_a_title_and_an_author() {
+        for e in CATALOG {
+            for file in e.sources {
+                let s = source(file).unwrap_or_else(|| panic!("{}: unknown source {file}", e.name));
+                assert!(!s.title.is_empty() && !s.author.is_empty(), "{file}");
+            }
         }
     }
 }

@@ -20,9 +20,10 @@ use crate::model::{
 use crate::outcome::{self, Against, RunVerdict};
 use crate::probe::ProcProbe;
 use crate::progress::VariantProgress;
-use crate::report::{self, table::Table, text::layout};
+use crate::report::{self, delta::DeltaFilter};
 use crate::runner::{self, locate, RunnerEvent, VariantSpec};
 use crate::scratch::{OwnerLock, ScratchDir};
+use crate::selection::Selection;
 use crate::step::Stepper;
 use crate::store;
 use crate::system::Environment;
@@ -44,13 +45,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", list());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { name } => {
+        Command::Explain {
+            name,
+            answers,
+            results,
+        } => {
             let exp = experiment::find(&name).ok_or_else(|| {
                 UsageError(format!(
                     "unknown experiment '{name}'; `harness list` shows the names"
                 ))
             })?;
-            print!("{}", crate::explain::render_text(exp));
+            if answers {
+                let root = results.unwrap_or_else(default_results_root);
+                let latest = crate::answers::latest_run(&root);
+                print!("{}", crate::answers::render(exp, latest.as_ref()));
+            } else {
+                print!("{}", crate::explain::render_text(exp));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare {
@@ -58,22 +69,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             now,
             tolerance,
             format,
-        } => compare_files(&baseline, &now, &tolerance, format),
-        Command::All(options) => {
-            let all: Vec<_> = experiment::registry();
-            for_bisect(options.bisect, run_experiments(&all, &options))
+            only,
+        } => {
+            let only = Selection::parse_all(&only).map_err(UsageError)?;
+            compare_files(&baseline, &now, &tolerance, format, &only)
         }
+        Command::All(options) => for_bisect(
+            options.bisect,
+            run_experiments(&Selection::everything(), &options),
+        ),
         Command::Run { names, options } => {
-            let selected = names
-                .iter()
-                .map(|name| {
-                    experiment::find(name).ok_or_else(|| {
-                        UsageError(format!(
-                            "unknown experiment '{name}'; `harness list` shows the names"
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>();
+            let selected = Selection::parse_all(&names).map_err(UsageError);
             for_bisect(
                 options.bisect,
                 selected
@@ -137,9 +143,11 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
             .collect()
     } else {
         for name in &args.experiments {
-            if experiment::find(name).is_none() {
+            let selection = Selection::parse(name).map_err(UsageError)?;
+            if selection.variants.is_some() {
                 return Err(UsageError(format!(
-                    "unknown experiment '{name}'; `harness list` shows the names"
+                    "--experiments {name}: a matrix runs whole experiments; \
+                     run one variant with `harness run {name}`"
                 ))
                 .into());
             }
@@ -159,21 +167,29 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
     matrix::run(&options)
 }
 
+/// One line per experiment: its name and what it shows, then the writings it
+/// comes from by title and author, each line fitted to the terminal.
 fn list() -> String {
-    let mut table = Table {
-        headers: vec!["name".into(), "what it shows".into(), "seeds".into()],
-        rows: Vec::new(),
-        numeric: vec![false, false, false],
-    };
+    let width = report::width::terminal_width();
+    let mut out = String::new();
     for e in experiment::registry() {
         let info = e.info();
-        table.rows.push(vec![
-            info.name.into(),
-            info.summary.into(),
-            info.sources.join(", "),
-        ]);
+        let sources: Vec<String> = info
+            .sources
+            .iter()
+            .map(|s| crate::explain::cite(s))
+            .collect();
+        out.push_str(&format!(
+            "{}\n",
+            report::width::truncate(&format!("{:<15} {}", info.name, info.summary), width)
+        ));
+        out.push_str(&crate::explain::wrap(
+            &format!("from {}", sources.join("; ")),
+            width,
+            "                ",
+        ));
     }
-    layout(&table)
+    out
 }
 
 /// The default results folder: `results/` of the workspace when the harness runs
@@ -289,6 +305,7 @@ fn compare_files(
     new: &Path,
     tolerance: &[String],
     format: report::Format,
+    only: &[Selection],
 ) -> Result<ExitCode> {
     let tolerances = comparing::tolerance::parse_all(tolerance)?;
     let resolve = |p: &Path| {
@@ -299,8 +316,10 @@ fn compare_files(
         }
     };
     let (old, new) = (resolve(old), resolve(new));
-    let baseline_run = baseline::load(&old)?;
-    let now_run = baseline::load(&new)?;
+    let mut baseline_run = baseline::load(&old)?;
+    let mut now_run = baseline::load(&new)?;
+    crate::selection::restrict(&mut baseline_run, only);
+    crate::selection::restrict(&mut now_run, only);
     let cmp = comparing::compare(&baseline_run, &now_run, tolerances);
     let label = old.display().to_string();
     let text = match format {
@@ -347,7 +366,7 @@ fn report_comparison(
     Ok(())
 }
 
-fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -> Result<ExitCode> {
+fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitCode> {
     // The baseline is read and checked first, so a bad one costs no run and
     // overwrites nothing.
     let baseline_dir = options
@@ -363,8 +382,28 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
     let tolerances = comparing::tolerance::parse_all(&options.tolerance)?;
     let started = chrono::Utc::now();
+    let temp_dir = temp_base(options)?;
+    let env = Environment::detect(&temp_dir);
+    let filter = DeltaFilter {
+        page_size: env.page_size,
+        all: options.all_mappings,
+    };
+    let ctx = PlanContext {
+        quick: options.quick,
+        size_bytes: options.size,
+        count: options.count,
+        env: &env,
+        no_aslr: options.no_aslr,
+    };
+    // A variant that does not exist is a usage error before anything runs.
+    for selection in selected {
+        if let Ok(plan) = selection.experiment.plan(&ctx) {
+            let names: Vec<&str> = plan.variants.iter().map(|v| v.name.as_str()).collect();
+            selection.check_variants(&names).map_err(UsageError)?;
+        }
+    }
     let mut stepper = if options.step {
-        Some(Stepper::new().map_err(UsageError)?)
+        Some(Stepper::new(filter).map_err(UsageError)?)
     } else {
         None
     };
@@ -372,10 +411,9 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
     ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
     // Everything that can fail early fails before the run folder exists.
     let binaries = locate::experiments_dir()?;
-    for exp in selected {
-        locate::binary(&binaries, exp.info().name)?;
+    for selection in selected {
+        locate::binary(&binaries, selection.experiment.info().name)?;
     }
-    let temp_dir = temp_base(options)?;
     let results_root = options.out.clone().unwrap_or_else(default_results_root);
     let experiments_count = selected.len() as u64;
     let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
@@ -436,17 +474,10 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
             ..Repeats::default()
         }),
     };
-    let ctx = PlanContext {
-        quick: options.quick,
-        size_bytes: options.size,
-        count: options.count,
-        env: &env,
-        no_aslr: options.no_aslr,
-    };
     let mut interrupted = false;
-    for exp in selected {
+    for selection in selected {
         let done = match run_one(
-            *exp,
+            selection,
             &ctx,
             options,
             &binaries,
@@ -472,7 +503,12 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
             r.unstable.extend(done.unstable);
         }
         // Written after every experiment, so a later failure or Ctrl-C loses nothing.
-        if let Err(e) = store::write_run(&run_dir, &run) {
+        if let Err(e) = store::write_run(&run_dir, &run).and_then(|()| {
+            store::write_atomic(
+                &run_dir.join("results.html"),
+                report::html::render(&run).as_bytes(),
+            )
+        }) {
             if guard.has_results() {
                 let _ = store::point_latest(&results_root, &run_dir);
             }
@@ -483,32 +519,43 @@ fn run_experiments(selected: &[&'static dyn Experiment], options: &RunOptions) -
             break;
         }
     }
-    store::point_latest(&results_root, &run_dir)
-        .map_err(|e| store_failure(e, &guard, output_bytes))?;
     if interrupted {
-        eprintln!("partial results written to {}", run_dir.display());
+        // `latest` stays on the last complete run; this one is kept, marked.
+        let partial = mark_partial(&run_dir)?;
+        eprintln!(
+            "partial results kept in {} (results/latest still points at the last complete run)",
+            partial.display()
+        );
         if crate::step::quit_requested() {
             eprintln!("stopped as asked; the experiment's processes and temporary files are gone");
             return Ok(ExitCode::SUCCESS);
         }
         return Err(Interrupted.into());
     }
+    store::point_latest(&results_root, &run_dir)
+        .map_err(|e| store_failure(e, &guard, output_bytes))?;
     let cmp = baseline_run
         .as_ref()
         .map(|b| comparing::compare(b, &run, tolerances));
-    match (options.format, &cmp) {
-        (report::Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(&run, Some(cmp))),
-        (format, _) => print!("{}", report::render(&run, format)),
-    }
-    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
-        report_comparison(cmp, &path.display().to_string(), options.format, &run_dir)?;
-    }
+    // Said before the report, so that the report's tally is the last line.
     eprintln!("results written to {}", run_dir.display());
     if let Some(path) = mode.save_to() {
         baseline::save(path, &run).map_err(|e| store_failure(e, &guard, output_bytes))?;
         eprintln!("baseline saved to {}", path.display());
     }
     drop(guard);
+    let view = report::View {
+        detail: options.detail,
+        width: report::width::terminal_width(),
+        all_mappings: options.all_mappings,
+    };
+    match (options.format, &cmp) {
+        (report::Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(&run, Some(cmp))),
+        (format, _) => print!("{}", report::render_view(&run, format, &view)),
+    }
+    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
+        report_comparison(cmp, &path.display().to_string(), options.format, &run_dir)?;
+    }
     let against = cmp.as_ref().map_or(Against::Nothing, Against::Baseline);
     let verdict = RunVerdict::of(&run, &outcome::run_cases(&run, against));
     if let RunVerdict::Skip(reasons) = &verdict {
@@ -595,9 +642,32 @@ fn judge_repeats(
     unstable
 }
 
-/// Runs all variants of one experiment (`--repeat` times).
+/// Renames an interrupted run's folder to `<name>-partial` and says in it why.
+fn mark_partial(run_dir: &Path) -> Result<PathBuf> {
+    let mut name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.push_str("-partial");
+    let partial = run_dir.with_file_name(name);
+    std::fs::rename(run_dir, &partial).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            run_dir.display(),
+            partial.display()
+        )
+    })?;
+    store::write_atomic(
+        &partial.join("PARTIAL"),
+        b"This run was stopped before its end (q in step mode, or Ctrl-C): its \
+          results cover the experiments and variants that finished.\n",
+    )?;
+    Ok(partial)
+}
+
+/// Runs the selected variants of one experiment (`--repeat` times).
 fn run_one(
-    exp: &dyn Experiment,
+    selection: &Selection,
     ctx: &PlanContext<'_>,
     options: &RunOptions,
     binaries: &Path,
@@ -605,7 +675,9 @@ fn run_one(
     run_dir: &Path,
     mut stepper: Option<&mut Stepper>,
 ) -> Result<ExperimentRun> {
+    let exp = selection.experiment;
     let name = exp.info().name;
+    let started = std::time::Instant::now();
     let mut record = ExperimentRecord {
         name: name.to_string(),
         status: Status::Ok,
@@ -630,14 +702,24 @@ fn run_one(
         }
     };
     record.params = plan.params;
+    if let Some(variants) = &selection.variants {
+        record
+            .params
+            .insert("variants_selected".into(), serde_json::json!(variants));
+    }
     let binary = locate::binary(binaries, name)?;
     let mut interrupted = false;
+    let selected_count = plan
+        .variants
+        .iter()
+        .filter(|v| selection.wants(&v.name))
+        .count();
     let repeat = options.repeat.max(1);
     // runs[r] holds the r-th run of every variant, in plan order.
     let mut runs: Vec<Vec<VariantRecord>> = Vec::new();
     'repeats: for r in 0..repeat {
         runs.push(Vec::new());
-        for variant in &plan.variants {
+        for variant in plan.variants.iter().filter(|v| selection.wants(&v.name)) {
             let spec = VariantSpec {
                 name: variant.name.clone(),
                 binary: binary.clone(),
@@ -654,7 +736,7 @@ fn run_one(
             } else {
                 variant.name.clone()
             };
-            let mut progress = VariantProgress::start(name, &label);
+            let mut progress = VariantProgress::start(name, &label, options.detail);
             if let Some(s) = stepper.as_deref_mut() {
                 s.start_variant();
             }
@@ -710,10 +792,15 @@ fn run_one(
         record.reason = Some(outcome::failure_reason(&record));
     }
     record.claims = exp.judge(&record, ctx.env);
+    // Claims about a variant that was not selected say nothing about this run.
+    record
+        .claims
+        .retain(|c| c.variant.as_deref().is_none_or(|v| selection.wants(v)));
     record.summary = exp.summary(&record, ctx.env);
+    crate::progress::experiment_done(&record, started.elapsed());
     let complete: Vec<Vec<VariantRecord>> = runs
         .into_iter()
-        .filter(|v| v.len() == plan.variants.len())
+        .filter(|v| v.len() == selected_count)
         .collect();
     let unstable = if complete.len() > 1 && !interrupted {
         judge_repeats(exp, &mut record, &complete, ctx.env)
@@ -722,7 +809,7 @@ fn run_one(
     };
     let mut spread = Vec::new();
     if repeat > 1 {
-        for v in &plan.variants {
+        for v in plan.variants.iter().filter(|v| selection.wants(&v.name)) {
             let ran: Vec<&VariantRecord> = complete
                 .iter()
                 .flatten()

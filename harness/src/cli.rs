@@ -35,10 +35,11 @@ pub struct Cli {
 pub enum Command {
     /// Run every experiment.
     All(RunOptions),
-    /// Run the named experiments (see `list`).
+    /// Run the named experiments (see `list`), or some of their variants.
     Run {
-        /// Experiment names, e.g. mmap-file.
-        #[arg(required = true, value_name = "NAME")]
+        /// Experiment names, e.g. mmap-file; NAME/VARIANT runs one variant
+        /// (fork-cow/thp-off), NAME/VARIANT,VARIANT several.
+        #[arg(required = true, value_name = "NAME[/VARIANT,...]")]
         names: Vec<String>,
         /// How to run them.
         #[command(flatten)]
@@ -52,6 +53,14 @@ pub enum Command {
         /// Experiment name (see `list`).
         #[arg(value_name = "NAME")]
         name: String,
+        /// For the teacher: answer the questions, with the figures of the
+        /// latest run (results/latest) where a figure is involved.
+        #[arg(long)]
+        answers: bool,
+        /// Folder of results whose `latest` run the answers quote; default:
+        /// results/ of the workspace.
+        #[arg(long, value_name = "DIR", requires = "answers")]
+        results: Option<PathBuf>,
     },
     /// Compare two saved runs (any two results.json): environment differences,
     /// claims whose verdict changed, metrics beyond tolerance. Exit 1 on a regression.
@@ -69,6 +78,10 @@ pub enum Command {
         /// What to print on stdout (tap: NEW.json as KTAP, regressions as failed subtests).
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+        /// Compare only these experiments, or variants of them: NAME,
+        /// NAME/VARIANT or NAME/VARIANT,VARIANT (as for `run`). Repeatable.
+        #[arg(long, value_name = "NAME[/VARIANT,...]")]
+        only: Vec<String>,
     },
     /// Run the experiments under several kernels (in QEMU virtual machines, or
     /// `host` natively) and compare them in one matrix.
@@ -136,6 +149,16 @@ pub struct RunOptions {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Print every table and before/after view, not only the summary of the
+    /// claims (results.md and results.html always have them). Output fits the
+    /// terminal's width (COLUMNS if set, 80 at least).
+    #[arg(short = 'v', long)]
+    pub detail: bool,
+    /// Before/after views (--detail, --step) list every mapping that moved,
+    /// also shared libraries whose Pss moved because of other processes and
+    /// changes smaller than a page.
+    #[arg(long)]
+    pub all_mappings: bool,
     /// Folder for results (a subfolder per run); default: results/ of the workspace.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -144,8 +167,10 @@ pub struct RunOptions {
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Stop at every checkpoint: say what happened, show the PIDs and commands to
-    /// look at them from another terminal, and wait for Enter (q quits cleanly).
-    /// Needs a terminal.
+    /// look at them from another terminal, and wait for Enter. Each stop fits a
+    /// 50-line screen. q quits cleanly: the partial run is kept, marked
+    /// `-partial`, and results/latest stays on the last complete run. Needs a
+    /// terminal.
     #[arg(long)]
     pub step: bool,
     /// Longest wait for an experiment between two checkpoints, in seconds.

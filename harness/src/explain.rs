@@ -6,52 +6,9 @@ use std::fmt::Write;
 
 use crate::experiment::{Experiment, Explanation};
 
-/// A seed writing, cited by title and author.
-#[derive(Debug, Clone, Copy)]
-pub struct Seed {
-    /// File name in `shared/seeds/`.
-    pub file: &'static str,
-    /// Title.
-    pub title: &'static str,
-    /// Author(s).
-    pub author: &'static str,
-}
-
-/// The five writings the experiments reproduce.
-pub const SEEDS: &[Seed] = &[
-    Seed {
-        file: "000_242c9450f32c56c8.txt",
-        title: "Notes on VM",
-        author: "Kristian Köhntopp",
-    },
-    Seed {
-        file: "001_3c62cec1a17aa088.txt",
-        title: "Playing with Virtual Memory",
-        author: "Kristina Chodorow",
-    },
-    Seed {
-        file: "002_4ca7868f1a8c4269.txt",
-        title: "Hey dude, where's my memory?",
-        author: "Frits Hoogland",
-    },
-    Seed {
-        file: "003_189c8fe560e6e530.txt",
-        title: "Some things I've learned about memory",
-        author: "Evan Martin",
-    },
-    Seed {
-        file: "004_27fc77f6d1b07880.txt",
-        title: "ten thousand small processes",
-        author: "D. J. Bernstein and Jeff Roberson",
-    },
-];
-
 /// `"Title", Author` for a seed file name (the file name itself if unknown).
 pub fn cite(file: &str) -> String {
-    SEEDS.iter().find(|s| s.file == file).map_or_else(
-        || file.to_string(),
-        |s| format!("\"{}\", {}", s.title, s.author),
-    )
+    experiments::catalog::source(file).map_or_else(|| file.to_string(), |s| s.citation())
 }
 
 /// What each column of the tables means, for students.
@@ -59,12 +16,12 @@ pub const GLOSSARY: &[(&str, &str)] = &[
     ("VmSize", "the address space: every byte the process has mapped, used or not (ps calls it VSZ)"),
     ("VmRSS / Rss", "the resident set: pages of the process that are in RAM right now, shared or not"),
     ("Pss", "proportional set size: each resident page divided by the number of processes that map it, so the Pss of all processes adds up to the memory really used"),
-    ("USS", "unique set size: Private_Clean + Private_Dirty, the memory that would be freed if the process exited"),
-    ("Shared_Clean / Shared_Dirty", "resident pages that other processes map too, unmodified / modified (e.g. after fork, before either side writes)"),
+    ("USS", "unique set size: the private pages, Private_Clean + Private_Dirty. When the process exits its anonymous private pages are freed; private clean file pages stay in the page cache"),
+    ("Shared_Clean / Shared_Dirty", "resident pages that other processes map too, unmodified / modified (Shared_Dirty is the copy-on-write signal: after fork, pages both sides still share until one writes)"),
     ("Private_Clean / Private_Dirty", "resident pages only this process maps, unmodified / modified (a page copied on write is Private_Dirty)"),
-    ("PTE", "the page tables: kernel memory the process costs that no per-mapping figure shows"),
-    ("minor fault", "the process touched a page that was not mapped for it yet, and the kernel found it in memory (page cache, zero page, or a copy it made)"),
-    ("major fault", "the same, but the kernel had to wait for the disk"),
+    ("PTE", "VmPTE: the page tables, kernel memory the process costs that no per-mapping figure shows"),
+    ("minor fault", "the process touched a page that was not mapped for it yet, and the kernel mapped it without waiting for I/O (page cache, zero page, or a copy it made)"),
+    ("major fault", "a fault the kernel counted as having waited for I/O (or retried). Read-ahead can do the disk work ahead of the faults, so a cold file can be read under minor faults"),
 ];
 
 /// Word-wraps `text` at `width`, each line starting with `indent`.
@@ -87,13 +44,18 @@ pub fn wrap(text: &str, width: usize, indent: &str) -> String {
     out
 }
 
-/// The caption of a checkpoint: what has just happened there.
-pub fn step_caption(explanation: &Explanation, label: &str) -> Option<&'static str> {
-    explanation
-        .steps
-        .iter()
-        .find(|(l, _)| *l == label)
-        .map(|(_, text)| *text)
+/// The caption of a checkpoint: what has just happened there. A text written for
+/// the variant (key `VARIANT/LABEL`) wins over the experiment's (key `LABEL`).
+pub fn step_caption(explanation: &Explanation, variant: &str, label: &str) -> Option<&'static str> {
+    let specific = format!("{variant}/{label}");
+    let find = |key: &str| {
+        explanation
+            .steps
+            .iter()
+            .find(|(l, _)| *l == key)
+            .map(|(_, text)| *text)
+    };
+    find(&specific).or_else(|| find(label))
 }
 
 /// The full explanation of an experiment as plain text (`harness explain NAME`).
@@ -107,9 +69,33 @@ pub fn render_text(exp: &dyn Experiment) -> String {
     let _ = writeln!(out, "WHAT THE SEED CLAIMED");
     out.push_str(&wrap(e.seed_claims, 80, "  "));
     let _ = writeln!(out, "\nWHAT THE EXPERIMENT DOES (one checkpoint per step)");
-    for (i, (label, text)) in e.steps.iter().enumerate() {
-        let _ = writeln!(out, "  {}. {label}", i + 1);
-        out.push_str(&wrap(text, 80, "     "));
+    let mut number = 0;
+    for (label, text) in e.steps {
+        // `VARIANT/LABEL` is that variant's own text for the step.
+        match label.split_once('/') {
+            Some((variant, step)) => {
+                out.push_str(&wrap(&format!("({variant}, {step}) {text}"), 80, "     "));
+            }
+            None => {
+                number += 1;
+                let _ = writeln!(out, "  {number}. {label}");
+                out.push_str(&wrap(text, 80, "     "));
+            }
+        }
+    }
+    if !exp.claims().is_empty() {
+        let _ = writeln!(
+            out,
+            "\nTHE CLAIMS AND HOW EACH IS JUDGED (criteria fixed before measuring)"
+        );
+        for c in exp.claims() {
+            let _ = writeln!(out, "  {}", c.id);
+            out.push_str(&wrap(c.statement, 80, "     "));
+            if !c.criterion.is_empty() {
+                out.push_str(&wrap(&format!("criterion: {}", c.criterion), 80, "     "));
+            }
+            out.push_str(&wrap(&format!("from {}", cite(c.source)), 80, "     "));
+        }
     }
     let _ = writeln!(out, "\nWHAT THE COLUMNS MEAN");
     for (column, meaning) in GLOSSARY {
@@ -159,6 +145,28 @@ mod tests {
         for line in wrap(&text, 20, "  ").lines() {
             assert!(line.len() <= 20, "{line:?}");
         }
+    }
+
+    #[test]
+    fn a_variant_s_own_step_text_wins_over_the_experiment_s() {
+        const E: Explanation = Explanation {
+            seed_claims: "",
+            steps: &[
+                ("after-fill", "wrote every page"),
+                ("file-private/after-fill", "read every page"),
+            ],
+            expectations: "",
+            questions: &[],
+        };
+        assert_eq!(
+            step_caption(&E, "thp-off", "after-fill"),
+            Some("wrote every page")
+        );
+        assert_eq!(
+            step_caption(&E, "file-private", "after-fill"),
+            Some("read every page")
+        );
+        assert_eq!(step_caption(&E, "thp-off", "after-fork"), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! [`matrix`] runs the same pipeline under other kernels in QEMU and compares them.
 #![deny(missing_docs)]
 
+pub mod answers;
 pub mod app;
 pub mod cli;
 pub mod compare;
@@ -36,6 +37,7 @@ pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod scratch;
+pub mod selection;
 pub mod step;
 pub mod store;
 pub mod system;

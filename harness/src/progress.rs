@@ -1,6 +1,6 @@
 //! What the user sees on stderr while experiments run: a bar for long preparation
 //! (writing the 1 GB file), the checkpoint reached, and one line per finished
-//! variant. On a terminal indicatif draws; elsewhere (CI logs) only the lines are
+//! experiment (per variant with `--detail`, or when a variant did not run). On a terminal indicatif draws; elsewhere (CI logs) only the lines are
 //! printed.
 
 use std::io::IsTerminal;
@@ -16,11 +16,38 @@ pub struct VariantProgress {
     bar: ProgressBar,
     title: String,
     started: Instant,
+    detail: bool,
+}
+
+/// One line on stderr when an experiment has finished (its variants are told
+/// one by one only with `--detail`, or when one did not run).
+pub fn experiment_done(record: &crate::model::ExperimentRecord, took: std::time::Duration) {
+    let ran = record
+        .variants
+        .iter()
+        .filter(|v| v.status == Status::Ok)
+        .count();
+    let state = match record.status {
+        Status::Ok => "ok".to_string(),
+        Status::Skipped => format!("skipped: {}", record.reason.as_deref().unwrap_or("")),
+        Status::Failed => format!("FAILED: {}", record.reason.as_deref().unwrap_or("")),
+    };
+    let line = format!(
+        "{} ... {state}, {ran} of {} variants ({:.1} s)",
+        record.name,
+        record.variants.len(),
+        took.as_secs_f64()
+    );
+    eprintln!(
+        "{}",
+        crate::report::width::truncate(&line, crate::report::width::terminal_width())
+    );
 }
 
 impl VariantProgress {
-    /// Starts the display for `experiment`/`variant`.
-    pub fn start(experiment: &str, variant: &str) -> VariantProgress {
+    /// Starts the display for `experiment`/`variant`; with `detail` its end
+    /// gets a line even when it went well.
+    pub fn start(experiment: &str, variant: &str, detail: bool) -> VariantProgress {
         let title = format!("{experiment}/{variant}");
         let bar = if std::io::stderr().is_terminal() {
             ProgressBar::new_spinner()
@@ -38,6 +65,7 @@ impl VariantProgress {
             bar,
             title,
             started: Instant::now(),
+            detail,
         }
     }
 
@@ -77,6 +105,9 @@ impl VariantProgress {
     /// Ends the display with one line about the outcome.
     pub fn finish(self, record: &VariantRecord) {
         self.bar.finish_and_clear();
+        if record.status == Status::Ok && !self.detail {
+            return;
+        }
         let outcome = match record.status {
             Status::Ok => "ok".to_string(),
             Status::Skipped => format!("skipped: {}", record.reason.as_deref().unwrap_or("")),

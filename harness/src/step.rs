@@ -9,10 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use crate::experiment::Experiment;
+use crate::experiment::{human_bytes, Experiment};
 use crate::explain::{step_caption, wrap};
-use crate::model::{CheckpointRecord, ProcessRecord};
-use crate::report::delta::{mapping_deltas, signed_bytes, Change};
+use crate::model::{CheckpointRecord, ProcessRecord, RegionPagemap};
+use crate::report::delta::{
+    hidden_count, mapping_deltas, signed_bytes, Change, DeltaFilter, MappingDelta,
+};
+use crate::report::width::truncate;
 use crate::runner;
 
 static QUIT: AtomicBool = AtomicBool::new(false);
@@ -22,15 +25,43 @@ pub fn quit_requested() -> bool {
     QUIT.load(Ordering::SeqCst)
 }
 
+/// The screen one stop must fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Screen {
+    /// Lines per stop, the prompt included.
+    pub lines: usize,
+    /// Characters per line.
+    pub width: usize,
+}
+
+impl Screen {
+    /// A projector's screen: 50 lines (fewer if the terminal has fewer) of the
+    /// terminal's width (80 at least).
+    pub fn detect() -> Screen {
+        Screen {
+            lines: crate::report::width::terminal_height()
+                .unwrap_or(DEFAULT_LINES)
+                .clamp(20, DEFAULT_LINES),
+            width: crate::report::width::terminal_width(),
+        }
+    }
+}
+
+/// The height a stop is laid out for unless the terminal is smaller.
+pub const DEFAULT_LINES: usize = 50;
+
 /// The interactive pause at each checkpoint.
 pub struct Stepper {
     lines: Receiver<String>,
     previous: Vec<ProcessRecord>,
+    screen: Screen,
+    filter: DeltaFilter,
 }
 
 impl Stepper {
     /// Starts step mode; stdin must be a terminal (someone must press Enter).
-    pub fn new() -> Result<Stepper, String> {
+    /// `filter` says which changed mappings a stop lists.
+    pub fn new(filter: DeltaFilter) -> Result<Stepper, String> {
         if !std::io::stdin().is_terminal() {
             return Err("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step".into());
         }
@@ -46,6 +77,8 @@ impl Stepper {
         Ok(Stepper {
             lines: rx,
             previous: Vec::new(),
+            screen: Screen::detect(),
+            filter,
         })
     }
 
@@ -84,62 +117,274 @@ impl Stepper {
         }
     }
 
-    /// The text shown at a checkpoint.
+    /// The text shown at a checkpoint: at most `self.screen.lines` lines
+    /// (the prompt included) of at most `self.screen.width` characters.
     pub fn describe(
         &self,
         exp: &dyn Experiment,
         variant: &str,
         checkpoint: &CheckpointRecord,
     ) -> String {
-        let mut out = format!(
-            "\n=== {} / {}: stopped at {} ===\n",
-            exp.info().name,
-            variant,
-            checkpoint.label
-        );
-        if let Some(caption) = step_caption(exp.explanation(), &checkpoint.label) {
-            out.push_str(&wrap(caption, 80, ""));
+        let width = self.screen.width;
+        let mut head: Vec<String> = vec![
+            String::new(),
+            truncate(
+                &format!(
+                    "=== {} / {}: stopped at {} ===",
+                    exp.info().name,
+                    variant,
+                    checkpoint.label
+                ),
+                width,
+            ),
+        ];
+        if let Some(caption) = step_caption(exp.explanation(), variant, &checkpoint.label) {
+            let lines: Vec<String> = wrap(caption, width, "").lines().map(String::from).collect();
+            head.extend(cap(lines, MAX_CAPTION_LINES, "(the rest: harness explain)"));
         }
-        out.push_str("\nLook at it from another terminal now:\n");
-        for p in &checkpoint.processes {
-            out.push_str(&format!(
-                "  {role} (pid {pid}):  pmap -X {pid}  |  cat /proc/{pid}/smaps_rollup  |  ps -o pid,vsz,rss,min_flt,maj_flt,cmd -p {pid}\n",
-                role = p.role,
-                pid = p.pid
+        head.push("Look at it from another terminal now:".into());
+        let mut commands: Vec<String> = checkpoint
+            .processes
+            .iter()
+            .map(|p| {
+                truncate(
+                    &format!(
+                        "  {} {pid}: pmap -X {pid}; cat /proc/{pid}/smaps_rollup",
+                        p.role,
+                        pid = p.pid
+                    ),
+                    width,
+                )
+            })
+            .collect();
+        if commands.len() > MAX_COMMAND_LINES {
+            let more = commands.len() - (MAX_COMMAND_LINES - 1);
+            commands.truncate(MAX_COMMAND_LINES - 1);
+            commands.push(format!(
+                "  ... and {more} more processes (all in results.md)"
             ));
         }
-        out.push_str("\nWhat changed since the previous checkpoint:\n");
+        head.extend(commands);
+        let frames = frame_lines(checkpoint, width);
+
+        // What is left of the screen goes to the changes, process by process.
+        let fixed = head.len() + frames.len() + 2; // "Since ..." heading and the prompt
+        let room = self.screen.lines.saturating_sub(fixed);
+        let changes = cap(
+            self.change_lines(checkpoint, width),
+            room,
+            "(more: --detail or results.md)",
+        );
+
+        let mut out = head.join("\n");
+        out.push_str("\nSince the previous checkpoint:\n");
+        for line in changes.iter().chain(&frames) {
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Per process: faults, totals (Shared_Dirty among them), and the mappings
+    /// that moved.
+    fn change_lines(&self, checkpoint: &CheckpointRecord, width: usize) -> Vec<String> {
+        let mut lines = Vec::new();
         for p in &checkpoint.processes {
-            let before = self.previous.iter().find(|b| b.role == p.role);
-            let rss_delta =
-                p.totals.rss_bytes as i64 - before.map_or(0, |b| b.totals.rss_bytes as i64);
-            out.push_str(&format!(
-                "  {}: {} minor / {} major faults, VmRSS {} ({}), VmSize {}\n",
+            let before = self.previous.iter().find(|b| b.pid == p.pid);
+            let shared_dirty: u64 = p
+                .mappings
+                .iter()
+                .map(|m| m.figures.shared_dirty_bytes)
+                .sum();
+            let Some(before) = before else {
+                lines.push(truncate(
+                    &format!(
+                        "  {} {}: new process, {} mappings, VmRSS {}, Shared_Dirty {}, VmSize {}",
+                        p.role,
+                        p.pid,
+                        p.mappings.len(),
+                        human_bytes(p.totals.rss_bytes),
+                        human_bytes(shared_dirty),
+                        human_bytes(p.totals.vm_size_bytes),
+                    ),
+                    width,
+                ));
+                continue;
+            };
+            let rss_delta = p.totals.rss_bytes as i64 - before.totals.rss_bytes as i64;
+            let size_delta = p.totals.vm_size_bytes as i64 - before.totals.vm_size_bytes as i64;
+            let mut line = format!(
+                "  {} {}: {} minor/{} major faults, VmRSS {} ({}), Shared_Dirty {}",
                 p.role,
+                p.pid,
                 p.faults.minor,
                 p.faults.major,
-                crate::experiment::human_bytes(p.totals.rss_bytes),
+                human_bytes(p.totals.rss_bytes),
                 signed_bytes(rss_delta),
-                crate::experiment::human_bytes(p.totals.vm_size_bytes),
-            ));
-            for d in mapping_deltas(before, p) {
-                let what = match d.change {
-                    Change::New => "new ",
-                    Change::Gone => "gone ",
-                    Change::Changed => "",
-                };
-                out.push_str(&format!(
-                    "      {what}{} {} {}: Size {}, Rss {}, Pss {}, Private_Dirty {}\n",
-                    d.start,
-                    d.perms,
-                    d.name,
-                    signed_bytes(d.size_delta_bytes),
-                    signed_bytes(d.rss_delta_bytes),
-                    signed_bytes(d.pss_delta_bytes),
-                    signed_bytes(d.private_dirty_delta_bytes)
+                human_bytes(shared_dirty),
+            );
+            if size_delta != 0 {
+                line.push_str(&format!(", VmSize {}", signed_bytes(size_delta)));
+            }
+            lines.push(truncate(&line, width));
+            let deltas = mapping_deltas(Some(before), p, &self.filter);
+            let shown = deltas.len().min(MAX_MAPPINGS_PER_PROCESS);
+            for d in &deltas[..shown] {
+                lines.push(truncate(&mapping_line(d), width));
+            }
+            let hidden = hidden_count(Some(before), p, &self.filter) + (deltas.len() - shown);
+            if hidden > 0 {
+                lines.push(format!(
+                    "    ({hidden} more moved: shared-library Pss, less than a page; --all-mappings)"
                 ));
             }
         }
-        out
+        lines
+    }
+}
+
+/// One changed mapping: its name (a file's base name), permissions, and the
+/// figures that moved.
+fn mapping_line(d: &MappingDelta) -> String {
+    let what = match d.change {
+        Change::New => "new ",
+        Change::Gone => "gone ",
+        Change::Changed => "",
+    };
+    let name = d.name.rsplit('/').next().unwrap_or(&d.name);
+    let moved: Vec<String> = [
+        ("Rss", d.rss_delta_bytes),
+        ("Pss", d.pss_delta_bytes),
+        ("Shared_Dirty", d.shared_dirty_delta_bytes),
+        ("Private_Dirty", d.private_dirty_delta_bytes),
+        ("Size", d.size_delta_bytes),
+    ]
+    .into_iter()
+    .filter(|(_, v)| *v != 0)
+    .map(|(k, v)| format!("{k} {}", signed_bytes(v)))
+    .collect();
+    format!("    {what}{name} {}: {}", d.perms, moved.join(", "))
+}
+
+/// Lines of the caption shown at most; the whole text is in `explain`.
+const MAX_CAPTION_LINES: usize = 6;
+/// Processes whose commands are listed.
+const MAX_COMMAND_LINES: usize = 4;
+/// Changed mappings listed per process.
+const MAX_MAPPINGS_PER_PROCESS: usize = 8;
+/// Region comparisons listed in the frame lines.
+const MAX_FRAME_LINES: usize = 4;
+
+/// `lines` cut to `max`, the last line saying so.
+fn cap(mut lines: Vec<String>, max: usize, more: &str) -> Vec<String> {
+    if lines.len() > max {
+        lines.truncate(max.saturating_sub(1));
+        if max > 0 {
+            lines.push(format!("  {more}"));
+        }
+    }
+    lines
+}
+
+/// Where several processes map the same declared region (after fork): how many
+/// of the sampled pages sit on the same physical frame in both (pagemap).
+fn frame_lines(checkpoint: &CheckpointRecord, width: usize) -> Vec<String> {
+    let Some(first) = checkpoint.processes.first() else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for other in &checkpoint.processes[1..] {
+        for region in &first.regions {
+            let (Some(mine), Some(theirs)) = (
+                region.pagemap.as_ref(),
+                other.region(&region.name).and_then(|r| r.pagemap.as_ref()),
+            ) else {
+                continue;
+            };
+            let text = match (&mine.pfn_unavailable, &theirs.pfn_unavailable) {
+                (Some(why), _) | (_, Some(why)) => {
+                    format!("  {}: page frames not readable ({why})", region.name)
+                }
+                _ => {
+                    let (same, compared) = shared_frames(mine, theirs);
+                    format!(
+                        "  {}: {same} of {compared} sampled pages on the same frame in {} and {}",
+                        region.name, first.role, other.role
+                    )
+                }
+            };
+            lines.push(truncate(&text, width));
+        }
+    }
+    if lines.is_empty() {
+        return lines;
+    }
+    let mut out = vec!["Page frames (pagemap):".to_string()];
+    out.extend(cap(
+        lines,
+        MAX_FRAME_LINES,
+        "(more regions in results.json)",
+    ));
+    out
+}
+
+/// How many sampled pages both sides have present on the same frame, out of the
+/// pages present in both.
+pub fn shared_frames(a: &RegionPagemap, b: &RegionPagemap) -> (usize, usize) {
+    let mut same = 0;
+    let mut compared = 0;
+    for x in &a.sample {
+        let Some(y) = b.sample.iter().find(|y| y.page_index == x.page_index) else {
+            continue;
+        };
+        if let (Some(px), Some(py)) = (x.pfn, y.pfn) {
+            compared += 1;
+            if px == py {
+                same += 1;
+            }
+        }
+    }
+    (same, compared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PageSample;
+
+    fn map(pfns: &[Option<u64>]) -> RegionPagemap {
+        RegionPagemap {
+            pages: pfns.len() as u64,
+            present_pages: pfns.iter().filter(|p| p.is_some()).count() as u64,
+            swapped_pages: 0,
+            exclusive_pages: 0,
+            sample: pfns
+                .iter()
+                .enumerate()
+                .map(|(i, pfn)| PageSample {
+                    page_index: i as u64,
+                    present: pfn.is_some(),
+                    exclusive: false,
+                    pfn: *pfn,
+                    map_count: None,
+                })
+                .collect(),
+            pfn_unavailable: None,
+        }
+    }
+
+    #[test]
+    fn frames_are_compared_page_by_page_where_both_are_present() {
+        let parent = map(&[Some(1), Some(2), Some(3), None]);
+        let child = map(&[Some(1), Some(9), Some(3), Some(4)]);
+        assert_eq!(shared_frames(&parent, &child), (2, 3));
+    }
+
+    #[test]
+    fn a_long_list_is_capped_and_says_so() {
+        let lines: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        let capped = cap(lines, 4, "more");
+        assert_eq!(capped.len(), 4);
+        assert_eq!(capped[3], "  more");
     }
 }

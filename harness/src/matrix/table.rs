@@ -192,7 +192,7 @@ mod tests {
         };
         assert!(line(" rss_bytes").ends_with("2,048 KiB *"), "{text}");
         assert!(line("minor_faults").ends_with("10"), "{text}");
-        assert!(line("verdict").ends_with("REFUTED *"), "{text}");
+        assert!(line("verdict").ends_with("refuted *"), "{text}");
     }
 
     #[test]

@@ -149,7 +149,8 @@ pub fn mappings(run: &RunRecord) -> String {
 /// claims.csv: one row per judged claim.
 pub fn claims(run: &RunRecord) -> String {
     table(
-        "experiment,variant,claim,verdict,source,statement,evidence".into(),
+        "experiment,variant,claim,verdict,source,statement,criterion,measured,evidence,source_file"
+            .into(),
         run.experiments.iter().flat_map(|e| {
             e.claims.iter().map(move |c| {
                 let verdict = serde_json::to_value(c.verdict)
@@ -161,9 +162,12 @@ pub fn claims(run: &RunRecord) -> String {
                     field(c.variant.as_deref().unwrap_or("")),
                     field(&c.id),
                     verdict,
-                    field(&c.source),
+                    field(&crate::explain::cite(&c.source)),
                     field(&c.statement),
+                    field(&c.criterion),
+                    field(&c.measured),
                     field(&c.evidence),
+                    field(&c.source),
                 ]
             })
         }),

@@ -1,6 +1,12 @@
 //! Before/after views: per checkpoint, the mappings whose figures changed since
-//! the previous checkpoint of the same process, so the eye goes straight to what
+//! the previous checkpoint of the same process (matched by PID: a new process
+//! with an old role is new, not a changed one), so the eye goes straight to what
 //! the step did.
+//!
+//! By default a view hides what the step did not do: a mapping whose Pss moved
+//! while its Rss, Size and dirty pages stayed put (a shared library that another
+//! process on the machine mapped or unmapped), and changes smaller than a page.
+//! `--all-mappings` ([`DeltaFilter::all`]) shows everything.
 
 use crate::experiment::human_bytes;
 use crate::model::{MappingRecord, ProcessRecord, VariantRecord};
@@ -26,6 +32,40 @@ pub struct MappingDelta {
     pub pss_delta_bytes: i64,
     /// Change of Private_Dirty, bytes.
     pub private_dirty_delta_bytes: i64,
+    /// Change of Shared_Dirty, bytes (pages both sides of a fork still share).
+    pub shared_dirty_delta_bytes: i64,
+}
+
+/// Which changed mappings a view lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeltaFilter {
+    /// The page size: changes below it are wobble.
+    pub page_size: u64,
+    /// List every mapping that moved at all.
+    pub all: bool,
+}
+
+impl DeltaFilter {
+    /// Whether a view lists this change.
+    pub fn shows(&self, d: &MappingDelta) -> bool {
+        if self.all || d.change != Change::Changed {
+            return true;
+        }
+        let page = self.page_size.max(1) as i64;
+        let moved = |x: i64| x.abs() >= page;
+        let own_figures = moved(d.size_delta_bytes)
+            || moved(d.rss_delta_bytes)
+            || moved(d.private_dirty_delta_bytes)
+            || moved(d.shared_dirty_delta_bytes);
+        // Pss alone moving on a shared library is other processes at work; on the
+        // experiment's own memory it is the sharing the experiment shows (fork).
+        own_figures || (moved(d.pss_delta_bytes) && !is_shared_library(&d.name))
+    }
+}
+
+/// A mapping of a shared object (`libc.so.6`, `ld-linux-x86-64.so.2`).
+fn is_shared_library(name: &str) -> bool {
+    name.starts_with('/') && name.contains(".so")
 }
 
 /// What happened to a mapping between two snapshots.
@@ -66,18 +106,24 @@ fn delta(before: Option<&MappingRecord>, after: Option<&MappingRecord>) -> Optio
         rss_delta_bytes: d(b.rss_bytes, a.rss_bytes),
         pss_delta_bytes: d(b.pss_bytes, a.pss_bytes),
         private_dirty_delta_bytes: d(b.private_dirty_bytes, a.private_dirty_bytes),
+        shared_dirty_delta_bytes: d(b.shared_dirty_bytes, a.shared_dirty_bytes),
     };
     let unchanged = change == Change::Changed
         && out.size_delta_bytes == 0
         && out.rss_delta_bytes == 0
         && out.pss_delta_bytes == 0
-        && out.private_dirty_delta_bytes == 0;
+        && out.private_dirty_delta_bytes == 0
+        && out.shared_dirty_delta_bytes == 0;
     (!unchanged).then_some(out)
 }
 
-/// The mappings that changed from `before` (None: the process is new) to `after`,
-/// in address order, unmapped ones last.
-pub fn mapping_deltas(before: Option<&ProcessRecord>, after: &ProcessRecord) -> Vec<MappingDelta> {
+/// The mappings that changed from `before` (None: the process is new) to `after`
+/// and that `filter` shows, in address order, unmapped ones last.
+pub fn mapping_deltas(
+    before: Option<&ProcessRecord>,
+    after: &ProcessRecord,
+    filter: &DeltaFilter,
+) -> Vec<MappingDelta> {
     let old: &[MappingRecord] = before.map_or(&[], |p| &p.mappings);
     let mut out: Vec<MappingDelta> = after
         .mappings
@@ -89,7 +135,21 @@ pub fn mapping_deltas(before: Option<&ProcessRecord>, after: &ProcessRecord) -> 
             .filter(|b| !after.mappings.iter().any(|a| same_mapping(b, a)))
             .filter_map(|b| delta(Some(b), None)),
     );
+    out.retain(|d| filter.shows(d));
     out
+}
+
+/// How many changed mappings `filter` hides between two snapshots.
+pub fn hidden_count(
+    before: Option<&ProcessRecord>,
+    after: &ProcessRecord,
+    filter: &DeltaFilter,
+) -> usize {
+    let all = DeltaFilter {
+        all: true,
+        ..*filter
+    };
+    mapping_deltas(before, after, &all).len() - mapping_deltas(before, after, filter).len()
 }
 
 /// Bytes with a sign, in a readable unit.
@@ -101,21 +161,17 @@ pub fn signed_bytes(bytes: i64) -> String {
     }
 }
 
-/// The previous snapshot of `role` before checkpoint `index` of a variant.
-pub fn previous<'a>(
-    variant: &'a VariantRecord,
-    index: usize,
-    role: &str,
-) -> Option<&'a ProcessRecord> {
+/// The previous snapshot of process `pid` before checkpoint `index` of a variant.
+pub fn previous(variant: &VariantRecord, index: usize, pid: i32) -> Option<&ProcessRecord> {
     variant.checkpoints[..index]
         .iter()
         .rev()
-        .find_map(|c| c.process(role))
+        .find_map(|c| c.processes.iter().find(|p| p.pid == pid))
 }
 
 /// One table for a whole variant: per checkpoint and process, the faults of the
-/// phase and every mapping that changed.
-pub fn variant_table(variant: &VariantRecord) -> Table {
+/// phase and every mapping that changed (as `filter` shows them).
+pub fn variant_table(variant: &VariantRecord, filter: &DeltaFilter) -> Table {
     let mut table = Table {
         headers: [
             "checkpoint",
@@ -126,16 +182,19 @@ pub fn variant_table(variant: &VariantRecord) -> Table {
             "Size",
             "Rss",
             "Pss",
+            "Shared_Dirty",
             "Private_Dirty",
         ]
         .map(String::from)
         .to_vec(),
-        numeric: vec![false, false, true, false, false, true, true, true, true],
+        numeric: vec![
+            false, false, true, false, false, true, true, true, true, true,
+        ],
         rows: Vec::new(),
     };
     for (index, checkpoint) in variant.checkpoints.iter().enumerate() {
         for process in &checkpoint.processes {
-            let before = previous(variant, index, &process.role);
+            let before = previous(variant, index, process.pid);
             let faults = format!(
                 "{} min / {} maj",
                 process.faults.minor, process.faults.major
@@ -143,7 +202,7 @@ pub fn variant_table(variant: &VariantRecord) -> Table {
             let summary = |text: String| {
                 let mut row = vec![
                     checkpoint.label.clone(),
-                    process.role.clone(),
+                    format!("{} {}", process.role, process.pid),
                     faults.clone(),
                     text,
                 ];
@@ -153,15 +212,20 @@ pub fn variant_table(variant: &VariantRecord) -> Table {
             let Some(before) = before else {
                 // A first snapshot would list every mapping as new; summarise it.
                 table.rows.push(summary(format!(
-                    "(first snapshot: {} mappings, VmRSS {})",
+                    "(new process: {} mappings, VmRSS {})",
                     process.mappings.len(),
                     human_bytes(process.totals.rss_bytes)
                 )));
                 continue;
             };
-            let deltas = mapping_deltas(Some(before), process);
+            let deltas = mapping_deltas(Some(before), process, filter);
+            let hidden = hidden_count(Some(before), process, filter);
             if deltas.is_empty() {
-                table.rows.push(summary("(no mapping changed)".into()));
+                table.rows.push(summary(if hidden == 0 {
+                    "(no mapping changed)".into()
+                } else {
+                    format!("(only shared-library Pss or sub-page moves: {hidden})")
+                }));
                 continue;
             }
             for (i, d) in deltas.iter().enumerate() {
@@ -178,7 +242,7 @@ pub fn variant_table(variant: &VariantRecord) -> Table {
                         String::new()
                     },
                     if first {
-                        process.role.clone()
+                        format!("{} {}", process.role, process.pid)
                     } else {
                         String::new()
                     },
@@ -188,8 +252,24 @@ pub fn variant_table(variant: &VariantRecord) -> Table {
                     signed_bytes(d.size_delta_bytes),
                     signed_bytes(d.rss_delta_bytes),
                     signed_bytes(d.pss_delta_bytes),
+                    signed_bytes(d.shared_dirty_delta_bytes),
                     signed_bytes(d.private_dirty_delta_bytes),
                 ]);
+            }
+            if hidden > 0 {
+                table.rows.push(
+                    [
+                        "",
+                        "",
+                        "",
+                        &format!("({hidden} more: shared-library Pss, sub-page)"),
+                    ]
+                    .map(String::from)
+                    .into_iter()
+                    .chain(std::iter::repeat(String::new()))
+                    .take(table.headers.len())
+                    .collect(),
+                );
             }
         }
     }
@@ -244,7 +324,7 @@ mod tests {
             mapping("0x9000", "/lib/libc.so.6", 8192),
             mapping("0x7000", "", 4096),
         ]);
-        let deltas = mapping_deltas(Some(&before), &after);
+        let deltas = mapping_deltas(Some(&before), &after, &ALL);
         let summary: Vec<(&str, Change, i64)> = deltas
             .iter()
             .map(|d| (d.start.as_str(), d.change, d.rss_delta_bytes))
@@ -258,6 +338,77 @@ mod tests {
             ]
         );
         assert_eq!(deltas[1].name, "[anon]");
+    }
+
+    const ALL: DeltaFilter = DeltaFilter {
+        page_size: 4096,
+        all: true,
+    };
+    const DEFAULT: DeltaFilter = DeltaFilter {
+        page_size: 4096,
+        all: false,
+    };
+
+    fn with_pss(mut m: MappingRecord, pss: u64) -> MappingRecord {
+        m.figures.pss_bytes = pss;
+        m
+    }
+
+    #[test]
+    fn shared_library_pss_wobble_is_hidden_unless_all_mappings_are_asked_for() {
+        let before = process(vec![
+            with_pss(mapping("0x9000", "/usr/lib/libc.so.6", 8192), 4096),
+            with_pss(mapping("0x1000", "", 8192), 8192),
+            mapping("0x3000", "[heap]", 4096),
+        ]);
+        let after = process(vec![
+            // Another process mapped libc: Pss halves, nothing else moves.
+            with_pss(mapping("0x9000", "/usr/lib/libc.so.6", 8192), 2048),
+            // A fork shares the experiment's anonymous memory: Pss halves.
+            with_pss(mapping("0x1000", "", 8192), 4096),
+            // A sub-page move.
+            with_pss(mapping("0x3000", "[heap]", 4096), 100),
+        ]);
+        let shown: Vec<String> = mapping_deltas(Some(&before), &after, &DEFAULT)
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(shown, vec!["[anon]"]);
+        assert_eq!(hidden_count(Some(&before), &after, &DEFAULT), 2);
+        assert_eq!(mapping_deltas(Some(&before), &after, &ALL).len(), 3);
+    }
+
+    #[test]
+    fn processes_are_matched_by_pid_not_by_role() {
+        let mut first = process(vec![mapping("0x1000", "[heap]", 4096)]);
+        first.pid = 10;
+        let mut second = process(vec![mapping("0x5000", "[heap]", 4096)]);
+        second.pid = 11;
+        let variant = VariantRecord {
+            name: "v".into(),
+            status: crate::model::Status::Ok,
+            reason: None,
+            notes: BTreeMap::new(),
+            noise_floor: Vec::new(),
+            checkpoints: ["a", "b"]
+                .into_iter()
+                .zip([first, second])
+                .map(|(label, p)| crate::model::CheckpointRecord {
+                    label: label.into(),
+                    phase_millis: 0,
+                    processes: vec![p],
+                    system: None,
+                    population: None,
+                })
+                .collect(),
+            rss_samples: Vec::new(),
+            binary: None,
+        };
+        assert!(previous(&variant, 1, 11).is_none());
+        let table = variant_table(&variant, &DEFAULT);
+        let text: Vec<&str> = table.rows.iter().map(|r| r[3].as_str()).collect();
+        assert!(text[1].starts_with("(new process:"), "{text:?}");
+        assert_eq!(table.rows[1][1], "main 11");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::table::{self, Table};
-use super::{delta, plot};
+use super::{delta, plot, summary};
 use crate::model::{RunRecord, Status};
 use crate::{experiment, explain, store};
 
@@ -26,6 +26,49 @@ pub fn layout(table: &Table) -> String {
     out
 }
 
+/// The anchor GitHub gives a `## NAME` heading.
+fn anchor(name: &str) -> String {
+    name.chars()
+        .filter_map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '_' => Some(c),
+            'A'..='Z' => Some(c.to_ascii_lowercase()),
+            ' ' => Some('-'),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every claim of the run in one table, each linking to its experiment's section.
+fn claim_index(run: &RunRecord) -> Table {
+    let mut table = Table {
+        headers: ["experiment", "claim", "verdict", "measured (criterion)"]
+            .map(String::from)
+            .to_vec(),
+        numeric: vec![false; 4],
+        rows: Vec::new(),
+    };
+    for e in &run.experiments {
+        let link = format!("[{}](#{})", e.name, anchor(&e.name));
+        if e.claims.is_empty() {
+            table.rows.push(vec![
+                link.clone(),
+                String::new(),
+                format!("{:?}", e.status).to_lowercase(),
+                e.reason.clone().unwrap_or_default(),
+            ]);
+        }
+        for c in &e.claims {
+            table.rows.push(vec![
+                link.clone(),
+                format!("`{}`", summary::claim_name(c)),
+                summary::verdict_cell(c),
+                summary::figures(c),
+            ]);
+        }
+    }
+    table
+}
+
 /// The whole run as a Markdown report.
 pub fn render(run: &RunRecord) -> String {
     let mut out = String::new();
@@ -40,6 +83,13 @@ pub fn render(run: &RunRecord) -> String {
         run.environment.kernel,
         if run.quick { ", `--quick` sizes" } else { "" }
     );
+    let tally = summary::Tally::of(run);
+    let _ = writeln!(out, "**{}.**\n", tally.line());
+    if let Some(legend) = summary::legend(&tally) {
+        let _ = writeln!(out, "{}.\n", legend.replace('*', "\\*"));
+    }
+    out.push_str(&layout(&claim_index(run)));
+    out.push('\n');
     let mut env = table::environment(&run.environment);
     env.headers = vec!["machine".into(), "value".into()];
     out.push_str(&layout(&env));
@@ -104,8 +154,14 @@ pub fn render(run: &RunRecord) -> String {
             if !v.checkpoints.is_empty() {
                 out.push_str(&layout(&table::checkpoints(v)));
                 let _ = writeln!(out, "\n{}.\n", table::noise_line(v));
-                let _ = writeln!(out, "What each step changed (mappings whose figures moved since the previous checkpoint):\n");
-                out.push_str(&layout(&delta::variant_table(v)));
+                let _ = writeln!(out, "What each step changed (mappings of the same process, matched by PID, whose figures moved by a page or more since the previous checkpoint; shared libraries whose Pss alone moved are counted, not listed):\n");
+                out.push_str(&layout(&delta::variant_table(
+                    v,
+                    &delta::DeltaFilter {
+                        page_size: run.environment.page_size,
+                        all: false,
+                    },
+                )));
                 out.push('\n');
                 for chart in plot::charts(&e.name, v) {
                     let _ = writeln!(

@@ -4,12 +4,15 @@
 pub mod binaries;
 pub mod csv;
 pub mod delta;
+pub mod html;
 pub mod json;
 pub mod ktap;
 pub mod markdown;
 pub mod plot;
+pub mod summary;
 pub mod table;
 pub mod text;
+pub mod width;
 
 use clap::ValueEnum;
 
@@ -30,10 +33,38 @@ pub enum Format {
     Tap,
 }
 
-/// Renders the whole run in `format`.
+/// How much the terminal output shows, and how wide it may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View {
+    /// Every table and before/after view (`--detail`), not only the summary.
+    pub detail: bool,
+    /// The line width (see [`width::terminal_width`]).
+    pub width: usize,
+    /// Before/after views list every mapping that moved, shared libraries'
+    /// Pss wobble included (`--all-mappings`).
+    pub all_mappings: bool,
+}
+
+impl Default for View {
+    /// The summary, 80 columns, the experiment's own mappings.
+    fn default() -> View {
+        View {
+            detail: false,
+            width: width::FLOOR,
+            all_mappings: false,
+        }
+    }
+}
+
+/// Renders the whole run in `format` (the summary for the table format).
 pub fn render(run: &RunRecord, format: Format) -> String {
+    render_view(run, format, &View::default())
+}
+
+/// Renders the whole run in `format`, the table format as `view` says.
+pub fn render_view(run: &RunRecord, format: Format, view: &View) -> String {
     match format {
-        Format::Table => text::render(run),
+        Format::Table => text::render(run, view),
         Format::Markdown => markdown::render(run),
         Format::Json => json::render(run),
         Format::Csv => csv::checkpoints(run),

@@ -123,20 +123,26 @@ pub fn summary(summary: &SummaryTable) -> Table {
     }
 }
 
-/// One row per claim.
+/// One row per claim: the verdict next to its criterion and what was measured.
 pub fn claims(claims: &[ClaimRecord]) -> Table {
     let mut table = Table::new(&[
         ("verdict", false),
         ("variant", false),
         ("claim", false),
+        ("criterion", false),
+        ("measured", false),
         ("evidence", false),
+        ("source", false),
     ]);
     for c in claims {
         table.rows.push(vec![
-            verdict_word(c.verdict).to_string(),
+            super::summary::verdict_cell(c),
             c.variant.clone().unwrap_or_default(),
             c.statement.clone(),
+            c.criterion.clone(),
+            c.measured.clone(),
             c.evidence.clone(),
+            crate::explain::cite(&c.source),
         ]);
     }
     table
@@ -229,13 +235,10 @@ pub fn environment(env: &Environment) -> Table {
     table
 }
 
-/// The word a verdict is shown as.
-pub fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Confirmed => "confirmed",
-        Verdict::Refuted => "REFUTED",
-        Verdict::Inconclusive => "inconclusive",
-    }
+/// The word a verdict is shown as: its `Display`, the one vocabulary (kept as a
+/// function for the tables that map over verdicts).
+pub fn verdict_word(v: Verdict) -> String {
+    v.to_string()
 }
 
 /// The null-phase noise of a variant in one line.

@@ -2,7 +2,12 @@
 
 use std::fmt::Write;
 
+use super::delta::DeltaFilter;
+use super::summary;
 use super::table::{self, Table};
+use super::width::{fit, truncate};
+use super::View;
+use crate::explain::wrap;
 use crate::model::{RunRecord, Status};
 
 /// Lays a table out with padded columns.
@@ -45,87 +50,146 @@ pub fn layout(table: &Table) -> String {
     out
 }
 
-/// Claims as a list (their text is too long for columns).
-fn claims(out: &mut String, claims: &[crate::model::ClaimRecord]) {
+/// Which columns each view gives up first when the terminal is narrow (see
+/// [`width`](super::width)); results.md keeps them all.
+pub mod drop_order {
+    /// The per-checkpoint table: region sizes rarely move, PTE and USS are in
+    /// results.md; the region's Rss and the faults stay longest.
+    pub const CHECKPOINTS: &[&str] = &["* Size", "PTE", "USS", "* Pss", "* Priv_Dirty", "Pss"];
+    /// The before/after table: permissions, then Size (mostly 0), then Pss.
+    pub const DELTAS: &[&str] = &["perms", "Size", "Shared_Dirty", "Pss"];
+    /// The programs table.
+    pub const PROGRAMS: &[&str] = &[
+        "PT_LOAD",
+        "bss",
+        "data",
+        "text",
+        "VmStk",
+        "PTE",
+        "checkpoint",
+        "procs",
+        "stripped",
+    ];
+}
+
+/// Claims in detail: verdict and name, then the statement, criterion and
+/// evidence wrapped to the width.
+fn claims(out: &mut String, claims: &[crate::model::ClaimRecord], width: usize) {
     for c in claims {
-        let variant = c
-            .variant
-            .as_deref()
-            .map(|v| format!(" [{v}]"))
-            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {:<12} {}{}\n               {}",
-            table::verdict_word(c.verdict),
-            c.statement,
-            variant,
-            c.evidence
+            "{}",
+            truncate(
+                &format!(
+                    "  {:<13} {}",
+                    summary::verdict_cell(c),
+                    summary::claim_name(c)
+                ),
+                width
+            )
         );
+        out.push_str(&wrap(&c.statement, width, "      "));
+        if !c.criterion.is_empty() {
+            out.push_str(&wrap(
+                &format!("criterion: {}", c.criterion),
+                width,
+                "      ",
+            ));
+        }
+        if !c.measured.is_empty() {
+            out.push_str(&wrap(&format!("measured: {}", c.measured), width, "      "));
+        }
+        out.push_str(&wrap(&format!("evidence: {}", c.evidence), width, "      "));
     }
 }
 
-/// The whole run for a terminal.
-pub fn render(run: &RunRecord) -> String {
+/// A before/after table with files named by their base name (`libc.so.6`):
+/// the terminal has no room for paths; results.md keeps them.
+fn base_names(mut table: Table) -> Table {
+    if let Some(column) = table.headers.iter().position(|h| h == "mapping") {
+        for row in &mut table.rows {
+            if let Some(cell) = row.get_mut(column) {
+                if cell.starts_with('/') {
+                    *cell = cell.rsplit('/').next().unwrap_or(cell).to_string();
+                }
+            }
+        }
+    }
+    table
+}
+
+/// The whole run for a terminal: the summary alone, or with `view.detail` every
+/// table first, each fitted to `view.width`; the tally is the last line either way.
+pub fn render(run: &RunRecord, view: &View) -> String {
+    if !view.detail {
+        return summary::render(run, view.width);
+    }
+    let width = view.width;
+    let fitted = |t: &Table, order: &[&str]| layout(&fit(t, width, order));
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "vmlab {} on {}{}\n",
-        run.vmlab_version,
-        run.environment.kernel,
-        if run.quick { " (--quick sizes)" } else { "" }
-    );
-    out.push_str(&layout(&table::environment(&run.environment)));
+    out.push_str(&fitted(&table::environment(&run.environment), &[]));
     for e in &run.experiments {
-        let _ = writeln!(
-            out,
-            "\n== {} ({:?}){}",
-            e.name,
-            e.status,
-            e.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        );
+        let _ = writeln!(out, "\n== {}", summary::experiment_line(e, width - 3));
         for v in &e.variants {
             let _ = writeln!(
                 out,
-                "\n-- variant {}{}",
-                v.name,
-                match v.status {
-                    Status::Ok => String::new(),
-                    _ => format!(" ({:?}: {})", v.status, v.reason.as_deref().unwrap_or("")),
-                }
+                "\n{}",
+                truncate(
+                    &format!(
+                        "-- variant {}{}",
+                        v.name,
+                        match v.status {
+                            Status::Ok => String::new(),
+                            _ =>
+                                format!(" ({:?}: {})", v.status, v.reason.as_deref().unwrap_or("")),
+                        }
+                    ),
+                    width
+                )
             );
             if !v.checkpoints.is_empty() {
-                out.push_str(&layout(&table::checkpoints(v)));
-                let _ = writeln!(out, "  {}", table::noise_line(v));
+                out.push_str(&fitted(&table::checkpoints(v), drop_order::CHECKPOINTS));
+                out.push_str(&wrap(&table::noise_line(v), width, "  "));
                 let _ = writeln!(out, "\n  what each step changed:");
-                out.push_str(&layout(&super::delta::variant_table(v)));
+                let deltas = super::delta::variant_table(
+                    v,
+                    &DeltaFilter {
+                        page_size: run.environment.page_size,
+                        all: view.all_mappings,
+                    },
+                );
+                out.push_str(&fitted(&base_names(deltas), drop_order::DELTAS));
             }
         }
         if super::binaries::applies(e) {
             let _ = writeln!(
                 out,
-                "\n-- programs (file facts; memory summed over the last checkpoint's processes)"
+                "\n{}",
+                truncate(
+                    "-- programs (file facts; memory summed over the last checkpoint's processes)",
+                    width
+                )
             );
-            out.push_str(&layout(&super::binaries::files(e)));
+            out.push_str(&fitted(&super::binaries::files(e), drop_order::PROGRAMS));
             let _ = writeln!(
                 out,
                 "\n-- resident pages by mapping kind, Rss (Size) in pages"
             );
-            out.push_str(&layout(&super::binaries::pages(
-                e,
-                run.environment.page_size,
-            )));
+            out.push_str(&fitted(
+                &super::binaries::pages(e, run.environment.page_size),
+                &[],
+            ));
         }
         if !e.claims.is_empty() {
             let _ = writeln!(out, "\n-- claims");
-            claims(&mut out, &e.claims);
+            claims(&mut out, &e.claims, width);
         }
         for s in &e.summary {
-            let _ = writeln!(out, "\n-- {}", s.title);
-            out.push_str(&layout(&table::summary(s)));
+            let _ = writeln!(out, "\n{}", truncate(&format!("-- {}", s.title), width));
+            out.push_str(&fitted(&table::summary(s), &[]));
         }
     }
+    let _ = writeln!(out, "\n== summary\n");
+    out.push_str(&summary::render(run, width));
     out
 }

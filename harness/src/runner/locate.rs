@@ -6,8 +6,9 @@
 //! needs no extra step. Installed elsewhere, the binaries are looked for next to
 //! the harness, or in `VMLAB_EXPERIMENTS_DIR`.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
@@ -58,7 +59,6 @@ fn build_with_cargo(cargo: &Path, exe_dir: &Path) -> Result<()> {
     let mut command = Command::new(cargo);
     command
         .arg("build")
-        .arg("--quiet")
         .arg("--manifest-path")
         .arg(&manifest)
         .args(["-p", "experiments", "--bins"])
@@ -73,10 +73,29 @@ fn build_with_cargo(cargo: &Path, exe_dir: &Path) -> Result<()> {
         }
         None => return Ok(()),
     }
-    let status = command
-        .status()
+    // cargo says `Compiling` only when something is out of date: then the user
+    // is told what the wait is for; a fresh build stays silent.
+    command.stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
         .with_context(|| format!("cannot run {} to build the experiments", cargo.display()))?;
+    let mut said = false;
+    let mut captured = String::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.trim_start().starts_with("Compiling") && !said {
+                eprintln!("building the experiment programs (first run, or after a change)...");
+                said = true;
+            }
+            captured.push_str(&line);
+            captured.push('\n');
+        }
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("cannot wait for {}", cargo.display()))?;
     if !status.success() {
+        eprint!("{captured}");
         bail!("building the experiments failed ({status}); run `cargo build -p experiments --bins` to see why");
     }
     Ok(())

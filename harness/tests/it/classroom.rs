@@ -70,7 +70,7 @@ fn charts_are_valid_svg_with_named_series_and_are_embedded_in_the_report() {
     for (file, series) in [
         (
             "mmap-file-warm-memory.svg",
-            ["main Rss", "main Pss", "checkpoint", "memory (MiB)"],
+            ["main VmSize", "main Rss", "main Pss", "memory (log scale)"],
         ),
         (
             "mmap-file-cold-faults.svg",
@@ -169,9 +169,9 @@ fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
         "the new mapping is not shown: {second}"
     );
     let pid: i32 = second
-        .split("main (pid ")
+        .split("pmap -X ")
         .nth(1)
-        .and_then(|rest| rest.split(')').next())
+        .and_then(|rest| rest.split(';').next())
         .and_then(|p| p.parse().ok())
         .expect("the experiment's pid on screen");
     input.write_all(b"q\n").unwrap();
@@ -213,8 +213,8 @@ fn charts_of_many_processes_show_the_first_and_the_sum() {
     for series in [
         "instance-0 Rss",
         "instance-0 Pss",
-        "all 4 processes, summed Rss",
-        "all 4 processes, summed Pss",
+        "Σ instance-0…instance-3 (those running) Rss",
+        "Σ instance-0…instance-3 (those running) Pss",
     ] {
         assert!(texts.contains(&series), "no {series:?} in {texts:?}");
     }
@@ -222,4 +222,119 @@ fn charts_of_many_processes_show_the_first_and_the_sum() {
         !texts.contains(&"instance-3 Rss"),
         "every instance drawn: {texts:?}"
     );
+}
+
+/// Runs `harness ARGS` on a pseudo-terminal; returns the child, its input and
+/// what it shows.
+fn on_pty(args: &[&str]) -> (std::process::Child, std::fs::File, Arc<Mutex<String>>) {
+    let pty = nix::pty::openpty(None, None).expect("openpty");
+    let slave = |fd: &OwnedFd| Stdio::from(fd.try_clone().expect("dup"));
+    let child = Command::new(harness_bin())
+        .args(args)
+        .env("COLUMNS", "80")
+        .stdin(slave(&pty.slave))
+        .stdout(slave(&pty.slave))
+        .stderr(slave(&pty.slave))
+        .spawn()
+        .expect("start the harness");
+    drop(pty.slave);
+    let input = std::fs::File::from(pty.master.try_clone().expect("dup master"));
+    let seen = spawn_reader(pty.master);
+    (child, input, seen)
+}
+
+fn wait_exit(child: &mut std::process::Child, seen: &Arc<Mutex<String>>) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the harness did not end:\n{}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn every_step_of_one_variant_fits_a_screen_and_q_keeps_latest_on_the_complete_run() {
+    let out = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let (out_s, scratch_s) = (
+        out.path().display().to_string(),
+        scratch.path().display().to_string(),
+    );
+    let args = [
+        "run",
+        "fork-cow/thp-off",
+        "--quick",
+        "--step",
+        "--out",
+        &out_s,
+        "--dir",
+        &scratch_s,
+    ];
+    // A complete run, Enter at every stop.
+    let (mut child, mut input, seen) = on_pty(&args);
+    let stops = harness::experiment::find("fork-cow")
+        .unwrap()
+        .explanation()
+        .steps
+        .iter()
+        .filter(|(label, _)| !label.contains('/'))
+        .count();
+    let mut pressed = 0;
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        let text = seen.lock().unwrap().clone();
+        if text.matches("Press Enter").count() > pressed {
+            pressed += 1;
+            input.write_all(b"\n").unwrap();
+        }
+        assert!(pressed <= stops + 1, "more stops than steps:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = seen.lock().unwrap().clone();
+    assert_eq!(code, 0, "{text}");
+    let screens: Vec<&str> = text.split("\n=== ").skip(1).collect();
+    assert!(screens.len() >= 5, "too few stops:\n{text}");
+    for screen in &screens {
+        let stop = screen.split("Press Enter").next().unwrap();
+        // The stop's lines, its heading and the prompt line included.
+        let lines = stop.lines().count() + 1;
+        assert!(lines <= 50, "a stop of {lines} lines:\n=== {stop}");
+        for line in stop.lines() {
+            assert!(line.trim_end().chars().count() <= 80, "wide line {line:?}");
+        }
+    }
+    let fork = screens
+        .iter()
+        .find(|s| s.contains("stopped at after-fork"))
+        .expect("an after-fork stop");
+    assert!(fork.contains("Shared_Dirty"), "{fork}");
+    assert!(fork.contains("Page frames (pagemap)"), "{fork}");
+    let complete = std::fs::canonicalize(out.path().join("latest")).expect("latest");
+
+    // q at the first stop: the run is kept as partial, latest does not move.
+    let (mut child, mut input, seen) = on_pty(&args);
+    wait_for(&seen, "Press Enter", 1);
+    input.write_all(b"q\n").unwrap();
+    assert_eq!(wait_exit(&mut child, &seen), 0, "{}", seen.lock().unwrap());
+    assert_eq!(
+        std::fs::canonicalize(out.path().join("latest")).unwrap(),
+        complete,
+        "latest moved to the partial run"
+    );
+    let partial: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("-partial"))
+        .collect();
+    assert_eq!(partial.len(), 1, "{partial:?}");
+    assert!(partial[0].join("PARTIAL").is_file());
+    assert!(partial[0].join("results.json").is_file());
 }

@@ -309,7 +309,7 @@ fn two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows() {
     );
     assert_eq!(
         section_rows(&table, "Claims whose verdict changed"),
-        ["mmap-file cold mmap-adds-no-rss confirmed REFUTED REGRESSION"],
+        ["mmap-file cold mmap-adds-no-rss confirmed refuted REGRESSION"],
         "{why}"
     );
     let env = section_rows(&table, "Environment differences");

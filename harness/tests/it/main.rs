@@ -13,4 +13,5 @@ mod ktap;
 mod matrix;
 mod mmap_file;
 mod reliability;
+mod reports;
 mod util;

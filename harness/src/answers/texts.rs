@@ -1,0 +1,494 @@
+//! The answers themselves, one list per experiment in the order of its
+//! questions (`Explanation::questions`); a test checks the counts agree.
+
+use super::{bytes_and_pages, figure, Answer, Facts};
+use crate::experiment::human_bytes;
+use crate::model::MemoryFigures;
+
+fn delta(after: u64, before: u64) -> String {
+    crate::report::delta::signed_bytes(after as i64 - before as i64)
+}
+
+fn fault_sum(f: &Facts<'_>, variant: &str, role: &str, labels: &[&str]) -> Option<(u64, u64)> {
+    labels.iter().try_fold((0, 0), |(min, maj), label| {
+        let p = f.process(variant, label, role)?;
+        Some((min + p.faults.minor, maj + p.faults.major))
+    })
+}
+
+/// Σ of `pick` over every process at `label` of `variant`.
+fn sum_at(
+    f: &Facts<'_>,
+    variant: &str,
+    label: &str,
+    pick: fn(&crate::model::ProcessRecord) -> u64,
+) -> Option<(usize, u64)> {
+    let c = f.variant(variant)?.checkpoint(label)?;
+    Some((c.processes.len(), c.processes.iter().map(pick).sum()))
+}
+
+fn first_variant<'a>(f: &'a Facts<'_>) -> Option<&'a crate::model::VariantRecord> {
+    f.record?.variants.first()
+}
+
+pub(super) const MMAP_FILE: &[Answer] = &[
+    |f| {
+        let m = (|| {
+            let before = f.process("warm", "before-mmap", "main")?;
+            let after = f.process("warm", "after-mmap", "main")?;
+            Some(format!(
+                "VmSize {}, VmRSS {}",
+                delta(after.totals.vm_size_bytes, before.totals.vm_size_bytes),
+                delta(after.totals.rss_bytes, before.totals.rss_bytes)
+            ))
+        })();
+        format!("mmap only records a new area (a VMA) in the address space; no page is read and no page table entry is made until the program touches the memory, so the address space grows by the whole mapping at once and the resident set not at all.{}", figure(m, "mmap-file"))
+    },
+    |f| {
+        let m = ["warm", "cold"]
+            .iter()
+            .filter_map(|v| {
+                let r = f.region(v, "after-first-read", "main", "data")?;
+                Some(format!("{v}: {} resident", bytes_and_pages(f, r.rss_bytes)))
+            })
+            .collect::<Vec<_>>();
+        format!("More than the one page read: on a fault the kernel maps the neighbouring pages that are already in the page cache as well (fault-around, 64 KiB by default), and large page-cache folios can be mapped whole; a cold file also has read-ahead bring in pages around the one asked for.{}", figure((!m.is_empty()).then(|| m.join("; ")), "mmap-file"))
+    },
+    |f| {
+        let m = (|| {
+            let (minor, major) = fault_sum(f, "warm", "main", &["after-read-all"])?;
+            let r = f.region("warm", "after-read-all", "main", "data")?;
+            Some(format!(
+                "{} faults ({minor} minor, {major} major) for {} pages of file",
+                minor + major,
+                f.pages(r.size_bytes)
+            ))
+        })();
+        format!("Each fault maps many pages at once: fault-around maps the cached neighbours of the faulting page, and a large folio in the page cache is mapped in one go, so one fault serves 16 pages or more.{}", figure(m, "mmap-file"))
+    },
+    |f| {
+        let m = ["warm", "cold"]
+            .iter()
+            .filter_map(|v| {
+                let (minor, major) =
+                    fault_sum(f, v, "main", &["after-first-read", "after-read-all"])?;
+                Some(format!("{v}: {minor} minor, {major} major"))
+            })
+            .collect::<Vec<_>>();
+        format!("A minor fault is served without waiting for I/O (the page is in the page cache); a major fault is one the kernel counted as having waited for I/O or retried. The cold variant is where major faults can appear, but read-ahead does most of the disk work ahead of the faults, so even a cold read shows few major faults; /proc/PID/io read_bytes shows the I/O.{}", figure((!m.is_empty()).then(|| m.join("; ")), "mmap-file"))
+    },
+    |f| {
+        let m = f.region("warm", "after-read-all", "main", "data").map(|r| {
+            format!(
+                "Rss {}, Pss {}",
+                human_bytes(r.rss_bytes),
+                human_bytes(r.pss_bytes)
+            )
+        });
+        format!("Pss divides each page by the number of processes that map it; here one process maps the file, so Pss equals Rss. A second process mapping the same pages would halve it; pages only in the page cache count in neither.{}", figure(m, "mmap-file"))
+    },
+];
+
+fn data(f: &Facts<'_>, variant: &str, label: &str, role: &str) -> Option<MemoryFigures> {
+    f.region(variant, label, role, "data").cloned()
+}
+
+pub(super) const FORK_COW: &[Answer] = &[
+    |f| {
+        let m = (|| {
+            let p = data(f, "thp-off", "after-fork", "parent")?;
+            let c = data(f, "thp-off", "after-fork", "child")?;
+            Some(format!(
+                "parent Rss {}, child Rss {}, child Shared_Dirty {}",
+                human_bytes(p.rss_bytes),
+                human_bytes(c.rss_bytes),
+                human_bytes(c.shared_dirty_bytes)
+            ))
+        })();
+        format!("Rss counts the pages a process maps, not the pages it owns. fork copies the page tables, so the child maps every page the parent had, write-protected in both; the pages show as Shared_Dirty on both sides until one writes.{}", figure(m, "fork-cow"))
+    },
+    |f| {
+        let m = (|| {
+            let p = data(f, "thp-off", "after-fork", "parent")?;
+            let e = data(f, "thp-off", "after-child-exit", "parent")?;
+            Some(format!(
+                "parent's region Pss {} of Rss {} after fork, {} after the child exited",
+                human_bytes(p.pss_bytes),
+                human_bytes(p.rss_bytes),
+                human_bytes(e.pss_bytes)
+            ))
+        })();
+        format!("A page mapped by two processes counts half in each one's Pss. When the child exits, the parent maps its pages alone again and its Pss returns to its Rss.{}", figure(m, "fork-cow"))
+    },
+    |f| {
+        let m = (|| {
+            let (anon, _) = fault_sum(f, "thp-off", "child", &["child-read-all"])?;
+            let (file, _) = fault_sum(f, "file-private", "child", &["child-read-all"])?;
+            Some(format!(
+                "child's faults reading everything: anonymous {anon}, private file mapping {file}"
+            ))
+        })();
+        format!("fork copies the page table entries of anonymous memory (it has no other copy), but for a private file mapping whose pages the parent never wrote it can leave them out: the pages are still in the page cache, and the child's first read faults them in, cheaply.{}", figure(m, "fork-cow"))
+    },
+    |f| {
+        let m = (|| {
+            let (minor, _) = fault_sum(f, "thp-off", "child", &["child-write-quarter"])?;
+            let c = data(f, "thp-off", "child-write-quarter", "child")?;
+            Some(format!(
+                "{minor} faults; the child's region has Private_Dirty {} and Shared_Dirty {}",
+                human_bytes(c.private_dirty_bytes),
+                human_bytes(c.shared_dirty_bytes)
+            ))
+        })();
+        format!("One fault per page written (4 KiB pages): each write hits a write-protected shared page and the kernel copies it. The copied pages move from Shared_Dirty to Private_Dirty in the writer, and the parent's copies become private to the parent.{}", figure(m, "fork-cow"))
+    },
+    |f| {
+        let m = (|| {
+            let (minor, _) = fault_sum(f, "thp-on", "child", &["child-write-quarter"])?;
+            let c = data(f, "thp-on", "child-write-quarter", "child")?;
+            let p = data(f, "thp-on", "after-fill", "parent")?;
+            Some(format!(
+                "{minor} faults writing the quarter; parent's AnonHugePages before fork {}, child's after writing {}",
+                human_bytes(p.anon_huge_pages_bytes),
+                human_bytes(c.anon_huge_pages_bytes)
+            ))
+        })();
+        format!("Current kernels split a shared huge page at the copy-on-write fault and copy 4 KiB; the fault count (about one per 4 KiB page written) and AnonHugePages in smaps show it.{}", figure(m, "fork-cow"))
+    },
+    |f| {
+        let m = (|| {
+            let v = f.variant("zygote")?;
+            let c = v.checkpoint("children-write-share")?;
+            let kids: Vec<_> = c.processes.iter().filter(|p| p.role != "parent").collect();
+            Some(format!(
+                "{} children: Σ Rss {}, Σ Pss {}",
+                kids.len(),
+                human_bytes(kids.iter().map(|p| p.totals.rss_bytes).sum()),
+                human_bytes(kids.iter().map(|p| p.totals.pss_bytes).sum())
+            ))
+        })();
+        format!("Every child's Rss includes the pages all of them still share with the zygote, so the sum counts each shared page once per child; Σ Pss counts it once in all.{}", figure(m, "fork-cow"))
+    },
+];
+
+pub(super) const TINY_MALLOC: &[Answer] = &[
+    |f| {
+        let m = f.process("minimal", "after-mallocs", "program").map(|p| {
+            format!(
+                "{} mappings, VmRSS {}",
+                p.mappings.len(),
+                bytes_and_pages(f, p.totals.rss_bytes)
+            )
+        });
+        format!("The program's text (r-xp), its read-only data, the writable data and bss, the stack, and the kernel's vdso/vvar pages. Text and bss need different permissions, and permissions are set per page, so they cannot share one page.{}", figure(m, "tiny-malloc"))
+    },
+    |f| {
+        let m = f.process("static", "after-mallocs", "program").map(|p| {
+            format!(
+                "static build VmRSS {}",
+                bytes_and_pages(f, p.totals.rss_bytes)
+            )
+        });
+        format!("glibc's start-up runs a lot of code before main (locale, stdio, TLS set-up, IRELATIVE relocations) and that touches pages of text and data; fault-around then maps the cached neighbours of every page touched.{}", figure(m, "tiny-malloc"))
+    },
+    |f| {
+        let m = (|| {
+            let b = f.process("dynamic", "before-mallocs", "program")?;
+            let a = f.process("dynamic", "after-mallocs", "program")?;
+            let (minor, _) = fault_sum(f, "dynamic", "program", &["after-mallocs"])?;
+            Some(format!(
+                "dynamic build: VmRSS {}, {minor} minor faults",
+                delta(a.totals.rss_bytes, b.totals.rss_bytes)
+            ))
+        })();
+        format!("Small mallocs come from the heap (brk) in glibc: the first one sets the heap up and touches one or two pages, the rest fit in them; only large requests (128 KiB by default) get their own anonymous mmap.{}", figure(m, "tiny-malloc"))
+    },
+    |f| {
+        let m = f
+            .process("minimal", "after-mallocs", "program")
+            .and_then(|p| {
+                let stack = p.mappings.iter().find(|m| m.name == "[stack]")?;
+                Some(format!(
+                    "VmStk {}, [stack] Rss {}",
+                    human_bytes(p.totals.stack_bytes),
+                    human_bytes(stack.figures.rss_bytes)
+                ))
+            });
+        format!("VmStk is the size of the stack mapping (it grows on demand); the stack's Rss is the part of it that has been touched and is resident.{}", figure(m, "tiny-malloc"))
+    },
+    |f| {
+        let m = f
+            .process("minimal", "after-mallocs", "program")
+            .map(|p| format!("VmPTE {}", human_bytes(p.totals.pte_bytes)));
+        format!("The kernel's own memory for the process: page tables (VmPTE in status shows them), the kernel stack, and the task and VMA structures in slab; /proc/meminfo's KernelStack, PageTables and Slab count them machine-wide.{}", figure(m, "tiny-malloc"))
+    },
+];
+
+pub(super) const STATIC_DYNAMIC: &[Answer] = &[
+    |f| {
+        let m = ["static-prefork", "dynamic-prefork"]
+            .iter()
+            .filter_map(|v| {
+                let (n, rss, pss) = f.sums_at_end(v)?;
+                Some(format!(
+                    "{v}, {n} instances: Σ Rss {}, Σ Pss {}",
+                    human_bytes(rss),
+                    human_bytes(pss)
+                ))
+            })
+            .collect::<Vec<_>>();
+        format!("Every instance's Rss counts the pages all instances share (program text, libraries, and after fork the parent's data) in full; Pss divides each shared page among its sharers, so Σ Pss counts it once.{}", figure((!m.is_empty()).then(|| m.join("; ")), "static-dynamic"))
+    },
+    |f| {
+        let m = ["static-prefork", "static-exec"]
+            .iter()
+            .filter_map(|v| {
+                let p = f.process(v, "n-8", "instance-1")?;
+                Some(format!("{v} instance-1: {} minor faults", p.faults.minor))
+            })
+            .collect::<Vec<_>>();
+        format!("A forked child copies nothing at first: it shares every page, and only the pages it then writes are copied (a fault each). An exec'd instance starts from an empty address space and faults in the pages it uses again, from the page cache, which it still shares with the others.{}", figure((!m.is_empty()).then(|| m.join("; ")), "static-dynamic"))
+    },
+    |f| {
+        let m = f.process("dynamic-exec", "n-1", "instance-0").map(|p| {
+            let dirty: u64 = p
+                .mappings
+                .iter()
+                .filter(|m| m.name.contains("libc"))
+                .map(|m| m.figures.private_dirty_bytes)
+                .sum();
+            format!(
+                "dynamic instance-0: Private_Dirty in libc's mappings {}",
+                human_bytes(dirty)
+            )
+        });
+        format!("The dynamic loader writes into each library's data: relocations (the GOT), and the RELRO area it then makes read-only. Those written pages are private copies in every process. A static program has its relocations resolved at link time, so there is nothing to write.{}", figure(m, "static-dynamic"))
+    },
+    |f| {
+        let m = f
+            .process("static-exec", "n-1", "instance-0")
+            .map(|p| format!("VmPTE of one instance {}", human_bytes(p.totals.pte_bytes)));
+        format!("Kernel memory: page tables (VmPTE), the kernel stack, and the task, mm and VMA structures in slab. /proc/meminfo's PageTables, KernelStack and Slab count them machine-wide.{}", figure(m, "static-dynamic"))
+    },
+];
+
+pub(super) const STRIP: &[Answer] = &[
+    |f| {
+        let m = (|| {
+            let d = f.variant("debug")?.binary.as_ref()?;
+            let s = f.variant("stripped")?.binary.as_ref()?;
+            Some(format!(
+                "file {} with debug information, {} stripped; PT_LOAD segments {} and {}",
+                human_bytes(d.file_bytes),
+                human_bytes(s.file_bytes),
+                d.load_segments.len(),
+                s.load_segments.len()
+            ))
+        })();
+        format!("strip removes the symbol table (.symtab, .strtab) and the .debug_* sections. None of them has the SHF_ALLOC flag, so no PT_LOAD segment covers them: the loader never maps them.{}", figure(m, "strip"))
+    },
+    |f| {
+        let m = ["debug", "stripped"]
+            .iter()
+            .filter_map(|v| {
+                let p = f.process(v, "after-work", "program")?;
+                Some(format!("{v}: VmRSS {}", human_bytes(p.totals.rss_bytes)))
+            })
+            .collect::<Vec<_>>();
+        format!("Only the PT_LOAD segments are mapped, and they are the same in both files; the pages resident are the ones the program touched, so the debug information's size does not matter.{}", figure((!m.is_empty()).then(|| m.join("; ")), "strip"))
+    },
+    |_| {
+        "When a debugger, a profiler or a crash reporter reads the debug sections from the file (for a backtrace with line numbers): then they pass through the page cache, and through the reader's memory, not the program's.".to_string()
+    },
+];
+
+pub(super) const ANATOMY: &[Answer] = &[
+    |f| {
+        let m = first_variant(f)
+            .and_then(|v| v.binary.as_ref())
+            .map(|b| format!("{} PT_LOAD segments in the file", b.load_segments.len()));
+        format!("Each PT_LOAD segment becomes one mapping with its own permissions (read-only headers and data, executable text, writable data); the read-only part after relocation (RELRO) is split off the data segment by mprotect, and bss beyond the file gets an anonymous mapping.{}", figure(m, "anatomy"))
+    },
+    |_| {
+        "The RELRO part of the writable data segment (.data.rel.ro, the GOT): the loader writes the relocations, then mprotects it read-only (r--p) so that it cannot be overwritten later.".to_string()
+    },
+    |_| {
+        "glibc's malloc serves requests of M_MMAP_THRESHOLD (128 KiB by default) and more with their own anonymous mmap, not from the brk heap, so the 1 MiB block is an anonymous mapping of its own.".to_string()
+    },
+    |f| {
+        let m = f.record.and_then(|r| {
+            let p = r.variants.first()?.checkpoints.last()?.processes.first()?;
+            let guards: Vec<_> = p
+                .mappings
+                .iter()
+                .filter(|m| m.perms.starts_with("---"))
+                .collect();
+            Some(format!(
+                "{} ---p mappings, Rss {}",
+                guards.len(),
+                human_bytes(guards.iter().map(|m| m.figures.rss_bytes).sum())
+            ))
+        });
+        format!("Zero: a ---p region cannot be read or written, so no page of it is ever faulted in. It reserves address space (guard pages, gaps between a library's segments).{}", figure(m, "anatomy"))
+    },
+    |f| {
+        let m = f.record.and_then(|r| {
+            let p = r.variants.first()?.checkpoints.last()?.processes.first()?;
+            let names: Vec<&str> = p
+                .mappings
+                .iter()
+                .map(|m| m.name.as_str())
+                .filter(|n| n.starts_with('['))
+                .collect();
+            Some(names.join(", "))
+        });
+        format!("[stack] and [heap] are anonymous memory the kernel set up; [vdso] is code the kernel maps so that calls like clock_gettime need no system call, and [vvar] the data it reads; [vsyscall] on x86-64 is the legacy fixed-address page, emulated through a trap on current kernels.{}", figure(m, "anatomy"))
+    },
+];
+
+pub(super) const LAZY_ALLOC: &[Answer] = &[
+    |f| {
+        let m = (|| {
+            let b = f.process("thp-off", "after-mmap", "main")?;
+            let a = f.process("thp-off", "after-read-first-chunk", "main")?;
+            Some(format!(
+                "VmRSS {} while reading, VmPTE {}",
+                delta(a.totals.rss_bytes, b.totals.rss_bytes),
+                delta(a.totals.pte_bytes, b.totals.pte_bytes)
+            ))
+        })();
+        format!("A read of untouched anonymous memory maps the shared zero page, read-only; no page is allocated and the zero page is not counted in the process's Rss.{}", figure(m, "lazy-alloc"))
+    },
+    |f| {
+        let m = ["thp-off", "thp-on"]
+            .iter()
+            .filter_map(|v| {
+                let b = f.process(v, "after-mmap", "main")?;
+                let a = f.process(v, "after-read-first-chunk", "main")?;
+                Some(format!(
+                    "{v}: VmPTE {}",
+                    delta(a.totals.pte_bytes, b.totals.pte_bytes)
+                ))
+            })
+            .collect::<Vec<_>>();
+        format!("Page tables: one entry per 4 KiB page read (8 bytes each, 2 MiB of page tables per GiB). With THP the kernel can map the huge zero page with one PMD entry per 2 MiB, and no page-table page below it.{}", figure((!m.is_empty()).then(|| m.join("; ")), "lazy-alloc"))
+    },
+    |_| {
+        "Under mode 2 (strict accounting) a mapping that would take Committed_AS above CommitLimit (swap plus overcommit_ratio of RAM) is refused at mmap or brk time with ENOMEM, instead of the OOM killer acting later.".to_string()
+    },
+    |_| {
+        "Mode 0's heuristic checks each request on its own against what could possibly be made free (RAM plus swap); it does not add requests up, so several smaller mappings pass where one larger one is refused.".to_string()
+    },
+    |f| {
+        let m = f.process("thp-off", "after-mmap", "main").map(|p| {
+            format!(
+                "after mmap: VmSize {}, VmRSS {}",
+                human_bytes(p.totals.vm_size_bytes),
+                human_bytes(p.totals.rss_bytes)
+            )
+        });
+        format!("VmSize against VmRSS for one process (a large gap is address space reserved but not used), and Committed_AS machine-wide for what has been promised; VmPTE grows only with pages touched.{}", figure(m, "lazy-alloc"))
+    },
+];
+
+fn file_region<'a>(f: &'a Facts<'_>, label: &str) -> Vec<(&'a str, &'a MemoryFigures)> {
+    f.variant("default")
+        .and_then(|v| v.checkpoint(label))
+        .map(|c| {
+            c.processes
+                .iter()
+                .filter_map(|p| Some((p.role.as_str(), &p.region("file")?.figures)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) const SHARED_FILE: &[Answer] = &[
+    |f| {
+        let r = file_region(f, "all-reading");
+        let m = r.first().map(|(role, x)| {
+            format!(
+                "{} sharers; {role}: Rss {}, Pss {}",
+                r.len(),
+                human_bytes(x.rss_bytes),
+                human_bytes(x.pss_bytes)
+            )
+        });
+        format!("Each page is mapped by all N sharers, so each one's Pss gets Rss/N. Pss is per page: a sharer that read only half the file would have half the Rss, and the pages only some sharers map would be divided among fewer.{}", figure(m, "shared-file"))
+    },
+    |f| {
+        let before = file_region(f, "all-reading");
+        let after = file_region(f, "after-one-exits");
+        let m = match (before.first(), after.first()) {
+            (Some((role, b)), Some((_, a))) => Some(format!(
+                "{role}'s Pss {} → {}, Rss {} → {}",
+                human_bytes(b.pss_bytes),
+                human_bytes(a.pss_bytes),
+                human_bytes(b.rss_bytes),
+                human_bytes(a.rss_bytes)
+            )),
+            _ => None,
+        };
+        format!("No: the same pages are now divided among fewer processes. Rss does not move and the page cache holds the same pages; only the division changed.{}", figure(m, "shared-file"))
+    },
+    |f| {
+        let r = file_region(f, "all-reading");
+        let m = (!r.is_empty()).then(|| {
+            format!(
+                "Σ Rss {}, Σ Pss {}",
+                human_bytes(r.iter().map(|(_, x)| x.rss_bytes).sum()),
+                human_bytes(r.iter().map(|(_, x)| x.pss_bytes).sum())
+            )
+        });
+        format!("Σ Pss is what the file's pages cost (once); Σ Rss counts them once per sharer, N times too much.{}", figure(m, "shared-file"))
+    },
+    |_| {
+        "Its Pss equals its Rss: it maps the pages alone. Killing it would unmap them but not free them: they are page cache, kept until memory is needed (or the file is deleted).".to_string()
+    },
+];
+
+pub(super) const MANY_PROCESSES: &[Answer] = &[
+    |f| {
+        let m = f
+            .variant("default")
+            .and_then(|v| v.checkpoint("all-started"))
+            .and_then(|c| c.population.as_ref())
+            .filter(|p| p.count > 0)
+            .map(|p| {
+                let n = p.count as u64;
+                format!(
+                    "{} workers: Pss {} and VmPTE {} each on average",
+                    p.count,
+                    human_bytes(p.sum.pss_bytes / n),
+                    human_bytes(p.sum.pte_bytes / n)
+                )
+            });
+        format!("Its Pss (its share of the pages) plus the kernel's part: page tables, kernel stack and task structures, which no per-mapping figure includes; the machine-wide counters (PageTables, KernelStack, Slab) divided by the number of processes show them.{}", figure(m, "many-processes"))
+    },
+    |f| {
+        let m = f
+            .variant("default")
+            .and_then(|v| v.checkpoint("all-started"))
+            .and_then(|c| c.population.as_ref())
+            .map(|p| {
+                format!(
+                    "Σ Rss {}, Σ Pss {}",
+                    human_bytes(p.sum.rss_bytes),
+                    human_bytes(p.sum.pss_bytes)
+                )
+            });
+        format!("The workers share almost all their pages (program text, libraries, the parent's data after fork); each one's Rss counts them in full, Pss only its share.{}", figure(m, "many-processes"))
+    },
+    |_| {
+        "Page tables have several levels, and even a few mappings spread over the address space (program, libraries, stack, vdso) each need their own lower-level table pages: every page of page table covers 2 MiB, and the mappings are far apart.".to_string()
+    },
+    |f| {
+        let m = sum_at(f, "default", "all-started", |p| p.totals.pss_bytes).map(|(n, pss)| {
+            format!(
+                "Σ Pss of the {n} processes snapshotted in full: {}",
+                human_bytes(pss)
+            )
+        });
+        format!("Pss per process plus the kernel's per-process memory (page tables, kernel stack, slab), measured as the growth of MemAvailable-side counters when the processes start; Rss would overstate it many times.{}", figure(m, "many-processes"))
+    },
+];
