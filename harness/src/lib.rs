@@ -15,6 +15,9 @@
 //! 6. [`compare`] matches a run with a baseline (another `RunRecord`) and finds
 //!    the claims and metrics that changed beyond tolerance.
 //!
+//! [`trace`] measures any program (and `watch` any running process) with the
+//! same snapshots, and judges a claims file of the user's on the result.
+//!
 //! [`matrix`] runs the same pipeline under other kernels in QEMU and compares them.
 #![deny(missing_docs)]
 
@@ -36,6 +39,7 @@ pub mod runner;
 pub mod step;
 pub mod store;
 pub mod system;
+pub mod trace;
 
 pub use error::{ProbeError, RunnerError, StoreError};
 pub use model::{ClaimRecord, ExperimentRecord, RunRecord, Verdict};
