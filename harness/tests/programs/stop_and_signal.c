@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t woken;
@@ -26,12 +27,14 @@ int main(void) {
     sigprocmask(SIG_BLOCK, &usr1, &old);
     printf("pid %d stops itself\n", getpid());
     raise(SIGSTOP);
-    char *a = malloc(64 * page);
+    char *a = mmap(NULL, 64 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (a == MAP_FAILED)
+        return 1;
     memset(a, 3, 64 * page);
     printf("continued, now waiting for SIGUSR1\n");
     while (!woken)
         sigsuspend(&old);
     printf("got SIGUSR1\n");
-    free(a);
+    munmap(a, 64 * page);
     return 0;
 }
