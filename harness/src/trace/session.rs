@@ -28,6 +28,10 @@ use crate::runner::{interrupted, RawCapture, VariantOutcome};
 /// between one and two of these after the program starts to wait.
 pub const POLL: Duration = Duration::from_millis(20);
 
+/// Most checkpoints one run takes: a program that reads its input in a loop
+/// (`cat`) would otherwise be resumed forever, one newline at a time.
+pub const MAX_CHECKPOINTS: usize = 1000;
+
 /// What to trace and how.
 #[derive(Debug, Clone)]
 pub struct TraceSpec {
@@ -78,7 +82,8 @@ struct State {
 }
 
 /// Runs `spec` to its end. The record is returned also when the program fails
-/// (status `failed`, with what was measured until then); only Ctrl-C is an `Err`.
+/// (status `failed`, with what was measured until then); Ctrl-C, and a program
+/// that cannot be started at all, are an `Err`.
 pub fn run(
     spec: &TraceSpec,
     probe: &dyn Probe,
@@ -105,7 +110,7 @@ pub fn run(
     };
     match drive(spec, probe, sink, &mut state, on_checkpoint) {
         Ok(()) => {}
-        Err(RunnerError::Interrupted) => return Err(RunnerError::Interrupted),
+        Err(e @ (RunnerError::Interrupted | RunnerError::Spawn { .. })) => return Err(e),
         Err(e) => {
             state.record.status = Status::Failed;
             state.record.reason = Some(e.to_string());
@@ -290,6 +295,14 @@ fn drive(
             }
         }
 
+        if state.record.checkpoints.len() >= MAX_CHECKPOINTS {
+            return Err(RunnerError::Protocol {
+                expected: format!("at most {MAX_CHECKPOINTS} checkpoints"),
+                got: format!(
+                    "a program that kept waiting after {last_label} (does it read its input in a loop?)"
+                ),
+            });
+        }
         if last_event.elapsed() > spec.timeout {
             return Err(RunnerError::Timeout {
                 checkpoint: last_label,
