@@ -848,4 +848,142 @@ value = 16
             .message
             .contains("twice"));
     }
+
+    use crate::model::{Faults, MappingRecord, Status, Totals, VariantRecord};
+
+    fn proc_at(
+        role: &str,
+        pid: i32,
+        minor_total: u64,
+        minor_phase: u64,
+        file_rss: u64,
+    ) -> ProcessRecord {
+        ProcessRecord {
+            role: role.into(),
+            pid,
+            faults: Faults {
+                minor: minor_phase,
+                major: 0,
+            },
+            faults_total: Faults {
+                minor: minor_total,
+                major: 0,
+            },
+            totals: Totals::default(),
+            regions: Vec::new(),
+            mappings: vec![MappingRecord {
+                start: "0x1000".into(),
+                end: "0x401000".into(),
+                name: "/tmp/x/data-random".into(),
+                perms: "r--p".into(),
+                offset_bytes: 0,
+                figures: MemoryFigures {
+                    size_bytes: 4 << 20,
+                    rss_bytes: file_rss,
+                    ..Default::default()
+                },
+                other: Default::default(),
+                vm_flags: String::new(),
+            }],
+        }
+    }
+
+    fn run_of(checkpoints: Vec<(&str, Vec<ProcessRecord>)>) -> ExperimentRecord {
+        ExperimentRecord {
+            name: "trace-x".into(),
+            status: Status::Ok,
+            reason: None,
+            params: Default::default(),
+            variants: vec![VariantRecord {
+                name: "default".into(),
+                status: Status::Ok,
+                reason: None,
+                notes: Default::default(),
+                noise_floor: Vec::new(),
+                checkpoints: checkpoints
+                    .into_iter()
+                    .map(|(label, processes)| CheckpointRecord {
+                        label: label.into(),
+                        phase_millis: 0,
+                        processes,
+                        system: None,
+                        population: None,
+                    })
+                    .collect(),
+                rss_samples: Vec::new(),
+                binary: None,
+            }],
+            claims: Vec::new(),
+            summary: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn criteria_are_judged_on_the_record_both_ways() {
+        let file = parse(GOOD, "c.toml", "c.toml").expect("parses");
+        let full = run_of(vec![
+            ("before-fork", vec![proc_at("main", 10, 100, 100, 0)]),
+            ("after-read", vec![proc_at("main", 10, 120, 20, 4 << 20)]),
+            (
+                "after-fork",
+                vec![
+                    proc_at("main", 10, 121, 1, 4 << 20),
+                    proc_at("child-1", 11, 12, 12, 4 << 20),
+                ],
+            ),
+        ]);
+        let claims = judge(&file, &full, 4096);
+        assert_eq!(claims[0].verdict, Verdict::Confirmed, "{:?}", claims[0]);
+        assert_eq!(claims[0].source, "exercise.md");
+        // The child did not exist at before-fork: its 12 faults count from fork.
+        assert_eq!(claims[1].verdict, Verdict::Confirmed, "{:?}", claims[1]);
+        assert_eq!(claims[1].measured, "minor faults 12");
+
+        let short = run_of(vec![
+            ("before-fork", vec![proc_at("main", 10, 100, 100, 0)]),
+            ("after-read", vec![proc_at("main", 10, 120, 20, 1 << 20)]),
+            (
+                "after-fork",
+                vec![
+                    proc_at("main", 10, 121, 1, 1 << 20),
+                    proc_at("child-1", 11, 40, 40, 0),
+                ],
+            ),
+        ]);
+        let claims = judge(&file, &short, 4096);
+        assert_eq!(claims[0].verdict, Verdict::Refuted);
+        assert_eq!(claims[1].verdict, Verdict::Refuted);
+        assert!(!claims[1].criterion.is_empty());
+    }
+
+    #[test]
+    fn absent_checkpoints_and_processes_are_inconclusive_with_the_reason() {
+        let file = parse(GOOD, "c.toml", "c.toml").expect("parses");
+        let run = run_of(vec![(
+            "before-fork",
+            vec![proc_at("main", 10, 100, 100, 0)],
+        )]);
+        let claims = judge(&file, &run, 4096);
+        assert_eq!(claims[0].verdict, Verdict::Inconclusive);
+        assert!(
+            claims[0]
+                .evidence
+                .contains("checkpoint 'after-read' was not reached"),
+            "{}",
+            claims[0].evidence
+        );
+        let no_child = run_of(vec![
+            ("before-fork", vec![proc_at("main", 10, 100, 100, 0)]),
+            ("after-fork", vec![proc_at("main", 10, 101, 1, 0)]),
+        ]);
+        let claims = judge(&file, &no_child, 4096);
+        assert_eq!(claims[1].verdict, Verdict::Inconclusive);
+        assert!(
+            claims[1]
+                .evidence
+                .contains("no child-1 at checkpoint after-fork"),
+            "{}",
+            claims[1].evidence
+        );
+    }
 }

@@ -656,3 +656,74 @@ fn watch_takes_timed_snapshots_into_a_normal_run_that_compare_reads() {
         String::from_utf8_lossy(&cmp.stdout)
     );
 }
+
+#[test]
+fn ctrl_c_ends_the_traced_program_and_its_children() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = tempfile::tempdir().expect("temp dir");
+    let pid_file = dir.path().join("pids");
+    // A parent and a forked child that both run on (no wait to checkpoint).
+    let script = format!("sleep 600 & echo $$ $! > {}; wait", pid_file.display());
+    let mut harness = Command::new(harness_bin())
+        .args(["trace", "--out"])
+        .arg(out.path())
+        .args(["--", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the harness");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pids: Vec<i32> = loop {
+        let text = std::fs::read_to_string(&pid_file).unwrap_or_default();
+        let pids: Vec<i32> = text
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if pids.len() == 2 {
+            break pids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the traced program never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(harness.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("send SIGINT");
+    let status = harness.wait().expect("wait for the harness");
+    assert_eq!(status.code(), Some(130));
+    // SIGKILL to the group is sent as the harness exits; the kernel finishes
+    // the processes a moment later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for pid in pids {
+        let gone = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map_or(true, |s| s.contains(") Z") || s.contains(") X"))
+        };
+        while !gone() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone(), "pid {pid} outlived the harness");
+    }
+}
+
+#[test]
+fn every_adds_snapshots_of_the_running_program() {
+    let run = Traced::run(
+        "trace",
+        &["--every", "100ms", "--format", "json"],
+        &["sh", "-c", "sleep 1"],
+    );
+    run.assert_code(0);
+    let results = run.results();
+    let labels = labels(only_variant(&results));
+    assert!(!labels.is_empty(), "no timed snapshot in a second");
+    for (i, label) in labels.iter().enumerate() {
+        assert_eq!(label, &format!("every-{}", i + 1));
+    }
+    assert_eq!(results["experiments"][0]["params"]["every_millis"], 100);
+}
