@@ -25,6 +25,7 @@
 //! op = "<="
 //! value = 16                         # or "64MiB", "16 pages"
 //! tolerance = "1 page"               # optional, in the figure's unit, pages, bytes or %
+//! expected = { verdict = "refuted", reason = "fault-around" }   # optional: a known refutation (XFAIL)
 //! ```
 //!
 //! Without `mapping` a memory figure is the whole process's (smaps summed, so
@@ -187,6 +188,14 @@ struct ClaimSpec {
     percent_of: Option<Figure>,
     percent: Option<f64>,
     tolerance: Option<Amount>,
+    expected: Option<ExpectedSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedSpec {
+    verdict: Verdict,
+    reason: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -286,6 +295,9 @@ pub struct Criterion {
     pub tolerance: Option<Tolerance>,
     /// Pages given in `value`, resolved with the page size when judged.
     pub target_pages: Option<f64>,
+    /// The verdict its author expects on current kernels, and why (reported
+    /// as XFAIL when that is what happens).
+    pub expected: Option<(Verdict, String)>,
 }
 
 /// A checked claims file.
@@ -504,6 +516,7 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
         target,
         tolerance,
         target_pages,
+        expected: c.expected.map(|e| (e.verdict, e.reason)),
     })
 }
 
@@ -735,6 +748,9 @@ fn judge_one(c: &Criterion, source: &str, e: &ExperimentRecord, page_size: u64) 
         measured: String::new(),
         expected: None,
     };
+    if let Some((verdict, reason)) = &c.expected {
+        record = record.expecting(*verdict, reason.clone());
+    }
     let mut m = match measure(c, e) {
         Ok(m) => m,
         Err(reason) => {

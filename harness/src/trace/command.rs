@@ -97,10 +97,12 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         no_aslr: args.no_aslr,
         page_size: env.page_size,
     };
+    let mut stepper = StepPause::default();
     let mut on_checkpoint = |record: &CheckpointRecord, cause: &CheckpointCause| {
-        eprintln!("checkpoint {}: {}", record.label, cause.waiting.join("; "));
         if args.step {
-            pause(record);
+            stepper.pause(record, cause);
+        } else {
+            eprintln!("checkpoint {}: {}", record.label, cause.waiting.join("; "));
         }
     };
     let mut sink: Box<dyn Write> = if machine_format(args.format) {
@@ -218,37 +220,70 @@ pub(crate) fn finish(
     })
 }
 
-/// Step mode: the program waits while the user looks at it from another terminal.
-fn pause(record: &CheckpointRecord) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "── stopped at {} ── look at the processes now:",
-        record.label
-    );
-    for p in &record.processes {
-        let _ = writeln!(
-            err,
-            "  {:<8} pid {:<7} VmRSS {} KiB, Pss {} KiB, {} minor / {} major faults since the last checkpoint",
-            p.role,
-            p.pid,
-            p.totals.rss_bytes / 1024,
-            p.totals.pss_bytes / 1024,
-            p.faults.minor,
-            p.faults.major
-        );
-        let _ = writeln!(
-            err,
-            "           pmap -X {pid}    cat /proc/{pid}/smaps_rollup    ps -o pid,vsz,rss,min_flt,maj_flt -p {pid}",
-            pid = p.pid
-        );
-    }
-    let _ = write!(err, "Enter goes on, q quits: ");
-    let _ = err.flush();
-    let mut line = String::new();
-    let read = std::io::stdin().lock().read_line(&mut line);
-    if matches!(read, Ok(0)) || line.trim() == "q" {
-        QUIT.store(true, Ordering::SeqCst);
-        runner::request_interrupt();
+/// Step mode: the program waits while the user looks at it from another
+/// terminal; shown are the commands to run and what changed since the last stop.
+#[derive(Default)]
+struct StepPause {
+    previous: Vec<crate::model::ProcessRecord>,
+}
+
+impl StepPause {
+    fn pause(&mut self, record: &CheckpointRecord, cause: &CheckpointCause) {
+        use crate::report::delta::{mapping_deltas, signed_bytes, Change};
+        let mut out = format!("\n=== stopped at {} ===\n", record.label);
+        for line in &cause.waiting {
+            out.push_str(&format!("  {line}\n"));
+        }
+        out.push_str("\nLook at it from another terminal now:\n");
+        for p in &record.processes {
+            out.push_str(&format!(
+                "  {role} (pid {pid}):  pmap -X {pid}  |  cat /proc/{pid}/smaps_rollup  |  ps -o pid,vsz,rss,min_flt,maj_flt,cmd -p {pid}\n",
+                role = p.role,
+                pid = p.pid
+            ));
+        }
+        out.push_str("\nWhat changed since the previous checkpoint:\n");
+        for p in &record.processes {
+            let before = self.previous.iter().find(|b| b.pid == p.pid);
+            let rss_delta =
+                p.totals.rss_bytes as i64 - before.map_or(0, |b| b.totals.rss_bytes as i64);
+            out.push_str(&format!(
+                "  {}: {} minor / {} major faults, VmRSS {} KiB ({})\n",
+                p.role,
+                p.faults.minor,
+                p.faults.major,
+                p.totals.rss_bytes / 1024,
+                signed_bytes(rss_delta),
+            ));
+            for d in mapping_deltas(before, p) {
+                let what = match d.change {
+                    Change::New => "new ",
+                    Change::Gone => "gone ",
+                    Change::Changed => "",
+                };
+                out.push_str(&format!(
+                    "      {what}{} {} {}: Size {}, Rss {}, Pss {}, Private_Dirty {}\n",
+                    d.start,
+                    d.perms,
+                    d.name,
+                    signed_bytes(d.size_delta_bytes),
+                    signed_bytes(d.rss_delta_bytes),
+                    signed_bytes(d.pss_delta_bytes),
+                    signed_bytes(d.private_dirty_delta_bytes)
+                ));
+            }
+        }
+        out.push_str("Press Enter to continue, or q and Enter to quit: ");
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(out.as_bytes());
+        let _ = err.flush();
+        drop(err);
+        self.previous = record.processes.clone();
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        if matches!(read, Ok(0) | Err(_)) || line.trim().eq_ignore_ascii_case("q") {
+            QUIT.store(true, Ordering::SeqCst);
+            runner::request_interrupt();
+        }
     }
 }
