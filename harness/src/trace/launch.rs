@@ -216,3 +216,19 @@ impl OutputPump {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_with_text_labels_the_checkpoint_and_a_prompt_counts() {
+        let mut pump = OutputPump::default();
+        pump.take_lines(b"pid 42\nmapped the file\n\n");
+        assert_eq!(pump.last_line(), "mapped the file");
+        pump.take_lines(b"press enter: ");
+        assert_eq!(pump.last_line(), "press enter:");
+        pump.take_lines(b"\r\n");
+        assert_eq!(pump.last_line(), "press enter:");
+    }
+}

@@ -18,7 +18,12 @@ pub fn children(pid: i32) -> Vec<i32> {
                 text.split_whitespace()
                     .filter_map(|p| p.parse::<i32>().ok()),
             ),
-            Err(_) => return crate::probe::population::children_of(pid).unwrap_or_default(),
+            // A thread that exited meanwhile takes its file with it; a kernel
+            // without CONFIG_PROC_CHILDREN has none for a live thread.
+            Err(_) if entry.path().exists() => {
+                return crate::probe::population::children_of(pid).unwrap_or_default()
+            }
+            Err(_) => {}
         }
     }
     found.sort_unstable();
