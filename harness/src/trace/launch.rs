@@ -205,6 +205,20 @@ impl OutputPump {
         }
     }
 
+    /// Ends an unfinished line (a prompt) as the Enter a reader types would,
+    /// on the terminal too, so the next label comes from what follows it.
+    pub fn end_line(&mut self, sink: &mut dyn Write) {
+        let partial = String::from_utf8_lossy(&self.partial).trim().to_string();
+        if !self.partial.is_empty() {
+            let _ = sink.write_all(b"\n");
+            let _ = sink.flush();
+        }
+        if !partial.is_empty() {
+            self.last_line = partial;
+        }
+        self.partial.clear();
+    }
+
     /// The last line with text, or the unfinished one if it has text (a prompt
     /// such as `press enter: ` ends without a line break).
     pub fn last_line(&self) -> String {
@@ -228,7 +242,11 @@ mod tests {
         assert_eq!(pump.last_line(), "mapped the file");
         pump.take_lines(b"press enter: ");
         assert_eq!(pump.last_line(), "press enter:");
-        pump.take_lines(b"\r\n");
+        let mut terminal = Vec::new();
+        pump.end_line(&mut terminal);
+        assert_eq!(terminal, b"\n");
         assert_eq!(pump.last_line(), "press enter:");
+        pump.take_lines(b"wrote it ");
+        assert_eq!(pump.last_line(), "wrote it");
     }
 }

@@ -243,6 +243,7 @@ fn drive(
             pump.drain(&mut output, sink);
             let pids: Vec<i32> = tree.all().map(|m| m.pid).collect();
             let label = labeller.for_wait(&pump.last_line(), &pids);
+            pump.end_line(sink);
             let causes: Vec<String> = waiting
                 .iter()
                 .map(|(m, kind, seen)| {

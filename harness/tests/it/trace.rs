@@ -254,7 +254,18 @@ fn a_forked_child_in_pause_is_measured_and_its_copies_counted() {
             .contains("no signal handler"),
         "{notes:#}"
     );
-    assert!(run.stdout().contains("forked child"), "{}", run.describe());
+    // The program's output passed through, and the report reads like the
+    // built-in experiments': the table, the noise floor, what each step changed.
+    let stdout = run.stdout();
+    for part in [
+        "forked child",
+        "== trace-fork-write",
+        "noise floor",
+        "what each step changed",
+        "child-1",
+    ] {
+        assert!(stdout.contains(part), "no {part:?} in\n{}", run.describe());
+    }
 }
 
 #[test]
