@@ -110,7 +110,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     } else {
         Box::new(std::io::stdout())
     };
-    let outcome = match session::run(&spec, &ProcProbe, &mut sink, &mut on_checkpoint) {
+    let mut outcome = match session::run(&spec, &ProcProbe, &mut sink, &mut on_checkpoint) {
         Ok(outcome) => outcome,
         Err(crate::error::RunnerError::Interrupted) if QUIT.load(Ordering::SeqCst) => {
             eprintln!("stopped as asked; the program's processes are gone");
@@ -120,6 +120,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         Err(e) => bail!("{}: {e}", program.to_string_lossy()),
     };
     drop(sink);
+    crate::elf::attach_binary_facts(&mut outcome.record);
 
     let mut params = std::collections::BTreeMap::new();
     let command_line: Vec<String> = args

@@ -151,6 +151,14 @@ fn drive(
         mut protocol_out,
     } = launch::launch(&spec.program, &spec.args, spec.no_aslr)?;
     let main_pid = guard.pid();
+    // The file the program runs from (after exec: spawn returns once it happened),
+    // whose ELF facts the report shows.
+    if let Ok(exe) = std::fs::read_link(format!("/proc/{main_pid}/exe")) {
+        state.record.notes.insert(
+            crate::elf::PROGRAM_PATH_NOTE.to_string(),
+            exe.display().to_string(),
+        );
+    }
     let protocol_lines = spawn_protocol_reader(protocol_in);
     let mut pump = OutputPump::default();
     let mut labeller = Labeller::new(spec.labels.clone());
