@@ -229,10 +229,15 @@ fn drive(
             if departing.contains_key(&member.pid) {
                 continue;
             }
-            let seen = wait::observe(member.pid);
-            let kind = seen.as_ref().and_then(|o| {
-                wait::classify(o, || launch::reads_our_pipe(member.pid, stdin_inode))
-            });
+            let ours = || launch::reads_our_pipe(member.pid, stdin_inode);
+            let mut seen = wait::observe(member.pid);
+            let mut kind = seen.as_ref().and_then(|o| wait::classify(o, &ours));
+            if kind.is_none() && seen.as_ref().is_some_and(|o| o.state != 'T') {
+                if let Some(thread) = wait::thread_reading_stdin(member.pid, ours) {
+                    kind = Some(WaitKind::Stdin);
+                    seen = Some(thread);
+                }
+            }
             match (kind, seen) {
                 (Some(kind), Some(seen)) => {
                     if candidates.get(&member.pid) == Some(&(kind, seen.clone())) {

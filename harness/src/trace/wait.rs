@@ -98,7 +98,7 @@ pub struct Observation {
 
 /// Classifies an observation. A read of fd 0 counts only when `stdin_is_ours`
 /// says the process's fd 0 is the pipe the harness feeds (so a newline resumes it).
-pub fn classify(observation: &Observation, stdin_is_ours: impl Fn() -> bool) -> Option<WaitKind> {
+pub fn classify(observation: &Observation, stdin_is_ours: &impl Fn() -> bool) -> Option<WaitKind> {
     match observation.state {
         'T' => return Some(WaitKind::Stopped),
         'S' => {}
@@ -120,18 +120,40 @@ pub fn classify(observation: &Observation, stdin_is_ours: impl Fn() -> bool) -> 
     None
 }
 
-/// Reads the three files of `pid`; `None` once it is gone.
+/// Reads the three files of `pid` (its main thread); `None` once it is gone.
 pub fn observe(pid: i32) -> Option<Observation> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    observe_in(&format!("/proc/{pid}"))
+}
+
+fn observe_in(dir: &str) -> Option<Observation> {
+    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
     let state = parse_state(&stat)?;
-    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+    let syscall = std::fs::read_to_string(format!("{dir}/syscall"))
         .ok()
         .and_then(|t| parse_syscall(&t));
-    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    let wchan = std::fs::read_to_string(format!("{dir}/wchan")).unwrap_or_default();
     Some(Observation {
         state,
         syscall,
         wchan: wchan.trim().to_string(),
+    })
+}
+
+/// A thread other than the main one of a multi-threaded `pid` that reads the
+/// standard input (Go, Java and threaded Python programs may read it from any
+/// thread). Only stdin counts here: a signal that ends a pause() may be taken
+/// by another thread, so pause() and sigsuspend() count in the main thread only.
+pub fn thread_reading_stdin(pid: i32, stdin_is_ours: impl Fn() -> bool) -> Option<Observation> {
+    let entries = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let tids: Vec<i32> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|tid| *tid != pid)
+        .collect();
+    tids.into_iter().find_map(|tid| {
+        let seen = observe_in(&format!("/proc/{pid}/task/{tid}"))?;
+        let reads = classify(&seen, &stdin_is_ours) == Some(WaitKind::Stdin);
+        reads.then_some(seen)
     })
 }
 
@@ -214,18 +236,18 @@ mod tests {
     #[test]
     fn waits_are_told_apart_from_other_sleeps() {
         assert_eq!(
-            classify(&seen('S', READ_STDIN), || true),
+            classify(&seen('S', READ_STDIN), &|| true),
             Some(WaitKind::Stdin)
         );
-        assert_eq!(classify(&seen('S', READ_STDIN), || false), None);
-        assert_eq!(classify(&seen('S', PAUSE), || true), Some(WaitKind::Pause));
-        assert_eq!(classify(&seen('S', NANOSLEEP), || true), None);
-        assert_eq!(classify(&seen('R', "running"), || true), None);
+        assert_eq!(classify(&seen('S', READ_STDIN), &|| false), None);
+        assert_eq!(classify(&seen('S', PAUSE), &|| true), Some(WaitKind::Pause));
+        assert_eq!(classify(&seen('S', NANOSLEEP), &|| true), None);
+        assert_eq!(classify(&seen('R', "running"), &|| true), None);
         assert_eq!(
-            classify(&seen('T', "running"), || true),
+            classify(&seen('T', "running"), &|| true),
             Some(WaitKind::Stopped)
         );
-        assert_eq!(classify(&seen('Z', PAUSE), || true), None);
+        assert_eq!(classify(&seen('Z', PAUSE), &|| true), None);
     }
 
     #[test]

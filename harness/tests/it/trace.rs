@@ -523,6 +523,25 @@ fn the_python_module_names_checkpoints_under_the_harness_and_is_silent_outside()
     assert!(run.stdout().contains("done, under the harness: yes"));
 }
 
+#[test]
+fn a_thread_other_than_the_main_one_reading_stdin_is_a_wait() {
+    skip_unless!(
+        have("python3"),
+        "python3 is not installed (.ci/run installs it)"
+    );
+    let script = "import threading, sys\n\
+                  t = threading.Thread(target=sys.stdin.readline)\n\
+                  print('a thread reads stdin', flush=True)\n\
+                  t.start(); t.join()\n\
+                  print('joined')\n";
+    let run = Traced::run("trace", &[], &["python3", "-c", script]);
+    run.assert_code(0);
+    let results = run.results();
+    let variant = only_variant(&results);
+    assert_eq!(labels(variant), ["a-thread-reads-stdin"]);
+    assert!(run.stdout().contains("joined"), "{}", run.describe());
+}
+
 /// A program started outside the harness, killed and reaped when dropped
 /// (also when an assertion fails).
 struct Parked(std::process::Child);
