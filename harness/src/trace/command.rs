@@ -117,7 +117,11 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Err(crate::error::RunnerError::Interrupted) => return Err(crate::app::Interrupted.into()),
-        Err(e) => bail!("{}: {e}", program.to_string_lossy()),
+        Err(e) => {
+            // Nothing ran, so the run folder stays empty: it goes.
+            let _ = std::fs::remove_dir(&run_dir);
+            bail!("{}: {e}", program.to_string_lossy())
+        }
     };
     drop(sink);
     crate::elf::attach_binary_facts(&mut outcome.record);

@@ -205,6 +205,20 @@ impl OutputPump {
         }
     }
 
+    /// Drains after giving the terminal up to 10 ms to hand over what the
+    /// program wrote just before it began to wait (a pseudo-terminal passes
+    /// output on from a kernel worker, not within the program's write).
+    pub fn settle(&mut self, output: &mut File, sink: &mut dyn Write) {
+        let mut poll = libc::pollfd {
+            fd: output.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the duration of the call.
+        unsafe { libc::poll(&mut poll, 1, 10) };
+        self.drain(output, sink);
+    }
+
     /// Ends an unfinished line (a prompt) as the Enter a reader types would,
     /// on the terminal too, so the next label comes from what follows it.
     pub fn end_line(&mut self, sink: &mut dyn Write) {

@@ -253,7 +253,7 @@ fn drive(
         }
 
         if !waiting.is_empty() {
-            pump.drain(&mut output, sink);
+            pump.settle(&mut output, sink);
             let pids: Vec<i32> = tree.all().map(|m| m.pid).collect();
             let label = labeller.for_wait(&pump.last_line(), &pids);
             pump.end_line(sink);

@@ -450,6 +450,34 @@ fn a_malformed_claims_file_is_one_line_with_its_line_number() {
 }
 
 #[test]
+fn bad_input_is_one_line_and_exit_2() {
+    for (args, needle) in [
+        (vec!["watch", "2147483647", "--once"], "no running process"),
+        (
+            vec!["trace", "--label", "Not Kebab", "--", "true"],
+            "--label",
+        ),
+        (vec!["trace", "--every", "0s", "--", "true"], "out of range"),
+        (vec!["trace", "--", "/nonexistent/program"], "cannot start"),
+    ] {
+        let out = tempfile::tempdir().expect("temp dir");
+        let output = Command::new(harness_bin())
+            .arg(args[0])
+            .arg("--out")
+            .arg(out.path())
+            .args(&args[1..])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        let left = std::fs::read_dir(out.path()).expect("read out").count();
+        assert_eq!(left, 0, "{args:?} left a results folder");
+    }
+}
+
+#[test]
 fn the_c_header_names_checkpoints_under_the_harness_and_is_silent_outside() {
     let dir = tempfile::tempdir().expect("temp dir");
     let program = compile("sdk_checkpoint", dir.path());
