@@ -34,7 +34,7 @@
 #define VMLAB_LINE_MAX 1024
 
 /* The channel's descriptors; both -1 outside the harness. */
-static int vmlab_fds_(int *w, int *r) {
+static inline int vmlab_fds_(int *w, int *r) {
     static int write_fd = -2, read_fd = -2;
     if (write_fd == -2) {
         const char *spec = getenv(VMLAB_CHANNEL_ENV);
@@ -53,7 +53,7 @@ static inline int vmlab_active(void) {
     return vmlab_fds_(&w, &r);
 }
 
-static int vmlab_send_(const char *line, size_t len) {
+static inline int vmlab_send_(const char *line, size_t len) {
     int w, r;
     if (!vmlab_fds_(&w, &r))
         return 0;
@@ -70,7 +70,7 @@ static int vmlab_send_(const char *line, size_t len) {
 }
 
 /* Reads the harness's answer up to the line break; 0 if it is `go`. */
-static int vmlab_wait_for_go_(void) {
+static inline int vmlab_wait_for_go_(void) {
     int w, r;
     char answer[16];
     size_t len = 0;
