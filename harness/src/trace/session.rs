@@ -28,6 +28,9 @@ use crate::runner::{interrupted, RawCapture, VariantOutcome};
 /// between one and two of these after the program starts to wait.
 pub const POLL: Duration = Duration::from_millis(20);
 
+/// How often VmRSS of the main process is sampled while the program runs.
+const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
 /// Most checkpoints one run takes: a program that reads its input in a loop
 /// (`cat`) would otherwise be resumed forever, one newline at a time.
 pub const MAX_CHECKPOINTS: usize = 1000;
@@ -178,6 +181,7 @@ fn drive(
             return Err(RunnerError::Interrupted);
         }
         pump.drain(&mut output, sink);
+        state.sample_rss(main_pid, started);
         let live = tree.refresh();
 
         // Checkpoints the program named through the SDK.
@@ -490,6 +494,35 @@ impl State {
         });
         self.phase_start = Instant::now();
         Ok(())
+    }
+
+    /// Records the main process's VmRSS from /proc/PID/statm (a read that does
+    /// not touch its memory) at most every [`RSS_SAMPLE_EVERY`], for the plot of
+    /// VmRSS over time the built-in experiments have too.
+    fn sample_rss(&mut self, pid: i32, started: Instant) {
+        let millis = started.elapsed().as_millis() as u64;
+        let every = RSS_SAMPLE_EVERY.as_millis() as u64;
+        if self
+            .record
+            .rss_samples
+            .last()
+            .is_some_and(|last| millis < last.millis + every)
+        {
+            return;
+        }
+        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
+            return;
+        };
+        if let Some(pages) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u64>().ok())
+        {
+            self.record.rss_samples.push(crate::model::RssSample {
+                millis,
+                rss_bytes: pages * self.page_size,
+            });
+        }
     }
 
     fn null_phase(&mut self, probe: &dyn Probe, live: &[Member]) -> Result<(), RunnerError> {

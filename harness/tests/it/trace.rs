@@ -173,6 +173,12 @@ fn a_program_waiting_on_getchar_is_measured_unmodified() {
     for noise in variant["noise_floor"].as_array().expect("noise floor") {
         assert_eq!(noise["minor_faults"], 0, "the null phase faulted: {noise}");
     }
+    // VmRSS was sampled from outside while it ran, as for the built-in experiments.
+    let samples = variant["rss_samples"].as_array().expect("rss samples");
+    assert!(
+        samples.iter().any(|s| u64_at(s, &["rss_bytes"]) >= size),
+        "{samples:?}"
+    );
     // The raw /proc text is kept as for the built-in experiments.
     assert!(run
         .out
