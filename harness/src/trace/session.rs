@@ -517,6 +517,8 @@ impl State {
             .split_whitespace()
             .nth(1)
             .and_then(|p| p.parse::<u64>().ok())
+            // An exiting process has given its memory back already.
+            .filter(|pages| *pages > 0)
         {
             self.record.rss_samples.push(crate::model::RssSample {
                 millis,
