@@ -88,6 +88,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Matrix(args) => run_matrix(&args),
+        Command::Trace(args) => crate::trace::command::trace(&args),
+        Command::Watch(args) => crate::trace::watch::watch(&args),
         Command::GuestInit => {
             crate::matrix::guest::main()?;
             Ok(ExitCode::SUCCESS)
@@ -194,7 +196,7 @@ fn list() -> String {
 
 /// The default results folder: `results/` of the workspace when the harness runs
 /// from its build folder, else `results/` here.
-fn default_results_root() -> PathBuf {
+pub(crate) fn default_results_root() -> PathBuf {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf);

@@ -1,6 +1,8 @@
 //! The command line (clap definitions only).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -86,6 +88,20 @@ pub enum Command {
     /// Run the experiments under several kernels (in QEMU virtual machines, or
     /// `host` natively) and compare them in one matrix.
     Matrix(MatrixArgs),
+    /// Run any program and take a checkpoint whenever it, or a process it
+    /// forked, stops to wait: reads its standard input (a `getchar()`), sits in
+    /// pause() or sigsuspend(), or stops itself with SIGSTOP. At each one the
+    /// whole tree is snapshotted as for the built-in experiments, labelled with
+    /// the program's last output line (or --label), and resumed: a newline on its
+    /// stdin, the signal it waits for, or SIGCONT. The program's output passes
+    /// through (to stderr with --format json, csv or tap); its stdout is a
+    /// terminal, so C's stdio flushes every line.
+    Trace(TraceArgs),
+    /// Snapshot a running process the harness did not start, and its children:
+    /// every --every DURATION (default 1s), or at each Enter with --on-enter,
+    /// --count times (default: until it exits or Ctrl-C). --once prints one
+    /// snapshot like `pmap -X`, with Pss, USS and swap per mapping.
+    Watch(WatchArgs),
     /// PID 1 of a matrix virtual machine (internal).
     #[command(hide = true)]
     GuestInit,
@@ -130,6 +146,82 @@ pub struct MatrixArgs {
     /// Show the cached kernels and the ones the apt sources can fetch, and exit.
     #[arg(long)]
     pub list_kernels: bool,
+}
+
+/// Options of `trace`.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// Names for the detected checkpoints, in order (comma-separated or
+    /// repeated); after the last, labels come from the program's output.
+    #[arg(long = "label", value_name = "NAME", value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Also snapshot every DURATION while the program runs (500ms, 2s, 1m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub every: Option<Duration>,
+    /// Stop at every checkpoint and wait for Enter (q quits cleanly). Needs a terminal.
+    #[arg(long)]
+    pub step: bool,
+    /// A TOML file of claims about the program, judged like the built-in claims
+    /// (see README, "Measuring any program").
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<PathBuf>,
+    /// The experiment's name in the results (default: trace-PROGRAM).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Folder for results (a subfolder per run); default: results/ of the workspace.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Longest time without a checkpoint before the program is stopped, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+    /// Start the program with address-space randomisation off.
+    #[arg(long)]
+    pub no_aslr: bool,
+    /// Keep this run as the baseline NAME (in --baseline-dir).
+    #[arg(long, value_name = "NAME")]
+    pub save_baseline: Option<String>,
+    /// Compare this run with the baseline NAME (or a results.json); exit 1 on a regression.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Folder of named baselines; default: results/baselines/ of the workspace.
+    #[arg(long, value_name = "DIR")]
+    pub baseline_dir: Option<PathBuf>,
+    /// Tolerance of a kind of metric when comparing with --baseline. Repeatable.
+    #[arg(long, value_name = "KIND=VALUE")]
+    pub tolerance: Vec<String>,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// Options of `watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// The process to watch (its children are watched too).
+    #[arg(value_name = "PID")]
+    pub pid: i32,
+    /// Snapshot every DURATION (500ms, 2s, 1m); the default is 1s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with_all = ["on_enter", "once"])]
+    pub every: Option<Duration>,
+    /// Snapshot each time Enter is pressed; q or end of input stops.
+    #[arg(long, conflicts_with = "once")]
+    pub on_enter: bool,
+    /// Stop after N snapshots.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "once")]
+    pub count: Option<u64>,
+    /// Print one snapshot per process like `pmap -X` (Size, Rss, Pss, USS, Swap
+    /// per mapping, in KiB) and write nothing.
+    #[arg(long)]
+    pub once: bool,
+    /// What to print on stdout at the end.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Folder for results (a subfolder per run); default: results/ of the workspace.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options shared by `all` and `run`.
@@ -306,9 +398,40 @@ pub fn parse_size(original: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses `500ms`, `2s`, `1.5s`, `1m` into a duration of at least a millisecond.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration; write e.g. 500ms, 2s or 1m"))?;
+    let seconds = match unit.trim() {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" | "min" => number * 60.0,
+        other => return Err(format!("unknown duration unit '{other}'; use ms, s or m")),
+    };
+    if !(0.001..=86_400.0).contains(&seconds) {
+        return Err(format!("'{text}' is out of range (1ms to 24h)"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_with_their_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
 
     #[test]
     fn sizes_parse_with_binary_and_decimal_units() {

@@ -17,6 +17,9 @@
 //! 7. [`outcome`] turns a run (and its comparison) into the results every output
 //!    and the exit code share; [`report::ktap`] prints them for kernel CI.
 //!
+//! [`trace`] measures any program (and `watch` any running process) with the
+//! same snapshots, and judges a claims file of the user's on the result.
+//!
 //! [`matrix`] runs the same pipeline under other kernels in QEMU and compares them.
 #![deny(missing_docs)]
 
@@ -41,6 +44,7 @@ pub mod selection;
 pub mod step;
 pub mod store;
 pub mod system;
+pub mod trace;
 
 pub use error::{ProbeError, RunnerError, StoreError};
 pub use model::{ClaimRecord, ExperimentRecord, RunRecord, Verdict};

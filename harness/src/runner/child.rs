@@ -111,3 +111,32 @@ impl Drop for ChildGuard {
         }
     }
 }
+
+impl ChildGuard {
+    /// Starts a `command` whose standard streams the caller has already chosen,
+    /// in a new process group and with the same death signal as
+    /// [`ChildGuard::spawn`], for programs that do not speak the protocol on
+    /// stdin and stdout (a traced program).
+    pub fn spawn_command(mut command: Command) -> Result<ChildGuard, RunnerError> {
+        let bin = Path::new(command.get_program()).to_path_buf();
+        // SAFETY: as in `spawn`: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setpgid(0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .map_err(|source| RunnerError::Spawn { bin, source })?;
+        Ok(ChildGuard {
+            child,
+            reaped: false,
+        })
+    }
+}

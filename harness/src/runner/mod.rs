@@ -7,6 +7,7 @@
 
 pub mod child;
 pub mod locate;
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -452,7 +453,7 @@ impl Session {
 }
 
 /// Sums the figures of every mapping that overlaps the region.
-fn region_figures(
+pub(crate) fn region_figures(
     (name, start, len): &(String, u64, u64),
     mappings: &[MappingRecord],
 ) -> RegionRecord {

@@ -14,4 +14,5 @@ mod matrix;
 mod mmap_file;
 mod reliability;
 mod reports;
+mod trace;
 mod util;

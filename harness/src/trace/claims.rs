@@ -1,0 +1,1006 @@
+//! Claims about a program of one's own: a TOML file of criteria, checked
+//! entirely before the program runs, and judged afterwards into the same
+//! [`ClaimRecord`]s as the built-in experiments' claims, so reports, KTAP,
+//! `compare` and baselines treat them alike.
+//!
+//! ```toml
+//! source = "my-exercise.md"          # where the claims come from (default: this file)
+//!
+//! [[claim]]
+//! id = "file-resident-after-read"
+//! statement = "Reading every page makes the whole file resident"
+//! at = "after-read"                  # a checkpoint label
+//! process = "main"                   # a role (main, child-1, ...) or an index (0 = first)
+//! mapping = { path_ends_with = "random" }   # or { name = "[heap]" }, { region = "data" }
+//! figure = "rss"
+//! op = ">="
+//! percent_of = "size"                # 99% of the same selection's Size
+//! percent = 99
+//!
+//! [[claim]]
+//! id = "child-faults-few"
+//! between = ["before-fork", "after-fork"]
+//! process = "child-1"
+//! figure = "minor_faults"
+//! op = "<="
+//! value = 16                         # or "64MiB", "16 pages"
+//! tolerance = "1 page"               # optional, in the figure's unit, pages, bytes or %
+//! expected = { verdict = "refuted", reason = "fault-around" }   # optional: a known refutation (XFAIL)
+//! ```
+//!
+//! Without `mapping` a memory figure is the whole process's (smaps summed, so
+//! Rss is exact). Faults are the phase's at `at`, and those counted from the
+//! first checkpoint to the second with `between` (from fork, for a process that
+//! did not exist at the first). A memory figure with `between` is the change.
+//! A criterion that names a checkpoint, process or mapping the run does not
+//! have is inconclusive, and says which.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::{
+    CheckpointRecord, ClaimRecord, ExperimentRecord, MemoryFigures, ProcessRecord, Verdict,
+};
+
+/// A figure vmlab records that a criterion can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Figure {
+    /// Size: address space.
+    Size,
+    /// Rss: resident.
+    Rss,
+    /// Pss: resident, shared pages divided among their sharers.
+    Pss,
+    /// Private_Clean + Private_Dirty.
+    Uss,
+    /// Shared_Clean.
+    SharedClean,
+    /// Shared_Dirty.
+    SharedDirty,
+    /// Private_Clean.
+    PrivateClean,
+    /// Private_Dirty.
+    PrivateDirty,
+    /// Anonymous.
+    Anonymous,
+    /// AnonHugePages.
+    AnonHugePages,
+    /// Swap.
+    Swap,
+    /// Minor page faults.
+    MinorFaults,
+    /// Major page faults.
+    MajorFaults,
+    /// VmRSS of status (whole process only).
+    VmRss,
+    /// VmPTE of status (whole process only).
+    Pte,
+}
+
+impl Figure {
+    fn is_count(self) -> bool {
+        matches!(self, Figure::MinorFaults | Figure::MajorFaults)
+    }
+
+    fn whole_process_only(self) -> bool {
+        matches!(
+            self,
+            Figure::MinorFaults | Figure::MajorFaults | Figure::VmRss | Figure::Pte
+        )
+    }
+
+    fn of(self, figures: &MemoryFigures) -> u64 {
+        match self {
+            Figure::Size => figures.size_bytes,
+            Figure::Rss => figures.rss_bytes,
+            Figure::Pss => figures.pss_bytes,
+            Figure::Uss => figures.private_clean_bytes + figures.private_dirty_bytes,
+            Figure::SharedClean => figures.shared_clean_bytes,
+            Figure::SharedDirty => figures.shared_dirty_bytes,
+            Figure::PrivateClean => figures.private_clean_bytes,
+            Figure::PrivateDirty => figures.private_dirty_bytes,
+            Figure::Anonymous => figures.anonymous_bytes,
+            Figure::AnonHugePages => figures.anon_huge_pages_bytes,
+            Figure::Swap => figures.swap_bytes,
+            Figure::MinorFaults | Figure::MajorFaults | Figure::VmRss | Figure::Pte => 0,
+        }
+    }
+}
+
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Figure::Size => "Size",
+            Figure::Rss => "Rss",
+            Figure::Pss => "Pss",
+            Figure::Uss => "USS",
+            Figure::SharedClean => "Shared_Clean",
+            Figure::SharedDirty => "Shared_Dirty",
+            Figure::PrivateClean => "Private_Clean",
+            Figure::PrivateDirty => "Private_Dirty",
+            Figure::Anonymous => "Anonymous",
+            Figure::AnonHugePages => "AnonHugePages",
+            Figure::Swap => "Swap",
+            Figure::MinorFaults => "minor faults",
+            Figure::MajorFaults => "major faults",
+            Figure::VmRss => "VmRSS",
+            Figure::Pte => "VmPTE",
+        })
+    }
+}
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Op {
+    /// At least.
+    #[serde(rename = ">=")]
+    AtLeast,
+    /// More than.
+    #[serde(rename = ">")]
+    MoreThan,
+    /// At most.
+    #[serde(rename = "<=")]
+    AtMost,
+    /// Less than.
+    #[serde(rename = "<")]
+    LessThan,
+    /// Equal within the tolerance.
+    #[serde(rename = "==")]
+    Equal,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::AtLeast => "≥",
+            Op::MoreThan => ">",
+            Op::AtMost => "≤",
+            Op::LessThan => "<",
+            Op::Equal => "=",
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    source: Option<String>,
+    #[serde(default)]
+    claim: Vec<Spanned<ClaimSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimSpec {
+    id: String,
+    statement: Option<String>,
+    at: Option<String>,
+    between: Option<[String; 2]>,
+    process: Option<ProcessSpec>,
+    mapping: Option<MappingSpec>,
+    figure: Figure,
+    op: Op,
+    value: Option<Amount>,
+    percent_of: Option<Figure>,
+    percent: Option<f64>,
+    tolerance: Option<Amount>,
+    expected: Option<ExpectedSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExpectedSpec {
+    verdict: Verdict,
+    reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum ProcessSpec {
+    Index(usize),
+    Role(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingSpec {
+    path_ends_with: Option<String>,
+    name: Option<String>,
+    region: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Amount {
+    Whole(u64),
+    Real(f64),
+    Text(String),
+}
+
+/// Which process of a checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessSelector {
+    /// By role (`main`, `child-1`).
+    Role(String),
+    /// By position in the checkpoint (0 = the first, the main process).
+    Index(usize),
+}
+
+/// Which memory of the process.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection {
+    /// The whole process.
+    Process,
+    /// Every mapping whose path ends so, summed.
+    PathEndsWith(String),
+    /// Every mapping with exactly this name (`[heap]`), summed.
+    Name(String),
+    /// A region the program declared through the SDK.
+    Region(String),
+}
+
+/// When.
+#[derive(Debug, Clone, PartialEq)]
+pub enum When {
+    /// At one checkpoint.
+    At(String),
+    /// From the first checkpoint to the second.
+    Between(String, String),
+}
+
+/// What the figure is compared with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A fixed amount in the figure's unit (bytes or a count).
+    Value(f64),
+    /// A percentage of another figure of the same selection, at the same time.
+    PercentOf(Figure, f64),
+}
+
+/// An amount that may be in pages or a percentage, resolved when judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tolerance {
+    /// In the figure's unit.
+    Units(f64),
+    /// Pages, times the recorded page size.
+    Pages(f64),
+    /// A percentage of the target.
+    Percent(f64),
+}
+
+/// One checked criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Criterion {
+    /// Kebab-case id.
+    pub id: String,
+    /// The claim as its author put it.
+    pub statement: Option<String>,
+    /// When it is judged.
+    pub when: When,
+    /// Which process.
+    pub process: ProcessSelector,
+    /// Which memory.
+    pub selection: Selection,
+    /// What is measured.
+    pub figure: Figure,
+    /// How it is compared.
+    pub op: Op,
+    /// With what.
+    pub target: Target,
+    /// Allowed slack in the claim's favour.
+    pub tolerance: Option<Tolerance>,
+    /// Pages given in `value`, resolved with the page size when judged.
+    pub target_pages: Option<f64>,
+    /// The verdict its author expects on current kernels, and why (reported
+    /// as XFAIL when that is what happens).
+    pub expected: Option<(Verdict, String)>,
+}
+
+/// A checked claims file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimsFile {
+    /// Where the claims come from (recorded as each claim's source).
+    pub source: String,
+    /// The criteria, in file order.
+    pub criteria: Vec<Criterion>,
+}
+
+/// A malformed claims file: the one line to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}, line {line}: {message}")]
+pub struct ClaimsError {
+    /// The file.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Reads and checks a claims file.
+pub fn load(path: &Path) -> Result<ClaimsFile, ClaimsError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ClaimsError {
+        path: path.display().to_string(),
+        line: 0,
+        message: format!("cannot read it: {e}"),
+    })?;
+    let default_source = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.display().to_string());
+    parse(&text, &path.display().to_string(), &default_source)
+}
+
+/// Parses and checks the text of a claims file; `path` names it in errors.
+pub fn parse(text: &str, path: &str, default_source: &str) -> Result<ClaimsFile, ClaimsError> {
+    let error = |offset: usize, message: String| ClaimsError {
+        path: path.to_string(),
+        line: line_of(text, offset),
+        message,
+    };
+    let spec: FileSpec = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        error(offset, e.message().trim().replace('\n', "; "))
+    })?;
+    if spec.claim.is_empty() {
+        return Err(error(
+            0,
+            "no [[claim]] tables; a claims file declares at least one".into(),
+        ));
+    }
+    let mut criteria: Vec<Criterion> = Vec::new();
+    for claim in spec.claim {
+        let offset = claim.span().start;
+        let c = claim.into_inner();
+        let criterion = check(c).map_err(|m| error(offset, m))?;
+        if criteria.iter().any(|other| other.id == criterion.id) {
+            return Err(error(
+                offset,
+                format!("claim id '{}' is used twice", criterion.id),
+            ));
+        }
+        criteria.push(criterion);
+    }
+    Ok(ClaimsFile {
+        source: spec.source.unwrap_or_else(|| default_source.to_string()),
+        criteria,
+    })
+}
+
+/// An amount in the figure's unit, or in pages (`Err` with the reason).
+fn amount(value: &Amount, figure: Figure, what: &str) -> Result<(f64, bool), String> {
+    match value {
+        Amount::Whole(n) => Ok((*n as f64, false)),
+        Amount::Real(x) if *x >= 0.0 => Ok((*x, false)),
+        Amount::Real(x) => Err(format!("{what} {x} is negative")),
+        Amount::Text(text) => {
+            let t = text.trim();
+            if let Some(pages) = t.strip_suffix("pages").or_else(|| t.strip_suffix("page")) {
+                if figure.is_count() {
+                    return Err(format!(
+                        "{what} '{text}' is in pages, but {figure} are a count"
+                    ));
+                }
+                let n: f64 = pages
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{what} '{text}' is not a number of pages"))?;
+                return Ok((n, true));
+            }
+            if figure.is_count() {
+                return Err(format!(
+                    "{what} '{text}' is not a count; {figure} take a plain number"
+                ));
+            }
+            crate::cli::parse_size(t)
+                .map(|b| (b as f64, false))
+                .map_err(|e| format!("{what}: {e}"))
+        }
+    }
+}
+
+fn check(c: ClaimSpec) -> Result<Criterion, String> {
+    if !experiments::protocol::is_valid_name(&c.id) {
+        return Err(format!(
+            "claim id '{}' must be lower-case letters, digits, '-' and '_'",
+            c.id
+        ));
+    }
+    let when = match (c.at, c.between) {
+        (Some(at), None) => When::At(at),
+        (None, Some([a, b])) => When::Between(a, b),
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "claim '{}' has both `at` and `between`; give one",
+                c.id
+            ))
+        }
+        (None, None) => {
+            return Err(format!(
+                "claim '{}' needs `at = \"LABEL\"` or `between = [\"A\", \"B\"]`",
+                c.id
+            ))
+        }
+    };
+    let process = match c.process {
+        None => ProcessSelector::Role("main".into()),
+        Some(ProcessSpec::Role(r)) => ProcessSelector::Role(r),
+        Some(ProcessSpec::Index(i)) => ProcessSelector::Index(i),
+    };
+    let selection = match c.mapping {
+        None => Selection::Process,
+        Some(m) => match (m.path_ends_with, m.name, m.region) {
+            (Some(p), None, None) => Selection::PathEndsWith(p),
+            (None, Some(n), None) => Selection::Name(n),
+            (None, None, Some(r)) => Selection::Region(r),
+            _ => {
+                return Err(format!(
+                    "claim '{}': `mapping` takes exactly one of path_ends_with, name, region",
+                    c.id
+                ))
+            }
+        },
+    };
+    if selection != Selection::Process && c.figure.whole_process_only() {
+        return Err(format!(
+            "claim '{}': {} are counted per process, not per mapping; drop `mapping`",
+            c.id, c.figure
+        ));
+    }
+    let mut target_pages = None;
+    let target = match (c.value, c.percent_of, c.percent) {
+        (Some(v), None, None) => {
+            let (n, pages) = amount(&v, c.figure, "value")?;
+            if pages {
+                target_pages = Some(n);
+            }
+            Target::Value(n)
+        }
+        (None, Some(of), Some(p)) if p >= 0.0 => {
+            if of.is_count() != c.figure.is_count()
+                || of.whole_process_only() && selection != Selection::Process
+            {
+                return Err(format!(
+                    "claim '{}': {} cannot be a percentage of {of}",
+                    c.id, c.figure
+                ));
+            }
+            Target::PercentOf(of, p)
+        }
+        (None, Some(_), None) => {
+            return Err(format!("claim '{}': `percent_of` needs `percent`", c.id))
+        }
+        _ => {
+            return Err(format!(
+                "claim '{}' needs `value = N` or `percent_of = \"FIGURE\"` with `percent = P`",
+                c.id
+            ))
+        }
+    };
+    let tolerance = match c.tolerance {
+        None => None,
+        Some(Amount::Text(t)) if t.trim().ends_with('%') => {
+            let p: f64 = t
+                .trim()
+                .trim_end_matches('%')
+                .trim()
+                .parse()
+                .map_err(|_| format!("tolerance '{t}' is not a percentage"))?;
+            Some(Tolerance::Percent(p))
+        }
+        Some(a) => {
+            let (n, pages) = amount(&a, c.figure, "tolerance")?;
+            Some(if pages {
+                Tolerance::Pages(n)
+            } else {
+                Tolerance::Units(n)
+            })
+        }
+    };
+    Ok(Criterion {
+        id: c.id,
+        statement: c.statement,
+        when,
+        process,
+        selection,
+        figure: c.figure,
+        op: c.op,
+        target,
+        tolerance,
+        target_pages,
+        expected: c.expected.map(|e| (e.verdict, e.reason)),
+    })
+}
+
+impl fmt::Display for ProcessSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessSelector::Role(r) => write!(f, "{r}"),
+            ProcessSelector::Index(i) => write!(f, "process #{i}"),
+        }
+    }
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selection::Process => f.write_str("whole process"),
+            Selection::PathEndsWith(p) => write!(f, "mappings whose path ends in '{p}'"),
+            Selection::Name(n) => write!(f, "mappings named '{n}'"),
+            Selection::Region(r) => write!(f, "region '{r}'"),
+        }
+    }
+}
+
+fn show(figure: Figure, value: f64) -> String {
+    if figure.is_count() {
+        format!("{value:.0}")
+    } else if value.abs() >= (1 << 20) as f64 {
+        format!("{:.2} MiB", value / (1 << 20) as f64)
+    } else {
+        format!("{:.0} KiB", value / 1024.0)
+    }
+}
+
+impl Criterion {
+    /// The criterion in words, as recorded before measuring.
+    pub fn describe(&self) -> String {
+        let when = match &self.when {
+            When::At(a) => format!("at {a}"),
+            When::Between(a, b) => format!("from {a} to {b}"),
+        };
+        let target = match &self.target {
+            Target::Value(v) => match self.target_pages {
+                Some(p) => format!("{p} pages"),
+                None => show(self.figure, *v),
+            },
+            Target::PercentOf(of, p) => format!("{p}% of {of}"),
+        };
+        let tolerance = match self.tolerance {
+            None => String::new(),
+            Some(Tolerance::Units(u)) => format!(" within {}", show(self.figure, u)),
+            Some(Tolerance::Pages(p)) => format!(" within {p} pages"),
+            Some(Tolerance::Percent(p)) => format!(" within {p}%"),
+        };
+        let change = matches!(self.when, When::Between(..)) && !self.figure.is_count();
+        format!(
+            "{when}, {} ({}): {}{} {} {target}{tolerance}",
+            self.process,
+            self.selection,
+            if change { "change of " } else { "" },
+            self.figure,
+            self.op
+        )
+    }
+}
+
+fn find_process<'a>(cp: &'a CheckpointRecord, who: &ProcessSelector) -> Option<&'a ProcessRecord> {
+    match who {
+        ProcessSelector::Role(r) => cp.process(r),
+        ProcessSelector::Index(i) => cp.processes.get(*i),
+    }
+}
+
+/// The figure of one process at one checkpoint, or why it cannot be read.
+fn figure_at(
+    p: &ProcessRecord,
+    selection: &Selection,
+    figure: Figure,
+    phase: bool,
+) -> Result<f64, String> {
+    let value = match figure {
+        Figure::MinorFaults => {
+            if phase {
+                p.faults.minor
+            } else {
+                p.faults_total.minor
+            }
+        }
+        Figure::MajorFaults => {
+            if phase {
+                p.faults.major
+            } else {
+                p.faults_total.major
+            }
+        }
+        Figure::VmRss => p.totals.rss_bytes,
+        Figure::Pte => p.totals.pte_bytes,
+        _ => {
+            let mut sum = MemoryFigures::default();
+            let mut found = 0;
+            match selection {
+                Selection::Region(name) => match p.region(name) {
+                    Some(r) if r.mapping_count > 0 => {
+                        sum = r.figures.clone();
+                        found = 1;
+                    }
+                    _ => {}
+                },
+                _ => {
+                    for m in &p.mappings {
+                        let hit = match selection {
+                            Selection::Process => true,
+                            Selection::PathEndsWith(s) => {
+                                m.name.starts_with('/') && m.name.ends_with(s.as_str())
+                            }
+                            Selection::Name(n) => m.name == *n,
+                            Selection::Region(_) => false,
+                        };
+                        if hit {
+                            sum.add(&m.figures);
+                            found += 1;
+                        }
+                    }
+                }
+            }
+            if found == 0 {
+                return Err(format!("{} has no {selection}", p.role));
+            }
+            figure.of(&sum)
+        }
+    };
+    Ok(value as f64)
+}
+
+struct Measured {
+    value: f64,
+    target: f64,
+    detail: String,
+}
+
+fn measure(c: &Criterion, e: &ExperimentRecord) -> Result<Measured, String> {
+    let variant = e.variants.first().ok_or("the program did not run")?;
+    let checkpoint = |label: &str| {
+        variant.checkpoint(label).ok_or_else(|| {
+            let labels: Vec<&str> = variant
+                .checkpoints
+                .iter()
+                .map(|c| c.label.as_str())
+                .collect();
+            format!(
+                "checkpoint '{label}' was not reached (the run has: {})",
+                if labels.is_empty() {
+                    "none".to_string()
+                } else {
+                    labels.join(", ")
+                }
+            )
+        })
+    };
+    let process = |cp: &'_ CheckpointRecord| -> Result<ProcessRecord, String> {
+        find_process(cp, &c.process).cloned().ok_or_else(|| {
+            let roles: Vec<&str> = cp.processes.iter().map(|p| p.role.as_str()).collect();
+            format!(
+                "no {} at checkpoint {} (processes there: {})",
+                c.process,
+                cp.label,
+                roles.join(", ")
+            )
+        })
+    };
+    let read = |figure: Figure| -> Result<f64, String> {
+        match &c.when {
+            When::At(a) => {
+                let cp = checkpoint(a)?;
+                figure_at(&process(cp)?, &c.selection, figure, true)
+                    .map_err(|m| format!("at {a}, {m}"))
+            }
+            When::Between(a, b) => {
+                let (from, to) = (checkpoint(a)?, checkpoint(b)?);
+                let later = figure_at(&process(to)?, &c.selection, figure, false)
+                    .map_err(|m| format!("at {b}, {m}"))?;
+                let earlier = match process(from) {
+                    Ok(p) if figure.is_count() && p.pid != process(to)?.pid => 0.0,
+                    Ok(p) => figure_at(&p, &c.selection, figure, false)
+                        .map_err(|m| format!("at {a}, {m}"))?,
+                    // Not yet forked: its counters start at zero.
+                    Err(_) if figure.is_count() => 0.0,
+                    Err(m) => return Err(m),
+                };
+                Ok(later - earlier)
+            }
+        }
+    };
+    let value = read(c.figure)?;
+    let (target, against) = match &c.target {
+        Target::Value(v) => (*v, String::new()),
+        Target::PercentOf(of, p) => {
+            let base = read(*of)?;
+            (
+                base * p / 100.0,
+                format!(" against {p}% of {of} {}", show(*of, base)),
+            )
+        }
+    };
+    Ok(Measured {
+        value,
+        target,
+        detail: against,
+    })
+}
+
+/// Judges every criterion of `file` on `experiment` (a traced program's record).
+pub fn judge(file: &ClaimsFile, experiment: &ExperimentRecord, page_size: u64) -> Vec<ClaimRecord> {
+    file.criteria
+        .iter()
+        .map(|c| judge_one(c, &file.source, experiment, page_size))
+        .collect()
+}
+
+fn judge_one(c: &Criterion, source: &str, e: &ExperimentRecord, page_size: u64) -> ClaimRecord {
+    let criterion = c.describe();
+    let mut record = ClaimRecord {
+        id: c.id.clone(),
+        variant: None,
+        source: source.to_string(),
+        statement: c.statement.clone().unwrap_or_else(|| criterion.clone()),
+        verdict: Verdict::Inconclusive,
+        evidence: String::new(),
+        criterion,
+        measured: String::new(),
+        expected: None,
+    };
+    if let Some((verdict, reason)) = &c.expected {
+        record = record.expecting(*verdict, reason.clone());
+    }
+    let mut m = match measure(c, e) {
+        Ok(m) => m,
+        Err(reason) => {
+            record.evidence = reason;
+            return record;
+        }
+    };
+    if let Some(pages) = c.target_pages {
+        m.target = pages * page_size as f64;
+    }
+    let slack = match c.tolerance {
+        None => 0.0,
+        Some(Tolerance::Units(u)) => u,
+        Some(Tolerance::Pages(p)) => p * page_size as f64,
+        Some(Tolerance::Percent(p)) => m.target.abs() * p / 100.0,
+    };
+    let holds = match c.op {
+        Op::AtLeast => m.value >= m.target - slack,
+        Op::MoreThan => m.value > m.target - slack,
+        Op::AtMost => m.value <= m.target + slack,
+        Op::LessThan => m.value < m.target + slack,
+        Op::Equal => (m.value - m.target).abs() <= slack,
+    };
+    record.verdict = if holds {
+        Verdict::Confirmed
+    } else {
+        Verdict::Refuted
+    };
+    let pages = if c.figure.is_count() || page_size == 0 {
+        String::new()
+    } else {
+        format!(" ({:.0} pages)", m.value / page_size as f64)
+    };
+    record.measured = format!("{} {}{pages}", c.figure, show(c.figure, m.value));
+    record.evidence = format!(
+        "{} {}{pages}{}, target {} {}; the criterion {}",
+        c.figure,
+        show(c.figure, m.value),
+        m.detail,
+        c.op,
+        show(c.figure, m.target),
+        if holds { "holds" } else { "does not hold" }
+    );
+    record
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+source = "exercise.md"
+
+[[claim]]
+id = "file-resident"
+at = "after-read"
+mapping = { path_ends_with = "random" }
+figure = "rss"
+op = ">="
+percent_of = "size"
+percent = 99
+
+[[claim]]
+id = "child-faults"
+between = ["before-fork", "after-fork"]
+process = "child-1"
+figure = "minor_faults"
+op = "<="
+value = 16
+"#;
+
+    #[test]
+    fn a_good_file_gives_its_criteria_in_order() {
+        let file = parse(GOOD, "c.toml", "c.toml").expect("parses");
+        assert_eq!(file.source, "exercise.md");
+        assert_eq!(file.criteria.len(), 2);
+        assert_eq!(
+            file.criteria[0].selection,
+            Selection::PathEndsWith("random".into())
+        );
+        assert_eq!(
+            file.criteria[1].when,
+            When::Between("before-fork".into(), "after-fork".into())
+        );
+        assert_eq!(
+            file.criteria[0].describe(),
+            "at after-read, main (mappings whose path ends in 'random'): Rss ≥ 99% of Size"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let bad_syntax = "[[claim]]\nid = \"a\"\nat = after\n";
+        let e = parse(bad_syntax, "c.toml", "c").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let unknown = GOOD.replace("figure = \"minor_faults\"", "figure = \"minor_fault\"");
+        let e = parse(&unknown, "c.toml", "c").unwrap_err();
+        assert_eq!(e.line, 17, "{e}");
+        assert!(e.to_string().starts_with("c.toml, line 17:"), "{e}");
+        let faults_per_mapping = GOOD.replace("figure = \"rss\"", "figure = \"major_faults\"");
+        let e = parse(&faults_per_mapping, "c.toml", "c").unwrap_err();
+        assert!(e.message.contains("per process"), "{e}");
+        let no_when = "[[claim]]\nid = \"a\"\nfigure = \"rss\"\nop = \">=\"\nvalue = 1\n";
+        assert!(parse(no_when, "c.toml", "c")
+            .unwrap_err()
+            .message
+            .contains("`at"));
+        let twice = format!("{GOOD}\n[[claim]]\nid = \"file-resident\"\nat = \"x\"\nfigure = \"rss\"\nop = \">=\"\nvalue = 1\n");
+        assert!(parse(&twice, "c.toml", "c")
+            .unwrap_err()
+            .message
+            .contains("twice"));
+    }
+
+    use crate::model::{Faults, MappingRecord, Status, Totals, VariantRecord};
+
+    fn proc_at(
+        role: &str,
+        pid: i32,
+        minor_total: u64,
+        minor_phase: u64,
+        file_rss: u64,
+    ) -> ProcessRecord {
+        ProcessRecord {
+            role: role.into(),
+            pid,
+            faults: Faults {
+                minor: minor_phase,
+                major: 0,
+            },
+            faults_total: Faults {
+                minor: minor_total,
+                major: 0,
+            },
+            totals: Totals::default(),
+            regions: Vec::new(),
+            mappings: vec![MappingRecord {
+                start: "0x1000".into(),
+                end: "0x401000".into(),
+                name: "/tmp/x/data-random".into(),
+                perms: "r--p".into(),
+                offset_bytes: 0,
+                figures: MemoryFigures {
+                    size_bytes: 4 << 20,
+                    rss_bytes: file_rss,
+                    ..Default::default()
+                },
+                other: Default::default(),
+                vm_flags: String::new(),
+            }],
+            io: None,
+        }
+    }
+
+    fn run_of(checkpoints: Vec<(&str, Vec<ProcessRecord>)>) -> ExperimentRecord {
+        ExperimentRecord {
+            name: "trace-x".into(),
+            status: Status::Ok,
+            reason: None,
+            params: Default::default(),
+            variants: vec![VariantRecord {
+                name: "default".into(),
+                status: Status::Ok,
+                reason: None,
+                notes: Default::default(),
+                noise_floor: Vec::new(),
+                checkpoints: checkpoints
+                    .into_iter()
+                    .map(|(label, processes)| CheckpointRecord {
+                        label: label.into(),
+                        phase_millis: 0,
+                        processes,
+                        system: None,
+                        population: None,
+                    })
+                    .collect(),
+                rss_samples: Vec::new(),
+                binary: None,
+            }],
+            claims: Vec::new(),
+            summary: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn criteria_are_judged_on_the_record_both_ways() {
+        let file = parse(GOOD, "c.toml", "c.toml").expect("parses");
+        let full = run_of(vec![
+            ("before-fork", vec![proc_at("main", 10, 100, 100, 0)]),
+            ("after-read", vec![proc_at("main", 10, 120, 20, 4 << 20)]),
+            (
+                "after-fork",
+                vec![
+                    proc_at("main", 10, 121, 1, 4 << 20),
+                    proc_at("child-1", 11, 12, 12, 4 << 20),
+                ],
+            ),
+        ]);
+        let claims = judge(&file, &full, 4096);
+        assert_eq!(claims[0].verdict, Verdict::Confirmed, "{:?}", claims[0]);
+        assert_eq!(claims[0].source, "exercise.md");
+        // The child did not exist at before-fork: its 12 faults count from fork.
+        assert_eq!(claims[1].verdict, Verdict::Confirmed, "{:?}", claims[1]);
+        assert_eq!(claims[1].measured, "minor faults 12");
+
+        let short = run_of(vec![
+            ("before-fork", vec![proc_at("main", 10, 100, 100, 0)]),
+            ("after-read", vec![proc_at("main", 10, 120, 20, 1 << 20)]),
+            (
+                "after-fork",
+                vec![
+                    proc_at("main", 10, 121, 1, 1 << 20),
+                    proc_at("child-1", 11, 40, 40, 0),
+                ],
+            ),
+        ]);
+        let claims = judge(&file, &short, 4096);
+        assert_eq!(claims[0].verdict, Verdict::Refuted);
+        assert_eq!(claims[1].verdict, Verdict::Refuted);
+        assert!(!claims[1].criterion.is_empty());
+    }
+
+    #[test]
+    fn absent_checkpoints_and_processes_are_inconclusive_with_the_reason() {
+        let file = parse(GOOD, "c.toml", "c.toml").expect("parses");
+        let run = run_of(vec![(
+            "before-fork",
+            vec![proc_at("main", 10, 100, 100, 0)],
+        )]);
+        let claims = judge(&file, &run, 4096);
+        assert_eq!(claims[0].verdict, Verdict::Inconclusive);
+        assert!(
+            claims[0]
+                .evidence
+                .contains("checkpoint 'after-read' was not reached"),
+            "{}",
+            claims[0].evidence
+        );
+        let no_child = run_of(vec![
+            ("before-fork", vec![proc_at("main", 10, 100, 100, 0)]),
+            ("after-fork", vec![proc_at("main", 10, 101, 1, 0)]),
+        ]);
+        let claims = judge(&file, &no_child, 4096);
+        assert_eq!(claims[1].verdict, Verdict::Inconclusive);
+        assert!(
+            claims[1]
+                .evidence
+                .contains("no child-1 at checkpoint after-fork"),
+            "{}",
+            claims[1].evidence
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! The `trace` command: check everything the user gave (labels, claims file,
+//! baseline) before the program starts, trace it, judge the claims, write the
+//! run like any other and print it.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use super::claims::{self, ClaimsFile};
+use super::label;
+use super::session::{self, CheckpointCause, TraceSpec};
+use crate::cli::TraceArgs;
+use crate::compare::baseline::{self, BaselineMode};
+use crate::compare::{self as comparing, Comparison};
+use crate::model::{CheckpointRecord, ExperimentRecord, RunRecord, FORMAT_VERSION};
+use crate::probe::ProcProbe;
+use crate::report::{self, Format};
+use crate::runner;
+use crate::store;
+use crate::system::Environment;
+
+static QUIT: AtomicBool = AtomicBool::new(false);
+
+/// The experiment name of a traced program: `trace-` and its file name in kebab-case.
+pub fn experiment_name(program: &OsStr) -> String {
+    let base = Path::new(program)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let slug = label::from_line(&base, &[]);
+    if slug.is_empty() {
+        "trace-program".into()
+    } else {
+        format!("trace-{slug}")
+    }
+}
+
+/// Whether the program's output would spoil the report's format on stdout.
+fn machine_format(format: Format) -> bool {
+    matches!(format, Format::Json | Format::Csv | Format::Tap)
+}
+
+/// Runs `harness trace`.
+pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
+    let Some((program, program_args)) = args.command.split_first() else {
+        bail!("trace needs a program to run: harness trace [OPTIONS] -- CMD [ARGS...]");
+    };
+    label::check_given(&args.labels).map_err(anyhow::Error::msg)?;
+    let name = match &args.name {
+        Some(n) if experiments::protocol::is_valid_name(n) => n.clone(),
+        Some(n) => bail!("--name '{n}' is not kebab-case (lower-case letters, digits, '-', '_')"),
+        None => experiment_name(program),
+    };
+    let claims_file: Option<ClaimsFile> = match &args.claims {
+        Some(path) => Some(claims::load(path).map_err(|e| anyhow::anyhow!("claims file {e}"))?),
+        None => None,
+    };
+    let baseline_dir = args
+        .baseline_dir
+        .clone()
+        .unwrap_or_else(|| crate::app::default_results_root().join("baselines"));
+    let mode = BaselineMode::from_flags(
+        &baseline_dir,
+        args.baseline.as_deref(),
+        args.save_baseline.as_deref(),
+        None,
+    )?;
+    let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    let tolerances = comparing::tolerance::parse_all(&args.tolerance)?;
+    if args.step && !std::io::stdin().is_terminal() {
+        bail!("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step");
+    }
+
+    let started = chrono::Utc::now();
+    let env = Environment::detect(&std::env::temp_dir());
+    let results_root = args
+        .out
+        .clone()
+        .unwrap_or_else(crate::app::default_results_root);
+    let run_dir = store::create_run_dir(
+        &results_root,
+        &store::run_dir_name(&started, &env.hostname, false),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+
+    let spec = TraceSpec {
+        program: program.clone(),
+        args: program_args.to_vec(),
+        labels: args.labels.clone(),
+        every: args.every,
+        timeout: Duration::from_secs(args.timeout),
+        no_aslr: args.no_aslr,
+        page_size: env.page_size,
+    };
+    let mut stepper = StepPause {
+        previous: Vec::new(),
+        filter: crate::report::delta::DeltaFilter {
+            page_size: env.page_size,
+            all: false,
+        },
+    };
+    let mut on_checkpoint = |record: &CheckpointRecord, cause: &CheckpointCause| {
+        if args.step {
+            stepper.pause(record, cause);
+        } else {
+            eprintln!("checkpoint {}: {}", record.label, cause.waiting.join("; "));
+        }
+    };
+    let mut sink: Box<dyn Write> = if machine_format(args.format) {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let mut outcome = match session::run(&spec, &ProcProbe, &mut sink, &mut on_checkpoint) {
+        Ok(outcome) => outcome,
+        Err(crate::error::RunnerError::Interrupted) if QUIT.load(Ordering::SeqCst) => {
+            eprintln!("stopped as asked; the program's processes are gone");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(crate::error::RunnerError::Interrupted) => return Err(crate::app::Interrupted.into()),
+        Err(e) => {
+            // Nothing ran, so the run folder stays empty: it goes.
+            let _ = std::fs::remove_dir(&run_dir);
+            bail!("{}: {e}", program.to_string_lossy())
+        }
+    };
+    drop(sink);
+    crate::elf::attach_binary_facts(&mut outcome.record);
+
+    let mut params = std::collections::BTreeMap::new();
+    let command_line: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().to_string())
+        .collect();
+    params.insert("command".to_string(), serde_json::json!(command_line));
+    if !args.labels.is_empty() {
+        params.insert("labels".into(), serde_json::json!(args.labels));
+    }
+    if let Some(every) = args.every {
+        params.insert(
+            "every_millis".into(),
+            serde_json::json!(every.as_millis() as u64),
+        );
+    }
+    params.insert("no_aslr".into(), serde_json::json!(args.no_aslr));
+    if let Some(path) = &args.claims {
+        params.insert(
+            "claims_file".into(),
+            serde_json::json!(path.display().to_string()),
+        );
+    }
+    let mut experiment = ExperimentRecord {
+        name: name.clone(),
+        status: outcome.record.status,
+        reason: outcome
+            .record
+            .reason
+            .clone()
+            .map(|r| format!("variant default failed: {r}")),
+        params,
+        variants: vec![outcome.record],
+        claims: Vec::new(),
+        summary: Vec::new(),
+    };
+    if let Some(file) = &claims_file {
+        experiment.claims = claims::judge(file, &experiment, env.page_size);
+    }
+    let run = RunRecord {
+        format_version: FORMAT_VERSION,
+        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        quick: false,
+        environment: env,
+        experiments: vec![experiment],
+        repeats: None,
+    };
+    store::write_run(&run_dir, &run)?;
+    store::write_raw(&run_dir, &name, "default", &outcome.raw)?;
+    store::point_latest(&results_root, &run_dir)?;
+    finish(
+        &run,
+        args.format,
+        baseline_run.as_ref(),
+        tolerances,
+        &mode,
+        &run_dir,
+    )
+}
+
+/// Prints the run, compares it with the baseline and saves it as one, as `run` does.
+pub(crate) fn finish(
+    run: &RunRecord,
+    format: Format,
+    baseline_run: Option<&RunRecord>,
+    tolerances: comparing::tolerance::Tolerances,
+    mode: &BaselineMode,
+    run_dir: &Path,
+) -> Result<ExitCode> {
+    let cmp = baseline_run.map(|b| comparing::compare(b, run, tolerances));
+    match (format, &cmp) {
+        (Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(run, Some(cmp))),
+        (format, _) => print!("{}", report::render(run, format)),
+    }
+    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
+        let label = path.display().to_string();
+        store::write_atomic(
+            &run_dir.join("comparison.md"),
+            comparing::render::markdown(cmp, &label).as_bytes(),
+        )?;
+        if machine_format(format) {
+            eprint!("{}", comparing::render::text(cmp, &label));
+        } else {
+            print!("\n{}", comparing::render::text(cmp, &label));
+        }
+    }
+    eprintln!("results written to {}", run_dir.display());
+    if let Some(path) = mode.save_to() {
+        baseline::save(path, run)?;
+        eprintln!("baseline saved to {}", path.display());
+    }
+    let regressed = cmp.as_ref().is_some_and(Comparison::regressed);
+    Ok(if run.any_failed() || regressed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Step mode: the program waits while the user looks at it from another
+/// terminal; shown are the commands to run and what changed since the last stop.
+struct StepPause {
+    previous: Vec<crate::model::ProcessRecord>,
+    /// Which mapping changes are shown (sub-page wobble is hidden).
+    filter: crate::report::delta::DeltaFilter,
+}
+
+impl StepPause {
+    fn pause(&mut self, record: &CheckpointRecord, cause: &CheckpointCause) {
+        use crate::report::delta::{mapping_deltas, signed_bytes, Change};
+        let mut out = format!("\n=== stopped at {} ===\n", record.label);
+        for line in &cause.waiting {
+            out.push_str(&format!("  {line}\n"));
+        }
+        out.push_str("\nLook at it from another terminal now:\n");
+        for p in &record.processes {
+            out.push_str(&format!(
+                "  {role} (pid {pid}):  pmap -X {pid}  |  cat /proc/{pid}/smaps_rollup  |  ps -o pid,vsz,rss,min_flt,maj_flt,cmd -p {pid}\n",
+                role = p.role,
+                pid = p.pid
+            ));
+        }
+        out.push_str("\nWhat changed since the previous checkpoint:\n");
+        for p in &record.processes {
+            let before = self.previous.iter().find(|b| b.pid == p.pid);
+            let rss_delta =
+                p.totals.rss_bytes as i64 - before.map_or(0, |b| b.totals.rss_bytes as i64);
+            out.push_str(&format!(
+                "  {}: {} minor / {} major faults, VmRSS {} KiB ({})\n",
+                p.role,
+                p.faults.minor,
+                p.faults.major,
+                p.totals.rss_bytes / 1024,
+                signed_bytes(rss_delta),
+            ));
+            for d in mapping_deltas(before, p, &self.filter) {
+                let what = match d.change {
+                    Change::New => "new ",
+                    Change::Gone => "gone ",
+                    Change::Changed => "",
+                };
+                out.push_str(&format!(
+                    "      {what}{} {} {}: Size {}, Rss {}, Pss {}, Private_Dirty {}\n",
+                    d.start,
+                    d.perms,
+                    d.name,
+                    signed_bytes(d.size_delta_bytes),
+                    signed_bytes(d.rss_delta_bytes),
+                    signed_bytes(d.pss_delta_bytes),
+                    signed_bytes(d.private_dirty_delta_bytes)
+                ));
+            }
+        }
+        out.push_str("Press Enter to continue, or q and Enter to quit: ");
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(out.as_bytes());
+        let _ = err.flush();
+        drop(err);
+        self.previous = record.processes.clone();
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        if matches!(read, Ok(0) | Err(_)) || line.trim().eq_ignore_ascii_case("q") {
+            QUIT.store(true, Ordering::SeqCst);
+            runner::request_interrupt();
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! One traced run: start the program, watch its processes for waits (and the
+//! SDK's protocol lines), snapshot the whole tree at each checkpoint while the
+//! program waits, resume it, and build the [`VariantRecord`] the built-in
+//! experiments build.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use experiments::protocol::{self, Event};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::label::Labeller;
+use super::launch::{self, Launched, OutputPump};
+use super::tree::{self, Member, Tree};
+use super::wait::{self, Observation, WaitKind};
+use crate::error::{ProbeError, RunnerError};
+use crate::model::{CheckpointRecord, Faults, NoiseFloor, Status, VariantRecord};
+use crate::probe::Probe;
+use crate::runner::snapshot::snapshot_process;
+use crate::runner::{interrupted, RawCapture, VariantOutcome};
+
+/// How long the harness sleeps between two looks at the program's processes.
+/// A wait counts once two looks in a row agree, so a checkpoint is taken
+/// between one and two of these after the program starts to wait.
+pub const POLL: Duration = Duration::from_millis(20);
+
+/// How often VmRSS of the main process is sampled while the program runs.
+const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(50);
+
+/// Most checkpoints one run takes: a program that reads its input in a loop
+/// (`cat`) would otherwise be resumed forever, one newline at a time.
+pub const MAX_CHECKPOINTS: usize = 1000;
+
+/// What to trace and how.
+#[derive(Debug, Clone)]
+pub struct TraceSpec {
+    /// The program (looked up in PATH like a shell does).
+    pub program: OsString,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Names for the detected checkpoints, in order.
+    pub labels: Vec<String>,
+    /// Snapshots every this long besides the waits (the program keeps running).
+    pub every: Option<Duration>,
+    /// Longest time without a checkpoint or the program's exit.
+    pub timeout: Duration,
+    /// Start with address-space randomisation off.
+    pub no_aslr: bool,
+    /// The page size, for reading pagemap of declared regions.
+    pub page_size: u64,
+}
+
+/// Why a checkpoint was taken, for the caller (step mode, progress).
+#[derive(Debug, Clone)]
+pub struct CheckpointCause {
+    /// One line per waiting process (`main (pid 42) reads its standard input`).
+    pub waiting: Vec<String>,
+}
+
+/// How a resumed process is seen to have left its wait.
+#[derive(Debug, Clone, Copy)]
+enum Departure {
+    /// Its newline was read from the pipe.
+    Input,
+    /// SIGCONT brought it out of the stopped state.
+    Continued,
+    /// The signal it waited for was delivered.
+    Signalled(i32),
+    /// It caught no signal, so it was ended as a reader ends it (Ctrl-C).
+    Ended,
+}
+
+struct State {
+    record: VariantRecord,
+    raw: Vec<RawCapture>,
+    regions: Vec<(String, u64, u64)>,
+    previous: BTreeMap<i32, Faults>,
+    phase_start: Instant,
+    null_phase_done: bool,
+    page_size: u64,
+}
+
+/// Runs `spec` to its end. The record is returned also when the program fails
+/// (status `failed`, with what was measured until then); Ctrl-C, and a program
+/// that cannot be started at all, are an `Err`.
+pub fn run(
+    spec: &TraceSpec,
+    probe: &dyn Probe,
+    sink: &mut dyn Write,
+    on_checkpoint: &mut dyn FnMut(&CheckpointRecord, &CheckpointCause),
+) -> Result<VariantOutcome, RunnerError> {
+    let mut state = State {
+        record: VariantRecord {
+            name: "default".into(),
+            status: Status::Ok,
+            reason: None,
+            notes: BTreeMap::new(),
+            noise_floor: Vec::new(),
+            checkpoints: Vec::new(),
+            rss_samples: Vec::new(),
+            binary: None,
+        },
+        raw: Vec::new(),
+        regions: Vec::new(),
+        previous: BTreeMap::new(),
+        phase_start: Instant::now(),
+        null_phase_done: false,
+        page_size: spec.page_size,
+    };
+    match drive(spec, probe, sink, &mut state, on_checkpoint) {
+        Ok(()) => {}
+        Err(e @ (RunnerError::Interrupted | RunnerError::Spawn { .. })) => return Err(e),
+        Err(e) => {
+            state.record.status = Status::Failed;
+            state.record.reason = Some(e.to_string());
+        }
+    }
+    Ok(VariantOutcome {
+        record: state.record,
+        raw: state.raw,
+    })
+}
+
+fn spawn_protocol_reader(input: std::fs::File) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(input).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn drive(
+    spec: &TraceSpec,
+    probe: &dyn Probe,
+    sink: &mut dyn Write,
+    state: &mut State,
+    on_checkpoint: &mut dyn FnMut(&CheckpointRecord, &CheckpointCause),
+) -> Result<(), RunnerError> {
+    let Launched {
+        mut guard,
+        mut stdin,
+        stdin_inode,
+        mut output,
+        protocol_in,
+        mut protocol_out,
+    } = launch::launch(&spec.program, &spec.args, spec.no_aslr)?;
+    let main_pid = guard.pid();
+    // The file the program runs from (after exec: spawn returns once it happened),
+    // whose ELF facts the report shows.
+    if let Ok(exe) = std::fs::read_link(format!("/proc/{main_pid}/exe")) {
+        state.record.notes.insert(
+            crate::elf::PROGRAM_PATH_NOTE.to_string(),
+            exe.display().to_string(),
+        );
+    }
+    let protocol_lines = spawn_protocol_reader(protocol_in);
+    let mut pump = OutputPump::default();
+    let mut labeller = Labeller::new(spec.labels.clone());
+    let mut tree = Tree::new(main_pid);
+    let mut candidates: BTreeMap<i32, (WaitKind, Observation)> = BTreeMap::new();
+    let mut departing: BTreeMap<i32, Departure> = BTreeMap::new();
+    let mut ended_by_harness: Vec<i32> = Vec::new();
+    let started = Instant::now();
+    let mut last_event = Instant::now();
+    let mut last_label = "start".to_string();
+    let mut every_count = 0u32;
+    let mut main_exit = None;
+    state.phase_start = started;
+
+    loop {
+        if interrupted() {
+            return Err(RunnerError::Interrupted);
+        }
+        pump.drain(&mut output, sink);
+        state.sample_rss(main_pid, started);
+        let live = tree.refresh();
+
+        // Checkpoints the program named through the SDK.
+        while let Ok(line) = protocol_lines.try_recv() {
+            let event = protocol::parse(&line).map_err(|e| RunnerError::Protocol {
+                expected: "a vmlab-protocol line on the checkpoint channel".into(),
+                got: e.to_string(),
+            })?;
+            match event {
+                Event::Checkpoint { label, processes }
+                | Event::CheckpointChildren {
+                    label, processes, ..
+                } => {
+                    pump.drain(&mut output, sink);
+                    let label = labeller.named(&label);
+                    let who = processes
+                        .iter()
+                        .map(|p| format!("pid {} reached checkpoint {label}", p.pid))
+                        .collect();
+                    state.checkpoint(probe, &label, &live, true)?;
+                    announce(state, on_checkpoint, who);
+                    last_label = label;
+                    last_event = Instant::now();
+                    answer_go(&mut protocol_out)?;
+                }
+                Event::Ready { .. } | Event::NullPhase { .. } => answer_go(&mut protocol_out)?,
+                Event::Region { name, start, len } => state.regions.push((name, start, len)),
+                Event::Note { key, value } => {
+                    state.record.notes.insert(key, value);
+                }
+                Event::Skip { reason } => {
+                    state.record.notes.insert("skip".into(), reason);
+                }
+                Event::Progress { .. } | Event::Done => {}
+            }
+        }
+
+        if main_exit.is_none() {
+            main_exit = guard.wait_for_exit(Duration::ZERO)?;
+        }
+        if main_exit.is_some() && live.is_empty() {
+            pump.drain(&mut output, sink);
+            break;
+        }
+
+        departing.retain(|pid, how| !left(*pid, *how, &stdin));
+        let mut waiting: Vec<(Member, WaitKind, Observation)> = Vec::new();
+        for member in &live {
+            if departing.contains_key(&member.pid) {
+                continue;
+            }
+            let ours = || launch::reads_our_pipe(member.pid, stdin_inode);
+            let mut seen = wait::observe(member.pid);
+            let mut kind = seen.as_ref().and_then(|o| wait::classify(o, &ours));
+            if kind.is_none() && seen.as_ref().is_some_and(|o| o.state != 'T') {
+                if let Some(thread) = wait::thread_reading_stdin(member.pid, ours) {
+                    kind = Some(WaitKind::Stdin);
+                    seen = Some(thread);
+                }
+            }
+            match (kind, seen) {
+                (Some(kind), Some(seen)) => {
+                    if candidates.get(&member.pid) == Some(&(kind, seen.clone())) {
+                        waiting.push((member.clone(), kind, seen));
+                    } else {
+                        candidates.insert(member.pid, (kind, seen));
+                    }
+                }
+                _ => {
+                    candidates.remove(&member.pid);
+                }
+            }
+        }
+
+        if !waiting.is_empty() {
+            pump.settle(&mut output, sink);
+            let pids: Vec<i32> = tree.all().map(|m| m.pid).collect();
+            let label = labeller.for_wait(&pump.last_line(), &pids);
+            pump.end_line(sink);
+            let causes: Vec<String> = waiting
+                .iter()
+                .map(|(m, kind, seen)| {
+                    let wchan = if seen.wchan.is_empty() || seen.wchan == "0" {
+                        String::new()
+                    } else {
+                        format!(" (in {})", seen.wchan)
+                    };
+                    format!("{} (pid {}) {kind}{wchan}", m.role, m.pid)
+                })
+                .collect();
+            state
+                .record
+                .notes
+                .insert(format!("wait_{label}"), causes.join("; "));
+            state.checkpoint(probe, &label, &live, true)?;
+            announce(state, on_checkpoint, causes);
+            for (member, kind, _) in &waiting {
+                candidates.remove(&member.pid);
+                let how = resume(member.pid, *kind, &mut stdin)?;
+                if matches!(how, Departure::Ended) {
+                    ended_by_harness.push(member.pid);
+                    state.record.notes.insert(
+                        format!("ended_{}", member.role),
+                        format!(
+                            "{} waited in pause() or sigsuspend() with no signal handler, so after checkpoint {label} the harness ended it as a reader would (Ctrl-C)",
+                            member.role
+                        ),
+                    );
+                }
+                departing.insert(member.pid, how);
+            }
+            last_label = label;
+            last_event = Instant::now();
+        } else if let Some(every) = spec.every {
+            if started.elapsed() >= every * (every_count + 1) {
+                every_count += 1;
+                let label = labeller.named(&format!("every-{every_count}"));
+                state.checkpoint(probe, &label, &live, false)?;
+                announce(
+                    state,
+                    on_checkpoint,
+                    vec![format!(
+                        "{} since the start (the program runs on)",
+                        humantime(started.elapsed())
+                    )],
+                );
+                last_label = label;
+                last_event = Instant::now();
+            }
+        }
+
+        if state.record.checkpoints.len() >= MAX_CHECKPOINTS {
+            return Err(RunnerError::Protocol {
+                expected: format!("at most {MAX_CHECKPOINTS} checkpoints"),
+                got: format!(
+                    "a program that kept waiting after {last_label} (does it read its input in a loop?)"
+                ),
+            });
+        }
+        if last_event.elapsed() > spec.timeout {
+            return Err(RunnerError::Timeout {
+                checkpoint: last_label,
+                after: spec.timeout,
+            });
+        }
+        std::thread::sleep(POLL);
+    }
+
+    let status = main_exit.expect("the loop ends only after the main process exited");
+    state
+        .record
+        .notes
+        .insert("exit_status".into(), status.to_string());
+    state.record.notes.insert(
+        "processes".into(),
+        tree.all()
+            .map(|m| match &m.parent {
+                Some(p) => format!("{} pid {} (forked by {p})", m.role, m.pid),
+                None => format!("{} pid {}", m.role, m.pid),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    use std::os::unix::process::ExitStatusExt;
+    let ended_by_us = status.signal().is_some() && ended_by_harness.contains(&main_pid);
+    if !status.success() && !ended_by_us {
+        return Err(RunnerError::ChildFailed {
+            status: format!("program exited with {status}"),
+            stderr: "(its stderr went to the terminal)".into(),
+        });
+    }
+    Ok(())
+}
+
+fn humantime(d: Duration) -> String {
+    format!("{:.1} s", d.as_secs_f64())
+}
+
+fn announce(
+    state: &State,
+    on_checkpoint: &mut dyn FnMut(&CheckpointRecord, &CheckpointCause),
+    waiting: Vec<String>,
+) {
+    if let Some(record) = state.record.checkpoints.last() {
+        on_checkpoint(record, &CheckpointCause { waiting });
+    }
+}
+
+fn answer_go(out: &mut std::fs::File) -> Result<(), RunnerError> {
+    out.write_all(protocol::GO.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn send(pid: i32, signal: Signal) -> Result<(), RunnerError> {
+    match kill(Pid::from_raw(pid), signal) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+        Err(e) => Err(RunnerError::Io(std::io::Error::other(format!(
+            "cannot send {signal} to pid {pid}: {e}"
+        )))),
+    }
+}
+
+/// Lets a waiting process go on, the way its wait is ended.
+fn resume(pid: i32, kind: WaitKind, stdin: &mut std::fs::File) -> Result<Departure, RunnerError> {
+    match kind {
+        WaitKind::Stdin => {
+            match stdin.write_all(b"\n").and_then(|()| stdin.flush()) {
+                Ok(()) => {}
+                // The reader exited meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(RunnerError::Io(e)),
+            }
+            Ok(Departure::Input)
+        }
+        WaitKind::Stopped => {
+            send(pid, Signal::SIGCONT)?;
+            Ok(Departure::Continued)
+        }
+        WaitKind::Pause | WaitKind::SigSuspend => {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            if let Some(number) = wait::signal_to_resume(&status) {
+                let signal = Signal::try_from(number).map_err(|e| {
+                    RunnerError::Io(std::io::Error::other(format!("signal {number}: {e}")))
+                })?;
+                send(pid, signal)?;
+                return Ok(Departure::Signalled(number));
+            }
+            let ignored = wait::parse_signal_mask(&status, "SigIgn").unwrap_or(0);
+            let fatal = [Signal::SIGINT, Signal::SIGTERM]
+                .into_iter()
+                .find(|s| ignored & (1u64 << (*s as i32 - 1)) == 0)
+                .unwrap_or(Signal::SIGKILL);
+            send(pid, fatal)?;
+            Ok(Departure::Ended)
+        }
+    }
+}
+
+/// Whether a resumed process has left the wait it was resumed from, so that
+/// the next wait seen is a new one.
+fn left(pid: i32, how: Departure, stdin: &std::fs::File) -> bool {
+    if !tree::alive(pid) {
+        return true;
+    }
+    match how {
+        Departure::Input => launch::unread_input(stdin) == 0,
+        Departure::Continued => wait::observe(pid).is_none_or(|o| o.state != 'T'),
+        Departure::Signalled(signal) => std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .is_ok_and(|s| !wait::signal_pending(&s, signal)),
+        Departure::Ended => false,
+    }
+}
+
+impl State {
+    /// Snapshots every live process of the tree. The first checkpoint at which
+    /// the program waits is preceded by the null phase (two reads with nothing
+    /// between); a timed snapshot of a running program cannot measure it.
+    fn checkpoint(
+        &mut self,
+        probe: &dyn Probe,
+        label: &str,
+        live: &[Member],
+        program_waits: bool,
+    ) -> Result<(), RunnerError> {
+        if program_waits && !self.null_phase_done {
+            self.null_phase_done = true;
+            self.null_phase(probe, live)?;
+        }
+        let phase_millis = self.phase_start.elapsed().as_millis() as u64;
+        let index = self.record.checkpoints.len();
+        let regions: Vec<(&str, u64, u64)> = self
+            .regions
+            .iter()
+            .map(|(n, s, l)| (n.as_str(), *s, *l))
+            .collect();
+        let mut processes = Vec::new();
+        for member in live {
+            let before = self.previous.get(&member.pid).copied();
+            match snapshot_process(
+                probe,
+                &member.role,
+                member.pid,
+                before,
+                &regions,
+                self.page_size,
+            ) {
+                Ok((record, raw)) => {
+                    self.previous.insert(member.pid, record.faults_total);
+                    self.raw.push(RawCapture {
+                        index,
+                        label: label.to_string(),
+                        role: member.role.clone(),
+                        snapshot: raw,
+                    });
+                    processes.push(record);
+                }
+                // A process that exited since the tree was read is simply not here.
+                Err(ProbeError::ProcessGone { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.record.checkpoints.push(CheckpointRecord {
+            label: label.to_string(),
+            phase_millis,
+            processes,
+            system: crate::probe::meminfo::read().ok(),
+            population: None,
+        });
+        self.phase_start = Instant::now();
+        Ok(())
+    }
+
+    /// Records the main process's VmRSS from /proc/PID/statm (a read that does
+    /// not touch its memory) at most every [`RSS_SAMPLE_EVERY`], for the plot of
+    /// VmRSS over time the built-in experiments have too.
+    fn sample_rss(&mut self, pid: i32, started: Instant) {
+        let millis = started.elapsed().as_millis() as u64;
+        let every = RSS_SAMPLE_EVERY.as_millis() as u64;
+        if self
+            .record
+            .rss_samples
+            .last()
+            .is_some_and(|last| millis < last.millis + every)
+        {
+            return;
+        }
+        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
+            return;
+        };
+        if let Some(pages) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u64>().ok())
+            // An exiting process has given its memory back already.
+            .filter(|pages| *pages > 0)
+        {
+            self.record.rss_samples.push(crate::model::RssSample {
+                millis,
+                rss_bytes: pages * self.page_size,
+            });
+        }
+    }
+
+    fn null_phase(&mut self, probe: &dyn Probe, live: &[Member]) -> Result<(), RunnerError> {
+        for member in live {
+            let first = snapshot_process(probe, &member.role, member.pid, None, &[], 0);
+            let second = snapshot_process(probe, &member.role, member.pid, None, &[], 0);
+            if let (Ok((a, _)), Ok((b, _))) = (first, second) {
+                self.record.noise_floor.push(NoiseFloor {
+                    minor_faults: b.faults_total.minor.saturating_sub(a.faults_total.minor),
+                    major_faults: b.faults_total.major.saturating_sub(a.faults_total.major),
+                    rss_delta_bytes: b.totals.rss_bytes as i64 - a.totals.rss_bytes as i64,
+                });
+            }
+        }
+        Ok(())
+    }
+}

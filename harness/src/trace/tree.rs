@@ -1,0 +1,139 @@
+//! The processes of a traced or watched program: a root and everything it
+//! forked, each given a role the first time it is seen (`main`, then `child-1`,
+//! `child-2`, ... in order of discovery) that it keeps for the whole run.
+
+use std::collections::BTreeMap;
+
+/// The children of `pid`, from /proc/PID/task/*/children when the kernel has
+/// them (CONFIG_PROC_CHILDREN), else from the parent field of every /proc/*/stat.
+pub fn children(pid: i32) -> Vec<i32> {
+    let tasks = format!("/proc/{pid}/task");
+    let Ok(entries) = std::fs::read_dir(&tasks) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        match std::fs::read_to_string(entry.path().join("children")) {
+            Ok(text) => found.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            ),
+            // A thread that exited meanwhile takes its file with it; a kernel
+            // without CONFIG_PROC_CHILDREN has none for a live thread.
+            Err(_) if entry.path().exists() => {
+                return crate::probe::population::children_of(pid).unwrap_or_default()
+            }
+            Err(_) => {}
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
+/// Whether `pid` still runs (a zombie does not: it only waits to be reaped).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| super::wait::parse_state(&s))
+        .is_some_and(|state| state != 'Z' && state != 'X')
+}
+
+/// One process of the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Its role (`main`, `child-1`).
+    pub role: String,
+    /// Its pid.
+    pub pid: i32,
+    /// The role of the process it was first seen under, if any.
+    pub parent: Option<String>,
+}
+
+/// Every process seen so far, by pid, with the roles they were given.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    members: BTreeMap<i32, Member>,
+    order: Vec<i32>,
+}
+
+impl Tree {
+    /// A tree of one process, `main`.
+    pub fn new(root: i32) -> Tree {
+        let mut tree = Tree::default();
+        tree.add(root, None);
+        tree
+    }
+
+    fn add(&mut self, pid: i32, parent: Option<i32>) {
+        if self.members.contains_key(&pid) {
+            return;
+        }
+        let role = if self.order.is_empty() {
+            "main".to_string()
+        } else {
+            format!("child-{}", self.order.len())
+        };
+        let parent = parent
+            .and_then(|p| self.members.get(&p))
+            .map(|m| m.role.clone());
+        self.members.insert(pid, Member { role, pid, parent });
+        self.order.push(pid);
+    }
+
+    /// Looks for new children of every live member (children of orphans too,
+    /// since their parent's exit does not take them out of the tree), and returns
+    /// the live members in order of discovery.
+    pub fn refresh(&mut self) -> Vec<Member> {
+        let mut index = 0;
+        while index < self.order.len() {
+            let pid = self.order[index];
+            if alive(pid) {
+                for child in children(pid) {
+                    self.add(child, Some(pid));
+                }
+            }
+            index += 1;
+        }
+        self.live()
+    }
+
+    /// The members that still run, in order of discovery.
+    pub fn live(&self) -> Vec<Member> {
+        self.order
+            .iter()
+            .filter(|pid| alive(**pid))
+            .filter_map(|pid| self.members.get(pid).cloned())
+            .collect()
+    }
+
+    /// Every member ever seen, in order of discovery.
+    pub fn all(&self) -> impl Iterator<Item = &Member> {
+        self.order.iter().filter_map(|pid| self.members.get(pid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_sees_a_child_it_started() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("start sleep");
+        let me = std::process::id() as i32;
+        let mut tree = Tree::new(me);
+        let live = tree.refresh();
+        let _ = child.kill();
+        let _ = child.wait();
+        let seen = live
+            .iter()
+            .find(|m| m.pid == child.id() as i32)
+            .expect("child seen");
+        assert!(seen.role.starts_with("child-"));
+        assert_eq!(seen.parent.as_deref(), Some("main"));
+        assert_eq!(live[0].role, "main");
+    }
+}

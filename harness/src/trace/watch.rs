@@ -1,0 +1,295 @@
+//! `harness watch PID`: snapshots of a process the harness did not start (a
+//! server, a shell, a student's program already running), and of every process
+//! it forked. The process is not stopped, so one snapshot is not one instant:
+//! the record says so, and no noise floor is measured.
+//!
+//! `--once` prints one snapshot per process the way `pmap -X` lists mappings,
+//! with Pss, USS and swap per mapping, and writes nothing.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use super::tree::{self, Tree};
+use crate::cli::WatchArgs;
+use crate::compare::baseline::BaselineMode;
+use crate::model::{
+    CheckpointRecord, ExperimentRecord, Faults, ProcessRecord, RunRecord, Status, VariantRecord,
+    FORMAT_VERSION,
+};
+use crate::probe::ProcProbe;
+use crate::runner::snapshot::snapshot_process;
+use crate::runner::{self, RawCapture};
+use crate::store;
+use crate::system::Environment;
+
+/// The command name of `pid` (/proc/PID/comm).
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Runs `harness watch`.
+pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
+    if args.pid <= 0 || !tree::alive(args.pid) {
+        bail!("no running process with pid {}", args.pid);
+    }
+    if args.once {
+        print!("{}", once(args.pid)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let started = chrono::Utc::now();
+    let env = Environment::detect(&std::env::temp_dir());
+    let results_root = args
+        .out
+        .clone()
+        .unwrap_or_else(crate::app::default_results_root);
+    let run_dir = store::create_run_dir(
+        &results_root,
+        &store::run_dir_name(&started, &env.hostname, false),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+
+    let every = match (args.every, args.on_enter) {
+        (Some(every), _) => Some(every),
+        (None, true) => None,
+        (None, false) => Some(Duration::from_secs(1)),
+    };
+    let enter = if args.on_enter {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        eprintln!(
+            "Enter takes a snapshot of {}; q (or end of input) stops",
+            args.pid
+        );
+        Some(rx)
+    } else {
+        None
+    };
+
+    let name = format!("watch-{}", super::label::from_line(&comm(args.pid), &[]));
+    let name = if name == "watch-" {
+        "watch-process".to_string()
+    } else {
+        name
+    };
+    let mut record = VariantRecord {
+        name: "default".into(),
+        status: Status::Ok,
+        reason: None,
+        notes: BTreeMap::from([(
+            "not_stopped".to_string(),
+            "the process ran while it was read (watch does not stop it): figures of one snapshot are not from one instant, and no noise floor is measured".to_string(),
+        )]),
+        noise_floor: Vec::new(),
+        checkpoints: Vec::new(),
+        rss_samples: Vec::new(),
+        binary: None,
+    };
+    let mut raw = Vec::new();
+    let mut tree = Tree::new(args.pid);
+    let mut previous: BTreeMap<i32, Faults> = BTreeMap::new();
+    let start = Instant::now();
+    let mut last = Instant::now();
+    let mut next_due = Duration::ZERO;
+    let limit = args.count.unwrap_or(u64::MAX);
+    while (record.checkpoints.len() as u64) < limit && !runner::interrupted() {
+        let due = match (&enter, every) {
+            (Some(rx), _) => match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) if line.trim() == "q" => break,
+                Ok(_) => true,
+                Err(mpsc::RecvTimeoutError::Timeout) => false,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            (None, Some(every)) => {
+                let due = start.elapsed() >= next_due;
+                if due {
+                    next_due += every;
+                } else {
+                    std::thread::sleep(Duration::from_millis(10).min(every));
+                }
+                due
+            }
+            (None, None) => unreachable!("watch without --on-enter always has an interval"),
+        };
+        if !due {
+            continue;
+        }
+        let live = tree.refresh();
+        if live.is_empty() {
+            record
+                .notes
+                .insert("ended".into(), format!("pid {} exited", args.pid));
+            break;
+        }
+        let index = record.checkpoints.len();
+        let label = format!("snapshot-{}", index + 1);
+        let mut processes: Vec<ProcessRecord> = Vec::new();
+        for member in &live {
+            let before = previous.get(&member.pid).copied();
+            match snapshot_process(
+                &ProcProbe,
+                &member.role,
+                member.pid,
+                before,
+                &[],
+                env.page_size,
+            ) {
+                Ok((p, snapshot)) => {
+                    previous.insert(member.pid, p.faults_total);
+                    raw.push(RawCapture {
+                        index,
+                        label: label.clone(),
+                        role: member.role.clone(),
+                        snapshot,
+                    });
+                    processes.push(p);
+                }
+                Err(crate::error::ProbeError::ProcessGone { .. }) => {}
+                Err(e) => bail!("{e}"),
+            }
+        }
+        eprintln!(
+            "{label} at {:.1} s: {}",
+            start.elapsed().as_secs_f64(),
+            processes
+                .iter()
+                .map(|p| format!(
+                    "{} pid {} VmRSS {} KiB",
+                    p.role,
+                    p.pid,
+                    p.totals.rss_bytes / 1024
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        record.checkpoints.push(CheckpointRecord {
+            label,
+            phase_millis: last.elapsed().as_millis() as u64,
+            processes,
+            system: crate::probe::meminfo::read().ok(),
+            population: None,
+        });
+        last = Instant::now();
+    }
+    record.notes.insert(
+        "processes".into(),
+        tree.all()
+            .map(|m| match &m.parent {
+                Some(p) => format!("{} pid {} (forked by {p})", m.role, m.pid),
+                None => format!("{} pid {}", m.role, m.pid),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    let mut params = BTreeMap::new();
+    params.insert("pid".to_string(), serde_json::json!(args.pid));
+    if let Some(every) = every {
+        params.insert(
+            "every_millis".into(),
+            serde_json::json!(every.as_millis() as u64),
+        );
+    }
+    let run = RunRecord {
+        format_version: FORMAT_VERSION,
+        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        quick: false,
+        environment: env,
+        experiments: vec![ExperimentRecord {
+            name: name.clone(),
+            status: Status::Ok,
+            reason: None,
+            params,
+            variants: vec![record],
+            claims: Vec::new(),
+            summary: Vec::new(),
+        }],
+        repeats: None,
+    };
+    store::write_run(&run_dir, &run)?;
+    store::write_raw(&run_dir, &name, "default", &raw)?;
+    store::point_latest(&results_root, &run_dir)?;
+    super::command::finish(
+        &run,
+        args.format,
+        None,
+        Default::default(),
+        &BaselineMode::Discard,
+        &run_dir,
+    )
+}
+
+/// One snapshot of `pid` and its children, as text in the manner of `pmap -X`
+/// (sizes in KiB; USS is Private_Clean + Private_Dirty).
+pub fn once(pid: i32) -> Result<String> {
+    let mut tree = Tree::new(pid);
+    let mut out = String::new();
+    for member in tree.refresh() {
+        let (p, _) = match snapshot_process(&ProcProbe, &member.role, member.pid, None, &[], 0) {
+            Ok(s) => s,
+            Err(crate::error::ProbeError::ProcessGone { .. }) if member.pid != pid => continue,
+            Err(e) => bail!("{e}"),
+        };
+        out.push_str(&render_once(&p, &comm(member.pid)));
+    }
+    Ok(out)
+}
+
+/// One process's mappings as a `pmap -X`-like table.
+pub fn render_once(p: &ProcessRecord, comm: &str) -> String {
+    use std::fmt::Write;
+    let kib = |b: u64| b / 1024;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}:   {comm} ({})", p.pid, p.role);
+    let _ = writeln!(
+        out,
+        "{:>16} {:<4} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} Mapping",
+        "Address", "Perm", "Offset", "Size", "Rss", "Pss", "USS", "Swap"
+    );
+    let mut total = crate::model::MemoryFigures::default();
+    for m in &p.mappings {
+        let f = &m.figures;
+        total.add(f);
+        let _ = writeln!(
+            out,
+            "{:>16} {:<4} {:>8x} {:>10} {:>10} {:>10} {:>10} {:>10} {}",
+            m.start.trim_start_matches("0x"),
+            m.perms,
+            m.offset_bytes,
+            kib(f.size_bytes),
+            kib(f.rss_bytes),
+            kib(f.pss_bytes),
+            kib(f.private_clean_bytes + f.private_dirty_bytes),
+            kib(f.swap_bytes),
+            m.name
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:>16} {:<4} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} KiB (VmRSS {} KiB)\n",
+        "total",
+        "",
+        "",
+        kib(total.size_bytes),
+        kib(total.rss_bytes),
+        kib(total.pss_bytes),
+        kib(total.private_clean_bytes + total.private_dirty_bytes),
+        kib(total.swap_bytes),
+        kib(p.totals.rss_bytes)
+    );
+    out
+}
