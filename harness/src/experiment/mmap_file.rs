@@ -13,7 +13,9 @@ use super::{
     faults_over, human_bytes, not_run_reason, pages, process_at, read_bytes_between, region_at,
     verdict_of, Claim, Experiment, Explanation, Plan, PlanContext, PlannedVariant,
 };
-use crate::model::{ClaimRecord, ExperimentRecord, Faults, MappingRecord, VariantRecord, Verdict};
+use crate::model::{
+    ClaimRecord, ExperimentRecord, Faults, MappingRecord, SummaryTable, VariantRecord, Verdict,
+};
 use crate::system::Environment;
 
 /// The experiment.
@@ -276,6 +278,62 @@ impl Experiment for MmapFile {
 
     fn claims(&self) -> &'static [Claim] {
         &CLAIMS
+    }
+
+    /// The mechanisms behind the figures, one row per variant: how the file was
+    /// written, what one read mapped, what reading all of it cost in faults and
+    /// storage reads, and how much ended up mapped by PMDs.
+    fn summary(&self, record: &ExperimentRecord, env: &Environment) -> Vec<SummaryTable> {
+        let rows: Vec<Vec<String>> = record
+            .variants
+            .iter()
+            .filter(|v| not_run_reason(v).is_none())
+            .map(|variant| {
+                let j = Judge { variant, env };
+                let first = region_at(variant, "after-first-read", MAIN, REGION)
+                    .map_or("-".into(), |r| {
+                        pages(r.figures.rss_bytes, j.page()).to_string()
+                    });
+                let faults = j
+                    .read_faults()
+                    .map_or("-".into(), |f| format!("{} / {}", f.minor, f.major));
+                let read = j.read_bytes().map_or("-".into(), human_bytes);
+                let pte = process_at(variant, "after-read-all", MAIN)
+                    .map_or("-".into(), |p| human_bytes(p.totals.pte_bytes));
+                vec![
+                    variant.name.clone(),
+                    j.note_number("write_chunk_bytes")
+                        .map_or("-".into(), human_bytes),
+                    j.note_number("page_cache_pages_before_mmap")
+                        .map_or("-".into(), |p| p.to_string()),
+                    first,
+                    faults,
+                    read,
+                    human_bytes(j.pmd_mapped("after-read-all")),
+                    pte,
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        vec![SummaryTable {
+            title: "what one read mapped, what reading all of it cost, and how it ended up mapped"
+                .into(),
+            headers: [
+                "variant",
+                "bytes per write",
+                "pages cached at mmap",
+                "pages resident after one read",
+                "faults reading (minor / major)",
+                "read from storage (read_bytes)",
+                "FilePmdMapped after reading",
+                "VmPTE after reading",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        }]
     }
 
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
@@ -760,6 +818,10 @@ mod tests {
 
     impl Run {
         fn judge(&self) -> Vec<ClaimRecord> {
+            MmapFile.judge(&self.record(), &env())
+        }
+
+        fn record(&self) -> ExperimentRecord {
             let main = |rss: u64| process(MAIN).region(REGION, figures(SIZE, rss));
             let v = variant(
                 self.name,
@@ -799,7 +861,7 @@ mod tests {
                     ),
                 ],
             );
-            MmapFile.judge(&record("mmap-file", vec![v]), &env())
+            record("mmap-file", vec![v])
         }
 
         fn verdict(&self, claim: Claim, want: Verdict) {
@@ -907,6 +969,19 @@ mod tests {
         run.verdict(RANDOM_EVERY_PAGE, Confirmed);
         run.faults_rest = (1, PAGES - 2);
         run.verdict(RANDOM_EVERY_PAGE, Refuted);
+    }
+
+    #[test]
+    fn the_summary_shows_what_one_read_mapped_and_the_pmd_mapped_share() {
+        let mut run = seed("cold");
+        run.rss_first = 16 * PAGE;
+        let tables = MmapFile.summary(&run.record(), &env());
+        let row = &tables[0].rows[0];
+        assert_eq!(row[0], "cold");
+        assert_eq!(row[1], "1.0 MiB");
+        assert_eq!(row[3], "16");
+        assert_eq!(row[5], human_bytes(SIZE));
+        assert_eq!(row[6], human_bytes(SIZE / 2));
     }
 
     #[test]

@@ -10,4 +10,5 @@ mod fixtures;
 mod fork_cow;
 mod matrix;
 mod mmap_file;
+mod repeatability;
 mod util;
