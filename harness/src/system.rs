@@ -266,6 +266,25 @@ fn glibc_version() -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn each_mthp_size_is_read_with_its_selected_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        for (size, mode) in [
+            ("64kB", "always inherit madvise [never]"),
+            ("2048kB", "always [inherit] madvise never"),
+        ] {
+            let sub = dir.path().join(format!("hugepages-{size}"));
+            std::fs::create_dir(&sub).unwrap();
+            std::fs::write(sub.join("enabled"), format!("{mode}\n")).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("khugepaged")).unwrap();
+        let sizes = thp_sizes(dir.path());
+        assert_eq!(sizes.len(), 2, "{sizes:?}");
+        assert_eq!(sizes[&(64 * 1024)], "never");
+        assert_eq!(sizes[&(2 << 20)], "inherit");
+    }
+
     use super::*;
 
     #[test]

@@ -78,6 +78,13 @@ const WARM_NO_DISK: Claim = Claim {
         before mmap. Major faults are reported but not judged, since the kernel also counts a retried fault \
         as major",
 };
+const JUST_WRITTEN_CACHED: Claim = Claim {
+    id: "just-written-file-is-in-the-page-cache",
+    source: SOURCE,
+    statement: "A file just written (with dd in the seed) is probably all in memory before it is mapped: the page cache still holds it.",
+    criterion: "after writing and fsync, mincore shows every page of the mapping in the page cache before any \
+        page is read back (the experiment's pages_reread_to_warm is 0); exact",
+};
 const EACH_PAGE_FAULTS: Claim = Claim {
     id: "each-page-touched-costs-a-fault",
     source: SOURCE,
@@ -110,11 +117,12 @@ const RANDOM_EVERY_PAGE: Claim = Claim {
 };
 
 /// Every claim, in the order a variant judges them.
-static CLAIMS: [Claim; 9] = [
+static CLAIMS: [Claim; 10] = [
     VSZ_GROWS,
     NO_RSS,
     FIRST_READ,
     READ_ALL,
+    JUST_WRITTEN_CACHED,
     WARM_NO_DISK,
     EACH_PAGE_FAULTS,
     COLD_DISK,
@@ -133,11 +141,12 @@ fn cases(variant: &str) -> &'static [Case] {
         (FIRST_READ, |j| j.first_read()),
         (READ_ALL, |j| j.read_all()),
     ];
-    static WARM: [Case; 6] = [
+    static WARM: [Case; 7] = [
         COMMON[0],
         COMMON[1],
         COMMON[2],
         COMMON[3],
+        (JUST_WRITTEN_CACHED, |j| j.just_written_cached()),
         (WARM_NO_DISK, |j| j.warm_no_disk()),
         (EACH_PAGE_FAULTS, |j| j.each_page_faults()),
     ];
@@ -595,6 +604,30 @@ impl Judge<'_> {
         })
     }
 
+    fn just_written_cached(&self) -> ClaimRecord {
+        let (Some(reread), Some(mapped)) = (
+            self.note_number("pages_reread_to_warm"),
+            self.note_number("mapped_pages"),
+        ) else {
+            return JUST_WRITTEN_CACHED.unmeasured(
+                self.name(),
+                "the page-cache state after writing was not reported",
+            );
+        };
+        JUST_WRITTEN_CACHED
+            .judged(
+                self.name(),
+                verdict_of(reread == 0),
+                format!(
+                    "after writing ({}) and fsync, {} of the {mapped} pages of the mapping were in the page cache \
+                     (mincore); {reread} had to be read back",
+                    self.written_text(),
+                    mapped.saturating_sub(reread)
+                ),
+            )
+            .with_measured(format!("{reread} of {mapped} pages missing"))
+    }
+
     fn warm_no_disk(&self) -> ClaimRecord {
         let (Some((mapped, cached)), Some(faults), Some(read)) =
             (self.cache_state(), self.read_faults(), self.read_bytes())
@@ -792,6 +825,7 @@ mod tests {
         faults_rest: (u64, u64),
         read_first: u64,
         read_rest: u64,
+        reread: u64,
     }
 
     fn seed(name: &'static str) -> Run {
@@ -813,6 +847,7 @@ mod tests {
             },
             read_first: if cold { 3 * PAGE } else { 0 },
             read_rest: if cold { SIZE - 3 * PAGE } else { 0 },
+            reread: 0,
         }
     }
 
@@ -832,6 +867,7 @@ mod tests {
                         self.cached_pages.to_string(),
                     ),
                     ("write_chunk_bytes", "1048576".into()),
+                    ("pages_reread_to_warm", self.reread.to_string()),
                 ],
                 vec![
                     (
@@ -927,6 +963,13 @@ mod tests {
         run.verdict(WARM_NO_DISK, Refuted);
         run.cached_pages = PAGES - 1;
         run.verdict(WARM_NO_DISK, Inconclusive);
+    }
+
+    #[test]
+    fn one_page_missing_after_writing_refutes_the_page_cache_claim() {
+        let mut run = seed("warm-dd");
+        run.reread = 1;
+        run.verdict(JUST_WRITTEN_CACHED, Refuted);
     }
 
     #[test]
