@@ -189,6 +189,12 @@ static EXPLANATION: Explanation = Explanation {
         ("after-mmap", "mmap returned an address: the file now occupies address space (VmSize jumped) but no page of it has been touched, so the mapping's Rss is 0."),
         ("after-first-read", "The program read one int at offset 0. That page faulted in, and the kernel may have mapped its neighbours as well (fault-around, or the whole large folio the page is in)."),
         ("after-read-all", "The program read one int every 4 bytes of the whole mapping. Every page has been touched, so the whole mapping is resident."),
+        ("warm-dd/before-mmap", "The file was written 1 KiB per write, as the seed's dd bs=1024 did, and flushed with fsync: the page cache holds it in small folios."),
+        ("cold/before-mmap", "The file was written, flushed with fsync and dropped from the page cache with posix_fadvise(DONTNEED): reading it needs the disk."),
+        ("cold-random/after-mmap", "mmap returned and the mapping was advised MADV_RANDOM: the kernel will read no page ahead of the one that faults."),
+        ("cold/after-first-read", "The program read one int at offset 0 of the uncached file: the fault waited for the disk, and read-ahead read far more of the file than was mapped (read_bytes of /proc/PID/io)."),
+        ("cold/after-read-all", "The whole mapping was read: read-ahead brought the file in under mostly minor faults, in large folios, many of them mapped by one PMD each (FilePmdMapped)."),
+        ("cold-random/after-read-all", "The whole mapping was read without read-ahead: every page was its own trip to the disk, a major fault each."),
     ],
     expectations: "VmSize grows by exactly the mapping's size and the mapping's Rss by nothing, as in the seed. \
         After one read, a current kernel shows more than the seed's 4 KiB: fault-around (since Linux 3.15) maps \
