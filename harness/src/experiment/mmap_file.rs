@@ -185,7 +185,7 @@ static EXPLANATION: Explanation = Explanation {
         minor fault and one that needs the disk a major fault, and that a file just written is still in the \
         page cache, so reading it costs only minor faults.",
     steps: &[
-        ("before-mmap", "The file is written (1 MiB per write, or 1 KiB per write as the seed's dd did in warm-dd), flushed to disk with fsync and, for the cold variants, dropped from the page cache. Nothing of it is mapped yet."),
+        ("before-mmap", "The file is written, flushed to disk with fsync (1 MiB per write; 1 KiB per write in warm-dd, as the seed's dd did) and, for the cold variants, dropped from the page cache. Nothing of it is mapped yet."),
         ("after-mmap", "mmap returned an address: the file now occupies address space (VmSize jumped) but no page of it has been touched, so the mapping's Rss is 0."),
         ("after-first-read", "The program read one int at offset 0. That page faulted in, and the kernel may have mapped its neighbours as well (fault-around, or the whole large folio the page is in)."),
         ("after-read-all", "The program read one int every 4 bytes of the whole mapping. Every page has been touched, so the whole mapping is resident."),
