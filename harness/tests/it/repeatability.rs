@@ -16,7 +16,7 @@ use crate::util::HarnessRun;
 /// Runs of the quick suite when `VMLAB_REPEAT_RUNS` is not set.
 const DEFAULT_RUNS: usize = 3;
 
-/// `experiment variant claim` → verdict, for one run.
+/// `experiment variant claim` → verdict and measured figure, for one run.
 fn verdicts(json: &Value) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for e in json["experiments"].as_array().into_iter().flatten() {
@@ -27,14 +27,21 @@ fn verdicts(json: &Value) -> BTreeMap<String, String> {
                 c["variant"].as_str().unwrap_or("-"),
                 c["id"].as_str().unwrap_or("?")
             );
-            out.insert(key, c["verdict"].as_str().unwrap_or("?").to_string());
+            let verdict = c["verdict"].as_str().unwrap_or("?");
+            let measured = c["measured"].as_str().unwrap_or_default();
+            out.insert(key, format!("{verdict} [{measured}]"));
         }
     }
     out
 }
 
+/// The verdict part of a `verdict [measured]` entry.
+fn verdict_of(entry: &str) -> &str {
+    entry.split(" [").next().unwrap_or(entry)
+}
+
 /// The claims whose verdicts are not the same in every run, each with its
-/// verdict per run (`missing` where a run did not judge it).
+/// verdict (and measured figure) per run (`missing` where a run did not judge it).
 fn flips(runs: &[BTreeMap<String, String>]) -> Vec<String> {
     let mut keys: Vec<&String> = runs.iter().flat_map(|r| r.keys()).collect();
     keys.sort();
@@ -45,7 +52,9 @@ fn flips(runs: &[BTreeMap<String, String>]) -> Vec<String> {
                 .iter()
                 .map(|r| r.get(key).map_or("missing", String::as_str))
                 .collect();
-            (seen.iter().any(|v| *v != seen[0])).then(|| format!("{key}: {}", seen.join(", ")))
+            let first = verdict_of(seen[0]);
+            (seen.iter().any(|v| verdict_of(v) != first))
+                .then(|| format!("{key}: {}", seen.join(", ")))
         })
         .collect()
 }
@@ -87,6 +96,12 @@ fn a_verdict_that_differs_between_runs_is_reported() {
         ])
     };
     assert!(flips(&[run("refuted"), run("refuted")]).is_empty());
+    // A measured figure that moves is not a flip; a verdict that does is.
+    assert!(flips(&[run("refuted [3 pages]"), run("refuted [4 pages]")]).is_empty());
+    assert_eq!(
+        flips(&[run("refuted [3 pages]"), run("confirmed [1 page]")]),
+        ["e v b: refuted [3 pages], confirmed [1 page]"]
+    );
     assert_eq!(
         flips(&[run("refuted"), run("confirmed"), run("refuted")]),
         ["e v b: refuted, confirmed, refuted"]
