@@ -112,6 +112,18 @@ fn every_claim_gets_a_measured_verdict() {
             "{c}"
         );
         assert_eq!(c["source"], "001_3c62cec1a17aa088.txt");
+        // The criterion was declared before measuring, and the figure it was
+        // applied to is recorded beside the verdict.
+        assert!(
+            !c["criterion"].as_str().unwrap_or_default().is_empty(),
+            "{c}"
+        );
+        if verdict != "inconclusive" {
+            assert!(
+                !c["measured"].as_str().unwrap_or_default().is_empty(),
+                "{c}"
+            );
+        }
     }
 }
 
