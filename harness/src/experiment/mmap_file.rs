@@ -207,7 +207,9 @@ static EXPLANATION: Explanation = Explanation {
         having waited for I/O, or as retried (it dropped the lock to wait for a page another read held): \
         read-ahead brings most of a cold file in while the process takes minor faults, so the disk work shows in \
         /proc/PID/io read_bytes, not in the fault counts. With MADV_RANDOM read-ahead is off and each page needs \
-        its own trip to the disk, a major fault each.",
+        its own trip to the disk, a major fault each. Where proactive reclaim runs (a DAMON pageout scheme, \
+        recorded in the environment), pages can leave the page cache during a run; the evidence says so where \
+        that explains a refutation.",
     questions: &[
         "Why does VmSize grow by the whole mapping while the mapping's Rss stays 0?",
         "After reading one int, how many pages of the file are resident, and where do the extra ones come from?",
@@ -433,6 +435,20 @@ impl Judge<'_> {
         }
     }
 
+    /// When pages of the file went missing: the machine's proactive reclaim, if
+    /// any runs, is a known cause outside the experiment.
+    fn eviction_text(&self) -> String {
+        if self.env.damon_pageout.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ". Proactive reclaim runs on this machine ({}): it pages out memory it finds idle, page-cache \
+                 pages of this file included, so pages can leave the page cache while the file is read",
+                self.env.damon_pageout.join("; ")
+            )
+        }
+    }
+
     /// `fault_around_bytes` for evidence text, saying where the figure comes from.
     fn fault_around_text(&self) -> String {
         match self.env.fault_around_bytes {
@@ -566,6 +582,9 @@ impl Judge<'_> {
                 human_bytes(pte)
             ));
         }
+        if rss < size {
+            evidence.push_str(&self.eviction_text());
+        }
         READ_ALL
             .judged(self.name(), verdict_of(size > 0 && rss == size), evidence)
             .with_measured(format!(
@@ -620,13 +639,18 @@ impl Judge<'_> {
                 "the page-cache state after writing was not reported",
             );
         };
+        let why = if reread > 0 {
+            self.eviction_text()
+        } else {
+            String::new()
+        };
         JUST_WRITTEN_CACHED
             .judged(
                 self.name(),
                 verdict_of(reread == 0),
                 format!(
                     "after writing ({}) and fsync, {} of the {mapped} pages of the mapping were in the page cache \
-                     (mincore); {reread} had to be read back",
+                     (mincore); {reread} had to be read back{why}",
                     self.written_text(),
                     mapped.saturating_sub(reread)
                 ),
@@ -660,6 +684,14 @@ impl Judge<'_> {
                  fault as major also when it was retried, e.g. after waiting for a folio that asynchronous \
                  read-ahead (which only found the pages cached) held locked",
             );
+        }
+        if read > 0 {
+            evidence.push_str(&format!(
+                ": the kernel reads from storage only pages that are not (uptodate) in the page cache, so \
+                 {} pages left it between mincore and the read{}",
+                pages(read, self.page()),
+                self.eviction_text()
+            ));
         }
         WARM_NO_DISK
             .judged(self.name(), verdict_of(read == 0), evidence)
@@ -965,8 +997,17 @@ mod tests {
         let mut run = seed("warm");
         run.faults_rest = (10, 3);
         run.verdict(WARM_NO_DISK, Confirmed);
-        run.read_rest = 1;
+        run.read_rest = PAGE;
         run.verdict(WARM_NO_DISK, Refuted);
+        let mut env = env();
+        env.damon_pageout = vec!["kdamond 0: pageout of idle paddr memory".into()];
+        let claims = MmapFile.judge(&run.record(), &env);
+        let c = claims.iter().find(|c| c.id == WARM_NO_DISK.id).unwrap();
+        assert!(
+            c.evidence.contains("1 pages left it") && c.evidence.contains("kdamond 0"),
+            "{}",
+            c.evidence
+        );
         run.cached_pages = PAGES - 1;
         run.verdict(WARM_NO_DISK, Inconclusive);
     }
