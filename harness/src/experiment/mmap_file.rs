@@ -75,15 +75,17 @@ const WARM_NO_DISK: Claim = Claim {
     statement: "A file still in the page cache (just written) is read without going to the disk: the process only 'discovers' pages already in RAM, with minor faults.",
     criterion: "read_bytes of /proc/PID/io over the two read phases (after-mmap to after-read-all) is 0: the \
         process caused no storage read; exact. Precondition: mincore showed every page of the mapping cached \
-        before mmap. Major faults are reported but not judged, since the kernel also counts a retried fault \
-        as major",
+        before mmap, and no proactive reclaim (a DAMON pageout scheme) runs on the machine, since it evicts \
+        idle page-cache pages at any time (the seed: 'until something else kicks it out'). Major faults are \
+        reported but not judged, since the kernel also counts a retried fault as major",
 };
 const JUST_WRITTEN_CACHED: Claim = Claim {
     id: "just-written-file-is-in-the-page-cache",
     source: SOURCE,
     statement: "A file just written (with dd in the seed) is probably all in memory before it is mapped: the page cache still holds it.",
     criterion: "after writing and fsync, mincore shows every page of the mapping in the page cache before any \
-        page is read back (the experiment's pages_reread_to_warm is 0); exact",
+        page is read back (the experiment's pages_reread_to_warm is 0); exact. Precondition: no proactive \
+        reclaim (a DAMON pageout scheme) runs on the machine",
 };
 const EACH_PAGE_FAULTS: Claim = Claim {
     id: "each-page-touched-costs-a-fault",
@@ -449,6 +451,22 @@ impl Judge<'_> {
         }
     }
 
+    /// Inconclusive when proactive reclaim runs: the claims about the page cache
+    /// keeping the file need nothing else to evict it meanwhile.
+    fn reclaim_running(&self, claim: Claim) -> Option<ClaimRecord> {
+        (!self.env.damon_pageout.is_empty()).then(|| {
+            claim.unmeasured(
+                self.name(),
+                format!(
+                    "precondition not met: proactive reclaim runs on this machine ({}); it pages out memory it \
+                     finds idle, page-cache pages of this file included, at any moment, so whether the page \
+                     cache keeps the file is not the kernel's page cache alone to decide",
+                    self.env.damon_pageout.join("; ")
+                ),
+            )
+        })
+    }
+
     /// `fault_around_bytes` for evidence text, saying where the figure comes from.
     fn fault_around_text(&self) -> String {
         match self.env.fault_around_bytes {
@@ -630,6 +648,9 @@ impl Judge<'_> {
     }
 
     fn just_written_cached(&self) -> ClaimRecord {
+        if let Some(record) = self.reclaim_running(JUST_WRITTEN_CACHED) {
+            return record;
+        }
         let (Some(reread), Some(mapped)) = (
             self.note_number("pages_reread_to_warm"),
             self.note_number("mapped_pages"),
@@ -659,6 +680,9 @@ impl Judge<'_> {
     }
 
     fn warm_no_disk(&self) -> ClaimRecord {
+        if let Some(record) = self.reclaim_running(WARM_NO_DISK) {
+            return record;
+        }
         let (Some((mapped, cached)), Some(faults), Some(read)) =
             (self.cache_state(), self.read_faults(), self.read_bytes())
         else {
@@ -999,15 +1023,22 @@ mod tests {
         run.verdict(WARM_NO_DISK, Confirmed);
         run.read_rest = PAGE;
         run.verdict(WARM_NO_DISK, Refuted);
+        let c = run
+            .judge()
+            .into_iter()
+            .find(|c| c.id == WARM_NO_DISK.id)
+            .unwrap();
+        assert!(c.evidence.contains("1 pages left it"), "{}", c.evidence);
+        // With proactive reclaim running, the page cache's keeping the file
+        // cannot be judged: inconclusive, whatever was read.
         let mut env = env();
         env.damon_pageout = vec!["kdamond 0: pageout of idle paddr memory".into()];
-        let claims = MmapFile.judge(&run.record(), &env);
-        let c = claims.iter().find(|c| c.id == WARM_NO_DISK.id).unwrap();
-        assert!(
-            c.evidence.contains("1 pages left it") && c.evidence.contains("kdamond 0"),
-            "{}",
-            c.evidence
-        );
+        for id in [WARM_NO_DISK.id, JUST_WRITTEN_CACHED.id] {
+            let claims = MmapFile.judge(&run.record(), &env);
+            let c = claims.iter().find(|c| c.id == id).unwrap();
+            assert_eq!(c.verdict, Inconclusive, "{id}");
+            assert!(c.evidence.contains("kdamond 0"), "{}", c.evidence);
+        }
         run.cached_pages = PAGES - 1;
         run.verdict(WARM_NO_DISK, Inconclusive);
     }

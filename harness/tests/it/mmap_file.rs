@@ -59,7 +59,16 @@ fn mmap_file_measures_vsz_rss_and_faults_as_the_seed_describes() {
         let io = |label| u64_at(process(v, label, "main"), &["io", "read_bytes"]);
         io("after-read-all") - io("after-mmap")
     };
-    assert_eq!(read_bytes("warm"), 0, "{}", run.describe());
+    // Proactive reclaim (a DAMON pageout scheme) may evict pages of the cached
+    // file while it is read; the claim is then inconclusive, and so is this check.
+    let reclaim = json["environment"]["damon_pageout"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if reclaim {
+        eprintln!("SKIP: warm read_bytes not checked: proactive reclaim runs on this machine");
+    } else {
+        assert_eq!(read_bytes("warm"), 0, "{}", run.describe());
+    }
     assert!(
         read_bytes("cold") >= map_bytes.div_ceil(page) * page * 99 / 100,
         "cold read {} bytes",
