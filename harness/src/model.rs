@@ -373,7 +373,10 @@ pub struct IoCounters {
 pub struct Faults {
     /// Faults served without I/O (page cache hit, zero page, COW copy).
     pub minor: u64,
-    /// Faults that waited for I/O.
+    /// Faults the kernel counted as major: it waited for I/O, or retried the
+    /// fault after waiting for a page another reader held. Read-ahead can read a
+    /// file in while the process takes minor faults, so storage reads show in
+    /// [`IoCounters::read_bytes`], not here.
     pub major: u64,
 }
 

@@ -39,6 +39,12 @@ pub struct Environment {
     /// without multi-size THP.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub thp_sizes: std::collections::BTreeMap<u64, String>,
+    /// Proactive reclaim running on the machine: each DAMON kdamond that is on
+    /// with a `pageout` scheme (`/sys/kernel/mm/damon/admin`), described. Such a
+    /// scheme evicts pages it finds idle, page-cache pages of a file being
+    /// measured included, without counting them as reclaim (pgsteal).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub damon_pageout: Vec<String>,
     /// `vm.overcommit_memory`: 0 heuristic, 1 always, 2 never.
     pub overcommit_memory: Option<u32>,
     /// `fault_around_bytes` from debugfs, if readable (root with debugfs mounted).
@@ -131,6 +137,7 @@ impl Environment {
             thp_use_zero_page: text("/sys/kernel/mm/transparent_hugepage/use_zero_page")
                 .map(|t| t == "1"),
             thp_sizes: thp_sizes(Path::new("/sys/kernel/mm/transparent_hugepage")),
+            damon_pageout: damon_pageout(Path::new("/sys/kernel/mm/damon/admin/kdamonds")),
             overcommit_memory: text("/proc/sys/vm/overcommit_memory").and_then(|t| t.parse().ok()),
             fault_around_bytes: text("/sys/kernel/debug/fault_around_bytes")
                 .and_then(|t| t.parse().ok()),
@@ -210,6 +217,37 @@ fn thp_sizes(dir: &Path) -> std::collections::BTreeMap<u64, String> {
             Some((kb * 1024, selected_word(&mode)))
         })
         .collect()
+}
+
+/// Every kdamond under `dir` that is on and has a `pageout` scheme, as
+/// `kdamond N: pageout of idle <operations> memory` (read only).
+fn damon_pageout(dir: &Path) -> Vec<String> {
+    let Ok(kdamonds) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for k in kdamonds.flatten() {
+        let name = k.file_name().to_string_lossy().into_owned();
+        if read_trimmed(&k.path().join("state")).as_deref() != Some("on") {
+            continue;
+        }
+        let Ok(contexts) = std::fs::read_dir(k.path().join("contexts")) else {
+            continue;
+        };
+        for c in contexts.flatten() {
+            let ops = read_trimmed(&c.path().join("operations")).unwrap_or_default();
+            let pageout = std::fs::read_dir(c.path().join("schemes"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|s| read_trimmed(&s.path().join("action")).as_deref() == Some("pageout"));
+            if pageout {
+                found.push(format!("kdamond {name}: pageout of idle {ops} memory"));
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 fn read_trimmed(path: &Path) -> Option<String> {
@@ -484,6 +522,41 @@ fn glibc_version() -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_running_damon_pageout_scheme_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let scheme = dir.path().join("0/contexts/0/schemes/0");
+        std::fs::create_dir_all(&scheme).unwrap();
+        std::fs::write(dir.path().join("0/state"), "on\n").unwrap();
+        std::fs::write(dir.path().join("0/contexts/0/operations"), "paddr\n").unwrap();
+        std::fs::write(scheme.join("action"), "pageout\n").unwrap();
+        assert_eq!(
+            damon_pageout(dir.path()),
+            ["kdamond 0: pageout of idle paddr memory"]
+        );
+        std::fs::write(dir.path().join("0/state"), "off\n").unwrap();
+        assert!(damon_pageout(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn each_mthp_size_is_read_with_its_selected_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        for (size, mode) in [
+            ("64kB", "always inherit madvise [never]"),
+            ("2048kB", "always [inherit] madvise never"),
+        ] {
+            let sub = dir.path().join(format!("hugepages-{size}"));
+            std::fs::create_dir(&sub).unwrap();
+            std::fs::write(sub.join("enabled"), format!("{mode}\n")).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("khugepaged")).unwrap();
+        let sizes = thp_sizes(dir.path());
+        assert_eq!(sizes.len(), 2, "{sizes:?}");
+        assert_eq!(sizes[&(64 * 1024)], "never");
+        assert_eq!(sizes[&(2 << 20)], "inherit");
+    }
+
     use super::*;
 
     #[test]

@@ -55,6 +55,20 @@ pub(super) const MMAP_FILE: &[Answer] = &[
         format!("More than the one page read: on a fault the kernel maps the neighbouring pages that are already in the page cache as well (fault-around, 64 KiB by default), and large page-cache folios can be mapped whole; a cold file also has read-ahead bring in pages around the one asked for.{}", figure((!m.is_empty()).then(|| m.join("; ")), "mmap-file"))
     },
     |f| {
+        let m = ["warm", "warm-dd"]
+            .iter()
+            .filter_map(|v| {
+                let r = f.region(v, "after-first-read", "main", "data")?;
+                let chunk = f.variant(v)?.notes.get("write_chunk_bytes")?;
+                Some(format!(
+                    "{v} (written {chunk} bytes per write): {} resident",
+                    bytes_and_pages(f, r.rss_bytes)
+                ))
+            })
+            .collect::<Vec<_>>();
+        format!("The page cache keeps a file in folios whose size follows how the file arrived: large writes let the file system allocate large folios (up to 2 MiB), 1 KiB writes leave it in small ones. A fault on a cached page maps the whole folio it hits, or fault-around's 64 KiB window when folios are small, so the same one-int read maps more of a file written in big chunks.{}", figure((!m.is_empty()).then(|| m.join("; ")), "mmap-file"))
+    },
+    |f| {
         let m = (|| {
             let (minor, major) = fault_sum(f, "warm", "main", &["after-read-all"])?;
             let r = f.region("warm", "after-read-all", "main", "data")?;
@@ -72,7 +86,16 @@ pub(super) const MMAP_FILE: &[Answer] = &[
             .filter_map(|v| {
                 let (minor, major) =
                     fault_sum(f, v, "main", &["after-first-read", "after-read-all"])?;
-                Some(format!("{v}: {minor} minor, {major} major"))
+                let read = f
+                    .process(v, "after-read-all", "main")
+                    .zip(f.process(v, "after-mmap", "main"))
+                    .and_then(|(end, start)| {
+                        Some(end.io?.read_bytes.saturating_sub(start.io?.read_bytes))
+                    })
+                    .map_or(String::new(), |b| {
+                        format!(", {} read from storage", human_bytes(b))
+                    });
+                Some(format!("{v}: {minor} minor, {major} major{read}"))
             })
             .collect::<Vec<_>>();
         format!("A minor fault is served without waiting for I/O (the page is in the page cache); a major fault is one the kernel counted as having waited for I/O or retried. The cold variant is where major faults can appear, but read-ahead does most of the disk work ahead of the faults, so even a cold read shows few major faults; /proc/PID/io read_bytes shows the I/O.{}", figure((!m.is_empty()).then(|| m.join("; ")), "mmap-file"))
@@ -299,6 +322,21 @@ pub(super) const STRIP: &[Answer] = &[
     },
     |_| {
         "When a debugger, a profiler or a crash reporter reads the debug sections from the file (for a backtrace with line numbers): then they pass through the page cache, and through the reader's memory, not the program's.".to_string()
+    },
+    |f| {
+        let m = f
+            .record
+            .map(|r| {
+                r.claims
+                    .iter()
+                    .filter(|c| {
+                        c.id == "file-pages-come-in-one-at-a-time" && !c.measured.is_empty()
+                    })
+                    .map(|c| format!("{}: {}", c.variant.as_deref().unwrap_or("all"), c.measured))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|m| !m.is_empty());
+        format!("More than one: the program's file is in the page cache, and on a fault the kernel also maps the cached pages around the one asked for (fault-around, 64 KiB by default), so each fault brings in up to 16 pages of text or read-only data.{}", figure(m.map(|m| m.join("; ")), "strip"))
     },
 ];
 

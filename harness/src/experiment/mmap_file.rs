@@ -13,7 +13,9 @@ use super::{
     faults_over, human_bytes, not_run_reason, pages, process_at, read_bytes_between, region_at,
     verdict_of, Claim, Experiment, Explanation, Plan, PlanContext, PlannedVariant,
 };
-use crate::model::{ClaimRecord, ExperimentRecord, Faults, MappingRecord, VariantRecord, Verdict};
+use crate::model::{
+    ClaimRecord, ExperimentRecord, Faults, MappingRecord, SummaryTable, VariantRecord, Verdict,
+};
 use crate::system::Environment;
 
 /// The experiment.
@@ -73,8 +75,17 @@ const WARM_NO_DISK: Claim = Claim {
     statement: "A file still in the page cache (just written) is read without going to the disk: the process only 'discovers' pages already in RAM, with minor faults.",
     criterion: "read_bytes of /proc/PID/io over the two read phases (after-mmap to after-read-all) is 0: the \
         process caused no storage read; exact. Precondition: mincore showed every page of the mapping cached \
-        before mmap. Major faults are reported but not judged, since the kernel also counts a retried fault \
-        as major",
+        before mmap, and no proactive reclaim (a DAMON pageout scheme) runs on the machine, since it evicts \
+        idle page-cache pages at any time (the seed: 'until something else kicks it out'). Major faults are \
+        reported but not judged, since the kernel also counts a retried fault as major",
+};
+const JUST_WRITTEN_CACHED: Claim = Claim {
+    id: "just-written-file-is-in-the-page-cache",
+    source: SOURCE,
+    statement: "A file just written (with dd in the seed) is probably all in memory before it is mapped: the page cache still holds it.",
+    criterion: "after writing and fsync, mincore shows every page of the mapping in the page cache before any \
+        page is read back (the experiment's pages_reread_to_warm is 0); exact. Precondition: no proactive \
+        reclaim (a DAMON pageout scheme) runs on the machine",
 };
 const EACH_PAGE_FAULTS: Claim = Claim {
     id: "each-page-touched-costs-a-fault",
@@ -108,11 +119,12 @@ const RANDOM_EVERY_PAGE: Claim = Claim {
 };
 
 /// Every claim, in the order a variant judges them.
-static CLAIMS: [Claim; 9] = [
+static CLAIMS: [Claim; 10] = [
     VSZ_GROWS,
     NO_RSS,
     FIRST_READ,
     READ_ALL,
+    JUST_WRITTEN_CACHED,
     WARM_NO_DISK,
     EACH_PAGE_FAULTS,
     COLD_DISK,
@@ -131,11 +143,12 @@ fn cases(variant: &str) -> &'static [Case] {
         (FIRST_READ, |j| j.first_read()),
         (READ_ALL, |j| j.read_all()),
     ];
-    static WARM: [Case; 6] = [
+    static WARM: [Case; 7] = [
         COMMON[0],
         COMMON[1],
         COMMON[2],
         COMMON[3],
+        (JUST_WRITTEN_CACHED, |j| j.just_written_cached()),
         (WARM_NO_DISK, |j| j.warm_no_disk()),
         (EACH_PAGE_FAULTS, |j| j.each_page_faults()),
     ];
@@ -174,10 +187,16 @@ static EXPLANATION: Explanation = Explanation {
         minor fault and one that needs the disk a major fault, and that a file just written is still in the \
         page cache, so reading it costs only minor faults.",
     steps: &[
-        ("before-mmap", "The file is written (1 MiB per write, or 1 KiB per write as the seed's dd did in warm-dd), flushed to disk with fsync and, for the cold variants, dropped from the page cache. Nothing of it is mapped yet."),
+        ("before-mmap", "The file is written, flushed to disk with fsync (1 MiB per write; 1 KiB per write in warm-dd, as the seed's dd did) and, for the cold variants, dropped from the page cache. Nothing of it is mapped yet."),
         ("after-mmap", "mmap returned an address: the file now occupies address space (VmSize jumped) but no page of it has been touched, so the mapping's Rss is 0."),
         ("after-first-read", "The program read one int at offset 0. That page faulted in, and the kernel may have mapped its neighbours as well (fault-around, or the whole large folio the page is in)."),
         ("after-read-all", "The program read one int every 4 bytes of the whole mapping. Every page has been touched, so the whole mapping is resident."),
+        ("warm-dd/before-mmap", "The file was written 1 KiB per write, as the seed's dd bs=1024 did, and flushed with fsync: the page cache holds it in small folios."),
+        ("cold/before-mmap", "The file was written, flushed with fsync and dropped from the page cache with posix_fadvise(DONTNEED): reading it needs the disk."),
+        ("cold-random/after-mmap", "mmap returned and the mapping was advised MADV_RANDOM: the kernel will read no page ahead of the one that faults."),
+        ("cold/after-first-read", "The program read one int at offset 0 of the uncached file: the fault waited for the disk, and read-ahead read far more of the file than was mapped (read_bytes of /proc/PID/io)."),
+        ("cold/after-read-all", "The whole mapping was read: read-ahead brought the file in under mostly minor faults, in large folios, many of them mapped by one PMD each (FilePmdMapped)."),
+        ("cold-random/after-read-all", "The whole mapping was read without read-ahead: every page was its own trip to the disk, a major fault each."),
     ],
     expectations: "VmSize grows by exactly the mapping's size and the mapping's Rss by nothing, as in the seed. \
         After one read, a current kernel shows more than the seed's 4 KiB: fault-around (since Linux 3.15) maps \
@@ -190,7 +209,9 @@ static EXPLANATION: Explanation = Explanation {
         having waited for I/O, or as retried (it dropped the lock to wait for a page another read held): \
         read-ahead brings most of a cold file in while the process takes minor faults, so the disk work shows in \
         /proc/PID/io read_bytes, not in the fault counts. With MADV_RANDOM read-ahead is off and each page needs \
-        its own trip to the disk, a major fault each.",
+        its own trip to the disk, a major fault each. Where proactive reclaim runs (a DAMON pageout scheme, \
+        recorded in the environment), pages can leave the page cache during a run; the evidence says so where \
+        that explains a refutation.",
     questions: &[
         "Why does VmSize grow by the whole mapping while the mapping's Rss stays 0?",
         "After reading one int, how many pages of the file are resident, and where do the extra ones come from?",
@@ -278,6 +299,62 @@ impl Experiment for MmapFile {
         &CLAIMS
     }
 
+    /// The mechanisms behind the figures, one row per variant: how the file was
+    /// written, what one read mapped, what reading all of it cost in faults and
+    /// storage reads, and how much ended up mapped by PMDs.
+    fn summary(&self, record: &ExperimentRecord, env: &Environment) -> Vec<SummaryTable> {
+        let rows: Vec<Vec<String>> = record
+            .variants
+            .iter()
+            .filter(|v| not_run_reason(v).is_none())
+            .map(|variant| {
+                let j = Judge { variant, env };
+                let first = region_at(variant, "after-first-read", MAIN, REGION)
+                    .map_or("-".into(), |r| {
+                        pages(r.figures.rss_bytes, j.page()).to_string()
+                    });
+                let faults = j
+                    .read_faults()
+                    .map_or("-".into(), |f| format!("{} / {}", f.minor, f.major));
+                let read = j.read_bytes().map_or("-".into(), human_bytes);
+                let pte = process_at(variant, "after-read-all", MAIN)
+                    .map_or("-".into(), |p| human_bytes(p.totals.pte_bytes));
+                vec![
+                    variant.name.clone(),
+                    j.note_number("write_chunk_bytes")
+                        .map_or("-".into(), human_bytes),
+                    j.note_number("page_cache_pages_before_mmap")
+                        .map_or("-".into(), |p| p.to_string()),
+                    first,
+                    faults,
+                    read,
+                    human_bytes(j.pmd_mapped("after-read-all")),
+                    pte,
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        vec![SummaryTable {
+            title: "what one read mapped, what reading all of it cost, and how it ended up mapped"
+                .into(),
+            headers: [
+                "variant",
+                "bytes per write",
+                "pages cached at mmap",
+                "pages resident after one read",
+                "faults reading (minor / major)",
+                "read from storage (read_bytes)",
+                "FilePmdMapped after reading",
+                "VmPTE after reading",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        }]
+    }
+
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
         let mut claims = Vec::new();
         for variant in &record.variants {
@@ -358,6 +435,36 @@ impl Judge<'_> {
             Some(bytes) => format!("written {} per write", human_bytes(bytes)),
             None => "written in writes of unrecorded size".into(),
         }
+    }
+
+    /// When pages of the file went missing: the machine's proactive reclaim, if
+    /// any runs, is a known cause outside the experiment.
+    fn eviction_text(&self) -> String {
+        if self.env.damon_pageout.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ". Proactive reclaim runs on this machine ({}): it pages out memory it finds idle, page-cache \
+                 pages of this file included, so pages can leave the page cache while the file is read",
+                self.env.damon_pageout.join("; ")
+            )
+        }
+    }
+
+    /// Inconclusive when proactive reclaim runs: the claims about the page cache
+    /// keeping the file need nothing else to evict it meanwhile.
+    fn reclaim_running(&self, claim: Claim) -> Option<ClaimRecord> {
+        (!self.env.damon_pageout.is_empty()).then(|| {
+            claim.unmeasured(
+                self.name(),
+                format!(
+                    "precondition not met: proactive reclaim runs on this machine ({}); it pages out memory it \
+                     finds idle, page-cache pages of this file included, at any moment, so whether the page \
+                     cache keeps the file is not the kernel's page cache alone to decide",
+                    self.env.damon_pageout.join("; ")
+                ),
+            )
+        })
     }
 
     /// `fault_around_bytes` for evidence text, saying where the figure comes from.
@@ -493,6 +600,9 @@ impl Judge<'_> {
                 human_bytes(pte)
             ));
         }
+        if rss < size {
+            evidence.push_str(&self.eviction_text());
+        }
         READ_ALL
             .judged(self.name(), verdict_of(size > 0 && rss == size), evidence)
             .with_measured(format!(
@@ -537,7 +647,42 @@ impl Judge<'_> {
         })
     }
 
+    fn just_written_cached(&self) -> ClaimRecord {
+        if let Some(record) = self.reclaim_running(JUST_WRITTEN_CACHED) {
+            return record;
+        }
+        let (Some(reread), Some(mapped)) = (
+            self.note_number("pages_reread_to_warm"),
+            self.note_number("mapped_pages"),
+        ) else {
+            return JUST_WRITTEN_CACHED.unmeasured(
+                self.name(),
+                "the page-cache state after writing was not reported",
+            );
+        };
+        let why = if reread > 0 {
+            self.eviction_text()
+        } else {
+            String::new()
+        };
+        JUST_WRITTEN_CACHED
+            .judged(
+                self.name(),
+                verdict_of(reread == 0),
+                format!(
+                    "after writing ({}) and fsync, {} of the {mapped} pages of the mapping were in the page cache \
+                     (mincore); {reread} had to be read back{why}",
+                    self.written_text(),
+                    mapped.saturating_sub(reread)
+                ),
+            )
+            .with_measured(format!("{reread} of {mapped} pages missing"))
+    }
+
     fn warm_no_disk(&self) -> ClaimRecord {
+        if let Some(record) = self.reclaim_running(WARM_NO_DISK) {
+            return record;
+        }
         let (Some((mapped, cached)), Some(faults), Some(read)) =
             (self.cache_state(), self.read_faults(), self.read_bytes())
         else {
@@ -563,6 +708,14 @@ impl Judge<'_> {
                  fault as major also when it was retried, e.g. after waiting for a folio that asynchronous \
                  read-ahead (which only found the pages cached) held locked",
             );
+        }
+        if read > 0 {
+            evidence.push_str(&format!(
+                ": the kernel reads from storage only pages that are not (uptodate) in the page cache, so \
+                 {} pages left it between mincore and the read{}",
+                pages(read, self.page()),
+                self.eviction_text()
+            ));
         }
         WARM_NO_DISK
             .judged(self.name(), verdict_of(read == 0), evidence)
@@ -734,6 +887,7 @@ mod tests {
         faults_rest: (u64, u64),
         read_first: u64,
         read_rest: u64,
+        reread: u64,
     }
 
     fn seed(name: &'static str) -> Run {
@@ -755,11 +909,16 @@ mod tests {
             },
             read_first: if cold { 3 * PAGE } else { 0 },
             read_rest: if cold { SIZE - 3 * PAGE } else { 0 },
+            reread: 0,
         }
     }
 
     impl Run {
         fn judge(&self) -> Vec<ClaimRecord> {
+            MmapFile.judge(&self.record(), &env())
+        }
+
+        fn record(&self) -> ExperimentRecord {
             let main = |rss: u64| process(MAIN).region(REGION, figures(SIZE, rss));
             let v = variant(
                 self.name,
@@ -770,6 +929,7 @@ mod tests {
                         self.cached_pages.to_string(),
                     ),
                     ("write_chunk_bytes", "1048576".into()),
+                    ("pages_reread_to_warm", self.reread.to_string()),
                 ],
                 vec![
                     (
@@ -799,7 +959,7 @@ mod tests {
                     ),
                 ],
             );
-            MmapFile.judge(&record("mmap-file", vec![v]), &env())
+            record("mmap-file", vec![v])
         }
 
         fn verdict(&self, claim: Claim, want: Verdict) {
@@ -861,10 +1021,33 @@ mod tests {
         let mut run = seed("warm");
         run.faults_rest = (10, 3);
         run.verdict(WARM_NO_DISK, Confirmed);
-        run.read_rest = 1;
+        run.read_rest = PAGE;
         run.verdict(WARM_NO_DISK, Refuted);
+        let c = run
+            .judge()
+            .into_iter()
+            .find(|c| c.id == WARM_NO_DISK.id)
+            .unwrap();
+        assert!(c.evidence.contains("1 pages left it"), "{}", c.evidence);
+        // With proactive reclaim running, the page cache's keeping the file
+        // cannot be judged: inconclusive, whatever was read.
+        let mut env = env();
+        env.damon_pageout = vec!["kdamond 0: pageout of idle paddr memory".into()];
+        for id in [WARM_NO_DISK.id, JUST_WRITTEN_CACHED.id] {
+            let claims = MmapFile.judge(&run.record(), &env);
+            let c = claims.iter().find(|c| c.id == id).unwrap();
+            assert_eq!(c.verdict, Inconclusive, "{id}");
+            assert!(c.evidence.contains("kdamond 0"), "{}", c.evidence);
+        }
         run.cached_pages = PAGES - 1;
         run.verdict(WARM_NO_DISK, Inconclusive);
+    }
+
+    #[test]
+    fn one_page_missing_after_writing_refutes_the_page_cache_claim() {
+        let mut run = seed("warm-dd");
+        run.reread = 1;
+        run.verdict(JUST_WRITTEN_CACHED, Refuted);
     }
 
     #[test]
@@ -907,6 +1090,19 @@ mod tests {
         run.verdict(RANDOM_EVERY_PAGE, Confirmed);
         run.faults_rest = (1, PAGES - 2);
         run.verdict(RANDOM_EVERY_PAGE, Refuted);
+    }
+
+    #[test]
+    fn the_summary_shows_what_one_read_mapped_and_the_pmd_mapped_share() {
+        let mut run = seed("cold");
+        run.rss_first = 16 * PAGE;
+        let tables = MmapFile.summary(&run.record(), &env());
+        let row = &tables[0].rows[0];
+        assert_eq!(row[0], "cold");
+        assert_eq!(row[1], "1.0 MiB");
+        assert_eq!(row[3], "16");
+        assert_eq!(row[5], human_bytes(SIZE));
+        assert_eq!(row[6], human_bytes(SIZE / 2));
     }
 
     #[test]

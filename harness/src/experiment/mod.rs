@@ -268,6 +268,7 @@ pub(crate) mod testkit {
         env.page_size = PAGE;
         env.thp_enabled = "madvise".into();
         env.fault_around_bytes = Some(64 * 1024);
+        env.damon_pageout = Vec::new();
         env
     }
 

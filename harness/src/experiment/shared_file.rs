@@ -457,14 +457,29 @@ impl Judge<'_> {
             .iter()
             .map(|c| pages(*c, self.page()).to_string())
             .collect();
+        let unchanged = counts.iter().all(|c| *c == counts[0]);
+        let why = if unchanged || self.env.damon_pageout.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ". Proactive reclaim runs on this machine ({}) and pages out memory it finds idle, page-cache \
+                 pages included",
+                self.env.damon_pageout.join("; ")
+            )
+        };
         EXIT_FREES_NOTHING
             .judged(
                 None,
-                verdict_of(counts.iter().all(|c| *c == counts[0])),
+                verdict_of(unchanged),
                 format!(
-                    "the page cache held {} pages of the file at {} (mincore): the exits freed none of it",
+                    "the page cache held {} pages of the file at {} (mincore){}{why}",
                     text.join(", "),
-                    LABELS.join(", ")
+                    LABELS.join(", "),
+                    if unchanged {
+                        ": the exits freed none of it"
+                    } else {
+                        ""
+                    }
                 ),
             )
             .with_measured(format!("{} pages cached", text.join(" → ")))

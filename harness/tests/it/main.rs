@@ -13,6 +13,7 @@ mod ktap;
 mod matrix;
 mod mmap_file;
 mod reliability;
+mod repeatability;
 mod reports;
 mod trace;
 mod util;

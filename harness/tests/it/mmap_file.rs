@@ -59,7 +59,16 @@ fn mmap_file_measures_vsz_rss_and_faults_as_the_seed_describes() {
         let io = |label| u64_at(process(v, label, "main"), &["io", "read_bytes"]);
         io("after-read-all") - io("after-mmap")
     };
-    assert_eq!(read_bytes("warm"), 0, "{}", run.describe());
+    // Proactive reclaim (a DAMON pageout scheme) may evict pages of the cached
+    // file while it is read; the claim is then inconclusive, and so is this check.
+    let reclaim = json["environment"]["damon_pageout"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if reclaim {
+        eprintln!("SKIP: warm read_bytes not checked: proactive reclaim runs on this machine");
+    } else {
+        assert_eq!(read_bytes("warm"), 0, "{}", run.describe());
+    }
     assert!(
         read_bytes("cold") >= map_bytes.div_ceil(page) * page * 99 / 100,
         "cold read {} bytes",
@@ -112,6 +121,18 @@ fn every_claim_gets_a_measured_verdict() {
             "{c}"
         );
         assert_eq!(c["source"], "001_3c62cec1a17aa088.txt");
+        // The criterion was declared before measuring, and the figure it was
+        // applied to is recorded beside the verdict.
+        assert!(
+            !c["criterion"].as_str().unwrap_or_default().is_empty(),
+            "{c}"
+        );
+        if verdict != "inconclusive" {
+            assert!(
+                !c["measured"].as_str().unwrap_or_default().is_empty(),
+                "{c}"
+            );
+        }
     }
 }
 

@@ -1,0 +1,115 @@
+//! Identical runs must give identical verdicts: the quick suite of every
+//! experiment runs several times through the real harness binary, and any claim
+//! whose verdict differs between runs fails the test, listed with its verdict in
+//! every run.
+//!
+//! Three runs bound the test's time; `VMLAB_REPEAT_RUNS=8 cargo test -p harness
+//! --test it repeatability -- --nocapture` runs more by hand (8 were run on the
+//! reference machine before the criteria were last changed).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::util::HarnessRun;
+
+/// Runs of the quick suite when `VMLAB_REPEAT_RUNS` is not set.
+const DEFAULT_RUNS: usize = 3;
+
+/// `experiment variant claim` → verdict and measured figure, for one run.
+fn verdicts(json: &Value) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for e in json["experiments"].as_array().into_iter().flatten() {
+        for c in e["claims"].as_array().into_iter().flatten() {
+            let key = format!(
+                "{} {} {}",
+                e["name"].as_str().unwrap_or("?"),
+                c["variant"].as_str().unwrap_or("-"),
+                c["id"].as_str().unwrap_or("?")
+            );
+            let verdict = c["verdict"].as_str().unwrap_or("?");
+            let measured = c["measured"].as_str().unwrap_or_default();
+            out.insert(key, format!("{verdict} [{measured}]"));
+        }
+    }
+    out
+}
+
+/// The verdict part of a `verdict [measured]` entry.
+fn verdict_of(entry: &str) -> &str {
+    entry.split(" [").next().unwrap_or(entry)
+}
+
+/// The claims whose verdicts are not the same in every run, each with its
+/// verdict (and measured figure) per run (`missing` where a run did not judge it).
+fn flips(runs: &[BTreeMap<String, String>]) -> Vec<String> {
+    let mut keys: Vec<&String> = runs.iter().flat_map(|r| r.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|key| {
+            let seen: Vec<&str> = runs
+                .iter()
+                .map(|r| r.get(key).map_or("missing", String::as_str))
+                .collect();
+            let first = verdict_of(seen[0]);
+            (seen.iter().any(|v| verdict_of(v) != first))
+                .then(|| format!("{key}: {}", seen.join(", ")))
+        })
+        .collect()
+}
+
+#[test]
+fn identical_quick_runs_give_identical_verdicts() {
+    let runs: usize = std::env::var("VMLAB_REPEAT_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_RUNS)
+        .max(2);
+    let mut all = Vec::with_capacity(runs);
+    for i in 0..runs {
+        let run = HarnessRun::new(&["all", "--quick", "--format", "json"]);
+        run.assert_code(0);
+        let v = verdicts(&run.json());
+        assert!(!v.is_empty(), "run {i} judged no claim\n{}", run.describe());
+        all.push(v);
+    }
+    let differing = flips(&all);
+    println!(
+        "{runs} quick runs, {} claims each, {} differing",
+        all[0].len(),
+        differing.len()
+    );
+    assert!(
+        differing.is_empty(),
+        "verdicts that differ between {runs} identical quick runs (one column per run):\n{}",
+        differing.join("\n")
+    );
+}
+
+#[test]
+fn a_verdict_that_differs_between_runs_is_reported() {
+    let run = |verdict: &str| {
+        BTreeMap::from([
+            ("e v a".to_string(), "confirmed".to_string()),
+            ("e v b".to_string(), verdict.to_string()),
+        ])
+    };
+    assert!(flips(&[run("refuted"), run("refuted")]).is_empty());
+    // A measured figure that moves is not a flip; a verdict that does is.
+    assert!(flips(&[run("refuted [3 pages]"), run("refuted [4 pages]")]).is_empty());
+    assert_eq!(
+        flips(&[run("refuted [3 pages]"), run("confirmed [1 page]")]),
+        ["e v b: refuted [3 pages], confirmed [1 page]"]
+    );
+    assert_eq!(
+        flips(&[run("refuted"), run("confirmed"), run("refuted")]),
+        ["e v b: refuted, confirmed, refuted"]
+    );
+    let mut missing = run("refuted");
+    missing.remove("e v a");
+    assert_eq!(
+        flips(&[run("refuted"), missing]),
+        ["e v a: confirmed, missing"]
+    );
+}
