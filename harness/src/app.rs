@@ -505,12 +505,7 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
             r.unstable.extend(done.unstable);
         }
         // Written after every experiment, so a later failure or Ctrl-C loses nothing.
-        if let Err(e) = store::write_run(&run_dir, &run).and_then(|()| {
-            store::write_atomic(
-                &run_dir.join("results.html"),
-                report::html::render(&run).as_bytes(),
-            )
-        }) {
+        if let Err(e) = store::write_run(&run_dir, &run) {
             if guard.has_results() {
                 let _ = store::point_latest(&results_root, &run_dir);
             }

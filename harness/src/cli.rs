@@ -168,6 +168,10 @@ pub struct TraceArgs {
     /// The experiment's name in the results (default: trace-PROGRAM).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// Print every table and before/after view, not only the summary of
+    /// claims (results.md and results.html always have them).
+    #[arg(short = 'v', long)]
+    pub detail: bool,
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -216,6 +220,10 @@ pub struct WatchArgs {
     /// per mapping, in KiB) and write nothing.
     #[arg(long)]
     pub once: bool,
+    /// Print every table and before/after view, not only the summary of
+    /// claims (results.md and results.html always have them).
+    #[arg(short = 'v', long)]
+    pub detail: bool,
     /// What to print on stdout at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -176,6 +176,7 @@ fn run_files(dir: &Path, plots: &Path, run: &RunRecord) -> Vec<(PathBuf, String)
     let mut files: Vec<(PathBuf, String)> = [
         ("results.json", json::render(run)),
         ("results.md", markdown::render(run)),
+        ("results.html", crate::report::html::render(run)),
         ("checkpoints.csv", csv::checkpoints(run)),
         ("regions.csv", csv::regions(run)),
         ("mappings.csv", csv::mappings(run)),

@@ -90,7 +90,10 @@ fn build_static_worker(dir: &Path) -> Option<PathBuf> {
     let source = dir.join("tiny-worker.c");
     let binary = dir.join("tiny-worker");
     std::fs::write(&source, WORKER_C).ok()?;
+    // The compiler's own temporary files go into the experiment's folder too, so
+    // that an interrupted build leaves nothing behind when the folder is removed.
     let status = Command::new("cc")
+        .env("TMPDIR", dir)
         .args(["-static", "-O2", "-o"])
         .arg(&binary)
         .arg(&source)

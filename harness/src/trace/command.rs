@@ -187,6 +187,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     finish(
         &run,
         args.format,
+        args.detail,
         baseline_run.as_ref(),
         tolerances,
         &mode,
@@ -198,6 +199,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
 pub(crate) fn finish(
     run: &RunRecord,
     format: Format,
+    detail: bool,
     baseline_run: Option<&RunRecord>,
     tolerances: comparing::tolerance::Tolerances,
     mode: &BaselineMode,
@@ -206,7 +208,14 @@ pub(crate) fn finish(
     let cmp = baseline_run.map(|b| comparing::compare(b, run, tolerances));
     match (format, &cmp) {
         (Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(run, Some(cmp))),
-        (format, _) => print!("{}", report::render(run, format)),
+        (format, _) => {
+            let view = report::View {
+                detail,
+                width: report::width::terminal_width(),
+                all_mappings: false,
+            };
+            print!("{}", report::render_view(run, format, &view))
+        }
     }
     if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
         let label = path.display().to_string();

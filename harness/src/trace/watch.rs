@@ -226,6 +226,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     super::command::finish(
         &run,
         args.format,
+        args.detail,
         None,
         Default::default(),
         &BaselineMode::Discard,

@@ -478,7 +478,7 @@ fn a_repeated_baseline_records_each_metrics_spread_and_a_fresh_run_compares_clea
     // The record keeps one run's variants; the saved baseline carries the spread.
     assert_eq!(
         json["experiments"][0]["variants"].as_array().map(Vec::len),
-        Some(3),
+        Some(4),
         "{why}"
     );
     let saved = read_json(&baselines.path().join("three").join("results.json"));

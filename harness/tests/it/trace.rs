@@ -195,7 +195,7 @@ fn a_forked_child_in_pause_is_measured_and_its_copies_counted() {
     let (pages, written) = (1024u64, 256u64);
     let run = Traced::run(
         "trace",
-        &["--label", "before-fork"],
+        &["--label", "before-fork", "--detail"],
         &[
             program.to_str().unwrap(),
             &pages.to_string(),
@@ -262,7 +262,8 @@ fn a_forked_child_in_pause_is_measured_and_its_copies_counted() {
         "{notes:#}"
     );
     // The program's output passed through, and the report reads like the
-    // built-in experiments': the table, the noise floor, what each step changed.
+    // built-in experiments' with --detail: the table, the noise floor, what
+    // each step changed.
     let stdout = run.stdout();
     for part in [
         "forked child",
