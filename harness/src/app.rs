@@ -362,6 +362,7 @@ fn run_one(
         variants: Vec::new(),
         claims: Vec::new(),
         summary: Vec::new(),
+        fault_costs: Vec::new(),
     };
     let plan = match exp.plan(ctx) {
         Ok(plan) => plan,
@@ -423,5 +424,6 @@ fn run_one(
     }
     record.claims = exp.judge(&record, ctx.env);
     record.summary = exp.summary(&record, ctx.env);
+    record.fault_costs = crate::experiment::fault_costs::price_list(&record, ctx.env);
     Ok((record, interrupted))
 }
