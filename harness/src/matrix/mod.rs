@@ -219,17 +219,30 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         })
         .collect();
     let matrix = compare::compare(&columns);
+    let with_runs: Vec<_> = results
+        .iter()
+        .filter_map(|k| Some((k.label.as_str(), k.run.as_ref().ok()?)))
+        .collect();
+    let costs = crate::compare::costs::across_kernels(&with_runs);
     let text = format!(
-        "{}\n{}\n{}",
+        "{}\n{}\n{}{}",
         crate::report::text::layout(&table::kernels(&results)),
         crate::report::text::layout(&table::matrix(&matrix)),
-        table::legend(&matrix)
+        table::legend(&matrix),
+        costs.as_ref().map_or(String::new(), |t| format!(
+            "\n{}",
+            crate::report::text::layout(t)
+        ))
     );
     let markdown = format!(
-        "# Kernel matrix\n\n{}\n{}\n{}",
+        "# Kernel matrix\n\n{}\n{}\n{}{}",
         crate::report::markdown::layout(&table::kernels(&results)),
         crate::report::markdown::layout(&table::matrix(&matrix)),
-        table::legend(&matrix)
+        table::legend(&matrix),
+        costs.as_ref().map_or(String::new(), |t| format!(
+            "\n{}",
+            crate::report::markdown::layout(t)
+        ))
     );
     let ktap_text = ktap::render(&results);
     store::write_atomic(&run_dir.join("matrix.txt"), text.as_bytes())?;
