@@ -89,8 +89,14 @@ pub struct FaultCost {
     /// Units in one repetition (faults counted over the phase / repetitions, 1 fork,
     /// or resident pages unmapped).
     pub units_per_repetition: f64,
-    /// Nanoseconds per unit over the repetitions.
+    /// Nanoseconds per unit over the repetitions (wall time, the monotonic clock).
     pub nanos_per_unit: Spread,
+    /// The same in CPU time of the timing thread: leaves out the time it did not
+    /// run (other processes had the CPU, or it waited for the disk), so on a busy
+    /// machine it is the closer figure for what the kernel spent; absent in
+    /// results of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_nanos_per_unit: Option<Spread>,
     /// Nanoseconds per KiB of `bytes` over the repetitions.
     pub nanos_per_kib: Spread,
 }

@@ -5,10 +5,10 @@
 //! own phase between two checkpoints, so the harness counts that phase's faults
 //! from outside. Inside the phase the same loop runs `--repetitions` times, each
 //! time over a fresh block of `--block-bytes` that nothing has touched, with the
-//! monotonic clock read right before and right after the loop. Between the two
-//! reads nothing is allocated and nothing but the measured pages is touched; the
-//! per-repetition nanoseconds go to a stack array and are sent as a note (`write(2)`
-//! from a stack buffer) after the loop. The harness divides them by the faults it
+//! monotonic clock (and the thread's CPU clock) read right before and right after
+//! the loop. Between the two reads nothing is allocated and nothing but the
+//! measured pages is touched; the per-repetition nanoseconds go to stack arrays
+//! and are sent as notes (`write(2)` from a stack buffer) after the loop. The harness divides them by the faults it
 //! counted, so a "fault" is what the kernel counted, fault-around and read-ahead
 //! included.
 
@@ -176,20 +176,22 @@ impl Drop for FileMap {
     }
 }
 
-/// Per-repetition timings, on the stack so that recording one touches no new page.
+/// Per-repetition timings, on the stack so that recording one touches no new page:
+/// wall time (the monotonic clock) and the thread's CPU time, which leaves out the
+/// time the thread was not running (another process had the CPU, or it slept on
+/// the disk): on a busy machine the two differ, and the difference is the load.
 struct Timings {
+    wall: Samples,
+    cpu: Samples,
+}
+
+/// Up to [`MAX_REPETITIONS`] nanosecond counts.
+struct Samples {
     nanos: [u64; MAX_REPETITIONS],
     len: usize,
 }
 
-impl Timings {
-    fn new() -> Timings {
-        Timings {
-            nanos: [0; MAX_REPETITIONS],
-            len: 0,
-        }
-    }
-
+impl Samples {
     fn push(&mut self, nanos: u64) {
         if self.len < MAX_REPETITIONS {
             self.nanos[self.len] = nanos;
@@ -198,8 +200,70 @@ impl Timings {
     }
 }
 
+impl Timings {
+    fn new() -> Timings {
+        let empty = || Samples {
+            nanos: [0; MAX_REPETITIONS],
+            len: 0,
+        };
+        Timings {
+            wall: empty(),
+            cpu: empty(),
+        }
+    }
+
+    /// Runs `work` between two readings of both clocks and records the differences.
+    fn time(&mut self, work: impl FnOnce()) {
+        let cpu_start = clock_nanos(libc::CLOCK_THREAD_CPUTIME_ID);
+        let start = clock_nanos(libc::CLOCK_MONOTONIC);
+        work();
+        let end = clock_nanos(libc::CLOCK_MONOTONIC);
+        let cpu_end = clock_nanos(libc::CLOCK_THREAD_CPUTIME_ID);
+        self.wall.push(end - start);
+        self.cpu.push(cpu_end - cpu_start);
+    }
+
+    /// Sends both series as notes `<key>_nanos` and `<key>_cpu_nanos`.
+    fn send(&self, session: &mut Session, key: &str) -> io::Result<()> {
+        let mut name = NoteKey::new();
+        name.set(key, "_nanos");
+        session.note(name.as_str(), &self.wall)?;
+        name.set(key, "_cpu_nanos");
+        session.note(name.as_str(), &self.cpu)
+    }
+}
+
+/// A note key built on the stack (`cost_fork` + `_cpu_nanos`).
+struct NoteKey {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl NoteKey {
+    fn new() -> NoteKey {
+        NoteKey {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+
+    fn set(&mut self, stem: &str, suffix: &str) {
+        self.len = 0;
+        for b in stem.bytes().chain(suffix.bytes()).take(self.bytes.len()) {
+            self.bytes[self.len] = b;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Built from two &str and cut only at the end of the buffer, which the
+        // keys used here never reach.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("cost_key_too_long")
+    }
+}
+
 /// Comma-separated nanoseconds, formatted straight into the protocol line.
-impl std::fmt::Display for Timings {
+impl std::fmt::Display for Samples {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for (i, n) in self.nanos[..self.len].iter().enumerate() {
             if i > 0 {
@@ -211,14 +275,15 @@ impl std::fmt::Display for Timings {
     }
 }
 
-/// The monotonic clock in nanoseconds (a vDSO call: no system call, no fault once warm).
-fn now_nanos() -> u64 {
+/// A clock in nanoseconds (the monotonic clock is a vDSO call: no system call,
+/// no fault once warm; the thread CPU clock is a system call, also fault-free).
+fn clock_nanos(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: writes into a valid local.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
@@ -226,10 +291,7 @@ fn now_nanos() -> u64 {
 fn time_each(repetitions: usize, mut work: impl FnMut(usize)) -> Timings {
     let mut timings = Timings::new();
     for r in 0..repetitions {
-        let start = now_nanos();
-        work(r);
-        let end = now_nanos();
-        timings.push(end - start);
+        timings.time(|| work(r));
     }
     timings
 }
@@ -385,31 +447,31 @@ fn run(args: &Args) -> io::Result<()> {
         write_every(anon.ptr, 0, page);
         read_every(anon.ptr, 0, page);
     });
-    black_box(warm.len);
+    black_box(warm.wall.len);
     session.checkpoint("before-measuring")?;
 
     let t = time_each(reps, |r| write_every(anon.block(r, block), block, page));
-    session.note("cost_anon_first_touch_nanos", &t)?;
+    t.send(&mut session, "cost_anon_first_touch")?;
     session.checkpoint("after-anon-first-touch")?;
 
     let t = time_each(reps, |r| {
         read_every(zero.block(r, block), block, page);
     });
-    session.note("cost_zero_page_read_nanos", &t)?;
+    t.send(&mut session, "cost_zero_page_read")?;
     session.checkpoint("after-zero-page-read")?;
 
     if let Some(thp) = &thp {
         let t = time_each(reps, |r| {
             write_every(thp.block(r, thp_block), thp_block, HUGE_PAGE_BYTES)
         });
-        session.note("cost_thp_first_touch_nanos", &t)?;
+        t.send(&mut session, "cost_thp_first_touch")?;
         session.checkpoint("after-thp-first-touch")?;
     }
 
     let t = time_each(reps, |r| {
         read_every(fmap.at(r * block), block, page);
     });
-    session.note("cost_file_minor_fault_around_nanos", &t)?;
+    t.send(&mut session, "cost_file_minor_fault_around")?;
     session.checkpoint("after-file-minor-fault")?;
 
     // Each repetition starts cold: the blocks not mapped yet are dropped again, in
@@ -418,7 +480,7 @@ fn run(args: &Args) -> io::Result<()> {
     let t = time_with_drop(reps, &file, &mut drop_failed, |r| {
         read_every(fmap.at(warm_len + r * block), block, page);
     });
-    session.note("cost_file_major_read_ahead_nanos", &t)?;
+    t.send(&mut session, "cost_file_major_read_ahead")?;
     session.checkpoint("after-file-major-fault")?;
 
     let t = time_with_drop(reps, &file, &mut drop_failed, |r| {
@@ -428,7 +490,7 @@ fn run(args: &Args) -> io::Result<()> {
             page,
         );
     });
-    session.note("cost_file_major_no_read_ahead_nanos", &t)?;
+    t.send(&mut session, "cost_file_major_no_read_ahead")?;
     if drop_failed {
         session.note(
             "page_cache_drop_failed",
@@ -443,7 +505,7 @@ fn run(args: &Args) -> io::Result<()> {
     session.checkpoint_with("after-fork-child", &both)?;
 
     let t = time_each(reps, |r| write_every(cow.block(r, block), block, page));
-    session.note("cost_cow_after_fork_nanos", &t)?;
+    t.send(&mut session, "cost_cow_after_fork")?;
     session.checkpoint_with("after-cow-fault", &both)?;
 
     // Only the anonymous region stays resident for the fork and munmap phases.
@@ -464,7 +526,7 @@ fn run(args: &Args) -> io::Result<()> {
     if pids[..reps].iter().any(|p| *p < 0) {
         return Err(io::Error::other("fork failed while timing it"));
     }
-    session.note("cost_fork_nanos", &t)?;
+    t.send(&mut session, "cost_fork")?;
     session.checkpoint("after-fork")?;
 
     let t = time_each(reps, |r| {
@@ -474,7 +536,7 @@ fn run(args: &Args) -> io::Result<()> {
     });
     let mut anon = anon;
     anon.len = 0;
-    session.note("cost_munmap_nanos", &t)?;
+    t.send(&mut session, "cost_munmap")?;
     session.checkpoint("after-munmap")?;
 
     drop(file);
@@ -495,10 +557,7 @@ fn time_with_drop(
         // SAFETY: plain syscall on a descriptor we own.
         let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
         *drop_failed |= rc != 0;
-        let start = now_nanos();
-        work(r);
-        let end = now_nanos();
-        timings.push(end - start);
+        timings.time(|| work(r));
     }
     timings
 }

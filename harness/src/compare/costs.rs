@@ -248,4 +248,51 @@ mod tests {
         assert!(why.contains("TCG"), "{why}");
         assert_eq!(incomparable(&host, &host), None);
     }
+
+    #[test]
+    fn the_matrix_marks_an_emulated_column_and_shows_its_cells() {
+        let host_env = Environment::detect(&std::env::temp_dir());
+        let mut guest_env = host_env.clone();
+        guest_env.virtual_machine = true;
+        guest_env.guest = Some(crate::system::GuestInfo {
+            kernel_spec: "debian:6.1".into(),
+            accelerator: "tcg".into(),
+            memory_bytes: 512 << 20,
+            thp_cmdline: "madvise".into(),
+            kernel_cmdline: String::new(),
+        });
+        let run = |env: Environment, median: f64| -> crate::model::RunRecord {
+            let mut run: crate::model::RunRecord = serde_json::from_str(include_str!(
+                "../../tests/fixtures/runs/mmap-file-quick.json"
+            ))
+            .expect("the fixture run");
+            run.environment = env;
+            run.experiments[0].fault_costs = vec![crate::model::FaultCost {
+                kind: "anon-first-touch".into(),
+                phase: "after-anon-first-touch".into(),
+                repetitions: 3,
+                faults: 768,
+                major_faults: 0,
+                bytes: 1 << 20,
+                unit: "fault".into(),
+                units_per_repetition: 256.0,
+                nanos_per_unit: s(median - 1.0, median, median + 1.0),
+                cpu_nanos_per_unit: None,
+                nanos_per_kib: s(1.0, 2.0, 3.0),
+            }];
+            run
+        };
+        let (host, guest) = (run(host_env, 800.0), run(guest_env, 9000.0));
+        let t = across_kernels(&[("host", &host), ("debian:6.1", &guest)]).expect("a table");
+        assert_eq!(t.headers[2], "host");
+        assert!(
+            t.headers[3].starts_with("debian:6.1 (software emulation"),
+            "{:?}",
+            t.headers
+        );
+        assert_eq!(
+            t.rows,
+            vec![vec!["anon-first-touch", "fault", "800", "9000"]]
+        );
+    }
 }

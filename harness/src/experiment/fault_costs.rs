@@ -289,7 +289,7 @@ impl Experiment for FaultCosts {
         let priced = price_variant(variant, env.page_size);
         let mut table = SummaryTable {
             title: format!(
-                "price list: nanoseconds per fault (or fork, or page unmapped), timed inside the process, median and min – max over {} repetitions{}",
+                "price list: nanoseconds per fault (or fork, or page unmapped), timed inside the process, median and min – max over {} repetitions of wall time, and the median of the thread's CPU time{}",
                 variant.notes.get("repetitions").map_or("the", String::as_str),
                 timing_caveat(env).map(|c| format!(" ({c})")).unwrap_or_default()
             ),
@@ -300,6 +300,7 @@ impl Experiment for FaultCosts {
                 "bytes per rep",
                 "ns per unit",
                 "min – max",
+                "CPU ns per unit",
                 "ns per KiB",
                 "major faults",
                 "what",
@@ -317,12 +318,15 @@ impl Experiment for FaultCosts {
                     human_bytes(c.bytes),
                     format!("{:.0}", c.nanos_per_unit.median),
                     format!("{:.0} – {:.0}", c.nanos_per_unit.min, c.nanos_per_unit.max),
+                    c.cpu_nanos_per_unit
+                        .map_or("-".into(), |s| format!("{:.0}", s.median)),
                     format!("{:.1}", c.nanos_per_kib.median),
                     c.major_faults.to_string(),
                     kind.what.to_string(),
                 ],
                 Err(reason) => vec![
                     kind.kind.to_string(),
+                    "-".into(),
                     "-".into(),
                     "-".into(),
                     "-".into(),
@@ -471,10 +475,16 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
         }
     }
     let whole = spread(&samples);
-    let per = |divisor: f64| Spread {
+    let divide = |whole: Spread, divisor: f64| Spread {
         min: whole.min / divisor,
         median: whole.median / divisor,
         max: whole.max / divisor,
+    };
+    let per = |divisor: f64| divide(whole, divisor);
+    let cpu_key = kind.note.replace("_nanos", "_cpu_nanos");
+    let cpu = match variant.notes.get(&cpu_key) {
+        Some(text) => Some(divide(spread(&parse_nanos(text)?), units_per_repetition)),
+        None => None,
     };
     Ok(FaultCost {
         kind: kind.kind.to_string(),
@@ -491,6 +501,7 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
         .to_string(),
         units_per_repetition,
         nanos_per_unit: per(units_per_repetition),
+        cpu_nanos_per_unit: cpu,
         nanos_per_kib: per(bytes as f64 / 1024.0),
     })
 }
@@ -601,6 +612,7 @@ mod tests {
                 "notes": {"block_bytes": "1048576", "thp_block_bytes": "4194304",
                           "random_block_bytes": "131072", "repetitions": "4",
                           "cost_anon_first_touch_nanos": "256000,512000,300000,280000",
+                          "cost_anon_first_touch_cpu_nanos": "2560,2560,2560,2560",
                           "cost_thp_first_touch_nanos": "100,100,100,100",
                           "cost_file_major_read_ahead_nanos": "100,100,100,100",
                           "cost_munmap_nanos": "2560,2560,2560,2560"},
@@ -643,6 +655,7 @@ mod tests {
         assert_eq!(anon.nanos_per_unit.median, 1132.8125);
         assert_eq!(anon.nanos_per_unit.max, 2000.0);
         assert_eq!(anon.nanos_per_kib.min, 250.0);
+        assert_eq!(anon.cpu_nanos_per_unit.map(|s| s.median), Some(10.0));
         let munmap = cost(&costs, "munmap").expect("munmap priced");
         // 4 MiB resident over 4 repetitions: 256 pages of 4 KiB each.
         assert_eq!(munmap.units_per_repetition, 256.0);
@@ -665,7 +678,7 @@ mod tests {
             .iter()
             .find(|r| r[0] == "thp-first-touch")
             .expect("a row for thp");
-        assert!(row[8].contains("huge pages"), "{row:?}");
+        assert!(row[9].contains("huge pages"), "{row:?}");
     }
 
     #[test]

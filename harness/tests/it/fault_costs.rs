@@ -102,7 +102,7 @@ fn fault_costs_counts_one_fault_per_page_where_each_kind_says_so() {
     for kind in KINDS {
         match costs.iter().find(|c| c["kind"] == kind) {
             Some(c) => {
-                for spread in ["nanos_per_unit", "nanos_per_kib"] {
+                for spread in ["nanos_per_unit", "cpu_nanos_per_unit", "nanos_per_kib"] {
                     let (min, median, max) = (
                         c[spread]["min"].as_f64().expect("min"),
                         c[spread]["median"].as_f64().expect("median"),
@@ -118,7 +118,7 @@ fn fault_costs_counts_one_fault_per_page_where_each_kind_says_so() {
                     .iter()
                     .find(|r| r[0] == kind)
                     .unwrap_or_else(|| panic!("{kind}: neither priced nor in the table"));
-                let why = row[8].as_str().unwrap_or("");
+                let why = row[9].as_str().unwrap_or("");
                 assert!(why.starts_with("not measured: "), "{kind}: {row:?}");
                 // Only THP and the disk may be missing, and only for a reason.
                 assert!(
