@@ -138,3 +138,21 @@ fn fault_costs_counts_one_fault_per_page_where_each_kind_says_so() {
     assert!(per_rep >= (block / page) as f64, "{anon:#}");
     run.assert_scratch_empty();
 }
+
+#[test]
+fn smaps_of_a_process_holding_a_1g_file_mapping_parses_to_the_resident_file() {
+    // The capture the hot-path benchmark parses (see fixtures/proc/NOTES.md).
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/proc/file-mapping-1g/smaps");
+    let text = include_str!("../fixtures/proc/file-mapping-1g/smaps");
+    let mappings = harness::probe::smaps::parse(text, &path).expect("parses");
+    let file = mappings
+        .iter()
+        .find(|m| m.name.ends_with("/data"))
+        .expect("the file mapping");
+    assert_eq!(file.perms, "r--s");
+    assert_eq!(file.figures.size_bytes, 976_564 * 1024);
+    assert_eq!(file.figures.rss_bytes, 976_564 * 1024);
+    assert_eq!(file.figures.anonymous_bytes, 0);
+    assert_eq!(file.figures.private_dirty_bytes, 0);
+}
