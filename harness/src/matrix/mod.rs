@@ -219,31 +219,30 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         })
         .collect();
     let matrix = compare::compare(&columns);
-    let with_runs: Vec<_> = results
+    let text = format!(
+        "{}\n{}\n{}",
+        crate::report::text::layout(&table::kernels(&results)),
+        crate::report::text::layout(&table::matrix(&matrix)),
+        table::legend(&matrix)
+    );
+    let markdown = format!(
+        "# Kernel matrix\n\n{}\n{}\n{}",
+        crate::report::markdown::layout(&table::kernels(&results)),
+        crate::report::markdown::layout(&table::matrix(&matrix)),
+        table::legend(&matrix)
+    );
+    // The price list per kernel, if any kernel measured one (timings are shown, not compared).
+    let priced: Vec<_> = results
         .iter()
         .filter_map(|k| Some((k.label.as_str(), k.run.as_ref().ok()?)))
         .collect();
-    let costs = crate::compare::costs::across_kernels(&with_runs);
-    let text = format!(
-        "{}\n{}\n{}{}",
-        crate::report::text::layout(&table::kernels(&results)),
-        crate::report::text::layout(&table::matrix(&matrix)),
-        table::legend(&matrix),
-        costs.as_ref().map_or(String::new(), |t| format!(
-            "\n{}",
-            crate::report::text::layout(t)
-        ))
-    );
-    let markdown = format!(
-        "# Kernel matrix\n\n{}\n{}\n{}{}",
-        crate::report::markdown::layout(&table::kernels(&results)),
-        crate::report::markdown::layout(&table::matrix(&matrix)),
-        table::legend(&matrix),
-        costs.as_ref().map_or(String::new(), |t| format!(
-            "\n{}",
-            crate::report::markdown::layout(t)
-        ))
-    );
+    let (text, markdown) = match crate::compare::costs::across_kernels(&priced) {
+        Some(t) => (
+            format!("{text}\n{}", crate::report::text::layout(&t)),
+            format!("{markdown}\n{}", crate::report::markdown::layout(&t)),
+        ),
+        None => (text, markdown),
+    };
     let ktap_text = ktap::render(&results);
     store::write_atomic(&run_dir.join("matrix.txt"), text.as_bytes())?;
     store::write_atomic(&run_dir.join("matrix.md"), markdown.as_bytes())?;
