@@ -140,6 +140,17 @@ pub fn source(file: &str) -> Option<&'static Source> {
     SOURCES.iter().find(|s| s.file == file)
 }
 
+/// `fault-costs`.
+pub const FAULT_COSTS: ExperimentInfo = ExperimentInfo {
+    name: "fault-costs",
+    summary: "what each kind of page fault costs: anonymous, THP, zero page, file, disk, COW, fork, munmap",
+    sources: &[
+        "000_242c9450f32c56c8.txt",
+        "001_3c62cec1a17aa088.txt",
+        "002_4ca7868f1a8c4269.txt",
+    ],
+};
+
 /// Every experiment, in the order `harness all` runs them.
 pub const CATALOG: &[ExperimentInfo] = &[
     MMAP_FILE,
@@ -151,6 +162,7 @@ pub const CATALOG: &[ExperimentInfo] = &[
     LAZY_ALLOC,
     SHARED_FILE,
     MANY_PROCESSES,
+    FAULT_COSTS,
 ];
 
 #[cfg(test)]

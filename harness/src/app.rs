@@ -683,6 +683,7 @@ fn run_one(
         variants: Vec::new(),
         claims: Vec::new(),
         summary: Vec::new(),
+        fault_costs: Vec::new(),
     };
     let plan = match exp.plan(ctx) {
         Ok(plan) => plan,
@@ -795,6 +796,7 @@ fn run_one(
         .retain(|c| c.variant.as_deref().is_none_or(|v| selection.wants(v)));
     record.summary = exp.summary(&record, ctx.env);
     crate::progress::experiment_done(&record, started.elapsed());
+    record.fault_costs = crate::experiment::fault_costs::price_list(&record, ctx.env);
     let complete: Vec<Vec<VariantRecord>> = runs
         .into_iter()
         .filter(|v| v.len() == selected_count)

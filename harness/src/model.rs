@@ -112,6 +112,57 @@ pub struct ExperimentRecord {
     /// glance (e.g. Σ Rss against Σ Pss), rendered after the claims.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summary: Vec<SummaryTable>,
+    /// What each kind of page fault cost, timed inside the experiment (the
+    /// `fault-costs` experiment; empty for the others). Never judged as a claim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fault_costs: Vec<FaultCost>,
+}
+
+/// The price of one kind of page fault (or of fork, or munmap) on this machine:
+/// the experiment timed `repetitions` loops from inside with the monotonic clock,
+/// and the harness divided each by the units it counted from outside for the
+/// same phase. Timings are information, never a verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultCost {
+    /// Kebab-case kind (`anon-first-touch`, `thp-first-touch`, `cow-after-fork`, ...).
+    pub kind: String,
+    /// The checkpoint that ends the phase the kind was timed in.
+    pub phase: String,
+    /// How many times the loop ran, each over a fresh block.
+    pub repetitions: u64,
+    /// Page faults (minor + major) of the whole phase, counted from outside.
+    pub faults: u64,
+    /// Of those, major faults (the ones that waited for I/O).
+    pub major_faults: u64,
+    /// Bytes one repetition covered (touched, read, or resident for fork and munmap).
+    pub bytes: u64,
+    /// What the nanoseconds are per: `fault` (as the kernel counted them, so one
+    /// fault-around or read-ahead fault counts once), `fork`, or `page` (unmapped).
+    pub unit: String,
+    /// Units in one repetition (faults counted over the phase / repetitions, 1 fork,
+    /// or resident pages unmapped).
+    pub units_per_repetition: f64,
+    /// Nanoseconds per unit over the repetitions (wall time, the monotonic clock).
+    pub nanos_per_unit: Spread,
+    /// The same in CPU time of the timing thread: leaves out the time it did not
+    /// run (other processes had the CPU, or it waited for the disk), so on a busy
+    /// machine it is the closer figure for what the kernel spent; absent in
+    /// results of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_nanos_per_unit: Option<Spread>,
+    /// Nanoseconds per KiB of `bytes` over the repetitions.
+    pub nanos_per_kib: Spread,
+}
+
+/// Minimum, median and maximum of a set of measurements.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    /// The smallest.
+    pub min: f64,
+    /// The middle one (the mean of the two middle ones for an even count).
+    pub median: f64,
+    /// The largest.
+    pub max: f64,
 }
 
 /// A table an experiment derives from its record (display strings, units in the

@@ -86,6 +86,7 @@ fn answers_of(name: &str) -> &'static [Answer] {
         "lazy-alloc" => texts::LAZY_ALLOC,
         "shared-file" => texts::SHARED_FILE,
         "many-processes" => texts::MANY_PROCESSES,
+        "fault-costs" => texts::FAULT_COSTS,
         _ => &[],
     }
 }

@@ -530,3 +530,83 @@ pub(super) const MANY_PROCESSES: &[Answer] = &[
         format!("Pss per process plus the kernel's per-process memory (page tables, kernel stack, slab), measured as the growth of MemAvailable-side counters when the processes start; Rss would overstate it many times.{}", figure(m, "many-processes"))
     },
 ];
+
+/// The median wall nanoseconds per unit of a kind of the price list.
+fn cost(f: &Facts<'_>, kind: &str) -> Option<f64> {
+    f.record?
+        .fault_costs
+        .iter()
+        .find(|c| c.kind == kind)
+        .map(|c| c.nanos_per_unit.median)
+}
+
+/// The median wall nanoseconds per KiB of a kind of the price list.
+fn cost_per_kib(f: &Facts<'_>, kind: &str) -> Option<f64> {
+    f.record?
+        .fault_costs
+        .iter()
+        .find(|c| c.kind == kind)
+        .map(|c| c.nanos_per_kib.median)
+}
+
+pub(super) const FAULT_COSTS: &[Answer] = &[
+    |f| {
+        let m = (|| {
+            Some(format!(
+                "a THP fault {:.0} ns against {:.0} ns for a 4 KiB fault; per KiB {:.1} ns against {:.1} ns",
+                cost(f, "thp-first-touch")?,
+                cost(f, "anon-first-touch")?,
+                cost_per_kib(f, "thp-first-touch")?,
+                cost_per_kib(f, "anon-first-touch")?
+            ))
+        })();
+        format!("A THP fault has to find 2 MiB of contiguous free memory and zero all of it, 512 times the work of zeroing one page; but it is one trap into the kernel, one page-table entry and one accounting step for those 512 pages, so per KiB it costs less.{}", figure(m, "fault-costs"))
+    },
+    |f| {
+        let m = (|| {
+            let c = f
+                .record?
+                .fault_costs
+                .iter()
+                .find(|c| c.kind == "file-minor-fault-around")?;
+            Some(format!(
+                "{:.0} ns per fault, each fault mapping {:.0} pages on average",
+                c.nanos_per_unit.median,
+                c.bytes as f64 / f.page_size.max(1) as f64 / c.units_per_repetition.max(1.0)
+            ))
+        })();
+        format!("Each of those faults maps many cached pages at once (fault-around, up to 64 KiB, or a whole large folio), so the program takes one trap where it would have taken a dozen or more; per page mapped, it is much cheaper than one fault per page.{}", figure(m, "fault-costs"))
+    },
+    |f| {
+        let m = (|| {
+            let major = cost(f, "file-major-no-read-ahead")?;
+            let minor = cost(f, "anon-first-touch")?;
+            Some(format!(
+                "a major fault without read-ahead {major:.0} ns, a first-touch minor fault {minor:.0} ns: about {:.0} minor faults",
+                major / minor.max(1.0)
+            ))
+        })();
+        format!("A major fault waits for the storage device, a minor one only for the CPU and memory: the ratio is set by the device (a virtual disk backed by a host's page cache is far faster than a spinning disk, where one major fault costs milliseconds).{}", figure(m, "fault-costs"))
+    },
+    |f| {
+        let m = (|| {
+            Some(format!(
+                "fork {:.0} µs, a copy-on-write fault {:.0} ns against a first touch {:.0} ns",
+                cost(f, "fork")? / 1000.0,
+                cost(f, "cow-after-fork")?,
+                cost(f, "anon-first-touch")?
+            ))
+        })();
+        format!("fork copies page tables, not pages: its cost grows with the resident memory the page tables map (and with the number of mappings). The pages stay shared and write-protected, so the first write to each one afterwards faults and copies a page, which costs more than a first touch because the old page must be read as well.{}", figure(m, "fault-costs"))
+    },
+    |f| {
+        let m = (|| {
+            Some(format!(
+                "reading an untouched page {:.0} ns, writing one {:.0} ns",
+                cost(f, "zero-page-read")?,
+                cost(f, "anon-first-touch")?
+            ))
+        })();
+        format!("A read of never-written anonymous memory maps the shared zero page: no page is allocated or zeroed, only a page-table entry written. A write has to allocate a page and clear it first.{}", figure(m, "fault-costs"))
+    },
+];

@@ -32,11 +32,14 @@
 //! - each declared region's figures (`data.rss_bytes`, ...), absolute.
 //!
 //! Claims are matched by (experiment, variant, id) and compared exactly. Phase
-//! durations are never compared. Metrics are compared only where both runs used
+//! durations are never compared. The price list (`fault_costs`) is compared by
+//! [`costs`]: a median beyond the spread of both runs is reported as a change,
+//! never as a regression. Metrics are compared only where both runs used
 //! the same page size and the same parameters; the claims are still compared, and
 //! [`Comparison::not_compared`] says what was left out and why.
 
 pub mod baseline;
+pub mod costs;
 pub mod render;
 pub mod tolerance;
 
@@ -207,6 +210,8 @@ pub struct Comparison {
     pub metrics: Vec<MetricComparison>,
     /// What could not be compared, and why; one sentence each.
     pub not_compared: Vec<String>,
+    /// Every kind of the price list priced in both runs (reported, never a regression).
+    pub costs: Vec<costs::CostComparison>,
 }
 
 impl Comparison {
@@ -280,6 +285,7 @@ pub fn spread(experiment: &str, repeats: &[&VariantRecord]) -> Vec<MetricSpread>
             claims: Vec::new(),
             metrics: Vec::new(),
             not_compared: Vec::new(),
+            costs: Vec::new(),
         };
         // A variant compared with itself lists each of its metrics once.
         compare_variant(&mut own, experiment, v, v, &Spreads::default());
@@ -328,11 +334,13 @@ pub fn compare(baseline: &RunRecord, now: &RunRecord, tolerances: Tolerances) ->
         claims: Vec::new(),
         metrics: Vec::new(),
         not_compared: Vec::new(),
+        costs: Vec::new(),
     };
     let spreads = Spreads {
         baseline: spread_map(baseline),
         now: spread_map(now),
     };
+    let timing_mismatch = costs::incomparable(&baseline.environment, &now.environment);
     let same_page_size = baseline.environment.page_size == now.environment.page_size;
     if !same_page_size {
         cmp.not_compared.push(format!(
@@ -347,9 +355,16 @@ pub fn compare(baseline: &RunRecord, now: &RunRecord, tolerances: Tolerances) ->
             continue;
         };
         compare_claims(&mut cmp, old, new);
+        if timing_mismatch.is_none() {
+            cmp.costs.extend(costs::compare_costs(old, new));
+        }
         if same_page_size {
             compare_experiment_metrics(&mut cmp, old, new, baseline.quick, now.quick, &spreads);
         }
+    }
+    let priced = |r: &RunRecord| r.experiments.iter().any(|e| !e.fault_costs.is_empty());
+    if let Some(why) = timing_mismatch.filter(|_| priced(baseline) && priced(now)) {
+        cmp.not_compared.push(why);
     }
     for old in &baseline.experiments {
         if !now.experiments.iter().any(|e| e.name == old.name) {

@@ -109,6 +109,7 @@ pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
         }
         out.push(("Metrics that changed".to_string(), t));
     }
+    out.extend(super::costs::section(&cmp.costs));
     out
 }
 

@@ -1054,6 +1054,7 @@ mod tests {
             variants: vec![v],
             claims: Vec::new(),
             summary: Vec::new(),
+            fault_costs: Vec::new(),
         };
         ForkCow.judge(&record, env)
     }

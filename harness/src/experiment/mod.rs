@@ -3,6 +3,7 @@
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
 mod anatomy;
+pub mod fault_costs;
 mod fork_cow;
 mod lazy_alloc;
 mod many_processes;
@@ -112,6 +113,7 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &lazy_alloc::LazyAlloc,
         &shared_file::SharedFile,
         &many_processes::ManyProcesses,
+        &fault_costs::FaultCosts,
     ]
 }
 
@@ -393,6 +395,7 @@ pub(crate) mod testkit {
             variants,
             claims: Vec::new(),
             summary: Vec::new(),
+            fault_costs: Vec::new(),
         }
     }
 

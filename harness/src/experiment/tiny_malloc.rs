@@ -1098,6 +1098,7 @@ mod tests {
             variants: vec![v],
             claims: Vec::new(),
             summary: Vec::new(),
+            fault_costs: Vec::new(),
         };
         for claim in TinyMalloc.judge(&record, &fixtures::env()) {
             let declared = CLAIMS.iter().find(|c| c.id == claim.id).expect("declared");

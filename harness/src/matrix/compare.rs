@@ -329,6 +329,7 @@ pub(crate) mod tests {
                     expected: None,
                 }],
                 summary: vec![],
+                fault_costs: vec![],
             }],
         }
     }

@@ -232,6 +232,18 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         crate::report::markdown::layout(&table::matrix(&matrix)),
         table::legend(&matrix)
     );
+    // The price list per kernel, if any kernel measured one (timings are shown, not compared).
+    let priced: Vec<_> = results
+        .iter()
+        .filter_map(|k| Some((k.label.as_str(), k.run.as_ref().ok()?)))
+        .collect();
+    let (text, markdown) = match crate::compare::costs::across_kernels(&priced) {
+        Some(t) => (
+            format!("{text}\n{}", crate::report::text::layout(&t)),
+            format!("{markdown}\n{}", crate::report::markdown::layout(&t)),
+        ),
+        None => (text, markdown),
+    };
     let kernel_runs: Vec<(String, Result<&RunRecord, String>)> = results
         .iter()
         .map(|k| (k.label.clone(), k.run.as_ref().map_err(Clone::clone)))

@@ -932,6 +932,7 @@ value = 16
             }],
             claims: Vec::new(),
             summary: Vec::new(),
+            fault_costs: Vec::new(),
         }
     }
 

@@ -168,6 +168,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         variants: vec![outcome.record],
         claims: Vec::new(),
         summary: Vec::new(),
+        fault_costs: Vec::new(),
     };
     if let Some(file) = &claims_file {
         experiment.claims = claims::judge(file, &experiment, env.page_size);

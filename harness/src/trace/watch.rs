@@ -217,6 +217,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
             variants: vec![record],
             claims: Vec::new(),
             summary: Vec::new(),
+            fault_costs: Vec::new(),
         }],
         repeats: None,
     };

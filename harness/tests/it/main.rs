@@ -6,6 +6,7 @@ mod cli;
 mod compare;
 mod demos;
 mod failures;
+mod fault_costs;
 mod fixtures;
 mod fork_cow;
 mod fuzz;

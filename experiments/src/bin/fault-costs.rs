@@ -1,0 +1,582 @@
+//! fault-costs: what each kind of page fault costs, timed inside the process.
+//!
+//! The writings argue about cost ("major faults go to disk", copy-on-write "only
+//! copies what is touched"); this experiment prices each kind. Every kind gets its
+//! own phase between two checkpoints, so the harness counts that phase's faults
+//! from outside. Inside the phase the same loop runs `--repetitions` times, each
+//! time over a fresh block of `--block-bytes` that nothing has touched, with the
+//! monotonic clock (and the thread's CPU clock) read right before and right after
+//! the loop. Between the two reads nothing is allocated and nothing but the
+//! measured pages is touched; the per-repetition nanoseconds go to stack arrays
+//! and are sent as notes (`write(2)` from a stack buffer) after the loop. The harness divides them by the faults it
+//! counted, so a "fault" is what the kernel counted, fault-around and read-ahead
+//! included.
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+use clap::Parser;
+use experiments::pages::{self, page_size};
+use experiments::Session;
+
+/// At most this many repetitions: their timings must fit in one protocol line.
+const MAX_REPETITIONS: usize = 32;
+/// The PMD size of x86-64 and arm64 with 4 KiB pages: one transparent huge page.
+const HUGE_PAGE_BYTES: usize = 2 << 20;
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "time each kind of page fault between checkpoints (anonymous, THP, zero page, file, COW, fork, munmap); run by the vmlab harness"
+)]
+struct Args {
+    /// Folder for the file (removed by the harness afterwards).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Bytes touched per repetition by the 4 KiB kinds (anonymous, zero page,
+    /// file with fault-around and read-ahead, COW, munmap).
+    #[arg(long)]
+    block_bytes: usize,
+    /// Bytes touched per repetition by the THP kind (a multiple of 2 MiB).
+    #[arg(long)]
+    thp_block_bytes: usize,
+    /// Bytes read per repetition from the cold file with read-ahead off (every
+    /// page is a disk read, so this is smaller).
+    #[arg(long)]
+    random_block_bytes: usize,
+    /// How many times each loop runs (each on a fresh block), 1 to 32.
+    #[arg(long)]
+    repetitions: usize,
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("fault-costs: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// A private anonymous mapping, unmapped on drop (unless already unmapped).
+struct Anon {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Anon {
+    /// Maps `len` bytes starting at a multiple of `align`, advised `advice`.
+    fn map(len: usize, align: usize, advice: libc::c_int) -> io::Result<Anon> {
+        let reserve = len + align;
+        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
+        let raw = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                reserve,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let start = (raw as usize).div_ceil(align) * align;
+        let head = start - raw as usize;
+        let tail = reserve - head - len;
+        // SAFETY: trimming the unaligned head and the tail of the mapping just made;
+        // both ranges lie inside it and nothing refers to them.
+        unsafe {
+            if head > 0 {
+                libc::munmap(raw, head);
+            }
+            if tail > 0 {
+                libc::munmap((start + len) as *mut libc::c_void, tail);
+            }
+        }
+        let map = Anon {
+            ptr: start as *mut u8,
+            len,
+        };
+        // SAFETY: advising the mapping we own, over its whole length.
+        if unsafe { libc::madvise(map.ptr.cast(), len, advice) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(map)
+    }
+
+    /// Block `index` of `block` bytes.
+    fn block(&self, index: usize, block: usize) -> *mut u8 {
+        debug_assert!((index + 1) * block <= self.len);
+        // SAFETY: callers stay inside the mapping (index < repetitions, and the
+        // mapping holds repetitions blocks).
+        unsafe { self.ptr.add(index * block) }
+    }
+}
+
+impl Drop for Anon {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: unmapping exactly what `map` kept.
+            unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        }
+    }
+}
+
+/// A shared read-only mapping of a file, unmapped on drop.
+struct FileMap {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl FileMap {
+    fn map(file: &File, len: usize) -> io::Result<FileMap> {
+        // SAFETY: mapping a file we hold open, read-only; the file lives in the
+        // harness's private temp folder and nobody truncates it while it is mapped.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(FileMap {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    fn at(&self, offset: usize) -> *mut u8 {
+        debug_assert!(offset <= self.len);
+        // SAFETY: callers pass offsets inside the mapping.
+        unsafe { self.ptr.add(offset) }
+    }
+
+    fn advise(&self, offset: usize, len: usize, advice: libc::c_int) -> io::Result<()> {
+        // SAFETY: advising a page-aligned range inside the mapping we own.
+        if unsafe { libc::madvise(self.at(offset).cast(), len, advice) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FileMap {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what `map` mapped.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+/// Per-repetition timings, on the stack so that recording one touches no new page:
+/// wall time (the monotonic clock) and the thread's CPU time, which leaves out the
+/// time the thread was not running (another process had the CPU, or it slept on
+/// the disk): on a busy machine the two differ, and the difference is the load.
+struct Timings {
+    wall: Samples,
+    cpu: Samples,
+}
+
+/// Up to [`MAX_REPETITIONS`] nanosecond counts.
+struct Samples {
+    nanos: [u64; MAX_REPETITIONS],
+    len: usize,
+}
+
+impl Samples {
+    fn push(&mut self, nanos: u64) {
+        if self.len < MAX_REPETITIONS {
+            self.nanos[self.len] = nanos;
+            self.len += 1;
+        }
+    }
+}
+
+impl Timings {
+    fn new() -> Timings {
+        let empty = || Samples {
+            nanos: [0; MAX_REPETITIONS],
+            len: 0,
+        };
+        Timings {
+            wall: empty(),
+            cpu: empty(),
+        }
+    }
+
+    /// Runs `work` between two readings of both clocks and records the differences.
+    fn time(&mut self, work: impl FnOnce()) {
+        let cpu_start = clock_nanos(libc::CLOCK_THREAD_CPUTIME_ID);
+        let start = clock_nanos(libc::CLOCK_MONOTONIC);
+        work();
+        let end = clock_nanos(libc::CLOCK_MONOTONIC);
+        let cpu_end = clock_nanos(libc::CLOCK_THREAD_CPUTIME_ID);
+        self.wall.push(end - start);
+        self.cpu.push(cpu_end - cpu_start);
+    }
+
+    /// Sends both series as notes `<key>_nanos` and `<key>_cpu_nanos`.
+    fn send(&self, session: &mut Session, key: &str) -> io::Result<()> {
+        let mut name = NoteKey::new();
+        name.set(key, "_nanos");
+        session.note(name.as_str(), &self.wall)?;
+        name.set(key, "_cpu_nanos");
+        session.note(name.as_str(), &self.cpu)
+    }
+}
+
+/// A note key built on the stack (`cost_fork` + `_cpu_nanos`).
+struct NoteKey {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl NoteKey {
+    fn new() -> NoteKey {
+        NoteKey {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+
+    fn set(&mut self, stem: &str, suffix: &str) {
+        self.len = 0;
+        for b in stem.bytes().chain(suffix.bytes()).take(self.bytes.len()) {
+            self.bytes[self.len] = b;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Built from two &str and cut only at the end of the buffer, which the
+        // keys used here never reach.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("cost_key_too_long")
+    }
+}
+
+/// Comma-separated nanoseconds, formatted straight into the protocol line.
+impl std::fmt::Display for Samples {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, n) in self.nanos[..self.len].iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A clock in nanoseconds (the monotonic clock is a vDSO call: no system call,
+/// no fault once warm; the thread CPU clock is a system call, also fault-free).
+fn clock_nanos(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes into a valid local.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Times `work` once per repetition (given the repetition's index).
+fn time_each(repetitions: usize, mut work: impl FnMut(usize)) -> Timings {
+    let mut timings = Timings::new();
+    for r in 0..repetitions {
+        timings.time(|| work(r));
+    }
+    timings
+}
+
+/// Writes one byte to every `stride` bytes of `[base, base + len)`.
+#[inline(never)]
+fn write_every(base: *mut u8, len: usize, stride: usize) {
+    let mut offset = 0;
+    while offset < len {
+        // SAFETY: offset < len and callers pass a range inside a writable mapping.
+        unsafe { std::ptr::write_volatile(base.add(offset), 1) };
+        offset += stride;
+    }
+}
+
+/// Reads one byte from every `stride` bytes of `[base, base + len)`.
+#[inline(never)]
+fn read_every(base: *const u8, len: usize, stride: usize) -> u64 {
+    let mut sum = 0u64;
+    let mut offset = 0;
+    while offset < len {
+        // SAFETY: offset < len and callers pass a range inside a readable mapping.
+        sum = sum.wrapping_add(unsafe { std::ptr::read_volatile(base.add(offset)) } as u64);
+        offset += stride;
+    }
+    black_box(sum)
+}
+
+/// A forked child that blocks on a pipe until released, keeping the parent's
+/// pages shared (so the parent's writes are copy-on-write faults).
+struct WaitingChild {
+    pid: libc::pid_t,
+    release: libc::c_int,
+}
+
+impl WaitingChild {
+    fn fork() -> io::Result<WaitingChild> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the child only calls async-signal-safe functions (read, _exit).
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            let mut byte = 0u8;
+            // SAFETY: the child reads one byte into a local, then exits without
+            // running any of the parent's destructors.
+            unsafe {
+                libc::close(fds[1]);
+                libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
+                libc::_exit(0);
+            }
+        }
+        // SAFETY: the parent does not read; closing its copy of the read end.
+        unsafe { libc::close(fds[0]) };
+        Ok(WaitingChild {
+            pid,
+            release: fds[1],
+        })
+    }
+}
+
+impl Drop for WaitingChild {
+    fn drop(&mut self) {
+        let mut status = 0;
+        // SAFETY: closing our write end makes the child's read return; then reap it.
+        unsafe {
+            libc::close(self.release);
+            libc::waitpid(self.pid, &mut status, 0);
+        }
+    }
+}
+
+/// Forks a child that exits at once, returning its pid (the parent reaps it later).
+fn fork_and_exit() -> libc::pid_t {
+    // SAFETY: the child calls only _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: leaves the child without running the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    pid
+}
+
+fn run(args: &Args) -> io::Result<()> {
+    let mut session = Session::connect()?;
+    let page = page_size();
+    let reps = args.repetitions;
+    let block = pages::round_up_to_pages(args.block_bytes);
+    let random_block = pages::round_up_to_pages(args.random_block_bytes);
+    let thp_block = args.thp_block_bytes.div_ceil(HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES;
+    if reps == 0 || reps > MAX_REPETITIONS || block == 0 || random_block == 0 || thp_block == 0 {
+        session.skip(format_args!(
+            "--repetitions must be 1 to {MAX_REPETITIONS} and every block size above zero"
+        ));
+    }
+    let thp_mode =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let thp_available =
+        page == 4096 && (thp_mode.contains("[always]") || thp_mode.contains("[madvise]"));
+    session.note("block_bytes", block)?;
+    session.note("thp_block_bytes", thp_block)?;
+    session.note("random_block_bytes", random_block)?;
+    session.note("repetitions", reps)?;
+
+    // The file: [warm, for minor faults | cold, read-ahead | cold, MADV_RANDOM].
+    let warm_len = reps * block;
+    let cold_len = reps * block;
+    let random_len = reps * random_block;
+    let file_len = warm_len + cold_len + random_len;
+    let path = args.dir.join("data");
+    let file = prepare_file(&mut session, &path, file_len as u64)?;
+    pages::drop_from_page_cache(&file)?;
+    pages::read_through(&file, warm_len as u64, 1 << 20)?;
+    let in_cache = pages::resident_pages(&file, file_len)?;
+    session.note("file_bytes", file_len)?;
+    session.note("file_pages_cached_before", in_cache)?;
+    let fmap = FileMap::map(&file, file_len)?;
+    fmap.advise(warm_len + cold_len, random_len, libc::MADV_RANDOM)?;
+
+    let anon = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
+    let zero = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
+    let cow = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
+    let thp = if thp_available {
+        Some(Anon::map(
+            reps * thp_block,
+            HUGE_PAGE_BYTES,
+            libc::MADV_HUGEPAGE,
+        )?)
+    } else {
+        session.note(
+            "thp_unavailable",
+            format_args!("transparent huge pages: {}", thp_mode.trim()),
+        )?;
+        None
+    };
+    session.region("anon", anon.ptr, anon.len)?;
+    session.region("zero", zero.ptr, zero.len)?;
+    session.region("cow", cow.ptr, cow.len)?;
+    if let Some(thp) = &thp {
+        session.region("thp", thp.ptr, thp.len)?;
+    }
+    session.region("file-warm", fmap.at(0), warm_len)?;
+    session.region("file-cold", fmap.at(warm_len), cold_len)?;
+    session.region("file-random", fmap.at(warm_len + cold_len), random_len)?;
+
+    // Warm the code and the clock, so that the phases fault only the measured pages.
+    let warm = time_each(1, |_| {
+        write_every(anon.ptr, 0, page);
+        read_every(anon.ptr, 0, page);
+    });
+    black_box(warm.wall.len);
+    session.checkpoint("before-measuring")?;
+
+    let t = time_each(reps, |r| write_every(anon.block(r, block), block, page));
+    t.send(&mut session, "cost_anon_first_touch")?;
+    session.checkpoint("after-anon-first-touch")?;
+
+    let t = time_each(reps, |r| {
+        read_every(zero.block(r, block), block, page);
+    });
+    t.send(&mut session, "cost_zero_page_read")?;
+    session.checkpoint("after-zero-page-read")?;
+
+    if let Some(thp) = &thp {
+        let t = time_each(reps, |r| {
+            write_every(thp.block(r, thp_block), thp_block, HUGE_PAGE_BYTES)
+        });
+        t.send(&mut session, "cost_thp_first_touch")?;
+        session.checkpoint("after-thp-first-touch")?;
+    }
+
+    let t = time_each(reps, |r| {
+        read_every(fmap.at(r * block), block, page);
+    });
+    t.send(&mut session, "cost_file_minor_fault_around")?;
+    session.checkpoint("after-file-minor-fault")?;
+
+    // Each repetition starts cold: the blocks not mapped yet are dropped again, in
+    // case read-ahead of the previous one ran past its end (mapped pages stay).
+    let mut drop_failed = false;
+    let t = time_with_drop(reps, &file, &mut drop_failed, |r| {
+        read_every(fmap.at(warm_len + r * block), block, page);
+    });
+    t.send(&mut session, "cost_file_major_read_ahead")?;
+    session.checkpoint("after-file-major-fault")?;
+
+    let t = time_with_drop(reps, &file, &mut drop_failed, |r| {
+        read_every(
+            fmap.at(warm_len + cold_len + r * random_block),
+            random_block,
+            page,
+        );
+    });
+    t.send(&mut session, "cost_file_major_no_read_ahead")?;
+    if drop_failed {
+        session.note(
+            "page_cache_drop_failed",
+            "posix_fadvise(DONTNEED) returned an error",
+        )?;
+    }
+    session.checkpoint("after-file-major-fault-no-read-ahead")?;
+
+    write_every(cow.ptr, cow.len, page);
+    let child = WaitingChild::fork()?;
+    let both = [("main", session.pid()), ("child", child.pid)];
+    session.checkpoint_with("after-fork-child", &both)?;
+
+    let t = time_each(reps, |r| write_every(cow.block(r, block), block, page));
+    t.send(&mut session, "cost_cow_after_fork")?;
+    session.checkpoint_with("after-cow-fault", &both)?;
+
+    // Only the anonymous region stays resident for the fork and munmap phases.
+    drop(child);
+    drop(cow);
+    drop(zero);
+    drop(thp);
+    drop(fmap);
+    session.checkpoint("before-fork")?;
+
+    let mut pids = [0 as libc::pid_t; MAX_REPETITIONS];
+    let t = time_each(reps, |r| pids[r] = fork_and_exit());
+    for pid in &pids[..reps] {
+        let mut status = 0;
+        // SAFETY: reaping our own children into a local.
+        unsafe { libc::waitpid(*pid, &mut status, 0) };
+    }
+    if pids[..reps].iter().any(|p| *p < 0) {
+        return Err(io::Error::other("fork failed while timing it"));
+    }
+    t.send(&mut session, "cost_fork")?;
+    session.checkpoint("after-fork")?;
+
+    let t = time_each(reps, |r| {
+        // SAFETY: unmapping block r of the anonymous region, each exactly once;
+        // the region's Drop is disarmed below.
+        unsafe { libc::munmap(anon.block(r, block).cast(), block) };
+    });
+    let mut anon = anon;
+    anon.len = 0;
+    t.send(&mut session, "cost_munmap")?;
+    session.checkpoint("after-munmap")?;
+
+    drop(file);
+    std::fs::remove_file(&path)?;
+    session.done()
+}
+
+/// Like [`time_each`], dropping the file's unmapped pages from the page cache
+/// before each repetition (outside the timed part).
+fn time_with_drop(
+    repetitions: usize,
+    file: &File,
+    drop_failed: &mut bool,
+    mut work: impl FnMut(usize),
+) -> Timings {
+    let mut timings = Timings::new();
+    for r in 0..repetitions {
+        // SAFETY: plain syscall on a descriptor we own.
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        *drop_failed |= rc != 0;
+        timings.time(|| work(r));
+    }
+    timings
+}
+
+/// Writes the file with random bytes and flushes it, before any checkpoint.
+fn prepare_file(session: &mut Session, path: &PathBuf, len: u64) -> io::Result<File> {
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let mut last = 0u64;
+    pages::write_random_file(&mut file, len, 1 << 20, |done| {
+        if done == len || done - last >= len / 20 {
+            last = done;
+            session.progress(done, len, "writing the file")?;
+        }
+        Ok(())
+    })?;
+    file.sync_all()?;
+    Ok(file)
+}
