@@ -46,6 +46,11 @@ impl KernelSpec {
                  `harness matrix --list-kernels` shows what is available"
             ));
         }
+        // Refused here, before anything is built or booted: QEMU would only
+        // fail after the guest binaries were built, with a less clear message.
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {text}: {e}"))?;
+        image_kind(&bytes)
+            .map_err(|why| format!("{text} is not a kernel image QEMU can boot: {why}"))?;
         Ok(KernelSpec::Path(path))
     }
 
@@ -81,6 +86,49 @@ impl fmt::Display for KernelSpec {
     }
 }
 
+/// The two kinds of image `qemu-system-x86_64 -kernel` boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// A bzImage: the x86 boot protocol's setup header (`HdrS` at 0x202).
+    BzImage,
+    /// An ELF vmlinux with a PVH entry point (a `Xen` note of type
+    /// XEN_ELFNOTE_PHYS32_ENTRY in a PT_NOTE segment), which QEMU starts directly.
+    ElfPvh,
+}
+
+/// Offset of the boot protocol's header signature in a bzImage
+/// (Documentation/arch/x86/boot.rst: `header` at 0x202, "HdrS").
+const BZIMAGE_MAGIC_AT: usize = 0x202;
+/// The ELF note type that carries the PVH entry point (xen/interface/elfnote.h).
+const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
+
+/// What kind of bootable image `bytes` are, or why they are not one.
+pub fn image_kind(bytes: &[u8]) -> Result<ImageKind, String> {
+    if bytes.get(BZIMAGE_MAGIC_AT..BZIMAGE_MAGIC_AT + 4) == Some(b"HdrS") {
+        return Ok(ImageKind::BzImage);
+    }
+    if !bytes.starts_with(b"\x7fELF") {
+        return Err(format!(
+            "neither a bzImage (no \"HdrS\" at offset {BZIMAGE_MAGIC_AT:#x}) nor an ELF file"
+        ));
+    }
+    use object::read::elf::{ElfFile64, ProgramHeader};
+    let file = ElfFile64::<object::Endianness>::parse(bytes)
+        .map_err(|e| format!("an ELF file that does not parse as 64-bit ELF: {e}"))?;
+    let endian = file.endian();
+    for header in file.elf_program_headers() {
+        let Ok(Some(mut notes)) = header.notes(endian, bytes) else {
+            continue;
+        };
+        while let Ok(Some(note)) = notes.next() {
+            if note.name() == b"Xen" && note.n_type(endian).0 == XEN_ELFNOTE_PHYS32_ENTRY {
+                return Ok(ImageKind::ElfPvh);
+            }
+        }
+    }
+    Err("an ELF file without a PVH entry note (built without CONFIG_PVH); pass the bzImage".into())
+}
+
 /// A kernel image ready to boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelImage {
@@ -88,6 +136,130 @@ pub struct KernelImage {
     pub path: PathBuf,
     /// Its release (`6.1.0-47-amd64`) when known from the package.
     pub release: Option<String>,
+    /// The folder of modules taken from the same package for the guest (see
+    /// [`GUEST_MODULES`]), when the package was one.
+    pub modules: Option<PathBuf>,
+}
+
+/// The modules a guest needs for its files' disk, where the kernel has them as
+/// modules rather than built in: the virtio PCI transport and block driver, and
+/// ext4. `crc32c_generic` is listed too: ext4's metadata checksums ask the
+/// crypto API for "crc32c", which a guest without modprobe cannot load on
+/// demand. Their dependencies come from the package's modules.dep.
+pub const GUEST_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "ext4", "crc32c_generic"];
+
+/// The file in a modules folder that lists them in load order.
+pub const MODULE_ORDER: &str = "order";
+
+/// A module's name from its path in modules.dep (`kernel/fs/ext4/ext4.ko` is
+/// `ext4`; dashes and underscores are the same to the kernel).
+fn module_name(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let stem = file.split(".ko").next().unwrap_or(file);
+    stem.replace('-', "_")
+}
+
+/// The modules to load for `wanted`, dependencies first, as paths relative to
+/// the modules folder, from the text of modules.dep. Names missing from it are
+/// returned apart: built into the kernel, or not available at all.
+pub fn load_order(modules_dep: &str, wanted: &[&str]) -> (Vec<String>, Vec<String>) {
+    let mut deps: std::collections::HashMap<String, (String, Vec<String>)> = Default::default();
+    for line in modules_dep.lines() {
+        let Some((module, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let needs = rest.split_whitespace().map(str::to_string).collect();
+        deps.insert(module_name(module), (module.trim().to_string(), needs));
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut missing = Vec::new();
+    // Depth first, each module after everything it needs, each once.
+    fn visit(
+        name: &str,
+        deps: &std::collections::HashMap<String, (String, Vec<String>)>,
+        order: &mut Vec<String>,
+        depth: usize,
+    ) -> bool {
+        let Some((path, needs)) = deps.get(name) else {
+            return false;
+        };
+        if order.contains(path) || depth > 64 {
+            return true;
+        }
+        for need in needs {
+            visit(&module_name(need), deps, order, depth + 1);
+        }
+        order.push(path.clone());
+        true
+    }
+    for name in wanted {
+        if !visit(&name.replace('-', "_"), &deps, &mut order, 0) {
+            missing.push(name.to_string());
+        }
+    }
+    (order, missing)
+}
+
+/// Copies the guest's modules out of an unpacked package's
+/// `lib/modules/<release>` into `target`, with [`MODULE_ORDER`] listing them in
+/// load order (XZ-compressed modules are unpacked on the way, so the guest
+/// loads plain files). Wanted modules that are built in, or missing, are noted
+/// in the order file as comments.
+fn stage_modules(tree: &Path, target: &Path) -> Result<()> {
+    let dep_file = tree.join("modules.dep");
+    let dep = std::fs::read_to_string(&dep_file)
+        .with_context(|| format!("cannot read {}", dep_file.display()))?;
+    let builtin = std::fs::read_to_string(tree.join("modules.builtin")).unwrap_or_default();
+    let (order, missing) = load_order(&dep, GUEST_MODULES);
+    std::fs::create_dir_all(target)
+        .with_context(|| format!("cannot create {}", target.display()))?;
+    let mut listing = String::new();
+    for name in missing {
+        let built_in = builtin.lines().any(|l| module_name(l) == name);
+        listing.push_str(&format!(
+            "# {name}: {}\n",
+            if built_in {
+                "built in"
+            } else {
+                "not in this kernel"
+            }
+        ));
+    }
+    for path in order {
+        let source = tree.join(&path);
+        let name = format!("{}.ko", module_name(&path));
+        let dest = target.join(&name);
+        if path.ends_with(".ko") {
+            std::fs::copy(&source, &dest)
+                .with_context(|| format!("cannot copy {}", source.display()))?;
+        } else if path.ends_with(".ko.xz") {
+            let out = Command::new("xz")
+                .arg("-dc")
+                .arg(&source)
+                .output()
+                .with_context(|| format!("cannot run xz on {}", source.display()))?;
+            if !out.status.success() {
+                bail!("xz cannot unpack {} ({})", source.display(), out.status);
+            }
+            std::fs::write(&dest, out.stdout)
+                .with_context(|| format!("cannot write {}", dest.display()))?;
+        } else {
+            listing.push_str(&format!(
+                "# {path}: compressed in a way the harness does not unpack\n"
+            ));
+            continue;
+        }
+        listing.push_str(&name);
+        listing.push('\n');
+    }
+    std::fs::write(target.join(MODULE_ORDER), listing)
+        .with_context(|| format!("cannot write in {}", target.display()))
+}
+
+/// The modules folder beside a cached image, if its order file is there.
+fn modules_beside(image: &Path) -> Option<PathBuf> {
+    let dir = image.parent()?.join("modules");
+    dir.join(MODULE_ORDER).is_file().then_some(dir)
 }
 
 /// The cache folder for kernels and guest builds: `$XDG_CACHE_HOME/vmlab` or
@@ -333,9 +505,24 @@ fn resolve_debian_bzimage(version: &str, progress: &dyn Fn(&str)) -> Result<Kern
         .and_then(|list| list.iter().rev().find(|p| p.series() == version).cloned());
     if let Some(package) = &wanted {
         if let Some((release, image)) = cached.iter().find(|(r, _)| *r == package.release) {
+            // Kernels cached before the modules were kept get them now.
+            let mut modules = modules_beside(image);
+            if modules.is_none() {
+                progress(&format!(
+                    "fetching {} again for its modules",
+                    package.package
+                ));
+                match fetch(package) {
+                    Ok(fetched) => modules = fetched.modules,
+                    Err(e) => progress(&format!(
+                        "no modules ({e:#}); the guest's files stay in RAM"
+                    )),
+                }
+            }
             return Ok(KernelImage {
                 path: image.clone(),
                 release: Some(release.clone()),
+                modules,
             });
         }
         progress(&format!("fetching {}", package.package));
@@ -351,6 +538,7 @@ fn resolve_debian_bzimage(version: &str, progress: &dyn Fn(&str)) -> Result<Kern
         return Ok(KernelImage {
             path: image.clone(),
             release: Some(release.clone()),
+            modules: modules_beside(image),
         });
     }
     let offered = match &available {
@@ -431,8 +619,8 @@ fn fetch(package: &DebianPackage) -> Result<KernelImage> {
     if !image.is_file() {
         bail!("{} has no {}", deb.display(), image.display());
     }
-    // Only the image (and its config, for reference) is kept; the modules are not
-    // needed since the guest uses built-in drivers only.
+    // Only the image, its config (for reference) and the few modules the guest
+    // loads for its disk are kept.
     let staged = work.path().join("staged");
     std::fs::create_dir_all(&staged)
         .with_context(|| format!("cannot create {}", staged.display()))?;
@@ -445,17 +633,27 @@ fn fetch(package: &DebianPackage) -> Result<KernelImage> {
     }
     std::fs::write(staged.join("package"), format!("{}\n", package.package))
         .with_context(|| format!("cannot write in {}", staged.display()))?;
+    let module_tree = tree.join("lib").join("modules").join(&package.release);
+    stage_modules(&module_tree, &staged.join("modules"))?;
     let target = dir.join(&package.release);
     // Another harness may have fetched the same kernel meanwhile (and may be
-    // booting it): keep what is there rather than replace it.
+    // booting it): keep what is there rather than replace it, adding only the
+    // modules when they are missing.
     if let Err(e) = std::fs::rename(&staged, &target) {
         if !target.join("vmlinuz").is_file() {
             return Err(e)
                 .with_context(|| format!("cannot move the kernel into {}", target.display()));
         }
+        if modules_beside(&target.join("vmlinuz")).is_none() {
+            let _ = std::fs::remove_dir_all(target.join("modules"));
+            std::fs::rename(staged.join("modules"), target.join("modules"))
+                .with_context(|| format!("cannot move the modules into {}", target.display()))?;
+        }
     }
+    let image = target.join("vmlinuz");
     Ok(KernelImage {
-        path: target.join("vmlinuz"),
+        modules: modules_beside(&image),
+        path: image,
         release: Some(package.release.clone()),
     })
 }
@@ -522,6 +720,29 @@ mod tests {
     }
 
     #[test]
+    fn only_bzimages_and_elf_images_with_a_pvh_note_are_bootable() {
+        let mut bz = vec![0u8; 0x400];
+        bz[0x202..0x206].copy_from_slice(b"HdrS");
+        assert_eq!(image_kind(&bz), Ok(ImageKind::BzImage));
+        let junk: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        let why = image_kind(&junk).unwrap_err();
+        assert!(why.contains("HdrS"), "{why}");
+        // A real ELF file without the note: the test binary itself.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let why = image_kind(&me).unwrap_err();
+        assert!(why.contains("PVH"), "{why}");
+    }
+
+    #[test]
+    fn a_path_that_is_not_a_kernel_is_refused_when_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("vmlinuz");
+        std::fs::write(&junk, vec![0x5a; 4096]).unwrap();
+        let why = KernelSpec::parse(junk.to_str().unwrap()).unwrap_err();
+        assert!(why.contains("not a kernel image"), "{why}");
+    }
+
+    #[test]
     fn the_xz_payload_of_a_bzimage_is_unpacked_despite_trailing_data() {
         if !crate::matrix::qemu::on_path("xz") {
             eprintln!("SKIP: xz is not installed");
@@ -550,6 +771,7 @@ mod tests {
         let image = KernelImage {
             path: vmlinuz.clone(),
             release: None,
+            modules: None,
         };
 
         // Without CONFIG_PVH=y in the cached config, the bzImage is kept.
@@ -559,6 +781,37 @@ mod tests {
         let elf = prefer_elf(image, &|_| {});
         assert_eq!(elf.path, dir.path().join("vmlinux"));
         assert_eq!(std::fs::read(&elf.path).unwrap(), kernel);
+    }
+
+    #[test]
+    fn modules_load_after_what_they_need_and_built_in_ones_are_set_apart() {
+        // The shape of Debian 6.1's modules.dep for these modules.
+        let dep = "\
+kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko
+kernel/fs/jbd2/jbd2.ko:
+kernel/fs/mbcache.ko:
+kernel/lib/crc16.ko:
+kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_legacy_dev.ko kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
+kernel/drivers/virtio/virtio_pci_legacy_dev.ko:
+kernel/drivers/virtio/virtio_pci_modern_dev.ko:
+kernel/drivers/virtio/virtio_ring.ko:
+kernel/drivers/virtio/virtio.ko:
+";
+        let (order, missing) =
+            load_order(dep, &["virtio_pci", "virtio_blk", "ext4", "crc32c-generic"]);
+        let at = |m: &str| {
+            order
+                .iter()
+                .position(|p| p.ends_with(&format!("/{m}.ko")))
+                .unwrap_or_else(|| panic!("{m} missing from {order:?}"))
+        };
+        assert!(at("virtio") < at("virtio_pci") && at("virtio_ring") < at("virtio_pci"));
+        assert!(at("virtio_pci_modern_dev") < at("virtio_pci"));
+        assert!(at("virtio") < at("virtio_blk"));
+        assert!(at("jbd2") < at("ext4") && at("mbcache") < at("ext4") && at("crc16") < at("ext4"));
+        assert_eq!(order.len(), 10, "each module once: {order:?}");
+        assert_eq!(missing, vec!["crc32c-generic"]);
     }
 
     #[test]

@@ -1,0 +1,237 @@
+//! Known kernel changes that explain differences between columns. A change is
+//! named for a differing row only when the two kernels lie on either side of
+//! the release that made it and the row measures what it changed; otherwise
+//! the difference stands unexplained, for the reader to look into.
+
+use super::compare::{
+    Column, Matrix, Row, RowKind, ANON_HUGE_PAGES, MAJOR_FAULTS, MINOR_FAULTS, VM_RSS,
+};
+use crate::model::RunRecord;
+
+/// One change in the kernel that alters what the experiments measure.
+#[derive(Debug)]
+pub struct KnownChange {
+    /// A few words for the table.
+    pub name: &'static str,
+    /// The first release with the change.
+    pub since: (u32, u32),
+    /// What changed and what it does to the figures, with the commit.
+    pub explanation: &'static str,
+    /// Only when both kernels kept the experiments' files on this file system.
+    pub files_on: Option<&'static str>,
+    /// Which rows it can explain (the matrix is passed to look at related rows).
+    applies: fn(&Matrix, &Row) -> bool,
+}
+
+/// The changes known to move the matrix's figures, oldest first.
+pub const KNOWN_CHANGES: &[KnownChange] = &[
+    KnownChange {
+        name: "RSS counters lag before 6.2",
+        since: (6, 2),
+        explanation: "Before Linux 6.2 each task cached its RSS counter changes and folded \
+            them into the process's counters only every 64 page faults \
+            (SPLIT_RSS_COUNTING), so VmRSS, RssAnon and RssFile in /proc/PID/status, read \
+            from outside, lagged the page tables by up to 64 faults' worth of pages; 6.2 made \
+            them per-CPU counters that are summed when read (commit f1a7941243c1, \"mm: \
+            convert mm's rss stats into percpu_counter\"). The smaps figures never lagged.",
+        files_on: None,
+        applies: |_, row| status_counter(&row.metric),
+    },
+    KnownChange {
+        name: "THP alignment of large anonymous mappings (6.7)",
+        since: (6, 7),
+        explanation: "Since Linux 6.7 an anonymous mapping of 2 MiB or more is placed at a \
+            2 MiB-aligned address (commit efa7df3e3bb5, \"mm: align larger anonymous \
+            mappings on THP boundaries\"; later limited to sizes that are multiples of 2 MiB), \
+            so transparent huge pages can back it from its first fault: AnonHugePages grow, \
+            and one fault maps 512 pages instead of one.",
+        files_on: None,
+        applies: |matrix, row| {
+            row.metric.ends_with(ANON_HUGE_PAGES) || huge_pages_differ_beside(matrix, row)
+        },
+    },
+    KnownChange {
+        name: "large folios in the ext4 page cache (6.16)",
+        since: (6, 16),
+        explanation: "Since Linux 6.16 ext4 caches regular files in large folios (commit \
+            7ac67301e82f, \"ext4: enable large folio for regular file\"): read-ahead brings a \
+            file in as multi-page folios, and a fault on a file mapping can map a whole folio \
+            at once, so reading a mapped file takes fewer faults and a first read may map more \
+            pages than fault-around's 16.",
+        files_on: Some("ext4"),
+        applies: |_, row| file_mapping_row(row),
+    },
+];
+
+/// For each row of `matrix`, the changes that explain its differences (empty
+/// for rows that do not differ, or whose difference no known change explains).
+/// A claim's row takes the changes of the differing figures of its variant.
+pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<&'static KnownChange>> {
+    let mut per_row: Vec<Vec<&'static KnownChange>> = matrix
+        .rows
+        .iter()
+        .map(|row| match (row.kind, matrix.reference) {
+            (RowKind::Metric, Some(reference)) => KNOWN_CHANGES
+                .iter()
+                .filter(|change| {
+                    row.cells.iter().enumerate().any(|(i, cell)| {
+                        cell.differs
+                            && straddles(
+                                change,
+                                columns[reference].run.as_ref().ok(),
+                                columns[i].run.as_ref().ok(),
+                            )
+                    }) && (change.applies)(matrix, row)
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    for (index, row) in matrix.rows.iter().enumerate() {
+        if row.kind != RowKind::Claim || !row.cells.iter().any(|c| c.differs) {
+            continue;
+        }
+        let mut found: Vec<&'static KnownChange> = Vec::new();
+        for (other, changes) in matrix.rows.iter().zip(&per_row) {
+            let same_place = other.kind == RowKind::Metric
+                && other.experiment == row.experiment
+                && (row.variant.is_empty() || other.variant == row.variant);
+            if same_place {
+                for change in changes {
+                    if !found.iter().any(|f| std::ptr::eq(*f, *change)) {
+                        found.push(change);
+                    }
+                }
+            }
+        }
+        per_row[index] = found;
+    }
+    per_row
+}
+
+/// True when one run's kernel has the change and the other's has not (and
+/// both kept their files where the change applies).
+fn straddles(change: &KnownChange, a: Option<&&RunRecord>, b: Option<&&RunRecord>) -> bool {
+    let (Some(a), Some(b)) = (a, b) else {
+        return false;
+    };
+    let (Some(va), Some(vb)) = (
+        release_version(&a.environment.kernel),
+        release_version(&b.environment.kernel),
+    ) else {
+        return false;
+    };
+    let on_fs = change
+        .files_on
+        .is_none_or(|fs| a.environment.temp_dir_fs == fs && b.environment.temp_dir_fs == fs);
+    on_fs && ((va < change.since) != (vb < change.since))
+}
+
+/// `(6, 1)` for a release such as `6.1.0-48-amd64` or `6.18.44-fc`.
+pub fn release_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// VmRSS, RssAnon and RssFile: the counters of /proc/PID/status (of any role).
+fn status_counter(metric: &str) -> bool {
+    [VM_RSS, "RssAnon", "RssFile"]
+        .iter()
+        .any(|name| metric == *name || metric.ends_with(&format!(" {name}")))
+}
+
+/// True when an AnonHugePages figure differs at the same experiment, variant
+/// and checkpoint: the row's faults or memory then follow the huge pages.
+fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
+    row.kind == RowKind::Metric
+        && matrix.rows.iter().any(|other| {
+            other.kind == RowKind::Metric
+                && other.experiment == row.experiment
+                && other.variant == row.variant
+                && other.point == row.point
+                && other.metric.ends_with(ANON_HUGE_PAGES)
+                && other.cells.iter().any(|c| c.differs)
+        })
+}
+
+/// Faults and resident file pages of the experiments that map files.
+fn file_mapping_row(row: &Row) -> bool {
+    let maps_files = matches!(row.experiment.as_str(), "mmap-file" | "shared-file")
+        || row.variant.contains("file");
+    let figure = row.metric.ends_with(MINOR_FAULTS)
+        || row.metric.ends_with(MAJOR_FAULTS)
+        || row.metric.ends_with("RssFile")
+        || row.metric.ends_with(" Rss")
+        || row.metric.ends_with(" Pss")
+        || row.metric == VM_RSS
+        || row.metric == "Pss";
+    maps_files && figure
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::compare::{compare, tests::run};
+    use crate::model::Verdict;
+
+    #[test]
+    fn releases_read_as_major_and_minor() {
+        assert_eq!(release_version("6.1.0-48-amd64"), Some((6, 1)));
+        assert_eq!(release_version("6.18.44-fc-v657"), Some((6, 18)));
+        assert_eq!(release_version("custom"), None);
+    }
+
+    #[test]
+    fn the_rss_lag_explains_vmrss_only_across_6_2() {
+        // Files on tmpfs: the ext4 page-cache change does not apply.
+        let mut old = run(1 << 20, 10, Verdict::Confirmed);
+        old.environment.kernel = "6.1.0-48-amd64".into();
+        old.environment.temp_dir_fs = "tmpfs".into();
+        let mut new = run((1 << 20) + 40 * 4096, 10, Verdict::Refuted);
+        new.environment.kernel = "6.18.44".into();
+        new.environment.temp_dir_fs = "tmpfs".into();
+        let mut same_era = new.clone();
+        same_era.environment.kernel = "6.12.1".into();
+        let columns = [
+            Column {
+                label: "old".into(),
+                run: Ok(&old),
+            },
+            Column {
+                label: "new".into(),
+                run: Ok(&new),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let at = |metric: &str| m.rows.iter().position(|r| r.metric == metric).unwrap();
+        let names = |i: usize| explained[i].iter().map(|c| c.name).collect::<Vec<_>>();
+        assert_eq!(names(at("VmRSS")), vec!["RSS counters lag before 6.2"]);
+        assert!(names(at("minor faults")).is_empty(), "faults do not differ");
+        // The claim of the same variant differs too and takes the explanation.
+        assert_eq!(names(at("verdict")), vec!["RSS counters lag before 6.2"]);
+
+        let mut moved = old.clone();
+        moved.environment.kernel = "6.12.1".into();
+        let columns_same_side = [
+            Column {
+                label: "a".into(),
+                run: Ok(&same_era),
+            },
+            Column {
+                label: "b".into(),
+                run: Ok(&moved),
+            },
+        ];
+        let m = compare(&columns_same_side);
+        let explained = explain(&m, &columns_same_side);
+        let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
+        assert!(m.rows[vmrss].cells[1].differs);
+        assert!(
+            explained[vmrss].is_empty(),
+            "6.12 and 6.12 do not straddle 6.2"
+        );
+    }
+}
