@@ -19,8 +19,17 @@ pub struct KnownChange {
     pub explanation: &'static str,
     /// Only when both kernels kept the experiments' files on this file system.
     pub files_on: Option<&'static str>,
-    /// Which rows it can explain (the matrix is passed to look at related rows).
-    applies: fn(&Matrix, &Row) -> bool,
+    /// Which rows it can explain, given the matrix and the runs (to look at
+    /// related rows and figures).
+    applies: fn(&Evidence<'_>, &Row) -> bool,
+}
+
+/// What a change's test may look at besides the row.
+pub struct Evidence<'a> {
+    /// The whole comparison.
+    pub matrix: &'a Matrix,
+    /// The runs behind it.
+    pub columns: &'a [Column<'a>],
 }
 
 /// The changes known to move the matrix's figures, oldest first.
@@ -35,7 +44,7 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
             them per-CPU counters that are summed when read (commit f1a7941243c1, \"mm: \
             convert mm's rss stats into percpu_counter\"). The smaps figures never lagged.",
         files_on: None,
-        applies: |_, row| status_counter(&row.metric),
+        applies: |evidence, row| status_counter(&row.metric) && counter_lags(evidence, row),
     },
     KnownChange {
         name: "THP alignment of large anonymous mappings (6.7)",
@@ -46,8 +55,8 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
             so transparent huge pages can back it from its first fault: AnonHugePages grow, \
             and one fault maps 512 pages instead of one.",
         files_on: None,
-        applies: |matrix, row| {
-            row.metric.ends_with(ANON_HUGE_PAGES) || huge_pages_differ_beside(matrix, row)
+        applies: |evidence, row| {
+            row.metric.ends_with(ANON_HUGE_PAGES) || huge_pages_differ_beside(evidence.matrix, row)
         },
     },
     KnownChange {
@@ -67,6 +76,7 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
 /// for rows that do not differ, or whose difference no known change explains).
 /// A claim's row takes the changes of the differing figures of its variant.
 pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<&'static KnownChange>> {
+    let evidence = Evidence { matrix, columns };
     let mut per_row: Vec<Vec<&'static KnownChange>> = matrix
         .rows
         .iter()
@@ -81,7 +91,7 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<&'static Know
                                 columns[reference].run.as_ref().ok(),
                                 columns[i].run.as_ref().ok(),
                             )
-                    }) && (change.applies)(matrix, row)
+                    }) && (change.applies)(&evidence, row)
                 })
                 .collect(),
             _ => Vec::new(),
@@ -142,6 +152,29 @@ fn status_counter(metric: &str) -> bool {
         .any(|name| metric == *name || metric.ends_with(&format!(" {name}")))
 }
 
+/// True when, in a column whose kernel predates 6.2, the process of the row
+/// shows the lag: its VmRSS (status counters) is below the sum of its smaps
+/// Rss (the page tables) at that checkpoint.
+fn counter_lags(evidence: &Evidence<'_>, row: &Row) -> bool {
+    let role = row.metric.rsplit_once(' ').map_or("main", |(role, _)| role);
+    evidence.columns.iter().any(|column| {
+        let Ok(run) = column.run else {
+            return false;
+        };
+        let old = release_version(&run.environment.kernel).is_some_and(|v| v < (6, 2));
+        old && run
+            .experiments
+            .iter()
+            .filter(|e| e.name == row.experiment)
+            .flat_map(|e| &e.variants)
+            .filter(|v| v.name == row.variant)
+            .filter_map(|v| v.checkpoint(&row.point))
+            .flat_map(|c| &c.processes)
+            .filter(|p| p.role == role)
+            .any(|p| p.totals.rss_bytes < p.totals.mapped_rss_bytes)
+    })
+}
+
 /// True when an AnonHugePages figure differs at the same experiment, variant
 /// and checkpoint: the row's faults or memory then follow the huge pages.
 fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
@@ -189,6 +222,10 @@ mod tests {
         let mut old = run(1 << 20, 10, Verdict::Confirmed);
         old.environment.kernel = "6.1.0-48-amd64".into();
         old.environment.temp_dir_fs = "tmpfs".into();
+        // VmRSS below the page tables' count: the lag is seen.
+        old.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .mapped_rss_bytes = (1 << 20) + 40 * 4096;
         let mut new = run((1 << 20) + 40 * 4096, 10, Verdict::Refuted);
         new.environment.kernel = "6.18.44".into();
         new.environment.temp_dir_fs = "tmpfs".into();
@@ -233,5 +270,26 @@ mod tests {
             explained[vmrss].is_empty(),
             "6.12 and 6.12 do not straddle 6.2"
         );
+
+        // Across 6.2 but with a VmRSS that agrees with smaps: no lag to blame.
+        let mut exact = old.clone();
+        exact.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .mapped_rss_bytes = 1 << 20;
+        let columns = [
+            Column {
+                label: "old".into(),
+                run: Ok(&exact),
+            },
+            Column {
+                label: "new".into(),
+                run: Ok(&new),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
+        assert!(m.rows[vmrss].cells[1].differs);
+        assert!(explained[vmrss].is_empty(), "{:?}", explained[vmrss]);
     }
 }

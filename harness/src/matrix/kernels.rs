@@ -145,72 +145,155 @@ pub struct KernelImage {
 /// modules rather than built in: the virtio PCI transport and block driver, and
 /// ext4. `crc32c_generic` is listed too: ext4's metadata checksums ask the
 /// crypto API for "crc32c", which a guest without modprobe cannot load on
-/// demand. Their dependencies come from the package's modules.dep.
+/// demand. Their dependencies come from each module's own `depends=` list.
 pub const GUEST_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "ext4", "crc32c_generic"];
 
 /// The file in a modules folder that lists them in load order.
 pub const MODULE_ORDER: &str = "order";
 
-/// A module's name from its path in modules.dep (`kernel/fs/ext4/ext4.ko` is
-/// `ext4`; dashes and underscores are the same to the kernel).
+/// A module's name from its file or path (`kernel/fs/ext4/ext4.ko` is `ext4`;
+/// dashes and underscores are the same to the kernel).
 fn module_name(path: &str) -> String {
     let file = path.rsplit('/').next().unwrap_or(path);
     let stem = file.split(".ko").next().unwrap_or(file);
     stem.replace('-', "_")
 }
 
-/// The modules to load for `wanted`, dependencies first, as paths relative to
-/// the modules folder, from the text of modules.dep. Names missing from it are
-/// returned apart: built into the kernel, or not available at all.
-pub fn load_order(modules_dep: &str, wanted: &[&str]) -> (Vec<String>, Vec<String>) {
-    let mut deps: std::collections::HashMap<String, (String, Vec<String>)> = Default::default();
-    for line in modules_dep.lines() {
-        let Some((module, rest)) = line.split_once(':') else {
-            continue;
-        };
-        let needs = rest.split_whitespace().map(str::to_string).collect();
-        deps.insert(module_name(module), (module.trim().to_string(), needs));
-    }
-    let mut order: Vec<String> = Vec::new();
-    let mut missing = Vec::new();
-    // Depth first, each module after everything it needs, each once.
+/// The modules to load for `wanted`, each after the modules it depends on and
+/// each once; `lookup` gives a module's file and the names it depends on, or
+/// None when the kernel has no such module file. Names without a file are
+/// returned apart (built in, or not in the kernel at all).
+pub fn load_order(
+    wanted: &[&str],
+    lookup: &dyn Fn(&str) -> Option<(String, Vec<String>)>,
+) -> (Vec<String>, Vec<String>) {
     fn visit(
         name: &str,
-        deps: &std::collections::HashMap<String, (String, Vec<String>)>,
+        lookup: &dyn Fn(&str) -> Option<(String, Vec<String>)>,
         order: &mut Vec<String>,
         depth: usize,
     ) -> bool {
-        let Some((path, needs)) = deps.get(name) else {
+        let Some((path, needs)) = lookup(name) else {
             return false;
         };
-        if order.contains(path) || depth > 64 {
+        if order.contains(&path) || depth > 64 {
             return true;
         }
         for need in needs {
-            visit(&module_name(need), deps, order, depth + 1);
+            visit(&need, lookup, order, depth + 1);
         }
-        order.push(path.clone());
+        if !order.contains(&path) {
+            order.push(path);
+        }
         true
     }
+    let mut order = Vec::new();
+    let mut missing = Vec::new();
     for name in wanted {
-        if !visit(&name.replace('-', "_"), &deps, &mut order, 0) {
+        if !visit(&name.replace('-', "_"), lookup, &mut order, 0) {
             missing.push(name.to_string());
         }
     }
     (order, missing)
 }
 
+/// The `depends=` list of a module file's `.modinfo` section (what depmod
+/// reads to write modules.dep, which Debian's packages do not ship: it is made
+/// when the package is installed).
+pub fn module_depends(bytes: &[u8]) -> Result<Vec<String>, String> {
+    use object::read::{Object, ObjectSection};
+    let file = object::read::elf::ElfFile64::<object::Endianness>::parse(bytes)
+        .map_err(|e| format!("not a 64-bit ELF module: {e}"))?;
+    let section = file
+        .section_by_name(".modinfo")
+        .ok_or("no .modinfo section")?;
+    let data = section
+        .data()
+        .map_err(|e| format!("unreadable .modinfo: {e}"))?;
+    Ok(data
+        .split(|b| *b == 0)
+        .filter_map(|entry| entry.strip_prefix(b"depends="))
+        .flat_map(|list| {
+            String::from_utf8_lossy(list)
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(|d| d.replace('-', "_"))
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// Every module file under `dir`, by module name, as paths relative to `root`.
+fn module_files(root: &Path, dir: &Path, into: &mut std::collections::HashMap<String, String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            module_files(root, &path, into);
+        } else if let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) {
+            if name.contains(".ko") {
+                if let Ok(relative) = path.strip_prefix(root) {
+                    into.insert(module_name(&name), relative.display().to_string());
+                }
+            }
+        }
+    }
+}
+
+/// Reads a module file, unpacking XZ-compressed ones.
+fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let name = path.display().to_string();
+    if name.ends_with(".ko") {
+        return std::fs::read(path).with_context(|| format!("cannot read {name}"));
+    }
+    if name.ends_with(".ko.xz") {
+        let out = Command::new("xz")
+            .arg("-dc")
+            .arg(path)
+            .output()
+            .with_context(|| format!("cannot run xz on {name}"))?;
+        if !out.status.success() {
+            bail!("xz cannot unpack {name} ({})", out.status);
+        }
+        return Ok(out.stdout);
+    }
+    bail!("{name} is compressed in a way the harness does not unpack")
+}
+
 /// Copies the guest's modules out of an unpacked package's
 /// `lib/modules/<release>` into `target`, with [`MODULE_ORDER`] listing them in
-/// load order (XZ-compressed modules are unpacked on the way, so the guest
-/// loads plain files). Wanted modules that are built in, or missing, are noted
-/// in the order file as comments.
+/// load order (compressed modules are unpacked on the way, so the guest loads
+/// plain files). Wanted modules that are built in, or missing, are noted in the
+/// order file as comments.
 fn stage_modules(tree: &Path, target: &Path) -> Result<()> {
-    let dep_file = tree.join("modules.dep");
-    let dep = std::fs::read_to_string(&dep_file)
-        .with_context(|| format!("cannot read {}", dep_file.display()))?;
+    let mut files = std::collections::HashMap::new();
+    module_files(tree, &tree.join("kernel"), &mut files);
     let builtin = std::fs::read_to_string(tree.join("modules.builtin")).unwrap_or_default();
-    let (order, missing) = load_order(&dep, GUEST_MODULES);
+    let contents: std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>> =
+        Default::default();
+    let failures: std::cell::RefCell<Vec<String>> = Default::default();
+    let lookup = |name: &str| -> Option<(String, Vec<String>)> {
+        let path = files.get(name)?.clone();
+        let bytes = match read_module(&tree.join(&path)) {
+            Ok(b) => b,
+            Err(e) => {
+                failures.borrow_mut().push(format!("{e:#}"));
+                return None;
+            }
+        };
+        let depends = module_depends(&bytes).unwrap_or_else(|e| {
+            failures.borrow_mut().push(format!("{path}: {e}"));
+            Vec::new()
+        });
+        contents.borrow_mut().insert(path.clone(), bytes);
+        Some((path, depends))
+    };
+    let (order, missing) = load_order(GUEST_MODULES, &lookup);
+    if let Some(first) = failures.borrow().first() {
+        bail!("cannot take the guest's modules from the package: {first}");
+    }
     std::fs::create_dir_all(target)
         .with_context(|| format!("cannot create {}", target.display()))?;
     let mut listing = String::new();
@@ -225,30 +308,14 @@ fn stage_modules(tree: &Path, target: &Path) -> Result<()> {
             }
         ));
     }
+    let contents = contents.into_inner();
     for path in order {
-        let source = tree.join(&path);
         let name = format!("{}.ko", module_name(&path));
         let dest = target.join(&name);
-        if path.ends_with(".ko") {
-            std::fs::copy(&source, &dest)
-                .with_context(|| format!("cannot copy {}", source.display()))?;
-        } else if path.ends_with(".ko.xz") {
-            let out = Command::new("xz")
-                .arg("-dc")
-                .arg(&source)
-                .output()
-                .with_context(|| format!("cannot run xz on {}", source.display()))?;
-            if !out.status.success() {
-                bail!("xz cannot unpack {} ({})", source.display(), out.status);
-            }
-            std::fs::write(&dest, out.stdout)
-                .with_context(|| format!("cannot write {}", dest.display()))?;
-        } else {
-            listing.push_str(&format!(
-                "# {path}: compressed in a way the harness does not unpack\n"
-            ));
-            continue;
-        }
+        let bytes = contents
+            .get(&path)
+            .with_context(|| format!("{path} was not read"))?;
+        std::fs::write(&dest, bytes).with_context(|| format!("cannot write {}", dest.display()))?;
         listing.push_str(&name);
         listing.push('\n');
     }
@@ -785,25 +852,43 @@ mod tests {
 
     #[test]
     fn modules_load_after_what_they_need_and_built_in_ones_are_set_apart() {
-        // The shape of Debian 6.1's modules.dep for these modules.
-        let dep = "\
-kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko
-kernel/fs/jbd2/jbd2.ko:
-kernel/fs/mbcache.ko:
-kernel/lib/crc16.ko:
-kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
-kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_legacy_dev.ko kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko
-kernel/drivers/virtio/virtio_pci_legacy_dev.ko:
-kernel/drivers/virtio/virtio_pci_modern_dev.ko:
-kernel/drivers/virtio/virtio_ring.ko:
-kernel/drivers/virtio/virtio.ko:
-";
-        let (order, missing) =
-            load_order(dep, &["virtio_pci", "virtio_blk", "ext4", "crc32c-generic"]);
+        // The dependencies of Debian 6.1's modules for the guest's disk.
+        let deps: &[(&str, &[&str])] = &[
+            ("ext4", &["crc16", "mbcache", "jbd2"]),
+            ("jbd2", &[]),
+            ("mbcache", &[]),
+            ("crc16", &[]),
+            ("virtio_blk", &["virtio", "virtio_ring"]),
+            (
+                "virtio_pci",
+                &[
+                    "virtio_pci_legacy_dev",
+                    "virtio_pci_modern_dev",
+                    "virtio_ring",
+                    "virtio",
+                ],
+            ),
+            ("virtio_pci_legacy_dev", &[]),
+            ("virtio_pci_modern_dev", &[]),
+            ("virtio_ring", &[]),
+            ("virtio", &[]),
+        ];
+        let lookup = |name: &str| {
+            deps.iter().find(|(n, _)| *n == name).map(|(n, d)| {
+                (
+                    format!("kernel/{n}.ko"),
+                    d.iter().map(|s| s.to_string()).collect(),
+                )
+            })
+        };
+        let (order, missing) = load_order(
+            &["virtio_pci", "virtio_blk", "ext4", "crc32c-generic"],
+            &lookup,
+        );
         let at = |m: &str| {
             order
                 .iter()
-                .position(|p| p.ends_with(&format!("/{m}.ko")))
+                .position(|p| *p == format!("kernel/{m}.ko"))
                 .unwrap_or_else(|| panic!("{m} missing from {order:?}"))
         };
         assert!(at("virtio") < at("virtio_pci") && at("virtio_ring") < at("virtio_pci"));
@@ -812,6 +897,27 @@ kernel/drivers/virtio/virtio.ko:
         assert!(at("jbd2") < at("ext4") && at("mbcache") < at("ext4") && at("crc16") < at("ext4"));
         assert_eq!(order.len(), 10, "each module once: {order:?}");
         assert_eq!(missing, vec!["crc32c-generic"]);
+    }
+
+    #[test]
+    fn a_module_names_its_dependencies_in_modinfo() {
+        // A cached Debian kernel's modules, where a matrix has fetched one.
+        let Some(modules) = cached_releases()
+            .into_iter()
+            .find_map(|(_, image)| modules_beside(&image))
+        else {
+            eprintln!("SKIP: no cached kernel with modules (harness matrix --kernel debian:6.1)");
+            return;
+        };
+        let order = std::fs::read_to_string(modules.join(MODULE_ORDER)).unwrap();
+        let ext4 = order.lines().position(|l| l == "ext4.ko");
+        let jbd2 = order.lines().position(|l| l == "jbd2.ko");
+        if let (Some(ext4), Some(jbd2)) = (ext4, jbd2) {
+            assert!(jbd2 < ext4, "{order}");
+            let bytes = std::fs::read(modules.join("ext4.ko")).unwrap();
+            let depends = module_depends(&bytes).unwrap();
+            assert!(depends.contains(&"jbd2".to_string()), "{depends:?}");
+        }
     }
 
     #[test]

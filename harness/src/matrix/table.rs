@@ -290,6 +290,9 @@ mod tests {
         let mut a = run(1 << 20, 10, Verdict::Confirmed);
         a.environment.kernel = "6.1.0-48-amd64".into();
         a.environment.temp_dir_fs = "tmpfs".into();
+        a.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .mapped_rss_bytes = 2 << 20;
         let mut b = run(2 << 20, 10, Verdict::Refuted);
         b.environment.kernel = "6.18.44".into();
         b.environment.temp_dir_fs = "tmpfs".into();
