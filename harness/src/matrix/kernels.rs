@@ -159,20 +159,16 @@ fn module_name(path: &str) -> String {
     stem.replace('-', "_")
 }
 
+/// A module's file and the names of the modules it depends on, by name; None
+/// when the kernel has no such module file.
+pub type ModuleLookup<'a> = &'a dyn Fn(&str) -> Option<(String, Vec<String>)>;
+
 /// The modules to load for `wanted`, each after the modules it depends on and
 /// each once; `lookup` gives a module's file and the names it depends on, or
 /// None when the kernel has no such module file. Names without a file are
 /// returned apart (built in, or not in the kernel at all).
-pub fn load_order(
-    wanted: &[&str],
-    lookup: &dyn Fn(&str) -> Option<(String, Vec<String>)>,
-) -> (Vec<String>, Vec<String>) {
-    fn visit(
-        name: &str,
-        lookup: &dyn Fn(&str) -> Option<(String, Vec<String>)>,
-        order: &mut Vec<String>,
-        depth: usize,
-    ) -> bool {
+pub fn load_order(wanted: &[&str], lookup: ModuleLookup<'_>) -> (Vec<String>, Vec<String>) {
+    fn visit(name: &str, lookup: ModuleLookup<'_>, order: &mut Vec<String>, depth: usize) -> bool {
         let Some((path, needs)) = lookup(name) else {
             return false;
         };

@@ -195,10 +195,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     // The host runs the same static binaries as the guests, so that libc and
     // the loader do not differ between columns; only the kernel does.
     let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
-    let memory = match machine {
-        Some(_) => Some(guest_memory(options, binaries.total_bytes())),
-        None => None,
-    };
+    let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
     let parallel = parallel_guests(memory.as_ref().map_or(0, |m| m.bytes));
     eprintln!(
         "{} kernel(s), up to {parallel} at once{}; results in {}",
