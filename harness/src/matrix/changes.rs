@@ -4,9 +4,9 @@
 //! the difference stands unexplained, for the reader to look into.
 
 use super::compare::{
-    Column, Matrix, Row, RowKind, ANON_HUGE_PAGES, MAJOR_FAULTS, MINOR_FAULTS, VM_RSS,
+    Column, Matrix, Row, RowKind, Value, ANON_HUGE_PAGES, MAJOR_FAULTS, MINOR_FAULTS, VM_RSS,
 };
-use crate::model::RunRecord;
+use crate::model::{RunRecord, Verdict};
 
 /// One change in the kernel that alters what the experiments measure.
 #[derive(Debug)]
@@ -72,51 +72,142 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
     },
 ];
 
-/// For each row of `matrix`, the changes that explain its differences (empty
-/// for rows that do not differ, or whose difference no known change explains).
-/// A claim's row takes the changes of the differing figures of its variant.
-pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<&'static KnownChange>> {
+/// Why a row differs, as the table and its legend show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// A few words for the table.
+    pub name: String,
+    /// The full explanation for the legend.
+    pub detail: String,
+}
+
+impl From<&KnownChange> for Explanation {
+    fn from(change: &KnownChange) -> Explanation {
+        Explanation {
+            name: change.name.to_string(),
+            detail: change.explanation.to_string(),
+        }
+    }
+}
+
+/// Notes of a variant that describe its setup rather than a measurement: when
+/// they differ between two columns, so do the programs measured, and the
+/// difference is not the kernel's.
+const SETUP_NOTES: &[&str] = &["worker_kind"];
+
+/// For each row of `matrix`, what explains its differences: the known kernel
+/// changes that apply, and setup notes that differ between the columns (empty
+/// for rows that do not differ, or whose difference nothing known explains).
+/// A claim's row takes the changes of the differing figures of its variant,
+/// unless one of its verdicts is inconclusive (its evidence then says why).
+pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>> {
     let evidence = Evidence { matrix, columns };
-    let mut per_row: Vec<Vec<&'static KnownChange>> = matrix
-        .rows
-        .iter()
-        .map(|row| match (row.kind, matrix.reference) {
-            (RowKind::Metric, Some(reference)) => KNOWN_CHANGES
-                .iter()
-                .filter(|change| {
-                    row.cells.iter().enumerate().any(|(i, cell)| {
-                        cell.differs
-                            && straddles(
-                                change,
-                                columns[reference].run.as_ref().ok(),
-                                columns[i].run.as_ref().ok(),
-                            )
-                    }) && (change.applies)(&evidence, row)
-                })
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect();
+    let Some(reference) = matrix.reference else {
+        return vec![Vec::new(); matrix.rows.len()];
+    };
+    let run = |i: usize| columns[i].run.as_ref().ok();
+    let mut per_row: Vec<Vec<Explanation>> =
+        matrix
+            .rows
+            .iter()
+            .map(|row| match row.kind {
+                RowKind::Metric => KNOWN_CHANGES
+                    .iter()
+                    .filter(|change| {
+                        row.cells.iter().enumerate().any(|(i, cell)| {
+                            cell.differs && straddles(change, run(reference), run(i))
+                        }) && (change.applies)(&evidence, row)
+                    })
+                    .map(Explanation::from)
+                    .collect(),
+                RowKind::Claim => Vec::new(),
+            })
+            .collect();
     for (index, row) in matrix.rows.iter().enumerate() {
         if row.kind != RowKind::Claim || !row.cells.iter().any(|c| c.differs) {
             continue;
         }
-        let mut found: Vec<&'static KnownChange> = Vec::new();
-        for (other, changes) in matrix.rows.iter().zip(&per_row) {
-            let same_place = other.kind == RowKind::Metric
-                && other.experiment == row.experiment
-                && (row.variant.is_empty() || other.variant == row.variant);
-            if same_place {
-                for change in changes {
-                    if !found.iter().any(|f| std::ptr::eq(*f, *change)) {
-                        found.push(change);
+        let inconclusive = row
+            .cells
+            .iter()
+            .any(|c| c.value == Value::Verdict(Verdict::Inconclusive));
+        let mut found: Vec<Explanation> = Vec::new();
+        if !inconclusive {
+            for (other, changes) in matrix.rows.iter().zip(&per_row) {
+                let same_place = other.kind == RowKind::Metric
+                    && other.experiment == row.experiment
+                    && (row.variant.is_empty() || other.variant == row.variant);
+                if same_place {
+                    for change in changes {
+                        if !found.contains(change) {
+                            found.push(change.clone());
+                        }
                     }
                 }
             }
         }
         per_row[index] = found;
     }
+    for (row, explanations) in matrix.rows.iter().zip(per_row.iter_mut()) {
+        for (i, cell) in row.cells.iter().enumerate() {
+            if !cell.differs {
+                continue;
+            }
+            if let (Some(a), Some(b)) = (run(reference), run(i)) {
+                for setup in
+                    setup_differences(row, a, b, &matrix.columns[reference], &matrix.columns[i])
+                {
+                    if !explanations.contains(&setup) {
+                        explanations.push(setup);
+                    }
+                }
+            }
+        }
+    }
     per_row
+}
+
+/// The [`SETUP_NOTES`] that differ between two runs for the row's experiment
+/// (and variant, when the row has one).
+fn setup_differences(
+    row: &Row,
+    a: &RunRecord,
+    b: &RunRecord,
+    a_label: &str,
+    b_label: &str,
+) -> Vec<Explanation> {
+    let notes = |run: &RunRecord, note: &str| -> Vec<Option<String>> {
+        run.experiments
+            .iter()
+            .filter(|e| e.name == row.experiment)
+            .flat_map(|e| &e.variants)
+            .filter(|v| row.variant.is_empty() || v.name == row.variant)
+            .map(|v| v.notes.get(note).cloned())
+            .collect()
+    };
+    SETUP_NOTES
+        .iter()
+        .filter_map(|note| {
+            let (left, right) = (notes(a, note), notes(b, note));
+            (left != right).then(|| {
+                let show = |v: &[Option<String>]| {
+                    v.iter()
+                        .map(|n| n.clone().unwrap_or_else(|| "(none)".into()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                Explanation {
+                    name: format!("not the kernel: {note} differs"),
+                    detail: format!(
+                        "the setup differs, so the programs measured do: {note} is \"{}\" under {a_label} \
+                         and \"{}\" under {b_label}",
+                        show(&left),
+                        show(&right)
+                    ),
+                }
+            })
+        })
+        .collect()
 }
 
 /// True when one run's kernel has the change and the other's has not (and
@@ -145,18 +236,20 @@ pub fn release_version(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// VmRSS, RssAnon and RssFile: the counters of /proc/PID/status (of any role).
+/// VmRSS, RssAnon and RssFile: the counters of /proc/PID/status.
 fn status_counter(metric: &str) -> bool {
-    [VM_RSS, "RssAnon", "RssFile"]
-        .iter()
-        .any(|name| metric == *name || metric.ends_with(&format!(" {name}")))
+    [VM_RSS, "RssAnon", "RssFile"].contains(&metric)
 }
 
 /// True when, in a column whose kernel predates 6.2, the process of the row
 /// shows the lag: its VmRSS (status counters) is below the sum of its smaps
 /// Rss (the page tables) at that checkpoint.
 fn counter_lags(evidence: &Evidence<'_>, row: &Row) -> bool {
-    let role = row.metric.rsplit_once(' ').map_or("main", |(role, _)| role);
+    let role = if row.process.is_empty() {
+        super::compare::MAIN_ROLE
+    } else {
+        row.process.as_str()
+    };
     evidence.columns.iter().any(|column| {
         let Ok(run) = column.run else {
             return false;
@@ -193,13 +286,10 @@ fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
 fn file_mapping_row(row: &Row) -> bool {
     let maps_files = matches!(row.experiment.as_str(), "mmap-file" | "shared-file")
         || row.variant.contains("file");
-    let figure = row.metric.ends_with(MINOR_FAULTS)
-        || row.metric.ends_with(MAJOR_FAULTS)
-        || row.metric.ends_with("RssFile")
+    let figure = [MINOR_FAULTS, MAJOR_FAULTS, "RssFile", VM_RSS, "Pss"]
+        .contains(&row.metric.as_str())
         || row.metric.ends_with(" Rss")
-        || row.metric.ends_with(" Pss")
-        || row.metric == VM_RSS
-        || row.metric == "Pss";
+        || row.metric.ends_with(" Pss");
     maps_files && figure
 }
 
@@ -244,7 +334,12 @@ mod tests {
         let m = compare(&columns);
         let explained = explain(&m, &columns);
         let at = |metric: &str| m.rows.iter().position(|r| r.metric == metric).unwrap();
-        let names = |i: usize| explained[i].iter().map(|c| c.name).collect::<Vec<_>>();
+        let names = |i: usize| {
+            explained[i]
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names(at("VmRSS")), vec!["RSS counters lag before 6.2"]);
         assert!(names(at("minor faults")).is_empty(), "faults do not differ");
         // The claim of the same variant differs too and takes the explanation.
@@ -291,5 +386,44 @@ mod tests {
         let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
         assert!(m.rows[vmrss].cells[1].differs);
         assert!(explained[vmrss].is_empty(), "{:?}", explained[vmrss]);
+    }
+
+    #[test]
+    fn a_setup_note_that_differs_is_named_as_not_the_kernel() {
+        let mut guest = run(1 << 20, 10, Verdict::Refuted);
+        guest.environment.kernel = "6.12.1".into();
+        let mut host = run(1 << 20, 10, Verdict::Confirmed);
+        host.environment.kernel = "6.12.1".into();
+        guest.experiments[0].variants[0]
+            .notes
+            .insert("worker_kind".into(), "Rust worker".into());
+        host.experiments[0].variants[0]
+            .notes
+            .insert("worker_kind".into(), "static C".into());
+        let columns = [
+            Column {
+                label: "guest".into(),
+                run: Ok(&guest),
+            },
+            Column {
+                label: "host".into(),
+                run: Ok(&host),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let verdict = m.rows.iter().position(|r| r.metric == "verdict").unwrap();
+        assert_eq!(explained[verdict].len(), 1, "{:?}", explained[verdict]);
+        assert_eq!(
+            explained[verdict][0].name,
+            "not the kernel: worker_kind differs"
+        );
+        assert!(
+            explained[verdict][0]
+                .detail
+                .contains("\"Rust worker\" under guest"),
+            "{:?}",
+            explained[verdict]
+        );
     }
 }

@@ -83,6 +83,9 @@ pub struct Row {
     pub variant: String,
     /// The checkpoint label, or the claim id.
     pub point: String,
+    /// The measured process's role when the experiment has several
+    /// (`child`, `sharer-2`); empty for its main process and for claims.
+    pub process: String,
     /// The metric as /proc names it (`VmRSS`, `minor faults`, `data Rss` for a
     /// region; the unit is the cells' [`Unit`]), or `verdict`.
     pub metric: String,
@@ -111,7 +114,7 @@ impl Matrix {
     }
 }
 
-type Key = (RowKind, String, String, String, String);
+type Key = (RowKind, String, String, String, String, String);
 
 /// Builds the matrix of `columns`.
 pub fn compare(columns: &[Column<'_>]) -> Matrix {
@@ -161,12 +164,13 @@ pub fn compare(columns: &[Column<'_>]) -> Matrix {
                     }
                 })
                 .collect();
-            let (kind, experiment, variant, point, metric) = key;
+            let (kind, experiment, variant, point, process, metric) = key;
             Row {
                 kind,
                 experiment,
                 variant,
                 point,
+                process,
                 metric,
                 cells,
             }
@@ -197,10 +201,10 @@ fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
     for v in &e.variants {
         for c in &v.checkpoints {
             for p in &c.processes {
-                let prefix = if p.role == "main" {
+                let process = if p.role == MAIN_ROLE {
                     String::new()
                 } else {
-                    format!("{} ", p.role)
+                    p.role.clone()
                 };
                 for (metric, value, unit) in process_figures(p) {
                     out.push((
@@ -209,7 +213,8 @@ fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
                             e.name.clone(),
                             v.name.clone(),
                             c.label.clone(),
-                            format!("{prefix}{metric}"),
+                            process.clone(),
+                            metric,
                         ),
                         Value::Number(value, unit),
                     ));
@@ -224,6 +229,7 @@ fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
                 e.name.clone(),
                 claim.variant.clone().unwrap_or_default(),
                 claim.id.clone(),
+                String::new(),
                 "verdict".into(),
             ),
             Value::Verdict(claim.verdict),
@@ -259,6 +265,9 @@ fn process_figures(p: &ProcessRecord) -> Vec<(String, u64, Unit)> {
     }
     out
 }
+
+/// The role of an experiment's only or principal process.
+pub const MAIN_ROLE: &str = "main";
 
 /// Row names the explanations of differences look for.
 pub const MINOR_FAULTS: &str = "minor faults";

@@ -2,7 +2,7 @@
 //! memory and THP mode), and the comparison itself with differing cells marked.
 //! Laid out by the shared terminal and Markdown renderers.
 
-use super::changes::KnownChange;
+use super::changes::Explanation;
 use super::compare::{Matrix, Row, RowKind, Unit, Value};
 use super::KernelResult;
 use crate::experiment::human_bytes;
@@ -133,11 +133,12 @@ fn shown_rows(m: &Matrix, shown: Shown) -> Vec<usize> {
 /// The comparison, one column per kernel: by default the rows that differ,
 /// grouped by claim and metric, each with the known kernel change that
 /// explains it where there is one; see [`Shown`].
-pub fn matrix(m: &Matrix, explained: &[Vec<&'static KnownChange>], shown: Shown) -> Table {
+pub fn matrix(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Table {
     let mut headers = vec![
         "claim / metric".to_string(),
         "experiment".into(),
         "variant".into(),
+        "process".into(),
         "checkpoint".into(),
     ];
     headers.extend(m.columns.iter().enumerate().map(|(i, c)| {
@@ -148,7 +149,7 @@ pub fn matrix(m: &Matrix, explained: &[Vec<&'static KnownChange>], shown: Shown)
         }
     }));
     headers.push("known change that explains it".into());
-    let mut numeric = vec![false; 4];
+    let mut numeric = vec![false; 5];
     numeric.extend(m.columns.iter().map(|_| true));
     numeric.push(false);
     let mut previous_group = String::new();
@@ -172,6 +173,7 @@ pub fn matrix(m: &Matrix, explained: &[Vec<&'static KnownChange>], shown: Shown)
                 name,
                 row.experiment.clone(),
                 row.variant.clone(),
+                row.process.clone(),
                 checkpoint,
             ];
             cells.extend(row.cells.iter().map(|c| {
@@ -191,7 +193,7 @@ pub fn matrix(m: &Matrix, explained: &[Vec<&'static KnownChange>], shown: Shown)
             cells.push(
                 changes
                     .iter()
-                    .map(|c| c.name)
+                    .map(|c| c.name.as_str())
                     .collect::<Vec<_>>()
                     .join("; "),
             );
@@ -234,7 +236,7 @@ fn kib(bytes: u64) -> String {
 
 /// The legend printed under the matrix: what `*` means, how many rows differ
 /// and how many are shown, and the known changes named in the table.
-pub fn legend(m: &Matrix, explained: &[Vec<&'static KnownChange>], shown: Shown) -> String {
+pub fn legend(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> String {
     let differing = m.differing_rows();
     let mut out = format!(
         "{DIFFERS} = differs from the reference column by more than {} pages (bytes) or {} faults, \
@@ -248,18 +250,18 @@ pub fn legend(m: &Matrix, explained: &[Vec<&'static KnownChange>], shown: Shown)
             format!("only those are shown (--all-rows shows all {}).", m.rows.len())
         }
     );
-    let mut named: Vec<&KnownChange> = Vec::new();
+    let mut named: Vec<&Explanation> = Vec::new();
     for index in shown_rows(m, shown) {
         for change in explained.get(index).map(Vec::as_slice).unwrap_or_default() {
-            if !named.iter().any(|n| std::ptr::eq(*n, *change)) {
+            if !named.contains(&change) {
                 named.push(change);
             }
         }
     }
     if !named.is_empty() {
-        out.push_str("\nKnown kernel changes named above:\n");
+        out.push_str("\nExplanations named above:\n");
         for change in named {
-            out.push_str(&format!("- {}: {}\n", change.name, change.explanation));
+            out.push_str(&format!("- {}: {}\n", change.name, change.detail));
         }
     }
     let unexplained = shown_rows(m, shown)
