@@ -317,8 +317,10 @@ pub const GUEST_BIN_VARIABLE: &str = "VMLAB_GUEST_BIN_DIR";
 
 /// Builds (or finds) statically linked harness and experiment binaries. Under
 /// cargo they are built with `+crt-static` for x86_64-unknown-linux-gnu into
-/// `<cache>/guest-target`, a separate target folder, so the normal build is not
-/// disturbed; the build is incremental, so later runs cost nothing.
+/// `<cache>/guest-target/<checkout>`, a separate target folder, so the normal
+/// build is not disturbed; the build is incremental, so later runs cost
+/// nothing. One folder per checkout (named by a hash of its path), so that two
+/// checkouts on one machine never boot each other's binaries.
 pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
     let dir = if let Some(dir) = std::env::var_os(GUEST_BIN_VARIABLE) {
         PathBuf::from(dir)
@@ -345,7 +347,10 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
                 static_libc.display()
             );
         }
-        let target_dir = cache.join("guest-target");
+        let checkout = super::console::fnv1a64(workspace.as_os_str().as_encoded_bytes());
+        let target_dir = cache
+            .join("guest-target")
+            .join(format!("{checkout:016x}"));
         eprintln!(
             "building statically linked guest binaries in {} (the first time takes a few minutes)",
             target_dir.display()
