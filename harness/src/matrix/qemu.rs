@@ -348,9 +348,7 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
             );
         }
         let checkout = super::console::fnv1a64(workspace.as_os_str().as_encoded_bytes());
-        let target_dir = cache
-            .join("guest-target")
-            .join(format!("{checkout:016x}"));
+        let target_dir = cache.join("guest-target").join(format!("{checkout:016x}"));
         eprintln!(
             "building statically linked guest binaries in {} (the first time takes a few minutes)",
             target_dir.display()
