@@ -431,6 +431,25 @@ fn guest_mem_total(bytes: u64) -> u64 {
 /// too small for), else the smallest that suits every experiment, limited by
 /// what this machine has available.
 pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemory {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| crate::system::meminfo_bytes(&m, "MemAvailable"))
+        .unwrap_or(u64::MAX);
+    let memory = size_guests(
+        memory_needs(options, initramfs_bytes),
+        options.memory_bytes,
+        available,
+    );
+    for (name, need) in &memory.short {
+        eprintln!("note: {}", memory.advice(name, *need));
+    }
+    memory
+}
+
+/// Per experiment, the least guest memory under which it does not decline for
+/// lack of memory; experiments that decline even at [`MEMORY_CEILING`] (for
+/// another reason) are left out.
+fn memory_needs(options: &MatrixOptions, initramfs_bytes: u64) -> Vec<(String, u64)> {
     let env = crate::system::Environment::detect(&std::env::temp_dir());
     let declines = |name: &str, memory: u64| -> bool {
         let Some(experiment) = crate::experiment::find(name) else {
@@ -452,7 +471,7 @@ pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemor
     };
     // Per experiment: the least memory it runs in, if some memory suffices
     // (one that declines even at the ceiling declines for another reason).
-    let needs: Vec<(String, u64)> = options
+    options
         .experiments
         .iter()
         .filter(|name| !declines(name, MEMORY_CEILING))
@@ -463,31 +482,28 @@ pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemor
             }
             (name.clone(), memory)
         })
-        .collect();
+        .collect()
+}
+
+/// The guests' memory from the experiments' needs: `given` (`--memory`) if
+/// any, else the largest need, within what is `available` beyond 1 GiB left
+/// for the machine's other work.
+fn size_guests(needs: Vec<(String, u64)>, given: Option<u64>, available: u64) -> GuestMemory {
     let wanted = needs.iter().map(|(_, m)| *m).max().unwrap_or(MEMORY_FLOOR);
-    let (bytes, chosen) = match options.memory_bytes {
+    let (bytes, chosen) = match given {
         Some(given) => (given, true),
         None => {
-            // Room for the guests beside the machine's other work.
-            let available = std::fs::read_to_string("/proc/meminfo")
-                .ok()
-                .and_then(|m| crate::system::meminfo_bytes(&m, "MemAvailable"))
-                .unwrap_or(u64::MAX);
             let room =
                 (available.saturating_sub(1 << 30) / MEMORY_STEP * MEMORY_STEP).max(MEMORY_FLOOR);
             (wanted.min(room), false)
         }
     };
     let short: Vec<(String, u64)> = needs.into_iter().filter(|(_, m)| *m > bytes).collect();
-    let memory = GuestMemory {
+    GuestMemory {
         bytes,
         chosen,
         short,
-    };
-    for (name, need) in &memory.short {
-        eprintln!("note: {}", memory.advice(name, *need));
     }
-    memory
 }
 
 impl GuestMemory {
@@ -945,7 +961,8 @@ mod tests {
     fn guest_memory_is_sized_so_that_lazy_alloc_runs_at_quick_size() {
         // lazy-alloc writes two quarters of its 1 GiB quick mapping and declines
         // when that is more than half the machine's memory.
-        let memory = guest_memory(&options(&["lazy-alloc", "mmap-file"], None), 64 << 20);
+        let needs = memory_needs(&options(&["lazy-alloc", "mmap-file"], None), 64 << 20);
+        let memory = size_guests(needs, None, 64 << 30);
         let quick_written = 2 * ((1u64 << 30) / 4);
         assert!(
             guest_mem_total(memory.bytes - (64 << 20)) >= 2 * quick_written,
@@ -953,13 +970,29 @@ mod tests {
         );
         assert!(memory.bytes <= 2 << 30, "no more than needed: {memory:?}");
         assert!(memory.short.is_empty(), "{memory:?}");
-        let small = guest_memory(&options(&["mmap-file"], None), 64 << 20);
+        let small = size_guests(
+            memory_needs(&options(&["mmap-file"], None), 64 << 20),
+            None,
+            64 << 30,
+        );
         assert_eq!(small.bytes, MEMORY_FLOOR);
+        // A machine without the room gets what it has, and says who is short.
+        let squeezed = size_guests(
+            memory_needs(&options(&["lazy-alloc"], None), 64 << 20),
+            None,
+            (1 << 30) + (768 << 20),
+        );
+        assert_eq!(squeezed.bytes, 768 << 20);
+        assert_eq!(squeezed.short.len(), 1, "{squeezed:?}");
     }
 
     #[test]
     fn too_little_memory_is_named_with_the_option_that_helps() {
-        let memory = guest_memory(&options(&["lazy-alloc"], Some(512 << 20)), 64 << 20);
+        let memory = size_guests(
+            memory_needs(&options(&["lazy-alloc"], None), 64 << 20),
+            Some(512 << 20),
+            64 << 30,
+        );
         assert_eq!(memory.short.len(), 1, "{memory:?}");
         let (name, need) = &memory.short[0];
         let advice = memory.advice(name, *need);
