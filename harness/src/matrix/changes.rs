@@ -91,8 +91,8 @@ impl From<&KnownChange> for Explanation {
 }
 
 /// Notes of a variant that describe its setup rather than a measurement: when
-/// they differ between two columns, so do the programs measured, and the
-/// difference is not the kernel's.
+/// they differ between two columns, so do the programs measured (the worker
+/// many-processes could build), and the difference is not the kernel's.
 const SETUP_NOTES: &[&str] = &["worker_kind"];
 
 /// For each row of `matrix`, what explains its differences: the known kernel
@@ -268,15 +268,15 @@ fn counter_lags(evidence: &Evidence<'_>, row: &Row) -> bool {
     })
 }
 
-/// True when an AnonHugePages figure differs at the same experiment, variant
-/// and checkpoint: the row's faults or memory then follow the huge pages.
+/// True when an AnonHugePages figure differs in the same experiment and
+/// variant: the row's faults or memory then follow the huge pages (also where
+/// only the huge zero page was mapped, which AnonHugePages does not count).
 fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
     row.kind == RowKind::Metric
         && matrix.rows.iter().any(|other| {
             other.kind == RowKind::Metric
                 && other.experiment == row.experiment
                 && other.variant == row.variant
-                && other.point == row.point
                 && other.metric.ends_with(ANON_HUGE_PAGES)
                 && other.cells.iter().any(|c| c.differs)
         })
