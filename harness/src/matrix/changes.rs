@@ -426,4 +426,45 @@ mod tests {
             explained[verdict]
         );
     }
+
+    #[test]
+    fn large_folios_explain_file_faults_only_when_both_kernels_used_ext4() {
+        let mut old = run(1 << 20, 999, Verdict::Confirmed);
+        old.environment.kernel = "6.1.0-57-amd64".into();
+        old.environment.temp_dir_fs = "ext4".into();
+        let mut new = run(1 << 20, 69, Verdict::Confirmed);
+        new.environment.kernel = "6.18.44".into();
+        new.environment.temp_dir_fs = "ext4".into();
+        let names = |old: &RunRecord, new: &RunRecord| {
+            let columns = [
+                Column {
+                    label: "old".into(),
+                    run: Ok(old),
+                },
+                Column {
+                    label: "new".into(),
+                    run: Ok(new),
+                },
+            ];
+            let m = compare(&columns);
+            let explained = explain(&m, &columns);
+            let faults = m
+                .rows
+                .iter()
+                .position(|r| r.metric == MINOR_FAULTS)
+                .unwrap();
+            assert!(m.rows[faults].cells[1].differs);
+            explained[faults]
+                .iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&old, &new),
+            vec!["large folios in the ext4 page cache (6.16)"]
+        );
+        let mut on_tmpfs = new.clone();
+        on_tmpfs.environment.temp_dir_fs = "tmpfs".into();
+        assert!(names(&old, &on_tmpfs).is_empty());
+    }
 }
