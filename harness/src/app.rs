@@ -117,6 +117,14 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         print!("{}", matrix::kernels::list_text());
         return Ok(ExitCode::SUCCESS);
     }
+    let view = matrix::View {
+        out: args.out.clone().unwrap_or_else(default_results_root),
+        ktap: args.ktap,
+        all_rows: args.all_rows,
+    };
+    if !args.results.is_empty() {
+        return matrix::from_results(&args.results, &view);
+    }
     let kernels = args
         .kernels
         .iter()
@@ -132,7 +140,7 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         ))
         .into());
     }
-    if args.memory < 128 << 20 {
+    if args.memory.is_some_and(|m| m < 128 << 20) {
         return Err(UsageError(
             "--memory below 128MiB is too small for a guest kernel and the experiments".into(),
         )
@@ -163,8 +171,7 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         memory_bytes: args.memory,
         size_bytes: args.size,
         timeout: Duration::from_secs(args.timeout),
-        out: args.out.clone().unwrap_or_else(default_results_root),
-        ktap: args.ktap,
+        view,
     };
     matrix::run(&options)
 }

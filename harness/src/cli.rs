@@ -116,7 +116,8 @@ pub struct MatrixArgs {
     #[arg(
         long = "kernel",
         value_name = "SPEC",
-        required_unless_present = "list_kernels"
+        required_unless_present_any = ["list_kernels", "results"],
+        conflicts_with = "results"
     )]
     pub kernels: Vec<String>,
     /// Experiments to run (comma-separated); default: all.
@@ -126,9 +127,10 @@ pub struct MatrixArgs {
     /// default: the host's mode.
     #[arg(long, value_name = "MODE", value_parser = ["always", "madvise", "never"])]
     pub thp: Option<String>,
-    /// Memory of every guest.
-    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_run_size, allow_hyphen_values = true)]
-    pub memory: u64,
+    /// Memory of every guest; default: enough for the chosen experiments at
+    /// the chosen sizes (at least 512MiB), as far as this machine has it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_run_size, allow_hyphen_values = true)]
+    pub memory: Option<u64>,
     /// Override each experiment's main size (default: its --quick size).
     #[arg(long, value_name = "SIZE", value_parser = parse_run_size, allow_hyphen_values = true)]
     pub size: Option<u64>,
@@ -146,6 +148,15 @@ pub struct MatrixArgs {
     /// Show the cached kernels and the ones the apt sources can fetch, and exit.
     #[arg(long)]
     pub list_kernels: bool,
+    /// Show every row of the matrix, not only those that differ between kernels.
+    #[arg(long)]
+    pub all_rows: bool,
+    /// Build the matrix from result folders made elsewhere instead of running
+    /// anything: each DIR holds a results.json (or is a results root whose
+    /// `latest` does), e.g. `harness all` run on each kernel of a CI fleet. One
+    /// column per DIR, the first being the reference.
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["experiments", "thp", "memory", "size", "list_kernels"])]
+    pub results: Vec<PathBuf>,
 }
 
 /// Options of `trace`.

@@ -81,8 +81,11 @@ pub struct Row {
     pub variant: String,
     /// The checkpoint label, or the claim id.
     pub point: String,
-    /// The metric name with its unit (`rss_bytes`, `minor_faults`, `region data rss_bytes`),
-    /// or `verdict`.
+    /// The measured process's role when the experiment has several
+    /// (`child`, `sharer-2`); empty for its main process and for claims.
+    pub process: String,
+    /// The metric as /proc names it (`VmRSS`, `minor faults`, `data Rss` for a
+    /// region; the unit is the cells' [`Unit`]), or `verdict`.
     pub metric: String,
     /// One cell per column.
     pub cells: Vec<Cell>,
@@ -109,7 +112,7 @@ impl Matrix {
     }
 }
 
-type Key = (RowKind, String, String, String, String);
+type Key = (RowKind, String, String, String, String, String);
 
 /// Builds the matrix of `columns`.
 pub fn compare(columns: &[Column<'_>]) -> Matrix {
@@ -159,12 +162,13 @@ pub fn compare(columns: &[Column<'_>]) -> Matrix {
                     }
                 })
                 .collect();
-            let (kind, experiment, variant, point, metric) = key;
+            let (kind, experiment, variant, point, process, metric) = key;
             Row {
                 kind,
                 experiment,
                 variant,
                 point,
+                process,
                 metric,
                 cells,
             }
@@ -195,10 +199,10 @@ fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
     for v in &e.variants {
         for c in &v.checkpoints {
             for p in &c.processes {
-                let prefix = if p.role == "main" {
+                let process = if p.role == MAIN_ROLE {
                     String::new()
                 } else {
-                    format!("{} ", p.role)
+                    p.role.clone()
                 };
                 for (metric, value, unit) in process_figures(p) {
                     out.push((
@@ -207,7 +211,8 @@ fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
                             e.name.clone(),
                             v.name.clone(),
                             c.label.clone(),
-                            format!("{prefix}{metric}"),
+                            process.clone(),
+                            metric,
                         ),
                         Value::Number(value, unit),
                     ));
@@ -222,6 +227,7 @@ fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
                 e.name.clone(),
                 claim.variant.clone().unwrap_or_default(),
                 claim.id.clone(),
+                String::new(),
                 "verdict".into(),
             ),
             Value::Verdict(claim.verdict),
@@ -230,39 +236,45 @@ fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
     out
 }
 
-/// The figures compared per process and checkpoint: faults of the phase and the
-/// memory the process and its declared regions hold.
+/// The figures compared per process and checkpoint: faults of the phase, the
+/// process's counters from /proc/PID/status (VmSize, VmRSS, RssAnon, RssFile),
+/// its Pss summed over smaps, and each declared region's smaps Rss, Pss and
+/// AnonHugePages. Names are /proc's own; the unit travels apart.
 fn process_figures(p: &ProcessRecord) -> Vec<(String, u64, Unit)> {
     let t = &p.totals;
     let mut out = vec![
-        ("minor_faults".to_string(), p.faults.minor, Unit::Faults),
-        ("major_faults".to_string(), p.faults.major, Unit::Faults),
-        ("vm_size_bytes".to_string(), t.vm_size_bytes, Unit::Bytes),
-        ("rss_bytes".to_string(), t.rss_bytes, Unit::Bytes),
-        ("rss_anon_bytes".to_string(), t.rss_anon_bytes, Unit::Bytes),
-        ("rss_file_bytes".to_string(), t.rss_file_bytes, Unit::Bytes),
-        ("pss_bytes".to_string(), t.pss_bytes, Unit::Bytes),
+        (MINOR_FAULTS.to_string(), p.faults.minor, Unit::Faults),
+        (MAJOR_FAULTS.to_string(), p.faults.major, Unit::Faults),
+        ("VmSize".to_string(), t.vm_size_bytes, Unit::Bytes),
+        (VM_RSS.to_string(), t.rss_bytes, Unit::Bytes),
+        ("RssAnon".to_string(), t.rss_anon_bytes, Unit::Bytes),
+        ("RssFile".to_string(), t.rss_file_bytes, Unit::Bytes),
+        ("Pss".to_string(), t.pss_bytes, Unit::Bytes),
     ];
     for r in &p.regions {
         let f = &r.figures;
+        out.push((format!("{} Rss", r.name), f.rss_bytes, Unit::Bytes));
+        out.push((format!("{} Pss", r.name), f.pss_bytes, Unit::Bytes));
         out.push((
-            format!("region {} rss_bytes", r.name),
-            f.rss_bytes,
-            Unit::Bytes,
-        ));
-        out.push((
-            format!("region {} pss_bytes", r.name),
-            f.pss_bytes,
-            Unit::Bytes,
-        ));
-        out.push((
-            format!("region {} anon_huge_pages_bytes", r.name),
+            format!("{} {ANON_HUGE_PAGES}", r.name),
             f.anon_huge_pages_bytes,
             Unit::Bytes,
         ));
     }
     out
 }
+
+/// The role of an experiment's only or principal process.
+pub const MAIN_ROLE: &str = "main";
+
+/// Row names the explanations of differences look for.
+pub const MINOR_FAULTS: &str = "minor faults";
+/// Major faults of the phase.
+pub const MAJOR_FAULTS: &str = "major faults";
+/// The whole process's resident set from /proc/PID/status.
+pub const VM_RSS: &str = "VmRSS";
+/// A region's anonymous huge pages (smaps AnonHugePages).
+pub const ANON_HUGE_PAGES: &str = "AnonHugePages";
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -358,13 +370,9 @@ pub(crate) mod tests {
                 run: Ok(&far),
             },
         ]);
-        let rss: Vec<bool> = row(&m, "rss_bytes")
-            .cells
-            .iter()
-            .map(|c| c.differs)
-            .collect();
+        let rss: Vec<bool> = row(&m, "VmRSS").cells.iter().map(|c| c.differs).collect();
         assert_eq!(rss, vec![false, false, true]);
-        let faults: Vec<bool> = row(&m, "minor_faults")
+        let faults: Vec<bool> = row(&m, "minor faults")
             .cells
             .iter()
             .map(|c| c.differs)
@@ -392,7 +400,7 @@ pub(crate) mod tests {
             },
         ]);
         assert_eq!(m.reference, Some(1));
-        let cells = &row(&m, "rss_bytes").cells;
+        let cells = &row(&m, "VmRSS").cells;
         assert_eq!(cells[0].value, Value::Missing);
         assert!(!cells[1].differs);
     }

@@ -1,8 +1,10 @@
 //! The guest side of the matrix: `harness guest-init` runs as PID 1 (`/init` in
-//! the initramfs). It mounts what the experiments need, runs them exactly as
-//! `harness run --quick` does, sends results.json framed over the second serial
-//! port, and powers the machine off. Whatever fails, it reports on the console
-//! and powers off, so the host never waits for its timeout needlessly.
+//! the initramfs). It mounts what the experiments need, among them the ext4
+//! disk for their files (loading the kernel's own virtio and ext4 modules from
+//! the initramfs first, where they are modules), runs the experiments exactly
+//! as `harness run --quick` does, sends results.json framed over the second
+//! serial port, and powers the machine off. Whatever fails, it reports on the
+//! console and powers off, so the host never waits for its timeout needlessly.
 
 use std::io::Write;
 use std::path::Path;
@@ -21,6 +23,18 @@ pub const BIN_DIR: &str = "/bin";
 const RESULTS_DIR: &str = "/results";
 /// The serial port reserved for the framed results.
 const RESULTS_PORT: &str = "/dev/ttyS1";
+/// Where the initramfs keeps the modules to load, with their order file.
+pub const MODULES_DIR: &str = "lib/modules/vmlab";
+/// The files' disk (the first virtio block device) and where it is mounted.
+const DISK: &str = "/dev/vda";
+/// Where the ext4 disk is mounted for the experiments' files.
+pub const FILES_DIR: &str = "/files";
+/// The fallback for the experiments' files when the disk cannot be used.
+const RAM_FILES_DIR: &str = "/tmp";
+/// How long the disk may take to appear after its driver is loaded.
+const DISK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The console line that says why the files were not on the disk.
+pub const FILES_IN_RAM: &str = "files in RAM:";
 
 /// Runs the guest and powers off; returns only if powering off failed.
 pub fn main() -> Result<()> {
@@ -60,6 +74,17 @@ fn run_guest() -> Result<()> {
     };
     let experiments =
         param("vmlab.experiments").context("no vmlab.experiments= on the kernel command line")?;
+    let (files_dir, in_ram) = match param("vmlab.disk") {
+        Some(_) => match mount_disk() {
+            Ok(()) => (FILES_DIR, None),
+            Err(why) => (RAM_FILES_DIR, Some(why)),
+        },
+        None => (RAM_FILES_DIR, Some("no disk was attached".to_string())),
+    };
+    match &in_ram {
+        Some(why) => say(&format!("{FILES_IN_RAM} {why}")),
+        None => say(&format!("files on {DISK} (ext4) at {FILES_DIR}")),
+    }
     let mut args: Vec<String> = vec!["harness".into(), "run".into()];
     args.extend(experiments.split(',').map(str::to_string));
     args.extend([
@@ -67,7 +92,7 @@ fn run_guest() -> Result<()> {
         "--out".into(),
         RESULTS_DIR.into(),
         "--dir".into(),
-        "/tmp".into(),
+        files_dir.into(),
     ]);
     if let Some(size) = param("vmlab.size") {
         args.extend(["--size".into(), size]);
@@ -99,6 +124,9 @@ fn run_guest() -> Result<()> {
         thp_cmdline: param("transparent_hugepage").unwrap_or_default(),
         kernel_cmdline: cmdline.trim().to_string(),
     });
+    if let Some(why) = &in_ram {
+        super::files_not_on_disk(&mut run, why);
+    }
     let payload = serde_json::to_vec(&run).context("cannot serialise the results")?;
     say(&format!("sending {} bytes of results", payload.len()));
     send(console::encode(&payload).as_bytes())?;
@@ -125,6 +153,63 @@ fn mount_filesystems() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Loads the modules the initramfs carries (in the order the host wrote), waits
+/// for the disk and mounts it; the error says which step failed and why.
+fn mount_disk() -> Result<(), String> {
+    let folder = Path::new("/").join(MODULES_DIR);
+    if let Ok(order) = std::fs::read_to_string(folder.join(super::kernels::MODULE_ORDER)) {
+        for line in order.lines() {
+            let name = line.trim();
+            if name.is_empty() || name.starts_with('#') {
+                continue;
+            }
+            load_module(&folder.join(name)).map_err(|e| format!("cannot load {name}: {e}"))?;
+        }
+    }
+    let deadline = std::time::Instant::now() + DISK_WAIT;
+    while !Path::new(DISK).exists() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{DISK} did not appear within {} s (no virtio block driver in this kernel?)",
+                DISK_WAIT.as_secs()
+            ));
+        }
+        // The driver probes the device asynchronously; a short sleep between
+        // looks, bounded by the deadline above.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    mount(DISK, FILES_DIR, "ext4").map_err(|e| {
+        format!("cannot mount {DISK} as ext4 on {FILES_DIR}: {e} (the kernel's reason is in console.log)")
+    })
+}
+
+/// Loads one kernel module file with finit_module(2); one that is already
+/// loaded is fine.
+fn load_module(path: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(path)?;
+    let no_params = c"";
+    // SAFETY: finit_module takes an open descriptor, a NUL-terminated parameter
+    // string that outlives the call, and flags; it reads nothing else of ours.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_finit_module,
+            file.as_raw_fd(),
+            no_params.as_ptr(),
+            0,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let error = std::io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EEXIST) {
+        Ok(())
+    } else {
+        Err(error)
+    }
 }
 
 /// Stderr through a pipe to the console, copied by a thread. Dropping it puts

@@ -76,7 +76,7 @@ pub fn build(
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
     };
     let mut entries = vec![];
-    for dir in ["bin", "dev", "proc", "sys", "tmp", "results"] {
+    for dir in ["bin", "dev", "proc", "sys", "tmp", "results", "files"] {
         entries.push(Entry::Dir { path: dir.into() });
     }
     entries.push(Entry::CharDevice {

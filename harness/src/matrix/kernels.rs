@@ -21,28 +21,9 @@ pub enum KernelSpec {
     Path(PathBuf),
 }
 
-/// Whether a file starts as a kernel QEMU can boot: an x86 bzImage carries the
-/// boot protocol's "HdrS" magic at offset 0x202 (Documentation/arch/x86/boot.rst),
-/// an uncompressed vmlinux is an ELF file. Checked before a guest is started, so
-/// a wrong file costs no boot.
-fn looks_like_a_kernel(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut head = [0u8; 0x206];
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut read = 0;
-    let mut file = file.take(head.len() as u64);
-    while read < head.len() {
-        match file.read(&mut head[read..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => read += n,
-        }
-    }
-    let elf = read >= 4 && head[..4] == *b"\x7fELF";
-    let bzimage = read >= 0x206 && head[0x202..0x206] == *b"HdrS";
-    elf || bzimage
-}
+/// No kernel image is larger than this: an uncompressed vmlinux with debug
+/// information is a few hundred MiB.
+const MAX_KERNEL_IMAGE_BYTES: u64 = 1 << 30;
 
 impl KernelSpec {
     /// Parses `host`, `debian:VERSION` or a path.
@@ -69,12 +50,20 @@ impl KernelSpec {
                  `harness matrix --list-kernels` shows what is available"
             ));
         }
-        if !looks_like_a_kernel(&path) {
+        // Refused here, before anything is built or booted: QEMU would only
+        // fail after the guest binaries were built, with a less clear message.
+        // Only a regular file of a kernel's size is read whole (not /dev/zero,
+        // a FIFO, or a disk image someone passed by mistake).
+        let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read {text}: {e}"))?;
+        if !meta.is_file() || meta.len() > MAX_KERNEL_IMAGE_BYTES {
             return Err(format!(
-                "'{text}' is not a kernel image: neither a bzImage (no \"HdrS\" boot header at \
-                 byte 0x202) nor an ELF vmlinux; pass a kernel, or `host` or `debian:VERSION`"
+                "{text} is not a kernel image QEMU can boot: {}; pass a bzImage or an ELF vmlinux, or `host` or `debian:VERSION`",
+                if meta.is_file() { "it is larger than any kernel image (1 GiB)" } else { "not a regular file" }
             ));
         }
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {text}: {e}"))?;
+        image_kind(&bytes)
+            .map_err(|why| format!("{text} is not a kernel image QEMU can boot: {why}"))?;
         Ok(KernelSpec::Path(path))
     }
 
@@ -110,6 +99,49 @@ impl fmt::Display for KernelSpec {
     }
 }
 
+/// The two kinds of image `qemu-system-x86_64 -kernel` boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// A bzImage: the x86 boot protocol's setup header (`HdrS` at 0x202).
+    BzImage,
+    /// An ELF vmlinux with a PVH entry point (a `Xen` note of type
+    /// XEN_ELFNOTE_PHYS32_ENTRY in a PT_NOTE segment), which QEMU starts directly.
+    ElfPvh,
+}
+
+/// Offset of the boot protocol's header signature in a bzImage
+/// (Documentation/arch/x86/boot.rst: `header` at 0x202, "HdrS").
+const BZIMAGE_MAGIC_AT: usize = 0x202;
+/// The ELF note type that carries the PVH entry point (xen/interface/elfnote.h).
+const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
+
+/// What kind of bootable image `bytes` are, or why they are not one.
+pub fn image_kind(bytes: &[u8]) -> Result<ImageKind, String> {
+    if bytes.get(BZIMAGE_MAGIC_AT..BZIMAGE_MAGIC_AT + 4) == Some(b"HdrS") {
+        return Ok(ImageKind::BzImage);
+    }
+    if !bytes.starts_with(b"\x7fELF") {
+        return Err(format!(
+            "neither a bzImage (no \"HdrS\" at offset {BZIMAGE_MAGIC_AT:#x}) nor an ELF file"
+        ));
+    }
+    use object::read::elf::{ElfFile64, ProgramHeader};
+    let file = ElfFile64::<object::Endianness>::parse(bytes)
+        .map_err(|e| format!("an ELF file that does not parse as 64-bit ELF: {e}"))?;
+    let endian = file.endian();
+    for header in file.elf_program_headers() {
+        let Ok(Some(mut notes)) = header.notes(endian, bytes) else {
+            continue;
+        };
+        while let Ok(Some(note)) = notes.next() {
+            if note.name() == b"Xen" && note.n_type(endian).0 == XEN_ELFNOTE_PHYS32_ENTRY {
+                return Ok(ImageKind::ElfPvh);
+            }
+        }
+    }
+    Err("an ELF file without a PVH entry note (built without CONFIG_PVH); pass the bzImage".into())
+}
+
 /// A kernel image ready to boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelImage {
@@ -117,6 +149,193 @@ pub struct KernelImage {
     pub path: PathBuf,
     /// Its release (`6.1.0-47-amd64`) when known from the package.
     pub release: Option<String>,
+    /// The folder of modules taken from the same package for the guest (see
+    /// [`GUEST_MODULES`]), when the package was one.
+    pub modules: Option<PathBuf>,
+}
+
+/// The modules a guest needs for its files' disk, where the kernel has them as
+/// modules rather than built in: the virtio PCI transport and block driver, and
+/// ext4. `crc32c_generic` is listed too: ext4's metadata checksums ask the
+/// crypto API for "crc32c", which a guest without modprobe cannot load on
+/// demand. Their dependencies come from each module's own `depends=` list.
+pub const GUEST_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "ext4", "crc32c_generic"];
+
+/// The file in a modules folder that lists them in load order.
+pub const MODULE_ORDER: &str = "order";
+
+/// A module's name from its file or path (`kernel/fs/ext4/ext4.ko` is `ext4`;
+/// dashes and underscores are the same to the kernel).
+fn module_name(path: &str) -> String {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let stem = file.split(".ko").next().unwrap_or(file);
+    stem.replace('-', "_")
+}
+
+/// A module's file and the names of the modules it depends on, by name; None
+/// when the kernel has no such module file.
+pub type ModuleLookup<'a> = &'a dyn Fn(&str) -> Option<(String, Vec<String>)>;
+
+/// The modules to load for `wanted`, each after the modules it depends on and
+/// each once; `lookup` gives a module's file and the names it depends on, or
+/// None when the kernel has no such module file. Names without a file are
+/// returned apart (built in, or not in the kernel at all).
+pub fn load_order(wanted: &[&str], lookup: ModuleLookup<'_>) -> (Vec<String>, Vec<String>) {
+    fn visit(name: &str, lookup: ModuleLookup<'_>, order: &mut Vec<String>, depth: usize) -> bool {
+        let Some((path, needs)) = lookup(name) else {
+            return false;
+        };
+        if order.contains(&path) || depth > 64 {
+            return true;
+        }
+        for need in needs {
+            visit(&need, lookup, order, depth + 1);
+        }
+        if !order.contains(&path) {
+            order.push(path);
+        }
+        true
+    }
+    let mut order = Vec::new();
+    let mut missing = Vec::new();
+    for name in wanted {
+        if !visit(&name.replace('-', "_"), lookup, &mut order, 0) {
+            missing.push(name.to_string());
+        }
+    }
+    (order, missing)
+}
+
+/// The `depends=` list of a module file's `.modinfo` section (what depmod
+/// reads to write modules.dep, which Debian's packages do not ship: it is made
+/// when the package is installed).
+pub fn module_depends(bytes: &[u8]) -> Result<Vec<String>, String> {
+    use object::read::{Object, ObjectSection};
+    let file = object::read::elf::ElfFile64::<object::Endianness>::parse(bytes)
+        .map_err(|e| format!("not a 64-bit ELF module: {e}"))?;
+    let section = file
+        .section_by_name(".modinfo")
+        .ok_or("no .modinfo section")?;
+    let data = section
+        .data()
+        .map_err(|e| format!("unreadable .modinfo: {e}"))?;
+    Ok(data
+        .split(|b| *b == 0)
+        .filter_map(|entry| entry.strip_prefix(b"depends="))
+        .flat_map(|list| {
+            String::from_utf8_lossy(list)
+                .split(',')
+                .filter(|d| !d.is_empty())
+                .map(|d| d.replace('-', "_"))
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// Every module file under `dir`, by module name, as paths relative to `root`.
+fn module_files(root: &Path, dir: &Path, into: &mut std::collections::HashMap<String, String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            module_files(root, &path, into);
+        } else if let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) {
+            if name.contains(".ko") {
+                if let Ok(relative) = path.strip_prefix(root) {
+                    into.insert(module_name(&name), relative.display().to_string());
+                }
+            }
+        }
+    }
+}
+
+/// Reads a module file, unpacking XZ-compressed ones.
+fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let name = path.display().to_string();
+    if name.ends_with(".ko") {
+        return std::fs::read(path).with_context(|| format!("cannot read {name}"));
+    }
+    if name.ends_with(".ko.xz") {
+        let out = Command::new("xz")
+            .arg("-dc")
+            .arg(path)
+            .output()
+            .with_context(|| format!("cannot run xz on {name}"))?;
+        if !out.status.success() {
+            bail!("xz cannot unpack {name} ({})", out.status);
+        }
+        return Ok(out.stdout);
+    }
+    bail!("{name} is compressed in a way the harness does not unpack")
+}
+
+/// Copies the guest's modules out of an unpacked package's
+/// `lib/modules/<release>` into `target`, with [`MODULE_ORDER`] listing them in
+/// load order (compressed modules are unpacked on the way, so the guest loads
+/// plain files). Wanted modules that are built in, or missing, are noted in the
+/// order file as comments.
+fn stage_modules(tree: &Path, target: &Path) -> Result<()> {
+    let mut files = std::collections::HashMap::new();
+    module_files(tree, &tree.join("kernel"), &mut files);
+    let builtin = std::fs::read_to_string(tree.join("modules.builtin")).unwrap_or_default();
+    let contents: std::cell::RefCell<std::collections::HashMap<String, Vec<u8>>> =
+        Default::default();
+    let failures: std::cell::RefCell<Vec<String>> = Default::default();
+    let lookup = |name: &str| -> Option<(String, Vec<String>)> {
+        let path = files.get(name)?.clone();
+        let bytes = match read_module(&tree.join(&path)) {
+            Ok(b) => b,
+            Err(e) => {
+                failures.borrow_mut().push(format!("{e:#}"));
+                return None;
+            }
+        };
+        let depends = module_depends(&bytes).unwrap_or_else(|e| {
+            failures.borrow_mut().push(format!("{path}: {e}"));
+            Vec::new()
+        });
+        contents.borrow_mut().insert(path.clone(), bytes);
+        Some((path, depends))
+    };
+    let (order, missing) = load_order(GUEST_MODULES, &lookup);
+    if let Some(first) = failures.borrow().first() {
+        bail!("cannot take the guest's modules from the package: {first}");
+    }
+    std::fs::create_dir_all(target)
+        .with_context(|| format!("cannot create {}", target.display()))?;
+    let mut listing = String::new();
+    for name in missing {
+        let built_in = builtin.lines().any(|l| module_name(l) == name);
+        listing.push_str(&format!(
+            "# {name}: {}\n",
+            if built_in {
+                "built in"
+            } else {
+                "not in this kernel"
+            }
+        ));
+    }
+    let contents = contents.into_inner();
+    for path in order {
+        let name = format!("{}.ko", module_name(&path));
+        let dest = target.join(&name);
+        let bytes = contents
+            .get(&path)
+            .with_context(|| format!("{path} was not read"))?;
+        std::fs::write(&dest, bytes).with_context(|| format!("cannot write {}", dest.display()))?;
+        listing.push_str(&name);
+        listing.push('\n');
+    }
+    std::fs::write(target.join(MODULE_ORDER), listing)
+        .with_context(|| format!("cannot write in {}", target.display()))
+}
+
+/// The modules folder beside a cached image, if its order file is there.
+fn modules_beside(image: &Path) -> Option<PathBuf> {
+    let dir = image.parent()?.join("modules");
+    dir.join(MODULE_ORDER).is_file().then_some(dir)
 }
 
 /// The cache folder for kernels and guest builds: `$XDG_CACHE_HOME/vmlab` or
@@ -362,9 +581,24 @@ fn resolve_debian_bzimage(version: &str, progress: &dyn Fn(&str)) -> Result<Kern
         .and_then(|list| list.iter().rev().find(|p| p.series() == version).cloned());
     if let Some(package) = &wanted {
         if let Some((release, image)) = cached.iter().find(|(r, _)| *r == package.release) {
+            // Kernels cached before the modules were kept get them now.
+            let mut modules = modules_beside(image);
+            if modules.is_none() {
+                progress(&format!(
+                    "fetching {} again for its modules",
+                    package.package
+                ));
+                match fetch(package) {
+                    Ok(fetched) => modules = fetched.modules,
+                    Err(e) => progress(&format!(
+                        "no modules ({e:#}); the guest's files stay in RAM"
+                    )),
+                }
+            }
             return Ok(KernelImage {
                 path: image.clone(),
                 release: Some(release.clone()),
+                modules,
             });
         }
         progress(&format!("fetching {}", package.package));
@@ -380,6 +614,7 @@ fn resolve_debian_bzimage(version: &str, progress: &dyn Fn(&str)) -> Result<Kern
         return Ok(KernelImage {
             path: image.clone(),
             release: Some(release.clone()),
+            modules: modules_beside(image),
         });
     }
     let offered = match &available {
@@ -460,8 +695,8 @@ fn fetch(package: &DebianPackage) -> Result<KernelImage> {
     if !image.is_file() {
         bail!("{} has no {}", deb.display(), image.display());
     }
-    // Only the image (and its config, for reference) is kept; the modules are not
-    // needed since the guest uses built-in drivers only.
+    // Only the image, its config (for reference) and the few modules the guest
+    // loads for its disk are kept.
     let staged = work.path().join("staged");
     std::fs::create_dir_all(&staged)
         .with_context(|| format!("cannot create {}", staged.display()))?;
@@ -474,17 +709,27 @@ fn fetch(package: &DebianPackage) -> Result<KernelImage> {
     }
     std::fs::write(staged.join("package"), format!("{}\n", package.package))
         .with_context(|| format!("cannot write in {}", staged.display()))?;
+    let module_tree = tree.join("lib").join("modules").join(&package.release);
+    stage_modules(&module_tree, &staged.join("modules"))?;
     let target = dir.join(&package.release);
     // Another harness may have fetched the same kernel meanwhile (and may be
-    // booting it): keep what is there rather than replace it.
+    // booting it): keep what is there rather than replace it, adding only the
+    // modules when they are missing.
     if let Err(e) = std::fs::rename(&staged, &target) {
         if !target.join("vmlinuz").is_file() {
             return Err(e)
                 .with_context(|| format!("cannot move the kernel into {}", target.display()));
         }
+        if modules_beside(&target.join("vmlinuz")).is_none() {
+            let _ = std::fs::remove_dir_all(target.join("modules"));
+            std::fs::rename(staged.join("modules"), target.join("modules"))
+                .with_context(|| format!("cannot move the modules into {}", target.display()))?;
+        }
     }
+    let image = target.join("vmlinuz");
     Ok(KernelImage {
-        path: target.join("vmlinuz"),
+        modules: modules_beside(&image),
+        path: image,
         release: Some(package.release.clone()),
     })
 }
@@ -570,6 +815,29 @@ mod tests {
     }
 
     #[test]
+    fn only_bzimages_and_elf_images_with_a_pvh_note_are_bootable() {
+        let mut bz = vec![0u8; 0x400];
+        bz[0x202..0x206].copy_from_slice(b"HdrS");
+        assert_eq!(image_kind(&bz), Ok(ImageKind::BzImage));
+        let junk: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        let why = image_kind(&junk).unwrap_err();
+        assert!(why.contains("HdrS"), "{why}");
+        // A real ELF file without the note: the test binary itself.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let why = image_kind(&me).unwrap_err();
+        assert!(why.contains("PVH"), "{why}");
+    }
+
+    #[test]
+    fn a_path_that_is_not_a_kernel_is_refused_when_parsed() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("vmlinuz");
+        std::fs::write(&junk, vec![0x5a; 4096]).unwrap();
+        let why = KernelSpec::parse(junk.to_str().unwrap()).unwrap_err();
+        assert!(why.contains("not a kernel image"), "{why}");
+    }
+
+    #[test]
     fn the_xz_payload_of_a_bzimage_is_unpacked_despite_trailing_data() {
         if !crate::matrix::qemu::on_path("xz") {
             eprintln!("SKIP: xz is not installed");
@@ -598,6 +866,7 @@ mod tests {
         let image = KernelImage {
             path: vmlinuz.clone(),
             release: None,
+            modules: None,
         };
 
         // Without CONFIG_PVH=y in the cached config, the bzImage is kept.
@@ -607,6 +876,76 @@ mod tests {
         let elf = prefer_elf(image, &|_| {});
         assert_eq!(elf.path, dir.path().join("vmlinux"));
         assert_eq!(std::fs::read(&elf.path).unwrap(), kernel);
+    }
+
+    #[test]
+    fn modules_load_after_what_they_need_and_built_in_ones_are_set_apart() {
+        // The dependencies of Debian 6.1's modules for the guest's disk.
+        let deps: &[(&str, &[&str])] = &[
+            ("ext4", &["crc16", "mbcache", "jbd2"]),
+            ("jbd2", &[]),
+            ("mbcache", &[]),
+            ("crc16", &[]),
+            ("virtio_blk", &["virtio", "virtio_ring"]),
+            (
+                "virtio_pci",
+                &[
+                    "virtio_pci_legacy_dev",
+                    "virtio_pci_modern_dev",
+                    "virtio_ring",
+                    "virtio",
+                ],
+            ),
+            ("virtio_pci_legacy_dev", &[]),
+            ("virtio_pci_modern_dev", &[]),
+            ("virtio_ring", &[]),
+            ("virtio", &[]),
+        ];
+        let lookup = |name: &str| {
+            deps.iter().find(|(n, _)| *n == name).map(|(n, d)| {
+                (
+                    format!("kernel/{n}.ko"),
+                    d.iter().map(|s| s.to_string()).collect(),
+                )
+            })
+        };
+        let (order, missing) = load_order(
+            &["virtio_pci", "virtio_blk", "ext4", "crc32c-generic"],
+            &lookup,
+        );
+        let at = |m: &str| {
+            order
+                .iter()
+                .position(|p| *p == format!("kernel/{m}.ko"))
+                .unwrap_or_else(|| panic!("{m} missing from {order:?}"))
+        };
+        assert!(at("virtio") < at("virtio_pci") && at("virtio_ring") < at("virtio_pci"));
+        assert!(at("virtio_pci_modern_dev") < at("virtio_pci"));
+        assert!(at("virtio") < at("virtio_blk"));
+        assert!(at("jbd2") < at("ext4") && at("mbcache") < at("ext4") && at("crc16") < at("ext4"));
+        assert_eq!(order.len(), 10, "each module once: {order:?}");
+        assert_eq!(missing, vec!["crc32c-generic"]);
+    }
+
+    #[test]
+    fn a_module_names_its_dependencies_in_modinfo() {
+        // A cached Debian kernel's modules, where a matrix has fetched one.
+        let Some(modules) = cached_releases()
+            .into_iter()
+            .find_map(|(_, image)| modules_beside(&image))
+        else {
+            eprintln!("SKIP: no cached kernel with modules (harness matrix --kernel debian:6.1)");
+            return;
+        };
+        let order = std::fs::read_to_string(modules.join(MODULE_ORDER)).unwrap();
+        let ext4 = order.lines().position(|l| l == "ext4.ko");
+        let jbd2 = order.lines().position(|l| l == "jbd2.ko");
+        if let (Some(ext4), Some(jbd2)) = (ext4, jbd2) {
+            assert!(jbd2 < ext4, "{order}");
+            let bytes = std::fs::read(modules.join("ext4.ko")).unwrap();
+            let depends = module_depends(&bytes).unwrap();
+            assert!(depends.contains(&"jbd2".to_string()), "{depends:?}");
+        }
     }
 
     #[test]

@@ -4,20 +4,27 @@
 //! The data flow:
 //!
 //! 1. [`kernels`] resolves each `--kernel` to an image (fetching and caching
-//!    Debian packages) or to `host`.
+//!    Debian packages, with the modules the guest needs for its disk) or to
+//!    `host`, and refuses a file that is not a bootable image.
 //! 2. [`qemu`] builds statically linked harness and experiment binaries, and
-//!    [`initramfs`] packs them into a cpio archive with the harness as `/init`.
+//!    [`initramfs`] packs them into a cpio archive with the harness as `/init`;
+//!    [`disk`] makes the ext4 image the guest keeps the experiments' files on.
 //! 3. [`qemu::boot`] starts one guest per kernel (two at once where the machine
 //!    allows); inside, [`guest`] runs the experiments and sends results.json
 //!    over a serial port, framed by [`console`]. `host` runs natively.
-//! 4. [`compare`] lines the runs up, [`table`] renders the result, and
-//!    [`crate::report::ktap`] (the one KTAP writer) prints [`crate::outcome::kernel_cases`].
+//! 4. [`compare`] lines the runs up, [`changes`] names the known kernel changes
+//!    behind differences, [`table`] renders the result, and
+//!    [`crate::report::ktap`] (the one KTAP writer) prints
+//!    [`crate::outcome::kernel_cases`]. `--results` starts at this step, from
+//!    result folders made elsewhere.
 //!
 //! Every kernel's results.json (the normal format, with the virtual machine
 //! recorded in its environment) is written as soon as it arrives.
 
+pub mod changes;
 pub mod compare;
 pub mod console;
+pub mod disk;
 pub mod guest;
 pub mod initramfs;
 pub mod kernels;
@@ -28,17 +35,18 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::app::UsageError;
-use crate::model::RunRecord;
+use crate::experiment::human_bytes;
+use crate::model::{RunRecord, Status, Verdict};
 use crate::store;
 use crate::system::GuestInfo;
 use kernels::{KernelImage, KernelSpec};
-use qemu::{Accelerator, GuestEnd, GuestSpec};
+use qemu::{GuestEnd, GuestSpec, Machine};
 
 /// What `harness matrix` was asked to do (validated).
 #[derive(Debug, Clone)]
@@ -49,16 +57,26 @@ pub struct MatrixOptions {
     pub experiments: Vec<String>,
     /// `transparent_hugepage=` for every guest.
     pub thp: String,
-    /// Memory of every guest, in bytes.
-    pub memory_bytes: u64,
+    /// Memory of every guest in bytes, when `--memory` gave it; else it is sized
+    /// to the experiments ([`guest_memory`]).
+    pub memory_bytes: Option<u64>,
     /// `--size` passed to the experiments (bytes), else their `--quick` size.
     pub size_bytes: Option<u64>,
     /// Longest time one kernel may take, boot to power-off.
     pub timeout: Duration,
+    /// How the matrix is shown.
+    pub view: View,
+}
+
+/// Where a matrix goes and how much of it is shown.
+#[derive(Debug, Clone)]
+pub struct View {
     /// Results root (a `<time>-matrix` folder is made inside).
     pub out: PathBuf,
     /// Print KTAP instead of the table.
     pub ktap: bool,
+    /// Every row, not only those that differ between kernels.
+    pub all_rows: bool,
 }
 
 /// One kernel's outcome.
@@ -75,6 +93,44 @@ pub fn host_thp_mode() -> String {
     std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
         .map(|t| crate::system::selected_word(t.trim()))
         .unwrap_or_else(|_| "madvise".into())
+}
+
+/// Claims whose criterion needs the experiment's files on a disk-backed file
+/// system: page-cache pages that can be dropped (so that reading them again
+/// costs major faults) and that stay clean while only read. On tmpfs or ramfs
+/// the pages are the file itself, so they cannot be dropped and count as dirty
+/// shared memory.
+const NEEDS_DISK_BACKED_FILES: &[(&str, &str)] = &[
+    ("mmap-file", "uncached-file-reads-take-major-faults"),
+    ("mmap-file", "random-access-faults-every-page"),
+    ("shared-file", "file-pages-read-by-all-are-shared-clean"),
+];
+
+/// True for the file systems whose files live only in memory.
+pub fn files_in_ram(fs: &str) -> bool {
+    matches!(fs, "tmpfs" | "ramfs" | "rootfs")
+}
+
+/// Makes the claims of [`NEEDS_DISK_BACKED_FILES`] inconclusive, with the
+/// reason, in a run whose files were not on a disk: an unmet condition of the
+/// setup, never a refutation.
+pub fn files_not_on_disk(run: &mut RunRecord, why: &str) {
+    let fs = run.environment.temp_dir_fs.clone();
+    for experiment in &mut run.experiments {
+        for claim in &mut experiment.claims {
+            let needs_disk = NEEDS_DISK_BACKED_FILES
+                .iter()
+                .any(|(e, c)| *e == experiment.name && *c == claim.id);
+            if needs_disk && claim.verdict != Verdict::Inconclusive {
+                claim.evidence = format!(
+                    "needs the files on a disk-backed file system, but they were on {fs} ({why}); \
+                     measured: {}",
+                    claim.evidence
+                );
+                claim.verdict = Verdict::Inconclusive;
+            }
+        }
+    }
 }
 
 /// Runs the matrix; exit 0 when every kernel produced results, 1 when one did
@@ -108,6 +164,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
             KernelSpec::Path(p) => Some(KernelImage {
                 path: p.clone(),
                 release: None,
+                modules: None,
             }),
             KernelSpec::Debian(v) => Some(
                 kernels::resolve_debian(v, &|msg| eprintln!("{spec}: {msg}"))
@@ -119,39 +176,36 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         }
         images.push(image);
     }
+    let mkfs = disk::available();
+    if let (Some(_), Err(why)) = (images.iter().flatten().next(), &mkfs) {
+        eprintln!(
+            "note: {why}: the guests keep their files in RAM, and the claims that need a disk are inconclusive"
+        );
+    }
 
-    let accelerator = images.iter().flatten().next().map(|image| {
-        let (accel, why) = qemu::detect_accelerator(&image.path);
+    let machine = images.iter().flatten().next().map(|image| {
+        let (machine, why) = qemu::detect_accelerator(&image.path);
         eprintln!("guests run with {why}");
-        accel
+        machine
     });
 
     let run_dir = store::create_run_dir(
-        &options.out,
+        &options.view.out,
         &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
     // The host runs the same static binaries as the guests, so that libc and
     // the loader do not differ between columns; only the kernel does.
     let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
-    let initramfs = match accelerator {
-        Some(_) => {
-            let archive = initramfs::build(
-                &binaries.harness,
-                &binaries.experiments,
-                &binaries.support_files,
-            )?;
-            let path = run_dir.join("initramfs.cpio");
-            store::write_atomic(&path, &archive)?;
-            Some(path)
-        }
-        None => None,
-    };
-
-    let parallel = parallel_guests(options.memory_bytes);
+    let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
+    let parallel = parallel_guests(memory.as_ref().map_or(0, |m| m.bytes));
     eprintln!(
-        "{} kernel(s), up to {parallel} at once; results in {}",
+        "{} kernel(s), up to {parallel} at once{}; results in {}",
         options.kernels.len(),
+        memory
+            .as_ref()
+            .map(|m| format!(", {} per guest", human_bytes(m.bytes)))
+            .unwrap_or_default(),
         run_dir.display()
     );
     let bars = MultiProgress::new();
@@ -171,6 +225,13 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
             bar: bars.add(ProgressBar::new_spinner()),
         })
         .collect();
+    let setup = Setup {
+        options,
+        binaries: &binaries,
+        machine,
+        memory,
+        disk: mkfs.is_ok(),
+    };
     let results: Arc<Mutex<Vec<Option<KernelResult>>>> =
         Arc::new(Mutex::new(vec![None; jobs.len()]));
     let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>()));
@@ -178,15 +239,14 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         for _ in 0..parallel {
             let queue = Arc::clone(&queue);
             let results = Arc::clone(&results);
-            let initramfs = initramfs.as_deref();
-            let binaries = &binaries;
+            let setup = &setup;
             scope.spawn(move || loop {
                 let next = queue
                     .lock()
                     .ok()
                     .and_then(|mut q| (!q.is_empty()).then(|| q.remove(0)));
                 let Some((index, job)) = next else { break };
-                let result = job.run(options, binaries, accelerator, initramfs);
+                let result = job.run(setup);
                 if let Ok(mut slot) = results.lock() {
                     slot[index] = Some(result);
                 }
@@ -208,10 +268,91 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
             })
         })
         .collect();
-    if let Some(path) = &initramfs {
-        let _ = std::fs::remove_file(path);
-    }
+    present(&results, &run_dir, &options.view)
+}
 
+/// `matrix --results DIR...`: the same matrix from result folders made
+/// elsewhere (`harness all` on each kernel of a CI fleet, or kernel folders of
+/// an earlier matrix). A folder holds a results.json, or is a results root
+/// whose `latest` points at one; a results.json file may be named directly.
+pub fn from_results(folders: &[PathBuf], view: &View) -> Result<ExitCode> {
+    let mut results = Vec::new();
+    let mut labels: Vec<String> = Vec::new();
+    for folder in folders {
+        let file = results_file(folder).map_err(UsageError)?;
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))
+            .map_err(|e| UsageError(format!("{e:#}")))?;
+        let run: RunRecord = serde_json::from_str(&text).map_err(|e| {
+            UsageError(format!(
+                "{} is not a vmlab results.json: {e}",
+                file.display()
+            ))
+        })?;
+        let mut label = column_label(folder, &file, &run);
+        let base = label.clone();
+        let mut n = 1;
+        while labels.contains(&label) {
+            n += 1;
+            label = format!("{base}-{n}");
+        }
+        labels.push(label.clone());
+        results.push(KernelResult {
+            label,
+            run: Ok(run),
+        });
+    }
+    let started = chrono::Utc::now();
+    let run_dir = store::create_run_dir(
+        &view.out,
+        &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
+    )
+    .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
+    present(&results, &run_dir, view)
+}
+
+/// The results.json a `--results` argument names.
+fn results_file(path: &Path) -> Result<PathBuf, String> {
+    let candidates = [
+        path.to_path_buf(),
+        path.join("results.json"),
+        path.join("latest").join("results.json"),
+    ];
+    candidates.into_iter().find(|p| p.is_file()).ok_or_else(|| {
+        format!(
+            "--results {}: no results.json there (nor in its `latest` folder); \
+                 pass a folder written by `harness all`, `harness run` or `harness matrix`",
+            path.display()
+        )
+    })
+}
+
+/// A column's name for a run read back: the kernel as the matrix that made it
+/// named it, else the folder's name (a CI job's kernel folder), else the
+/// kernel's release.
+fn column_label(folder: &Path, file: &Path, run: &RunRecord) -> String {
+    if let Some(guest) = &run.environment.guest {
+        if !guest.kernel_spec.is_empty() {
+            return guest.kernel_spec.clone();
+        }
+    }
+    let dir = if folder.is_file() {
+        file.parent()
+    } else {
+        Some(folder)
+    };
+    match dir
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+    {
+        Some(name) if name != "latest" && !name.is_empty() => name,
+        _ => run.environment.kernel.clone(),
+    }
+}
+
+/// Compares the runs, writes matrix.txt, matrix.md and matrix.ktap into
+/// `run_dir`, prints the table (or KTAP) and picks the exit status.
+fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<ExitCode> {
     let columns: Vec<compare::Column<'_>> = results
         .iter()
         .map(|k| compare::Column {
@@ -220,17 +361,21 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         })
         .collect();
     let matrix = compare::compare(&columns);
+    let explained = changes::explain(&matrix, &columns);
+    let shown = table::Shown {
+        all_rows: view.all_rows,
+    };
     let text = format!(
         "{}\n{}\n{}",
-        crate::report::text::layout(&table::kernels(&results)),
-        crate::report::text::layout(&table::matrix(&matrix)),
-        table::legend(&matrix)
+        crate::report::text::layout(&table::kernels(results)),
+        crate::report::text::layout(&table::matrix(&matrix, &explained, shown)),
+        table::legend(&matrix, &explained, shown)
     );
     let markdown = format!(
         "# Kernel matrix\n\n{}\n{}\n{}",
-        crate::report::markdown::layout(&table::kernels(&results)),
-        crate::report::markdown::layout(&table::matrix(&matrix)),
-        table::legend(&matrix)
+        crate::report::markdown::layout(&table::kernels(results)),
+        crate::report::markdown::layout(&table::matrix(&matrix, &explained, shown)),
+        table::legend(&matrix, &explained, shown)
     );
     // The price list per kernel, if any kernel measured one (timings are shown, not compared).
     let priced: Vec<_> = results
@@ -253,9 +398,11 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     store::write_atomic(&run_dir.join("matrix.txt"), text.as_bytes())?;
     store::write_atomic(&run_dir.join("matrix.md"), markdown.as_bytes())?;
     store::write_atomic(&run_dir.join("matrix.ktap"), ktap_text.as_bytes())?;
-    store::point_latest(&options.out, &run_dir)?;
-    print!("{}", if options.ktap { &ktap_text } else { &text });
-    for k in &results {
+    if let Some(root) = run_dir.parent() {
+        store::point_latest(root, run_dir)?;
+    }
+    print!("{}", if view.ktap { &ktap_text } else { &text });
+    for k in results {
         if let Err(why) = &k.run {
             eprintln!("{}: no results: {why}", k.label);
         }
@@ -268,6 +415,156 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Guest memory for the chosen experiments at the chosen sizes, and who needs it.
+#[derive(Debug, Clone)]
+pub struct GuestMemory {
+    /// `-m` of every guest.
+    pub bytes: u64,
+    /// True when `--memory` gave it.
+    pub chosen: bool,
+    /// Experiments that need more than `bytes`, with what they need.
+    pub short: Vec<(String, u64)>,
+}
+
+/// The smallest guest memory (a multiple of [`MEMORY_STEP`]) under which the
+/// guest kernel reports so much memory that no chosen experiment declines to
+/// run for lack of it, found by asking each experiment's own plan, on top of
+/// the initramfs (which stays in RAM as the root file system).
+const MEMORY_STEP: u64 = 128 << 20;
+/// The smallest guest: a kernel, the initramfs and small experiments.
+const MEMORY_FLOOR: u64 = 512 << 20;
+/// The largest guest a default may pick.
+const MEMORY_CEILING: u64 = 16 << 30;
+
+/// What the guest kernel reports as MemTotal for `-m bytes`: less by what the
+/// kernel keeps for itself (its image, reserved areas, and a page struct per
+/// page, about 1/64 of memory). Debian 6.1 with 512 MiB reports 457 MiB.
+fn guest_mem_total(bytes: u64) -> u64 {
+    bytes.saturating_sub((64 << 20) + bytes / 64)
+}
+
+/// Sizes the guests' memory: `--memory` if given (with the experiments it is
+/// too small for), else the smallest that suits every experiment, limited by
+/// what this machine has available.
+pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemory {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| crate::system::meminfo_bytes(&m, "MemAvailable"))
+        .unwrap_or(u64::MAX);
+    let memory = size_guests(
+        memory_needs(options, initramfs_bytes),
+        options.memory_bytes,
+        available,
+    );
+    for (name, need) in &memory.short {
+        eprintln!("note: {}", memory.advice(name, *need));
+    }
+    memory
+}
+
+/// Per experiment, the least guest memory under which it does not decline for
+/// lack of memory; experiments that decline even at [`MEMORY_CEILING`] (for
+/// another reason) are left out.
+fn memory_needs(options: &MatrixOptions, initramfs_bytes: u64) -> Vec<(String, u64)> {
+    let env = crate::system::Environment::detect(&std::env::temp_dir());
+    let declines = |name: &str, memory: u64| -> bool {
+        let Some(experiment) = crate::experiment::find(name) else {
+            return false;
+        };
+        let guest_env = crate::system::Environment {
+            mem_total_bytes: guest_mem_total(memory.saturating_sub(initramfs_bytes)),
+            cgroup_memory_max_bytes: None,
+            ..env.clone()
+        };
+        let ctx = crate::experiment::PlanContext {
+            quick: true,
+            size_bytes: options.size_bytes,
+            count: None,
+            env: &guest_env,
+            no_aslr: false,
+        };
+        experiment.plan(&ctx).is_err()
+    };
+    // Per experiment: the least memory it runs in, if some memory suffices
+    // (one that declines even at the ceiling declines for another reason).
+    options
+        .experiments
+        .iter()
+        .filter(|name| !declines(name, MEMORY_CEILING))
+        .map(|name| {
+            let mut memory = MEMORY_FLOOR;
+            while memory < MEMORY_CEILING && declines(name, memory) {
+                memory += MEMORY_STEP;
+            }
+            (name.clone(), memory)
+        })
+        .collect()
+}
+
+/// The guests' memory from the experiments' needs: `given` (`--memory`) if
+/// any, else the largest need, within what is `available` beyond 1 GiB left
+/// for the machine's other work.
+fn size_guests(needs: Vec<(String, u64)>, given: Option<u64>, available: u64) -> GuestMemory {
+    let wanted = needs.iter().map(|(_, m)| *m).max().unwrap_or(MEMORY_FLOOR);
+    let (bytes, chosen) = match given {
+        Some(given) => (given, true),
+        None => {
+            let room =
+                (available.saturating_sub(1 << 30) / MEMORY_STEP * MEMORY_STEP).max(MEMORY_FLOOR);
+            (wanted.min(room), false)
+        }
+    };
+    let short: Vec<(String, u64)> = needs.into_iter().filter(|(_, m)| *m > bytes).collect();
+    GuestMemory {
+        bytes,
+        chosen,
+        short,
+    }
+}
+
+impl GuestMemory {
+    /// What to do about an experiment that needs `need` bytes of guest memory.
+    fn advice(&self, name: &str, need: u64) -> String {
+        let fix = if self.chosen {
+            format!(
+                "pass --memory {}MiB (or leave --memory out)",
+                need.div_ceil(1 << 20)
+            )
+        } else {
+            format!(
+                "this machine has too little memory available for that; free some, or pass \
+                 --memory {}MiB to insist",
+                need.div_ceil(1 << 20)
+            )
+        };
+        format!(
+            "{name} needs about {} of guest memory at these sizes but the guests get {}, so it \
+             will decline to run; {fix}",
+            human_bytes(need),
+            human_bytes(self.bytes)
+        )
+    }
+
+    /// Puts the advice that helps (`--memory`) into the skip reasons of the
+    /// experiments that declined for lack of guest memory: the experiment's own
+    /// advice (`--quick`, a smaller `--size`) does not apply to a guest.
+    fn advise(&self, run: &mut RunRecord) {
+        for e in &mut run.experiments {
+            let Some((_, need)) = self.short.iter().find(|(n, _)| *n == e.name) else {
+                continue;
+            };
+            if e.status == Status::Skipped {
+                let own = e.reason.clone().unwrap_or_default();
+                let what = own.split("; use ").next().unwrap_or(&own).to_string();
+                e.reason = Some(format!(
+                    "{what}; in the matrix: {}",
+                    self.advice(&e.name, *need)
+                ));
+            }
+        }
+    }
 }
 
 /// One folder name per kernel, made unique (`vmlinuz`, `vmlinuz-2`) when two
@@ -320,12 +617,33 @@ fn parallel_guests(memory_bytes: u64) -> usize {
     }
 }
 
+/// What every kernel's job shares.
+struct Setup<'a> {
+    options: &'a MatrixOptions,
+    binaries: &'a qemu::GuestBinaries,
+    /// How guests run (None when only `host` is asked for).
+    machine: Option<Machine>,
+    /// The guests' memory.
+    memory: Option<GuestMemory>,
+    /// True when an ext4 image can be made for the guests' files.
+    disk: bool,
+}
+
 /// One kernel's work.
 struct Job {
     spec: KernelSpec,
     image: Option<KernelImage>,
     folder: PathBuf,
     bar: ProgressBar,
+}
+
+/// Removes a file when dropped (the initramfs and disk image of one guest).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 impl Job {
@@ -337,13 +655,8 @@ impl Job {
         }
     }
 
-    fn run(
-        self,
-        options: &MatrixOptions,
-        binaries: &qemu::GuestBinaries,
-        accelerator: Option<Accelerator>,
-        initramfs: Option<&Path>,
-    ) -> KernelResult {
+    fn run(self, setup: &Setup<'_>) -> KernelResult {
+        let started = Instant::now();
         self.bar.set_style(
             ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -352,11 +665,11 @@ impl Job {
         self.bar.enable_steady_tick(Duration::from_millis(120));
         let outcome = std::fs::create_dir_all(&self.folder)
             .with_context(|| format!("cannot create {}", self.folder.display()))
-            .and_then(|()| match (&self.image, accelerator, initramfs) {
-                (Some(image), Some(accel), Some(initramfs)) => {
-                    self.guest(options, image, accel, initramfs)
+            .and_then(|()| match (&self.image, setup.machine, &setup.memory) {
+                (Some(image), Some(machine), Some(memory)) => {
+                    self.guest(setup, image, machine, memory)
                 }
-                _ => self.native(options, binaries),
+                _ => self.native(setup.options, setup.binaries),
             });
         let run = match outcome {
             Ok(run) => match store::write_run(&self.folder, &run) {
@@ -365,9 +678,10 @@ impl Job {
             },
             Err(e) => Err(format!("{e:#}")),
         };
+        let took = human_duration(started.elapsed());
         let line = match &run {
             Ok(r) => format!(
-                "{}: results ({}) in {}",
+                "{}: results ({}) in {}; took {took}",
                 self.spec,
                 if r.any_failed() {
                     "an experiment failed"
@@ -376,7 +690,11 @@ impl Job {
                 },
                 self.folder.display()
             ),
-            Err(e) => format!("{}: FAILED: {}", self.spec, e.lines().next().unwrap_or("")),
+            Err(e) => format!(
+                "{}: FAILED after {took}: {}",
+                self.spec,
+                e.lines().next().unwrap_or("")
+            ),
         };
         // Printed above the other kernels' bars, which keep running.
         self.bar.suspend(|| eprintln!("{line}"));
@@ -389,9 +707,10 @@ impl Job {
 
     /// The running kernel: `harness run --quick` of the static guest binaries in
     /// a child process. When /dev/shm is a writable tmpfs, the binaries are
-    /// copied there and the experiments' files go there too, as in the guests
-    /// (whose initramfs and /tmp are in RAM), so that program text and data
-    /// files are counted the same way (RssShmem) in every column.
+    /// copied there, as in the guests (whose initramfs is in RAM), so that
+    /// program text is counted the same way (RssShmem) in every column. The
+    /// experiments' files go to the host's temporary folder, on its disk as the
+    /// guests' files are on theirs.
     fn native(&self, options: &MatrixOptions, binaries: &qemu::GuestBinaries) -> Result<RunRecord> {
         self.say("running natively");
         let out = tempfile::tempdir().context("cannot create a temporary folder")?;
@@ -438,6 +757,10 @@ impl Job {
                 .context("the guest harness has no folder")?
                 .to_path_buf(),
         };
+        let files = tempfile::Builder::new()
+            .prefix("vmlab-files-")
+            .tempdir()
+            .context("cannot create a temporary folder for the experiments' files")?;
         let mut command = Command::new(bin_dir.join("harness"));
         // SAFETY: runs in the forked child before exec and only calls
         // personality(2), which is async-signal-safe.
@@ -455,12 +778,11 @@ impl Job {
             .arg("--timeout")
             .arg(options.timeout.as_secs().to_string())
             .arg("--out")
-            .arg(out.path());
+            .arg(out.path())
+            .arg("--dir")
+            .arg(files.path());
         if let Some(size) = options.size_bytes {
             command.arg("--size").arg(size.to_string());
-        }
-        if in_ram.is_some() {
-            command.arg("--dir").arg(shm);
         }
         let output = command
             .output()
@@ -476,44 +798,85 @@ impl Job {
                 log.display()
             )
         })?;
-        serde_json::from_str(&text).with_context(|| format!("cannot parse {}", results.display()))
+        let mut run: RunRecord = serde_json::from_str(&text)
+            .with_context(|| format!("cannot parse {}", results.display()))?;
+        let fs = run.environment.temp_dir_fs.clone();
+        if files_in_ram(&fs) {
+            files_not_on_disk(
+                &mut run,
+                &format!(
+                    "the host's temporary folder is on {fs}; point TMPDIR at a folder on a disk"
+                ),
+            );
+        }
+        Ok(run)
     }
 
-    /// Boots the kernel with the initramfs and takes the results off serial port 1.
+    /// Boots the kernel with an initramfs (and the files' disk) and takes the
+    /// results off serial port 1.
     fn guest(
         &self,
-        options: &MatrixOptions,
+        setup: &Setup<'_>,
         image: &KernelImage,
-        accel: Accelerator,
-        initramfs: &Path,
+        machine: Machine,
+        memory: &GuestMemory,
     ) -> Result<RunRecord> {
+        let options = setup.options;
+        let mut support = setup.binaries.support_files.clone();
+        if let Some(modules) = &image.modules {
+            support.extend(modules_for_initramfs(modules)?);
+        }
+        let archive = initramfs::build(
+            &setup.binaries.harness,
+            &setup.binaries.experiments,
+            &support,
+        )?;
+        let initramfs = RemoveOnDrop(self.folder.join("initramfs.cpio"));
+        store::write_atomic(&initramfs.0, &archive)?;
+        drop(archive);
+        let disk = if setup.disk {
+            self.say("making the ext4 disk for the files");
+            let path = self.folder.join("files.ext4");
+            let guard = RemoveOnDrop(path.clone());
+            disk::make(&path, disk::size_for(options.size_bytes))?;
+            Some(guard)
+        } else {
+            None
+        };
         let mut params = vec![
             ("experiments".to_string(), options.experiments.join(",")),
-            ("memory".to_string(), options.memory_bytes.to_string()),
+            ("memory".to_string(), memory.bytes.to_string()),
         ];
         if let Some(size) = options.size_bytes {
             params.push(("size".into(), size.to_string()));
         }
+        if disk.is_some() {
+            params.push(("disk".into(), "vda".into()));
+        }
         let spec = GuestSpec {
             kernel: image.path.clone(),
-            initramfs: initramfs.to_path_buf(),
-            memory_bytes: options.memory_bytes,
+            initramfs: initramfs.0.clone(),
+            memory_bytes: memory.bytes,
             thp: options.thp.clone(),
             params,
-            accelerator: accel,
+            machine,
             timeout: options.timeout,
             console_log: self.folder.join("console.log"),
             results_port: self.folder.join("serial1.txt"),
+            disk: disk.as_ref().map(|d| d.0.clone()),
         };
-        self.say(&format!("booting ({})", accel.name()));
-        let end = qemu::boot(&spec, &|line| self.say(line))?;
+        self.say(&format!("booting ({})", machine.accelerator.name()));
+        let booted = qemu::boot(&spec, &|line| self.say(line))?;
+        drop(disk);
+        drop(initramfs);
         let console = std::fs::read_to_string(&spec.console_log).unwrap_or_default();
         let port = std::fs::read_to_string(&spec.results_port).unwrap_or_default();
         let tail = || qemu::tail(&console, 15);
-        let status = match end {
+        let status = match booted.end {
             GuestEnd::TimedOut(after) => anyhow::bail!(
-                "the guest did not power off within {} s and was killed; console tail ({}):\n{}",
+                "the guest did not power off within {} s and was killed ({}); console tail ({}):\n{}",
                 after.as_secs(),
+                booted.qemu.summary(),
                 spec.console_log.display(),
                 tail()
             ),
@@ -523,7 +886,8 @@ impl Job {
             .or_else(|first| console::decode(&console).map_err(|_| first))
             .map_err(|e| {
                 anyhow::anyhow!(
-                    "{e}; QEMU ended with {status}; console tail ({}):\n{}",
+                    "{e}; QEMU ended with {status}; {}; console tail ({}):\n{}",
+                    booted.qemu.summary(),
                     spec.console_log.display(),
                     tail()
                 )
@@ -540,12 +904,40 @@ impl Job {
         run.environment.virtual_machine = true;
         run.environment.guest = Some(GuestInfo {
             kernel_spec: self.spec.to_string(),
-            accelerator: accel.name().to_string(),
-            memory_bytes: options.memory_bytes,
+            accelerator: machine.accelerator.name().to_string(),
+            memory_bytes: memory.bytes,
             thp_cmdline: options.thp.clone(),
             kernel_cmdline: cmdline,
         });
+        memory.advise(&mut run);
         Ok(run)
+    }
+}
+
+/// The modules of a cached kernel as initramfs entries (path inside, file).
+fn modules_for_initramfs(folder: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let order = folder.join(kernels::MODULE_ORDER);
+    let text = std::fs::read_to_string(&order)
+        .with_context(|| format!("cannot read {}", order.display()))?;
+    let mut entries = vec![(
+        format!("{}/{}", guest::MODULES_DIR, kernels::MODULE_ORDER),
+        order.clone(),
+    )];
+    for name in text.lines().map(str::trim) {
+        if !name.is_empty() && !name.starts_with('#') {
+            entries.push((format!("{}/{name}", guest::MODULES_DIR), folder.join(name)));
+        }
+    }
+    Ok(entries)
+}
+
+/// A duration as people read it: `48 s`, `2 min 05 s`.
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s} s")
+    } else {
+        format!("{} min {:02} s", s / 60, s % 60)
     }
 }
 
@@ -565,5 +957,84 @@ mod tests {
             folder_names(&kernels),
             vec!["vmlinuz", "host", "vmlinuz-2", "vmlinuz-3"]
         );
+    }
+
+    fn options(experiments: &[&str], memory: Option<u64>) -> MatrixOptions {
+        MatrixOptions {
+            kernels: vec![],
+            experiments: experiments.iter().map(|s| s.to_string()).collect(),
+            thp: "never".into(),
+            memory_bytes: memory,
+            size_bytes: None,
+            timeout: Duration::from_secs(1),
+            view: View {
+                out: "/nonexistent".into(),
+                ktap: false,
+                all_rows: false,
+            },
+        }
+    }
+
+    #[test]
+    fn guest_memory_is_sized_so_that_lazy_alloc_runs_at_quick_size() {
+        // lazy-alloc writes two quarters of its 1 GiB quick mapping and declines
+        // when that is more than half the machine's memory.
+        let needs = memory_needs(&options(&["lazy-alloc", "mmap-file"], None), 64 << 20);
+        let memory = size_guests(needs, None, 64 << 30);
+        let quick_written = 2 * ((1u64 << 30) / 4);
+        assert!(
+            guest_mem_total(memory.bytes - (64 << 20)) >= 2 * quick_written,
+            "{memory:?}"
+        );
+        assert!(memory.bytes <= 2 << 30, "no more than needed: {memory:?}");
+        assert!(memory.short.is_empty(), "{memory:?}");
+        let small = size_guests(
+            memory_needs(&options(&["mmap-file"], None), 64 << 20),
+            None,
+            64 << 30,
+        );
+        assert_eq!(small.bytes, MEMORY_FLOOR);
+        // A machine without the room gets what it has, and says who is short.
+        let squeezed = size_guests(
+            memory_needs(&options(&["lazy-alloc"], None), 64 << 20),
+            None,
+            (1 << 30) + (768 << 20),
+        );
+        assert_eq!(squeezed.bytes, 768 << 20);
+        assert_eq!(squeezed.short.len(), 1, "{squeezed:?}");
+    }
+
+    #[test]
+    fn too_little_memory_is_named_with_the_option_that_helps() {
+        let memory = size_guests(
+            memory_needs(&options(&["lazy-alloc"], None), 64 << 20),
+            Some(512 << 20),
+            64 << 30,
+        );
+        assert_eq!(memory.short.len(), 1, "{memory:?}");
+        let (name, need) = &memory.short[0];
+        let advice = memory.advice(name, *need);
+        assert!(advice.contains("--memory"), "{advice}");
+        assert!(!advice.contains("--quick"), "{advice}");
+    }
+
+    #[test]
+    fn claims_that_need_a_disk_are_inconclusive_when_files_were_in_ram() {
+        let mut run = compare::tests::run(4096, 1, Verdict::Refuted);
+        run.environment.temp_dir_fs = "tmpfs".into();
+        run.experiments[0].name = "shared-file".into();
+        run.experiments[0].claims[0].id = "file-pages-read-by-all-are-shared-clean".into();
+        let mut other = run.clone();
+        other.experiments[0].claims[0].id = "pss-is-rss-divided-by-sharers".into();
+        files_not_on_disk(&mut run, "no disk was attached");
+        files_not_on_disk(&mut other, "no disk was attached");
+        let claim = &run.experiments[0].claims[0];
+        assert_eq!(claim.verdict, Verdict::Inconclusive);
+        assert!(
+            claim.evidence.contains("on tmpfs (no disk was attached)"),
+            "{}",
+            claim.evidence
+        );
+        assert_eq!(other.experiments[0].claims[0].verdict, Verdict::Refuted);
     }
 }

@@ -61,20 +61,59 @@ pub fn require_qemu() -> Result<()> {
 /// How long a KVM trial boot may take to print the kernel's first line.
 const KVM_TRIAL: Duration = Duration::from_secs(5);
 
+/// The CPU models tried under KVM, in order: the host's own, then the host's
+/// without the ARCH_CAPABILITIES MSR (0x10a), which some nested hypervisors
+/// refuse to set ("failed to set MSR 0x10a").
+const KVM_CPUS: [&str; 2] = ["host", "host,-arch-capabilities"];
+/// The CPU model under software emulation: everything TCG can emulate.
+const TCG_CPU: &str = "max";
+
+/// How guests will run: the accelerator and the CPU model QEMU is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Machine {
+    /// KVM or TCG.
+    pub accelerator: Accelerator,
+    /// The `-cpu` model.
+    pub cpu: &'static str,
+}
+
 /// Detects whether KVM works by trying it: /dev/kvm must open and create a
 /// virtual machine, and then `kernel` must actually start under KVM (print its
 /// banner) within a few seconds, since nested virtualisation can accept a VM and
 /// still fail or hang at the first instruction. Any failure means software
-/// emulation; the text says which and why.
-pub fn detect_accelerator(kernel: &Path) -> (Accelerator, String) {
-    let tcg = |why: String| (Accelerator::Tcg, format!("software emulation (TCG): {why}"));
+/// emulation; the text says which and why, in QEMU's own words where it said any.
+pub fn detect_accelerator(kernel: &Path) -> (Machine, String) {
+    let tcg = |why: String| {
+        (
+            Machine {
+                accelerator: Accelerator::Tcg,
+                cpu: TCG_CPU,
+            },
+            format!("software emulation (TCG): {why}"),
+        )
+    };
     if let Err(why) = kvm_device_works() {
         return tcg(why);
     }
-    match kvm_trial_boot(kernel) {
-        Ok(()) => (Accelerator::Kvm, "KVM (hardware virtualisation)".into()),
-        Err(why) => tcg(format!("KVM is present but a trial boot failed: {why}")),
+    let mut failures = Vec::new();
+    for cpu in KVM_CPUS {
+        match kvm_trial_boot(kernel, cpu) {
+            Ok(()) => {
+                return (
+                    Machine {
+                        accelerator: Accelerator::Kvm,
+                        cpu,
+                    },
+                    format!("KVM (hardware virtualisation, -cpu {cpu})"),
+                )
+            }
+            Err(why) => failures.push(format!("-cpu {cpu}: {why}")),
+        }
     }
+    tcg(format!(
+        "KVM is present but no trial boot worked ({})",
+        failures.join("; ")
+    ))
 }
 
 fn kvm_device_works() -> Result<(), String> {
@@ -104,8 +143,9 @@ fn kvm_device_works() -> Result<(), String> {
     Ok(())
 }
 
-/// Boots `kernel` under KVM without an initramfs until its banner appears.
-fn kvm_trial_boot(kernel: &Path) -> Result<(), String> {
+/// Boots `kernel` under KVM with CPU model `cpu`, without an initramfs, until
+/// its banner appears. A failure carries QEMU's own error lines.
+fn kvm_trial_boot(kernel: &Path, cpu: &str) -> Result<(), String> {
     let mut command = Command::new(QEMU);
     command
         .args([
@@ -115,7 +155,7 @@ fn kvm_trial_boot(kernel: &Path) -> Result<(), String> {
             "-display",
             "none",
         ])
-        .args(["-accel", "kvm", "-cpu", KVM_CPU, "-m", "128M", "-kernel"])
+        .args(["-accel", "kvm", "-cpu", cpu, "-m", "128M", "-kernel"])
         .arg(kernel)
         .args(["-append", "console=ttyS0 panic=-1", "-serial", "stdio"])
         .stdin(Stdio::null())
@@ -127,43 +167,75 @@ fn kvm_trial_boot(kernel: &Path) -> Result<(), String> {
     let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
         return Err("QEMU's output is not a pipe".into());
     };
-    let _guard = QemuGuard(child);
-    let (tx, rx) = mpsc::channel::<Option<Vec<u8>>>();
+    let mut guard = QemuGuard(child);
+    let (tx, rx) = mpsc::channel::<Line>();
     let err_tx = tx.clone();
-    std::thread::spawn(move || forward_lines(stdout, &tx));
-    std::thread::spawn(move || forward_lines(stderr, &err_tx));
+    std::thread::spawn(move || forward_lines(stdout, Stream::Console, &tx));
+    std::thread::spawn(move || forward_lines(stderr, Stream::Qemu, &err_tx));
     let deadline = Instant::now() + KVM_TRIAL;
-    let mut said = Vec::new();
-    loop {
+    let mut qemu = QemuMessages::default();
+    let mut open_streams = 2;
+    while open_streams > 0 {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Some(line)) => {
-                let line = String::from_utf8_lossy(&line).trim().to_string();
-                if line.contains("Linux version") {
+            Ok(Line::Text(Stream::Console, line)) => {
+                if String::from_utf8_lossy(&line).contains("Linux version") {
                     return Ok(());
                 }
-                said.push(line);
             }
-            Ok(None) => continue,
+            Ok(Line::Text(Stream::Qemu, line)) => qemu.push(&line),
+            Ok(Line::End) => open_streams -= 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                return Err(match said.first() {
-                    Some(first) => first.clone(),
-                    None => format!("no console output within {} s", KVM_TRIAL.as_secs()),
-                })
+                return Err(format!(
+                    "no kernel banner within {} s; {}",
+                    KVM_TRIAL.as_secs(),
+                    qemu.summary()
+                ))
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(said
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "QEMU exited".into()))
-            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let status = guard
+        .0
+        .wait()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|e| format!("unknown status ({e})"));
+    Err(format!(
+        "QEMU ended ({status}) before the kernel's banner; {}",
+        qemu.summary()
+    ))
+}
+
+/// What QEMU printed on its standard error (its own messages, never the
+/// guest's), kept for the reports of failed boots.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QemuMessages {
+    lines: Vec<String>,
+}
+
+impl QemuMessages {
+    /// At most this many lines are kept, the first ones: QEMU's error comes
+    /// first, details (such as a failed assertion) after it.
+    const KEPT: usize = 4;
+
+    fn push(&mut self, raw: &[u8]) {
+        let line = String::from_utf8_lossy(raw).trim().to_string();
+        // "terminating on signal" is QEMU hearing the harness's own kill.
+        let noise = line.is_empty() || line.contains("terminating on signal");
+        if !noise && self.lines.len() < Self::KEPT {
+            self.lines.push(line);
+        }
+    }
+
+    /// `QEMU said: ...`, or that it printed nothing, for a failure message.
+    pub fn summary(&self) -> String {
+        if self.lines.is_empty() {
+            "QEMU printed no error".into()
+        } else {
+            format!("QEMU said: {}", self.lines.join(" / "))
         }
     }
 }
-
-/// The CPU model under KVM: the host's, without the ARCH_CAPABILITIES MSR that
-/// some nested hypervisors refuse to set.
-const KVM_CPU: &str = "host,-arch-capabilities";
 
 /// The statically linked programs that go into the initramfs.
 #[derive(Debug, Clone)]
@@ -177,6 +249,18 @@ pub struct GuestBinaries {
     /// and, for the dynamically linked ones among them, the host's loader and C
     /// library at the paths they are looked for.
     pub support_files: Vec<(String, PathBuf)>,
+}
+
+impl GuestBinaries {
+    /// The bytes of every file, about what the initramfs holds in the guest's RAM.
+    pub fn total_bytes(&self) -> u64 {
+        std::iter::once(&self.harness)
+            .chain(self.experiments.iter().map(|(_, p)| p))
+            .chain(self.support_files.iter().map(|(_, p)| p))
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
 }
 
 /// The folder of separately built programs, next to the experiment binaries.
@@ -233,8 +317,10 @@ pub const GUEST_BIN_VARIABLE: &str = "VMLAB_GUEST_BIN_DIR";
 
 /// Builds (or finds) statically linked harness and experiment binaries. Under
 /// cargo they are built with `+crt-static` for x86_64-unknown-linux-gnu into
-/// `<cache>/guest-target`, a separate target folder, so the normal build is not
-/// disturbed; the build is incremental, so later runs cost nothing.
+/// `<cache>/guest-target/<checkout>`, a separate target folder, so the normal
+/// build is not disturbed; the build is incremental, so later runs cost
+/// nothing. One folder per checkout (named by a hash of its path), so that two
+/// checkouts on one machine never boot each other's binaries.
 pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
     let dir = if let Some(dir) = std::env::var_os(GUEST_BIN_VARIABLE) {
         PathBuf::from(dir)
@@ -261,7 +347,8 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
                 static_libc.display()
             );
         }
-        let target_dir = cache.join("guest-target");
+        let checkout = super::console::fnv1a64(workspace.as_os_str().as_encoded_bytes());
+        let target_dir = cache.join("guest-target").join(format!("{checkout:016x}"));
         eprintln!(
             "building statically linked guest binaries in {} (the first time takes a few minutes)",
             target_dir.display()
@@ -323,14 +410,16 @@ pub struct GuestSpec {
     pub thp: String,
     /// Extra `vmlab.*` parameters the guest's init reads from /proc/cmdline.
     pub params: Vec<(String, String)>,
-    /// Hardware or software virtualisation.
-    pub accelerator: Accelerator,
+    /// Hardware or software virtualisation, and the CPU model.
+    pub machine: Machine,
     /// Longest time from start to power-off.
     pub timeout: Duration,
     /// Where the console (serial port 0) is written.
     pub console_log: PathBuf,
     /// Where serial port 1 (the framed results) is written.
     pub results_port: PathBuf,
+    /// A raw disk image attached as the guest's virtio disk, if any.
+    pub disk: Option<PathBuf>,
 }
 
 impl GuestSpec {
@@ -351,20 +440,16 @@ impl GuestSpec {
 
     /// The QEMU arguments.
     pub fn qemu_args(&self) -> Vec<String> {
-        let cpu = match self.accelerator {
-            Accelerator::Kvm => KVM_CPU,
-            Accelerator::Tcg => "max",
-        };
-        vec![
+        let mut args: Vec<String> = vec![
             "-nodefaults".into(),
             "-no-user-config".into(),
             "-no-reboot".into(),
             "-display".into(),
             "none".into(),
             "-accel".into(),
-            self.accelerator.name().into(),
+            self.machine.accelerator.name().into(),
             "-cpu".into(),
-            cpu.into(),
+            self.machine.cpu.into(),
             "-smp".into(),
             "1".into(),
             "-m".into(),
@@ -379,7 +464,16 @@ impl GuestSpec {
             "stdio".into(),
             "-serial".into(),
             format!("file:{}", self.results_port.display()),
-        ]
+        ];
+        if let Some(disk) = &self.disk {
+            // The files' disk: a raw ext4 image on a virtio block device. No
+            // host cache flushes are waited for: the image is thrown away.
+            args.extend([
+                "-drive".into(),
+                format!("file={},format=raw,if=virtio,cache=unsafe", disk.display()),
+            ]);
+        }
+        args
     }
 }
 
@@ -390,6 +484,15 @@ pub enum GuestEnd {
     Exited(String),
     /// It ran past its timeout and was killed.
     TimedOut(Duration),
+}
+
+/// A finished boot: how it ended and what QEMU itself said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booted {
+    /// Exit or timeout.
+    pub end: GuestEnd,
+    /// QEMU's standard error.
+    pub qemu: QemuMessages,
 }
 
 /// Kills QEMU when dropped, whatever the caller's control flow does.
@@ -406,8 +509,9 @@ impl Drop for QemuGuard {
 
 /// Boots the guest and waits for it to end. Every console line is written to
 /// the console log; lines with the guest's progress prefix also go to
-/// `progress`. Returns how it ended; the caller reads the captures.
-pub fn boot(spec: &GuestSpec, progress: &dyn Fn(&str)) -> Result<GuestEnd> {
+/// `progress`. QEMU's own messages (its standard error) are also kept apart, so
+/// that a failure can quote them. The caller reads the captures.
+pub fn boot(spec: &GuestSpec, progress: &dyn Fn(&str)) -> Result<Booted> {
     let mut command = Command::new(QEMU);
     command
         .args(spec.qemu_args())
@@ -433,38 +537,48 @@ pub fn boot(spec: &GuestSpec, progress: &dyn Fn(&str)) -> Result<GuestEnd> {
     let mut log = std::fs::File::create(&spec.console_log)
         .with_context(|| format!("cannot create {}", spec.console_log.display()))?;
 
-    let (tx, rx) = mpsc::channel::<Option<Vec<u8>>>();
+    let (tx, rx) = mpsc::channel::<Line>();
     let err_tx = tx.clone();
-    std::thread::spawn(move || forward_lines(stdout, &tx));
-    std::thread::spawn(move || forward_lines(stderr, &err_tx));
+    std::thread::spawn(move || forward_lines(stdout, Stream::Console, &tx));
+    std::thread::spawn(move || forward_lines(stderr, Stream::Qemu, &err_tx));
     let deadline = Instant::now() + spec.timeout;
+    let mut qemu = QemuMessages::default();
     let mut open_streams = 2;
     while open_streams > 0 {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Some(line)) => {
+            Ok(Line::Text(stream, line)) => {
                 log.write_all(&line)
                     .with_context(|| format!("cannot write {}", spec.console_log.display()))?;
-                let text = String::from_utf8_lossy(&line);
-                if let Some(what) = progress_text(&text) {
+                if stream == Stream::Qemu {
+                    qemu.push(&line);
+                } else if let Some(what) = progress_text(&String::from_utf8_lossy(&line)) {
                     progress(what);
                 }
             }
-            Ok(None) => open_streams -= 1,
+            Ok(Line::End) => open_streams -= 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 drop(guard);
-                return Ok(GuestEnd::TimedOut(spec.timeout));
+                return Ok(Booted {
+                    end: GuestEnd::TimedOut(spec.timeout),
+                    qemu,
+                });
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
     // Both pipes closed: QEMU has exited or is about to.
     let status = guard.0.wait().context("cannot wait for QEMU")?;
-    Ok(GuestEnd::Exited(status.to_string()))
+    Ok(Booted {
+        end: GuestEnd::Exited(status.to_string()),
+        qemu,
+    })
 }
 
 /// What a console line tells the user: the guest's own lines (its progress
-/// prefix stripped, or the run's per-variant lines), not the kernel's messages.
+/// prefix stripped, or the run's per-variant lines), not the kernel's messages,
+/// and not the run's "results written to" line, whose path is inside the guest
+/// and means nothing on the host (the host says where it wrote them).
 fn progress_text(line: &str) -> Option<&str> {
     let line = line.trim();
     if let Some(at) = line.find(super::console::PROGRESS) {
@@ -472,24 +586,42 @@ fn progress_text(line: &str) -> Option<&str> {
     }
     let kernel =
         line.starts_with('[') || line.is_empty() || line.starts_with(super::console::MARKER);
-    (!kernel).then_some(line)
+    let guest_path = line.starts_with("results written to ");
+    (!kernel && !guest_path).then_some(line)
 }
 
-/// Sends each line read from `from` (with its newline), then `None` at the end.
-fn forward_lines(from: impl std::io::Read, to: &mpsc::Sender<Option<Vec<u8>>>) {
+/// Which of QEMU's outputs a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    /// Standard output: the guest's serial console.
+    Console,
+    /// Standard error: QEMU's own messages.
+    Qemu,
+}
+
+/// One message from a reading thread.
+enum Line {
+    /// A line (with its newline) of one stream.
+    Text(Stream, Vec<u8>),
+    /// One stream reached its end.
+    End,
+}
+
+/// Sends each line read from `from` (with its newline), then [`Line::End`].
+fn forward_lines(from: impl std::io::Read, stream: Stream, to: &mpsc::Sender<Line>) {
     let mut reader = BufReader::new(from);
     loop {
         let mut line = Vec::new();
         match reader.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => break,
             Ok(_) => {
-                if to.send(Some(line)).is_err() {
+                if to.send(Line::Text(stream, line)).is_err() {
                     return;
                 }
             }
         }
     }
-    let _ = to.send(None);
+    let _ = to.send(Line::End);
 }
 
 /// The last `lines` lines of a console capture, for reports of hung or
@@ -511,10 +643,14 @@ mod tests {
             memory_bytes: 512 << 20,
             thp: "never".into(),
             params: vec![("experiments".into(), "mmap-file".into())],
-            accelerator: Accelerator::Tcg,
+            machine: Machine {
+                accelerator: Accelerator::Tcg,
+                cpu: TCG_CPU,
+            },
             timeout: Duration::from_secs(60),
             console_log: "/r/console.log".into(),
             results_port: "/r/port1".into(),
+            disk: Some("/r/files.ext4".into()),
         };
         let args = spec.qemu_args();
         let line = spec.cmdline();
@@ -523,6 +659,24 @@ mod tests {
         assert!(args.windows(2).any(|w| w == ["-m", "512M"]), "{args:?}");
         assert!(args.windows(2).any(|w| w == ["-accel", "tcg"]), "{args:?}");
         assert!(args.contains(&"file:/r/port1".to_string()), "{args:?}");
+        assert!(
+            args.windows(2)
+                .any(|w| w[0] == "-drive"
+                    && w[1].starts_with("file=/r/files.ext4,format=raw,if=virtio")),
+            "{args:?}"
+        );
+    }
+
+    #[test]
+    fn qemus_own_error_lines_are_quoted_without_its_kill_notice() {
+        let mut said = QemuMessages::default();
+        assert_eq!(said.summary(), "QEMU printed no error");
+        said.push(b"qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69\n");
+        said.push(b"qemu-system-x86_64: terminating on signal 9 from pid 7\n");
+        assert_eq!(
+            said.summary(),
+            "QEMU said: qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69"
+        );
     }
 
     #[test]
@@ -536,6 +690,10 @@ mod tests {
             Some("mmap-file/warm ... ok (1.0 s)")
         );
         assert_eq!(progress_text("[    1.0] Run /init as init process\n"), None);
+        assert_eq!(
+            progress_text("results written to /results/20261201T202647Z-vmlab-guest-quick\n"),
+            None
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! memory and THP mode), and the comparison itself with differing cells marked.
 //! Laid out by the shared terminal and Markdown renderers.
 
-use super::compare::{Matrix, Unit, Value};
+use super::changes::Explanation;
+use super::compare::{Matrix, Row, RowKind, Unit, Value};
 use super::KernelResult;
 use crate::experiment::human_bytes;
 use crate::report::table::{verdict_word, Table};
@@ -76,14 +77,69 @@ pub fn kernels(results: &[KernelResult]) -> Table {
     table
 }
 
-/// The comparison: one row per experiment / variant / checkpoint / metric and
-/// per claim, one column per kernel.
-pub fn matrix(m: &Matrix) -> Table {
+/// Which rows the comparison shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    /// Every row in measurement order, not only the differing ones grouped.
+    pub all_rows: bool,
+}
+
+/// The name of a row's "what" for the table: the claim, or the metric with
+/// its unit (the cells of byte figures are in KiB).
+fn what(row: &Row) -> String {
+    match row.kind {
+        RowKind::Claim => format!("claim {}", row.point),
+        RowKind::Metric => match row.cells.iter().find_map(|c| match c.value {
+            Value::Number(_, unit) => Some(unit),
+            _ => None,
+        }) {
+            Some(Unit::Bytes) => format!("{} (KiB)", row.metric),
+            _ => row.metric.clone(),
+        },
+    }
+}
+
+/// The rows to show, in order: by default only those that differ from the
+/// reference, the claims first and then the figures, each group (one claim,
+/// or one metric across experiments and checkpoints) together; with
+/// `--all-rows` every row in the order measured.
+fn shown_rows(m: &Matrix, shown: Shown) -> Vec<usize> {
+    if shown.all_rows {
+        return (0..m.rows.len()).collect();
+    }
+    let differing: Vec<usize> = (0..m.rows.len())
+        .filter(|&i| m.rows[i].cells.iter().any(|c| c.differs))
+        .collect();
+    let mut groups: Vec<(RowKind, String)> = Vec::new();
+    for &i in &differing {
+        let key = (m.rows[i].kind, what(&m.rows[i]));
+        if !groups.contains(&key) {
+            groups.push(key);
+        }
+    }
+    groups.sort_by_key(|(kind, _)| *kind != RowKind::Claim);
+    groups
+        .iter()
+        .flat_map(|group| {
+            differing
+                .iter()
+                .copied()
+                .filter(|&i| (m.rows[i].kind, what(&m.rows[i])) == *group)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The comparison, one column per kernel: by default the rows that differ,
+/// grouped by claim and metric, each with the known kernel change that
+/// explains it where there is one; see [`Shown`].
+pub fn matrix(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Table {
     let mut headers = vec![
-        "experiment".to_string(),
+        "claim / metric".to_string(),
+        "experiment".into(),
         "variant".into(),
-        "checkpoint / claim".into(),
-        "metric".into(),
+        "process".into(),
+        "checkpoint".into(),
     ];
     headers.extend(m.columns.iter().enumerate().map(|(i, c)| {
         if Some(i) == m.reference {
@@ -92,21 +148,37 @@ pub fn matrix(m: &Matrix) -> Table {
             c.clone()
         }
     }));
-    let mut numeric = vec![false; 4];
+    headers.push("known change that explains it".into());
+    let mut numeric = vec![false; 5];
     numeric.extend(m.columns.iter().map(|_| true));
-    let rows = m
-        .rows
-        .iter()
-        .map(|row| {
+    numeric.push(false);
+    let mut previous_group = String::new();
+    let rows = shown_rows(m, shown)
+        .into_iter()
+        .map(|index| {
+            let row = &m.rows[index];
+            let group = what(row);
+            // A group's name once, at its first row, when rows are grouped.
+            let name = if !shown.all_rows && group == previous_group {
+                String::new()
+            } else {
+                group.clone()
+            };
+            previous_group = group;
+            let checkpoint = match row.kind {
+                RowKind::Metric => row.point.clone(),
+                RowKind::Claim => String::new(),
+            };
             let mut cells = vec![
+                name,
                 row.experiment.clone(),
                 row.variant.clone(),
-                row.point.clone(),
-                row.metric.clone(),
+                row.process.clone(),
+                checkpoint,
             ];
             cells.extend(row.cells.iter().map(|c| {
                 let text = match &c.value {
-                    Value::Number(n, Unit::Faults) => n.to_string(),
+                    Value::Number(n, Unit::Faults) => grouped(*n),
                     Value::Number(n, Unit::Bytes) => kib(*n),
                     Value::Verdict(v) => verdict_word(*v).to_string(),
                     Value::Missing => "-".to_string(),
@@ -117,6 +189,14 @@ pub fn matrix(m: &Matrix) -> Table {
                     text
                 }
             }));
+            let changes = explained.get(index).map(Vec::as_slice).unwrap_or_default();
+            cells.push(
+                changes
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
             cells
         })
         .collect();
@@ -127,52 +207,108 @@ pub fn matrix(m: &Matrix) -> Table {
     }
 }
 
-/// Bytes as KiB with thousands separators (exact, unlike rounded MiB, so that a
-/// difference of a page stays visible).
-fn kib(bytes: u64) -> String {
-    let whole = (bytes / 1024).to_string();
-    let mut grouped = String::new();
+/// A count with thousands separators.
+fn grouped(n: u64) -> String {
+    let whole = n.to_string();
+    let mut out = String::new();
     for (i, ch) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
+            out.push(',');
         }
-        grouped.push(ch);
+        out.push(ch);
     }
+    out
+}
+
+/// Bytes in KiB, exact (unlike rounded MiB, so that a difference of a page
+/// stays visible); /proc reports whole KiB, anything else gets decimals.
+fn kib(bytes: u64) -> String {
     if bytes % 1024 == 0 {
-        format!("{grouped} KiB")
+        grouped(bytes / 1024)
     } else {
-        format!("{bytes} B")
+        format!(
+            "{}.{:02}",
+            grouped(bytes / 1024),
+            (bytes % 1024) * 100 / 1024
+        )
     }
 }
 
-/// The legend printed under the matrix.
-pub fn legend(m: &Matrix) -> String {
+/// The legend printed under the matrix: what `*` means, how many rows differ
+/// and how many are shown, and the known changes named in the table.
+pub fn legend(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> String {
+    let differing = m.differing_rows();
     let t = crate::compare::Tolerances::default();
-    format!(
+    let mut out = format!(
         "{DIFFERS} = differs from the reference column by more than the comparison's tolerance \
-         ({} pages + {}% of the reference for bytes; {}% of the reference, at least {}, for faults); \
-         verdicts differ when they are not the same. {} of {} rows differ. Timings are left out: \
-         an emulated guest's clock is not comparable with the host's.\n",
+         ({} pages + {}% of the reference for bytes; {}% of the reference, at least {}, for faults), \
+         or another verdict. {differing} of {} rows differ; {}\n",
         t.memory_pages,
         t.memory_percent,
         t.faults_percent,
         t.faults_min,
-        m.differing_rows(),
-        m.rows.len()
-    )
+        m.rows.len(),
+        if shown.all_rows {
+            "all are shown.".to_string()
+        } else {
+            format!("only those are shown (--all-rows shows all {}).", m.rows.len())
+        }
+    );
+    let mut named: Vec<&Explanation> = Vec::new();
+    for index in shown_rows(m, shown) {
+        for change in explained.get(index).map(Vec::as_slice).unwrap_or_default() {
+            if !named.contains(&change) {
+                named.push(change);
+            }
+        }
+    }
+    if !named.is_empty() {
+        out.push_str("\nExplanations named above:\n");
+        for change in named {
+            out.push_str(&format!("- {}: {}\n", change.name, change.detail));
+        }
+    }
+    let unexplained = shown_rows(m, shown)
+        .into_iter()
+        .filter(|&i| {
+            m.rows[i].cells.iter().any(|c| c.differs)
+                && explained.get(i).is_none_or(|c| c.is_empty())
+        })
+        .count();
+    if unexplained > 0 {
+        out.push_str(&format!(
+            "\n{unexplained} differing rows have no known change named: look at them first.\n"
+        ));
+    }
+    out.push_str(
+        "Timings are left out: an emulated guest's clock is not comparable with the host's.\n",
+    );
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::compare::{compare, tests::run, Column};
+    use crate::model::Verdict;
+
+    fn two_kernels() -> (crate::model::RunRecord, crate::model::RunRecord) {
+        let mut a = run(1 << 20, 10, Verdict::Confirmed);
+        a.environment.kernel = "6.1.0-48-amd64".into();
+        a.environment.temp_dir_fs = "tmpfs".into();
+        a.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .mapped_rss_bytes = 2 << 20;
+        let mut b = run(2 << 20, 10, Verdict::Refuted);
+        b.environment.kernel = "6.18.44".into();
+        b.environment.temp_dir_fs = "tmpfs".into();
+        (a, b)
+    }
 
     #[test]
-    fn the_reference_column_is_named_and_differing_cells_are_marked() {
-        use crate::matrix::compare::{compare, tests::run, Column};
-        use crate::model::Verdict;
-        let a = run(1 << 20, 10, Verdict::Confirmed);
-        let b = run(2 << 20, 10, Verdict::Refuted);
-        let m = compare(&[
+    fn by_default_only_differing_rows_show_claims_first_with_their_explanation() {
+        let (a, b) = two_kernels();
+        let columns = [
             Column {
                 label: "debian:6.1".into(),
                 run: Ok(&a),
@@ -181,25 +317,43 @@ mod tests {
                 label: "host".into(),
                 run: Ok(&b),
             },
-        ]);
-        let text = crate::report::text::layout(&matrix(&m));
+        ];
+        let m = compare(&columns);
+        let explained = crate::matrix::changes::explain(&m, &columns);
+        let shown = Shown { all_rows: false };
+        let text = crate::report::text::layout(&matrix(&m, &explained, shown));
         assert!(text.contains("debian:6.1 (ref)"), "{text}");
-        let line = |metric: &str| {
-            text.lines()
-                .find(|l| l.contains(metric))
-                .unwrap_or_else(|| panic!("no {metric} row in\n{text}"))
-                .to_string()
-        };
-        assert!(line(" rss_bytes").ends_with("2,048 KiB *"), "{text}");
-        assert!(line("minor_faults").ends_with("10"), "{text}");
-        assert!(line("verdict").ends_with("refuted *"), "{text}");
+        let lines: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(lines.len(), 2, "the claim and VmRSS differ:\n{text}");
+        assert!(
+            lines[0].contains("claim read-all-makes-file-resident"),
+            "{text}"
+        );
+        assert!(lines[0].contains("refuted *"), "{text}");
+        assert!(lines[1].contains("VmRSS (KiB)"), "{text}");
+        assert!(
+            lines[1].contains("1,024") && lines[1].contains("2,048 *"),
+            "{text}"
+        );
+        assert!(lines[1].ends_with("RSS counters lag before 6.2"), "{text}");
+        assert!(
+            !text.contains("minor faults"),
+            "equal rows are hidden:\n{text}"
+        );
+        let legend = legend(&m, &explained, shown);
+        assert!(legend.contains("--all-rows"), "{legend}");
+        assert!(legend.contains("f1a7941243c1"), "{legend}");
+
+        let all = crate::report::text::layout(&matrix(&m, &explained, Shown { all_rows: true }));
+        assert!(all.contains("minor faults"), "{all}");
+        assert_eq!(all.lines().count() - 2, m.rows.len());
     }
 
     #[test]
     fn kib_values_are_exact_and_grouped() {
-        assert_eq!(kib(65_536 * 1024), "65,536 KiB");
-        assert_eq!(kib(4096), "4 KiB");
-        assert_eq!(kib(1000), "1000 B");
-        assert_eq!(kib(1_048_576 * 1024), "1,048,576 KiB");
+        assert_eq!(kib(65_536 * 1024), "65,536");
+        assert_eq!(kib(4096), "4");
+        assert_eq!(kib(1536), "1.50");
+        assert_eq!(kib(1_048_576 * 1024), "1,048,576");
     }
 }

@@ -133,6 +133,15 @@ fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
         "{env:#}"
     );
 
+    // The files were on the guest's ext4 disk, not in RAM.
+    assert_eq!(env["temp_dir_fs"], "ext4", "{env:#}");
+    assert!(
+        run.read(&dir.join("debian-6.1/console.log"))
+            .contains("vmlab-guest: files on /dev/vda (ext4)"),
+        "{}",
+        run.describe()
+    );
+
     // The figures were measured inside the guest: reading the whole mapping made
     // it resident, within a page of its size.
     let exp = &results["experiments"][0];
@@ -167,6 +176,29 @@ fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
     assert_eq!(run.read(&dir.join("matrix.ktap")), ktap);
     let table = run.read(&dir.join("matrix.txt"));
     assert!(table.contains("debian:6.1 (ref)"), "{table}");
+    assert!(
+        !run.stderr().contains("/results/"),
+        "no guest path on the host's log\n{}",
+        run.describe()
+    );
+
+    // The kernel's folder, copied elsewhere, gives the same matrix.
+    let copies = tempfile::tempdir().expect("temp dir");
+    let copy = copies.path().join("debian-6.1");
+    std::fs::create_dir(&copy).expect("mkdir");
+    std::fs::copy(
+        dir.join("debian-6.1/results.json"),
+        copy.join("results.json"),
+    )
+    .expect("copy results.json");
+    let again = MatrixRun::new(&["matrix", "--results", &copy.display().to_string()]);
+    assert_eq!(again.output.status.code(), Some(0), "{}", again.describe());
+    assert_eq!(
+        again.read(&again.run_dir().join("matrix.txt")),
+        table,
+        "{}",
+        again.describe()
+    );
     assert!(
         run.read(&dir.join("debian-6.1/console.log"))
             .contains("vmlab-guest: done"),
@@ -232,14 +264,40 @@ fn guest_init_is_hidden_and_refuses_to_run_outside_a_guest() {
 #[test]
 fn an_image_that_is_not_a_kernel_is_refused_before_any_guest_boots() {
     let junk = tempfile::NamedTempFile::new().expect("temp file");
-    std::fs::write(junk.path(), b"this is not a kernel image").expect("write");
+    let noise: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(junk.path(), noise).expect("write");
     let path = junk.path().display().to_string();
+    let run = MatrixRun::new(&["matrix", "--kernel", &path, "--experiments", "mmap-file"]);
+    assert_eq!(run.output.status.code(), Some(2), "{}", run.describe());
+    let err = run.stderr();
+    assert!(err.contains("not a kernel image"), "{}", run.describe());
+    assert!(err.contains("HdrS"), "{}", run.describe());
+    assert_eq!(err.lines().count(), 1, "one line\n{}", run.describe());
+    assert!(
+        !run.out.path().join("latest").exists(),
+        "nothing was run\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_boot_qemu_refuses_is_reported_in_qemus_own_words() {
+    skip_without_guest!(false);
+    // A bzImage header (HdrS) of boot protocol 1.0, which cannot take an
+    // initramfs: QEMU refuses it itself.
+    let image = tempfile::NamedTempFile::new().expect("temp file");
+    let mut bytes = vec![0u8; 8192];
+    bytes[0x1f1] = 4; // setup sectors
+    bytes[0x202..0x206].copy_from_slice(b"HdrS");
+    bytes[0x206..0x208].copy_from_slice(&0x0100u16.to_le_bytes());
+    std::fs::write(image.path(), bytes).expect("write");
+    let path = image.path().display().to_string();
     let run = MatrixRun::new(&[
         "matrix",
         "--kernel",
         &path,
         "--experiments",
-        "mmap-file",
+        "tiny-malloc",
         "--timeout",
         "60",
     ]);
@@ -247,4 +305,52 @@ fn an_image_that_is_not_a_kernel_is_refused_before_any_guest_boots() {
     let err = run.stderr();
     assert!(err.contains("is not a kernel image"), "{}", run.describe());
     assert_eq!(err.lines().count(), 1, "{}", run.describe());
+}
+
+#[test]
+fn result_folders_made_elsewhere_make_the_same_matrix() {
+    // Two kernels' `harness run` folders, as a CI fleet would collect them.
+    let fleet = tempfile::tempdir().expect("temp dir");
+    let first = fleet.path().join("kernel-a");
+    let status = Command::new(harness_bin())
+        .args(["run", "tiny-malloc", "--quick", "--format", "json", "--out"])
+        .arg(&first)
+        .output()
+        .expect("run the harness");
+    assert!(status.status.success(), "{status:?}");
+    let second = fleet.path().join("kernel-b");
+    std::fs::create_dir(&second).expect("mkdir");
+    std::fs::copy(
+        first.join("latest/results.json"),
+        second.join("results.json"),
+    )
+    .expect("copy");
+    let a = first.display().to_string();
+    let b = second.display().to_string();
+    let run = MatrixRun::new(&["matrix", "--results", &a, &b]);
+    assert_eq!(run.output.status.code(), Some(0), "{}", run.describe());
+    let table = String::from_utf8_lossy(&run.output.stdout).into_owned();
+    assert!(table.contains("kernel-a (ref)"), "{table}");
+    assert!(table.contains("kernel-b"), "{table}");
+    assert!(
+        table.contains(" 0 of "),
+        "a run and its copy do not differ:\n{table}"
+    );
+    assert_eq!(run.read(&run.run_dir().join("matrix.txt")), table);
+    let all = MatrixRun::new(&["matrix", "--results", &a, &b, "--all-rows"]);
+    let all_table = String::from_utf8_lossy(&all.output.stdout).into_owned();
+    assert!(all_table.contains("minor faults"), "{}", all.describe());
+
+    let missing = MatrixRun::new(&["matrix", "--results", "/no/such/folder"]);
+    assert_eq!(
+        missing.output.status.code(),
+        Some(2),
+        "{}",
+        missing.describe()
+    );
+    assert!(
+        missing.stderr().contains("no results.json"),
+        "{}",
+        missing.describe()
+    );
 }

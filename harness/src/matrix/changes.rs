@@ -1,0 +1,470 @@
+//! Known kernel changes that explain differences between columns. A change is
+//! named for a differing row only when the two kernels lie on either side of
+//! the release that made it and the row measures what it changed; otherwise
+//! the difference stands unexplained, for the reader to look into.
+
+use super::compare::{
+    Column, Matrix, Row, RowKind, Value, ANON_HUGE_PAGES, MAJOR_FAULTS, MINOR_FAULTS, VM_RSS,
+};
+use crate::model::{RunRecord, Verdict};
+
+/// One change in the kernel that alters what the experiments measure.
+#[derive(Debug)]
+pub struct KnownChange {
+    /// A few words for the table.
+    pub name: &'static str,
+    /// The first release with the change.
+    pub since: (u32, u32),
+    /// What changed and what it does to the figures, with the commit.
+    pub explanation: &'static str,
+    /// Only when both kernels kept the experiments' files on this file system.
+    pub files_on: Option<&'static str>,
+    /// Which rows it can explain, given the matrix and the runs (to look at
+    /// related rows and figures).
+    applies: fn(&Evidence<'_>, &Row) -> bool,
+}
+
+/// What a change's test may look at besides the row.
+pub struct Evidence<'a> {
+    /// The whole comparison.
+    pub matrix: &'a Matrix,
+    /// The runs behind it.
+    pub columns: &'a [Column<'a>],
+}
+
+/// The changes known to move the matrix's figures, oldest first.
+pub const KNOWN_CHANGES: &[KnownChange] = &[
+    KnownChange {
+        name: "RSS counters lag before 6.2",
+        since: (6, 2),
+        explanation: "Before Linux 6.2 each task cached its RSS counter changes and folded \
+            them into the process's counters only every 64 page faults \
+            (SPLIT_RSS_COUNTING), so VmRSS, RssAnon and RssFile in /proc/PID/status, read \
+            from outside, lagged the page tables by up to 64 faults' worth of pages; 6.2 made \
+            them per-CPU counters that are summed when read (commit f1a7941243c1, \"mm: \
+            convert mm's rss stats into percpu_counter\"). The smaps figures never lagged.",
+        files_on: None,
+        applies: |evidence, row| status_counter(&row.metric) && counter_lags(evidence, row),
+    },
+    KnownChange {
+        name: "THP alignment of large anonymous mappings (6.7)",
+        since: (6, 7),
+        explanation: "Since Linux 6.7 an anonymous mapping of 2 MiB or more is placed at a \
+            2 MiB-aligned address (commit efa7df3e3bb5, \"mm: align larger anonymous \
+            mappings on THP boundaries\"; later limited to sizes that are multiples of 2 MiB), \
+            so transparent huge pages can back it from its first fault: AnonHugePages grow, \
+            and one fault maps 512 pages instead of one.",
+        files_on: None,
+        applies: |evidence, row| {
+            row.metric.ends_with(ANON_HUGE_PAGES) || huge_pages_differ_beside(evidence.matrix, row)
+        },
+    },
+    KnownChange {
+        name: "large folios in the ext4 page cache (6.16)",
+        since: (6, 16),
+        explanation: "Since Linux 6.16 ext4 caches regular files in large folios (commit \
+            7ac67301e82f, \"ext4: enable large folio for regular file\"): read-ahead brings a \
+            file in as multi-page folios, and a fault on a file mapping can map a whole folio \
+            at once, so reading a mapped file takes fewer faults and a first read may map more \
+            pages than fault-around's 16.",
+        files_on: Some("ext4"),
+        applies: |_, row| file_mapping_row(row),
+    },
+];
+
+/// Why a row differs, as the table and its legend show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// A few words for the table.
+    pub name: String,
+    /// The full explanation for the legend.
+    pub detail: String,
+}
+
+impl From<&KnownChange> for Explanation {
+    fn from(change: &KnownChange) -> Explanation {
+        Explanation {
+            name: change.name.to_string(),
+            detail: change.explanation.to_string(),
+        }
+    }
+}
+
+/// Notes of a variant that describe its setup rather than a measurement: when
+/// they differ between two columns, so do the programs measured (the worker
+/// many-processes could build), and the difference is not the kernel's.
+const SETUP_NOTES: &[&str] = &["worker_kind"];
+
+/// For each row of `matrix`, what explains its differences: the known kernel
+/// changes that apply, and setup notes that differ between the columns (empty
+/// for rows that do not differ, or whose difference nothing known explains).
+/// A claim's row takes the changes of the differing figures of its variant,
+/// unless one of its verdicts is inconclusive (its evidence then says why).
+pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>> {
+    let evidence = Evidence { matrix, columns };
+    let Some(reference) = matrix.reference else {
+        return vec![Vec::new(); matrix.rows.len()];
+    };
+    let run = |i: usize| columns[i].run.as_ref().ok();
+    let mut per_row: Vec<Vec<Explanation>> =
+        matrix
+            .rows
+            .iter()
+            .map(|row| match row.kind {
+                RowKind::Metric => KNOWN_CHANGES
+                    .iter()
+                    .filter(|change| {
+                        row.cells.iter().enumerate().any(|(i, cell)| {
+                            cell.differs && straddles(change, run(reference), run(i))
+                        }) && (change.applies)(&evidence, row)
+                    })
+                    .map(Explanation::from)
+                    .collect(),
+                RowKind::Claim => Vec::new(),
+            })
+            .collect();
+    for (index, row) in matrix.rows.iter().enumerate() {
+        if row.kind != RowKind::Claim || !row.cells.iter().any(|c| c.differs) {
+            continue;
+        }
+        let inconclusive = row
+            .cells
+            .iter()
+            .any(|c| c.value == Value::Verdict(Verdict::Inconclusive));
+        let mut found: Vec<Explanation> = Vec::new();
+        if !inconclusive {
+            for (other, changes) in matrix.rows.iter().zip(&per_row) {
+                let same_place = other.kind == RowKind::Metric
+                    && other.experiment == row.experiment
+                    && (row.variant.is_empty() || other.variant == row.variant);
+                if same_place {
+                    for change in changes {
+                        if !found.contains(change) {
+                            found.push(change.clone());
+                        }
+                    }
+                }
+            }
+        }
+        per_row[index] = found;
+    }
+    for (row, explanations) in matrix.rows.iter().zip(per_row.iter_mut()) {
+        for (i, cell) in row.cells.iter().enumerate() {
+            if !cell.differs {
+                continue;
+            }
+            if let (Some(a), Some(b)) = (run(reference), run(i)) {
+                for setup in
+                    setup_differences(row, a, b, &matrix.columns[reference], &matrix.columns[i])
+                {
+                    if !explanations.contains(&setup) {
+                        explanations.push(setup);
+                    }
+                }
+            }
+        }
+    }
+    per_row
+}
+
+/// The [`SETUP_NOTES`] that differ between two runs for the row's experiment
+/// (and variant, when the row has one).
+fn setup_differences(
+    row: &Row,
+    a: &RunRecord,
+    b: &RunRecord,
+    a_label: &str,
+    b_label: &str,
+) -> Vec<Explanation> {
+    let notes = |run: &RunRecord, note: &str| -> Vec<Option<String>> {
+        run.experiments
+            .iter()
+            .filter(|e| e.name == row.experiment)
+            .flat_map(|e| &e.variants)
+            .filter(|v| row.variant.is_empty() || v.name == row.variant)
+            .map(|v| v.notes.get(note).cloned())
+            .collect()
+    };
+    SETUP_NOTES
+        .iter()
+        .filter_map(|note| {
+            let (left, right) = (notes(a, note), notes(b, note));
+            (left != right).then(|| {
+                let show = |v: &[Option<String>]| {
+                    v.iter()
+                        .map(|n| n.clone().unwrap_or_else(|| "(none)".into()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                Explanation {
+                    name: format!("not the kernel: {note} differs"),
+                    detail: format!(
+                        "the setup differs, so the programs measured do: {note} is \"{}\" under {a_label} \
+                         and \"{}\" under {b_label}",
+                        show(&left),
+                        show(&right)
+                    ),
+                }
+            })
+        })
+        .collect()
+}
+
+/// True when one run's kernel has the change and the other's has not (and
+/// both kept their files where the change applies).
+fn straddles(change: &KnownChange, a: Option<&&RunRecord>, b: Option<&&RunRecord>) -> bool {
+    let (Some(a), Some(b)) = (a, b) else {
+        return false;
+    };
+    let (Some(va), Some(vb)) = (
+        release_version(&a.environment.kernel),
+        release_version(&b.environment.kernel),
+    ) else {
+        return false;
+    };
+    let on_fs = change
+        .files_on
+        .is_none_or(|fs| a.environment.temp_dir_fs == fs && b.environment.temp_dir_fs == fs);
+    on_fs && ((va < change.since) != (vb < change.since))
+}
+
+/// `(6, 1)` for a release such as `6.1.0-48-amd64` or `6.18.44-fc`.
+pub fn release_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// VmRSS, RssAnon and RssFile: the counters of /proc/PID/status.
+fn status_counter(metric: &str) -> bool {
+    [VM_RSS, "RssAnon", "RssFile"].contains(&metric)
+}
+
+/// True when, in a column whose kernel predates 6.2, the process of the row
+/// shows the lag: its VmRSS (status counters) is below the sum of its smaps
+/// Rss (the page tables) at that checkpoint.
+fn counter_lags(evidence: &Evidence<'_>, row: &Row) -> bool {
+    let role = if row.process.is_empty() {
+        super::compare::MAIN_ROLE
+    } else {
+        row.process.as_str()
+    };
+    evidence.columns.iter().any(|column| {
+        let Ok(run) = column.run else {
+            return false;
+        };
+        let old = release_version(&run.environment.kernel).is_some_and(|v| v < (6, 2));
+        old && run
+            .experiments
+            .iter()
+            .filter(|e| e.name == row.experiment)
+            .flat_map(|e| &e.variants)
+            .filter(|v| v.name == row.variant)
+            .filter_map(|v| v.checkpoint(&row.point))
+            .flat_map(|c| &c.processes)
+            .filter(|p| p.role == role)
+            .any(|p| p.totals.rss_bytes < p.totals.mapped_rss_bytes)
+    })
+}
+
+/// True when an AnonHugePages figure differs in the same experiment and
+/// variant: the row's faults or memory then follow the huge pages (also where
+/// only the huge zero page was mapped, which AnonHugePages does not count).
+fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
+    row.kind == RowKind::Metric
+        && matrix.rows.iter().any(|other| {
+            other.kind == RowKind::Metric
+                && other.experiment == row.experiment
+                && other.variant == row.variant
+                && other.metric.ends_with(ANON_HUGE_PAGES)
+                && other.cells.iter().any(|c| c.differs)
+        })
+}
+
+/// Faults and resident file pages of the experiments that map files.
+fn file_mapping_row(row: &Row) -> bool {
+    let maps_files = matches!(row.experiment.as_str(), "mmap-file" | "shared-file")
+        || row.variant.contains("file");
+    let figure = [MINOR_FAULTS, MAJOR_FAULTS, "RssFile", VM_RSS, "Pss"]
+        .contains(&row.metric.as_str())
+        || row.metric.ends_with(" Rss")
+        || row.metric.ends_with(" Pss");
+    maps_files && figure
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::compare::{compare, tests::run};
+    use crate::model::Verdict;
+
+    #[test]
+    fn releases_read_as_major_and_minor() {
+        assert_eq!(release_version("6.1.0-48-amd64"), Some((6, 1)));
+        assert_eq!(release_version("6.18.44-fc-v657"), Some((6, 18)));
+        assert_eq!(release_version("custom"), None);
+    }
+
+    #[test]
+    fn the_rss_lag_explains_vmrss_only_across_6_2() {
+        // Files on tmpfs: the ext4 page-cache change does not apply.
+        let mut old = run(1 << 20, 10, Verdict::Confirmed);
+        old.environment.kernel = "6.1.0-48-amd64".into();
+        old.environment.temp_dir_fs = "tmpfs".into();
+        // VmRSS below the page tables' count: the lag is seen.
+        old.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .mapped_rss_bytes = (1 << 20) + 40 * 4096;
+        let mut new = run((1 << 20) + 40 * 4096, 10, Verdict::Refuted);
+        new.environment.kernel = "6.18.44".into();
+        new.environment.temp_dir_fs = "tmpfs".into();
+        let mut same_era = new.clone();
+        same_era.environment.kernel = "6.12.1".into();
+        let columns = [
+            Column {
+                label: "old".into(),
+                run: Ok(&old),
+            },
+            Column {
+                label: "new".into(),
+                run: Ok(&new),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let at = |metric: &str| m.rows.iter().position(|r| r.metric == metric).unwrap();
+        let names = |i: usize| {
+            explained[i]
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(at("VmRSS")), vec!["RSS counters lag before 6.2"]);
+        assert!(names(at("minor faults")).is_empty(), "faults do not differ");
+        // The claim of the same variant differs too and takes the explanation.
+        assert_eq!(names(at("verdict")), vec!["RSS counters lag before 6.2"]);
+
+        let mut moved = old.clone();
+        moved.environment.kernel = "6.12.1".into();
+        let columns_same_side = [
+            Column {
+                label: "a".into(),
+                run: Ok(&same_era),
+            },
+            Column {
+                label: "b".into(),
+                run: Ok(&moved),
+            },
+        ];
+        let m = compare(&columns_same_side);
+        let explained = explain(&m, &columns_same_side);
+        let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
+        assert!(m.rows[vmrss].cells[1].differs);
+        assert!(
+            explained[vmrss].is_empty(),
+            "6.12 and 6.12 do not straddle 6.2"
+        );
+
+        // Across 6.2 but with a VmRSS that agrees with smaps: no lag to blame.
+        let mut exact = old.clone();
+        exact.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .mapped_rss_bytes = 1 << 20;
+        let columns = [
+            Column {
+                label: "old".into(),
+                run: Ok(&exact),
+            },
+            Column {
+                label: "new".into(),
+                run: Ok(&new),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
+        assert!(m.rows[vmrss].cells[1].differs);
+        assert!(explained[vmrss].is_empty(), "{:?}", explained[vmrss]);
+    }
+
+    #[test]
+    fn a_setup_note_that_differs_is_named_as_not_the_kernel() {
+        let mut guest = run(1 << 20, 10, Verdict::Refuted);
+        guest.environment.kernel = "6.12.1".into();
+        let mut host = run(1 << 20, 10, Verdict::Confirmed);
+        host.environment.kernel = "6.12.1".into();
+        guest.experiments[0].variants[0]
+            .notes
+            .insert("worker_kind".into(), "Rust worker".into());
+        host.experiments[0].variants[0]
+            .notes
+            .insert("worker_kind".into(), "static C".into());
+        let columns = [
+            Column {
+                label: "guest".into(),
+                run: Ok(&guest),
+            },
+            Column {
+                label: "host".into(),
+                run: Ok(&host),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let verdict = m.rows.iter().position(|r| r.metric == "verdict").unwrap();
+        assert_eq!(explained[verdict].len(), 1, "{:?}", explained[verdict]);
+        assert_eq!(
+            explained[verdict][0].name,
+            "not the kernel: worker_kind differs"
+        );
+        assert!(
+            explained[verdict][0]
+                .detail
+                .contains("\"Rust worker\" under guest"),
+            "{:?}",
+            explained[verdict]
+        );
+    }
+
+    #[test]
+    fn large_folios_explain_file_faults_only_when_both_kernels_used_ext4() {
+        let mut old = run(1 << 20, 999, Verdict::Confirmed);
+        old.environment.kernel = "6.1.0-57-amd64".into();
+        old.environment.temp_dir_fs = "ext4".into();
+        let mut new = run(1 << 20, 69, Verdict::Confirmed);
+        new.environment.kernel = "6.18.44".into();
+        new.environment.temp_dir_fs = "ext4".into();
+        let names = |old: &RunRecord, new: &RunRecord| {
+            let columns = [
+                Column {
+                    label: "old".into(),
+                    run: Ok(old),
+                },
+                Column {
+                    label: "new".into(),
+                    run: Ok(new),
+                },
+            ];
+            let m = compare(&columns);
+            let explained = explain(&m, &columns);
+            let faults = m
+                .rows
+                .iter()
+                .position(|r| r.metric == MINOR_FAULTS)
+                .unwrap();
+            assert!(m.rows[faults].cells[1].differs);
+            explained[faults]
+                .iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&old, &new),
+            vec!["large folios in the ext4 page cache (6.16)"]
+        );
+        let mut on_tmpfs = new.clone();
+        on_tmpfs.environment.temp_dir_fs = "tmpfs".into();
+        assert!(names(&old, &on_tmpfs).is_empty());
+    }
+}
