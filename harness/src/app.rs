@@ -743,7 +743,7 @@ fn run_one(
             };
             let mut progress = VariantProgress::start(name, &label, options.detail);
             if let Some(s) = stepper.as_deref_mut() {
-                s.start_variant();
+                s.start_variant(exp, &variant.name);
             }
             let mut on_event = |event: RunnerEvent| {
                 if let (Some(s), RunnerEvent::Checkpoint { record }) =

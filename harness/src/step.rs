@@ -56,7 +56,13 @@ pub struct Stepper {
     previous: Vec<ProcessRecord>,
     screen: Screen,
     filter: DeltaFilter,
+    /// Lines the claims' criteria took before the variant's first stop, which
+    /// that stop leaves off its own room so that both fit one screen.
+    intro_lines: usize,
 }
+
+/// At most this many lines list the claims before a variant runs.
+const MAX_CRITERIA_LINES: usize = 12;
 
 impl Stepper {
     /// Starts step mode; stdin must be a terminal (someone must press Enter).
@@ -79,12 +85,21 @@ impl Stepper {
             previous: Vec::new(),
             screen: Screen::detect(),
             filter,
+            intro_lines: 0,
         })
     }
 
-    /// Forgets the previous variant's processes.
-    pub fn start_variant(&mut self) {
+    /// Forgets the previous variant's processes, and before the variant runs
+    /// shows how each of its claims will be judged: the criteria are fixed
+    /// before anything is measured.
+    pub fn start_variant(&mut self, exp: &dyn Experiment, variant: &str) {
         self.previous.clear();
+        let lines = criteria_lines(exp, variant, self.screen.width);
+        let mut err = std::io::stderr().lock();
+        for line in &lines {
+            let _ = writeln!(err, "{line}");
+        }
+        self.intro_lines = lines.len();
     }
 
     /// Shows the checkpoint and waits for Enter or q.
@@ -95,6 +110,7 @@ impl Stepper {
         let _ = err.flush();
         drop(err);
         self.previous = checkpoint.processes.clone();
+        self.intro_lines = 0;
         loop {
             if runner::interrupted() {
                 return;
@@ -168,7 +184,9 @@ impl Stepper {
         let frames = frame_lines(checkpoint, width);
 
         // What is left of the screen goes to the changes, process by process.
-        let fixed = head.len() + frames.len() + 2; // "Since ..." heading and the prompt
+        // The "Since ..." heading, the prompt, and the criteria shown before
+        // the variant's first stop.
+        let fixed = head.len() + frames.len() + 2 + self.intro_lines;
         let room = self.screen.lines.saturating_sub(fixed);
         let changes = cap(
             self.change_lines(checkpoint, width),
@@ -241,6 +259,41 @@ impl Stepper {
         }
         lines
     }
+}
+
+/// The claims an experiment judges, each with its criterion on one line (cut
+/// to the width), at most [`MAX_CRITERIA_LINES`] lines in all.
+fn criteria_lines(exp: &dyn Experiment, variant: &str, width: usize) -> Vec<String> {
+    let claims = exp.claims();
+    if claims.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![truncate(
+        &format!(
+            "=== {} / {}: the claims and their criteria, fixed before measuring ===",
+            exp.info().name,
+            variant
+        ),
+        width,
+    )];
+    let room = MAX_CRITERIA_LINES - 1;
+    for claim in claims
+        .iter()
+        .take(if claims.len() > room { room - 1 } else { room })
+    {
+        lines.push(truncate(
+            &format!("  {}: {}", claim.id, claim.criterion),
+            width,
+        ));
+    }
+    if claims.len() > room {
+        lines.push(format!(
+            "  ... {} more; all in full: harness explain {}",
+            claims.len() - (room - 1),
+            exp.info().name
+        ));
+    }
+    lines
 }
 
 /// One changed mapping: its name (a file's base name), permissions, and the

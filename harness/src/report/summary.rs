@@ -200,8 +200,11 @@ pub fn render(run: &RunRecord, width: usize) -> String {
     let _ = writeln!(out, "{}", machine_line(run, width));
     for e in &run.experiments {
         let _ = writeln!(out, "\n{}", experiment_line(e, width));
-        for c in &e.claims {
-            let _ = writeln!(out, "{}", claim_line(c, width));
+        for group in group_claims(&e.claims) {
+            let _ = writeln!(out, "{}", group_line(&group, width));
+        }
+        for line in price_lines(e, width) {
+            let _ = writeln!(out, "{line}");
         }
     }
     let tally = Tally::of(run);
@@ -209,6 +212,151 @@ pub fn render(run: &RunRecord, width: usize) -> String {
     if let Some(legend) = legend(&tally) {
         let _ = writeln!(out, "{}", truncate(legend, width));
     }
-    let _ = writeln!(out, "{}", truncate(&tally.line(), width));
+    // The tally wraps rather than being cut: it is the line a class reads last.
+    out.push_str(&crate::explain::wrap(&tally.line(), width, ""));
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
     out
+}
+
+/// Claims with the same id and the same result in several variants, shown as
+/// one line: the terminal summary must fit a screen, and results.md lists
+/// every variant's own line.
+pub fn group_claims(claims: &[ClaimRecord]) -> Vec<Vec<&ClaimRecord>> {
+    let mut groups: Vec<Vec<&ClaimRecord>> = Vec::new();
+    for c in claims {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].id == c.id && verdict_cell(g[0]) == verdict_cell(c))
+        {
+            Some(g) => g.push(c),
+            None => groups.push(vec![c]),
+        }
+    }
+    groups
+}
+
+/// Longest list of variant names written out in a grouped line; longer
+/// lists are counted instead.
+const MAX_VARIANT_LIST: usize = 24;
+
+/// One line for a group of claims (see [`group_claims`]): the verdict, the id
+/// with its variants, and the first variant's figures.
+pub fn group_line(group: &[&ClaimRecord], width: usize) -> String {
+    let first = group[0];
+    if group.len() == 1 {
+        return claim_line(first, width);
+    }
+    let variants: Vec<&str> = group.iter().filter_map(|c| c.variant.as_deref()).collect();
+    let list = variants.join(", ");
+    let name = if list.chars().count() <= MAX_VARIANT_LIST {
+        format!("{} [{list}]", first.id)
+    } else {
+        format!("{} [{} variants]", first.id, group.len())
+    };
+    let same = group.iter().all(|c| figures(c) == figures(first));
+    let figures = match (&first.variant, same) {
+        (Some(v), false) => format!("{v}: {}", figures(first)),
+        _ => figures(first),
+    };
+    truncate(
+        &format!("  {:<13} {name}: {figures}", verdict_cell(first)),
+        width,
+    )
+}
+
+/// The price list of an experiment that measured one, one kind a line:
+/// median wall time per unit with the range over the repetitions.
+pub fn price_lines(e: &ExperimentRecord, width: usize) -> Vec<String> {
+    if e.fault_costs.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![truncate(
+        "  price list (wall ns per unit: median, min..max over the repetitions)",
+        width,
+    )];
+    for c in &e.fault_costs {
+        let n = &c.nanos_per_unit;
+        lines.push(truncate(
+            &format!(
+                "  {:<26} {:>12} per {:<6} ({}..{})",
+                c.kind,
+                nanos(n.median),
+                c.unit,
+                nanos(n.min),
+                nanos(n.max)
+            ),
+            width,
+        ));
+    }
+    lines
+}
+
+/// Nanoseconds with thousands separated, whole.
+fn nanos(value: f64) -> String {
+    let whole = value.round().max(0.0) as u64;
+    let digits = whole.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod grouping_tests {
+    use super::*;
+    use crate::model::Verdict;
+
+    fn claim(id: &str, variant: &str, verdict: Verdict, measured: &str) -> ClaimRecord {
+        ClaimRecord {
+            id: id.into(),
+            variant: Some(variant.into()),
+            source: String::new(),
+            statement: String::new(),
+            verdict,
+            evidence: String::new(),
+            criterion: "x = 1".into(),
+            measured: measured.into(),
+            expected: None,
+        }
+    }
+
+    #[test]
+    fn claims_alike_in_several_variants_share_one_line() {
+        let claims = vec![
+            claim("a", "warm", Verdict::Confirmed, "1 page"),
+            claim("b", "warm", Verdict::Confirmed, "2"),
+            claim("a", "cold", Verdict::Confirmed, "1 page"),
+            claim("a", "cold-random", Verdict::Refuted, "9 pages"),
+        ];
+        let groups = group_claims(&claims);
+        assert_eq!(groups.len(), 3);
+        let line = group_line(&groups[0], 80);
+        assert!(line.contains("a [warm, cold]: 1 page"), "{line}");
+        assert!(group_line(&groups[2], 80).contains("refuted"));
+    }
+
+    #[test]
+    fn long_variant_lists_are_counted_and_differing_figures_name_their_variant() {
+        let claims: Vec<ClaimRecord> = ["static", "dynamic", "minimal", "minimal-stack-4k", "std"]
+            .iter()
+            .enumerate()
+            .map(|(i, v)| claim("m", v, Verdict::Refuted, &format!("{i} pages")))
+            .collect();
+        let groups = group_claims(&claims);
+        assert_eq!(groups.len(), 1);
+        let line = group_line(&groups[0], 80);
+        assert!(line.contains("m [5 variants]: static: 0 pages"), "{line}");
+    }
+
+    #[test]
+    fn nanoseconds_read_with_separators() {
+        assert_eq!(nanos(912_280.4), "912,280");
+        assert_eq!(nanos(771.0), "771");
+    }
 }

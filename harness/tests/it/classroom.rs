@@ -159,6 +159,11 @@ fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
 
     let first = wait_for(&seen, "Press Enter", 1);
     assert!(first.contains("stopped at before-mmap"), "{first}");
+    assert!(
+        first.contains("the claims and their criteria, fixed before measuring")
+            && first.contains("mmap-adds-no-rss: "),
+        "the criteria are shown before the variant runs: {first}"
+    );
     assert!(first.contains("pmap -X"), "{first}");
     assert!(first.contains("flushed to disk"), "no caption: {first}");
     input.write_all(b"\n").unwrap();
