@@ -651,6 +651,20 @@ impl RunRecord {
 }
 
 impl VariantRecord {
+    /// A variant that has started and measured nothing yet.
+    pub fn new(name: impl Into<String>) -> VariantRecord {
+        VariantRecord {
+            name: name.into(),
+            status: Status::Ok,
+            reason: None,
+            notes: BTreeMap::new(),
+            noise_floor: Vec::new(),
+            checkpoints: Vec::new(),
+            rss_samples: Vec::new(),
+            binary: None,
+        }
+    }
+
     /// The checkpoint with this label, if it was reached.
     pub fn checkpoint(&self, label: &str) -> Option<&CheckpointRecord> {
         self.checkpoints.iter().find(|c| c.label == label)

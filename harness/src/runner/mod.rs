@@ -116,16 +116,7 @@ pub fn run_variant(
     on_event: &mut dyn FnMut(RunnerEvent),
 ) -> Result<VariantOutcome, RunnerError> {
     let mut session = Session {
-        record: VariantRecord {
-            name: spec.name.clone(),
-            status: Status::Ok,
-            reason: None,
-            notes: BTreeMap::new(),
-            noise_floor: Vec::new(),
-            checkpoints: Vec::new(),
-            rss_samples: Vec::new(),
-            binary: None,
-        },
+        record: VariantRecord::new(spec.name.clone()),
         raw: Vec::new(),
         regions: Vec::new(),
         previous: BTreeMap::new(),

@@ -76,18 +76,12 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         bail!("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step");
     }
 
-    let started = chrono::Utc::now();
-    let env = Environment::detect(&std::env::temp_dir());
-    let results_root = args
-        .out
-        .clone()
-        .unwrap_or_else(crate::app::default_results_root);
-    let run_dir = store::create_run_dir(
-        &results_root,
-        &store::run_dir_name(&started, &env.hostname, false),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
-    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    let RunStart {
+        started,
+        env,
+        results_root,
+        run_dir,
+    } = start_run(args.out.as_deref())?;
 
     let spec = TraceSpec {
         program: program.clone(),
@@ -310,4 +304,34 @@ impl StepPause {
             runner::request_interrupt();
         }
     }
+}
+
+/// What `trace` and `watch` start a run with: the time, the machine, and a run
+/// folder of their own under `out` (or the default results folder).
+pub(crate) struct RunStart {
+    pub(crate) started: chrono::DateTime<chrono::Utc>,
+    pub(crate) env: Environment,
+    pub(crate) results_root: std::path::PathBuf,
+    pub(crate) run_dir: std::path::PathBuf,
+}
+
+/// Detects the machine, makes the run folder and installs the Ctrl-C handler.
+pub(crate) fn start_run(out: Option<&Path>) -> Result<RunStart> {
+    let started = chrono::Utc::now();
+    let env = Environment::detect(&std::env::temp_dir());
+    let results_root = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(crate::app::default_results_root);
+    let run_dir = store::create_run_dir(
+        &results_root,
+        &store::run_dir_name(&started, &env.hostname, false),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    Ok(RunStart {
+        started,
+        env,
+        results_root,
+        run_dir,
+    })
 }

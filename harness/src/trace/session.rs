@@ -94,16 +94,7 @@ pub fn run(
     on_checkpoint: &mut dyn FnMut(&CheckpointRecord, &CheckpointCause),
 ) -> Result<VariantOutcome, RunnerError> {
     let mut state = State {
-        record: VariantRecord {
-            name: "default".into(),
-            status: Status::Ok,
-            reason: None,
-            notes: BTreeMap::new(),
-            noise_floor: Vec::new(),
-            checkpoints: Vec::new(),
-            rss_samples: Vec::new(),
-            binary: None,
-        },
+        record: VariantRecord::new("default"),
         raw: Vec::new(),
         regions: Vec::new(),
         previous: BTreeMap::new(),

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::tree::{self, Tree};
 use crate::cli::WatchArgs;
@@ -25,7 +25,6 @@ use crate::probe::ProcProbe;
 use crate::runner::snapshot::snapshot_process;
 use crate::runner::{self, RawCapture};
 use crate::store;
-use crate::system::Environment;
 
 /// The command name of `pid` (/proc/PID/comm).
 fn comm(pid: i32) -> String {
@@ -43,18 +42,12 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         print!("{}", once(args.pid)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let started = chrono::Utc::now();
-    let env = Environment::detect(&std::env::temp_dir());
-    let results_root = args
-        .out
-        .clone()
-        .unwrap_or_else(crate::app::default_results_root);
-    let run_dir = store::create_run_dir(
-        &results_root,
-        &store::run_dir_name(&started, &env.hostname, false),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
-    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    let super::command::RunStart {
+        started,
+        env,
+        results_root,
+        run_dir,
+    } = super::command::start_run(args.out.as_deref())?;
 
     let every = match (args.every, args.on_enter) {
         (Some(every), _) => Some(every),
