@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod pages;
 pub mod program;
 pub mod protocol;
+pub mod waiting_child;
 
 pub use catalog::{ExperimentInfo, CATALOG};
 pub use checkpoint::Session;

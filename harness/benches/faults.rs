@@ -16,6 +16,8 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use experiments::waiting_child::WaitingChild;
+
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
 const HUGE_PAGE: usize = 2 << 20;
@@ -151,7 +153,7 @@ fn anonymous(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
                 || {
                     let m = Anon::new(BLOCK, page, libc::MADV_NOHUGEPAGE);
                     write_every(m.ptr, m.len, page);
-                    (WaitingChild::fork(), m)
+                    (WaitingChild::fork().expect("fork"), m)
                 },
                 |(_, m)| write_every(m.ptr, m.len, page),
             )
@@ -179,46 +181,6 @@ fn thp(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
             )
         })
     });
-}
-
-/// A child that blocks on a pipe, keeping the parent's pages shared, until dropped.
-struct WaitingChild {
-    pid: libc::pid_t,
-    release: libc::c_int,
-}
-
-impl WaitingChild {
-    fn fork() -> WaitingChild {
-        let mut fds = [0; 2];
-        // SAFETY: `fds` holds two descriptors; the child only reads and exits.
-        unsafe {
-            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
-            let pid = libc::fork();
-            assert!(pid >= 0, "fork failed");
-            if pid == 0 {
-                let mut byte = 0u8;
-                libc::close(fds[1]);
-                libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
-                libc::_exit(0);
-            }
-            libc::close(fds[0]);
-            WaitingChild {
-                pid,
-                release: fds[1],
-            }
-        }
-    }
-}
-
-impl Drop for WaitingChild {
-    fn drop(&mut self) {
-        let mut status = 0;
-        // SAFETY: closing the pipe releases the child; then it is reaped.
-        unsafe {
-            libc::close(self.release);
-            libc::waitpid(self.pid, &mut status, 0);
-        }
-    }
 }
 
 fn fork(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use experiments::pages::{self, page_size};
+use experiments::waiting_child::WaitingChild;
 use experiments::Session;
 
 /// At most this many repetitions: their timings must fit in one protocol line.
@@ -320,66 +321,6 @@ fn read_every(base: *const u8, len: usize, stride: usize) -> u64 {
     black_box(sum)
 }
 
-/// A forked child that blocks on a pipe until released, keeping the parent's
-/// pages shared (so the parent's writes are copy-on-write faults).
-struct WaitingChild {
-    pid: libc::pid_t,
-    release: libc::c_int,
-}
-
-impl WaitingChild {
-    fn fork() -> io::Result<WaitingChild> {
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: `fds` has room for the two descriptors.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the child only calls async-signal-safe functions (read, _exit).
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if pid == 0 {
-            let mut byte = 0u8;
-            // SAFETY: the child reads one byte into a local, then exits without
-            // running any of the parent's destructors.
-            unsafe {
-                libc::close(fds[1]);
-                libc::read(fds[0], (&mut byte as *mut u8).cast(), 1);
-                libc::_exit(0);
-            }
-        }
-        // SAFETY: the parent does not read; closing its copy of the read end.
-        unsafe { libc::close(fds[0]) };
-        Ok(WaitingChild {
-            pid,
-            release: fds[1],
-        })
-    }
-}
-
-impl Drop for WaitingChild {
-    fn drop(&mut self) {
-        let mut status = 0;
-        // SAFETY: closing our write end makes the child's read return; then reap it.
-        unsafe {
-            libc::close(self.release);
-            libc::waitpid(self.pid, &mut status, 0);
-        }
-    }
-}
-
-/// Forks a child that exits at once, returning its pid (the parent reaps it later).
-fn fork_and_exit() -> libc::pid_t {
-    // SAFETY: the child calls only _exit.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: leaves the child without running the parent's destructors.
-        unsafe { libc::_exit(0) };
-    }
-    pid
-}
-
 fn run(args: &Args) -> io::Result<()> {
     let mut session = Session::connect()?;
     let page = page_size();
@@ -501,7 +442,7 @@ fn run(args: &Args) -> io::Result<()> {
 
     write_every(cow.ptr, cow.len, page);
     let child = WaitingChild::fork()?;
-    let both = [("main", session.pid()), ("child", child.pid)];
+    let both = [("main", session.pid()), ("child", child.pid())];
     session.checkpoint_with("after-fork-child", &both)?;
 
     let t = time_each(reps, |r| write_every(cow.block(r, block), block, page));
@@ -579,4 +520,15 @@ fn prepare_file(session: &mut Session, path: &PathBuf, len: u64) -> io::Result<F
     })?;
     file.sync_all()?;
     Ok(file)
+}
+
+/// Forks a child that exits at once, returning its pid (the parent reaps it later).
+fn fork_and_exit() -> libc::pid_t {
+    // SAFETY: the child calls only _exit.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: leaves the child without running the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    pid
 }
