@@ -961,7 +961,7 @@ impl Judge<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CheckpointRecord, PageSample, ProcessRecord, RegionRecord, Verdict};
+    use crate::model::{PageSample, ProcessRecord, RegionRecord, Verdict};
 
     const PAGE: u64 = 4096;
     const PAGES: u64 = 1024;
@@ -1017,25 +1017,11 @@ mod tests {
     }
 
     fn variant(name: &str, checkpoints: Vec<(&str, Vec<ProcessRecord>)>) -> VariantRecord {
-        VariantRecord {
-            name: name.into(),
-            status: Status::Ok,
-            reason: None,
-            notes: [("region_pages".to_string(), PAGES.to_string())].into(),
-            noise_floor: Vec::new(),
-            checkpoints: checkpoints
-                .into_iter()
-                .map(|(label, processes)| CheckpointRecord {
-                    label: label.into(),
-                    phase_millis: 0,
-                    processes,
-                    system: None,
-                    population: None,
-                })
-                .collect(),
-            rss_samples: Vec::new(),
-            binary: None,
-        }
+        crate::experiment::testkit::variant(
+            name,
+            &[("region_pages", PAGES.to_string())],
+            checkpoints,
+        )
     }
 
     fn env(thp: &str) -> Environment {

@@ -865,7 +865,7 @@ value = 16
             .contains("twice"));
     }
 
-    use crate::model::{Faults, MappingRecord, Status, Totals, VariantRecord};
+    use crate::model::{Faults, MappingRecord, Status, Totals};
 
     fn proc_at(
         role: &str,
@@ -911,25 +911,11 @@ value = 16
             status: Status::Ok,
             reason: None,
             params: Default::default(),
-            variants: vec![VariantRecord {
-                name: "default".into(),
-                status: Status::Ok,
-                reason: None,
-                notes: Default::default(),
-                noise_floor: Vec::new(),
-                checkpoints: checkpoints
-                    .into_iter()
-                    .map(|(label, processes)| CheckpointRecord {
-                        label: label.into(),
-                        phase_millis: 0,
-                        processes,
-                        system: None,
-                        population: None,
-                    })
-                    .collect(),
-                rss_samples: Vec::new(),
-                binary: None,
-            }],
+            variants: vec![crate::experiment::testkit::variant(
+                "default",
+                &[],
+                checkpoints,
+            )],
             claims: Vec::new(),
             summary: Vec::new(),
             fault_costs: Vec::new(),
