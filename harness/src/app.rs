@@ -821,7 +821,7 @@ fn run_one(
                 .flatten()
                 .filter(|x| x.name == v.name && x.status == Status::Ok)
                 .collect();
-            spread.extend(comparing::spread(name, &ran));
+            spread.extend(comparing::spread(name, &ran, ctx.env.page_size));
         }
     }
     Ok(ExperimentRun {

@@ -273,12 +273,13 @@ fn spread_map(run: &RunRecord) -> HashMap<MetricKey, (i64, i64, i64)> {
 
 /// Every compared metric's minimum, median (the lower one of an even count)
 /// and maximum over the repeats of one variant, in the order compared.
-pub fn spread(experiment: &str, repeats: &[&VariantRecord]) -> Vec<MetricSpread> {
+/// `page_size` is the run's (only the metrics' values are kept, not a band).
+pub fn spread(experiment: &str, repeats: &[&VariantRecord], page_size: u64) -> Vec<MetricSpread> {
     let mut order: Vec<MetricKey> = Vec::new();
     let mut values: HashMap<MetricKey, Vec<i64>> = HashMap::new();
     for v in repeats {
         let mut own = Comparison {
-            page_size: 4096,
+            page_size,
             tolerances: Tolerances::default(),
             baseline_runs: 1,
             environment: Vec::new(),

@@ -319,7 +319,7 @@ fn the_spread_of_repeats_is_min_median_max_of_each_metric() {
                 .expect("warm")
         })
         .collect();
-    let spread = spread("mmap-file", &variants);
+    let spread = spread("mmap-file", &variants, 4096);
     let minor = spread
         .iter()
         .find(|s| s.checkpoint == "after-read-all" && s.metric == "minor_faults")

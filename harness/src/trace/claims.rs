@@ -311,11 +311,11 @@ pub struct ClaimsFile {
 
 /// A malformed claims file: the one line to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}, line {line}: {message}")]
+#[error("{path}{}: {message}", if *line > 0 { format!(", line {line}") } else { String::new() })]
 pub struct ClaimsError {
     /// The file.
     pub path: String,
-    /// 1-based line.
+    /// 1-based line; 0 when the file as a whole could not be read.
     pub line: usize,
     /// What is wrong.
     pub message: String,
@@ -325,13 +325,30 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// A claims file larger than this is a mistake, not a list of criteria.
+const MAX_CLAIMS_FILE_BYTES: u64 = 1 << 20;
+
 /// Reads and checks a claims file.
 pub fn load(path: &Path) -> Result<ClaimsFile, ClaimsError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ClaimsError {
+    let whole = |message: String| ClaimsError {
         path: path.display().to_string(),
         line: 0,
-        message: format!("cannot read it: {e}"),
-    })?;
+        message,
+    };
+    // Only a regular file of a sensible size is read (not /dev/zero or a FIFO).
+    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
+    if !meta.is_file() {
+        return Err(whole(
+            "not a regular file; pass a TOML file of claims".into(),
+        ));
+    }
+    if meta.len() > MAX_CLAIMS_FILE_BYTES {
+        return Err(whole(format!(
+            "{} bytes is more than a claims file holds (at most {MAX_CLAIMS_FILE_BYTES})",
+            meta.len()
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
     let default_source = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())

@@ -467,6 +467,14 @@ fn bad_input_is_one_line_and_exit_2() {
         ),
         (vec!["trace", "--every", "0s", "--", "true"], "out of range"),
         (vec!["trace", "--", "/nonexistent/program"], "cannot start"),
+        (
+            vec!["trace", "--claims", "/dev/zero", "--", "true"],
+            "not a regular file",
+        ),
+        (
+            vec!["trace", "--claims", "/nonexistent.toml", "--", "true"],
+            "claims file /nonexistent.toml: cannot read it",
+        ),
     ] {
         let out = tempfile::tempdir().expect("temp dir");
         let output = Command::new(harness_bin())
