@@ -22,6 +22,10 @@ pub struct KnownChange {
     /// Which rows it can explain, given the matrix and the runs (to look at
     /// related rows and figures).
     applies: fn(&Evidence<'_>, &Row) -> bool,
+    /// Whether a claim whose verdict differs can owe it to this change, from
+    /// the claim's declared criterion: a claim judged on smaps does not
+    /// follow a lag of the status counters, whatever else moved beside it.
+    explains_claim: fn(&str) -> bool,
 }
 
 /// What a change's test may look at besides the row.
@@ -45,6 +49,7 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
             convert mm's rss stats into percpu_counter\"). The smaps figures never lagged.",
         files_on: None,
         applies: |evidence, row| status_counter(&row.metric) && counter_lags(evidence, row),
+        explains_claim: |criterion| STATUS_COUNTERS.iter().any(|c| criterion.contains(c)),
     },
     KnownChange {
         name: "THP alignment of large anonymous mappings (6.7)",
@@ -58,6 +63,7 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
         applies: |evidence, row| {
             row.metric.ends_with(ANON_HUGE_PAGES) || huge_pages_differ_beside(evidence.matrix, row)
         },
+        explains_claim: |_| true,
     },
     KnownChange {
         name: "large folios in the ext4 page cache (6.16)",
@@ -69,6 +75,7 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
             pages than fault-around's 16.",
         files_on: Some("ext4"),
         applies: |_, row| file_mapping_row(row),
+        explains_claim: |_| true,
     },
 ];
 
@@ -138,8 +145,13 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
                     && other.experiment == row.experiment
                     && (row.variant.is_empty() || other.variant == row.variant);
                 if same_place {
+                    let criterion = claim_criterion(columns, row);
                     for change in changes {
-                        if !found.contains(change) {
+                        let fits = KNOWN_CHANGES
+                            .iter()
+                            .find(|k| k.name == change.name)
+                            .is_none_or(|k| (k.explains_claim)(criterion));
+                        if fits && !found.contains(change) {
                             found.push(change.clone());
                         }
                     }
@@ -237,8 +249,24 @@ pub fn release_version(release: &str) -> Option<(u32, u32)> {
 }
 
 /// VmRSS, RssAnon and RssFile: the counters of /proc/PID/status.
+/// The figures of /proc/PID/status that lagged before 6.2.
+const STATUS_COUNTERS: [&str; 3] = [VM_RSS, "RssAnon", "RssFile"];
+
 fn status_counter(metric: &str) -> bool {
-    [VM_RSS, "RssAnon", "RssFile"].contains(&metric)
+    STATUS_COUNTERS.contains(&metric)
+}
+
+/// The declared criterion of a claim row, from the first column that judged
+/// it (empty if none did).
+fn claim_criterion<'a>(columns: &'a [Column<'a>], row: &Row) -> &'a str {
+    columns
+        .iter()
+        .filter_map(|c| c.run.as_ref().ok())
+        .flat_map(|run| &run.experiments)
+        .filter(|e| e.name == row.experiment)
+        .flat_map(|e| &e.claims)
+        .find(|c| c.id == row.point && c.variant.as_deref().unwrap_or("") == row.variant)
+        .map_or("", |c| c.criterion.as_str())
 }
 
 /// True when, in a column whose kernel predates 6.2, the process of the row
@@ -342,8 +370,42 @@ mod tests {
         };
         assert_eq!(names(at("VmRSS")), vec!["RSS counters lag before 6.2"]);
         assert!(names(at("minor faults")).is_empty(), "faults do not differ");
-        // The claim of the same variant differs too and takes the explanation.
-        assert_eq!(names(at("verdict")), vec!["RSS counters lag before 6.2"]);
+        // The claim of the same variant differs too, but it is judged on smaps,
+        // so the lag of the status counters does not explain it.
+        assert!(
+            names(at("verdict")).is_empty(),
+            "{:?}",
+            names(at("verdict"))
+        );
+        // A claim judged on VmRSS takes the explanation.
+        let (mut old_vmrss, mut new_vmrss) = (old.clone(), new.clone());
+        for r in [&mut old_vmrss, &mut new_vmrss] {
+            r.experiments[0].claims[0].criterion = "VmRSS grows by the file's size".into();
+        }
+        let columns_vmrss = [
+            Column {
+                label: "old".into(),
+                run: Ok(&old_vmrss),
+            },
+            Column {
+                label: "new".into(),
+                run: Ok(&new_vmrss),
+            },
+        ];
+        let m_vmrss = compare(&columns_vmrss);
+        let explained_vmrss = explain(&m_vmrss, &columns_vmrss);
+        let verdict_row = m_vmrss
+            .rows
+            .iter()
+            .position(|r| r.metric == "verdict")
+            .unwrap();
+        assert_eq!(
+            explained_vmrss[verdict_row]
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            vec!["RSS counters lag before 6.2"]
+        );
 
         let mut moved = old.clone();
         moved.environment.kernel = "6.12.1".into();
