@@ -11,8 +11,8 @@ use experiments::ExperimentInfo;
 use serde_json::json;
 
 use super::{
-    human_bytes, not_run_reason, pages, process_at, region_at, verdict_of, Claim, Experiment,
-    Explanation, Plan, PlanContext, PlannedVariant,
+    human_bytes, not_run_reason, pages, process_at, region_at, signed_bytes, verdict_of, Claim,
+    Experiment, Explanation, Plan, PlanContext, PlannedVariant,
 };
 use crate::model::{
     ClaimRecord, ExperimentRecord, Status, SummaryTable, SystemCounters, VariantRecord, Verdict,
@@ -348,14 +348,6 @@ fn summary_table(variant: &VariantRecord) -> SummaryTable {
         ]);
     }
     table
-}
-
-fn signed_bytes(delta: i64) -> String {
-    format!(
-        "{}{}",
-        if delta < 0 { "-" } else { "+" },
-        human_bytes(delta.unsigned_abs())
-    )
 }
 
 /// Judges one variant that ran to its end.

@@ -252,6 +252,28 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Bytes with a sign, in a readable unit (`+4.0 KiB`, `-1.0 MiB`, `0`).
+pub fn signed_bytes(bytes: i64) -> String {
+    match bytes {
+        0 => "0".into(),
+        b if b > 0 => format!("+{}", human_bytes(b as u64)),
+        b => format!("-{}", human_bytes(b.unsigned_abs())),
+    }
+}
+
+/// A count with thousands separators (`912,280`).
+pub fn grouped(n: u64) -> String {
+    let whole = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// Small builders of synthetic records for the judges' tests.
 #[cfg(test)]
 pub(crate) mod testkit {

@@ -5,6 +5,7 @@
 use super::changes::Explanation;
 use super::compare::{Matrix, Row, RowKind, Unit, Value};
 use super::KernelResult;
+use crate::experiment::grouped;
 use crate::experiment::human_bytes;
 use crate::report::table::{verdict_word, Table};
 
@@ -205,19 +206,6 @@ pub fn matrix(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Table
         rows,
         numeric,
     }
-}
-
-/// A count with thousands separators.
-fn grouped(n: u64) -> String {
-    let whole = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 /// Bytes in KiB, exact (unlike rounded MiB, so that a difference of a page

@@ -152,14 +152,7 @@ pub fn hidden_count(
     mapping_deltas(before, after, &all).len() - mapping_deltas(before, after, filter).len()
 }
 
-/// Bytes with a sign, in a readable unit.
-pub fn signed_bytes(bytes: i64) -> String {
-    match bytes {
-        0 => "0".into(),
-        b if b > 0 => format!("+{}", human_bytes(b as u64)),
-        b => format!("-{}", human_bytes(b.unsigned_abs())),
-    }
-}
+pub use crate::experiment::signed_bytes;
 
 /// The previous snapshot of process `pid` before checkpoint `index` of a variant.
 pub fn previous(variant: &VariantRecord, index: usize, pid: i32) -> Option<&ProcessRecord> {

@@ -295,16 +295,7 @@ pub fn price_lines(e: &ExperimentRecord, width: usize) -> Vec<String> {
 
 /// Nanoseconds with thousands separated, whole.
 fn nanos(value: f64) -> String {
-    let whole = value.round().max(0.0) as u64;
-    let digits = whole.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
+    crate::experiment::grouped(value.round().max(0.0) as u64)
 }
 
 #[cfg(test)]
