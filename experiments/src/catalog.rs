@@ -99,6 +99,19 @@ pub struct Source {
     pub author: &'static str,
 }
 
+/// The executable of experiment `name`: `vmlab-<name>`, so that an installed
+/// experiment never shadows a system tool of the same name (`strip`).
+pub fn binary_name(name: &str) -> String {
+    format!("vmlab-{name}")
+}
+
+impl ExperimentInfo {
+    /// This experiment's executable: see [`binary_name`].
+    pub fn binary_name(&self) -> String {
+        binary_name(self.name)
+    }
+}
+
 impl Source {
     /// `"Title", Author`: how every listing and report names the writing.
     pub fn citation(&self) -> String {

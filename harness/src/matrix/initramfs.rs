@@ -91,7 +91,7 @@ pub fn build(
     });
     for (name, path) in experiments {
         entries.push(Entry::File {
-            path: format!("bin/{name}"),
+            path: format!("bin/{}", experiments::catalog::binary_name(name)),
             mode: 0o755,
             data: read(path)?,
         });
@@ -295,7 +295,7 @@ mod tests {
         let names: Vec<String> = read_back(&archive).into_iter().map(|e| e.name).collect();
         for expected in [
             "init",
-            "bin/mmap-file",
+            "bin/vmlab-mmap-file",
             "bin/vmlab-programs",
             "bin/vmlab-programs/strip-debug",
             "lib",

@@ -392,7 +392,7 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
         harness: find("harness")?,
         experiments: names
             .iter()
-            .map(|n| Ok((n.clone(), find(n)?)))
+            .map(|n| Ok((n.clone(), find(&experiments::catalog::binary_name(n))?)))
             .collect::<Result<_>>()?,
     })
 }

@@ -31,9 +31,10 @@ pub fn experiments_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The path of one experiment's binary, with a hint if it is missing.
+/// The path of experiment `name`'s binary (`vmlab-<name>`), with a hint if it
+/// is missing.
 pub fn binary(dir: &Path, name: &str) -> Result<PathBuf> {
-    let path = dir.join(name);
+    let path = dir.join(experiments::catalog::binary_name(name));
     if !path.is_file() {
         bail!(
             "experiment binary {} not found; build it with `cargo build -p experiments --bins` \

@@ -506,7 +506,7 @@ fn a_repeated_baseline_records_each_metrics_spread_and_a_fresh_run_compares_clea
 fn crashing_experiments() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let bins = tempfile::tempdir().expect("temp dir");
-    let path = bins.path().join("mmap-file");
+    let path = bins.path().join("vmlab-mmap-file");
     std::fs::write(
         &path,
         "#!/bin/sh\necho \"vmlab-protocol 1 ready pid=$$ page_size=4096\"; read go; exit 7\n",

@@ -9,7 +9,7 @@ use crate::util::HarnessRun;
 
 /// Writes an executable `mmap-file` script into `dir`.
 fn fake_experiment(dir: &Path, body: &str) {
-    let path = dir.join("mmap-file");
+    let path = dir.join("vmlab-mmap-file");
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }

@@ -314,7 +314,7 @@ fn assert_plans_hold(lines: &[String], why: &str) {
 
 fn crashed_run() -> Ktap {
     let bins = tempfile::tempdir().expect("temp dir");
-    let path = bins.path().join("mmap-file");
+    let path = bins.path().join("vmlab-mmap-file");
     std::fs::write(
         &path,
         "#!/bin/sh\necho \"vmlab-protocol 1 ready pid=$$ page_size=4096\"; read go; \

@@ -778,7 +778,7 @@ impl Drop for Tmpfs {
 
 /// Writes an executable stand-in for `name` into `dir`.
 fn fake_experiment(dir: &Path, name: &str, body: &str) {
-    let path = dir.join(name);
+    let path = dir.join(format!("vmlab-{name}"));
     std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
