@@ -13,80 +13,702 @@ pub struct ExperimentInfo {
     /// The seed writings whose demonstration this reproduces (file names in
     /// `shared/seeds/`).
     pub sources: &'static [&'static str],
+    /// Variant names the harness plans: nothing else may be planned.
+    pub variants: &'static [&'static str],
+    /// Checkpoint labels the binary announces; the runner refuses any other.
+    pub checkpoints: &'static [&'static str],
+    /// Roles of the processes named at checkpoints (`sharer-*` matches
+    /// `sharer-1`, ...), populations included.
+    pub roles: &'static [&'static str],
+    /// Names of the address ranges the binary announces.
+    pub regions: &'static [&'static str],
+    /// Keys of the notes the binary sends.
+    pub notes: &'static [&'static str],
 }
 
-/// `mmap-file`.
-pub const MMAP_FILE: ExperimentInfo = ExperimentInfo {
-    name: "mmap-file",
-    summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
-    sources: &["001_3c62cec1a17aa088.txt"],
-};
+impl ExperimentInfo {
+    /// This experiment's executable: see [`binary_name`].
+    pub fn binary_name(&self) -> String {
+        binary_name(self.name)
+    }
 
-/// `fork-cow`.
-pub const FORK_COW: ExperimentInfo = ExperimentInfo {
-    name: "fork-cow",
-    summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
-    sources: &[
-        "000_242c9450f32c56c8.txt",
-        "002_4ca7868f1a8c4269.txt",
-        "003_189c8fe560e6e530.txt",
-    ],
-};
+    /// The first name of kind `kind` that the contract does not list, if any:
+    /// what the runner refuses, so that a binary and the harness that drift apart
+    /// fail the first run instead of judging nothing.
+    pub fn unlisted<'a>(
+        &self,
+        kind: NameKind,
+        mut names: impl Iterator<Item = &'a str>,
+    ) -> Option<&'a str> {
+        let listed = match kind {
+            NameKind::Variant => self.variants,
+            NameKind::Checkpoint => self.checkpoints,
+            NameKind::Role => self.roles,
+            NameKind::Region => self.regions,
+            NameKind::Note => self.notes,
+        };
+        names.find(|name| !listed.iter().any(|pattern| name_matches(pattern, name)))
+    }
+}
 
-/// `tiny-malloc`.
-pub const TINY_MALLOC: ExperimentInfo = ExperimentInfo {
-    name: "tiny-malloc",
-    summary:
-        "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
-    sources: &["004_27fc77f6d1b07880.txt"],
-};
+/// The kinds of names an experiment's contract lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// A variant the harness plans.
+    Variant,
+    /// A checkpoint label.
+    Checkpoint,
+    /// A process role (or a population's).
+    Role,
+    /// An announced address range.
+    Region,
+    /// A note key.
+    Note,
+}
 
-/// `static-dynamic`.
-pub const STATIC_DYNAMIC: ExperimentInfo = ExperimentInfo {
-    name: "static-dynamic",
-    summary: "a server linked statically and dynamically, 1 to 32 instances forked or exec'd",
-    sources: &["000_242c9450f32c56c8.txt"],
-};
+impl std::fmt::Display for NameKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NameKind::Variant => "variant",
+            NameKind::Checkpoint => "checkpoint",
+            NameKind::Role => "role",
+            NameKind::Region => "region",
+            NameKind::Note => "note",
+        })
+    }
+}
 
-/// `strip`.
-pub const STRIP: ExperimentInfo = ExperimentInfo {
-    name: "strip",
-    summary: "one program with and without debug information: the file shrinks, memory does not",
-    sources: &["000_242c9450f32c56c8.txt"],
-};
+/// Whether `name` matches `pattern`: equal, or with one `*` standing for one or
+/// more characters (`sharer-*`, `n-*-kernel-delta`), for names numbered at run time.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, suffix)) => {
+            name.len() > prefix.len() + suffix.len()
+                && name.starts_with(prefix)
+                && name.ends_with(suffix)
+        }
+    }
+}
 
-/// `anatomy`.
-pub const ANATOMY: ExperimentInfo = ExperimentInfo {
-    name: "anatomy",
-    summary: "a process finds its stack, heap, code and statics in its own map; ELF segments become mappings",
-    sources: &[
-        "001_3c62cec1a17aa088.txt",
-        "002_4ca7868f1a8c4269.txt",
-        "003_189c8fe560e6e530.txt",
-    ],
-};
+/// The `mmap-file` experiment's contract.
+pub mod mmap_file {
+    use super::ExperimentInfo;
 
-/// `lazy-alloc`.
-pub const LAZY_ALLOC: ExperimentInfo = ExperimentInfo {
-    name: "lazy-alloc",
-    summary:
-        "8 GiB of anonymous memory: address space and commit at once, memory only when written",
-    sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
-};
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const WARM: &str = "warm";
+        pub const WARM_DD: &str = "warm-dd";
+        pub const COLD: &str = "cold";
+        pub const COLD_RANDOM: &str = "cold-random";
+    }
 
-/// `shared-file`.
-pub const SHARED_FILE: ExperimentInfo = ExperimentInfo {
-    name: "shared-file",
-    summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
-    sources: &["003_189c8fe560e6e530.txt"],
-};
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const BEFORE_MMAP: &str = "before-mmap";
+        pub const AFTER_MMAP: &str = "after-mmap";
+        pub const AFTER_FIRST_READ: &str = "after-first-read";
+        pub const AFTER_READ_ALL: &str = "after-read-all";
+    }
 
-/// `many-processes`.
-pub const MANY_PROCESSES: ExperimentInfo = ExperimentInfo {
-    name: "many-processes",
-    summary: "a thousand tiny processes: what one more process really costs, and who pays",
-    sources: &["004_27fc77f6d1b07880.txt"],
-};
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const MAIN: &str = "main";
+    }
+
+    /// Address ranges it announces.
+    pub mod region {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const DATA: &str = "data";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const CACHE_DROP_METHOD: &str = "cache_drop_method";
+        pub const CHECKSUM: &str = "checksum";
+        pub const FLUSHED_WITH: &str = "flushed_with";
+        pub const MAPPED_PAGES: &str = "mapped_pages";
+        pub const PAGE_CACHE_PAGES_BEFORE_MMAP: &str = "page_cache_pages_before_mmap";
+        pub const PAGES_REREAD_TO_WARM: &str = "pages_reread_to_warm";
+        pub const WRITE_CHUNK_BYTES: &str = "write_chunk_bytes";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "mmap-file",
+        summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
+        sources: &["001_3c62cec1a17aa088.txt"],
+        variants: &[
+            variant::WARM,
+            variant::WARM_DD,
+            variant::COLD,
+            variant::COLD_RANDOM,
+        ],
+        checkpoints: &[
+            checkpoint::BEFORE_MMAP,
+            checkpoint::AFTER_MMAP,
+            checkpoint::AFTER_FIRST_READ,
+            checkpoint::AFTER_READ_ALL,
+        ],
+        roles: &[role::MAIN],
+        regions: &[region::DATA],
+        notes: &[
+            note::CACHE_DROP_METHOD,
+            note::CHECKSUM,
+            note::FLUSHED_WITH,
+            note::MAPPED_PAGES,
+            note::PAGE_CACHE_PAGES_BEFORE_MMAP,
+            note::PAGES_REREAD_TO_WARM,
+            note::WRITE_CHUNK_BYTES,
+        ],
+    };
+}
+
+/// The `fork-cow` experiment's contract.
+pub mod fork_cow {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const THP_OFF: &str = "thp-off";
+        pub const THP_ON: &str = "thp-on";
+        pub const FILE_PRIVATE: &str = "file-private";
+        pub const ZYGOTE: &str = "zygote";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const AFTER_MMAP: &str = "after-mmap";
+        pub const AFTER_FILL: &str = "after-fill";
+        pub const AFTER_FORK: &str = "after-fork";
+        pub const CHILD_READ_ALL: &str = "child-read-all";
+        pub const CHILD_WRITE_QUARTER: &str = "child-write-quarter";
+        pub const CHILD_WRITE_ALL: &str = "child-write-all";
+        pub const AFTER_CHILD_EXIT: &str = "after-child-exit";
+        pub const CHILDREN_WRITE_SHARE: &str = "children-write-share";
+        pub const AFTER_CHILDREN_EXIT: &str = "after-children-exit";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const PARENT: &str = "parent";
+        pub const CHILD: &str = "child";
+        pub const CHILD_ANY: &str = "child-*";
+    }
+
+    /// Address ranges it announces.
+    pub mod region {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const DATA: &str = "data";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const CONTENT_CHECKED_PAGES: &str = "content_checked_pages";
+        pub const CONTENT_CHILD_MISMATCHES_AFTER_ALL: &str = "content_child_mismatches_after_all";
+        pub const CONTENT_CHILD_MISMATCHES_AFTER_QUARTER: &str =
+            "content_child_mismatches_after_quarter";
+        pub const CONTENT_PARENT_MISMATCHES_AFTER_ALL: &str = "content_parent_mismatches_after_all";
+        pub const CONTENT_PARENT_MISMATCHES_AFTER_QUARTER: &str =
+            "content_parent_mismatches_after_quarter";
+        pub const REGION_ALIGNED_TO_2MIB: &str = "region_aligned_to_2mib";
+        pub const REGION_PAGES: &str = "region_pages";
+        pub const ZYGOTE_CHILDREN: &str = "zygote_children";
+        pub const ZYGOTE_SHARE_PAGES: &str = "zygote_share_pages";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "fork-cow",
+        summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
+        sources: &[
+            "000_242c9450f32c56c8.txt",
+            "002_4ca7868f1a8c4269.txt",
+            "003_189c8fe560e6e530.txt",
+        ],
+        variants: &[variant::THP_OFF, variant::THP_ON, variant::FILE_PRIVATE, variant::ZYGOTE],
+        checkpoints: &[checkpoint::AFTER_MMAP, checkpoint::AFTER_FILL, checkpoint::AFTER_FORK, checkpoint::CHILD_READ_ALL, checkpoint::CHILD_WRITE_QUARTER, checkpoint::CHILD_WRITE_ALL, checkpoint::AFTER_CHILD_EXIT, checkpoint::CHILDREN_WRITE_SHARE, checkpoint::AFTER_CHILDREN_EXIT],
+        roles: &[role::PARENT, role::CHILD, role::CHILD_ANY],
+        regions: &[region::DATA],
+        notes: &[note::CONTENT_CHECKED_PAGES, note::CONTENT_CHILD_MISMATCHES_AFTER_ALL, note::CONTENT_CHILD_MISMATCHES_AFTER_QUARTER, note::CONTENT_PARENT_MISMATCHES_AFTER_ALL, note::CONTENT_PARENT_MISMATCHES_AFTER_QUARTER, note::REGION_ALIGNED_TO_2MIB, note::REGION_PAGES, note::ZYGOTE_CHILDREN, note::ZYGOTE_SHARE_PAGES],
+    };
+}
+
+/// The `tiny-malloc` experiment's contract.
+pub mod tiny_malloc {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const STATIC: &str = "static";
+        pub const DYNAMIC: &str = "dynamic";
+        pub const MINIMAL: &str = "minimal";
+        pub const MINIMAL_STACK_4K: &str = "minimal-stack-4k";
+        pub const STD: &str = "std";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const BEFORE_MALLOCS: &str = "before-mallocs";
+        pub const AFTER_MALLOCS: &str = "after-mallocs";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const PROGRAM: &str = "program";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ASLR: &str = "aslr";
+        pub const PROGRAM_PATH: &str = "program_path";
+        pub const STACK_LIMIT_BYTES: &str = "stack_limit_bytes";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "tiny-malloc",
+        summary:
+            "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
+        sources: &["004_27fc77f6d1b07880.txt"],
+        variants: &[variant::STATIC, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::STD],
+        checkpoints: &[checkpoint::BEFORE_MALLOCS, checkpoint::AFTER_MALLOCS],
+        roles: &[role::PROGRAM],
+        regions: &[],
+        notes: &[note::ASLR, note::PROGRAM_PATH, note::STACK_LIMIT_BYTES],
+    };
+}
+
+/// The `static-dynamic` experiment's contract.
+pub mod static_dynamic {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const STATIC_PREFORK: &str = "static-prefork";
+        pub const STATIC_EXEC: &str = "static-exec";
+        pub const DYNAMIC_PREFORK: &str = "dynamic-prefork";
+        pub const DYNAMIC_EXEC: &str = "dynamic-exec";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const N_ANY: &str = "n-*";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const INSTANCE_ANY: &str = "instance-*";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ASLR: &str = "aslr";
+        pub const PROGRAM_PATH: &str = "program_path";
+        pub const N_ANY_KERNEL_DELTA: &str = "n-*-kernel-delta";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "static-dynamic",
+        summary: "a server linked statically and dynamically, 1 to 32 instances forked or exec'd",
+        sources: &["000_242c9450f32c56c8.txt"],
+        variants: &[
+            variant::STATIC_PREFORK,
+            variant::STATIC_EXEC,
+            variant::DYNAMIC_PREFORK,
+            variant::DYNAMIC_EXEC,
+        ],
+        checkpoints: &[checkpoint::N_ANY],
+        roles: &[role::INSTANCE_ANY],
+        regions: &[],
+        notes: &[note::ASLR, note::PROGRAM_PATH, note::N_ANY_KERNEL_DELTA],
+    };
+}
+
+/// The `strip` experiment's contract.
+pub mod strip {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const DEBUG: &str = "debug";
+        pub const STRIPPED: &str = "stripped";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const AFTER_WORK: &str = "after-work";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const PROGRAM: &str = "program";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ASLR: &str = "aslr";
+        pub const PROGRAM_PATH: &str = "program_path";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "strip",
+        summary:
+            "one program with and without debug information: the file shrinks, memory does not",
+        sources: &["000_242c9450f32c56c8.txt"],
+        variants: &[variant::DEBUG, variant::STRIPPED],
+        checkpoints: &[checkpoint::AFTER_WORK],
+        roles: &[role::PROGRAM],
+        regions: &[],
+        notes: &[note::ASLR, note::PROGRAM_PATH],
+    };
+}
+
+/// The `anatomy` experiment's contract.
+pub mod anatomy {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const DEFAULT: &str = "default";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ADDRESSES_REPORTED: &str = "addresses-reported";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const MAIN: &str = "main";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ADDRESS_ANONYMOUS_MMAP: &str = "address_anonymous_mmap";
+        pub const ADDRESS_FUNCTION: &str = "address_function";
+        pub const ADDRESS_INITIALISED_STATIC: &str = "address_initialised_static";
+        pub const ADDRESS_LARGE_MALLOC: &str = "address_large_malloc";
+        pub const ADDRESS_SMALL_MALLOC: &str = "address_small_malloc";
+        pub const ADDRESS_STACK_VARIABLE: &str = "address_stack_variable";
+        pub const ADDRESS_ZEROED_STATIC: &str = "address_zeroed_static";
+        pub const EXECUTABLE: &str = "executable";
+        pub const PAGE_SIZE: &str = "page_size";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "anatomy",
+        summary: "a process finds its stack, heap, code and statics in its own map; ELF segments become mappings",
+        sources: &[
+            "001_3c62cec1a17aa088.txt",
+            "002_4ca7868f1a8c4269.txt",
+            "003_189c8fe560e6e530.txt",
+        ],
+        variants: &[variant::DEFAULT],
+        checkpoints: &[checkpoint::ADDRESSES_REPORTED],
+        roles: &[role::MAIN],
+        regions: &[],
+        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::PAGE_SIZE],
+    };
+}
+
+/// The `lazy-alloc` experiment's contract.
+pub mod lazy_alloc {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const THP_OFF: &str = "thp-off";
+        pub const THP_ON: &str = "thp-on";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const BEFORE_MMAP: &str = "before-mmap";
+        pub const AFTER_MMAP: &str = "after-mmap";
+        pub const AFTER_READ_FIRST_CHUNK: &str = "after-read-first-chunk";
+        pub const AFTER_WRITE_FIRST_CHUNK: &str = "after-write-first-chunk";
+        pub const AFTER_WRITE_SECOND_CHUNK: &str = "after-write-second-chunk";
+        pub const AFTER_MUNMAP: &str = "after-munmap";
+        pub const AFTER_OVERCOMMIT_ATTEMPTS: &str = "after-overcommit-attempts";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const MAIN: &str = "main";
+    }
+
+    /// Address ranges it announces.
+    pub mod region {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ANON: &str = "anon";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const CHUNK_BYTES: &str = "chunk_bytes";
+        pub const MAP_BYTES: &str = "map_bytes";
+        pub const OVERCOMMIT_PIECE_BYTES: &str = "overcommit_piece_bytes";
+        pub const OVERCOMMIT_PIECES_MAPPED: &str = "overcommit_pieces_mapped";
+        pub const OVERCOMMIT_PIECES_REFUSED_WITH: &str = "overcommit_pieces_refused_with";
+        pub const OVERCOMMIT_PIECES_REQUESTED: &str = "overcommit_pieces_requested";
+        pub const OVERCOMMIT_RAM_AND_SWAP_BYTES: &str = "overcommit_ram_and_swap_bytes";
+        pub const OVERCOMMIT_SINGLE_BYTES: &str = "overcommit_single_bytes";
+        pub const OVERCOMMIT_SINGLE_RESULT: &str = "overcommit_single_result";
+        pub const READ_CHECKSUM: &str = "read_checksum";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "lazy-alloc",
+        summary:
+            "8 GiB of anonymous memory: address space and commit at once, memory only when written",
+        sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
+        variants: &[variant::THP_OFF, variant::THP_ON],
+        checkpoints: &[
+            checkpoint::BEFORE_MMAP,
+            checkpoint::AFTER_MMAP,
+            checkpoint::AFTER_READ_FIRST_CHUNK,
+            checkpoint::AFTER_WRITE_FIRST_CHUNK,
+            checkpoint::AFTER_WRITE_SECOND_CHUNK,
+            checkpoint::AFTER_MUNMAP,
+            checkpoint::AFTER_OVERCOMMIT_ATTEMPTS,
+        ],
+        roles: &[role::MAIN],
+        regions: &[region::ANON],
+        notes: &[
+            note::CHUNK_BYTES,
+            note::MAP_BYTES,
+            note::OVERCOMMIT_PIECE_BYTES,
+            note::OVERCOMMIT_PIECES_MAPPED,
+            note::OVERCOMMIT_PIECES_REFUSED_WITH,
+            note::OVERCOMMIT_PIECES_REQUESTED,
+            note::OVERCOMMIT_RAM_AND_SWAP_BYTES,
+            note::OVERCOMMIT_SINGLE_BYTES,
+            note::OVERCOMMIT_SINGLE_RESULT,
+            note::READ_CHECKSUM,
+        ],
+    };
+}
+
+/// The `shared-file` experiment's contract.
+pub mod shared_file {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const DEFAULT: &str = "default";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ALL_READING: &str = "all-reading";
+        pub const AFTER_ONE_EXITS: &str = "after-one-exits";
+        pub const AFTER_TWO_EXIT: &str = "after-two-exit";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const MAIN: &str = "main";
+        pub const SHARER_ANY: &str = "sharer-*";
+    }
+
+    /// Address ranges it announces.
+    pub mod region {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const FILE: &str = "file";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const FILE_PAGES: &str = "file_pages";
+        pub const PAGE_CACHE_PAGES_AFTER_ONE_EXITS: &str = "page_cache_pages_after_one_exits";
+        pub const PAGE_CACHE_PAGES_AFTER_TWO_EXIT: &str = "page_cache_pages_after_two_exit";
+        pub const PAGE_CACHE_PAGES_ALL_READING: &str = "page_cache_pages_all_reading";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "shared-file",
+        summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
+        sources: &["003_189c8fe560e6e530.txt"],
+        variants: &[variant::DEFAULT],
+        checkpoints: &[
+            checkpoint::ALL_READING,
+            checkpoint::AFTER_ONE_EXITS,
+            checkpoint::AFTER_TWO_EXIT,
+        ],
+        roles: &[role::MAIN, role::SHARER_ANY],
+        regions: &[region::FILE],
+        notes: &[
+            note::FILE_PAGES,
+            note::PAGE_CACHE_PAGES_AFTER_ONE_EXITS,
+            note::PAGE_CACHE_PAGES_AFTER_TWO_EXIT,
+            note::PAGE_CACHE_PAGES_ALL_READING,
+        ],
+    };
+}
+
+/// The `many-processes` experiment's contract.
+pub mod many_processes {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const DEFAULT: &str = "default";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const BEFORE_START: &str = "before-start";
+        pub const ALL_STARTED: &str = "all-started";
+        pub const AFTER_EXIT: &str = "after-exit";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const MAIN: &str = "main";
+        pub const WORKER: &str = "worker";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const COUNT: &str = "count";
+        pub const WORKER_KIND: &str = "worker_kind";
+        pub const WORKER_MALLOCS: &str = "worker_mallocs";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "many-processes",
+        summary: "a thousand tiny processes: what one more process really costs, and who pays",
+        sources: &["004_27fc77f6d1b07880.txt"],
+        variants: &[variant::DEFAULT],
+        checkpoints: &[
+            checkpoint::BEFORE_START,
+            checkpoint::ALL_STARTED,
+            checkpoint::AFTER_EXIT,
+        ],
+        roles: &[role::MAIN, role::WORKER],
+        regions: &[],
+        notes: &[note::COUNT, note::WORKER_KIND, note::WORKER_MALLOCS],
+    };
+}
+
+/// The `fault-costs` experiment's contract.
+pub mod fault_costs {
+    use super::ExperimentInfo;
+
+    /// Variant names the harness plans.
+    pub mod variant {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const DEFAULT: &str = "default";
+    }
+
+    /// Checkpoint labels the binary announces, in the order it reaches them.
+    pub mod checkpoint {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const BEFORE_MEASURING: &str = "before-measuring";
+        pub const AFTER_ANON_FIRST_TOUCH: &str = "after-anon-first-touch";
+        pub const AFTER_ZERO_PAGE_READ: &str = "after-zero-page-read";
+        pub const AFTER_THP_FIRST_TOUCH: &str = "after-thp-first-touch";
+        pub const AFTER_FILE_MINOR_FAULT: &str = "after-file-minor-fault";
+        pub const AFTER_FILE_MAJOR_FAULT: &str = "after-file-major-fault";
+        pub const AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD: &str =
+            "after-file-major-fault-no-read-ahead";
+        pub const AFTER_FORK_CHILD: &str = "after-fork-child";
+        pub const AFTER_COW_FAULT: &str = "after-cow-fault";
+        pub const BEFORE_FORK: &str = "before-fork";
+        pub const AFTER_FORK: &str = "after-fork";
+        pub const AFTER_MUNMAP: &str = "after-munmap";
+    }
+
+    /// Roles of the processes it names at checkpoints.
+    pub mod role {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const MAIN: &str = "main";
+        pub const CHILD: &str = "child";
+    }
+
+    /// Address ranges it announces.
+    pub mod region {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ANON: &str = "anon";
+        pub const COW: &str = "cow";
+        pub const FILE_COLD: &str = "file-cold";
+        pub const FILE_RANDOM: &str = "file-random";
+        pub const FILE_WARM: &str = "file-warm";
+        pub const THP: &str = "thp";
+        pub const ZERO: &str = "zero";
+    }
+
+    /// Keys of the notes it sends.
+    pub mod note {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const BLOCK_BYTES: &str = "block_bytes";
+        pub const COST_ANY_NANOS: &str = "cost_*_nanos";
+        pub const FILE_BYTES: &str = "file_bytes";
+        pub const FILE_PAGES_CACHED_BEFORE: &str = "file_pages_cached_before";
+        pub const RANDOM_BLOCK_BYTES: &str = "random_block_bytes";
+        pub const REPETITIONS: &str = "repetitions";
+        pub const THP_BLOCK_BYTES: &str = "thp_block_bytes";
+    }
+
+    /// Name, summary, sources and the names both sides use.
+    pub const INFO: ExperimentInfo = ExperimentInfo {
+        name: "fault-costs",
+        summary: "what each kind of page fault costs: anonymous, THP, zero page, file, disk, COW, fork, munmap",
+        sources: &[
+            "000_242c9450f32c56c8.txt",
+            "001_3c62cec1a17aa088.txt",
+            "002_4ca7868f1a8c4269.txt",
+        ],
+        variants: &[variant::DEFAULT],
+        checkpoints: &[checkpoint::BEFORE_MEASURING, checkpoint::AFTER_ANON_FIRST_TOUCH, checkpoint::AFTER_ZERO_PAGE_READ, checkpoint::AFTER_THP_FIRST_TOUCH, checkpoint::AFTER_FILE_MINOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD, checkpoint::AFTER_FORK_CHILD, checkpoint::AFTER_COW_FAULT, checkpoint::BEFORE_FORK, checkpoint::AFTER_FORK, checkpoint::AFTER_MUNMAP],
+        roles: &[role::MAIN, role::CHILD],
+        regions: &[region::ANON, region::COW, region::FILE_COLD, region::FILE_RANDOM, region::FILE_WARM, region::THP, region::ZERO],
+        notes: &[note::BLOCK_BYTES, note::COST_ANY_NANOS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES],
+    };
+}
 
 /// A writing an experiment reproduces, named the way people cite it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,13 +725,6 @@ pub struct Source {
 /// experiment never shadows a system tool of the same name (`strip`).
 pub fn binary_name(name: &str) -> String {
     format!("vmlab-{name}")
-}
-
-impl ExperimentInfo {
-    /// This experiment's executable: see [`binary_name`].
-    pub fn binary_name(&self) -> String {
-        binary_name(self.name)
-    }
 }
 
 impl Source {
@@ -153,29 +768,18 @@ pub fn source(file: &str) -> Option<&'static Source> {
     SOURCES.iter().find(|s| s.file == file)
 }
 
-/// `fault-costs`.
-pub const FAULT_COSTS: ExperimentInfo = ExperimentInfo {
-    name: "fault-costs",
-    summary: "what each kind of page fault costs: anonymous, THP, zero page, file, disk, COW, fork, munmap",
-    sources: &[
-        "000_242c9450f32c56c8.txt",
-        "001_3c62cec1a17aa088.txt",
-        "002_4ca7868f1a8c4269.txt",
-    ],
-};
-
 /// Every experiment, in the order `harness all` runs them.
 pub const CATALOG: &[ExperimentInfo] = &[
-    MMAP_FILE,
-    FORK_COW,
-    TINY_MALLOC,
-    STATIC_DYNAMIC,
-    STRIP,
-    ANATOMY,
-    LAZY_ALLOC,
-    SHARED_FILE,
-    MANY_PROCESSES,
-    FAULT_COSTS,
+    mmap_file::INFO,
+    fork_cow::INFO,
+    tiny_malloc::INFO,
+    static_dynamic::INFO,
+    strip::INFO,
+    anatomy::INFO,
+    lazy_alloc::INFO,
+    shared_file::INFO,
+    many_processes::INFO,
+    fault_costs::INFO,
 ];
 
 #[cfg(test)]
@@ -188,6 +792,49 @@ mod tests {
         for (i, e) in CATALOG.iter().enumerate() {
             assert!(is_valid_name(e.name), "{}", e.name);
             assert!(CATALOG[..i].iter().all(|o| o.name != e.name), "{}", e.name);
+        }
+    }
+
+    #[test]
+    fn a_star_stands_for_a_run_time_number() {
+        assert!(name_matches("sharer-*", "sharer-12"));
+        assert!(!name_matches("sharer-*", "sharer-"));
+        assert!(name_matches("n-*-kernel-delta", "n-4-kernel-delta"));
+        assert!(!name_matches("n-*-kernel-delta", "n-4"));
+        assert!(name_matches("main", "main"));
+        assert!(!name_matches("main", "mains"));
+    }
+
+    #[test]
+    fn the_contract_names_what_it_does_not_list() {
+        let info = shared_file::INFO;
+        let roles = ["main", "sharer-3", "worker"];
+        assert_eq!(
+            info.unlisted(NameKind::Role, roles.into_iter()),
+            Some("worker")
+        );
+        let labels = info.checkpoints.iter().copied();
+        assert_eq!(info.unlisted(NameKind::Checkpoint, labels), None);
+    }
+
+    #[test]
+    fn every_listed_name_is_safe_on_the_protocol_line() {
+        for e in CATALOG {
+            for name in e
+                .variants
+                .iter()
+                .chain(e.checkpoints)
+                .chain(e.roles)
+                .chain(e.regions)
+                .chain(e.notes)
+            {
+                let concrete = name.replace('*', "1");
+                assert!(
+                    !concrete.is_empty() && !concrete.contains(char::is_whitespace),
+                    "{}: {name:?}",
+                    e.name
+                );
+            }
         }
     }
 

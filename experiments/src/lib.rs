@@ -9,13 +9,15 @@
 //! - [`checkpoint::Session`]: the experiment's client of that protocol. It writes
 //!   with raw `write(2)` calls from stack buffers, so that stopping at a checkpoint
 //!   neither allocates nor faults in new pages.
-//! - [`catalog`]: the list of experiments (name, binary, one-line summary, seeds), so
-//!   that the harness and the experiments agree on names.
+//! - [`catalog`]: every experiment's contract with the harness: name, summary,
+//!   seeds, and the variant, checkpoint, role, region and note names both sides
+//!   use, with its typed arguments ([`args`] turns them into a command line).
 //! - [`pages`]: page-size queries and the file helpers the experiments share.
 //! - [`program`]: starting the separately built programs some experiments measure
 //!   (static, dynamic, stripped builds), which stop themselves to be snapshotted.
 #![deny(missing_docs)]
 
+pub mod args;
 pub mod catalog;
 pub mod checkpoint;
 pub mod pages;

@@ -730,6 +730,7 @@ fn run_one(
                 binary: binary.clone(),
                 args: variant.args.clone(),
                 timeout: Duration::from_secs(options.timeout),
+                contract: Some(exp.info()),
             };
             // The experiment's files live here; dropping it removes them, whatever happens.
             let scratch =

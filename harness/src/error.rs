@@ -59,6 +59,17 @@ pub enum RunnerError {
         /// What it got.
         got: String,
     },
+    /// The experiment named a checkpoint, role, region or note that its contract
+    /// (`experiments::catalog`) does not list: the binary and the harness drifted.
+    #[error("{binary} announced {kind} {name:?}, which its contract in experiments::catalog does not list")]
+    Contract {
+        /// The experiment's binary.
+        binary: String,
+        /// What kind of name.
+        kind: String,
+        /// The name.
+        name: String,
+    },
     /// No message came within the time limit.
     #[error("timed out after {after:?} waiting for the experiment after {checkpoint}")]
     Timeout {

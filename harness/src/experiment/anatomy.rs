@@ -185,7 +185,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for Anatomy {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::ANATOMY
+        &experiments::catalog::anatomy::INFO
     }
 
     fn plan(&self, _ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -231,7 +231,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for FaultCosts {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::FAULT_COSTS
+        &experiments::catalog::fault_costs::INFO
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {
@@ -364,7 +364,7 @@ pub fn timing_caveat(env: &Environment) -> Option<String> {
 /// The price list of a fault-costs record: one entry per kind that was measured
 /// and whose precondition held (the summary table says why the others are missing).
 pub fn price_list(record: &ExperimentRecord, env: &Environment) -> Vec<FaultCost> {
-    if record.name != experiments::catalog::FAULT_COSTS.name {
+    if record.name != experiments::catalog::fault_costs::INFO.name {
         return Vec::new();
     }
     ok_variant(record)

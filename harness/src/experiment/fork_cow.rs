@@ -221,7 +221,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for ForkCow {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::FORK_COW
+        &experiments::catalog::fork_cow::INFO
     }
 
     /// Parent and child side by side, one row per checkpoint, for each variant

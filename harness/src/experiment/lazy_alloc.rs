@@ -204,7 +204,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for LazyAlloc {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::LAZY_ALLOC
+        &experiments::catalog::lazy_alloc::INFO
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -108,7 +108,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for ManyProcesses {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::MANY_PROCESSES
+        &experiments::catalog::many_processes::INFO
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

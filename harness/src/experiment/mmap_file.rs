@@ -240,7 +240,7 @@ impl Sizes {
 
 impl Experiment for MmapFile {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::MMAP_FILE
+        &experiments::catalog::mmap_file::INFO
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

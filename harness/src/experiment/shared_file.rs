@@ -117,7 +117,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for SharedFile {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::SHARED_FILE
+        &experiments::catalog::shared_file::INFO
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

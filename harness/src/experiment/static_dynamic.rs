@@ -133,7 +133,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for StaticDynamic {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::STATIC_DYNAMIC
+        &experiments::catalog::static_dynamic::INFO
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -92,7 +92,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for Strip {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::STRIP
+        &experiments::catalog::strip::INFO
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

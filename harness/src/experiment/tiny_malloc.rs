@@ -190,7 +190,7 @@ static EXPLANATION: Explanation = Explanation {
 
 impl Experiment for TinyMalloc {
     fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::TINY_MALLOC
+        &experiments::catalog::tiny_malloc::INFO
     }
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {

@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use experiments::catalog::NameKind;
 use experiments::protocol::{self, Event, ProcessRef};
+use experiments::ExperimentInfo;
 
 use crate::error::RunnerError;
 use crate::model::{
@@ -62,6 +64,9 @@ pub struct VariantSpec {
     pub args: Vec<OsString>,
     /// The longest the experiment may take between two messages.
     pub timeout: Duration,
+    /// The experiment's contract: a checkpoint, role, region or note it does not
+    /// list fails the variant (`None` for programs that have none, as traced ones).
+    pub contract: Option<&'static ExperimentInfo>,
 }
 
 /// The raw /proc text of one snapshot, kept beside the results.
@@ -217,6 +222,9 @@ fn drive(
             expected: "a vmlab-protocol line".into(),
             got: e.to_string(),
         })?;
+        if let Some(contract) = spec.contract {
+            check_contract(contract, &event)?;
+        }
         if !ready && !matches!(event, Event::Ready { .. }) {
             return Err(RunnerError::Protocol {
                 expected: "ready".into(),
@@ -473,6 +481,49 @@ pub(crate) fn region_figures(
 fn signed_change(before: u64, after: u64) -> i64 {
     let change = i128::from(after) - i128::from(before);
     i64::try_from(change).unwrap_or(if change < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Refuses a message that names something `contract` does not list.
+fn check_contract(contract: &'static ExperimentInfo, event: &Event) -> Result<(), RunnerError> {
+    let roles = |processes: &'_ [ProcessRef]| -> Vec<String> {
+        processes.iter().map(|p| p.role.clone()).collect()
+    };
+    let (kind, names): (NameKind, Vec<String>) = match event {
+        Event::Note { key, .. } => (NameKind::Note, vec![key.clone()]),
+        Event::Region { name, .. } => (NameKind::Region, vec![name.clone()]),
+        Event::Checkpoint { label, processes } => {
+            check_names(contract, NameKind::Checkpoint, std::slice::from_ref(label))?;
+            (NameKind::Role, roles(processes))
+        }
+        Event::CheckpointChildren {
+            label,
+            role,
+            processes,
+        } => {
+            check_names(contract, NameKind::Checkpoint, std::slice::from_ref(label))?;
+            let mut all = roles(processes);
+            all.push(role.clone());
+            (NameKind::Role, all)
+        }
+        Event::NullPhase { processes, .. } => (NameKind::Role, roles(processes)),
+        _ => return Ok(()),
+    };
+    check_names(contract, kind, &names)
+}
+
+fn check_names(
+    contract: &'static ExperimentInfo,
+    kind: NameKind,
+    names: &[String],
+) -> Result<(), RunnerError> {
+    match contract.unlisted(kind, names.iter().map(String::as_str)) {
+        None => Ok(()),
+        Some(name) => Err(RunnerError::Contract {
+            binary: contract.binary_name(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+        }),
+    }
 }
 
 /// Parses a `0x…` address as written in [`MappingRecord`].
