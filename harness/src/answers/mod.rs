@@ -10,58 +10,14 @@ use std::path::Path;
 
 use crate::experiment::{human_bytes, Experiment};
 use crate::explain::wrap;
-use crate::model::{ExperimentRecord, MemoryFigures, ProcessRecord, RunRecord, VariantRecord};
+use crate::model::RunRecord;
 
 /// The latest run under `root`, if there is one that can be read.
 pub fn latest_run(root: &Path) -> Option<RunRecord> {
     crate::compare::baseline::load(&root.join("latest").join("results.json")).ok()
 }
 
-/// What an answer may quote: the experiment's record in the latest run.
-pub struct Facts<'a> {
-    /// The record, if the latest run has the experiment.
-    pub record: Option<&'a ExperimentRecord>,
-    /// The page size of the machine that ran it.
-    pub page_size: u64,
-}
-
-impl Facts<'_> {
-    /// The variant `name`, if it ran.
-    pub fn variant(&self, name: &str) -> Option<&VariantRecord> {
-        self.record?.variants.iter().find(|v| v.name == name)
-    }
-
-    /// Process `role` at `label` of `variant`.
-    pub fn process(&self, variant: &str, label: &str, role: &str) -> Option<&ProcessRecord> {
-        self.variant(variant)?.checkpoint(label)?.process(role)
-    }
-
-    /// Region `region` of process `role` at `label` of `variant`.
-    pub fn region(
-        &self,
-        variant: &str,
-        label: &str,
-        role: &str,
-        region: &str,
-    ) -> Option<&MemoryFigures> {
-        Some(&self.process(variant, label, role)?.region(region)?.figures)
-    }
-
-    /// Bytes as pages.
-    pub fn pages(&self, bytes: u64) -> u64 {
-        bytes / self.page_size.max(1)
-    }
-
-    /// Σ Rss and Σ Pss over every process at the last checkpoint of `variant`.
-    pub fn sums_at_end(&self, variant: &str) -> Option<(usize, u64, u64)> {
-        let c = self.variant(variant)?.checkpoints.last()?;
-        Some((
-            c.processes.len(),
-            c.processes.iter().map(|p| p.totals.rss_bytes).sum(),
-            c.processes.iter().map(|p| p.totals.pss_bytes).sum(),
-        ))
-    }
-}
+pub use crate::experiment::Facts;
 
 /// One answer: the reasoning, and the latest run's figures when it has them.
 type Answer = fn(&Facts<'_>) -> String;
@@ -125,12 +81,18 @@ pub fn render(exp: &dyn Experiment, run: Option<&RunRecord>) -> String {
         }
     }
     let answers = answers_of(name);
-    for (i, q) in exp.explanation().questions.iter().enumerate() {
+    let explanation = exp.explanation();
+    for (i, q) in explanation.questions.iter().enumerate() {
         out.push_str(&wrap(&format!("{}. {q}", i + 1), width, ""));
-        let answer = answers.get(i).map_or_else(
-            || "No answer is written for this question yet.".to_string(),
-            |a| a(&facts),
-        );
+        let written = explanation.answers.get(i).map(|prose| {
+            match exp.answer_figures().get(i).copied().flatten() {
+                Some(measured) => format!("{prose}{}", figure(measured(&facts), name)),
+                None => prose.to_string(),
+            }
+        });
+        let answer = written.or_else(|| answers.get(i).map(|a| a(&facts)));
+        let answer =
+            answer.unwrap_or_else(|| "No answer is written for this question yet.".to_string());
         out.push_str(&wrap(&answer, width, "   "));
         out.push('\n');
     }
@@ -150,11 +112,22 @@ mod tests {
     fn every_question_has_an_answer() {
         for e in crate::experiment::registry() {
             let name = e.info().name;
-            assert_eq!(
-                answers_of(name).len(),
-                e.explanation().questions.len(),
-                "{name}: answers and questions differ in number"
-            );
+            let questions = e.explanation().questions.len();
+            let written = e.explanation().answers.len();
+            if written == 0 {
+                assert_eq!(
+                    answers_of(name).len(),
+                    questions,
+                    "{name}: answers and questions differ in number"
+                );
+            } else {
+                assert_eq!(written, questions, "{name}");
+                assert_eq!(
+                    e.answer_figures().len(),
+                    questions,
+                    "{name}: one figure per answer, in order"
+                );
+            }
         }
     }
 

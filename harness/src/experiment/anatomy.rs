@@ -181,6 +181,7 @@ static EXPLANATION: Explanation = Explanation {
         "What would you expect the Rss of a ---p region to be, and why?",
         "Which mappings are provided by the kernel rather than by a file, and what are they for?",
     ],
+    answers: &[],
 };
 
 impl Experiment for Anatomy {

@@ -227,6 +227,7 @@ static EXPLANATION: Explanation = Explanation {
         "What does fork's cost grow with, and why does copy-on-write make fork cheap but the first write after it expensive?",
         "Why is reading untouched anonymous memory cheaper than writing it?",
     ],
+    answers: &[],
 };
 
 impl Experiment for FaultCosts {

@@ -217,6 +217,7 @@ static EXPLANATION: Explanation = Explanation {
         "With transparent huge pages, does a write copy 2 MiB or 4 KiB? What shows it?",
         "Why does summing Rss over the zygote's children overstate the memory they use?",
     ],
+    answers: &[],
 };
 
 impl Experiment for ForkCow {

@@ -200,6 +200,7 @@ static EXPLANATION: Explanation = Explanation {
         "Why does the heuristic policy refuse one huge mapping but grant three smaller ones adding up to more?",
         "Which of VmSize, VmRSS, VmPTE and Committed_AS would you watch to find a process that reserves a lot but uses little?",
     ],
+    answers: &[],
 };
 
 impl Experiment for LazyAlloc {

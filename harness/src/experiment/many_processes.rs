@@ -104,6 +104,7 @@ static EXPLANATION: Explanation = Explanation {
         "Why does every process need several pages of page tables, even if it touches only a few pages?",
         "Which of the figures here would you use to decide how many such processes fit in 1 GiB?",
     ],
+    answers: &[],
 };
 
 impl Experiment for ManyProcesses {

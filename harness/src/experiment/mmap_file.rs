@@ -220,6 +220,7 @@ static EXPLANATION: Explanation = Explanation {
         "Reading the cold file read all of it from disk (read_bytes), yet counted only a few major faults: who did the I/O?",
         "Why is the file's Pss equal to its Rss here, and when would it not be?",
     ],
+    answers: &[],
 };
 
 /// Sizes of one variant.

@@ -3,6 +3,7 @@
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
 mod anatomy;
+mod explanation;
 pub mod fault_costs;
 mod fork_cow;
 mod lazy_alloc;
@@ -14,15 +15,20 @@ mod static_dynamic;
 mod strip;
 mod tiny_malloc;
 
+pub mod kit;
+
+pub use explanation::Explanation;
+pub use kit::{
+    faults_over, not_run_reason, pages, process_at, read_bytes_between, region_at, verdict_of,
+    AnswerFigure, Facts,
+};
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use experiments::ExperimentInfo;
 
-use crate::model::{
-    ClaimRecord, ExperimentRecord, Faults, ProcessRecord, RegionRecord, SummaryTable,
-    VariantRecord, Verdict,
-};
+use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable, Verdict};
 use crate::system::Environment;
 
 /// What an experiment's plan may depend on.
@@ -78,6 +84,13 @@ pub trait Experiment: Sync {
         &[]
     }
 
+    /// The figures the answers to the questions quote from the latest run, one
+    /// entry per question of [`Experiment::explanation`], in order (`None` for an
+    /// answer that quotes no figure; the prose is the explanation's). None by default.
+    fn answer_figures(&self) -> &'static [Option<AnswerFigure>] {
+        &[]
+    }
+
     /// Tables derived from the measurements that show the experiment's point at a
     /// glance (rendered after the claims). None by default.
     fn summary(&self, _record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {
@@ -85,24 +98,12 @@ pub trait Experiment: Sync {
     }
 }
 
-/// What a student reads about an experiment. Written for someone who knows C and
-/// has heard of virtual memory; seeds are paraphrased and cited by title and author.
-#[derive(Debug, Clone, Copy)]
-pub struct Explanation {
-    /// What the seed writings claimed, paraphrased, with title and author.
-    pub seed_claims: &'static str,
-    /// One entry per checkpoint label: what has just happened, in one or two
-    /// sentences (shown in step mode when the experiment stops there).
-    pub steps: &'static [(&'static str, &'static str)],
-    /// What to expect on a current kernel, and why (fault-around, large folios,
-    /// read-ahead, THP, COW at fork, ...).
-    pub expectations: &'static str,
-    /// Questions a student should be able to answer afterwards.
-    pub questions: &'static [&'static str],
-}
+// The experiments in folders of their own (`<name>/mod.rs` beside
+// `<name>/explanation.md`), found by build.rs: the `pub mod` of each and `found()`.
+include!(concat!(env!("OUT_DIR"), "/experiments.rs"));
 
-/// Every experiment, in [`experiments::CATALOG`] order.
-pub fn registry() -> Vec<&'static dyn Experiment> {
+/// The experiments still written as one file each (`<name>.rs`).
+fn single_files() -> Vec<&'static dyn Experiment> {
     vec![
         &mmap_file::MmapFile,
         &fork_cow::ForkCow,
@@ -115,6 +116,17 @@ pub fn registry() -> Vec<&'static dyn Experiment> {
         &many_processes::ManyProcesses,
         &fault_costs::FaultCosts,
     ]
+}
+
+/// Every experiment, in [`experiments::CATALOG`] order (one that the catalog
+/// does not list is left out, and a test fails).
+pub fn registry() -> Vec<&'static dyn Experiment> {
+    let mut all = found();
+    all.extend(single_files());
+    experiments::CATALOG
+        .iter()
+        .filter_map(|info| all.iter().copied().find(|e| e.info().name == info.name))
+        .collect()
 }
 
 /// Looks an experiment up by name.
@@ -162,78 +174,6 @@ impl Claim {
     pub fn unmeasured(&self, variant: Option<&str>, why: impl Into<String>) -> ClaimRecord {
         self.judged(variant, Verdict::Inconclusive, why)
     }
-}
-
-/// `Confirmed` if `holds`, else `Refuted`.
-pub fn verdict_of(holds: bool) -> Verdict {
-    if holds {
-        Verdict::Confirmed
-    } else {
-        Verdict::Refuted
-    }
-}
-
-/// The process `role` at checkpoint `label` of a variant.
-pub fn process_at<'a>(
-    variant: &'a VariantRecord,
-    label: &str,
-    role: &str,
-) -> Option<&'a ProcessRecord> {
-    variant.checkpoint(label)?.process(role)
-}
-
-/// Region `name` of process `role` at checkpoint `label`.
-pub fn region_at<'a>(
-    variant: &'a VariantRecord,
-    label: &str,
-    role: &str,
-    name: &str,
-) -> Option<&'a RegionRecord> {
-    process_at(variant, label, role)?.region(name)
-}
-
-/// Faults of process `role` summed over the phases that end at `labels`.
-pub fn faults_over(variant: &VariantRecord, labels: &[&str], role: &str) -> Option<Faults> {
-    labels.iter().try_fold(Faults::default(), |sum, label| {
-        let f = process_at(variant, label, role)?.faults;
-        Some(Faults {
-            minor: sum.minor + f.minor,
-            major: sum.major + f.major,
-        })
-    })
-}
-
-/// Bytes the process `role` caused to be read from storage (/proc/PID/io
-/// `read_bytes`) between checkpoints `from` and `to`; `None` when either
-/// checkpoint or its I/O counters were not measured.
-pub fn read_bytes_between(
-    variant: &VariantRecord,
-    from: &str,
-    to: &str,
-    role: &str,
-) -> Option<u64> {
-    let before = process_at(variant, from, role)?.io?;
-    let after = process_at(variant, to, role)?.io?;
-    Some(after.read_bytes.saturating_sub(before.read_bytes))
-}
-
-/// Why a variant that did not run to its end cannot be judged; `None` if it did.
-pub fn not_run_reason(variant: &VariantRecord) -> Option<String> {
-    let how = match variant.status {
-        crate::model::Status::Ok => return None,
-        crate::model::Status::Skipped => "was skipped",
-        crate::model::Status::Failed => "failed",
-    };
-    Some(format!(
-        "variant {} {how}: {}",
-        variant.name,
-        variant.reason.as_deref().unwrap_or("no reason given")
-    ))
-}
-
-/// A byte count as pages, for evidence text.
-pub fn pages(bytes: u64, page_size: u64) -> u64 {
-    bytes / page_size.max(1)
 }
 
 /// Bytes in a human unit (KiB, MiB, GiB), for evidence text.
@@ -449,6 +389,18 @@ mod tests {
         let names: Vec<_> = registry().iter().map(|e| e.info().name).collect();
         let catalog: Vec<_> = experiments::CATALOG.iter().map(|e| e.name).collect();
         assert_eq!(names, catalog);
+        let mut modules: Vec<_> = found()
+            .iter()
+            .chain(&single_files())
+            .map(|e| e.info().name)
+            .collect();
+        modules.sort_unstable();
+        let mut listed = catalog.clone();
+        listed.sort_unstable();
+        assert_eq!(
+            modules, listed,
+            "an experiment module the catalog does not list, or twice"
+        );
     }
 
     /// The experiments whose claims are stated with their criteria here.

@@ -113,6 +113,7 @@ static EXPLANATION: Explanation = Explanation {
         "Which sum tells you how much memory the file costs the machine, and which one overstates it, by how much?",
         "What would Pss show for the last remaining sharer, and would killing it free the file's pages?",
     ],
+    answers: &[],
 };
 
 impl Experiment for SharedFile {

@@ -129,6 +129,7 @@ static EXPLANATION: Explanation = Explanation {
         "Why do dynamic instances have Private_Dirty pages in libc's mappings, and static ones not?",
         "What does a process cost that neither Rss nor Pss includes, and which per-process figure shows part of it?",
     ],
+    answers: &[],
 };
 
 impl Experiment for StaticDynamic {

@@ -88,6 +88,7 @@ static EXPLANATION: Explanation = Explanation {
         "When would debug information cost memory after all (think of a debugger or a crash reporter reading it)?",
         "How many file pages did each page fault bring in, and why more than one?",
     ],
+    answers: &[],
 };
 
 impl Experiment for Strip {

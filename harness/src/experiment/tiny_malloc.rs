@@ -186,6 +186,7 @@ static EXPLANATION: Explanation = Explanation {
         "What is the difference between VmStk and the stack's Rss?",
         "Which memory of a process does no figure in /proc/PID/smaps include, and which line of /proc/PID/status shows it?",
     ],
+    answers: &[],
 };
 
 impl Experiment for TinyMalloc {
