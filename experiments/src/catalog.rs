@@ -545,6 +545,11 @@ pub mod shared_file {
         #![allow(missing_docs)] // each name is its own documentation
         pub const MAIN: &str = "main";
         pub const SHARER_ANY: &str = "sharer-*";
+
+        /// The role of the `i`-th sharer, counted from 1 (what `SHARER_ANY` matches).
+        pub fn sharer(i: usize) -> String {
+            format!("sharer-{i}")
+        }
     }
 
     /// Address ranges it announces.
@@ -560,6 +565,28 @@ pub mod shared_file {
         pub const PAGE_CACHE_PAGES_AFTER_ONE_EXITS: &str = "page_cache_pages_after_one_exits";
         pub const PAGE_CACHE_PAGES_AFTER_TWO_EXIT: &str = "page_cache_pages_after_two_exit";
         pub const PAGE_CACHE_PAGES_ALL_READING: &str = "page_cache_pages_all_reading";
+
+        /// The note with the page cache's count of the file's pages at `checkpoint`.
+        pub fn page_cache_pages_at(checkpoint: &str) -> Option<&'static str> {
+            use super::checkpoint as c;
+            match checkpoint {
+                c::ALL_READING => Some(PAGE_CACHE_PAGES_ALL_READING),
+                c::AFTER_ONE_EXITS => Some(PAGE_CACHE_PAGES_AFTER_ONE_EXITS),
+                c::AFTER_TWO_EXIT => Some(PAGE_CACHE_PAGES_AFTER_TWO_EXIT),
+                _ => None,
+            }
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Bytes in the file.
+        #[arg(long)]
+        pub file_bytes: u64,
+        /// How many processes map and read it.
+        #[arg(long)]
+        pub sharers: usize,
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -793,6 +820,16 @@ mod tests {
             assert!(is_valid_name(e.name), "{}", e.name);
             assert!(CATALOG[..i].iter().all(|o| o.name != e.name), "{}", e.name);
         }
+    }
+
+    #[test]
+    fn every_experiments_arguments_read_back_as_written() {
+        use crate::args::round_trip;
+        round_trip(&shared_file::Args {
+            file_bytes: 1 << 20,
+            sharers: 4,
+        })
+        .unwrap();
     }
 
     #[test]

@@ -157,6 +157,7 @@ mod tests {
             ],
             expectations: "",
             questions: &[],
+            answers: &[],
         };
         assert_eq!(
             step_caption(&E, "thp-off", "after-fill"),

@@ -15,30 +15,27 @@ use std::io;
 use std::path::PathBuf;
 
 use clap::Parser;
+use experiments::catalog::shared_file::{checkpoint, note, region, role};
 use experiments::pages::{self, page_size};
 use experiments::Session;
 use memmap2::MmapOptions;
 
 #[derive(Debug, Parser)]
 #[command(about = "N processes map and read one file; run by the vmlab harness")]
-struct Args {
+struct Cli {
     /// Folder for the file (removed by the harness afterwards).
     #[arg(long)]
     dir: PathBuf,
-    /// Bytes in the file.
-    #[arg(long)]
-    file_bytes: u64,
-    /// How many processes map and read it.
-    #[arg(long)]
-    sharers: usize,
+    #[command(flatten)]
+    args: experiments::catalog::shared_file::Args,
 }
 
 /// Longest role name: `sharer-` and up to five digits.
 const ROLE_NAMES: usize = 64;
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli) {
         eprintln!("shared-file: {e}");
         std::process::exit(1);
     }
@@ -86,7 +83,8 @@ fn pipe() -> io::Result<[libc::c_int; 2]> {
     Ok(fds)
 }
 
-fn run(args: &Args) -> io::Result<()> {
+fn run(cli: &Cli) -> io::Result<()> {
+    let args = &cli.args;
     let mut session = Session::connect()?;
     if args.sharers < 3 || args.sharers > 1000 {
         session.skip(format_args!(
@@ -95,7 +93,7 @@ fn run(args: &Args) -> io::Result<()> {
         ));
     }
     let page = page_size();
-    let path = args.dir.join("shared");
+    let path = cli.dir.join("shared");
     let mut file = File::options()
         .read(true)
         .write(true)
@@ -109,8 +107,8 @@ fn run(args: &Args) -> io::Result<()> {
     let len = total as usize;
     // SAFETY: the file lives in the harness's private temp folder; nobody truncates it.
     let map = unsafe { MmapOptions::new().len(len).map(&file)? };
-    session.region("file", map.as_ptr(), len)?;
-    session.note("file_pages", len.div_ceil(page))?;
+    session.region(region::FILE, map.as_ptr(), len)?;
+    session.note(note::FILE_PAGES, len.div_ceil(page))?;
 
     // The ready pipe: each sharer writes one byte once it has read the whole file.
     let ready = pipe()?;
@@ -158,24 +156,24 @@ fn run(args: &Args) -> io::Result<()> {
     }
 
     // Role names, formatted now so that nothing allocates between checkpoints.
-    let roles: Vec<String> = (1..=args.sharers).map(|i| format!("sharer-{i}")).collect();
+    let roles: Vec<String> = (1..=args.sharers).map(role::sharer).collect();
     debug_assert!(roles.iter().all(|r| r.len() < ROLE_NAMES));
     let mut procs: Vec<(&str, i32)> = Vec::with_capacity(args.sharers + 1);
     let cached = |file: &File| pages::resident_pages(file, len);
 
-    session.note("page_cache_pages_all_reading", cached(&file)?)?;
+    session.note(note::PAGE_CACHE_PAGES_ALL_READING, cached(&file)?)?;
     fill(&mut procs, session.pid(), &roles, &sharers);
-    session.checkpoint_with("all-reading", &procs)?;
+    session.checkpoint_with(checkpoint::ALL_READING, &procs)?;
 
     sharers[args.sharers - 1].release()?;
-    session.note("page_cache_pages_after_one_exits", cached(&file)?)?;
+    session.note(note::PAGE_CACHE_PAGES_AFTER_ONE_EXITS, cached(&file)?)?;
     fill(&mut procs, session.pid(), &roles, &sharers);
-    session.checkpoint_with("after-one-exits", &procs)?;
+    session.checkpoint_with(checkpoint::AFTER_ONE_EXITS, &procs)?;
 
     sharers[args.sharers - 2].release()?;
-    session.note("page_cache_pages_after_two_exit", cached(&file)?)?;
+    session.note(note::PAGE_CACHE_PAGES_AFTER_TWO_EXIT, cached(&file)?)?;
     fill(&mut procs, session.pid(), &roles, &sharers);
-    session.checkpoint_with("after-two-exit", &procs)?;
+    session.checkpoint_with(checkpoint::AFTER_TWO_EXIT, &procs)?;
 
     for s in &mut sharers {
         s.release()?;
@@ -189,7 +187,7 @@ fn run(args: &Args) -> io::Result<()> {
 /// The processes to snapshot: main, then every sharer still alive.
 fn fill<'a>(procs: &mut Vec<(&'a str, i32)>, main: i32, roles: &'a [String], sharers: &[Sharer]) {
     procs.clear();
-    procs.push(("main", main));
+    procs.push((role::MAIN, main));
     for (role, s) in roles.iter().zip(sharers) {
         if !s.gone {
             procs.push((role.as_str(), s.pid));

@@ -40,7 +40,6 @@ fn answers_of(name: &str) -> &'static [Answer] {
         "strip" => texts::STRIP,
         "anatomy" => texts::ANATOMY,
         "lazy-alloc" => texts::LAZY_ALLOC,
-        "shared-file" => texts::SHARED_FILE,
         "many-processes" => texts::MANY_PROCESSES,
         "fault-costs" => texts::FAULT_COSTS,
         _ => &[],

@@ -429,62 +429,6 @@ pub(super) const LAZY_ALLOC: &[Answer] = &[
     },
 ];
 
-fn file_region<'a>(f: &'a Facts<'_>, label: &str) -> Vec<(&'a str, &'a MemoryFigures)> {
-    f.variant("default")
-        .and_then(|v| v.checkpoint(label))
-        .map(|c| {
-            c.processes
-                .iter()
-                .filter_map(|p| Some((p.role.as_str(), &p.region("file")?.figures)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub(super) const SHARED_FILE: &[Answer] = &[
-    |f| {
-        let r = file_region(f, "all-reading");
-        let m = r.first().map(|(role, x)| {
-            format!(
-                "{} sharers; {role}: Rss {}, Pss {}",
-                r.len(),
-                human_bytes(x.rss_bytes),
-                human_bytes(x.pss_bytes)
-            )
-        });
-        format!("Each page is mapped by all N sharers, so each one's Pss gets Rss/N. Pss is per page: a sharer that read only half the file would have half the Rss, and the pages only some sharers map would be divided among fewer.{}", figure(m, "shared-file"))
-    },
-    |f| {
-        let before = file_region(f, "all-reading");
-        let after = file_region(f, "after-one-exits");
-        let m = match (before.first(), after.first()) {
-            (Some((role, b)), Some((_, a))) => Some(format!(
-                "{role}'s Pss {} → {}, Rss {} → {}",
-                human_bytes(b.pss_bytes),
-                human_bytes(a.pss_bytes),
-                human_bytes(b.rss_bytes),
-                human_bytes(a.rss_bytes)
-            )),
-            _ => None,
-        };
-        format!("No: the same pages are now divided among fewer processes. Rss does not move and the page cache holds the same pages; only the division changed.{}", figure(m, "shared-file"))
-    },
-    |f| {
-        let r = file_region(f, "all-reading");
-        let m = (!r.is_empty()).then(|| {
-            format!(
-                "Σ Rss {}, Σ Pss {}",
-                human_bytes(r.iter().map(|(_, x)| x.rss_bytes).sum()),
-                human_bytes(r.iter().map(|(_, x)| x.pss_bytes).sum())
-            )
-        });
-        format!("Σ Pss is what the file's pages cost (once); Σ Rss counts them once per sharer, N times too much.{}", figure(m, "shared-file"))
-    },
-    |_| {
-        "Its Pss equals its Rss: it maps the pages alone. Killing it would unmap them but not free them: they are page cache, kept until memory is needed (or the file is deleted).".to_string()
-    },
-];
-
 pub(super) const MANY_PROCESSES: &[Answer] = &[
     |f| {
         let m = f

@@ -10,7 +10,6 @@ mod lazy_alloc;
 mod many_processes;
 mod mmap_file;
 pub mod programs;
-mod shared_file;
 mod static_dynamic;
 mod strip;
 mod tiny_malloc;
@@ -112,7 +111,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
         &strip::Strip,
         &anatomy::Anatomy,
         &lazy_alloc::LazyAlloc,
-        &shared_file::SharedFile,
         &many_processes::ManyProcesses,
         &fault_costs::FaultCosts,
     ]
@@ -383,6 +381,7 @@ pub(crate) mod testkit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::VariantRecord;
 
     #[test]
     fn the_registry_follows_the_catalog() {
@@ -475,6 +474,53 @@ mod tests {
                 assert_eq!(c.verdict, Verdict::Inconclusive, "{name}/{}", c.id);
                 assert!(!c.criterion.is_empty(), "{name}/{}", c.id);
             }
+        }
+    }
+
+    /// A roomy machine, so that every experiment plans every variant.
+    fn roomy() -> Environment {
+        Environment {
+            temp_dir_free_bytes: u64::MAX / 4,
+            cgroup_memory_max_bytes: None,
+            mem_total_bytes: 1 << 40,
+            ..testkit::env()
+        }
+    }
+
+    #[test]
+    fn every_planned_variant_and_every_step_is_in_the_contract() {
+        use experiments::catalog::NameKind;
+        let env = roomy();
+        for e in registry() {
+            let info = e.info();
+            for quick in [true, false] {
+                let ctx = PlanContext {
+                    quick,
+                    size_bytes: None,
+                    count: None,
+                    env: &env,
+                    no_aslr: false,
+                };
+                let Ok(plan) = e.plan(&ctx) else { continue };
+                let names = plan.variants.iter().map(|v| v.name.as_str());
+                assert_eq!(
+                    info.unlisted(NameKind::Variant, names),
+                    None,
+                    "{}",
+                    info.name
+                );
+            }
+            let steps = e
+                .explanation()
+                .steps
+                .iter()
+                .map(|(label, _)| label.split_once('/').map_or(*label, |(_, step)| step));
+            assert_eq!(
+                info.unlisted(NameKind::Checkpoint, steps),
+                None,
+                "{}: a step the contract does not list",
+                info.name
+            );
         }
     }
 
