@@ -1,6 +1,10 @@
 //! The harness's side of each experiment: how to run it (variants and their
 //! arguments, at full or `--quick` size) and how to judge its claims from the
-//! measured record. One module per experiment, mirroring `experiments/src/bin/`.
+//! measured record. One folder per experiment (`<name>/mod.rs` and
+//! `<name>/explanation.md`), found by the build script, mirroring
+//! `experiments/src/bin/vmlab-<name>.rs`; both sides speak through the
+//! experiment's contract in `experiments::catalog`. [`kit`] is the judging
+//! toolkit they share.
 
 mod anatomy;
 mod explanation;

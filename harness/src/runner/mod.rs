@@ -627,6 +627,44 @@ fn next_line(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_name_the_contract_does_not_list_fails_the_variant() {
+        let contract = &experiments::catalog::shared_file::INFO;
+        let process = |role: &str| ProcessRef {
+            role: role.into(),
+            pid: 1,
+        };
+        let listed = Event::Checkpoint {
+            label: "all-reading".into(),
+            processes: vec![process("main"), process("sharer-2")],
+        };
+        assert!(check_contract(contract, &listed).is_ok());
+        let drifted = [
+            Event::Checkpoint {
+                label: "all-read".into(),
+                processes: vec![process("main")],
+            },
+            Event::Checkpoint {
+                label: "all-reading".into(),
+                processes: vec![process("reader-1")],
+            },
+            Event::Note {
+                key: "file_page".into(),
+                value: "1".into(),
+            },
+            Event::Region {
+                name: "data".into(),
+                start: 0,
+                len: 1,
+            },
+        ];
+        for event in drifted {
+            let err = check_contract(contract, &event).unwrap_err().to_string();
+            assert!(err.contains("vmlab-shared-file announced"), "{err}");
+            assert!(err.contains("does not list"), "{err}");
+        }
+    }
+
     fn mapping(start: u64, end: u64, rss: u64) -> MappingRecord {
         MappingRecord {
             start: format!("{start:#x}"),
