@@ -568,11 +568,11 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
     let against = cmp.as_ref().map_or(Against::Nothing, Against::Baseline);
     let verdict = RunVerdict::of(&run, &outcome::run_cases(&run, against));
     if let RunVerdict::Skip(reasons) = &verdict {
-        eprintln!(
+        verbosity::note(format_args!(
             "every experiment was skipped (exit {}, kselftest's KSFT_SKIP): {}",
             outcome::KSFT_SKIP,
             reasons.join("; ")
-        );
+        ));
     }
     if options.bisect {
         let code = verdict.bisect_code();

@@ -43,8 +43,23 @@ pub fn man(out_dir: Option<&Path>) -> Result<ExitCode> {
 /// The completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), BIN_NAME, &mut script);
+    clap_complete::generate(shell, &mut without_hidden(Cli::command()), BIN_NAME, &mut script);
     script
+}
+
+/// `command` without its hidden subcommands (the matrix guest's PID 1), which
+/// some shells' generators would offer: the same options and visible
+/// subcommands under a fresh command, since clap cannot remove one.
+fn without_hidden(command: clap::Command) -> clap::Command {
+    let visible: Vec<clap::Command> = command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+        .collect();
+    clap::Command::new(BIN_NAME)
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(command.get_arguments().cloned())
+        .subcommands(visible)
 }
 
 /// harness(1), in roff: the options every subcommand takes and one entry per
