@@ -369,7 +369,9 @@ fn report_comparison(
         comparing::render::markdown(cmp, label).as_bytes(),
     )?;
     match format {
-        report::Format::Table => verbosity::out(format!("\n{}", comparing::render::text(cmp, label))),
+        report::Format::Table => {
+            verbosity::out(format!("\n{}", comparing::render::text(cmp, label)))
+        }
         report::Format::Markdown => {
             verbosity::out(format!("\n{}", comparing::render::markdown(cmp, label)))
         }

@@ -43,7 +43,12 @@ pub fn man(out_dir: Option<&Path>) -> Result<ExitCode> {
 /// The completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut without_hidden(Cli::command()), BIN_NAME, &mut script);
+    clap_complete::generate(
+        shell,
+        &mut without_hidden(Cli::command()),
+        BIN_NAME,
+        &mut script,
+    );
     script
 }
 

@@ -145,7 +145,11 @@ fn it_finds_experiments_in_path_and_a_missing_program_names_its_fix() {
     // that needs one is skipped with the way to get them.
     let output = installed.run(&common, &[]);
     assert_ne!(output.status.code(), Some(2), "{}", describe(&output));
-    assert!(output.stdout.is_empty(), "-q printed:\n{}", describe(&output));
+    assert!(
+        output.stdout.is_empty(),
+        "-q printed:\n{}",
+        describe(&output)
+    );
     let run = run_record(&out);
     let exp = &run.experiments[0];
     let skipped: Vec<&str> = exp
@@ -155,7 +159,11 @@ fn it_finds_experiments_in_path_and_a_missing_program_names_its_fix() {
         .filter_map(|v| v.reason.as_deref())
         .chain(exp.reason.as_deref())
         .collect();
-    assert!(!skipped.is_empty(), "nothing skipped\n{}", describe(&output));
+    assert!(
+        !skipped.is_empty(),
+        "nothing skipped\n{}",
+        describe(&output)
+    );
     for reason in &skipped {
         assert!(
             reason.contains("VMLAB_PROGRAMS_DIR") && !reason.contains('\n'),
@@ -166,8 +174,16 @@ fn it_finds_experiments_in_path_and_a_missing_program_names_its_fix() {
     let programs = built_experiments().join("vmlab-programs");
     let output = installed.run(&common, &[("VMLAB_PROGRAMS_DIR", &programs)]);
     assert_eq!(output.status.code(), Some(0), "{}", describe(&output));
-    assert!(output.stdout.is_empty(), "-q printed:\n{}", describe(&output));
-    assert!(output.stderr.is_empty(), "-q printed:\n{}", describe(&output));
+    assert!(
+        output.stdout.is_empty(),
+        "-q printed:\n{}",
+        describe(&output)
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "-q printed:\n{}",
+        describe(&output)
+    );
     let run = run_record(&out);
     assert!(
         run.experiments[0]
