@@ -1,6 +1,10 @@
 //! Running the separately built programs that some experiments measure (built by
 //! `build.rs` into `vmlab-programs/` next to the experiment binaries).
 //!
+//! `cargo install` installs binaries only, so an installed experiment has no
+//! `vmlab-programs/` beside it: it skips the variants that need one, saying in
+//! one line how to point it at a built copy (`VMLAB_PROGRAMS_DIR`).
+//!
 //! Those programs do not speak the protocol: each does its work and stops itself
 //! with SIGSTOP. The experiment starts them, waits until they are stopped
 //! (`waitpid(WUNTRACED)`, no polling), has the harness snapshot them, and lets
@@ -38,7 +42,9 @@ pub fn locate(name: &str) -> Result<PathBuf, String> {
     Err(match status {
         Ok(text) => format!("program {name} could not be built here: {}", text.trim()),
         Err(_) => format!(
-            "program {} is missing; build it with `cargo build -p experiments --bins`",
+            "program {} is missing; build the programs with `cargo build --release -p \
+             experiments` in the vmlab source and set {DIR_VARIABLE} to its \
+             target/release/vmlab-programs",
             path.display()
         ),
     })

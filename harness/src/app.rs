@@ -27,6 +27,7 @@ use crate::selection::Selection;
 use crate::step::Stepper;
 use crate::store;
 use crate::system::Environment;
+use crate::verbosity;
 
 /// A mistake in what the user asked for (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +91,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Matrix(args) => run_matrix(&args),
         Command::Trace(args) => crate::trace::command::trace(&args),
         Command::Watch(args) => crate::trace::watch::watch(&args),
+        Command::Completions { shell } => crate::generate::print_completions(shell),
+        Command::Man { out_dir } => crate::generate::man(out_dir.as_deref()),
         Command::GuestInit => {
             crate::matrix::guest::main()?;
             Ok(ExitCode::SUCCESS)
@@ -348,7 +351,7 @@ fn compare_files(
             .into())
         }
     };
-    print!("{text}");
+    crate::verbosity::out(text);
     let cases = outcome::run_cases(&now_run, Against::Baseline(&cmp));
     Ok(ExitCode::from(RunVerdict::of(&now_run, &cases).exit_code()))
 }
@@ -366,11 +369,15 @@ fn report_comparison(
         comparing::render::markdown(cmp, label).as_bytes(),
     )?;
     match format {
-        report::Format::Table => print!("\n{}", comparing::render::text(cmp, label)),
-        report::Format::Markdown => print!("\n{}", comparing::render::markdown(cmp, label)),
+        report::Format::Table => {
+            verbosity::out(format!("\n{}", comparing::render::text(cmp, label)))
+        }
+        report::Format::Markdown => {
+            verbosity::out(format!("\n{}", comparing::render::markdown(cmp, label)))
+        }
         // Machine formats keep stdout to themselves (KTAP carries the regressions
         // as failed subtests); people read the table on stderr.
-        _ => eprint!("{}", comparing::render::text(cmp, label)),
+        _ => verbosity::out_err(comparing::render::text(cmp, label)),
     }
     Ok(())
 }
@@ -454,7 +461,7 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
         ),
     ] {
         if let Some(line) = crate::scratch::describe(what, &leftovers) {
-            eprintln!("{line}");
+            verbosity::note(line);
         }
     }
     let env = Environment::detect(&temp_dir);
@@ -542,20 +549,20 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
         .as_ref()
         .map(|b| comparing::compare(b, &run, tolerances));
     // Said before the report, so that the report's tally is the last line.
-    eprintln!("results written to {}", run_dir.display());
+    verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
         baseline::save(path, &run).map_err(|e| store_failure(e, &guard, output_bytes))?;
-        eprintln!("baseline saved to {}", path.display());
+        verbosity::note(format_args!("baseline saved to {}", path.display()));
     }
     drop(guard);
     let view = report::View {
-        detail: options.detail,
+        detail: verbosity::verbose(),
         width: report::width::terminal_width(),
         all_mappings: options.all_mappings,
     };
     match (options.format, &cmp) {
-        (report::Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(&run, Some(cmp))),
-        (format, _) => print!("{}", report::render_view(&run, format, &view)),
+        (report::Format::Tap, Some(cmp)) => verbosity::out(report::ktap::render(&run, Some(cmp))),
+        (format, _) => verbosity::out(report::render_view(&run, format, &view)),
     }
     if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
         report_comparison(cmp, &path.display().to_string(), options.format, &run_dir)?;
@@ -563,11 +570,11 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
     let against = cmp.as_ref().map_or(Against::Nothing, Against::Baseline);
     let verdict = RunVerdict::of(&run, &outcome::run_cases(&run, against));
     if let RunVerdict::Skip(reasons) = &verdict {
-        eprintln!(
+        verbosity::note(format_args!(
             "every experiment was skipped (exit {}, kselftest's KSFT_SKIP): {}",
             outcome::KSFT_SKIP,
             reasons.join("; ")
-        );
+        ));
     }
     if options.bisect {
         let code = verdict.bisect_code();
@@ -695,7 +702,7 @@ fn run_one(
     let plan = match exp.plan(ctx) {
         Ok(plan) => plan,
         Err(reason) => {
-            eprintln!("{name} ... skipped: {reason}");
+            verbosity::note(format_args!("{name} ... skipped: {reason}"));
             record.status = Status::Skipped;
             record.reason = Some(reason);
             return Ok(ExperimentRun {
@@ -742,7 +749,7 @@ fn run_one(
             } else {
                 variant.name.clone()
             };
-            let mut progress = VariantProgress::start(name, &label, options.detail);
+            let mut progress = VariantProgress::start(name, &label);
             if let Some(s) = stepper.as_deref_mut() {
                 s.start_variant(exp, &variant.name);
             }

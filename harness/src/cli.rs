@@ -27,9 +27,37 @@ use crate::report::Format;
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about, long_about)]
 pub struct Cli {
+    /// How much to print; any subcommand takes these.
+    #[command(flatten)]
+    pub verbosity: Verbosity,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `-q` and `-v`, given before or after the subcommand.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Verbosity {
+    /// Print nothing but errors (an experiment that failed is one): no
+    /// progress, no summary, no report. The results are still written and the
+    /// exit status still tells. The output of list, explain, completions, man
+    /// and matrix is not affected.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Print every table and before/after view, not only the summary of the
+    /// claims (results.md and results.html always have them), and a line per
+    /// variant. Output fits the terminal's width (COLUMNS if set, 80 at least).
+    #[arg(short = 'v', long, visible_alias = "detail", global = true)]
+    pub verbose: bool,
+}
+
+impl Verbosity {
+    /// The level these flags ask for; both together are a mistake. (clap's
+    /// `conflicts_with` misses them when one comes before the subcommand and
+    /// the other after it.)
+    pub fn level(&self) -> Result<crate::verbosity::Level, String> {
+        crate::verbosity::Level::from_flags(self.quiet, self.verbose)
+    }
 }
 
 /// The subcommands.
@@ -102,6 +130,23 @@ pub enum Command {
     /// --count times (default: until it exits or Ctrl-C). --once prints one
     /// snapshot like `pmap -X`, with Pss, USS and swap per mapping.
     Watch(WatchArgs),
+    /// Print a completion script for SHELL on stdout, e.g. `harness completions
+    /// bash > ~/.local/share/bash-completion/completions/harness` (see README,
+    /// "Install").
+    Completions {
+        /// The shell the script is for.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page harness(1) (roff) on stdout, e.g. `harness man |
+    /// man -l -`; with --out-dir, write it and a page per subcommand
+    /// (harness-run(1), ...) into a folder such as ~/.local/share/man/man1.
+    Man {
+        /// Write harness.1 and every harness-SUBCOMMAND.1 here (made if
+        /// missing) instead of printing harness.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// PID 1 of a matrix virtual machine (internal).
     #[command(hide = true)]
     GuestInit,
@@ -179,10 +224,6 @@ pub struct TraceArgs {
     /// The experiment's name in the results (default: trace-PROGRAM).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Print every table and before/after view, not only the summary of
-    /// claims (results.md and results.html always have them).
-    #[arg(short = 'v', long)]
-    pub detail: bool,
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -231,10 +272,6 @@ pub struct WatchArgs {
     /// per mapping, in KiB) and write nothing.
     #[arg(long)]
     pub once: bool,
-    /// Print every table and before/after view, not only the summary of
-    /// claims (results.md and results.html always have them).
-    #[arg(short = 'v', long)]
-    pub detail: bool,
     /// What to print on stdout at the end.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -260,12 +297,7 @@ pub struct RunOptions {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Print every table and before/after view, not only the summary of the
-    /// claims (results.md and results.html always have them). Output fits the
-    /// terminal's width (COLUMNS if set, 80 at least).
-    #[arg(short = 'v', long)]
-    pub detail: bool,
-    /// Before/after views (--detail, --step) list every mapping that moved,
+    /// Before/after views (-v, --step) list every mapping that moved,
     /// also shared libraries whose Pss moved because of other processes and
     /// changes smaller than a page.
     #[arg(long)]

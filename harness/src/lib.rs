@@ -32,6 +32,7 @@ pub mod elf_segments;
 pub mod error;
 pub mod experiment;
 pub mod explain;
+pub mod generate;
 pub mod matrix;
 pub mod model;
 pub mod outcome;
@@ -45,6 +46,7 @@ pub mod step;
 pub mod store;
 pub mod system;
 pub mod trace;
+pub mod verbosity;
 
 pub use error::{ProbeError, RunnerError, StoreError};
 pub use model::{ClaimRecord, ExperimentRecord, RunRecord, Verdict};

@@ -25,6 +25,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match cli.verbosity.level() {
+        Ok(level) => harness::verbosity::set(level),
+        Err(e) => {
+            eprintln!("harness: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match app::run(cli) {
         Ok(code) => code,
         Err(e) if e.is::<Interrupted>() => {

@@ -1,7 +1,8 @@
 //! What the user sees on stderr while experiments run: a bar for long preparation
 //! (writing the 1 GB file), the checkpoint reached, and one line per finished
-//! experiment (per variant with `--detail`, or when a variant did not run). On a terminal indicatif draws; elsewhere (CI logs) only the lines are
-//! printed.
+//! experiment (per variant with `-v`, or when a variant did not run). On a
+//! terminal indicatif draws; elsewhere (CI logs) only the lines are printed.
+//! With `-q` nothing is drawn and only failures get their line.
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -10,18 +11,27 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::model::{Status, VariantRecord};
 use crate::runner::RunnerEvent;
+use crate::verbosity;
 
 /// Progress display for one variant.
 pub struct VariantProgress {
     bar: ProgressBar,
     title: String,
     started: Instant,
-    detail: bool,
+}
+
+/// Whether a line about something that ended with `status` is printed: a
+/// failure always is (it is an error), the rest unless `-q`.
+fn tells(status: Status) -> bool {
+    status == Status::Failed || !verbosity::quiet()
 }
 
 /// One line on stderr when an experiment has finished (its variants are told
-/// one by one only with `--detail`, or when one did not run).
+/// one by one only with `-v`, or when one did not run).
 pub fn experiment_done(record: &crate::model::ExperimentRecord, took: std::time::Duration) {
+    if !tells(record.status) {
+        return;
+    }
     let ran = record
         .variants
         .iter()
@@ -45,11 +55,11 @@ pub fn experiment_done(record: &crate::model::ExperimentRecord, took: std::time:
 }
 
 impl VariantProgress {
-    /// Starts the display for `experiment`/`variant`; with `detail` its end
-    /// gets a line even when it went well.
-    pub fn start(experiment: &str, variant: &str, detail: bool) -> VariantProgress {
+    /// Starts the display for `experiment`/`variant`; with `-v` its end gets
+    /// a line even when it went well.
+    pub fn start(experiment: &str, variant: &str) -> VariantProgress {
         let title = format!("{experiment}/{variant}");
-        let bar = if std::io::stderr().is_terminal() {
+        let bar = if std::io::stderr().is_terminal() && !verbosity::quiet() {
             ProgressBar::new_spinner()
         } else {
             ProgressBar::hidden()
@@ -65,7 +75,6 @@ impl VariantProgress {
             bar,
             title,
             started: Instant::now(),
-            detail,
         }
     }
 
@@ -105,7 +114,7 @@ impl VariantProgress {
     /// Ends the display with one line about the outcome.
     pub fn finish(self, record: &VariantRecord) {
         self.bar.finish_and_clear();
-        if record.status == Status::Ok && !self.detail {
+        if (record.status == Status::Ok && !verbosity::verbose()) || !tells(record.status) {
             return;
         }
         let outcome = match record.status {

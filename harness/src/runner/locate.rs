@@ -3,9 +3,13 @@
 //! `cargo run -p harness` builds only the harness. When the harness runs under
 //! cargo (`CARGO` is set), it builds the experiments package itself with the
 //! same profile and target folder (a no-op when they are fresh), so a fresh clone
-//! needs no extra step. Installed elsewhere, the binaries are looked for next to
-//! the harness, or in `VMLAB_EXPERIMENTS_DIR`.
+//! needs no extra step. Installed (`cargo install --path harness` and `--path
+//! experiments`), it finds the `vmlab-<name>` binaries next to itself, or in
+//! the first folder of `PATH` that holds them, as a shell would; and
+//! `VMLAB_EXPERIMENTS_DIR` names the folder outright. Nothing is looked for in
+//! the working directory: what runs must not depend on where one stands.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,7 +19,12 @@ use anyhow::{bail, Context, Result};
 /// Overrides where experiment binaries are looked for (no build is attempted).
 pub const DIR_VARIABLE: &str = "VMLAB_EXPERIMENTS_DIR";
 
-/// The folder that holds the experiment binaries, built if needed.
+/// How to get the experiment binaries, for the messages that miss them.
+const INSTALL_HINT: &str = "install them with `cargo install --path experiments` from the \
+     vmlab source, or set VMLAB_EXPERIMENTS_DIR to the folder that holds them";
+
+/// The folder that holds the experiment binaries, built if needed; an error
+/// in one line saying where they were looked for and how to get them.
 pub fn experiments_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(DIR_VARIABLE) {
         return Ok(PathBuf::from(dir));
@@ -28,7 +37,30 @@ pub fn experiments_dir() -> Result<PathBuf> {
     if let Some(cargo) = std::env::var_os("CARGO") {
         build_with_cargo(Path::new(&cargo), &dir)?;
     }
-    Ok(dir)
+    find(&dir, std::env::var_os("PATH").as_deref()).with_context(|| {
+        format!(
+            "no experiment binaries (vmlab-<name>) next to {} or in PATH; {INSTALL_HINT}",
+            exe.display()
+        )
+    })
+}
+
+/// The first of `exe_dir` and the folders of `path` (a `PATH` value) that holds
+/// an experiment binary of the catalog.
+fn find(exe_dir: &Path, path: Option<&OsStr>) -> Option<PathBuf> {
+    let searched = path.map(std::env::split_paths).into_iter().flatten();
+    std::iter::once(exe_dir.to_path_buf())
+        .chain(searched.filter(|d| d.is_absolute()))
+        .find(|dir| holds_experiments(dir))
+}
+
+/// Whether `dir` holds at least one experiment binary: the experiments are
+/// installed together, so one marks the folder; a missing one is then named by
+/// [`binary`].
+fn holds_experiments(dir: &Path) -> bool {
+    experiments::catalog::CATALOG
+        .iter()
+        .any(|info| dir.join(info.binary_name()).is_file())
 }
 
 /// The path of experiment `name`'s binary (`vmlab-<name>`), with a hint if it
@@ -38,7 +70,7 @@ pub fn binary(dir: &Path, name: &str) -> Result<PathBuf> {
     if !path.is_file() {
         bail!(
             "experiment binary {} not found; build it with `cargo build -p experiments --bins` \
-             or point {DIR_VARIABLE} at the folder that holds it",
+             in the vmlab source, or {INSTALL_HINT}",
             path.display()
         );
     }
@@ -85,7 +117,9 @@ fn build_with_cargo(cargo: &Path, exe_dir: &Path) -> Result<()> {
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.trim_start().starts_with("Compiling") && !said {
-                eprintln!("building the experiment programs (first run, or after a change)...");
+                crate::verbosity::note(
+                    "building the experiment programs (first run, or after a change)...",
+                );
                 said = true;
             }
             captured.push_str(&line);
@@ -100,4 +134,48 @@ fn build_with_cargo(cargo: &Path, exe_dir: &Path) -> Result<()> {
         bail!("building the experiments failed ({status}); run `cargo build -p experiments --bins` to see why");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(dir: &Path, name: &str) {
+        std::fs::write(dir.join(name), b"").unwrap();
+    }
+
+    #[test]
+    fn the_folder_of_the_harness_comes_before_path() {
+        let here = tempfile::tempdir().unwrap();
+        let on_path = tempfile::tempdir().unwrap();
+        let name = experiments::catalog::CATALOG[0].binary_name();
+        touch(here.path(), &name);
+        touch(on_path.path(), &name);
+        let path = std::env::join_paths([on_path.path()]).unwrap();
+        assert_eq!(find(here.path(), Some(&path)), Some(here.path().into()));
+    }
+
+    #[test]
+    fn path_is_searched_in_order_when_the_harness_stands_alone() {
+        let alone = tempfile::tempdir().unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let first = tempfile::tempdir().unwrap();
+        let second = tempfile::tempdir().unwrap();
+        let name = experiments::catalog::CATALOG[0].binary_name();
+        touch(first.path(), &name);
+        touch(second.path(), &name);
+        let path = std::env::join_paths([empty.path(), first.path(), second.path()]).unwrap();
+        assert_eq!(find(alone.path(), Some(&path)), Some(first.path().into()));
+    }
+
+    #[test]
+    fn a_relative_path_entry_and_a_folder_with_other_programs_are_passed_over() {
+        let alone = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        // A program that shares the prefix but is not in the catalog marks nothing.
+        touch(other.path(), "vmlab-not-an-experiment");
+        let path = std::env::join_paths([Path::new("."), other.path()]).unwrap();
+        assert_eq!(find(alone.path(), Some(&path)), None);
+        assert_eq!(find(alone.path(), None), None);
+    }
 }

@@ -23,6 +23,7 @@ use crate::report::{self, Format};
 use crate::runner;
 use crate::store;
 use crate::system::Environment;
+use crate::verbosity;
 
 static QUIT: AtomicBool = AtomicBool::new(false);
 
@@ -103,7 +104,11 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         if args.step {
             stepper.pause(record, cause);
         } else {
-            eprintln!("checkpoint {}: {}", record.label, cause.waiting.join("; "));
+            verbosity::note(format_args!(
+                "checkpoint {}: {}",
+                record.label,
+                cause.waiting.join("; ")
+            ));
         }
     };
     let mut sink: Box<dyn Write> = if machine_format(args.format) {
@@ -182,7 +187,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     finish(
         &run,
         args.format,
-        args.detail,
+        crate::verbosity::verbose(),
         baseline_run.as_ref(),
         tolerances,
         &mode,
@@ -202,14 +207,14 @@ pub(crate) fn finish(
 ) -> Result<ExitCode> {
     let cmp = baseline_run.map(|b| comparing::compare(b, run, tolerances));
     match (format, &cmp) {
-        (Format::Tap, Some(cmp)) => print!("{}", report::ktap::render(run, Some(cmp))),
+        (Format::Tap, Some(cmp)) => verbosity::out(report::ktap::render(run, Some(cmp))),
         (format, _) => {
             let view = report::View {
                 detail,
                 width: report::width::terminal_width(),
                 all_mappings: false,
             };
-            print!("{}", report::render_view(run, format, &view))
+            verbosity::out(report::render_view(run, format, &view))
         }
     }
     if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
@@ -219,15 +224,15 @@ pub(crate) fn finish(
             comparing::render::markdown(cmp, &label).as_bytes(),
         )?;
         if machine_format(format) {
-            eprint!("{}", comparing::render::text(cmp, &label));
+            verbosity::out_err(comparing::render::text(cmp, &label));
         } else {
-            print!("\n{}", comparing::render::text(cmp, &label));
+            verbosity::out(format!("\n{}", comparing::render::text(cmp, &label)));
         }
     }
-    eprintln!("results written to {}", run_dir.display());
+    verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
         baseline::save(path, run)?;
-        eprintln!("baseline saved to {}", path.display());
+        verbosity::note(format_args!("baseline saved to {}", path.display()));
     }
     let regressed = cmp.as_ref().is_some_and(Comparison::regressed);
     Ok(if run.any_failed() || regressed {

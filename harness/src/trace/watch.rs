@@ -220,7 +220,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     super::command::finish(
         &run,
         args.format,
-        args.detail,
+        crate::verbosity::verbose(),
         None,
         Default::default(),
         &BaselineMode::Discard,

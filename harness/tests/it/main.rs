@@ -10,6 +10,7 @@ mod fault_costs;
 mod fixtures;
 mod fork_cow;
 mod fuzz;
+mod install;
 mod ktap;
 mod matrix;
 mod mmap_file;

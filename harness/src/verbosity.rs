@@ -1,0 +1,105 @@
+//! How much the harness says, chosen once by `-q`/`-v` and read where it prints.
+//!
+//! The level is process-wide, like a logger's: whatever prints asks it here, so
+//! no printing site needs the option threaded down to it, and the matrix guest,
+//! which runs experiments through the same code, says what the default says.
+//! Errors are not this module's business: they are always printed.
+
+use std::fmt::Display;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// How much is printed besides errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Level {
+    /// Only errors, including an experiment that failed: the exit status and
+    /// the files written tell the rest.
+    Quiet,
+    /// Progress, a line per experiment, where the results went, and the summary.
+    #[default]
+    Normal,
+    /// Also a line per variant and every table and before/after view.
+    Verbose,
+}
+
+impl Level {
+    /// The level the two flags ask for; asking for both is a mistake.
+    pub fn from_flags(quiet: bool, verbose: bool) -> Result<Level, String> {
+        match (quiet, verbose) {
+            (true, true) => Err("-q (--quiet) and -v (--verbose) cannot be used together".into()),
+            (true, false) => Ok(Level::Quiet),
+            (false, true) => Ok(Level::Verbose),
+            (false, false) => Ok(Level::Normal),
+        }
+    }
+
+    fn from_u8(value: u8) -> Level {
+        match value {
+            0 => Level::Quiet,
+            2 => Level::Verbose,
+            _ => Level::Normal,
+        }
+    }
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Normal as u8);
+
+/// Sets the level for the rest of the process (from the command line, once).
+pub fn set(level: Level) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// The level in force.
+pub fn level() -> Level {
+    Level::from_u8(LEVEL.load(Ordering::Relaxed))
+}
+
+/// `-q`: nothing but errors.
+pub fn quiet() -> bool {
+    level() == Level::Quiet
+}
+
+/// `-v`: every table, a line per variant.
+pub fn verbose() -> bool {
+    level() == Level::Verbose
+}
+
+/// A line for the user on stderr (progress, where files went), unless quiet.
+pub fn note(line: impl Display) {
+    if !quiet() {
+        eprintln!("{line}");
+    }
+}
+
+/// Text that is the command's report on stdout, unless quiet.
+pub fn out(text: impl Display) {
+    if !quiet() {
+        print!("{text}");
+    }
+}
+
+/// A report that goes to stderr because stdout holds a machine format, unless quiet.
+pub fn out_err(text: impl Display) {
+    if !quiet() {
+        eprint!("{text}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_flag_gives_its_level_and_both_are_refused() {
+        assert!(Level::from_flags(true, true).is_err());
+        assert_eq!(Level::from_flags(true, false), Ok(Level::Quiet));
+        assert_eq!(Level::from_flags(false, true), Ok(Level::Verbose));
+        assert_eq!(Level::from_flags(false, false), Ok(Level::Normal));
+    }
+
+    #[test]
+    fn every_level_survives_the_round_trip_through_its_number() {
+        for level in [Level::Quiet, Level::Normal, Level::Verbose] {
+            assert_eq!(Level::from_u8(level as u8), level);
+        }
+    }
+}
