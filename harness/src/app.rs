@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use crate::cli::{Cli, Command, MatrixArgs, RunOptions};
-use crate::compare::baseline::{self, BaselineMode};
 use crate::compare::{self as comparing, Comparison};
 use crate::error::StoreError;
 use crate::experiment::{self, Experiment, PlanContext};
@@ -26,6 +25,7 @@ use crate::scratch::{OwnerLock, ScratchDir};
 use crate::selection::Selection;
 use crate::step::Stepper;
 use crate::store;
+use crate::store::baseline::{self, BaselineMode};
 use crate::system::Environment;
 
 /// A mistake in what the user asked for (exit 2).
@@ -56,7 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ))
             })?;
             if answers {
-                let root = results.unwrap_or_else(default_results_root);
+                let root = results.unwrap_or_else(store::default_results_root);
                 let latest = crate::answers::latest_run(&root);
                 print!("{}", crate::answers::render(exp, latest.as_ref()));
             } else {
@@ -118,7 +118,7 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let view = matrix::View {
-        out: args.out.clone().unwrap_or_else(default_results_root),
+        out: args.out.clone().unwrap_or_else(store::default_results_root),
         ktap: args.ktap,
         all_rows: args.all_rows,
     };
@@ -201,19 +201,6 @@ fn list() -> String {
     out
 }
 
-/// The default results folder: `results/` of the workspace when the harness runs
-/// from its build folder, else `results/` here.
-pub(crate) fn default_results_root() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf);
-    let exe = std::env::current_exe().ok();
-    match (workspace, exe) {
-        (Some(ws), Some(exe)) if exe.starts_with(&ws) => ws.join("results"),
-        _ => PathBuf::from("results"),
-    }
-}
-
 fn temp_base(options: &RunOptions) -> Result<PathBuf> {
     let dir = options.dir.clone().unwrap_or_else(std::env::temp_dir);
     let probe = ScratchDir::create(&dir, "vmlab-check-").map_err(|e| {
@@ -246,8 +233,8 @@ fn check_output_dir(dir: &Path, needed: u64, option: &str) -> Result<()> {
             store::RoomError::Full { path, free } => format!(
                 "{} has {} free, and this run needs about {}; free space there or pass {option} with another folder",
                 path.display(),
-                experiment::human_bytes(free),
-                experiment::human_bytes(needed)
+                crate::units::human_bytes(free),
+                crate::units::human_bytes(needed)
             ),
         };
         UsageError(message).into()
@@ -297,7 +284,7 @@ fn store_failure(e: StoreError, guard: &RunDirGuard, needed: u64) -> anyhow::Err
         kind @ (ErrorKind::StorageFull | ErrorKind::QuotaExceeded) => UsageError(format!(
             "the disk filled up while writing {file} ({}); {kept}; free at least {} on its file system or pass --out with another folder",
             if kind == ErrorKind::QuotaExceeded { "disk quota exceeded" } else { "no space left" },
-            experiment::human_bytes(needed)
+            crate::units::human_bytes(needed)
         ))
         .into(),
         ErrorKind::ReadOnlyFilesystem => UsageError(format!(
@@ -332,8 +319,8 @@ fn compare_files(
     let cmp = comparing::compare(&baseline_run, &now_run, tolerances);
     let label = old.display().to_string();
     let text = match format {
-        report::Format::Table => comparing::render::text(&cmp, &label),
-        report::Format::Markdown => comparing::render::markdown(&cmp, &label),
+        report::Format::Table => report::comparison::text(&cmp, &label),
+        report::Format::Markdown => report::comparison::markdown(&cmp, &label),
         report::Format::Json => {
             let mut json =
                 serde_json::to_string_pretty(&cmp).context("cannot serialise the comparison")?;
@@ -363,14 +350,14 @@ fn report_comparison(
 ) -> Result<()> {
     store::write_atomic(
         &run_dir.join("comparison.md"),
-        comparing::render::markdown(cmp, label).as_bytes(),
+        report::comparison::markdown(cmp, label).as_bytes(),
     )?;
     match format {
-        report::Format::Table => print!("\n{}", comparing::render::text(cmp, label)),
-        report::Format::Markdown => print!("\n{}", comparing::render::markdown(cmp, label)),
+        report::Format::Table => print!("\n{}", report::comparison::text(cmp, label)),
+        report::Format::Markdown => print!("\n{}", report::comparison::markdown(cmp, label)),
         // Machine formats keep stdout to themselves (KTAP carries the regressions
         // as failed subtests); people read the table on stderr.
-        _ => eprint!("{}", comparing::render::text(cmp, label)),
+        _ => eprint!("{}", report::comparison::text(cmp, label)),
     }
     Ok(())
 }
@@ -381,7 +368,7 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
     let baseline_dir = options
         .baseline_dir
         .clone()
-        .unwrap_or_else(|| default_results_root().join("baselines"));
+        .unwrap_or_else(|| store::default_results_root().join("baselines"));
     let mode = BaselineMode::from_flags(
         &baseline_dir,
         options.baseline.as_deref(),
@@ -423,7 +410,10 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
     for selection in selected {
         locate::binary(&binaries, selection.experiment.info().name)?;
     }
-    let results_root = options.out.clone().unwrap_or_else(default_results_root);
+    let results_root = options
+        .out
+        .clone()
+        .unwrap_or_else(store::default_results_root);
     let experiments_count = selected.len() as u64;
     let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
     check_output_dir(&results_root, output_bytes, "--out")?;
@@ -512,7 +502,7 @@ fn run_experiments(selected: &[Selection], options: &RunOptions) -> Result<ExitC
             r.unstable.extend(done.unstable);
         }
         // Written after every experiment, so a later failure or Ctrl-C loses nothing.
-        if let Err(e) = store::write_run(&run_dir, &run) {
+        if let Err(e) = store::write_run(&run_dir, &crate::report::run_files(&run)) {
             if guard.has_results() {
                 let _ = store::point_latest(&results_root, &run_dir);
             }

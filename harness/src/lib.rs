@@ -45,6 +45,7 @@ pub mod step;
 pub mod store;
 pub mod system;
 pub mod trace;
+pub mod units;
 
 pub use error::{ProbeError, RunnerError, StoreError};
 pub use model::{ClaimRecord, ExperimentRecord, RunRecord, Verdict};
