@@ -86,6 +86,16 @@ pub enum RunnerError {
     Interrupted,
 }
 
+/// A mistake in what the user asked for (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The run was interrupted by Ctrl-C or SIGTERM (exit 130).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted; experiments stopped and their temporary files removed")]
+pub struct Interrupted;
+
 /// Writing results failed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {source}")]

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::app::UsageError;
+use crate::error::UsageError;
 use crate::model::{RunRecord, Status, Verdict};
 use crate::store;
 use crate::system::GuestInfo;

@@ -117,7 +117,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
             eprintln!("stopped as asked; the program's processes are gone");
             return Ok(ExitCode::SUCCESS);
         }
-        Err(crate::error::RunnerError::Interrupted) => return Err(crate::app::Interrupted.into()),
+        Err(crate::error::RunnerError::Interrupted) => return Err(crate::error::Interrupted.into()),
         Err(e) => {
             // Nothing ran, so the run folder stays empty: it goes.
             let _ = std::fs::remove_dir(&run_dir);
