@@ -68,3 +68,6 @@ pub mod units;
 
 pub use error::{ProbeError, RunnerError, StoreError};
 pub use model::{ClaimRecord, ExperimentRecord, RunRecord, Verdict};
+
+#[cfg(test)]
+mod layering_tests;
