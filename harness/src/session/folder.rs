@@ -36,11 +36,11 @@ pub(super) const BASELINE_BYTES_PER_EXPERIMENT: u64 = 4 << 20;
 pub(super) fn check_output_dir(dir: &Path, needed: u64, option: &str) -> Result<()> {
     store::check_room(dir, needed).map_err(|e| {
         let message = match e {
-            store::RoomError::NotWritable { path, source } => format!(
+            crate::error::RoomError::NotWritable { path, source } => format!(
                 "cannot write in {}: {source}; pass {option} with a writable folder",
                 path.display()
             ),
-            store::RoomError::Full { path, free } => format!(
+            crate::error::RoomError::Full { path, free } => format!(
                 "{} has {} free, and this run needs about {}; free space there or pass {option} with another folder",
                 path.display(),
                 crate::units::human_bytes(free),

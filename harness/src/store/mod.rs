@@ -9,7 +9,7 @@ pub mod json;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::StoreError;
+use crate::error::{RoomError, StoreError};
 use crate::runner::RawCapture;
 
 /// The run subfolder that holds the SVG charts (the Markdown report links them).
@@ -52,26 +52,6 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
         .persist(path)
         .map_err(|e| err(path)(e.error))?;
     Ok(())
-}
-
-/// Why a folder cannot take a run's output.
-#[derive(Debug)]
-pub enum RoomError {
-    /// The folder cannot be created, or a file cannot be written in it
-    /// (permissions, a read-only file system, a file where the folder should be).
-    NotWritable {
-        /// The folder.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Writable, but with less free space than the output needs.
-    Full {
-        /// The folder.
-        path: PathBuf,
-        /// Its free bytes (for this user).
-        free: u64,
-    },
 }
 
 /// Checks that `dir` (created if missing) takes a file and has `needed`
