@@ -317,7 +317,7 @@ pub struct RunOptions {
     #[arg(long)]
     pub step: bool,
     /// Longest wait for an experiment between two checkpoints, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = parse_timeout, allow_hyphen_values = true)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS, value_parser = parse_timeout, allow_hyphen_values = true)]
     pub timeout: u64,
     /// Keep this run as the baseline NAME (in --baseline-dir), replacing one of
     /// the same name; written atomically. NAME is a folder name (letters,
@@ -358,6 +358,10 @@ pub struct RunOptions {
     #[arg(long)]
     pub no_aslr: bool,
 }
+
+/// The default `--timeout` of a run, in seconds: ten minutes between two
+/// checkpoints (a `matrix` guest runs with it too).
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 600;
 
 /// The longest `--timeout`: a week. Longer waits are mistakes, and a deadline
 /// computed from a larger figure could overflow the clock.

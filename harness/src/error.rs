@@ -1,4 +1,6 @@
-//! Error types, one per layer. Variants that touch a file carry its path.
+//! Error types, one per layer, in the bottom layer so that any module can
+//! return or recognise them (a [`UsageError`] is exit 2 wherever it comes
+//! from). Variants that touch a file carry its path.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -97,6 +99,16 @@ pub enum RunnerError {
     Interrupted,
 }
 
+/// A mistake in what the user asked for (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The run was interrupted by Ctrl-C or SIGTERM (exit 130).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted; experiments stopped and their temporary files removed")]
+pub struct Interrupted;
+
 /// Writing results failed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {source}")]
@@ -105,6 +117,104 @@ pub struct StoreError {
     pub path: PathBuf,
     /// The cause.
     pub source: std::io::Error,
+}
+
+/// Why a folder cannot take a run's output.
+#[derive(Debug)]
+pub enum RoomError {
+    /// The folder cannot be created, or a file cannot be written in it
+    /// (permissions, a read-only file system, a file where the folder should be).
+    NotWritable {
+        /// The folder.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writable, but with less free space than the output needs.
+    Full {
+        /// The folder.
+        path: PathBuf,
+        /// Its free bytes (for this user).
+        free: u64,
+    },
+}
+
+/// A baseline or results file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// The file does not exist: usually a baseline that was never saved.
+    #[error("{path}: no such file; save a baseline first with --save-baseline NAME{hint}")]
+    Missing {
+        /// The file looked for.
+        path: PathBuf,
+        /// The baselines that do exist, if any.
+        hint: String,
+    },
+    /// The file exists but cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not JSON, or not the layout of a results.json.
+    #[error("{path}: not a vmlab results.json: {reason}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column where JSON says so.
+        reason: String,
+    },
+    /// The file was written by a harness with another layout version.
+    #[error("{path}: format_version {found}, but this harness reads format_version {expected}; rerun the baseline with this harness")]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its format_version.
+        found: u64,
+        /// The one this harness reads ([`crate::model::FORMAT_VERSION`]).
+        expected: u32,
+    },
+    /// A baseline name that is not a safe folder name.
+    #[error("baseline name '{name}' is not usable: use letters, digits, '.', '-' and '_' (e.g. v6.18), or a path to a results.json")]
+    BadName {
+        /// The name given.
+        name: String,
+    },
+    /// A name that reads like a file: names are folders in the baseline folder.
+    #[error("baseline name '{name}' ends in .json, but a name is a folder in the baseline folder; for a file write a path such as ./{name}")]
+    JsonName {
+        /// The name given.
+        name: String,
+    },
+    /// `--save-baseline` was given a path: it writes only inside the baseline folder.
+    #[error("--save-baseline takes a name (a folder in the baseline folder), not the path '{name}'; to write a file elsewhere pass --save-baseline-file PATH")]
+    PathAsName {
+        /// The value given.
+        name: String,
+    },
+    /// The path is a FIFO, a device, a folder without results.json, ...: reading
+    /// it could block or never end.
+    #[error(
+        "{path}: {what}, not a regular file; pass a results.json or the run folder holding one"
+    )]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
+    /// The file is larger than any results.json the harness writes.
+    #[error("{path}: {size} bytes, more than the {limit} bytes a results.json may have; pass a results.json")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// [`crate::store::baseline::MAX_RESULTS_BYTES`].
+        limit: u64,
+    },
 }
 
 /// The one line a command-line mistake found by clap is reported as: what is

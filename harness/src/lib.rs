@@ -1,26 +1,43 @@
 //! The vmlab harness: runs each experiment as a separate process, snapshots it
 //! from outside at every checkpoint, and judges the seeds' claims.
 //!
-//! The data flow:
+//! Imports point one way, down these layers (lowest first; a module may use its
+//! own layer and those below, and `layering_tests` fails on a cycle or an
+//! import that points up):
 //!
-//! 1. [`experiment`]: each experiment's [`experiment::Experiment`] plans its variants.
-//! 2. [`runner`]: spawns the experiment binary, follows its checkpoint protocol and,
-//!    while it waits, reads its /proc files through a [`probe::Probe`].
-//! 3. [`probe`]: parses smaps, status and stat (pure functions over text) into the
-//!    [`model`] types, sizes in bytes.
-//! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`].
-//!    Experiments that measure separately built programs get those programs' file
-//!    facts from [`elf`]; claims about where ELF segments land use [`elf_segments`].
-//! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
-//! 6. [`compare`] matches a run with a baseline (another `RunRecord`) and finds
-//!    the claims and metrics that changed beyond tolerance.
-//! 7. [`outcome`] turns a run (and its comparison) into the results every output
-//!    and the exit code share; [`report::ktap`] prints them for kernel CI.
-//!
-//! [`trace`] measures any program (and `watch` any running process) with the
-//! same snapshots, and judges a claims file of the user's on the result.
-//!
-//! [`matrix`] runs the same pipeline under other kernels in QEMU and compares them.
+//! 1. [`error`], [`units`], [`system`]: the error types of every layer (a
+//!    command-line mistake is a [`error::UsageError`], exit 2), byte and count
+//!    formats, and the machine's facts ([`system::Environment`]).
+//! 2. [`model`]: the records every other layer passes around, sizes in bytes.
+//! 3. [`probe`]: parses smaps, status and stat (pure functions over text) into
+//!    the [`model`] types.
+//! 4. [`runner`]: spawns an experiment binary, follows its checkpoint protocol
+//!    and, while it waits, reads its /proc files through a [`probe::Probe`].
+//! 5. [`store`] (with [`scratch`]): the results folder's layout, atomic writes,
+//!    the `latest` link, and records read back ([`store::baseline`], results.json
+//!    in [`store::json`]); [`scratch`] owns the experiments' temporary folders.
+//! 6. [`elf`], [`elf_segments`]: the file facts of separately built programs
+//!    and where their ELF segments land.
+//! 7. [`experiment`]: each [`experiment::Experiment`] plans its variants and
+//!    judges its claims from the [`model::ExperimentRecord`]; [`explain`] prints
+//!    its explanation, [`selection`] picks experiments and variants by name.
+//! 8. [`compare`]: matches a run with a baseline (another `RunRecord`), pure,
+//!    and finds the claims and metrics that changed beyond tolerance.
+//! 9. [`outcome`]: turns a run (and its comparison) into the results every
+//!    output and the exit code share.
+//! 10. [`report`]: renders a [`model::RunRecord`] and comparisons for people and
+//!     programs; [`report::run_files`] makes the run folder's files (each
+//!     rendered once), which [`store`] writes.
+//! 11. [`cli`], [`progress`], [`step`]: the clap definitions and the terminal's
+//!     progress lines and step mode.
+//! 12. [`options`]: a run's options checked once ([`options::Options`]).
+//! 13. [`session`]: runs the selected experiments for an `Options`: plan, run,
+//!     judge, write, compare, print; the same for the command line and the
+//!     `matrix` guest.
+//! 14. The commands: [`app`] (dispatch, `list`, `explain`, `compare`),
+//!     [`matrix`] (the same session under other kernels in QEMU, compared),
+//!     [`trace`] (any program or running process measured with the same
+//!     snapshots, judged by a claims file of the user's), [`answers`].
 #![deny(missing_docs)]
 
 pub mod answers;
@@ -35,6 +52,7 @@ pub mod explain;
 pub mod generate;
 pub mod matrix;
 pub mod model;
+pub mod options;
 pub mod outcome;
 pub mod probe;
 pub mod progress;
@@ -42,11 +60,16 @@ pub mod report;
 pub mod runner;
 pub mod scratch;
 pub mod selection;
+pub mod session;
 pub mod step;
 pub mod store;
 pub mod system;
 pub mod trace;
+pub mod units;
 pub mod verbosity;
 
 pub use error::{ProbeError, RunnerError, StoreError};
 pub use model::{ClaimRecord, ExperimentRecord, RunRecord, Verdict};
+
+#[cfg(test)]
+mod layering_tests;

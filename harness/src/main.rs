@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use harness::app::{self, Interrupted};
+use harness::app;
 use harness::cli::Cli;
+use harness::error::Interrupted;
 use harness::error::{clap_error_line, named_subcommand, one_line};
 
 fn main() -> ExitCode {

@@ -628,11 +628,6 @@ impl ClaimRecord {
         self
     }
 
-    /// What this claim's result means to CI (see [`crate::outcome`]).
-    pub fn outcome(&self) -> crate::outcome::Outcome {
-        crate::outcome::Outcome::of_claim(self)
-    }
-
     /// Declares the verdict expected on current kernels, and why.
     pub fn expecting(mut self, verdict: Verdict, reason: impl Into<String>) -> ClaimRecord {
         self.expected = Some(Expectation {

@@ -378,7 +378,7 @@ fn claim_case(e: &ExperimentRecord, claim: &ClaimRecord, against: Against<'_>) -
     if let Some(why) = claim_error(e, claim) {
         return Case::leaf(&name, Outcome::Error, &why);
     }
-    let outcome = claim.outcome();
+    let outcome = Outcome::of_claim(claim);
     let expectation = claim.expected.as_ref().map_or("", |x| x.reason.as_str());
     let mut case = match outcome {
         Outcome::Skip => Case::leaf(&name, outcome, &claim.evidence),

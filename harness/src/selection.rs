@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn a_recorded_run_is_restricted_to_the_selected_variants_and_their_claims() {
         let mut run =
-            crate::report::json::parse(include_str!("../tests/fixtures/runs/mmap-file-quick.json"))
+            crate::store::json::parse(include_str!("../tests/fixtures/runs/mmap-file-quick.json"))
                 .expect("the fixture parses");
         restrict(
             &mut run,

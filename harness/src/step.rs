@@ -9,14 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use crate::experiment::{human_bytes, Experiment};
+use crate::experiment::Experiment;
 use crate::explain::{step_caption, wrap};
 use crate::model::{CheckpointRecord, ProcessRecord, RegionPagemap};
-use crate::report::delta::{
-    hidden_count, mapping_deltas, signed_bytes, Change, DeltaFilter, MappingDelta,
-};
+use crate::report::delta::{hidden_count, mapping_deltas, Change, DeltaFilter, MappingDelta};
 use crate::report::width::truncate;
 use crate::runner;
+use crate::units::{human_bytes, signed_bytes};
 
 static QUIT: AtomicBool = AtomicBool::new(false);
 

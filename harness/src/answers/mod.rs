@@ -8,13 +8,14 @@ mod texts;
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::experiment::{human_bytes, Experiment};
+use crate::experiment::Experiment;
 use crate::explain::wrap;
 use crate::model::RunRecord;
+use crate::units::human_bytes;
 
 /// The latest run under `root`, if there is one that can be read.
 pub fn latest_run(root: &Path) -> Option<RunRecord> {
-    crate::compare::baseline::load(&root.join("latest").join("results.json")).ok()
+    crate::store::baseline::load(&root.join("latest").join("results.json")).ok()
 }
 
 pub use crate::experiment::Facts;

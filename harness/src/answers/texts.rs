@@ -2,11 +2,11 @@
 //! questions (`Explanation::questions`); a test checks the counts agree.
 
 use super::{bytes_and_pages, figure, Answer, Facts};
-use crate::experiment::human_bytes;
 use crate::model::MemoryFigures;
+use crate::units::human_bytes;
 
 fn delta(after: u64, before: u64) -> String {
-    crate::report::delta::signed_bytes(after as i64 - before as i64)
+    crate::units::signed_bytes(after as i64 - before as i64)
 }
 
 fn fault_sum(f: &Facts<'_>, variant: &str, role: &str, labels: &[&str]) -> Option<(u64, u64)> {

@@ -2,9 +2,9 @@
 //! moved beyond their tolerance, and what differs in the environment (the kernel,
 //! THP mode, page size, glibc or file system explain most changes).
 //!
-//! [`compare`] is a pure function over two [`RunRecord`]s; [`baseline`] loads and
-//! saves them (and is the only part that does I/O), [`render`] turns a
-//! [`Comparison`] into a table. Every metric comparison has one of three outcomes
+//! [`compare`] is a pure function over two [`RunRecord`]s, which
+//! [`crate::store::baseline`] loads and saves (this module does no I/O);
+//! [`crate::report::comparison`] turns a [`Comparison`] into tables. Every metric comparison has one of three outcomes
 //! after criterion's: unchanged, within the noise band, or beyond it.
 //!
 //! **The policy** (the exit code of `compare` and `--baseline` follows it):
@@ -38,9 +38,7 @@
 //! the same page size and the same parameters; the claims are still compared, and
 //! [`Comparison::not_compared`] says what was left out and why.
 
-pub mod baseline;
 pub mod costs;
-pub mod render;
 pub mod tolerance;
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,14 +1,12 @@
 //! Comparison of records built from a saved real run.
 
-use std::path::Path;
-
 use super::*;
 use crate::compare::tolerance::ToleranceSetting;
 
 const FIXTURE: &str = include_str!("../../tests/fixtures/runs/mmap-file-quick.json");
 
 fn run() -> RunRecord {
-    crate::report::json::parse(FIXTURE).expect("the fixture parses")
+    crate::store::json::parse(FIXTURE).expect("the fixture parses")
 }
 
 fn variant_mut<'a>(run: &'a mut RunRecord, name: &str) -> &'a mut VariantRecord {
@@ -196,7 +194,7 @@ fn the_table_lists_environment_claims_then_metrics_beyond_tolerance_first() {
         .minor += 1000;
     new.experiments[0].claims[0].verdict = Verdict::Inconclusive;
     let cmp = compare(&old, &new, Tolerances::default());
-    let text = render::text(&cmp, "v6.18");
+    let text = crate::report::comparison::text(&cmp, "v6.18");
     let env = text.find("Environment differences").expect("env section");
     let claims = text
         .find("Claims whose verdict changed")
@@ -215,55 +213,6 @@ fn the_table_lists_environment_claims_then_metrics_beyond_tolerance_first() {
 }
 
 #[test]
-fn baselines_are_found_by_name_or_path() {
-    let dir = Path::new("/b");
-    assert_eq!(
-        baseline::resolve(dir, "v6.18").expect("name"),
-        Path::new("/b/v6.18/results.json")
-    );
-    assert_eq!(
-        baseline::resolve(dir, "old/results.json").expect("path"),
-        Path::new("old/results.json")
-    );
-    for bad in ["", ".hidden", "a b", "x;y"] {
-        assert!(baseline::resolve(dir, bad).is_err(), "{bad:?}");
-    }
-}
-
-#[test]
-fn bad_baseline_files_name_the_file_and_the_problem() {
-    let path = Path::new("base.json");
-    let e = baseline::parse("{ not json", path).expect_err("malformed");
-    assert!(
-        e.to_string()
-            .starts_with("base.json: not a vmlab results.json"),
-        "{e}"
-    );
-    let e = baseline::parse("{}", path).expect_err("no version");
-    assert!(e.to_string().contains("no format_version"), "{e}");
-    let newer = FIXTURE.replacen("\"format_version\": 1", "\"format_version\": 99", 1);
-    let e = baseline::parse(&newer, path).expect_err("version");
-    assert!(e.to_string().contains("format_version 99"), "{e}");
-    let e = baseline::load(Path::new("/nonexistent/v1/results.json")).expect_err("missing");
-    assert!(e.to_string().contains("--save-baseline"), "{e}");
-}
-
-#[test]
-fn saving_a_baseline_replaces_it_whole() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = baseline::resolve(dir.path(), "v1").expect("name");
-    baseline::save(&path, &run()).expect("save");
-    baseline::save(&path, &run()).expect("save again");
-    let back = baseline::load(&path).expect("load");
-    assert_eq!(back.experiments.len(), 1);
-    let files: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
-        .expect("read")
-        .map(|e| e.expect("entry").file_name())
-        .collect();
-    assert_eq!(files, ["results.json"]);
-}
-
-#[test]
 fn a_decrease_beyond_tolerance_is_a_change_with_its_direction_not_a_regression() {
     let old = run();
     let mut new = run();
@@ -277,7 +226,7 @@ fn a_decrease_beyond_tolerance_is_a_change_with_its_direction_not_a_regression()
         (m.change, m.change.direction()),
         (Change::Decreased, "decreased")
     );
-    assert!(render::summary(&cmp).starts_with("no regression, but changes"));
+    assert!(crate::report::comparison::summary(&cmp).starts_with("no regression, but changes"));
 }
 
 #[test]

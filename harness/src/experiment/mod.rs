@@ -34,6 +34,10 @@ use experiments::ExperimentInfo;
 use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable, Verdict};
 use crate::system::Environment;
 
+/// The byte and count formats, kept here under their old names so that the
+/// experiments' evidence text keeps reading `super::human_bytes`.
+pub use crate::units::{grouped, human_bytes, signed_bytes};
+
 /// What an experiment's plan may depend on.
 #[derive(Debug, Clone)]
 pub struct PlanContext<'a> {
@@ -176,44 +180,6 @@ impl Claim {
     pub fn unmeasured(&self, variant: Option<&str>, why: impl Into<String>) -> ClaimRecord {
         self.judged(variant, Verdict::Inconclusive, why)
     }
-}
-
-/// Bytes in a human unit (KiB, MiB, GiB), for evidence text.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// Bytes with a sign, in a readable unit (`+4.0 KiB`, `-1.0 MiB`, `0`).
-pub fn signed_bytes(bytes: i64) -> String {
-    match bytes {
-        0 => "0".into(),
-        b if b > 0 => format!("+{}", human_bytes(b as u64)),
-        b => format!("-{}", human_bytes(b.unsigned_abs())),
-    }
-}
-
-/// A count with thousands separators (`912,280`).
-pub fn grouped(n: u64) -> String {
-    let whole = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 /// Small builders of synthetic records for the judges' tests.
@@ -526,12 +492,5 @@ mod tests {
                 info.name
             );
         }
-    }
-
-    #[test]
-    fn human_bytes_picks_a_readable_unit() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(64 * 1024), "64.0 KiB");
-        assert_eq!(human_bytes(1_000_000_000), "953.7 MiB");
     }
 }

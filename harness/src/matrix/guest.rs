@@ -1,8 +1,9 @@
 //! The guest side of the matrix: `harness guest-init` runs as PID 1 (`/init` in
 //! the initramfs). It mounts what the experiments need, among them the ext4
 //! disk for their files (loading the kernel's own virtio and ext4 modules from
-//! the initramfs first, where they are modules), runs the experiments exactly
-//! as `harness run --quick` does, sends results.json framed over the second
+//! the initramfs first, where they are modules), runs the experiments through
+//! the same [`crate::session`] as `harness run --quick` (with [`Options`] built
+//! from the kernel command line), sends results.json framed over the second
 //! serial port, and powers the machine off. Whatever fails, it reports on the
 //! console and powers off, so the host never waits for its timeout needlessly.
 
@@ -10,11 +11,12 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use clap::Parser;
 
 use super::console::{self, PROGRESS};
-use crate::cli::Cli;
+use crate::error::UsageError;
 use crate::model::RunRecord;
+use crate::options::Options;
+use crate::selection::Selection;
 use crate::system::GuestInfo;
 
 /// Where the initramfs keeps the experiment binaries.
@@ -85,17 +87,14 @@ fn run_guest() -> Result<()> {
         Some(why) => say(&format!("{FILES_IN_RAM} {why}")),
         None => say(&format!("files on {DISK} (ext4) at {FILES_DIR}")),
     }
-    let mut args: Vec<String> = vec!["harness".into(), "run".into()];
-    args.extend(experiments.split(',').map(str::to_string));
-    args.extend([
-        "--quick".into(),
-        "--out".into(),
-        RESULTS_DIR.into(),
-        "--dir".into(),
-        files_dir.into(),
-    ]);
+    let names: Vec<String> = experiments.split(',').map(str::to_string).collect();
+    let mut options = Options::quick(Selection::parse_all(&names).map_err(UsageError)?);
+    options.results_root = RESULTS_DIR.into();
+    options.temp_dir = files_dir.into();
     if let Some(size) = param("vmlab.size") {
-        args.extend(["--size".into(), size]);
+        let bytes = crate::cli::parse_run_size(&size)
+            .map_err(|e| UsageError(format!("vmlab.size={size}: {e}")))?;
+        options.size = Some(bytes);
     }
     // No other thread reads the environment (the stderr relay only copies
     // bytes), so changing it cannot race.
@@ -104,11 +103,9 @@ fn run_guest() -> Result<()> {
     std::env::set_var("HOME", "/tmp");
     quiet_stdout();
     say(&format!("running {experiments}"));
-    let cli = Cli::try_parse_from(&args)
-        .map_err(|e| anyhow::anyhow!("bad guest arguments {args:?}: {e}"))?;
     // The run writes results even when an experiment fails; its exit status is
     // in the results, so it is not needed here.
-    let _ = crate::app::run(cli)?;
+    let _ = crate::session::run(&options)?;
     let latest = Path::new(RESULTS_DIR).join("latest").join("results.json");
     let text = std::fs::read_to_string(&latest)
         .with_context(|| format!("cannot read {}", latest.display()))?;

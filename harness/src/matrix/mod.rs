@@ -40,11 +40,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::app::UsageError;
-use crate::experiment::human_bytes;
+use crate::error::UsageError;
 use crate::model::{RunRecord, Status, Verdict};
 use crate::store;
 use crate::system::GuestInfo;
+use crate::units::human_bytes;
 use kernels::{KernelImage, KernelSpec};
 use qemu::{GuestEnd, GuestSpec, Machine};
 
@@ -382,7 +382,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
         .iter()
         .filter_map(|k| Some((k.label.as_str(), k.run.as_ref().ok()?)))
         .collect();
-    let (text, markdown) = match crate::compare::costs::across_kernels(&priced) {
+    let (text, markdown) = match crate::report::costs::across_kernels(&priced) {
         Some(t) => (
             format!("{text}\n{}", crate::report::text::layout(&t)),
             format!("{markdown}\n{}", crate::report::markdown::layout(&t)),
@@ -672,7 +672,7 @@ impl Job {
                 _ => self.native(setup.options, setup.binaries),
             });
         let run = match outcome {
-            Ok(run) => match store::write_run(&self.folder, &run) {
+            Ok(run) => match store::write_run(&self.folder, &crate::report::run_files(&run)) {
                 Ok(()) => Ok(run),
                 Err(e) => Err(format!("{e}")),
             },

@@ -5,9 +5,9 @@
 use super::changes::Explanation;
 use super::compare::{Matrix, Row, RowKind, Unit, Value};
 use super::KernelResult;
-use crate::experiment::grouped;
-use crate::experiment::human_bytes;
 use crate::report::table::{verdict_word, Table};
+use crate::units::grouped;
+use crate::units::human_bytes;
 
 /// The mark after a cell that differs from the reference column beyond tolerance.
 pub const DIFFERS: &str = " *";

@@ -3,9 +3,9 @@
 //! resident pages are, mapping kind by mapping kind. Shown only when some
 //! variant carries `binary` facts.
 
-use crate::experiment::human_bytes;
 use crate::experiment::programs::{self, Part};
 use crate::model::{ExperimentRecord, Linking, MemoryFigures};
+use crate::units::human_bytes;
 
 use super::table::Table;
 

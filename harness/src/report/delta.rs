@@ -8,8 +8,8 @@
 //! process on the machine mapped or unmapped), and changes smaller than a page.
 //! `--all-mappings` ([`DeltaFilter::all`]) shows everything.
 
-use crate::experiment::human_bytes;
 use crate::model::{MappingRecord, ProcessRecord, VariantRecord};
+use crate::units::{human_bytes, signed_bytes};
 
 use super::table::Table;
 
@@ -151,8 +151,6 @@ pub fn hidden_count(
     };
     mapping_deltas(before, after, &all).len() - mapping_deltas(before, after, filter).len()
 }
-
-pub use crate::experiment::signed_bytes;
 
 /// The previous snapshot of process `pid` before checkpoint `index` of a variant.
 pub fn previous(variant: &VariantRecord, index: usize, pid: i32) -> Option<&ProcessRecord> {
@@ -402,12 +400,5 @@ mod tests {
         let text: Vec<&str> = table.rows.iter().map(|r| r[3].as_str()).collect();
         assert!(text[1].starts_with("(new process:"), "{text:?}");
         assert_eq!(table.rows[1][1], "main 11");
-    }
-
-    #[test]
-    fn signed_bytes_show_direction() {
-        assert_eq!(signed_bytes(4096), "+4.0 KiB");
-        assert_eq!(signed_bytes(-4096), "-4.0 KiB");
-        assert_eq!(signed_bytes(0), "0");
     }
 }

@@ -60,7 +60,7 @@ fn table_html(t: &Table) -> String {
 
 /// The CSS class of a claim's verdict cell.
 fn verdict_class(c: &ClaimRecord) -> &'static str {
-    match (c.verdict, c.outcome()) {
+    match (c.verdict, crate::outcome::Outcome::of_claim(c)) {
         (_, crate::outcome::Outcome::XFail) => "expected",
         (Verdict::Confirmed, _) => "confirmed",
         (Verdict::Refuted, _) => "refuted",
@@ -119,7 +119,7 @@ fn claims_detail(out: &mut String, claims: &[ClaimRecord]) {
     out.push_str("</table>\n");
 }
 
-fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord) {
+fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &plot::Charts) {
     let _ = writeln!(out, "<section id=\"{0}\">\n<h2>{0}</h2>", escape(&e.name));
     if let Some(exp) = crate::experiment::find(&e.name) {
         let info = exp.info();
@@ -169,7 +169,7 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord) {
                 escape(v.reason.as_deref().unwrap_or(""))
             );
         }
-        for chart in plot::charts(&e.name, v) {
+        for chart in charts.of_variant(&e.name, &v.name) {
             let _ = writeln!(
                 out,
                 "<figure class=\"chart\">{}<figcaption>{}</figcaption></figure>",
@@ -197,8 +197,8 @@ fn strip_xml_declaration(svg: &str) -> &str {
     }
 }
 
-/// The whole run as one HTML page.
-pub fn render(run: &RunRecord) -> String {
+/// The whole run as one HTML page, with the run's `charts` inlined.
+pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
     let tally = summary::Tally::of(run);
     let mut out = String::new();
     let _ = writeln!(
@@ -233,7 +233,7 @@ pub fn render(run: &RunRecord) -> String {
     }
     out.push_str("</dl>\n");
     for e in &run.experiments {
-        experiment(&mut out, run, e);
+        experiment(&mut out, run, e, charts);
     }
     out.push_str("</body>\n</html>\n");
     out

@@ -69,8 +69,9 @@ fn claim_index(run: &RunRecord) -> Table {
     table
 }
 
-/// The whole run as a Markdown report.
-pub fn render(run: &RunRecord) -> String {
+/// The whole run as a Markdown report, linking the run's `charts` (rendered
+/// once, by the caller, for every file that shows them).
+pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -163,7 +164,7 @@ pub fn render(run: &RunRecord) -> String {
                     },
                 )));
                 out.push('\n');
-                for chart in plot::charts(&e.name, v) {
+                for chart in charts.of_variant(&e.name, &v.name) {
                     let _ = writeln!(
                         out,
                         "![{}]({}/{})\n",

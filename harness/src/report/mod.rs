@@ -1,11 +1,16 @@
 //! Rendering a [`RunRecord`] for people and programs. One format per file; the
-//! terminal and Markdown formats share one table model ([`table`]).
+//! terminal and Markdown formats share one table model ([`table`]). The run
+//! folder's file set is made by [`files`] (each file rendered once) and handed to
+//! [`crate::store`] as bytes; comparisons are rendered by [`comparison`] and
+//! [`costs`].
 
 pub mod binaries;
+pub mod comparison;
+pub mod costs;
 pub mod csv;
 pub mod delta;
+pub mod files;
 pub mod html;
-pub mod json;
 pub mod ktap;
 pub mod markdown;
 pub mod plot;
@@ -13,6 +18,8 @@ pub mod summary;
 pub mod table;
 pub mod text;
 pub mod width;
+
+pub use files::run_files;
 
 use clap::ValueEnum;
 
@@ -65,8 +72,8 @@ pub fn render(run: &RunRecord, format: Format) -> String {
 pub fn render_view(run: &RunRecord, format: Format, view: &View) -> String {
     match format {
         Format::Table => text::render(run, view),
-        Format::Markdown => markdown::render(run),
-        Format::Json => json::render(run),
+        Format::Markdown => markdown::render(run, &plot::Charts::of(run)),
+        Format::Json => crate::store::json::render(run),
         Format::Csv => csv::checkpoints(run),
         Format::Tap => ktap::render(run, None),
     }

@@ -25,6 +25,43 @@ pub struct Chart {
     pub svg: String,
 }
 
+/// Every chart of a run, rendered once and shared by the files that show them
+/// (the SVG files themselves, results.md's links, results.html's figures).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Charts {
+    /// (experiment, variant, its charts), in the run's order.
+    by_variant: Vec<(String, String, Vec<Chart>)>,
+}
+
+impl Charts {
+    /// Renders every chart of every variant of `run`.
+    pub fn of(run: &crate::model::RunRecord) -> Charts {
+        let by_variant = run
+            .experiments
+            .iter()
+            .flat_map(|e| {
+                e.variants
+                    .iter()
+                    .map(|v| (e.name.clone(), v.name.clone(), charts(&e.name, v)))
+            })
+            .collect();
+        Charts { by_variant }
+    }
+
+    /// The charts of one variant (none if it has none).
+    pub fn of_variant(&self, experiment: &str, variant: &str) -> &[Chart] {
+        self.by_variant
+            .iter()
+            .find(|(e, v, _)| e == experiment && v == variant)
+            .map_or(&[], |(_, _, charts)| charts.as_slice())
+    }
+
+    /// Every chart, in the run's order.
+    pub fn iter(&self) -> impl Iterator<Item = &Chart> {
+        self.by_variant.iter().flat_map(|(_, _, charts)| charts)
+    }
+}
+
 /// Every chart for one variant.
 pub fn charts(experiment: &str, variant: &VariantRecord) -> Vec<Chart> {
     let mut out = Vec::new();

@@ -53,7 +53,7 @@ impl Tally {
                     Verdict::Refuted => t.refuted += 1,
                     Verdict::Inconclusive => t.inconclusive += 1,
                 }
-                match c.outcome() {
+                match Outcome::of_claim(c) {
                     Outcome::XFail => t.refuted_expected += 1,
                     Outcome::XPass => t.confirmed_unexpectedly += 1,
                     _ => {}
@@ -99,7 +99,7 @@ impl Tally {
 /// The verdict as the summary column shows it: refutations declared in advance
 /// carry a `*` (the tally explains it).
 pub fn verdict_cell(claim: &ClaimRecord) -> String {
-    match claim.outcome() {
+    match Outcome::of_claim(claim) {
         Outcome::XFail => format!("{}*", claim.verdict),
         Outcome::XPass => format!("{}!", claim.verdict),
         _ => claim.verdict.to_string(),
@@ -295,7 +295,7 @@ pub fn price_lines(e: &ExperimentRecord, width: usize) -> Vec<String> {
 
 /// Nanoseconds with thousands separated, whole.
 fn nanos(value: f64) -> String {
-    crate::experiment::grouped(value.round().max(0.0) as u64)
+    crate::units::grouped(value.round().max(0.0) as u64)
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The table model shared by the terminal and Markdown renderers: which rows and
 //! columns each view has, as display strings. Renderers only lay them out.
 
-use crate::experiment::human_bytes;
 use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable, VariantRecord, Verdict};
 use crate::system::Environment;
+use crate::units::human_bytes;
 
 /// A table of display strings.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,13 +15,13 @@ use super::claims::{self, ClaimsFile};
 use super::label;
 use super::session::{self, CheckpointCause, TraceSpec};
 use crate::cli::TraceArgs;
-use crate::compare::baseline::{self, BaselineMode};
 use crate::compare::{self as comparing, Comparison};
 use crate::model::{CheckpointRecord, ExperimentRecord, RunRecord, FORMAT_VERSION};
 use crate::probe::ProcProbe;
 use crate::report::{self, Format};
 use crate::runner;
 use crate::store;
+use crate::store::baseline::{self, BaselineMode};
 use crate::system::Environment;
 use crate::verbosity;
 
@@ -64,7 +64,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     let baseline_dir = args
         .baseline_dir
         .clone()
-        .unwrap_or_else(|| crate::app::default_results_root().join("baselines"));
+        .unwrap_or_else(|| store::default_results_root().join("baselines"));
     let mode = BaselineMode::from_flags(
         &baseline_dir,
         args.baseline.as_deref(),
@@ -122,7 +122,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
             eprintln!("stopped as asked; the program's processes are gone");
             return Ok(ExitCode::SUCCESS);
         }
-        Err(crate::error::RunnerError::Interrupted) => return Err(crate::app::Interrupted.into()),
+        Err(crate::error::RunnerError::Interrupted) => return Err(crate::error::Interrupted.into()),
         Err(e) => {
             // Nothing ran, so the run folder stays empty: it goes.
             let _ = std::fs::remove_dir(&run_dir);
@@ -181,7 +181,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         experiments: vec![experiment],
         repeats: None,
     };
-    store::write_run(&run_dir, &run)?;
+    store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &outcome.raw)?;
     store::point_latest(&results_root, &run_dir)?;
     finish(
@@ -221,12 +221,12 @@ pub(crate) fn finish(
         let label = path.display().to_string();
         store::write_atomic(
             &run_dir.join("comparison.md"),
-            comparing::render::markdown(cmp, &label).as_bytes(),
+            report::comparison::markdown(cmp, &label).as_bytes(),
         )?;
         if machine_format(format) {
-            verbosity::out_err(comparing::render::text(cmp, &label));
+            verbosity::out_err(report::comparison::text(cmp, &label));
         } else {
-            verbosity::out(format!("\n{}", comparing::render::text(cmp, &label)));
+            verbosity::out(format!("\n{}", report::comparison::text(cmp, &label)));
         }
     }
     verbosity::note(format_args!("results written to {}", run_dir.display()));
@@ -252,7 +252,8 @@ struct StepPause {
 
 impl StepPause {
     fn pause(&mut self, record: &CheckpointRecord, cause: &CheckpointCause) {
-        use crate::report::delta::{mapping_deltas, signed_bytes, Change};
+        use crate::report::delta::{mapping_deltas, Change};
+        use crate::units::signed_bytes;
         let mut out = format!("\n=== stopped at {} ===\n", record.label);
         for line in &cause.waiting {
             out.push_str(&format!("  {line}\n"));
@@ -326,7 +327,7 @@ pub(crate) fn start_run(out: Option<&Path>) -> Result<RunStart> {
     let env = Environment::detect(&std::env::temp_dir());
     let results_root = out
         .map(Path::to_path_buf)
-        .unwrap_or_else(crate::app::default_results_root);
+        .unwrap_or_else(store::default_results_root);
     let run_dir = store::create_run_dir(
         &results_root,
         &store::run_dir_name(&started, &env.hostname, false),

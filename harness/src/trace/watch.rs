@@ -16,7 +16,6 @@ use anyhow::{bail, Result};
 
 use super::tree::{self, Tree};
 use crate::cli::WatchArgs;
-use crate::compare::baseline::BaselineMode;
 use crate::model::{
     CheckpointRecord, ExperimentRecord, Faults, ProcessRecord, RunRecord, Status, VariantRecord,
     FORMAT_VERSION,
@@ -25,6 +24,7 @@ use crate::probe::ProcProbe;
 use crate::runner::snapshot::snapshot_process;
 use crate::runner::{self, RawCapture};
 use crate::store;
+use crate::store::baseline::BaselineMode;
 
 /// The command name of `pid` (/proc/PID/comm).
 fn comm(pid: i32) -> String {
@@ -214,7 +214,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         }],
         repeats: None,
     };
-    store::write_run(&run_dir, &run)?;
+    store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &raw)?;
     store::point_latest(&results_root, &run_dir)?;
     super::command::finish(

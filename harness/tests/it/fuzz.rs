@@ -299,12 +299,12 @@ proptest! {
         };
         let (start, end) = spans[at % spans.len()];
         let text = format!("{}{value}{}", &RESULTS[..start], &RESULTS[end..]);
-        if let Ok(run) = harness::compare::baseline::parse(&text, Path::new("x.json")) {
-            let original = harness::compare::baseline::parse(RESULTS, Path::new("y.json")).expect("fixture");
+        if let Ok(run) = harness::store::baseline::parse(&text, Path::new("x.json")) {
+            let original = harness::store::baseline::parse(RESULTS, Path::new("y.json")).expect("fixture");
             let forward = harness::compare::compare(&original, &run, Default::default());
             let backward = harness::compare::compare(&run, &original, Default::default());
-            let _ = harness::compare::render::text(&forward, "y.json");
-            let _ = harness::compare::render::markdown(&backward, "x.json");
+            let _ = harness::report::comparison::text(&forward, "y.json");
+            let _ = harness::report::comparison::markdown(&backward, "x.json");
         }
     }
 }

@@ -10,7 +10,7 @@ const FIXTURE: &str = include_str!("../../../tests/fixtures/runs/mmap-file-quick
 /// The fixture with three claims of the warm variant: one confirmed, one
 /// inconclusive, one refuted as declared in advance.
 fn small_run() -> RunRecord {
-    let mut run = crate::report::json::parse(FIXTURE).expect("fixture");
+    let mut run = crate::store::json::parse(FIXTURE).expect("fixture");
     run.environment.kernel = "6.18.44-test".into();
     let e = &mut run.experiments[0];
     e.claims.retain(|c| c.variant.as_deref() == Some("warm"));

@@ -5,11 +5,12 @@
 
 use std::fmt::Write;
 
-use super::{Change, Comparison, VerdictChange};
-use crate::report::table::{verdict_word, Table};
+use super::table::{verdict_word, Table};
+use crate::compare::{Change, Comparison, VerdictChange};
 
 /// The word a metric outcome is shown as; what is beyond tolerance stands out
-/// in capitals, with its direction and what it means (see [`super`]'s policy).
+/// in capitals, with its direction and what it means (see [`crate::compare`]'s
+/// policy).
 pub fn change_word(change: Change) -> &'static str {
     match change {
         Change::Unchanged => "unchanged",
@@ -210,7 +211,7 @@ pub fn text(cmp: &Comparison, baseline: &str) -> String {
         Style {
             title: "",
             section: "== ",
-            layout: crate::report::text::layout,
+            layout: super::text::layout,
         },
     )
 }
@@ -223,7 +224,7 @@ pub fn markdown(cmp: &Comparison, baseline: &str) -> String {
         Style {
             title: "## ",
             section: "### ",
-            layout: crate::report::markdown::layout,
+            layout: super::markdown::layout,
         },
     )
 }

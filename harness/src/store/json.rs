@@ -1,4 +1,6 @@
-//! results.json: the full record, the format every other tool reads back.
+//! results.json: the full record, the format every other tool reads back. Its
+//! text is made here only, for the run folder, `--format json` and baselines
+//! alike, so that what is written is what [`super::baseline::parse`] reads.
 
 use crate::model::RunRecord;
 

@@ -1,13 +1,13 @@
 //! Baselines on disk: plain results.json files, one folder per name under the
-//! baseline folder (`results/baselines/<name>/results.json` by default). This is
-//! the only part of [`crate::compare`] that does I/O; every error names its file.
+//! baseline folder (`results/baselines/<name>/results.json` by default), and the
+//! reading back of any run's results.json. [`crate::compare`] gets the records
+//! from here and does no I/O of its own; every error names its file.
 
 use std::path::{Path, PathBuf};
 
-use crate::error::StoreError;
+use super::{json, write_atomic};
+use crate::error::{BaselineError, StoreError};
 use crate::model::{RunRecord, FORMAT_VERSION};
-use crate::report::json;
-use crate::store;
 
 /// What to do with baselines in a run, after criterion's `Baseline` policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,84 +74,6 @@ impl BaselineMode {
             _ => None,
         }
     }
-}
-
-/// A baseline or results file that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum BaselineError {
-    /// The file does not exist: usually a baseline that was never saved.
-    #[error("{path}: no such file; save a baseline first with --save-baseline NAME{hint}")]
-    Missing {
-        /// The file looked for.
-        path: PathBuf,
-        /// The baselines that do exist, if any.
-        hint: String,
-    },
-    /// The file exists but cannot be read.
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The file is not JSON, or not the layout of a results.json.
-    #[error("{path}: not a vmlab results.json: {reason}")]
-    Malformed {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, with line and column where JSON says so.
-        reason: String,
-    },
-    /// The file was written by a harness with another layout version.
-    #[error("{path}: format_version {found}, but this harness reads format_version {expected}; rerun the baseline with this harness")]
-    Version {
-        /// The file.
-        path: PathBuf,
-        /// Its format_version.
-        found: u64,
-        /// The one this harness reads ([`FORMAT_VERSION`]).
-        expected: u32,
-    },
-    /// A baseline name that is not a safe folder name.
-    #[error("baseline name '{name}' is not usable: use letters, digits, '.', '-' and '_' (e.g. v6.18), or a path to a results.json")]
-    BadName {
-        /// The name given.
-        name: String,
-    },
-    /// A name that reads like a file: names are folders in the baseline folder.
-    #[error("baseline name '{name}' ends in .json, but a name is a folder in the baseline folder; for a file write a path such as ./{name}")]
-    JsonName {
-        /// The name given.
-        name: String,
-    },
-    /// `--save-baseline` was given a path: it writes only inside the baseline folder.
-    #[error("--save-baseline takes a name (a folder in the baseline folder), not the path '{name}'; to write a file elsewhere pass --save-baseline-file PATH")]
-    PathAsName {
-        /// The value given.
-        name: String,
-    },
-    /// The path is a FIFO, a device, a folder without results.json, ...: reading
-    /// it could block or never end.
-    #[error(
-        "{path}: {what}, not a regular file; pass a results.json or the run folder holding one"
-    )]
-    NotAFile {
-        /// The path.
-        path: PathBuf,
-        /// What it is.
-        what: &'static str,
-    },
-    /// The file is larger than any results.json the harness writes.
-    #[error("{path}: {size} bytes, more than the {limit} bytes a results.json may have; pass a results.json")]
-    TooLarge {
-        /// The file.
-        path: PathBuf,
-        /// Its size in bytes.
-        size: u64,
-        /// [`MAX_RESULTS_BYTES`].
-        limit: u64,
-    },
 }
 
 /// The largest results.json read: 128 MiB. A full run with every experiment
@@ -297,7 +219,7 @@ pub fn save(path: &Path, run: &RunRecord) -> Result<(), StoreError> {
             source,
         })?;
     }
-    store::write_atomic(path, json::render(run).as_bytes())
+    write_atomic(path, json::render(run).as_bytes())
 }
 
 /// "; saved baselines: a, b" for a missing `<dir>/<name>/results.json`.
@@ -322,5 +244,65 @@ fn existing_hint(path: &Path) -> String {
             dir.display(),
             names.join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/runs/mmap-file-quick.json");
+
+    fn run() -> RunRecord {
+        json::parse(FIXTURE).expect("the fixture parses")
+    }
+
+    #[test]
+    fn baselines_are_found_by_name_or_path() {
+        let dir = Path::new("/b");
+        assert_eq!(
+            resolve(dir, "v6.18").expect("name"),
+            Path::new("/b/v6.18/results.json")
+        );
+        assert_eq!(
+            resolve(dir, "old/results.json").expect("path"),
+            Path::new("old/results.json")
+        );
+        for bad in ["", ".hidden", "a b", "x;y"] {
+            assert!(resolve(dir, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bad_baseline_files_name_the_file_and_the_problem() {
+        let path = Path::new("base.json");
+        let e = parse("{ not json", path).expect_err("malformed");
+        assert!(
+            e.to_string()
+                .starts_with("base.json: not a vmlab results.json"),
+            "{e}"
+        );
+        let e = parse("{}", path).expect_err("no version");
+        assert!(e.to_string().contains("no format_version"), "{e}");
+        let newer = FIXTURE.replacen("\"format_version\": 1", "\"format_version\": 99", 1);
+        let e = parse(&newer, path).expect_err("version");
+        assert!(e.to_string().contains("format_version 99"), "{e}");
+        let e = load(Path::new("/nonexistent/v1/results.json")).expect_err("missing");
+        assert!(e.to_string().contains("--save-baseline"), "{e}");
+    }
+
+    #[test]
+    fn saving_a_baseline_replaces_it_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = resolve(dir.path(), "v1").expect("name");
+        save(&path, &run()).expect("save");
+        save(&path, &run()).expect("save again");
+        let back = load(&path).expect("load");
+        assert_eq!(back.experiments.len(), 1);
+        let files: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
+            .expect("read")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(files, ["results.json"]);
     }
 }

@@ -1,15 +1,41 @@
 //! The results folder: one folder per run, files written atomically (temp file in
-//! the same folder, then rename), and a `latest` link to the newest run.
+//! the same folder, then rename), a `latest` link to the newest run, and the
+//! records read back ([`baseline`]). What the files say is the report layer's
+//! business ([`crate::report::run_files`]); this module only lays them out and
+//! writes them, so it knows nothing of formats beyond results.json ([`json`]).
+
+pub mod baseline;
+pub mod json;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::StoreError;
-use crate::model::RunRecord;
-use crate::report::{csv, json, markdown, plot};
+use crate::error::{RoomError, StoreError};
+use crate::runner::RawCapture;
 
 /// The run subfolder that holds the SVG charts (the Markdown report links them).
 pub const PLOTS_DIR: &str = "plots";
-use crate::runner::RawCapture;
+
+/// One file of a run folder's set, ready to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFile {
+    /// Its path inside the run folder (`results.json`, `plots/<chart>.svg`).
+    pub name: PathBuf,
+    /// Its contents.
+    pub contents: String,
+}
+
+/// The default results folder: `results/` of the workspace when the harness runs
+/// from its build folder, else `results/` here.
+pub fn default_results_root() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf);
+    let exe = std::env::current_exe().ok();
+    match (workspace, exe) {
+        (Some(ws), Some(exe)) if exe.starts_with(&ws) => ws.join("results"),
+        _ => PathBuf::from("results"),
+    }
+}
 
 fn err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError {
@@ -26,26 +52,6 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
         .persist(path)
         .map_err(|e| err(path)(e.error))?;
     Ok(())
-}
-
-/// Why a folder cannot take a run's output.
-#[derive(Debug)]
-pub enum RoomError {
-    /// The folder cannot be created, or a file cannot be written in it
-    /// (permissions, a read-only file system, a file where the folder should be).
-    NotWritable {
-        /// The folder.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// Writable, but with less free space than the output needs.
-    Full {
-        /// The folder.
-        path: PathBuf,
-        /// Its free bytes (for this user).
-        free: u64,
-    },
 }
 
 /// Checks that `dir` (created if missing) takes a file and has `needed`
@@ -134,18 +140,19 @@ pub fn run_dir_name(started: &chrono::DateTime<chrono::Utc>, host: &str, quick: 
     )
 }
 
-/// Writes results.json, results.md, the CSV tables and the charts of a run.
+/// Writes a run's file set (results.json, results.md, the CSV tables and the
+/// charts, as [`crate::report::run_files`] renders them) into the run folder `dir`.
 /// Every file is written to a temporary file first and all are renamed into
 /// place only once all are complete, so a full disk leaves the previous set
 /// whole (and no temporary file), never a mix.
-pub fn write_run(dir: &Path, run: &RunRecord) -> Result<(), StoreError> {
+pub fn write_run(dir: &Path, files: &[RunFile]) -> Result<(), StoreError> {
     let mut staged = Vec::new();
-    let plots = dir.join(PLOTS_DIR);
-    for (path, contents) in run_files(dir, &plots, run) {
-        if path.parent() == Some(plots.as_path()) {
-            std::fs::create_dir_all(&plots).map_err(err(&plots))?;
+    for file in files {
+        let path = dir.join(&file.name);
+        if let Some(folder) = path.parent().filter(|p| *p != dir) {
+            std::fs::create_dir_all(folder).map_err(err(folder))?;
         }
-        staged.push((stage(&path, contents.as_bytes())?, path));
+        staged.push((stage(&path, file.contents.as_bytes())?, path));
     }
     for (tmp, path) in staged {
         tmp.persist(&path).map_err(|e| err(&path)(e.error))?;
@@ -169,30 +176,6 @@ fn stage(path: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile, StoreE
     .map_err(err(path))?;
     tmp.as_file().sync_all().map_err(err(path))?;
     Ok(tmp)
-}
-
-/// Every file of a run folder's set, with its contents.
-fn run_files(dir: &Path, plots: &Path, run: &RunRecord) -> Vec<(PathBuf, String)> {
-    let mut files: Vec<(PathBuf, String)> = [
-        ("results.json", json::render(run)),
-        ("results.md", markdown::render(run)),
-        ("results.html", crate::report::html::render(run)),
-        ("checkpoints.csv", csv::checkpoints(run)),
-        ("regions.csv", csv::regions(run)),
-        ("mappings.csv", csv::mappings(run)),
-        ("claims.csv", csv::claims(run)),
-    ]
-    .into_iter()
-    .map(|(name, contents)| (dir.join(name), contents))
-    .collect();
-    for e in &run.experiments {
-        for v in &e.variants {
-            for chart in plot::charts(&e.name, v) {
-                files.push((plots.join(&chart.file_name), chart.svg));
-            }
-        }
-    }
-    files
 }
 
 /// Keeps the raw /proc text of every snapshot under

@@ -1,0 +1,243 @@
+//! One experiment of a session: plan, run each selected variant (`--repeat`
+//! times), judge, summarise and price.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+use super::Stepper;
+use crate::compare as comparing;
+use crate::experiment::{Experiment, PlanContext};
+use crate::model::{ExperimentRecord, MetricSpread, Status, UnstableClaim, VariantRecord, Verdict};
+use crate::options::Options;
+use crate::outcome;
+use crate::probe::ProcProbe;
+use crate::progress::VariantProgress;
+use crate::runner::{self, locate, RunnerEvent, VariantSpec};
+use crate::scratch::ScratchDir;
+use crate::selection::Selection;
+use crate::store;
+use crate::system::Environment;
+
+/// One experiment's results: the record (the first run of each variant), and
+/// with `--repeat`, its metrics' spread and its unstable claims.
+pub(super) struct ExperimentRun {
+    pub(super) record: ExperimentRecord,
+    pub(super) spread: Vec<MetricSpread>,
+    pub(super) unstable: Vec<UnstableClaim>,
+    /// Ctrl-C stopped it.
+    pub(super) interrupted: bool,
+}
+
+/// Judges the claims once per run of the variants; a claim the runs judge
+/// differently is made inconclusive (not judged), with each run's verdict.
+fn judge_repeats(
+    exp: &dyn Experiment,
+    record: &mut ExperimentRecord,
+    runs: &[Vec<VariantRecord>],
+    env: &Environment,
+) -> Vec<UnstableClaim> {
+    let judged: Vec<Vec<crate::model::ClaimRecord>> = runs
+        .iter()
+        .skip(1)
+        .map(|variants| {
+            let mut other = record.clone();
+            other.variants = variants.clone();
+            exp.judge(&other, env)
+        })
+        .collect();
+    let mut unstable = Vec::new();
+    for claim in &mut record.claims {
+        let mut verdicts = vec![claim.verdict];
+        verdicts.extend(judged.iter().map(|claims| {
+            claims
+                .iter()
+                .find(|c| c.id == claim.id && c.variant == claim.variant)
+                .map_or(Verdict::Inconclusive, |c| c.verdict)
+        }));
+        if verdicts.iter().all(|v| *v == verdicts[0]) {
+            continue;
+        }
+        let count = |v: Verdict| verdicts.iter().filter(|x| **x == v).count();
+        claim.evidence = format!(
+            "unstable: of {} runs, {} confirmed it, {} refuted it, {} could not judge it; the first run: {}",
+            verdicts.len(),
+            count(Verdict::Confirmed),
+            count(Verdict::Refuted),
+            count(Verdict::Inconclusive),
+            claim.evidence
+        );
+        claim.verdict = Verdict::Inconclusive;
+        unstable.push(UnstableClaim {
+            experiment: record.name.clone(),
+            variant: claim.variant.clone(),
+            id: claim.id.clone(),
+            verdicts,
+        });
+    }
+    unstable
+}
+
+/// Runs the selected variants of one experiment (`--repeat` times).
+pub(super) fn run_one(
+    selection: &Selection,
+    ctx: &PlanContext<'_>,
+    options: &Options,
+    binaries: &Path,
+    temp_dir: &Path,
+    run_dir: &Path,
+    mut stepper: Option<&mut Stepper>,
+) -> Result<ExperimentRun> {
+    let exp = selection.experiment;
+    let name = exp.info().name;
+    let started = std::time::Instant::now();
+    let mut record = ExperimentRecord {
+        name: name.to_string(),
+        status: Status::Ok,
+        reason: None,
+        params: Default::default(),
+        variants: Vec::new(),
+        claims: Vec::new(),
+        summary: Vec::new(),
+        fault_costs: Vec::new(),
+    };
+    let plan = match exp.plan(ctx) {
+        Ok(plan) => plan,
+        Err(reason) => {
+            crate::verbosity::note(format_args!("{name} ... skipped: {reason}"));
+            record.status = Status::Skipped;
+            record.reason = Some(reason);
+            return Ok(ExperimentRun {
+                record,
+                spread: Vec::new(),
+                unstable: Vec::new(),
+                interrupted: false,
+            });
+        }
+    };
+    record.params = plan.params;
+    if let Some(variants) = &selection.variants {
+        record
+            .params
+            .insert("variants_selected".into(), serde_json::json!(variants));
+    }
+    let binary = locate::binary(binaries, name)?;
+    let mut interrupted = false;
+    let selected_count = plan
+        .variants
+        .iter()
+        .filter(|v| selection.wants(&v.name))
+        .count();
+    let repeat = options.repeat.max(1);
+    // runs[r] holds the r-th run of every variant, in plan order.
+    let mut runs: Vec<Vec<VariantRecord>> = Vec::new();
+    'repeats: for r in 0..repeat {
+        runs.push(Vec::new());
+        for variant in plan.variants.iter().filter(|v| selection.wants(&v.name)) {
+            let spec = VariantSpec {
+                name: variant.name.clone(),
+                binary: binary.clone(),
+                args: variant.args.clone(),
+                timeout: options.timeout,
+                contract: Some(exp.info()),
+            };
+            // The experiment's files live here; dropping it removes them, whatever happens.
+            let scratch =
+                ScratchDir::create(temp_dir, &format!("vmlab-{name}-")).with_context(|| {
+                    format!("cannot create a temporary folder in {}", temp_dir.display())
+                })?;
+            let label = if repeat > 1 {
+                format!("{} (run {}/{repeat})", variant.name, r + 1)
+            } else {
+                variant.name.clone()
+            };
+            let mut progress = VariantProgress::start(name, &label);
+            if let Some(s) = stepper.as_deref_mut() {
+                s.start_variant(exp, &variant.name);
+            }
+            let mut on_event = |event: RunnerEvent| {
+                if let (Some(s), RunnerEvent::Checkpoint { record }) =
+                    (stepper.as_deref_mut(), &event)
+                {
+                    progress.suspend(|| s.pause(exp, &variant.name, record));
+                }
+                progress.show(event);
+            };
+            match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut on_event) {
+                Ok(mut outcome) => {
+                    crate::elf::attach_binary_facts(&mut outcome.record);
+                    progress.finish(&outcome.record);
+                    // The raw /proc text is the first run's, which the record keeps.
+                    if r == 0 {
+                        store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
+                    }
+                    runs[r as usize].push(outcome.record);
+                }
+                Err(crate::error::RunnerError::Interrupted) => {
+                    interrupted = true;
+                    break 'repeats;
+                }
+                Err(e) => bail!("{name}/{}: {e}", variant.name),
+            }
+        }
+    }
+    record.variants = runs.first().cloned().unwrap_or_default();
+    // A variant that failed in a later run fails the experiment too.
+    for (r, variants) in runs.iter().enumerate().skip(1) {
+        for v in variants.iter().filter(|v| v.status == Status::Failed) {
+            if let Some(first) = record
+                .variants
+                .iter_mut()
+                .find(|f| f.name == v.name && f.status != Status::Failed)
+            {
+                *first = v.clone();
+                first.reason = Some(format!(
+                    "run {} of {repeat}: {}",
+                    r + 1,
+                    v.reason.as_deref().unwrap_or("failed")
+                ));
+            }
+        }
+    }
+    if interrupted {
+        record.status = Status::Failed;
+        record.reason = Some("interrupted".into());
+    } else if record.variants.iter().any(|v| v.status == Status::Failed) {
+        record.status = Status::Failed;
+        record.reason = Some(outcome::failure_reason(&record));
+    }
+    record.claims = exp.judge(&record, ctx.env);
+    // Claims about a variant that was not selected say nothing about this run.
+    record
+        .claims
+        .retain(|c| c.variant.as_deref().is_none_or(|v| selection.wants(v)));
+    record.summary = exp.summary(&record, ctx.env);
+    crate::progress::experiment_done(&record, started.elapsed());
+    record.fault_costs = crate::experiment::fault_costs::price_list(&record, ctx.env);
+    let complete: Vec<Vec<VariantRecord>> = runs
+        .into_iter()
+        .filter(|v| v.len() == selected_count)
+        .collect();
+    let unstable = if complete.len() > 1 && !interrupted {
+        judge_repeats(exp, &mut record, &complete, ctx.env)
+    } else {
+        Vec::new()
+    };
+    let mut spread = Vec::new();
+    if repeat > 1 {
+        for v in plan.variants.iter().filter(|v| selection.wants(&v.name)) {
+            let ran: Vec<&VariantRecord> = complete
+                .iter()
+                .flatten()
+                .filter(|x| x.name == v.name && x.status == Status::Ok)
+                .collect();
+            spread.extend(comparing::spread(name, &ran, ctx.env.page_size));
+        }
+    }
+    Ok(ExperimentRun {
+        record,
+        spread,
+        unstable,
+        interrupted,
+    })
+}

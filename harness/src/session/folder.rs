@@ -1,0 +1,129 @@
+//! The run folder while a session writes it, and the checks made before it
+//! exists: room for the output, a usable folder for temporary files; a failed
+//! write becomes one line that says what is kept.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::error::{StoreError, UsageError};
+use crate::scratch::{OwnerLock, ScratchDir};
+use crate::store;
+
+/// Checks that `dir` takes the experiments' temporary files.
+pub(super) fn temp_base(dir: &Path) -> Result<PathBuf> {
+    let dir = dir.to_path_buf();
+    let probe = ScratchDir::create(&dir, "vmlab-check-").map_err(|e| {
+        UsageError(format!(
+            "cannot create temporary files in {}: {e}; pass --dir with a writable folder",
+            dir.display()
+        ))
+    })?;
+    drop(probe);
+    Ok(dir)
+}
+
+/// What one experiment writes to its run folder, at most: a full run of all
+/// nine writes about 20 MB (results.json about 10 MB, rewritten atomically after
+/// each experiment, so briefly twice).
+pub(super) const OUTPUT_BYTES_PER_EXPERIMENT: u64 = 8 << 20;
+
+/// What a saved baseline (one results.json) takes per experiment.
+pub(super) const BASELINE_BYTES_PER_EXPERIMENT: u64 = 4 << 20;
+
+/// Checks before anything runs that `dir` (created if missing) takes files and
+/// has `needed` bytes free; `option` is the flag that chooses it.
+pub(super) fn check_output_dir(dir: &Path, needed: u64, option: &str) -> Result<()> {
+    store::check_room(dir, needed).map_err(|e| {
+        let message = match e {
+            crate::error::RoomError::NotWritable { path, source } => format!(
+                "cannot write in {}: {source}; pass {option} with a writable folder",
+                path.display()
+            ),
+            crate::error::RoomError::Full { path, free } => format!(
+                "{} has {} free, and this run needs about {}; free space there or pass {option} with another folder",
+                path.display(),
+                crate::units::human_bytes(free),
+                crate::units::human_bytes(needed)
+            ),
+        };
+        UsageError(message).into()
+    })
+}
+
+/// A run folder while the run writes it: holds the owner lock (so a later run
+/// can tidy it should this one be killed), and on drop removes the folder if no
+/// complete results.json made it in, so an early failure leaves nothing.
+pub(super) struct RunDirGuard {
+    pub(super) dir: PathBuf,
+    pub(super) lock: Option<OwnerLock>,
+}
+
+impl RunDirGuard {
+    pub(super) fn has_results(&self) -> bool {
+        self.dir.join("results.json").is_file()
+    }
+}
+
+impl Drop for RunDirGuard {
+    fn drop(&mut self) {
+        crate::scratch::remove_unfinished(&self.dir);
+        if !self.has_results() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+        if let Some(lock) = self.lock.take() {
+            lock.release();
+        }
+    }
+}
+
+/// A results write that failed: a full or read-only disk becomes one line that
+/// says what is kept and what to do; anything else keeps its own message.
+pub(super) fn store_failure(e: StoreError, guard: &RunDirGuard, needed: u64) -> anyhow::Error {
+    let kept = if guard.has_results() {
+        format!(
+            "the experiments completed before it are kept in {}",
+            guard.dir.display()
+        )
+    } else {
+        "nothing was complete, so no run folder is left".to_string()
+    };
+    use std::io::ErrorKind;
+    let file = e.path.display();
+    match e.source.kind() {
+        kind @ (ErrorKind::StorageFull | ErrorKind::QuotaExceeded) => UsageError(format!(
+            "the disk filled up while writing {file} ({}); {kept}; free at least {} on its file system or pass --out with another folder",
+            if kind == ErrorKind::QuotaExceeded { "disk quota exceeded" } else { "no space left" },
+            crate::units::human_bytes(needed)
+        ))
+        .into(),
+        ErrorKind::ReadOnlyFilesystem => UsageError(format!(
+            "the file system became read-only while writing {file}; {kept}; remount it read-write or pass --out with another folder"
+        ))
+        .into(),
+        _ => UsageError(format!("{e}; {kept}")).into(),
+    }
+}
+
+/// Renames an interrupted run's folder to `<name>-partial` and says in it why.
+pub(super) fn mark_partial(run_dir: &Path) -> Result<PathBuf> {
+    let mut name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.push_str("-partial");
+    let partial = run_dir.with_file_name(name);
+    std::fs::rename(run_dir, &partial).with_context(|| {
+        format!(
+            "cannot rename {} to {}",
+            run_dir.display(),
+            partial.display()
+        )
+    })?;
+    store::write_atomic(
+        &partial.join("PARTIAL"),
+        b"This run was stopped before its end (q in step mode, or Ctrl-C): its \
+          results cover the experiments and variants that finished.\n",
+    )?;
+    Ok(partial)
+}

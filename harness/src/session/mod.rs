@@ -1,0 +1,255 @@
+//! A session: the selected experiments run in order for one [`Options`], the
+//! same for `harness run`/`all` and a `matrix` guest. It plans (every check that
+//! can fail does so before the run folder exists), runs each experiment's
+//! variants, judges their claims, writes the run folder after every experiment
+//! (the files from [`crate::report::run_files`], written by [`crate::store`]),
+//! compares with the baseline and prints the report; the exit code follows
+//! [`crate::outcome::RunVerdict`].
+
+mod experiment;
+mod folder;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::compare::{self as comparing, Comparison};
+use crate::error::{Interrupted, StoreError, UsageError};
+use crate::experiment::PlanContext;
+use crate::model::{Repeats, RunRecord, FORMAT_VERSION};
+use crate::options::Options;
+use crate::outcome::{self, Against, RunVerdict};
+use crate::report::{self, delta::DeltaFilter};
+use crate::runner::{self, locate};
+use crate::scratch::OwnerLock;
+use crate::step::Stepper;
+use crate::store::{self, baseline};
+use crate::system::Environment;
+use crate::verbosity;
+use folder::{
+    check_output_dir, mark_partial, store_failure, temp_base, RunDirGuard,
+    BASELINE_BYTES_PER_EXPERIMENT, OUTPUT_BYTES_PER_EXPERIMENT,
+};
+
+/// Runs the session `options` describe; the exit code is the run's verdict.
+pub fn run(options: &Options) -> Result<ExitCode> {
+    let selected = options.selected.as_slice();
+    let mode = &options.baseline;
+    // The baseline is read and checked first, so a bad one costs no run and
+    // overwrites nothing.
+    let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    let started = chrono::Utc::now();
+    let temp_dir = temp_base(&options.temp_dir)?;
+    let env = Environment::detect(&temp_dir);
+    let filter = DeltaFilter {
+        page_size: env.page_size,
+        all: options.all_mappings,
+    };
+    let ctx = PlanContext {
+        quick: options.quick,
+        size_bytes: options.size,
+        count: options.count,
+        env: &env,
+        no_aslr: options.no_aslr,
+    };
+    // A variant that does not exist is a usage error before anything runs.
+    for selection in selected {
+        if let Ok(plan) = selection.experiment.plan(&ctx) {
+            let names: Vec<&str> = plan.variants.iter().map(|v| v.name.as_str()).collect();
+            selection.check_variants(&names).map_err(UsageError)?;
+        }
+    }
+    let mut stepper = if options.step {
+        Some(Stepper::new(filter).map_err(UsageError)?)
+    } else {
+        None
+    };
+    // From here on Ctrl-C and SIGTERM end the run cleanly (exit 130).
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    // Everything that can fail early fails before the run folder exists.
+    let binaries = locate::experiments_dir()?;
+    for selection in selected {
+        locate::binary(&binaries, selection.experiment.info().name)?;
+    }
+    let results_root = options.results_root.clone();
+    let experiments_count = selected.len() as u64;
+    let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
+    check_output_dir(&results_root, output_bytes, "--out")?;
+    // A named baseline's own folder is made only when it is saved.
+    if let Some((dir, option)) = options.save_folder() {
+        check_output_dir(
+            dir,
+            BASELINE_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count),
+            option,
+        )?;
+    }
+    for (what, leftovers) in [
+        (
+            "removed temporary folders:",
+            crate::scratch::sweep(&temp_dir),
+        ),
+        (
+            "tidied run folders (unfinished files removed, empty folders deleted):",
+            crate::scratch::sweep_run_dirs(&results_root),
+        ),
+    ] {
+        if let Some(line) = crate::scratch::describe(what, &leftovers) {
+            verbosity::note(line);
+        }
+    }
+    let env = Environment::detect(&temp_dir);
+    if runner::interrupted() {
+        return Err(Interrupted.into());
+    }
+    let run_dir = store::create_run_dir(
+        &results_root,
+        &store::run_dir_name(&started, &env.hostname, options.quick),
+    )
+    .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
+    let guard = RunDirGuard {
+        lock: OwnerLock::acquire(&run_dir).ok(),
+        dir: run_dir.clone(),
+    };
+
+    let mut run = RunRecord {
+        format_version: FORMAT_VERSION,
+        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        quick: options.quick,
+        environment: env.clone(),
+        experiments: Vec::new(),
+        repeats: (options.repeat > 1).then(|| Repeats {
+            count: options.repeat,
+            ..Repeats::default()
+        }),
+    };
+    let mut interrupted = false;
+    for selection in selected {
+        let done = match experiment::run_one(
+            selection,
+            &ctx,
+            options,
+            &binaries,
+            &temp_dir,
+            &run_dir,
+            stepper.as_mut(),
+        ) {
+            Ok(done) => done,
+            Err(e) => {
+                let e = match e.downcast::<StoreError>() {
+                    Ok(store_error) => store_failure(store_error, &guard, output_bytes),
+                    Err(e) => e,
+                };
+                if guard.has_results() {
+                    let _ = store::point_latest(&results_root, &run_dir);
+                }
+                return Err(e);
+            }
+        };
+        run.experiments.push(done.record);
+        if let Some(r) = run.repeats.as_mut() {
+            r.spread.extend(done.spread);
+            r.unstable.extend(done.unstable);
+        }
+        // Written after every experiment, so a later failure or Ctrl-C loses nothing.
+        if let Err(e) = store::write_run(&run_dir, &crate::report::run_files(&run)) {
+            if guard.has_results() {
+                let _ = store::point_latest(&results_root, &run_dir);
+            }
+            return Err(store_failure(e, &guard, output_bytes));
+        }
+        if done.interrupted {
+            interrupted = true;
+            break;
+        }
+    }
+    if interrupted {
+        // `latest` stays on the last complete run; this one is kept, marked.
+        let partial = mark_partial(&run_dir)?;
+        eprintln!(
+            "partial results kept in {} (results/latest still points at the last complete run)",
+            partial.display()
+        );
+        if crate::step::quit_requested() {
+            eprintln!("stopped as asked; the experiment's processes and temporary files are gone");
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(Interrupted.into());
+    }
+    store::point_latest(&results_root, &run_dir)
+        .map_err(|e| store_failure(e, &guard, output_bytes))?;
+    let cmp = baseline_run
+        .as_ref()
+        .map(|b| comparing::compare(b, &run, options.tolerances));
+    // Said before the report, so that the report's tally is the last line.
+    verbosity::note(format_args!("results written to {}", run_dir.display()));
+    if let Some(path) = mode.save_to() {
+        baseline::save(path, &run).map_err(|e| store_failure(e, &guard, output_bytes))?;
+        verbosity::note(format_args!("baseline saved to {}", path.display()));
+    }
+    drop(guard);
+    let view = report::View {
+        detail: options.detail,
+        width: report::width::terminal_width(),
+        all_mappings: options.all_mappings,
+    };
+    match (options.format, &cmp) {
+        (report::Format::Tap, Some(cmp)) => verbosity::out(report::ktap::render(&run, Some(cmp))),
+        (format, _) => verbosity::out(report::render_view(&run, format, &view)),
+    }
+    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
+        report_comparison(cmp, &path.display().to_string(), options.format, &run_dir)?;
+    }
+    let against = cmp.as_ref().map_or(Against::Nothing, Against::Baseline);
+    let verdict = RunVerdict::of(&run, &outcome::run_cases(&run, against));
+    if let RunVerdict::Skip(reasons) = &verdict {
+        verbosity::note(format_args!(
+            "every experiment was skipped (exit {}, kselftest's KSFT_SKIP): {}",
+            outcome::KSFT_SKIP,
+            reasons.join("; ")
+        ));
+    }
+    if options.bisect {
+        let code = verdict.bisect_code();
+        let word = match code {
+            0 => "good".to_string(),
+            1 => "bad: an experiment failed or a regression was found (see above)".to_string(),
+            _ => match &verdict {
+                RunVerdict::Pass { skipped } | RunVerdict::Skip(skipped) => {
+                    format!("cannot test: {}", skipped.join("; "))
+                }
+                RunVerdict::Fail => String::new(),
+            },
+        };
+        eprintln!("bisect: exit {code}, {word}");
+        return Ok(ExitCode::from(code));
+    }
+    Ok(ExitCode::from(verdict.exit_code()))
+}
+
+/// Prints the comparison where it does not spoil stdout's format, and keeps it
+/// in the run folder as comparison.md.
+fn report_comparison(
+    cmp: &Comparison,
+    label: &str,
+    format: report::Format,
+    run_dir: &Path,
+) -> Result<()> {
+    store::write_atomic(
+        &run_dir.join("comparison.md"),
+        report::comparison::markdown(cmp, label).as_bytes(),
+    )?;
+    match format {
+        report::Format::Table => {
+            verbosity::out(format!("\n{}", report::comparison::text(cmp, label)))
+        }
+        report::Format::Markdown => {
+            verbosity::out(format!("\n{}", report::comparison::markdown(cmp, label)))
+        }
+        // Machine formats keep stdout to themselves (KTAP carries the regressions
+        // as failed subtests); people read the table on stderr.
+        _ => verbosity::out_err(report::comparison::text(cmp, label)),
+    }
+    Ok(())
+}
