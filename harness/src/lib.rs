@@ -10,7 +10,7 @@
 //!    [`model`] types, sizes in bytes.
 //! 4. [`experiment`] again: judges its claims from the [`model::ExperimentRecord`].
 //!    Experiments that measure separately built programs get those programs' file
-//!    facts from [`elf`]; claims about where ELF segments land use [`elf_segments`].
+//!    facts from [`elf`]; claims about where ELF segments land use [`elf::segments`].
 //! 5. [`report`] renders the [`model::RunRecord`]; [`store`] writes it atomically.
 //! 6. [`compare`] matches a run with a baseline (another `RunRecord`) and finds
 //!    the claims and metrics that changed beyond tolerance.
@@ -28,7 +28,6 @@ pub mod app;
 pub mod cli;
 pub mod compare;
 pub mod elf;
-pub mod elf_segments;
 pub mod error;
 pub mod experiment;
 pub mod explain;

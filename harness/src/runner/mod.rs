@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use experiments::protocol::{self, Event, ProcessRef};
 
 use crate::error::RunnerError;
+pub use crate::model::parse_hex;
 use crate::model::{
     CheckpointRecord, Faults, MappingRecord, MemoryFigures, NoiseFloor, ProcessRecord,
     RegionRecord, Status, VariantRecord,
@@ -473,11 +474,6 @@ pub(crate) fn region_figures(
 fn signed_change(before: u64, after: u64) -> i64 {
     let change = i128::from(after) - i128::from(before);
     i64::try_from(change).unwrap_or(if change < 0 { i64::MIN } else { i64::MAX })
-}
-
-/// Parses a `0x…` address as written in [`MappingRecord`].
-pub fn parse_hex(text: &str) -> Option<u64> {
-    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
 }
 
 /// Shows the run's private temp folder in a mapping's name as [`TEMP_DIR_NAME`],
