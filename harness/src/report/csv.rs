@@ -293,10 +293,7 @@ mod tests {
             .expect("rows parse");
         let claim_count: usize = run.experiments.iter().map(|e| e.claims.len()).sum();
         assert_eq!(rows.len(), claim_count);
-        let row = rows
-            .iter()
-            .find(|r| r[at("claim")] == id)
-            .expect("the row");
+        let row = rows.iter().find(|r| r[at("claim")] == id).expect("the row");
         assert_eq!(&row[at("evidence")], tricky);
         assert_eq!(&row[at("verdict")], verdict);
     }
