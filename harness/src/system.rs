@@ -354,7 +354,10 @@ fn describe_dir(root: &Root, mounts: &[MountInfo], dir: &Path) -> (String, u64, 
         .map(|s| s.blocks_available().saturating_mul(s.fragment_size()))
         .unwrap_or(0);
     let read_ahead = nix::sys::stat::stat(dir).ok().and_then(|st| {
-        let (major, minor) = (libc::major(st.st_dev), libc::minor(st.st_dev));
+        let (major, minor) = (
+            nix::sys::stat::major(st.st_dev),
+            nix::sys::stat::minor(st.st_dev),
+        );
         root.text(format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb"))
             .and_then(|t| t.parse().ok())
     });
@@ -573,14 +576,20 @@ impl MemoryCgroup {
     }
 }
 
+/// The C library's version as `gnu_get_libc_version()` reports it.
+#[cfg(target_env = "gnu")]
 fn glibc_version() -> String {
-    extern "C" {
-        fn gnu_get_libc_version() -> *const libc::c_char;
-    }
-    // SAFETY: glibc returns a pointer to a static NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) }
+    // SAFETY: glibc returns a pointer to a static NUL-terminated string that
+    // lives as long as the process.
+    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// Built for another C library: there is no glibc version to report.
+#[cfg(not(target_env = "gnu"))]
+fn glibc_version() -> String {
+    "none (not built for glibc)".into()
 }
 
 #[cfg(test)]
@@ -762,6 +771,17 @@ mod tests {
         assert_eq!(fs("/dev/shm/y"), Some("tmpfs"));
         assert_eq!(fs("/sys/fs/cgroup/memory/a"), Some("cgroup"));
         assert_eq!(fs("/proc"), Some("proc"));
+    }
+
+    #[test]
+    #[cfg(target_env = "gnu")]
+    fn the_glibc_version_is_a_dotted_number() {
+        let version = glibc_version();
+        let (major, minor) = version.split_once('.').expect("major.minor");
+        assert!(
+            major.parse::<u32>().is_ok() && minor.parse::<u32>().is_ok(),
+            "{version}"
+        );
     }
 
     #[test]
