@@ -4,8 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use procfs_core::process::MountInfo;
-use procfs_core::{CpuInfo, FromBufRead, ProcessCGroups};
+use procfs_core::{CpuInfo, FromBufRead, Meminfo, ProcessCGroups};
 use serde::{Deserialize, Serialize};
+
+use crate::error::ProbeError;
 
 /// The kernel's default `fault_around_bytes` (mm/memory.c), used when debugfs is
 /// not readable: 64 KiB.
@@ -153,8 +155,7 @@ impl Environment {
     pub fn detect_in(root: &Root, temp_dir: &Path) -> Environment {
         let uname = nix::sys::utsname::uname().ok();
         let text = |path: &str| root.text(path);
-        let meminfo =
-            text("/proc/meminfo").and_then(|t| crate::probe::meminfo::parse_meminfo(&t).ok());
+        let meminfo = text("/proc/meminfo").and_then(|t| parse_meminfo(&t).ok());
         let cpuinfo = text("/proc/cpuinfo").and_then(|t| CpuInfo::from_buf_read(t.as_bytes()).ok());
         let mountinfo = mount_infos(&text("/proc/self/mountinfo").unwrap_or_default());
         let (temp_dir_fs, temp_dir_free_bytes, read_ahead) =
@@ -318,9 +319,36 @@ pub fn selected_word(text: &str) -> String {
 /// kernel does not write the field.
 pub fn mem_available_bytes() -> Option<u64> {
     let text = Root::live().text("/proc/meminfo")?;
-    crate::probe::meminfo::parse_meminfo(&text)
-        .ok()?
-        .mem_available
+    parse_meminfo(&text).ok()?.mem_available
+}
+
+/// Where the kernel shows its memory counters.
+pub const MEMINFO: &str = "/proc/meminfo";
+
+/// Parses /proc/meminfo's text. Values in kB that would not fit in a u64 once
+/// in bytes are refused here, with their line, before procfs-core multiplies.
+pub fn parse_meminfo(text: &str) -> Result<Meminfo, ProbeError> {
+    for (index, line) in text.lines().enumerate() {
+        let mut words = line.split_whitespace().skip(1);
+        let (Some(value), Some("kB")) = (words.next(), words.next()) else {
+            continue;
+        };
+        if value
+            .parse::<u64>()
+            .is_ok_and(|kib| kib.checked_mul(1024).is_none())
+        {
+            return Err(ProbeError::Parse {
+                path: PathBuf::from(MEMINFO),
+                line_no: index + 1,
+                line: line.to_string(),
+                reason: "more bytes than a u64 holds".into(),
+            });
+        }
+    }
+    Meminfo::from_buf_read(text.as_bytes()).map_err(|e| ProbeError::Incomplete {
+        path: PathBuf::from(MEMINFO),
+        reason: e.to_string(),
+    })
 }
 
 /// The lines of a mountinfo text procfs-core can parse; one it cannot (a

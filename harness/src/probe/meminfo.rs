@@ -3,38 +3,9 @@
 
 use std::path::PathBuf;
 
-use procfs_core::{FromBufRead, Meminfo};
-
 use crate::error::ProbeError;
 use crate::model::SystemCounters;
-
-const MEMINFO: &str = "/proc/meminfo";
-
-/// Parses /proc/meminfo's text. Values in kB that would not fit in a u64 once
-/// in bytes are refused here, with their line, before procfs-core multiplies.
-pub fn parse_meminfo(text: &str) -> Result<Meminfo, ProbeError> {
-    for (index, line) in text.lines().enumerate() {
-        let mut words = line.split_whitespace().skip(1);
-        let (Some(value), Some("kB")) = (words.next(), words.next()) else {
-            continue;
-        };
-        if value
-            .parse::<u64>()
-            .is_ok_and(|kib| kib.checked_mul(1024).is_none())
-        {
-            return Err(ProbeError::Parse {
-                path: PathBuf::from(MEMINFO),
-                line_no: index + 1,
-                line: line.to_string(),
-                reason: "more bytes than a u64 holds".into(),
-            });
-        }
-    }
-    Meminfo::from_buf_read(text.as_bytes()).map_err(|e| ProbeError::Incomplete {
-        path: PathBuf::from(MEMINFO),
-        reason: e.to_string(),
-    })
-}
+use crate::system::{parse_meminfo, MEMINFO};
 
 /// The counters the model records, from /proc/meminfo's text. A field the
 /// harness needs that the kernel does not write is an error naming it, so a
