@@ -40,6 +40,15 @@ pub enum ProbeError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The file parsed, but lacks a field the harness needs (an older kernel, a
+    /// kernel built without the feature), or its layout is not the documented one.
+    #[error("{path}: {reason}")]
+    Incomplete {
+        /// The file.
+        path: PathBuf,
+        /// Which field is missing, or what the parser said.
+        reason: String,
+    },
 }
 
 /// Running an experiment binary failed.

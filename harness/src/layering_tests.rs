@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["probe"],
     &["runner"],
     &["store", "scratch"],
-    &["elf", "elf_segments"],
+    &["elf"],
     &["experiment"],
     &["explain", "selection"],
     &["compare"],

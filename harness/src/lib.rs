@@ -16,8 +16,8 @@
 //! 5. [`store`] (with [`scratch`]): the results folder's layout, atomic writes,
 //!    the `latest` link, and records read back ([`store::baseline`], results.json
 //!    in [`store::json`]); [`scratch`] owns the experiments' temporary folders.
-//! 6. [`elf`], [`elf_segments`]: the file facts of separately built programs
-//!    and where their ELF segments land.
+//! 6. [`elf`]: the file facts of separately built programs and where their
+//!    ELF segments land ([`elf::segments`]).
 //! 7. [`experiment`]: each [`experiment::Experiment`] plans its variants and
 //!    judges its claims from the [`model::ExperimentRecord`]; [`explain`] prints
 //!    its explanation, [`selection`] picks experiments and variants by name.
@@ -45,7 +45,6 @@ pub mod app;
 pub mod cli;
 pub mod compare;
 pub mod elf;
-pub mod elf_segments;
 pub mod error;
 pub mod experiment;
 pub mod explain;

@@ -509,6 +509,19 @@ pub struct MappingRecord {
     pub vm_flags: String,
 }
 
+impl MappingRecord {
+    /// The mapping's address range `[start, end)`, or `None` when either bound
+    /// is not a `0x…` address.
+    pub fn range(&self) -> Option<(u64, u64)> {
+        Some((parse_hex(&self.start)?, parse_hex(&self.end)?))
+    }
+}
+
+/// Parses a `0x…` address as written in [`MappingRecord`].
+pub fn parse_hex(text: &str) -> Option<u64> {
+    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
+}
+
 /// A region the experiment declared, at one checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionRecord {

@@ -3,7 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use procfs_core::process::MountInfo;
+use procfs_core::{CpuInfo, FromBufRead, Meminfo, ProcessCGroups};
 use serde::{Deserialize, Serialize};
+
+use crate::error::ProbeError;
 
 /// The kernel's default `fault_around_bytes` (mm/memory.c), used when debugfs is
 /// not readable: 64 KiB.
@@ -28,6 +32,9 @@ pub struct Environment {
     pub thp_defrag: String,
     /// The size one PMD maps, a PMD-sized transparent huge page
     /// (`transparent_hugepage/hpage_pmd_size`), in bytes, if THP is built in.
+    /// It is 2 MiB on x86-64 with 4 KiB pages but not everywhere (arm64 with
+    /// 64 KiB pages maps 512 MiB), so experiments take the huge page size from
+    /// here rather than from a 2 MiB literal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thp_pmd_bytes: Option<u64>,
     /// Whether a read fault in a THP-enabled mapping may map the huge zero page
@@ -53,7 +60,9 @@ pub struct Environment {
     pub randomize_va_space: Option<u32>,
     /// The folder experiments put their files in.
     pub temp_dir: PathBuf,
-    /// Its file system type (`ext4`, `tmpfs`, ...).
+    /// Its file system type (`ext4`, `tmpfs`, ...): the type in mountinfo of
+    /// the mount that holds it, or, when that cannot be read, the name of the
+    /// statfs magic number (which cannot tell ext2, ext3 and ext4 apart).
     pub temp_dir_fs: String,
     /// Free bytes there when the run started.
     pub temp_dir_free_bytes: u64,
@@ -65,9 +74,9 @@ pub struct Environment {
     pub cpu_count: usize,
     /// Whether the CPU flags say a hypervisor is underneath.
     pub virtual_machine: bool,
-    /// MemTotal in bytes.
+    /// MemTotal in bytes (0 when /proc/meminfo could not be read).
     pub mem_total_bytes: u64,
-    /// SwapTotal in bytes.
+    /// SwapTotal in bytes (0 when /proc/meminfo could not be read).
     pub swap_total_bytes: u64,
     /// Whether the harness runs as root (needed for pagemap PFNs and kpagecount).
     pub is_root: bool,
@@ -106,15 +115,53 @@ pub struct GuestInfo {
     pub kernel_cmdline: String,
 }
 
+/// Where detection reads /proc and /sys: `/` on the running machine, a folder
+/// of captured files in tests, so that every parser runs on real text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root(PathBuf);
+
+impl Root {
+    /// The running machine.
+    pub fn live() -> Root {
+        Root(PathBuf::from("/"))
+    }
+
+    /// A folder laid out like `/` (`proc/meminfo`, `sys/kernel/mm/...`).
+    pub fn at(dir: impl Into<PathBuf>) -> Root {
+        Root(dir.into())
+    }
+
+    /// Where the file the kernel shows at `absolute` is under this root.
+    pub fn path(&self, absolute: impl AsRef<Path>) -> PathBuf {
+        let absolute = absolute.as_ref();
+        self.0.join(absolute.strip_prefix("/").unwrap_or(absolute))
+    }
+
+    /// The text of the file at `absolute`, trimmed; `None` when unreadable.
+    pub fn text(&self, absolute: impl AsRef<Path>) -> Option<String> {
+        read_trimmed(&self.path(absolute))
+    }
+}
+
 impl Environment {
     /// Detects the running machine; `temp_dir` is where experiment files will go.
     pub fn detect(temp_dir: &Path) -> Environment {
+        Environment::detect_in(&Root::live(), temp_dir)
+    }
+
+    /// Detects the machine whose /proc and /sys are under `root`. What no file
+    /// says (uname, host name, page size, CPU count, free space, user, glibc)
+    /// comes from system calls about the running machine whatever the root.
+    pub fn detect_in(root: &Root, temp_dir: &Path) -> Environment {
         let uname = nix::sys::utsname::uname().ok();
-        let text = |path: &str| read_trimmed(Path::new(path));
-        let meminfo = text("/proc/meminfo").unwrap_or_default();
-        let cpuinfo = text("/proc/cpuinfo").unwrap_or_default();
-        let (temp_dir_fs, temp_dir_free_bytes, read_ahead) = describe_dir(temp_dir);
-        let cgroup = MemoryCgroup::detect();
+        let text = |path: &str| root.text(path);
+        let meminfo = text("/proc/meminfo").and_then(|t| parse_meminfo(&t).ok());
+        let cpuinfo = text("/proc/cpuinfo").and_then(|t| CpuInfo::from_buf_read(t.as_bytes()).ok());
+        let mountinfo = mount_infos(&text("/proc/self/mountinfo").unwrap_or_default());
+        let (temp_dir_fs, temp_dir_free_bytes, read_ahead) =
+            describe_dir(root, &mountinfo, temp_dir);
+        let cgroup = MemoryCgroup::detect_in(root);
+        let thp = |file: &str| text(&format!("/sys/kernel/mm/transparent_hugepage/{file}"));
         Environment {
             kernel: uname
                 .as_ref()
@@ -126,18 +173,16 @@ impl Environment {
                 .unwrap_or_else(|_| "unknown".into()),
             arch: std::env::consts::ARCH.to_string(),
             page_size: experiments::pages::page_size() as u64,
-            thp_enabled: text("/sys/kernel/mm/transparent_hugepage/enabled")
+            thp_enabled: thp("enabled")
                 .map(|t| selected_word(&t))
                 .unwrap_or_else(|| "unsupported".into()),
-            thp_defrag: text("/sys/kernel/mm/transparent_hugepage/defrag")
+            thp_defrag: thp("defrag")
                 .map(|t| selected_word(&t))
                 .unwrap_or_else(|| "unsupported".into()),
-            thp_pmd_bytes: text("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
-                .and_then(|t| t.parse().ok()),
-            thp_use_zero_page: text("/sys/kernel/mm/transparent_hugepage/use_zero_page")
-                .map(|t| t == "1"),
-            thp_sizes: thp_sizes(Path::new("/sys/kernel/mm/transparent_hugepage")),
-            damon_pageout: damon_pageout(Path::new("/sys/kernel/mm/damon/admin/kdamonds")),
+            thp_pmd_bytes: thp("hpage_pmd_size").and_then(|t| t.parse().ok()),
+            thp_use_zero_page: thp("use_zero_page").map(|t| t == "1"),
+            thp_sizes: thp_sizes(&root.path("/sys/kernel/mm/transparent_hugepage")),
+            damon_pageout: damon_pageout(&root.path("/sys/kernel/mm/damon/admin/kdamonds")),
             overcommit_memory: text("/proc/sys/vm/overcommit_memory").and_then(|t| t.parse().ok()),
             fault_around_bytes: text("/sys/kernel/debug/fault_around_bytes")
                 .and_then(|t| t.parse().ok()),
@@ -147,12 +192,18 @@ impl Environment {
             temp_dir_fs,
             temp_dir_free_bytes,
             temp_dir_read_ahead_kb: read_ahead,
-            cpu_model: cpuinfo_field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".into()),
+            cpu_model: cpuinfo
+                .as_ref()
+                .and_then(|c| c.model_name(0))
+                .unwrap_or("unknown")
+                .to_string(),
             cpu_count: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            virtual_machine: cpuinfo_field(&cpuinfo, "flags")
-                .is_some_and(|f| f.split_whitespace().any(|w| w == "hypervisor")),
-            mem_total_bytes: meminfo_bytes(&meminfo, "MemTotal").unwrap_or(0),
-            swap_total_bytes: meminfo_bytes(&meminfo, "SwapTotal").unwrap_or(0),
+            virtual_machine: cpuinfo
+                .as_ref()
+                .and_then(|c| c.flags(0))
+                .is_some_and(|f| f.contains(&"hypervisor")),
+            mem_total_bytes: meminfo.as_ref().map_or(0, |m| m.mem_total),
+            swap_total_bytes: meminfo.as_ref().map_or(0, |m| m.swap_total),
             is_root: nix::unistd::geteuid().is_root(),
             cgroup_memory_max_bytes: cgroup.as_ref().and_then(MemoryCgroup::limit_bytes),
             cgroup_version: cgroup.as_ref().map(|c| c.version),
@@ -167,8 +218,7 @@ impl Environment {
     /// cgroup limit, no more than the limit less what the cgroup already uses.
     /// `None` when neither can be read.
     pub fn memory_room_bytes(&self) -> Option<u64> {
-        let available = read_trimmed(Path::new("/proc/meminfo"))
-            .and_then(|m| meminfo_bytes(&m, "MemAvailable"));
+        let available = mem_available_bytes();
         let cgroup = self.cgroup_memory_max_bytes.map(|limit| {
             let used = self
                 .cgroup_memory_dir
@@ -264,41 +314,80 @@ pub fn selected_word(text: &str) -> String {
         .to_string()
 }
 
-fn cpuinfo_field(cpuinfo: &str, key: &str) -> Option<String> {
-    cpuinfo.lines().find_map(|line| {
-        let (k, v) = line.split_once(':')?;
-        (k.trim() == key).then(|| v.trim().to_string())
+/// MemAvailable of /proc/meminfo, read now: the kernel's estimate of what can
+/// be allocated without swapping. `None` when the file cannot be read or the
+/// kernel does not write the field.
+pub fn mem_available_bytes() -> Option<u64> {
+    let text = Root::live().text("/proc/meminfo")?;
+    parse_meminfo(&text).ok()?.mem_available
+}
+
+/// Where the kernel shows its memory counters.
+pub const MEMINFO: &str = "/proc/meminfo";
+
+/// Parses /proc/meminfo's text. Values in kB that would not fit in a u64 once
+/// in bytes are refused here, with their line, before procfs-core multiplies.
+pub fn parse_meminfo(text: &str) -> Result<Meminfo, ProbeError> {
+    for (index, line) in text.lines().enumerate() {
+        let mut words = line.split_whitespace().skip(1);
+        let (Some(value), Some("kB")) = (words.next(), words.next()) else {
+            continue;
+        };
+        if value
+            .parse::<u64>()
+            .is_ok_and(|kib| kib.checked_mul(1024).is_none())
+        {
+            return Err(ProbeError::Parse {
+                path: PathBuf::from(MEMINFO),
+                line_no: index + 1,
+                line: line.to_string(),
+                reason: "more bytes than a u64 holds".into(),
+            });
+        }
+    }
+    Meminfo::from_buf_read(text.as_bytes()).map_err(|e| ProbeError::Incomplete {
+        path: PathBuf::from(MEMINFO),
+        reason: e.to_string(),
     })
 }
 
-/// A `/proc/meminfo` field in bytes (its values are in KiB).
-pub fn meminfo_bytes(meminfo: &str, key: &str) -> Option<u64> {
-    meminfo.lines().find_map(|line| {
-        let (k, v) = line.split_once(':')?;
-        if k != key {
-            return None;
-        }
-        let kib: u64 = v.split_whitespace().next()?.parse().ok()?;
-        kib.checked_mul(1024)
-    })
+/// The lines of a mountinfo text procfs-core can parse; one it cannot (a
+/// kernel with a new optional field) is left out rather than losing them all.
+fn mount_infos(text: &str) -> Vec<MountInfo> {
+    text.lines()
+        .filter_map(|line| MountInfo::from_line(line).ok())
+        .collect()
+}
+
+/// The mount that holds `dir`: the one with the longest mount point above it,
+/// the last listed when several are stacked on the same point (it hides the
+/// others).
+fn mount_of<'m>(mounts: &'m [MountInfo], dir: &Path) -> Option<&'m MountInfo> {
+    mounts
+        .iter()
+        .filter(|m| dir.starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.components().count())
 }
 
 /// File system type, free bytes and device read-ahead of a folder.
-fn describe_dir(dir: &Path) -> (String, u64, Option<u64>) {
+fn describe_dir(root: &Root, mounts: &[MountInfo], dir: &Path) -> (String, u64, Option<u64>) {
     use nix::sys::statfs::statfs;
     use nix::sys::statvfs::statvfs;
-    let fs = statfs(dir)
-        .map(|s| fs_name(s.filesystem_type().0))
-        .unwrap_or_else(|_| "unknown".into());
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let fs = mount_of(mounts, &real)
+        .map(|m| m.fs_type.clone())
+        .or_else(|| statfs(dir).ok().map(|s| fs_name(s.filesystem_type().0)))
+        .unwrap_or_else(|| "unknown".into());
     let free = statvfs(dir)
         .map(|s| s.blocks_available().saturating_mul(s.fragment_size()))
         .unwrap_or(0);
     let read_ahead = nix::sys::stat::stat(dir).ok().and_then(|st| {
-        let (major, minor) = (libc::major(st.st_dev), libc::minor(st.st_dev));
-        read_trimmed(Path::new(&format!(
-            "/sys/class/bdi/{major}:{minor}/read_ahead_kb"
-        )))
-        .and_then(|t| t.parse().ok())
+        let (major, minor) = (
+            nix::sys::stat::major(st.st_dev),
+            nix::sys::stat::minor(st.st_dev),
+        );
+        root.text(format!("/sys/class/bdi/{major}:{minor}/read_ahead_kb"))
+            .and_then(|t| t.parse().ok())
     });
     (fs, free, read_ahead)
 }
@@ -307,6 +396,7 @@ fn describe_dir(dir: &Path) -> (String, u64, Option<u64>) {
 /// include/uapi/linux/magic.h).
 fn fs_name(magic: i64) -> String {
     match magic {
+        // ext2, ext3 and ext4 share this magic; ext4 is the likeliest today.
         0xEF53 => "ext4".into(),
         0x0102_1994 => "tmpfs".into(),
         0x5846_5342 => "xfs".into(),
@@ -400,9 +490,15 @@ impl MemoryCgroup {
     /// Finds this process's memory cgroup from /proc/self/cgroup and
     /// /proc/self/mountinfo.
     pub fn detect() -> Option<MemoryCgroup> {
-        let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
-        let found = MemoryCgroup::locate(&cgroup, &mountinfo)?;
+        MemoryCgroup::detect_in(&Root::live())
+    }
+
+    /// Finds the memory cgroup named by /proc/self/cgroup and
+    /// /proc/self/mountinfo under `root`; its folder must exist there.
+    pub fn detect_in(root: &Root) -> Option<MemoryCgroup> {
+        let cgroup = root.text("/proc/self/cgroup")?;
+        let mountinfo = root.text("/proc/self/mountinfo")?;
+        let found = MemoryCgroup::locate_in(root, &cgroup, &mountinfo)?;
         found.dir.is_dir().then_some(found)
     }
 
@@ -410,59 +506,57 @@ impl MemoryCgroup {
     /// /proc/self/mountinfo: the v1 `memory` hierarchy if one is mounted, else
     /// the v2 one if its root offers the memory controller.
     pub fn locate(cgroup: &str, mountinfo: &str) -> Option<MemoryCgroup> {
-        let mounts: Vec<(String, String, String, String)> = mountinfo
-            .lines()
-            .filter_map(|line| {
-                let (before, after) = line.split_once(" - ")?;
-                let fields: Vec<&str> = before.split_whitespace().collect();
-                let after: Vec<&str> = after.split_whitespace().collect();
-                Some((
-                    (*fields.get(3)?).to_string(),
-                    (*fields.get(4)?).to_string(),
-                    (*after.first()?).to_string(),
-                    after.get(2).copied().unwrap_or("").to_string(),
-                ))
-            })
-            .collect();
-        let join = |mount_root: &str, mount_point: &str, path: &str| -> Option<PathBuf> {
-            let rest = path.strip_prefix(mount_root.trim_end_matches('/'))?;
-            Some(Path::new(mount_point).join(rest.trim_start_matches('/')))
+        MemoryCgroup::locate_in(&Root::live(), cgroup, mountinfo)
+    }
+
+    /// [`MemoryCgroup::locate`] with the cgroup file system under `root`.
+    pub fn locate_in(root: &Root, cgroup: &str, mountinfo: &str) -> Option<MemoryCgroup> {
+        let groups = ProcessCGroups::from_buf_read(cgroup.as_bytes()).ok()?;
+        let mounts = mount_infos(mountinfo);
+        // The cgroup's path below the mount, as the mount's folder under `root`.
+        let join = |mount: &MountInfo, path: &str| -> Option<PathBuf> {
+            let rest = path.strip_prefix(mount.root.trim_end_matches('/'))?;
+            Some(
+                root.path(&mount.mount_point)
+                    .join(rest.trim_start_matches('/')),
+            )
         };
-        for line in cgroup.lines() {
-            let mut parts = line.splitn(3, ':');
-            let (Some(_), Some(controllers), Some(path)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            if !controllers.split(',').any(|c| c == "memory") {
+        let v1_memory = mounts
+            .iter()
+            .filter(|m| m.fs_type == "cgroup" && m.super_options.contains_key("memory"));
+        for group in &groups {
+            if !group.controllers.iter().any(|c| c == "memory") {
                 continue;
             }
-            for (root, point, fstype, options) in &mounts {
-                if fstype == "cgroup" && options.split(',').any(|o| o == "memory") {
-                    if let Some(dir) = join(root, point, path) {
-                        return Some(MemoryCgroup {
-                            version: 1,
-                            dir,
-                            mount: PathBuf::from(point),
-                        });
-                    }
-                }
+            if let Some((mount, dir)) = v1_memory
+                .clone()
+                .find_map(|m| Some((m, join(m, &group.pathname)?)))
+            {
+                return Some(MemoryCgroup {
+                    version: 1,
+                    dir,
+                    mount: root.path(&mount.mount_point),
+                });
             }
         }
-        let path = cgroup.lines().find_map(|l| l.strip_prefix("0::"))?;
-        mounts.iter().find_map(|(root, point, fstype, _)| {
-            if fstype != "cgroup2" {
+        let path = &groups
+            .0
+            .iter()
+            .find(|g| g.hierarchy == 0 && g.controllers.is_empty())?
+            .pathname;
+        mounts.iter().find_map(|m| {
+            if m.fs_type != "cgroup2" {
                 return None;
             }
-            let controllers = read_trimmed(&Path::new(point).join("cgroup.controllers"));
+            let point = root.path(&m.mount_point);
+            let controllers = read_trimmed(&point.join("cgroup.controllers"));
             if !controllers.is_some_and(|c| c.split_whitespace().any(|w| w == "memory")) {
                 return None;
             }
             Some(MemoryCgroup {
                 version: 2,
-                dir: join(root, point, path)?,
-                mount: PathBuf::from(point),
+                dir: join(m, path)?,
+                mount: point,
             })
         })
     }
@@ -510,14 +604,20 @@ impl MemoryCgroup {
     }
 }
 
+/// The C library's version as `gnu_get_libc_version()` reports it.
+#[cfg(target_env = "gnu")]
 fn glibc_version() -> String {
-    extern "C" {
-        fn gnu_get_libc_version() -> *const libc::c_char;
-    }
-    // SAFETY: glibc returns a pointer to a static NUL-terminated string.
-    unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) }
+    // SAFETY: glibc returns a pointer to a static NUL-terminated string that
+    // lives as long as the process.
+    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// Built for another C library: there is no glibc version to report.
+#[cfg(not(target_env = "gnu"))]
+fn glibc_version() -> String {
+    "none (not built for glibc)".into()
 }
 
 #[cfg(test)]
@@ -647,11 +747,78 @@ mod tests {
         assert_eq!(before.explain_since(&before, None), None);
     }
 
+    /// The captured /proc and /sys of the machine described in
+    /// tests/fixtures/machine/NOTES.md.
+    fn captured() -> Root {
+        Root::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machine"))
+    }
+
+    const CAPTURED_CGROUP: &str =
+        "sys/fs/cgroup/memory/process_api/b35790c61f0defac50ad39f2142ad641";
+
     #[test]
-    fn meminfo_values_are_converted_from_kib() {
-        let text = "MemTotal:       24567296 kB\nSwapTotal:             0 kB\n";
-        assert_eq!(meminfo_bytes(text, "MemTotal"), Some(24567296 * 1024));
-        assert_eq!(meminfo_bytes(text, "SwapTotal"), Some(0));
-        assert_eq!(meminfo_bytes(text, "Committed_AS"), None);
+    fn the_captured_machine_is_detected_from_its_files() {
+        let root = captured();
+        let env = Environment::detect_in(&root, Path::new("/"));
+        assert_eq!(env.thp_enabled, "madvise");
+        assert_eq!(env.thp_defrag, "madvise");
+        assert_eq!(env.thp_pmd_bytes, Some(2_097_152));
+        assert_eq!(env.thp_use_zero_page, Some(true));
+        assert_eq!(env.thp_sizes.len(), 8, "{:?}", env.thp_sizes);
+        assert_eq!(env.thp_sizes[&(64 * 1024)], "never");
+        assert_eq!(env.mem_total_bytes, 24_684_092 * 1024);
+        assert_eq!(env.swap_total_bytes, 0);
+        assert_eq!(env.cpu_model, "AMD EPYC");
+        assert!(env.virtual_machine);
+        // The capture's / is ext4 in its mountinfo.
+        assert_eq!(env.temp_dir_fs, "ext4");
+        assert_eq!(env.cgroup_version, Some(1));
+        assert_eq!(env.cgroup_memory_dir, Some(root.path(CAPTURED_CGROUP)));
+        // v1's "no limit" value at every level.
+        assert_eq!(env.cgroup_memory_max_bytes, None);
+    }
+
+    #[test]
+    fn the_captured_cgroup_reads_its_usage_and_oom_kills() {
+        let cgroup = MemoryCgroup::detect_in(&captured()).expect("the v1 memory cgroup");
+        assert_eq!(cgroup.mount, captured().path("/sys/fs/cgroup/memory"));
+        assert_eq!(cgroup.usage_bytes(), Some(1_028_464_640));
+        assert_eq!(cgroup.oom_kills(), Some(0));
+        assert_eq!(cgroup.number("memory.failcnt"), Some(0));
+    }
+
+    #[test]
+    fn the_file_system_comes_from_the_mount_that_holds_the_folder() {
+        let text = captured().text("/proc/self/mountinfo").unwrap();
+        // The same machine with / on ext3: the statfs magic would say ext4.
+        let ext3 = text.replace(" - ext4 /dev/vda", " - ext3 /dev/vda");
+        let mounts = mount_infos(&ext3);
+        assert_eq!(mounts.len(), text.lines().count());
+        let fs = |dir: &str| mount_of(&mounts, Path::new(dir)).map(|m| m.fs_type.as_str());
+        assert_eq!(fs("/tmp/x"), Some("ext3"));
+        assert_eq!(fs("/dev/shm/y"), Some("tmpfs"));
+        assert_eq!(fs("/sys/fs/cgroup/memory/a"), Some("cgroup"));
+        assert_eq!(fs("/proc"), Some("proc"));
+    }
+
+    #[test]
+    #[cfg(target_env = "gnu")]
+    fn the_glibc_version_is_a_dotted_number() {
+        let version = glibc_version();
+        let (major, minor) = version.split_once('.').expect("major.minor");
+        assert!(
+            major.parse::<u32>().is_ok() && minor.parse::<u32>().is_ok(),
+            "{version}"
+        );
+    }
+
+    #[test]
+    fn without_a_cgroup_file_no_cgroup_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(MemoryCgroup::detect_in(&Root::at(dir.path())), None);
+        let env = Environment::detect_in(&Root::at(dir.path()), dir.path());
+        assert_eq!(env.thp_enabled, "unsupported");
+        assert_eq!((env.thp_pmd_bytes, env.cgroup_version), (None, None));
+        assert_eq!(env.mem_total_bytes, 0);
     }
 }

@@ -17,7 +17,7 @@ use super::{
     human_bytes, process_at, verdict_of, Claim, Experiment, Explanation, Plan, PlanContext,
     PlannedVariant,
 };
-use crate::elf_segments::{self, SegmentMatch};
+use crate::elf::segments::{self as elf_segments, SegmentMatch};
 use crate::model::{
     ClaimRecord, ExperimentRecord, MappingRecord, ProcessRecord, Status, SummaryTable,
     VariantRecord, Verdict,
@@ -789,11 +789,11 @@ impl Judge<'_> {
                 };
                 table.rows.push(vec![
                     file.clone(),
-                    format!("#{}", s.segment.index),
-                    s.segment.flags_text().trim_end().to_string(),
+                    format!("#{}", s.index),
+                    s.segment.flags.trim_end().to_string(),
                     format!("{:#x}", s.segment.offset),
-                    format!("{:#x}", s.segment.file_size),
-                    format!("{:#x}", s.segment.mem_size),
+                    format!("{:#x}", s.segment.file_bytes),
+                    format!("{:#x}", s.segment.mem_bytes),
                     join(&|m| {
                         format!(
                             "{}-{}{}",

@@ -449,10 +449,7 @@ fn guest_mem_total(bytes: u64) -> u64 {
 /// too small for), else the smallest that suits every experiment, limited by
 /// what this machine has available.
 pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemory {
-    let available = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| crate::system::meminfo_bytes(&m, "MemAvailable"))
-        .unwrap_or(u64::MAX);
+    let available = crate::system::mem_available_bytes().unwrap_or(u64::MAX);
     let memory = size_guests(
         memory_needs(options, initramfs_bytes),
         options.memory_bytes,
@@ -606,10 +603,7 @@ pub fn fixed_address_space() {
 /// guests with room to spare; else one.
 fn parallel_guests(memory_bytes: u64) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let available = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| crate::system::meminfo_bytes(&m, "MemAvailable"))
-        .unwrap_or(0);
+    let available = crate::system::mem_available_bytes().unwrap_or(0);
     if cpus >= 2 && available > 2 * memory_bytes + (1 << 30) {
         2
     } else {

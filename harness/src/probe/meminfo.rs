@@ -1,29 +1,39 @@
 //! /proc/meminfo: the system-wide counters some experiments judge (Committed_AS,
-//! PageTables, KernelStack, Slab, ...).
+//! PageTables, KernelStack, Slab, ...), parsed by procfs-core.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use crate::error::ProbeError;
 use crate::model::SystemCounters;
-use crate::system::meminfo_bytes;
+use crate::system::{parse_meminfo, MEMINFO};
 
-/// Parses the counters the model records; a missing field (an older kernel) reads 0.
-pub fn parse(text: &str) -> SystemCounters {
-    let get = |key: &str| meminfo_bytes(text, key).unwrap_or(0);
-    SystemCounters {
-        mem_free_bytes: get("MemFree"),
-        mem_available_bytes: get("MemAvailable"),
-        anon_pages_bytes: get("AnonPages"),
-        mapped_bytes: get("Mapped"),
-        page_tables_bytes: get("PageTables"),
-        kernel_stack_bytes: get("KernelStack"),
-        slab_bytes: get("Slab"),
-        slab_unreclaimable_bytes: get("SUnreclaim"),
-        committed_as_bytes: get("Committed_AS"),
-        commit_limit_bytes: get("CommitLimit"),
-        anon_huge_pages_bytes: get("AnonHugePages"),
+/// The counters the model records, from /proc/meminfo's text. A field the
+/// harness needs that the kernel does not write is an error naming it, so a
+/// record never shows a 0 that was not measured. The one exception is
+/// AnonHugePages: a kernel without transparent huge pages omits it, and there
+/// it is truly 0.
+pub fn parse(text: &str) -> Result<SystemCounters, ProbeError> {
+    let m = parse_meminfo(text)?;
+    let need = |value: Option<u64>, field: &str| {
+        value.ok_or_else(|| ProbeError::Incomplete {
+            path: PathBuf::from(MEMINFO),
+            reason: format!("no {field} field, so the system counters are not recorded"),
+        })
+    };
+    Ok(SystemCounters {
+        mem_free_bytes: m.mem_free,
+        mem_available_bytes: need(m.mem_available, "MemAvailable")?,
+        anon_pages_bytes: need(m.anon_pages, "AnonPages")?,
+        mapped_bytes: m.mapped,
+        page_tables_bytes: need(m.page_tables, "PageTables")?,
+        kernel_stack_bytes: need(m.kernel_stack, "KernelStack")?,
+        slab_bytes: m.slab,
+        slab_unreclaimable_bytes: need(m.s_unreclaim, "SUnreclaim")?,
+        committed_as_bytes: m.committed_as,
+        commit_limit_bytes: need(m.commit_limit, "CommitLimit")?,
+        anon_huge_pages_bytes: m.anon_hugepages.unwrap_or(0),
         pcp_free_bytes: 0,
-    }
+    })
 }
 
 /// Pages on the per-CPU free lists: the `count:` lines of every per-CPU pageset
@@ -48,12 +58,11 @@ pub fn parse_pcp_pages(zoneinfo: &str) -> u64 {
 
 /// Reads and parses /proc/meminfo.
 pub fn read() -> Result<SystemCounters, ProbeError> {
-    let path = Path::new("/proc/meminfo");
-    let text = std::fs::read_to_string(path).map_err(|source| ProbeError::Io {
-        path: path.to_path_buf(),
+    let text = std::fs::read_to_string(MEMINFO).map_err(|source| ProbeError::Io {
+        path: PathBuf::from(MEMINFO),
         source,
     })?;
-    let mut counters = parse(&text);
+    let mut counters = parse(&text)?;
     // Unreadable zoneinfo leaves the correction at 0; the counters still stand.
     if let Ok(zoneinfo) = std::fs::read_to_string("/proc/zoneinfo") {
         counters.pcp_free_bytes =
@@ -66,16 +75,62 @@ pub fn read() -> Result<SystemCounters, ProbeError> {
 mod tests {
     use super::*;
 
+    /// This machine's /proc/meminfo (see tests/fixtures/machine/NOTES.md).
+    const CAPTURED: &str = include_str!("../../tests/fixtures/machine/proc/meminfo");
+
+    /// The value of `field` in the captured text, in bytes, read independently
+    /// of procfs-core so the test checks the parser rather than itself.
+    fn captured_bytes(field: &str) -> u64 {
+        let line = CAPTURED
+            .lines()
+            .find(|l| l.split(':').next() == Some(field))
+            .unwrap_or_else(|| panic!("{field} in the capture"));
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
     #[test]
-    fn counters_are_read_in_bytes() {
-        let text =
-            "MemFree:  100 kB\nPageTables:   8 kB\nCommitted_AS:  2048 kB\nKernelStack:  16 kB\n";
-        let c = parse(text);
-        assert_eq!(c.mem_free_bytes, 100 * 1024);
-        assert_eq!(c.page_tables_bytes, 8 * 1024);
-        assert_eq!(c.committed_as_bytes, 2 << 20);
-        assert_eq!(c.kernel_stack_bytes, 16 * 1024);
-        assert_eq!(c.slab_bytes, 0);
+    fn captured_counters_are_read_in_bytes() {
+        let c = parse(CAPTURED).expect("a real meminfo parses");
+        assert_eq!(c.mem_free_bytes, captured_bytes("MemFree"));
+        assert_eq!(c.mem_available_bytes, captured_bytes("MemAvailable"));
+        assert_eq!(c.page_tables_bytes, captured_bytes("PageTables"));
+        assert_eq!(c.committed_as_bytes, captured_bytes("Committed_AS"));
+        assert_eq!(c.kernel_stack_bytes, captured_bytes("KernelStack"));
+        assert_eq!(c.slab_unreclaimable_bytes, captured_bytes("SUnreclaim"));
+        assert_eq!(c.anon_huge_pages_bytes, captured_bytes("AnonHugePages"));
+        assert!(c.mem_free_bytes > 0 && c.committed_as_bytes > 0, "{c:?}");
+    }
+
+    #[test]
+    fn a_missing_needed_field_is_an_error_naming_it_not_a_zero() {
+        let without: String = CAPTURED
+            .lines()
+            .filter(|l| !l.starts_with("KernelStack:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let err = parse(&without).expect_err("KernelStack is needed");
+        let text = err.to_string();
+        assert!(
+            text.contains("KernelStack") && text.contains(MEMINFO),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_meminfo_is_an_error_naming_the_file() {
+        let err = parse("MemFree: lots\n").expect_err("not meminfo");
+        assert!(err.to_string().contains(MEMINFO), "{err}");
+    }
+
+    #[test]
+    fn a_value_beyond_u64_bytes_is_refused_with_its_line() {
+        let text = CAPTURED.replacen("MemFree:", "MemFree: 18014398509481984 kB\nX:", 1);
+        let err = parse(&text).expect_err("too large");
+        assert!(
+            matches!(&err, ProbeError::Parse { line_no: 2, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]

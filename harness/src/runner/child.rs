@@ -45,15 +45,7 @@ impl ChildGuard {
         // SAFETY: the closure runs in the forked child before exec and calls only
         // async-signal-safe functions (setpgid, prctl).
         unsafe {
-            command.pre_exec(|| {
-                if libc::setpgid(0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+            command.pre_exec(own_group_killed_with_parent);
         }
         let mut child = command.spawn().map_err(|source| RunnerError::Spawn {
             bin: bin.to_path_buf(),
@@ -121,15 +113,7 @@ impl ChildGuard {
         let bin = Path::new(command.get_program()).to_path_buf();
         // SAFETY: as in `spawn`: only async-signal-safe calls between fork and exec.
         unsafe {
-            command.pre_exec(|| {
-                if libc::setpgid(0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+            command.pre_exec(own_group_killed_with_parent);
         }
         let child = command
             .spawn()
@@ -139,4 +123,13 @@ impl ChildGuard {
             reaped: false,
         })
     }
+}
+/// Run in the forked child between fork and exec: a process group of its own
+/// (so the whole group can be killed) and SIGKILL should the harness die. Both
+/// calls are async-signal-safe.
+fn own_group_killed_with_parent() -> std::io::Result<()> {
+    let this = nix::unistd::Pid::from_raw(0);
+    nix::unistd::setpgid(this, this)?;
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+    Ok(())
 }

@@ -24,6 +24,7 @@ use experiments::protocol::{self, Event, ProcessRef};
 use experiments::ExperimentInfo;
 
 use crate::error::RunnerError;
+pub use crate::model::parse_hex;
 use crate::model::{
     CheckpointRecord, Faults, MappingRecord, MemoryFigures, NoiseFloor, ProcessRecord,
     RegionRecord, Status, VariantRecord,
@@ -524,11 +525,6 @@ fn check_names(
             name: name.to_string(),
         }),
     }
-}
-
-/// Parses a `0x…` address as written in [`MappingRecord`].
-pub fn parse_hex(text: &str) -> Option<u64> {
-    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
 }
 
 /// Shows the run's private temp folder in a mapping's name as [`TEMP_DIR_NAME`],

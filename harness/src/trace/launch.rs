@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -37,66 +37,43 @@ pub struct Launched {
     pub protocol_out: File,
 }
 
-fn last_os_error(what: &str) -> RunnerError {
-    let e = std::io::Error::last_os_error();
+fn os_error(what: &str, errno: nix::errno::Errno) -> RunnerError {
+    let e = std::io::Error::from(errno);
     RunnerError::Io(std::io::Error::new(e.kind(), format!("{what}: {e}")))
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), RunnerError> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(last_os_error("cannot create a pipe"));
-    }
-    // SAFETY: pipe2 succeeded, so both are open descriptors owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| os_error("cannot create a pipe", e))
 }
 
 /// A pseudo-terminal with output processing and echo off (lines arrive as the
 /// program wrote them): (master, slave).
 fn pty() -> Result<(OwnedFd, OwnedFd), RunnerError> {
-    let (mut master, mut slave): (RawFd, RawFd) = (-1, -1);
-    // SAFETY: openpty writes two descriptors; the name, termios and window
-    // size pointers may be null.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        return Err(last_os_error("cannot open a pseudo-terminal"));
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+    use nix::sys::termios::{self, LocalFlags, OutputFlags, SetArg};
+    let pty =
+        nix::pty::openpty(None, None).map_err(|e| os_error("cannot open a pseudo-terminal", e))?;
+    // Best effort, as a terminal that keeps its settings still carries lines.
+    if let Ok(mut tio) = termios::tcgetattr(&pty.slave) {
+        tio.output_flags.remove(OutputFlags::OPOST);
+        tio.local_flags
+            .remove(LocalFlags::ECHO | LocalFlags::ICANON);
+        let _ = termios::tcsetattr(&pty.slave, SetArg::TCSANOW, &tio);
     }
-    // SAFETY: openpty succeeded; both descriptors are ours alone.
-    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    // SAFETY: termios is plain data; tcgetattr fills it from an open terminal.
-    unsafe {
-        let mut tio: libc::termios = std::mem::zeroed();
-        if libc::tcgetattr(slave.as_raw_fd(), &mut tio) == 0 {
-            tio.c_oflag &= !libc::OPOST;
-            tio.c_lflag &= !(libc::ECHO | libc::ICANON);
-            libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &tio);
-        }
-        let fd = master.as_raw_fd();
-        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    let _ = fcntl(&pty.master, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    if let Ok(flags) = fcntl(&pty.master, FcntlArg::F_GETFL) {
+        let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+        let _ = fcntl(&pty.master, FcntlArg::F_SETFL(flags));
     }
-    Ok((master, slave))
+    Ok((pty.master, pty.slave))
 }
 
 /// The inode of an open descriptor.
-fn inode(fd: RawFd) -> Result<u64, RunnerError> {
-    // SAFETY: stat is plain data; fstat fills it for an open descriptor.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a valid out-pointer.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return Err(last_os_error("cannot stat a pipe"));
-    }
-    Ok(st.st_ino)
+fn inode(fd: &OwnedFd) -> Result<u64, RunnerError> {
+    nix::sys::stat::fstat(fd)
+        .map(|st| st.st_ino)
+        .map_err(|e| os_error("cannot stat a pipe", e))
 }
 
 /// Starts `program` with `args` as described at the top of this module.
@@ -131,7 +108,7 @@ pub fn launch(
             Ok(())
         });
     }
-    let stdin_inode = inode(stdin_write.as_raw_fd())?;
+    let stdin_inode = inode(&stdin_write)?;
     let guard = ChildGuard::spawn_command(command)?;
     // The child's ends close here (the command is gone), so end of output and
     // end of protocol are seen when the program and its children exit.

@@ -1,133 +1,59 @@
-//! The loadable segments of an ELF file (PT_LOAD and PT_GNU_RELRO program
-//! headers, as `readelf -l` shows them), read with the `object` crate, and how to
-//! find the mappings each one became in a process.
+//! How the loadable segments of an ELF file (its PT_LOAD and PT_GNU_RELRO
+//! program headers, as `readelf -l` shows them) became the mappings of a
+//! process: the load bias, the holes a loader leaves between segments, and the
+//! permissions and offsets each segment's mappings should have.
 //!
-//! Self-contained: it reads a file and returns plain values, so a judge can
-//! compare them with the mappings of a snapshot.
+//! It reads a file and returns plain values, so a judge can compare them with
+//! the mappings of a snapshot.
 
 use std::path::{Path, PathBuf};
 
-use object::elf::{FileHeader64, PF_R, PF_W, PF_X, PT_GNU_RELRO, PT_LOAD};
-use object::read::elf::{FileHeader, ProgramHeader};
-use object::Endianness;
-
+use super::{open, program_headers, read_bytes, ElfError, LoadSegment};
 use crate::model::MappingRecord;
-use crate::runner::parse_hex;
-
-/// One PT_LOAD program header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoadSegment {
-    /// Index among the file's program headers.
-    pub index: usize,
-    /// p_offset: where the segment starts in the file, in bytes.
-    pub offset: u64,
-    /// p_vaddr: where it starts in memory before relocation.
-    pub vaddr: u64,
-    /// p_filesz: bytes taken from the file.
-    pub file_size: u64,
-    /// p_memsz: bytes in memory (more than file_size for .bss).
-    pub mem_size: u64,
-    /// p_flags: PF_R, PF_W, PF_X.
-    pub flags: u32,
-}
 
 /// What an ELF file asks the loader to map.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElfSegments {
     /// The file read.
     pub path: PathBuf,
-    /// Its PT_LOAD headers, in file order.
-    pub loads: Vec<LoadSegment>,
+    /// Its PT_LOAD headers in file order, each with its index among all the
+    /// file's program headers.
+    pub loads: Vec<(usize, LoadSegment)>,
     /// The PT_GNU_RELRO range (vaddr, size): made read-only after relocation.
     pub relro: Option<(u64, u64)>,
 }
 
-/// Reading an ELF file failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ElfError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The file is not a 64-bit ELF file, or its headers are damaged.
-    #[error("{path} is not a 64-bit ELF file the harness can read: {reason}")]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
 impl LoadSegment {
-    /// The flags as `readelf -l` writes them (`R E`, `RW `).
-    pub fn flags_text(&self) -> String {
-        format!(
-            "{}{}{}",
-            if self.flags & PF_R.0 != 0 { 'R' } else { ' ' },
-            if self.flags & PF_W.0 != 0 { 'W' } else { ' ' },
-            if self.flags & PF_X.0 != 0 { 'E' } else { ' ' }
-        )
-    }
-
     /// The permissions of /proc/PID/maps these flags give a private mapping
-    /// (`R E` → `r-xp`, `RW` → `rw-p`).
+    /// (`R E` → `r-xp`, `RW ` → `rw-p`).
     pub fn expected_perms(&self) -> String {
-        format!(
-            "{}{}{}p",
-            if self.flags & PF_R.0 != 0 { 'r' } else { '-' },
-            if self.flags & PF_W.0 != 0 { 'w' } else { '-' },
-            if self.flags & PF_X.0 != 0 { 'x' } else { '-' }
-        )
+        let has = |letter: char, shown: char| {
+            if self.flags.contains(letter) {
+                shown
+            } else {
+                '-'
+            }
+        };
+        format!("{}{}{}p", has('R', 'r'), has('W', 'w'), has('E', 'x'))
     }
 }
 
 /// Reads the program headers of `path`.
 pub fn read(path: &Path) -> Result<ElfSegments, ElfError> {
-    let data = std::fs::read(path).map_err(|source| ElfError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let format = |reason: String| ElfError::Format {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let header =
-        FileHeader64::<Endianness>::parse(data.as_slice()).map_err(|e| format(e.to_string()))?;
-    let endian = header.endian().map_err(|e| format(e.to_string()))?;
-    let headers = header
-        .program_headers(endian, data.as_slice())
-        .map_err(|e| format(e.to_string()))?;
-    let mut loads = Vec::new();
-    let mut relro = None;
-    for (index, ph) in headers.iter().enumerate() {
-        match ph.p_type(endian) {
-            PT_LOAD => loads.push(LoadSegment {
-                index,
-                offset: ph.p_offset(endian),
-                vaddr: ph.p_vaddr(endian),
-                file_size: ph.p_filesz(endian),
-                mem_size: ph.p_memsz(endian),
-                flags: ph.p_flags(endian).0,
-            }),
-            PT_GNU_RELRO => relro = Some((ph.p_vaddr(endian), ph.p_memsz(endian))),
-            _ => {}
-        }
-    }
+    let data = read_bytes(path)?;
+    let headers = program_headers(&open(&path.display().to_string(), &data)?);
     Ok(ElfSegments {
         path: path.to_path_buf(),
-        loads,
-        relro,
+        loads: headers.loads,
+        relro: headers.relro,
     })
 }
 
 /// How one PT_LOAD segment shows up in a process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentMatch {
+    /// The segment's index among the file's program headers.
+    pub index: usize,
     /// The segment.
     pub segment: LoadSegment,
     /// The mappings of the file that cover its file-backed part, in address order.
@@ -150,20 +76,16 @@ fn ceil(x: u64, page: u64) -> u64 {
     x.div_ceil(page) * page
 }
 
-fn range(m: &MappingRecord) -> Option<(u64, u64)> {
-    Some((parse_hex(&m.start)?, parse_hex(&m.end)?))
-}
-
 impl ElfSegments {
     /// The load bias: where the first segment landed, minus where it asked to be
     /// (0 for a fixed-address executable, the random base for PIE and libraries).
     pub fn load_bias(&self, mappings: &[MappingRecord], page: u64) -> Option<u64> {
         let name = self.path.to_string_lossy();
-        let first = self.loads.iter().min_by_key(|l| l.vaddr)?;
+        let (_, first) = self.loads.iter().min_by_key(|(_, l)| l.vaddr)?;
         let start = mappings
             .iter()
             .filter(|m| m.name == name && m.offset_bytes == floor(first.offset, page))
-            .filter_map(range)
+            .filter_map(MappingRecord::range)
             .map(|(s, _)| s)
             .min()?;
         start.checked_sub(floor(first.vaddr, page))
@@ -174,12 +96,12 @@ impl ElfSegments {
     /// file as one reservation must leave inaccessible address space.
     pub fn holes(&self, page: u64) -> Vec<(u64, u64)> {
         let page = page.max(1);
-        let mut loads: Vec<&LoadSegment> = self.loads.iter().collect();
+        let mut loads: Vec<&LoadSegment> = self.loads.iter().map(|(_, l)| l).collect();
         loads.sort_by_key(|l| l.vaddr);
         loads
             .windows(2)
             .filter_map(|pair| {
-                let end = ceil(pair[0].vaddr + pair[0].mem_size, page);
+                let end = ceil(pair[0].vaddr + pair[0].mem_bytes, page);
                 let next = floor(pair[1].vaddr, page);
                 (next > end).then_some((end, next))
             })
@@ -200,21 +122,21 @@ impl ElfSegments {
             .relro
             .map(|(vaddr, size)| (bias + floor(vaddr, page), bias + floor(vaddr + size, page)));
         let mut out = Vec::new();
-        for seg in &self.loads {
+        for (index, seg) in &self.loads {
             let start = bias + floor(seg.vaddr, page);
-            let file_end = bias + ceil(seg.vaddr + seg.file_size, page);
-            let mem_end = bias + ceil(seg.vaddr + seg.mem_size, page);
+            let file_end = bias + ceil(seg.vaddr + seg.file_bytes, page);
+            let mem_end = bias + ceil(seg.vaddr + seg.mem_bytes, page);
             let covering: Vec<MappingRecord> = mappings
                 .iter()
                 .filter(|m| m.name == name)
-                .filter(|m| range(m).is_some_and(|(s, e)| s < file_end && start < e))
+                .filter(|m| m.range().is_some_and(|(s, e)| s < file_end && start < e))
                 .cloned()
                 .collect();
             let mut perms_ok = !covering.is_empty();
             let mut offsets_ok = !covering.is_empty();
             let mut relro_mappings = 0;
             for m in &covering {
-                let Some((s, e)) = range(m) else { continue };
+                let Some((s, e)) = m.range() else { continue };
                 let in_relro = relro.is_some_and(|(rs, re)| s >= rs && e <= re);
                 let expected = if in_relro {
                     relro_mappings += 1;
@@ -229,12 +151,15 @@ impl ElfSegments {
                 .then(|| {
                     mappings
                         .iter()
-                        .find(|m| range(m).is_some_and(|(s, _)| s == file_end) && m.name.is_empty())
+                        .find(|m| {
+                            m.range().is_some_and(|(s, _)| s == file_end) && m.name.is_empty()
+                        })
                         .cloned()
                 })
                 .flatten();
             out.push(SegmentMatch {
-                segment: *seg,
+                index: *index,
+                segment: seg.clone(),
                 mappings: covering,
                 perms_ok,
                 offsets_ok,
@@ -250,15 +175,24 @@ impl ElfSegments {
 mod tests {
     use super::*;
 
-    fn load(vaddr: u64, mem_size: u64) -> LoadSegment {
+    fn segment(
+        flags: &str,
+        offset: u64,
+        vaddr: u64,
+        file_bytes: u64,
+        mem_bytes: u64,
+    ) -> LoadSegment {
         LoadSegment {
-            index: 0,
-            offset: vaddr,
+            flags: flags.into(),
+            offset,
             vaddr,
-            file_size: mem_size,
-            mem_size,
-            flags: 4,
+            file_bytes,
+            mem_bytes,
         }
+    }
+
+    fn load(vaddr: u64, mem_bytes: u64) -> (usize, LoadSegment) {
+        (0, segment("R  ", vaddr, vaddr, mem_bytes, mem_bytes))
     }
 
     #[test]
@@ -279,33 +213,33 @@ mod tests {
     }
 
     #[test]
-    fn this_test_binary_has_a_readable_executable_segment() {
+    fn this_test_binary_has_a_readable_executable_segment_and_a_writable_one() {
         let exe = std::env::current_exe().unwrap();
         let elf = read(&exe).unwrap();
-        assert!(elf
+        assert!(elf.loads.iter().any(|(_, l)| l.expected_perms() == "r-xp"));
+        assert!(elf.loads.iter().any(|(_, l)| l.flags.contains('W')));
+        // Indices count every program header and rise in file order.
+        assert!(elf.loads.windows(2).all(|w| w[0].0 < w[1].0), "{elf:?}");
+    }
+
+    #[test]
+    fn both_views_of_a_file_list_the_same_segments() {
+        let exe = std::env::current_exe().unwrap();
+        let facts = crate::elf::read(&exe).unwrap();
+        let segments: Vec<LoadSegment> = read(&exe)
+            .unwrap()
             .loads
-            .iter()
-            .any(|l| l.flags & PF_X.0 != 0 && l.flags & PF_R.0 != 0));
-        assert!(elf.loads.iter().any(|l| l.flags & PF_W.0 != 0));
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(facts.load_segments, segments);
     }
 
     #[test]
     fn flags_become_maps_permissions() {
-        let seg = LoadSegment {
-            index: 0,
-            offset: 0,
-            vaddr: 0,
-            file_size: 1,
-            mem_size: 1,
-            flags: PF_R.0 | PF_X.0,
-        };
-        assert_eq!(seg.expected_perms(), "r-xp");
-        assert_eq!(seg.flags_text(), "R E");
-        let rw = LoadSegment {
-            flags: PF_R.0 | PF_W.0,
-            ..seg
-        };
-        assert_eq!(rw.expected_perms(), "rw-p");
+        assert_eq!(segment("R E", 0, 0, 1, 1).expected_perms(), "r-xp");
+        assert_eq!(segment("RW ", 0, 0, 1, 1).expected_perms(), "rw-p");
+        assert_eq!(segment("R  ", 0, 0, 1, 1).expected_perms(), "r--p");
     }
 
     fn mapping(start: u64, end: u64, perms: &str, offset: u64, name: &str) -> MappingRecord {
@@ -324,20 +258,12 @@ mod tests {
     #[test]
     fn segments_match_their_mappings_with_relro_made_read_only() {
         let page = 4096;
-        let seg = |index, offset, vaddr, file_size, mem_size, flags| LoadSegment {
-            index,
-            offset,
-            vaddr,
-            file_size,
-            mem_size,
-            flags,
-        };
         let elf = ElfSegments {
             path: "/lib/libx.so".into(),
             loads: vec![
-                seg(0, 0, 0, 0x1800, 0x1800, PF_R.0 | PF_X.0),
+                (1, segment("R E", 0, 0, 0x1800, 0x1800)),
                 // Data: one RELRO page, one writable page, then .bss beyond the file.
-                seg(1, 0x1e00, 0x2e00, 0x1300, 0x3000, PF_R.0 | PF_W.0),
+                (3, segment("RW ", 0x1e00, 0x2e00, 0x1300, 0x3000)),
             ],
             relro: Some((0x2e00, 0x200)),
         };
@@ -350,6 +276,7 @@ mod tests {
         ];
         let matched = elf.match_mappings(&maps, page).unwrap();
         assert_eq!(matched.len(), 2);
+        assert_eq!((matched[0].index, matched[1].index), (1, 3));
         assert!(matched[0].perms_ok && matched[0].offsets_ok);
         assert_eq!(matched[1].mappings.len(), 2);
         assert_eq!(matched[1].relro_mappings, 1);
@@ -366,7 +293,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_is_not_elf_is_a_format_error_naming_it() {
+    fn a_file_that_is_not_elf_is_a_parse_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("not-elf");
         std::fs::write(&path, b"hello").unwrap();

@@ -1,10 +1,14 @@
 //! What a program's file holds, read from its ELF headers with the `object`
 //! crate: the PT_LOAD segments (what `readelf -l` lists), the text/data/bss
-//! totals (what `size` prints), static or dynamic, stripped or not.
+//! totals (what `size` prints), static or dynamic, stripped or not; and, in
+//! [`segments`], how those segments became a process's mappings.
 //!
 //! Parsing ([`parse`]) needs only the bytes; [`read`] adds the file and its path
 //! to errors; [`attach_binary_facts`] fills a variant's record from the
-//! `program_path` note its experiment left.
+//! `program_path` note its experiment left. Both views read the program headers
+//! through one function, so they cannot disagree about a segment.
+
+pub mod segments;
 
 use std::path::Path;
 
@@ -12,14 +16,15 @@ use object::elf;
 use object::read::elf::{ElfFile64, ProgramHeader, SectionHeader};
 use object::Endianness;
 
-use crate::model::{BinaryFacts, Linking, LoadSegment, VariantRecord};
+pub use crate::model::LoadSegment;
+use crate::model::{BinaryFacts, Linking, VariantRecord};
 
 /// The note an experiment leaves with the path of the program it measured.
 pub const PROGRAM_PATH_NOTE: &str = "program_path";
 /// The note the harness adds when that program's file could not be read.
 pub const BINARY_ERROR_NOTE: &str = "binary_error";
 
-/// Why a program's ELF facts could not be read.
+/// Why a program's ELF headers could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ElfError {
     /// The file could not be read (gone, no permission).
@@ -40,50 +45,85 @@ pub enum ElfError {
     },
 }
 
+/// The program headers the harness reads: what the loader is asked to map.
+struct ProgramHeaders {
+    /// Dynamic when a PT_INTERP names a loader.
+    linking: Linking,
+    /// The PT_LOAD headers in file order, each with its index among all
+    /// program headers (the number `readelf -l` shows).
+    loads: Vec<(usize, LoadSegment)>,
+    /// The PT_GNU_RELRO range (vaddr, size), made read-only after relocation.
+    relro: Option<(u64, u64)>,
+}
+
+/// The bytes of `path`, with the path in the error.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ElfError> {
+    std::fs::read(path).map_err(|source| ElfError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Opens `data` as a 64-bit ELF file; `path` names it in the error.
+fn open<'data>(path: &str, data: &'data [u8]) -> Result<ElfFile64<'data, Endianness>, ElfError> {
+    ElfFile64::<Endianness>::parse(data).map_err(|e| ElfError::Parse {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The flags of a program header as `readelf -l` writes them (`R E`, `RW `).
+fn flags_text(flags: u32) -> String {
+    let bit = |mask: u32, letter: char| if flags & mask != 0 { letter } else { ' ' };
+    [
+        bit(elf::PF_R.0, 'R'),
+        bit(elf::PF_W.0, 'W'),
+        bit(elf::PF_X.0, 'E'),
+    ]
+    .iter()
+    .collect()
+}
+
+fn program_headers(file: &ElfFile64<'_, Endianness>) -> ProgramHeaders {
+    let endian = file.endian();
+    let mut headers = ProgramHeaders {
+        linking: Linking::Static,
+        loads: Vec::new(),
+        relro: None,
+    };
+    for (index, header) in file.elf_program_headers().iter().enumerate() {
+        match header.p_type(endian) {
+            elf::PT_INTERP => headers.linking = Linking::Dynamic,
+            elf::PT_LOAD => headers.loads.push((
+                index,
+                LoadSegment {
+                    flags: flags_text(header.p_flags(endian).0),
+                    offset: header.p_offset(endian),
+                    vaddr: header.p_vaddr(endian),
+                    file_bytes: header.p_filesz(endian),
+                    mem_bytes: header.p_memsz(endian),
+                },
+            )),
+            elf::PT_GNU_RELRO => {
+                headers.relro = Some((header.p_vaddr(endian), header.p_memsz(endian)));
+            }
+            _ => {}
+        }
+    }
+    headers
+}
+
 /// Reads the facts of the file at `path`.
 pub fn read(path: &Path) -> Result<BinaryFacts, ElfError> {
-    let shown = path.display().to_string();
-    let data = std::fs::read(path).map_err(|source| ElfError::Read {
-        path: shown.clone(),
-        source,
-    })?;
-    parse(&shown, &data)
+    parse(&path.display().to_string(), &read_bytes(path)?)
 }
 
 /// The facts of an ELF file's bytes; `path` is recorded and used in errors.
 pub fn parse(path: &str, data: &[u8]) -> Result<BinaryFacts, ElfError> {
-    let error = |e: object::read::Error| ElfError::Parse {
-        path: path.to_string(),
-        reason: e.to_string(),
-    };
-    let file = ElfFile64::<Endianness>::parse(data).map_err(error)?;
+    let file = open(path, data)?;
     let endian = file.endian();
-    let mut linking = Linking::Static;
-    let mut load_segments = Vec::new();
-    for header in file.elf_program_headers() {
-        let kind = header.p_type(endian);
-        if kind == elf::PT_INTERP {
-            linking = Linking::Dynamic;
-        }
-        if kind != elf::PT_LOAD {
-            continue;
-        }
-        let flags = header.p_flags(endian).0;
-        let bit = |mask: u32, letter: char| if flags & mask != 0 { letter } else { ' ' };
-        load_segments.push(LoadSegment {
-            flags: [
-                bit(elf::PF_R.0, 'R'),
-                bit(elf::PF_W.0, 'W'),
-                bit(elf::PF_X.0, 'E'),
-            ]
-            .iter()
-            .collect(),
-            offset: header.p_offset(endian),
-            vaddr: header.p_vaddr(endian),
-            file_bytes: header.p_filesz(endian),
-            mem_bytes: header.p_memsz(endian),
-        });
-    }
+    let ProgramHeaders { linking, loads, .. } = program_headers(&file);
+    let load_segments = loads.into_iter().map(|(_, segment)| segment).collect();
     let sections = file.elf_section_table();
     let (mut text_bytes, mut data_bytes, mut bss_bytes) = (0, 0, 0);
     let mut has_symbols = false;
