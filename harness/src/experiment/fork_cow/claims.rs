@@ -674,7 +674,7 @@ fn rss_double_counts(v: &View<'_>) -> Judged {
 mod tests {
     use std::collections::BTreeMap;
 
-    use experiments::catalog::fork_cow::INFO;
+    use experiments::catalog::fork_cow::{role, INFO};
 
     use super::super::ForkCow;
     use super::*;
@@ -743,7 +743,7 @@ mod tests {
     fn variant(name: &str, checkpoints: Vec<(&str, Vec<ProcessRecord>)>) -> VariantRecord {
         crate::experiment::testkit::variant(
             name,
-            &[("region_pages", PAGES.to_string())],
+            &[(note::REGION_PAGES, PAGES.to_string())],
             checkpoints,
         )
     }
@@ -758,7 +758,7 @@ mod tests {
 
     fn judged(v: VariantRecord, env: &Environment) -> Vec<ClaimRecord> {
         let record = ExperimentRecord {
-            name: "fork-cow".into(),
+            name: INFO.name.into(),
             status: Status::Ok,
             reason: None,
             params: BTreeMap::new(),
@@ -773,9 +773,9 @@ mod tests {
     #[test]
     fn thp_claims_are_inconclusive_when_no_huge_page_arrived() {
         let v = variant(
-            "thp-on",
+            variant::THP_ON,
             vec![(
-                "after-fill",
+                AFTER_FILL,
                 vec![process(PARENT, figures(PAGES, PAGES, 0), &[])],
             )],
         );
@@ -794,9 +794,9 @@ mod tests {
     #[test]
     fn thp_claims_are_inconclusive_when_thp_is_disabled() {
         let v = variant(
-            "thp-on",
+            variant::THP_ON,
             vec![(
-                "after-fill",
+                AFTER_FILL,
                 vec![process(PARENT, figures(PAGES, PAGES, 2), &[])],
             )],
         );
@@ -809,9 +809,9 @@ mod tests {
     #[test]
     fn thp_claims_are_inconclusive_when_the_kernel_reports_no_pmd_size() {
         let v = variant(
-            "thp-on",
+            variant::THP_ON,
             vec![(
-                "after-fill",
+                AFTER_FILL,
                 vec![process(PARENT, figures(PAGES, PAGES, 2), &[])],
             )],
         );
@@ -827,9 +827,9 @@ mod tests {
     fn a_child_that_owns_its_pages_after_fork_refutes_the_sharing_claim() {
         // Pss equal to Rss in both: the pages were copied, not shared.
         let v = variant(
-            "thp-off",
+            variant::THP_OFF,
             vec![(
-                "after-fork",
+                AFTER_FORK,
                 vec![
                     process(PARENT, figures(PAGES, PAGES, 0), &[]),
                     process(CHILD, figures(PAGES, PAGES, 0), &[]),
@@ -839,9 +839,9 @@ mod tests {
         let c = judge_one(v, FORK_SHARES);
         assert_eq!(c.verdict, Verdict::Refuted, "{}", c.evidence);
         let shared = variant(
-            "thp-off",
+            variant::THP_OFF,
             vec![(
-                "after-fork",
+                AFTER_FORK,
                 vec![
                     process(PARENT, figures(PAGES, PAGES / 2, 0), &[]),
                     process(CHILD, figures(PAGES, PAGES / 2, 0), &[]),
@@ -864,7 +864,7 @@ mod tests {
                 ],
             )
         };
-        let v = variant("thp-off", vec![at("after-fork"), at("child-write-quarter")]);
+        let v = variant(variant::THP_OFF, vec![at(AFTER_FORK), at(CHILD_WRITE_QUARTER)]);
         let c = judge_one(v, PHYSICAL);
         assert_eq!(c.verdict, Verdict::Inconclusive);
         assert!(c.evidence.contains("CAP_SYS_ADMIN"), "{}", c.evidence);
@@ -882,7 +882,7 @@ mod tests {
                 ],
             )
         };
-        let v = variant("thp-off", vec![at("after-fork"), at("child-write-quarter")]);
+        let v = variant(variant::THP_OFF, vec![at(AFTER_FORK), at(CHILD_WRITE_QUARTER)]);
         let c = judge_one(v, PHYSICAL);
         assert_eq!(c.verdict, Verdict::Refuted, "{}", c.evidence);
     }
@@ -931,17 +931,17 @@ mod tests {
         let half = PAGES * PAGE / 2;
         let q = PAGES / 4;
         let mut v = variant(
-            "thp-off",
+            variant::THP_OFF,
             vec![
                 (
-                    "after-fork",
+                    AFTER_FORK,
                     vec![
                         process(PARENT, fig(PAGES, pss_after_fork, PAGES, 0), &[]),
                         process(CHILD, fig(PAGES, pss_after_fork, PAGES, 0), &[]),
                     ],
                 ),
                 (
-                    "child-read-all",
+                    CHILD_READ_ALL,
                     vec![
                         process(PARENT, fig(PAGES, half, PAGES, 0), &[]),
                         with_faults(
@@ -951,7 +951,7 @@ mod tests {
                     ],
                 ),
                 (
-                    "child-write-quarter",
+                    CHILD_WRITE_QUARTER,
                     vec![
                         process(PARENT, fig(PAGES, half + q * PAGE / 2, PAGES - q, q), &[]),
                         with_faults(
@@ -964,11 +964,11 @@ mod tests {
         );
         v.notes.extend(
             [
-                ("content_checked_pages", PAGES),
-                ("content_child_mismatches_after_quarter", 0),
-                ("content_parent_mismatches_after_quarter", 0),
-                ("content_child_mismatches_after_all", 0),
-                ("content_parent_mismatches_after_all", 0),
+                (note::CONTENT_CHECKED_PAGES, PAGES),
+                (note::CONTENT_CHILD_MISMATCHES_AFTER_QUARTER, 0),
+                (note::CONTENT_PARENT_MISMATCHES_AFTER_QUARTER, 0),
+                (note::CONTENT_CHILD_MISMATCHES_AFTER_ALL, 0),
+                (note::CONTENT_PARENT_MISMATCHES_AFTER_ALL, 0),
             ]
             .map(|(k, n)| (k.to_string(), n.to_string())),
         );
@@ -1041,10 +1041,10 @@ mod tests {
         );
         let mut v = anon_run(0, PAGES / 4, half);
         v.notes
-            .insert("content_parent_mismatches_after_all".into(), "1".into());
+            .insert(note::CONTENT_PARENT_MISMATCHES_AFTER_ALL.into(), "1".into());
         assert_eq!(verdict(v, CONTENT), Verdict::Refuted);
         let mut v = anon_run(0, PAGES / 4, half);
-        v.notes.insert("content_checked_pages".into(), "1".into());
+        v.notes.insert(note::CONTENT_CHECKED_PAGES.into(), "1".into());
         assert_eq!(verdict(v, CONTENT), Verdict::Refuted);
     }
 
@@ -1054,17 +1054,17 @@ mod tests {
         let copied = [Some(90), Some(11), Some(12), Some(13)];
         let f = figures(PAGES, PAGES / 2, 0);
         let v = variant(
-            "thp-off",
+            variant::THP_OFF,
             vec![
                 (
-                    "after-fork",
+                    AFTER_FORK,
                     vec![
                         process(PARENT, f.clone(), &pfns(10)),
                         process(CHILD, f.clone(), &pfns(10)),
                     ],
                 ),
                 (
-                    "child-write-quarter",
+                    CHILD_WRITE_QUARTER,
                     vec![
                         process(PARENT, f.clone(), &pfns(10)),
                         process(CHILD, f, &copied),
@@ -1081,17 +1081,17 @@ mod tests {
             let mut read = process(CHILD, fig(PAGES, PAGES * PAGE / 2, 0, 0), &[]);
             read.faults.minor = 32;
             variant(
-                "file-private",
+                variant::FILE_PRIVATE,
                 vec![
                     (
-                        "after-fork",
+                        AFTER_FORK,
                         vec![
                             process(PARENT, fig(PAGES, PAGES * PAGE, 0, 0), &[]),
                             process(CHILD, fig(child_rss_after_fork, 0, 0, 0), &[]),
                         ],
                     ),
                     (
-                        "child-read-all",
+                        CHILD_READ_ALL,
                         vec![
                             process(PARENT, fig(PAGES, PAGES * PAGE / 2, 0, 0), &[]),
                             read,
@@ -1111,7 +1111,7 @@ mod tests {
         let mut children: Vec<ProcessRecord> = (1..=4)
             .map(|i| {
                 process(
-                    &format!("child-{i}"),
+                    &role::zygote_child(i),
                     fig(PAGES, pss_each, PAGES - child_private, child_private),
                     &[],
                 )
@@ -1119,18 +1119,18 @@ mod tests {
             .collect();
         children.insert(0, process(PARENT, fig(PAGES, pss_each, PAGES, 0), &[]));
         let mut v = variant(
-            "zygote",
+            variant::ZYGOTE,
             vec![
-                ("children-write-share", children),
+                (CHILDREN_WRITE_SHARE, children),
                 (
-                    "after-children-exit",
+                    AFTER_CHILDREN_EXIT,
                     vec![process(PARENT, fig(PAGES, pss_after, 0, PAGES), &[])],
                 ),
             ],
         );
         v.notes
-            .insert("zygote_share_pages".into(), share.to_string());
-        v.notes.insert("zygote_children".into(), "4".into());
+            .insert(note::ZYGOTE_SHARE_PAGES.into(), share.to_string());
+        v.notes.insert(note::ZYGOTE_CHILDREN.into(), "4".into());
         v
     }
 
@@ -1192,6 +1192,7 @@ mod tests {
 
     #[test]
     fn the_write_is_explained_in_huge_pages_of_the_machines_pmd_size() {
+        // Every checkpoint's region holds one PMD's worth of huge pages.
         let mut v = anon_run(0, PAGES / 4, PAGES * PAGE / 2);
         v.name = variant::THP_ON.into();
         for c in &mut v.checkpoints {
@@ -1199,8 +1200,6 @@ mod tests {
                 p.regions[0].figures.anon_huge_pages_bytes = PMD_BYTES;
             }
         }
-        let fill = (AFTER_FILL, vec![process(PARENT, figures(PAGES, PAGES, 1), &[])]);
-        v.checkpoints.insert(0, crate::experiment::testkit::variant("x", &[], vec![fill]).checkpoints.remove(0));
         let c = judge_one(v.clone(), WRITE_COPIES);
         assert!(c.evidence.contains("held 1 huge pages"), "{}", c.evidence);
         let mut env = env("madvise");
