@@ -68,3 +68,45 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
         variants: Variant::ALL.into_iter().map(planned).collect(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(env: &crate::system::Environment) -> PlanContext<'_> {
+        PlanContext {
+            quick: true,
+            size_bytes: None,
+            count: None,
+            env,
+            no_aslr: false,
+        }
+    }
+
+    #[test]
+    fn each_variant_reads_back_its_own_arguments_with_the_machines_pmd_size() {
+        let mut env = crate::experiment::testkit::env();
+        env.thp_pmd_bytes = Some(1 << 21);
+        env.temp_dir_free_bytes = u64::MAX;
+        let plan = plan(&ctx(&env)).expect("a quick run fits");
+        let names: Vec<_> = plan.variants.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, experiments::catalog::fork_cow::INFO.variants);
+        for v in &plan.variants {
+            let args: Args = experiments::args::parse(&v.args).expect("the binary reads it");
+            assert_eq!(args.variant.name(), v.name);
+            assert_eq!(args.region_bytes, QUICK_REGION_BYTES);
+            assert_eq!(args.pmd_bytes, env.thp_pmd_bytes);
+            let zygote = args.variant == Variant::Zygote;
+            assert_eq!(args.children, zygote.then_some(ZYGOTE_CHILDREN), "{}", v.name);
+        }
+    }
+
+    #[test]
+    fn a_region_too_small_to_divide_is_refused() {
+        let env = crate::experiment::testkit::env();
+        let mut ctx = ctx(&env);
+        ctx.size_bytes = Some(63 * env.page_size);
+        let err = plan(&ctx).unwrap_err();
+        assert!(err.contains("too small"), "{err}");
+    }
+}
