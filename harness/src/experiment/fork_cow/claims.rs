@@ -142,7 +142,7 @@ static ZYGOTE_CASES: [Case; 4] = [
     (EXIT_PSS, exit_pss),
 ];
 
-/// The claims judged on `variant`, with their judges.
+/// The claims judged on the variant `name`, with their judges.
 pub(super) fn cases_of(name: &str) -> &'static [Case] {
     match name {
         variant::THP_OFF | variant::THP_ON => &ANON_CASES,
