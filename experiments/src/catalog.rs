@@ -199,8 +199,16 @@ pub mod fork_cow {
     pub mod role {
         #![allow(missing_docs)] // each name is its own documentation
         pub const PARENT: &str = "parent";
+        /// The one child of the variants that fork one.
         pub const CHILD: &str = "child";
-        pub const CHILD_ANY: &str = "child-*";
+        /// The zygote's children, `child-1` to `child-N`.
+        pub const ZYGOTE_CHILD: &str = "child-*";
+
+        /// The role of the zygote's `i`-th child, counted from 1 (what
+        /// `ZYGOTE_CHILD` matches).
+        pub fn zygote_child(i: usize) -> String {
+            format!("child-{i}")
+        }
     }
 
     /// Address ranges it announces.
@@ -219,10 +227,68 @@ pub mod fork_cow {
         pub const CONTENT_PARENT_MISMATCHES_AFTER_ALL: &str = "content_parent_mismatches_after_all";
         pub const CONTENT_PARENT_MISMATCHES_AFTER_QUARTER: &str =
             "content_parent_mismatches_after_quarter";
-        pub const REGION_ALIGNED_TO_2MIB: &str = "region_aligned_to_2mib";
+        /// Whether the region starts on a PMD boundary (`--pmd-bytes`); the key
+        /// keeps the name results have always had.
+        pub const REGION_ALIGNED_TO_PMD: &str = "region_aligned_to_2mib";
         pub const REGION_PAGES: &str = "region_pages";
         pub const ZYGOTE_CHILDREN: &str = "zygote_children";
         pub const ZYGOTE_SHARE_PAGES: &str = "zygote_share_pages";
+    }
+
+    /// How the region is prepared: one per variant, named as the variant is.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Variant {
+        /// Anonymous memory with MADV_NOHUGEPAGE: one base page per fault.
+        ThpOff,
+        /// Anonymous memory aligned to a PMD with MADV_HUGEPAGE.
+        ThpOn,
+        /// A MAP_PRIVATE mapping of a temp file, only read by the parent.
+        FilePrivate,
+        /// Anonymous memory (MADV_NOHUGEPAGE), several children each writing a share.
+        Zygote,
+    }
+
+    impl Variant {
+        /// Every variant, in the order the harness runs them.
+        pub const ALL: [Variant; 4] = [
+            Variant::ThpOff,
+            Variant::ThpOn,
+            Variant::FilePrivate,
+            Variant::Zygote,
+        ];
+
+        /// The variant's name, as planned and recorded.
+        pub fn name(self) -> &'static str {
+            match self {
+                Variant::ThpOff => variant::THP_OFF,
+                Variant::ThpOn => variant::THP_ON,
+                Variant::FilePrivate => variant::FILE_PRIVATE,
+                Variant::Zygote => variant::ZYGOTE,
+            }
+        }
+    }
+
+    /// The most children the zygote forks (their roles are made before the run,
+    /// so that none is formatted between checkpoints).
+    pub const MAX_ZYGOTE_CHILDREN: usize = 8;
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// How the region is prepared.
+        #[arg(long, value_enum)]
+        pub variant: Variant,
+        /// Bytes in the region (rounded up to whole pages).
+        #[arg(long)]
+        pub region_bytes: u64,
+        /// Children forked by the `zygote` variant (none for the others).
+        #[arg(long)]
+        pub children: Option<usize>,
+        /// Bytes one PMD entry maps (the kernel's `hpage_pmd_size`): the `thp-on`
+        /// region starts on such a boundary. None when the kernel has no THP.
+        #[arg(long)]
+        pub pmd_bytes: Option<u64>,
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -234,11 +300,36 @@ pub mod fork_cow {
             "002_4ca7868f1a8c4269.txt",
             "003_189c8fe560e6e530.txt",
         ],
-        variants: &[variant::THP_OFF, variant::THP_ON, variant::FILE_PRIVATE, variant::ZYGOTE],
-        checkpoints: &[checkpoint::AFTER_MMAP, checkpoint::AFTER_FILL, checkpoint::AFTER_FORK, checkpoint::CHILD_READ_ALL, checkpoint::CHILD_WRITE_QUARTER, checkpoint::CHILD_WRITE_ALL, checkpoint::AFTER_CHILD_EXIT, checkpoint::CHILDREN_WRITE_SHARE, checkpoint::AFTER_CHILDREN_EXIT],
-        roles: &[role::PARENT, role::CHILD, role::CHILD_ANY],
+        variants: &[
+            variant::THP_OFF,
+            variant::THP_ON,
+            variant::FILE_PRIVATE,
+            variant::ZYGOTE,
+        ],
+        checkpoints: &[
+            checkpoint::AFTER_MMAP,
+            checkpoint::AFTER_FILL,
+            checkpoint::AFTER_FORK,
+            checkpoint::CHILD_READ_ALL,
+            checkpoint::CHILD_WRITE_QUARTER,
+            checkpoint::CHILD_WRITE_ALL,
+            checkpoint::AFTER_CHILD_EXIT,
+            checkpoint::CHILDREN_WRITE_SHARE,
+            checkpoint::AFTER_CHILDREN_EXIT,
+        ],
+        roles: &[role::PARENT, role::CHILD, role::ZYGOTE_CHILD],
         regions: &[region::DATA],
-        notes: &[note::CONTENT_CHECKED_PAGES, note::CONTENT_CHILD_MISMATCHES_AFTER_ALL, note::CONTENT_CHILD_MISMATCHES_AFTER_QUARTER, note::CONTENT_PARENT_MISMATCHES_AFTER_ALL, note::CONTENT_PARENT_MISMATCHES_AFTER_QUARTER, note::REGION_ALIGNED_TO_2MIB, note::REGION_PAGES, note::ZYGOTE_CHILDREN, note::ZYGOTE_SHARE_PAGES],
+        notes: &[
+            note::CONTENT_CHECKED_PAGES,
+            note::CONTENT_CHILD_MISMATCHES_AFTER_ALL,
+            note::CONTENT_CHILD_MISMATCHES_AFTER_QUARTER,
+            note::CONTENT_PARENT_MISMATCHES_AFTER_ALL,
+            note::CONTENT_PARENT_MISMATCHES_AFTER_QUARTER,
+            note::REGION_ALIGNED_TO_PMD,
+            note::REGION_PAGES,
+            note::ZYGOTE_CHILDREN,
+            note::ZYGOTE_SHARE_PAGES,
+        ],
     };
 }
 
@@ -830,6 +921,30 @@ mod tests {
             sharers: 4,
         })
         .unwrap();
+        round_trip(&fork_cow::Args {
+            variant: fork_cow::Variant::Zygote,
+            region_bytes: 16 << 20,
+            children: Some(4),
+            pmd_bytes: Some(2 << 20),
+        })
+        .unwrap();
+        round_trip(&fork_cow::Args {
+            variant: fork_cow::Variant::ThpOn,
+            region_bytes: 1 << 20,
+            children: None,
+            pmd_bytes: None,
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn fork_cows_variants_are_parsed_by_their_names() {
+        use clap::ValueEnum;
+        for v in fork_cow::Variant::ALL {
+            assert_eq!(fork_cow::Variant::from_str(v.name(), false), Ok(v));
+        }
+        let names: Vec<_> = fork_cow::Variant::ALL.map(fork_cow::Variant::name).to_vec();
+        assert_eq!(names, fork_cow::INFO.variants);
     }
 
     #[test]

@@ -25,48 +25,25 @@ use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use experiments::catalog::fork_cow::{
+    checkpoint, note, region, role, Args, Variant, MAX_ZYGOTE_CHILDREN,
+};
 use experiments::pages::page_size;
 use experiments::Session;
 
-/// How the region is prepared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Variant {
-    /// Anonymous memory with MADV_NOHUGEPAGE: one 4 KiB page per fault.
-    ThpOff,
-    /// Anonymous memory aligned to 2 MiB with MADV_HUGEPAGE.
-    ThpOn,
-    /// A MAP_PRIVATE mapping of a temp file, only read by the parent.
-    FilePrivate,
-    /// Anonymous memory (MADV_NOHUGEPAGE), several children each writing a share.
-    Zygote,
-}
-
 #[derive(Debug, Parser)]
 #[command(about = "fork and copy-on-write, parent and child observed; run by the vmlab harness")]
-struct Args {
+struct Cli {
     /// Folder for the temp file of `file-private` (removed by the harness).
     #[arg(long)]
     dir: PathBuf,
-    /// Bytes in the region (rounded up to whole pages).
-    #[arg(long)]
-    region_bytes: usize,
-    /// How the region is prepared.
-    #[arg(long, value_enum)]
-    variant: Variant,
-    /// Children forked by the `zygote` variant.
-    #[arg(long, default_value_t = 4)]
-    children: usize,
+    #[command(flatten)]
+    args: Args,
 }
 
-/// Roles of the zygote's children, so that no role name is formatted at a checkpoint.
-const CHILD_ROLES: [&str; 8] = [
-    "child-1", "child-2", "child-3", "child-4", "child-5", "child-6", "child-7", "child-8",
-];
 /// Share of the region each zygote child writes: one sixteenth.
 const ZYGOTE_SHARE_DIVISOR: usize = 16;
-/// The 2 MiB a PMD maps on x86-64; the `thp-on` region is aligned to it.
-const HUGE_PAGE_BYTES: usize = 2 << 20;
 
 /// Tags written at the start of every page (xor the page index).
 const PARENT_TAG: u64 = 0x7061_7265_6e74_0000;
@@ -74,17 +51,18 @@ const FILE_TAG: u64 = 0x6669_6c65_0000_0000;
 const CHILD_TAG: u64 = 0x6368_696c_6400_0000;
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli) {
         eprintln!("fork-cow: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(args: &Args) -> io::Result<()> {
+fn run(cli: &Cli) -> io::Result<()> {
+    let args = &cli.args;
     let mut session = Session::connect()?;
     let page = page_size();
-    let len = args.region_bytes.div_ceil(page) * page;
+    let len = (args.region_bytes as usize).div_ceil(page) * page;
     let pages = len / page;
     if pages < 16 {
         session.skip(format_args!(
@@ -92,28 +70,38 @@ fn run(args: &Args) -> io::Result<()> {
             args.region_bytes
         ));
     }
-    if args.variant == Variant::Zygote && !(1..=CHILD_ROLES.len()).contains(&args.children) {
-        session.skip(format_args!(
-            "--children {} must be between 1 and {}",
-            args.children,
-            CHILD_ROLES.len()
-        ));
-    }
+    let children = match (args.variant, args.children) {
+        (Variant::Zygote, Some(n)) if (1..=MAX_ZYGOTE_CHILDREN).contains(&n) => n,
+        (Variant::Zygote, Some(n)) => session.skip(format_args!(
+            "--children {n} must be between 1 and {MAX_ZYGOTE_CHILDREN}"
+        )),
+        (Variant::Zygote, None) => session.skip("the zygote variant needs --children"),
+        _ => 0,
+    };
+    // Made now, so that no role name is formatted between checkpoints.
+    let child_roles: Vec<String> = (1..=children).map(role::zygote_child).collect();
+    // Where the `thp-on` region starts: a PMD boundary, or any page if the
+    // kernel has no PMD-sized pages to give.
+    let align = match args.pmd_bytes {
+        Some(pmd) if pmd as usize > page => pmd as usize,
+        _ => page,
+    };
     let file = match args.variant {
-        Variant::FilePrivate => Some(write_tagged_file(&args.dir.join("data"), len, page)?),
+        Variant::FilePrivate => Some(write_tagged_file(&cli.dir.join("data"), len, page)?),
         _ => None,
     };
-    let region = Region::map(args.variant, len, file.as_ref())?;
-    session.note("region_pages", pages)?;
+    let region = Region::map(args.variant, len, align, file.as_ref())?;
+    session.note(note::REGION_PAGES, pages)?;
     session.note(
-        "region_aligned_to_2mib",
-        region.start() as usize % HUGE_PAGE_BYTES == 0,
+        note::REGION_ALIGNED_TO_PMD,
+        args.pmd_bytes
+            .is_some_and(|pmd| region.start() as u64 % pmd.max(1) == 0),
     )?;
-    session.region("data", region.start(), len)?;
+    session.region(region::DATA, region.start(), len)?;
     let me = std::process::id() as i32;
     let mut proof = Proof::default();
 
-    session.checkpoint_with("after-mmap", &[("parent", me)])?;
+    session.checkpoint_with(checkpoint::AFTER_MMAP, &[(role::PARENT, me)])?;
     let source_tag = match args.variant {
         Variant::FilePrivate => {
             black_box(read_all(&region, page));
@@ -124,10 +112,10 @@ fn run(args: &Args) -> io::Result<()> {
             PARENT_TAG
         }
     };
-    session.checkpoint_with("after-fill", &[("parent", me)])?;
+    session.checkpoint_with(checkpoint::AFTER_FILL, &[(role::PARENT, me)])?;
 
     if args.variant == Variant::Zygote {
-        zygote(&mut session, &region, page, args.children, &mut proof)?;
+        zygote(&mut session, &region, page, &child_roles, &mut proof)?;
     } else {
         fork_one(&mut session, &region, page, source_tag, &mut proof)?;
     }
@@ -153,17 +141,17 @@ fn fork_one(
     let quarter = pages / 4;
     let me = std::process::id() as i32;
     let child = Child::fork(region, page, 1)?;
-    let both = [("parent", me), ("child", child.pid)];
-    session.checkpoint_with("after-fork", &both)?;
+    let both = [(role::PARENT, me), (role::CHILD, child.pid)];
+    session.checkpoint_with(checkpoint::AFTER_FORK, &both)?;
 
     child.command(Command::ReadAll)?;
-    session.checkpoint_with("child-read-all", &both)?;
+    session.checkpoint_with(checkpoint::CHILD_READ_ALL, &both)?;
 
     child.command(Command::Write {
         from: 0,
         to: quarter,
     })?;
-    session.checkpoint_with("child-write-quarter", &both)?;
+    session.checkpoint_with(checkpoint::CHILD_WRITE_QUARTER, &both)?;
 
     // Content proof of the quarter write (read-only, mapped pages: no faults).
     proof.child_after_quarter = child.command(Command::Verify {
@@ -173,7 +161,7 @@ fn fork_one(
     })?;
     proof.parent_after_quarter = mismatches(region, page, 0, 0, 0, source_tag);
     child.command(Command::Write { from: 0, to: pages })?;
-    session.checkpoint_with("child-write-all", &both)?;
+    session.checkpoint_with(checkpoint::CHILD_WRITE_ALL, &both)?;
 
     proof.child_after_all = child.command(Command::Verify {
         from: 0,
@@ -183,7 +171,7 @@ fn fork_one(
     proof.parent_after_all = mismatches(region, page, 0, 0, 0, source_tag);
     proof.checked_pages = pages;
     child.exit()?;
-    session.checkpoint_with("after-child-exit", &[("parent", me)])
+    session.checkpoint_with(checkpoint::AFTER_CHILD_EXIT, &[(role::PARENT, me)])
 }
 
 /// The zygote run: after-fork (all children forked), children-write-share,
@@ -192,23 +180,24 @@ fn zygote(
     session: &mut Session,
     region: &Region,
     page: usize,
-    count: usize,
+    roles: &[String],
     proof: &mut Proof,
 ) -> io::Result<()> {
+    let count = roles.len();
     let pages = region.len / page;
     let share = pages / ZYGOTE_SHARE_DIVISOR;
     let me = std::process::id() as i32;
-    let mut children: [Option<Child>; CHILD_ROLES.len()] = Default::default();
+    let mut children: [Option<Child>; MAX_ZYGOTE_CHILDREN] = Default::default();
     for (k, slot) in children.iter_mut().take(count).enumerate() {
         *slot = Some(Child::fork(region, page, k as u64 + 1)?);
     }
     // (role, pid) of the parent and every child, on the stack.
-    let mut all = [("parent", me); CHILD_ROLES.len() + 1];
+    let mut all = [(role::PARENT, me); MAX_ZYGOTE_CHILDREN + 1];
     for (k, child) in children.iter().flatten().enumerate() {
-        all[k + 1] = (CHILD_ROLES[k], child.pid);
+        all[k + 1] = (roles[k].as_str(), child.pid);
     }
     let all = &all[..count + 1];
-    session.checkpoint_with("after-fork", all)?;
+    session.checkpoint_with(checkpoint::AFTER_FORK, all)?;
 
     for (k, child) in children.iter().flatten().enumerate() {
         child.command(Command::Write {
@@ -216,7 +205,7 @@ fn zygote(
             to: (k + 1) * share,
         })?;
     }
-    session.checkpoint_with("children-write-share", all)?;
+    session.checkpoint_with(checkpoint::CHILDREN_WRITE_SHARE, all)?;
 
     for (k, child) in children.iter().flatten().enumerate() {
         proof.child_after_all += child.command(Command::Verify {
@@ -231,7 +220,7 @@ fn zygote(
         child.exit()?;
     }
     proof.zygote = Some((count, share));
-    session.checkpoint_with("after-children-exit", &[("parent", me)])
+    session.checkpoint_with(checkpoint::AFTER_CHILDREN_EXIT, &[(role::PARENT, me)])
 }
 
 /// Pages that did not hold what their reader expected, and the zygote's sizes,
@@ -250,20 +239,26 @@ struct Proof {
 impl Proof {
     fn report(&self, session: &mut Session) -> io::Result<()> {
         if let Some((count, share)) = self.zygote {
-            session.note("zygote_children", count)?;
-            session.note("zygote_share_pages", share)?;
+            session.note(note::ZYGOTE_CHILDREN, count)?;
+            session.note(note::ZYGOTE_SHARE_PAGES, share)?;
         }
-        session.note("content_checked_pages", self.checked_pages)?;
+        session.note(note::CONTENT_CHECKED_PAGES, self.checked_pages)?;
         session.note(
-            "content_child_mismatches_after_quarter",
+            note::CONTENT_CHILD_MISMATCHES_AFTER_QUARTER,
             self.child_after_quarter,
         )?;
         session.note(
-            "content_parent_mismatches_after_quarter",
+            note::CONTENT_PARENT_MISMATCHES_AFTER_QUARTER,
             self.parent_after_quarter,
         )?;
-        session.note("content_child_mismatches_after_all", self.child_after_all)?;
-        session.note("content_parent_mismatches_after_all", self.parent_after_all)
+        session.note(
+            note::CONTENT_CHILD_MISMATCHES_AFTER_ALL,
+            self.child_after_all,
+        )?;
+        session.note(
+            note::CONTENT_PARENT_MISMATCHES_AFTER_ALL,
+            self.parent_after_all,
+        )
     }
 }
 
@@ -452,8 +447,13 @@ struct Region {
 
 impl Region {
     /// Maps `len` bytes as `variant` wants them: anonymous (THP advised off, or
-    /// on and 2 MiB aligned), or a private mapping of `file`.
-    fn map(variant: Variant, len: usize, file: Option<&(File, PathBuf)>) -> io::Result<Region> {
+    /// on and starting on an `align` boundary), or a private mapping of `file`.
+    fn map(
+        variant: Variant,
+        len: usize,
+        align: usize,
+        file: Option<&(File, PathBuf)>,
+    ) -> io::Result<Region> {
         let prot = libc::PROT_READ | libc::PROT_WRITE;
         if let Some((file, _)) = file {
             // SAFETY: a new private mapping of a file we hold open; the kernel
@@ -470,11 +470,7 @@ impl Region {
             };
             return Region::checked(ptr, len);
         }
-        let extra = if variant == Variant::ThpOn {
-            HUGE_PAGE_BYTES
-        } else {
-            0
-        };
+        let extra = if variant == Variant::ThpOn { align } else { 0 };
         // SAFETY: a new anonymous private mapping at an address the kernel picks.
         let raw = unsafe {
             libc::mmap(
@@ -488,7 +484,7 @@ impl Region {
         };
         let raw = Region::checked(raw, len + extra)?;
         let region = if extra > 0 {
-            raw.trim_to_huge_page_alignment(len)?
+            raw.trim_to_alignment(len, align)?
         } else {
             raw
         };
@@ -515,10 +511,10 @@ impl Region {
     }
 
     /// Unmaps the head and tail of an over-sized mapping so that what is left
-    /// starts on a 2 MiB boundary and is `len` long.
-    fn trim_to_huge_page_alignment(self, len: usize) -> io::Result<Region> {
+    /// starts on an `align` boundary and is `len` long.
+    fn trim_to_alignment(self, len: usize, align: usize) -> io::Result<Region> {
         let start = self.ptr as usize;
-        let aligned = start.next_multiple_of(HUGE_PAGE_BYTES);
+        let aligned = start.next_multiple_of(align);
         let head = aligned - start;
         let tail = self.len - head - len;
         let this = std::mem::ManuallyDrop::new(self);

@@ -35,7 +35,6 @@ fn figure(measured: Option<String>, name: &str) -> String {
 fn answers_of(name: &str) -> &'static [Answer] {
     match name {
         "mmap-file" => texts::MMAP_FILE,
-        "fork-cow" => texts::FORK_COW,
         "tiny-malloc" => texts::TINY_MALLOC,
         "static-dynamic" => texts::STATIC_DYNAMIC,
         "strip" => texts::STRIP,

@@ -2,7 +2,6 @@
 //! questions (`Explanation::questions`); a test checks the counts agree.
 
 use super::{bytes_and_pages, figure, Answer, Facts};
-use crate::model::MemoryFigures;
 use crate::units::human_bytes;
 
 fn delta(after: u64, before: u64) -> String {
@@ -109,88 +108,6 @@ pub(super) const MMAP_FILE: &[Answer] = &[
             )
         });
         format!("Pss divides each page by the number of processes that map it; here one process maps the file, so Pss equals Rss. A second process mapping the same pages would halve it; pages only in the page cache count in neither.{}", figure(m, "mmap-file"))
-    },
-];
-
-fn data(f: &Facts<'_>, variant: &str, label: &str, role: &str) -> Option<MemoryFigures> {
-    f.region(variant, label, role, "data").cloned()
-}
-
-pub(super) const FORK_COW: &[Answer] = &[
-    |f| {
-        let m = (|| {
-            let p = data(f, "thp-off", "after-fork", "parent")?;
-            let c = data(f, "thp-off", "after-fork", "child")?;
-            Some(format!(
-                "parent Rss {}, child Rss {}, child Shared_Dirty {}",
-                human_bytes(p.rss_bytes),
-                human_bytes(c.rss_bytes),
-                human_bytes(c.shared_dirty_bytes)
-            ))
-        })();
-        format!("Rss counts the pages a process maps, not the pages it owns. fork copies the page tables, so the child maps every page the parent had, write-protected in both; the pages show as Shared_Dirty on both sides until one writes.{}", figure(m, "fork-cow"))
-    },
-    |f| {
-        let m = (|| {
-            let p = data(f, "thp-off", "after-fork", "parent")?;
-            let e = data(f, "thp-off", "after-child-exit", "parent")?;
-            Some(format!(
-                "parent's region Pss {} of Rss {} after fork, {} after the child exited",
-                human_bytes(p.pss_bytes),
-                human_bytes(p.rss_bytes),
-                human_bytes(e.pss_bytes)
-            ))
-        })();
-        format!("A page mapped by two processes counts half in each one's Pss. When the child exits, the parent maps its pages alone again and its Pss returns to its Rss.{}", figure(m, "fork-cow"))
-    },
-    |f| {
-        let m = (|| {
-            let (anon, _) = fault_sum(f, "thp-off", "child", &["child-read-all"])?;
-            let (file, _) = fault_sum(f, "file-private", "child", &["child-read-all"])?;
-            Some(format!(
-                "child's faults reading everything: anonymous {anon}, private file mapping {file}"
-            ))
-        })();
-        format!("fork copies the page table entries of anonymous memory (it has no other copy), but for a private file mapping whose pages the parent never wrote it can leave them out: the pages are still in the page cache, and the child's first read faults them in, cheaply.{}", figure(m, "fork-cow"))
-    },
-    |f| {
-        let m = (|| {
-            let (minor, _) = fault_sum(f, "thp-off", "child", &["child-write-quarter"])?;
-            let c = data(f, "thp-off", "child-write-quarter", "child")?;
-            Some(format!(
-                "{minor} faults; the child's region has Private_Dirty {} and Shared_Dirty {}",
-                human_bytes(c.private_dirty_bytes),
-                human_bytes(c.shared_dirty_bytes)
-            ))
-        })();
-        format!("One fault per page written (4 KiB pages): each write hits a write-protected shared page and the kernel copies it. The copied pages move from Shared_Dirty to Private_Dirty in the writer, and the parent's copies become private to the parent.{}", figure(m, "fork-cow"))
-    },
-    |f| {
-        let m = (|| {
-            let (minor, _) = fault_sum(f, "thp-on", "child", &["child-write-quarter"])?;
-            let c = data(f, "thp-on", "child-write-quarter", "child")?;
-            let p = data(f, "thp-on", "after-fill", "parent")?;
-            Some(format!(
-                "{minor} faults writing the quarter; parent's AnonHugePages before fork {}, child's after writing {}",
-                human_bytes(p.anon_huge_pages_bytes),
-                human_bytes(c.anon_huge_pages_bytes)
-            ))
-        })();
-        format!("Current kernels split a shared huge page at the copy-on-write fault and copy 4 KiB; the fault count (about one per 4 KiB page written) and AnonHugePages in smaps show it.{}", figure(m, "fork-cow"))
-    },
-    |f| {
-        let m = (|| {
-            let v = f.variant("zygote")?;
-            let c = v.checkpoint("children-write-share")?;
-            let kids: Vec<_> = c.processes.iter().filter(|p| p.role != "parent").collect();
-            Some(format!(
-                "{} children: Σ Rss {}, Σ Pss {}",
-                kids.len(),
-                human_bytes(kids.iter().map(|p| p.totals.rss_bytes).sum()),
-                human_bytes(kids.iter().map(|p| p.totals.pss_bytes).sum())
-            ))
-        })();
-        format!("Every child's Rss includes the pages all of them still share with the zygote, so the sum counts each shared page once per child; Σ Pss counts it once in all.{}", figure(m, "fork-cow"))
     },
 ];
 

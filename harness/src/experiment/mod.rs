@@ -9,7 +9,6 @@
 mod anatomy;
 mod explanation;
 pub mod fault_costs;
-mod fork_cow;
 mod lazy_alloc;
 mod many_processes;
 mod mmap_file;
@@ -113,7 +112,6 @@ include!(concat!(env!("OUT_DIR"), "/experiments.rs"));
 fn single_files() -> Vec<&'static dyn Experiment> {
     vec![
         &mmap_file::MmapFile,
-        &fork_cow::ForkCow,
         &tiny_malloc::TinyMalloc,
         &static_dynamic::StaticDynamic,
         &strip::Strip,
