@@ -33,7 +33,6 @@ fn figure(measured: Option<String>, name: &str) -> String {
 /// The answers of experiment `name`, one per question in order.
 fn answers_of(name: &str) -> &'static [Answer] {
     match name {
-        "mmap-file" => texts::MMAP_FILE,
         "fork-cow" => texts::FORK_COW,
         "tiny-malloc" => texts::TINY_MALLOC,
         "static-dynamic" => texts::STATIC_DYNAMIC,

@@ -8,7 +8,6 @@ pub mod fault_costs;
 mod fork_cow;
 mod lazy_alloc;
 mod many_processes;
-mod mmap_file;
 pub mod programs;
 mod static_dynamic;
 mod strip;
@@ -104,7 +103,6 @@ include!(concat!(env!("OUT_DIR"), "/experiments.rs"));
 /// The experiments still written as one file each (`<name>.rs`).
 fn single_files() -> Vec<&'static dyn Experiment> {
     vec![
-        &mmap_file::MmapFile,
         &fork_cow::ForkCow,
         &tiny_malloc::TinyMalloc,
         &static_dynamic::StaticDynamic,
