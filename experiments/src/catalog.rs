@@ -678,6 +678,21 @@ pub mod many_processes {
         pub const WORKER_MALLOCS: &str = "worker_mallocs";
     }
 
+    /// The `worker_kind` note when the worker is the seed's own program, the only
+    /// kind the seed's figures are judged on.
+    pub const STATIC_C_WORKER: &str = "static C (cc -static -O2), the seed's program";
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// How many processes to start.
+        #[arg(long)]
+        pub count: usize,
+        /// Use this executable in worker mode even if a C compiler is available.
+        #[arg(long)]
+        pub no_static_worker: bool,
+    }
+
     /// Name, summary, sources and the names both sides use.
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "many-processes",
@@ -864,6 +879,13 @@ mod tests {
             sharers: 4,
         })
         .unwrap();
+        for no_static_worker in [false, true] {
+            round_trip(&many_processes::Args {
+                count: 100,
+                no_static_worker,
+            })
+            .unwrap();
+        }
         for cache in [
             mmap_file::Cache::Warm,
             mmap_file::Cache::Cold,

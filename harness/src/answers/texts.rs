@@ -16,17 +16,6 @@ fn fault_sum(f: &Facts<'_>, variant: &str, role: &str, labels: &[&str]) -> Optio
     })
 }
 
-/// Σ of `pick` over every process at `label` of `variant`.
-fn sum_at(
-    f: &Facts<'_>,
-    variant: &str,
-    label: &str,
-    pick: fn(&crate::model::ProcessRecord) -> u64,
-) -> Option<(usize, u64)> {
-    let c = f.variant(variant)?.checkpoint(label)?;
-    Some((c.processes.len(), c.processes.iter().map(pick).sum()))
-}
-
 fn first_variant<'a>(f: &'a Facts<'_>) -> Option<&'a crate::model::VariantRecord> {
     f.record?.variants.first()
 }
@@ -345,52 +334,6 @@ pub(super) const LAZY_ALLOC: &[Answer] = &[
             )
         });
         format!("VmSize against VmRSS for one process (a large gap is address space reserved but not used), and Committed_AS machine-wide for what has been promised; VmPTE grows only with pages touched.{}", figure(m, "lazy-alloc"))
-    },
-];
-
-pub(super) const MANY_PROCESSES: &[Answer] = &[
-    |f| {
-        let m = f
-            .variant("default")
-            .and_then(|v| v.checkpoint("all-started"))
-            .and_then(|c| c.population.as_ref())
-            .filter(|p| p.count > 0)
-            .map(|p| {
-                let n = p.count as u64;
-                format!(
-                    "{} workers: Pss {} and VmPTE {} each on average",
-                    p.count,
-                    human_bytes(p.sum.pss_bytes / n),
-                    human_bytes(p.sum.pte_bytes / n)
-                )
-            });
-        format!("Its Pss (its share of the pages) plus the kernel's part: page tables, kernel stack and task structures, which no per-mapping figure includes; the machine-wide counters (PageTables, KernelStack, Slab) divided by the number of processes show them.{}", figure(m, "many-processes"))
-    },
-    |f| {
-        let m = f
-            .variant("default")
-            .and_then(|v| v.checkpoint("all-started"))
-            .and_then(|c| c.population.as_ref())
-            .map(|p| {
-                format!(
-                    "Σ Rss {}, Σ Pss {}",
-                    human_bytes(p.sum.rss_bytes),
-                    human_bytes(p.sum.pss_bytes)
-                )
-            });
-        format!("The workers share almost all their pages (program text, libraries, the parent's data after fork); each one's Rss counts them in full, Pss only its share.{}", figure(m, "many-processes"))
-    },
-    |_| {
-        "Page tables have several levels, and even a few mappings spread over the address space (program, libraries, stack, vdso) each need their own lower-level table pages: every page of page table covers 2 MiB, and the mappings are far apart.".to_string()
-    },
-    |f| {
-        let m = sum_at(f, "default", "all-started", |p| p.totals.pss_bytes).map(|(n, pss)| {
-            format!(
-                "Σ Pss of the {n} processes snapshotted in full: {}",
-                human_bytes(pss)
-            )
-        });
-        format!("Pss per process plus the kernel's per-process memory (page tables, kernel stack, slab), measured as the growth of MemAvailable-side counters when the processes start; Rss would overstate it many times.{}", figure(m, "many-processes"))
     },
 ];
 

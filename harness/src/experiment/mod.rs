@@ -7,7 +7,6 @@ mod explanation;
 pub mod fault_costs;
 mod fork_cow;
 mod lazy_alloc;
-mod many_processes;
 pub mod programs;
 mod static_dynamic;
 mod strip;
@@ -109,7 +108,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
         &strip::Strip,
         &anatomy::Anatomy,
         &lazy_alloc::LazyAlloc,
-        &many_processes::ManyProcesses,
         &fault_costs::FaultCosts,
     ]
 }
