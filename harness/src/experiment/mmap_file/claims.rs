@@ -585,6 +585,7 @@ fn random_every_page(view: &View<'_>) -> Judged {
 mod tests {
     use super::super::MmapFile;
     use super::*;
+    use experiments::catalog::mmap_file::INFO;
     use crate::experiment::Experiment;
     use crate::model::{ClaimRecord, ExperimentRecord};
     use crate::experiment::testkit::{
@@ -614,7 +615,7 @@ mod tests {
     }
 
     fn seed(name: &'static str) -> Run {
-        let cold = name.starts_with("cold");
+        let cold = name != variant::WARM && name != variant::WARM_DD;
         Run {
             name,
             cached_pages: if cold { 0 } else { PAGES },
@@ -625,7 +626,7 @@ mod tests {
             faults_first: if cold { (0, 1) } else { (1, 0) },
             // Read-ahead reads the cold file under minor faults; without it
             // (MADV_RANDOM) every page is a major fault.
-            faults_rest: if name == "cold-random" {
+            faults_rest: if name == variant::COLD_RANDOM {
                 (0, PAGES - 1)
             } else {
                 (PAGES - 1, 0)
@@ -646,35 +647,35 @@ mod tests {
             let v = variant(
                 self.name,
                 &[
-                    ("mapped_pages", PAGES.to_string()),
+                    (note::MAPPED_PAGES, PAGES.to_string()),
                     (
-                        "page_cache_pages_before_mmap",
+                        note::PAGE_CACHE_PAGES_BEFORE_MMAP,
                         self.cached_pages.to_string(),
                     ),
-                    ("write_chunk_bytes", "1048576".into()),
-                    ("pages_reread_to_warm", self.reread.to_string()),
+                    (note::WRITE_CHUNK_BYTES, "1048576".into()),
+                    (note::PAGES_REREAD_TO_WARM, self.reread.to_string()),
                 ],
                 vec![
                     (
-                        "before-mmap",
+                        checkpoint::BEFORE_MMAP,
                         vec![process(MAIN)
                             .totals(|t| t.vm_size_bytes = VSZ)
                             .read_bytes(0)],
                     ),
                     (
-                        "after-mmap",
+                        checkpoint::AFTER_MMAP,
                         vec![main(self.rss_after_mmap)
                             .totals(|t| t.vm_size_bytes = VSZ + self.vsz_growth)
                             .read_bytes(0)],
                     ),
                     (
-                        "after-first-read",
+                        checkpoint::AFTER_FIRST_READ,
                         vec![main(self.rss_first)
                             .faults(self.faults_first.0, self.faults_first.1)
                             .read_bytes(self.read_first)],
                     ),
                     (
-                        "after-read-all",
+                        checkpoint::AFTER_READ_ALL,
                         vec![main(self.rss_all)
                             .faults(self.faults_rest.0, self.faults_rest.1)
                             .read_bytes(self.read_first + self.read_rest)
@@ -682,7 +683,7 @@ mod tests {
                     ),
                 ],
             );
-            record("mmap-file", vec![v])
+            record(INFO.name, vec![v])
         }
 
         fn verdict(&self, claim: Claim, want: Verdict) {
@@ -692,7 +693,7 @@ mod tests {
 
     #[test]
     fn a_run_as_the_seed_describes_confirms_every_claim() {
-        for name in ["warm", "warm-dd", "cold", "cold-random"] {
+        for name in [variant::WARM, variant::WARM_DD, variant::COLD, variant::COLD_RANDOM] {
             let claims = seed(name).judge();
             for c in &claims {
                 assert_eq!(c.verdict, Confirmed, "{name}/{}: {}", c.id, c.evidence);
@@ -702,7 +703,7 @@ mod tests {
 
     #[test]
     fn vsz_growth_is_judged_within_two_pages() {
-        let mut run = seed("warm");
+        let mut run = seed(variant::WARM);
         run.vsz_growth = SIZE + 2 * PAGE;
         run.verdict(VSZ_GROWS, Confirmed);
         run.vsz_growth = SIZE + 3 * PAGE;
@@ -713,14 +714,14 @@ mod tests {
 
     #[test]
     fn one_resident_page_after_mmap_refutes_no_rss() {
-        let mut run = seed("cold");
+        let mut run = seed(variant::COLD);
         run.rss_after_mmap = PAGE;
         run.verdict(NO_RSS, Refuted);
     }
 
     #[test]
     fn the_first_read_must_map_exactly_one_page() {
-        let mut run = seed("warm");
+        let mut run = seed(variant::WARM);
         run.rss_first = 2 * PAGE;
         run.verdict(FIRST_READ, Refuted);
         run.rss_first = 0;
@@ -734,14 +735,14 @@ mod tests {
 
     #[test]
     fn reading_all_must_leave_every_page_resident() {
-        let mut run = seed("warm");
+        let mut run = seed(variant::WARM);
         run.rss_all = SIZE - PAGE;
         run.verdict(READ_ALL, Refuted);
     }
 
     #[test]
     fn a_cached_file_is_judged_on_storage_reads_not_major_faults() {
-        let mut run = seed("warm");
+        let mut run = seed(variant::WARM);
         run.faults_rest = (10, 3);
         run.verdict(WARM_NO_DISK, Confirmed);
         run.read_rest = PAGE;
@@ -768,14 +769,14 @@ mod tests {
 
     #[test]
     fn one_page_missing_after_writing_refutes_the_page_cache_claim() {
-        let mut run = seed("warm-dd");
+        let mut run = seed(variant::WARM_DD);
         run.reread = 1;
         run.verdict(JUST_WRITTEN_CACHED, Refuted);
     }
 
     #[test]
     fn fewer_faults_than_pages_refute_one_fault_per_page() {
-        let mut run = seed("warm");
+        let mut run = seed(variant::WARM);
         run.faults_rest = (PAGES - 2, 0);
         run.verdict(EACH_PAGE_FAULTS, Refuted);
         run.faults_rest = (PAGES - 2, 1);
@@ -784,13 +785,13 @@ mod tests {
 
     #[test]
     fn a_cold_read_needs_the_uncached_bytes_from_storage_and_a_major_fault() {
-        let mut run = seed("cold");
+        let mut run = seed(variant::COLD);
         run.read_rest -= 1;
         run.verdict(COLD_DISK, Refuted);
-        let mut run = seed("cold");
+        let mut run = seed(variant::COLD);
         run.faults_first = (1, 0);
         run.verdict(COLD_DISK, Refuted);
-        let mut run = seed("cold");
+        let mut run = seed(variant::COLD);
         run.cached_pages = PAGES / 100 + 1;
         run.verdict(COLD_DISK, Inconclusive);
         run.cached_pages = PAGES / 100;
@@ -800,7 +801,7 @@ mod tests {
 
     #[test]
     fn read_ahead_means_reading_more_than_was_mapped() {
-        let mut run = seed("cold");
+        let mut run = seed(variant::COLD);
         run.read_first = PAGE + 1;
         run.verdict(READ_AHEAD, Confirmed);
         run.read_first = PAGE;
@@ -809,7 +810,7 @@ mod tests {
 
     #[test]
     fn random_reads_need_a_major_fault_per_uncached_page() {
-        let mut run = seed("cold-random");
+        let mut run = seed(variant::COLD_RANDOM);
         run.verdict(RANDOM_EVERY_PAGE, Confirmed);
         run.faults_rest = (1, PAGES - 2);
         run.verdict(RANDOM_EVERY_PAGE, Refuted);
@@ -817,11 +818,11 @@ mod tests {
 
     #[test]
     fn the_summary_shows_what_one_read_mapped_and_the_pmd_mapped_share() {
-        let mut run = seed("cold");
+        let mut run = seed(variant::COLD);
         run.rss_first = 16 * PAGE;
         let tables = MmapFile.summary(&run.record(), &env());
         let row = &tables[0].rows[0];
-        assert_eq!(row[0], "cold");
+        assert_eq!(row[0], variant::COLD);
         assert_eq!(row[1], "1.0 MiB");
         assert_eq!(row[3], "16");
         assert_eq!(row[5], human_bytes(SIZE));
@@ -830,7 +831,7 @@ mod tests {
 
     #[test]
     fn every_claim_a_variant_judges_is_listed() {
-        for name in ["warm", "warm-dd", "cold", "cold-random"] {
+        for name in [variant::WARM, variant::WARM_DD, variant::COLD, variant::COLD_RANDOM] {
             for (claim, _) in cases(name) {
                 assert!(CLAIMS.iter().any(|c| c.id == claim.id), "{}", claim.id);
             }
