@@ -137,6 +137,40 @@ pub mod mmap_file {
         pub const WRITE_CHUNK_BYTES: &str = "write_chunk_bytes";
     }
 
+    /// The file's name in `--dir`: the harness finds its mapping in smaps by it
+    /// (for the fields a region does not sum, such as FilePmdMapped).
+    pub const FILE_NAME: &str = "data";
+
+    /// How the page cache stands when the file is mapped, and how it is read.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Cache {
+        /// Just written and flushed: every page is in the page cache.
+        Warm,
+        /// Dropped from the page cache: reads go to the disk, with read-ahead.
+        Cold,
+        /// Dropped, and the mapping advised MADV_RANDOM, which turns read-ahead off.
+        ColdRandom,
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Page-cache state when mapping.
+        #[arg(long, value_enum)]
+        pub cache: Cache,
+        /// Bytes written to the file.
+        #[arg(long)]
+        pub file_bytes: u64,
+        /// Bytes mapped from its start (the seed wrote 1,024,000,000 and mapped 1,000,000,000).
+        #[arg(long)]
+        pub map_bytes: usize,
+        /// Size of each write(2) while creating the file; it decides the size of the
+        /// page-cache folios, and so how many faults a read costs.
+        #[arg(long)]
+        pub write_chunk_bytes: usize,
+    }
+
     /// Name, summary, sources and the names both sides use.
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "mmap-file",
@@ -735,6 +769,21 @@ pub mod many_processes {
         pub const WORKER_MALLOCS: &str = "worker_mallocs";
     }
 
+    /// The `worker_kind` note when the worker is the seed's own program, the only
+    /// kind the seed's figures are judged on.
+    pub const STATIC_C_WORKER: &str = "static C (cc -static -O2), the seed's program";
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// How many processes to start.
+        #[arg(long)]
+        pub count: usize,
+        /// Use this executable in worker mode even if a C compiler is available.
+        #[arg(long)]
+        pub no_static_worker: bool,
+    }
+
     /// Name, summary, sources and the names both sides use.
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "many-processes",
@@ -935,6 +984,26 @@ mod tests {
             pmd_bytes: None,
         })
         .unwrap();
+        for no_static_worker in [false, true] {
+            round_trip(&many_processes::Args {
+                count: 100,
+                no_static_worker,
+            })
+            .unwrap();
+        }
+        for cache in [
+            mmap_file::Cache::Warm,
+            mmap_file::Cache::Cold,
+            mmap_file::Cache::ColdRandom,
+        ] {
+            round_trip(&mmap_file::Args {
+                cache,
+                file_bytes: 1 << 20,
+                map_bytes: 1_000_000,
+                write_chunk_bytes: 1024,
+            })
+            .unwrap();
+        }
     }
 
     #[test]

@@ -18,12 +18,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use clap::Parser;
+use experiments::catalog::many_processes::{checkpoint, note, role, Args, STATIC_C_WORKER};
 use experiments::Session;
 
 /// The worker's descriptors: it blocks reading `RELEASE_FD` until end of file and
 /// writes one byte to `READY_FD` once its mallocs are done.
 const RELEASE_FD: libc::c_int = 3;
 const READY_FD: libc::c_int = 4;
+
+/// The first argument that makes this executable the worker (the fallback when
+/// the C worker cannot be built).
+const WORKER_MODE: &str = "--worker";
 
 /// The seed's test program, with the sleep replaced by a wait on a pipe so that the
 /// experiment decides when it ends.
@@ -43,25 +48,21 @@ int main(void) {
 
 #[derive(Debug, Parser)]
 #[command(about = "start many tiny processes and park them; run by the vmlab harness")]
-struct Args {
+struct Cli {
     /// Folder for the worker program (removed by the harness afterwards).
     #[arg(long)]
     dir: PathBuf,
-    /// How many processes to start.
-    #[arg(long)]
-    count: usize,
-    /// Use this executable in worker mode even if a C compiler is available.
-    #[arg(long)]
-    no_static_worker: bool,
+    #[command(flatten)]
+    args: Args,
 }
 
 fn main() {
     // Worker mode: the seed's five mallocs, then wait; no argument parsing.
-    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new("--worker")) {
+    if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(WORKER_MODE)) {
         worker();
     }
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli) {
         eprintln!("many-processes: {e}");
         std::process::exit(1);
     }
@@ -152,21 +153,18 @@ impl Drop for Workers {
     }
 }
 
-fn run(args: &Args) -> io::Result<()> {
+fn run(cli: &Cli) -> io::Result<()> {
+    let args = &cli.args;
     let mut session = Session::connect()?;
     let (program, prefix_args, kind): (PathBuf, Vec<OsString>, &str) = match (!args
         .no_static_worker)
-        .then(|| build_static_worker(&args.dir))
+        .then(|| build_static_worker(&cli.dir))
         .flatten()
     {
-        Some(binary) => (
-            binary,
-            Vec::new(),
-            "static C (cc -static -O2), the seed's program",
-        ),
+        Some(binary) => (binary, Vec::new(), STATIC_C_WORKER),
         None => (
             std::env::current_exe()?,
-            vec!["--worker".into()],
+            vec![WORKER_MODE.into()],
             if args.no_static_worker {
                 "this executable in worker mode (dynamically linked Rust), as --no-static-worker asked"
             } else {
@@ -174,9 +172,9 @@ fn run(args: &Args) -> io::Result<()> {
             },
         ),
     };
-    session.note("worker_kind", kind)?;
-    session.note("worker_mallocs", "360 80 180 16 440")?;
-    session.note("count", args.count)?;
+    session.note(note::WORKER_KIND, kind)?;
+    session.note(note::WORKER_MALLOCS, "360 80 180 16 440")?;
+    session.note(note::COUNT, args.count)?;
 
     let release = pipe()?;
     let ready = pipe()?;
@@ -184,7 +182,7 @@ fn run(args: &Args) -> io::Result<()> {
         release_write: release[1],
         children: Vec::with_capacity(args.count),
     };
-    session.checkpoint("before-start")?;
+    session.checkpoint(checkpoint::BEFORE_START)?;
 
     for _ in 0..args.count {
         let mut command = Command::new(&program);
@@ -232,9 +230,9 @@ fn run(args: &Args) -> io::Result<()> {
             return Err(io::Error::other("a worker died before it was ready"));
         }
     }
-    session.checkpoint_children("all-started", "worker")?;
+    session.checkpoint_children(checkpoint::ALL_STARTED, role::WORKER)?;
 
     workers.release_and_reap();
-    session.checkpoint_children("after-exit", "worker")?;
+    session.checkpoint_children(checkpoint::AFTER_EXIT, role::WORKER)?;
     session.done()
 }

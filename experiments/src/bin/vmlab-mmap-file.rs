@@ -11,52 +11,32 @@ use std::hint::black_box;
 use std::io;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use experiments::catalog::mmap_file::{checkpoint, note, region, Args, Cache, FILE_NAME};
 use experiments::pages::{self, page_size};
 use experiments::Session;
 use memmap2::{Advice, MmapOptions};
 
-/// How the page cache stands when the file is mapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Variant {
-    /// Just written and flushed: every page is in the page cache.
-    Warm,
-    /// Dropped from the page cache: reads go to the disk, with read-ahead.
-    Cold,
-    /// Dropped, and the mapping advised MADV_RANDOM, which turns read-ahead off.
-    ColdRandom,
-}
-
 #[derive(Debug, Parser)]
 #[command(about = "mmap a large random file and read it; run by the vmlab harness")]
-struct Args {
+struct Cli {
     /// Folder for the file (removed by the harness afterwards).
     #[arg(long)]
     dir: PathBuf,
-    /// Bytes written to the file.
-    #[arg(long)]
-    file_bytes: u64,
-    /// Bytes mapped from its start (the seed wrote 1,024,000,000 and mapped 1,000,000,000).
-    #[arg(long)]
-    map_bytes: usize,
-    /// Page-cache state when mapping.
-    #[arg(long, value_enum)]
-    variant: Variant,
-    /// Size of each write(2) while creating the file; it decides the size of the
-    /// page-cache folios, and so how many faults a read costs.
-    #[arg(long, default_value_t = 1 << 20)]
-    write_chunk_bytes: usize,
+    #[command(flatten)]
+    args: Args,
 }
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli) {
         eprintln!("mmap-file: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(args: &Args) -> io::Result<()> {
+fn run(cli: &Cli) -> io::Result<()> {
+    let args = &cli.args;
     let mut session = Session::connect()?;
     if args.map_bytes as u64 > args.file_bytes || args.map_bytes < 4 {
         session.skip(format_args!(
@@ -64,28 +44,28 @@ fn run(args: &Args) -> io::Result<()> {
             args.map_bytes, args.file_bytes
         ));
     }
-    let path = args.dir.join("data");
+    let path = cli.dir.join(FILE_NAME);
     let file = prepare_file(&mut session, &path, args)?;
 
-    session.checkpoint("before-mmap")?;
+    session.checkpoint(checkpoint::BEFORE_MMAP)?;
     // SAFETY: the file lives in the harness's private temp folder and nobody
     // truncates it while it is mapped.
     let map = unsafe { MmapOptions::new().len(args.map_bytes).map(&file)? };
-    if args.variant == Variant::ColdRandom {
+    if args.cache == Cache::ColdRandom {
         map.advise(Advice::Random)?;
     }
-    session.region("data", map.as_ptr(), map.len())?;
-    session.checkpoint("after-mmap")?;
+    session.region(region::DATA, map.as_ptr(), map.len())?;
+    session.checkpoint(checkpoint::AFTER_MMAP)?;
 
     // SAFETY: the mapping is page aligned and at least 4 bytes long.
     let first = unsafe { std::ptr::read_volatile(map.as_ptr().cast::<i32>()) };
     black_box(first);
-    session.checkpoint("after-first-read")?;
+    session.checkpoint(checkpoint::AFTER_FIRST_READ)?;
 
     let sum = read_every_int(&map);
-    session.checkpoint("after-read-all")?;
+    session.checkpoint(checkpoint::AFTER_READ_ALL)?;
 
-    session.note("checksum", sum)?;
+    session.note(note::CHECKSUM, sum)?;
     drop(map);
     drop(file);
     std::fs::remove_file(&path)?;
@@ -111,32 +91,32 @@ fn prepare_file(session: &mut Session, path: &PathBuf, args: &Args) -> io::Resul
         Ok(())
     })?;
     file.sync_all()?;
-    session.note("write_chunk_bytes", args.write_chunk_bytes)?;
-    session.note("flushed_with", "fsync")?;
+    session.note(note::WRITE_CHUNK_BYTES, args.write_chunk_bytes)?;
+    session.note(note::FLUSHED_WITH, "fsync")?;
 
     let map_pages = args.map_bytes.div_ceil(page_size());
-    match args.variant {
-        Variant::Warm => {
+    match args.cache {
+        Cache::Warm => {
             // Writing leaves the file in the page cache, but not always all of it;
             // reading it through with read(2) brings back whatever is missing.
             let missing = map_pages - pages::resident_pages(&file, args.map_bytes)?;
             if missing > 0 {
                 pages::read_through(&file, args.map_bytes as u64, args.write_chunk_bytes)?;
             }
-            session.note("pages_reread_to_warm", missing)?;
+            session.note(note::PAGES_REREAD_TO_WARM, missing)?;
         }
-        Variant::Cold | Variant::ColdRandom => {
+        Cache::Cold | Cache::ColdRandom => {
             session.note(
-                "cache_drop_method",
+                note::CACHE_DROP_METHOD,
                 evict(&file, args.map_bytes, map_pages)?,
             )?;
         }
     }
     session.note(
-        "page_cache_pages_before_mmap",
+        note::PAGE_CACHE_PAGES_BEFORE_MMAP,
         pages::resident_pages(&file, args.map_bytes)?,
     )?;
-    session.note("mapped_pages", map_pages)?;
+    session.note(note::MAPPED_PAGES, map_pages)?;
     Ok(file)
 }
 

@@ -34,13 +34,11 @@ fn figure(measured: Option<String>, name: &str) -> String {
 /// The answers of experiment `name`, one per question in order.
 fn answers_of(name: &str) -> &'static [Answer] {
     match name {
-        "mmap-file" => texts::MMAP_FILE,
         "tiny-malloc" => texts::TINY_MALLOC,
         "static-dynamic" => texts::STATIC_DYNAMIC,
         "strip" => texts::STRIP,
         "anatomy" => texts::ANATOMY,
         "lazy-alloc" => texts::LAZY_ALLOC,
-        "many-processes" => texts::MANY_PROCESSES,
         "fault-costs" => texts::FAULT_COSTS,
         _ => &[],
     }

@@ -15,101 +15,9 @@ fn fault_sum(f: &Facts<'_>, variant: &str, role: &str, labels: &[&str]) -> Optio
     })
 }
 
-/// Σ of `pick` over every process at `label` of `variant`.
-fn sum_at(
-    f: &Facts<'_>,
-    variant: &str,
-    label: &str,
-    pick: fn(&crate::model::ProcessRecord) -> u64,
-) -> Option<(usize, u64)> {
-    let c = f.variant(variant)?.checkpoint(label)?;
-    Some((c.processes.len(), c.processes.iter().map(pick).sum()))
-}
-
 fn first_variant<'a>(f: &'a Facts<'_>) -> Option<&'a crate::model::VariantRecord> {
     f.record?.variants.first()
 }
-
-pub(super) const MMAP_FILE: &[Answer] = &[
-    |f| {
-        let m = (|| {
-            let before = f.process("warm", "before-mmap", "main")?;
-            let after = f.process("warm", "after-mmap", "main")?;
-            Some(format!(
-                "VmSize {}, VmRSS {}",
-                delta(after.totals.vm_size_bytes, before.totals.vm_size_bytes),
-                delta(after.totals.rss_bytes, before.totals.rss_bytes)
-            ))
-        })();
-        format!("mmap only records a new area (a VMA) in the address space; no page is read and no page table entry is made until the program touches the memory, so the address space grows by the whole mapping at once and the resident set not at all.{}", figure(m, "mmap-file"))
-    },
-    |f| {
-        let m = ["warm", "cold"]
-            .iter()
-            .filter_map(|v| {
-                let r = f.region(v, "after-first-read", "main", "data")?;
-                Some(format!("{v}: {} resident", bytes_and_pages(f, r.rss_bytes)))
-            })
-            .collect::<Vec<_>>();
-        format!("More than the one page read: on a fault the kernel maps the neighbouring pages that are already in the page cache as well (fault-around, 64 KiB by default), and large page-cache folios can be mapped whole; a cold file also has read-ahead bring in pages around the one asked for.{}", figure((!m.is_empty()).then(|| m.join("; ")), "mmap-file"))
-    },
-    |f| {
-        let m = ["warm", "warm-dd"]
-            .iter()
-            .filter_map(|v| {
-                let r = f.region(v, "after-first-read", "main", "data")?;
-                let chunk = f.variant(v)?.notes.get("write_chunk_bytes")?;
-                Some(format!(
-                    "{v} (written {chunk} bytes per write): {} resident",
-                    bytes_and_pages(f, r.rss_bytes)
-                ))
-            })
-            .collect::<Vec<_>>();
-        format!("The page cache keeps a file in folios whose size follows how the file arrived: large writes let the file system allocate large folios (up to 2 MiB), 1 KiB writes leave it in small ones. A fault on a cached page maps the whole folio it hits, or fault-around's 64 KiB window when folios are small, so the same one-int read maps more of a file written in big chunks.{}", figure((!m.is_empty()).then(|| m.join("; ")), "mmap-file"))
-    },
-    |f| {
-        let m = (|| {
-            let (minor, major) = fault_sum(f, "warm", "main", &["after-read-all"])?;
-            let r = f.region("warm", "after-read-all", "main", "data")?;
-            Some(format!(
-                "{} faults ({minor} minor, {major} major) for {} pages of file",
-                minor + major,
-                f.pages(r.size_bytes)
-            ))
-        })();
-        format!("Each fault maps many pages at once: fault-around maps the cached neighbours of the faulting page, and a large folio in the page cache is mapped in one go, so one fault serves 16 pages or more.{}", figure(m, "mmap-file"))
-    },
-    |f| {
-        let m = ["warm", "cold"]
-            .iter()
-            .filter_map(|v| {
-                let (minor, major) =
-                    fault_sum(f, v, "main", &["after-first-read", "after-read-all"])?;
-                let read = f
-                    .process(v, "after-read-all", "main")
-                    .zip(f.process(v, "after-mmap", "main"))
-                    .and_then(|(end, start)| {
-                        Some(end.io?.read_bytes.saturating_sub(start.io?.read_bytes))
-                    })
-                    .map_or(String::new(), |b| {
-                        format!(", {} read from storage", human_bytes(b))
-                    });
-                Some(format!("{v}: {minor} minor, {major} major{read}"))
-            })
-            .collect::<Vec<_>>();
-        format!("A minor fault is served without waiting for I/O (the page is in the page cache); a major fault is one the kernel counted as having waited for I/O or retried. The cold variant is where major faults can appear, but read-ahead does most of the disk work ahead of the faults, so even a cold read shows few major faults; /proc/PID/io read_bytes shows the I/O.{}", figure((!m.is_empty()).then(|| m.join("; ")), "mmap-file"))
-    },
-    |f| {
-        let m = f.region("warm", "after-read-all", "main", "data").map(|r| {
-            format!(
-                "Rss {}, Pss {}",
-                human_bytes(r.rss_bytes),
-                human_bytes(r.pss_bytes)
-            )
-        });
-        format!("Pss divides each page by the number of processes that map it; here one process maps the file, so Pss equals Rss. A second process mapping the same pages would halve it; pages only in the page cache count in neither.{}", figure(m, "mmap-file"))
-    },
-];
 
 pub(super) const TINY_MALLOC: &[Answer] = &[
     |f| {
@@ -343,52 +251,6 @@ pub(super) const LAZY_ALLOC: &[Answer] = &[
             )
         });
         format!("VmSize against VmRSS for one process (a large gap is address space reserved but not used), and Committed_AS machine-wide for what has been promised; VmPTE grows only with pages touched.{}", figure(m, "lazy-alloc"))
-    },
-];
-
-pub(super) const MANY_PROCESSES: &[Answer] = &[
-    |f| {
-        let m = f
-            .variant("default")
-            .and_then(|v| v.checkpoint("all-started"))
-            .and_then(|c| c.population.as_ref())
-            .filter(|p| p.count > 0)
-            .map(|p| {
-                let n = p.count as u64;
-                format!(
-                    "{} workers: Pss {} and VmPTE {} each on average",
-                    p.count,
-                    human_bytes(p.sum.pss_bytes / n),
-                    human_bytes(p.sum.pte_bytes / n)
-                )
-            });
-        format!("Its Pss (its share of the pages) plus the kernel's part: page tables, kernel stack and task structures, which no per-mapping figure includes; the machine-wide counters (PageTables, KernelStack, Slab) divided by the number of processes show them.{}", figure(m, "many-processes"))
-    },
-    |f| {
-        let m = f
-            .variant("default")
-            .and_then(|v| v.checkpoint("all-started"))
-            .and_then(|c| c.population.as_ref())
-            .map(|p| {
-                format!(
-                    "Σ Rss {}, Σ Pss {}",
-                    human_bytes(p.sum.rss_bytes),
-                    human_bytes(p.sum.pss_bytes)
-                )
-            });
-        format!("The workers share almost all their pages (program text, libraries, the parent's data after fork); each one's Rss counts them in full, Pss only its share.{}", figure(m, "many-processes"))
-    },
-    |_| {
-        "Page tables have several levels, and even a few mappings spread over the address space (program, libraries, stack, vdso) each need their own lower-level table pages: every page of page table covers 2 MiB, and the mappings are far apart.".to_string()
-    },
-    |f| {
-        let m = sum_at(f, "default", "all-started", |p| p.totals.pss_bytes).map(|(n, pss)| {
-            format!(
-                "Σ Pss of the {n} processes snapshotted in full: {}",
-                human_bytes(pss)
-            )
-        });
-        format!("Pss per process plus the kernel's per-process memory (page tables, kernel stack, slab), measured as the growth of MemAvailable-side counters when the processes start; Rss would overstate it many times.{}", figure(m, "many-processes"))
     },
 ];
 

@@ -122,6 +122,8 @@ pub struct Finding {
     pub measured: String,
     /// The verdict declared in advance for current kernels, and why.
     pub expected: Option<(Verdict, String)>,
+    /// Whether the figures settle the criterion neither way (see [`Finding::undecided`]).
+    pub undecided: bool,
 }
 
 impl Finding {
@@ -132,6 +134,18 @@ impl Finding {
             evidence: evidence.into(),
             measured: measured.into(),
             expected: None,
+            undecided: false,
+        }
+    }
+
+    /// A finding that settles the criterion neither way although everything was
+    /// measured (a noise band straddling its threshold, a precondition the
+    /// figures show unmet): inconclusive, and the record keeps the figure the
+    /// criterion was applied to, which an `Err` reason would lose.
+    pub fn undecided(evidence: impl Into<String>, measured: impl Into<String>) -> Finding {
+        Finding {
+            undecided: true,
+            ..Finding::new(false, evidence, measured)
         }
     }
 
@@ -147,8 +161,13 @@ impl Claim {
     pub fn record(&self, variant: Option<&str>, judged: Judged) -> ClaimRecord {
         match judged {
             Ok(f) => {
+                let verdict = if f.undecided {
+                    Verdict::Inconclusive
+                } else {
+                    verdict_of(f.holds)
+                };
                 let record = self
-                    .judged(variant, verdict_of(f.holds), f.evidence)
+                    .judged(variant, verdict, f.evidence)
                     .with_measured(f.measured);
                 match f.expected {
                     Some((verdict, reason)) => record.expecting(verdict, reason),

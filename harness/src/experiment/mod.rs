@@ -10,8 +10,6 @@ mod anatomy;
 mod explanation;
 pub mod fault_costs;
 mod lazy_alloc;
-mod many_processes;
-mod mmap_file;
 pub mod programs;
 mod static_dynamic;
 mod strip;
@@ -111,13 +109,11 @@ include!(concat!(env!("OUT_DIR"), "/experiments.rs"));
 /// The experiments still written as one file each (`<name>.rs`).
 fn single_files() -> Vec<&'static dyn Experiment> {
     vec![
-        &mmap_file::MmapFile,
         &tiny_malloc::TinyMalloc,
         &static_dynamic::StaticDynamic,
         &strip::Strip,
         &anatomy::Anatomy,
         &lazy_alloc::LazyAlloc,
-        &many_processes::ManyProcesses,
         &fault_costs::FaultCosts,
     ]
 }
