@@ -489,6 +489,52 @@ pub mod lazy_alloc {
         pub const READ_CHECKSUM: &str = "read_checksum";
     }
 
+    /// What `overcommit_single_result` says the kernel answered (besides other
+    /// errno names).
+    pub mod result {
+        /// The mapping was granted.
+        pub const MAPPED: &str = "mapped";
+        /// The mapping was refused for want of memory.
+        pub const ENOMEM: &str = "ENOMEM";
+    }
+
+    /// Whether transparent huge pages may back the mapping: one per variant.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Thp {
+        /// madvise(MADV_NOHUGEPAGE): base pages only.
+        ThpOff,
+        /// madvise(MADV_HUGEPAGE): PMD-sized pages where the mapping is aligned.
+        ThpOn,
+    }
+
+    impl Thp {
+        /// The variant this setting names.
+        pub fn variant(self) -> &'static str {
+            match self {
+                Thp::ThpOff => variant::THP_OFF,
+                Thp::ThpOn => variant::THP_ON,
+            }
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Bytes of anonymous memory mapped.
+        #[arg(long)]
+        pub map_bytes: usize,
+        /// Bytes read, then written, at each step (the seed-sized run uses 1 GiB).
+        #[arg(long)]
+        pub chunk_bytes: usize,
+        /// THP on or off for the mapping.
+        #[arg(long, value_enum)]
+        pub variant: Thp,
+        /// Also try mappings larger than RAM + swap and report what the kernel said.
+        #[arg(long)]
+        pub overcommit_test: bool,
+    }
+
     /// Name, summary, sources and the names both sides use.
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "lazy-alloc",
@@ -830,6 +876,18 @@ mod tests {
             sharers: 4,
         })
         .unwrap();
+        for (variant, overcommit_test) in [
+            (lazy_alloc::Thp::ThpOff, true),
+            (lazy_alloc::Thp::ThpOn, false),
+        ] {
+            round_trip(&lazy_alloc::Args {
+                map_bytes: 1 << 30,
+                chunk_bytes: 1 << 28,
+                variant,
+                overcommit_test,
+            })
+            .unwrap();
+        }
     }
 
     #[test]

@@ -39,7 +39,6 @@ fn answers_of(name: &str) -> &'static [Answer] {
         "static-dynamic" => texts::STATIC_DYNAMIC,
         "strip" => texts::STRIP,
         "anatomy" => texts::ANATOMY,
-        "lazy-alloc" => texts::LAZY_ALLOC,
         "many-processes" => texts::MANY_PROCESSES,
         "fault-costs" => texts::FAULT_COSTS,
         _ => &[],

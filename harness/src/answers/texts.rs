@@ -384,51 +384,6 @@ pub(super) const ANATOMY: &[Answer] = &[
     },
 ];
 
-pub(super) const LAZY_ALLOC: &[Answer] = &[
-    |f| {
-        let m = (|| {
-            let b = f.process("thp-off", "after-mmap", "main")?;
-            let a = f.process("thp-off", "after-read-first-chunk", "main")?;
-            Some(format!(
-                "VmRSS {} while reading, VmPTE {}",
-                delta(a.totals.rss_bytes, b.totals.rss_bytes),
-                delta(a.totals.pte_bytes, b.totals.pte_bytes)
-            ))
-        })();
-        format!("A read of untouched anonymous memory maps the shared zero page, read-only; no page is allocated and the zero page is not counted in the process's Rss.{}", figure(m, "lazy-alloc"))
-    },
-    |f| {
-        let m = ["thp-off", "thp-on"]
-            .iter()
-            .filter_map(|v| {
-                let b = f.process(v, "after-mmap", "main")?;
-                let a = f.process(v, "after-read-first-chunk", "main")?;
-                Some(format!(
-                    "{v}: VmPTE {}",
-                    delta(a.totals.pte_bytes, b.totals.pte_bytes)
-                ))
-            })
-            .collect::<Vec<_>>();
-        format!("Page tables: one entry per 4 KiB page read (8 bytes each, 2 MiB of page tables per GiB). With THP the kernel can map the huge zero page with one PMD entry per 2 MiB, and no page-table page below it.{}", figure((!m.is_empty()).then(|| m.join("; ")), "lazy-alloc"))
-    },
-    |_| {
-        "Under mode 2 (strict accounting) a mapping that would take Committed_AS above CommitLimit (swap plus overcommit_ratio of RAM) is refused at mmap or brk time with ENOMEM, instead of the OOM killer acting later.".to_string()
-    },
-    |_| {
-        "Mode 0's heuristic checks each request on its own against what could possibly be made free (RAM plus swap); it does not add requests up, so several smaller mappings pass where one larger one is refused.".to_string()
-    },
-    |f| {
-        let m = f.process("thp-off", "after-mmap", "main").map(|p| {
-            format!(
-                "after mmap: VmSize {}, VmRSS {}",
-                human_bytes(p.totals.vm_size_bytes),
-                human_bytes(p.totals.rss_bytes)
-            )
-        });
-        format!("VmSize against VmRSS for one process (a large gap is address space reserved but not used), and Committed_AS machine-wide for what has been promised; VmPTE grows only with pages touched.{}", figure(m, "lazy-alloc"))
-    },
-];
-
 pub(super) const MANY_PROCESSES: &[Answer] = &[
     |f| {
         let m = f

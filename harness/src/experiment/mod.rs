@@ -6,7 +6,6 @@ mod anatomy;
 mod explanation;
 pub mod fault_costs;
 mod fork_cow;
-mod lazy_alloc;
 mod many_processes;
 mod mmap_file;
 pub mod programs;
@@ -110,7 +109,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
         &static_dynamic::StaticDynamic,
         &strip::Strip,
         &anatomy::Anatomy,
-        &lazy_alloc::LazyAlloc,
         &many_processes::ManyProcesses,
         &fault_costs::FaultCosts,
     ]
