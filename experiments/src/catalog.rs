@@ -422,6 +422,11 @@ pub mod anatomy {
         pub const PAGE_SIZE: &str = "page_size";
     }
 
+    /// What the harness gives the binary, besides `--dir`: nothing, the
+    /// process only reports where its pieces lie.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {}
+
     /// Name, summary, sources and the names both sides use.
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "anatomy",
@@ -876,6 +881,7 @@ mod tests {
             sharers: 4,
         })
         .unwrap();
+        round_trip(&anatomy::Args {}).unwrap();
         for (variant, overcommit_test) in [
             (lazy_alloc::Thp::ThpOff, true),
             (lazy_alloc::Thp::ThpOn, false),

@@ -38,7 +38,6 @@ fn answers_of(name: &str) -> &'static [Answer] {
         "tiny-malloc" => texts::TINY_MALLOC,
         "static-dynamic" => texts::STATIC_DYNAMIC,
         "strip" => texts::STRIP,
-        "anatomy" => texts::ANATOMY,
         "many-processes" => texts::MANY_PROCESSES,
         "fault-costs" => texts::FAULT_COSTS,
         _ => &[],

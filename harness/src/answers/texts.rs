@@ -27,10 +27,6 @@ fn sum_at(
     Some((c.processes.len(), c.processes.iter().map(pick).sum()))
 }
 
-fn first_variant<'a>(f: &'a Facts<'_>) -> Option<&'a crate::model::VariantRecord> {
-    f.record?.variants.first()
-}
-
 pub(super) const MMAP_FILE: &[Answer] = &[
     |f| {
         let m = (|| {
@@ -337,50 +333,6 @@ pub(super) const STRIP: &[Answer] = &[
             })
             .filter(|m| !m.is_empty());
         format!("More than one: the program's file is in the page cache, and on a fault the kernel also maps the cached pages around the one asked for (fault-around, 64 KiB by default), so each fault brings in up to 16 pages of text or read-only data.{}", figure(m.map(|m| m.join("; ")), "strip"))
-    },
-];
-
-pub(super) const ANATOMY: &[Answer] = &[
-    |f| {
-        let m = first_variant(f)
-            .and_then(|v| v.binary.as_ref())
-            .map(|b| format!("{} PT_LOAD segments in the file", b.load_segments.len()));
-        format!("Each PT_LOAD segment becomes one mapping with its own permissions (read-only headers and data, executable text, writable data); the read-only part after relocation (RELRO) is split off the data segment by mprotect, and bss beyond the file gets an anonymous mapping.{}", figure(m, "anatomy"))
-    },
-    |_| {
-        "The RELRO part of the writable data segment (.data.rel.ro, the GOT): the loader writes the relocations, then mprotects it read-only (r--p) so that it cannot be overwritten later.".to_string()
-    },
-    |_| {
-        "glibc's malloc serves requests of M_MMAP_THRESHOLD (128 KiB by default) and more with their own anonymous mmap, not from the brk heap, so the 1 MiB block is an anonymous mapping of its own.".to_string()
-    },
-    |f| {
-        let m = f.record.and_then(|r| {
-            let p = r.variants.first()?.checkpoints.last()?.processes.first()?;
-            let guards: Vec<_> = p
-                .mappings
-                .iter()
-                .filter(|m| m.perms.starts_with("---"))
-                .collect();
-            Some(format!(
-                "{} ---p mappings, Rss {}",
-                guards.len(),
-                human_bytes(guards.iter().map(|m| m.figures.rss_bytes).sum())
-            ))
-        });
-        format!("Zero: a ---p region cannot be read or written, so no page of it is ever faulted in. It reserves address space (guard pages, gaps between a library's segments).{}", figure(m, "anatomy"))
-    },
-    |f| {
-        let m = f.record.and_then(|r| {
-            let p = r.variants.first()?.checkpoints.last()?.processes.first()?;
-            let names: Vec<&str> = p
-                .mappings
-                .iter()
-                .map(|m| m.name.as_str())
-                .filter(|n| n.starts_with('['))
-                .collect();
-            Some(names.join(", "))
-        });
-        format!("[stack] and [heap] are anonymous memory the kernel set up; [vdso] is code the kernel maps so that calls like clock_gettime need no system call, and [vvar] the data it reads; [vsyscall] on x86-64 is the legacy fixed-address page, emulated through a trap on current kernels.{}", figure(m, "anatomy"))
     },
 ];
 

@@ -2,7 +2,6 @@
 //! arguments, at full or `--quick` size) and how to judge its claims from the
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
-mod anatomy;
 mod explanation;
 pub mod fault_costs;
 mod fork_cow;
@@ -108,7 +107,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
         &tiny_malloc::TinyMalloc,
         &static_dynamic::StaticDynamic,
         &strip::Strip,
-        &anatomy::Anatomy,
         &many_processes::ManyProcesses,
         &fault_costs::FaultCosts,
     ]
