@@ -769,6 +769,57 @@ pub mod fault_costs {
         pub const RANDOM_BLOCK_BYTES: &str = "random_block_bytes";
         pub const REPETITIONS: &str = "repetitions";
         pub const THP_BLOCK_BYTES: &str = "thp_block_bytes";
+        pub const THP_UNAVAILABLE: &str = "thp_unavailable";
+        pub const PAGE_CACHE_DROP_FAILED: &str = "page_cache_drop_failed";
+    }
+
+    /// The stems of the timing notes: each kind's wall-clock nanoseconds go in
+    /// `<stem>_nanos`, its thread CPU time in `<stem>_cpu_nanos` (both match
+    /// `note::COST_ANY_NANOS`).
+    pub mod timing {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ANON_FIRST_TOUCH: &str = "cost_anon_first_touch";
+        pub const ZERO_PAGE_READ: &str = "cost_zero_page_read";
+        pub const THP_FIRST_TOUCH: &str = "cost_thp_first_touch";
+        pub const FILE_MINOR_FAULT_AROUND: &str = "cost_file_minor_fault_around";
+        pub const FILE_MAJOR_READ_AHEAD: &str = "cost_file_major_read_ahead";
+        pub const FILE_MAJOR_NO_READ_AHEAD: &str = "cost_file_major_no_read_ahead";
+        pub const COW_AFTER_FORK: &str = "cost_cow_after_fork";
+        pub const FORK: &str = "cost_fork";
+        pub const MUNMAP: &str = "cost_munmap";
+        /// The suffix of the wall-clock series.
+        pub const NANOS: &str = "_nanos";
+        /// The suffix of the thread CPU time series.
+        pub const CPU_NANOS: &str = "_cpu_nanos";
+
+        /// The note with the wall-clock nanoseconds of timing `stem`.
+        pub fn wall_note(stem: &str) -> String {
+            format!("{stem}{NANOS}")
+        }
+
+        /// The note with the thread CPU nanoseconds of timing `stem`.
+        pub fn cpu_note(stem: &str) -> String {
+            format!("{stem}{CPU_NANOS}")
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Bytes touched per repetition by the 4 KiB kinds (anonymous, zero page,
+        /// file with fault-around and read-ahead, COW, munmap).
+        #[arg(long)]
+        pub block_bytes: usize,
+        /// Bytes touched per repetition by the THP kind (a multiple of the PMD size).
+        #[arg(long)]
+        pub thp_block_bytes: usize,
+        /// Bytes read per repetition from the cold file with read-ahead off (every
+        /// page is a disk read, so this is smaller).
+        #[arg(long)]
+        pub random_block_bytes: usize,
+        /// How many times each loop runs (each on a fresh block), 1 to 32.
+        #[arg(long)]
+        pub repetitions: usize,
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -784,7 +835,7 @@ pub mod fault_costs {
         checkpoints: &[checkpoint::BEFORE_MEASURING, checkpoint::AFTER_ANON_FIRST_TOUCH, checkpoint::AFTER_ZERO_PAGE_READ, checkpoint::AFTER_THP_FIRST_TOUCH, checkpoint::AFTER_FILE_MINOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD, checkpoint::AFTER_FORK_CHILD, checkpoint::AFTER_COW_FAULT, checkpoint::BEFORE_FORK, checkpoint::AFTER_FORK, checkpoint::AFTER_MUNMAP],
         roles: &[role::MAIN, role::CHILD],
         regions: &[region::ANON, region::COW, region::FILE_COLD, region::FILE_RANDOM, region::FILE_WARM, region::THP, region::ZERO],
-        notes: &[note::BLOCK_BYTES, note::COST_ANY_NANOS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES],
+        notes: &[note::BLOCK_BYTES, note::COST_ANY_NANOS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES, note::THP_UNAVAILABLE, note::PAGE_CACHE_DROP_FAILED],
     };
 }
 
@@ -882,6 +933,13 @@ mod tests {
         })
         .unwrap();
         round_trip(&anatomy::Args {}).unwrap();
+        round_trip(&fault_costs::Args {
+            block_bytes: 1 << 20,
+            thp_block_bytes: 4 << 20,
+            random_block_bytes: 128 << 10,
+            repetitions: 8,
+        })
+        .unwrap();
         for (variant, overcommit_test) in [
             (lazy_alloc::Thp::ThpOff, true),
             (lazy_alloc::Thp::ThpOn, false),

@@ -39,7 +39,6 @@ fn answers_of(name: &str) -> &'static [Answer] {
         "static-dynamic" => texts::STATIC_DYNAMIC,
         "strip" => texts::STRIP,
         "many-processes" => texts::MANY_PROCESSES,
-        "fault-costs" => texts::FAULT_COSTS,
         _ => &[],
     }
 }

@@ -3,7 +3,6 @@
 //! measured record. One module per experiment, mirroring `experiments/src/bin/`.
 
 mod explanation;
-pub mod fault_costs;
 mod fork_cow;
 mod many_processes;
 mod mmap_file;
@@ -108,7 +107,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
         &static_dynamic::StaticDynamic,
         &strip::Strip,
         &many_processes::ManyProcesses,
-        &fault_costs::FaultCosts,
     ]
 }
 
