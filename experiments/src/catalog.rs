@@ -763,7 +763,9 @@ pub mod fault_costs {
     pub mod note {
         #![allow(missing_docs)] // each name is its own documentation
         pub const BLOCK_BYTES: &str = "block_bytes";
-        pub const COST_ANY_NANOS: &str = "cost_*_nanos";
+        /// Every timing note: `<stem>_nanos` and `<stem>_cpu_nanos` for each
+        /// stem in [`super::timing`].
+        pub const TIMINGS: &str = "cost_*_nanos";
         pub const FILE_BYTES: &str = "file_bytes";
         pub const FILE_PAGES_CACHED_BEFORE: &str = "file_pages_cached_before";
         pub const RANDOM_BLOCK_BYTES: &str = "random_block_bytes";
@@ -775,7 +777,7 @@ pub mod fault_costs {
 
     /// The stems of the timing notes: each kind's wall-clock nanoseconds go in
     /// `<stem>_nanos`, its thread CPU time in `<stem>_cpu_nanos` (both match
-    /// `note::COST_ANY_NANOS`).
+    /// `note::TIMINGS`).
     pub mod timing {
         #![allow(missing_docs)] // each name is its own documentation
         pub const ANON_FIRST_TOUCH: &str = "cost_anon_first_touch";
@@ -835,7 +837,7 @@ pub mod fault_costs {
         checkpoints: &[checkpoint::BEFORE_MEASURING, checkpoint::AFTER_ANON_FIRST_TOUCH, checkpoint::AFTER_ZERO_PAGE_READ, checkpoint::AFTER_THP_FIRST_TOUCH, checkpoint::AFTER_FILE_MINOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD, checkpoint::AFTER_FORK_CHILD, checkpoint::AFTER_COW_FAULT, checkpoint::BEFORE_FORK, checkpoint::AFTER_FORK, checkpoint::AFTER_MUNMAP],
         roles: &[role::MAIN, role::CHILD],
         regions: &[region::ANON, region::COW, region::FILE_COLD, region::FILE_RANDOM, region::FILE_WARM, region::THP, region::ZERO],
-        notes: &[note::BLOCK_BYTES, note::COST_ANY_NANOS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES, note::THP_UNAVAILABLE, note::PAGE_CACHE_DROP_FAILED],
+        notes: &[note::BLOCK_BYTES, note::TIMINGS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES, note::THP_UNAVAILABLE, note::PAGE_CACHE_DROP_FAILED],
     };
 }
 
@@ -952,6 +954,34 @@ mod tests {
             })
             .unwrap();
         }
+    }
+
+    #[test]
+    fn fault_costs_timing_notes_and_lazy_alloc_settings_are_in_their_contracts() {
+        use fault_costs::timing;
+        let stems = [
+            timing::ANON_FIRST_TOUCH,
+            timing::ZERO_PAGE_READ,
+            timing::THP_FIRST_TOUCH,
+            timing::FILE_MINOR_FAULT_AROUND,
+            timing::FILE_MAJOR_READ_AHEAD,
+            timing::FILE_MAJOR_NO_READ_AHEAD,
+            timing::COW_AFTER_FORK,
+            timing::FORK,
+            timing::MUNMAP,
+        ];
+        let notes: Vec<String> = stems
+            .iter()
+            .flat_map(|s| [timing::wall_note(s), timing::cpu_note(s)])
+            .collect();
+        let info = fault_costs::INFO;
+        assert_eq!(
+            info.unlisted(NameKind::Note, notes.iter().map(String::as_str)),
+            None
+        );
+        let settings = [lazy_alloc::Thp::ThpOff, lazy_alloc::Thp::ThpOn];
+        let names = settings.iter().map(|t| t.variant());
+        assert_eq!(lazy_alloc::INFO.unlisted(NameKind::Variant, names), None);
     }
 
     #[test]

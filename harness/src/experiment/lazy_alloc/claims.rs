@@ -622,10 +622,10 @@ mod tests {
             huge: 0,
         };
         vec![
-            row("before-mmap", BASE, 0, 12 * PAGE, 0, C0),
-            row("after-mmap", BASE + MAP, 0, 12 * PAGE, 0, C0 + MAP),
+            row(checkpoint::BEFORE_MMAP, BASE, 0, 12 * PAGE, 0, C0),
+            row(checkpoint::AFTER_MMAP, BASE + MAP, 0, 12 * PAGE, 0, C0 + MAP),
             row(
-                "after-read-first-chunk",
+                checkpoint::AFTER_READ_FIRST_CHUNK,
                 BASE + MAP,
                 0,
                 14 * PAGE,
@@ -633,7 +633,7 @@ mod tests {
                 C0 + MAP,
             ),
             row(
-                "after-write-first-chunk",
+                checkpoint::AFTER_WRITE_FIRST_CHUNK,
                 BASE + MAP,
                 CHUNK,
                 14 * PAGE,
@@ -641,14 +641,14 @@ mod tests {
                 C0 + MAP,
             ),
             row(
-                "after-write-second-chunk",
+                checkpoint::AFTER_WRITE_SECOND_CHUNK,
                 BASE + MAP,
                 2 * CHUNK,
                 16 * PAGE,
                 CHUNK_PAGES,
                 C0 + MAP,
             ),
-            row("after-munmap", BASE, 0, 12 * PAGE, 0, C0),
+            row(checkpoint::AFTER_MUNMAP, BASE, 0, 12 * PAGE, 0, C0),
         ]
     }
 
@@ -661,15 +661,15 @@ mod tests {
             t.mapped_rss_bytes = BASE + r.region_rss;
         });
         match r.label {
-            "before-mmap" => p,
-            "after-munmap" => {
-                let mut p = p.region("anon", figures(MAP, 0));
+            checkpoint::BEFORE_MMAP => p,
+            checkpoint::AFTER_MUNMAP => {
+                let mut p = p.region(ANON, figures(MAP, 0));
                 p.mappings.clear();
                 p.regions[0].mapping_count = 0;
                 p
             }
             _ => {
-                let mut p = p.region("anon", anon);
+                let mut p = p.region(ANON, anon);
                 p.mappings[0].name.clear();
                 p.mappings[0].vm_flags = "rd wr mr mw me ac".into();
                 p
@@ -679,7 +679,7 @@ mod tests {
 
     fn judge(name: &str, rows: &[Row], notes: &[(&str, String)]) -> Vec<ClaimRecord> {
         let mut notes = notes.to_vec();
-        notes.push(("chunk_bytes", CHUNK.to_string()));
+        notes.push((note::CHUNK_BYTES, CHUNK.to_string()));
         let mut v = variant(
             name,
             &notes,
@@ -716,11 +716,11 @@ mod tests {
 
     #[test]
     fn mapping_must_add_its_size_to_vmsize_and_nothing_resident() {
-        let rows = with(&seed(), "after-mmap", |r| r.vsz += 2 * PAGE);
+        let rows = with(&seed(), checkpoint::AFTER_MMAP, |r| r.vsz += 2 * PAGE);
         verdict("thp-off", &rows, MAP_NO_MEMORY, Confirmed);
-        let rows = with(&seed(), "after-mmap", |r| r.vsz += 3 * PAGE);
+        let rows = with(&seed(), checkpoint::AFTER_MMAP, |r| r.vsz += 3 * PAGE);
         verdict("thp-off", &rows, MAP_NO_MEMORY, Refuted);
-        let rows = with(&seed(), "after-mmap", |r| r.region_rss = PAGE);
+        let rows = with(&seed(), checkpoint::AFTER_MMAP, |r| r.region_rss = PAGE);
         verdict("thp-off", &rows, MAP_NO_MEMORY, Refuted);
     }
 
@@ -751,29 +751,29 @@ mod tests {
 
     #[test]
     fn a_read_that_makes_one_page_resident_refutes_no_memory() {
-        let rows = with(&seed(), "after-read-first-chunk", |r| r.region_rss = PAGE);
+        let rows = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| r.region_rss = PAGE);
         verdict("thp-off", &rows, READ_NO_MEMORY, Refuted);
-        let rows = with(&seed(), "after-read-first-chunk", |r| r.faults = 0);
+        let rows = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| r.faults = 0);
         verdict("thp-off", &rows, READ_NO_MEMORY, Refuted);
     }
 
     #[test]
     fn page_tables_need_a_fault_and_an_entry_per_page_read() {
-        let fewer = with(&seed(), "after-read-first-chunk", |r| {
+        let fewer = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| {
             r.faults = CHUNK_PAGES - 1
         });
         verdict("thp-off", &fewer, READ_PAGE_TABLES, Refuted);
         // VmPTE: 8 bytes per page (2 pages here) less 2 pages of tolerance.
-        let edge = with(&seed(), "after-read-first-chunk", |r| r.pte = 12 * PAGE);
+        let edge = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| r.pte = 12 * PAGE);
         verdict("thp-off", &edge, READ_PAGE_TABLES, Confirmed);
-        let short = with(&seed(), "after-read-first-chunk", |r| r.pte = 12 * PAGE - 1);
+        let short = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| r.pte = 12 * PAGE - 1);
         verdict("thp-off", &short, READ_PAGE_TABLES, Refuted);
     }
 
     #[test]
     fn the_huge_zero_page_refutes_the_entry_per_page_as_expected() {
         // One fault per 2 MiB, VmPTE grown as much as with base pages.
-        let huge = with(&seed(), "after-read-first-chunk", |r| {
+        let huge = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| {
             r.faults = CHUNK / (2 << 20)
         });
         let claims = judge("thp-on", &huge, &[]);
@@ -785,17 +785,17 @@ mod tests {
 
     #[test]
     fn each_chunk_written_must_add_its_size() {
-        let short = with(&seed(), "after-write-second-chunk", |r| {
+        let short = with(&seed(), checkpoint::AFTER_WRITE_SECOND_CHUNK, |r| {
             r.region_rss -= PAGE
         });
         verdict("thp-off", &short, WRITE_PER_PAGE, Refuted);
         // With THP a huge page at the edge may be allocated whole...
         let edge = |extra| {
-            let rows = with(&seed(), "after-write-first-chunk", |r| {
+            let rows = with(&seed(), checkpoint::AFTER_WRITE_FIRST_CHUNK, |r| {
                 r.region_rss += extra;
                 r.huge = CHUNK;
             });
-            with(&rows, "after-write-second-chunk", |r| {
+            with(&rows, checkpoint::AFTER_WRITE_SECOND_CHUNK, |r| {
                 r.region_rss += extra;
                 r.huge = 2 * CHUNK;
             })
@@ -808,11 +808,11 @@ mod tests {
 
     #[test]
     fn munmap_must_give_everything_back() {
-        let rows = with(&seed(), "after-munmap", |r| r.pte += 2 * PAGE);
+        let rows = with(&seed(), checkpoint::AFTER_MUNMAP, |r| r.pte += 2 * PAGE);
         verdict("thp-off", &rows, MUNMAP_RETURNS, Confirmed);
-        let rows = with(&seed(), "after-munmap", |r| r.pte += 3 * PAGE);
+        let rows = with(&seed(), checkpoint::AFTER_MUNMAP, |r| r.pte += 3 * PAGE);
         verdict("thp-off", &rows, MUNMAP_RETURNS, Refuted);
-        let rows = with(&seed(), "after-munmap", |r| r.vsz += 3 * PAGE);
+        let rows = with(&seed(), checkpoint::AFTER_MUNMAP, |r| r.vsz += 3 * PAGE);
         verdict("thp-off", &rows, MUNMAP_RETURNS, Refuted);
     }
 
@@ -820,7 +820,7 @@ mod tests {
         let total: u64 = 16 << 30;
         let mut rows = seed();
         rows.push(Row {
-            label: "after-overcommit-attempts",
+            label: checkpoint::AFTER_OVERCOMMIT_ATTEMPTS,
             vsz: BASE + pieces * total / 2,
             ..rows[0]
         });
@@ -828,12 +828,12 @@ mod tests {
             OVERCOMMIT_VARIANT,
             &rows,
             &[
-                ("overcommit_ram_and_swap_bytes", total.to_string()),
-                ("overcommit_single_bytes", (total + (1 << 30)).to_string()),
-                ("overcommit_single_result", single.into()),
-                ("overcommit_piece_bytes", (total / 2).to_string()),
-                ("overcommit_pieces_mapped", pieces.to_string()),
-                ("overcommit_pieces_refused_with", "none".into()),
+                (note::OVERCOMMIT_RAM_AND_SWAP_BYTES, total.to_string()),
+                (note::OVERCOMMIT_SINGLE_BYTES, (total + (1 << 30)).to_string()),
+                (note::OVERCOMMIT_SINGLE_RESULT, single.into()),
+                (note::OVERCOMMIT_PIECE_BYTES, (total / 2).to_string()),
+                (note::OVERCOMMIT_PIECES_MAPPED, pieces.to_string()),
+                (note::OVERCOMMIT_PIECES_REFUSED_WITH, "none".into()),
             ],
         )
     }
