@@ -547,6 +547,11 @@ pub mod anatomy {
         pub const PAGE_SIZE: &str = "page_size";
     }
 
+    /// What the harness gives the binary, besides `--dir`: nothing, the
+    /// process only reports where its pieces lie.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {}
+
     /// Name, summary, sources and the names both sides use.
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "anatomy",
@@ -612,6 +617,52 @@ pub mod lazy_alloc {
         pub const OVERCOMMIT_SINGLE_BYTES: &str = "overcommit_single_bytes";
         pub const OVERCOMMIT_SINGLE_RESULT: &str = "overcommit_single_result";
         pub const READ_CHECKSUM: &str = "read_checksum";
+    }
+
+    /// What `overcommit_single_result` says the kernel answered (besides other
+    /// errno names).
+    pub mod result {
+        /// The mapping was granted.
+        pub const MAPPED: &str = "mapped";
+        /// The mapping was refused for want of memory.
+        pub const ENOMEM: &str = "ENOMEM";
+    }
+
+    /// Whether transparent huge pages may back the mapping: one per variant.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Thp {
+        /// madvise(MADV_NOHUGEPAGE): base pages only.
+        ThpOff,
+        /// madvise(MADV_HUGEPAGE): PMD-sized pages where the mapping is aligned.
+        ThpOn,
+    }
+
+    impl Thp {
+        /// The variant this setting names.
+        pub fn variant(self) -> &'static str {
+            match self {
+                Thp::ThpOff => variant::THP_OFF,
+                Thp::ThpOn => variant::THP_ON,
+            }
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Bytes of anonymous memory mapped.
+        #[arg(long)]
+        pub map_bytes: usize,
+        /// Bytes read, then written, at each step (the seed-sized run uses 1 GiB).
+        #[arg(long)]
+        pub chunk_bytes: usize,
+        /// THP on or off for the mapping.
+        #[arg(long, value_enum)]
+        pub variant: Thp,
+        /// Also try mappings larger than RAM + swap and report what the kernel said.
+        #[arg(long)]
+        pub overcommit_test: bool,
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -852,12 +903,65 @@ pub mod fault_costs {
     pub mod note {
         #![allow(missing_docs)] // each name is its own documentation
         pub const BLOCK_BYTES: &str = "block_bytes";
-        pub const COST_ANY_NANOS: &str = "cost_*_nanos";
+        /// Every timing note: `<stem>_nanos` and `<stem>_cpu_nanos` for each
+        /// stem in [`super::timing`].
+        pub const TIMINGS: &str = "cost_*_nanos";
         pub const FILE_BYTES: &str = "file_bytes";
         pub const FILE_PAGES_CACHED_BEFORE: &str = "file_pages_cached_before";
         pub const RANDOM_BLOCK_BYTES: &str = "random_block_bytes";
         pub const REPETITIONS: &str = "repetitions";
         pub const THP_BLOCK_BYTES: &str = "thp_block_bytes";
+        pub const THP_UNAVAILABLE: &str = "thp_unavailable";
+        pub const PAGE_CACHE_DROP_FAILED: &str = "page_cache_drop_failed";
+    }
+
+    /// The stems of the timing notes: each kind's wall-clock nanoseconds go in
+    /// `<stem>_nanos`, its thread CPU time in `<stem>_cpu_nanos` (both match
+    /// `note::TIMINGS`).
+    pub mod timing {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const ANON_FIRST_TOUCH: &str = "cost_anon_first_touch";
+        pub const ZERO_PAGE_READ: &str = "cost_zero_page_read";
+        pub const THP_FIRST_TOUCH: &str = "cost_thp_first_touch";
+        pub const FILE_MINOR_FAULT_AROUND: &str = "cost_file_minor_fault_around";
+        pub const FILE_MAJOR_READ_AHEAD: &str = "cost_file_major_read_ahead";
+        pub const FILE_MAJOR_NO_READ_AHEAD: &str = "cost_file_major_no_read_ahead";
+        pub const COW_AFTER_FORK: &str = "cost_cow_after_fork";
+        pub const FORK: &str = "cost_fork";
+        pub const MUNMAP: &str = "cost_munmap";
+        /// The suffix of the wall-clock series.
+        pub const NANOS: &str = "_nanos";
+        /// The suffix of the thread CPU time series.
+        pub const CPU_NANOS: &str = "_cpu_nanos";
+
+        /// The note with the wall-clock nanoseconds of timing `stem`.
+        pub fn wall_note(stem: &str) -> String {
+            format!("{stem}{NANOS}")
+        }
+
+        /// The note with the thread CPU nanoseconds of timing `stem`.
+        pub fn cpu_note(stem: &str) -> String {
+            format!("{stem}{CPU_NANOS}")
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Bytes touched per repetition by the 4 KiB kinds (anonymous, zero page,
+        /// file with fault-around and read-ahead, COW, munmap).
+        #[arg(long)]
+        pub block_bytes: usize,
+        /// Bytes touched per repetition by the THP kind (a multiple of the PMD size).
+        #[arg(long)]
+        pub thp_block_bytes: usize,
+        /// Bytes read per repetition from the cold file with read-ahead off (every
+        /// page is a disk read, so this is smaller).
+        #[arg(long)]
+        pub random_block_bytes: usize,
+        /// How many times each loop runs (each on a fresh block), 1 to 32.
+        #[arg(long)]
+        pub repetitions: usize,
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -873,7 +977,7 @@ pub mod fault_costs {
         checkpoints: &[checkpoint::BEFORE_MEASURING, checkpoint::AFTER_ANON_FIRST_TOUCH, checkpoint::AFTER_ZERO_PAGE_READ, checkpoint::AFTER_THP_FIRST_TOUCH, checkpoint::AFTER_FILE_MINOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD, checkpoint::AFTER_FORK_CHILD, checkpoint::AFTER_COW_FAULT, checkpoint::BEFORE_FORK, checkpoint::AFTER_FORK, checkpoint::AFTER_MUNMAP],
         roles: &[role::MAIN, role::CHILD],
         regions: &[region::ANON, region::COW, region::FILE_COLD, region::FILE_RANDOM, region::FILE_WARM, region::THP, region::ZERO],
-        notes: &[note::BLOCK_BYTES, note::COST_ANY_NANOS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES],
+        notes: &[note::BLOCK_BYTES, note::TIMINGS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES, note::THP_UNAVAILABLE, note::PAGE_CACHE_DROP_FAILED],
     };
 }
 
@@ -1004,6 +1108,26 @@ mod tests {
             })
             .unwrap();
         }
+        round_trip(&anatomy::Args {}).unwrap();
+        round_trip(&fault_costs::Args {
+            block_bytes: 1 << 20,
+            thp_block_bytes: 4 << 20,
+            random_block_bytes: 128 << 10,
+            repetitions: 8,
+        })
+        .unwrap();
+        for (variant, overcommit_test) in [
+            (lazy_alloc::Thp::ThpOff, true),
+            (lazy_alloc::Thp::ThpOn, false),
+        ] {
+            round_trip(&lazy_alloc::Args {
+                map_bytes: 1 << 30,
+                chunk_bytes: 1 << 28,
+                variant,
+                overcommit_test,
+            })
+            .unwrap();
+        }
     }
 
     #[test]
@@ -1014,6 +1138,34 @@ mod tests {
         }
         let names: Vec<_> = fork_cow::Variant::ALL.map(fork_cow::Variant::name).to_vec();
         assert_eq!(names, fork_cow::INFO.variants);
+    }
+
+    #[test]
+    fn fault_costs_timing_notes_and_lazy_alloc_settings_are_in_their_contracts() {
+        use fault_costs::timing;
+        let stems = [
+            timing::ANON_FIRST_TOUCH,
+            timing::ZERO_PAGE_READ,
+            timing::THP_FIRST_TOUCH,
+            timing::FILE_MINOR_FAULT_AROUND,
+            timing::FILE_MAJOR_READ_AHEAD,
+            timing::FILE_MAJOR_NO_READ_AHEAD,
+            timing::COW_AFTER_FORK,
+            timing::FORK,
+            timing::MUNMAP,
+        ];
+        let notes: Vec<String> = stems
+            .iter()
+            .flat_map(|s| [timing::wall_note(s), timing::cpu_note(s)])
+            .collect();
+        let info = fault_costs::INFO;
+        assert_eq!(
+            info.unlisted(NameKind::Note, notes.iter().map(String::as_str)),
+            None
+        );
+        let settings = [lazy_alloc::Thp::ThpOff, lazy_alloc::Thp::ThpOn];
+        let names = settings.iter().map(|t| t.variant());
+        assert_eq!(lazy_alloc::INFO.unlisted(NameKind::Variant, names), None);
     }
 
     #[test]

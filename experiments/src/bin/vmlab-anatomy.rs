@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Parser;
+use experiments::catalog::anatomy::{checkpoint, note, Args};
 use experiments::pages::page_size;
 use experiments::Session;
 
@@ -30,14 +31,16 @@ const ANON_MMAP_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Parser)]
 #[command(about = "report the addresses of a process's pieces; run by the vmlab harness")]
-struct Args {
+struct Cli {
     /// Unused (no files); given by the harness to every experiment.
     #[arg(long)]
     dir: Option<PathBuf>,
+    #[command(flatten)]
+    args: Args,
 }
 
 fn main() {
-    let _ = Args::parse();
+    let _ = Cli::parse();
     if let Err(e) = run() {
         eprintln!("anatomy: {e}");
         std::process::exit(1);
@@ -53,7 +56,7 @@ fn a_function(x: u64) -> u64 {
 fn run() -> io::Result<()> {
     let mut session = Session::connect()?;
     let exe = std::fs::read_link("/proc/self/exe")?;
-    session.note("executable", exe.display())?;
+    session.note(note::EXECUTABLE, exe.display())?;
 
     let on_stack: u64 = black_box(42);
     // SAFETY: plain malloc calls; the blocks are freed below.
@@ -90,28 +93,37 @@ fn run() -> io::Result<()> {
 
     let function = a_function as *const u8;
     let pieces: [(&str, *const u8, usize); 7] = [
-        ("stack-variable", (&on_stack as *const u64).cast(), 8),
-        ("small-malloc", small, SMALL_ALLOC_BYTES),
-        ("large-malloc", large, LARGE_ALLOC_BYTES),
-        ("function", function, 1),
         (
-            "initialised-static",
+            note::ADDRESS_STACK_VARIABLE,
+            (&on_stack as *const u64).cast(),
+            8,
+        ),
+        (note::ADDRESS_SMALL_MALLOC, small, SMALL_ALLOC_BYTES),
+        (note::ADDRESS_LARGE_MALLOC, large, LARGE_ALLOC_BYTES),
+        (note::ADDRESS_FUNCTION, function, 1),
+        (
+            note::ADDRESS_INITIALISED_STATIC,
             INITIALISED.as_ptr().cast_const().cast(),
             8,
         ),
-        ("zeroed-static", ZEROED.as_ptr().cast_const().cast(), 8),
-        ("anonymous-mmap", anon.cast_const().cast(), ANON_MMAP_BYTES),
+        (
+            note::ADDRESS_ZEROED_STATIC,
+            ZEROED.as_ptr().cast_const().cast(),
+            8,
+        ),
+        (
+            note::ADDRESS_ANONYMOUS_MMAP,
+            anon.cast_const().cast(),
+            ANON_MMAP_BYTES,
+        ),
     ];
     // Notes rather than regions: the harness places each address in the mapping
     // that contains it, and seven regions would crowd the checkpoint table.
-    for (name, addr, _len) in pieces {
-        session.note(
-            &format!("address_{}", name.replace('-', "_")),
-            format_args!("{:#x}", addr as usize),
-        )?;
+    for (key, addr, _len) in pieces {
+        session.note(key, format_args!("{:#x}", addr as usize))?;
     }
-    session.note("page_size", page_size())?;
-    session.checkpoint("addresses-reported")?;
+    session.note(note::PAGE_SIZE, page_size())?;
+    session.checkpoint(checkpoint::ADDRESSES_REPORTED)?;
 
     // SAFETY: freeing and unmapping exactly what was allocated above.
     unsafe {

@@ -19,6 +19,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
 use clap::Parser;
+use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, Args};
 use experiments::pages::{self, page_size};
 use experiments::waiting_child::WaitingChild;
 use experiments::Session;
@@ -32,29 +33,17 @@ const HUGE_PAGE_BYTES: usize = 2 << 20;
 #[command(
     about = "time each kind of page fault between checkpoints (anonymous, THP, zero page, file, COW, fork, munmap); run by the vmlab harness"
 )]
-struct Args {
+struct Cli {
     /// Folder for the file (removed by the harness afterwards).
     #[arg(long)]
     dir: PathBuf,
-    /// Bytes touched per repetition by the 4 KiB kinds (anonymous, zero page,
-    /// file with fault-around and read-ahead, COW, munmap).
-    #[arg(long)]
-    block_bytes: usize,
-    /// Bytes touched per repetition by the THP kind (a multiple of 2 MiB).
-    #[arg(long)]
-    thp_block_bytes: usize,
-    /// Bytes read per repetition from the cold file with read-ahead off (every
-    /// page is a disk read, so this is smaller).
-    #[arg(long)]
-    random_block_bytes: usize,
-    /// How many times each loop runs (each on a fresh block), 1 to 32.
-    #[arg(long)]
-    repetitions: usize,
+    #[command(flatten)]
+    args: Args,
 }
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli) {
         eprintln!("fault-costs: {e}");
         std::process::exit(1);
     }
@@ -227,9 +216,9 @@ impl Timings {
     /// Sends both series as notes `<key>_nanos` and `<key>_cpu_nanos`.
     fn send(&self, session: &mut Session, key: &str) -> io::Result<()> {
         let mut name = NoteKey::new();
-        name.set(key, "_nanos");
+        name.set(key, timing::NANOS);
         session.note(name.as_str(), &self.wall)?;
-        name.set(key, "_cpu_nanos");
+        name.set(key, timing::CPU_NANOS);
         session.note(name.as_str(), &self.cpu)
     }
 }
@@ -321,7 +310,8 @@ fn read_every(base: *const u8, len: usize, stride: usize) -> u64 {
     black_box(sum)
 }
 
-fn run(args: &Args) -> io::Result<()> {
+fn run(cli: &Cli) -> io::Result<()> {
+    let args = &cli.args;
     let mut session = Session::connect()?;
     let page = page_size();
     let reps = args.repetitions;
@@ -337,23 +327,23 @@ fn run(args: &Args) -> io::Result<()> {
         std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
     let thp_available =
         page == 4096 && (thp_mode.contains("[always]") || thp_mode.contains("[madvise]"));
-    session.note("block_bytes", block)?;
-    session.note("thp_block_bytes", thp_block)?;
-    session.note("random_block_bytes", random_block)?;
-    session.note("repetitions", reps)?;
+    session.note(note::BLOCK_BYTES, block)?;
+    session.note(note::THP_BLOCK_BYTES, thp_block)?;
+    session.note(note::RANDOM_BLOCK_BYTES, random_block)?;
+    session.note(note::REPETITIONS, reps)?;
 
     // The file: [warm, for minor faults | cold, read-ahead | cold, MADV_RANDOM].
     let warm_len = reps * block;
     let cold_len = reps * block;
     let random_len = reps * random_block;
     let file_len = warm_len + cold_len + random_len;
-    let path = args.dir.join("data");
+    let path = cli.dir.join("data");
     let file = prepare_file(&mut session, &path, file_len as u64)?;
     pages::drop_from_page_cache(&file)?;
     pages::read_through(&file, warm_len as u64, 1 << 20)?;
     let in_cache = pages::resident_pages(&file, file_len)?;
-    session.note("file_bytes", file_len)?;
-    session.note("file_pages_cached_before", in_cache)?;
+    session.note(note::FILE_BYTES, file_len)?;
+    session.note(note::FILE_PAGES_CACHED_BEFORE, in_cache)?;
     let fmap = FileMap::map(&file, file_len)?;
     fmap.advise(warm_len + cold_len, random_len, libc::MADV_RANDOM)?;
 
@@ -368,20 +358,24 @@ fn run(args: &Args) -> io::Result<()> {
         )?)
     } else {
         session.note(
-            "thp_unavailable",
+            note::THP_UNAVAILABLE,
             format_args!("transparent huge pages: {}", thp_mode.trim()),
         )?;
         None
     };
-    session.region("anon", anon.ptr, anon.len)?;
-    session.region("zero", zero.ptr, zero.len)?;
-    session.region("cow", cow.ptr, cow.len)?;
+    session.region(region::ANON, anon.ptr, anon.len)?;
+    session.region(region::ZERO, zero.ptr, zero.len)?;
+    session.region(region::COW, cow.ptr, cow.len)?;
     if let Some(thp) = &thp {
-        session.region("thp", thp.ptr, thp.len)?;
+        session.region(region::THP, thp.ptr, thp.len)?;
     }
-    session.region("file-warm", fmap.at(0), warm_len)?;
-    session.region("file-cold", fmap.at(warm_len), cold_len)?;
-    session.region("file-random", fmap.at(warm_len + cold_len), random_len)?;
+    session.region(region::FILE_WARM, fmap.at(0), warm_len)?;
+    session.region(region::FILE_COLD, fmap.at(warm_len), cold_len)?;
+    session.region(
+        region::FILE_RANDOM,
+        fmap.at(warm_len + cold_len),
+        random_len,
+    )?;
 
     // Warm the code and the clock, so that the phases fault only the measured pages.
     let warm = time_each(1, |_| {
@@ -389,31 +383,31 @@ fn run(args: &Args) -> io::Result<()> {
         read_every(anon.ptr, 0, page);
     });
     black_box(warm.wall.len);
-    session.checkpoint("before-measuring")?;
+    session.checkpoint(checkpoint::BEFORE_MEASURING)?;
 
     let t = time_each(reps, |r| write_every(anon.block(r, block), block, page));
-    t.send(&mut session, "cost_anon_first_touch")?;
-    session.checkpoint("after-anon-first-touch")?;
+    t.send(&mut session, timing::ANON_FIRST_TOUCH)?;
+    session.checkpoint(checkpoint::AFTER_ANON_FIRST_TOUCH)?;
 
     let t = time_each(reps, |r| {
         read_every(zero.block(r, block), block, page);
     });
-    t.send(&mut session, "cost_zero_page_read")?;
-    session.checkpoint("after-zero-page-read")?;
+    t.send(&mut session, timing::ZERO_PAGE_READ)?;
+    session.checkpoint(checkpoint::AFTER_ZERO_PAGE_READ)?;
 
     if let Some(thp) = &thp {
         let t = time_each(reps, |r| {
             write_every(thp.block(r, thp_block), thp_block, HUGE_PAGE_BYTES)
         });
-        t.send(&mut session, "cost_thp_first_touch")?;
-        session.checkpoint("after-thp-first-touch")?;
+        t.send(&mut session, timing::THP_FIRST_TOUCH)?;
+        session.checkpoint(checkpoint::AFTER_THP_FIRST_TOUCH)?;
     }
 
     let t = time_each(reps, |r| {
         read_every(fmap.at(r * block), block, page);
     });
-    t.send(&mut session, "cost_file_minor_fault_around")?;
-    session.checkpoint("after-file-minor-fault")?;
+    t.send(&mut session, timing::FILE_MINOR_FAULT_AROUND)?;
+    session.checkpoint(checkpoint::AFTER_FILE_MINOR_FAULT)?;
 
     // Each repetition starts cold: the blocks not mapped yet are dropped again, in
     // case read-ahead of the previous one ran past its end (mapped pages stay).
@@ -421,8 +415,8 @@ fn run(args: &Args) -> io::Result<()> {
     let t = time_with_drop(reps, &file, &mut drop_failed, |r| {
         read_every(fmap.at(warm_len + r * block), block, page);
     });
-    t.send(&mut session, "cost_file_major_read_ahead")?;
-    session.checkpoint("after-file-major-fault")?;
+    t.send(&mut session, timing::FILE_MAJOR_READ_AHEAD)?;
+    session.checkpoint(checkpoint::AFTER_FILE_MAJOR_FAULT)?;
 
     let t = time_with_drop(reps, &file, &mut drop_failed, |r| {
         read_every(
@@ -431,23 +425,23 @@ fn run(args: &Args) -> io::Result<()> {
             page,
         );
     });
-    t.send(&mut session, "cost_file_major_no_read_ahead")?;
+    t.send(&mut session, timing::FILE_MAJOR_NO_READ_AHEAD)?;
     if drop_failed {
         session.note(
-            "page_cache_drop_failed",
+            note::PAGE_CACHE_DROP_FAILED,
             "posix_fadvise(DONTNEED) returned an error",
         )?;
     }
-    session.checkpoint("after-file-major-fault-no-read-ahead")?;
+    session.checkpoint(checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD)?;
 
     write_every(cow.ptr, cow.len, page);
     let child = WaitingChild::fork()?;
-    let both = [("main", session.pid()), ("child", child.pid())];
-    session.checkpoint_with("after-fork-child", &both)?;
+    let both = [(role::MAIN, session.pid()), (role::CHILD, child.pid())];
+    session.checkpoint_with(checkpoint::AFTER_FORK_CHILD, &both)?;
 
     let t = time_each(reps, |r| write_every(cow.block(r, block), block, page));
-    t.send(&mut session, "cost_cow_after_fork")?;
-    session.checkpoint_with("after-cow-fault", &both)?;
+    t.send(&mut session, timing::COW_AFTER_FORK)?;
+    session.checkpoint_with(checkpoint::AFTER_COW_FAULT, &both)?;
 
     // Only the anonymous region stays resident for the fork and munmap phases.
     drop(child);
@@ -455,7 +449,7 @@ fn run(args: &Args) -> io::Result<()> {
     drop(zero);
     drop(thp);
     drop(fmap);
-    session.checkpoint("before-fork")?;
+    session.checkpoint(checkpoint::BEFORE_FORK)?;
 
     let mut pids = [0 as libc::pid_t; MAX_REPETITIONS];
     let t = time_each(reps, |r| pids[r] = fork_and_exit());
@@ -467,8 +461,8 @@ fn run(args: &Args) -> io::Result<()> {
     if pids[..reps].iter().any(|p| *p < 0) {
         return Err(io::Error::other("fork failed while timing it"));
     }
-    t.send(&mut session, "cost_fork")?;
-    session.checkpoint("after-fork")?;
+    t.send(&mut session, timing::FORK)?;
+    session.checkpoint(checkpoint::AFTER_FORK)?;
 
     let t = time_each(reps, |r| {
         // SAFETY: unmapping block r of the anonymous region, each exactly once;
@@ -477,8 +471,8 @@ fn run(args: &Args) -> io::Result<()> {
     });
     let mut anon = anon;
     anon.len = 0;
-    t.send(&mut session, "cost_munmap")?;
-    session.checkpoint("after-munmap")?;
+    t.send(&mut session, timing::MUNMAP)?;
+    session.checkpoint(checkpoint::AFTER_MUNMAP)?;
 
     drop(file);
     std::fs::remove_file(&path)?;

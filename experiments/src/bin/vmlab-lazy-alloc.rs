@@ -13,42 +13,24 @@ use std::hint::black_box;
 use std::io;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use experiments::catalog::lazy_alloc::{checkpoint, note, region, result, Args, Thp};
 use experiments::pages::page_size;
 use experiments::Session;
 
-/// Whether transparent huge pages may back the mapping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Variant {
-    /// madvise(MADV_NOHUGEPAGE): base pages only.
-    ThpOff,
-    /// madvise(MADV_HUGEPAGE): 2 MiB pages where the mapping is aligned.
-    ThpOn,
-}
-
 #[derive(Debug, Parser)]
 #[command(about = "map a large anonymous region and use it bit by bit; run by the vmlab harness")]
-struct Args {
+struct Cli {
     /// Unused (no files); given by the harness to every experiment.
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Bytes of anonymous memory mapped.
-    #[arg(long)]
-    map_bytes: usize,
-    /// Bytes read, then written, at each step (the seed-sized run uses 1 GiB).
-    #[arg(long)]
-    chunk_bytes: usize,
-    /// THP on or off for the mapping.
-    #[arg(long, value_enum)]
-    variant: Variant,
-    /// Also try mappings larger than RAM + swap and report what the kernel said.
-    #[arg(long)]
-    overcommit_test: bool,
+    #[command(flatten)]
+    args: Args,
 }
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli.args) {
         eprintln!("lazy-alloc: {e}");
         std::process::exit(1);
     }
@@ -99,7 +81,7 @@ fn run(args: &Args) -> io::Result<()> {
             args.map_bytes, args.chunk_bytes
         ));
     }
-    if args.variant == Variant::ThpOn {
+    if args.variant == Thp::ThpOn {
         let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
             .unwrap_or_default();
         if !(mode.contains("[always]") || mode.contains("[madvise]")) {
@@ -113,7 +95,7 @@ fn run(args: &Args) -> io::Result<()> {
     let meminfo = std::fs::read_to_string("/proc/meminfo")?;
     let ram_and_swap = meminfo_bytes(&meminfo, "MemTotal") + meminfo_bytes(&meminfo, "SwapTotal");
 
-    session.checkpoint("before-mmap")?;
+    session.checkpoint(checkpoint::BEFORE_MMAP)?;
     let map = match Anon::map(args.map_bytes) {
         Ok(map) => map,
         Err(e) => session.skip(format_args!(
@@ -122,8 +104,8 @@ fn run(args: &Args) -> io::Result<()> {
         )),
     };
     let advice = match args.variant {
-        Variant::ThpOff => libc::MADV_NOHUGEPAGE,
-        Variant::ThpOn => libc::MADV_HUGEPAGE,
+        Thp::ThpOff => libc::MADV_NOHUGEPAGE,
+        Thp::ThpOn => libc::MADV_HUGEPAGE,
     };
     // SAFETY: advising a mapping we own over its whole length.
     if unsafe { libc::madvise(map.ptr.cast(), map.len, advice) } != 0 {
@@ -131,22 +113,22 @@ fn run(args: &Args) -> io::Result<()> {
     }
     // One mapping is one line of smaps, so the chunks are judged by deltas of the
     // whole region between checkpoints.
-    session.region("anon", map.ptr, map.len)?;
-    session.note("map_bytes", map.len)?;
-    session.note("chunk_bytes", args.chunk_bytes)?;
+    session.region(region::ANON, map.ptr, map.len)?;
+    session.note(note::MAP_BYTES, map.len)?;
+    session.note(note::CHUNK_BYTES, args.chunk_bytes)?;
     // SAFETY: chunk_bytes <= map_bytes / 2, so the second chunk is inside the mapping.
     let second = unsafe { map.ptr.add(args.chunk_bytes) };
-    session.checkpoint("after-mmap")?;
+    session.checkpoint(checkpoint::AFTER_MMAP)?;
 
     let sum = read_pages(map.ptr, args.chunk_bytes, page);
-    session.checkpoint("after-read-first-chunk")?;
+    session.checkpoint(checkpoint::AFTER_READ_FIRST_CHUNK)?;
     write_pages(map.ptr, args.chunk_bytes, page);
-    session.checkpoint("after-write-first-chunk")?;
+    session.checkpoint(checkpoint::AFTER_WRITE_FIRST_CHUNK)?;
     write_pages(second, args.chunk_bytes, page);
-    session.checkpoint("after-write-second-chunk")?;
+    session.checkpoint(checkpoint::AFTER_WRITE_SECOND_CHUNK)?;
     drop(map);
-    session.checkpoint("after-munmap")?;
-    session.note("read_checksum", sum)?;
+    session.checkpoint(checkpoint::AFTER_MUNMAP)?;
+    session.note(note::READ_CHECKSUM, sum)?;
 
     if args.overcommit_test {
         overcommit_test(&mut session, ram_and_swap)?;
@@ -158,15 +140,15 @@ fn run(args: &Args) -> io::Result<()> {
 fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
     let page = page_size() as u64;
     let huge = (ram_and_swap + (1 << 30)).div_ceil(page) * page;
-    session.note("overcommit_ram_and_swap_bytes", ram_and_swap)?;
-    session.note("overcommit_single_bytes", huge)?;
+    session.note(note::OVERCOMMIT_RAM_AND_SWAP_BYTES, ram_and_swap)?;
+    session.note(note::OVERCOMMIT_SINGLE_BYTES, huge)?;
     let single = Anon::map(huge as usize);
     match &single {
-        Ok(_) => session.note("overcommit_single_result", "mapped")?,
-        Err(e) => session.note("overcommit_single_result", errno_name(e))?,
+        Ok(_) => session.note(note::OVERCOMMIT_SINGLE_RESULT, result::MAPPED)?,
+        Err(e) => session.note(note::OVERCOMMIT_SINGLE_RESULT, errno_name(e))?,
     }
     let piece = (ram_and_swap / 2).div_ceil(page) * page;
-    session.note("overcommit_piece_bytes", piece)?;
+    session.note(note::OVERCOMMIT_PIECE_BYTES, piece)?;
     let mut pieces = Vec::with_capacity(3);
     let mut refused = String::from("none");
     for _ in 0..3 {
@@ -178,10 +160,10 @@ fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
             }
         }
     }
-    session.note("overcommit_pieces_requested", 3)?;
-    session.note("overcommit_pieces_mapped", pieces.len())?;
-    session.note("overcommit_pieces_refused_with", refused)?;
-    session.checkpoint("after-overcommit-attempts")?;
+    session.note(note::OVERCOMMIT_PIECES_REQUESTED, 3)?;
+    session.note(note::OVERCOMMIT_PIECES_MAPPED, pieces.len())?;
+    session.note(note::OVERCOMMIT_PIECES_REFUSED_WITH, refused)?;
+    session.checkpoint(checkpoint::AFTER_OVERCOMMIT_ATTEMPTS)?;
     drop(pieces);
     drop(single);
     Ok(())
@@ -189,7 +171,7 @@ fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
 
 fn errno_name(e: &io::Error) -> &'static str {
     match e.raw_os_error() {
-        Some(libc::ENOMEM) => "ENOMEM",
+        Some(libc::ENOMEM) => result::ENOMEM,
         Some(libc::EINVAL) => "EINVAL",
         Some(libc::EAGAIN) => "EAGAIN",
         Some(libc::EPERM) => "EPERM",

@@ -37,9 +37,6 @@ fn answers_of(name: &str) -> &'static [Answer] {
         "tiny-malloc" => texts::TINY_MALLOC,
         "static-dynamic" => texts::STATIC_DYNAMIC,
         "strip" => texts::STRIP,
-        "anatomy" => texts::ANATOMY,
-        "lazy-alloc" => texts::LAZY_ALLOC,
-        "fault-costs" => texts::FAULT_COSTS,
         _ => &[],
     }
 }

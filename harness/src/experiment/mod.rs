@@ -6,10 +6,7 @@
 //! experiment's contract in `experiments::catalog`. [`kit`] is the judging
 //! toolkit they share.
 
-mod anatomy;
 mod explanation;
-pub mod fault_costs;
-mod lazy_alloc;
 pub mod programs;
 mod static_dynamic;
 mod strip;
@@ -112,9 +109,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
         &tiny_malloc::TinyMalloc,
         &static_dynamic::StaticDynamic,
         &strip::Strip,
-        &anatomy::Anatomy,
-        &lazy_alloc::LazyAlloc,
-        &fault_costs::FaultCosts,
     ]
 }
 

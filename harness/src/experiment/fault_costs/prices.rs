@@ -1,51 +1,26 @@
-//! fault-costs: the price list. The writings argue about what things cost: a major
-//! fault "has to hit disk" ("Playing with Virtual Memory", Kristina Chodorow, seed
-//! 001), copy-on-write copies only what is touched ("Hey dude, where's my memory?",
-//! Frits Hoogland, seed 002; "Some things I've learned about memory", Evan Martin,
-//! seed 003), static linking carries "a slight overhead" ("Notes on VM", Kristian
-//! Köhntopp, seed 000). This experiment times each kind of fault inside the
-//! process, and this module divides those timings by the faults (or forks, or
-//! resident pages) the harness counted from outside for the same phase.
-//!
-//! Nothing here is a claim: timings vary with the machine and its load, so they
-//! are reported (results.json `fault_costs`, the "price list" table) and compared
-//! across runs, never judged.
+//! The price list: each kind of fault the experiment times, and its timings
+//! divided by what the harness counted from outside for the same phase.
 
-use experiments::ExperimentInfo;
-use serde_json::json;
+use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, INFO};
 
-use super::{human_bytes, process_at, region_at, Experiment, Explanation, Plan, PlanContext};
-use super::{ClaimRecord, PlannedVariant};
-use crate::model::{ExperimentRecord, FaultCost, Spread, Status, SummaryTable, VariantRecord};
+use super::super::kit::{process_at, region_at};
+use super::super::human_bytes;
+use crate::model::{ExperimentRecord, FaultCost, Spread, Status, VariantRecord};
 use crate::system::Environment;
 
-/// The experiment.
-pub struct FaultCosts;
-
-const VARIANT: &str = "default";
-const MAIN: &str = "main";
-const CHILD: &str = "child";
-
-/// Sizes at full size and at `--quick` size.
-struct Sizes {
-    block_bytes: u64,
-    thp_block_bytes: u64,
-    random_block_bytes: u64,
-    repetitions: u64,
+/// The kinds' names in results.json (`fault_costs[].kind`).
+pub mod kind {
+    #![allow(missing_docs)] // each name is its own documentation
+    pub const ANON_FIRST_TOUCH: &str = "anon-first-touch";
+    pub const ZERO_PAGE_READ: &str = "zero-page-read";
+    pub const THP_FIRST_TOUCH: &str = "thp-first-touch";
+    pub const FILE_MINOR_FAULT_AROUND: &str = "file-minor-fault-around";
+    pub const FILE_MAJOR_READ_AHEAD: &str = "file-major-read-ahead";
+    pub const FILE_MAJOR_NO_READ_AHEAD: &str = "file-major-no-read-ahead";
+    pub const COW_AFTER_FORK: &str = "cow-after-fork";
+    pub const FORK: &str = "fork";
+    pub const MUNMAP: &str = "munmap";
 }
-
-const FULL: Sizes = Sizes {
-    block_bytes: 8 << 20,
-    thp_block_bytes: 16 << 20,
-    random_block_bytes: 1 << 20,
-    repetitions: 16,
-};
-const QUICK: Sizes = Sizes {
-    block_bytes: 1 << 20,
-    thp_block_bytes: 4 << 20,
-    random_block_bytes: 128 << 10,
-    repetitions: 8,
-};
 
 /// What a kind's nanoseconds are divided by.
 #[derive(Debug, Clone, Copy)]
@@ -85,98 +60,98 @@ enum Precondition {
 }
 
 /// One kind of the price list.
-struct Kind {
+pub(super) struct Kind {
     /// Kebab-case name in results.json.
-    kind: &'static str,
+    pub(super) kind: &'static str,
     /// The checkpoint ending its phase.
     phase: &'static str,
-    /// The note with its per-repetition nanoseconds.
-    note: &'static str,
+    /// The stem of the notes with its per-repetition nanoseconds.
+    timing: &'static str,
     unit: Unit,
     block: Block,
     precondition: Precondition,
     /// What it is, for the table.
-    what: &'static str,
+    pub(super) what: &'static str,
 }
 
 /// Every kind, in the order the experiment times them.
-const KINDS: &[Kind] = &[
+pub(super) const KINDS: &[Kind] = &[
     Kind {
-        kind: "anon-first-touch",
-        phase: "after-anon-first-touch",
-        note: "cost_anon_first_touch_nanos",
+        kind: kind::ANON_FIRST_TOUCH,
+        phase: checkpoint::AFTER_ANON_FIRST_TOUCH,
+        timing: timing::ANON_FIRST_TOUCH,
         unit: Unit::Faults,
         block: Block::Base,
         precondition: Precondition::None,
         what: "first write to an anonymous 4 KiB page (a zeroed frame)",
     },
     Kind {
-        kind: "zero-page-read",
-        phase: "after-zero-page-read",
-        note: "cost_zero_page_read_nanos",
+        kind: kind::ZERO_PAGE_READ,
+        phase: checkpoint::AFTER_ZERO_PAGE_READ,
+        timing: timing::ZERO_PAGE_READ,
         unit: Unit::Faults,
         block: Block::Base,
         precondition: Precondition::None,
         what: "first read of an untouched anonymous page (the shared zero page)",
     },
     Kind {
-        kind: "thp-first-touch",
-        phase: "after-thp-first-touch",
-        note: "cost_thp_first_touch_nanos",
+        kind: kind::THP_FIRST_TOUCH,
+        phase: checkpoint::AFTER_THP_FIRST_TOUCH,
+        timing: timing::THP_FIRST_TOUCH,
         unit: Unit::Faults,
         block: Block::Huge,
         precondition: Precondition::HugePages,
         what: "first write to a 2 MiB transparent huge page",
     },
     Kind {
-        kind: "file-minor-fault-around",
-        phase: "after-file-minor-fault",
-        note: "cost_file_minor_fault_around_nanos",
+        kind: kind::FILE_MINOR_FAULT_AROUND,
+        phase: checkpoint::AFTER_FILE_MINOR_FAULT,
+        timing: timing::FILE_MINOR_FAULT_AROUND,
         unit: Unit::Faults,
         block: Block::Base,
         precondition: Precondition::None,
         what: "read of a file page in the page cache (fault-around maps its neighbours)",
     },
     Kind {
-        kind: "file-major-read-ahead",
-        phase: "after-file-major-fault",
-        note: "cost_file_major_read_ahead_nanos",
+        kind: kind::FILE_MAJOR_READ_AHEAD,
+        phase: checkpoint::AFTER_FILE_MAJOR_FAULT,
+        timing: timing::FILE_MAJOR_READ_AHEAD,
         unit: Unit::Faults,
         block: Block::Base,
         precondition: Precondition::MajorFaults,
         what: "read of a cold file page, from the disk with read-ahead",
     },
     Kind {
-        kind: "file-major-no-read-ahead",
-        phase: "after-file-major-fault-no-read-ahead",
-        note: "cost_file_major_no_read_ahead_nanos",
+        kind: kind::FILE_MAJOR_NO_READ_AHEAD,
+        phase: checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD,
+        timing: timing::FILE_MAJOR_NO_READ_AHEAD,
         unit: Unit::Faults,
         block: Block::Random,
         precondition: Precondition::MajorFaults,
         what: "read of a cold file page with MADV_RANDOM: one disk read per page",
     },
     Kind {
-        kind: "cow-after-fork",
-        phase: "after-cow-fault",
-        note: "cost_cow_after_fork_nanos",
+        kind: kind::COW_AFTER_FORK,
+        phase: checkpoint::AFTER_COW_FAULT,
+        timing: timing::COW_AFTER_FORK,
         unit: Unit::Faults,
         block: Block::Base,
         precondition: Precondition::ChildAlive,
         what: "write to a page shared with a forked child (copy-on-write)",
     },
     Kind {
-        kind: "fork",
-        phase: "after-fork",
-        note: "cost_fork_nanos",
+        kind: kind::FORK,
+        phase: checkpoint::AFTER_FORK,
+        timing: timing::FORK,
         unit: Unit::Forks,
         block: Block::Resident,
         precondition: Precondition::None,
         what: "fork of the process (bytes: its VmRSS), the child exiting at once",
     },
     Kind {
-        kind: "munmap",
-        phase: "after-munmap",
-        note: "cost_munmap_nanos",
+        kind: kind::MUNMAP,
+        phase: checkpoint::AFTER_MUNMAP,
+        timing: timing::MUNMAP,
         unit: Unit::ResidentPages,
         block: Block::Resident,
         precondition: Precondition::None,
@@ -187,160 +162,6 @@ const KINDS: &[Kind] = &[
 /// The kinds this experiment prices, as named in results.json.
 pub fn kinds() -> impl Iterator<Item = &'static str> {
     KINDS.iter().map(|k| k.kind)
-}
-
-static EXPLANATION: Explanation = Explanation {
-    seed_claims: "The writings argue about cost more than they measure it. In \"Playing with Virtual Memory\", \
-        Kristina Chodorow separates minor page faults, where the page is already in RAM, from major ones that \
-        \"hit disk\". In \"Hey dude, where's my memory?\", Frits Hoogland and in \"Some things I've learned about \
-        memory\", Evan Martin explain that a forked child shares its parent's pages until one of them writes, so \
-        only what is touched is copied. In \"Notes on VM\", Kristian Köhntopp calls the cost of static linking \
-        \"a slight overhead\". This experiment puts a price on each of these events on the running machine.",
-    steps: &[
-        ("before-measuring", "Every region is mapped and the file is written: its first part is in the page cache, the rest was dropped with posix_fadvise(DONTNEED). Nothing measured has been touched."),
-        ("after-anon-first-touch", "One byte of every page of a fresh anonymous block was written, once per repetition: each write was a fault that got a zeroed 4 KiB frame (THP off for this region)."),
-        ("after-zero-page-read", "One byte of every page of another untouched block was read: each read was a fault that mapped the shared zero page, no memory."),
-        ("after-thp-first-touch", "One byte per 2 MiB of a region advised MADV_HUGEPAGE was written: each write was one fault that got and zeroed a whole huge page."),
-        ("after-file-minor-fault", "One byte of every page of the cached part of the file was read through a shared mapping: fault-around mapped up to 16 neighbouring pages per fault, so there are far fewer faults than pages."),
-        ("after-file-major-fault", "The same read over the cold part of the file: faults waited for the disk, and read-ahead brought in more than each fault asked for."),
-        ("after-file-major-fault-no-read-ahead", "The cold part advised MADV_RANDOM was read: no read-ahead, one disk read per page."),
-        ("after-fork-child", "A region was written in full and the process forked a child that waits: every page of the region is now shared and write-protected in both."),
-        ("after-cow-fault", "The parent wrote one byte of every page of the shared region: each write was a copy-on-write fault that copied one page."),
-        ("before-fork", "The child is gone and only the anonymous region of the first phase is still resident."),
-        ("after-fork", "The process forked, once per repetition, a child that exited at once: the cost is copying the page tables and marking every page copy-on-write."),
-        ("after-munmap", "The anonymous region was unmapped block by block: the cost is freeing each resident page and its page-table entries."),
-    ],
-    expectations: "Each figure is a median over the repetitions with its minimum and maximum; a fault is what the \
-        kernel counted, so a file fault that mapped 16 pages by fault-around counts once, and the per-KiB figure \
-        says what a KiB of mapped file cost. A first-touch anonymous fault costs a fraction of a microsecond to a \
-        microsecond (most of it zeroing the page); the zero page is cheaper (no frame, no zeroing); a THP fault \
-        costs far more per fault but less per KiB (one fault and one page-table entry for 512 pages); a minor \
-        file fault with fault-around costs more per fault than an anonymous one and far less per KiB; a major \
-        fault costs what the disk costs (tens of microseconds or more), and without read-ahead every page pays \
-        it; a copy-on-write fault costs a copy of 4 KiB more than a first touch; fork grows with the resident \
-        memory it has to write-protect. Figures under emulation (a matrix guest without KVM) say nothing about \
-        the host. Other load on the machine inflates the maxima first, the medians less.",
-    questions: &[
-        "Why is a THP fault more expensive than a 4 KiB fault, yet cheaper per KiB?",
-        "Fault-around makes a file fault cost more than an anonymous one: why is it still a good deal?",
-        "How many minor faults cost as much as one major fault here?",
-        "What does fork's cost grow with, and why does copy-on-write make fork cheap but the first write after it expensive?",
-        "Why is reading untouched anonymous memory cheaper than writing it?",
-    ],
-    answers: &[],
-};
-
-impl Experiment for FaultCosts {
-    fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::fault_costs::INFO
-    }
-
-    fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {
-        let sizes = if ctx.quick { QUICK } else { FULL };
-        let page = ctx.env.page_size.max(1);
-        let block = ctx.size_bytes.unwrap_or(sizes.block_bytes).div_ceil(page) * page;
-        if block < 16 * page {
-            return Err(format!(
-                "a block of {block} bytes is too small to time faults in; use --size 64KiB or more"
-            ));
-        }
-        let reps = sizes.repetitions;
-        let file_bytes = reps * (2 * block + sizes.random_block_bytes);
-        // Resident at once at most: the anonymous block set, the COW set twice
-        // (the parent's copies and the child's originals), the THP set, the file.
-        let resident = reps * (3 * block + sizes.thp_block_bytes) + file_bytes;
-        check_room(ctx.env, file_bytes, resident)?;
-        let mut params = std::collections::BTreeMap::new();
-        params.insert("block_bytes".into(), json!(block));
-        params.insert("thp_block_bytes".into(), json!(sizes.thp_block_bytes));
-        params.insert("random_block_bytes".into(), json!(sizes.random_block_bytes));
-        params.insert("repetitions".into(), json!(reps));
-        params.insert("file_bytes".into(), json!(file_bytes));
-        Ok(Plan {
-            params,
-            variants: vec![PlannedVariant {
-                name: VARIANT.into(),
-                args: vec![
-                    "--block-bytes".into(),
-                    block.to_string().into(),
-                    "--thp-block-bytes".into(),
-                    sizes.thp_block_bytes.to_string().into(),
-                    "--random-block-bytes".into(),
-                    sizes.random_block_bytes.to_string().into(),
-                    "--repetitions".into(),
-                    reps.to_string().into(),
-                ],
-            }],
-        })
-    }
-
-    fn judge(&self, _record: &ExperimentRecord, _env: &Environment) -> Vec<ClaimRecord> {
-        // Timings are never judged: see the module docs.
-        Vec::new()
-    }
-
-    fn explanation(&self) -> &'static Explanation {
-        &EXPLANATION
-    }
-
-    fn summary(&self, record: &ExperimentRecord, env: &Environment) -> Vec<SummaryTable> {
-        let Some(variant) = ok_variant(record) else {
-            return Vec::new();
-        };
-        let priced = price_variant(variant, env.page_size);
-        let mut table = SummaryTable {
-            title: format!(
-                "price list: nanoseconds per fault (or fork, or page unmapped), timed inside the process, median and min – max over {} repetitions of wall time, and the median of the thread's CPU time{}",
-                variant.notes.get("repetitions").map_or("the", String::as_str),
-                timing_caveat(env).map(|c| format!(" ({c})")).unwrap_or_default()
-            ),
-            headers: [
-                "kind",
-                "unit",
-                "units per rep",
-                "bytes per rep",
-                "ns per unit",
-                "min – max",
-                "CPU ns per unit",
-                "ns per KiB",
-                "major faults",
-                "what",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: Vec::new(),
-        };
-        for (kind, result) in KINDS.iter().zip(&priced) {
-            table.rows.push(match result {
-                Ok(c) => vec![
-                    c.kind.clone(),
-                    c.unit.clone(),
-                    format!("{:.1}", c.units_per_repetition),
-                    human_bytes(c.bytes),
-                    format!("{:.0}", c.nanos_per_unit.median),
-                    format!("{:.0} – {:.0}", c.nanos_per_unit.min, c.nanos_per_unit.max),
-                    c.cpu_nanos_per_unit
-                        .map_or("-".into(), |s| format!("{:.0}", s.median)),
-                    format!("{:.1}", c.nanos_per_kib.median),
-                    c.major_faults.to_string(),
-                    kind.what.to_string(),
-                ],
-                Err(reason) => vec![
-                    kind.kind.to_string(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    format!("not measured: {reason}"),
-                ],
-            });
-        }
-        vec![table]
-    }
 }
 
 /// Why this run's timings cannot stand for the host's, if they cannot: under
@@ -365,7 +186,7 @@ pub fn timing_caveat(env: &Environment) -> Option<String> {
 /// The price list of a fault-costs record: one entry per kind that was measured
 /// and whose precondition held (the summary table says why the others are missing).
 pub fn price_list(record: &ExperimentRecord, env: &Environment) -> Vec<FaultCost> {
-    if record.name != experiments::catalog::fault_costs::INFO.name {
+    if record.name != INFO.name {
         return Vec::new();
     }
     ok_variant(record)
@@ -378,12 +199,12 @@ pub fn price_list(record: &ExperimentRecord, env: &Environment) -> Vec<FaultCost
         .unwrap_or_default()
 }
 
-fn ok_variant(record: &ExperimentRecord) -> Option<&VariantRecord> {
+pub(super) fn ok_variant(record: &ExperimentRecord) -> Option<&VariantRecord> {
     record.variants.iter().find(|v| v.status == Status::Ok)
 }
 
 /// Every kind of [`KINDS`], priced or with the reason it could not be.
-fn price_variant(variant: &VariantRecord, page_size: u64) -> Vec<Result<FaultCost, String>> {
+pub(super) fn price_variant(variant: &VariantRecord, page_size: u64) -> Vec<Result<FaultCost, String>> {
     KINDS
         .iter()
         .map(|k| price(k, variant, page_size.max(1)))
@@ -401,19 +222,20 @@ fn note_u64(variant: &VariantRecord, key: &str) -> Result<u64, String> {
 }
 
 fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCost, String> {
-    if kind.kind == "thp-first-touch" {
-        if let Some(why) = variant.notes.get("thp_unavailable") {
+    if kind.timing == timing::THP_FIRST_TOUCH {
+        if let Some(why) = variant.notes.get(note::THP_UNAVAILABLE) {
             return Err(why.clone());
         }
     }
+    let wall_key = timing::wall_note(kind.timing);
     let samples = parse_nanos(
         variant
             .notes
-            .get(kind.note)
-            .ok_or_else(|| format!("no timings (note {})", kind.note))?,
+            .get(&wall_key)
+            .ok_or_else(|| format!("no timings (note {wall_key})"))?,
     )?;
     let repetitions = samples.len() as u64;
-    let at_end = process_at(variant, kind.phase, MAIN)
+    let at_end = process_at(variant, kind.phase, role::MAIN)
         .ok_or_else(|| format!("checkpoint {} was not reached", kind.phase))?;
     let faults = at_end.faults.minor + at_end.faults.major;
     let major_faults = at_end.faults.major;
@@ -423,14 +245,14 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
         .position(|c| c.label == kind.phase)
         .and_then(|i| i.checked_sub(1))
         .and_then(|i| variant.checkpoints.get(i))
-        .and_then(|c| c.process(MAIN));
+        .and_then(|c| c.process(role::MAIN));
     let anon_resident = before
-        .and_then(|p| p.region("anon"))
+        .and_then(|p| p.region(region::ANON))
         .map_or(0, |r| r.figures.rss_bytes);
     let bytes = match kind.block {
-        Block::Base => note_u64(variant, "block_bytes")?,
-        Block::Huge => note_u64(variant, "thp_block_bytes")?,
-        Block::Random => note_u64(variant, "random_block_bytes")?,
+        Block::Base => note_u64(variant, note::BLOCK_BYTES)?,
+        Block::Huge => note_u64(variant, note::THP_BLOCK_BYTES)?,
+        Block::Random => note_u64(variant, note::RANDOM_BLOCK_BYTES)?,
         Block::Resident => match kind.unit {
             Unit::Forks => before.map_or(0, |p| p.totals.rss_bytes),
             _ => anon_resident / repetitions,
@@ -451,7 +273,7 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
         Precondition::None => {}
         Precondition::HugePages => {
             let want = repetitions * bytes;
-            let got = region_at(variant, kind.phase, MAIN, "thp")
+            let got = region_at(variant, kind.phase, role::MAIN, region::THP)
                 .map_or(0, |r| r.figures.anon_huge_pages_bytes);
             if got < want {
                 return Err(format!(
@@ -470,7 +292,7 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
             }
         }
         Precondition::ChildAlive => {
-            if process_at(variant, kind.phase, CHILD).is_none() {
+            if process_at(variant, kind.phase, role::CHILD).is_none() {
                 return Err("the forked child was not there to share the pages".to_string());
             }
         }
@@ -482,7 +304,7 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
         max: whole.max / divisor,
     };
     let per = |divisor: f64| divide(whole, divisor);
-    let cpu_key = kind.note.replace("_nanos", "_cpu_nanos");
+    let cpu_key = timing::cpu_note(kind.timing);
     let cpu = match variant.notes.get(&cpu_key) {
         Some(text) => Some(divide(spread(&parse_nanos(text)?), units_per_repetition)),
         None => None,
@@ -524,7 +346,7 @@ fn parse_nanos(text: &str) -> Result<Vec<u64>, String> {
 }
 
 /// Min, median and max of a non-empty set.
-pub(crate) fn spread(samples: &[u64]) -> Spread {
+fn spread(samples: &[u64]) -> Spread {
     let mut sorted = samples.to_vec();
     sorted.sort_unstable();
     let n = sorted.len();
@@ -543,36 +365,13 @@ pub(crate) fn spread(samples: &[u64]) -> Spread {
     }
 }
 
-/// The file must fit in the temp folder, and what is resident at once in the cgroup.
-fn check_room(env: &Environment, file_bytes: u64, resident_bytes: u64) -> Result<(), String> {
-    let needed = file_bytes + file_bytes / 20;
-    if env.temp_dir_free_bytes < needed {
-        return Err(format!(
-            "needs {} free in {} for the file but only {} is free; pass --dir elsewhere, --quick or a smaller --size",
-            human_bytes(needed),
-            env.temp_dir.display(),
-            human_bytes(env.temp_dir_free_bytes)
-        ));
-    }
-    let limit = env.cgroup_memory_max_bytes.unwrap_or(u64::MAX).min(
-        env.mem_total_bytes
-            .checked_div(2)
-            .filter(|m| *m > 0)
-            .unwrap_or(u64::MAX),
-    );
-    if resident_bytes + (64 << 20) > limit {
-        return Err(format!(
-            "holds up to {} resident at once, more than the {} it may use here; use --quick or a smaller --size",
-            human_bytes(resident_bytes),
-            human_bytes(limit)
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use experiments::catalog::fault_costs::variant;
+    use serde_json::json;
+
     use super::*;
+    use crate::experiment::Experiment;
 
     #[test]
     fn spread_takes_the_middle_of_an_even_count() {
@@ -605,11 +404,11 @@ mod tests {
                    "anon_huge_pages_bytes": huge, "swap_bytes": 0})
         };
         let cp = |label: &str, procs: Vec<serde_json::Value>| json!({"label": label, "phase_millis": 1, "processes": procs});
-        let main = |minor, major| process(MAIN, minor, major, json!([]));
+        let main = |minor, major| process(role::MAIN, minor, major, json!([]));
         serde_json::from_value(json!({
             "name": "fault-costs", "status": "ok", "reason": null, "params": {},
             "variants": [{
-                "name": VARIANT, "status": "ok", "reason": null,
+                "name": variant::DEFAULT, "status": "ok", "reason": null,
                 "notes": {"block_bytes": "1048576", "thp_block_bytes": "4194304",
                           "random_block_bytes": "131072", "repetitions": "4",
                           "cost_anon_first_touch_nanos": "256000,512000,300000,280000",
@@ -621,12 +420,12 @@ mod tests {
                 "checkpoints": [
                     cp("after-anon-first-touch", vec![main(1024, 0)]),
                     cp("after-thp-first-touch",
-                       vec![process(MAIN, 8, 0, json!([region("thp", 16 << 20, thp_huge_bytes)]))]),
+                       vec![process(role::MAIN, 8, 0, json!([region("thp", 16 << 20, thp_huge_bytes)]))]),
                     cp("after-file-major-fault", vec![main(40, major)]),
                     cp("before-fork",
-                       vec![process(MAIN, 0, 0, json!([region("anon", 4 << 20, 0)]))]),
+                       vec![process(role::MAIN, 0, 0, json!([region("anon", 4 << 20, 0)]))]),
                     cp("after-fork",
-                       vec![process(MAIN, 3, 0, json!([region("anon", 4 << 20, 0)]))]),
+                       vec![process(role::MAIN, 3, 0, json!([region("anon", 4 << 20, 0)]))]),
                     cp("after-munmap", vec![main(0, 0)]),
                 ]
             }],
@@ -673,7 +472,7 @@ mod tests {
         assert!(cost(&price_list(&record(16 << 20, 1), &env), "thp-first-touch").is_some());
         let costs = price_list(&record(14 << 20, 1), &env);
         assert!(cost(&costs, "thp-first-touch").is_none());
-        let table = FaultCosts.summary(&record(14 << 20, 1), &env);
+        let table = super::super::EXPERIMENT.summary(&record(14 << 20, 1), &env);
         let row = table[0]
             .rows
             .iter()

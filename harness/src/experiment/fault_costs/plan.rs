@@ -1,0 +1,95 @@
+//! How big fault-costs' blocks are, and what the machine must have room for.
+
+use std::collections::BTreeMap;
+
+use experiments::catalog::fault_costs::{variant, Args};
+use serde_json::json;
+
+use super::super::{human_bytes, Plan, PlanContext, PlannedVariant};
+use crate::system::Environment;
+
+/// Sizes at full size and at `--quick` size.
+struct Sizes {
+    block_bytes: u64,
+    thp_block_bytes: u64,
+    random_block_bytes: u64,
+    repetitions: u64,
+}
+
+const FULL: Sizes = Sizes {
+    block_bytes: 8 << 20,
+    thp_block_bytes: 16 << 20,
+    random_block_bytes: 1 << 20,
+    repetitions: 16,
+};
+const QUICK: Sizes = Sizes {
+    block_bytes: 1 << 20,
+    thp_block_bytes: 4 << 20,
+    random_block_bytes: 128 << 10,
+    repetitions: 8,
+};
+
+/// The one variant, sized for `ctx`; refused when the file or what is resident
+/// at once does not fit.
+pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
+    let sizes = if ctx.quick { QUICK } else { FULL };
+    let page = ctx.env.page_size.max(1);
+    let block = ctx.size_bytes.unwrap_or(sizes.block_bytes).div_ceil(page) * page;
+    if block < 16 * page {
+        return Err(format!(
+            "a block of {block} bytes is too small to time faults in; use --size 64KiB or more"
+        ));
+    }
+    let reps = sizes.repetitions;
+    let file_bytes = reps * (2 * block + sizes.random_block_bytes);
+    // Resident at once at most: the anonymous block set, the COW set twice
+    // (the parent's copies and the child's originals), the THP set, the file.
+    let resident = reps * (3 * block + sizes.thp_block_bytes) + file_bytes;
+    check_room(ctx.env, file_bytes, resident)?;
+    let args = Args {
+        block_bytes: block as usize,
+        thp_block_bytes: sizes.thp_block_bytes as usize,
+        random_block_bytes: sizes.random_block_bytes as usize,
+        repetitions: reps as usize,
+    };
+    let mut params = BTreeMap::new();
+    params.insert("block_bytes".into(), json!(block));
+    params.insert("thp_block_bytes".into(), json!(sizes.thp_block_bytes));
+    params.insert("random_block_bytes".into(), json!(sizes.random_block_bytes));
+    params.insert("repetitions".into(), json!(reps));
+    params.insert("file_bytes".into(), json!(file_bytes));
+    Ok(Plan {
+        params,
+        variants: vec![PlannedVariant {
+            name: variant::DEFAULT.into(),
+            args: experiments::args::to_args(&args),
+        }],
+    })
+}
+
+/// The file must fit in the temp folder, and what is resident at once in the cgroup.
+fn check_room(env: &Environment, file_bytes: u64, resident_bytes: u64) -> Result<(), String> {
+    let needed = file_bytes + file_bytes / 20;
+    if env.temp_dir_free_bytes < needed {
+        return Err(format!(
+            "needs {} free in {} for the file but only {} is free; pass --dir elsewhere, --quick or a smaller --size",
+            human_bytes(needed),
+            env.temp_dir.display(),
+            human_bytes(env.temp_dir_free_bytes)
+        ));
+    }
+    let limit = env.cgroup_memory_max_bytes.unwrap_or(u64::MAX).min(
+        env.mem_total_bytes
+            .checked_div(2)
+            .filter(|m| *m > 0)
+            .unwrap_or(u64::MAX),
+    );
+    if resident_bytes + (64 << 20) > limit {
+        return Err(format!(
+            "holds up to {} resident at once, more than the {} it may use here; use --quick or a smaller --size",
+            human_bytes(resident_bytes),
+            human_bytes(limit)
+        ));
+    }
+    Ok(())
+}
