@@ -91,6 +91,16 @@ pub fn name_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
+/// What every experiment that starts a separately built program (tiny-malloc,
+/// static-dynamic, strip) takes besides its own arguments; flattened into each
+/// one's `Args`, so that the option is spelled once for all three.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::Args)]
+pub struct LaunchArgs {
+    /// Start the programs with address-space randomisation off.
+    #[arg(long)]
+    pub no_aslr: bool,
+}
+
 /// The `mmap-file` experiment's contract.
 pub mod mmap_file {
     use super::ExperimentInfo;
@@ -384,6 +394,49 @@ pub mod strip {
         regions: &[],
         notes: &[note::ASLR, note::PROGRAM_PATH],
     };
+
+    /// Which link of the program a run measures.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Variant {
+        /// Linked with its full debug information (`-g3`).
+        Debug,
+        /// The same object linked with `-s`: no symbol table, no debug sections.
+        Stripped,
+    }
+
+    impl Variant {
+        /// Every link, in the order the harness plans them.
+        pub const ALL: [Variant; 2] = [Variant::Debug, Variant::Stripped];
+
+        /// The variant's name, as the harness plans and records it.
+        pub fn name(self) -> &'static str {
+            match self {
+                Variant::Debug => variant::DEBUG,
+                Variant::Stripped => variant::STRIPPED,
+            }
+        }
+
+        /// The built program this link is (see `build.rs`).
+        pub fn program(self) -> &'static str {
+            match self {
+                Variant::Debug => "strip-debug",
+                Variant::Stripped => "strip-stripped",
+            }
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Which link to measure.
+        #[arg(long, value_enum)]
+        pub variant: Variant,
+        /// How the program is started.
+        #[command(flatten)]
+        #[serde(flatten)]
+        pub launch: super::LaunchArgs,
+    }
 }
 
 /// The `anatomy` experiment's contract.
@@ -830,6 +883,30 @@ mod tests {
             sharers: 4,
         })
         .unwrap();
+        for variant in strip::Variant::ALL {
+            for no_aslr in [false, true] {
+                round_trip(&strip::Args {
+                    variant,
+                    launch: LaunchArgs { no_aslr },
+                })
+                .unwrap();
+            }
+        }
+    }
+
+    /// What `to_args` writes for an enum value: its serialised name.
+    fn written<T: serde::Serialize>(value: &T) -> String {
+        let value = serde_json::to_value(value).unwrap();
+        value.as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn every_variant_enum_writes_the_name_the_contract_lists() {
+        for v in strip::Variant::ALL {
+            assert_eq!(written(&v), v.name());
+            assert!(strip::INFO.variants.contains(&v.name()));
+        }
+        assert_eq!(strip::Variant::ALL.len(), strip::INFO.variants.len());
     }
 
     #[test]

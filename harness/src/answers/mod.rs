@@ -37,7 +37,6 @@ fn answers_of(name: &str) -> &'static [Answer] {
         "fork-cow" => texts::FORK_COW,
         "tiny-malloc" => texts::TINY_MALLOC,
         "static-dynamic" => texts::STATIC_DYNAMIC,
-        "strip" => texts::STRIP,
         "anatomy" => texts::ANATOMY,
         "lazy-alloc" => texts::LAZY_ALLOC,
         "many-processes" => texts::MANY_PROCESSES,

@@ -295,51 +295,6 @@ pub(super) const STATIC_DYNAMIC: &[Answer] = &[
     },
 ];
 
-pub(super) const STRIP: &[Answer] = &[
-    |f| {
-        let m = (|| {
-            let d = f.variant("debug")?.binary.as_ref()?;
-            let s = f.variant("stripped")?.binary.as_ref()?;
-            Some(format!(
-                "file {} with debug information, {} stripped; PT_LOAD segments {} and {}",
-                human_bytes(d.file_bytes),
-                human_bytes(s.file_bytes),
-                d.load_segments.len(),
-                s.load_segments.len()
-            ))
-        })();
-        format!("strip removes the symbol table (.symtab, .strtab) and the .debug_* sections. None of them has the SHF_ALLOC flag, so no PT_LOAD segment covers them: the loader never maps them.{}", figure(m, "strip"))
-    },
-    |f| {
-        let m = ["debug", "stripped"]
-            .iter()
-            .filter_map(|v| {
-                let p = f.process(v, "after-work", "program")?;
-                Some(format!("{v}: VmRSS {}", human_bytes(p.totals.rss_bytes)))
-            })
-            .collect::<Vec<_>>();
-        format!("Only the PT_LOAD segments are mapped, and they are the same in both files; the pages resident are the ones the program touched, so the debug information's size does not matter.{}", figure((!m.is_empty()).then(|| m.join("; ")), "strip"))
-    },
-    |_| {
-        "When a debugger, a profiler or a crash reporter reads the debug sections from the file (for a backtrace with line numbers): then they pass through the page cache, and through the reader's memory, not the program's.".to_string()
-    },
-    |f| {
-        let m = f
-            .record
-            .map(|r| {
-                r.claims
-                    .iter()
-                    .filter(|c| {
-                        c.id == "file-pages-come-in-one-at-a-time" && !c.measured.is_empty()
-                    })
-                    .map(|c| format!("{}: {}", c.variant.as_deref().unwrap_or("all"), c.measured))
-                    .collect::<Vec<_>>()
-            })
-            .filter(|m| !m.is_empty());
-        format!("More than one: the program's file is in the page cache, and on a fault the kernel also maps the cached pages around the one asked for (fault-around, 64 KiB by default), so each fault brings in up to 16 pages of text or read-only data.{}", figure(m.map(|m| m.join("; ")), "strip"))
-    },
-];
-
 pub(super) const ANATOMY: &[Answer] = &[
     |f| {
         let m = first_variant(f)

@@ -11,7 +11,6 @@ mod many_processes;
 mod mmap_file;
 pub mod programs;
 mod static_dynamic;
-mod strip;
 mod tiny_malloc;
 
 pub mod kit;
@@ -108,7 +107,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
         &fork_cow::ForkCow,
         &tiny_malloc::TinyMalloc,
         &static_dynamic::StaticDynamic,
-        &strip::Strip,
         &anatomy::Anatomy,
         &lazy_alloc::LazyAlloc,
         &many_processes::ManyProcesses,

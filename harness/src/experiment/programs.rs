@@ -178,6 +178,14 @@ pub fn named_variants(names: &[&str], ctx: &PlanContext<'_>) -> Vec<super::Plann
         .collect()
 }
 
+/// The launch options every program-starting experiment passes on: `--no-aslr`
+/// if asked.
+pub fn launch_args(ctx: &PlanContext<'_>) -> experiments::catalog::LaunchArgs {
+    experiments::catalog::LaunchArgs {
+        no_aslr: ctx.no_aslr,
+    }
+}
+
 /// Records whether randomisation was asked off.
 pub fn aslr_param(ctx: &PlanContext<'_>, params: &mut BTreeMap<String, serde_json::Value>) {
     params.insert("no_aslr".into(), json!(ctx.no_aslr));
