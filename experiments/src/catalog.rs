@@ -317,13 +317,24 @@ pub mod static_dynamic {
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
         #![allow(missing_docs)] // each name is its own documentation
-        pub const N_ANY: &str = "n-*";
+        pub const N_INSTANCES: &str = "n-*";
+
+        /// The checkpoint at which `count` instances run (what `N_INSTANCES` matches).
+        pub fn n(count: usize) -> String {
+            format!("n-{count}")
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
         #![allow(missing_docs)] // each name is its own documentation
-        pub const INSTANCE_ANY: &str = "instance-*";
+        pub const INSTANCE: &str = "instance-*";
+
+        /// The role of the `i`-th instance, counted from 0, the first started
+        /// (what `INSTANCE` matches).
+        pub fn instance(i: usize) -> String {
+            format!("instance-{i}")
+        }
     }
 
     /// Keys of the notes it sends.
@@ -331,7 +342,13 @@ pub mod static_dynamic {
         #![allow(missing_docs)] // each name is its own documentation
         pub const ASLR: &str = "aslr";
         pub const PROGRAM_PATH: &str = "program_path";
-        pub const N_ANY_KERNEL_DELTA: &str = "n-*-kernel-delta";
+        pub const KERNEL_DELTA: &str = "n-*-kernel-delta";
+
+        /// The note with the /proc/meminfo counters' change over starting the
+        /// instances of checkpoint `label` (what `KERNEL_DELTA` matches).
+        pub fn kernel_delta_at(label: &str) -> String {
+            format!("{label}-kernel-delta")
+        }
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -345,11 +362,71 @@ pub mod static_dynamic {
             variant::DYNAMIC_PREFORK,
             variant::DYNAMIC_EXEC,
         ],
-        checkpoints: &[checkpoint::N_ANY],
-        roles: &[role::INSTANCE_ANY],
+        checkpoints: &[checkpoint::N_INSTANCES],
+        roles: &[role::INSTANCE],
         regions: &[],
-        notes: &[note::ASLR, note::PROGRAM_PATH, note::N_ANY_KERNEL_DELTA],
+        notes: &[note::ASLR, note::PROGRAM_PATH, note::KERNEL_DELTA],
     };
+
+    /// How the program is linked.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Linking {
+        /// Statically.
+        Static,
+        /// Dynamically.
+        Dynamic,
+    }
+
+    impl Linking {
+        /// The built program linked this way (see `build.rs`).
+        pub fn program(self) -> &'static str {
+            match self {
+                Linking::Static => "server-static",
+                Linking::Dynamic => "server-dynamic",
+            }
+        }
+    }
+
+    /// How the instances come to be.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Mode {
+        /// One program forks the others after its start-up.
+        Prefork,
+        /// Every instance is its own exec of the program.
+        Exec,
+    }
+
+    /// Each variant's linking and mode, in the order the harness plans them.
+    pub const VARIANTS: [(&str, Linking, Mode); 4] = [
+        (variant::STATIC_PREFORK, Linking::Static, Mode::Prefork),
+        (variant::STATIC_EXEC, Linking::Static, Mode::Exec),
+        (variant::DYNAMIC_PREFORK, Linking::Dynamic, Mode::Prefork),
+        (variant::DYNAMIC_EXEC, Linking::Dynamic, Mode::Exec),
+    ];
+
+    /// The most instances one checkpoint may hold (its protocol line must fit
+    /// the line buffer).
+    pub const MAX_INSTANCES: usize = 32;
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// How the program is linked.
+        #[arg(long, value_enum)]
+        pub linking: Linking,
+        /// How the instances are started.
+        #[arg(long, value_enum)]
+        pub mode: Mode,
+        /// Instance counts, one checkpoint each, e.g. 1,8,32.
+        #[arg(long, value_delimiter = ',', required = true)]
+        pub counts: Vec<usize>,
+        /// How the program is started.
+        #[command(flatten)]
+        #[serde(flatten)]
+        pub launch: super::LaunchArgs,
+    }
 }
 
 /// The `strip` experiment's contract.
@@ -883,6 +960,15 @@ mod tests {
             sharers: 4,
         })
         .unwrap();
+        for (_, linking, mode) in static_dynamic::VARIANTS {
+            round_trip(&static_dynamic::Args {
+                linking,
+                mode,
+                counts: vec![1, 8, 32],
+                launch: LaunchArgs { no_aslr: true },
+            })
+            .unwrap();
+        }
         for variant in strip::Variant::ALL {
             for no_aslr in [false, true] {
                 round_trip(&strip::Args {
@@ -907,6 +993,8 @@ mod tests {
             assert!(strip::INFO.variants.contains(&v.name()));
         }
         assert_eq!(strip::Variant::ALL.len(), strip::INFO.variants.len());
+        let planned: Vec<&str> = static_dynamic::VARIANTS.iter().map(|v| v.0).collect();
+        assert_eq!(planned, static_dynamic::INFO.variants);
     }
 
     #[test]

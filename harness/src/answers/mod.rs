@@ -36,7 +36,6 @@ fn answers_of(name: &str) -> &'static [Answer] {
         "mmap-file" => texts::MMAP_FILE,
         "fork-cow" => texts::FORK_COW,
         "tiny-malloc" => texts::TINY_MALLOC,
-        "static-dynamic" => texts::STATIC_DYNAMIC,
         "anatomy" => texts::ANATOMY,
         "lazy-alloc" => texts::LAZY_ALLOC,
         "many-processes" => texts::MANY_PROCESSES,

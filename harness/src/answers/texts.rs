@@ -247,54 +247,6 @@ pub(super) const TINY_MALLOC: &[Answer] = &[
     },
 ];
 
-pub(super) const STATIC_DYNAMIC: &[Answer] = &[
-    |f| {
-        let m = ["static-prefork", "dynamic-prefork"]
-            .iter()
-            .filter_map(|v| {
-                let (n, rss, pss) = f.sums_at_end(v)?;
-                Some(format!(
-                    "{v}, {n} instances: Σ Rss {}, Σ Pss {}",
-                    human_bytes(rss),
-                    human_bytes(pss)
-                ))
-            })
-            .collect::<Vec<_>>();
-        format!("Every instance's Rss counts the pages all instances share (program text, libraries, and after fork the parent's data) in full; Pss divides each shared page among its sharers, so Σ Pss counts it once.{}", figure((!m.is_empty()).then(|| m.join("; ")), "static-dynamic"))
-    },
-    |f| {
-        let m = ["static-prefork", "static-exec"]
-            .iter()
-            .filter_map(|v| {
-                let p = f.process(v, "n-8", "instance-1")?;
-                Some(format!("{v} instance-1: {} minor faults", p.faults.minor))
-            })
-            .collect::<Vec<_>>();
-        format!("A forked child copies nothing at first: it shares every page, and only the pages it then writes are copied (a fault each). An exec'd instance starts from an empty address space and faults in the pages it uses again, from the page cache, which it still shares with the others.{}", figure((!m.is_empty()).then(|| m.join("; ")), "static-dynamic"))
-    },
-    |f| {
-        let m = f.process("dynamic-exec", "n-1", "instance-0").map(|p| {
-            let dirty: u64 = p
-                .mappings
-                .iter()
-                .filter(|m| m.name.contains("libc"))
-                .map(|m| m.figures.private_dirty_bytes)
-                .sum();
-            format!(
-                "dynamic instance-0: Private_Dirty in libc's mappings {}",
-                human_bytes(dirty)
-            )
-        });
-        format!("The dynamic loader writes into each library's data: relocations (the GOT), and the RELRO area it then makes read-only. Those written pages are private copies in every process. A static program has its relocations resolved at link time, so there is nothing to write.{}", figure(m, "static-dynamic"))
-    },
-    |f| {
-        let m = f
-            .process("static-exec", "n-1", "instance-0")
-            .map(|p| format!("VmPTE of one instance {}", human_bytes(p.totals.pte_bytes)));
-        format!("Kernel memory: page tables (VmPTE), the kernel stack, and the task, mm and VMA structures in slab. /proc/meminfo's PageTables, KernelStack and Slab count them machine-wide.{}", figure(m, "static-dynamic"))
-    },
-];
-
 pub(super) const ANATOMY: &[Answer] = &[
     |f| {
         let m = first_variant(f)

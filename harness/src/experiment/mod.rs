@@ -10,7 +10,6 @@ mod lazy_alloc;
 mod many_processes;
 mod mmap_file;
 pub mod programs;
-mod static_dynamic;
 mod tiny_malloc;
 
 pub mod kit;
@@ -106,7 +105,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
         &mmap_file::MmapFile,
         &fork_cow::ForkCow,
         &tiny_malloc::TinyMalloc,
-        &static_dynamic::StaticDynamic,
         &anatomy::Anatomy,
         &lazy_alloc::LazyAlloc,
         &many_processes::ManyProcesses,
