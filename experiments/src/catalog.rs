@@ -299,6 +299,70 @@ pub mod tiny_malloc {
         regions: &[],
         notes: &[note::ASLR, note::PROGRAM_PATH, note::STACK_LIMIT_BYTES],
     };
+
+    /// How the measured program was built.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Variant {
+        /// C, statically linked against the system C library.
+        Static,
+        /// C, dynamically linked.
+        Dynamic,
+        /// C with no C library: its own start-up, a bump allocator over brk.
+        Minimal,
+        /// The minimal build started with its stack limited to 4 KiB (soft
+        /// RLIMIT_STACK at exec), as the seed limited its program's stack, and
+        /// with address-space randomisation off.
+        #[serde(rename = "minimal-stack-4k")]
+        #[value(name = "minimal-stack-4k")]
+        MinimalStack4k,
+        /// Ordinary Rust with the standard library.
+        Std,
+    }
+
+    impl Variant {
+        /// Every build, in the order the harness plans them.
+        pub const ALL: [Variant; 5] = [
+            Variant::Static,
+            Variant::Dynamic,
+            Variant::Minimal,
+            Variant::MinimalStack4k,
+            Variant::Std,
+        ];
+
+        /// The variant's name, as the harness plans and records it.
+        pub fn name(self) -> &'static str {
+            match self {
+                Variant::Static => variant::STATIC,
+                Variant::Dynamic => variant::DYNAMIC,
+                Variant::Minimal => variant::MINIMAL,
+                Variant::MinimalStack4k => variant::MINIMAL_STACK_4K,
+                Variant::Std => variant::STD,
+            }
+        }
+
+        /// The built program this variant runs (see `build.rs`).
+        pub fn program(self) -> &'static str {
+            match self {
+                Variant::Static => "tiny-malloc-static",
+                Variant::Dynamic => "tiny-malloc-dynamic",
+                Variant::Minimal | Variant::MinimalStack4k => "tiny-malloc-minimal",
+                Variant::Std => "tiny-malloc-std",
+            }
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Which build to measure.
+        #[arg(long, value_enum)]
+        pub variant: Variant,
+        /// How the program is started.
+        #[command(flatten)]
+        #[serde(flatten)]
+        pub launch: super::LaunchArgs,
+    }
 }
 
 /// The `static-dynamic` experiment's contract.
@@ -960,6 +1024,13 @@ mod tests {
             sharers: 4,
         })
         .unwrap();
+        for variant in tiny_malloc::Variant::ALL {
+            round_trip(&tiny_malloc::Args {
+                variant,
+                launch: LaunchArgs { no_aslr: false },
+            })
+            .unwrap();
+        }
         for (_, linking, mode) in static_dynamic::VARIANTS {
             round_trip(&static_dynamic::Args {
                 linking,
@@ -993,6 +1064,11 @@ mod tests {
             assert!(strip::INFO.variants.contains(&v.name()));
         }
         assert_eq!(strip::Variant::ALL.len(), strip::INFO.variants.len());
+        for v in tiny_malloc::Variant::ALL {
+            assert_eq!(written(&v), v.name());
+        }
+        let planned: Vec<&str> = tiny_malloc::Variant::ALL.map(|v| v.name()).into();
+        assert_eq!(planned, tiny_malloc::INFO.variants);
         let planned: Vec<&str> = static_dynamic::VARIANTS.iter().map(|v| v.0).collect();
         assert_eq!(planned, static_dynamic::INFO.variants);
     }

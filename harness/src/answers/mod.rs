@@ -35,7 +35,6 @@ fn answers_of(name: &str) -> &'static [Answer] {
     match name {
         "mmap-file" => texts::MMAP_FILE,
         "fork-cow" => texts::FORK_COW,
-        "tiny-malloc" => texts::TINY_MALLOC,
         "anatomy" => texts::ANATOMY,
         "lazy-alloc" => texts::LAZY_ALLOC,
         "many-processes" => texts::MANY_PROCESSES,

@@ -194,59 +194,6 @@ pub(super) const FORK_COW: &[Answer] = &[
     },
 ];
 
-pub(super) const TINY_MALLOC: &[Answer] = &[
-    |f| {
-        let m = f.process("minimal", "after-mallocs", "program").map(|p| {
-            format!(
-                "{} mappings, VmRSS {}",
-                p.mappings.len(),
-                bytes_and_pages(f, p.totals.rss_bytes)
-            )
-        });
-        format!("The program's text (r-xp), its read-only data, the writable data and bss, the stack, and the kernel's vdso/vvar pages. Text and bss need different permissions, and permissions are set per page, so they cannot share one page.{}", figure(m, "tiny-malloc"))
-    },
-    |f| {
-        let m = f.process("static", "after-mallocs", "program").map(|p| {
-            format!(
-                "static build VmRSS {}",
-                bytes_and_pages(f, p.totals.rss_bytes)
-            )
-        });
-        format!("glibc's start-up runs a lot of code before main (locale, stdio, TLS set-up, IRELATIVE relocations) and that touches pages of text and data; fault-around then maps the cached neighbours of every page touched.{}", figure(m, "tiny-malloc"))
-    },
-    |f| {
-        let m = (|| {
-            let b = f.process("dynamic", "before-mallocs", "program")?;
-            let a = f.process("dynamic", "after-mallocs", "program")?;
-            let (minor, _) = fault_sum(f, "dynamic", "program", &["after-mallocs"])?;
-            Some(format!(
-                "dynamic build: VmRSS {}, {minor} minor faults",
-                delta(a.totals.rss_bytes, b.totals.rss_bytes)
-            ))
-        })();
-        format!("Small mallocs come from the heap (brk) in glibc: the first one sets the heap up and touches one or two pages, the rest fit in them; only large requests (128 KiB by default) get their own anonymous mmap.{}", figure(m, "tiny-malloc"))
-    },
-    |f| {
-        let m = f
-            .process("minimal", "after-mallocs", "program")
-            .and_then(|p| {
-                let stack = p.mappings.iter().find(|m| m.name == "[stack]")?;
-                Some(format!(
-                    "VmStk {}, [stack] Rss {}",
-                    human_bytes(p.totals.stack_bytes),
-                    human_bytes(stack.figures.rss_bytes)
-                ))
-            });
-        format!("VmStk is the size of the stack mapping (it grows on demand); the stack's Rss is the part of it that has been touched and is resident.{}", figure(m, "tiny-malloc"))
-    },
-    |f| {
-        let m = f
-            .process("minimal", "after-mallocs", "program")
-            .map(|p| format!("VmPTE {}", human_bytes(p.totals.pte_bytes)));
-        format!("The kernel's own memory for the process: page tables (VmPTE in status shows them), the kernel stack, and the task and VMA structures in slab; /proc/meminfo's KernelStack, PageTables and Slab count them machine-wide.{}", figure(m, "tiny-malloc"))
-    },
-];
-
 pub(super) const ANATOMY: &[Answer] = &[
     |f| {
         let m = first_variant(f)

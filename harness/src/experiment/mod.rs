@@ -10,7 +10,6 @@ mod lazy_alloc;
 mod many_processes;
 mod mmap_file;
 pub mod programs;
-mod tiny_malloc;
 
 pub mod kit;
 
@@ -104,7 +103,6 @@ fn single_files() -> Vec<&'static dyn Experiment> {
     vec![
         &mmap_file::MmapFile,
         &fork_cow::ForkCow,
-        &tiny_malloc::TinyMalloc,
         &anatomy::Anatomy,
         &lazy_alloc::LazyAlloc,
         &many_processes::ManyProcesses,
