@@ -5,10 +5,11 @@
 //! text separated from data and bss. Here the same program runs in four builds,
 //! and each mapping is accounted for in pages.
 //!
-//! [`claims`] states and judges the claims; this module plans the run and
-//! quotes the answers' figures.
+//! [`claims`] states the claims and binds each to its judge in [`judges`];
+//! this module plans the run and quotes the answers' figures.
 
 mod claims;
+mod judges;
 
 use std::collections::BTreeMap;
 
@@ -37,7 +38,7 @@ impl Experiment for TinyMalloc {
 
     fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {
         let mut params = BTreeMap::new();
-        params.insert("malloc_bytes".into(), json!(claims::MALLOCS));
+        params.insert("malloc_bytes".into(), json!(judges::MALLOCS));
         programs::aslr_param(ctx, &mut params);
         let variants = Variant::ALL
             .map(|v| PlannedVariant {
