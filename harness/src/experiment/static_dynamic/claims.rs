@@ -504,6 +504,8 @@ format!(
 
 #[cfg(test)]
 mod tests {
+    use experiments::catalog::static_dynamic::checkpoint;
+
     use super::*;
     use crate::model::Status;
 
@@ -577,7 +579,7 @@ mod tests {
     fn run(name: &str, checkpoints: Vec<Vec<ProcessRecord>>) -> VariantRecord {
         let cps = checkpoints
             .into_iter()
-            .map(|ps| fixtures::checkpoint(&format!("n-{}", ps.len()), ps))
+            .map(|ps| fixtures::checkpoint(&checkpoint::n(ps.len()), ps))
             .collect();
         let mut v = fixtures::variant(name, cps);
         v.notes.insert(PROGRAM_PATH_NOTE.into(), PROGRAM.into());
