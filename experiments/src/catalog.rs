@@ -91,6 +91,16 @@ pub fn name_matches(pattern: &str, name: &str) -> bool {
     }
 }
 
+/// What every experiment that starts a separately built program (tiny-malloc,
+/// static-dynamic, strip) takes besides its own arguments; flattened into each
+/// one's `Args`, so that the option is spelled once for all three.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::Args)]
+pub struct LaunchArgs {
+    /// Start the programs with address-space randomisation off.
+    #[arg(long)]
+    pub no_aslr: bool,
+}
+
 /// The `mmap-file` experiment's contract.
 pub mod mmap_file {
     use super::ExperimentInfo;
@@ -414,6 +424,70 @@ pub mod tiny_malloc {
         regions: &[],
         notes: &[note::ASLR, note::PROGRAM_PATH, note::STACK_LIMIT_BYTES],
     };
+
+    /// How the measured program was built.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Variant {
+        /// C, statically linked against the system C library.
+        Static,
+        /// C, dynamically linked.
+        Dynamic,
+        /// C with no C library: its own start-up, a bump allocator over brk.
+        Minimal,
+        /// The minimal build started with its stack limited to 4 KiB (soft
+        /// RLIMIT_STACK at exec), as the seed limited its program's stack, and
+        /// with address-space randomisation off.
+        #[serde(rename = "minimal-stack-4k")]
+        #[value(name = "minimal-stack-4k")]
+        MinimalStack4k,
+        /// Ordinary Rust with the standard library.
+        Std,
+    }
+
+    impl Variant {
+        /// Every build, in the order the harness plans them.
+        pub const ALL: [Variant; 5] = [
+            Variant::Static,
+            Variant::Dynamic,
+            Variant::Minimal,
+            Variant::MinimalStack4k,
+            Variant::Std,
+        ];
+
+        /// The variant's name, as the harness plans and records it.
+        pub fn name(self) -> &'static str {
+            match self {
+                Variant::Static => variant::STATIC,
+                Variant::Dynamic => variant::DYNAMIC,
+                Variant::Minimal => variant::MINIMAL,
+                Variant::MinimalStack4k => variant::MINIMAL_STACK_4K,
+                Variant::Std => variant::STD,
+            }
+        }
+
+        /// The built program this variant runs (see `build.rs`).
+        pub fn program(self) -> &'static str {
+            match self {
+                Variant::Static => "tiny-malloc-static",
+                Variant::Dynamic => "tiny-malloc-dynamic",
+                Variant::Minimal | Variant::MinimalStack4k => "tiny-malloc-minimal",
+                Variant::Std => "tiny-malloc-std",
+            }
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Which build to measure.
+        #[arg(long, value_enum)]
+        pub variant: Variant,
+        /// How the program is started.
+        #[command(flatten)]
+        #[serde(flatten)]
+        pub launch: super::LaunchArgs,
+    }
 }
 
 /// The `static-dynamic` experiment's contract.
@@ -432,13 +506,24 @@ pub mod static_dynamic {
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
         #![allow(missing_docs)] // each name is its own documentation
-        pub const N_ANY: &str = "n-*";
+        pub const N_INSTANCES: &str = "n-*";
+
+        /// The checkpoint at which `count` instances run (what `N_INSTANCES` matches).
+        pub fn n(count: usize) -> String {
+            format!("n-{count}")
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
         #![allow(missing_docs)] // each name is its own documentation
-        pub const INSTANCE_ANY: &str = "instance-*";
+        pub const INSTANCE: &str = "instance-*";
+
+        /// The role of the `i`-th instance, counted from 0, the first started
+        /// (what `INSTANCE` matches).
+        pub fn instance(i: usize) -> String {
+            format!("instance-{i}")
+        }
     }
 
     /// Keys of the notes it sends.
@@ -446,7 +531,13 @@ pub mod static_dynamic {
         #![allow(missing_docs)] // each name is its own documentation
         pub const ASLR: &str = "aslr";
         pub const PROGRAM_PATH: &str = "program_path";
-        pub const N_ANY_KERNEL_DELTA: &str = "n-*-kernel-delta";
+        pub const KERNEL_DELTA: &str = "n-*-kernel-delta";
+
+        /// The note with the /proc/meminfo counters' change over starting the
+        /// instances of checkpoint `label` (what `KERNEL_DELTA` matches).
+        pub fn kernel_delta_at(label: &str) -> String {
+            format!("{label}-kernel-delta")
+        }
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -460,11 +551,71 @@ pub mod static_dynamic {
             variant::DYNAMIC_PREFORK,
             variant::DYNAMIC_EXEC,
         ],
-        checkpoints: &[checkpoint::N_ANY],
-        roles: &[role::INSTANCE_ANY],
+        checkpoints: &[checkpoint::N_INSTANCES],
+        roles: &[role::INSTANCE],
         regions: &[],
-        notes: &[note::ASLR, note::PROGRAM_PATH, note::N_ANY_KERNEL_DELTA],
+        notes: &[note::ASLR, note::PROGRAM_PATH, note::KERNEL_DELTA],
     };
+
+    /// How the program is linked.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Linking {
+        /// Statically.
+        Static,
+        /// Dynamically.
+        Dynamic,
+    }
+
+    impl Linking {
+        /// The built program linked this way (see `build.rs`).
+        pub fn program(self) -> &'static str {
+            match self {
+                Linking::Static => "server-static",
+                Linking::Dynamic => "server-dynamic",
+            }
+        }
+    }
+
+    /// How the instances come to be.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Mode {
+        /// One program forks the others after its start-up.
+        Prefork,
+        /// Every instance is its own exec of the program.
+        Exec,
+    }
+
+    /// Each variant's linking and mode, in the order the harness plans them.
+    pub const VARIANTS: [(&str, Linking, Mode); 4] = [
+        (variant::STATIC_PREFORK, Linking::Static, Mode::Prefork),
+        (variant::STATIC_EXEC, Linking::Static, Mode::Exec),
+        (variant::DYNAMIC_PREFORK, Linking::Dynamic, Mode::Prefork),
+        (variant::DYNAMIC_EXEC, Linking::Dynamic, Mode::Exec),
+    ];
+
+    /// The most instances one checkpoint may hold (its protocol line must fit
+    /// the line buffer).
+    pub const MAX_INSTANCES: usize = 32;
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// How the program is linked.
+        #[arg(long, value_enum)]
+        pub linking: Linking,
+        /// How the instances are started.
+        #[arg(long, value_enum)]
+        pub mode: Mode,
+        /// Instance counts, one checkpoint each, e.g. 1,8,32.
+        #[arg(long, value_delimiter = ',', required = true)]
+        pub counts: Vec<usize>,
+        /// How the program is started.
+        #[command(flatten)]
+        #[serde(flatten)]
+        pub launch: super::LaunchArgs,
+    }
 }
 
 /// The `strip` experiment's contract.
@@ -509,6 +660,49 @@ pub mod strip {
         regions: &[],
         notes: &[note::ASLR, note::PROGRAM_PATH],
     };
+
+    /// Which link of the program a run measures.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+    #[serde(rename_all = "kebab-case")]
+    pub enum Variant {
+        /// Linked with its full debug information (`-g3`).
+        Debug,
+        /// The same object linked with `-s`: no symbol table, no debug sections.
+        Stripped,
+    }
+
+    impl Variant {
+        /// Every link, in the order the harness plans them.
+        pub const ALL: [Variant; 2] = [Variant::Debug, Variant::Stripped];
+
+        /// The variant's name, as the harness plans and records it.
+        pub fn name(self) -> &'static str {
+            match self {
+                Variant::Debug => variant::DEBUG,
+                Variant::Stripped => variant::STRIPPED,
+            }
+        }
+
+        /// The built program this link is (see `build.rs`).
+        pub fn program(self) -> &'static str {
+            match self {
+                Variant::Debug => "strip-debug",
+                Variant::Stripped => "strip-stripped",
+            }
+        }
+    }
+
+    /// What the harness gives the binary, besides `--dir`.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
+    pub struct Args {
+        /// Which link to measure.
+        #[arg(long, value_enum)]
+        pub variant: Variant,
+        /// How the program is started.
+        #[command(flatten)]
+        #[serde(flatten)]
+        pub launch: super::LaunchArgs,
+    }
 }
 
 /// The `anatomy` experiment's contract.
@@ -1128,6 +1322,31 @@ mod tests {
             })
             .unwrap();
         }
+        for variant in tiny_malloc::Variant::ALL {
+            round_trip(&tiny_malloc::Args {
+                variant,
+                launch: LaunchArgs { no_aslr: false },
+            })
+            .unwrap();
+        }
+        for (_, linking, mode) in static_dynamic::VARIANTS {
+            round_trip(&static_dynamic::Args {
+                linking,
+                mode,
+                counts: vec![1, 8, 32],
+                launch: LaunchArgs { no_aslr: true },
+            })
+            .unwrap();
+        }
+        for variant in strip::Variant::ALL {
+            for no_aslr in [false, true] {
+                round_trip(&strip::Args {
+                    variant,
+                    launch: LaunchArgs { no_aslr },
+                })
+                .unwrap();
+            }
+        }
     }
 
     #[test]
@@ -1166,6 +1385,28 @@ mod tests {
         let settings = [lazy_alloc::Thp::ThpOff, lazy_alloc::Thp::ThpOn];
         let names = settings.iter().map(|t| t.variant());
         assert_eq!(lazy_alloc::INFO.unlisted(NameKind::Variant, names), None);
+    }
+
+    /// What `to_args` writes for an enum value: its serialised name.
+    fn written<T: serde::Serialize>(value: &T) -> String {
+        let value = serde_json::to_value(value).unwrap();
+        value.as_str().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn every_variant_enum_writes_the_name_the_contract_lists() {
+        for v in strip::Variant::ALL {
+            assert_eq!(written(&v), v.name());
+            assert!(strip::INFO.variants.contains(&v.name()));
+        }
+        assert_eq!(strip::Variant::ALL.len(), strip::INFO.variants.len());
+        for v in tiny_malloc::Variant::ALL {
+            assert_eq!(written(&v), v.name());
+        }
+        let planned: Vec<&str> = tiny_malloc::Variant::ALL.map(|v| v.name()).into();
+        assert_eq!(planned, tiny_malloc::INFO.variants);
+        let planned: Vec<&str> = static_dynamic::VARIANTS.iter().map(|v| v.0).collect();
+        assert_eq!(planned, static_dynamic::INFO.variants);
     }
 
     #[test]

@@ -50,17 +50,6 @@ pub fn locate(name: &str) -> Result<PathBuf, String> {
     })
 }
 
-/// The arguments every program-launching experiment takes from the harness.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LaunchArgs {
-    /// Folder for temporary files (unused: the programs write none; given by the harness).
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-    /// Start the programs with address-space randomisation off.
-    #[arg(long)]
-    pub no_aslr: bool,
-}
-
 /// Finds the program `name` (skipping the experiment with the reason if it could
 /// not be built), turns address-space randomisation off for the programs started
 /// from here if asked, and records both for the harness (`aslr`, `program_path`,

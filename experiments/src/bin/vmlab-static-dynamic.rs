@@ -9,53 +9,27 @@
 //! and while they are stopped, are noted as `n-N-kernel-delta`.
 
 use std::io;
+use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use experiments::catalog::static_dynamic::{checkpoint, note, role, Args, Mode, MAX_INSTANCES};
 use experiments::program::{self, KernelCounters, Stopped};
 use experiments::Session;
 
-/// How the instances come to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Mode {
-    /// One program forks the others after its start-up.
-    Prefork,
-    /// Every instance is its own exec of the program.
-    Exec,
-}
-
-/// How the program is linked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Linking {
-    /// Statically.
-    Static,
-    /// Dynamically.
-    Dynamic,
-}
-
-/// The most instances one checkpoint may hold (its protocol line must fit the
-/// line buffer).
-const MAX_INSTANCES: usize = 32;
-
 #[derive(Debug, Parser)]
 #[command(about = "N instances of a static or dynamic server; run by the vmlab harness")]
-struct Args {
-    /// How the program is linked.
-    #[arg(long, value_enum)]
-    linking: Linking,
-    /// How the instances are started.
-    #[arg(long, value_enum)]
-    mode: Mode,
-    /// Instance counts, one checkpoint each, e.g. 1,8,32.
-    #[arg(long, value_delimiter = ',', required = true)]
-    counts: Vec<usize>,
-    /// What every launcher takes from the harness.
+struct Cli {
+    /// Folder for temporary files, which the harness gives every experiment;
+    /// unused here, as the programs write none.
+    #[arg(long = "dir", value_name = "DIR")]
+    _dir: PathBuf,
     #[command(flatten)]
-    launch: program::LaunchArgs,
+    args: Args,
 }
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli.args) {
         eprintln!("static-dynamic: {e}");
         std::process::exit(1);
     }
@@ -68,22 +42,16 @@ fn run(args: &Args) -> io::Result<()> {
             "instance count {bad} is outside 1..={MAX_INSTANCES}"
         ));
     }
-    let name = match args.linking {
-        Linking::Static => "server-static",
-        Linking::Dynamic => "server-dynamic",
-    };
-    let path = program::prepare(&mut session, name, args.launch.no_aslr)?;
+    let path = program::prepare(&mut session, args.linking.program(), args.launch.no_aslr)?;
     // Role names prepared before anything is measured.
-    let roles: Vec<String> = (0..MAX_INSTANCES)
-        .map(|i| format!("instance-{i}"))
-        .collect();
+    let roles: Vec<String> = (0..MAX_INSTANCES).map(role::instance).collect();
 
     for &n in &args.counts {
         let before = KernelCounters::read()?;
         let instances = start(&path, args.mode, n)?;
         let after = KernelCounters::read()?;
-        let label = format!("n-{n}");
-        session.note(&format!("{label}-kernel-delta"), after.since(&before))?;
+        let label = checkpoint::n(n);
+        session.note(&note::kernel_delta_at(&label), after.since(&before))?;
         let processes: Vec<(&str, i32)> = roles
             .iter()
             .map(String::as_str)

@@ -6,34 +6,27 @@
 //! snapshots it there (role `program`).
 
 use std::io;
+use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use experiments::catalog::strip::{checkpoint, role, Args};
 use experiments::program;
 use experiments::Session;
 
-/// Which link of the program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Variant {
-    /// Linked with its full debug information (`-g3`).
-    Debug,
-    /// The same object linked with `-s`: no symbol table, no debug sections.
-    Stripped,
-}
-
 #[derive(Debug, Parser)]
 #[command(about = "a program with and without debug information; run by the vmlab harness")]
-struct Args {
-    /// Which link to measure.
-    #[arg(long, value_enum)]
-    variant: Variant,
-    /// What every launcher takes from the harness.
+struct Cli {
+    /// Folder for temporary files, which the harness gives every experiment;
+    /// unused here, as the programs write none.
+    #[arg(long = "dir", value_name = "DIR")]
+    _dir: PathBuf,
     #[command(flatten)]
-    launch: program::LaunchArgs,
+    args: Args,
 }
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli.args) {
         eprintln!("strip: {e}");
         std::process::exit(1);
     }
@@ -41,14 +34,10 @@ fn main() {
 
 fn run(args: &Args) -> io::Result<()> {
     let mut session = Session::connect()?;
-    let name = match args.variant {
-        Variant::Debug => "strip-debug",
-        Variant::Stripped => "strip-stripped",
-    };
-    let path = program::prepare(&mut session, name, args.launch.no_aslr)?;
+    let path = program::prepare(&mut session, args.variant.program(), args.launch.no_aslr)?;
 
     let stopped = program::start(&path, &[])?;
-    session.checkpoint_with("after-work", &[("program", stopped.pid())])?;
+    session.checkpoint_with(checkpoint::AFTER_WORK, &[(role::PROGRAM, stopped.pid())])?;
     drop(stopped);
     session.done()
 }

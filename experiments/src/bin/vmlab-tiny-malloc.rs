@@ -7,38 +7,22 @@
 //! snapshots it (role `program`).
 
 use std::io;
+use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+use experiments::catalog::tiny_malloc::{checkpoint, note, role, Args, Variant};
 use experiments::program;
 use experiments::Session;
 
-/// How the measured program was built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Variant {
-    /// C, statically linked against the system C library.
-    Static,
-    /// C, dynamically linked.
-    Dynamic,
-    /// C with no C library: its own start-up, a bump allocator over brk.
-    Minimal,
-    /// The minimal build started with its stack limited to 4 KiB (soft
-    /// RLIMIT_STACK at exec), as the seed limited its program's stack, and with
-    /// address-space randomisation off.
-    #[value(name = "minimal-stack-4k")]
-    MinimalStack4k,
-    /// Ordinary Rust with the standard library.
-    Std,
-}
-
 #[derive(Debug, Parser)]
 #[command(about = "five small mallocs in one build of a tiny program; run by the vmlab harness")]
-struct Args {
-    /// Which build to measure.
-    #[arg(long, value_enum)]
-    variant: Variant,
-    /// What every launcher takes from the harness.
+struct Cli {
+    /// Folder for temporary files, which the harness gives every experiment;
+    /// unused here, as the programs write none.
+    #[arg(long = "dir", value_name = "DIR")]
+    _dir: PathBuf,
     #[command(flatten)]
-    launch: program::LaunchArgs,
+    args: Args,
 }
 
 /// The stack limit the seed's program was started with: 4K.
@@ -75,8 +59,8 @@ fn with_stack_limit<T>(bytes: u64, start: impl FnOnce() -> io::Result<T>) -> io:
 }
 
 fn main() {
-    let args = Args::parse();
-    if let Err(e) = run(&args) {
+    let cli = Cli::parse();
+    if let Err(e) = run(&cli.args) {
         eprintln!("tiny-malloc: {e}");
         std::process::exit(1);
     }
@@ -84,32 +68,26 @@ fn main() {
 
 fn run(args: &Args) -> io::Result<()> {
     let mut session = Session::connect()?;
-    let name = match args.variant {
-        Variant::Static => "tiny-malloc-static",
-        Variant::Dynamic => "tiny-malloc-dynamic",
-        Variant::Minimal | Variant::MinimalStack4k => "tiny-malloc-minimal",
-        Variant::Std => "tiny-malloc-std",
-    };
     // Under a 4 KiB stack limit the program must find its arguments, auxiliary
     // vector and frames in one page; with randomisation on, exec places the stack
     // top at a random offset within a page and the frames may cross into a
     // second one, which the limit forbids (SIGSEGV). Randomisation off makes
     // the placement the same in every run.
     let no_aslr = args.launch.no_aslr || args.variant == Variant::MinimalStack4k;
-    let path = program::prepare(&mut session, name, no_aslr)?;
+    let path = program::prepare(&mut session, args.variant.program(), no_aslr)?;
 
     let stopped = if args.variant == Variant::MinimalStack4k {
         let limit = with_stack_limit(STACK_LIMIT_BYTES, || program::start(&path, &[]));
         let (stopped, in_force) = limit?;
-        session.note("stack_limit_bytes", in_force)?;
+        session.note(note::STACK_LIMIT_BYTES, in_force)?;
         stopped
     } else {
         program::start(&path, &[])?
     };
-    let me = [("program", stopped.pid())];
-    session.checkpoint_with("before-mallocs", &me)?;
+    let me = [(role::PROGRAM, stopped.pid())];
+    session.checkpoint_with(checkpoint::BEFORE_MALLOCS, &me)?;
     stopped.resume_until_stopped()?;
-    session.checkpoint_with("after-mallocs", &me)?;
+    session.checkpoint_with(checkpoint::AFTER_MALLOCS, &me)?;
     drop(stopped);
     session.done()
 }

@@ -3,15 +3,12 @@
 //! run (results/latest/results.json), so the answer matches what the class saw;
 //! without a run the answer says which command produces the figure.
 
-mod texts;
-
 use std::fmt::Write;
 use std::path::Path;
 
 use crate::experiment::Experiment;
 use crate::explain::wrap;
 use crate::model::RunRecord;
-use crate::units::human_bytes;
 
 /// The latest run under `root`, if there is one that can be read.
 pub fn latest_run(root: &Path) -> Option<RunRecord> {
@@ -20,24 +17,11 @@ pub fn latest_run(root: &Path) -> Option<RunRecord> {
 
 pub use crate::experiment::Facts;
 
-/// One answer: the reasoning, and the latest run's figures when it has them.
-type Answer = fn(&Facts<'_>) -> String;
-
 /// The sentence an answer ends with: the run's figure, or how to get one.
 fn figure(measured: Option<String>, name: &str) -> String {
     match measured {
         Some(text) => format!(" In the latest run: {text}."),
         None => format!(" (Run `harness run {name}` to put a measured figure here.)"),
-    }
-}
-
-/// The answers of experiment `name`, one per question in order.
-fn answers_of(name: &str) -> &'static [Answer] {
-    match name {
-        "tiny-malloc" => texts::TINY_MALLOC,
-        "static-dynamic" => texts::STATIC_DYNAMIC,
-        "strip" => texts::STRIP,
-        _ => &[],
     }
 }
 
@@ -74,28 +58,20 @@ pub fn render(exp: &dyn Experiment, run: Option<&RunRecord>) -> String {
             );
         }
     }
-    let answers = answers_of(name);
     let explanation = exp.explanation();
     for (i, q) in explanation.questions.iter().enumerate() {
         out.push_str(&wrap(&format!("{}. {q}", i + 1), width, ""));
-        let written = explanation.answers.get(i).map(|prose| {
-            match exp.answer_figures().get(i).copied().flatten() {
+        let answer = match explanation.answers.get(i) {
+            None => "No answer is written for this question yet.".to_string(),
+            Some(prose) => match exp.answer_figures().get(i).copied().flatten() {
                 Some(measured) => format!("{prose}{}", figure(measured(&facts), name)),
                 None => prose.to_string(),
-            }
-        });
-        let answer = written.or_else(|| answers.get(i).map(|a| a(&facts)));
-        let answer =
-            answer.unwrap_or_else(|| "No answer is written for this question yet.".to_string());
+            },
+        };
         out.push_str(&wrap(&answer, width, "   "));
         out.push('\n');
     }
     out
-}
-
-/// `X (N pages)`.
-pub fn bytes_and_pages(facts: &Facts<'_>, bytes: u64) -> String {
-    format!("{} ({} pages)", human_bytes(bytes), facts.pages(bytes))
 }
 
 #[cfg(test)]
@@ -107,21 +83,16 @@ mod tests {
         for e in crate::experiment::registry() {
             let name = e.info().name;
             let questions = e.explanation().questions.len();
-            let written = e.explanation().answers.len();
-            if written == 0 {
-                assert_eq!(
-                    answers_of(name).len(),
-                    questions,
-                    "{name}: answers and questions differ in number"
-                );
-            } else {
-                assert_eq!(written, questions, "{name}");
-                assert_eq!(
-                    e.answer_figures().len(),
-                    questions,
-                    "{name}: one figure per answer, in order"
-                );
-            }
+            assert_eq!(
+                e.explanation().answers.len(),
+                questions,
+                "{name}: every question has its answer in explanation.md"
+            );
+            assert_eq!(
+                e.answer_figures().len(),
+                questions,
+                "{name}: one figure slot per answer, in order"
+            );
         }
     }
 

@@ -8,9 +8,6 @@
 
 mod explanation;
 pub mod programs;
-mod static_dynamic;
-mod strip;
-mod tiny_malloc;
 
 pub mod kit;
 
@@ -103,20 +100,10 @@ pub trait Experiment: Sync {
 // `<name>/explanation.md`), found by build.rs: the `pub mod` of each and `found()`.
 include!(concat!(env!("OUT_DIR"), "/experiments.rs"));
 
-/// The experiments still written as one file each (`<name>.rs`).
-fn single_files() -> Vec<&'static dyn Experiment> {
-    vec![
-        &tiny_malloc::TinyMalloc,
-        &static_dynamic::StaticDynamic,
-        &strip::Strip,
-    ]
-}
-
 /// Every experiment, in [`experiments::CATALOG`] order (one that the catalog
 /// does not list is left out, and a test fails).
 pub fn registry() -> Vec<&'static dyn Experiment> {
-    let mut all = found();
-    all.extend(single_files());
+    let all = found();
     experiments::CATALOG
         .iter()
         .filter_map(|info| all.iter().copied().find(|e| e.info().name == info.name))
@@ -346,11 +333,7 @@ mod tests {
         let names: Vec<_> = registry().iter().map(|e| e.info().name).collect();
         let catalog: Vec<_> = experiments::CATALOG.iter().map(|e| e.name).collect();
         assert_eq!(names, catalog);
-        let mut modules: Vec<_> = found()
-            .iter()
-            .chain(&single_files())
-            .map(|e| e.info().name)
-            .collect();
+        let mut modules: Vec<_> = found().iter().map(|e| e.info().name).collect();
         modules.sort_unstable();
         let mut listed = catalog.clone();
         listed.sort_unstable();

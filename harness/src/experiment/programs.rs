@@ -3,13 +3,12 @@
 //! and the `--no-aslr` plumbing.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 
 use serde_json::json;
 
 use super::PlanContext;
 use crate::elf::PROGRAM_PATH_NOTE;
-use crate::model::{MappingRecord, MemoryFigures, ProcessRecord, Status, VariantRecord};
+use crate::model::{MappingRecord, MemoryFigures, ProcessRecord, VariantRecord};
 use crate::runner::parse_hex;
 
 /// Where a mapping of a process comes from, as a reader of /proc/PID/maps would
@@ -137,45 +136,12 @@ pub fn program_path(variant: &VariantRecord) -> Option<&str> {
     variant.notes.get(PROGRAM_PATH_NOTE).map(String::as_str)
 }
 
-/// Why a variant cannot be judged, if it did not run to its end.
-pub fn not_ok(variant: &VariantRecord) -> Option<String> {
-    match variant.status {
-        Status::Ok => None,
-        Status::Skipped => Some(format!(
-            "variant {} was skipped: {}",
-            variant.name,
-            variant.reason.as_deref().unwrap_or("no reason given")
-        )),
-        Status::Failed => Some(format!(
-            "variant {} failed: {}",
-            variant.name,
-            variant.reason.as_deref().unwrap_or("no reason given")
-        )),
+/// The launch options every program-starting experiment passes on: `--no-aslr`
+/// if asked.
+pub fn launch_args(ctx: &PlanContext<'_>) -> experiments::catalog::LaunchArgs {
+    experiments::catalog::LaunchArgs {
+        no_aslr: ctx.no_aslr,
     }
-}
-
-/// Arguments that pass `--no-aslr` on to the experiment binary.
-pub fn aslr_args(ctx: &PlanContext<'_>) -> Vec<OsString> {
-    if ctx.no_aslr {
-        vec!["--no-aslr".into()]
-    } else {
-        Vec::new()
-    }
-}
-
-/// One variant per name, each run as `--variant NAME` (plus `--no-aslr` if asked).
-pub fn named_variants(names: &[&str], ctx: &PlanContext<'_>) -> Vec<super::PlannedVariant> {
-    names
-        .iter()
-        .map(|name| {
-            let mut args = vec!["--variant".into(), (*name).into()];
-            args.extend(aslr_args(ctx));
-            super::PlannedVariant {
-                name: (*name).to_string(),
-                args,
-            }
-        })
-        .collect()
 }
 
 /// Records whether randomisation was asked off.

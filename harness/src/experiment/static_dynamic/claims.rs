@@ -1,37 +1,19 @@
-//! static-dynamic: "Notes on VM" (Kristian Köhntopp, seed 000) argues that a
-//! statically linked, preforked server costs little more memory than a dynamic
-//! one: after fork the children share the text and copy only the writable pages
-//! they touch, so the static build's overhead is about one extra copy of the
-//! library code it uses. Here a small server-like C program, linked both ways,
-//! runs as N instances, forked from one parent or exec'd one by one.
+//! The claims of static-dynamic, each with its criterion and its judge. Four are
+//! judged per variant (copy-on-write only where children are forked); three
+//! compare the static and dynamic prefork variants, once.
 
 use std::collections::BTreeMap;
 
-use experiments::ExperimentInfo;
-use serde_json::json;
+use experiments::catalog::static_dynamic::{note, variant, Mode, VARIANTS};
 
-use super::programs::{self, Part};
-use super::{
-    human_bytes, pages, verdict_of, Claim, Experiment, Explanation, Plan, PlanContext,
-    PlannedVariant,
-};
+use super::super::kit::{self, pages, Case, Finding, Judged, View};
+use super::super::programs::{self, Part};
+use super::super::{human_bytes, Claim};
 use crate::model::{CheckpointRecord, ClaimRecord, ExperimentRecord, VariantRecord, Verdict};
 use crate::system::Environment;
 
-/// The experiment.
-pub struct StaticDynamic;
-
 const SOURCE: &str = "000_242c9450f32c56c8.txt";
 const ROBERSON: &str = "004_27fc77f6d1b07880.txt";
-const FULL_COUNTS: [u64; 3] = [1, 8, 32];
-const QUICK_COUNTS: [u64; 3] = [1, 2, 4];
-/// (variant, linking, mode), in the order they run.
-const VARIANTS: [(&str, &str, &str); 4] = [
-    ("static-prefork", "static", "prefork"),
-    ("static-exec", "static", "exec"),
-    ("dynamic-prefork", "dynamic", "prefork"),
-    ("dynamic-exec", "dynamic", "exec"),
-];
 /// Slack when comparing costs, in pages.
 const TOLERANCE_PAGES: u64 = 2;
 /// Roberson's count of page-table pages for the smallest process on x86.
@@ -81,7 +63,7 @@ const PAGE_TABLES: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-static CLAIMS: [Claim; 7] = [
+pub(super) static CLAIMS: [Claim; 7] = [
     RSS_OVERSTATES,
     SHARED_TEXT,
     PAGE_TABLES,
@@ -96,125 +78,64 @@ const ONE_COPY_EXPECTED: &str = "a static binary holds only the libc objects it 
     instance pays for the loader's relocated GOT and relro pages: the static server costs well under one library \
     copy more, and with many instances less than the dynamic one";
 
-static EXPLANATION: Explanation = Explanation {
-    seed_claims: "In \"Notes on VM\", Kristian Köhntopp answers the worry that linking PHP statically into a \
-        preforked Apache multiplies its memory use. A static binary carries its own partial copy of libc and the \
-        other libraries, so the first process does use more memory than a dynamic one that shares the libraries \
-        with everything else on the machine. But that is a one-time cost: forked children share the parent's \
-        text, which takes memory once however often it is mapped, and its writable pages too until a child \
-        writes to one, when only that page is copied. So the overhead of the static server is about one extra \
-        copy of the libraries it uses, mostly libc.",
-    steps: &[
-        ("n-1", "One instance of the server has started, done its request-like work (formatting, sorting, string functions, a malloc) and stopped."),
-        ("n-2", "Two instances are running: in prefork variants the second was forked from the first after start-up; in exec variants each was started on its own."),
-        ("n-4", "Four instances, started the variant's way, each stopped after its work."),
-        ("n-8", "Eight instances, started the variant's way, each stopped after its work."),
-        ("n-32", "Thirty-two instances, started the variant's way, each stopped after its work."),
-    ],
-    expectations: "Summed Rss counts the shared text and libraries once per instance and so is several times \
-        summed Pss. Forked instances share everything they did not write, so each extra child costs a few \
-        pages: its stack, the data and heap pages it wrote, and its page tables. Exec'd static instances share \
-        the file's text through the page cache but each writes its own data, bss and relocation pages. Dynamic \
-        instances pay for the loader's work in every process (relocations dirty the GOT and relro pages of libc \
-        and the program), so a dynamic child is not cheaper than a static one; the static build's extra cost is \
-        the libc code it contains, mapped once. The seed puts it at about one copy of the libraries; here it is \
-        well under the libc pages a dynamic instance has resident, because the static file holds only the parts \
-        of libc it calls, and with many instances the static server uses less memory than the dynamic one. Page \
-        tables are not in Rss or Pss, but each process's VmPTE in /proc/PID/status counts them exactly; the \
-        kernel stack (16 KiB per task on x86-64) and slab objects show only in /proc/meminfo, whose counters \
-        cover the whole machine, so other processes starting or ending at the same time blur them.",
-    questions: &[
-        "Why is the sum of Rss over the instances so much larger than the sum of Pss?",
-        "Which pages does a forked child copy, and which does an exec'd instance have to fault in again?",
-        "Why do dynamic instances have Private_Dirty pages in libc's mappings, and static ones not?",
-        "What does a process cost that neither Rss nor Pss includes, and which per-process figure shows part of it?",
-    ],
-    answers: &[],
-};
+/// The claims judged on each exec'd variant, with their judges.
+static EXEC_CASES: [Case; 3] = [
+    (RSS_OVERSTATES, rss_overstates),
+    (SHARED_TEXT, shared_text),
+    (PAGE_TABLES, page_tables),
+];
 
-impl Experiment for StaticDynamic {
-    fn info(&self) -> &'static ExperimentInfo {
-        &experiments::catalog::static_dynamic::INFO
-    }
+/// The claims judged on each preforked variant: those and copy-on-write.
+static PREFORK_CASES: [Case; 4] = [
+    (RSS_OVERSTATES, rss_overstates),
+    (SHARED_TEXT, shared_text),
+    (PAGE_TABLES, page_tables),
+    (COPY_ON_WRITE, copy_on_write),
+];
 
-    fn plan(&self, ctx: &PlanContext<'_>) -> Result<Plan, String> {
-        let counts = if ctx.quick { QUICK_COUNTS } else { FULL_COUNTS };
-        let counts_arg = counts
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut params = BTreeMap::new();
-        params.insert("instance_counts".into(), json!(counts));
-        programs::aslr_param(ctx, &mut params);
-        let variants = VARIANTS
-            .iter()
-            .map(|(name, linking, mode)| {
-                let mut args = vec![
-                    "--linking".into(),
-                    (*linking).into(),
-                    "--mode".into(),
-                    (*mode).into(),
-                    "--counts".into(),
-                    counts_arg.clone().into(),
-                ];
-                args.extend(programs::aslr_args(ctx));
-                PlannedVariant {
-                    name: (*name).to_string(),
-                    args,
-                }
-            })
-            .collect();
-        Ok(Plan { params, variants })
-    }
+/// Whether variant `name` forks its instances from one parent.
+fn is_prefork(name: &str) -> bool {
+    VARIANTS
+        .iter()
+        .any(|(v, _, mode)| *v == name && *mode == Mode::Prefork)
+}
 
-    fn explanation(&self) -> &'static Explanation {
-        &EXPLANATION
-    }
-
-    fn claims(&self) -> &'static [Claim] {
-        &CLAIMS
-    }
-
-    fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
-        let page = env.page_size.max(1);
-        let find = |name: &str| record.variants.iter().find(|v| v.name == name);
-        let mut claims = Vec::new();
-        for variant in &record.variants {
-            let name = Some(variant.name.as_str());
-            if let Some(why) = programs::not_ok(variant) {
-                for claim in [RSS_OVERSTATES, SHARED_TEXT, PAGE_TABLES] {
-                    claims.push(claim.unmeasured(name, why.clone()));
-                }
-                if variant.name.ends_with("prefork") {
-                    claims.push(COPY_ON_WRITE.unmeasured(name, why.clone()));
-                }
-                continue;
-            }
-            claims.push(rss_overstates(variant, page));
-            claims.push(shared_text(variant, page));
-            claims.push(page_tables(variant, page));
-            if variant.name.ends_with("prefork") {
-                claims.push(copy_on_write(variant, page));
-            }
+/// Judges every claim: the per-variant ones on each variant, then the
+/// comparisons of the two prefork variants.
+pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
+    let mut claims = kit::judge_each_variant(record, env, |name| {
+        if is_prefork(name) {
+            &PREFORK_CASES
+        } else {
+            &EXEC_CASES
         }
-        let pair = (find("static-prefork"), find("dynamic-prefork"));
-        let across = [FIRST_COSTS_MORE, MARGINAL, ONE_COPY];
-        let (Some(st), Some(dy)) = pair else {
-            let why = "static-prefork and dynamic-prefork both need to run";
-            claims.extend(across.iter().map(|c| c.unmeasured(None, why)));
-            return claims;
-        };
-        if let Some(why) = programs::not_ok(st).or_else(|| programs::not_ok(dy)) {
-            claims.extend(across.iter().map(|c| c.unmeasured(None, why.clone())));
-            return claims;
-        }
-        let exec = (find("static-exec"), find("dynamic-exec"));
-        claims.push(first_costs_more(st, dy, page));
-        claims.push(marginal(st, dy, exec, page));
-        claims.push(one_copy(st, dy, page).expecting(Verdict::Refuted, ONE_COPY_EXPECTED));
-        claims
+    });
+    let find = |name: &str| {
+        let variant = record.variants.iter().find(|v| v.name == name)?;
+        Some(View { variant, env })
+    };
+    let across = [FIRST_COSTS_MORE, MARGINAL, ONE_COPY];
+    let (Some(st), Some(dy)) = (
+        find(variant::STATIC_PREFORK),
+        find(variant::DYNAMIC_PREFORK),
+    ) else {
+        let why = "static-prefork and dynamic-prefork both need to run";
+        claims.extend(across.iter().map(|c| c.unmeasured(None, why)));
+        return claims;
+    };
+    if let Some(why) = kit::not_run_reason(st.variant).or_else(|| kit::not_run_reason(dy.variant)) {
+        claims.extend(across.iter().map(|c| c.unmeasured(None, why.clone())));
+        return claims;
     }
+    let exec = (find(variant::STATIC_EXEC), find(variant::DYNAMIC_EXEC));
+    claims.push(FIRST_COSTS_MORE.record(None, first_costs_more(&st, &dy)));
+    claims.push(MARGINAL.record(None, marginal(&st, &dy, exec)));
+    claims.push(
+        ONE_COPY
+            .record(None, one_copy(&st, &dy))
+            .expecting(Verdict::Refuted, ONE_COPY_EXPECTED),
+    );
+    claims
 }
 
 /// The instances at one checkpoint, summed.
@@ -303,19 +224,18 @@ fn marginal_bytes(variant: &VariantRecord) -> Option<(i64, Sums, Sums)> {
     Some(((b.pss_bytes as i64 - a.pss_bytes as i64) / extra, a, b))
 }
 
-fn rss_overstates(variant: &VariantRecord, page: u64) -> ClaimRecord {
-    let name = Some(variant.name.as_str());
+fn rss_overstates(v: &View<'_>) -> Judged {
+    let (variant, page) = (v.variant, v.page());
     let Some((_, last)) = ends(variant) else {
-        return RSS_OVERSTATES.unmeasured(name, "no checkpoint was measured");
+        return Err("no checkpoint was measured".into());
     };
     let s = sums(last);
     if s.instances < 2 {
-        return RSS_OVERSTATES.unmeasured(name, "needs at least two instances");
+        return Err("needs at least two instances".into());
     }
-    RSS_OVERSTATES.judged(
-        name,
-        verdict_of(s.rss_bytes * 2 >= s.pss_bytes * 3),
-        format!(
+    Ok(Finding::new(
+s.rss_bytes * 2 >= s.pss_bytes * 3,
+format!(
             "{} instances: summed Rss {}, summed Pss {} ({:.1} times), summed USS {} ({} per instance); each \
              instance has {} pages of Private_Dirty in file mappings, {} of them in write-protected (relro) ones",
             s.instances,
@@ -327,35 +247,29 @@ fn rss_overstates(variant: &VariantRecord, page: u64) -> ClaimRecord {
             pages(s.file_dirty_bytes / s.instances, page),
             pages(s.relro_dirty_bytes / s.instances, page)
         ),
-    )
-    .with_measured(format!(
+format!(
         "Σ Rss {:.1} × Σ Pss",
         s.rss_bytes as f64 / s.pss_bytes.max(1) as f64
-    ))
+    )))
 }
 
-fn shared_text(variant: &VariantRecord, page: u64) -> ClaimRecord {
-    let name = Some(variant.name.as_str());
+fn shared_text(v: &View<'_>) -> Judged {
+    let (variant, page) = (v.variant, v.page());
     let (Some((_, last)), Some(program)) = (ends(variant), programs::program_path(variant)) else {
-        return SHARED_TEXT.unmeasured(name, "no checkpoint or program path was recorded");
+        return Err("no checkpoint or program path was recorded".into());
     };
     let t = text_sums(last, program);
     let n = last.processes.len() as u64;
     if t.resident_in < 2 {
-        return SHARED_TEXT.unmeasured(
-            name,
-            format!(
+        return Err(format!(
                 "precondition not met: {} of {n} instances have text of the program resident, so nothing is shared",
                 t.resident_in
-            ),
-        );
+            ));
     }
     let bound = t.max_rss_bytes + n * page;
-    SHARED_TEXT
-        .judged(
-            name,
-            verdict_of(t.pss_bytes <= bound),
-            format!(
+    Ok(Finding::new(
+t.pss_bytes <= bound,
+format!(
                 "{n} instances at {}: the program's executable mappings have Rss {} summed ({} in the largest \
                  instance) and Pss {} summed, against the bound of {} (one instance's Rss plus a page per \
                  instance): the text is in memory {:.1} times",
@@ -366,17 +280,16 @@ fn shared_text(variant: &VariantRecord, page: u64) -> ClaimRecord {
                 human_bytes(bound),
                 t.pss_bytes as f64 / t.max_rss_bytes.max(1) as f64
             ),
-        )
-        .with_measured(format!(
+format!(
             "Σ text Pss {} pages, one Rss {} pages",
             pages(t.pss_bytes, page),
             pages(t.max_rss_bytes, page)
-        ))
+        )))
 }
 
 /// The `n-N-kernel-delta` note: signed bytes per /proc/meminfo counter.
 fn kernel_delta(variant: &VariantRecord, label: &str) -> Option<BTreeMap<String, i64>> {
-    let text = variant.notes.get(&format!("{label}-kernel-delta"))?;
+    let text = variant.notes.get(&note::kernel_delta_at(label))?;
     text.split_whitespace()
         .map(|pair| {
             let (k, v) = pair.split_once('=')?;
@@ -385,14 +298,14 @@ fn kernel_delta(variant: &VariantRecord, label: &str) -> Option<BTreeMap<String,
         .collect()
 }
 
-fn copy_on_write(variant: &VariantRecord, page: u64) -> ClaimRecord {
-    let name = Some(variant.name.as_str());
+fn copy_on_write(v: &View<'_>) -> Judged {
+    let (variant, page) = (v.variant, v.page());
     let Some((_, last)) = ends(variant) else {
-        return COPY_ON_WRITE.unmeasured(name, "no checkpoint was measured");
+        return Err("no checkpoint was measured".into());
     };
     let children = last.processes.get(1..).unwrap_or_default();
     if children.is_empty() {
-        return COPY_ON_WRITE.unmeasured(name, "precondition not met: no child was forked");
+        return Err("precondition not met: no child was forked".into());
     }
     let mut rows = Vec::new();
     let mut holds = true;
@@ -414,22 +327,24 @@ fn copy_on_write(variant: &VariantRecord, page: u64) -> ClaimRecord {
             pages(w.private_dirty_bytes, page)
         ));
     }
-    COPY_ON_WRITE
-        .judged(name, verdict_of(holds), rows.join("; "))
-        .with_measured(format!(
+    Ok(Finding::new(
+        holds,
+        rows.join("; "),
+        format!(
             "≥ {} pages shared, ≤ {:.0}% copied",
             pages(least_shared, page),
             most_copied * 100.0
-        ))
+        ),
+    ))
 }
 
-fn page_tables(variant: &VariantRecord, page: u64) -> ClaimRecord {
-    let name = Some(variant.name.as_str());
+fn page_tables(v: &View<'_>) -> Judged {
+    let (variant, page) = (v.variant, v.page());
     let Some((_, last)) = ends(variant) else {
-        return PAGE_TABLES.unmeasured(name, "no checkpoint was measured");
+        return Err("no checkpoint was measured".into());
     };
     let Some(min_pte) = last.processes.iter().map(|p| p.totals.pte_bytes).min() else {
-        return PAGE_TABLES.unmeasured(name, "no instance was measured");
+        return Err("no instance was measured".into());
     };
     let n = last.processes.len() as i64;
     let vm_pte: u64 = last.processes.iter().map(|p| p.totals.pte_bytes).sum();
@@ -447,35 +362,31 @@ fn page_tables(variant: &VariantRecord, page: u64) -> ClaimRecord {
             )
         },
     );
-    PAGE_TABLES
-        .judged(
-            name,
-            verdict_of(min_pte >= SEED_PAGE_TABLE_PAGES * page),
-            format!(
-                "{n} instances: VmPTE at least {} pages in each ({} summed), against the seed's \
+    Ok(Finding::new(
+        min_pte >= SEED_PAGE_TABLE_PAGES * page,
+        format!(
+            "{n} instances: VmPTE at least {} pages in each ({} summed), against the seed's \
                  {SEED_PAGE_TABLE_PAGES}; no Rss or Pss figure includes them. {machine}",
-                pages(min_pte, page),
-                human_bytes(vm_pte),
-            ),
-        )
-        .with_measured(format!("VmPTE ≥ {} pages", pages(min_pte, page)))
+            pages(min_pte, page),
+            human_bytes(vm_pte),
+        ),
+        format!("VmPTE ≥ {} pages", pages(min_pte, page)),
+    ))
 }
 
-fn first_costs_more(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
+fn first_costs_more(st: &View<'_>, dy: &View<'_>) -> Judged {
+    let (st, dy, page) = (st.variant, dy.variant, st.page());
     let first = |v: &VariantRecord| {
         let c = v.checkpoints.first()?;
         (c.processes.len() == 1).then(|| sums(c))
     };
     let (Some(s), Some(d)) = (first(st), first(dy)) else {
-        return FIRST_COSTS_MORE
-            .unmeasured(None, "a prefork variant did not start with one instance");
+        return Err("a prefork variant did not start with one instance".into());
     };
     let more = s.pss_bytes as i64 - d.pss_bytes as i64;
-    FIRST_COSTS_MORE
-        .judged(
-            None,
-            verdict_of(more > (TOLERANCE_PAGES * page) as i64),
-            format!(
+    Ok(Finding::new(
+more > (TOLERANCE_PAGES * page) as i64,
+format!(
                 "one instance: Pss static {} (USS {}) vs dynamic {} (USS {}), {} pages more for the static one \
                  (tolerance {TOLERANCE_PAGES}); a dynamic instance's Pss divides libc's pages among every process \
                  on the machine that maps them",
@@ -485,23 +396,15 @@ fn first_costs_more(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimR
                 human_bytes(d.uss_bytes),
                 more / page as i64
             ),
-        )
-        .with_measured(format!("{:+} pages of Pss", more / page as i64))
+format!("{:+} pages of Pss", more / page as i64)))
 }
 
-fn marginal(
-    st: &VariantRecord,
-    dy: &VariantRecord,
-    exec: (Option<&VariantRecord>, Option<&VariantRecord>),
-    page: u64,
-) -> ClaimRecord {
+fn marginal(st: &View<'_>, dy: &View<'_>, exec: (Option<View<'_>>, Option<View<'_>>)) -> Judged {
+    let (st, dy, page) = (st.variant, dy.variant, st.page());
     let (Some((st_m, _, st_last)), Some((dy_m, _, dy_last))) =
         (marginal_bytes(st), marginal_bytes(dy))
     else {
-        return MARGINAL.unmeasured(
-            None,
-            "needs at least two instance counts in both prefork variants",
-        );
+        return Err("needs at least two instance counts in both prefork variants".into());
     };
     let per = |m: i64| {
         format!(
@@ -511,7 +414,7 @@ fn marginal(
         )
     };
     let exec_text = match exec {
-        (Some(se), Some(de)) => match (marginal_bytes(se), marginal_bytes(de)) {
+        (Some(se), Some(de)) => match (marginal_bytes(se.variant), marginal_bytes(de.variant)) {
             (Some((sm, ..)), Some((dm, ..))) => format!(
                 "; exec'd instead of forked: static {} and dynamic {} per extra instance",
                 per(sm),
@@ -522,10 +425,9 @@ fn marginal(
         _ => String::new(),
     };
     let smaller = if st_m < dy_m { "static" } else { "dynamic" };
-    MARGINAL.judged(
-        None,
-        verdict_of(st_m <= dy_m + (TOLERANCE_PAGES * page) as i64),
-        format!(
+    Ok(Finding::new(
+st_m <= dy_m + (TOLERANCE_PAGES * page) as i64,
+format!(
             "summed Pss per extra forked child: static {}, dynamic {}; {smaller} is smaller. Private_Dirty in \
              file mappings per instance: static {}, dynamic {} (the loader's relocations write the GOT and relro \
              pages of every dynamic process){exec_text}. Pss divides each shared page among every process on the \
@@ -536,42 +438,40 @@ fn marginal(
             human_bytes(st_last.file_dirty_bytes / st_last.instances.max(1)),
             human_bytes(dy_last.file_dirty_bytes / dy_last.instances.max(1)),
         ),
-    )
-    .with_measured(format!(
+format!(
         "{} vs {} pages per child",
         st_m / page as i64,
         dy_m / page as i64
-    ))
+    )))
 }
 
-fn one_copy(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
+fn one_copy(st: &View<'_>, dy: &View<'_>) -> Judged {
+    let (st, dy, page) = (st.variant, dy.variant, st.page());
     let (Some((_, st_last)), Some((dy_first, dy_last))) = (ends(st), ends(dy)) else {
-        return ONE_COPY.unmeasured(None, "no checkpoint was measured");
+        return Err("no checkpoint was measured".into());
     };
     if st_last.label != dy_last.label {
-        return ONE_COPY.unmeasured(None, "the two variants reached different checkpoints");
+        return Err("the two variants reached different checkpoints".into());
     }
     let (Some(program), Some(first)) = (programs::program_path(dy), dy_first.processes.first())
     else {
-        return ONE_COPY.unmeasured(None, "the dynamic program's path was not noted");
+        return Err("the dynamic program's path was not noted".into());
     };
     let libraries = programs::breakdown(first, program)
         .get(&Part::Libraries)
         .map_or(0, |f| f.rss_bytes);
     if libraries == 0 {
-        return ONE_COPY.unmeasured(
-            None,
-            "precondition not met: the dynamic instance had no library page resident",
+        return Err(
+            "precondition not met: the dynamic instance had no library page resident".into(),
         );
     }
     let (s, d) = (sums(st_last), sums(dy_last));
     let overhead = s.pss_bytes as i64 - d.pss_bytes as i64;
     let (low, high) = ((libraries / 2) as i64, (2 * libraries) as i64);
     let holds = (low..=high).contains(&overhead);
-    ONE_COPY.judged(
-        None,
-        verdict_of(holds),
-        format!(
+    Ok(Finding::new(
+holds,
+format!(
             "{} instances: summed Pss static {} vs dynamic {}, an overhead of {}{} ({} pages); one copy of the \
              library pages a dynamic instance has resident (loader and libc, Rss) is {} ({} pages), so the band is \
              {} to {} pages. The static file holds only the parts of libc it calls, and its overhead is paid once, \
@@ -594,17 +494,18 @@ fn one_copy(st: &VariantRecord, dy: &VariantRecord, page: u64) -> ClaimRecord {
                 ""
             }
         ),
-    )
-    .with_measured(format!(
+format!(
         "{:+} pages against {} to {}",
         overhead / page as i64,
         low / page as i64,
         high / page as i64
-    ))
+    )))
 }
 
 #[cfg(test)]
 mod tests {
+    use experiments::catalog::static_dynamic::checkpoint;
+
     use super::*;
     use crate::model::Status;
 
@@ -635,22 +536,30 @@ mod tests {
         assert!(kernel_delta(&bad, "n-8").is_none());
     }
 
-    #[test]
-    fn quick_runs_use_fewer_instances_with_the_same_claims() {
-        assert!(QUICK_COUNTS.iter().max() < FULL_COUNTS.iter().max());
-        assert_eq!(QUICK_COUNTS[0], 1);
-        assert!(
-            FULL_COUNTS.iter().all(|&n| n <= 32),
-            "a checkpoint line holds 32 roles"
-        );
-    }
-
     use crate::elf::PROGRAM_PATH_NOTE;
     use crate::experiment::programs::fixtures::{self, mapping, PAGE};
     use crate::model::ProcessRecord;
 
     const PROGRAM: &str = "/srv";
     const LIBC: &str = "/lib/libc.so.6";
+
+    /// The verdict `judge` gives on variant `v`.
+    fn verdict_by(judge: fn(&View<'_>) -> Judged, v: &VariantRecord) -> Verdict {
+        let env = fixtures::env();
+        let view = View { variant: v, env: &env };
+        RSS_OVERSTATES.record(None, judge(&view)).verdict
+    }
+
+    /// The verdict `judge` gives on the static and dynamic variants `st`, `dy`.
+    fn pair_verdict_by(
+        judge: fn(&View<'_>, &View<'_>) -> Judged,
+        st: &VariantRecord,
+        dy: &VariantRecord,
+    ) -> Verdict {
+        let env = fixtures::env();
+        let view = |variant| View { variant, env: &env };
+        FIRST_COSTS_MORE.record(None, judge(&view(st), &view(dy))).verdict
+    }
 
     /// One instance: `text_rss` pages of program text with `text_pss` of Pss,
     /// `lib_rss` pages of libc, `pss` pages of Pss in all, VmPTE `pte` pages.
@@ -670,7 +579,7 @@ mod tests {
     fn run(name: &str, checkpoints: Vec<Vec<ProcessRecord>>) -> VariantRecord {
         let cps = checkpoints
             .into_iter()
-            .map(|ps| fixtures::checkpoint(&format!("n-{}", ps.len()), ps))
+            .map(|ps| fixtures::checkpoint(&checkpoint::n(ps.len()), ps))
             .collect();
         let mut v = fixtures::variant(name, cps);
         v.notes.insert(PROGRAM_PATH_NOTE.into(), PROGRAM.into());
@@ -705,10 +614,10 @@ mod tests {
                     instance(100, 50, 50, pss, 6),
                 ]],
             );
-            assert_eq!(rss_overstates(&v, PAGE).verdict, verdict, "Pss {pss}");
+            assert_eq!(verdict_by(rss_overstates, &v), verdict, "Pss {pss}");
         }
         let one = run("static-exec", vec![vec![instance(100, 100, 50, 150, 6)]]);
-        assert_eq!(rss_overstates(&one, PAGE).verdict, Verdict::Inconclusive);
+        assert_eq!(verdict_by(rss_overstates, &one), Verdict::Inconclusive);
     }
 
     #[test]
@@ -722,10 +631,10 @@ mod tests {
             )
         };
         // 4 × 26 = 104 = 100 + 4 pages: the boundary.
-        assert_eq!(shared_text(&four(26), PAGE).verdict, Verdict::Confirmed);
-        assert_eq!(shared_text(&four(27), PAGE).verdict, Verdict::Refuted);
+        assert_eq!(verdict_by(shared_text, &four(26)), Verdict::Confirmed);
+        assert_eq!(verdict_by(shared_text, &four(27)), Verdict::Refuted);
         // Private copies: each instance's text counted whole.
-        assert_eq!(shared_text(&four(100), PAGE).verdict, Verdict::Refuted);
+        assert_eq!(verdict_by(shared_text, &four(100)), Verdict::Refuted);
         // Only one instance has text resident: nothing was shared.
         let lone = run(
             "static-prefork",
@@ -734,7 +643,7 @@ mod tests {
                 instance(0, 0, 50, 50, 6),
             ]],
         );
-        assert_eq!(shared_text(&lone, PAGE).verdict, Verdict::Inconclusive);
+        assert_eq!(verdict_by(shared_text, &lone), Verdict::Inconclusive);
     }
 
     #[test]
@@ -745,8 +654,8 @@ mod tests {
                 vec![vec![instance(1, 1, 1, 1, 9), instance(1, 1, 1, 1, pte)]],
             )
         };
-        assert_eq!(page_tables(&v(3), PAGE).verdict, Verdict::Confirmed);
-        assert_eq!(page_tables(&v(2), PAGE).verdict, Verdict::Refuted);
+        assert_eq!(verdict_by(page_tables, &v(3)), Verdict::Confirmed);
+        assert_eq!(verdict_by(page_tables, &v(2)), Verdict::Refuted);
     }
 
     #[test]
@@ -759,7 +668,7 @@ mod tests {
         ] {
             let st = grown("static-prefork", static_pss, 2, 30);
             assert_eq!(
-                first_costs_more(&st, &dy, PAGE).verdict,
+                pair_verdict_by(first_costs_more, &st, &dy),
                 verdict,
                 "{static_pss}"
             );
@@ -773,12 +682,12 @@ mod tests {
         // Static: 100 -> 2 × 61 = 122, 22 pages per extra child: the boundary.
         let st = grown("static-prefork", 100, 2, 61);
         assert_eq!(
-            marginal(&st, &dy, (None, None), PAGE).verdict,
+            pair_verdict_by(|st, dy| marginal(st, dy, (None, None)), &st, &dy),
             Verdict::Confirmed
         );
         let st = grown("static-prefork", 100, 2, 62);
         assert_eq!(
-            marginal(&st, &dy, (None, None), PAGE).verdict,
+            pair_verdict_by(|st, dy| marginal(st, dy, (None, None)), &st, &dy),
             Verdict::Refuted
         );
     }
@@ -789,7 +698,7 @@ mod tests {
         let dy = grown("dynamic-prefork", 40, 2, 30);
         let case = |static_each: u64| {
             let st = grown("static-prefork", 100, 2, static_each);
-            one_copy(&st, &dy, PAGE).verdict
+            pair_verdict_by(one_copy, &st, &dy)
         };
         // Summed Pss 60 for dynamic; static 2 × each.
         assert_eq!(case(43), Verdict::Confirmed, "26 pages over");
@@ -818,12 +727,12 @@ mod tests {
                 "static-prefork",
                 vec![vec![child(0, 4), child(shared, copied)]],
             );
-            copy_on_write(&v, PAGE).verdict
+            verdict_by(copy_on_write, &v)
         };
         assert_eq!(case(1, 3), Verdict::Confirmed);
         assert_eq!(case(0, 4), Verdict::Refuted);
         assert_eq!(case(0, 3), Verdict::Refuted, "nothing left shared");
         let lone = run("static-prefork", vec![vec![child(0, 4)]]);
-        assert_eq!(copy_on_write(&lone, PAGE).verdict, Verdict::Inconclusive);
+        assert_eq!(verdict_by(copy_on_write, &lone), Verdict::Inconclusive);
     }
 }

@@ -1,0 +1,210 @@
+//! The claims of tiny-malloc, each with its criterion and its judge. Most are
+//! judged on every build; the stack claim depends on the stack limit, and the
+//! static and minimal builds answer claims of their own.
+
+use experiments::catalog::tiny_malloc::variant;
+
+use super::super::kit::{self, Judged, View};
+use super::super::Claim;
+use super::judges::{
+    bss_anonymous, data_private, malloc_mmap, malloc_page, near_minimum, page_tables,
+    seed_figures, separate_pages, stack_reservation, stack_under_limit, text_pages,
+};
+use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
+use crate::system::Environment;
+
+const SOURCE: &str = "004_27fc77f6d1b07880.txt";
+pub(super) const MALLOC_PAGE: Claim = Claim {
+    id: "malloc-takes-a-page-per-call",
+    source: SOURCE,
+    statement: "Each of the five small mallocs takes a whole new page of memory, as Bernstein read FreeBSD 4.8's figures.",
+    criterion: "anonymous resident memory (RssAnon) after-mallocs minus before-mallocs, in whole pages, is at least 5 (one page per call, the seed's own reading); fewer than 5 pages refutes",
+};
+const MALLOC_MMAP: Claim = Claim {
+    id: "malloc-adds-an-anonymous-mmap",
+    source: SOURCE,
+    statement: "Besides its pages, malloc takes another page for an anonymous mmap (Bernstein).",
+    criterion: "over the five mallocs, the anonymous mappings other than [heap], [stack] and the program's bss grow in number or in total Size; neither growing refutes",
+};
+const SEED_FIGURES: Claim = Claim {
+    id: "static-program-takes-44k-rss-168k-vsz",
+    source: SOURCE,
+    statement: "A static C program making five small mallocs ends up with about 44 KB RSS and 168 KB VSZ (FreeBSD 4.8).",
+    criterion: "static build at after-mallocs: resident pages (Rss summed over smaps) within 11 ± 5 pages (44 KB, tolerance half the seed's page count, rounded down) and VmSize within 42 ± 21 pages (168 KB, the same half); outside either band refutes",
+};
+const TEXT_PAGES: Claim = Claim {
+    id: "static-text-segment-is-3-pages",
+    source: SOURCE,
+    statement: "The static program's text segment is 3 pages (FreeBSD 4.8's libc).",
+    criterion: "static build: Size of the program file's executable mapping within 3 ± 1 pages (the seed's figure; one page for where the segment's ends fall); outside refutes",
+};
+const NEAR_MINIMUM: Claim = Claim {
+    id: "small-program-fits-in-a-few-pages",
+    source: SOURCE,
+    statement: "Nothing stops a small program from fitting in one page per process; two or three pages can be excused (Bernstein).",
+    criterion: "minimal build (no C library) at after-mallocs: resident pages (Rss summed over smaps) at most 3, the seed's 'two or three can be excused'; more refutes",
+};
+const SEPARATE_PAGES: Claim = Claim {
+    id: "text-and-data-need-separate-pages",
+    source: SOURCE,
+    statement: "Text must be read-only because it is shared, data and bss read-write, so the two must be placed in separate pages (Roberson).",
+    criterion: "no mapping of the program (its file's mappings and the anonymous bss after them) is both writable and executable, and both kinds exist: a page has one protection, so text and data in W^X mappings lie in separate pages; one W+X mapping refutes, no tolerance",
+};
+const DATA_PRIVATE: Claim = Claim {
+    id: "data-changes-are-private-copies",
+    source: SOURCE,
+    statement: "Data is read-write but cannot be written out to its backing file: changes are private, while text stays unmodified and shareable (Roberson).",
+    criterion: "the program file's writable mappings are private (perms end in p), every resident page of them that is dirty is an anonymous private copy (Private_Dirty equals Anonymous), and its executable mappings have no dirty page; inconclusive when the file has no writable mapping with a resident page",
+};
+const BSS_ANONYMOUS: Claim = Claim {
+    id: "bss-is-not-mapped-from-the-file",
+    source: SOURCE,
+    statement: "BSS is a pseudo section, not mapped from the file: its pages beyond the file's data are anonymous (Roberson).",
+    criterion: "the pages of the writable PT_LOAD segment that lie wholly past its file contents (page arithmetic on p_vaddr, p_filesz, p_memsz) are covered by the anonymous mapping right after the program file's: its Size in pages is at least that count, exactly; inconclusive when the segment has no such page",
+};
+const PAGE_TABLES: Claim = Claim {
+    id: "every-process-needs-page-tables",
+    source: SOURCE,
+    statement: "Even the smallest process needs pages for page tables, at least three on x86 (Roberson).",
+    criterion: "VmPTE at after-mallocs is at least 3 pages (the seed's count); VmPTE leaves out the top-level page, so the comparison leans against the seed",
+};
+const STACK_RESERVATION: Claim = Claim {
+    id: "stack-reservation-is-address-space-not-memory",
+    source: SOURCE,
+    statement: "About 32 pages of the address space are the initial stack reservation; they cost no memory, only the pages used are resident (Roberson).",
+    criterion: "the [stack] mapping's Size is at least 32 pages (the seed's reservation) and its Rss at most a quarter of its Size (most of the reservation not resident); either failing refutes",
+};
+
+const STACK_UNDER_LIMIT: Claim = Claim {
+    id: "stack-reservation-stays-under-a-4k-limit",
+    source: SOURCE,
+    statement: "The 32-page (131072-byte) initial stack reservation is made even when the stack is hard-limited to 4K before exec (Bernstein's observation).",
+    criterion: "minimal build started with RLIMIT_STACK at 4096 bytes (checked in the experiment's note) and randomisation off (so the stack's place within its page is the same in every run): its [stack] mapping's Size is at least 32 pages; fewer refutes; inconclusive if the limit was not in force",
+};
+
+/// Every claim, in the order they are judged.
+pub(super) static CLAIMS: [Claim; 11] = [
+    MALLOC_PAGE,
+    MALLOC_MMAP,
+    PAGE_TABLES,
+    SEPARATE_PAGES,
+    DATA_PRIVATE,
+    BSS_ANONYMOUS,
+    STACK_RESERVATION,
+    STACK_UNDER_LIMIT,
+    SEED_FIGURES,
+    TEXT_PAGES,
+    NEAR_MINIMUM,
+];
+
+const MALLOC_EXPECTED: &str =
+    "glibc's malloc (and Rust's std, and the minimal build's bump allocator) carves small blocks \
+    out of one brk heap; 1076 bytes fit in one page, so the five calls cost at most a page or two";
+const MMAP_EXPECTED: &str = "glibc's malloc (which Rust's std calls too) mmaps only requests of 128 KiB or more \
+    (M_MMAP_THRESHOLD) and serves small ones from the brk heap; the minimal build's allocator uses brk alone";
+const STATIC_EXPECTED: &str =
+    "glibc's static start-up runs far more code than FreeBSD 4.8's, and fault-around maps up to \
+    16 cached pages of the file around every text fault, so hundreds of KiB of text are resident";
+const TEXT_EXPECTED: &str =
+    "a static glibc program links some 600 KiB of libc code (printf, locale, malloc, start-up), \
+    against FreeBSD 4.8's few KiB";
+const LIMIT_EXPECTED: &str = "Linux's exec caps the stack mapping's initial extent at RLIMIT_STACK (setup_arg_pages in \
+    fs/exec.c expands it by 128 KiB only within the limit), so under a 4 KiB limit the stack is the page or two exec \
+    filled";
+const MINIMUM_EXPECTED: &str = "on Linux the least is four pages: text and data need separate pages (different \
+    protections), the heap's first page holds the mallocs, and exec writes arguments, environment and auxiliary vector \
+    into a stack page";
+
+/// A claim with its judge and, when current kernels are expected to refute
+/// it, why.
+type ExpectedCase = (Claim, fn(&View<'_>) -> Judged, Option<&'static str>);
+
+/// The claims judged on every build, the stack's last (see [`stack_case`]).
+static COMMON: [ExpectedCase; 6] = [
+    (MALLOC_PAGE, malloc_page, Some(MALLOC_EXPECTED)),
+    (MALLOC_MMAP, malloc_mmap, Some(MMAP_EXPECTED)),
+    (PAGE_TABLES, page_tables, None),
+    (SEPARATE_PAGES, separate_pages, None),
+    (DATA_PRIVATE, data_private, None),
+    (BSS_ANONYMOUS, bss_anonymous, None),
+];
+
+/// The stack claim of a build: under the seed's 4 KiB limit, or the ordinary
+/// reservation.
+fn stack_case(name: &str) -> ExpectedCase {
+    if name == variant::MINIMAL_STACK_4K {
+        (STACK_UNDER_LIMIT, stack_under_limit, Some(LIMIT_EXPECTED))
+    } else {
+        (STACK_RESERVATION, stack_reservation, None)
+    }
+}
+
+/// The claims only one build answers, with that build.
+static OWN: [(&str, ExpectedCase); 3] = [
+    (variant::STATIC, (SEED_FIGURES, seed_figures, Some(STATIC_EXPECTED))),
+    (variant::STATIC, (TEXT_PAGES, text_pages, Some(TEXT_EXPECTED))),
+    (variant::MINIMAL, (NEAR_MINIMUM, near_minimum, Some(MINIMUM_EXPECTED))),
+];
+
+/// Judges every build's claims, then makes the claims of a build that did not
+/// run to its end (or did not run) inconclusive, with the reason.
+pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
+    let mut claims = Vec::new();
+    for variant in &record.variants {
+        let name = variant.name.as_str();
+        let cases = COMMON.iter().copied().chain([stack_case(name)]);
+        if let Some(why) = kit::not_run_reason(variant) {
+            claims.extend(cases.map(|(c, ..)| c.unmeasured(Some(name), why.clone())));
+            continue;
+        }
+        let view = View { variant, env };
+        let own = OWN.iter().filter(|(v, _)| *v == name).map(|(_, case)| *case);
+        for (claim, judge, expected) in cases.chain(own) {
+            let record = view.verdict(&claim, judge(&view));
+            claims.push(match expected {
+                Some(reason) => record.expecting(Verdict::Refuted, reason),
+                None => record,
+            });
+        }
+    }
+    for (name, (claim, ..)) in OWN {
+        match record.variants.iter().find(|v| v.name == name) {
+            Some(v) => {
+                if let Some(why) = kit::not_run_reason(v) {
+                    claims.push(claim.unmeasured(Some(name), why));
+                }
+            }
+            None => claims.push(claim.unmeasured(Some(name), "the variant did not run")),
+        }
+    }
+    claims
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::judges::tests::{minimal_process, with_after};
+    use super::*;
+    use crate::experiment::programs::fixtures;
+    use crate::model::Status;
+
+    #[test]
+    fn every_judged_claim_is_declared_with_a_criterion() {
+        let v = with_after(minimal_process(1, (33, 1)));
+        let record = ExperimentRecord {
+            name: "tiny-malloc".into(),
+            status: Status::Ok,
+            reason: None,
+            params: BTreeMap::new(),
+            variants: vec![v],
+            claims: Vec::new(),
+            summary: Vec::new(),
+            fault_costs: Vec::new(),
+        };
+        for claim in judge(&record, &fixtures::env()) {
+            let declared = CLAIMS.iter().find(|c| c.id == claim.id).expect("declared");
+            assert!(!declared.criterion.is_empty(), "{}", claim.id);
+        }
+    }
+}
