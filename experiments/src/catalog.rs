@@ -101,6 +101,15 @@ pub struct LaunchArgs {
     pub no_aslr: bool,
 }
 
+/// The notes every program launch sends (`program::prepare`), listed in each
+/// of the three contracts.
+pub mod launch_note {
+    /// Whether address-space randomisation was on for the program.
+    pub const ASLR: &str = "aslr";
+    /// The program's file, for the ELF facts the harness reads from it.
+    pub const PROGRAM_PATH: &str = "program_path";
+}
+
 /// The `mmap-file` experiment's contract.
 pub mod mmap_file {
     use super::ExperimentInfo;
@@ -407,8 +416,7 @@ pub mod tiny_malloc {
     /// Keys of the notes it sends.
     pub mod note {
         #![allow(missing_docs)] // each name is its own documentation
-        pub const ASLR: &str = "aslr";
-        pub const PROGRAM_PATH: &str = "program_path";
+        pub use crate::catalog::launch_note::{ASLR, PROGRAM_PATH};
         pub const STACK_LIMIT_BYTES: &str = "stack_limit_bytes";
     }
 
@@ -529,8 +537,7 @@ pub mod static_dynamic {
     /// Keys of the notes it sends.
     pub mod note {
         #![allow(missing_docs)] // each name is its own documentation
-        pub const ASLR: &str = "aslr";
-        pub const PROGRAM_PATH: &str = "program_path";
+        pub use crate::catalog::launch_note::{ASLR, PROGRAM_PATH};
         pub const KERNEL_DELTA: &str = "n-*-kernel-delta";
 
         /// The note with the /proc/meminfo counters' change over starting the
@@ -644,8 +651,7 @@ pub mod strip {
     /// Keys of the notes it sends.
     pub mod note {
         #![allow(missing_docs)] // each name is its own documentation
-        pub const ASLR: &str = "aslr";
-        pub const PROGRAM_PATH: &str = "program_path";
+        pub use crate::catalog::launch_note::{ASLR, PROGRAM_PATH};
     }
 
     /// Name, summary, sources and the names both sides use.

@@ -14,6 +14,8 @@ use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::catalog::launch_note;
+
 /// Overrides where the programs are looked for.
 pub const DIR_VARIABLE: &str = "VMLAB_PROGRAMS_DIR";
 
@@ -61,13 +63,16 @@ pub fn prepare(session: &mut crate::Session, name: &str, no_aslr: bool) -> io::R
     };
     if no_aslr {
         match disable_aslr_for_children() {
-            Ok(()) => session.note("aslr", "off")?,
-            Err(e) => session.note("aslr", format_args!("on (personality failed: {e})"))?,
+            Ok(()) => session.note(launch_note::ASLR, "off")?,
+            Err(e) => session.note(
+                launch_note::ASLR,
+                format_args!("on (personality failed: {e})"),
+            )?,
         }
     } else {
-        session.note("aslr", "on")?;
+        session.note(launch_note::ASLR, "on")?;
     }
-    session.note("program_path", path.display())?;
+    session.note(launch_note::PROGRAM_PATH, path.display())?;
     Ok(path)
 }
 

@@ -20,7 +20,7 @@ pub use crate::model::LoadSegment;
 use crate::model::{BinaryFacts, Linking, VariantRecord};
 
 /// The note an experiment leaves with the path of the program it measured.
-pub const PROGRAM_PATH_NOTE: &str = "program_path";
+pub const PROGRAM_PATH_NOTE: &str = experiments::catalog::launch_note::PROGRAM_PATH;
 /// The note the harness adds when that program's file could not be read.
 pub const BINARY_ERROR_NOTE: &str = "binary_error";
 
