@@ -37,7 +37,6 @@ fn pfns(v: &Value, label: &str, role: &str) -> Vec<(u64, Option<u64>)> {
         .collect()
 }
 
-#[test]
 fn fork_shares_every_page_until_the_child_writes_it() {
     let run = HarnessRun::new(&["run", "fork-cow", "--quick", "--format", "json"]);
     run.assert_code(0);
@@ -182,3 +181,7 @@ fn fork_shares_every_page_until_the_child_writes_it() {
     );
     run.assert_scratch_empty();
 }
+
+crate::tests![
+    fork_shares_every_page_until_the_child_writes_it,
+];

@@ -12,7 +12,6 @@ fn quick_run() -> (HarnessRun, Value) {
     (run, json)
 }
 
-#[test]
 fn mmap_file_measures_vsz_rss_and_faults_as_the_seed_describes() {
     let (run, json) = quick_run();
     let page = page_size();
@@ -80,7 +79,6 @@ fn mmap_file_measures_vsz_rss_and_faults_as_the_seed_describes() {
     run.assert_scratch_empty();
 }
 
-#[test]
 fn the_protocol_adds_no_faults_and_no_rss() {
     let (run, json) = quick_run();
     for v in json["experiments"][0]["variants"]
@@ -105,7 +103,6 @@ fn the_protocol_adds_no_faults_and_no_rss() {
     }
 }
 
-#[test]
 fn every_claim_gets_a_measured_verdict() {
     let (run, json) = quick_run();
     let claims = json["experiments"][0]["claims"].as_array().expect("claims");
@@ -136,7 +133,6 @@ fn every_claim_gets_a_measured_verdict() {
     }
 }
 
-#[test]
 fn results_are_written_as_json_markdown_csv_and_raw_text() {
     let (run, json) = quick_run();
     let dir = run.run_dir();
@@ -181,3 +177,10 @@ fn results_are_written_as_json_markdown_csv_and_raw_text() {
     let smaps = std::fs::read_to_string(&raw).unwrap_or_else(|e| panic!("{}: {e}", raw.display()));
     assert!(smaps.contains("VmFlags"));
 }
+
+crate::tests![
+    mmap_file_measures_vsz_rss_and_faults_as_the_seed_describes,
+    the_protocol_adds_no_faults_and_no_rss,
+    every_claim_gets_a_measured_verdict,
+    results_are_written_as_json_markdown_csv_and_raw_text,
+];

@@ -6,17 +6,6 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// Prints `SKIP: reason` and returns from the test when `cond` does not hold.
-#[macro_export]
-macro_rules! skip_unless {
-    ($cond:expr, $reason:expr) => {
-        if !$cond {
-            eprintln!("SKIP: {}", $reason);
-            return;
-        }
-    };
-}
-
 /// The harness binary under test.
 pub fn harness_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_harness"))
