@@ -59,7 +59,7 @@ fn step_mode_without_a_terminal_is_a_clear_error() {
 }
 
 fn charts_are_valid_svg_with_named_series_and_are_embedded_in_the_report() {
-    let run = HarnessRun::new(&["run", "mmap-file", "--quick", "--format", "json"]);
+    let run = crate::util::shared_run(crate::mmap_file::QUICK);
     run.assert_code(0);
     let dir = run.run_dir();
     let report = std::fs::read_to_string(dir.join("results.md")).expect("results.md");

@@ -1,12 +1,19 @@
 //! The real mmap-file experiment at --quick size, judged on measured values with
 //! tolerances derived from the page size.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
-use crate::util::{page_size, process, region, u64_at, variant, HarnessRun};
+use crate::util::{page_size, process, region, shared_run, u64_at, variant, HarnessRun};
 
-fn quick_run() -> (HarnessRun, Value) {
-    let run = HarnessRun::new(&["run", "mmap-file", "--quick", "--format", "json"]);
+/// The command line of mmap-file's quick run, which these tests and the
+/// classroom's share.
+pub const QUICK: &[&str] = &["run", "mmap-file", "--quick", "--format", "json"];
+
+/// The shared quick run of mmap-file, checked to have succeeded.
+fn quick_run() -> (Arc<HarnessRun>, Value) {
+    let run = shared_run(QUICK);
     run.assert_code(0);
     let json = run.json();
     (run, json)

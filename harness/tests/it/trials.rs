@@ -88,7 +88,9 @@ pub fn main(modules: &[fn() -> Vec<Test>]) -> ! {
     if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
         panic!("test {} is registered twice", twice[0]);
     }
-    libtest_mimic::run(&args, tests.into_iter().map(trial).collect()).exit()
+    let conclusion = libtest_mimic::run(&args, tests.into_iter().map(trial).collect());
+    crate::util::drop_shared_runs();
+    conclusion.exit()
 }
 
 /// With this runner a `#[test]` attribute compiles to nothing, so a test

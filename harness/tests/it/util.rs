@@ -1,8 +1,10 @@
 //! Running the real harness binary, with failures that print everything needed
 //! to debug them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
@@ -111,6 +113,35 @@ impl HarnessRun {
             "left behind: {left:?}\n{}",
             self.describe()
         );
+    }
+}
+
+/// One run per command line for the whole test process, shared by the tests
+/// that only read its results (stdout, results folder): an experiment's quick
+/// run costs seconds, and repeating it per test adds nothing. A test that
+/// interrupts, breaks or repeats a run, or writes into its folder, makes its own
+/// with [`HarnessRun::new`].
+static SHARED: OnceLock<Mutex<HashMap<Vec<String>, Arc<OnceLock<Arc<HarnessRun>>>>>> =
+    OnceLock::new();
+
+/// The shared run of `harness ARGS` (started by the first test that asks;
+/// runs of different command lines go on in parallel).
+pub fn shared_run(args: &[&str]) -> Arc<HarnessRun> {
+    let key: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let slot = SHARED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_default()
+        .clone();
+    slot.get_or_init(|| Arc::new(HarnessRun::new(args))).clone()
+}
+
+/// Removes the shared runs' folders; called once the tests are over.
+pub fn drop_shared_runs() {
+    if let Some(runs) = SHARED.get() {
+        runs.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
