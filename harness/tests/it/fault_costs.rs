@@ -98,6 +98,14 @@ fn fault_costs_counts_one_fault_per_page_where_each_kind_says_so() {
     let summary = exp["summary"][0]["rows"]
         .as_array()
         .expect("a price list table");
+    // The list above is this test's expectation, not a copy it checks itself
+    // against: a kind the run prices that the list lacks fails here too.
+    for c in costs {
+        assert!(
+            KINDS.iter().any(|k| c["kind"] == *k),
+            "priced but unknown to this test: {c:#}"
+        );
+    }
     for kind in KINDS {
         match costs.iter().find(|c| c["kind"] == kind) {
             Some(c) => {
