@@ -179,7 +179,11 @@ fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
             after["totals"]["pte_bytes"]
         );
     }
-    assert!(measured > 0, "no tiny-malloc variant ran\n{}", run.describe());
+    assert!(
+        measured > 0,
+        "no tiny-malloc variant ran\n{}",
+        run.describe()
+    );
     let minimal = variant(&json, "tiny-malloc", "minimal");
     skip_unless!(ran(minimal, &run), "the minimal variant was not built");
     // Its file: one executable segment and one writable one, a page each.

@@ -182,6 +182,4 @@ fn fork_shares_every_page_until_the_child_writes_it() {
     run.assert_scratch_empty();
 }
 
-crate::tests![
-    fork_shares_every_page_until_the_child_writes_it,
-];
+crate::tests![fork_shares_every_page_until_the_child_writes_it,];

@@ -1035,7 +1035,9 @@ fn a_variant_killed_by_the_oom_killer_says_so_and_the_limit_is_recorded() {
     skip_unless!(is_root(), "making a memory cgroup needs root");
     let limit = 96 << 20;
     let Some(cgroup) = TestCgroup::create(limit) else {
-        crate::trials::skip("no writable memory cgroup (v1 memory or v2 with the memory controller)");
+        crate::trials::skip(
+            "no writable memory cgroup (v1 memory or v2 with the memory controller)",
+        );
     };
     let sandbox = Sandbox::new();
     let bins = sandbox.root.path().join("bins");

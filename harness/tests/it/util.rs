@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use harness::model::{ProcessRecord, RegionRecord, RunRecord, VariantRecord};
 use serde_json::Value;
 
 /// The harness binary under test.
@@ -79,6 +80,12 @@ impl HarnessRun {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.describe()))
     }
 
+    /// Stdout as a typed run record (for `--format json`).
+    pub fn record(&self) -> RunRecord {
+        serde_json::from_slice(&self.output.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not a run record ({e})\n{}", self.describe()))
+    }
+
     /// Asserts the exit code.
     pub fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
@@ -121,8 +128,10 @@ impl HarnessRun {
 /// run costs seconds, and repeating it per test adds nothing. A test that
 /// interrupts, breaks or repeats a run, or writes into its folder, makes its own
 /// with [`HarnessRun::new`].
-static SHARED: OnceLock<Mutex<HashMap<Vec<String>, Arc<OnceLock<Arc<HarnessRun>>>>>> =
-    OnceLock::new();
+static SHARED: OnceLock<Mutex<HashMap<Vec<String>, SharedSlot>>> = OnceLock::new();
+
+/// A shared run, filled once by the first test that asks for it.
+type SharedSlot = Arc<OnceLock<Arc<HarnessRun>>>;
 
 /// The shared run of `harness ARGS` (started by the first test that asks;
 /// runs of different command lines go on in parallel).
@@ -190,4 +199,32 @@ pub fn region<'a>(process: &'a Value, name: &str) -> &'a Value {
         .as_array()
         .and_then(|a| a.iter().find(|r| r["name"] == name))
         .unwrap_or_else(|| panic!("no region {name} in {process:#}"))
+}
+
+/// The variant `name` of the experiment `experiment` in a run record.
+pub fn record_variant<'a>(run: &'a RunRecord, experiment: &str, name: &str) -> &'a VariantRecord {
+    run.experiments
+        .iter()
+        .find(|e| e.name == experiment)
+        .unwrap_or_else(|| panic!("no experiment {experiment}"))
+        .variants
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no variant {name} in {experiment}"))
+}
+
+/// The snapshot of the process `role` at checkpoint `label` of a variant.
+pub fn snapshot<'a>(variant: &'a VariantRecord, label: &str, role: &str) -> &'a ProcessRecord {
+    variant
+        .checkpoint(label)
+        .unwrap_or_else(|| panic!("no checkpoint {label} in variant {}", variant.name))
+        .process(role)
+        .unwrap_or_else(|| panic!("no process {role} at {label} in variant {}", variant.name))
+}
+
+/// The declared region `name` of a process snapshot.
+pub fn record_region<'a>(process: &'a ProcessRecord, name: &str) -> &'a RegionRecord {
+    process
+        .region(name)
+        .unwrap_or_else(|| panic!("no region {name} in process {}", process.role))
 }
