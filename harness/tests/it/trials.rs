@@ -7,9 +7,11 @@
 //! A test is a plain `fn()` that panics on failure, registered with
 //! [`tests!`](crate::tests) in its module and listed once in `main`. It skips
 //! with [`skip`] (or `skip_unless!`), from any depth. The usual arguments work:
-//! a name filter, `--exact`, `--skip`, `--list`, `--ignored`,
-//! `--include-ignored`, `--test-threads`. Unlike libtest, output is not
-//! captured: what a test prints shows as it runs.
+//! one name filter, `--exact`, `--skip`, `--list`, `--test-threads`. With
+//! `--include-ignored` a skip fails the test instead, for a machine that must
+//! have everything (`--ignored` selects nothing: no test is ignored before it
+//! runs). Unlike libtest, output is not captured: what a test prints shows as
+//! it runs.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
@@ -61,12 +63,18 @@ macro_rules! tests {
 
 /// A registered test as a trial: a [`skip`] becomes an ignored outcome with its
 /// reason; any other panic fails the test (its message was printed by the hook).
-fn trial(test: Test) -> Trial {
+/// Under `--include-ignored` a skip is a failure.
+fn trial(test: Test, strict: bool) -> Trial {
     let body = test.body;
     Trial::ignorable_test(test.name, move || {
         match catch_unwind(AssertUnwindSafe(body)) {
             Ok(()) => Ok(Completion::Completed),
             Err(payload) => match payload.downcast::<Skip>() {
+                Ok(skip) if strict => Err(format!(
+                    "cannot run here ({}), and --include-ignored asks for every test",
+                    skip.0
+                )
+                .into()),
                 Ok(skip) => Ok(Completion::ignored_with(skip.0)),
                 Err(panic) => resume_unwind(panic),
             },
@@ -88,7 +96,9 @@ pub fn main(modules: &[fn() -> Vec<Test>]) -> ! {
     if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
         panic!("test {} is registered twice", twice[0]);
     }
-    let conclusion = libtest_mimic::run(&args, tests.into_iter().map(trial).collect());
+    let strict = args.include_ignored;
+    let trials = tests.into_iter().map(|t| trial(t, strict)).collect();
+    let conclusion = libtest_mimic::run(&args, trials);
     crate::util::drop_shared_runs();
     conclusion.exit()
 }
