@@ -841,8 +841,11 @@ fn disk_trouble_mid_run(trouble: &str, expected: &str) {
     };
     let bins = sandbox.root.path().join("bins");
     std::fs::create_dir(&bins).expect("mkdir");
-    std::os::unix::fs::symlink(real_experiments().join("anatomy"), bins.join("anatomy"))
-        .expect("link");
+    std::os::unix::fs::symlink(
+        real_experiments().join("vmlab-anatomy"),
+        bins.join("vmlab-anatomy"),
+    )
+    .expect("link");
     let trouble = trouble.replace("{disk}", &mount.display().to_string());
     fake_experiment(
         &bins,
