@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use crate::util::{harness_bin, HarnessRun};
 
-#[test]
 fn explain_exists_for_every_listed_experiment() {
     for e in harness::experiment::registry() {
         let name = e.info().name;
@@ -40,7 +39,6 @@ fn explain_exists_for_every_listed_experiment() {
     }
 }
 
-#[test]
 fn explain_of_an_unknown_experiment_exits_with_code_2() {
     let output = Command::new(harness_bin())
         .args(["explain", "nope"])
@@ -50,7 +48,6 @@ fn explain_of_an_unknown_experiment_exits_with_code_2() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown experiment 'nope'"));
 }
 
-#[test]
 fn step_mode_without_a_terminal_is_a_clear_error() {
     let output = Command::new(harness_bin())
         .args(["run", "mmap-file", "--quick", "--step"])
@@ -61,9 +58,8 @@ fn step_mode_without_a_terminal_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("--step needs a terminal"));
 }
 
-#[test]
 fn charts_are_valid_svg_with_named_series_and_are_embedded_in_the_report() {
-    let run = HarnessRun::new(&["run", "mmap-file", "--quick", "--format", "json"]);
+    let run = crate::util::shared_run(crate::mmap_file::QUICK);
     run.assert_code(0);
     let dir = run.run_dir();
     let report = std::fs::read_to_string(dir.join("results.md")).expect("results.md");
@@ -137,7 +133,6 @@ fn wait_for(seen: &Arc<Mutex<String>>, needle: &str, count: usize) -> String {
     }
 }
 
-#[test]
 fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
     let pty = nix::pty::openpty(None, None).expect("openpty");
     let out = tempfile::tempdir().unwrap();
@@ -200,7 +195,6 @@ fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
-#[test]
 fn charts_of_many_processes_show_the_first_and_the_sum() {
     let run = HarnessRun::new(&["run", "static-dynamic", "--quick", "--format", "json"]);
     run.assert_code(0);
@@ -263,7 +257,6 @@ fn wait_exit(child: &mut std::process::Child, seen: &Arc<Mutex<String>>) -> i32 
     }
 }
 
-#[test]
 fn every_step_of_one_variant_fits_a_screen_and_q_keeps_latest_on_the_complete_run() {
     let out = tempfile::tempdir().unwrap();
     let scratch = tempfile::tempdir().unwrap();
@@ -343,3 +336,13 @@ fn every_step_of_one_variant_fits_a_screen_and_q_keeps_latest_on_the_complete_ru
     assert!(partial[0].join("PARTIAL").is_file());
     assert!(partial[0].join("results.json").is_file());
 }
+
+crate::tests![
+    explain_exists_for_every_listed_experiment,
+    explain_of_an_unknown_experiment_exits_with_code_2,
+    step_mode_without_a_terminal_is_a_clear_error,
+    charts_are_valid_svg_with_named_series_and_are_embedded_in_the_report,
+    step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind,
+    charts_of_many_processes_show_the_first_and_the_sum,
+    every_step_of_one_variant_fits_a_screen_and_q_keeps_latest_on_the_complete_run,
+];

@@ -18,7 +18,6 @@ fn assert_one_line_error(output: &std::process::Output, needle: &str) {
     assert!(!stderr.contains("panicked"), "a panic: {stderr}");
 }
 
-#[test]
 fn help_explains_the_commands_and_exit_codes() {
     let output = run(&["--help"]);
     let text = String::from_utf8_lossy(&output.stdout);
@@ -28,7 +27,6 @@ fn help_explains_the_commands_and_exit_codes() {
     }
 }
 
-#[test]
 fn list_names_every_experiment() {
     let output = run(&["list"]);
     assert!(output.status.success());
@@ -38,25 +36,21 @@ fn list_names_every_experiment() {
     }
 }
 
-#[test]
 fn unknown_experiment_exits_with_code_2() {
     let output = run(&["run", "no-such-thing"]);
     assert_one_line_error(&output, "unknown experiment 'no-such-thing'");
 }
 
-#[test]
 fn bad_format_exits_with_code_2() {
     let output = run(&["run", "mmap-file", "--format", "yaml"]);
     assert_one_line_error(&output, "yaml");
 }
 
-#[test]
 fn bad_size_exits_with_code_2() {
     let output = run(&["run", "mmap-file", "--size", "lots"]);
     assert_one_line_error(&output, "not a size");
 }
 
-#[test]
 fn unwritable_out_exits_with_code_2() {
     let file = tempfile::NamedTempFile::new().expect("temp file");
     let out = file.path().join("results");
@@ -70,13 +64,11 @@ fn unwritable_out_exits_with_code_2() {
     assert_one_line_error(&output, "--out");
 }
 
-#[test]
 fn missing_temp_dir_exits_with_code_2() {
     let output = run(&["run", "mmap-file", "--quick", "--dir", "/nonexistent/vmlab"]);
     assert_one_line_error(&output, "--dir");
 }
 
-#[test]
 fn a_temp_dir_without_room_skips_the_experiment_with_a_reason() {
     // 1 TiB does not fit in any temp dir this suite runs on; the plan skips before
     // writing anything.
@@ -96,3 +88,14 @@ fn a_temp_dir_without_room_skips_the_experiment_with_a_reason() {
     assert!(reason.contains("free"), "{reason}");
     run.assert_scratch_empty();
 }
+
+crate::tests![
+    help_explains_the_commands_and_exit_codes,
+    list_names_every_experiment,
+    unknown_experiment_exits_with_code_2,
+    bad_format_exits_with_code_2,
+    bad_size_exits_with_code_2,
+    unwritable_out_exits_with_code_2,
+    missing_temp_dir_exits_with_code_2,
+    a_temp_dir_without_room_skips_the_experiment_with_a_reason,
+];

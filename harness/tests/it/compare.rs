@@ -188,7 +188,6 @@ fn section_rows(table: &str, title: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows() {
     let baselines = tempfile::tempdir().expect("temp dir");
     let dir = baselines.path().display().to_string();
@@ -339,7 +338,6 @@ fn two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows() {
     assert!(!tests[0].ok);
 }
 
-#[test]
 fn a_skipped_experiment_is_a_ktap_skip_with_its_reason_and_exits_4() {
     let run = HarnessRun::new(&["run", "mmap-file", "--size", "1KiB", "--format", "tap"]);
     // Every experiment of the run was skipped: kselftest's KSFT_SKIP.
@@ -360,7 +358,6 @@ fn a_skipped_experiment_is_a_ktap_skip_with_its_reason_and_exits_4() {
     );
 }
 
-#[test]
 fn bad_baselines_and_tolerances_exit_2_with_one_line_and_overwrite_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = |name: &str| dir.path().join(name).display().to_string();
@@ -443,7 +440,6 @@ fn bad_baselines_and_tolerances_exit_2_with_one_line_and_overwrite_nothing() {
     }
 }
 
-#[test]
 fn a_repeated_baseline_records_each_metrics_spread_and_a_fresh_run_compares_clean() {
     let baselines = tempfile::tempdir().expect("temp dir");
     let dir = baselines.path().display().to_string();
@@ -516,7 +512,6 @@ fn crashing_experiments() -> tempfile::TempDir {
     bins
 }
 
-#[test]
 fn bisect_mode_exits_0_good_1_bad_125_cannot_test_and_128_on_bad_input() {
     let good = HarnessRun::new(&["run", "tiny-malloc", "--quick", "--bisect"]);
     good.assert_code(0);
@@ -555,3 +550,11 @@ fn bisect_mode_exits_0_good_1_bad_125_cannot_test_and_128_on_bad_input() {
     let stderr = String::from_utf8_lossy(&broken.output.stderr);
     assert!(stderr.contains("at most"), "{}", broken.describe());
 }
+
+crate::tests![
+    two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows,
+    a_skipped_experiment_is_a_ktap_skip_with_its_reason_and_exits_4,
+    bad_baselines_and_tolerances_exit_2_with_one_line_and_overwrite_nothing,
+    a_repeated_baseline_records_each_metrics_spread_and_a_fresh_run_compares_clean,
+    bisect_mode_exits_0_good_1_bad_125_cannot_test_and_128_on_bad_input,
+];

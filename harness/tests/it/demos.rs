@@ -30,7 +30,6 @@ fn claim<'a>(json: &'a Value, id: &str, variant: Option<&str>) -> &'a Value {
         .unwrap_or_else(|| panic!("no claim {id} ({variant:?})"))
 }
 
-#[test]
 fn lazy_alloc_costs_address_space_first_page_tables_on_read_and_memory_on_write() {
     let (run, json) = quick("lazy-alloc", &[]);
     let page = page_size();
@@ -130,7 +129,6 @@ fn lazy_alloc_costs_address_space_first_page_tables_on_read_and_memory_on_write(
     run.assert_scratch_empty();
 }
 
-#[test]
 fn shared_file_pss_is_the_fair_share_and_rises_when_a_sharer_exits() {
     let (run, json) = quick("shared-file", &["--count", "4"]);
     let page = page_size();
@@ -197,7 +195,6 @@ fn shared_file_pss_is_the_fair_share_and_rises_when_a_sharer_exits() {
     run.assert_scratch_empty();
 }
 
-#[test]
 fn anatomy_places_every_piece_in_its_mapping_and_every_segment_in_its_permissions() {
     let (run, json) = quick("anatomy", &[]);
     crate::binaries::assert_every_claim_declared(&json, &run);
@@ -293,15 +290,13 @@ fn still_running(pids: &[u64]) -> Vec<u64> {
         .collect()
 }
 
-#[test]
 fn many_processes_measures_every_worker_and_leaves_none_behind() {
     let (run, json) = quick("many-processes", &["--count", "50"]);
     crate::binaries::assert_every_claim_declared(&json, &run);
     let page = page_size();
     let v = variant(&json, "many-processes", "default");
     if v["status"] == "skipped" {
-        eprintln!("SKIP: {}", v["reason"]);
-        return;
+        crate::trials::skip(format!("{}", v["reason"]));
     }
     assert_eq!(v["status"], "ok", "{}", run.describe());
     let started = v["checkpoints"]
@@ -343,7 +338,6 @@ fn many_processes_measures_every_worker_and_leaves_none_behind() {
     run.assert_scratch_empty();
 }
 
-#[test]
 fn interrupting_many_processes_kills_every_worker() {
     use std::process::{Command, Stdio};
     let out = tempfile::tempdir().expect("temp dir");
@@ -404,3 +398,11 @@ fn interrupting_many_processes_kills_every_worker() {
         .next()
         .is_none());
 }
+
+crate::tests![
+    lazy_alloc_costs_address_space_first_page_tables_on_read_and_memory_on_write,
+    shared_file_pss_is_the_fair_share_and_rises_when_a_sharer_exits,
+    anatomy_places_every_piece_in_its_mapping_and_every_segment_in_its_permissions,
+    many_processes_measures_every_worker_and_leaves_none_behind,
+    interrupting_many_processes_kills_every_worker,
+];

@@ -38,7 +38,6 @@ fn first_variant_reason(run: &HarnessRun) -> String {
         .to_string()
 }
 
-#[test]
 fn a_crashing_experiment_is_failed_with_its_stderr() {
     let run = run_with(&format!("{READY}; echo 'out of cheese' >&2; exit 7"), &[]);
     run.assert_code(1);
@@ -47,7 +46,6 @@ fn a_crashing_experiment_is_failed_with_its_stderr() {
     run.assert_scratch_empty();
 }
 
-#[test]
 fn a_hanging_experiment_times_out_and_is_killed() {
     let run = run_with(&format!("{READY}; sleep 600"), &["--timeout", "1"]);
     run.assert_code(1);
@@ -56,7 +54,6 @@ fn a_hanging_experiment_times_out_and_is_killed() {
     run.assert_scratch_empty();
 }
 
-#[test]
 fn a_protocol_violation_is_failed_naming_the_line() {
     let run = run_with(&format!("{READY}; echo 'hello there'"), &[]);
     run.assert_code(1);
@@ -64,7 +61,6 @@ fn a_protocol_violation_is_failed_naming_the_line() {
     assert!(reason.contains("hello there"), "{reason}");
 }
 
-#[test]
 fn a_skipping_experiment_is_recorded_with_its_reason() {
     let run = run_with(
         &format!("{READY}; echo 'vmlab-protocol 1 skip no disk here'"),
@@ -77,7 +73,6 @@ fn a_skipping_experiment_is_recorded_with_its_reason() {
     assert_eq!(variant["reason"], "no disk here");
 }
 
-#[test]
 fn ctrl_c_leaves_no_process_and_no_temp_file_behind() {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
@@ -142,3 +137,11 @@ fn ctrl_c_leaves_no_process_and_no_temp_file_behind() {
     let alive = std::path::Path::new(&format!("/proc/{experiment_pid}")).exists();
     assert!(!alive, "experiment process {experiment_pid} survived");
 }
+
+crate::tests![
+    a_crashing_experiment_is_failed_with_its_stderr,
+    a_hanging_experiment_times_out_and_is_killed,
+    a_protocol_violation_is_failed_naming_the_line,
+    a_skipping_experiment_is_recorded_with_its_reason,
+    ctrl_c_leaves_no_process_and_no_temp_file_behind,
+];

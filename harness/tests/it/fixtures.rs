@@ -15,7 +15,6 @@ fn mmap_file_snapshot() -> RawSnapshot {
     }
 }
 
-#[test]
 fn parses_the_mapped_file_of_a_real_snapshot_in_bytes() {
     let parsed = parse_snapshot(&mmap_file_snapshot(), Path::new("fixture")).unwrap();
     let data = parsed
@@ -37,7 +36,6 @@ fn parses_the_mapped_file_of_a_real_snapshot_in_bytes() {
     assert!(parsed.faults_total.minor > 0);
 }
 
-#[test]
 fn parses_smaps_with_thp_fields() {
     let maps = smaps::parse(
         include_str!("../fixtures/proc/thp-anonymous/smaps"),
@@ -53,7 +51,6 @@ fn parses_smaps_with_thp_fields() {
     assert_eq!(thp.other.get("THPeligible"), Some(&1));
 }
 
-#[test]
 fn parses_smaps_rollup_as_one_mapping() {
     let maps = smaps::parse(
         include_str!("../fixtures/proc/thp-anonymous/smaps_rollup"),
@@ -66,7 +63,6 @@ fn parses_smaps_rollup_as_one_mapping() {
     assert!(maps[0].other.contains_key("Pss_Anon"));
 }
 
-#[test]
 fn names_heap_stack_vdso_and_anonymous_mappings() {
     let maps = smaps::parse(
         include_str!("../fixtures/proc/thp-anonymous/smaps"),
@@ -79,7 +75,6 @@ fn names_heap_stack_vdso_and_anonymous_mappings() {
     }
 }
 
-#[test]
 fn a_truncated_real_smaps_is_a_parse_error_not_a_panic() {
     let text = include_str!("../fixtures/proc/mmap-file-after-read-all/smaps");
     for cut in [text.len() / 3, text.len() / 2, text.len() - 40] {
@@ -94,7 +89,6 @@ fn a_truncated_real_smaps_is_a_parse_error_not_a_panic() {
     }
 }
 
-#[test]
 fn the_dir_probe_serves_a_captured_snapshot() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("4242");
@@ -112,3 +106,12 @@ fn the_dir_probe_serves_a_captured_snapshot() {
         Err(ProbeError::ProcessGone { pid: 4243 })
     ));
 }
+
+crate::tests![
+    parses_the_mapped_file_of_a_real_snapshot_in_bytes,
+    parses_smaps_with_thp_fields,
+    parses_smaps_rollup_as_one_mapping,
+    names_heap_stack_vdso_and_anonymous_mappings,
+    a_truncated_real_smaps_is_a_parse_error_not_a_panic,
+    the_dir_probe_serves_a_captured_snapshot,
+];

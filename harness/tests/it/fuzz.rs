@@ -126,7 +126,6 @@ fn assert_names_path(err: &ProbeError, path: &str) {
 proptest! {
     #![proptest_config(config())]
 
-    #[test]
     fn smaps_parsing_never_panics_and_errors_name_the_file(
         base in 0..SMAPS.len(), m in mutation()
     ) {
@@ -136,7 +135,6 @@ proptest! {
         }
     }
 
-    #[test]
     fn smaps_fields_with_any_number_never_overflow(
         key in "[A-Z][a-z_]{0,12}", value in number(), unit in prop_oneof![Just(" kB"), Just(""), Just(" MB")]
     ) {
@@ -148,7 +146,6 @@ proptest! {
         }
     }
 
-    #[test]
     fn status_parsing_never_panics_and_errors_name_the_file(
         base in 0..STATUS.len(), m in mutation()
     ) {
@@ -158,13 +155,11 @@ proptest! {
         }
     }
 
-    #[test]
     fn status_sizes_with_any_number_never_overflow(key in "Vm[A-Z][a-z]{2}|Rss[A-Z][a-z]{3}", value in number()) {
         let text = STATUS[1].replacen("VmRSS:", &format!("{key}:\t{value} kB\nVmRSS:"), 1);
         let _ = status::parse_totals(&text, Path::new("status"));
     }
 
-    #[test]
     fn stat_parsing_never_panics_and_errors_name_the_file(
         base in 0..STAT.len(), m in mutation()
     ) {
@@ -174,7 +169,6 @@ proptest! {
         }
     }
 
-    #[test]
     fn stat_lines_with_any_command_name_never_panic(
         pid in number(), comm in "\\PC{0,20}", state in "\\PC{0,2}", fields in proptest::collection::vec(number(), 0..60)
     ) {
@@ -182,7 +176,6 @@ proptest! {
         let _ = stat::parse_faults(&text, Path::new("stat"));
     }
 
-    #[test]
     fn meminfo_and_zoneinfo_parsing_never_overflow(
         lines in proptest::collection::vec(("[A-Za-z_()]{1,14}", number()), 0..40)
     ) {
@@ -196,7 +189,6 @@ proptest! {
         let _ = population::parse_rollup(&meminfo);
     }
 
-    #[test]
     fn pagemap_entries_and_samples_never_panic(
         bytes in proptest::collection::vec(any::<u8>(), 0..200), pages in any::<u64>()
     ) {
@@ -208,7 +200,6 @@ proptest! {
         prop_assert!(sample.windows(2).all(|w| w[0] < w[1]));
     }
 
-    #[test]
     fn protocol_lines_never_panic(
         words in proptest::collection::vec(
             prop_oneof![
@@ -230,7 +221,6 @@ proptest! {
         let _ = experiments::protocol::parse(&words.join(" "));
     }
 
-    #[test]
     fn sizes_counts_and_timeouts_are_values_or_one_line_errors(text in prop_oneof![number(), "\\PC{0,12}", number().prop_map(|n| format!("{n}GiB")), number().prop_map(|n| format!("-{n}KiB"))]) {
         for result in [
             harness::cli::parse_size(&text).map(|_| ()),
@@ -247,7 +237,6 @@ proptest! {
         }
     }
 
-    #[test]
     fn tolerances_are_values_or_errors(kind in "faults|memory|time|\\PC{0,6}", value in prop_oneof![number(), number().prop_map(|n| format!("{n}%")), number().prop_map(|n| format!("{n}pages")), "\\PC{0,8}"]) {
         let setting = format!("{kind}={value}");
         if let Ok(t) = harness::compare::tolerance::parse_all(&[setting]) {
@@ -259,7 +248,6 @@ proptest! {
         }
     }
 
-    #[test]
     fn cgroup_and_mountinfo_text_never_panics(
         cgroup in proptest::collection::vec(("[0-9]{1,2}", "memory|cpu|name=systemd|", "/[a-z/]{0,10}"), 0..5),
         mounts in proptest::collection::vec(("/[a-z/]{0,8}", "/sys/fs/cgroup/[a-z]{0,8}", "cgroup|cgroup2|tmpfs", "rw,memory|rw|"), 0..5),
@@ -276,7 +264,6 @@ proptest! {
 proptest! {
     #![proptest_config(config_with(RESULTS_CASES))]
 
-    #[test]
     fn results_files_with_any_figure_load_or_fail_without_panicking(
         at in any::<usize>(), value in number()
     ) {
@@ -309,7 +296,6 @@ proptest! {
     }
 }
 
-#[test]
 fn the_fixtures_themselves_parse() {
     for text in SMAPS {
         smaps::parse(text, Path::new("smaps")).expect("smaps fixture");
@@ -321,3 +307,20 @@ fn the_fixtures_themselves_parse() {
         stat::parse_faults(text, Path::new("stat")).expect("stat fixture");
     }
 }
+
+crate::tests![
+    smaps_parsing_never_panics_and_errors_name_the_file,
+    smaps_fields_with_any_number_never_overflow,
+    status_parsing_never_panics_and_errors_name_the_file,
+    status_sizes_with_any_number_never_overflow,
+    stat_parsing_never_panics_and_errors_name_the_file,
+    stat_lines_with_any_command_name_never_panic,
+    meminfo_and_zoneinfo_parsing_never_overflow,
+    pagemap_entries_and_samples_never_panic,
+    protocol_lines_never_panic,
+    sizes_counts_and_timeouts_are_values_or_one_line_errors,
+    tolerances_are_values_or_errors,
+    cgroup_and_mountinfo_text_never_panics,
+    results_files_with_any_figure_load_or_fail_without_panicking,
+    the_fixtures_themselves_parse,
+];

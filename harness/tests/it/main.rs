@@ -1,4 +1,5 @@
-//! The harness's integration tests: one binary, one module per topic.
+//! The harness's integration tests: one binary, one module per topic, run by
+//! the runner in `trials` (each module registers its tests with `tests!`).
 
 mod binaries;
 mod classroom;
@@ -18,4 +19,27 @@ mod reliability;
 mod repeatability;
 mod reports;
 mod trace;
+mod trials;
 mod util;
+
+fn main() {
+    trials::main(&[
+        binaries::tests,
+        classroom::tests,
+        cli::tests,
+        compare::tests,
+        demos::tests,
+        failures::tests,
+        fault_costs::tests,
+        fixtures::tests,
+        fork_cow::tests,
+        fuzz::tests,
+        ktap::tests,
+        matrix::tests,
+        mmap_file::tests,
+        reliability::tests,
+        repeatability::tests,
+        reports::tests,
+        trace::tests,
+    ]);
+}

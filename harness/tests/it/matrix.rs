@@ -80,17 +80,15 @@ fn guest_unavailable(kernel: bool) -> Option<&'static str> {
     None
 }
 
-/// Prints `SKIP: reason` and returns from the test when a guest cannot run here.
+/// Ends the test as ignored, with the reason, when a guest cannot run here.
 macro_rules! skip_without_guest {
     ($kernel:expr) => {
         if let Some(reason) = guest_unavailable($kernel) {
-            eprintln!("SKIP: {reason}");
-            return;
+            crate::trials::skip(reason);
         }
     };
 }
 
-#[test]
 fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
     skip_without_guest!(true);
     let run = MatrixRun::new(&[
@@ -206,7 +204,6 @@ fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
     );
 }
 
-#[test]
 fn a_guest_that_overstays_its_timeout_is_killed_and_reported() {
     skip_without_guest!(true);
     let run = MatrixRun::new(&[
@@ -231,7 +228,6 @@ fn a_guest_that_overstays_its_timeout_is_killed_and_reported() {
     );
 }
 
-#[test]
 fn an_unknown_debian_version_says_what_was_tried_and_what_is_available() {
     skip_without_guest!(false);
     let run = MatrixRun::new(&["matrix", "--kernel", "debian:0.1"]);
@@ -242,7 +238,6 @@ fn an_unknown_debian_version_says_what_was_tried_and_what_is_available() {
     assert!(err.contains("--list-kernels"), "{}", run.describe());
 }
 
-#[test]
 fn guest_init_is_hidden_and_refuses_to_run_outside_a_guest() {
     let help = Command::new(harness_bin())
         .arg("--help")
@@ -261,7 +256,6 @@ fn guest_init_is_hidden_and_refuses_to_run_outside_a_guest() {
 
 /// A file that is neither a bzImage nor an ELF vmlinux is refused before any
 /// guest boots (it used to cost a 30-second boot that QEMU then failed).
-#[test]
 fn an_image_that_is_not_a_kernel_is_refused_before_any_guest_boots() {
     let junk = tempfile::NamedTempFile::new().expect("temp file");
     let noise: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 251) as u8).collect();
@@ -280,7 +274,6 @@ fn an_image_that_is_not_a_kernel_is_refused_before_any_guest_boots() {
     );
 }
 
-#[test]
 fn a_boot_qemu_refuses_is_reported_in_qemus_own_words() {
     skip_without_guest!(false);
     // A bzImage header (HdrS) of boot protocol 1.0, which cannot take an
@@ -317,7 +310,6 @@ fn a_boot_qemu_refuses_is_reported_in_qemus_own_words() {
     );
 }
 
-#[test]
 fn result_folders_made_elsewhere_make_the_same_matrix() {
     // Two kernels' `harness run` folders, as a CI fleet would collect them.
     let fleet = tempfile::tempdir().expect("temp dir");
@@ -364,3 +356,13 @@ fn result_folders_made_elsewhere_make_the_same_matrix() {
         missing.describe()
     );
 }
+
+crate::tests![
+    a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back,
+    a_guest_that_overstays_its_timeout_is_killed_and_reported,
+    an_unknown_debian_version_says_what_was_tried_and_what_is_available,
+    guest_init_is_hidden_and_refuses_to_run_outside_a_guest,
+    an_image_that_is_not_a_kernel_is_refused_before_any_guest_boots,
+    a_boot_qemu_refuses_is_reported_in_qemus_own_words,
+    result_folders_made_elsewhere_make_the_same_matrix,
+];

@@ -366,7 +366,6 @@ const BAD_INPUTS: &[(&[&str], &str)] = &[
     ),
 ];
 
-#[test]
 fn every_bad_input_is_one_line_and_exit_2_and_leaves_nothing() {
     assert!(BAD_INPUTS.len() >= 40);
     let mut failures = Vec::new();
@@ -405,7 +404,6 @@ fn every_bad_input_is_one_line_and_exit_2_and_leaves_nothing() {
     );
 }
 
-#[test]
 fn help_and_version_print_normally_and_exit_0() {
     for args in [
         &["--help"][..],
@@ -430,7 +428,6 @@ fn help_and_version_print_normally_and_exit_0() {
     }
 }
 
-#[test]
 fn a_missing_experiment_binary_is_one_line_and_leaves_no_run_folder() {
     let sandbox = Sandbox::new();
     let empty = sandbox.root.path().join("no-binaries");
@@ -462,7 +459,6 @@ fn a_missing_experiment_binary_is_one_line_and_leaves_no_run_folder() {
 /// has them) is compared both ways without an overflow (tests run with
 /// overflow checks on): the increase is a regression (exit 1), the decrease a
 /// change that is reported but does not fail (exit 0), as the comparison policy says.
-#[test]
 fn a_results_file_with_a_huge_figure_is_compared_without_overflow() {
     let sandbox = Sandbox::new();
     let original = std::fs::read_to_string(FIXTURE).expect("fixture");
@@ -602,7 +598,6 @@ fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<std::process::E
     }
 }
 
-#[test]
 fn interrupts_at_random_points_leave_no_process_no_temp_file_and_no_torn_result() {
     use nix::sys::signal::{kill, Signal};
     let mut random = Random::from_clock();
@@ -704,7 +699,6 @@ fn interrupts_at_random_points_leave_no_process_no_temp_file_and_no_torn_result(
     }
 }
 
-#[test]
 fn two_runs_started_together_with_one_out_get_a_folder_each() {
     let sandbox = Sandbox::new();
     let args: Vec<String> = ["run", "tiny-malloc", "--quick", "--format", "json", "--out"]
@@ -785,14 +779,12 @@ fn fake_experiment(dir: &Path, name: &str, body: &str) {
 
 const READY: &str = "echo \"vmlab-protocol 1 ready pid=$$ page_size=4096\"; read go";
 
-#[test]
 fn a_small_or_read_only_results_disk_is_refused_before_anything_runs() {
     skip_unless!(is_root(), "mounting a tmpfs needs root");
     let sandbox = Sandbox::new();
     let mount = sandbox.root.path().join("small");
     let Some(tmpfs) = Tmpfs::mount(&mount, "1m") else {
-        println!("SKIP: mount -t tmpfs failed (no CAP_SYS_ADMIN in this container?)");
-        return;
+        crate::trials::skip("mount -t tmpfs failed (no CAP_SYS_ADMIN in this container?)");
     };
     let args: Vec<String> = vec![
         "run".into(),
@@ -845,8 +837,7 @@ fn disk_trouble_mid_run(trouble: &str, expected: &str) {
     let mount = sandbox.root.path().join("disk");
     // Room for the up-front check of two experiments (16 MiB) and a little more.
     let Some(_tmpfs) = Tmpfs::mount(&mount, "17m") else {
-        println!("SKIP: mount -t tmpfs failed (no CAP_SYS_ADMIN in this container?)");
-        return;
+        crate::trials::skip("mount -t tmpfs failed (no CAP_SYS_ADMIN in this container?)");
     };
     let bins = sandbox.root.path().join("bins");
     std::fs::create_dir(&bins).expect("mkdir");
@@ -930,7 +921,6 @@ fn disk_trouble_mid_run(trouble: &str, expected: &str) {
     assert_eq!(json["experiments"].as_array().map(Vec::len), Some(1));
 }
 
-#[test]
 fn a_disk_that_fills_mid_run_keeps_the_complete_results_and_says_what_to_free() {
     skip_unless!(is_root(), "mounting a tmpfs needs root");
     disk_trouble_mid_run(
@@ -939,13 +929,11 @@ fn a_disk_that_fills_mid_run_keeps_the_complete_results_and_says_what_to_free() 
     );
 }
 
-#[test]
 fn a_disk_remounted_read_only_mid_run_keeps_the_complete_results() {
     skip_unless!(is_root(), "mounting a tmpfs needs root");
     disk_trouble_mid_run("mount -o remount,ro {disk}", "became read-only");
 }
 
-#[test]
 fn another_user_without_write_access_gets_one_line_before_anything_runs() {
     skip_unless!(is_root(), "switching to nobody with setpriv needs root");
     let has_setpriv = Command::new("setpriv").arg("--version").output().is_ok();
@@ -1046,13 +1034,13 @@ impl Drop for TestCgroup {
     }
 }
 
-#[test]
 fn a_variant_killed_by_the_oom_killer_says_so_and_the_limit_is_recorded() {
     skip_unless!(is_root(), "making a memory cgroup needs root");
     let limit = 96 << 20;
     let Some(cgroup) = TestCgroup::create(limit) else {
-        println!("SKIP: no writable memory cgroup (v1 memory or v2 with the memory controller)");
-        return;
+        crate::trials::skip(
+            "no writable memory cgroup (v1 memory or v2 with the memory controller)",
+        );
     };
     let sandbox = Sandbox::new();
     let bins = sandbox.root.path().join("bins");
@@ -1105,3 +1093,17 @@ fn a_variant_killed_by_the_oom_killer_says_so_and_the_limit_is_recorded() {
     );
     assert_eq!(Sandbox::entries(&sandbox.tmp()), Vec::<PathBuf>::new());
 }
+
+crate::tests![
+    every_bad_input_is_one_line_and_exit_2_and_leaves_nothing,
+    help_and_version_print_normally_and_exit_0,
+    a_missing_experiment_binary_is_one_line_and_leaves_no_run_folder,
+    a_results_file_with_a_huge_figure_is_compared_without_overflow,
+    interrupts_at_random_points_leave_no_process_no_temp_file_and_no_torn_result,
+    two_runs_started_together_with_one_out_get_a_folder_each,
+    a_small_or_read_only_results_disk_is_refused_before_anything_runs,
+    a_disk_that_fills_mid_run_keeps_the_complete_results_and_says_what_to_free,
+    a_disk_remounted_read_only_mid_run_keeps_the_complete_results,
+    another_user_without_write_access_gets_one_line_before_anything_runs,
+    a_variant_killed_by_the_oom_killer_says_so_and_the_limit_is_recorded,
+];

@@ -59,7 +59,6 @@ fn flips(runs: &[BTreeMap<String, String>]) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn identical_quick_runs_give_identical_verdicts() {
     let runs: usize = std::env::var("VMLAB_REPEAT_RUNS")
         .ok()
@@ -87,7 +86,6 @@ fn identical_quick_runs_give_identical_verdicts() {
     );
 }
 
-#[test]
 fn a_verdict_that_differs_between_runs_is_reported() {
     let run = |verdict: &str| {
         BTreeMap::from([
@@ -113,3 +111,8 @@ fn a_verdict_that_differs_between_runs_is_reported() {
         ["e v a: confirmed, missing"]
     );
 }
+
+crate::tests![
+    identical_quick_runs_give_identical_verdicts,
+    a_verdict_that_differs_between_runs_is_reported,
+];

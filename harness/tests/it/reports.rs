@@ -14,7 +14,6 @@ fn too_wide(text: &str, width: usize) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn the_summary_fits_80_columns_and_ends_with_the_tally() {
     let run = HarnessRun::with_env(
         &["run", "mmap-file", "fork-cow/thp-off", "--quick"],
@@ -70,7 +69,6 @@ fn the_summary_fits_80_columns_and_ends_with_the_tally() {
     );
 }
 
-#[test]
 fn detail_fits_the_width_too() {
     let run = HarnessRun::with_env(
         &["run", "fork-cow/thp-off,file-private", "--quick", "-v"],
@@ -92,7 +90,6 @@ fn detail_fits_the_width_too() {
     );
 }
 
-#[test]
 fn a_variant_can_be_chosen_and_an_unknown_one_is_a_usage_error() {
     let run = HarnessRun::new(&["run", "fork-cow/thp-off", "--quick", "--format", "json"]);
     run.assert_code(0);
@@ -126,7 +123,6 @@ fn a_variant_can_be_chosen_and_an_unknown_one_is_a_usage_error() {
     );
 }
 
-#[test]
 fn answers_quote_the_latest_run() {
     let run = HarnessRun::new(&["run", "mmap-file/warm", "--quick"]);
     run.assert_code(0);
@@ -142,7 +138,6 @@ fn answers_quote_the_latest_run() {
     assert!(!text.contains("No answer is written"), "{text}");
 }
 
-#[test]
 fn list_names_sources_by_title_and_author() {
     let output = Command::new(harness_bin())
         .arg("list")
@@ -190,15 +185,13 @@ fn headless(browser: &Path, profile: &Path, extra: &[String], page: &Path) -> st
         .expect("run chromium")
 }
 
-#[test]
 fn results_html_is_self_contained_and_renders_in_a_browser() {
     let Some(browser) = chromium() else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "CI must install chromium (.ci/run) for this test"
         );
-        eprintln!("SKIP: chromium is not installed; results.html was not rendered");
-        return;
+        crate::trials::skip("chromium is not installed; results.html was not rendered");
     };
     let run = HarnessRun::new(&["run", "fork-cow/thp-off", "--quick"]);
     run.assert_code(0);
@@ -275,3 +268,12 @@ fn results_html_is_self_contained_and_renders_in_a_browser() {
         std::fs::copy(&shot, keep).expect("keep the screenshot");
     }
 }
+
+crate::tests![
+    the_summary_fits_80_columns_and_ends_with_the_tally,
+    detail_fits_the_width_too,
+    a_variant_can_be_chosen_and_an_unknown_one_is_a_usage_error,
+    answers_quote_the_latest_run,
+    list_names_sources_by_title_and_author,
+    results_html_is_self_contained_and_renders_in_a_browser,
+];

@@ -126,7 +126,6 @@ fn data_file(dir: &Path, pages: u64) -> PathBuf {
     path
 }
 
-#[test]
 fn a_program_waiting_on_getchar_is_measured_unmodified() {
     let dir = tempfile::tempdir().expect("temp dir");
     let program = compile("mmap_read", dir.path());
@@ -188,7 +187,6 @@ fn a_program_waiting_on_getchar_is_measured_unmodified() {
         .is_file());
 }
 
-#[test]
 fn a_forked_child_in_pause_is_measured_and_its_copies_counted() {
     let dir = tempfile::tempdir().expect("temp dir");
     let program = compile("fork_write", dir.path());
@@ -276,7 +274,6 @@ fn a_forked_child_in_pause_is_measured_and_its_copies_counted() {
     }
 }
 
-#[test]
 fn sigstop_and_sigsuspend_are_checkpoints_too() {
     let dir = tempfile::tempdir().expect("temp dir");
     let program = compile("stop_and_signal", dir.path());
@@ -349,7 +346,6 @@ op = "<="
 value = "1 page"
 "#;
 
-#[test]
 fn a_claims_file_is_judged_both_ways_and_says_what_is_missing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let program = compile("mmap_read", dir.path());
@@ -431,7 +427,6 @@ fn a_claims_file_is_judged_both_ways_and_says_what_is_missing() {
     }
 }
 
-#[test]
 fn a_malformed_claims_file_is_one_line_with_its_line_number() {
     let dir = tempfile::tempdir().expect("temp dir");
     let claims = dir.path().join("claims.toml");
@@ -457,7 +452,6 @@ fn a_malformed_claims_file_is_one_line_with_its_line_number() {
     );
 }
 
-#[test]
 fn bad_input_is_one_line_and_exit_2() {
     for (args, needle) in [
         (vec!["watch", "2147483647", "--once"], "no running process"),
@@ -493,7 +487,6 @@ fn bad_input_is_one_line_and_exit_2() {
     }
 }
 
-#[test]
 fn the_c_header_names_checkpoints_under_the_harness_and_is_silent_outside() {
     let dir = tempfile::tempdir().expect("temp dir");
     let program = compile("sdk_checkpoint", dir.path());
@@ -523,7 +516,6 @@ fn the_c_header_names_checkpoints_under_the_harness_and_is_silent_outside() {
     assert!(run.stdout().contains("done, under the harness: yes"));
 }
 
-#[test]
 fn the_python_module_names_checkpoints_under_the_harness_and_is_silent_outside() {
     skip_unless!(
         have("python3"),
@@ -567,7 +559,6 @@ fn the_python_module_names_checkpoints_under_the_harness_and_is_silent_outside()
     assert!(run.stdout().contains("done, under the harness: yes"));
 }
 
-#[test]
 fn a_thread_other_than_the_main_one_reading_stdin_is_a_wait() {
     skip_unless!(
         have("python3"),
@@ -657,7 +648,6 @@ fn rss_by_address(text: &str) -> Vec<(u64, u64)> {
     rows
 }
 
-#[test]
 fn watch_once_agrees_with_pmap_on_rss_per_mapping() {
     skip_unless!(
         have("pmap"),
@@ -704,7 +694,6 @@ fn watch_once_agrees_with_pmap_on_rss_per_mapping() {
     assert_eq!(rss_kib * 1024, 256 * page_size(), "{file_row:?}");
 }
 
-#[test]
 fn watch_takes_timed_snapshots_into_a_normal_run_that_compare_reads() {
     let dir = tempfile::tempdir().expect("temp dir");
     let program = compile("mmap_read", dir.path());
@@ -744,7 +733,6 @@ fn watch_takes_timed_snapshots_into_a_normal_run_that_compare_reads() {
     );
 }
 
-#[test]
 fn ctrl_c_ends_the_traced_program_and_its_children() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = tempfile::tempdir().expect("temp dir");
@@ -798,7 +786,6 @@ fn ctrl_c_ends_the_traced_program_and_its_children() {
     }
 }
 
-#[test]
 fn every_adds_snapshots_of_the_running_program() {
     let run = Traced::run(
         "trace",
@@ -817,7 +804,6 @@ fn every_adds_snapshots_of_the_running_program() {
     assert_eq!(results["experiments"][0]["params"]["every_millis"], 100);
 }
 
-#[test]
 fn watch_on_enter_snapshots_at_each_line_until_input_ends() {
     let dir = tempfile::tempdir().expect("temp dir");
     let program = compile("mmap_read", dir.path());
@@ -852,3 +838,20 @@ fn watch_on_enter_snapshots_at_each_line_until_input_ends() {
     let results: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
     assert_eq!(labels(only_variant(&results)), ["snapshot-1", "snapshot-2"]);
 }
+
+crate::tests![
+    a_program_waiting_on_getchar_is_measured_unmodified,
+    a_forked_child_in_pause_is_measured_and_its_copies_counted,
+    sigstop_and_sigsuspend_are_checkpoints_too,
+    a_claims_file_is_judged_both_ways_and_says_what_is_missing,
+    a_malformed_claims_file_is_one_line_with_its_line_number,
+    bad_input_is_one_line_and_exit_2,
+    the_c_header_names_checkpoints_under_the_harness_and_is_silent_outside,
+    the_python_module_names_checkpoints_under_the_harness_and_is_silent_outside,
+    a_thread_other_than_the_main_one_reading_stdin_is_a_wait,
+    watch_once_agrees_with_pmap_on_rss_per_mapping,
+    watch_takes_timed_snapshots_into_a_normal_run_that_compare_reads,
+    ctrl_c_ends_the_traced_program_and_its_children,
+    every_adds_snapshots_of_the_running_program,
+    watch_on_enter_snapshots_at_each_line_until_input_ends,
+];

@@ -1,21 +1,13 @@
 //! Running the real harness binary, with failures that print everything needed
 //! to debug them.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use harness::model::{ProcessRecord, RegionRecord, RunRecord, VariantRecord};
 use serde_json::Value;
-
-/// Prints `SKIP: reason` and returns from the test when `cond` does not hold.
-#[macro_export]
-macro_rules! skip_unless {
-    ($cond:expr, $reason:expr) => {
-        if !$cond {
-            eprintln!("SKIP: {}", $reason);
-            return;
-        }
-    };
-}
 
 /// The harness binary under test.
 pub fn harness_bin() -> PathBuf {
@@ -88,6 +80,12 @@ impl HarnessRun {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}", self.describe()))
     }
 
+    /// Stdout as a typed run record (for `--format json`).
+    pub fn record(&self) -> RunRecord {
+        serde_json::from_slice(&self.output.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not a run record ({e})\n{}", self.describe()))
+    }
+
     /// Asserts the exit code.
     pub fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
@@ -122,6 +120,37 @@ impl HarnessRun {
             "left behind: {left:?}\n{}",
             self.describe()
         );
+    }
+}
+
+/// One run per command line for the whole test process, shared by the tests
+/// that only read its results (stdout, results folder): an experiment's quick
+/// run costs seconds, and repeating it per test adds nothing. A test that
+/// interrupts, breaks or repeats a run, or writes into its folder, makes its own
+/// with [`HarnessRun::new`].
+static SHARED: OnceLock<Mutex<HashMap<Vec<String>, SharedSlot>>> = OnceLock::new();
+
+/// A shared run, filled once by the first test that asks for it.
+type SharedSlot = Arc<OnceLock<Arc<HarnessRun>>>;
+
+/// The shared run of `harness ARGS` (started by the first test that asks;
+/// runs of different command lines go on in parallel).
+pub fn shared_run(args: &[&str]) -> Arc<HarnessRun> {
+    let key: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let slot = SHARED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_default()
+        .clone();
+    slot.get_or_init(|| Arc::new(HarnessRun::new(args))).clone()
+}
+
+/// Removes the shared runs' folders; called once the tests are over.
+pub fn drop_shared_runs() {
+    if let Some(runs) = SHARED.get() {
+        runs.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
@@ -170,4 +199,32 @@ pub fn region<'a>(process: &'a Value, name: &str) -> &'a Value {
         .as_array()
         .and_then(|a| a.iter().find(|r| r["name"] == name))
         .unwrap_or_else(|| panic!("no region {name} in {process:#}"))
+}
+
+/// The variant `name` of the experiment `experiment` in a run record.
+pub fn record_variant<'a>(run: &'a RunRecord, experiment: &str, name: &str) -> &'a VariantRecord {
+    run.experiments
+        .iter()
+        .find(|e| e.name == experiment)
+        .unwrap_or_else(|| panic!("no experiment {experiment}"))
+        .variants
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no variant {name} in {experiment}"))
+}
+
+/// The snapshot of the process `role` at checkpoint `label` of a variant.
+pub fn snapshot<'a>(variant: &'a VariantRecord, label: &str, role: &str) -> &'a ProcessRecord {
+    variant
+        .checkpoint(label)
+        .unwrap_or_else(|| panic!("no checkpoint {label} in variant {}", variant.name))
+        .process(role)
+        .unwrap_or_else(|| panic!("no process {role} at {label} in variant {}", variant.name))
+}
+
+/// The declared region `name` of a process snapshot.
+pub fn record_region<'a>(process: &'a ProcessRecord, name: &str) -> &'a RegionRecord {
+    process
+        .region(name)
+        .unwrap_or_else(|| panic!("no region {name} in process {}", process.role))
 }

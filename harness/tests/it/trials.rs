@@ -1,0 +1,127 @@
+//! The test runner of the integration tests: each test is a `libtest_mimic`
+//! trial, so a test whose precondition is missing on this machine (QEMU, root,
+//! chromium, a KTAP consumer) ends as `ignored (reason)` in the list and in the
+//! summary count instead of passing as `ok` with its reason lost in captured
+//! output.
+//!
+//! A test is a plain `fn()` that panics on failure, registered with
+//! [`tests!`](crate::tests) in its module and listed once in `main`. It skips
+//! with [`skip`] (or `skip_unless!`), from any depth. The usual arguments work:
+//! one name filter, `--exact`, `--skip`, `--list`, `--test-threads`. With
+//! `--include-ignored` a skip fails the test instead, for a machine that must
+//! have everything (`--ignored` selects nothing: no test is ignored before it
+//! runs). Unlike libtest, output is not captured: what a test prints shows as
+//! it runs.
+
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use libtest_mimic::{Arguments, Completion, Trial};
+
+/// One registered test: its full name (`module::function`) and its body.
+pub struct Test {
+    pub name: String,
+    pub body: fn(),
+}
+
+/// Why a test did not run; carried by the unwind from [`skip`] to the runner.
+struct Skip(String);
+
+/// Ends the running test as ignored, with the reason shown on its result line.
+///
+/// It unwinds without the panic hook, so nothing but the reason is printed.
+pub fn skip(reason: impl Into<String>) -> ! {
+    resume_unwind(Box::new(Skip(reason.into())))
+}
+
+/// Ends the running test as ignored with `$reason` when `$cond` does not hold.
+#[macro_export]
+macro_rules! skip_unless {
+    ($cond:expr, $reason:expr) => {
+        if !$cond {
+            $crate::trials::skip($reason);
+        }
+    };
+}
+
+/// Registers the listed test functions of a module as `pub fn tests()`, each
+/// named `module::function` as libtest would name it.
+#[macro_export]
+macro_rules! tests {
+    ($($test:ident),+ $(,)?) => {
+        /// The tests of this module, for the runner in `main`.
+        pub fn tests() -> Vec<$crate::trials::Test> {
+            let module = module_path!()
+                .split_once("::")
+                .map_or(module_path!(), |(_, rest)| rest);
+            vec![$($crate::trials::Test {
+                name: format!("{module}::{}", stringify!($test)),
+                body: $test,
+            }),+]
+        }
+    };
+}
+
+/// A registered test as a trial: a [`skip`] becomes an ignored outcome with its
+/// reason; any other panic fails the test (its message was printed by the hook).
+/// Under `--include-ignored` a skip is a failure.
+fn trial(test: Test, strict: bool) -> Trial {
+    let body = test.body;
+    Trial::ignorable_test(test.name, move || {
+        match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(()) => Ok(Completion::Completed),
+            Err(payload) => match payload.downcast::<Skip>() {
+                Ok(skip) if strict => Err(format!(
+                    "cannot run here ({}), and --include-ignored asks for every test",
+                    skip.0
+                )
+                .into()),
+                Ok(skip) => Ok(Completion::ignored_with(skip.0)),
+                Err(panic) => resume_unwind(panic),
+            },
+        }
+    })
+}
+
+/// Runs the tests of every module with the command line's arguments and exits
+/// with libtest's status: 101 when a test failed.
+pub fn main(modules: &[fn() -> Vec<Test>]) -> ! {
+    let args = Arguments::from_args();
+    let mut tests: Vec<Test> = modules.iter().flat_map(|m| m()).collect();
+    tests.push(Test {
+        name: "trials::every_test_function_is_registered".into(),
+        body: every_test_function_is_registered,
+    });
+    let mut names: Vec<&str> = tests.iter().map(|t| t.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
+        panic!("test {} is registered twice", twice[0]);
+    }
+    let strict = args.include_ignored;
+    let trials = tests.into_iter().map(|t| trial(t, strict)).collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    crate::util::drop_shared_runs();
+    conclusion.exit()
+}
+
+/// With this runner a `#[test]` attribute compiles to nothing, so a test
+/// written that way would never run: none may be left in the sources.
+fn every_test_function_is_registered() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it");
+    let mut stray = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("read tests/it") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).expect("read a test module");
+            for (n, line) in text.lines().enumerate() {
+                if line.trim() == "#[test]" {
+                    stray.push(format!("{}:{}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        stray.is_empty(),
+        "#[test] never runs under this runner; register the function with \
+         crate::tests![...] in its module instead: {stray:?}"
+    );
+}
