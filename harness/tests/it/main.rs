@@ -34,6 +34,7 @@ fn main() {
         fixtures::tests,
         fork_cow::tests,
         fuzz::tests,
+        install::tests,
         ktap::tests,
         matrix::tests,
         mmap_file::tests,
