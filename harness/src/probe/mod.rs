@@ -115,6 +115,14 @@ fn read_dir(dir: &Path, pid: i32) -> Result<RawSnapshot, ProbeError> {
     {
         return Err(ProbeError::ProcessGone { pid });
     }
+    // A process caught between releasing its memory and becoming a zombie
+    // has a status with no Vm* lines; its stat, read again, says it is
+    // exiting. Only a kernel thread has no Vm* lines and is not exiting.
+    if !status.lines().any(|l| l.starts_with("VmSize:"))
+        && read("stat").map_or(true, |again| stat::is_exiting(&again))
+    {
+        return Err(ProbeError::ProcessGone { pid });
+    }
     Ok(RawSnapshot {
         smaps,
         status,
@@ -169,5 +177,51 @@ pub(crate) fn parse_error(
             .unwrap_or("")
             .to_string(),
         reason: reason.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// kthreadd's /proc/2 as the kernel wrote it (tests/fixtures/proc/NOTES.md):
+    /// a status with no Vm* lines and a stat that is not exiting.
+    fn kernel_thread() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proc/kernel-thread")
+    }
+
+    /// The kernel thread's files under `<dir>/2`, its stat's flags replaced by `flags`.
+    fn with_flags(flags: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let pid = dir.path().join("2");
+        std::fs::create_dir(&pid).unwrap();
+        for name in ["smaps", "status"] {
+            std::fs::copy(kernel_thread().join(name), pid.join(name)).unwrap();
+        }
+        let stat = std::fs::read_to_string(kernel_thread().join("stat")).unwrap();
+        std::fs::write(pid.join("stat"), stat.replace(" 2129984 ", flags)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_process_that_released_its_memory_on_the_way_out_is_gone() {
+        // PF_EXITING (0x4) added to the flags, without PF_KTHREAD.
+        let dir = with_flags(" 4194308 ");
+        let probe = DirProbe {
+            root: dir.path().to_path_buf(),
+        };
+        let err = probe.read(2).unwrap_err();
+        assert!(matches!(err, ProbeError::ProcessGone { pid: 2 }), "{err}");
+    }
+
+    #[test]
+    fn a_task_with_no_memory_that_is_not_exiting_reaches_the_parser() {
+        let dir = with_flags(" 2129984 ");
+        let probe = DirProbe {
+            root: dir.path().to_path_buf(),
+        };
+        let raw = probe.read(2).unwrap();
+        let err = parse_snapshot(&raw, Path::new("/proc/2")).unwrap_err();
+        assert!(err.to_string().contains("no VmSize line"), "{err}");
     }
 }

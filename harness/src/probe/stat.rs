@@ -19,6 +19,20 @@ pub fn parse_faults(text: &str, path: &Path) -> Result<Faults, ProbeError> {
     })
 }
 
+/// The kernel's `PF_EXITING` task flag (include/linux/sched.h): set when the
+/// task enters `do_exit`, before it releases its memory.
+const PF_EXITING: u32 = 0x0000_0004;
+
+/// Whether the process this stat line describes is on its way out: exiting,
+/// a zombie or dead. A line that does not parse says nothing of the kind.
+pub fn is_exiting(text: &str) -> bool {
+    if check_shape(text).is_err() {
+        return false;
+    }
+    Stat::from_read(text.as_bytes())
+        .is_ok_and(|stat| matches!(stat.state, 'Z' | 'X' | 'x') || stat.flags & PF_EXITING != 0)
+}
+
 /// The fields procfs-core reads up to the fault counters and beyond: the
 /// kernel writes 52 (Linux 3.5 on); the parser needs those through `rss`.
 const MIN_FIELDS_AFTER_COMM: usize = 22;
@@ -94,6 +108,21 @@ mod tests {
             let err = parse_faults(text, Path::new("/proc/1/stat")).unwrap_err();
             assert!(matches!(err, ProbeError::Parse { .. }), "{text:?}: {err}");
         }
+    }
+
+    /// kthreadd and a shell, as this machine's /proc wrote them; the shell's
+    /// flags with PF_EXITING added, and in the zombie state.
+    const KTHREADD: &str = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 24 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 1 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+    const SHELL: &str = "19222 (sh) S 19217 19217 1246 0 -1 4194304 86 0 1 0 0 0 0 0 20 0 1 0 90926 2654208 380 18446744073709551615 94623018741760 94623018818489 140728055367152 0 0 0 0 0 65538 1 0 0 17 1 0 0 0 0 0 94623018847792 94623018852928 94623645818880 140728055368397 140728055368439 140728055368439 140728055369708 0\n";
+
+    #[test]
+    fn only_an_exiting_zombie_or_dead_process_is_exiting() {
+        assert!(!is_exiting(KTHREADD));
+        assert!(!is_exiting(SHELL));
+        assert!(is_exiting(&SHELL.replace(" 4194304 ", " 4194308 ")));
+        assert!(is_exiting(&SHELL.replace(" S ", " Z ")));
+        assert!(is_exiting(&SHELL.replace(" S ", " X ")));
+        assert!(!is_exiting("1 (x"));
     }
 
     #[test]
