@@ -1162,6 +1162,11 @@ pub mod fault_costs {
         /// How many times each loop runs (each on a fresh block), 1 to 32.
         #[arg(long)]
         pub repetitions: usize,
+        /// Bytes one PMD entry maps (the kernel's `hpage_pmd_size`): the size of
+        /// one transparent huge page. None when the kernel has no THP, and then
+        /// the THP kind is left out.
+        #[arg(long)]
+        pub pmd_bytes: Option<usize>,
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -1314,6 +1319,15 @@ mod tests {
             thp_block_bytes: 4 << 20,
             random_block_bytes: 128 << 10,
             repetitions: 8,
+            pmd_bytes: Some(2 << 20),
+        })
+        .unwrap();
+        round_trip(&fault_costs::Args {
+            block_bytes: 1 << 20,
+            thp_block_bytes: 4 << 20,
+            random_block_bytes: 128 << 10,
+            repetitions: 8,
+            pmd_bytes: None,
         })
         .unwrap();
         for (variant, overcommit_test) in [

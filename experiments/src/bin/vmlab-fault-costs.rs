@@ -26,8 +26,6 @@ use experiments::Session;
 
 /// At most this many repetitions: their timings must fit in one protocol line.
 const MAX_REPETITIONS: usize = 32;
-/// The PMD size of x86-64 and arm64 with 4 KiB pages: one transparent huge page.
-const HUGE_PAGE_BYTES: usize = 2 << 20;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -317,7 +315,12 @@ fn run(cli: &Cli) -> io::Result<()> {
     let reps = args.repetitions;
     let block = pages::round_up_to_pages(args.block_bytes);
     let random_block = pages::round_up_to_pages(args.random_block_bytes);
-    let thp_block = args.thp_block_bytes.div_ceil(HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES;
+    // One transparent huge page, as the harness read it from the kernel.
+    let huge_page = args.pmd_bytes.unwrap_or(0);
+    let thp_block = match huge_page {
+        0 => args.thp_block_bytes,
+        huge => args.thp_block_bytes.div_ceil(huge) * huge,
+    };
     if reps == 0 || reps > MAX_REPETITIONS || block == 0 || random_block == 0 || thp_block == 0 {
         session.skip(format_args!(
             "--repetitions must be 1 to {MAX_REPETITIONS} and every block size above zero"
@@ -326,7 +329,7 @@ fn run(cli: &Cli) -> io::Result<()> {
     let thp_mode =
         std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
     let thp_available =
-        page == 4096 && (thp_mode.contains("[always]") || thp_mode.contains("[madvise]"));
+        huge_page > 0 && (thp_mode.contains("[always]") || thp_mode.contains("[madvise]"));
     session.note(note::BLOCK_BYTES, block)?;
     session.note(note::THP_BLOCK_BYTES, thp_block)?;
     session.note(note::RANDOM_BLOCK_BYTES, random_block)?;
@@ -351,15 +354,16 @@ fn run(cli: &Cli) -> io::Result<()> {
     let zero = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
     let cow = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
     let thp = if thp_available {
-        Some(Anon::map(
-            reps * thp_block,
-            HUGE_PAGE_BYTES,
-            libc::MADV_HUGEPAGE,
-        )?)
+        Some(Anon::map(reps * thp_block, huge_page, libc::MADV_HUGEPAGE)?)
     } else {
         session.note(
             note::THP_UNAVAILABLE,
-            format_args!("transparent huge pages: {}", thp_mode.trim()),
+            format_args!(
+                "transparent huge pages: {} (PMD size: {})",
+                thp_mode.trim(),
+                args.pmd_bytes
+                    .map_or("none".to_string(), |b| format!("{b} bytes"))
+            ),
         )?;
         None
     };
@@ -397,7 +401,7 @@ fn run(cli: &Cli) -> io::Result<()> {
 
     if let Some(thp) = &thp {
         let t = time_each(reps, |r| {
-            write_every(thp.block(r, thp_block), thp_block, HUGE_PAGE_BYTES)
+            write_every(thp.block(r, thp_block), thp_block, huge_page)
         });
         t.send(&mut session, timing::THP_FIRST_TOUCH)?;
         session.checkpoint(checkpoint::AFTER_THP_FIRST_TOUCH)?;

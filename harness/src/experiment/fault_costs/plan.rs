@@ -41,20 +41,26 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
         ));
     }
     let reps = sizes.repetitions;
+    // Whole transparent huge pages of the kernel's PMD size.
+    let thp_block = match ctx.env.thp_pmd_bytes {
+        Some(pmd) if pmd > 0 => sizes.thp_block_bytes.div_ceil(pmd) * pmd,
+        _ => sizes.thp_block_bytes,
+    };
     let file_bytes = reps * (2 * block + sizes.random_block_bytes);
     // Resident at once at most: the anonymous block set, the COW set twice
     // (the parent's copies and the child's originals), the THP set, the file.
-    let resident = reps * (3 * block + sizes.thp_block_bytes) + file_bytes;
+    let resident = reps * (3 * block + thp_block) + file_bytes;
     check_room(ctx.env, file_bytes, resident)?;
     let args = Args {
         block_bytes: block as usize,
-        thp_block_bytes: sizes.thp_block_bytes as usize,
+        thp_block_bytes: thp_block as usize,
         random_block_bytes: sizes.random_block_bytes as usize,
         repetitions: reps as usize,
+        pmd_bytes: ctx.env.thp_pmd_bytes.map(|b| b as usize),
     };
     let mut params = BTreeMap::new();
     params.insert("block_bytes".into(), json!(block));
-    params.insert("thp_block_bytes".into(), json!(sizes.thp_block_bytes));
+    params.insert("thp_block_bytes".into(), json!(thp_block));
     params.insert("random_block_bytes".into(), json!(sizes.random_block_bytes));
     params.insert("repetitions".into(), json!(reps));
     params.insert("file_bytes".into(), json!(file_bytes));
