@@ -9,11 +9,25 @@ use super::{csv, html, markdown, plot};
 use crate::model::RunRecord;
 use crate::store::{self, RunFile};
 
-/// Every file of a run folder's set, with its contents.
+/// The name of the run record in a run folder.
+const RECORD: &str = "results.json";
+
+/// The run record alone: what is kept after every experiment, so that a later
+/// failure, Ctrl-C or kill loses no measurement (every other file is rendered
+/// from it).
+pub fn run_record(run: &RunRecord) -> RunFile {
+    RunFile {
+        name: PathBuf::from(RECORD),
+        contents: store::json::render(run),
+    }
+}
+
+/// Every file of a run folder's set, with its contents: rendered once, when
+/// the run ends.
 pub fn run_files(run: &RunRecord) -> Vec<RunFile> {
     let charts = plot::Charts::of(run);
     let mut files: Vec<RunFile> = [
-        ("results.json", store::json::render(run)),
+        (RECORD, store::json::render(run)),
         ("results.md", markdown::render(run, &charts)),
         ("results.html", html::render(run, &charts)),
         ("checkpoints.csv", csv::checkpoints(run)),

@@ -19,7 +19,7 @@ pub mod table;
 pub mod text;
 pub mod width;
 
-pub use files::run_files;
+pub use files::{run_files, run_record};
 
 use clap::ValueEnum;
 

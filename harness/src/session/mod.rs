@@ -1,9 +1,10 @@
 //! A session: the selected experiments run in order for one [`Options`], the
 //! same for `harness run`/`all` and a `matrix` guest. It plans (every check that
 //! can fail does so before the run folder exists), runs each experiment's
-//! variants, judges their claims, writes the run folder after every experiment
-//! (the files from [`crate::report::run_files`], written by [`crate::store`]),
-//! compares with the baseline and prints the report; the exit code follows
+//! variants, judges their claims, keeps the run record after every experiment
+//! and writes the run folder's report files once when the run ends, however it
+//! ends (the files from [`crate::report::run_files`], written by
+//! [`crate::store`]), compares with the baseline and prints the report; the exit code follows
 //! [`crate::outcome::RunVerdict`].
 
 mod experiment;
@@ -142,6 +143,9 @@ pub fn run(options: &Options) -> Result<ExitCode> {
                     Err(e) => e,
                 };
                 if guard.has_results() {
+                    // The experiments done so far keep their reports; the
+                    // failure being reported is the first one.
+                    let _ = store::write_run(&run_dir, &report::run_files(&run));
                     let _ = store::point_latest(&results_root, &run_dir);
                 }
                 return Err(e);
@@ -152,8 +156,9 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             r.spread.extend(done.spread);
             r.unstable.extend(done.unstable);
         }
-        // Written after every experiment, so a later failure or Ctrl-C loses nothing.
-        if let Err(e) = store::write_run(&run_dir, &crate::report::run_files(&run)) {
+        // The record after every experiment, so a later failure, Ctrl-C or
+        // kill loses no measurement.
+        if let Err(e) = store::write_run(&run_dir, &[report::run_record(&run)]) {
             if guard.has_results() {
                 let _ = store::point_latest(&results_root, &run_dir);
             }
@@ -163,6 +168,13 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             interrupted = true;
             break;
         }
+    }
+    // The report files, rendered once from the whole record.
+    if let Err(e) = store::write_run(&run_dir, &report::run_files(&run)) {
+        if guard.has_results() {
+            let _ = store::point_latest(&results_root, &run_dir);
+        }
+        return Err(store_failure(e, &guard, output_bytes));
     }
     if interrupted {
         // `latest` stays on the last complete run; this one is kept, marked.
