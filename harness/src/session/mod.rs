@@ -201,20 +201,51 @@ pub fn run(options: &Options) -> Result<ExitCode> {
         verbosity::note(format_args!("baseline saved to {}", path.display()));
     }
     drop(guard);
-    let view = report::View {
-        detail: options.detail,
-        width: report::width::terminal_width(),
-        all_mappings: options.all_mappings,
+    let telling = Telling {
+        format: options.format,
+        view: report::View {
+            detail: options.detail,
+            width: report::width::terminal_width(),
+            all_mappings: options.all_mappings,
+        },
+        bisect: options.bisect,
     };
-    match (options.format, &cmp) {
-        (report::Format::Tap, Some(cmp)) => verbosity::out(report::ktap::render(&run, Some(cmp))),
-        (format, _) => verbosity::out(report::render_view(&run, format, &view)),
+    let compared = cmp.as_ref().zip(mode.compare_with());
+    tell(&run, compared, &telling, &run_dir)
+}
+
+/// How a finished run is told: the report's format and view, and whether the
+/// exit code follows `git bisect run`'s convention.
+pub struct Telling {
+    /// The report's format on stdout.
+    pub format: report::Format,
+    /// What the report shows, and how wide.
+    pub view: report::View,
+    /// Exit 0 good, 1 bad, 125 cannot test (`--bisect`).
+    pub bisect: bool,
+}
+
+/// Tells a finished run whose folder is written, the same for `run`/`all`,
+/// `trace` and `watch`: prints the report, then the comparison with the
+/// baseline (its path given) where it does not spoil stdout's format, keeping
+/// it as comparison.md, and returns the run's verdict as the exit code.
+pub fn tell(
+    run: &RunRecord,
+    compared: Option<(&Comparison, &Path)>,
+    telling: &Telling,
+    run_dir: &Path,
+) -> Result<ExitCode> {
+    match (telling.format, compared) {
+        (report::Format::Tap, Some((cmp, _))) => {
+            verbosity::out(report::ktap::render(run, Some(cmp)))
+        }
+        (format, _) => verbosity::out(report::render_view(run, format, &telling.view)),
     }
-    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
-        report_comparison(cmp, &path.display().to_string(), options.format, &run_dir)?;
+    if let Some((cmp, path)) = compared {
+        report_comparison(cmp, &path.display().to_string(), telling.format, run_dir)?;
     }
-    let against = cmp.as_ref().map_or(Against::Nothing, Against::Baseline);
-    let verdict = RunVerdict::of(&run, &outcome::run_cases(&run, against));
+    let against = compared.map_or(Against::Nothing, |(cmp, _)| Against::Baseline(cmp));
+    let verdict = RunVerdict::of(run, &outcome::run_cases(run, against));
     if let RunVerdict::Skip(reasons) = &verdict {
         verbosity::note(format_args!(
             "every experiment was skipped (exit {}, kselftest's KSFT_SKIP): {}",
@@ -222,7 +253,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             reasons.join("; ")
         ));
     }
-    if options.bisect {
+    if telling.bisect {
         let code = verdict.bisect_code();
         let word = match code {
             0 => "good".to_string(),

@@ -15,11 +15,12 @@ use super::claims::{self, ClaimsFile};
 use super::label;
 use super::session::{self, CheckpointCause, TraceSpec};
 use crate::cli::TraceArgs;
-use crate::compare::{self as comparing, Comparison};
+use crate::compare as comparing;
 use crate::model::{CheckpointRecord, ExperimentRecord, RunRecord, FORMAT_VERSION};
 use crate::probe::ProcProbe;
 use crate::report::{self, Format};
 use crate::runner;
+use crate::session::{tell, Telling};
 use crate::store;
 use crate::store::baseline::{self, BaselineMode};
 use crate::system::Environment;
@@ -195,7 +196,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     )
 }
 
-/// Prints the run, compares it with the baseline and saves it as one, as `run` does.
+/// Compares the run with the baseline, saves it as one and tells it, as `run` does.
 pub(crate) fn finish(
     run: &RunRecord,
     format: Format,
@@ -206,40 +207,27 @@ pub(crate) fn finish(
     run_dir: &Path,
 ) -> Result<ExitCode> {
     let cmp = baseline_run.map(|b| comparing::compare(b, run, tolerances));
-    match (format, &cmp) {
-        (Format::Tap, Some(cmp)) => verbosity::out(report::ktap::render(run, Some(cmp))),
-        (format, _) => {
-            let view = report::View {
-                detail,
-                width: report::width::terminal_width(),
-                all_mappings: false,
-            };
-            verbosity::out(report::render_view(run, format, &view))
-        }
-    }
-    if let (Some(cmp), Some(path)) = (&cmp, mode.compare_with()) {
-        let label = path.display().to_string();
-        store::write_atomic(
-            &run_dir.join("comparison.md"),
-            report::comparison::markdown(cmp, &label).as_bytes(),
-        )?;
-        if machine_format(format) {
-            verbosity::out_err(report::comparison::text(cmp, &label));
-        } else {
-            verbosity::out(format!("\n{}", report::comparison::text(cmp, &label)));
-        }
-    }
+    // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
         baseline::save(path, run)?;
         verbosity::note(format_args!("baseline saved to {}", path.display()));
     }
-    let regressed = cmp.as_ref().is_some_and(Comparison::regressed);
-    Ok(if run.any_failed() || regressed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let telling = Telling {
+        format,
+        view: report::View {
+            detail,
+            width: report::width::terminal_width(),
+            all_mappings: false,
+        },
+        bisect: false,
+    };
+    tell(
+        run,
+        cmp.as_ref().zip(mode.compare_with()),
+        &telling,
+        run_dir,
+    )
 }
 
 /// Step mode: the program waits while the user looks at it from another
