@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn a_cause_quoted_by_its_context_is_said_once_on_one_line() {
-        let io = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        let io = std::io::Error::from(nix::errno::Errno::ENOSPC);
         let store = StoreError {
             path: "/r/results.json".into(),
             source: io,

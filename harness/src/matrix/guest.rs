@@ -185,27 +185,12 @@ fn mount_disk() -> Result<(), String> {
 /// Loads one kernel module file with finit_module(2); one that is already
 /// loaded is fine.
 fn load_module(path: &Path) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
+    use nix::errno::Errno;
+    use nix::kmod::{finit_module, ModuleInitFlags};
     let file = std::fs::File::open(path)?;
-    let no_params = c"";
-    // SAFETY: finit_module takes an open descriptor, a NUL-terminated parameter
-    // string that outlives the call, and flags; it reads nothing else of ours.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_finit_module,
-            file.as_raw_fd(),
-            no_params.as_ptr(),
-            0,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
-    }
-    let error = std::io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::EEXIST) {
-        Ok(())
-    } else {
-        Err(error)
+    match finit_module(&file, c"", ModuleInitFlags::empty()) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -218,20 +203,10 @@ struct StderrRelay {
 
 impl StderrRelay {
     fn start() -> Option<StderrRelay> {
-        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-        // SAFETY: dup returns a new descriptor (or -1, checked) that this
-        // function then owns.
-        let console = unsafe { libc::dup(2) };
-        if console < 0 {
-            return None;
-        }
-        // SAFETY: `console` is a fresh descriptor owned by nothing else.
-        let console = unsafe { OwnedFd::from_raw_fd(console) };
+        let console = nix::unistd::dup(std::io::stderr()).ok()?;
         let (read, write) = nix::unistd::pipe().ok()?;
-        // SAFETY: dup2 makes fd 2 a copy of the pipe's write end; both are open.
-        if unsafe { libc::dup2(write.as_raw_fd(), 2) } < 0 {
-            return None;
-        }
+        // Makes fd 2 a copy of the pipe's write end.
+        nix::unistd::dup2_stderr(&write).ok()?;
         drop(write);
         let mut sink = std::fs::File::from(console.try_clone().ok()?);
         let mut source = std::fs::File::from(read);
@@ -247,10 +222,9 @@ impl StderrRelay {
 
 impl Drop for StderrRelay {
     fn drop(&mut self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: both descriptors are open; this closes the pipe's last write
-        // end, so the copying thread sees end of file.
-        unsafe { libc::dup2(self.console.as_raw_fd(), 2) };
+        // This closes the pipe's last write end, so the copying thread sees end
+        // of file.
+        let _ = nix::unistd::dup2_stderr(&self.console);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -262,33 +236,22 @@ impl Drop for StderrRelay {
 /// which the host shows while the guest runs.
 fn quiet_stdout() {
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
-        use std::os::fd::AsRawFd;
-        // SAFETY: dup2 onto fd 1 replaces stdout with an open descriptor; Rust's
-        // stdout handle keeps writing to fd 1 and is unaffected otherwise.
-        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+        // Rust's stdout handle keeps writing to fd 1 and is unaffected otherwise.
+        let _ = nix::unistd::dup2_stdout(&null);
     }
 }
 
 /// mount(2) with no flags and no data.
 fn mount(source: &str, target: &str, fstype: &str) -> std::io::Result<()> {
-    let c = |s: &str| std::ffi::CString::new(s).map_err(std::io::Error::other);
-    let (source, target, fstype) = (c(source)?, c(target)?, c(fstype)?);
-    // SAFETY: the three pointers are NUL-terminated strings that outlive the
-    // call, and a null data pointer is allowed for these file systems.
-    let rc = unsafe {
-        libc::mount(
-            source.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    use nix::mount::MsFlags;
+    nix::mount::mount(
+        Some(source),
+        target,
+        Some(fstype),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(std::io::Error::from)
 }
 
 /// Writes the frame to the results port and waits until it has left the UART;
@@ -317,12 +280,8 @@ fn power_off() {
     nix::unistd::sync();
     // If this returns, PID 1 exits next, the kernel panics, and `panic=-1` with
     // QEMU's -no-reboot ends the virtual machine anyway.
-    // SAFETY: reboot(2) with RB_POWER_OFF takes no pointers; file systems were
-    // synced above and the guest holds nothing else worth saving.
-    if unsafe { libc::reboot(libc::RB_POWER_OFF) } != 0 {
-        say(&format!(
-            "power-off failed: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
+    // File systems were synced above and the guest holds nothing else worth
+    // saving. reboot(2) returns only when it failed.
+    let Err(e) = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
+    say(&format!("power-off failed: {}", std::io::Error::from(e)));
 }

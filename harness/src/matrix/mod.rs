@@ -587,6 +587,9 @@ fn folder_names(kernels: &[KernelSpec]) -> Vec<String> {
 /// its text lands, so whole-process figures would differ by several pages from
 /// run to run, even on the same kernel, and hide what the kernels change.
 pub fn fixed_address_space() {
+    // libc rather than nix::sys::personality: nix's get() keeps only the flags
+    // it names (from_bits_truncate), which would drop the execution domain in
+    // the low byte (PER_LINUX32 under `setarch linux32`) when set back.
     // SAFETY: personality(2) only changes flags of the calling process; the
     // query form (0xffffffff) returns the current persona.
     unsafe {

@@ -101,7 +101,9 @@ fn read_dir(dir: &Path, pid: i32) -> Result<RawSnapshot, ProbeError> {
         std::fs::read_to_string(&path).map_err(|source| match source.kind() {
             ErrorKind::NotFound => ProbeError::ProcessGone { pid },
             ErrorKind::PermissionDenied => ProbeError::PermissionDenied { path },
-            _ if source.raw_os_error() == Some(libc::ESRCH) => ProbeError::ProcessGone { pid },
+            _ if source.raw_os_error() == Some(nix::errno::Errno::ESRCH as i32) => {
+                ProbeError::ProcessGone { pid }
+            }
             _ => ProbeError::Io { path, source },
         })
     };

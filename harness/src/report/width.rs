@@ -13,6 +13,10 @@
 //!
 //! Nothing is lost: results.md has every table in full.
 
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::pty::Winsize;
+
 use super::table::Table;
 
 /// The narrowest width output is laid out for.
@@ -39,38 +43,41 @@ pub fn terminal_width() -> usize {
 
 /// The width of the terminal on stdout or stderr, if either is one.
 fn tty_width() -> Option<usize> {
-    [libc::STDOUT_FILENO, libc::STDERR_FILENO]
+    [std::io::stdout().as_raw_fd(), std::io::stderr().as_raw_fd()]
         .into_iter()
         .find_map(|fd| {
-            let mut size = libc::winsize {
-                ws_row: 0,
-                ws_col: 0,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer given, which
-            // points at a live, properly aligned local; a non-terminal fd fails
-            // with ENOTTY and writes nothing.
-            let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0;
-            (ok && size.ws_col > 0).then_some(size.ws_col as usize)
+            let size = window_size(fd)?;
+            (size.ws_col > 0).then_some(size.ws_col as usize)
         })
 }
 
 /// The height of the terminal, if stderr or stdout is one.
 pub fn terminal_height() -> Option<usize> {
-    [libc::STDERR_FILENO, libc::STDOUT_FILENO]
+    [std::io::stderr().as_raw_fd(), std::io::stdout().as_raw_fd()]
         .into_iter()
         .find_map(|fd| {
-            let mut size = libc::winsize {
-                ws_row: 0,
-                ws_col: 0,
-                ws_xpixel: 0,
-                ws_ypixel: 0,
-            };
-            // SAFETY: as in `tty_width`.
-            let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0;
-            (ok && size.ws_row > 0).then_some(size.ws_row as usize)
+            let size = window_size(fd)?;
+            (size.ws_row > 0).then_some(size.ws_row as usize)
         })
+}
+
+/// The size of the terminal `fd` is, or `None` when it is not one.
+fn window_size(fd: RawFd) -> Option<Winsize> {
+    // nix has no TIOCGWINSZ function, so its ioctl macro declares one (unsafe,
+    // as every ioctl is); the request number is libc's, as nix has no constant
+    // for it.
+    nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, Winsize);
+    let mut size = Winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the pointer given, which
+    // points at a live, properly aligned local; a non-terminal fd fails with
+    // ENOTTY and writes nothing.
+    unsafe { tiocgwinsz(fd, &mut size) }.ok()?;
+    Some(size)
 }
 
 /// `text` cut to `width` characters, the cut marked with `…`.

@@ -176,7 +176,7 @@ fn drive(
     let oom_before = OomCounters::read(cgroup.as_ref());
     let exit_text = |s: std::process::ExitStatus| {
         use std::os::unix::process::ExitStatusExt;
-        let oom = (s.signal() == Some(libc::SIGKILL))
+        let oom = (s.signal() == Some(nix::sys::signal::Signal::SIGKILL as i32))
             .then(|| {
                 OomCounters::read(cgroup.as_ref()).explain_since(
                     &oom_before,

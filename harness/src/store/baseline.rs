@@ -150,7 +150,7 @@ fn read_bounded(path: &Path) -> Result<String, BaselineError> {
     };
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(path)
         .map_err(read_error)?;
     let meta = file.metadata().map_err(read_error)?;

@@ -9,7 +9,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -94,16 +94,21 @@ pub fn launch(
         .stdin(Stdio::from(stdin_read))
         .stdout(Stdio::from(slave));
     // SAFETY: only fcntl and personality run between fork and exec; both are
-    // async-signal-safe system calls.
+    // async-signal-safe system calls, and nix's wrappers of them neither
+    // allocate nor lock. `child_w` and `child_r` are the child's copies of the
+    // protocol pipes' ends, open from fork until exec.
     unsafe {
         command.pre_exec(move || {
+            use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+            use nix::sys::personality::{self, Persona};
             for fd in [child_w, child_r] {
-                if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
+                fcntl(
+                    BorrowedFd::borrow_raw(fd),
+                    FcntlArg::F_SETFD(FdFlag::empty()),
+                )?;
             }
-            if no_aslr && libc::personality(libc::ADDR_NO_RANDOMIZE as libc::c_ulong) == -1 {
-                return Err(std::io::Error::last_os_error());
+            if no_aslr {
+                personality::set(Persona::ADDR_NO_RANDOMIZE)?;
             }
             Ok(())
         });
@@ -126,13 +131,15 @@ pub fn launch(
 
 /// Bytes written to the program's stdin that it has not read yet (FIONREAD).
 pub fn unread_input(stdin: &File) -> usize {
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int through the pointer.
-    let rc = unsafe { libc::ioctl(stdin.as_raw_fd(), libc::FIONREAD, &mut n) };
-    if rc == 0 {
-        n.max(0) as usize
-    } else {
-        0
+    // nix has no FIONREAD function, so its ioctl macro declares one (unsafe, as
+    // every ioctl is); the request number is libc's, as nix has no constant for it.
+    nix::ioctl_read_bad!(fionread, libc::FIONREAD, std::ffi::c_int);
+    let mut n: std::ffi::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer, which points at a
+    // live local of that type.
+    match unsafe { fionread(stdin.as_raw_fd(), &mut n) } {
+        Ok(_) => n.max(0) as usize,
+        Err(_) => 0,
     }
 }
 
@@ -186,13 +193,8 @@ impl OutputPump {
     /// program wrote just before it began to wait (a pseudo-terminal passes
     /// output on from a kernel worker, not within the program's write).
     pub fn settle(&mut self, output: &mut File, sink: &mut dyn Write) {
-        let mut poll = libc::pollfd {
-            fd: output.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd for the duration of the call.
-        unsafe { libc::poll(&mut poll, 1, 10) };
+        use nix::poll::{poll, PollFd, PollFlags};
+        let _ = poll(&mut [PollFd::new(output.as_fd(), PollFlags::POLLIN)], 10u8);
         self.drain(output, sink);
     }
 

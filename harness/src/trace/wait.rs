@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use nix::sys::signal::Signal;
+
 /// The ways a program waits for its reader that the harness recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitKind {
@@ -107,6 +109,7 @@ pub fn classify(observation: &Observation, stdin_is_ours: &impl Fn() -> bool) ->
     let Some(SyscallLine::Blocked { number, args }) = observation.syscall else {
         return None;
     };
+    // The system call numbers are libc's: nix has no table of them.
     if (number == libc::SYS_read || number == libc::SYS_readv) && args[0] == 0 {
         return stdin_is_ours().then_some(WaitKind::Stdin);
     }
@@ -167,16 +170,17 @@ pub fn signal_to_resume(status: &str) -> Option<i32> {
     let usable = caught & !blocked;
     let bit = |sig: i32| 1u64 << (sig - 1);
     let preferred = [
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGCONT,
-        libc::SIGALRM,
-        libc::SIGHUP,
-        libc::SIGINT,
-        libc::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGCONT,
+        Signal::SIGALRM,
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGTERM,
     ];
     preferred
         .into_iter()
+        .map(|s| s as i32)
         .find(|s| usable & bit(*s) != 0)
         .or_else(|| (1..=64).find(|s| usable & bit(*s) != 0))
 }
@@ -254,9 +258,9 @@ mod tests {
     fn the_resuming_signal_is_a_caught_unblocked_one() {
         // SIGUSR1 (10) and SIGINT (2) caught; SIGUSR1 blocked.
         let status = "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000200\nSigBlk:\t0000000000000200\nSigCgt:\t0000000000000202\n";
-        assert_eq!(signal_to_resume(status), Some(libc::SIGINT));
-        assert!(signal_pending(status, libc::SIGUSR1));
-        assert!(!signal_pending(status, libc::SIGINT));
+        assert_eq!(signal_to_resume(status), Some(Signal::SIGINT as i32));
+        assert!(signal_pending(status, Signal::SIGUSR1 as i32));
+        assert!(!signal_pending(status, Signal::SIGINT as i32));
         let none = "SigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n";
         assert_eq!(signal_to_resume(none), None);
     }
