@@ -90,6 +90,33 @@ pub struct Environment {
     /// The folder of the harness's memory cgroup (under /sys/fs/cgroup), if found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_memory_dir: Option<PathBuf>,
+    /// `kernel.pid_max`: one more than the largest PID the kernel hands out,
+    /// so the most processes and threads that can exist at once. Experiments
+    /// that start many processes refuse counts that would not fit under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_max: Option<u64>,
+    /// The harness's soft RLIMIT_NPROC (`ulimit -u`), which its children
+    /// inherit: how many processes its user may have before fork fails with
+    /// EAGAIN (root is exempt). `None` when unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rlimit_nproc: Option<u64>,
+    /// The process limit of the harness's cgroup (v2 `pids.max` or v1
+    /// `pids.max` of the pids controller), which its experiments share: of the
+    /// cgroup and its ancestors, the one that leaves the least room. `None` when
+    /// no level sets one ("max") or there is no pids controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_pids_max: Option<u64>,
+    /// `pids.current` of the cgroup whose limit is [`Environment::cgroup_pids_max`]
+    /// (the harness's own cgroup when none is set) at detection: the tasks already
+    /// counted against that limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_pids_current: Option<u64>,
+    /// How many processes ran on the machine at detection (the PID folders of
+    /// /proc), which take PIDs under `pid_max` and, at most, RLIMIT_NPROC
+    /// slots. The harness's experiments leave none behind, so the figure still
+    /// holds when a later experiment plans. `None` when /proc lists none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processes_running: Option<u64>,
     /// glibc version, as `gnu_get_libc_version()` reports it.
     pub glibc_version: String,
     /// Set when the run happened inside a `harness matrix` virtual machine: how
@@ -150,8 +177,9 @@ impl Environment {
     }
 
     /// Detects the machine whose /proc and /sys are under `root`. What no file
-    /// says (uname, host name, page size, CPU count, free space, user, glibc)
-    /// comes from system calls about the running machine whatever the root.
+    /// says (uname, host name, page size, CPU count, free space, user,
+    /// RLIMIT_NPROC, glibc) comes from system calls about the running machine
+    /// whatever the root.
     pub fn detect_in(root: &Root, temp_dir: &Path) -> Environment {
         let uname = nix::sys::utsname::uname().ok();
         let text = |path: &str| root.text(path);
@@ -161,6 +189,7 @@ impl Environment {
         let (temp_dir_fs, temp_dir_free_bytes, read_ahead) =
             describe_dir(root, &mountinfo, temp_dir);
         let cgroup = MemoryCgroup::detect_in(root);
+        let pids = PidsCgroup::detect_in(root).map(|p| p.headroom());
         let thp = |file: &str| text(&format!("/sys/kernel/mm/transparent_hugepage/{file}"));
         Environment {
             kernel: uname
@@ -208,6 +237,11 @@ impl Environment {
             cgroup_memory_max_bytes: cgroup.as_ref().and_then(MemoryCgroup::limit_bytes),
             cgroup_version: cgroup.as_ref().map(|c| c.version),
             cgroup_memory_dir: cgroup.map(|c| c.dir),
+            pid_max: text("/proc/sys/kernel/pid_max").and_then(|t| t.parse().ok()),
+            rlimit_nproc: rlimit_nproc(),
+            cgroup_pids_max: pids.and_then(|(max, _)| max),
+            cgroup_pids_current: pids.and_then(|(_, current)| current),
+            processes_running: processes_running(&root.path("/proc")),
             glibc_version: glibc_version(),
             guest: None,
         }
@@ -298,6 +332,23 @@ fn damon_pageout(dir: &Path) -> Vec<String> {
     }
     found.sort();
     found
+}
+
+/// The soft RLIMIT_NPROC of this process; `None` when unlimited or unreadable.
+fn rlimit_nproc() -> Option<u64> {
+    use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+    let (soft, _hard) = getrlimit(Resource::RLIMIT_NPROC).ok()?;
+    (soft != RLIM_INFINITY).then_some(soft)
+}
+
+/// How many PID folders `proc` (a /proc) lists; `None` when it cannot be
+/// read or lists none (a live /proc always lists the process reading it).
+fn processes_running(proc: &Path) -> Option<u64> {
+    let count = std::fs::read_dir(proc)
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .count() as u64;
+    (count > 0).then_some(count)
 }
 
 fn read_trimmed(path: &Path) -> Option<String> {
@@ -486,6 +537,106 @@ fn keyed_number(text: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// The folder of this process's cgroup for `controller` (`memory`, `pids`),
+/// from the texts of /proc/self/cgroup and /proc/self/mountinfo, as
+/// (version, folder, mount point) under `root`: the v1 hierarchy of that
+/// controller if one is mounted, else the v2 one if its root offers the
+/// controller.
+fn locate_controller(
+    root: &Root,
+    cgroup: &str,
+    mountinfo: &str,
+    controller: &str,
+) -> Option<(u8, PathBuf, PathBuf)> {
+    let groups = ProcessCGroups::from_buf_read(cgroup.as_bytes()).ok()?;
+    let mounts = mount_infos(mountinfo);
+    // The cgroup's path below the mount, as the mount's folder under `root`.
+    let join = |mount: &MountInfo, path: &str| -> Option<PathBuf> {
+        let rest = path.strip_prefix(mount.root.trim_end_matches('/'))?;
+        Some(
+            root.path(&mount.mount_point)
+                .join(rest.trim_start_matches('/')),
+        )
+    };
+    let v1 = mounts
+        .iter()
+        .filter(|m| m.fs_type == "cgroup" && m.super_options.contains_key(controller));
+    for group in &groups {
+        if !group.controllers.iter().any(|c| c == controller) {
+            continue;
+        }
+        if let Some((mount, dir)) = v1
+            .clone()
+            .find_map(|m| Some((m, join(m, &group.pathname)?)))
+        {
+            return Some((1, dir, root.path(&mount.mount_point)));
+        }
+    }
+    let path = &groups
+        .0
+        .iter()
+        .find(|g| g.hierarchy == 0 && g.controllers.is_empty())?
+        .pathname;
+    mounts.iter().find_map(|m| {
+        if m.fs_type != "cgroup2" {
+            return None;
+        }
+        let point = root.path(&m.mount_point);
+        let controllers = read_trimmed(&point.join("cgroup.controllers"));
+        if !controllers.is_some_and(|c| c.split_whitespace().any(|w| w == controller)) {
+            return None;
+        }
+        Some((2, join(m, path)?, point))
+    })
+}
+
+/// The pids cgroup the harness runs in, and with it every experiment: its
+/// `pids.max` caps how many tasks (processes and threads) they may have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PidsCgroup {
+    /// 1 or 2.
+    pub version: u8,
+    /// The cgroup's folder.
+    pub dir: PathBuf,
+    /// Where its hierarchy is mounted (the top of the ancestors looked at).
+    pub mount: PathBuf,
+}
+
+impl PidsCgroup {
+    /// Finds the pids cgroup named by /proc/self/cgroup and
+    /// /proc/self/mountinfo under `root`, by the same search as
+    /// [`MemoryCgroup::detect_in`]; its folder must exist there.
+    pub fn detect_in(root: &Root) -> Option<PidsCgroup> {
+        let cgroup = root.text("/proc/self/cgroup")?;
+        let mountinfo = root.text("/proc/self/mountinfo")?;
+        let (version, dir, mount) = locate_controller(root, &cgroup, &mountinfo, "pids")?;
+        dir.is_dir().then_some(PidsCgroup {
+            version,
+            dir,
+            mount,
+        })
+    }
+
+    /// (`pids.max`, `pids.current`) of the level, of this cgroup and its
+    /// ancestors up to the mount, whose limit leaves the fewest tasks to
+    /// start; with no limit set anywhere ("max", or no file: a hierarchy's
+    /// root has none), no limit and this cgroup's own count.
+    pub fn headroom(&self) -> (Option<u64>, Option<u64>) {
+        let number = |dir: &Path, file: &str| -> Option<u64> {
+            read_trimmed(&dir.join(file)).and_then(|t| t.parse().ok())
+        };
+        self.dir
+            .ancestors()
+            .take_while(|d| d.starts_with(&self.mount))
+            .filter_map(|d| Some((number(d, "pids.max")?, number(d, "pids.current")?)))
+            .min_by_key(|&(max, current)| max.saturating_sub(current))
+            .map_or(
+                (None, number(&self.dir, "pids.current")),
+                |(max, current)| (Some(max), Some(current)),
+            )
+    }
+}
+
 impl MemoryCgroup {
     /// Finds this process's memory cgroup from /proc/self/cgroup and
     /// /proc/self/mountinfo.
@@ -511,53 +662,11 @@ impl MemoryCgroup {
 
     /// [`MemoryCgroup::locate`] with the cgroup file system under `root`.
     pub fn locate_in(root: &Root, cgroup: &str, mountinfo: &str) -> Option<MemoryCgroup> {
-        let groups = ProcessCGroups::from_buf_read(cgroup.as_bytes()).ok()?;
-        let mounts = mount_infos(mountinfo);
-        // The cgroup's path below the mount, as the mount's folder under `root`.
-        let join = |mount: &MountInfo, path: &str| -> Option<PathBuf> {
-            let rest = path.strip_prefix(mount.root.trim_end_matches('/'))?;
-            Some(
-                root.path(&mount.mount_point)
-                    .join(rest.trim_start_matches('/')),
-            )
-        };
-        let v1_memory = mounts
-            .iter()
-            .filter(|m| m.fs_type == "cgroup" && m.super_options.contains_key("memory"));
-        for group in &groups {
-            if !group.controllers.iter().any(|c| c == "memory") {
-                continue;
-            }
-            if let Some((mount, dir)) = v1_memory
-                .clone()
-                .find_map(|m| Some((m, join(m, &group.pathname)?)))
-            {
-                return Some(MemoryCgroup {
-                    version: 1,
-                    dir,
-                    mount: root.path(&mount.mount_point),
-                });
-            }
-        }
-        let path = &groups
-            .0
-            .iter()
-            .find(|g| g.hierarchy == 0 && g.controllers.is_empty())?
-            .pathname;
-        mounts.iter().find_map(|m| {
-            if m.fs_type != "cgroup2" {
-                return None;
-            }
-            let point = root.path(&m.mount_point);
-            let controllers = read_trimmed(&point.join("cgroup.controllers"));
-            if !controllers.is_some_and(|c| c.split_whitespace().any(|w| w == "memory")) {
-                return None;
-            }
-            Some(MemoryCgroup {
-                version: 2,
-                dir: join(m, path)?,
-                mount: point,
-            })
+        let (version, dir, mount) = locate_controller(root, cgroup, mountinfo, "memory")?;
+        Some(MemoryCgroup {
+            version,
+            dir,
+            mount,
         })
     }
 
@@ -776,6 +885,109 @@ mod tests {
         assert_eq!(env.cgroup_memory_dir, Some(root.path(CAPTURED_CGROUP)));
         // v1's "no limit" value at every level.
         assert_eq!(env.cgroup_memory_max_bytes, None);
+        assert_eq!(env.pid_max, Some(32_768));
+        // The harness runs in the root of the v1 pids hierarchy, which has no
+        // pids.max or pids.current.
+        assert_eq!((env.cgroup_pids_max, env.cgroup_pids_current), (None, None));
+        // No process folders were captured.
+        assert_eq!(env.processes_running, None);
+    }
+
+    #[test]
+    fn the_captured_pids_cgroup_is_the_v1_hierarchy_root() {
+        let root = captured();
+        let pids = PidsCgroup::detect_in(&root).expect("the v1 pids cgroup");
+        assert_eq!(pids.version, 1);
+        assert_eq!(pids.dir, root.path("/sys/fs/cgroup/pids"));
+        assert_eq!(pids.mount, pids.dir);
+        assert_eq!(pids.headroom(), (None, None));
+    }
+
+    #[test]
+    fn a_v2_pids_cgroup_is_found_when_the_root_offers_the_controller() {
+        let root = tempfile::tempdir().unwrap();
+        let cgroup = "0::/user.slice/session-2.scope\n";
+        let mountinfo = "30 23 0:26 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n";
+        let mount = root.path().join("sys/fs/cgroup");
+        std::fs::create_dir_all(mount.join("user.slice/session-2.scope")).unwrap();
+        std::fs::create_dir_all(root.path().join("proc/self")).unwrap();
+        std::fs::write(root.path().join("proc/self/cgroup"), cgroup).unwrap();
+        std::fs::write(root.path().join("proc/self/mountinfo"), mountinfo).unwrap();
+        std::fs::write(mount.join("cgroup.controllers"), "cpu memory\n").unwrap();
+        assert_eq!(PidsCgroup::detect_in(&Root::at(root.path())), None);
+        std::fs::write(mount.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        let pids = PidsCgroup::detect_in(&Root::at(root.path())).expect("found");
+        assert_eq!(pids.version, 2);
+        assert_eq!(pids.dir, mount.join("user.slice/session-2.scope"));
+        assert_eq!(pids.mount, mount);
+    }
+
+    #[test]
+    fn the_pids_limit_is_the_level_with_the_least_room() {
+        let mount = tempfile::tempdir().unwrap();
+        let parent = mount.path().join("a");
+        let dir = parent.join("b");
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = |d: &Path, max: &str, current: &str| {
+            std::fs::write(d.join("pids.max"), format!("{max}\n")).unwrap();
+            std::fs::write(d.join("pids.current"), format!("{current}\n")).unwrap();
+        };
+        let cgroup = PidsCgroup {
+            version: 2,
+            dir: dir.clone(),
+            mount: mount.path().to_path_buf(),
+        };
+        write(&dir, "max", "7");
+        write(&parent, "max", "40");
+        assert_eq!(cgroup.headroom(), (None, Some(7)));
+        // The parent's 1000 leaves 960, the cgroup's 500 leaves 493.
+        write(&parent, "1000", "40");
+        write(&dir, "500", "7");
+        assert_eq!(cgroup.headroom(), (Some(500), Some(7)));
+        write(&parent, "100", "40");
+        assert_eq!(cgroup.headroom(), (Some(100), Some(40)));
+    }
+
+    #[test]
+    fn an_environment_recorded_before_the_process_limits_still_parses() {
+        let mut env = Environment::detect_in(&captured(), Path::new("/"));
+        env.pid_max = Some(32_768);
+        env.rlimit_nproc = Some(96_365);
+        env.cgroup_pids_max = Some(500);
+        env.cgroup_pids_current = Some(7);
+        env.processes_running = Some(70);
+        let mut json = serde_json::to_value(&env).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        for key in [
+            "pid_max",
+            "rlimit_nproc",
+            "cgroup_pids_max",
+            "cgroup_pids_current",
+            "processes_running",
+        ] {
+            assert!(fields.remove(key).is_some(), "{key} is recorded");
+        }
+        let old: Environment = serde_json::from_value(json).expect("parses");
+        assert_eq!(
+            (old.pid_max, old.rlimit_nproc, old.cgroup_pids_max),
+            (None, None, None)
+        );
+        assert_eq!(
+            (old.cgroup_pids_current, old.processes_running),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn running_processes_are_the_pid_folders_of_proc() {
+        let proc = tempfile::tempdir().unwrap();
+        for name in ["1", "42", "self", "sys"] {
+            std::fs::create_dir(proc.path().join(name)).unwrap();
+        }
+        std::fs::write(proc.path().join("meminfo"), "").unwrap();
+        assert_eq!(processes_running(proc.path()), Some(2));
+        assert!(processes_running(Path::new("/proc")).is_some_and(|n| n >= 1));
+        assert_eq!(processes_running(&proc.path().join("missing")), None);
     }
 
     #[test]
@@ -819,6 +1031,7 @@ mod tests {
         let env = Environment::detect_in(&Root::at(dir.path()), dir.path());
         assert_eq!(env.thp_enabled, "unsupported");
         assert_eq!((env.thp_pmd_bytes, env.cgroup_version), (None, None));
+        assert_eq!((env.pid_max, env.cgroup_pids_max), (None, None));
         assert_eq!(env.mem_total_bytes, 0);
     }
 }

@@ -321,7 +321,12 @@ pub fn spread(experiment: &str, repeats: &[&VariantRecord], page_size: u64) -> V
 }
 
 /// Environment fields that change on every run and explain nothing.
-const VOLATILE_FIELDS: &[&str] = &["temp_dir", "temp_dir_free_bytes"];
+const VOLATILE_FIELDS: &[&str] = &[
+    "temp_dir",
+    "temp_dir_free_bytes",
+    "processes_running",
+    "cgroup_pids_current",
+];
 
 /// Compares `now` with `baseline`.
 pub fn compare(baseline: &RunRecord, now: &RunRecord, tolerances: Tolerances) -> Comparison {

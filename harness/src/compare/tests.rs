@@ -334,3 +334,18 @@ fn a_repeated_baseline_flags_only_what_falls_outside_its_spread_widened_by_the_t
     let single = run();
     assert!(compare(&single, &within, Tolerances::default()).regressed());
 }
+
+#[test]
+fn process_counts_are_volatile_but_process_limits_are_not() {
+    let old = run();
+    let mut new = run();
+    new.environment.processes_running = new.environment.processes_running.map(|n| n + 5);
+    new.environment.cgroup_pids_current = Some(12_345);
+    assert!(compare(&old, &new, Tolerances::default())
+        .environment
+        .is_empty());
+    new.environment.pid_max = Some(99);
+    let cmp = compare(&old, &new, Tolerances::default());
+    let fields: Vec<_> = cmp.environment.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["pid_max"]);
+}

@@ -214,6 +214,16 @@ pub fn environment(env: &Environment) -> Table {
             env.cgroup_memory_max_bytes
                 .map_or("none".into(), human_bytes),
         ),
+        (
+            "process limits",
+            format!(
+                "kernel.pid_max {}, RLIMIT_NPROC {}, cgroup pids.max {}",
+                opt(env.pid_max),
+                env.rlimit_nproc
+                    .map_or("unlimited".into(), |v| v.to_string()),
+                env.cgroup_pids_max.map_or("none".into(), |v| v.to_string()),
+            ),
+        ),
         ("root", env.is_root.to_string()),
         ("glibc", env.glibc_version.clone()),
     ];

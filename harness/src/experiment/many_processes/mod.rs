@@ -13,7 +13,6 @@ mod claims;
 mod summary;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use experiments::catalog::many_processes::{checkpoint, variant, Args, INFO};
 use experiments::ExperimentInfo;
@@ -51,7 +50,7 @@ impl Experiment for ManyProcesses {
                 "--count {count}: many-processes starts 1 to {MAX_COUNT} processes"
             ));
         }
-        check_limits(count)?;
+        check_limits(count, ctx.env)?;
         let needed = count * WORKER_BOUND_BYTES;
         let available = ctx
             .env
@@ -101,78 +100,32 @@ impl Experiment for ManyProcesses {
 }
 
 /// Refuses counts the process limits cannot reach: RLIMIT_NPROC (not for root),
-/// pid_max and the cgroup's pids.max.
-fn check_limits(count: u64) -> Result<(), String> {
-    let running = std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-                .count() as u64
-        })
-        .unwrap_or(0);
-    let read_number =
-        |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
-    if let Some(pid_max) = read_number("/proc/sys/kernel/pid_max") {
+/// pid_max and the cgroup's pids.max, as the environment recorded them.
+fn check_limits(count: u64, env: &Environment) -> Result<(), String> {
+    let running = env.processes_running.unwrap_or(0);
+    if let Some(pid_max) = env.pid_max {
         if running + count + 64 > pid_max {
             return Err(format!(
                 "{count} more processes do not fit under kernel.pid_max {pid_max} with {running} running; use a smaller --count"
             ));
         }
     }
-    if !nix::unistd::geteuid().is_root() {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit writes into the local struct.
-        let ok = unsafe { libc::getrlimit(libc::RLIMIT_NPROC, &mut limit) } == 0;
-        if ok && limit.rlim_cur != libc::RLIM_INFINITY {
-            // RLIMIT_NPROC counts every process of this user; the running count is an upper bound.
-            if count + running > limit.rlim_cur {
-                return Err(format!(
-                    "RLIMIT_NPROC is {} and up to {running} processes already run; {count} more may not start. Raise `ulimit -u` or use a smaller --count",
-                    limit.rlim_cur
-                ));
-            }
+    if let (false, Some(limit)) = (env.is_root, env.rlimit_nproc) {
+        // RLIMIT_NPROC counts every process of this user; the running count is an upper bound.
+        if count + running > limit {
+            return Err(format!(
+                "RLIMIT_NPROC is {limit} and up to {running} processes already run; {count} more may not start. Raise `ulimit -u` or use a smaller --count"
+            ));
         }
     }
-    for (max, current) in cgroup_pids_files() {
-        if let (Some(max), Some(current)) = (read_number(&max), read_number(&current)) {
-            if current + count + 8 > max {
-                return Err(format!(
-                    "the cgroup allows {max} processes (pids.max) and {current} exist; {count} more do not fit. Use a smaller --count"
-                ));
-            }
+    if let (Some(max), Some(current)) = (env.cgroup_pids_max, env.cgroup_pids_current) {
+        if current + count + 8 > max {
+            return Err(format!(
+                "the cgroup allows {max} processes (pids.max) and {current} exist; {count} more do not fit. Use a smaller --count"
+            ));
         }
     }
     Ok(())
-}
-
-/// (pids.max, pids.current) paths of this process's cgroup, v2 and v1.
-fn cgroup_pids_files() -> Vec<(String, String)> {
-    let Ok(text) = std::fs::read_to_string("/proc/self/cgroup") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (
-            parts.next(),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-        );
-        let base = if controllers.is_empty() {
-            format!("/sys/fs/cgroup{path}")
-        } else if controllers.split(',').any(|c| c == "pids") {
-            format!("/sys/fs/cgroup/pids{path}")
-        } else {
-            continue;
-        };
-        let base = base.trim_end_matches('/').to_string();
-        if Path::new(&format!("{base}/pids.max")).exists() {
-            out.push((format!("{base}/pids.max"), format!("{base}/pids.current")));
-        }
-    }
-    out
 }
 
 /// The workers as the latest run found them with all of them alive.
@@ -218,3 +171,94 @@ static ANSWER_FIGURES: [Option<AnswerFigure>; 4] = [
         ))
     }),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::testkit;
+
+    /// A machine with room for anything: no limits, nothing else running.
+    fn unlimited() -> Environment {
+        Environment {
+            pid_max: Some(4_194_304),
+            rlimit_nproc: None,
+            cgroup_pids_max: None,
+            cgroup_pids_current: Some(10),
+            processes_running: Some(100),
+            is_root: false,
+            ..testkit::env()
+        }
+    }
+
+    #[test]
+    fn a_count_within_every_limit_passes() {
+        assert_eq!(check_limits(MAX_COUNT, &unlimited()), Ok(()));
+        let tight = Environment {
+            pid_max: Some(100 + 1000 + 64),
+            rlimit_nproc: Some(100 + 1000),
+            cgroup_pids_max: Some(10 + 1000 + 8),
+            ..unlimited()
+        };
+        assert_eq!(check_limits(1000, &tight), Ok(()));
+    }
+
+    #[test]
+    fn a_count_beyond_pid_max_is_refused() {
+        let env = Environment {
+            pid_max: Some(1000),
+            ..unlimited()
+        };
+        let reason = check_limits(900, &env).unwrap_err();
+        assert_eq!(
+            reason,
+            "900 more processes do not fit under kernel.pid_max 1000 with 100 running; use a smaller --count"
+        );
+    }
+
+    #[test]
+    fn a_count_beyond_rlimit_nproc_is_refused_unless_root() {
+        let env = Environment {
+            rlimit_nproc: Some(500),
+            ..unlimited()
+        };
+        let reason = check_limits(401, &env).unwrap_err();
+        assert!(
+            reason.starts_with("RLIMIT_NPROC is 500 and up to 100 processes already run; 401 more"),
+            "{reason}"
+        );
+        assert_eq!(check_limits(400, &env), Ok(()));
+        let root = Environment {
+            is_root: true,
+            ..env
+        };
+        assert_eq!(check_limits(401, &root), Ok(()));
+    }
+
+    #[test]
+    fn a_count_beyond_the_cgroup_pids_max_is_refused() {
+        let env = Environment {
+            cgroup_pids_max: Some(200),
+            cgroup_pids_current: Some(50),
+            ..unlimited()
+        };
+        let reason = check_limits(143, &env).unwrap_err();
+        assert_eq!(
+            reason,
+            "the cgroup allows 200 processes (pids.max) and 50 exist; 143 more do not fit. Use a smaller --count"
+        );
+        assert_eq!(check_limits(142, &env), Ok(()));
+    }
+
+    #[test]
+    fn unknown_figures_refuse_nothing() {
+        let env = Environment {
+            pid_max: None,
+            rlimit_nproc: None,
+            cgroup_pids_max: Some(5),
+            cgroup_pids_current: None,
+            processes_running: None,
+            ..unlimited()
+        };
+        assert_eq!(check_limits(MAX_COUNT, &env), Ok(()));
+    }
+}
