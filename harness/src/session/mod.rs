@@ -99,7 +99,10 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             verbosity::note(line);
         }
     }
+    // Detected again after the sweep (it may have freed room), and the plans
+    // see the same facts the run records.
     let env = Environment::detect(&temp_dir);
+    let ctx = PlanContext { env: &env, ..ctx };
     if runner::interrupted() {
         return Err(Interrupted.into());
     }
