@@ -4,8 +4,8 @@
 //! variants, judges their claims, keeps the run record after every experiment
 //! and writes the run folder's report files once when the run ends, however it
 //! ends (the files from [`crate::report::run_files`], written by
-//! [`crate::store`]), compares with the baseline and prints the report; the exit code follows
-//! [`crate::outcome::RunVerdict`].
+//! [`crate::store`]), compares with the baseline and prints the report; the
+//! exit code follows [`crate::outcome::RunVerdict`].
 
 mod experiment;
 mod folder;
