@@ -182,8 +182,7 @@ fn bss_after_executable(v: &View<'_>, m: &MappingRecord) -> bool {
     };
     m.name.is_empty()
         && m.perms == "rw-p"
-        && v
-            .mappings()
+        && v.mappings()
             .iter()
             .any(|e| e.name == exe && bounds(e).is_some_and(|(_, end)| end == start))
 }
@@ -485,7 +484,10 @@ mod tests {
         let process = fixtures::process(role::MAIN, mappings);
         let mut v = fixtures::variant(
             variant::DEFAULT,
-            vec![fixtures::checkpoint(checkpoint::ADDRESSES_REPORTED, vec![process])],
+            vec![fixtures::checkpoint(
+                checkpoint::ADDRESSES_REPORTED,
+                vec![process],
+            )],
         );
         v.notes.insert(note::EXECUTABLE.into(), EXE.into());
         for (key, page) in places {
@@ -511,15 +513,15 @@ mod tests {
             .filter(|(claim, _)| claim.id != SEGMENTS.id)
             .map(|(claim, judge)| v.verdict(claim, judge(&v)))
             .map(|c| {
-            assert!(
-                c.verdict == Verdict::Inconclusive || !c.measured.is_empty(),
-                "{}",
-                c.id
-            );
-            let id = CLAIMS.iter().find(|k| k.id == c.id).expect("declared").id;
-            (id, c.verdict)
-        })
-        .collect()
+                assert!(
+                    c.verdict == Verdict::Inconclusive || !c.measured.is_empty(),
+                    "{}",
+                    c.id
+                );
+                let id = CLAIMS.iter().find(|k| k.id == c.id).expect("declared").id;
+                (id, c.verdict)
+            })
+            .collect()
     }
 
     fn moved(piece: &str, page: u64) -> Vec<(&'static str, u64)> {

@@ -3,8 +3,8 @@
 
 use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, INFO};
 
-use super::super::kit::{process_at, region_at};
 use super::super::human_bytes;
+use super::super::kit::{process_at, region_at};
 use crate::model::{ExperimentRecord, FaultCost, Spread, Status, VariantRecord};
 use crate::system::Environment;
 
@@ -204,7 +204,10 @@ pub(super) fn ok_variant(record: &ExperimentRecord) -> Option<&VariantRecord> {
 }
 
 /// Every kind of [`KINDS`], priced or with the reason it could not be.
-pub(super) fn price_variant(variant: &VariantRecord, page_size: u64) -> Vec<Result<FaultCost, String>> {
+pub(super) fn price_variant(
+    variant: &VariantRecord,
+    page_size: u64,
+) -> Vec<Result<FaultCost, String>> {
     KINDS
         .iter()
         .map(|k| price(k, variant, page_size.max(1)))

@@ -7,13 +7,13 @@ use super::prices::{ok_variant, price_variant, timing_caveat, KINDS};
 use crate::model::{ExperimentRecord, SummaryTable};
 use crate::system::Environment;
 
-    /// The price list table (one row per kind, with the reason where it is missing).
+/// The price list table (one row per kind, with the reason where it is missing).
 pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<SummaryTable> {
-        let Some(variant) = ok_variant(record) else {
-            return Vec::new();
-        };
-        let priced = price_variant(variant, env.page_size);
-        let mut table = SummaryTable {
+    let Some(variant) = ok_variant(record) else {
+        return Vec::new();
+    };
+    let priced = price_variant(variant, env.page_size);
+    let mut table = SummaryTable {
             title: format!(
                 "price list: nanoseconds per fault (or fork, or page unmapped), timed inside the process, median and min – max over {} repetitions of wall time, and the median of the thread's CPU time{}",
                 variant.notes.get(note::REPETITIONS).map_or("the", String::as_str),
@@ -35,34 +35,34 @@ pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<Summar
             .to_vec(),
             rows: Vec::new(),
         };
-        for (kind, result) in KINDS.iter().zip(&priced) {
-            table.rows.push(match result {
-                Ok(c) => vec![
-                    c.kind.clone(),
-                    c.unit.clone(),
-                    format!("{:.1}", c.units_per_repetition),
-                    human_bytes(c.bytes),
-                    format!("{:.0}", c.nanos_per_unit.median),
-                    format!("{:.0} – {:.0}", c.nanos_per_unit.min, c.nanos_per_unit.max),
-                    c.cpu_nanos_per_unit
-                        .map_or("-".into(), |s| format!("{:.0}", s.median)),
-                    format!("{:.1}", c.nanos_per_kib.median),
-                    c.major_faults.to_string(),
-                    kind.what.to_string(),
-                ],
-                Err(reason) => vec![
-                    kind.kind.to_string(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    format!("not measured: {reason}"),
-                ],
-            });
-        }
-        vec![table]
+    for (kind, result) in KINDS.iter().zip(&priced) {
+        table.rows.push(match result {
+            Ok(c) => vec![
+                c.kind.clone(),
+                c.unit.clone(),
+                format!("{:.1}", c.units_per_repetition),
+                human_bytes(c.bytes),
+                format!("{:.0}", c.nanos_per_unit.median),
+                format!("{:.0} – {:.0}", c.nanos_per_unit.min, c.nanos_per_unit.max),
+                c.cpu_nanos_per_unit
+                    .map_or("-".into(), |s| format!("{:.0}", s.median)),
+                format!("{:.1}", c.nanos_per_kib.median),
+                c.major_faults.to_string(),
+                kind.what.to_string(),
+            ],
+            Err(reason) => vec![
+                kind.kind.to_string(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                format!("not measured: {reason}"),
+            ],
+        });
     }
+    vec![table]
+}

@@ -450,8 +450,7 @@ fn physical(v: &View<'_>) -> Judged {
     let before = FramePair::of(p0, c0);
     let after = FramePair::of(p1, c1);
     let same_before = before.iter().filter(|f| f.same()).count();
-    let (written, untouched): (Vec<_>, Vec<_>) =
-        after.iter().partition(|f| f.page_index < quarter);
+    let (written, untouched): (Vec<_>, Vec<_>) = after.iter().partition(|f| f.page_index < quarter);
     let differ_written = written.iter().filter(|f| f.differ()).count();
     let same_untouched = untouched.iter().filter(|f| f.same()).count();
     let counts = |v: &[&FramePair]| {
@@ -488,7 +487,9 @@ fn physical(v: &View<'_>) -> Judged {
 
 fn content(v: &View<'_>) -> Judged {
     let unreported = || "the content check was not reported".to_string();
-    let checked = v.note::<u64>(note::CONTENT_CHECKED_PAGES).ok_or_else(unreported)?;
+    let checked = v
+        .note::<u64>(note::CONTENT_CHECKED_PAGES)
+        .ok_or_else(unreported)?;
     let keys = [
         note::CONTENT_CHILD_MISMATCHES_AFTER_QUARTER,
         note::CONTENT_PARENT_MISMATCHES_AFTER_QUARTER,
@@ -500,7 +501,8 @@ fn content(v: &View<'_>) -> Judged {
         .map(|k| v.note::<u64>(k))
         .collect::<Option<_>>()
         .ok_or_else(unreported)?;
-    let holds = checked == v.need_note::<u64>(note::REGION_PAGES)? && counts.iter().all(|c| *c == 0);
+    let holds =
+        checked == v.need_note::<u64>(note::REGION_PAGES)? && counts.iter().all(|c| *c == 0);
     let evidence = if v.variant.name == variant::ZYGOTE {
         format!(
             "after the children wrote their shares, each child and the parent read back the tag of all {checked} \
@@ -605,8 +607,7 @@ fn zygote_shared(v: &View<'_>) -> Judged {
         .map(|f| pages(f.private_dirty_bytes, page))
         .collect();
     let holds = children.iter().all(|f| {
-        f.private_dirty_bytes == share * page
-            && f.shared_dirty_bytes + share * page == f.size_bytes
+        f.private_dirty_bytes == share * page && f.shared_dirty_bytes + share * page == f.size_bytes
     });
     Ok(Finding::new(
         holds,
@@ -864,7 +865,10 @@ mod tests {
                 ],
             )
         };
-        let v = variant(variant::THP_OFF, vec![at(AFTER_FORK), at(CHILD_WRITE_QUARTER)]);
+        let v = variant(
+            variant::THP_OFF,
+            vec![at(AFTER_FORK), at(CHILD_WRITE_QUARTER)],
+        );
         let c = judge_one(v, PHYSICAL);
         assert_eq!(c.verdict, Verdict::Inconclusive);
         assert!(c.evidence.contains("CAP_SYS_ADMIN"), "{}", c.evidence);
@@ -882,7 +886,10 @@ mod tests {
                 ],
             )
         };
-        let v = variant(variant::THP_OFF, vec![at(AFTER_FORK), at(CHILD_WRITE_QUARTER)]);
+        let v = variant(
+            variant::THP_OFF,
+            vec![at(AFTER_FORK), at(CHILD_WRITE_QUARTER)],
+        );
         let c = judge_one(v, PHYSICAL);
         assert_eq!(c.verdict, Verdict::Refuted, "{}", c.evidence);
     }
@@ -1044,7 +1051,8 @@ mod tests {
             .insert(note::CONTENT_PARENT_MISMATCHES_AFTER_ALL.into(), "1".into());
         assert_eq!(verdict(v, CONTENT), Verdict::Refuted);
         let mut v = anon_run(0, PAGES / 4, half);
-        v.notes.insert(note::CONTENT_CHECKED_PAGES.into(), "1".into());
+        v.notes
+            .insert(note::CONTENT_CHECKED_PAGES.into(), "1".into());
         assert_eq!(verdict(v, CONTENT), Verdict::Refuted);
     }
 
@@ -1204,7 +1212,10 @@ mod tests {
         assert!(c.evidence.contains("held 1 huge pages"), "{}", c.evidence);
         let mut env = env("madvise");
         env.thp_pmd_bytes = Some(PMD_BYTES / 2);
-        let view = View { variant: &v, env: &env };
+        let view = View {
+            variant: &v,
+            env: &env,
+        };
         let c = view.verdict(&WRITE_COPIES, write_copies(&view));
         assert!(c.evidence.contains("held 2 huge pages"), "{}", c.evidence);
     }

@@ -97,7 +97,12 @@ mod tests {
             assert_eq!(args.region_bytes, QUICK_REGION_BYTES);
             assert_eq!(args.pmd_bytes, env.thp_pmd_bytes);
             let zygote = args.variant == Variant::Zygote;
-            assert_eq!(args.children, zygote.then_some(ZYGOTE_CHILDREN), "{}", v.name);
+            assert_eq!(
+                args.children,
+                zygote.then_some(ZYGOTE_CHILDREN),
+                "{}",
+                v.name
+            );
         }
     }
 

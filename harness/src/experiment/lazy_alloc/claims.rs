@@ -247,8 +247,8 @@ fn commit_text(v: &View<'_>, from: &str, to: &str) -> String {
 }
 
 fn map_commits(v: &View<'_>) -> Judged {
-    let mapping = anon_mapping(v, checkpoint::AFTER_MMAP)
-        .ok_or("the mapping was not found at after-mmap")?;
+    let mapping =
+        anon_mapping(v, checkpoint::AFTER_MMAP).ok_or("the mapping was not found at after-mmap")?;
     let accounted = mapping.vm_flags.split_whitespace().any(|f| f == "ac");
     Ok(Finding::new(
         accounted,
@@ -366,7 +366,10 @@ fn read_page_tables(v: &View<'_>) -> Judged {
     let finding = Finding::new(
         holds,
         evidence,
-        format!("{faults} faults for {read} pages, VmPTE {}", signed_bytes(pte)),
+        format!(
+            "{faults} faults for {read} pages, VmPTE {}",
+            signed_bytes(pte)
+        ),
     );
     if thp(v) && v.env.thp_use_zero_page != Some(false) {
         Ok(finding.expecting(
@@ -440,7 +443,11 @@ fn write_per_page(v: &View<'_>) -> Judged {
     Ok(Finding::new(
         holds,
         evidence,
-        format!("Rss {} per {} chunk", deltas.join(" and "), human_bytes(size)),
+        format!(
+            "Rss {} per {} chunk",
+            deltas.join(" and "),
+            human_bytes(size)
+        ),
     ))
 }
 
@@ -585,10 +592,10 @@ fn overcommit_never(v: &View<'_>) -> Judged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::Experiment;
     use crate::experiment::testkit::{
         assert_verdict, env, figures, process, record, variant, ProcessExt, PAGE,
     };
+    use crate::experiment::Experiment;
     use crate::model::{ClaimRecord, ProcessRecord, SystemCounters};
     use Verdict::{Confirmed, Inconclusive, Refuted};
 
@@ -623,7 +630,14 @@ mod tests {
         };
         vec![
             row(checkpoint::BEFORE_MMAP, BASE, 0, 12 * PAGE, 0, C0),
-            row(checkpoint::AFTER_MMAP, BASE + MAP, 0, 12 * PAGE, 0, C0 + MAP),
+            row(
+                checkpoint::AFTER_MMAP,
+                BASE + MAP,
+                0,
+                12 * PAGE,
+                0,
+                C0 + MAP,
+            ),
             row(
                 checkpoint::AFTER_READ_FIRST_CHUNK,
                 BASE + MAP,
@@ -751,9 +765,13 @@ mod tests {
 
     #[test]
     fn a_read_that_makes_one_page_resident_refutes_no_memory() {
-        let rows = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| r.region_rss = PAGE);
+        let rows = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| {
+            r.region_rss = PAGE
+        });
         verdict("thp-off", &rows, READ_NO_MEMORY, Refuted);
-        let rows = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| r.faults = 0);
+        let rows = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| {
+            r.faults = 0
+        });
         verdict("thp-off", &rows, READ_NO_MEMORY, Refuted);
     }
 
@@ -764,9 +782,13 @@ mod tests {
         });
         verdict("thp-off", &fewer, READ_PAGE_TABLES, Refuted);
         // VmPTE: 8 bytes per page (2 pages here) less 2 pages of tolerance.
-        let edge = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| r.pte = 12 * PAGE);
+        let edge = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| {
+            r.pte = 12 * PAGE
+        });
         verdict("thp-off", &edge, READ_PAGE_TABLES, Confirmed);
-        let short = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| r.pte = 12 * PAGE - 1);
+        let short = with(&seed(), checkpoint::AFTER_READ_FIRST_CHUNK, |r| {
+            r.pte = 12 * PAGE - 1
+        });
         verdict("thp-off", &short, READ_PAGE_TABLES, Refuted);
     }
 
@@ -779,7 +801,10 @@ mod tests {
         let claims = judge("thp-on", &huge, &[]);
         assert_verdict(&claims, READ_PAGE_TABLES.id, Some("thp-on"), Refuted);
         let c = claims.iter().find(|c| c.id == READ_PAGE_TABLES.id).unwrap();
-        assert_eq!(crate::outcome::Outcome::of_claim(c), crate::outcome::Outcome::XFail);
+        assert_eq!(
+            crate::outcome::Outcome::of_claim(c),
+            crate::outcome::Outcome::XFail
+        );
         assert!(c.evidence.contains("huge zero page"), "{}", c.evidence);
     }
 
@@ -829,7 +854,10 @@ mod tests {
             &rows,
             &[
                 (note::OVERCOMMIT_RAM_AND_SWAP_BYTES, total.to_string()),
-                (note::OVERCOMMIT_SINGLE_BYTES, (total + (1 << 30)).to_string()),
+                (
+                    note::OVERCOMMIT_SINGLE_BYTES,
+                    (total + (1 << 30)).to_string(),
+                ),
                 (note::OVERCOMMIT_SINGLE_RESULT, single.into()),
                 (note::OVERCOMMIT_PIECE_BYTES, (total / 2).to_string()),
                 (note::OVERCOMMIT_PIECES_MAPPED, pieces.to_string()),

@@ -65,7 +65,10 @@ fn delta(after: u64, before: u64) -> String {
 fn around_the_read<'a>(
     f: &'a Facts<'_>,
     variant: &str,
-) -> Option<(&'a crate::model::ProcessRecord, &'a crate::model::ProcessRecord)> {
+) -> Option<(
+    &'a crate::model::ProcessRecord,
+    &'a crate::model::ProcessRecord,
+)> {
     Some((
         f.process(variant, checkpoint::AFTER_MMAP, role::MAIN)?,
         f.process(variant, checkpoint::AFTER_READ_FIRST_CHUNK, role::MAIN)?,

@@ -60,7 +60,9 @@ pub(super) static CLAIMS: [Claim; 5] = [
 
 /// Each claim with its judge.
 pub(super) static CASES: [Case; 5] = [
-    (KERNEL_DOMINATES, |v| Ok(costs(v)?.kernel_dominates(v.page()))),
+    (KERNEL_DOMINATES, |v| {
+        Ok(costs(v)?.kernel_dominates(v.page()))
+    }),
     (PAGE_TABLES, |v| Ok(costs(v)?.page_tables_claim(v.page()))),
     (RSS_OVERSTATES, |v| Ok(costs(v)?.rss_overstates())),
     (SEED_RSS, |v| Ok(costs(v)?.seed_rss(v.page()))),
@@ -442,11 +444,7 @@ mod tests {
                 [BASE; 3],
                 STATIC_C_WORKER,
             );
-            assert_eq!(
-                judged(&v, RSS_OVERSTATES).verdict,
-                verdict,
-                "{pss}"
-            );
+            assert_eq!(judged(&v, RSS_OVERSTATES).verdict, verdict, "{pss}");
         }
     }
 
@@ -471,11 +469,7 @@ mod tests {
             (20, Verdict::Refuted),
         ] {
             let v = run(population(11, vsz, 3, 3, 9, 9), [BASE; 3], STATIC_C_WORKER);
-            assert_eq!(
-                judged(&v, SEED_VSZ).verdict,
-                verdict,
-                "VSZ {vsz} pages"
-            );
+            assert_eq!(judged(&v, SEED_VSZ).verdict, verdict, "VSZ {vsz} pages");
         }
         // Not the seed's program: no judgement.
         let v = run(population(11, 42, 3, 3, 9, 9), [BASE; 3], "rust std");

@@ -4,7 +4,9 @@
 
 use super::super::human_bytes;
 use super::claims::{signed, Costs};
-use crate::model::{ExperimentRecord, MemberFigures, Status, SummaryTable, SystemCounters, VariantRecord};
+use crate::model::{
+    ExperimentRecord, MemberFigures, Status, SummaryTable, SystemCounters, VariantRecord,
+};
 
 /// The summary tables, if the variant ran.
 pub(super) fn tables(record: &ExperimentRecord) -> Vec<SummaryTable> {

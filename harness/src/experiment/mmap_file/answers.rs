@@ -20,7 +20,11 @@ fn faults(f: &Facts<'_>, variant: &str, labels: &[&str]) -> Option<(u64, u64)> {
 }
 
 /// The pages resident after the first read in each of `variants` that ran.
-fn first_read(f: &Facts<'_>, variants: &[&str], describe: impl Fn(&str) -> Option<String>) -> Option<String> {
+fn first_read(
+    f: &Facts<'_>,
+    variants: &[&str],
+    describe: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
     let m: Vec<String> = variants
         .iter()
         .filter_map(|v| {
@@ -54,7 +58,12 @@ pub(super) static FIGURES: [Option<AnswerFigure>; 6] = [
     }),
     Some(|f| {
         let (minor, major) = faults(f, variant::WARM, &[checkpoint::AFTER_READ_ALL])?;
-        let r = f.region(variant::WARM, checkpoint::AFTER_READ_ALL, role::MAIN, region::DATA)?;
+        let r = f.region(
+            variant::WARM,
+            checkpoint::AFTER_READ_ALL,
+            role::MAIN,
+            region::DATA,
+        )?;
         Some(format!(
             "{} faults ({minor} minor, {major} major) for {} pages of file",
             minor + major,
@@ -85,13 +94,18 @@ pub(super) static FIGURES: [Option<AnswerFigure>; 6] = [
         (!m.is_empty()).then(|| m.join("; "))
     }),
     Some(|f| {
-        f.region(variant::WARM, checkpoint::AFTER_READ_ALL, role::MAIN, region::DATA)
-            .map(|r| {
-                format!(
-                    "Rss {}, Pss {}",
-                    human_bytes(r.rss_bytes),
-                    human_bytes(r.pss_bytes)
-                )
-            })
+        f.region(
+            variant::WARM,
+            checkpoint::AFTER_READ_ALL,
+            role::MAIN,
+            region::DATA,
+        )
+        .map(|r| {
+            format!(
+                "Rss {}, Pss {}",
+                human_bytes(r.rss_bytes),
+                human_bytes(r.pss_bytes)
+            )
+        })
     }),
 ];

@@ -183,7 +183,11 @@ pub(super) fn read_faults(view: &View<'_>) -> Option<Faults> {
 
 /// Bytes the process caused to be read from storage over the two read phases.
 pub(super) fn read_bytes(view: &View<'_>) -> Option<u64> {
-    view.read_bytes_between(checkpoint::AFTER_MMAP, checkpoint::AFTER_READ_ALL, role::MAIN)
+    view.read_bytes_between(
+        checkpoint::AFTER_MMAP,
+        checkpoint::AFTER_READ_ALL,
+        role::MAIN,
+    )
 }
 
 /// Pages of the mapping, and how many of them were in the page cache when it
@@ -264,8 +268,7 @@ fn expect_fault_around(view: &View<'_>, finding: Finding) -> Finding {
 
 /// Why the cold claims cannot be judged, if the file was still cached.
 fn not_cold(view: &View<'_>) -> Result<(), String> {
-    let (mapped, cached) =
-        cache_state(view).ok_or("the page-cache state was not reported")?;
+    let (mapped, cached) = cache_state(view).ok_or("the page-cache state was not reported")?;
     let method = view
         .variant
         .notes
@@ -585,12 +588,12 @@ fn random_every_page(view: &View<'_>) -> Judged {
 mod tests {
     use super::super::MmapFile;
     use super::*;
-    use experiments::catalog::mmap_file::INFO;
-    use crate::experiment::Experiment;
-    use crate::model::{ClaimRecord, ExperimentRecord};
     use crate::experiment::testkit::{
         assert_verdict, env, figures, process, record, variant, ProcessExt, PAGE,
     };
+    use crate::experiment::Experiment;
+    use crate::model::{ClaimRecord, ExperimentRecord};
+    use experiments::catalog::mmap_file::INFO;
     use Verdict::{Confirmed, Inconclusive, Refuted};
 
     const PAGES: u64 = 256;
@@ -693,7 +696,12 @@ mod tests {
 
     #[test]
     fn a_run_as_the_seed_describes_confirms_every_claim() {
-        for name in [variant::WARM, variant::WARM_DD, variant::COLD, variant::COLD_RANDOM] {
+        for name in [
+            variant::WARM,
+            variant::WARM_DD,
+            variant::COLD,
+            variant::COLD_RANDOM,
+        ] {
             let claims = seed(name).judge();
             for c in &claims {
                 assert_eq!(c.verdict, Confirmed, "{name}/{}: {}", c.id, c.evidence);
@@ -729,7 +737,11 @@ mod tests {
         run.rss_first = 16 * PAGE;
         let claims = run.judge();
         let c = claims.iter().find(|c| c.id == FIRST_READ.id).unwrap();
-        assert_eq!(crate::outcome::Outcome::of_claim(c), crate::outcome::Outcome::XFail, "{c:?}");
+        assert_eq!(
+            crate::outcome::Outcome::of_claim(c),
+            crate::outcome::Outcome::XFail,
+            "{c:?}"
+        );
         assert!(c.evidence.contains("Fault-around"), "{}", c.evidence);
     }
 
@@ -831,7 +843,12 @@ mod tests {
 
     #[test]
     fn every_claim_a_variant_judges_is_listed() {
-        for name in [variant::WARM, variant::WARM_DD, variant::COLD, variant::COLD_RANDOM] {
+        for name in [
+            variant::WARM,
+            variant::WARM_DD,
+            variant::COLD,
+            variant::COLD_RANDOM,
+        ] {
             for (claim, _) in cases(name) {
                 assert!(CLAIMS.iter().any(|c| c.id == claim.id), "{}", claim.id);
             }

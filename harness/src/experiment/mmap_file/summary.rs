@@ -47,8 +47,7 @@ fn row(view: &View<'_>) -> Vec<String> {
         .map_or("-".into(), |r| {
             pages(r.figures.rss_bytes, view.page()).to_string()
         });
-    let faults =
-        read_faults(view).map_or("-".into(), |f| format!("{} / {}", f.minor, f.major));
+    let faults = read_faults(view).map_or("-".into(), |f| format!("{} / {}", f.minor, f.major));
     let read = read_bytes(view).map_or("-".into(), human_bytes);
     let pte = view
         .process(checkpoint::AFTER_READ_ALL, role::MAIN)

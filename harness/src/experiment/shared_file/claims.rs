@@ -61,7 +61,8 @@ const SUMS: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 5] = [PSS_SHARE, SHARED_CLEAN, PSS_RISES, EXIT_FREES_NOTHING, SUMS];
+pub(super) static CLAIMS: [Claim; 5] =
+    [PSS_SHARE, SHARED_CLEAN, PSS_RISES, EXIT_FREES_NOTHING, SUMS];
 
 /// Each claim with its judge.
 pub(super) static CASES: [Case; 5] = [
@@ -71,7 +72,6 @@ pub(super) static CASES: [Case; 5] = [
     (EXIT_FREES_NOTHING, exit_frees_nothing),
     (SUMS, sums),
 ];
-
 
 /// The file's figures in every sharer at a checkpoint (main excluded).
 pub(super) fn sharer_figures(c: &CheckpointRecord) -> Vec<MemoryFigures> {
@@ -134,8 +134,7 @@ fn check_share(view: &View<'_>, label: &str) -> Option<(bool, String)> {
 }
 
 fn pss_share(view: &View<'_>) -> Judged {
-    let (Some(c), Some(file)) = (view.checkpoint(checkpoint::ALL_READING), file_bytes(view))
-    else {
+    let (Some(c), Some(file)) = (view.checkpoint(checkpoint::ALL_READING), file_bytes(view)) else {
         return Err("all-reading was not measured".into());
     };
     let (holds, text) = check_share(view, checkpoint::ALL_READING)
@@ -295,7 +294,9 @@ fn sums(view: &View<'_>) -> Judged {
     let figures = sharer_figures(c);
     let n = figures.len() as u64;
     if n < 2 {
-        return Err(format!("precondition not met: {n} sharers, nothing is shared"));
+        return Err(format!(
+            "precondition not met: {n} sharers, nothing is shared"
+        ));
     }
     let rss: u64 = figures.iter().map(|f| f.rss_bytes).sum();
     let pss: u64 = figures.iter().map(|f| f.pss_bytes).sum();
@@ -322,12 +323,12 @@ fn sums(view: &View<'_>) -> Judged {
 
 #[cfg(test)]
 mod tests {
+    use super::super::SharedFile;
     use super::*;
     use crate::experiment::Experiment;
     use crate::model::ExperimentRecord;
-    use crate::system::Environment;
-    use super::super::SharedFile;
     use crate::model::Verdict;
+    use crate::system::Environment;
     use serde_json::{json, Value};
 
     const PAGE: u64 = 4096;

@@ -546,7 +546,10 @@ mod tests {
     /// The verdict `judge` gives on variant `v`.
     fn verdict_by(judge: fn(&View<'_>) -> Judged, v: &VariantRecord) -> Verdict {
         let env = fixtures::env();
-        let view = View { variant: v, env: &env };
+        let view = View {
+            variant: v,
+            env: &env,
+        };
         RSS_OVERSTATES.record(None, judge(&view)).verdict
     }
 
@@ -558,7 +561,9 @@ mod tests {
     ) -> Verdict {
         let env = fixtures::env();
         let view = |variant| View { variant, env: &env };
-        FIRST_COSTS_MORE.record(None, judge(&view(st), &view(dy))).verdict
+        FIRST_COSTS_MORE
+            .record(None, judge(&view(st), &view(dy)))
+            .verdict
     }
 
     /// One instance: `text_rss` pages of program text with `text_pss` of Pss,

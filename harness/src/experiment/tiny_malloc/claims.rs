@@ -7,8 +7,8 @@ use experiments::catalog::tiny_malloc::variant;
 use super::super::kit::{self, Judged, View};
 use super::super::Claim;
 use super::judges::{
-    bss_anonymous, data_private, malloc_mmap, malloc_page, near_minimum, page_tables,
-    seed_figures, separate_pages, stack_reservation, stack_under_limit, text_pages,
+    bss_anonymous, data_private, malloc_mmap, malloc_page, near_minimum, page_tables, seed_figures,
+    separate_pages, stack_reservation, stack_under_limit, text_pages,
 };
 use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
 use crate::system::Environment;
@@ -141,9 +141,18 @@ fn stack_case(name: &str) -> ExpectedCase {
 
 /// The claims only one build answers, with that build.
 static OWN: [(&str, ExpectedCase); 3] = [
-    (variant::STATIC, (SEED_FIGURES, seed_figures, Some(STATIC_EXPECTED))),
-    (variant::STATIC, (TEXT_PAGES, text_pages, Some(TEXT_EXPECTED))),
-    (variant::MINIMAL, (NEAR_MINIMUM, near_minimum, Some(MINIMUM_EXPECTED))),
+    (
+        variant::STATIC,
+        (SEED_FIGURES, seed_figures, Some(STATIC_EXPECTED)),
+    ),
+    (
+        variant::STATIC,
+        (TEXT_PAGES, text_pages, Some(TEXT_EXPECTED)),
+    ),
+    (
+        variant::MINIMAL,
+        (NEAR_MINIMUM, near_minimum, Some(MINIMUM_EXPECTED)),
+    ),
 ];
 
 /// Judges every build's claims, then makes the claims of a build that did not
@@ -158,7 +167,10 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
             continue;
         }
         let view = View { variant, env };
-        let own = OWN.iter().filter(|(v, _)| *v == name).map(|(_, case)| *case);
+        let own = OWN
+            .iter()
+            .filter(|(v, _)| *v == name)
+            .map(|(_, case)| *case);
         for (claim, judge, expected) in cases.chain(own) {
             let record = view.verdict(&claim, judge(&view));
             claims.push(match expected {

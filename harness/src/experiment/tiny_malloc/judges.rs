@@ -4,9 +4,9 @@
 
 use experiments::catalog::tiny_malloc::{checkpoint, note, role};
 
+use super::super::human_bytes;
 use super::super::kit::{pages, Finding, Judged, View};
 use super::super::programs::{self, pages_up, Part};
-use super::super::human_bytes;
 use crate::model::{MemoryFigures, ProcessRecord};
 
 /// The five requests of the seed's program: 1076 bytes in all.
@@ -102,9 +102,10 @@ pub(super) fn malloc_page(v: &View<'_>) -> Judged {
         ));
     }
     Ok(Finding::new(
-anon_pages >= MALLOCS.len() as i64,
-evidence,
-format!("RssAnon {anon_pages:+} pages")))
+        anon_pages >= MALLOCS.len() as i64,
+        evidence,
+        format!("RssAnon {anon_pages:+} pages"),
+    ))
 }
 
 pub(super) fn malloc_mmap(v: &View<'_>) -> Judged {
@@ -167,8 +168,7 @@ format!("VmPTE {pte_pages} pages")))
 /// Page ranges `[first, last]` of the program's text and of its writable
 /// parts (file data and the anonymous bss after it), with their permissions.
 pub(super) fn separate_pages(v: &View<'_>) -> Judged {
-    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant))
-    else {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
     let ranges = programs::program_page_ranges(after, program, v.page());
@@ -176,10 +176,10 @@ pub(super) fn separate_pages(v: &View<'_>) -> Judged {
     let writable: Vec<_> = ranges.iter().filter(|r| r.writable).collect();
     if text.is_empty() || writable.is_empty() {
         return Err(format!(
-                "the program has {} executable and {} writable mappings: nothing to compare",
-                text.len(),
-                writable.len()
-            ));
+            "the program has {} executable and {} writable mappings: nothing to compare",
+            text.len(),
+            writable.len()
+        ));
     }
     let wx = ranges.iter().filter(|r| r.executable && r.writable).count();
     let list = |rs: &[&programs::PageRange]| {
@@ -200,8 +200,7 @@ format!("{wx} W+X mappings")))
 }
 
 pub(super) fn data_private(v: &View<'_>) -> Judged {
-    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant))
-    else {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
     let of_program = || after.mappings.iter().filter(|m| m.name == program);
@@ -314,8 +313,7 @@ format!("RSS {rss_pages} pages, VSZ {vsz_pages} pages")))
 }
 
 pub(super) fn text_pages(v: &View<'_>) -> Judged {
-    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant))
-    else {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
     let parts = programs::breakdown(after, program);
@@ -324,13 +322,14 @@ pub(super) fn text_pages(v: &View<'_>) -> Judged {
     };
     let size = pages(text.size_bytes, v.page());
     Ok(Finding::new(
-size.abs_diff(SEED_TEXT_PAGES) <= 1,
-format!(
-                "the program's executable mapping spans {size} pages, {} resident, against the seed's \
+        size.abs_diff(SEED_TEXT_PAGES) <= 1,
+        format!(
+            "the program's executable mapping spans {size} pages, {} resident, against the seed's \
                  {SEED_TEXT_PAGES} ± 1",
-                pages(text.rss_bytes, v.page())
-            ),
-format!("text {size} pages")))
+            pages(text.rss_bytes, v.page())
+        ),
+        format!("text {size} pages"),
+    ))
 }
 
 /// The least Linux allows, from the file's segments: every page the text
@@ -394,8 +393,7 @@ format!("RSS {rss_pages} pages")))
 }
 
 pub(super) fn stack_reservation(v: &View<'_>) -> Judged {
-    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant))
-    else {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
     let parts = programs::breakdown(after, program);
@@ -427,8 +425,7 @@ pub(super) fn stack_under_limit(v: &View<'_>) -> Judged {
                 limit.map_or("not recorded".to_string(), |l| format!("{l} bytes"))
             ));
     }
-    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant))
-    else {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
     let parts = programs::breakdown(after, program);
@@ -460,8 +457,8 @@ pub(super) mod tests {
 
     use super::super::claims::MALLOC_PAGE;
     use super::*;
-    use crate::model::{ClaimRecord, Verdict};
     use crate::model::{BinaryFacts, Linking, LoadSegment, Status, VariantRecord};
+    use crate::model::{ClaimRecord, Verdict};
 
     fn segment(flags: &str, vaddr: u64, mem_bytes: u64) -> LoadSegment {
         LoadSegment {
@@ -513,7 +510,10 @@ pub(super) mod tests {
     const PROGRAM: &str = "/p";
 
     /// A minimal-like process: text, bss, heap, stack; `anon` heap pages resident.
-    pub(in crate::experiment::tiny_malloc) fn minimal_process(heap_rss: u64, stack: (u64, u64)) -> ProcessRecord {
+    pub(in crate::experiment::tiny_malloc) fn minimal_process(
+        heap_rss: u64,
+        stack: (u64, u64),
+    ) -> ProcessRecord {
         let mut p = fixtures::process(
             role::PROGRAM,
             vec![
@@ -532,7 +532,10 @@ pub(super) mod tests {
     /// the verdict, evidence and measured figure).
     fn judged(judge: fn(&View<'_>) -> Judged, v: &VariantRecord) -> ClaimRecord {
         let env = fixtures::env();
-        let view = View { variant: v, env: &env };
+        let view = View {
+            variant: v,
+            env: &env,
+        };
         view.verdict(&MALLOC_PAGE, judge(&view))
     }
 
