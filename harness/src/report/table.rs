@@ -215,9 +215,11 @@ pub fn environment(env: &Environment) -> Table {
                 .map_or("none".into(), human_bytes),
         ),
         (
-            "process limits",
+            "pid_max / nproc",
+            // Short, so that the row fits 80 columns: kernel.pid_max, the
+            // RLIMIT_NPROC soft limit and the cgroup's pids.max.
             format!(
-                "kernel.pid_max {}, RLIMIT_NPROC {}, cgroup pids.max {}",
+                "{} / {} / cgroup pids.max {}",
                 opt(env.pid_max),
                 env.rlimit_nproc
                     .map_or("unlimited".into(), |v| v.to_string()),
