@@ -17,6 +17,8 @@ pub mod kind {
     pub const FILE_MINOR_FAULT_AROUND: &str = "file-minor-fault-around";
     pub const FILE_MAJOR_READ_AHEAD: &str = "file-major-read-ahead";
     pub const FILE_MAJOR_NO_READ_AHEAD: &str = "file-major-no-read-ahead";
+    pub const FILE_SHARED_WRITE_FAULT: &str = "file-shared-write-fault";
+    pub const FILE_PRIVATE_COW_FAULT: &str = "file-private-cow-fault";
     pub const COW_AFTER_FORK: &str = "cow-after-fork";
     pub const FORK: &str = "fork";
     pub const MUNMAP: &str = "munmap";
@@ -55,6 +57,9 @@ enum Precondition {
     HugePages,
     /// The phase had major faults (the file really was cold).
     MajorFaults,
+    /// The phase had no major fault (the file's pages were in the page cache,
+    /// so the timing is the fault's and not the disk's).
+    Cached,
     /// The forked child was alive at the phase's end, so pages were still shared.
     ChildAlive,
 }
@@ -129,6 +134,24 @@ pub(super) const KINDS: &[Kind] = &[
         block: Block::Random,
         precondition: Precondition::MajorFaults,
         what: "read of a cold file page with MADV_RANDOM: one disk read per page",
+    },
+    Kind {
+        kind: kind::FILE_SHARED_WRITE_FAULT,
+        phase: checkpoint::AFTER_FILE_SHARED_WRITE_FAULT,
+        timing: timing::FILE_SHARED_WRITE,
+        unit: Unit::Faults,
+        block: Block::Base,
+        precondition: Precondition::Cached,
+        what: "write to a cached file page through MAP_SHARED: made writable and dirty, no copy (a fault may map a whole large folio)",
+    },
+    Kind {
+        kind: kind::FILE_PRIVATE_COW_FAULT,
+        phase: checkpoint::AFTER_FILE_PRIVATE_COW_FAULT,
+        timing: timing::FILE_PRIVATE_COW,
+        unit: Unit::Faults,
+        block: Block::Base,
+        precondition: Precondition::Cached,
+        what: "write to a cached file page through MAP_PRIVATE (the page copied, copy-on-write)",
     },
     Kind {
         kind: kind::COW_AFTER_FORK,
@@ -292,6 +315,13 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
                     "no major fault: the file stayed in memory (tmpfs, or the drop failed)"
                         .to_string(),
                 );
+            }
+        }
+        Precondition::Cached => {
+            if major_faults > 0 {
+                return Err(format!(
+                    "{major_faults} major faults: pages of the file had left the page cache (reclaim), so the disk was timed too"
+                ));
             }
         }
         Precondition::ChildAlive => {
