@@ -1073,6 +1073,8 @@ pub mod fault_costs {
         pub const AFTER_FILE_MAJOR_FAULT: &str = "after-file-major-fault";
         pub const AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD: &str =
             "after-file-major-fault-no-read-ahead";
+        pub const AFTER_FILE_SHARED_WRITE_FAULT: &str = "after-file-shared-write-fault";
+        pub const AFTER_FILE_PRIVATE_COW_FAULT: &str = "after-file-private-cow-fault";
         pub const AFTER_FORK_CHILD: &str = "after-fork-child";
         pub const AFTER_COW_FAULT: &str = "after-cow-fault";
         pub const BEFORE_FORK: &str = "before-fork";
@@ -1093,7 +1095,9 @@ pub mod fault_costs {
         pub const ANON: &str = "anon";
         pub const COW: &str = "cow";
         pub const FILE_COLD: &str = "file-cold";
+        pub const FILE_PRIVATE_WRITE: &str = "file-private-write";
         pub const FILE_RANDOM: &str = "file-random";
+        pub const FILE_SHARED_WRITE: &str = "file-shared-write";
         pub const FILE_WARM: &str = "file-warm";
         pub const THP: &str = "thp";
         pub const ZERO: &str = "zero";
@@ -1108,6 +1112,8 @@ pub mod fault_costs {
         pub const TIMINGS: &str = "cost_*_nanos";
         pub const FILE_BYTES: &str = "file_bytes";
         pub const FILE_PAGES_CACHED_BEFORE: &str = "file_pages_cached_before";
+        pub const WRITE_FILE_BYTES: &str = "write_file_bytes";
+        pub const WRITE_FILE_PAGES_CACHED_BEFORE: &str = "write_file_pages_cached_before";
         pub const RANDOM_BLOCK_BYTES: &str = "random_block_bytes";
         pub const REPETITIONS: &str = "repetitions";
         pub const THP_BLOCK_BYTES: &str = "thp_block_bytes";
@@ -1126,6 +1132,8 @@ pub mod fault_costs {
         pub const FILE_MINOR_FAULT_AROUND: &str = "cost_file_minor_fault_around";
         pub const FILE_MAJOR_READ_AHEAD: &str = "cost_file_major_read_ahead";
         pub const FILE_MAJOR_NO_READ_AHEAD: &str = "cost_file_major_no_read_ahead";
+        pub const FILE_SHARED_WRITE: &str = "cost_file_shared_write";
+        pub const FILE_PRIVATE_COW: &str = "cost_file_private_cow";
         pub const COW_AFTER_FORK: &str = "cost_cow_after_fork";
         pub const FORK: &str = "cost_fork";
         pub const MUNMAP: &str = "cost_munmap";
@@ -1149,7 +1157,7 @@ pub mod fault_costs {
     #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, clap::Args)]
     pub struct Args {
         /// Bytes touched per repetition by the 4 KiB kinds (anonymous, zero page,
-        /// file with fault-around and read-ahead, COW, munmap).
+        /// file with fault-around and read-ahead, file writes, COW, munmap).
         #[arg(long)]
         pub block_bytes: usize,
         /// Bytes touched per repetition by the THP kind (a multiple of the PMD size).
@@ -1172,17 +1180,17 @@ pub mod fault_costs {
     /// Name, summary, sources and the names both sides use.
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "fault-costs",
-        summary: "what each kind of page fault costs: anonymous, THP, zero page, file, disk, COW, fork, munmap",
+        summary: "what each kind of page fault costs: anonymous, THP, zero page, file, disk, file writes, COW, fork, munmap",
         sources: &[
             "000_242c9450f32c56c8.txt",
             "001_3c62cec1a17aa088.txt",
             "002_4ca7868f1a8c4269.txt",
         ],
         variants: &[variant::DEFAULT],
-        checkpoints: &[checkpoint::BEFORE_MEASURING, checkpoint::AFTER_ANON_FIRST_TOUCH, checkpoint::AFTER_ZERO_PAGE_READ, checkpoint::AFTER_THP_FIRST_TOUCH, checkpoint::AFTER_FILE_MINOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD, checkpoint::AFTER_FORK_CHILD, checkpoint::AFTER_COW_FAULT, checkpoint::BEFORE_FORK, checkpoint::AFTER_FORK, checkpoint::AFTER_MUNMAP],
+        checkpoints: &[checkpoint::BEFORE_MEASURING, checkpoint::AFTER_ANON_FIRST_TOUCH, checkpoint::AFTER_ZERO_PAGE_READ, checkpoint::AFTER_THP_FIRST_TOUCH, checkpoint::AFTER_FILE_MINOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD, checkpoint::AFTER_FILE_SHARED_WRITE_FAULT, checkpoint::AFTER_FILE_PRIVATE_COW_FAULT, checkpoint::AFTER_FORK_CHILD, checkpoint::AFTER_COW_FAULT, checkpoint::BEFORE_FORK, checkpoint::AFTER_FORK, checkpoint::AFTER_MUNMAP],
         roles: &[role::MAIN, role::CHILD],
-        regions: &[region::ANON, region::COW, region::FILE_COLD, region::FILE_RANDOM, region::FILE_WARM, region::THP, region::ZERO],
-        notes: &[note::BLOCK_BYTES, note::TIMINGS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES, note::THP_UNAVAILABLE, note::PAGE_CACHE_DROP_FAILED],
+        regions: &[region::ANON, region::COW, region::FILE_COLD, region::FILE_PRIVATE_WRITE, region::FILE_RANDOM, region::FILE_SHARED_WRITE, region::FILE_WARM, region::THP, region::ZERO],
+        notes: &[note::BLOCK_BYTES, note::TIMINGS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::WRITE_FILE_BYTES, note::WRITE_FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES, note::THP_UNAVAILABLE, note::PAGE_CACHE_DROP_FAILED],
     };
 }
 

@@ -245,13 +245,23 @@ impl BenchFile {
     }
 
     fn map(&self, random: bool) -> FileMap {
-        // SAFETY: a read-only shared mapping of a file this bench owns.
+        self.map_as(libc::PROT_READ, libc::MAP_SHARED, random)
+    }
+
+    /// A writable mapping: `MAP_SHARED` writes dirty the page cache,
+    /// `MAP_PRIVATE` writes copy its pages.
+    fn map_writable(&self, flags: libc::c_int) -> FileMap {
+        self.map_as(libc::PROT_READ | libc::PROT_WRITE, flags, false)
+    }
+
+    fn map_as(&self, prot: libc::c_int, flags: libc::c_int, random: bool) -> FileMap {
+        // SAFETY: a mapping of a file this bench owns (opened read-write).
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 self.len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
+                prot,
+                flags,
                 self.file.as_raw_fd(),
                 0,
             )
@@ -315,6 +325,22 @@ fn files(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>) {
             )
         })
     });
+    // Writes to the cached pages: through MAP_SHARED (the page made writable
+    // and dirty in place) and through MAP_PRIVATE (the page copied).
+    for (name, flags) in [
+        ("file-shared-write-fault", libc::MAP_SHARED),
+        ("file-private-cow-fault", libc::MAP_PRIVATE),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                timed(
+                    iters,
+                    || warm.map_writable(flags),
+                    |m| write_every(m.ptr, m.len, page),
+                )
+            })
+        });
+    }
     drop(warm);
     let cold = BenchFile::create(BLOCK);
     if cold.on_tmpfs() {

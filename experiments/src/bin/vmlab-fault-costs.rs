@@ -29,7 +29,7 @@ const MAX_REPETITIONS: usize = 32;
 
 #[derive(Debug, Parser)]
 #[command(
-    about = "time each kind of page fault between checkpoints (anonymous, THP, zero page, file, COW, fork, munmap); run by the vmlab harness"
+    about = "time each kind of page fault between checkpoints (anonymous, THP, zero page, file reads and writes, COW, fork, munmap); run by the vmlab harness"
 )]
 struct Cli {
     /// Folder for the file (removed by the harness afterwards).
@@ -113,24 +113,42 @@ impl Drop for Anon {
     }
 }
 
-/// A shared read-only mapping of a file, unmapped on drop.
+/// A mapping of part of a file, unmapped on drop.
 struct FileMap {
     ptr: *mut u8,
     len: usize,
 }
 
+/// How a [`FileMap`] maps its file.
+#[derive(Clone, Copy)]
+enum FileAccess {
+    /// `MAP_SHARED`, read-only: reads see the page cache.
+    SharedRead,
+    /// `MAP_SHARED`, writable: writes dirty the page cache itself.
+    SharedWrite,
+    /// `MAP_PRIVATE`, writable: a write copies the page-cache page.
+    PrivateWrite,
+}
+
 impl FileMap {
-    fn map(file: &File, len: usize) -> io::Result<FileMap> {
-        // SAFETY: mapping a file we hold open, read-only; the file lives in the
-        // harness's private temp folder and nobody truncates it while it is mapped.
+    /// Maps `len` bytes of `file` from `offset` (a multiple of the page size).
+    fn map(file: &File, offset: usize, len: usize, access: FileAccess) -> io::Result<FileMap> {
+        let (prot, flags) = match access {
+            FileAccess::SharedRead => (libc::PROT_READ, libc::MAP_SHARED),
+            FileAccess::SharedWrite => (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED),
+            FileAccess::PrivateWrite => (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE),
+        };
+        // SAFETY: mapping a file we hold open (read-write where the mapping is
+        // writable); the file lives in the harness's private temp folder and
+        // nobody truncates it while it is mapped.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
+                prot,
+                flags,
                 file.as_raw_fd(),
-                0,
+                offset as libc::off_t,
             )
         };
         if ptr == libc::MAP_FAILED {
@@ -347,8 +365,29 @@ fn run(cli: &Cli) -> io::Result<()> {
     let in_cache = pages::resident_pages(&file, file_len)?;
     session.note(note::FILE_BYTES, file_len)?;
     session.note(note::FILE_PAGES_CACHED_BEFORE, in_cache)?;
-    let fmap = FileMap::map(&file, file_len)?;
+    let fmap = FileMap::map(&file, 0, file_len, FileAccess::SharedRead)?;
     fmap.advise(warm_len + cold_len, random_len, libc::MADV_RANDOM)?;
+
+    // The write file: [shared, written in place | private, copied on write],
+    // all of it in the page cache before the phases (written, then read back).
+    // A file of its own, so that the cold phases' drops from the page cache
+    // never reach it.
+    let write_len = 2 * reps * block;
+    let write_path = cli.dir.join("data-write");
+    let write_file = prepare_file(&mut session, &write_path, write_len as u64)?;
+    pages::read_through(&write_file, write_len as u64, 1 << 20)?;
+    session.note(note::WRITE_FILE_BYTES, write_len)?;
+    session.note(
+        note::WRITE_FILE_PAGES_CACHED_BEFORE,
+        pages::resident_pages(&write_file, write_len)?,
+    )?;
+    let shared_write = FileMap::map(&write_file, 0, reps * block, FileAccess::SharedWrite)?;
+    let private_write = FileMap::map(
+        &write_file,
+        reps * block,
+        reps * block,
+        FileAccess::PrivateWrite,
+    )?;
 
     let anon = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
     let zero = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
@@ -379,6 +418,16 @@ fn run(cli: &Cli) -> io::Result<()> {
         region::FILE_RANDOM,
         fmap.at(warm_len + cold_len),
         random_len,
+    )?;
+    session.region(
+        region::FILE_SHARED_WRITE,
+        shared_write.at(0),
+        shared_write.len,
+    )?;
+    session.region(
+        region::FILE_PRIVATE_WRITE,
+        private_write.at(0),
+        private_write.len,
     )?;
 
     // Warm the code and the clock, so that the phases fault only the measured pages.
@@ -438,6 +487,23 @@ fn run(cli: &Cli) -> io::Result<()> {
     }
     session.checkpoint(checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD)?;
 
+    // A write to a cached page through a shared mapping: the fault maps the
+    // page-cache page writable and the filesystem marks it dirty (no copy, and
+    // no fault-around: that is for reads only).
+    let t = time_each(reps, |r| {
+        write_every(shared_write.at(r * block), block, page)
+    });
+    t.send(&mut session, timing::FILE_SHARED_WRITE)?;
+    session.checkpoint(checkpoint::AFTER_FILE_SHARED_WRITE_FAULT)?;
+
+    // A write to a cached page through a private mapping: the fault copies the
+    // page-cache page into a new anonymous page (the file is not changed).
+    let t = time_each(reps, |r| {
+        write_every(private_write.at(r * block), block, page)
+    });
+    t.send(&mut session, timing::FILE_PRIVATE_COW)?;
+    session.checkpoint(checkpoint::AFTER_FILE_PRIVATE_COW_FAULT)?;
+
     write_every(cow.ptr, cow.len, page);
     let child = WaitingChild::fork()?;
     let both = [(role::MAIN, session.pid()), (role::CHILD, child.pid())];
@@ -453,6 +519,11 @@ fn run(cli: &Cli) -> io::Result<()> {
     drop(zero);
     drop(thp);
     drop(fmap);
+    drop(shared_write);
+    drop(private_write);
+    // The shared writes' dirty pages go to the disk now, in this untimed phase,
+    // not in the background while fork and munmap are timed.
+    write_file.sync_data()?;
     session.checkpoint(checkpoint::BEFORE_FORK)?;
 
     let mut pids = [0 as libc::pid_t; MAX_REPETITIONS];
@@ -479,7 +550,9 @@ fn run(cli: &Cli) -> io::Result<()> {
     session.checkpoint(checkpoint::AFTER_MUNMAP)?;
 
     drop(file);
+    drop(write_file);
     std::fs::remove_file(&path)?;
+    std::fs::remove_file(&write_path)?;
     session.done()
 }
 

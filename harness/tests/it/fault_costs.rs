@@ -8,13 +8,15 @@ use serde_json::Value;
 use crate::util::{page_size, process, region, u64_at, variant, HarnessRun};
 
 /// Every kind the experiment prices, as results.json names them.
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 11] = [
     "anon-first-touch",
     "zero-page-read",
     "thp-first-touch",
     "file-minor-fault-around",
     "file-major-read-ahead",
     "file-major-no-read-ahead",
+    "file-shared-write-fault",
+    "file-private-cow-fault",
     "cow-after-fork",
     "fork",
     "munmap",
@@ -91,6 +93,49 @@ fn fault_costs_counts_one_fault_per_page_where_each_kind_says_so() {
         assert!(major > 0, "a cold file on a disk fs gave no major fault");
     }
 
+    // Writes to cached file pages. Through a private mapping every page is
+    // copied by a fault of its own. Through a shared mapping no fault-around
+    // applies, but the kernel may map a whole large folio of the page cache per
+    // fault: at most one fault per page, at least one per PMD-sized folio (the
+    // largest the page cache holds) and per repetition.
+    let (minor, major) = faults(v, "after-file-private-cow-fault");
+    assert!(
+        (pages..=pages + SLACK_FAULTS).contains(&(minor + major)),
+        "private writes: {minor} + {major} faults for {pages} pages\n{}",
+        run.describe()
+    );
+    let pmd = json["environment"]["thp_pmd_bytes"]
+        .as_u64()
+        .unwrap_or(2 << 20)
+        .max(page);
+    let fewest = reps * (block / pmd).max(1);
+    let (minor, major) = faults(v, "after-file-shared-write-fault");
+    assert!(
+        (fewest..=pages + SLACK_FAULTS).contains(&(minor + major)),
+        "shared writes: {minor} + {major} faults for {pages} pages, at least {fewest}\n{}",
+        run.describe()
+    );
+    let private = region(
+        process(v, "after-file-private-cow-fault", "main"),
+        "file-private-write",
+    );
+    let copied = u64_at(private, &["anonymous_bytes"]);
+    assert!(
+        copied + 2 * page >= reps * block && copied <= reps * block,
+        "{copied} bytes copied of {}: {private:#}",
+        reps * block
+    );
+    let shared = region(
+        process(v, "after-file-shared-write-fault", "main"),
+        "file-shared-write",
+    );
+    assert_eq!(u64_at(shared, &["anonymous_bytes"]), 0, "{shared:#}");
+    let dirty = u64_at(shared, &["private_dirty_bytes"]) + u64_at(shared, &["shared_dirty_bytes"]);
+    assert!(
+        dirty + 2 * page >= reps * block,
+        "{dirty} dirty: {shared:#}"
+    );
+
     // The price list: every kind is priced or the summary says why not.
     let costs = exp["fault_costs"]
         .as_array()
@@ -127,9 +172,12 @@ fn fault_costs_counts_one_fault_per_page_where_each_kind_says_so() {
                     .unwrap_or_else(|| panic!("{kind}: neither priced nor in the table"));
                 let why = row[9].as_str().unwrap_or("");
                 assert!(why.starts_with("not measured: "), "{kind}: {row:?}");
-                // Only THP and the disk may be missing, and only for a reason.
+                // Only THP and the disk may be missing, and only for a reason;
+                // a cached write only when reclaim took its pages first.
                 assert!(
-                    kind == "thp-first-touch" || kind.starts_with("file-major"),
+                    kind == "thp-first-touch"
+                        || kind.starts_with("file-major")
+                        || (kind.starts_with("file-") && why.contains("left the page cache")),
                     "{kind} missing: {why}"
                 );
                 eprintln!("SKIP: {kind} not priced here: {why}");

@@ -66,9 +66,12 @@ fn debian_6_1_available() -> bool {
     String::from_utf8_lossy(&listing.output.stdout).contains("debian:6.1 ")
 }
 
-/// Why a guest cannot run here (QEMU missing, or, when `kernel` is asked for, no
-/// debian:6.1 image to be had), if it cannot.
+/// Why a guest cannot run here (not asked for, QEMU missing, or, when `kernel`
+/// is asked for, no debian:6.1 image to be had), if it cannot.
 fn guest_unavailable(kernel: bool) -> Option<&'static str> {
+    if !crate::trials::heavy_tests_asked() {
+        return Some(crate::trials::HEAVY_TESTS_REASON);
+    }
     if !qemu_installed() {
         return Some("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
     }

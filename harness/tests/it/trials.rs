@@ -26,6 +26,23 @@ pub struct Test {
 /// Why a test did not run; carried by the unwind from [`skip`] to the runner.
 struct Skip(String);
 
+/// The variable that asks for the tests that boot QEMU guests: they fetch a
+/// Debian kernel package with apt (kept in `~/.cache/vmlab`), build a static
+/// harness for the guest there and boot it (minutes on a 2-CPU machine).
+/// `.ci/run` sets it; the README's test command does not, so a newcomer's
+/// `cargo test --workspace` touches no network and nothing outside the
+/// checkout and the temp folder.
+pub const HEAVY_TESTS_VARIABLE: &str = "VMLAB_HEAVY_TESTS";
+
+/// The reason a heavy test gives when it was not asked for.
+pub const HEAVY_TESTS_REASON: &str =
+    "boots QEMU with a fetched Debian kernel; set VMLAB_HEAVY_TESTS=1 (as .ci/run does) to run it";
+
+/// True when the heavy tests were asked for (`VMLAB_HEAVY_TESTS=1`).
+pub fn heavy_tests_asked() -> bool {
+    std::env::var(HEAVY_TESTS_VARIABLE).is_ok_and(|v| v == "1")
+}
+
 /// Ends the running test as ignored, with the reason shown on its result line.
 ///
 /// It unwinds without the panic hook, so nothing but the reason is printed.

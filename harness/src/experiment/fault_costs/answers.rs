@@ -20,7 +20,7 @@ fn cost_per_kib(f: &Facts<'_>, name: &str) -> Option<f64> {
 }
 
 /// One per question of explanation.md, in order.
-pub(super) static FIGURES: [Option<AnswerFigure>; 5] = [
+pub(super) static FIGURES: [Option<AnswerFigure>; 6] = [
     Some(|f| {
         Some(format!(
             "a THP fault {:.0} ns against {:.0} ns for a 4 KiB fault; per KiB {:.1} ns against {:.1} ns",
@@ -59,6 +59,13 @@ pub(super) static FIGURES: [Option<AnswerFigure>; 5] = [
             "reading an untouched page {:.0} ns, writing one {:.0} ns",
             cost(f, kind::ZERO_PAGE_READ)?,
             cost(f, kind::ANON_FIRST_TOUCH)?
+        ))
+    }),
+    Some(|f| {
+        Some(format!(
+            "a write fault through MAP_SHARED {:.0} ns, through MAP_PRIVATE (a copy) {:.0} ns",
+            cost(f, kind::FILE_SHARED_WRITE_FAULT)?,
+            cost(f, kind::FILE_PRIVATE_COW_FAULT)?
         ))
     }),
 ];

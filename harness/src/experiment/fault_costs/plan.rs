@@ -46,10 +46,13 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
         Some(pmd) if pmd > 0 => sizes.thp_block_bytes.div_ceil(pmd) * pmd,
         _ => sizes.thp_block_bytes,
     };
-    let file_bytes = reps * (2 * block + sizes.random_block_bytes);
+    // The read file (warm, cold, random parts) and the write file (shared and
+    // private parts).
+    let file_bytes = reps * (2 * block + sizes.random_block_bytes) + reps * 2 * block;
     // Resident at once at most: the anonymous block set, the COW set twice
-    // (the parent's copies and the child's originals), the THP set, the file.
-    let resident = reps * (3 * block + thp_block) + file_bytes;
+    // (the parent's copies and the child's originals), the private file copies,
+    // the THP set, both files.
+    let resident = reps * (4 * block + thp_block) + file_bytes;
     check_room(ctx.env, file_bytes, resident)?;
     let args = Args {
         block_bytes: block as usize,
