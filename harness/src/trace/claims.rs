@@ -919,6 +919,7 @@ value = 16
                 vm_flags: String::new(),
             }],
             io: None,
+            state: None,
         }
     }
 

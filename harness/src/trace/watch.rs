@@ -73,7 +73,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         None
     };
 
-    let name = format!("watch-{}", super::label::from_line(&comm(args.pid), &[]));
+    let name = format!("watch-{}", super::label::from_line(&comm(args.pid)));
     let name = if name == "watch-" {
         "watch-process".to_string()
     } else {
@@ -133,13 +133,14 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         let mut processes: Vec<ProcessRecord> = Vec::new();
         for member in &live {
             let before = previous.get(&member.pid).copied();
-            match snapshot_process(
+            match super::moment::snapshot_with_state(
                 &ProcProbe,
                 &member.role,
                 member.pid,
                 before,
                 &[],
                 env.page_size,
+                false,
             ) {
                 Ok((p, snapshot)) => {
                     previous.insert(member.pid, p.faults_total);
@@ -161,10 +162,12 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
             processes
                 .iter()
                 .map(|p| format!(
-                    "{} pid {} VmRSS {} KiB",
+                    "{} pid {} VmRSS {} KiB ({})",
                     p.role,
                     p.pid,
-                    p.totals.rss_bytes / 1024
+                    p.totals.rss_bytes / 1024,
+                    p.state
+                        .map_or("state unknown".to_string(), |s| s.to_string())
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
