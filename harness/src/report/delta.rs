@@ -392,7 +392,7 @@ pub fn state_note(process: &ProcessRecord) -> Option<String> {
     let state = process.state?;
     state.moving().then(|| {
         format!(
-            "{} {} was {state} when it was read (it was not at the checkpoint): its figures moved while they were read and differ from run to run with the timing",
+            "{} {} was {state} when it was read: its figures moved while they were read and differ from run to run with the timing",
             process.role, process.pid
         )
     })

@@ -21,7 +21,6 @@ use crate::model::{
     FORMAT_VERSION,
 };
 use crate::probe::ProcProbe;
-use crate::runner::snapshot::snapshot_process;
 use crate::runner::{self, RawCapture};
 use crate::store;
 use crate::store::baseline::BaselineMode;
@@ -237,7 +236,16 @@ pub fn once(pid: i32) -> Result<String> {
     let mut tree = Tree::new(pid);
     let mut out = String::new();
     for member in tree.refresh() {
-        let (p, _) = match snapshot_process(&ProcProbe, &member.role, member.pid, None, &[], 0) {
+        let snapshot = super::moment::snapshot_with_state(
+            &ProcProbe,
+            &member.role,
+            member.pid,
+            None,
+            &[],
+            0,
+            false,
+        );
+        let (p, _) = match snapshot {
             Ok(s) => s,
             Err(crate::error::ProbeError::ProcessGone { .. }) if member.pid != pid => continue,
             Err(e) => bail!("{e}"),
@@ -253,6 +261,9 @@ pub fn render_once(p: &ProcessRecord, comm: &str) -> String {
     let kib = |b: u64| b / 1024;
     let mut out = String::new();
     let _ = writeln!(out, "{}:   {comm} ({})", p.pid, p.role);
+    if let Some(note) = crate::report::delta::state_note(p) {
+        let _ = writeln!(out, "{note}");
+    }
     let _ = writeln!(
         out,
         "{:>16} {:<4} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} Mapping",

@@ -81,7 +81,9 @@ fn a_mapping_the_kernel_extended_split_or_unmapped_is_said_as_such() {
     // the sizes are not fixed; that it grew by the MiB mapped is.
     let note = md
         .lines()
-        .find(|l| l.contains("mapped-and-filled-the-lower-half, main") && l.contains("extended from"))
+        .find(|l| {
+            l.contains("mapped-and-filled-the-lower-half, main") && l.contains("extended from")
+        })
         .unwrap_or_else(|| panic!("no note on the extension in\n{md}"));
     let sizes: Vec<f64> = note
         .split("extended from ")
@@ -200,7 +202,9 @@ fn a_program_that_only_sleeps_warns_and_exits_4_with_a_ktap_skip() {
     std::fs::File::create(&ktap)
         .and_then(|mut f| f.write_all(&run.output.stdout))
         .expect("write the KTAP");
-    assert!(run.stdout().contains("ok 1 trace-sleep-only # SKIP no checkpoint"));
+    assert!(run
+        .stdout()
+        .contains("ok 1 trace-sleep-only # SKIP no checkpoint"));
     for consumer in [Consumer::TapPy, Consumer::TapParser] {
         if consumer.present() {
             let lines = consumer.read(&ktap);
@@ -273,10 +277,7 @@ fn no_aslr_maps_everything_at_the_same_addresses_in_every_run() {
         run
     };
     let (first, second) = (trace(&["--no-aslr"]), trace(&["--no-aslr"]));
-    assert_eq!(
-        first.results()["experiments"][0]["params"]["no_aslr"],
-        true
-    );
+    assert_eq!(first.results()["experiments"][0]["params"]["no_aslr"], true);
     for name in ["[stack]", "data-random"] {
         assert_eq!(
             start_of(&first, name),
@@ -295,6 +296,38 @@ fn no_aslr_maps_everything_at_the_same_addresses_in_every_run() {
     assert_ne!(start_of(&a, "[stack]"), start_of(&b, "[stack]"));
 }
 
+fn watch_marks_the_process_that_runs_and_not_the_one_that_sleeps() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let program = compile("running_child", dir.path());
+    let mut parent = std::process::Command::new(&program)
+        .arg("256")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the program");
+    // Wait until it has forked (its child is in /proc/PID/task/PID/children).
+    let children = format!("/proc/{0}/task/{0}/children", parent.id());
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&children).map_or(true, |c| c.trim().is_empty()) {
+        assert!(started.elapsed().as_secs() < 10, "the program did not fork");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = parent.id().to_string();
+    let run = Traced::run("watch", &[&pid, "--count", "1", "--format", "json"], &[]);
+    // Enter ends the program (it kills its child).
+    let _ = parent.stdin.take().expect("stdin").write_all(b"\n");
+    let _ = parent.wait();
+    run.assert_code(0);
+    let results = run.results();
+    let variant = only_variant(&results);
+    assert_eq!(process(variant, "snapshot-1", "main")["state"], "sleeping");
+    assert_eq!(
+        process(variant, "snapshot-1", "child-1")["state"],
+        "running"
+    );
+    assert!(run.markdown().contains("(running)"));
+}
+
 crate::tests![
     a_mapping_the_kernel_extended_split_or_unmapped_is_said_as_such,
     a_child_running_while_only_its_parent_waits_is_marked_running,
@@ -302,4 +335,5 @@ crate::tests![
     a_program_that_only_sleeps_warns_and_exits_4_with_a_ktap_skip,
     labels_from_output_are_the_same_for_two_inputs,
     no_aslr_maps_everything_at_the_same_addresses_in_every_run,
+    watch_marks_the_process_that_runs_and_not_the_one_that_sleeps,
 ];
