@@ -214,7 +214,12 @@ impl MappingDelta {
         .filter(|(_, v)| *v != 0)
         .map(|(k, v)| format!("{k} {}", signed_bytes(v)))
         .collect();
-        format!("{what}{name} {}: {}", self.perms, moved.join(", "))
+        let moved = if moved.is_empty() {
+            "no figure moved".to_string()
+        } else {
+            moved.join(", ")
+        };
+        format!("{what}{name} {}: {moved}", self.perms)
     }
 }
 
@@ -723,6 +728,7 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].change.word(), Some("split"));
         assert_eq!(d[0].perms, "rw-p,r--p");
+        assert_eq!(d[0].line(), "split [anon] rw-p,r--p: no figure moved");
         let merged = mapping_deltas(Some(&split), &whole, &DEFAULT);
         assert_eq!(merged[0].change.word(), Some("merged"));
         // The top third unmapped: the rest still covers the start.
