@@ -123,7 +123,12 @@ pub enum Command {
     /// the program's last output line (or --label), and resumed: a newline on its
     /// stdin, the signal it waits for, or SIGCONT. The program's output passes
     /// through (to stderr with --format json, csv or tap); its stdout is a
-    /// terminal, so C's stdio flushes every line.
+    /// terminal, so C's stdio flushes every line. A program that never waits
+    /// (it only sleeps or polls) is warned about, with where it slept, and the
+    /// run exits 4 (nothing measured): use --every then. Processes not waiting
+    /// at a checkpoint (a child only its parent waits for) are not stopped:
+    /// each snapshot records every process's state, and views mark a running
+    /// one.
     Trace(TraceArgs),
     /// Snapshot a running process the harness did not start, and its children:
     /// every --every DURATION (default 1s), or at each Enter with --on-enter,
@@ -208,7 +213,10 @@ pub struct MatrixArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TraceArgs {
     /// Names for the detected checkpoints, in order (comma-separated or
-    /// repeated); after the last, labels come from the program's output.
+    /// repeated); after the last, labels come from the program's last output
+    /// line: lower-case, every run of other characters one '-', and every word
+    /// that starts with a digit dropped (numbers, sizes like 64MiB, 0x
+    /// addresses), so runs on other inputs get the same labels.
     #[arg(long = "label", value_name = "NAME", value_delimiter = ',')]
     pub labels: Vec<String>,
     /// Also snapshot every DURATION while the program runs (500ms, 2s, 1m).

@@ -403,6 +403,54 @@ pub struct ProcessRecord {
     /// when it could not be read, and in results of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io: Option<IoCounters>,
+    /// What the process was doing when it was read (`trace` and `watch`
+    /// record it; absent for the built-in experiments, whose processes always
+    /// wait at their checkpoint, and in results of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ProcessState>,
+}
+
+/// What a process was doing at the moment it was snapshotted. Only a process
+/// that waits (or is stopped) holds its figures still while they are read; a
+/// running one's figures are a moving target, and differ from run to run with
+/// the timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessState {
+    /// Waiting at the checkpoint: in the wait the harness detected (its stdin,
+    /// pause(), sigsuspend()) or in the SDK's checkpoint call.
+    Waiting,
+    /// Stopped by a signal (state `T`) it did not get from the harness.
+    Stopped,
+    /// Asleep in something other than a checkpoint wait (waitpid, poll, a
+    /// sleep) and did not run while it was read: its figures are one instant,
+    /// though not one the program chose.
+    Sleeping,
+    /// Running (state `R`, or it used CPU while it was read): a child only its
+    /// parent waits for, a process under `watch`. The harness does not stop
+    /// it, so its figures moved while they were read and depend on the timing.
+    Running,
+    /// Exiting: a zombie, or its memory already being given back.
+    Exiting,
+}
+
+impl ProcessState {
+    /// Whether the figures of a process in this state moved while they were read.
+    pub fn moving(self) -> bool {
+        matches!(self, ProcessState::Running | ProcessState::Exiting)
+    }
+}
+
+impl std::fmt::Display for ProcessState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProcessState::Waiting => "waiting",
+            ProcessState::Stopped => "stopped",
+            ProcessState::Sleeping => "sleeping",
+            ProcessState::Running => "running",
+            ProcessState::Exiting => "exiting",
+        })
+    }
 }
 
 /// Cumulative I/O counters of /proc/PID/io, in bytes.
@@ -687,6 +735,15 @@ impl CheckpointRecord {
 }
 
 impl ProcessRecord {
+    /// `role pid` as the views name the process, with `(running)` when its
+    /// figures moved while they were read.
+    pub fn who(&self) -> String {
+        match self.state {
+            Some(state) if state.moving() => format!("{} {} ({state})", self.role, self.pid),
+            _ => format!("{} {}", self.role, self.pid),
+        }
+    }
+
     /// The declared region with this name, if declared by now.
     pub fn region(&self, name: &str) -> Option<&RegionRecord> {
         self.regions.iter().find(|r| r.name == name)

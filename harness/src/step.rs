@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::experiment::Experiment;
 use crate::explain::{step_caption, wrap};
 use crate::model::{CheckpointRecord, ProcessRecord, RegionPagemap};
-use crate::report::delta::{hidden_count, mapping_deltas, Change, DeltaFilter, MappingDelta};
+use crate::report::delta::{hidden_count, mapping_deltas, state_note, DeltaFilter};
 use crate::report::width::truncate;
 use crate::runner;
 use crate::units::{human_bytes, signed_bytes};
@@ -208,6 +208,9 @@ impl Stepper {
         let mut lines = Vec::new();
         for p in &checkpoint.processes {
             let before = self.previous.iter().find(|b| b.pid == p.pid);
+            if let Some(note) = state_note(p) {
+                lines.extend(wrap(&note, width, "  ").lines().map(String::from));
+            }
             let shared_dirty: u64 = p
                 .mappings
                 .iter()
@@ -247,7 +250,10 @@ impl Stepper {
             let deltas = mapping_deltas(Some(before), p, &self.filter);
             let shown = deltas.len().min(MAX_MAPPINGS_PER_PROCESS);
             for d in &deltas[..shown] {
-                lines.push(truncate(&mapping_line(d), width));
+                lines.push(truncate(&format!("    {}", d.line()), width));
+                for e in d.explanations() {
+                    lines.extend(wrap(&e, width, "      ").lines().map(String::from));
+                }
             }
             let hidden = hidden_count(Some(before), p, &self.filter) + (deltas.len() - shown);
             if hidden > 0 {
@@ -293,29 +299,6 @@ fn criteria_lines(exp: &dyn Experiment, variant: &str, width: usize) -> Vec<Stri
         ));
     }
     lines
-}
-
-/// One changed mapping: its name (a file's base name), permissions, and the
-/// figures that moved.
-fn mapping_line(d: &MappingDelta) -> String {
-    let what = match d.change {
-        Change::New => "new ",
-        Change::Gone => "gone ",
-        Change::Changed => "",
-    };
-    let name = d.name.rsplit('/').next().unwrap_or(&d.name);
-    let moved: Vec<String> = [
-        ("Rss", d.rss_delta_bytes),
-        ("Pss", d.pss_delta_bytes),
-        ("Shared_Dirty", d.shared_dirty_delta_bytes),
-        ("Private_Dirty", d.private_dirty_delta_bytes),
-        ("Size", d.size_delta_bytes),
-    ]
-    .into_iter()
-    .filter(|(_, v)| *v != 0)
-    .map(|(k, v)| format!("{k} {}", signed_bytes(v)))
-    .collect();
-    format!("    {what}{name} {}: {}", d.perms, moved.join(", "))
 }
 
 /// Lines of the caption shown at most; the whole text is in `explain`.

@@ -190,6 +190,7 @@ pub(crate) mod testkit {
             regions: Vec::new(),
             mappings: Vec::new(),
             io: None,
+            state: None,
         }
     }
 

@@ -280,6 +280,7 @@ pub mod fixtures {
             regions: Vec::new(),
             mappings,
             io: None,
+            state: None,
         }
     }
 
@@ -351,6 +352,7 @@ mod tests {
                 mapping(0x800000, 0x821000, "[stack]", "rw-p"),
             ],
             io: None,
+            state: None,
         };
         let parts = breakdown(&process, "/p");
         let size = |p: Part| parts.get(&p).map_or(0, |f| f.size_bytes);

@@ -297,6 +297,7 @@ pub(crate) mod tests {
             regions: vec![],
             mappings: vec![],
             io: None,
+            state: None,
         };
         RunRecord {
             format_version: FORMAT_VERSION,

@@ -68,6 +68,9 @@ struct CheckpointRow<'a> {
     uss_bytes: u64,
     pte_bytes: u64,
     phase_millis: u64,
+    /// What the process was doing while read (`running` figures moved); empty
+    /// when not recorded.
+    process_state: String,
 }
 
 /// A row of regions.csv.
@@ -149,6 +152,7 @@ pub fn checkpoints(run: &RunRecord) -> String {
             uss_bytes: t.uss_bytes,
             pte_bytes: t.pte_bytes,
             phase_millis: c.phase_millis,
+            process_state: p.state.map(|s| s.to_string()).unwrap_or_default(),
         }
     }))
 }
@@ -248,7 +252,7 @@ mod tests {
         let figures = "size_bytes,rss_bytes,pss_bytes,shared_clean_bytes,shared_dirty_bytes,private_clean_bytes,private_dirty_bytes,anonymous_bytes,anon_huge_pages_bytes,swap_bytes";
         assert_eq!(
             header(&checkpoints(&run)),
-            "experiment,variant,checkpoint,role,pid,minor_faults,major_faults,vm_size_bytes,rss_bytes,rss_anon_bytes,rss_file_bytes,pss_bytes,uss_bytes,pte_bytes,phase_millis"
+            "experiment,variant,checkpoint,role,pid,minor_faults,major_faults,vm_size_bytes,rss_bytes,rss_anon_bytes,rss_file_bytes,pss_bytes,uss_bytes,pte_bytes,phase_millis,process_state"
         );
         assert_eq!(
             header(&regions(&run)),

@@ -183,6 +183,9 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &
             let _ = writeln!(out, "<p>{}.</p>", escape(&table::noise_line(v)));
             out.push_str("</details>\n<details><summary>What each step changed</summary>\n");
             out.push_str(&table_html(&delta::variant_table(v, &filter)));
+            for note in delta::variant_notes(v, &filter) {
+                let _ = writeln!(out, "<p>{}</p>", escape(&note));
+            }
             out.push_str("</details>\n");
         }
     }

@@ -155,14 +155,16 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
             if !v.checkpoints.is_empty() {
                 out.push_str(&layout(&table::checkpoints(v)));
                 let _ = writeln!(out, "\n{}.\n", table::noise_line(v));
-                let _ = writeln!(out, "What each step changed (mappings of the same process, matched by PID, whose figures moved by a page or more since the previous checkpoint; shared libraries whose Pss alone moved are counted, not listed):\n");
-                out.push_str(&layout(&delta::variant_table(
-                    v,
-                    &delta::DeltaFilter {
-                        page_size: run.environment.page_size,
-                        all: false,
-                    },
-                )));
+                let _ = writeln!(out, "What each step changed (mappings of the same process, matched by PID, and by address overlap so that a mapping that grew, shrank, merged or split is one change, whose figures moved by a page or more since the previous checkpoint; shared libraries whose Pss alone moved are counted, not listed):\n");
+                let filter = delta::DeltaFilter {
+                    page_size: run.environment.page_size,
+                    all: false,
+                };
+                out.push_str(&layout(&delta::variant_table(v, &filter)));
+                out.push('\n');
+                for note in delta::variant_notes(v, &filter) {
+                    let _ = writeln!(out, "- {note}");
+                }
                 out.push('\n');
                 for chart in charts.of_variant(&e.name, &v.name) {
                     let _ = writeln!(

@@ -69,7 +69,7 @@ pub fn checkpoints(variant: &VariantRecord) -> Table {
             let t = &p.totals;
             let mut row = vec![
                 checkpoint.label.clone(),
-                format!("{} {}", p.role, p.pid),
+                p.who(),
                 human_bytes(t.vm_size_bytes),
                 human_bytes(t.rss_bytes),
                 human_bytes(t.pss_bytes),

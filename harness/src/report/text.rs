@@ -151,14 +151,15 @@ pub fn render(run: &RunRecord, view: &View) -> String {
                 out.push_str(&fitted(&table::checkpoints(v), drop_order::CHECKPOINTS));
                 out.push_str(&wrap(&table::noise_line(v), width, "  "));
                 let _ = writeln!(out, "\n  what each step changed:");
-                let deltas = super::delta::variant_table(
-                    v,
-                    &DeltaFilter {
-                        page_size: run.environment.page_size,
-                        all: view.all_mappings,
-                    },
-                );
+                let filter = DeltaFilter {
+                    page_size: run.environment.page_size,
+                    all: view.all_mappings,
+                };
+                let deltas = super::delta::variant_table(v, &filter);
                 out.push_str(&fitted(&base_names(deltas), drop_order::DELTAS));
+                for note in super::delta::variant_notes(v, &filter) {
+                    out.push_str(&wrap(&note, width, "  "));
+                }
             }
         }
         if super::binaries::applies(e) {

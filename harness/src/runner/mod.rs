@@ -421,6 +421,7 @@ impl Session {
                     .collect(),
                 mappings,
                 io: probe.io(process.pid),
+                state: None,
             });
             self.raw.push(RawCapture {
                 index,

@@ -54,6 +54,7 @@ pub fn snapshot_process(
         regions,
         mappings: parsed.mappings,
         io: probe.io(pid),
+        state: None,
     };
     Ok((record, raw))
 }

@@ -811,7 +811,31 @@ fn judge_one(c: &Criterion, source: &str, e: &ExperimentRecord, page_size: u64) 
         show(c.figure, m.target),
         if holds { "holds" } else { "does not hold" }
     );
+    if let Some(moving) = read_while_running(c, e) {
+        record.evidence.push_str(&format!(
+            "; {moving}, so its figures moved while read and depend on the timing"
+        ));
+    }
     record
+}
+
+/// Where the process a criterion reads was running (not held at the
+/// checkpoint) when it was read: `child-1 was running at after-fork`.
+fn read_while_running(c: &Criterion, e: &ExperimentRecord) -> Option<String> {
+    let variant = e.variants.first()?;
+    let labels: Vec<&str> = match &c.when {
+        When::At(a) => vec![a.as_str()],
+        When::Between(a, b) => vec![a.as_str(), b.as_str()],
+    };
+    let moving: Vec<String> = labels
+        .into_iter()
+        .filter_map(|label| {
+            let p = find_process(variant.checkpoint(label)?, &c.process)?;
+            let state = p.state.filter(|s| s.moving())?;
+            Some(format!("{} was {state} at {label}", p.role))
+        })
+        .collect();
+    (!moving.is_empty()).then(|| moving.join(" and "))
 }
 
 #[cfg(test)]
@@ -919,6 +943,7 @@ value = 16
                 vm_flags: String::new(),
             }],
             io: None,
+            state: None,
         }
     }
 
@@ -937,6 +962,30 @@ value = 16
             summary: Vec::new(),
             fault_costs: Vec::new(),
         }
+    }
+
+    // See: issue 31
+    #[test]
+    fn a_verdict_on_a_process_read_while_running_says_so() {
+        let file = parse(GOOD, "c.toml", "c.toml").expect("parses");
+        let mut child = proc_at("child-1", 11, 12, 12, 4 << 20);
+        child.state = Some(crate::model::ProcessState::Running);
+        let mut main = proc_at("main", 10, 121, 1, 4 << 20);
+        main.state = Some(crate::model::ProcessState::Waiting);
+        let run = run_of(vec![
+            ("before-fork", vec![proc_at("main", 10, 100, 100, 0)]),
+            ("after-read", vec![main.clone()]),
+            ("after-fork", vec![main, child]),
+        ]);
+        let claims = judge(&file, &run, 4096);
+        assert!(!claims[0].evidence.contains("running"), "{:?}", claims[0]);
+        assert!(
+            claims[1]
+                .evidence
+                .ends_with("; child-1 was running at after-fork, so its figures moved while read and depend on the timing"),
+            "{:?}",
+            claims[1]
+        );
     }
 
     #[test]

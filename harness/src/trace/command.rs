@@ -34,7 +34,7 @@ pub fn experiment_name(program: &OsStr) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let slug = label::from_line(&base, &[]);
+    let slug = label::from_line(&base);
     if slug.is_empty() {
         "trace-program".into()
     } else {
@@ -131,6 +131,13 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         }
     };
     drop(sink);
+    if outcome.record.status == crate::model::Status::Skipped {
+        // A CI job must see that nothing was measured; exit 4 follows from the status.
+        eprintln!(
+            "warning: {}",
+            outcome.record.reason.as_deref().unwrap_or("no checkpoint")
+        );
+    }
     crate::elf::attach_binary_facts(&mut outcome.record);
 
     let mut params = std::collections::BTreeMap::new();
@@ -163,7 +170,10 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
             .record
             .reason
             .clone()
-            .map(|r| format!("variant default failed: {r}")),
+            .map(|r| match outcome.record.status {
+                crate::model::Status::Failed => format!("variant default failed: {r}"),
+                _ => r,
+            }),
         params,
         variants: vec![outcome.record],
         claims: Vec::new(),
@@ -240,7 +250,7 @@ struct StepPause {
 
 impl StepPause {
     fn pause(&mut self, record: &CheckpointRecord, cause: &CheckpointCause) {
-        use crate::report::delta::{mapping_deltas, Change};
+        use crate::report::delta::{mapping_deltas, state_note};
         use crate::units::signed_bytes;
         let mut out = format!("\n=== stopped at {} ===\n", record.label);
         for line in &cause.waiting {
@@ -267,22 +277,14 @@ impl StepPause {
                 p.totals.rss_bytes / 1024,
                 signed_bytes(rss_delta),
             ));
+            if let Some(note) = state_note(p) {
+                out.push_str(&format!("    {note}\n"));
+            }
             for d in mapping_deltas(before, p, &self.filter) {
-                let what = match d.change {
-                    Change::New => "new ",
-                    Change::Gone => "gone ",
-                    Change::Changed => "",
-                };
-                out.push_str(&format!(
-                    "      {what}{} {} {}: Size {}, Rss {}, Pss {}, Private_Dirty {}\n",
-                    d.start,
-                    d.perms,
-                    d.name,
-                    signed_bytes(d.size_delta_bytes),
-                    signed_bytes(d.rss_delta_bytes),
-                    signed_bytes(d.pss_delta_bytes),
-                    signed_bytes(d.private_dirty_delta_bytes)
-                ));
+                out.push_str(&format!("      {} at {}\n", d.line(), d.start));
+                for e in d.explanations() {
+                    out.push_str(&format!("        {e}\n"));
+                }
             }
         }
         out.push_str("Press Enter to continue, or q and Enter to quit: ");

@@ -1,6 +1,6 @@
 //! Checkpoint labels for programs that do not name their checkpoints: the names
 //! given with `--label`, in order, else the program's last output line made
-//! kebab-case. Labels stay unique within a run (`-2`, `-3` are appended), since
+//! kebab-case, without its numbers ([`from_line`]). Labels stay unique within a run (`-2`, `-3` are appended), since
 //! claims and comparisons find checkpoints by label.
 
 use std::collections::BTreeSet;
@@ -11,14 +11,16 @@ use experiments::protocol::is_valid_name;
 const MAX_LEN: usize = 48;
 
 /// `line` as a kebab-case label: lower-case letters and digits, every other run
-/// of characters one `-`. Words that are one of `pids`, and hex addresses
-/// (`0x7f...`), are left out, so a program that prints its pid or where it
-/// mapped something gets the same label in every run.
-pub fn from_line(line: &str, pids: &[i32]) -> String {
+/// of characters one `-`. Every word that starts with a digit is left out: a
+/// number (`4242`, `3.5`), a number with its unit (`64MiB`, `200ms`) or a hex
+/// address (`0x7f...`). A program's output holds pids, addresses, sizes and
+/// sums that differ from run to run and input to input; without them two runs
+/// get the same labels and can be compared checkpoint by checkpoint. Words
+/// that merely hold a digit (`python3`, `sha256`) stay.
+pub fn from_line(line: &str) -> String {
     let mut words: Vec<String> = Vec::new();
     for word in line.split(|c: char| !c.is_ascii_alphanumeric()) {
-        let address = word.len() > 2 && (word.starts_with("0x") || word.starts_with("0X"));
-        if word.is_empty() || address || word.parse::<i32>().is_ok_and(|n| pids.contains(&n)) {
+        if word.is_empty() || word.starts_with(|c: char| c.is_ascii_digit()) {
             continue;
         }
         words.push(word.to_ascii_lowercase());
@@ -55,12 +57,12 @@ impl Labeller {
 
     /// The label of the next checkpoint the harness detected (a wait): the next
     /// `--label` name, else the last output line, else `wait-N`.
-    pub fn for_wait(&mut self, last_line: &str, pids: &[i32]) -> String {
+    pub fn for_wait(&mut self, last_line: &str) -> String {
         let base = if let Some(name) = self.given.get(self.next_given) {
             self.next_given += 1;
             name.clone()
         } else {
-            let from_output = from_line(last_line, pids);
+            let from_output = from_line(last_line);
             if from_output.is_empty() {
                 format!("wait-{}", self.used.len() + 1)
             } else {
@@ -104,25 +106,33 @@ mod tests {
     #[test]
     fn output_lines_become_stable_kebab_case_labels() {
         assert_eq!(
-            from_line("My PID is 4242, press enter", &[4242]),
+            from_line("My PID is 4242, press enter"),
             "my-pid-is-press-enter"
         );
+        assert_eq!(from_line("After read: 64 MiB"), "after-read-mib");
+        assert_eq!(from_line("mapped at 0x7f9f3a800000"), "mapped-at");
+        assert_eq!(from_line("   "), "");
+        assert!(from_line(&"word ".repeat(40)).len() <= MAX_LEN);
+    }
+
+    // See: issue 31
+    #[test]
+    fn numbers_a_program_prints_are_left_out_so_two_inputs_give_one_label() {
         assert_eq!(
-            from_line("After read: 64 MiB", &[4242]),
-            "after-read-64-mib"
+            from_line("read every page (sum 512)"),
+            from_line("read every page (sum 131072)")
         );
-        assert_eq!(from_line("mapped at 0x7f9f3a800000", &[]), "mapped-at");
-        assert_eq!(from_line("   ", &[]), "");
-        assert!(from_line(&"word ".repeat(40), &[]).len() <= MAX_LEN);
+        assert_eq!(from_line("took 3.25s, 64MiB, -7"), "took");
+        assert_eq!(from_line("python3 sha256 done"), "python3-sha256-done");
     }
 
     #[test]
     fn given_names_come_first_then_output_and_repeats_are_numbered() {
         let mut l = Labeller::new(vec!["start".into()]);
-        assert_eq!(l.for_wait("pid 7", &[7]), "start");
-        assert_eq!(l.for_wait("pid 7", &[7]), "pid");
-        assert_eq!(l.for_wait("pid 7", &[7]), "pid-2");
-        assert_eq!(l.for_wait("", &[]), "wait-4");
+        assert_eq!(l.for_wait("pid 7"), "start");
+        assert_eq!(l.for_wait("pid 7"), "pid");
+        assert_eq!(l.for_wait("pid 7"), "pid-2");
+        assert_eq!(l.for_wait(""), "wait-4");
         assert!(check_given(&["Bad Name".into()]).is_err());
     }
 }

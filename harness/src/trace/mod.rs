@@ -12,12 +12,16 @@
 //! ordinary [`crate::model::RunRecord`] written through [`crate::store`].
 //!
 //! `harness watch PID` ([`watch`]) snapshots a process the harness did not
-//! start, while it runs.
+//! start, while it runs. Both record what each process was doing while it
+//! was read ([`moment`]); a trace that reached no checkpoint says what the
+//! program slept in instead ([`idle`]).
 
 pub mod claims;
 pub mod command;
+pub mod idle;
 pub mod label;
 pub mod launch;
+pub mod moment;
 pub mod session;
 pub mod tree;
 pub mod wait;

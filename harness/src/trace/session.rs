@@ -13,8 +13,10 @@ use experiments::protocol::{self, Event};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::idle::{self, IdleTally};
 use super::label::Labeller;
 use super::launch::{self, Launched, OutputPump};
+use super::moment::snapshot_with_state;
 use super::tree::{self, Member, Tree};
 use super::wait::{self, Observation, WaitKind};
 use crate::error::{ProbeError, RunnerError};
@@ -82,6 +84,7 @@ struct State {
     phase_start: Instant,
     null_phase_done: bool,
     page_size: u64,
+    idle: IdleTally,
 }
 
 /// Runs `spec` to its end. The record is returned also when the program fails
@@ -101,8 +104,13 @@ pub fn run(
         phase_start: Instant::now(),
         null_phase_done: false,
         page_size: spec.page_size,
+        idle: IdleTally::default(),
     };
     match drive(spec, probe, sink, &mut state, on_checkpoint) {
+        Ok(()) if state.record.checkpoints.is_empty() => {
+            state.record.status = Status::Skipped;
+            state.record.reason = Some(idle::nothing_measured(&state.idle, POLL));
+        }
         Ok(()) => {}
         Err(e @ (RunnerError::Interrupted | RunnerError::Spawn { .. })) => return Err(e),
         Err(e) => {
@@ -192,7 +200,8 @@ fn drive(
                         .iter()
                         .map(|p| format!("pid {} reached checkpoint {label}", p.pid))
                         .collect();
-                    state.checkpoint(probe, &label, &live, true)?;
+                    let held: Vec<i32> = processes.iter().map(|p| p.pid).collect();
+                    state.checkpoint(probe, &label, &live, &held)?;
                     announce(state, on_checkpoint, who);
                     last_label = label;
                     last_event = Instant::now();
@@ -241,7 +250,10 @@ fn drive(
                         candidates.insert(member.pid, (kind, seen));
                     }
                 }
-                _ => {
+                (_, seen) => {
+                    if let Some(seen) = &seen {
+                        state.idle.note(&member.role, member.pid, seen);
+                    }
                     candidates.remove(&member.pid);
                 }
             }
@@ -249,8 +261,7 @@ fn drive(
 
         if !waiting.is_empty() {
             pump.settle(&mut output, sink);
-            let pids: Vec<i32> = tree.all().map(|m| m.pid).collect();
-            let label = labeller.for_wait(&pump.last_line(), &pids);
+            let label = labeller.for_wait(&pump.last_line());
             pump.end_line(sink);
             let causes: Vec<String> = waiting
                 .iter()
@@ -267,7 +278,8 @@ fn drive(
                 .record
                 .notes
                 .insert(format!("wait_{label}"), causes.join("; "));
-            state.checkpoint(probe, &label, &live, true)?;
+            let held: Vec<i32> = waiting.iter().map(|(m, _, _)| m.pid).collect();
+            state.checkpoint(probe, &label, &live, &held)?;
             announce(state, on_checkpoint, causes);
             for (member, kind, _) in &waiting {
                 candidates.remove(&member.pid);
@@ -290,7 +302,7 @@ fn drive(
             if started.elapsed() >= every * (every_count + 1) {
                 every_count += 1;
                 let label = labeller.named(&format!("every-{every_count}"));
-                state.checkpoint(probe, &label, &live, false)?;
+                state.checkpoint(probe, &label, &live, &[])?;
                 announce(
                     state,
                     on_checkpoint,
@@ -429,7 +441,9 @@ fn left(pid: i32, how: Departure, stdin: &std::fs::File) -> bool {
 }
 
 impl State {
-    /// Snapshots every live process of the tree. The first checkpoint at which
+    /// Snapshots every live process of the tree; `held` are the processes
+    /// waiting at this checkpoint (none for a timed snapshot), the others are
+    /// read as they run (see [`super::moment`]). The first checkpoint at which
     /// the program waits is preceded by the null phase (two reads with nothing
     /// between); a timed snapshot of a running program cannot measure it.
     fn checkpoint(
@@ -437,11 +451,17 @@ impl State {
         probe: &dyn Probe,
         label: &str,
         live: &[Member],
-        program_waits: bool,
+        held: &[i32],
     ) -> Result<(), RunnerError> {
-        if program_waits && !self.null_phase_done {
+        if !held.is_empty() && !self.null_phase_done {
             self.null_phase_done = true;
-            self.null_phase(probe, live)?;
+            // Only a process that holds still has a noise floor to measure.
+            let still: Vec<Member> = live
+                .iter()
+                .filter(|m| held.contains(&m.pid))
+                .cloned()
+                .collect();
+            self.null_phase(probe, &still)?;
         }
         let phase_millis = self.phase_start.elapsed().as_millis() as u64;
         let index = self.record.checkpoints.len();
@@ -453,13 +473,14 @@ impl State {
         let mut processes = Vec::new();
         for member in live {
             let before = self.previous.get(&member.pid).copied();
-            match snapshot_process(
+            match snapshot_with_state(
                 probe,
                 &member.role,
                 member.pid,
                 before,
                 &regions,
                 self.page_size,
+                held.contains(&member.pid),
             ) {
                 Ok((record, raw)) => {
                     self.previous.insert(member.pid, record.faults_total);

@@ -9,6 +9,8 @@ use std::fmt;
 
 use nix::sys::signal::Signal;
 
+use crate::model::ProcessState;
+
 /// The ways a program waits for its reader that the harness recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitKind {
@@ -193,6 +195,66 @@ pub fn signal_pending(status: &str, signal: i32) -> bool {
         .any(|f| parse_signal_mask(status, f).is_some_and(|m| m & bit != 0))
 }
 
+/// A quick look at a process before and after it is read: its scheduler
+/// state and the CPU time it has used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Glance {
+    /// The scheduler state letter.
+    pub state: char,
+    /// Nanoseconds on a CPU so far (/proc/PID/schedstat), if readable.
+    pub cpu_nanos: Option<u64>,
+}
+
+/// Looks at `pid`; `None` once it is gone.
+pub fn glance(pid: i32) -> Option<Glance> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let cpu_nanos = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok());
+    Some(Glance {
+        state: parse_state(&stat)?,
+        cpu_nanos,
+    })
+}
+
+/// What a process was doing while it was read, from a look just before and
+/// just after; `at_checkpoint` when the harness (or the SDK) holds it at the
+/// checkpoint being taken.
+pub fn state_over(
+    at_checkpoint: bool,
+    before: Option<Glance>,
+    after: Option<Glance>,
+) -> ProcessState {
+    let Some(before) = before else {
+        return ProcessState::Exiting;
+    };
+    let letters = [Some(before.state), after.map(|a| a.state)];
+    if letters
+        .iter()
+        .flatten()
+        .any(|c| matches!(c, 'Z' | 'X' | 'x'))
+    {
+        return ProcessState::Exiting;
+    }
+    if at_checkpoint {
+        return ProcessState::Waiting;
+    }
+    let Some(after) = after else {
+        return ProcessState::Exiting;
+    };
+    if matches!(before.state, 'T' | 't') && matches!(after.state, 'T' | 't') {
+        return ProcessState::Stopped;
+    }
+    let ran = before.state == 'R'
+        || after.state == 'R'
+        || matches!((before.cpu_nanos, after.cpu_nanos), (Some(x), Some(y)) if x != y);
+    if ran {
+        ProcessState::Running
+    } else {
+        ProcessState::Sleeping
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +325,37 @@ mod tests {
         assert!(!signal_pending(status, Signal::SIGINT as i32));
         let none = "SigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n";
         assert_eq!(signal_to_resume(none), None);
+    }
+
+    #[test]
+    fn a_process_not_held_at_the_checkpoint_is_running_if_it_used_cpu_while_read() {
+        let at = |state, cpu| {
+            Some(Glance {
+                state,
+                cpu_nanos: Some(cpu),
+            })
+        };
+        assert_eq!(
+            state_over(true, at('S', 1), at('S', 1)),
+            ProcessState::Waiting
+        );
+        assert_eq!(
+            state_over(false, at('S', 1), at('S', 1)),
+            ProcessState::Sleeping
+        );
+        assert_eq!(
+            state_over(false, at('S', 1), at('S', 9)),
+            ProcessState::Running
+        );
+        assert_eq!(
+            state_over(false, at('R', 1), at('S', 1)),
+            ProcessState::Running
+        );
+        assert_eq!(
+            state_over(false, at('T', 1), at('T', 1)),
+            ProcessState::Stopped
+        );
+        assert_eq!(state_over(true, at('Z', 1), None), ProcessState::Exiting);
+        assert_eq!(state_over(false, None, None), ProcessState::Exiting);
     }
 }

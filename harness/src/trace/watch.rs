@@ -21,7 +21,6 @@ use crate::model::{
     FORMAT_VERSION,
 };
 use crate::probe::ProcProbe;
-use crate::runner::snapshot::snapshot_process;
 use crate::runner::{self, RawCapture};
 use crate::store;
 use crate::store::baseline::BaselineMode;
@@ -73,7 +72,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         None
     };
 
-    let name = format!("watch-{}", super::label::from_line(&comm(args.pid), &[]));
+    let name = format!("watch-{}", super::label::from_line(&comm(args.pid)));
     let name = if name == "watch-" {
         "watch-process".to_string()
     } else {
@@ -133,13 +132,14 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         let mut processes: Vec<ProcessRecord> = Vec::new();
         for member in &live {
             let before = previous.get(&member.pid).copied();
-            match snapshot_process(
+            match super::moment::snapshot_with_state(
                 &ProcProbe,
                 &member.role,
                 member.pid,
                 before,
                 &[],
                 env.page_size,
+                false,
             ) {
                 Ok((p, snapshot)) => {
                     previous.insert(member.pid, p.faults_total);
@@ -161,10 +161,12 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
             processes
                 .iter()
                 .map(|p| format!(
-                    "{} pid {} VmRSS {} KiB",
+                    "{} pid {} VmRSS {} KiB ({})",
                     p.role,
                     p.pid,
-                    p.totals.rss_bytes / 1024
+                    p.totals.rss_bytes / 1024,
+                    p.state
+                        .map_or("state unknown".to_string(), |s| s.to_string())
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -234,7 +236,16 @@ pub fn once(pid: i32) -> Result<String> {
     let mut tree = Tree::new(pid);
     let mut out = String::new();
     for member in tree.refresh() {
-        let (p, _) = match snapshot_process(&ProcProbe, &member.role, member.pid, None, &[], 0) {
+        let snapshot = super::moment::snapshot_with_state(
+            &ProcProbe,
+            &member.role,
+            member.pid,
+            None,
+            &[],
+            0,
+            false,
+        );
+        let (p, _) = match snapshot {
             Ok(s) => s,
             Err(crate::error::ProbeError::ProcessGone { .. }) if member.pid != pid => continue,
             Err(e) => bail!("{e}"),
@@ -250,6 +261,9 @@ pub fn render_once(p: &ProcessRecord, comm: &str) -> String {
     let kib = |b: u64| b / 1024;
     let mut out = String::new();
     let _ = writeln!(out, "{}:   {comm} ({})", p.pid, p.role);
+    if let Some(note) = crate::report::delta::state_note(p) {
+        let _ = writeln!(out, "{note}");
+    }
     let _ = writeln!(
         out,
         "{:>16} {:<4} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} Mapping",

@@ -97,7 +97,7 @@ print("STATUS", test.status.name)
 
 /// The consumers.
 #[derive(Debug, Clone, Copy)]
-enum Consumer {
+pub(crate) enum Consumer {
     TapPy,
     TapParser,
     Kunit,
@@ -157,7 +157,7 @@ impl Consumer {
     }
 
     /// True if the consumer can run; under CI, a missing one fails the test.
-    fn present(self) -> bool {
+    pub(crate) fn present(self) -> bool {
         match self.available() {
             Ok(()) => true,
             Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -186,7 +186,7 @@ impl Consumer {
     }
 
     /// Runs the consumer on the KTAP in `file`; its stdout's lines.
-    fn read(self, file: &Path) -> Vec<String> {
+    pub(crate) fn read(self, file: &Path) -> Vec<String> {
         let mut command = match self {
             Consumer::TapPy => {
                 let mut c = Command::new("python3");

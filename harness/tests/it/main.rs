@@ -19,6 +19,7 @@ mod reliability;
 mod repeatability;
 mod reports;
 mod trace;
+mod trace_says;
 mod trials;
 mod util;
 
@@ -42,5 +43,6 @@ fn main() {
         repeatability::tests,
         reports::tests,
         trace::tests,
+        trace_says::tests,
     ]);
 }

@@ -738,6 +738,7 @@ mod tests {
             }],
             mappings: Vec::new(),
             io: None,
+            state: None,
         }
     }
 
