@@ -86,12 +86,34 @@ fn for_bisect(bisect: bool, result: Result<ExitCode>) -> Result<ExitCode> {
     match result {
         Err(e) if bisect && !e.is::<Interrupted>() => {
             eprintln!("harness: {e:#}");
-            eprintln!("harness: --bisect: exit 128, which stops git bisect run");
-            Ok(ExitCode::from(128))
+            eprintln!("harness: --bisect: exit {BISECT_USAGE_ERROR}, which stops git bisect run");
+            Ok(ExitCode::from(BISECT_USAGE_ERROR))
         }
         other => other,
     }
 }
+
+/// The exit code of a command-line mistake caught before [`run`] (clap's, or
+/// the verbosity flags'): 2, or 128 when `--bisect` is among the arguments, so
+/// that a typo stops `git bisect run` instead of being taken for "bad" (which
+/// would blame the commit under test). Arguments after `--` are not looked at.
+pub fn usage_exit_code(args: &[String]) -> u8 {
+    let bisect = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--bisect");
+    if bisect {
+        eprintln!("harness: --bisect: exit {BISECT_USAGE_ERROR}, which stops git bisect run");
+        BISECT_USAGE_ERROR
+    } else {
+        2
+    }
+}
+
+/// `git bisect run`'s code for "stop the bisection": an error every commit
+/// would repeat.
+pub const BISECT_USAGE_ERROR: u8 = 128;
 
 fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
     use crate::matrix::{self, kernels::KernelSpec};

@@ -344,8 +344,10 @@ pub struct RunOptions {
     /// median and maximum (kept with a saved baseline, so that comparisons flag
     /// only what falls outside that spread), and judge every claim on each run:
     /// a claim the runs judge differently is reported inconclusive, as unstable.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub repeat: u32,
+    /// Default: 1, or 3 with --save-baseline and --save-baseline-file, so that
+    /// a baseline carries the spread of identical runs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: Option<u32>,
     /// Exit as `git bisect run` expects: 0 good, 1 bad (an experiment failed,
     /// or a regression against --baseline), 125 cannot test (an experiment was
     /// skipped); an error that every commit would repeat (bad input) exits 128,

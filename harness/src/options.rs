@@ -101,6 +101,11 @@ impl Options {
             args.save_baseline.as_deref(),
             args.save_baseline_file.as_deref(),
         )?;
+        let repeat = args.repeat.unwrap_or(if baseline.save_to().is_some() {
+            BASELINE_REPEAT
+        } else {
+            1
+        });
         Ok(Options {
             selected,
             quick: args.quick,
@@ -117,7 +122,7 @@ impl Options {
             baseline_dir,
             save_to_file: args.save_baseline_file.is_some(),
             tolerances: tolerance::parse_all(&args.tolerance)?,
-            repeat: args.repeat.max(1),
+            repeat,
             bisect: args.bisect,
             no_aslr: args.no_aslr,
         })
@@ -137,6 +142,11 @@ impl Options {
         })
     }
 }
+
+/// Runs of every variant when a baseline is saved and `--repeat` is not given:
+/// a baseline of one run has no spread, so the noise of identical runs (a
+/// fault-around window, a page-cache folio) reads as a change.
+pub const BASELINE_REPEAT: u32 = 3;
 
 /// `results/baselines/` of the default results folder.
 fn default_baseline_dir() -> PathBuf {
