@@ -52,9 +52,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tolerance,
             format,
             only,
+            strict,
+            require_comparable,
         } => {
             let only = Selection::parse_all(&only).map_err(UsageError)?;
-            compare_files(&baseline, &now, &tolerance, format, &only)
+            let gate = crate::model::Gate {
+                strict,
+                require_comparable,
+            };
+            compare_files(&baseline, &now, &tolerance, format, &only, gate)
         }
         Command::All(args) => for_bisect(
             args.bisect,
@@ -212,6 +218,7 @@ fn compare_files(
     tolerance: &[String],
     format: report::Format,
     only: &[Selection],
+    gate: crate::model::Gate,
 ) -> Result<ExitCode> {
     let tolerances = comparing::tolerance::parse_all(tolerance)?;
     let resolve = |p: &Path| {
@@ -226,6 +233,8 @@ fn compare_files(
     let mut now_run = baseline::load(&new)?;
     crate::selection::restrict(&mut baseline_run, only);
     crate::selection::restrict(&mut now_run, only);
+    now_run.gate.strict |= gate.strict;
+    now_run.gate.require_comparable |= gate.require_comparable;
     let cmp = comparing::compare(&baseline_run, &now_run, tolerances);
     let label = old.display().to_string();
     let text = match format {
@@ -247,5 +256,7 @@ fn compare_files(
     };
     crate::verbosity::out(text);
     let cases = outcome::run_cases(&now_run, Against::Baseline(&cmp));
-    Ok(ExitCode::from(RunVerdict::of(&now_run, &cases).exit_code()))
+    Ok(ExitCode::from(
+        RunVerdict::of(&now_run, &cases).compared(&cmp).exit_code(),
+    ))
 }

@@ -112,6 +112,12 @@ pub enum Command {
         /// NAME/VARIANT or NAME/VARIANT,VARIANT (as for `run`). Repeatable.
         #[arg(long, value_name = "NAME[/VARIANT,...]")]
         only: Vec<String>,
+        /// Judge NEW.json strictly, as `run --strict` does.
+        #[arg(long)]
+        strict: bool,
+        /// A variant or experiment that could not be compared fails (exit 1).
+        #[arg(long)]
+        require_comparable: bool,
     },
     /// Run the experiments under several kernels (in QEMU virtual machines, or
     /// `host` natively) and compare them in one matrix.
@@ -359,6 +365,17 @@ pub struct RunOptions {
     /// move with them, repeat from run to run. Recorded in each experiment's params.
     #[arg(long)]
     pub no_aslr: bool,
+    /// Gate strictly: a refutation not declared in advance is `not ok` (exit
+    /// 1), and so is a claim whose precondition the kernel's behaviour left
+    /// unmet (THP enabled and asked for, yet no huge page). Preconditions of
+    /// the environment (no root, files on tmpfs) still skip.
+    #[arg(long)]
+    pub strict: bool,
+    /// With --baseline: a variant or experiment that could not be compared
+    /// (another size, page size or set of variants) is `not ok` (exit 1)
+    /// instead of a skip.
+    #[arg(long)]
+    pub require_comparable: bool,
 }
 
 /// The default `--timeout` of a run, in seconds: ten minutes between two

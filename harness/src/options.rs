@@ -12,6 +12,7 @@ use anyhow::Result;
 use crate::cli::{RunOptions, DEFAULT_TIMEOUT_SECONDS};
 use crate::compare::tolerance::{self, Tolerances};
 use crate::error::UsageError;
+use crate::model::Gate;
 use crate::report::Format;
 use crate::selection::Selection;
 use crate::store::{self, baseline::BaselineMode};
@@ -56,6 +57,8 @@ pub struct Options {
     pub bisect: bool,
     /// `--no-aslr`: the measured programs start without address randomisation.
     pub no_aslr: bool,
+    /// `--strict` and `--require-comparable`: how strictly the run gates.
+    pub gate: Gate,
 }
 
 impl Options {
@@ -81,6 +84,7 @@ impl Options {
             repeat: 1,
             bisect: false,
             no_aslr: false,
+            gate: Gate::default(),
         }
     }
 
@@ -125,6 +129,10 @@ impl Options {
             repeat,
             bisect: args.bisect,
             no_aslr: args.no_aslr,
+            gate: Gate {
+                strict: args.strict,
+                require_comparable: args.require_comparable,
+            },
         })
     }
 

@@ -430,8 +430,18 @@ fn write_per_page(v: &View<'_>) -> Judged {
     let mut evidence = parts.join("; ");
     if thp(v) {
         if huge_total == 0 {
+            // The variant runs only with THP enabled, and its MADV_HUGEPAGE
+            // was accepted: no huge page is the kernel's doing.
             return Err(format!(
-                "precondition not met: no transparent huge page arrived (AnonHugePages 0). {evidence}"
+                "{}no transparent huge page arrived (AnonHugePages 0; THP enabled = {}, defrag = {}, \
+                 MADV_HUGEPAGE accepted); {}. {evidence}",
+                crate::model::KERNEL_PRECONDITION,
+                v.env.thp_enabled,
+                v.env.thp_defrag,
+                v.vmstat_over(
+                    checkpoint::AFTER_WRITE_FIRST_CHUNK,
+                    checkpoint::AFTER_WRITE_SECOND_CHUNK
+                ),
             ));
         }
         evidence.push_str(&format!(
