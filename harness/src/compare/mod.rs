@@ -456,6 +456,32 @@ fn environment_changes(baseline: &RunRecord, now: &RunRecord) -> Vec<Environment
             now: now.quick.to_string(),
         });
     }
+    // The provenance too (the kernel's build and command line, the memory
+    // settings, the harness's commit), but not the command line, which differs
+    // between saving a baseline and comparing with it.
+    let provenance_fields = |run: &RunRecord| -> BTreeMap<String, String> {
+        run.provenance
+            .fields()
+            .into_iter()
+            .filter(|(name, _)| *name != "command_line")
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    };
+    let (old_p, new_p) = (provenance_fields(baseline), provenance_fields(now));
+    // A record of an older version has no provenance: nothing to compare.
+    let has_provenance = |run: &RunRecord| !run.provenance.vmlab_version.is_empty();
+    if has_provenance(baseline) && has_provenance(now) {
+        for (key, a) in &old_p {
+            let b = new_p.get(key).cloned().unwrap_or_default();
+            if *a != b {
+                changes.push(EnvironmentChange {
+                    field: key.clone(),
+                    baseline: a.clone(),
+                    now: b,
+                });
+            }
+        }
+    }
     let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     for key in keys {
         if VOLATILE_FIELDS.contains(&key.as_str()) {

@@ -34,7 +34,7 @@ fn result_line(number: usize, case: &Case) -> String {
         Outcome::Skip => Some("SKIP"),
         Outcome::XFail => Some("XFAIL"),
         Outcome::XPass => Some("XPASS"),
-        Outcome::Error if case.reason.contains(outcome::TIMED_OUT) => Some("TIMEOUT"),
+        Outcome::Error if is_timeout(case) => Some("TIMEOUT"),
         Outcome::Error => Some("ERROR"),
     };
     let ok = if case.outcome.is_failure() {
@@ -47,6 +47,11 @@ fn result_line(number: usize, case: &Case) -> String {
         None => format!("{ok} {number} {}", case.name),
     };
     line.trim_end().to_string()
+}
+
+/// Whether the case failed because its experiment hung.
+fn is_timeout(case: &Case) -> bool {
+    case.outcome == Outcome::Error && case.reason.contains(outcome::TIMED_OUT)
 }
 
 /// KTAP is ASCII (ktap.rst): the few symbols the reasons use are spelled out,
@@ -86,6 +91,11 @@ fn write_cases(out: &mut String, cases: &[Case], depth: usize) {
         }
         for d in &case.diagnostics {
             let _ = writeln!(out, "{indent}# {}", ascii(&one_line(d)));
+        }
+        // kunit_parser keeps a failed test's diagnostics as its log, and
+        // prints them; the directive on the result line it drops.
+        if is_timeout(case) {
+            let _ = writeln!(out, "{indent}# TIMEOUT {}", ascii(&case.reason));
         }
         let _ = writeln!(out, "{indent}{}", result_line(i + 1, case));
     }
