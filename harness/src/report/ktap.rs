@@ -176,7 +176,7 @@ pub fn render(run: &RunRecord, cmp: Option<&Comparison>) -> String {
     };
     match verdict {
         outcome::RunVerdict::Skip(reasons) => diagnostics.push(format!(
-            "every experiment or variant was skipped: {}",
+            "every experiment was skipped, whole or variant by variant: {}",
             reasons.join("; ")
         )),
         outcome::RunVerdict::NothingCompared(_) => diagnostics.push(

@@ -257,7 +257,7 @@ pub fn tell(
     };
     match &verdict {
         RunVerdict::Skip(reasons) => verbosity::note(format_args!(
-            "every experiment or variant was skipped (exit {}, kselftest's KSFT_SKIP): {}",
+            "every experiment was skipped, whole or variant by variant (exit {}, kselftest's KSFT_SKIP): {}",
             outcome::KSFT_SKIP,
             reasons.join("; ")
         )),
