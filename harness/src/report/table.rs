@@ -110,7 +110,11 @@ pub fn vmstat_phases(variant: &VariantRecord) -> Option<Table> {
         return None;
     }
     let names = crate::model::VmstatCounters::default().fields();
-    let mut headers: Vec<(&str, bool)> = vec![("phase to", false), ("minor flt", true), ("major flt", true)];
+    let mut headers: Vec<(&str, bool)> = vec![
+        ("phase to", false),
+        ("minor flt", true),
+        ("major flt", true),
+    ];
     headers.extend(names.iter().map(|(n, _)| (*n, true)));
     let mut table = Table::new(&headers);
     for (i, c) in variant.checkpoints.iter().enumerate().skip(1) {
