@@ -794,6 +794,15 @@ mod tests {
                 "{}",
                 c.evidence
             );
+            // THP was enabled and asked for: the kernel's doing, a failure
+            // under --strict, with the phase's vmstat (not recorded here).
+            assert_eq!(
+                c.precondition,
+                Some(crate::model::Precondition::Kernel),
+                "{}",
+                c.evidence
+            );
+            assert!(c.evidence.contains("/proc/vmstat"), "{}", c.evidence);
         }
     }
 
@@ -808,6 +817,12 @@ mod tests {
         );
         for c in judged(v, &env("never")) {
             assert_eq!(c.verdict, Verdict::Inconclusive, "{}", c.id);
+            assert_eq!(
+                c.precondition,
+                Some(crate::model::Precondition::Environment),
+                "{}",
+                c.evidence
+            );
             assert!(c.evidence.contains("never"), "{}", c.evidence);
         }
     }

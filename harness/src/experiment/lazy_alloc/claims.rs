@@ -845,6 +845,16 @@ mod tests {
         verdict("thp-on", &edge((2 << 20) + PAGE), WRITE_PER_PAGE, Refuted);
         // ...but no huge page at all means the THP variant cannot be judged.
         verdict("thp-on", &seed(), WRITE_PER_PAGE, Inconclusive);
+        // THP was enabled (the variant runs only then) and MADV_HUGEPAGE
+        // accepted: the kernel's doing, a failure under --strict.
+        let claims = judge("thp-on", &seed(), &[]);
+        let c = crate::experiment::testkit::find(&claims, WRITE_PER_PAGE.id, Some("thp-on"));
+        assert_eq!(
+            c.precondition,
+            Some(crate::model::Precondition::Kernel),
+            "{}",
+            c.evidence
+        );
     }
 
     #[test]
