@@ -185,7 +185,111 @@ fn git_bisect_run_reads_good_bad_cannot_test_and_stop_from_the_harness() {
     assert!(!text.contains("is the first bad commit"), "{text}");
 }
 
+// A baseline of one run has no spread: identical runs' noise would fail.
+fn a_saved_baseline_repeats_every_variant_3_times_unless_told() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("b.json");
+    let path = file.to_str().expect("utf-8");
+    HarnessRun::new(&[
+        "run",
+        "tiny-malloc",
+        "--quick",
+        "--save-baseline-file",
+        path,
+    ])
+    .assert_code(0);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("baseline")).expect("json");
+    assert_eq!(saved["repeats"]["count"], 3, "{:#}", saved["repeats"]);
+    assert!(!saved["repeats"]["spread"]
+        .as_array()
+        .expect("spread")
+        .is_empty());
+    HarnessRun::new(&[
+        "run",
+        "tiny-malloc",
+        "--quick",
+        "--repeat",
+        "1",
+        "--save-baseline-file",
+        path,
+    ])
+    .assert_code(0);
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).expect("baseline")).expect("json");
+    assert!(saved.get("repeats").is_none(), "{saved:#}");
+}
+
+// What reproduces a run is in results.json, never null, and a difference in it
+// is an environment difference of the comparison.
+fn provenance_is_recorded_and_compared_as_the_environment() {
+    let run = HarnessRun::new(&["run", "tiny-malloc", "--quick", "--format", "json"]);
+    run.assert_code(0);
+    let json = run.json();
+    let p = &json["provenance"];
+    for field in [
+        "vmlab_version",
+        "vmlab_git_commit",
+        "command_line",
+        "kernel_cmdline",
+        "kernel_config",
+        "kernel_compiler",
+        "swappiness",
+        "zswap",
+        "mglru",
+        "ksm",
+        "numa_nodes",
+    ] {
+        let value = p[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {p:#}"));
+        assert!(!value.is_empty(), "{field}: {p:#}");
+    }
+    assert!(
+        p["command_line"]
+            .as_str()
+            .unwrap()
+            .contains("run tiny-malloc --quick --format json"),
+        "{p:#}"
+    );
+    assert_eq!(
+        p["swappiness"].as_str().unwrap(),
+        std::fs::read_to_string("/proc/sys/vm/swappiness")
+            .expect("swappiness")
+            .trim()
+    );
+    let vmstat = &json["experiments"][0]["variants"][0]["checkpoints"][0]["system"]["vmstat"];
+    assert!(vmstat["pgmajfault"].is_u64(), "{vmstat:#}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old = dir.path().join("old.json");
+    let new = dir.path().join("new.json");
+    std::fs::write(&old, serde_json::to_vec(&json).unwrap()).unwrap();
+    let mut changed = json.clone();
+    changed["provenance"]["kernel_cmdline"] = "quiet transparent_hugepage=never".into();
+    changed["provenance"]["command_line"] = "harness run tiny-malloc --baseline x".into();
+    std::fs::write(&new, serde_json::to_vec(&changed).unwrap()).unwrap();
+    let cmp = Command::new(harness_bin())
+        .arg("compare")
+        .args([&old, &new])
+        .args(["--format", "json"])
+        .output()
+        .expect("run compare");
+    assert_eq!(cmp.status.code(), Some(0), "{cmp:?}");
+    let cmp: serde_json::Value = serde_json::from_slice(&cmp.stdout).expect("json");
+    let fields: Vec<String> = cmp["environment"]
+        .as_array()
+        .expect("environment")
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect();
+    assert!(fields.contains(&"kernel_cmdline".to_string()), "{fields:?}");
+    assert!(!fields.contains(&"command_line".to_string()), "{fields:?}");
+}
+
 crate::tests![
     every_usage_mistake_under_bisect_exits_128_and_2_without,
     git_bisect_run_reads_good_bad_cannot_test_and_stop_from_the_harness,
+    a_saved_baseline_repeats_every_variant_3_times_unless_told,
+    provenance_is_recorded_and_compared_as_the_environment,
 ];
