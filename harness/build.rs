@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
+    git_commit();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("src")
         .join("experiment");
@@ -40,4 +41,25 @@ fn main() {
         Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("experiments.rs");
     std::fs::write(&target, out)
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", target.display()));
+}
+
+/// The commit the harness is built from, for the run's provenance
+/// (`VMLAB_GIT_COMMIT`; `unknown` outside a git checkout). Rebuilt when HEAD
+/// moves (a commit, a checkout).
+fn git_commit() {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/HEAD");
+        println!("cargo:rerun-if-changed={dir}/logs/HEAD");
+    }
+    println!("cargo:rustc-env=VMLAB_GIT_COMMIT={commit}");
 }

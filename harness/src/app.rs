@@ -52,9 +52,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             tolerance,
             format,
             only,
+            strict,
+            require_comparable,
         } => {
             let only = Selection::parse_all(&only).map_err(UsageError)?;
-            compare_files(&baseline, &now, &tolerance, format, &only)
+            let gate = crate::model::Gate {
+                strict,
+                require_comparable,
+            };
+            compare_files(&baseline, &now, &tolerance, format, &only, gate)
         }
         Command::All(args) => for_bisect(
             args.bisect,
@@ -86,12 +92,34 @@ fn for_bisect(bisect: bool, result: Result<ExitCode>) -> Result<ExitCode> {
     match result {
         Err(e) if bisect && !e.is::<Interrupted>() => {
             eprintln!("harness: {e:#}");
-            eprintln!("harness: --bisect: exit 128, which stops git bisect run");
-            Ok(ExitCode::from(128))
+            eprintln!("harness: --bisect: exit {BISECT_USAGE_ERROR}, which stops git bisect run");
+            Ok(ExitCode::from(BISECT_USAGE_ERROR))
         }
         other => other,
     }
 }
+
+/// The exit code of a command-line mistake caught before [`run`] (clap's, or
+/// the verbosity flags'): 2, or 128 when `--bisect` is among the arguments, so
+/// that a typo stops `git bisect run` instead of being taken for "bad" (which
+/// would blame the commit under test). Arguments after `--` are not looked at.
+pub fn usage_exit_code(args: &[String]) -> u8 {
+    let bisect = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--bisect");
+    if bisect {
+        eprintln!("harness: --bisect: exit {BISECT_USAGE_ERROR}, which stops git bisect run");
+        BISECT_USAGE_ERROR
+    } else {
+        2
+    }
+}
+
+/// `git bisect run`'s code for "stop the bisection": an error every commit
+/// would repeat.
+pub const BISECT_USAGE_ERROR: u8 = 128;
 
 fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
     use crate::matrix::{self, kernels::KernelSpec};
@@ -190,6 +218,7 @@ fn compare_files(
     tolerance: &[String],
     format: report::Format,
     only: &[Selection],
+    gate: crate::model::Gate,
 ) -> Result<ExitCode> {
     let tolerances = comparing::tolerance::parse_all(tolerance)?;
     let resolve = |p: &Path| {
@@ -204,6 +233,8 @@ fn compare_files(
     let mut now_run = baseline::load(&new)?;
     crate::selection::restrict(&mut baseline_run, only);
     crate::selection::restrict(&mut now_run, only);
+    now_run.gate.strict |= gate.strict;
+    now_run.gate.require_comparable |= gate.require_comparable;
     let cmp = comparing::compare(&baseline_run, &now_run, tolerances);
     let label = old.display().to_string();
     let text = match format {
@@ -225,5 +256,7 @@ fn compare_files(
     };
     crate::verbosity::out(text);
     let cases = outcome::run_cases(&now_run, Against::Baseline(&cmp));
-    Ok(ExitCode::from(RunVerdict::of(&now_run, &cases).exit_code()))
+    Ok(ExitCode::from(
+        RunVerdict::of(&now_run, &cases).compared(&cmp).exit_code(),
+    ))
 }

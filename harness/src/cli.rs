@@ -112,6 +112,12 @@ pub enum Command {
         /// NAME/VARIANT or NAME/VARIANT,VARIANT (as for `run`). Repeatable.
         #[arg(long, value_name = "NAME[/VARIANT,...]")]
         only: Vec<String>,
+        /// Judge NEW.json strictly, as `run --strict` does.
+        #[arg(long)]
+        strict: bool,
+        /// A variant or experiment that could not be compared fails (exit 1).
+        #[arg(long)]
+        require_comparable: bool,
     },
     /// Run the experiments under several kernels (in QEMU virtual machines, or
     /// `host` natively) and compare them in one matrix.
@@ -352,8 +358,10 @@ pub struct RunOptions {
     /// median and maximum (kept with a saved baseline, so that comparisons flag
     /// only what falls outside that spread), and judge every claim on each run:
     /// a claim the runs judge differently is reported inconclusive, as unstable.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub repeat: u32,
+    /// Default: 1, or 3 with --save-baseline and --save-baseline-file, so that
+    /// a baseline carries the spread of identical runs.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: Option<u32>,
     /// Exit as `git bisect run` expects: 0 good, 1 bad (an experiment failed,
     /// or a regression against --baseline), 125 cannot test (an experiment was
     /// skipped); an error that every commit would repeat (bad input) exits 128,
@@ -365,6 +373,17 @@ pub struct RunOptions {
     /// move with them, repeat from run to run. Recorded in each experiment's params.
     #[arg(long)]
     pub no_aslr: bool,
+    /// Gate strictly: a refutation not declared in advance is `not ok` (exit
+    /// 1), and so is a claim whose precondition the kernel's behaviour left
+    /// unmet (THP enabled and asked for, yet no huge page). Preconditions of
+    /// the environment (no root, files on tmpfs) still skip.
+    #[arg(long)]
+    pub strict: bool,
+    /// With --baseline: a variant or experiment that could not be compared
+    /// (another size, page size or set of variants) is `not ok` (exit 1)
+    /// instead of a skip.
+    #[arg(long)]
+    pub require_comparable: bool,
 }
 
 /// The default `--timeout` of a run, in seconds: ten minutes between two

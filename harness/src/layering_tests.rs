@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first (the order of the crate docs). A module may import
 /// from its own layer and the layers below it, never from a layer above.
 const LAYERS: &[&[&str]] = &[
-    &["error", "units", "system", "verbosity"],
+    &["error", "units", "system", "verbosity", "provenance"],
     &["model"],
     &["probe"],
     &["runner"],

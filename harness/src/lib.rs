@@ -5,9 +5,10 @@
 //! own layer and those below, and `layering_tests` fails on a cycle or an
 //! import that points up):
 //!
-//! 1. [`error`], [`units`], [`system`]: the error types of every layer (a
-//!    command-line mistake is a [`error::UsageError`], exit 2), byte and count
-//!    formats, and the machine's facts ([`system::Environment`]).
+//! 1. [`error`], [`units`], [`system`], [`provenance`]: the error types of
+//!    every layer (a command-line mistake is a [`error::UsageError`], exit 2),
+//!    byte and count formats, the machine's facts ([`system::Environment`])
+//!    and what reproduces a run ([`provenance::Provenance`]).
 //! 2. [`model`]: the records every other layer passes around, sizes in bytes.
 //! 3. [`probe`]: parses smaps, status and stat (pure functions over text) into
 //!    the [`model`] types.
@@ -55,6 +56,7 @@ pub mod options;
 pub mod outcome;
 pub mod probe;
 pub mod progress;
+pub mod provenance;
 pub mod report;
 pub mod runner;
 pub mod scratch;

@@ -23,14 +23,15 @@ fn main() -> ExitCode {
             let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
             let subcommand = named_subcommand(&args, &names);
             eprintln!("harness: {}", clap_error_line(&e, subcommand));
-            return ExitCode::from(2);
+            return ExitCode::from(app::usage_exit_code(&args));
         }
     };
     match cli.verbosity.level() {
         Ok(level) => harness::verbosity::set(level),
         Err(e) => {
             eprintln!("harness: {e}");
-            return ExitCode::from(2);
+            let args: Vec<String> = std::env::args().collect();
+            return ExitCode::from(app::usage_exit_code(&args));
         }
     }
     match app::run(cli) {

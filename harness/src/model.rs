@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::provenance::Provenance;
 use crate::system::Environment;
 
 /// Version of the results.json layout; bumped on incompatible changes.
@@ -32,6 +33,28 @@ pub struct RunRecord {
     /// inconclusive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<Repeats>,
+    /// What reproduces the run: the harness's commit and command line, the
+    /// kernel's command line, configuration and compiler, the memory settings
+    /// (empty in results of older versions).
+    #[serde(default)]
+    pub provenance: Provenance,
+    /// How strictly the run is judged as a gate (`--strict`,
+    /// `--require-comparable`).
+    #[serde(default)]
+    pub gate: Gate,
+}
+
+/// How strictly a run is judged when it gates a kernel (see
+/// [`crate::outcome`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Gate {
+    /// `--strict`: a refutation not declared in advance fails, and so does a
+    /// precondition the kernel's behaviour left unmet.
+    pub strict: bool,
+    /// `--require-comparable`: a variant or experiment that could not be
+    /// compared with the baseline fails instead of being skipped.
+    pub require_comparable: bool,
 }
 
 /// What running every variant several times showed.
@@ -319,6 +342,55 @@ pub struct SystemCounters {
     /// /proc/zoneinfo): free, but counted in neither MemFree nor MemAvailable.
     #[serde(default)]
     pub pcp_free_bytes: u64,
+    /// The /proc/vmstat event counters that explain a phase (read with the
+    /// rest; absent in results of older versions or where it was unreadable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmstat: Option<VmstatCounters>,
+}
+
+/// Cumulative event counters of /proc/vmstat, machine-wide: their change over
+/// a phase says why a huge page did not arrive (`thp_fault_fallback`,
+/// `compact_stall`) or why a read went to storage (`pgmajfault`,
+/// `workingset_refault_file`). A counter this kernel does not write is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmstatCounters {
+    /// Huge pages allocated at a page fault.
+    pub thp_fault_alloc: Option<u64>,
+    /// Page faults that wanted a huge page and fell back to base pages.
+    pub thp_fault_fallback: Option<u64>,
+    /// Major page faults, machine-wide.
+    pub pgmajfault: Option<u64>,
+    /// Allocations that stalled to compact memory.
+    pub compact_stall: Option<u64>,
+    /// File pages read again soon after being evicted.
+    pub workingset_refault_file: Option<u64>,
+}
+
+impl VmstatCounters {
+    /// Each counter's name and value.
+    pub fn fields(&self) -> [(&'static str, Option<u64>); 5] {
+        [
+            ("thp_fault_alloc", self.thp_fault_alloc),
+            ("thp_fault_fallback", self.thp_fault_fallback),
+            ("pgmajfault", self.pgmajfault),
+            ("compact_stall", self.compact_stall),
+            ("workingset_refault_file", self.workingset_refault_file),
+        ]
+    }
+
+    /// The change of each counter from `before` to `self`, as
+    /// `thp_fault_alloc +0, thp_fault_fallback +12, ...` (machine-wide).
+    pub fn delta_text(&self, before: &VmstatCounters) -> String {
+        self.fields()
+            .iter()
+            .zip(before.fields())
+            .map(|((name, now), (_, then))| match (now, then) {
+                (Some(a), Some(b)) => format!("{name} {:+}", *a as i128 - b as i128),
+                _ => format!("{name} unknown"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Brief snapshots of every child of one process at one checkpoint
@@ -671,6 +743,53 @@ pub struct ClaimRecord {
     /// when that is what happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<Expectation>,
+    /// For an inconclusive claim, whose precondition was not met: the
+    /// environment's (no root, files on tmpfs: a skip) or the kernel's
+    /// behaviour (THP enabled and asked for, yet no huge page: a failure under
+    /// `--strict`). Absent when the verdict is not inconclusive or the reason
+    /// was something not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precondition: Option<Precondition>,
+    /// The claim is judged strictly whatever the run's `--strict`: a
+    /// refutation not declared in advance, or a precondition the kernel did
+    /// not meet, fails (a claims file's `strict = true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
+}
+
+/// Whose precondition was not met, for an inconclusive claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precondition {
+    /// The machine's set-up: no root, files on tmpfs, a knob set otherwise,
+    /// a size that does not fit. Not the kernel's doing: always a skip.
+    Environment,
+    /// The kernel's behaviour: everything was asked for as it should be (THP
+    /// enabled, the region aligned, MADV_HUGEPAGE accepted) and the kernel
+    /// did not do it. A failure under `--strict`.
+    Kernel,
+}
+
+/// The start of the reason of a precondition the kernel's behaviour left
+/// unmet ([`Precondition::Kernel`]); a judge's `Err` that begins so is
+/// recorded as such.
+pub const KERNEL_PRECONDITION: &str = "precondition not met by the kernel: ";
+
+/// The start of the reason of any other unmet precondition
+/// ([`Precondition::Environment`]).
+pub const ENVIRONMENT_PRECONDITION: &str = "precondition not met";
+
+impl Precondition {
+    /// Whose precondition an inconclusive claim's reason names, if any.
+    pub fn of_reason(reason: &str) -> Option<Precondition> {
+        if reason.starts_with(KERNEL_PRECONDITION) {
+            Some(Precondition::Kernel)
+        } else if reason.starts_with(ENVIRONMENT_PRECONDITION) {
+            Some(Precondition::Environment)
+        } else {
+            None
+        }
+    }
 }
 
 /// An outcome an experiment declares in advance, with its reason.

@@ -12,6 +12,7 @@ use anyhow::Result;
 use crate::cli::{RunOptions, DEFAULT_TIMEOUT_SECONDS};
 use crate::compare::tolerance::{self, Tolerances};
 use crate::error::UsageError;
+use crate::model::Gate;
 use crate::report::Format;
 use crate::selection::Selection;
 use crate::store::{self, baseline::BaselineMode};
@@ -56,6 +57,8 @@ pub struct Options {
     pub bisect: bool,
     /// `--no-aslr`: the measured programs start without address randomisation.
     pub no_aslr: bool,
+    /// `--strict` and `--require-comparable`: how strictly the run gates.
+    pub gate: Gate,
 }
 
 impl Options {
@@ -81,6 +84,7 @@ impl Options {
             repeat: 1,
             bisect: false,
             no_aslr: false,
+            gate: Gate::default(),
         }
     }
 
@@ -101,6 +105,11 @@ impl Options {
             args.save_baseline.as_deref(),
             args.save_baseline_file.as_deref(),
         )?;
+        let repeat = args.repeat.unwrap_or(if baseline.save_to().is_some() {
+            BASELINE_REPEAT
+        } else {
+            1
+        });
         Ok(Options {
             selected,
             quick: args.quick,
@@ -117,9 +126,13 @@ impl Options {
             baseline_dir,
             save_to_file: args.save_baseline_file.is_some(),
             tolerances: tolerance::parse_all(&args.tolerance)?,
-            repeat: args.repeat.max(1),
+            repeat,
             bisect: args.bisect,
             no_aslr: args.no_aslr,
+            gate: Gate {
+                strict: args.strict,
+                require_comparable: args.require_comparable,
+            },
         })
     }
 
@@ -137,6 +150,11 @@ impl Options {
         })
     }
 }
+
+/// Runs of every variant when a baseline is saved and `--repeat` is not given:
+/// a baseline of one run has no spread, so the noise of identical runs (a
+/// fault-around window, a page-cache folio) reads as a change.
+pub const BASELINE_REPEAT: u32 = 3;
 
 /// `results/baselines/` of the default results folder.
 fn default_baseline_dir() -> PathBuf {

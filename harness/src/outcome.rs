@@ -22,7 +22,17 @@
 //! an older system did, and a current kernel that behaves otherwise is what the
 //! project exists to show. It is [`UNDECLARED_REFUTATION`] (a pass), and every
 //! output shows it as a refutation with its evidence. This is the only place that
-//! decides it.
+//! decides it. A run that gates a kernel asks otherwise with `--strict` (or a
+//! claims file's `strict = true` per claim, see [`Gate`]): there such a
+//! refutation is a [`Outcome::Fail`], and so is a precondition the kernel's
+//! behaviour left unmet ([`Precondition::Kernel`]: THP enabled and asked for,
+//! yet no huge page); one the environment left unmet stays a skip.
+//!
+//! A comparison that could not compare a variant says so with a
+//! `VARIANT.metrics` skip (`not compared: why`; a failure under
+//! `--require-comparable`), and one that compared no metric at all exits 4
+//! ([`RunVerdict::NothingCompared`], 125 under `--bisect`): a gate that
+//! compared nothing has not passed.
 //!
 //! The whole run then has one [`RunVerdict`], which is the exit code: 0 pass,
 //! 1 fail, 4 (kselftest's `KSFT_SKIP`) when every experiment was skipped; and,
@@ -33,7 +43,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::{Comparison, VerdictChange};
-use crate::model::{ClaimRecord, ExperimentRecord, RunRecord, Status, Verdict};
+use crate::model::{ClaimRecord, ExperimentRecord, Gate, Precondition, RunRecord, Status, Verdict};
 
 /// What one result means to CI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -216,9 +226,17 @@ pub enum RunVerdict {
     },
     /// A `not ok` somewhere (exit 1).
     Fail,
-    /// Every experiment was skipped (exit 4, `KSFT_SKIP`); the reasons.
+    /// Every experiment, or every variant, was skipped (exit 4, `KSFT_SKIP`);
+    /// the reasons.
     Skip(Vec<String>),
+    /// Nothing failed, but the comparison with the baseline compared no
+    /// metric (exit 4, 125 under `--bisect`); why, for each thing left out.
+    NothingCompared(Vec<String>),
 }
+
+/// How a hang's reason begins ([`crate::error::RunnerError::Timeout`]): an
+/// error with it is ktap.rst's `# TIMEOUT`.
+pub const TIMED_OUT: &str = "timed out after";
 
 /// kselftest's exit code for a skipped run (`KSFT_SKIP`).
 pub const KSFT_SKIP: u8 = 4;
@@ -242,14 +260,39 @@ impl RunVerdict {
             return RunVerdict::Skip(skipped);
         }
         // A variant this kernel could not run leaves the commit untested too.
-        let variants = run.experiments.iter().flat_map(|e| {
-            e.variants
-                .iter()
-                .filter(|v| v.status == Status::Skipped)
-                .map(move |v| format!("{}/{}: {}", e.name, v.name, reason(&v.reason)))
+        let variants: Vec<String> = run
+            .experiments
+            .iter()
+            .flat_map(|e| {
+                e.variants
+                    .iter()
+                    .filter(|v| v.status == Status::Skipped)
+                    .map(move |v| format!("{}/{}: {}", e.name, v.name, reason(&v.reason)))
+            })
+            .collect();
+        // Every variant skipped, by whichever experiment: nothing ran.
+        let ran = run.experiments.iter().any(|e| {
+            e.status != Status::Skipped && e.variants.iter().any(|v| v.status != Status::Skipped)
         });
-        RunVerdict::Pass {
-            skipped: skipped.into_iter().chain(variants).collect(),
+        let all: Vec<String> = skipped.into_iter().chain(variants).collect();
+        if !ran {
+            return RunVerdict::Skip(all);
+        }
+        RunVerdict::Pass { skipped: all }
+    }
+
+    /// This verdict, for a run compared with a baseline: a pass that compared
+    /// no metric at all is [`RunVerdict::NothingCompared`].
+    pub fn compared(self, cmp: &Comparison) -> RunVerdict {
+        match self {
+            RunVerdict::Pass { .. } if cmp.metrics.is_empty() => {
+                let mut why = cmp.not_compared.clone();
+                if why.is_empty() {
+                    why.push("no metric was measured in both runs".into());
+                }
+                RunVerdict::NothingCompared(why)
+            }
+            other => other,
         }
     }
 
@@ -258,7 +301,7 @@ impl RunVerdict {
         match self {
             RunVerdict::Pass { .. } => 0,
             RunVerdict::Fail => 1,
-            RunVerdict::Skip(_) => KSFT_SKIP,
+            RunVerdict::Skip(_) | RunVerdict::NothingCompared(_) => KSFT_SKIP,
         }
     }
 
@@ -269,7 +312,9 @@ impl RunVerdict {
         match self {
             RunVerdict::Pass { skipped } if skipped.is_empty() => 0,
             RunVerdict::Fail => 1,
-            RunVerdict::Pass { .. } | RunVerdict::Skip(_) => BISECT_SKIP,
+            RunVerdict::Pass { .. } | RunVerdict::Skip(_) | RunVerdict::NothingCompared(_) => {
+                BISECT_SKIP
+            }
         }
     }
 }
@@ -295,7 +340,7 @@ pub fn run_cases(run: &RunRecord, against: Against<'_>) -> Vec<Case> {
     let mut cases: Vec<Case> = run
         .experiments
         .iter()
-        .map(|e| experiment_case(e, against))
+        .map(|e| experiment_case(e, against, run.gate))
         .collect();
     make_unique(&mut cases);
     cases
@@ -371,7 +416,26 @@ fn claim_error(e: &ExperimentRecord, claim: &ClaimRecord) -> Option<String> {
     }
 }
 
-fn claim_case(e: &ExperimentRecord, claim: &ClaimRecord, against: Against<'_>) -> Case {
+/// The strict reading of a claim (see the module docs), if it fails under it.
+fn strict_failure(claim: &ClaimRecord, gate: Gate) -> Option<String> {
+    if !(gate.strict || claim.strict) {
+        return None;
+    }
+    let declared = claim.expected.as_ref().map(|x| x.verdict);
+    match claim.verdict {
+        Verdict::Refuted if declared != Some(Verdict::Refuted) => Some(format!(
+            "strict: this kernel refutes the writing's claim and no refutation was declared: {}",
+            claim.evidence
+        )),
+        Verdict::Inconclusive if claim.precondition == Some(Precondition::Kernel) => Some(format!(
+            "strict: the kernel's behaviour left a precondition unmet: {}",
+            claim.evidence
+        )),
+        _ => None,
+    }
+}
+
+fn claim_case(e: &ExperimentRecord, claim: &ClaimRecord, against: Against<'_>, gate: Gate) -> Case {
     let mut parts: Vec<&str> = claim.variant.iter().map(String::as_str).collect();
     parts.push(&claim.id);
     let name = parts.join(".");
@@ -381,6 +445,8 @@ fn claim_case(e: &ExperimentRecord, claim: &ClaimRecord, against: Against<'_>) -
     let outcome = Outcome::of_claim(claim);
     let expectation = claim.expected.as_ref().map_or("", |x| x.reason.as_str());
     let mut case = match outcome {
+        _ if strict_failure(claim, gate).is_some() => Case::leaf(&name, Outcome::Fail, "")
+            .note(strict_failure(claim, gate).unwrap_or_default()),
         Outcome::Skip => Case::leaf(&name, outcome, &claim.evidence),
         Outcome::XFail => Case::leaf(&name, outcome, expectation)
             .note(format!("refuted as declared: {}", claim.evidence)),
@@ -441,9 +507,11 @@ fn claim_case(e: &ExperimentRecord, claim: &ClaimRecord, against: Against<'_>) -
     }
 }
 
-/// One `VARIANT.metrics` case per variant the comparison covered: failed when a
-/// metric grew beyond the baseline's spread and tolerance.
-fn metric_cases(e: &ExperimentRecord, cmp: &Comparison) -> Vec<Case> {
+/// One `VARIANT.metrics` case per variant: failed when a metric moved beyond
+/// the baseline's spread and tolerance in its regressing direction; a skip
+/// saying why when the variant could not be compared (a failure under
+/// `--require-comparable`).
+fn metric_cases(e: &ExperimentRecord, cmp: &Comparison, gate: Gate) -> Vec<Case> {
     let mut cases = Vec::new();
     for v in &e.variants {
         let rows: Vec<_> = cmp
@@ -452,13 +520,20 @@ fn metric_cases(e: &ExperimentRecord, cmp: &Comparison) -> Vec<Case> {
             .filter(|m| m.experiment == e.name && m.variant == v.name)
             .collect();
         if rows.is_empty() {
+            let why = format!("not compared: {}", cmp.why_not_compared(&e.name, &v.name));
+            let name = format!("{}.metrics", v.name);
+            cases.push(if gate.require_comparable {
+                Case::leaf(&name, Outcome::Fail, "").note(format!("--require-comparable: {why}"))
+            } else {
+                Case::leaf(&name, Outcome::Skip, &why)
+            });
             continue;
         }
         let mut diagnostics = Vec::new();
         for m in rows.iter().filter(|m| m.change.is_beyond()) {
             diagnostics.push(format!(
                 "{}: {} {} {}: {} in the baseline, {} now ({:+}, {})",
-                if m.change.is_regression() {
+                if m.is_regression() {
                     "regression"
                 } else {
                     "change"
@@ -472,10 +547,10 @@ fn metric_cases(e: &ExperimentRecord, cmp: &Comparison) -> Vec<Case> {
                 m.change.direction()
             ));
         }
-        let regressions = rows.iter().filter(|m| m.change.is_regression()).count();
+        let regressions = rows.iter().filter(|m| m.is_regression()).count();
         let beyond = rows.iter().filter(|m| m.change.is_beyond()).count();
         diagnostics.push(format!(
-            "{} metrics compared, {beyond} beyond tolerance: {regressions} increased (regressions), {} decreased (changes)",
+            "{} metrics compared, {beyond} beyond tolerance: {regressions} the worse way (regressions), {} the other way (changes)",
             rows.len(),
             beyond - regressions
         ));
@@ -493,7 +568,7 @@ fn metric_cases(e: &ExperimentRecord, cmp: &Comparison) -> Vec<Case> {
     cases
 }
 
-fn experiment_case(e: &ExperimentRecord, against: Against<'_>) -> Case {
+fn experiment_case(e: &ExperimentRecord, against: Against<'_>, gate: Gate) -> Case {
     if e.status == Status::Skipped {
         return Case::leaf(
             &e.name,
@@ -501,7 +576,11 @@ fn experiment_case(e: &ExperimentRecord, against: Against<'_>) -> Case {
             e.reason.as_deref().unwrap_or("no reason given"),
         );
     }
-    let mut cases: Vec<Case> = e.claims.iter().map(|c| claim_case(e, c, against)).collect();
+    let mut cases: Vec<Case> = e
+        .claims
+        .iter()
+        .map(|c| claim_case(e, c, against, gate))
+        .collect();
     // A failed variant without claims of its own is an error leaf itself.
     for v in e.variants.iter().filter(|v| v.status == Status::Failed) {
         if !e.claims.iter().any(|c| c.variant.as_ref() == Some(&v.name)) {
@@ -517,7 +596,7 @@ fn experiment_case(e: &ExperimentRecord, against: Against<'_>) -> Case {
         }
     }
     if let Against::Baseline(cmp) = against {
-        cases.extend(metric_cases(e, cmp));
+        cases.extend(metric_cases(e, cmp, gate));
     }
     let error = (e.status == Status::Failed).then(|| failure_reason(e));
     if cases.is_empty() {

@@ -13,10 +13,13 @@
 //!   the spread a repeated baseline recorded (`--repeat N`, see
 //!   [`crate::model::Repeats`]) and, for a single run, its one value. A repeated
 //!   run is compared by its median;
-//! - beyond it, an **increase** (more faults, more memory) is a **regression**
-//!   (exit 1); a **decrease** is reported as a **change** with its direction, and
-//!   is not a regression: a cheaper run is no defect to act on, and page-cache
-//!   folio sizes alone make some counts drop by a third between identical runs;
+//! - beyond it, a move the way that is worse for the metric ([`Direction`]) is
+//!   a **regression** (exit 1): an increase for faults and memory, a decrease
+//!   for memory in huge pages (AnonHugePages, FilePmdMapped: the kernel fell
+//!   back to base pages). The other way is reported as a **change** with its
+//!   direction, and is not a regression: a cheaper run is no defect to act on,
+//!   and page-cache folio sizes alone make some counts drop by a third between
+//!   identical runs;
 //! - a claim whose verdict went from confirmed to refuted or back is a
 //!   regression; one that was inconclusive on either side is a change
 //!   ([`VerdictChange`]): one run could not judge it, which says nothing of the
@@ -72,17 +75,37 @@ impl Change {
         matches!(self, Change::Increased | Change::Decreased)
     }
 
-    /// True if the change is a regression (an increase beyond tolerance).
-    pub fn is_regression(self) -> bool {
-        self == Change::Increased
-    }
-
     /// `increased` or `decreased`, for a change beyond tolerance.
     pub fn direction(self) -> &'static str {
         match self {
             Change::Increased => "increased",
             Change::Decreased => "decreased",
             Change::Unchanged | Change::WithinTolerance => "within tolerance",
+        }
+    }
+}
+
+/// Which way a metric moves when the kernel got worse: declared per metric
+/// ([`Direction::of`]), so that a drop of huge pages fails as a rise of faults
+/// does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// More is worse: faults, memory, page tables.
+    #[default]
+    MoreIsWorse,
+    /// Less is worse: memory in huge pages (AnonHugePages, FilePmdMapped),
+    /// where fewer means the kernel fell back to base pages.
+    LessIsWorse,
+}
+
+impl Direction {
+    /// The direction of the metric named `metric`.
+    pub fn of(metric: &str) -> Direction {
+        if metric.ends_with("anon_huge_pages_bytes") || metric.ends_with("file_pmd_mapped_bytes") {
+            Direction::LessIsWorse
+        } else {
+            Direction::MoreIsWorse
         }
     }
 }
@@ -175,9 +198,20 @@ pub struct MetricComparison {
     pub tolerance: u64,
     /// The outcome.
     pub change: Change,
+    /// Which way is worse for this metric.
+    pub worse: Direction,
 }
 
 impl MetricComparison {
+    /// True if the metric moved beyond tolerance the way that is worse for it:
+    /// a regression (exit 1). The other way it is a change, reported.
+    pub fn is_regression(&self) -> bool {
+        match self.worse {
+            Direction::MoreIsWorse => self.change == Change::Increased,
+            Direction::LessIsWorse => self.change == Change::Decreased,
+        }
+    }
+
     /// The baseline's value, with its spread when it was repeated (`963 (963..1412)`).
     pub fn baseline_text(&self) -> String {
         if self.baseline_min == self.baseline_max {
@@ -229,7 +263,26 @@ impl Comparison {
         self.claims
             .iter()
             .any(|c| c.change() == VerdictChange::Flipped)
-            || self.metrics.iter().any(|m| m.change.is_regression())
+            || self.metrics.iter().any(MetricComparison::is_regression)
+    }
+
+    /// Why the metrics of `experiment`'s `variant` were not compared: the
+    /// matching line of [`Comparison::not_compared`] (the variant's, else the
+    /// experiment's, else the run's), or that no metric was measured in both.
+    pub fn why_not_compared(&self, experiment: &str, variant: &str) -> String {
+        let own = format!("{experiment}/{variant}:");
+        let whole = format!("{experiment}:");
+        self.not_compared
+            .iter()
+            .find(|n| n.starts_with(&own))
+            .or_else(|| {
+                self.not_compared
+                    .iter()
+                    .find(|n| n.starts_with(&whole) && !n.contains(": claim "))
+            })
+            .or_else(|| self.not_compared.iter().find(|n| n.starts_with("metrics:")))
+            .cloned()
+            .unwrap_or_else(|| format!("{own} no metric was measured in both runs"))
     }
 
     /// Whether the variant's metrics were compared at all.
@@ -402,6 +455,32 @@ fn environment_changes(baseline: &RunRecord, now: &RunRecord) -> Vec<Environment
             baseline: baseline.quick.to_string(),
             now: now.quick.to_string(),
         });
+    }
+    // The provenance too (the kernel's build and command line, the memory
+    // settings, the harness's commit), but not the command line, which differs
+    // between saving a baseline and comparing with it.
+    let provenance_fields = |run: &RunRecord| -> BTreeMap<String, String> {
+        run.provenance
+            .fields()
+            .into_iter()
+            .filter(|(name, _)| *name != "command_line")
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect()
+    };
+    let (old_p, new_p) = (provenance_fields(baseline), provenance_fields(now));
+    // A record of an older version has no provenance: nothing to compare.
+    let has_provenance = |run: &RunRecord| !run.provenance.vmlab_version.is_empty();
+    if has_provenance(baseline) && has_provenance(now) {
+        for (key, a) in &old_p {
+            let b = new_p.get(key).cloned().unwrap_or_default();
+            if *a != b {
+                changes.push(EnvironmentChange {
+                    field: key.clone(),
+                    baseline: a.clone(),
+                    now: b,
+                });
+            }
+        }
     }
     let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
     for key in keys {
@@ -630,6 +709,7 @@ fn compare_variant(
                 } else {
                     Change::WithinTolerance
                 };
+                let worse = Direction::of(&key.4);
                 let metric = key.4;
                 cmp.metrics.push(MetricComparison {
                     experiment: experiment.to_string(),
@@ -644,6 +724,7 @@ fn compare_variant(
                     now,
                     tolerance,
                     change,
+                    worse,
                 });
             };
             push(
@@ -676,6 +757,17 @@ fn compare_variant(
                     push(format!("{name}_change"), MetricKind::Process, a, b);
                 }
             }
+            // Huge pages of the experiment's own files (library text collapsed
+            // into huge pages by others is left out: it moves with the page cache).
+            let (old_pmd, new_pmd) = (own_file_pmd_mapped(op), own_file_pmd_mapped(p));
+            if old_pmd.is_some() || new_pmd.is_some() {
+                push(
+                    "own_files.file_pmd_mapped_bytes".into(),
+                    MetricKind::Memory,
+                    signed(old_pmd.unwrap_or(0)),
+                    signed(new_pmd.unwrap_or(0)),
+                );
+            }
             for r in &p.regions {
                 match op.region(&r.name) {
                     Some(or) => {
@@ -707,6 +799,21 @@ fn compare_variant(
             ));
         }
     }
+}
+
+/// FilePmdMapped summed over the mappings of the experiment's own files (in
+/// its temporary folder), if it maps any.
+fn own_file_pmd_mapped(p: &ProcessRecord) -> Option<u64> {
+    let own: Vec<_> = p
+        .mappings
+        .iter()
+        .filter(|m| m.name.starts_with("<temp dir>"))
+        .collect();
+    (!own.is_empty()).then(|| {
+        own.iter()
+            .map(|m| m.other.get("FilePmdMapped").copied().unwrap_or(0))
+            .sum()
+    })
 }
 
 /// A counter as a signed figure; one beyond i64 (only a corrupt file has

@@ -349,3 +349,27 @@ fn process_counts_are_volatile_but_process_limits_are_not() {
     let fields: Vec<_> = cmp.environment.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["pid_max"]);
 }
+
+#[test]
+fn provenance_fields_that_differ_are_environment_differences_but_the_command_line_is_not() {
+    let fixture = include_str!("../../tests/fixtures/runs/mmap-file-quick.json");
+    let mut old = crate::store::json::parse(fixture).expect("fixture");
+    old.provenance = crate::provenance::Provenance::detect_in(
+        &crate::system::Root::live(),
+        &["harness".into(), "--save-baseline".into(), "x".into()],
+    );
+    let mut new = old.clone();
+    new.provenance.command_line = "harness --baseline x".into();
+    new.provenance.swappiness = "10".into();
+    new.provenance.kernel_config = "/proc/config.gz fnv1a64:0000000000000001".into();
+    let cmp = compare(&old, &new, Tolerances::default());
+    let fields: Vec<&str> = cmp.environment.iter().map(|e| e.field.as_str()).collect();
+    assert!(fields.contains(&"swappiness"), "{fields:?}");
+    assert!(fields.contains(&"kernel_config"), "{fields:?}");
+    assert!(!fields.contains(&"command_line"), "{fields:?}");
+    // A record of an older version, without provenance, is not flagged.
+    let mut older = old.clone();
+    older.provenance = Default::default();
+    let cmp = compare(&older, &new, Tolerances::default());
+    assert!(!cmp.environment.iter().any(|e| e.field == "swappiness"));
+}

@@ -101,6 +101,23 @@ impl<'a> View<'a> {
         read_bytes_between(self.variant, from, to, role)
     }
 
+    /// The machine-wide /proc/vmstat counters' change from the checkpoint
+    /// before `from` (the start of its phase) to `to`, as text
+    /// (`thp_fault_alloc +0, thp_fault_fallback +31, ...`), or why not.
+    pub fn vmstat_over(&self, from: &str, to: &str) -> String {
+        let checkpoints = &self.variant.checkpoints;
+        let start = checkpoints
+            .iter()
+            .position(|c| c.label == from)
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| checkpoints[i].system.as_ref()?.vmstat);
+        let end = self.checkpoint(to).and_then(|c| c.system.as_ref()?.vmstat);
+        match (start, end) {
+            (Some(a), Some(b)) => format!("/proc/vmstat over the phase: {}", b.delta_text(&a)),
+            _ => "/proc/vmstat was not recorded for the phase".into(),
+        }
+    }
+
     /// Turns what a judge found into the claim's record for this variant.
     pub fn verdict(&self, claim: &Claim, judged: Judged) -> ClaimRecord {
         claim.record(self.name(), judged)

@@ -147,13 +147,22 @@ impl Claim {
             evidence: evidence.into(),
             criterion: self.criterion.to_string(),
             measured: String::new(),
+            precondition: None,
+            strict: false,
             expected: None,
         }
     }
 
     /// Inconclusive: what was needed to judge was not measured.
+    /// A reason that starts with [`crate::model::KERNEL_PRECONDITION`] is
+    /// recorded as a precondition the kernel did not meet.
     pub fn unmeasured(&self, variant: Option<&str>, why: impl Into<String>) -> ClaimRecord {
-        self.judged(variant, Verdict::Inconclusive, why)
+        let why = why.into();
+        let precondition = crate::model::Precondition::of_reason(&why);
+        ClaimRecord {
+            precondition,
+            ..self.judged(variant, Verdict::Inconclusive, why)
+        }
     }
 }
 

@@ -309,6 +309,8 @@ pub(crate) mod tests {
                 ..env
             },
             repeats: None,
+            provenance: Default::default(),
+            gate: Default::default(),
             experiments: vec![ExperimentRecord {
                 name: "mmap-file".into(),
                 status: Status::Ok,
@@ -339,6 +341,8 @@ pub(crate) mod tests {
                     evidence: "measured".into(),
                     criterion: String::new(),
                     measured: String::new(),
+                    precondition: None,
+                    strict: false,
                     expected: None,
                 }],
                 summary: vec![],

@@ -33,6 +33,7 @@ pub fn parse(text: &str) -> Result<SystemCounters, ProbeError> {
         commit_limit_bytes: need(m.commit_limit, "CommitLimit")?,
         anon_huge_pages_bytes: m.anon_hugepages.unwrap_or(0),
         pcp_free_bytes: 0,
+        vmstat: None,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod population;
 pub mod smaps;
 pub mod stat;
 pub mod status;
+pub mod vmstat;
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};

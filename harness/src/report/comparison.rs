@@ -6,17 +6,19 @@
 use std::fmt::Write;
 
 use super::table::{verdict_word, Table};
-use crate::compare::{Change, Comparison, VerdictChange};
+use crate::compare::{Change, Comparison, MetricComparison, VerdictChange};
 
 /// The word a metric outcome is shown as; what is beyond tolerance stands out
 /// in capitals, with its direction and what it means (see [`crate::compare`]'s
 /// policy).
-pub fn change_word(change: Change) -> &'static str {
-    match change {
-        Change::Unchanged => "unchanged",
-        Change::WithinTolerance => "within tolerance",
-        Change::Increased => "BEYOND TOLERANCE: regression (increased)",
-        Change::Decreased => "BEYOND TOLERANCE: change (decreased)",
+pub fn change_word(m: &MetricComparison) -> &'static str {
+    match (m.change, m.is_regression()) {
+        (Change::Unchanged, _) => "unchanged",
+        (Change::WithinTolerance, _) => "within tolerance",
+        (Change::Increased, true) => "BEYOND TOLERANCE: regression (increased)",
+        (Change::Increased, false) => "BEYOND TOLERANCE: change (increased)",
+        (Change::Decreased, true) => "BEYOND TOLERANCE: regression (decreased)",
+        (Change::Decreased, false) => "BEYOND TOLERANCE: change (decreased)",
     }
 }
 
@@ -105,7 +107,7 @@ pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
                 m.now.to_string(),
                 format!("{diff:+}{percent}"),
                 format!("±{}", m.tolerance),
-                change_word(m.change).to_string(),
+                change_word(m).to_string(),
             ]);
         }
         out.push(("Metrics that changed".to_string(), t));
@@ -126,11 +128,7 @@ fn table(headers: &[(&str, bool)]) -> Table {
 pub fn summary(cmp: &Comparison) -> String {
     let flipped = cmp.flipped_claims().count();
     let beyond = cmp.beyond_tolerance().count();
-    let increased = cmp
-        .metrics
-        .iter()
-        .filter(|m| m.change.is_regression())
-        .count();
+    let increased = cmp.metrics.iter().filter(|m| m.is_regression()).count();
     let within = cmp
         .metrics
         .iter()
@@ -142,7 +140,7 @@ pub fn summary(cmp: &Comparison) -> String {
         .filter(|m| m.change == Change::Unchanged)
         .count();
     format!(
-        "{}: {flipped} of {} claims changed verdict; of {} metrics, {beyond} beyond tolerance ({increased} increased: regressions; {} decreased: changes), {within} within tolerance, {same} unchanged; {} things not compared",
+        "{}: {flipped} of {} claims changed verdict; of {} metrics, {beyond} beyond tolerance ({increased} the worse way: regressions; {} the other way: changes), {within} within tolerance, {same} unchanged; {} things not compared",
         if cmp.regressed() {
             "REGRESSION"
         } else if flipped > 0 || beyond > 0 {

@@ -181,6 +181,10 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &
             out.push_str("<details><summary>Every checkpoint</summary>\n");
             out.push_str(&table_html(&table::checkpoints(v)));
             let _ = writeln!(out, "<p>{}.</p>", escape(&table::noise_line(v)));
+            if let Some(t) = table::vmstat_phases(v) {
+                out.push_str("<p>Each phase's faults beside the machine-wide /proc/vmstat counters' change over it:</p>\n");
+                out.push_str(&table_html(&t));
+            }
             out.push_str("</details>\n<details><summary>What each step changed</summary>\n");
             out.push_str(&table_html(&delta::variant_table(v, &filter)));
             for note in delta::variant_notes(v, &filter) {

@@ -26,13 +26,15 @@ use crate::compare::Comparison;
 use crate::model::RunRecord;
 use crate::outcome::{self, one_line, Against, Case, Outcome, Totals};
 
-/// The result line of one case, without its number's indentation.
+/// The result line of one case, without its number's indentation. An error
+/// whose reason is a hang is ktap.rst's `# TIMEOUT`.
 fn result_line(number: usize, case: &Case) -> String {
     let directive = match case.outcome {
         Outcome::Pass | Outcome::Fail => None,
         Outcome::Skip => Some("SKIP"),
         Outcome::XFail => Some("XFAIL"),
         Outcome::XPass => Some("XPASS"),
+        Outcome::Error if is_timeout(case) => Some("TIMEOUT"),
         Outcome::Error => Some("ERROR"),
     };
     let ok = if case.outcome.is_failure() {
@@ -41,10 +43,40 @@ fn result_line(number: usize, case: &Case) -> String {
         "ok"
     };
     let line = match directive {
-        Some(d) => format!("{ok} {number} {} # {d} {}", case.name, case.reason),
+        Some(d) => format!("{ok} {number} {} # {d} {}", case.name, ascii(&case.reason)),
         None => format!("{ok} {number} {}", case.name),
     };
     line.trim_end().to_string()
+}
+
+/// Whether the case failed because its experiment hung.
+fn is_timeout(case: &Case) -> bool {
+    case.outcome == Outcome::Error && case.reason.contains(outcome::TIMED_OUT)
+}
+
+/// KTAP is ASCII (ktap.rst): the few symbols the reasons use are spelled out,
+/// and anything else is written as `\u{XXXX}`.
+pub fn ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            c if c.is_ascii() => out.push(c),
+            '\u{2192}' => out.push_str("->"),
+            '\u{00b1}' => out.push_str("+/-"),
+            '\u{2026}' => out.push_str("..."),
+            '\u{00d7}' => out.push('x'),
+            '\u{2264}' => out.push_str("<="),
+            '\u{2265}' => out.push_str(">="),
+            '\u{2212}' | '\u{2013}' | '\u{2014}' => out.push('-'),
+            '\u{00a0}' | '\u{202f}' => out.push(' '),
+            '\u{2018}' | '\u{2019}' => out.push('\''),
+            '\u{201c}' | '\u{201d}' => out.push('"'),
+            '\u{03a3}' => out.push_str("sum "),
+            '\u{00b5}' | '\u{03bc}' => out.push('u'),
+            other => out.push_str(&format!("\\u{{{:04x}}}", other as u32)),
+        }
+    }
+    out
 }
 
 fn write_cases(out: &mut String, cases: &[Case], depth: usize) {
@@ -58,7 +90,12 @@ fn write_cases(out: &mut String, cases: &[Case], depth: usize) {
             write_cases(out, &case.cases, depth + 1);
         }
         for d in &case.diagnostics {
-            let _ = writeln!(out, "{indent}# {}", one_line(d));
+            let _ = writeln!(out, "{indent}# {}", ascii(&one_line(d)));
+        }
+        // kunit_parser keeps a failed test's diagnostics as its log, and
+        // prints them; the directive on the result line it drops.
+        if is_timeout(case) {
+            let _ = writeln!(out, "{indent}# TIMEOUT {}", ascii(&case.reason));
         }
         let _ = writeln!(out, "{indent}{}", result_line(i + 1, case));
     }
@@ -71,7 +108,7 @@ pub fn write(cases: &[Case], diagnostics: &[String]) -> String {
     let _ = writeln!(out, "KTAP version 1");
     let _ = writeln!(out, "1..{}", cases.len());
     for d in diagnostics {
-        let _ = writeln!(out, "# {}", one_line(d));
+        let _ = writeln!(out, "# {}", ascii(&one_line(d)));
     }
     write_cases(&mut out, cases, 0);
     let _ = writeln!(out, "# {}", Totals::of(cases));
@@ -92,6 +129,28 @@ pub fn render(run: &RunRecord, cmp: Option<&Comparison>) -> String {
         env.thp_enabled,
         if run.quick { ", --quick sizes" } else { "" }
     )];
+    // What reproduces the run (results.json keeps the same fields).
+    let p = &run.provenance;
+    if !p.vmlab_version.is_empty() {
+        diagnostics.push(format!(
+            "vmlab {} git {}; command: {}",
+            p.vmlab_version, p.vmlab_git_commit, p.command_line
+        ));
+        diagnostics.push(format!(
+            "kernel: compiler {}; config {}; cmdline {}",
+            p.kernel_compiler, p.kernel_config, p.kernel_cmdline
+        ));
+        diagnostics.push(format!(
+            "memory settings: swappiness {}, zswap {}, MGLRU {}, KSM run {}, NUMA nodes {}",
+            p.swappiness, p.zswap, p.mglru, p.ksm, p.numa_nodes
+        ));
+    }
+    if run.gate.strict {
+        diagnostics.push(
+            "--strict: a refutation not declared in advance, or a precondition the kernel left unmet, fails"
+                .into(),
+        );
+    }
     if let Some(r) = &run.repeats {
         diagnostics.push(format!(
             "every variant ran {} times; {} claims judged differently by different runs are skipped as unstable",
@@ -110,14 +169,27 @@ pub fn render(run: &RunRecord, cmp: Option<&Comparison>) -> String {
             diagnostics.push(format!("not compared: {n}"));
         }
     }
-    if let outcome::RunVerdict::Skip(reasons) = outcome::RunVerdict::of(run, &cases) {
-        diagnostics.push(format!(
-            "every experiment was skipped: {}",
+    let verdict = outcome::RunVerdict::of(run, &cases);
+    let verdict = match cmp {
+        Some(cmp) => verdict.compared(cmp),
+        None => verdict,
+    };
+    match verdict {
+        outcome::RunVerdict::Skip(reasons) => diagnostics.push(format!(
+            "every experiment was skipped, whole or variant by variant: {}",
             reasons.join("; ")
-        ));
+        )),
+        outcome::RunVerdict::NothingCompared(_) => diagnostics.push(
+            "nothing was compared with the baseline: no metric was measured in both runs (exit 4)"
+                .into(),
+        ),
+        _ => {}
     }
     write(&cases, &diagnostics)
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod gate_tests;

@@ -155,6 +155,11 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
             if !v.checkpoints.is_empty() {
                 out.push_str(&layout(&table::checkpoints(v)));
                 let _ = writeln!(out, "\n{}.\n", table::noise_line(v));
+                if let Some(t) = table::vmstat_phases(v) {
+                    let _ = writeln!(out, "Each phase's faults beside the machine-wide /proc/vmstat counters' change over it:\n");
+                    out.push_str(&layout(&t));
+                    out.push('\n');
+                }
                 let _ = writeln!(out, "What each step changed (mappings of the same process, matched by PID, and by address overlap so that a mapping that grew, shrank, merged or split is one change, whose figures moved by a page or more since the previous checkpoint; shared libraries whose Pss alone moved are counted, not listed):\n");
                 let filter = delta::DeltaFilter {
                     page_size: run.environment.page_size,

@@ -313,6 +313,8 @@ mod grouping_tests {
             evidence: String::new(),
             criterion: "x = 1".into(),
             measured: measured.into(),
+            precondition: None,
+            strict: false,
             expected: None,
         }
     }

@@ -95,6 +95,49 @@ pub fn checkpoints(variant: &VariantRecord) -> Table {
     table
 }
 
+/// Each phase's page faults (of the first process) beside the machine-wide
+/// /proc/vmstat counters' change over the same phase: a fallback from huge
+/// pages (`thp_fault_fallback`, `compact_stall`) or a read from storage
+/// (`pgmajfault`, `workingset_refault_file`) shows here. `None` when the run
+/// recorded no vmstat (older versions).
+pub fn vmstat_phases(variant: &VariantRecord) -> Option<Table> {
+    let counters: Vec<_> = variant
+        .checkpoints
+        .iter()
+        .map(|c| c.system.as_ref().and_then(|s| s.vmstat))
+        .collect();
+    if counters.iter().all(Option::is_none) {
+        return None;
+    }
+    let names = crate::model::VmstatCounters::default().fields();
+    let mut headers: Vec<(&str, bool)> = vec![
+        ("phase to", false),
+        ("minor flt", true),
+        ("major flt", true),
+    ];
+    headers.extend(names.iter().map(|(n, _)| (*n, true)));
+    let mut table = Table::new(&headers);
+    for (i, c) in variant.checkpoints.iter().enumerate().skip(1) {
+        let faults = c.processes.first().map(|p| p.faults).unwrap_or_default();
+        let mut row = vec![
+            c.label.clone(),
+            faults.minor.to_string(),
+            faults.major.to_string(),
+        ];
+        match (counters[i - 1], counters[i]) {
+            (Some(a), Some(b)) => row.extend(b.fields().iter().zip(a.fields()).map(
+                |((_, now), (_, then))| match (now, then) {
+                    (Some(x), Some(y)) => format!("{:+}", *x as i128 - y as i128),
+                    _ => "-".into(),
+                },
+            )),
+            _ => row.extend(names.iter().map(|_| "-".to_string())),
+        }
+        table.rows.push(row);
+    }
+    Some(table)
+}
+
 /// An experiment's summary table; columns whose cells all start with a digit
 /// (or are `-`) are right-aligned.
 pub fn summary(summary: &SummaryTable) -> Table {

@@ -445,7 +445,10 @@ impl Session {
             processes: records,
             // Read right after the processes, so the counters and they agree as far
             // as anything system-wide can.
-            system: crate::probe::meminfo::read().ok(),
+            system: crate::probe::meminfo::read().ok().map(|mut s| {
+                s.vmstat = crate::probe::vmstat::read().ok();
+                s
+            }),
             population,
         });
         self.phase_start = Instant::now();

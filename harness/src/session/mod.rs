@@ -127,6 +127,8 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             count: options.repeat,
             ..Repeats::default()
         }),
+        provenance: crate::provenance::Provenance::detect(),
+        gate: options.gate,
     };
     let mut interrupted = false;
     for selection in selected {
@@ -249,12 +251,27 @@ pub fn tell(
     }
     let against = compared.map_or(Against::Nothing, |(cmp, _)| Against::Baseline(cmp));
     let verdict = RunVerdict::of(run, &outcome::run_cases(run, against));
-    if let RunVerdict::Skip(reasons) = &verdict {
-        verbosity::note(format_args!(
-            "every experiment was skipped (exit {}, kselftest's KSFT_SKIP): {}",
+    let verdict = match compared {
+        Some((cmp, _)) => verdict.compared(cmp),
+        None => verdict,
+    };
+    match &verdict {
+        RunVerdict::Skip(reasons) => verbosity::note(format_args!(
+            "every experiment was skipped, whole or variant by variant (exit {}, kselftest's KSFT_SKIP): {}",
             outcome::KSFT_SKIP,
             reasons.join("; ")
-        ));
+        )),
+        RunVerdict::NothingCompared(reasons) => verbosity::note(format_args!(
+            "nothing was compared with the baseline (exit {}{}): {}",
+            outcome::KSFT_SKIP,
+            if telling.bisect {
+                "; 125 under --bisect"
+            } else {
+                ""
+            },
+            reasons.join("; ")
+        )),
+        _ => {}
     }
     if telling.bisect {
         let code = verdict.bisect_code();
@@ -264,6 +281,9 @@ pub fn tell(
             _ => match &verdict {
                 RunVerdict::Pass { skipped } | RunVerdict::Skip(skipped) => {
                     format!("cannot test: {}", skipped.join("; "))
+                }
+                RunVerdict::NothingCompared(why) => {
+                    format!("cannot test: nothing was compared: {}", why.join("; "))
                 }
                 RunVerdict::Fail => String::new(),
             },

@@ -26,6 +26,7 @@
 //! value = 16                         # or "64MiB", "16 pages"
 //! tolerance = "1 page"               # optional, in the figure's unit, pages, bytes or %
 //! expected = { verdict = "refuted", reason = "fault-around" }   # optional: a known refutation (XFAIL)
+//! strict = true                      # optional: a refutation not declared fails (exit 1), as --strict
 //! ```
 //!
 //! Without `mapping` a memory figure is the whole process's (smaps summed, so
@@ -189,6 +190,8 @@ struct ClaimSpec {
     percent: Option<f64>,
     tolerance: Option<Amount>,
     expected: Option<ExpectedSpec>,
+    #[serde(default)]
+    strict: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -298,6 +301,9 @@ pub struct Criterion {
     /// The verdict its author expects on current kernels, and why (reported
     /// as XFAIL when that is what happens).
     pub expected: Option<(Verdict, String)>,
+    /// `strict = true`: a refutation not declared in `expected` fails the run
+    /// (`not ok`, exit 1), as `--strict` makes every claim do.
+    pub strict: bool,
 }
 
 /// A checked claims file.
@@ -534,6 +540,7 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
         tolerance,
         target_pages,
         expected: c.expected.map(|e| (e.verdict, e.reason)),
+        strict: c.strict,
     })
 }
 
@@ -764,6 +771,8 @@ fn judge_one(c: &Criterion, source: &str, e: &ExperimentRecord, page_size: u64) 
         criterion,
         measured: String::new(),
         expected: None,
+        precondition: None,
+        strict: c.strict,
     };
     if let Some((verdict, reason)) = &c.expected {
         record = record.expecting(*verdict, reason.clone());

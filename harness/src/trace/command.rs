@@ -191,6 +191,8 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         environment: env,
         experiments: vec![experiment],
         repeats: None,
+        provenance: crate::provenance::Provenance::detect(),
+        gate: Default::default(),
     };
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &outcome.raw)?;

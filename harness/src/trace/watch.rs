@@ -215,6 +215,8 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
             fault_costs: Vec::new(),
         }],
         repeats: None,
+        provenance: crate::provenance::Provenance::detect(),
+        gate: Default::default(),
     };
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &raw)?;

@@ -96,7 +96,7 @@ print("STATUS", test.status.name)
 "#;
 
 /// The consumers.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Consumer {
     TapPy,
     TapParser,
@@ -540,8 +540,262 @@ fn the_matrix_ktap_nests_kernels_experiments_and_claims_for_all_three_parsers() 
     }
 }
 
+/// The leaves every consumer read as `not ok`, `ok`, and skipped, by name;
+/// checks the plans hold and, with kunit, returns its status.
+fn leaves_in_every_consumer(k: &Ktap) -> Vec<(Consumer, Vec<String>)> {
+    let mut seen = Vec::new();
+    for consumer in [Consumer::Kunit, Consumer::TapPy, Consumer::TapParser] {
+        if !consumer.present() {
+            continue;
+        }
+        let out = consumer.read(&k.file);
+        if !matches!(consumer, Consumer::Kunit) {
+            assert_plans_hold(&out, &k.why(&out));
+        }
+        seen.push((consumer, out));
+    }
+    seen
+}
+
+fn stand_in(script: &str) -> tempfile::TempDir {
+    let bins = tempfile::tempdir().expect("temp dir");
+    let path = bins.path().join("vmlab-mmap-file");
+    std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("write script");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    bins
+}
+
+// ktap.rst: a test that did not finish in time is `not ok ... # TIMEOUT`.
+fn a_hang_reads_timeout_in_the_kernels_parser_and_fails_in_every_consumer() {
+    Consumer::skip_unless_any();
+    let bins = stand_in("echo \"vmlab-protocol 1 ready pid=$$ page_size=4096\"; read go; sleep 60");
+    let run = HarnessRun::with_env(
+        &[
+            "run",
+            "mmap-file",
+            "--quick",
+            "--timeout",
+            "1",
+            "--format",
+            "tap",
+        ],
+        &[("VMLAB_EXPERIMENTS_DIR", bins.path())],
+    );
+    run.assert_code(1);
+    let k = Ktap::of(run);
+    let text = String::from_utf8_lossy(&k.run.output.stdout).to_string();
+    assert!(
+        text.contains("  not ok 1 warm.mmap-grows-vsz-by-mapping-size # TIMEOUT variant warm failed: timed out after 1s"),
+        "{}",
+        k.run.describe()
+    );
+    assert!(!text.contains("# ERROR"), "{}", k.run.describe());
+    for (consumer, out) in leaves_in_every_consumer(&k) {
+        let why = k.why(&out);
+        match consumer {
+            Consumer::Kunit => {
+                assert!(out.contains(&"STATUS FAILURE".to_string()), "{why}");
+                let (code, printed) = kunit_cli(&k.file);
+                assert_ne!(code, Some(0), "{printed}\n{why}");
+                assert!(
+                    printed.contains("TIMEOUT variant warm failed: timed out after 1s"),
+                    "kunit.py parse shows the TIMEOUT:\n{printed}\n{why}"
+                );
+            }
+            _ => {
+                assert!(
+                    out.iter()
+                        .filter(|l| l.starts_with("RESULT 1 "))
+                        .all(|l| l.contains(" not-ok ")),
+                    "{consumer:?}: {why}"
+                );
+                if let Consumer::TapParser = consumer {
+                    let (code, printed) = prove(&k.file);
+                    assert!(
+                        code != Some(0) && printed.contains("Result: FAIL"),
+                        "{printed}\n{why}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+const STRICT_CLAIMS: &str = r#"
+source = "a user's claim"
+
+[[claim]]
+id = "a-shell-fits-in-a-page"
+statement = "A shell fits in one page"
+at = "started"
+figure = "rss"
+op = "<="
+value = "1 page"
+strict = true
+
+[[claim]]
+id = "a-shell-maps-something"
+at = "started"
+figure = "rss"
+op = ">="
+value = "1 page"
+"#;
+
+// A refutation not declared in advance passes as a finding, unless strict.
+fn a_strict_claim_that_is_refuted_is_not_ok_in_every_consumer() {
+    Consumer::skip_unless_any();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let claims = dir.path().join("claims.toml");
+    std::fs::write(&claims, STRICT_CLAIMS).expect("write claims");
+    let run = HarnessRun::new(&[
+        "trace",
+        "--claims",
+        claims.to_str().expect("utf-8"),
+        "--format",
+        "tap",
+        "--",
+        "sh",
+        "-c",
+        "echo started; read x; echo done",
+    ]);
+    run.assert_code(1);
+    let k = Ktap::of(run);
+    let text = String::from_utf8_lossy(&k.run.output.stdout).to_string();
+    assert!(
+        text.contains("  not ok 1 a-shell-fits-in-a-page\n"),
+        "{}",
+        k.run.describe()
+    );
+    assert!(
+        text.contains("  ok 2 a-shell-maps-something\n"),
+        "{}",
+        k.run.describe()
+    );
+    for (consumer, out) in leaves_in_every_consumer(&k) {
+        let why = k.why(&out);
+        match consumer {
+            Consumer::Kunit => {
+                assert!(out.contains(&"STATUS FAILURE".to_string()), "{why}");
+                assert!(
+                    out.iter()
+                        .any(|l| l.ends_with("a-shell-fits-in-a-page FAILURE")),
+                    "{why}"
+                );
+                assert!(
+                    out.iter()
+                        .any(|l| l.ends_with("a-shell-maps-something SUCCESS")),
+                    "{why}"
+                );
+                let (code, printed) = kunit_cli(&k.file);
+                assert_ne!(code, Some(0), "{printed}\n{why}");
+            }
+            _ => {
+                assert!(
+                    out.iter()
+                        .any(|l| l.starts_with("RESULT 1 not-ok - a-shell-fits-in-a-page")),
+                    "{consumer:?}: {why}"
+                );
+                assert!(
+                    out.iter()
+                        .any(|l| l.starts_with("RESULT 1 ok - a-shell-maps-something")),
+                    "{consumer:?}: {why}"
+                );
+                if let Consumer::TapParser = consumer {
+                    let (code, printed) = prove(&k.file);
+                    assert!(
+                        code != Some(0) && printed.contains("Result: FAIL"),
+                        "{printed}\n{why}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+// A baseline of another --size compares no metric: each variant says so as a
+// skip, and the run exits 4 (1 with --require-comparable).
+fn a_comparison_of_other_sizes_is_a_skip_per_variant_in_every_consumer_and_exits_4() {
+    Consumer::skip_unless_any();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let baseline = dir.path().join("baseline.json");
+    let saved = HarnessRun::new(&[
+        "run",
+        "mmap-file/warm",
+        "--size",
+        "8MiB",
+        "--repeat",
+        "1",
+        "--save-baseline-file",
+        baseline.to_str().expect("utf-8"),
+    ]);
+    saved.assert_code(0);
+    let args = [
+        "run",
+        "mmap-file/warm",
+        "--size",
+        "16MiB",
+        "--baseline",
+        baseline.to_str().expect("utf-8"),
+        "--format",
+        "tap",
+    ];
+    let run = HarnessRun::new(&args);
+    run.assert_code(4);
+    let stderr = String::from_utf8_lossy(&run.output.stderr).to_string();
+    assert!(
+        stderr.contains("nothing was compared with the baseline (exit 4)"),
+        "{}",
+        run.describe()
+    );
+    let k = Ktap::of(run);
+    let text = String::from_utf8_lossy(&k.run.output.stdout).to_string();
+    let leaf = text
+        .lines()
+        .find(|l| l.contains(" warm.metrics "))
+        .unwrap_or_else(|| panic!("no metrics leaf\n{}", k.run.describe()));
+    assert!(
+        leaf.contains(
+            "# SKIP not compared: mmap-file: metrics not compared, the parameters differ ("
+        ) && leaf.contains("file_bytes 8388608 -> 16777216"),
+        "{leaf}\n{}",
+        k.run.describe()
+    );
+    for (consumer, out) in leaves_in_every_consumer(&k) {
+        let why = k.why(&out);
+        match consumer {
+            Consumer::Kunit => {
+                assert!(
+                    out.iter().any(|l| l.ends_with("warm.metrics SKIPPED")),
+                    "{why}"
+                );
+                assert!(!out.iter().any(|l| l.ends_with(" FAILURE")), "{why}");
+            }
+            _ => {
+                assert!(
+                    out.iter()
+                        .any(|l| l.starts_with("RESULT 1 ok skip warm.metrics")),
+                    "{consumer:?}: {why}"
+                );
+            }
+        }
+    }
+    let mut strict = args.to_vec();
+    strict.push("--require-comparable");
+    let required = HarnessRun::new(&strict);
+    required.assert_code(1);
+    let text = String::from_utf8_lossy(&required.output.stdout).to_string();
+    assert!(
+        text.contains(" warm.metrics\n") && text.contains("not ok"),
+        "{}",
+        required.describe()
+    );
+}
+
 crate::tests![
     a_crashed_experiment_fails_in_the_kernels_parser_and_its_leaves_are_not_ok,
     a_clean_quick_run_passes_the_kernels_parser_tap_py_and_tap_parser,
     the_matrix_ktap_nests_kernels_experiments_and_claims_for_all_three_parsers,
+    a_hang_reads_timeout_in_the_kernels_parser_and_fails_in_every_consumer,
+    a_strict_claim_that_is_refuted_is_not_ok_in_every_consumer,
+    a_comparison_of_other_sizes_is_a_skip_per_variant_in_every_consumer_and_exits_4,
 ];

@@ -11,6 +11,7 @@ mod fault_costs;
 mod fixtures;
 mod fork_cow;
 mod fuzz;
+mod gate;
 mod install;
 mod ktap;
 mod matrix;
@@ -35,6 +36,7 @@ fn main() {
         fixtures::tests,
         fork_cow::tests,
         fuzz::tests,
+        gate::tests,
         install::tests,
         ktap::tests,
         matrix::tests,

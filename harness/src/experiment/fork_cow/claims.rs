@@ -172,15 +172,20 @@ pub(super) fn thp_missing(v: &View<'_>) -> Option<String> {
     };
     match v.region(AFTER_FILL, PARENT, DATA).map(|r| &r.figures) {
         None => Some("after-fill was not measured".into()),
+        // THP enabled, the region aligned and MADV_HUGEPAGE accepted (the
+        // program stops otherwise): no huge page is the kernel's doing.
         Some(f) if f.anon_huge_pages_bytes == 0 => Some(format!(
-            "precondition not met: no huge page arrived (AnonHugePages 0 after the fill; THP enabled = {}, defrag = {}, region aligned to {}: {})",
+            "{}no huge page arrived (AnonHugePages 0 after the fill; THP enabled = {}, defrag = {}, \
+             MADV_HUGEPAGE accepted, region aligned to {}: {}); {}",
+            crate::model::KERNEL_PRECONDITION,
             v.env.thp_enabled,
             v.env.thp_defrag,
             human_bytes(pmd),
             v.variant
                 .notes
                 .get(note::REGION_ALIGNED_TO_PMD)
-                .map_or("unknown", String::as_str)
+                .map_or("unknown", String::as_str),
+            v.vmstat_over(AFTER_FILL, AFTER_FILL)
         )),
         Some(_) => None,
     }
@@ -790,6 +795,15 @@ mod tests {
                 "{}",
                 c.evidence
             );
+            // THP was enabled and asked for: the kernel's doing, a failure
+            // under --strict, with the phase's vmstat (not recorded here).
+            assert_eq!(
+                c.precondition,
+                Some(crate::model::Precondition::Kernel),
+                "{}",
+                c.evidence
+            );
+            assert!(c.evidence.contains("/proc/vmstat"), "{}", c.evidence);
         }
     }
 
@@ -804,6 +818,12 @@ mod tests {
         );
         for c in judged(v, &env("never")) {
             assert_eq!(c.verdict, Verdict::Inconclusive, "{}", c.id);
+            assert_eq!(
+                c.precondition,
+                Some(crate::model::Precondition::Environment),
+                "{}",
+                c.evidence
+            );
             assert!(c.evidence.contains("never"), "{}", c.evidence);
         }
     }

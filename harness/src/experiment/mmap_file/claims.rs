@@ -275,8 +275,18 @@ fn not_cold(view: &View<'_>) -> Result<(), String> {
         .get(note::CACHE_DROP_METHOD)
         .map_or("unknown", String::as_str);
     if cached * 100 > mapped * COLD_CACHED_PER_100_PAGES {
+        // Pages in memory-backed file systems cannot be evicted at all: the
+        // environment's doing. Elsewhere the kernel was asked and kept them.
+        let fs = view.env.temp_dir_fs.as_str();
+        if matches!(fs, "tmpfs" | "ramfs" | "shmem") {
+            return Err(format!(
+                "precondition not met: {cached} of {mapped} pages were still cached after {method}: \
+                 the temporary folder is on {fs}, whose pages cannot be evicted; use --dir on a disk"
+            ));
+        }
         return Err(format!(
-            "precondition not met: {cached} of {mapped} pages were still cached after {method}"
+            "{}{cached} of {mapped} pages were still cached after {method} (file system {fs})",
+            crate::model::KERNEL_PRECONDITION
         ));
     }
     Ok(())
@@ -809,6 +819,26 @@ mod tests {
         run.cached_pages = PAGES / 100;
         run.read_rest -= run.cached_pages * PAGE;
         run.verdict(COLD_DISK, Confirmed);
+    }
+
+    /// Pages the kernel kept although asked to drop them: its doing on a
+    /// disk file system (a failure under --strict), the environment's on tmpfs.
+    #[test]
+    fn a_file_left_cached_is_the_kernels_precondition_on_disk_and_the_environments_on_tmpfs() {
+        use crate::model::Precondition;
+        let mut run = seed(variant::COLD);
+        run.cached_pages = PAGES / 2;
+        for (fs, kind) in [
+            ("ext4", Precondition::Kernel),
+            ("tmpfs", Precondition::Environment),
+        ] {
+            let mut env = env();
+            env.temp_dir_fs = fs.into();
+            let claims = MmapFile.judge(&run.record(), &env);
+            let c = crate::experiment::testkit::find(&claims, COLD_DISK.id, Some(variant::COLD));
+            assert_eq!(c.verdict, Inconclusive, "{}", c.evidence);
+            assert_eq!(c.precondition, Some(kind), "{fs}: {}", c.evidence);
+        }
     }
 
     #[test]

@@ -196,7 +196,9 @@ fn a_run_where_every_experiment_was_skipped_says_why_and_exits_4() {
     let out = render(&run, None);
     assert!(out.starts_with("KTAP version 1\n1..1\n"), "{out}");
     assert!(
-        out.contains("# every experiment was skipped: mmap-file: no room for the file\n"),
+        out.contains(
+            "# every experiment was skipped, whole or variant by variant: mmap-file: no room for the file\n"
+        ),
         "{out}"
     );
     assert!(
