@@ -105,25 +105,19 @@ pub(super) fn store_failure(e: StoreError, guard: &RunDirGuard, needed: u64) -> 
     }
 }
 
-/// Renames an interrupted run's folder to `<name>-partial` and says in it why.
-pub(super) fn mark_partial(run_dir: &Path) -> Result<PathBuf> {
-    let mut name = run_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name.push_str("-partial");
-    let partial = run_dir.with_file_name(name);
-    std::fs::rename(run_dir, &partial).with_context(|| {
-        format!(
-            "cannot rename {} to {}",
-            run_dir.display(),
-            partial.display()
-        )
-    })?;
-    store::write_atomic(
-        &partial.join("PARTIAL"),
-        b"This run was stopped before its end (q in step mode, or Ctrl-C): its \
-          results cover the experiments and variants that finished.\n",
-    )?;
+/// Marks an interrupted run's folder partial ([`crate::scratch::mark_partial`]):
+/// its owner record goes first, so that the folder renamed is nobody's to tidy,
+/// and the guard follows the folder to its new name.
+pub(super) fn mark_partial(guard: &mut RunDirGuard) -> Result<PathBuf> {
+    if let Some(lock) = guard.lock.take() {
+        lock.release();
+    }
+    let partial = crate::scratch::mark_partial(
+        &guard.dir,
+        "This run was stopped before its end (q in step mode, or Ctrl-C): its \
+         results cover the experiments and variants that finished.\n",
+    )
+    .with_context(|| format!("cannot mark {} as partial", guard.dir.display()))?;
+    guard.dir = partial.clone();
     Ok(partial)
 }

@@ -85,11 +85,12 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             option,
         )?;
     }
+    let swept = crate::scratch::sweep(&temp_dir);
+    if let Some(line) = crate::scratch::describe_left_alone(&swept.left_alone) {
+        verbosity::note(line);
+    }
     for (what, leftovers) in [
-        (
-            "removed temporary folders:",
-            crate::scratch::sweep(&temp_dir),
-        ),
+        ("removed temporary folders:", swept.removed),
         (
             "tidied run folders (unfinished files removed, empty folders deleted):",
             crate::scratch::sweep_run_dirs(&results_root),
@@ -111,7 +112,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
         &store::run_dir_name(&started, &env.hostname, options.quick),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
-    let guard = RunDirGuard {
+    let mut guard = RunDirGuard {
         lock: OwnerLock::acquire(&run_dir).ok(),
         dir: run_dir.clone(),
     };
@@ -181,7 +182,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     }
     if interrupted {
         // `latest` stays on the last complete run; this one is kept, marked.
-        let partial = mark_partial(&run_dir)?;
+        let partial = mark_partial(&mut guard)?;
         eprintln!(
             "partial results kept in {} (results/latest still points at the last complete run)",
             partial.display()
