@@ -401,7 +401,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     if let Some(root) = run_dir.parent() {
         store::point_latest(root, run_dir)?;
     }
-    print!("{}", if view.ktap { &ktap_text } else { &text });
+    crate::verbosity::stdout(if view.ktap { &ktap_text } else { &text });
     for k in results {
         if let Err(why) = &k.run {
             eprintln!("{}: no results: {why}", k.label);

@@ -77,6 +77,10 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     let experiments_count = selected.len() as u64;
     let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
     check_output_dir(&results_root, output_bytes, "--out")?;
+    // A save replaces nothing but a results.json vmlab wrote.
+    if let Some(path) = mode.save_to() {
+        store::save::check_target(path)?;
+    }
     // A named baseline's own folder is made only when it is saved.
     if let Some((dir, option)) = options.save_folder() {
         check_output_dir(
@@ -201,8 +205,17 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
-        baseline::save(path, &run).map_err(|e| store_failure(e, &guard, output_bytes))?;
-        verbosity::note(format_args!("baseline saved to {}", path.display()));
+        match store::save::save_if_good(path, &run).map_err(|e| match e.downcast::<StoreError>() {
+            Ok(e) => store_failure(e, &guard, output_bytes),
+            Err(e) => e,
+        })? {
+            store::save::Saved::Written => {
+                verbosity::note(format_args!("baseline saved to {}", path.display()))
+            }
+            store::save::Saved::Refused(failed) => {
+                eprintln!("harness: {}", store::save::refused_line(path, &failed))
+            }
+        }
     }
     drop(guard);
     let telling = Telling {

@@ -127,6 +127,7 @@ pub fn resolve_name(dir: &Path, name: &str) -> Result<PathBuf, BaselineError> {
 /// regular file of at most [`MAX_RESULTS_BYTES`] is read; a FIFO is opened
 /// without waiting for a writer and refused.
 pub fn load(path: &Path) -> Result<RunRecord, BaselineError> {
+    super::complete::check(path)?;
     let text = read_bounded(path)?;
     parse(&text, path)
 }

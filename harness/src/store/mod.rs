@@ -5,7 +5,9 @@
 //! writes them, so it knows nothing of formats beyond results.json ([`json`]).
 
 pub mod baseline;
+mod complete;
 pub mod json;
+pub mod save;
 
 use std::path::{Path, PathBuf};
 

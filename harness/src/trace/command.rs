@@ -73,6 +73,9 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         None,
     )?;
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    if let Some(path) = mode.save_to() {
+        store::save::check_target(path)?;
+    }
     let tolerances = comparing::tolerance::parse_all(&args.tolerance)?;
     if args.step && !std::io::stdin().is_terminal() {
         bail!("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step");
@@ -210,8 +213,14 @@ pub(crate) fn finish(
     // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
-        baseline::save(path, run)?;
-        verbosity::note(format_args!("baseline saved to {}", path.display()));
+        match store::save::save_if_good(path, run)? {
+            store::save::Saved::Written => {
+                verbosity::note(format_args!("baseline saved to {}", path.display()))
+            }
+            store::save::Saved::Refused(failed) => {
+                eprintln!("harness: {}", store::save::refused_line(path, &failed))
+            }
+        }
     }
     let telling = Telling {
         format,

@@ -39,7 +39,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         bail!("no running process with pid {}", args.pid);
     }
     if args.once {
-        print!("{}", once(args.pid)?);
+        crate::verbosity::stdout(once(args.pid)?);
         return Ok(ExitCode::SUCCESS);
     }
     let super::command::RunStart {
