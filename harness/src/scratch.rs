@@ -238,12 +238,31 @@ pub fn sweep(base: &Path) -> Sweep {
             }
             Some((false, _)) => {}
             None => {
+                let Some(pid) = pid_in_name(name).filter(|pid| !pid_alive(*pid)) else {
+                    continue;
+                };
+                // An owner killed between creating its folder and placing its
+                // record leaves it empty (or holding only its staged record):
+                // removing an empty folder loses nothing, whoever made it.
+                let staged = path.join(format!("{LOCK_FILE}.{pid}.tmp"));
+                if std::fs::read_to_string(&staged)
+                    .is_ok_and(|t| parse_record(&t) == Some(pid))
+                {
+                    let _ = std::fs::remove_file(&staged);
+                }
+                if std::fs::remove_dir(&path).is_ok() {
+                    sweep.removed.push(Leftover {
+                        path,
+                        owner_pid: Some(pid),
+                    });
+                    continue;
+                }
                 let old = meta
                     .modified()
                     .ok()
                     .and_then(|m| SystemTime::now().duration_since(m).ok())
                     .is_some_and(|age| age > UNLOCKED_GRACE);
-                if old && pid_in_name(name).is_some_and(|pid| !pid_alive(pid)) {
+                if old {
                     sweep.left_alone.push(path);
                 }
             }
@@ -448,6 +467,7 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let young = base.path().join("vmlab-x-999999-abc");
         std::fs::create_dir(&young).unwrap();
+        std::fs::write(young.join("data"), b"x").unwrap();
         let foreign = base.path().join("other-999999-abc");
         std::fs::create_dir(&foreign).unwrap();
         std::fs::write(foreign.join(LOCK_FILE), format!("{RECORD_TAG}999999\n")).unwrap();
@@ -511,6 +531,23 @@ mod tests {
         assert!(live.join(LOCK_FILE).is_file());
         lock.release();
         assert!(!live.join(LOCK_FILE).exists());
+    }
+
+    #[test]
+    fn an_empty_folder_whose_named_owner_is_gone_is_removed() {
+        let base = tempfile::tempdir().unwrap();
+        let empty = base.path().join("vmlab-fork-cow-999999-abc");
+        std::fs::create_dir(&empty).unwrap();
+        let staged = base.path().join("vmlab-fork-cow-999997-abc");
+        std::fs::create_dir(&staged).unwrap();
+        std::fs::write(
+            staged.join(format!("{LOCK_FILE}.999997.tmp")),
+            format!("{RECORD_TAG}999997\n"),
+        )
+        .unwrap();
+        let swept = sweep(base.path());
+        assert_eq!(swept.removed.len(), 2, "{swept:?}");
+        assert!(!empty.exists() && !staged.exists());
     }
 
     #[test]

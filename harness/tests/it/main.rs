@@ -18,6 +18,7 @@ mod mmap_file;
 mod reliability;
 mod repeatability;
 mod reports;
+mod safeguards;
 mod trace;
 mod trials;
 mod util;
@@ -41,6 +42,7 @@ fn main() {
         reliability::tests,
         repeatability::tests,
         reports::tests,
+        safeguards::tests,
         trace::tests,
     ]);
 }

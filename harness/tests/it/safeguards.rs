@@ -1,0 +1,273 @@
+//! Never touch what is not ours, never replace a good baseline, never crash on
+//! a pipe: a folder in `--dir` that vmlab did not make survives a run; a save
+//! over a FIFO or a device is refused before the run; a run whose experiment
+//! failed keeps the previous baseline; a closed or full stdout is exit 2
+//! without a panic; a killed run is marked partial and not read as complete.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+
+use crate::reliability::{
+    describe, fake_experiment, is_root, real_experiments, Sandbox, FIXTURE, READY,
+};
+use crate::skip_unless;
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn quick_anatomy(sandbox: &Sandbox, extra: &[String]) -> Vec<String> {
+    let mut args = strings(&["run", "anatomy", "--quick", "--format", "json", "--out"]);
+    args.push(sandbox.out().display().to_string());
+    args.extend(extra.iter().cloned());
+    args
+}
+
+fn a_folder_vmlab_did_not_make_in_dir_survives_a_run_and_is_named() {
+    let sandbox = Sandbox::new();
+    // Named like a temporary folder of ours, an hour old, its "owner" long gone.
+    let mine = sandbox.tmp().join("vmlab-photos-999999-2024");
+    std::fs::create_dir(&mine).expect("mkdir");
+    std::fs::write(mine.join("holiday.jpg"), b"not vmlab's").expect("write");
+    std::fs::File::open(&mine)
+        .expect("open")
+        .set_modified(SystemTime::now() - Duration::from_secs(3600))
+        .expect("age it");
+    let args = quick_anatomy(&sandbox, &[]);
+    let output = sandbox.command(&args).output().expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&args, &output));
+    assert!(
+        mine.join("holiday.jpg").is_file(),
+        "{}",
+        describe(&args, &output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("left alone") && stderr.contains("vmlab-photos-999999-2024"),
+        "{}",
+        describe(&args, &output)
+    );
+}
+
+/// `--save-baseline-file` at something that is not a results.json vmlab wrote.
+fn refused_save(sandbox: &Sandbox, target: &Path, what: &str) {
+    let args = quick_anatomy(
+        sandbox,
+        &["--save-baseline-file".into(), target.display().to_string()],
+    );
+    let output = sandbox.command(&args).output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{}", describe(&args, &output));
+    assert_eq!(stderr.lines().count(), 1, "{}", describe(&args, &output));
+    assert!(stderr.contains(what), "{}", describe(&args, &output));
+    // Refused before the run: no run folder was made.
+    assert_eq!(
+        Sandbox::entries(&sandbox.out()),
+        Vec::<PathBuf>::new(),
+        "{}",
+        describe(&args, &output)
+    );
+}
+
+fn a_save_over_a_fifo_a_device_or_a_users_file_is_refused_before_the_run() {
+    use std::os::unix::fs::FileTypeExt;
+    let sandbox = Sandbox::new();
+    let fifo = sandbox.inputs().join("fifo");
+    refused_save(&sandbox, &fifo, "a FIFO");
+    assert!(std::fs::symlink_metadata(&fifo)
+        .expect("still there")
+        .file_type()
+        .is_fifo());
+    let notes = sandbox.inputs().join("notes.txt");
+    std::fs::write(&notes, "my notes").expect("write");
+    refused_save(&sandbox, &notes, "not a vmlab results.json");
+    assert_eq!(std::fs::read_to_string(&notes).expect("read"), "my notes");
+    if is_root() {
+        let device = sandbox.inputs().join("null");
+        nix::sys::stat::mknod(
+            &device,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .expect("mknod");
+        refused_save(&sandbox, &device, "a device");
+        assert!(std::fs::symlink_metadata(&device)
+            .expect("still there")
+            .file_type()
+            .is_char_device());
+    } else {
+        println!("device node case not run: mknod needs root");
+    }
+}
+
+fn a_run_whose_experiment_failed_keeps_the_previous_baseline() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.root.path().join("baselines");
+    let save = [
+        "--baseline-dir".to_string(),
+        dir.display().to_string(),
+        "--save-baseline".into(),
+        "good".into(),
+    ];
+    let args = quick_anatomy(&sandbox, &save);
+    let output = sandbox.command(&args).output().expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&args, &output));
+    let saved = dir.join("good/results.json");
+    let good = std::fs::read(&saved).expect("saved");
+    let bins = sandbox.root.path().join("bins");
+    std::fs::create_dir(&bins).expect("mkdir");
+    fake_experiment(&bins, "anatomy", &format!("{READY}; exit 3"));
+    let output = sandbox
+        .command(&args)
+        .env("VMLAB_EXPERIMENTS_DIR", &bins)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&args, &output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("baseline not saved") && stderr.contains("saved there before is kept"),
+        "{}",
+        describe(&args, &output)
+    );
+    assert_eq!(std::fs::read(&saved).expect("still there"), good);
+}
+
+/// Runs `args` with stdout a pipe whose reader is already gone.
+fn with_closed_stdout(sandbox: &Sandbox, args: &[String]) {
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    let output = sandbox
+        .command(args)
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", describe(args, &output));
+    // Quietly, as other tools: notes of a run may be there, but no complaint.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("harness:"),
+        "{}",
+        describe(args, &output)
+    );
+}
+
+fn a_closed_or_full_stdout_is_exit_2_without_a_panic() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.out().display().to_string();
+    let cases: Vec<Vec<String>> = vec![
+        strings(&["list"]),
+        strings(&["explain", "anatomy"]),
+        strings(&["explain", "anatomy", "--answers", "--results", &out]),
+        strings(&["compare", FIXTURE, FIXTURE]),
+        strings(&["compare", FIXTURE, FIXTURE, "--format", "json"]),
+        strings(&["man"]),
+        strings(&["completions", "bash"]),
+        quick_anatomy(&sandbox, &[]),
+    ];
+    for args in &cases {
+        with_closed_stdout(&sandbox, args);
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let output = sandbox
+            .command(args)
+            .stdout(full)
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{}", describe(args, &output));
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.contains("No space left on device") && !stderr.contains("panicked"),
+            "{}",
+            describe(args, &output)
+        );
+    }
+}
+
+fn a_killed_run_is_refused_by_compare_and_marked_partial_by_the_next_run() {
+    use nix::sys::signal::{kill, Signal};
+    let sandbox = Sandbox::new();
+    let bins = sandbox.root.path().join("bins");
+    std::fs::create_dir(&bins).expect("mkdir");
+    std::os::unix::fs::symlink(
+        real_experiments().join("vmlab-anatomy"),
+        bins.join("vmlab-anatomy"),
+    )
+    .expect("link");
+    // The second experiment waits forever, so the kill comes after the first is kept.
+    // `exec`: the sleep inherits the shell's death signal and goes with the harness.
+    fake_experiment(&bins, "lazy-alloc", &format!("{READY}; exec sleep 600"));
+    let mut args = strings(&["run", "anatomy", "lazy-alloc", "--quick", "--out"]);
+    args.push(sandbox.out().display().to_string());
+    let mut child = sandbox
+        .command(&args)
+        .env("VMLAB_EXPERIMENTS_DIR", &bins)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let results = loop {
+        let found = Sandbox::entries(&sandbox.out())
+            .into_iter()
+            .map(|d| d.join("results.json"))
+            .find(|r| r.is_file());
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "no results.json");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGKILL,
+    );
+    let _ = child.wait();
+    let compare = vec![
+        "compare".to_string(),
+        FIXTURE.to_string(),
+        results.display().to_string(),
+    ];
+    let output = sandbox.command(&compare).output().expect("compare");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        describe(&compare, &output)
+    );
+    assert!(
+        stderr.contains("was killed before its end"),
+        "{}",
+        describe(&compare, &output)
+    );
+    let next = quick_anatomy(&sandbox, &[]);
+    let output = sandbox.command(&next).output().expect("next run");
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&next, &output));
+    let partial = results.parent().expect("run folder").with_file_name(format!(
+        "{}-partial",
+        results
+            .parent()
+            .and_then(Path::file_name)
+            .expect("name")
+            .to_string_lossy()
+    ));
+    assert!(
+        partial.join("PARTIAL").is_file() && !partial.join(".vmlab-owner").exists(),
+        "{}",
+        describe(&next, &output)
+    );
+}
+
+crate::tests![
+    a_folder_vmlab_did_not_make_in_dir_survives_a_run_and_is_named,
+    a_save_over_a_fifo_a_device_or_a_users_file_is_refused_before_the_run,
+    a_run_whose_experiment_failed_keeps_the_previous_baseline,
+    a_closed_or_full_stdout_is_exit_2_without_a_panic,
+    a_killed_run_is_refused_by_compare_and_marked_partial_by_the_next_run,
+];
