@@ -264,10 +264,120 @@ fn a_killed_run_is_refused_by_compare_and_marked_partial_by_the_next_run() {
     );
 }
 
+
+
+/// `(pid, start time)` of every live process, with its parent and state.
+fn process_table() -> Vec<(i32, i32, u64, char)> {
+    let mut table = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let state = fields.first().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = fields.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        let start = fields.get(19).and_then(|p| p.parse().ok()).unwrap_or(0);
+        table.push((pid, ppid, start, state));
+    }
+    table
+}
+
+/// Adds the descendants of `root` now alive to `seen` (pid and start time).
+fn collect_descendants(root: i32, seen: &mut std::collections::BTreeSet<(i32, u64)>) {
+    let table = process_table();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for &(pid, ppid, start, _) in &table {
+            if ppid == parent {
+                seen.insert((pid, start));
+                frontier.push(pid);
+            }
+        }
+    }
+}
+
+/// Which of `seen` still live (zombies count as gone).
+fn still_alive(seen: &std::collections::BTreeSet<(i32, u64)>) -> Vec<(i32, u64)> {
+    let table = process_table();
+    seen.iter()
+        .copied()
+        .filter(|&(pid, start)| {
+            table
+                .iter()
+                .any(|&(p, _, s, state)| p == pid && s == start && state != 'Z')
+        })
+        .collect()
+}
+
+/// SIGKILLs the harness at random moments of the experiments that start
+/// several processes; every process it started must go with it. The number
+/// of kills per experiment is `VMLAB_KILLS` (default 3).
+fn a_killed_harness_leaves_no_process_of_a_multi_process_experiment() {
+    use nix::sys::signal::{kill, Signal};
+    let kills: u64 = std::env::var("VMLAB_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(3);
+    let sandbox = Sandbox::new();
+    let mut orphans_total = Vec::new();
+    let mut clock = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64);
+    for experiment in ["fork-cow", "static-dynamic", "shared-file", "many-processes"] {
+        for k in 0..kills {
+            clock = clock.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            // Within the first second: static-dynamic takes about 0.9 s here.
+            let delay = Duration::from_millis(20 + (clock >> 33) % 1000);
+            let mut args = strings(&["run", experiment, "--quick", "--out"]);
+            args.push(sandbox.out().display().to_string());
+            let mut child = sandbox
+                .command(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn");
+            let root = child.id() as i32;
+            let mut seen = std::collections::BTreeSet::new();
+            let until = std::time::Instant::now() + delay;
+            while std::time::Instant::now() < until {
+                collect_descendants(root, &mut seen);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            collect_descendants(root, &mut seen);
+            let _ = kill(nix::unistd::Pid::from_raw(root), Signal::SIGKILL);
+            let _ = child.wait();
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let mut alive = still_alive(&seen);
+            while !alive.is_empty() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+                alive = still_alive(&seen);
+            }
+            for &(pid, _) in &alive {
+                // Whatever the test started must not outlive it, pass or fail.
+                let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            if !alive.is_empty() {
+                orphans_total.push(format!(
+                    "{experiment} kill {k} after {delay:?}: {alive:?} of {} processes",
+                    seen.len()
+                ));
+            }
+        }
+    }
+    assert!(orphans_total.is_empty(), "orphans: {orphans_total:#?}");
+}
+
 crate::tests![
     a_folder_vmlab_did_not_make_in_dir_survives_a_run_and_is_named,
     a_save_over_a_fifo_a_device_or_a_users_file_is_refused_before_the_run,
     a_run_whose_experiment_failed_keeps_the_previous_baseline,
     a_closed_or_full_stdout_is_exit_2_without_a_panic,
     a_killed_run_is_refused_by_compare_and_marked_partial_by_the_next_run,
+    a_killed_harness_leaves_no_process_of_a_multi_process_experiment,
 ];
