@@ -5,6 +5,7 @@
 //! writes them, so it knows nothing of formats beyond results.json ([`json`]).
 
 pub mod baseline;
+mod bounded;
 mod complete;
 pub mod json;
 pub mod save;
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{RoomError, StoreError};
 use crate::runner::RawCapture;
+
+pub use bounded::read_capped;
 
 /// The run subfolder that holds the SVG charts (the Markdown report links them).
 pub const PLOTS_DIR: &str = "plots";

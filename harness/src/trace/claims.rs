@@ -335,20 +335,20 @@ pub fn load(path: &Path) -> Result<ClaimsFile, ClaimsError> {
         line: 0,
         message,
     };
-    // Only a regular file of a sensible size is read (not /dev/zero or a FIFO).
-    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
-    if !meta.is_file() {
-        return Err(whole(
-            "not a regular file; pass a TOML file of claims".into(),
-        ));
-    }
-    if meta.len() > MAX_CLAIMS_FILE_BYTES {
-        return Err(whole(format!(
-            "{} bytes is more than a claims file holds (at most {MAX_CLAIMS_FILE_BYTES})",
-            meta.len()
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
+    // Only a regular file of a sensible size is read (not /dev/zero, a FIFO,
+    // or a /proc file whose size says 0), and never more than that size.
+    let bytes = crate::store::read_capped(path, MAX_CLAIMS_FILE_BYTES).map_err(|e| {
+        whole(match e.kind() {
+            std::io::ErrorKind::InvalidInput if e.raw_os_error().is_none() => {
+                "not a regular file; pass a TOML file of claims".into()
+            }
+            std::io::ErrorKind::FileTooLarge => format!(
+                "more than a claims file holds (at most {MAX_CLAIMS_FILE_BYTES} bytes)"
+            ),
+            _ => format!("cannot read it: {e}"),
+        })
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| whole("not UTF-8 text".into()))?;
     let default_source = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())

@@ -373,6 +373,54 @@ fn a_killed_harness_leaves_no_process_of_a_multi_process_experiment() {
     assert!(orphans_total.is_empty(), "orphans: {orphans_total:#?}");
 }
 
+
+
+/// Reads of user-named files that once read without bound: each is one line
+/// and exit 2 within a 200 MiB data limit.
+fn a_huge_or_endless_file_is_refused_within_bounded_memory() {
+    let sandbox = Sandbox::new();
+    let inputs = sandbox.inputs();
+    let endless = inputs.join("endless");
+    std::fs::create_dir(&endless).expect("mkdir");
+    std::os::unix::fs::symlink("/proc/self/pagemap", endless.join("results.json")).expect("link");
+    // 96 MiB of `[[],[],...]`: under the 128 MiB cap, far over it as a tree of values.
+    let arrays = inputs.join("arrays.json");
+    let mut text = String::with_capacity(96 << 20);
+    text.push('[');
+    while text.len() < (96 << 20) {
+        text.push_str("[],");
+    }
+    text.push_str("[]]");
+    std::fs::write(&arrays, text).expect("write");
+    let arrays = arrays.display().to_string();
+    let cases: Vec<Vec<String>> = vec![
+        strings(&["trace", "--claims", "/proc/self/pagemap", "--", "true"]),
+        strings(&["matrix", "--results", &endless.display().to_string()]),
+        strings(&["matrix", "--kernel", "/proc/self/pagemap"]),
+        strings(&["compare", &arrays, &arrays]),
+        strings(&["compare", FIXTURE, "/proc/self/pagemap"]),
+        strings(&["matrix", "--results", &arrays]),
+    ];
+    for args in &cases {
+        let mut command = sandbox.command(args);
+        // SAFETY: setrlimit is async-signal-safe and changes only the child.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                nix::sys::resource::setrlimit(
+                    nix::sys::resource::Resource::RLIMIT_DATA,
+                    200 << 20,
+                    200 << 20,
+                )
+                .map_err(std::io::Error::from)
+            });
+        }
+        let output = command.output().expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{}", describe(args, &output));
+        assert_eq!(stderr.lines().count(), 1, "{}", describe(args, &output));
+    }
+}
+
 crate::tests![
     a_folder_vmlab_did_not_make_in_dir_survives_a_run_and_is_named,
     a_save_over_a_fifo_a_device_or_a_users_file_is_refused_before_the_run,
@@ -380,4 +428,5 @@ crate::tests![
     a_closed_or_full_stdout_is_exit_2_without_a_panic,
     a_killed_run_is_refused_by_compare_and_marked_partial_by_the_next_run,
     a_killed_harness_leaves_no_process_of_a_multi_process_experiment,
+    a_huge_or_endless_file_is_refused_within_bounded_memory,
 ];
