@@ -245,9 +245,7 @@ pub fn sweep(base: &Path) -> Sweep {
                 // record leaves it empty (or holding only its staged record):
                 // removing an empty folder loses nothing, whoever made it.
                 let staged = path.join(format!("{LOCK_FILE}.{pid}.tmp"));
-                if std::fs::read_to_string(&staged)
-                    .is_ok_and(|t| parse_record(&t) == Some(pid))
-                {
+                if std::fs::read_to_string(&staged).is_ok_and(|t| parse_record(&t) == Some(pid)) {
                     let _ = std::fs::remove_file(&staged);
                 }
                 if std::fs::remove_dir(&path).is_ok() {

@@ -281,8 +281,8 @@ pub fn from_results(folders: &[PathBuf], view: &View) -> Result<ExitCode> {
     for folder in folders {
         let file = results_file(folder).map_err(UsageError)?;
         // Bounded, version-checked and refused if unfinished, as any results.json read back.
-        let run: RunRecord = crate::store::baseline::load(&file)
-            .map_err(|e| UsageError(e.to_string()))?;
+        let run: RunRecord =
+            crate::store::baseline::load(&file).map_err(|e| UsageError(e.to_string()))?;
         let mut label = column_label(folder, &file, &run);
         let base = label.clone();
         let mut n = 1;

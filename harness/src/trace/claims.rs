@@ -342,9 +342,9 @@ pub fn load(path: &Path) -> Result<ClaimsFile, ClaimsError> {
             std::io::ErrorKind::InvalidInput if e.raw_os_error().is_none() => {
                 "not a regular file; pass a TOML file of claims".into()
             }
-            std::io::ErrorKind::FileTooLarge => format!(
-                "more than a claims file holds (at most {MAX_CLAIMS_FILE_BYTES} bytes)"
-            ),
+            std::io::ErrorKind::FileTooLarge => {
+                format!("more than a claims file holds (at most {MAX_CLAIMS_FILE_BYTES} bytes)")
+            }
             _ => format!("cannot read it: {e}"),
         })
     })?;

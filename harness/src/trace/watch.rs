@@ -47,6 +47,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         env,
         results_root,
         run_dir,
+        owner,
     } = super::command::start_run(args.out.as_deref())?;
 
     let every = match (args.every, args.on_enter) {
@@ -216,6 +217,8 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     };
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &raw)?;
+    // Ctrl-C is how a watch ends: its run is complete, not partial.
+    owner.map(crate::scratch::OwnerLock::release);
     store::point_latest(&results_root, &run_dir)?;
     super::command::finish(
         &run,

@@ -583,7 +583,10 @@ fn assert_results_whole(out: &Path, context: &str) {
     );
 }
 
-pub(crate) fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_with_limit(
+    child: &mut Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -921,10 +924,9 @@ fn disk_trouble_mid_run(trouble: &str, expected: &str) {
     } else {
         PathBuf::from(kept)
     };
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(kept.join("results.json")).expect("read"),
-    )
-    .expect("json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(kept.join("results.json")).expect("read"))
+            .expect("json");
     assert_eq!(json["experiments"][0]["name"], "anatomy");
     assert_eq!(json["experiments"].as_array().map(Vec::len), Some(1));
 }

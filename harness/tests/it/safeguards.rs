@@ -36,7 +36,12 @@ fn a_folder_vmlab_did_not_make_in_dir_survives_a_run_and_is_named() {
         .expect("age it");
     let args = quick_anatomy(&sandbox, &[]);
     let output = sandbox.command(&args).output().expect("run");
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&args, &output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&args, &output)
+    );
     assert!(
         mine.join("holiday.jpg").is_file(),
         "{}",
@@ -58,7 +63,12 @@ fn refused_save(sandbox: &Sandbox, target: &Path, what: &str) {
     );
     let output = sandbox.command(&args).output().expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{}", describe(&args, &output));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        describe(&args, &output)
+    );
     assert_eq!(stderr.lines().count(), 1, "{}", describe(&args, &output));
     assert!(stderr.contains(what), "{}", describe(&args, &output));
     // Refused before the run: no run folder was made.
@@ -113,7 +123,12 @@ fn a_run_whose_experiment_failed_keeps_the_previous_baseline() {
     ];
     let args = quick_anatomy(&sandbox, &save);
     let output = sandbox.command(&args).output().expect("run");
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&args, &output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&args, &output)
+    );
     let saved = dir.join("good/results.json");
     let good = std::fs::read(&saved).expect("saved");
     let bins = sandbox.root.path().join("bins");
@@ -124,7 +139,12 @@ fn a_run_whose_experiment_failed_keeps_the_previous_baseline() {
         .env("VMLAB_EXPERIMENTS_DIR", &bins)
         .output()
         .expect("run");
-    assert_eq!(output.status.code(), Some(1), "{}", describe(&args, &output));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        describe(&args, &output)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("baseline not saved") && stderr.contains("saved there before is kept"),
@@ -173,11 +193,7 @@ fn a_closed_or_full_stdout_is_exit_2_without_a_panic() {
             .write(true)
             .open("/dev/full")
             .expect("/dev/full");
-        let output = sandbox
-            .command(args)
-            .stdout(full)
-            .output()
-            .expect("run");
+        let output = sandbox.command(args).stdout(full).output().expect("run");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{}", describe(args, &output));
         let last = stderr.lines().last().unwrap_or_default();
@@ -248,23 +264,29 @@ fn a_killed_run_is_refused_by_compare_and_marked_partial_by_the_next_run() {
     );
     let next = quick_anatomy(&sandbox, &[]);
     let output = sandbox.command(&next).output().expect("next run");
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&next, &output));
-    let partial = results.parent().expect("run folder").with_file_name(format!(
-        "{}-partial",
-        results
-            .parent()
-            .and_then(Path::file_name)
-            .expect("name")
-            .to_string_lossy()
-    ));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&next, &output)
+    );
+    let partial = results
+        .parent()
+        .expect("run folder")
+        .with_file_name(format!(
+            "{}-partial",
+            results
+                .parent()
+                .and_then(Path::file_name)
+                .expect("name")
+                .to_string_lossy()
+        ));
     assert!(
         partial.join("PARTIAL").is_file() && !partial.join(".vmlab-owner").exists(),
         "{}",
         describe(&next, &output)
     );
 }
-
-
 
 /// `(pid, start time)` of every live process, with its parent and state.
 fn process_table() -> Vec<(i32, i32, u64, char)> {
@@ -329,9 +351,16 @@ fn a_killed_harness_leaves_no_process_of_a_multi_process_experiment() {
     let mut clock = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(7, |d| d.as_nanos() as u64);
-    for experiment in ["fork-cow", "static-dynamic", "shared-file", "many-processes"] {
+    for experiment in [
+        "fork-cow",
+        "static-dynamic",
+        "shared-file",
+        "many-processes",
+    ] {
         for k in 0..kills {
-            clock = clock.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            clock = clock
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             // Within the first second: static-dynamic takes about 0.9 s here.
             let delay = Duration::from_millis(20 + (clock >> 33) % 1000);
             let mut args = strings(&["run", experiment, "--quick", "--out"]);
@@ -372,8 +401,6 @@ fn a_killed_harness_leaves_no_process_of_a_multi_process_experiment() {
     }
     assert!(orphans_total.is_empty(), "orphans: {orphans_total:#?}");
 }
-
-
 
 /// Reads of user-named files that once read without bound: each is one line
 /// and exit 2 within a 200 MiB data limit.
@@ -421,6 +448,67 @@ fn a_huge_or_endless_file_is_refused_within_bounded_memory() {
     }
 }
 
+/// `trace` stopped by Ctrl-C keeps the checkpoints it took, in a folder marked
+/// partial; one killed leaves a folder the next run tidies.
+fn an_interrupted_trace_keeps_its_checkpoints_and_a_killed_one_is_tidied() {
+    use nix::sys::signal::{kill, Signal};
+    let sandbox = Sandbox::new();
+    let out = sandbox.out().display().to_string();
+    let args = strings(&[
+        "trace", "--every", "200ms", "--out", &out, "--", "sleep", "60",
+    ]);
+    for signal in [Signal::SIGINT, Signal::SIGKILL] {
+        let mut child = sandbox
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = kill(nix::unistd::Pid::from_raw(child.id() as i32), signal);
+        let status = child.wait().expect("wait");
+        if signal == Signal::SIGINT {
+            assert_eq!(status.code(), Some(130), "{signal}");
+            let partial = Sandbox::entries(&sandbox.out())
+                .into_iter()
+                .find(|d| d.to_string_lossy().ends_with("-partial"))
+                .expect("a -partial folder");
+            let json: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(partial.join("results.json")).expect("results"),
+            )
+            .expect("json");
+            let taken = json["experiments"][0]["variants"][0]["checkpoints"]
+                .as_array()
+                .map_or(0, Vec::len);
+            assert!(taken >= 2, "{taken} checkpoints kept in {partial:?}");
+            assert!(partial.join("PARTIAL").is_file());
+            assert!(!partial.join(".vmlab-owner").exists());
+        }
+    }
+    let next = strings(&["trace", "--out", &out, "--", "true"]);
+    let output = sandbox.command(&next).output().expect("next");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&next, &output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tidied run folders"),
+        "{}",
+        describe(&next, &output)
+    );
+    for dir in Sandbox::entries(&sandbox.out()) {
+        assert!(
+            !dir.join(".vmlab-owner").exists()
+                && (dir.ends_with("latest") || dir.join("results.json").is_file()),
+            "{dir:?} left: {}",
+            describe(&next, &output)
+        );
+    }
+}
+
 crate::tests![
     a_folder_vmlab_did_not_make_in_dir_survives_a_run_and_is_named,
     a_save_over_a_fifo_a_device_or_a_users_file_is_refused_before_the_run,
@@ -429,4 +517,5 @@ crate::tests![
     a_killed_run_is_refused_by_compare_and_marked_partial_by_the_next_run,
     a_killed_harness_leaves_no_process_of_a_multi_process_experiment,
     a_huge_or_endless_file_is_refused_within_bounded_memory,
+    an_interrupted_trace_keeps_its_checkpoints_and_a_killed_one_is_tidied,
 ];
