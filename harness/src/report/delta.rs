@@ -86,7 +86,9 @@ fn same_mapping(a: &MappingRecord, b: &MappingRecord) -> bool {
 fn delta(before: Option<&MappingRecord>, after: Option<&MappingRecord>) -> Option<MappingDelta> {
     let figures = |m: Option<&MappingRecord>| m.map(|m| m.figures.clone()).unwrap_or_default();
     let (b, a) = (figures(before), figures(after));
-    let d = |x: u64, y: u64| y as i64 - x as i64;
+    let d = |x: u64, y: u64| {
+        (i128::from(y) - i128::from(x)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
+    };
     let m = after.or(before)?;
     let change = match (before, after) {
         (None, Some(_)) => Change::New,

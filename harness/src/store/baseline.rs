@@ -235,6 +235,8 @@ pub fn parse(text: &str, path: &Path) -> Result<RunRecord, BaselineError> {
             expected: FORMAT_VERSION,
         });
     }
+    serde_json::from_str::<super::plausible::Plausible>(text)
+        .map_err(|e| malformed(e.to_string()))?;
     json::parse(text).map_err(|e| malformed(e.to_string()))
 }
 

@@ -8,6 +8,7 @@ pub mod baseline;
 mod bounded;
 mod complete;
 pub mod json;
+pub mod plausible;
 pub mod save;
 
 use std::path::{Path, PathBuf};

@@ -455,30 +455,55 @@ fn a_missing_experiment_binary_is_one_line_and_leaves_no_run_folder() {
     assert_eq!(Sandbox::entries(&sandbox.tmp()), Vec::<PathBuf>::new());
 }
 
-/// A results.json whose figures are beyond i64 (only a corrupt or doctored file
-/// has them) is compared both ways without an overflow (tests run with
-/// overflow checks on): the increase is a regression (exit 1), the decrease a
-/// change that is reported but does not fail (exit 0), as the comparison policy says.
+/// A results.json whose figures are beyond anything measured (only a corrupt
+/// or doctored file has them) is refused as implausible, one line and exit 2;
+/// one whose every figure is at the largest plausible size is compared both
+/// ways without an overflow (tests run with overflow checks on): the increase
+/// is a regression (exit 1), the decrease a change that is reported but does
+/// not fail (exit 0), as the comparison policy says.
 fn a_results_file_with_a_huge_figure_is_compared_without_overflow() {
     let sandbox = Sandbox::new();
     let original = std::fs::read_to_string(FIXTURE).expect("fixture");
-    let mut doctored = original.clone();
-    for key in ["\"anonymous_bytes\": ", "\"rss_bytes\": ", "\"minor\": "] {
-        let at = doctored.find(key).expect("a figure") + key.len();
-        let end = at
-            + doctored[at..]
-                .find(|c: char| !c.is_ascii_digit())
-                .expect("end");
-        doctored.replace_range(at..end, "18446744073709551615");
-        let at = doctored.rfind(key).expect("a figure") + key.len();
-        let end = at
-            + doctored[at..]
-                .find(|c: char| !c.is_ascii_digit())
-                .expect("end");
-        doctored.replace_range(at..end, "9223372036854775808");
-    }
+    let doctor = |figure: &str, every: bool| {
+        let mut doctored = original.clone();
+        for key in ["\"anonymous_bytes\": ", "\"rss_bytes\": ", "\"minor\": "] {
+            let mut from = 0;
+            while let Some(found) = doctored[from..].find(key) {
+                let at = from + found + key.len();
+                let end = at
+                    + doctored[at..]
+                        .find(|c: char| !c.is_ascii_digit())
+                        .expect("end");
+                doctored.replace_range(at..end, figure);
+                from = at;
+                if !every {
+                    break;
+                }
+            }
+        }
+        doctored
+    };
+    let beyond = sandbox.inputs().join("beyond.json");
+    std::fs::write(&beyond, doctor("18446744073709551615", false)).expect("write");
+    let args: Vec<String> = ["compare", FIXTURE, &beyond.display().to_string()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let output = sandbox.command(&args).output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}",
+        describe(&args, &output)
+    );
+    assert!(
+        stderr.lines().count() == 1 && stderr.contains("beyond anything a machine measures"),
+        "{}",
+        describe(&args, &output)
+    );
     let huge = sandbox.inputs().join("huge.json");
-    std::fs::write(&huge, doctored).expect("write");
+    std::fs::write(&huge, doctor("1152921504606846976", true)).expect("write");
     for (old, new, code) in [
         (FIXTURE.to_string(), huge.display().to_string(), 1),
         (huge.display().to_string(), FIXTURE.to_string(), 0),
