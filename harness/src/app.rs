@@ -37,6 +37,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     "unknown experiment '{name}'; `harness list` shows the names"
                 ))
             })?;
+            if let Some(dir) = results.as_deref().filter(|d| !d.is_dir()) {
+                return Err(UsageError(format!(
+                    "--results {}: not a folder; pass the results folder (the one holding latest)",
+                    dir.display()
+                ))
+                .into());
+            }
             if answers {
                 let root = results.unwrap_or_else(store::default_results_root);
                 let latest = crate::answers::latest_run(&root);

@@ -38,6 +38,12 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     if args.pid <= 0 || !tree::alive(args.pid) {
         bail!("no running process with pid {}", args.pid);
     }
+    if args.once && args.format != crate::report::Format::Table {
+        return Err(crate::error::UsageError(
+            "--once prints a table like `pmap -X`; drop --format, or leave out --once for a run in that format".into(),
+        )
+        .into());
+    }
     if args.once {
         crate::verbosity::stdout(once(args.pid)?);
         return Ok(ExitCode::SUCCESS);
