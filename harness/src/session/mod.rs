@@ -40,6 +40,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     // The baseline is read and checked first, so a bad one costs no run and
     // overwrites nothing.
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    folder::check_open_files()?;
     let started = chrono::Utc::now();
     let temp_dir = temp_base(&options.temp_dir)?;
     let env = Environment::detect(&temp_dir);
@@ -76,11 +77,14 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     let results_root = options.results_root.clone();
     let experiments_count = selected.len() as u64;
     let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
-    check_output_dir(&results_root, output_bytes, "--out")?;
     // A save replaces nothing but a results.json vmlab wrote.
     if let Some(path) = mode.save_to() {
         store::save::check_target(path)?;
     }
+    // A refusal from here until the run folder exists takes back the --out
+    // folder the check made.
+    let made_out = folder::MadeDir::new(&results_root);
+    check_output_dir(&results_root, output_bytes, "--out")?;
     // A named baseline's own folder is made only when it is saved.
     if let Some((dir, option)) = options.save_folder() {
         check_output_dir(
@@ -116,6 +120,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
         &store::run_dir_name(&started, &env.hostname, options.quick),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
+    made_out.keep();
     let mut guard = RunDirGuard {
         lock: OwnerLock::acquire(&run_dir).ok(),
         dir: run_dir.clone(),

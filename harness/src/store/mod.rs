@@ -158,7 +158,10 @@ pub fn write_run(dir: &Path, files: &[RunFile]) -> Result<(), StoreError> {
         if let Some(folder) = path.parent().filter(|p| *p != dir) {
             std::fs::create_dir_all(folder).map_err(err(folder))?;
         }
-        staged.push((stage(&path, file.contents.as_bytes())?, path));
+        // Closed once written (the path stays, removed if never renamed): a
+        // report of many charts must not need a descriptor per file.
+        let tmp = stage(&path, file.contents.as_bytes())?.into_temp_path();
+        staged.push((tmp, path));
     }
     for (tmp, path) in staged {
         tmp.persist(&path).map_err(|e| err(&path)(e.error))?;
