@@ -481,7 +481,7 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
             }
             Target::Value(n)
         }
-        (None, Some(of), Some(p)) if p >= 0.0 => {
+        (None, Some(of), Some(p)) if p >= 0.0 && p.is_finite() => {
             if of.is_count() != c.figure.is_count()
                 || of.whole_process_only() && selection != Selection::Process
             {
@@ -522,6 +522,7 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
             })
         }
     };
+    check_sense(&c.id, &when, c.figure, c.op, &target, target_pages.is_some(), tolerance)?;
     Ok(Criterion {
         id: c.id,
         statement: c.statement,
@@ -535,6 +536,60 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
         target_pages,
         expected: c.expected.map(|e| (e.verdict, e.reason)),
     })
+}
+
+/// Refuses a criterion that could never fail or never hold, whatever is
+/// measured: a tolerance as large as the value it is around (or a percentage
+/// of 100 or more), `< 0` or `>= 0` of a figure that cannot be negative (one
+/// taken at a checkpoint, or a fault count).
+fn check_sense(
+    id: &str,
+    when: &When,
+    figure: Figure,
+    op: Op,
+    target: &Target,
+    target_in_pages: bool,
+    tolerance: Option<Tolerance>,
+) -> Result<(), String> {
+    let value = match target {
+        Target::Value(v) => Some(*v),
+        Target::PercentOf(_, p) => Some(*p),
+    };
+    match (tolerance, target) {
+        (Some(Tolerance::Percent(p)), _) if !(0.0..100.0).contains(&p) => {
+            return Err(format!(
+                "claim '{id}': tolerance {p}% must be at least 0% and under 100%"
+            ));
+        }
+        (Some(Tolerance::Units(t)), Target::Value(v)) if !target_in_pages && *v > 0.0 && t >= *v => {
+            return Err(format!(
+                "claim '{id}': tolerance {t} is as large as the value {v} itself, so the claim would hold for almost anything; use a smaller tolerance"
+            ));
+        }
+        (Some(Tolerance::Pages(t)), Target::Value(v)) if target_in_pages && *v > 0.0 && t >= *v => {
+            return Err(format!(
+                "claim '{id}': tolerance {t} pages is as large as the value {v} pages itself; use a smaller tolerance"
+            ));
+        }
+        _ => {}
+    }
+    let never_negative = matches!(when, When::At(_)) || figure.is_count();
+    if never_negative && value == Some(0.0) {
+        match op {
+            Op::LessThan => {
+                return Err(format!(
+                    "claim '{id}': {figure} < 0 can never hold ({figure} is never negative here)"
+                ))
+            }
+            Op::AtLeast => {
+                return Err(format!(
+                    "claim '{id}': {figure} >= 0 always holds ({figure} is never negative here), so it tests nothing"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for ProcessSelector {
@@ -817,6 +872,24 @@ fn judge_one(c: &Criterion, source: &str, e: &ExperimentRecord, page_size: u64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_that_cannot_fail_or_cannot_hold_are_refused() {
+        let base = "[[claim]]\nid = \"c\"\nat = \"a\"\nfigure = \"rss\"\n";
+        for (rest, why) in [
+            ("op = \"<\"\nvalue = 0\n", "can never hold"),
+            ("op = \">=\"\nvalue = 0\n", "always holds"),
+            ("op = \"==\"\nvalue = 4096\ntolerance = 8192\n", "as large as the value"),
+            ("op = \"==\"\nvalue = 4096\ntolerance = \"150%\"\n", "under 100%"),
+            ("op = \"==\"\nvalue = 4096\ntolerance = \"-5%\"\n", "under 100%"),
+        ] {
+            let text = format!("{base}{rest}");
+            let e = parse(&text, "c.toml", "c.toml").expect_err(&text).to_string();
+            assert!(e.contains(why), "{text}: {e}");
+        }
+        let fine = format!("{base}op = \"<=\"\nvalue = 0\ntolerance = \"1 page\"\n");
+        parse(&fine, "c.toml", "c.toml").expect("a tolerance around 0 is fine");
+    }
 
     const GOOD: &str = r#"
 source = "exercise.md"
