@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +56,7 @@ static void serve_once(unsigned int seed)
 int main(int argc, char **argv)
 {
 	pid_t pids[MAX_INSTANCES];
+	pid_t self;
 	int count = 1, i, status;
 
 	if (argc == 3 && strcmp(argv[1], "--prefork") == 0)
@@ -63,11 +65,16 @@ int main(int argc, char **argv)
 		return 2;
 	serve_once((unsigned int)getpid());
 	pids[0] = getpid();
+	self = pids[0];
 	for (i = 1; i < count; i++) {
 		pids[i] = fork();
 		if (pids[i] < 0)
 			return 1;
 		if (pids[i] == 0) {
+			/* A stopped child would outlive a killed parent forever. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != self)
+				_exit(1);
 			serve_once((unsigned int)getpid());
 			raise(SIGSTOP);
 			_exit(0);

@@ -916,6 +916,10 @@ pub mod shared_file {
         pub const AFTER_TWO_EXIT: &str = "after-two-exit";
     }
 
+    /// The most sharers a run may have: every checkpoint line names each one
+    /// with its pid and must fit the experiment's fixed line buffer.
+    pub const MAX_SHARERS: usize = 50;
+
     /// Roles of the processes it names at checkpoints.
     pub mod role {
         #![allow(missing_docs)] // each name is its own documentation

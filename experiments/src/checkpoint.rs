@@ -195,3 +195,22 @@ fn wait_for_go() -> io::Result<()> {
         ))
     }
 }
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+    use crate::catalog::shared_file::{self, checkpoint, role, MAX_SHARERS};
+
+    #[test]
+    fn the_longest_shared_file_checkpoint_fits_the_line_buffer() {
+        // The largest pid Linux hands out (pid_max at most 2^22).
+        let roles: Vec<String> = (1..=MAX_SHARERS).map(role::sharer).collect();
+        let mut procs = vec![(shared_file::role::MAIN, 4_194_304)];
+        procs.extend(roles.iter().map(|r| (r.as_str(), 4_194_304)));
+        let mut line = StackLine {
+            bytes: [0; LINE_CAPACITY],
+            len: 0,
+        };
+        protocol::encode_checkpoint(&mut line, checkpoint::AFTER_ONE_EXITS, &procs).expect("fits");
+    }
+}

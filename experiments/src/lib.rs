@@ -27,3 +27,18 @@ pub mod waiting_child;
 
 pub use catalog::{ExperimentInfo, CATALOG};
 pub use checkpoint::Session;
+
+/// In a child just forked or about to exec: asks the kernel to SIGKILL this
+/// process when its parent dies, and exits at once if `parent` has already
+/// died (the request would come too late). Every process an experiment starts
+/// calls it, so that none outlives a killed harness. Async-signal-safe.
+pub fn die_with_parent(parent: libc::pid_t) {
+    // SAFETY: prctl, getppid and _exit are async-signal-safe and touch only
+    // this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() != parent {
+            libc::_exit(1);
+        }
+    }
+}

@@ -192,7 +192,17 @@ fn command(path: &Path, args: &[&str]) -> Command {
         .stdin(Stdio::null())
         .stderr(Stdio::inherit());
     // No process_group(): the program stays in the experiment's process group,
-    // which the harness kills, so it dies with the experiment.
+    // which the harness kills, so it dies with the experiment; and should the
+    // experiment be killed first (the harness SIGKILLed), its death signal
+    // kills the program, which would otherwise stay stopped forever.
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure calls only async-signal-safe functions.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+            crate::die_with_parent(parent);
+            Ok(())
+        });
+    }
     command
 }
 

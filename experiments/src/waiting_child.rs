@@ -23,12 +23,14 @@ impl WaitingChild {
         if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        // SAFETY: the child only calls async-signal-safe functions (read, _exit).
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the child only calls async-signal-safe functions (prctl, read, _exit).
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
+            crate::die_with_parent(parent);
             let mut byte = 0u8;
             // SAFETY: the child reads one byte into a local, then exits without
             // running any of the parent's destructors.

@@ -24,7 +24,7 @@ use crate::store::{self, baseline};
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List => {
-            print!("{}", list());
+            crate::verbosity::stdout(list());
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain {
@@ -37,12 +37,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     "unknown experiment '{name}'; `harness list` shows the names"
                 ))
             })?;
+            if let Some(dir) = results.as_deref().filter(|d| !d.is_dir()) {
+                return Err(UsageError(format!(
+                    "--results {}: not a folder; pass the results folder (the one holding latest)",
+                    dir.display()
+                ))
+                .into());
+            }
             if answers {
                 let root = results.unwrap_or_else(store::default_results_root);
                 let latest = crate::answers::latest_run(&root);
-                print!("{}", crate::answers::render(exp, latest.as_ref()));
+                crate::verbosity::stdout(crate::answers::render(exp, latest.as_ref()));
             } else {
-                print!("{}", crate::explain::render_text(exp));
+                crate::verbosity::stdout(crate::explain::render_text(exp));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -124,7 +131,7 @@ pub const BISECT_USAGE_ERROR: u8 = 128;
 fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
     use crate::matrix::{self, kernels::KernelSpec};
     if args.list_kernels {
-        print!("{}", matrix::kernels::list_text());
+        crate::verbosity::stdout(matrix::kernels::list_text());
         return Ok(ExitCode::SUCCESS);
     }
     let view = matrix::View {

@@ -226,7 +226,7 @@ pub struct TraceArgs {
     #[arg(long = "label", value_name = "NAME", value_delimiter = ',')]
     pub labels: Vec<String>,
     /// Also snapshot every DURATION while the program runs (500ms, 2s, 1m).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true)]
     pub every: Option<Duration>,
     /// Stop at every checkpoint and wait for Enter (q quits cleanly). Needs a terminal.
     #[arg(long)]
@@ -245,7 +245,7 @@ pub struct TraceArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Longest time without a checkpoint before the program is stopped, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 600, value_parser = parse_timeout, allow_hyphen_values = true)]
     pub timeout: u64,
     /// Start the program with address-space randomisation off.
     #[arg(long)]
@@ -274,13 +274,13 @@ pub struct WatchArgs {
     #[arg(value_name = "PID")]
     pub pid: i32,
     /// Snapshot every DURATION (500ms, 2s, 1m); the default is 1s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with_all = ["on_enter", "once"])]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, allow_hyphen_values = true, conflicts_with_all = ["on_enter", "once"])]
     pub every: Option<Duration>,
     /// Snapshot each time Enter is pressed; q or end of input stops.
     #[arg(long, conflicts_with = "once")]
     pub on_enter: bool,
     /// Stop after N snapshots.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "once")]
+    #[arg(long, value_name = "N", value_parser = parse_snapshots, allow_hyphen_values = true, conflicts_with = "once")]
     pub count: Option<u64>,
     /// Print one snapshot per process like `pmap -X` (Size, Rss, Pss, USS, Swap
     /// per mapping, in KiB) and write nothing.
@@ -360,7 +360,7 @@ pub struct RunOptions {
     /// a claim the runs judge differently is reported inconclusive, as unstable.
     /// Default: 1, or 3 with --save-baseline and --save-baseline-file, so that
     /// a baseline carries the spread of identical runs.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, value_name = "N", value_parser = parse_repeat, allow_hyphen_values = true)]
     pub repeat: Option<u32>,
     /// Exit as `git bisect run` expects: 0 good, 1 bad (an experiment failed,
     /// or a regression against --baseline), 125 cannot test (an experiment was
@@ -407,6 +407,20 @@ pub const MAX_COUNT: u64 = 10_000;
 /// oversized one is rejected with the range, not as an unknown option.
 pub fn parse_count(text: &str) -> Result<u64, String> {
     parse_in_range(text, 1, MAX_COUNT, "processes")
+}
+
+/// The most snapshots `watch --count` may ask for (one a second for a year).
+pub const MAX_SNAPSHOTS: u64 = 366 * 24 * 3600;
+
+/// Parses `watch --count`: 1 to [`MAX_SNAPSHOTS`], a negative one rejected
+/// with the range.
+pub fn parse_snapshots(text: &str) -> Result<u64, String> {
+    parse_in_range(text, 1, MAX_SNAPSHOTS, "snapshots")
+}
+
+/// Parses `--repeat`: 1 to 100 runs of each variant.
+pub fn parse_repeat(text: &str) -> Result<u32, String> {
+    parse_in_range(text, 1, 100, "runs").map(|n| n as u32)
 }
 
 /// Parses `--timeout`: whole seconds from 1 to [`MAX_TIMEOUT_SECONDS`].

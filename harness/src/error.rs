@@ -224,6 +224,24 @@ pub enum BaselineError {
         /// [`crate::store::baseline::MAX_RESULTS_BYTES`].
         limit: u64,
     },
+    /// A baseline would be saved over something that is not a results.json
+    /// vmlab wrote (a FIFO, a device, someone's file): refused before the run.
+    #[error("{path} is {what}; a baseline is saved only as a new file or over a results.json vmlab wrote: pass another path, or remove it first")]
+    SaveTarget {
+        /// The path given.
+        path: PathBuf,
+        /// What is there.
+        what: String,
+    },
+    /// The file is in a run folder whose writer is still writing it or was
+    /// killed before its end (its owner record says so): not a complete run.
+    #[error("{path}: {why}; compare a complete run, or a -partial folder knowingly")]
+    Unfinished {
+        /// The file.
+        path: PathBuf,
+        /// Whose run it is and what became of it.
+        why: String,
+    },
 }
 
 /// The one line a command-line mistake found by clap is reported as: what is

@@ -15,9 +15,7 @@ const BIN_NAME: &str = "harness";
 
 /// `harness completions SHELL`: the script on stdout.
 pub fn print_completions(shell: clap_complete::Shell) -> Result<ExitCode> {
-    std::io::stdout()
-        .write_all(&completions(shell))
-        .context("cannot write the completion script to stdout")?;
+    crate::verbosity::stdout_bytes(&completions(shell));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -25,9 +23,7 @@ pub fn print_completions(shell: clap_complete::Shell) -> Result<ExitCode> {
 /// with a line saying how many.
 pub fn man(out_dir: Option<&Path>) -> Result<ExitCode> {
     match out_dir {
-        None => std::io::stdout()
-            .write_all(&man_page()?)
-            .context("cannot write the manual page to stdout")?,
+        None => crate::verbosity::stdout_bytes(&man_page()?),
         Some(dir) => {
             let written = write_man_pages(dir)?;
             crate::verbosity::note(format_args!(

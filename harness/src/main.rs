@@ -34,7 +34,16 @@ fn main() -> ExitCode {
             return ExitCode::from(app::usage_exit_code(&args));
         }
     }
-    match app::run(cli) {
+    let result = app::run(cli);
+    // A closed pipe is the reader's choice (`| head`): exit 2 without a word,
+    // as other tools; a full disk says so. Either way, once cleanup has run.
+    if let Some(e) = harness::verbosity::stdout_failure() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("harness: cannot write the report to stdout: {e}");
+        }
+        return ExitCode::from(2);
+    }
+    match result {
         Ok(code) => code,
         Err(e) if e.is::<Interrupted>() => {
             eprintln!("harness: {e}");

@@ -11,6 +11,10 @@
 //! The lock file is created and locked under a temporary name and then renamed
 //! into place, so a folder's lock file is never seen unlocked while its owner
 //! lives.
+//!
+//! Only a folder holding such an owner record (a lock file whose text is the
+//! record this module writes) is ever removed: a name that merely looks like
+//! one of ours proves nothing, so such a folder is left alone and named.
 
 use std::fs::File;
 use std::io;
@@ -26,9 +30,18 @@ pub const LOCK_FILE: &str = ".vmlab-owner";
 /// Temporary folders are named `<prefix><pid>-<random>`; every prefix starts so.
 pub const TEMP_PREFIX: &str = "vmlab-";
 
-/// How old a temporary folder without a lock file (its owner died between
-/// creating it and locking it) must be before it counts as abandoned.
+/// How old a temporary folder without an owner record must be before it is
+/// named as looking stale (it is never removed: it may not be ours).
 const UNLOCKED_GRACE: Duration = Duration::from_secs(60);
+
+/// The text of an owner record before the owner's PID: what tells a lock
+/// file vmlab wrote from any file that happens to have its name.
+const RECORD_TAG: &str = "vmlab owner record, pid ";
+
+/// The PID an owner record names; `None` if the text is not an owner record.
+fn parse_record(text: &str) -> Option<u32> {
+    text.strip_prefix(RECORD_TAG)?.trim_end().parse().ok()
+}
 
 /// An exclusive lock that marks a folder as in use by this process.
 #[derive(Debug)]
@@ -42,7 +55,7 @@ impl OwnerLock {
     pub fn acquire(dir: &Path) -> io::Result<OwnerLock> {
         let pid = std::process::id();
         let staging = dir.join(format!("{LOCK_FILE}.{pid}.tmp"));
-        std::fs::write(&staging, format!("{pid}\n"))?;
+        std::fs::write(&staging, format!("{RECORD_TAG}{pid}\n"))?;
         // Held open read-only: a file open for writing would keep its file
         // system from being remounted read-only while the run goes on.
         let file = File::open(&staging)?;
@@ -109,22 +122,56 @@ pub struct Leftover {
     pub owner_pid: Option<u32>,
 }
 
-/// Whether `dir` holds an owner lock that nobody holds: its owner is gone.
-/// `None` when it has no lock file.
+/// Whether `dir` holds an owner record that nobody holds locked: its owner is
+/// gone. `None` when it has no owner record (no lock file, or a file of that
+/// name that is not a regular file or not a record vmlab wrote).
 fn owner_gone(dir: &Path) -> Option<(bool, Option<u32>)> {
+    use std::io::Read;
     let path = dir.join(LOCK_FILE);
-    let file = File::open(&path).ok()?;
-    let pid = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| t.trim().parse().ok());
+    if !path.symlink_metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut file = File::open(&path).ok()?;
+    let mut text = String::new();
+    (&mut file).take(128).read_to_string(&mut text).ok()?;
+    let pid = parse_record(&text)?;
     match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         // Held until the folder is gone, so a second sweeper waits its turn.
         Ok(lock) => {
             std::mem::forget(lock);
-            Some((true, pid))
+            Some((true, Some(pid)))
         }
-        Err(_) => Some((false, pid)),
+        Err(_) => Some((false, Some(pid))),
     }
+}
+
+/// What the run folder `dir` is, as its owner record tells: `None` when it has
+/// no record (a finished run, or not one of ours), else whether its writer
+/// still lives.
+pub fn run_owner(dir: &Path) -> Option<OwnerState> {
+    let path = dir.join(LOCK_FILE);
+    if !path.symlink_metadata().ok()?.is_file() {
+        return None;
+    }
+    let file = File::open(&path).ok()?;
+    let mut text = String::new();
+    use std::io::Read;
+    (&file).take(128).read_to_string(&mut text).ok()?;
+    let pid = parse_record(&text)?;
+    // A shared lock only tests: it is released at once and never blocks.
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_lock) => Some(OwnerState::Gone(pid)),
+        Err(_) => Some(OwnerState::Writing(pid)),
+    }
+}
+
+/// Whether a run folder's writer lives, by its owner record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerState {
+    /// The run with this PID is still writing it.
+    Writing(u32),
+    /// The run with this PID died before finishing it (killed).
+    Gone(u32),
 }
 
 /// Whether a process with this PID exists (in this PID namespace).
@@ -144,16 +191,28 @@ fn pid_in_name(name: &str) -> Option<u32> {
     head.rsplit('-').next()?.parse().ok()
 }
 
-/// Removes the temporary folders in `base` whose owners are gone, and says
-/// which. Only this user's folders named [`TEMP_PREFIX`]`*` are looked at; a
-/// folder whose lock is held, or that has no lock yet and whose named owner
-/// lives or which is younger than a minute, is left alone.
-pub fn sweep(base: &Path) -> Vec<Leftover> {
+/// What [`sweep`] did in a folder of temporary folders.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Folders with an owner record whose owner is gone: removed.
+    pub removed: Vec<Leftover>,
+    /// Folders named like ours, over a minute old, whose named PID is gone,
+    /// but without an owner record: left alone (they may not be ours), named
+    /// so that their owner can look.
+    pub left_alone: Vec<PathBuf>,
+}
+
+/// Removes the temporary folders in `base` whose owner record says their
+/// owner is gone, and says which. Only this user's folders named
+/// [`TEMP_PREFIX`]`*` are looked at; a folder whose lock is held is in use, and
+/// a folder without an owner record is never removed, whatever its name: if
+/// it looks stale it is listed in [`Sweep::left_alone`].
+pub fn sweep(base: &Path) -> Sweep {
     let Ok(entries) = std::fs::read_dir(base) else {
-        return Vec::new();
+        return Sweep::default();
     };
     let uid = nix::unistd::geteuid().as_raw();
-    let mut removed = Vec::new();
+    let mut sweep = Sweep::default();
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
@@ -168,44 +227,75 @@ pub fn sweep(base: &Path) -> Vec<Leftover> {
             continue;
         }
         let path = entry.path();
-        let owner = match owner_gone(&path) {
-            Some((true, pid)) => pid,
-            Some((false, _)) => continue,
+        match owner_gone(&path) {
+            Some((true, pid)) => {
+                if std::fs::remove_dir_all(&path).is_ok() {
+                    sweep.removed.push(Leftover {
+                        path,
+                        owner_pid: pid,
+                    });
+                }
+            }
+            Some((false, _)) => {}
             None => {
-                let pid = pid_in_name(name);
+                let Some(pid) = pid_in_name(name).filter(|pid| !pid_alive(*pid)) else {
+                    continue;
+                };
+                // An owner killed between creating its folder and placing its
+                // record leaves it empty (or holding only its staged record):
+                // removing an empty folder loses nothing, whoever made it.
+                let staged = path.join(format!("{LOCK_FILE}.{pid}.tmp"));
+                if std::fs::read_to_string(&staged).is_ok_and(|t| parse_record(&t) == Some(pid)) {
+                    let _ = std::fs::remove_file(&staged);
+                }
+                if std::fs::remove_dir(&path).is_ok() {
+                    sweep.removed.push(Leftover {
+                        path,
+                        owner_pid: Some(pid),
+                    });
+                    continue;
+                }
                 let old = meta
                     .modified()
                     .ok()
                     .and_then(|m| SystemTime::now().duration_since(m).ok())
                     .is_some_and(|age| age > UNLOCKED_GRACE);
-                if pid.is_none_or(pid_alive) || !old {
-                    continue;
+                if old {
+                    sweep.left_alone.push(path);
                 }
-                pid
             }
-        };
-        if std::fs::remove_dir_all(&path).is_ok() {
-            removed.push(Leftover {
-                path,
-                owner_pid: owner,
-            });
         }
     }
-    removed.sort_by(|a, b| a.path.cmp(&b.path));
-    removed
+    sweep.removed.sort_by(|a, b| a.path.cmp(&b.path));
+    sweep.left_alone.sort();
+    sweep
+}
+
+/// One line naming folders that look stale but were left alone, if any.
+pub fn describe_left_alone(paths: &[PathBuf]) -> Option<String> {
+    if paths.is_empty() {
+        return None;
+    }
+    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    Some(format!(
+        "left alone {} folder(s) named like vmlab's temporary folders but without its owner record (remove them if they are yours): {}",
+        paths.len(),
+        paths.join(", ")
+    ))
 }
 
 /// Tidies the run folders under `root` whose writer died mid-run (its owner
-/// lock is free): removes the temporary files and staging folders of unfinished
-/// writes, then the folder itself if no complete `results.json` was written,
-/// else just the lock. Returns the folders tidied.
+/// record's lock is free): removes the temporary files and staging folders of
+/// unfinished writes, then the folder itself if no complete `results.json` was
+/// written, else marks it partial ([`mark_partial`]) so that nobody takes it
+/// for a complete run. Returns the folders tidied (as they are now named).
 pub fn sweep_run_dirs(root: &Path) -> Vec<Leftover> {
     let Ok(entries) = std::fs::read_dir(root) else {
         return Vec::new();
     };
     let mut tidied = Vec::new();
     for entry in entries.flatten() {
-        let path = entry.path();
+        let mut path = entry.path();
         if !path.symlink_metadata().is_ok_and(|m| m.is_dir()) {
             continue;
         }
@@ -215,6 +305,9 @@ pub fn sweep_run_dirs(root: &Path) -> Vec<Leftover> {
         remove_unfinished(&path);
         if path.join("results.json").is_file() {
             let _ = std::fs::remove_file(path.join(LOCK_FILE));
+            if let Ok(partial) = mark_partial(&path, KILLED) {
+                path = partial;
+            }
         } else {
             let _ = std::fs::remove_dir_all(&path);
         }
@@ -222,6 +315,54 @@ pub fn sweep_run_dirs(root: &Path) -> Vec<Leftover> {
     }
     tidied.sort_by(|a, b| a.path.cmp(&b.path));
     tidied
+}
+
+/// The marker file of a partial run folder, saying why it is partial.
+pub const PARTIAL_FILE: &str = "PARTIAL";
+
+/// What a run folder's [`PARTIAL_FILE`] says when its writer was killed.
+const KILLED: &str = "This run was killed before its end: its results cover the \
+experiments that finished before it died, and it has no report files.\n";
+
+/// How many suffixed `-partial` names are tried.
+const MAX_PARTIAL_SUFFIX: u32 = 1000;
+
+/// Renames the run folder `run_dir` (no longer holding an owner record) to
+/// `<name>-partial`, or `<name>-partial-2`, ... if that is taken (two runs
+/// stopped in the same second), never replacing anything, and writes
+/// [`PARTIAL_FILE`] with `why` in it. Returns the new path.
+pub fn mark_partial(run_dir: &Path, why: &str) -> io::Result<PathBuf> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    let name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut last = io::Error::from(io::ErrorKind::AlreadyExists);
+    for n in 1..=MAX_PARTIAL_SUFFIX {
+        let candidate = if n == 1 {
+            run_dir.with_file_name(format!("{name}-partial"))
+        } else {
+            run_dir.with_file_name(format!("{name}-partial-{n}"))
+        };
+        match renameat2(
+            AT_FDCWD,
+            run_dir,
+            AT_FDCWD,
+            &candidate,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => {
+                crate::store::write_atomic(&candidate.join(PARTIAL_FILE), why.as_bytes())
+                    .map_err(|e| io::Error::new(e.source.kind(), e.to_string()))?;
+                return Ok(candidate);
+            }
+            Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {
+                last = io::ErrorKind::AlreadyExists.into();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(last)
 }
 
 /// Removes what an interrupted write leaves in a run folder: `.vmlab-*` temp
@@ -295,7 +436,7 @@ mod tests {
     fn a_live_owners_folder_survives_a_sweep() {
         let base = tempfile::tempdir().unwrap();
         let scratch = ScratchDir::create(base.path(), "vmlab-test-").unwrap();
-        assert_eq!(sweep(base.path()), Vec::new());
+        assert_eq!(sweep(base.path()), Sweep::default());
         assert!(scratch.path().is_dir());
     }
 
@@ -304,9 +445,9 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let dead = base.path().join("vmlab-fork-cow-999999-abc");
         std::fs::create_dir(&dead).unwrap();
-        std::fs::write(dead.join(LOCK_FILE), "999999\n").unwrap();
+        std::fs::write(dead.join(LOCK_FILE), format!("{RECORD_TAG}999999\n")).unwrap();
         std::fs::write(dead.join("data"), b"x").unwrap();
-        let removed = sweep(base.path());
+        let removed = sweep(base.path()).removed;
         assert_eq!(
             removed,
             vec![Leftover {
@@ -324,13 +465,40 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let young = base.path().join("vmlab-x-999999-abc");
         std::fs::create_dir(&young).unwrap();
+        std::fs::write(young.join("data"), b"x").unwrap();
         let foreign = base.path().join("other-999999-abc");
         std::fs::create_dir(&foreign).unwrap();
-        std::fs::write(foreign.join(LOCK_FILE), "999999\n").unwrap();
-        assert_eq!(sweep(base.path()), Vec::new());
+        std::fs::write(foreign.join(LOCK_FILE), format!("{RECORD_TAG}999999\n")).unwrap();
+        assert_eq!(sweep(base.path()), Sweep::default());
         assert!(young.exists() && foreign.exists());
     }
 
+    fn age(path: &Path) {
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        File::open(path).unwrap().set_modified(old).unwrap();
+    }
+
+    #[test]
+    fn a_users_folder_that_only_looks_like_ours_is_named_and_never_removed() {
+        let base = tempfile::tempdir().unwrap();
+        // Old, named like ours, its "owner" dead: without an owner record it stays.
+        let bare = base.path().join("vmlab-photos-999999-2024");
+        std::fs::create_dir(&bare).unwrap();
+        std::fs::write(bare.join("holiday.jpg"), b"x").unwrap();
+        age(&bare);
+        // A file of the lock's name that is not a record vmlab wrote.
+        let lookalike = base.path().join("vmlab-notes-999998-x");
+        std::fs::create_dir(&lookalike).unwrap();
+        std::fs::write(lookalike.join(LOCK_FILE), "999998\n").unwrap();
+        age(&lookalike);
+        let swept = sweep(base.path());
+        assert_eq!(swept.removed, Vec::new());
+        assert_eq!(swept.left_alone, vec![lookalike.clone(), bare.clone()]);
+        assert!(bare.join("holiday.jpg").is_file());
+        assert!(lookalike.join(LOCK_FILE).is_file());
+        let line = describe_left_alone(&swept.left_alone).unwrap();
+        assert!(line.contains("vmlab-photos-999999-2024"), "{line}");
+    }
     #[test]
     fn a_dead_run_folder_keeps_its_complete_results_and_loses_its_temp_files() {
         let root = tempfile::tempdir().unwrap();
@@ -340,15 +508,20 @@ mod tests {
         for dir in [&done, &empty, &live] {
             std::fs::create_dir(dir).unwrap();
         }
-        std::fs::write(done.join(LOCK_FILE), "1\n").unwrap();
+        std::fs::write(done.join(LOCK_FILE), format!("{RECORD_TAG}1\n")).unwrap();
         std::fs::write(done.join("results.json"), "{}").unwrap();
         std::fs::write(done.join(".vmlab-abc"), "torn").unwrap();
         std::fs::create_dir_all(done.join("raw/x/.v.partial")).unwrap();
-        std::fs::write(empty.join(LOCK_FILE), "1\n").unwrap();
+        std::fs::write(empty.join(LOCK_FILE), format!("{RECORD_TAG}1\n")).unwrap();
         let lock = OwnerLock::acquire(&live).unwrap();
         let tidied = sweep_run_dirs(root.path());
         assert_eq!(tidied.len(), 2, "{tidied:?}");
+        // The killed run's folder is kept, marked partial.
+        assert!(!done.exists());
+        let done = root.path().join("20260101T000000Z-a-partial");
+        assert!(tidied.iter().any(|l| l.path == done), "{tidied:?}");
         assert!(done.join("results.json").is_file());
+        assert!(done.join(PARTIAL_FILE).is_file());
         assert!(!done.join(".vmlab-abc").exists());
         assert!(!done.join("raw/x/.v.partial").exists());
         assert!(!done.join(LOCK_FILE).exists());
@@ -356,6 +529,50 @@ mod tests {
         assert!(live.join(LOCK_FILE).is_file());
         lock.release();
         assert!(!live.join(LOCK_FILE).exists());
+    }
+
+    #[test]
+    fn an_empty_folder_whose_named_owner_is_gone_is_removed() {
+        let base = tempfile::tempdir().unwrap();
+        let empty = base.path().join("vmlab-fork-cow-999999-abc");
+        std::fs::create_dir(&empty).unwrap();
+        let staged = base.path().join("vmlab-fork-cow-999997-abc");
+        std::fs::create_dir(&staged).unwrap();
+        std::fs::write(
+            staged.join(format!("{LOCK_FILE}.999997.tmp")),
+            format!("{RECORD_TAG}999997\n"),
+        )
+        .unwrap();
+        let swept = sweep(base.path());
+        assert_eq!(swept.removed.len(), 2, "{swept:?}");
+        assert!(!empty.exists() && !staged.exists());
+    }
+
+    #[test]
+    fn two_runs_stopped_in_the_same_second_are_both_marked_partial() {
+        let root = tempfile::tempdir().unwrap();
+        let first = root.path().join("20260101T000000Z-a");
+        std::fs::create_dir(&first).unwrap();
+        let a = mark_partial(&first, "a").unwrap();
+        // The next run took the freed name, and is stopped too.
+        std::fs::create_dir(&first).unwrap();
+        std::fs::write(first.join("results.json"), "{}").unwrap();
+        let b = mark_partial(&first, "b").unwrap();
+        assert!(a.ends_with("20260101T000000Z-a-partial"), "{a:?}");
+        assert!(b.ends_with("20260101T000000Z-a-partial-2"), "{b:?}");
+        assert_eq!(std::fs::read_to_string(a.join(PARTIAL_FILE)).unwrap(), "a");
+        assert!(b.join("results.json").is_file());
+    }
+
+    #[test]
+    fn a_run_folders_owner_record_says_whether_its_writer_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(run_owner(dir.path()), None);
+        let lock = OwnerLock::acquire(dir.path()).unwrap();
+        let me = std::process::id();
+        assert_eq!(run_owner(dir.path()), Some(OwnerState::Writing(me)));
+        drop(lock);
+        assert_eq!(run_owner(dir.path()), Some(OwnerState::Gone(me)));
     }
 
     #[test]

@@ -29,15 +29,16 @@ impl Selection {
     pub fn parse(text: &str) -> Result<Selection, String> {
         let (name, variants) = match text.split_once('/') {
             Some((name, list)) => {
-                let variants: Vec<String> = list
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty())
-                    .map(String::from)
-                    .collect();
-                if variants.is_empty() {
+                let variants: Vec<String> =
+                    list.split(',').map(str::trim).map(String::from).collect();
+                if variants.iter().all(String::is_empty) {
                     return Err(format!(
                         "'{text}' names no variant after '/'; write NAME/VARIANT (see `harness explain {name}`)"
+                    ));
+                }
+                if variants.iter().any(String::is_empty) {
+                    return Err(format!(
+                        "'{text}' has an empty variant name between commas; write NAME/A,B (see `harness explain {name}`)"
                     ));
                 }
                 (name, Some(variants))

@@ -380,6 +380,16 @@ pub const MEMINFO: &str = "/proc/meminfo";
 /// in bytes are refused here, with their line, before procfs-core multiplies.
 pub fn parse_meminfo(text: &str) -> Result<Meminfo, ProbeError> {
     for (index, line) in text.lines().enumerate() {
+        // procfs-core slices keys by bytes and panics inside a multi-byte
+        // character; the kernel writes ASCII only, so anything else is refused.
+        if !line.is_ascii() {
+            return Err(ProbeError::Parse {
+                path: PathBuf::from(MEMINFO),
+                line_no: index + 1,
+                line: line.to_string(),
+                reason: "not ASCII, as the kernel writes it".into(),
+            });
+        }
         let mut words = line.split_whitespace().skip(1);
         let (Some(value), Some("kB")) = (words.next(), words.next()) else {
             continue;

@@ -73,8 +73,37 @@ pub fn note(line: impl Display) {
 /// Text that is the command's report on stdout, unless quiet.
 pub fn out(text: impl Display) {
     if !quiet() {
-        print!("{text}");
+        stdout(text);
     }
+}
+
+/// The first write to stdout that failed: a reader that went away (`| head`)
+/// or a full disk (`> /dev/full`). Later writes are skipped; `main` turns it
+/// into exit 2 once the command has finished cleaning up.
+static STDOUT_FAILURE: std::sync::OnceLock<std::io::Error> = std::sync::OnceLock::new();
+
+/// Writes `text` to stdout whatever the level (a listing, a manual page),
+/// flushed at once so that a closed pipe or a full disk is seen here and
+/// recorded ([`stdout_failure`]) instead of panicking as `print!` does.
+pub fn stdout(text: impl Display) {
+    stdout_bytes(text.to_string().as_bytes());
+}
+
+/// [`stdout`] for bytes.
+pub fn stdout_bytes(bytes: &[u8]) {
+    use std::io::Write;
+    if STDOUT_FAILURE.get().is_some() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        let _ = STDOUT_FAILURE.set(e);
+    }
+}
+
+/// Why stdout stopped taking the report, if it did.
+pub fn stdout_failure() -> Option<&'static std::io::Error> {
+    STDOUT_FAILURE.get()
 }
 
 /// A report that goes to stderr because stdout holds a machine format, unless quiet.

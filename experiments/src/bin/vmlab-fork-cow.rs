@@ -343,14 +343,16 @@ impl Child {
         // Nothing may sit in a userspace buffer at fork, or both processes would
         // write it. Session writes unbuffered; stderr is unbuffered; flush anyway.
         io::stderr().flush()?;
+        let parent = std::process::id() as libc::pid_t;
         // SAFETY: the process is single-threaded. The child only touches memory
-        // that was mapped before the fork and calls read, write, close and _exit,
-        // all async-signal-safe, before it exits.
+        // that was mapped before the fork and calls prctl, getppid, read, write,
+        // close and _exit, all async-signal-safe, before it exits.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
+            experiments::die_with_parent(parent);
             // SAFETY: closing the parent's ends in the child, so that the child
             // sees end of file on its command pipe if the parent dies.
             unsafe {

@@ -117,11 +117,13 @@ fn run(cli: &Cli) -> io::Result<()> {
         let release = pipe()?;
         // SAFETY: this process is single-threaded; the child only reads the mapping
         // and calls async-signal-safe functions (read, write, _exit).
+        let parent = std::process::id() as libc::pid_t;
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
+            experiments::die_with_parent(parent);
             // Only the parent may hold write ends of release pipes, or a sharer
             // would never see end of file on its own.
             // SAFETY: closing inherited descriptors in the child.
@@ -198,8 +200,6 @@ fn fill<'a>(procs: &mut Vec<(&'a str, i32)>, main: i32, roles: &'a [String], sha
 /// The sharer's life: read one byte of every page, say so, wait for the release
 /// (end of file on its pipe), exit. Never returns.
 fn sharer(base: *const u8, len: usize, page: usize, ready: libc::c_int, release: libc::c_int) -> ! {
-    // SAFETY: asks the kernel to kill this process when its parent dies.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
     let mut sum = 0u8;
     let mut offset = 0;
     while offset < len {

@@ -625,7 +625,9 @@ fn process_fields(p: &ProcessRecord) -> [(&'static str, u64); 4] {
         ("vm_size_bytes", t.vm_size_bytes),
         (
             "anonymous_bytes",
-            p.mappings.iter().map(|m| m.figures.anonymous_bytes).sum(),
+            p.mappings
+                .iter()
+                .fold(0u64, |sum, m| sum.saturating_add(m.figures.anonymous_bytes)),
         ),
         ("pte_bytes", t.pte_bytes),
         ("swap_bytes", t.swap_bytes),

@@ -125,7 +125,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<BinaryFacts, ElfError> {
     let ProgramHeaders { linking, loads, .. } = program_headers(&file);
     let load_segments = loads.into_iter().map(|(_, segment)| segment).collect();
     let sections = file.elf_section_table();
-    let (mut text_bytes, mut data_bytes, mut bss_bytes) = (0, 0, 0);
+    let (mut text_bytes, mut data_bytes, mut bss_bytes) = (0u64, 0u64, 0u64);
     let mut has_symbols = false;
     for section in sections.iter() {
         let kind = section.sh_type(endian);
@@ -141,11 +141,11 @@ pub fn parse(path: &str, data: &[u8]) -> Result<BinaryFacts, ElfError> {
         // contents is data, the rest (no contents: .bss, .tbss) is bss.
         let size = section.sh_size(endian);
         if flags & elf::SHF_EXECINSTR.0 != 0 || flags & elf::SHF_WRITE.0 == 0 {
-            text_bytes += size;
+            text_bytes = text_bytes.saturating_add(size);
         } else if kind != elf::SHT_NOBITS {
-            data_bytes += size;
+            data_bytes = data_bytes.saturating_add(size);
         } else {
-            bss_bytes += size;
+            bss_bytes = bss_bytes.saturating_add(size);
         }
     }
     Ok(BinaryFacts {
@@ -179,6 +179,38 @@ pub fn attach_binary_facts(record: &mut VariantRecord) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every section header of `data` (a 64-bit little-endian ELF) claims
+    /// `size` bytes.
+    fn with_section_sizes(mut data: Vec<u8>, size: u64) -> Vec<u8> {
+        let word = |d: &[u8], at: usize, n: usize| {
+            let mut v = 0u64;
+            for (k, b) in d[at..at + n].iter().enumerate() {
+                v |= u64::from(*b) << (8 * k);
+            }
+            v as usize
+        };
+        let (shoff, shentsize, shnum) = (
+            word(&data, 0x28, 8),
+            word(&data, 0x3a, 2),
+            word(&data, 0x3c, 2),
+        );
+        for k in 0..shnum {
+            let at = shoff + k * shentsize + 0x20;
+            data[at..at + 8].copy_from_slice(&size.to_le_bytes());
+        }
+        data
+    }
+
+    #[test]
+    fn absurd_section_sizes_add_up_without_overflow() {
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let data = with_section_sizes(me, u64::MAX / 2);
+        // Refused or summed, never a panic (tests run with overflow checks).
+        if let Ok(facts) = parse("absurd", &data) {
+            assert_eq!(facts.text_bytes, u64::MAX, "saturated");
+        }
+    }
 
     /// The test binary itself: a 64-bit ELF file built by cargo.
     fn own_executable() -> BinaryFacts {

@@ -73,7 +73,8 @@ fn floor(x: u64, page: u64) -> u64 {
 }
 
 fn ceil(x: u64, page: u64) -> u64 {
-    x.div_ceil(page) * page
+    // Saturating: a segment of a damaged file may end past u64::MAX.
+    x.div_ceil(page).saturating_mul(page)
 }
 
 impl ElfSegments {
@@ -101,7 +102,7 @@ impl ElfSegments {
         loads
             .windows(2)
             .filter_map(|pair| {
-                let end = ceil(pair[0].vaddr + pair[0].mem_bytes, page);
+                let end = ceil(pair[0].vaddr.saturating_add(pair[0].mem_bytes), page);
                 let next = floor(pair[1].vaddr, page);
                 (next > end).then_some((end, next))
             })
@@ -118,14 +119,17 @@ impl ElfSegments {
         let bias = self.load_bias(mappings, page)?;
         let name = self.path.to_string_lossy();
         // glibc and the kernel make whole pages read-only, rounding the end down.
-        let relro = self
-            .relro
-            .map(|(vaddr, size)| (bias + floor(vaddr, page), bias + floor(vaddr + size, page)));
+        let relro = self.relro.map(|(vaddr, size)| {
+            (
+                bias.wrapping_add(floor(vaddr, page)),
+                bias.wrapping_add(floor(vaddr.saturating_add(size), page)),
+            )
+        });
         let mut out = Vec::new();
         for (index, seg) in &self.loads {
-            let start = bias + floor(seg.vaddr, page);
-            let file_end = bias + ceil(seg.vaddr + seg.file_bytes, page);
-            let mem_end = bias + ceil(seg.vaddr + seg.mem_bytes, page);
+            let start = bias.wrapping_add(floor(seg.vaddr, page));
+            let file_end = bias.wrapping_add(ceil(seg.vaddr.saturating_add(seg.file_bytes), page));
+            let mem_end = bias.wrapping_add(ceil(seg.vaddr.saturating_add(seg.mem_bytes), page));
             let covering: Vec<MappingRecord> = mappings
                 .iter()
                 .filter(|m| m.name == name)
@@ -145,7 +149,8 @@ impl ElfSegments {
                     seg.expected_perms()
                 };
                 perms_ok &= m.perms == expected;
-                offsets_ok &= s >= start && m.offset_bytes == floor(seg.offset, page) + (s - start);
+                offsets_ok &= s >= start
+                    && Some(m.offset_bytes) == floor(seg.offset, page).checked_add(s - start);
             }
             let bss_mapping = (mem_end > file_end)
                 .then(|| {

@@ -61,8 +61,10 @@ impl KernelSpec {
                 if meta.is_file() { "it is larger than any kernel image (1 GiB)" } else { "not a regular file" }
             ));
         }
-        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {text}: {e}"))?;
-        image_kind(&bytes)
+        // Read as needed (a header, the notes), not whole.
+        let file = std::fs::File::open(&path).map_err(|e| format!("cannot read {text}: {e}"))?;
+        let cache = object::ReadCache::new(file);
+        image_kind(&cache)
             .map_err(|why| format!("{text} is not a kernel image QEMU can boot: {why}"))?;
         Ok(KernelSpec::Path(path))
     }
@@ -116,20 +118,24 @@ const BZIMAGE_MAGIC_AT: usize = 0x202;
 const XEN_ELFNOTE_PHYS32_ENTRY: u32 = 18;
 
 /// What kind of bootable image `bytes` are, or why they are not one.
-pub fn image_kind(bytes: &[u8]) -> Result<ImageKind, String> {
-    if bytes.get(BZIMAGE_MAGIC_AT..BZIMAGE_MAGIC_AT + 4) == Some(b"HdrS") {
+pub fn image_kind<'a, R: object::ReadRef<'a>>(bytes: R) -> Result<ImageKind, String> {
+    if bytes.read_bytes_at(BZIMAGE_MAGIC_AT as u64, 4).ok() == Some(&b"HdrS"[..]) {
         return Ok(ImageKind::BzImage);
     }
-    if !bytes.starts_with(b"\x7fELF") {
+    if bytes.read_bytes_at(0, 4).ok() != Some(&b"\x7fELF"[..]) {
         return Err(format!(
             "neither a bzImage (no \"HdrS\" at offset {BZIMAGE_MAGIC_AT:#x}) nor an ELF file"
         ));
     }
     use object::read::elf::{ElfFile64, ProgramHeader};
-    let file = ElfFile64::<object::Endianness>::parse(bytes)
+    let file = ElfFile64::<object::Endianness, R>::parse(bytes)
         .map_err(|e| format!("an ELF file that does not parse as 64-bit ELF: {e}"))?;
     let endian = file.endian();
     for header in file.elf_program_headers() {
+        // A kernel's notes are a few KiB: a header claiming more is not read.
+        if header.p_filesz(endian) > MAX_NOTES_BYTES {
+            continue;
+        }
         let Ok(Some(mut notes)) = header.notes(endian, bytes) else {
             continue;
         };
@@ -141,6 +147,9 @@ pub fn image_kind(bytes: &[u8]) -> Result<ImageKind, String> {
     }
     Err("an ELF file without a PVH entry note (built without CONFIG_PVH); pass the bzImage".into())
 }
+
+/// The most of an ELF image's notes segment read to find its PVH entry.
+const MAX_NOTES_BYTES: u64 = 1 << 20;
 
 /// A kernel image ready to boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -816,13 +825,13 @@ mod tests {
     fn only_bzimages_and_elf_images_with_a_pvh_note_are_bootable() {
         let mut bz = vec![0u8; 0x400];
         bz[0x202..0x206].copy_from_slice(b"HdrS");
-        assert_eq!(image_kind(&bz), Ok(ImageKind::BzImage));
+        assert_eq!(image_kind(&bz[..]), Ok(ImageKind::BzImage));
         let junk: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
-        let why = image_kind(&junk).unwrap_err();
+        let why = image_kind(&junk[..]).unwrap_err();
         assert!(why.contains("HdrS"), "{why}");
         // A real ELF file without the note: the test binary itself.
         let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
-        let why = image_kind(&me).unwrap_err();
+        let why = image_kind(&me[..]).unwrap_err();
         assert!(why.contains("PVH"), "{why}");
     }
 

@@ -280,15 +280,9 @@ pub fn from_results(folders: &[PathBuf], view: &View) -> Result<ExitCode> {
     let mut labels: Vec<String> = Vec::new();
     for folder in folders {
         let file = results_file(folder).map_err(UsageError)?;
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("cannot read {}", file.display()))
-            .map_err(|e| UsageError(format!("{e:#}")))?;
-        let run: RunRecord = serde_json::from_str(&text).map_err(|e| {
-            UsageError(format!(
-                "{} is not a vmlab results.json: {e}",
-                file.display()
-            ))
-        })?;
+        // Bounded, version-checked and refused if unfinished, as any results.json read back.
+        let run: RunRecord =
+            crate::store::baseline::load(&file).map_err(|e| UsageError(e.to_string()))?;
         let mut label = column_label(folder, &file, &run);
         let base = label.clone();
         let mut n = 1;
@@ -401,7 +395,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     if let Some(root) = run_dir.parent() {
         store::point_latest(root, run_dir)?;
     }
-    print!("{}", if view.ktap { &ktap_text } else { &text });
+    crate::verbosity::stdout(if view.ktap { &ktap_text } else { &text });
     for k in results {
         if let Err(why) = &k.run {
             eprintln!("{}: no results: {why}", k.label);

@@ -76,6 +76,13 @@ pub fn read() -> Result<SystemCounters, ProbeError> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_key_ending_in_a_non_ascii_character_is_an_error_not_a_panic() {
+        for text in ["MemTotalé: 5 kB\n", "MemTotal\u{e9}:\n", "é\n"] {
+            assert!(parse(text).is_err(), "{text:?}");
+        }
+    }
+
     /// This machine's /proc/meminfo (see tests/fixtures/machine/NOTES.md).
     const CAPTURED: &str = include_str!("../../tests/fixtures/machine/proc/meminfo");
 

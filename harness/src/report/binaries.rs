@@ -58,7 +58,12 @@ pub fn files(experiment: &ExperimentRecord) -> Table {
         match v.checkpoints.last() {
             Some(c) => {
                 let sum = |f: fn(&crate::model::Totals) -> u64| {
-                    human_bytes(c.processes.iter().map(|p| f(&p.totals)).sum())
+                    human_bytes(
+                        c.processes
+                            .iter()
+                            .map(|p| f(&p.totals))
+                            .fold(0u64, u64::saturating_add),
+                    )
                 };
                 row.extend([
                     c.label.clone(),

@@ -231,7 +231,8 @@ pub fn page_cache_dirty_bytes(m: &MappingRecord) -> u64 {
     if !file || writable {
         return 0;
     }
-    (m.figures.private_dirty_bytes + m.figures.shared_dirty_bytes)
+    (m.figures.private_dirty_bytes)
+        .saturating_add(m.figures.shared_dirty_bytes)
         .saturating_sub(m.figures.anonymous_bytes)
 }
 
@@ -314,7 +315,9 @@ fn joined<'a>(values: impl Iterator<Item = &'a str>, by: &str) -> String {
 /// The change of one overlap group; `None` when nothing moved.
 fn group_delta(before: &[&MappingRecord], after: &[&MappingRecord]) -> Option<MappingDelta> {
     let (b, a) = (sum(before), sum(after));
-    let d = |x: u64, y: u64| y as i64 - x as i64;
+    let d = |x: u64, y: u64| {
+        (i128::from(y) - i128::from(x)).clamp(i64::MIN.into(), i64::MAX.into()) as i64
+    };
     let shown = if after.is_empty() { before } else { after };
     let change = match (before.len(), after.len()) {
         (0, _) => Change::New,
@@ -328,7 +331,11 @@ fn group_delta(before: &[&MappingRecord], after: &[&MappingRecord]) -> Option<Ma
         }),
     };
     let names: Vec<String> = shown.iter().map(|m| display_name(&m.name)).collect();
-    let cache = |ms: &[&MappingRecord]| ms.iter().map(|m| page_cache_dirty_bytes(m)).sum::<u64>();
+    let cache = |ms: &[&MappingRecord]| {
+        ms.iter()
+            .map(|m| page_cache_dirty_bytes(m))
+            .fold(0u64, u64::saturating_add)
+    };
     let out = MappingDelta {
         name: joined(names.iter().map(String::as_str), " + "),
         perms: joined(shown.iter().map(|m| m.perms.as_str()), ","),

@@ -154,7 +154,12 @@ impl Group {
             .iter()
             .filter_map(|r| checkpoint.process(r))
             .collect();
-        (!present.is_empty()).then(|| present.into_iter().map(pick).sum())
+        (!present.is_empty()).then(|| {
+            present
+                .into_iter()
+                .map(pick)
+                .fold(0u64, u64::saturating_add)
+        })
     }
 }
 

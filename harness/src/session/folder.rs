@@ -105,25 +105,82 @@ pub(super) fn store_failure(e: StoreError, guard: &RunDirGuard, needed: u64) -> 
     }
 }
 
-/// Renames an interrupted run's folder to `<name>-partial` and says in it why.
-pub(super) fn mark_partial(run_dir: &Path) -> Result<PathBuf> {
-    let mut name = run_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    name.push_str("-partial");
-    let partial = run_dir.with_file_name(name);
-    std::fs::rename(run_dir, &partial).with_context(|| {
-        format!(
-            "cannot rename {} to {}",
-            run_dir.display(),
-            partial.display()
-        )
-    })?;
-    store::write_atomic(
-        &partial.join("PARTIAL"),
-        b"This run was stopped before its end (q in step mode, or Ctrl-C): its \
-          results cover the experiments and variants that finished.\n",
-    )?;
+/// Marks an interrupted run's folder partial ([`crate::scratch::mark_partial`]):
+/// its owner record goes first, so that the folder renamed is nobody's to tidy,
+/// and the guard follows the folder to its new name.
+pub(super) fn mark_partial(guard: &mut RunDirGuard) -> Result<PathBuf> {
+    if let Some(lock) = guard.lock.take() {
+        lock.release();
+    }
+    let partial = crate::scratch::mark_partial(
+        &guard.dir,
+        "This run was stopped before its end (q in step mode, or Ctrl-C): its \
+         results cover the experiments and variants that finished.\n",
+    )
+    .with_context(|| format!("cannot mark {} as partial", guard.dir.display()))?;
+    guard.dir = partial.clone();
     Ok(partial)
+}
+
+/// The fewest open files a run needs: the experiment's pipes, its children's,
+/// the snapshot files of every process read at a checkpoint, and the results.
+const MIN_OPEN_FILES: u64 = 64;
+
+/// What the soft open-file limit is raised to, when the hard limit allows.
+const WANTED_OPEN_FILES: u64 = 1024;
+
+/// Raises the soft open-file limit towards [`WANTED_OPEN_FILES`] (as far as
+/// the hard limit allows), and refuses the run before anything starts if it
+/// stays below [`MIN_OPEN_FILES`]: otherwise experiments crash one by one, or
+/// the results fail to be written after every measurement was taken.
+pub(super) fn check_open_files() -> Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return Ok(());
+    };
+    let wanted = WANTED_OPEN_FILES.min(hard);
+    let soft = if soft < wanted && setrlimit(Resource::RLIMIT_NOFILE, wanted, hard).is_ok() {
+        wanted
+    } else {
+        soft
+    };
+    if soft < MIN_OPEN_FILES {
+        return Err(UsageError(format!(
+            "the open-file limit (ulimit -n) is {soft} and cannot be raised (hard limit {hard}); a run needs at least {MIN_OPEN_FILES}: raise it, e.g. ulimit -n 1024"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Folders a check is about to create (`dir` and its missing parents):
+/// removed again on drop, if still empty, unless [`MadeDir::keep`] is called,
+/// so that a run refused before it starts leaves no empty `--out` behind.
+pub(super) struct MadeDir(Vec<PathBuf>);
+
+impl MadeDir {
+    pub(super) fn new(dir: &Path) -> MadeDir {
+        // Deepest first, the order they are removed in.
+        let missing = dir
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        MadeDir(missing)
+    }
+
+    pub(super) fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for MadeDir {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            // Only an empty folder goes (remove_dir refuses any other).
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
 }

@@ -40,6 +40,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     // The baseline is read and checked first, so a bad one costs no run and
     // overwrites nothing.
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    folder::check_open_files()?;
     let started = chrono::Utc::now();
     let temp_dir = temp_base(&options.temp_dir)?;
     let env = Environment::detect(&temp_dir);
@@ -76,6 +77,13 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     let results_root = options.results_root.clone();
     let experiments_count = selected.len() as u64;
     let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
+    // A save replaces nothing but a results.json vmlab wrote.
+    if let Some(path) = mode.save_to() {
+        store::save::check_target(path)?;
+    }
+    // A refusal from here until the run folder exists takes back the --out
+    // folder the check made.
+    let made_out = folder::MadeDir::new(&results_root);
     check_output_dir(&results_root, output_bytes, "--out")?;
     // A named baseline's own folder is made only when it is saved.
     if let Some((dir, option)) = options.save_folder() {
@@ -85,11 +93,12 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             option,
         )?;
     }
+    let swept = crate::scratch::sweep(&temp_dir);
+    if let Some(line) = crate::scratch::describe_left_alone(&swept.left_alone) {
+        verbosity::note(line);
+    }
     for (what, leftovers) in [
-        (
-            "removed temporary folders:",
-            crate::scratch::sweep(&temp_dir),
-        ),
+        ("removed temporary folders:", swept.removed),
         (
             "tidied run folders (unfinished files removed, empty folders deleted):",
             crate::scratch::sweep_run_dirs(&results_root),
@@ -111,7 +120,8 @@ pub fn run(options: &Options) -> Result<ExitCode> {
         &store::run_dir_name(&started, &env.hostname, options.quick),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
-    let guard = RunDirGuard {
+    made_out.keep();
+    let mut guard = RunDirGuard {
         lock: OwnerLock::acquire(&run_dir).ok(),
         dir: run_dir.clone(),
     };
@@ -183,7 +193,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     }
     if interrupted {
         // `latest` stays on the last complete run; this one is kept, marked.
-        let partial = mark_partial(&run_dir)?;
+        let partial = mark_partial(&mut guard)?;
         eprintln!(
             "partial results kept in {} (results/latest still points at the last complete run)",
             partial.display()
@@ -202,8 +212,19 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
-        baseline::save(path, &run).map_err(|e| store_failure(e, &guard, output_bytes))?;
-        verbosity::note(format_args!("baseline saved to {}", path.display()));
+        match store::save::save_if_good(path, &run).map_err(|e| {
+            match e.downcast::<StoreError>() {
+                Ok(e) => store_failure(e, &guard, output_bytes),
+                Err(e) => e,
+            }
+        })? {
+            store::save::Saved::Written => {
+                verbosity::note(format_args!("baseline saved to {}", path.display()))
+            }
+            store::save::Saved::Refused(failed) => {
+                eprintln!("harness: {}", store::save::refused_line(path, &failed))
+            }
+        }
     }
     drop(guard);
     let telling = Telling {

@@ -127,6 +127,7 @@ pub fn resolve_name(dir: &Path, name: &str) -> Result<PathBuf, BaselineError> {
 /// regular file of at most [`MAX_RESULTS_BYTES`] is read; a FIFO is opened
 /// without waiting for a writer and refused.
 pub fn load(path: &Path) -> Result<RunRecord, BaselineError> {
+    super::complete::check(path)?;
     let text = read_bounded(path)?;
     parse(&text, path)
 }
@@ -179,6 +180,29 @@ fn read_bounded(path: &Path) -> Result<String, BaselineError> {
             limit: MAX_RESULTS_BYTES,
         });
     }
+    // Checked as JSON while streaming, keeping nothing, before it is read
+    // into memory: a /proc file whose size says 0, or a file of garbage, is
+    // refused after its first bytes, not after 128 MiB.
+    // Shaped as a record's head, so that a file of another shape (an array
+    // of arrays) fails at its first value rather than after a pass over it.
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        #[allow(dead_code)]
+        format_version: Option<u64>,
+    }
+    let mut reader = std::io::BufReader::new((&file).take(MAX_RESULTS_BYTES));
+    serde_json::from_reader::<_, Shape>(&mut reader).map_err(|e| {
+        if e.is_io() {
+            read_error(e.into())
+        } else {
+            BaselineError::Malformed {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
+        }
+    })?;
+    drop(reader);
+    std::io::Seek::rewind(&mut (&file)).map_err(read_error)?;
     let mut text = String::new();
     file.take(MAX_RESULTS_BYTES)
         .read_to_string(&mut text)
@@ -193,12 +217,16 @@ pub fn parse(text: &str, path: &Path) -> Result<RunRecord, BaselineError> {
         reason,
     };
     // The version is checked first, so a newer layout gets the right message
-    // rather than a complaint about some field.
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
-    let found = value
-        .get("format_version")
-        .and_then(serde_json::Value::as_u64)
+    // rather than a complaint about some field; the rest is skipped unkept,
+    // so a hostile file costs no memory here (a tree of values could take ten
+    // times its size).
+    #[derive(serde::Deserialize)]
+    struct Head {
+        format_version: Option<u64>,
+    }
+    let head: Head = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+    let found = head
+        .format_version
         .ok_or_else(|| malformed("no format_version field".into()))?;
     if found != u64::from(FORMAT_VERSION) {
         return Err(BaselineError::Version {
@@ -207,6 +235,8 @@ pub fn parse(text: &str, path: &Path) -> Result<RunRecord, BaselineError> {
             expected: FORMAT_VERSION,
         });
     }
+    serde_json::from_str::<super::plausible::Plausible>(text)
+        .map_err(|e| malformed(e.to_string()))?;
     json::parse(text).map_err(|e| malformed(e.to_string()))
 }
 

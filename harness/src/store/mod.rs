@@ -5,12 +5,18 @@
 //! writes them, so it knows nothing of formats beyond results.json ([`json`]).
 
 pub mod baseline;
+mod bounded;
+mod complete;
 pub mod json;
+pub mod plausible;
+pub mod save;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{RoomError, StoreError};
 use crate::runner::RawCapture;
+
+pub use bounded::read_capped;
 
 /// The run subfolder that holds the SVG charts (the Markdown report links them).
 pub const PLOTS_DIR: &str = "plots";
@@ -152,7 +158,10 @@ pub fn write_run(dir: &Path, files: &[RunFile]) -> Result<(), StoreError> {
         if let Some(folder) = path.parent().filter(|p| *p != dir) {
             std::fs::create_dir_all(folder).map_err(err(folder))?;
         }
-        staged.push((stage(&path, file.contents.as_bytes())?, path));
+        // Closed once written (the path stays, removed if never renamed): a
+        // report of many charts must not need a descriptor per file.
+        let tmp = stage(&path, file.contents.as_bytes())?.into_temp_path();
+        staged.push((tmp, path));
     }
     for (tmp, path) in staged {
         tmp.persist(&path).map_err(|e| err(&path)(e.error))?;

@@ -341,20 +341,20 @@ pub fn load(path: &Path) -> Result<ClaimsFile, ClaimsError> {
         line: 0,
         message,
     };
-    // Only a regular file of a sensible size is read (not /dev/zero or a FIFO).
-    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
-    if !meta.is_file() {
-        return Err(whole(
-            "not a regular file; pass a TOML file of claims".into(),
-        ));
-    }
-    if meta.len() > MAX_CLAIMS_FILE_BYTES {
-        return Err(whole(format!(
-            "{} bytes is more than a claims file holds (at most {MAX_CLAIMS_FILE_BYTES})",
-            meta.len()
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| whole(format!("cannot read it: {e}")))?;
+    // Only a regular file of a sensible size is read (not /dev/zero, a FIFO,
+    // or a /proc file whose size says 0), and never more than that size.
+    let bytes = crate::store::read_capped(path, MAX_CLAIMS_FILE_BYTES).map_err(|e| {
+        whole(match e.kind() {
+            std::io::ErrorKind::InvalidInput if e.raw_os_error().is_none() => {
+                "not a regular file; pass a TOML file of claims".into()
+            }
+            std::io::ErrorKind::FileTooLarge => {
+                format!("more than a claims file holds (at most {MAX_CLAIMS_FILE_BYTES} bytes)")
+            }
+            _ => format!("cannot read it: {e}"),
+        })
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| whole("not UTF-8 text".into()))?;
     let default_source = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -487,7 +487,7 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
             }
             Target::Value(n)
         }
-        (None, Some(of), Some(p)) if p >= 0.0 => {
+        (None, Some(of), Some(p)) if p >= 0.0 && p.is_finite() => {
             if of.is_count() != c.figure.is_count()
                 || of.whole_process_only() && selection != Selection::Process
             {
@@ -528,6 +528,15 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
             })
         }
     };
+    check_sense(
+        &c.id,
+        &when,
+        c.figure,
+        c.op,
+        &target,
+        target_pages.is_some(),
+        tolerance,
+    )?;
     Ok(Criterion {
         id: c.id,
         statement: c.statement,
@@ -542,6 +551,62 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
         expected: c.expected.map(|e| (e.verdict, e.reason)),
         strict: c.strict,
     })
+}
+
+/// Refuses a criterion that could never fail or never hold, whatever is
+/// measured: a tolerance as large as the value it is around (or a percentage
+/// of 100 or more), `< 0` or `>= 0` of a figure that cannot be negative (one
+/// taken at a checkpoint, or a fault count).
+fn check_sense(
+    id: &str,
+    when: &When,
+    figure: Figure,
+    op: Op,
+    target: &Target,
+    target_in_pages: bool,
+    tolerance: Option<Tolerance>,
+) -> Result<(), String> {
+    let value = match target {
+        Target::Value(v) => Some(*v),
+        Target::PercentOf(_, p) => Some(*p),
+    };
+    match (tolerance, target) {
+        (Some(Tolerance::Percent(p)), _) if !(0.0..100.0).contains(&p) => {
+            return Err(format!(
+                "claim '{id}': tolerance {p}% must be at least 0% and under 100%"
+            ));
+        }
+        (Some(Tolerance::Units(t)), Target::Value(v))
+            if !target_in_pages && *v > 0.0 && t >= *v =>
+        {
+            return Err(format!(
+                "claim '{id}': tolerance {t} is as large as the value {v} itself, so the claim would hold for almost anything; use a smaller tolerance"
+            ));
+        }
+        (Some(Tolerance::Pages(t)), Target::Value(v)) if target_in_pages && *v > 0.0 && t >= *v => {
+            return Err(format!(
+                "claim '{id}': tolerance {t} pages is as large as the value {v} pages itself; use a smaller tolerance"
+            ));
+        }
+        _ => {}
+    }
+    let never_negative = matches!(when, When::At(_)) || figure.is_count();
+    if never_negative && value == Some(0.0) {
+        match op {
+            Op::LessThan => {
+                return Err(format!(
+                    "claim '{id}': {figure} < 0 can never hold ({figure} is never negative here)"
+                ))
+            }
+            Op::AtLeast => {
+                return Err(format!(
+                    "claim '{id}': {figure} >= 0 always holds ({figure} is never negative here), so it tests nothing"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for ProcessSelector {
@@ -850,6 +915,35 @@ fn read_while_running(c: &Criterion, e: &ExperimentRecord) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_that_cannot_fail_or_cannot_hold_are_refused() {
+        let base = "[[claim]]\nid = \"c\"\nat = \"a\"\nfigure = \"rss\"\n";
+        for (rest, why) in [
+            ("op = \"<\"\nvalue = 0\n", "can never hold"),
+            ("op = \">=\"\nvalue = 0\n", "always holds"),
+            (
+                "op = \"==\"\nvalue = 4096\ntolerance = 8192\n",
+                "as large as the value",
+            ),
+            (
+                "op = \"==\"\nvalue = 4096\ntolerance = \"150%\"\n",
+                "under 100%",
+            ),
+            (
+                "op = \"==\"\nvalue = 4096\ntolerance = \"-5%\"\n",
+                "under 100%",
+            ),
+        ] {
+            let text = format!("{base}{rest}");
+            let e = parse(&text, "c.toml", "c.toml")
+                .expect_err(&text)
+                .to_string();
+            assert!(e.contains(why), "{text}: {e}");
+        }
+        let fine = format!("{base}op = \"<=\"\nvalue = 0\ntolerance = \"1 page\"\n");
+        parse(&fine, "c.toml", "c.toml").expect("a tolerance around 0 is fine");
+    }
 
     const GOOD: &str = r#"
 source = "exercise.md"

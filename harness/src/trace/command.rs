@@ -73,6 +73,9 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         None,
     )?;
     let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    if let Some(path) = mode.save_to() {
+        store::save::check_target(path)?;
+    }
     let tolerances = comparing::tolerance::parse_all(&args.tolerance)?;
     if args.step && !std::io::stdin().is_terminal() {
         bail!("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step");
@@ -83,6 +86,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         env,
         results_root,
         run_dir,
+        owner,
     } = start_run(args.out.as_deref())?;
 
     let spec = TraceSpec {
@@ -126,6 +130,9 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         Err(crate::error::RunnerError::Interrupted) => return Err(crate::error::Interrupted.into()),
         Err(e) => {
             // Nothing ran, so the run folder stays empty: it goes.
+            if let Some(owner) = owner {
+                owner.release();
+            }
             let _ = std::fs::remove_dir(&run_dir);
             bail!("{}: {e}", program.to_string_lossy())
         }
@@ -196,7 +203,9 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     };
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &outcome.raw)?;
-    store::point_latest(&results_root, &run_dir)?;
+    if let Some(code) = keep(owner, &results_root, &run_dir)? {
+        return Ok(code);
+    }
     finish(
         &run,
         args.format,
@@ -222,8 +231,14 @@ pub(crate) fn finish(
     // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
-        baseline::save(path, run)?;
-        verbosity::note(format_args!("baseline saved to {}", path.display()));
+        match store::save::save_if_good(path, run)? {
+            store::save::Saved::Written => {
+                verbosity::note(format_args!("baseline saved to {}", path.display()))
+            }
+            store::save::Saved::Refused(failed) => {
+                eprintln!("harness: {}", store::save::refused_line(path, &failed))
+            }
+        }
     }
     let telling = Telling {
         format,
@@ -311,6 +326,41 @@ pub(crate) struct RunStart {
     pub(crate) env: Environment,
     pub(crate) results_root: std::path::PathBuf,
     pub(crate) run_dir: std::path::PathBuf,
+    /// The run folder's owner record: a kill leaves it for the next run to
+    /// tidy the folder (or mark it partial); [`keep`] removes it.
+    pub(crate) owner: Option<crate::scratch::OwnerLock>,
+}
+
+/// Ends a trace or watch run whose files are written: a complete one loses its
+/// owner record and becomes `latest`; an interrupted one is marked partial
+/// (`latest` stays on the last complete run) and ends as `run`'s does.
+pub(crate) fn keep(
+    start_owner: Option<crate::scratch::OwnerLock>,
+    results_root: &Path,
+    run_dir: &Path,
+) -> Result<Option<ExitCode>> {
+    if let Some(owner) = start_owner {
+        owner.release();
+    }
+    if !runner::interrupted() {
+        store::point_latest(results_root, run_dir)?;
+        return Ok(None);
+    }
+    let partial = crate::scratch::mark_partial(
+        run_dir,
+        "This run was stopped before its end (Ctrl-C, or q in step mode): its \
+         checkpoints are the ones taken until then.\n",
+    )
+    .with_context(|| format!("cannot mark {} as partial", run_dir.display()))?;
+    eprintln!(
+        "partial results kept in {} (results/latest still points at the last complete run)",
+        partial.display()
+    );
+    if QUIT.load(Ordering::SeqCst) {
+        eprintln!("stopped as asked; the program's processes are gone");
+        return Ok(Some(ExitCode::SUCCESS));
+    }
+    Err(crate::error::Interrupted.into())
 }
 
 /// Detects the machine, makes the run folder and installs the Ctrl-C handler.
@@ -320,16 +370,22 @@ pub(crate) fn start_run(out: Option<&Path>) -> Result<RunStart> {
     let results_root = out
         .map(Path::to_path_buf)
         .unwrap_or_else(store::default_results_root);
+    let tidied = crate::scratch::sweep_run_dirs(&results_root);
+    if let Some(line) = crate::scratch::describe("tidied run folders:", &tidied) {
+        verbosity::note(line);
+    }
     let run_dir = store::create_run_dir(
         &results_root,
         &store::run_dir_name(&started, &env.hostname, false),
     )
     .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
+    let owner = crate::scratch::OwnerLock::acquire(&run_dir).ok();
     ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
     Ok(RunStart {
         started,
         env,
         results_root,
         run_dir,
+        owner,
     })
 }

@@ -88,8 +88,9 @@ struct State {
 }
 
 /// Runs `spec` to its end. The record is returned also when the program fails
-/// (status `failed`, with what was measured until then); Ctrl-C, and a program
-/// that cannot be started at all, are an `Err`.
+/// (status `failed`, with what was measured until then) and on Ctrl-C (with
+/// the checkpoints taken; [`crate::runner::interrupted`] says so); a program
+/// that cannot be started at all is an `Err`.
 pub fn run(
     spec: &TraceSpec,
     probe: &dyn Probe,
@@ -112,7 +113,9 @@ pub fn run(
             state.record.reason = Some(idle::nothing_measured(&state.idle, POLL));
         }
         Ok(()) => {}
-        Err(e @ (RunnerError::Interrupted | RunnerError::Spawn { .. })) => return Err(e),
+        Err(e @ RunnerError::Spawn { .. }) => return Err(e),
+        // The checkpoints taken are kept: the caller sees the interrupt flag.
+        Err(RunnerError::Interrupted) => {}
         Err(e) => {
             state.record.status = Status::Failed;
             state.record.reason = Some(e.to_string());

@@ -37,8 +37,14 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     if args.pid <= 0 || !tree::alive(args.pid) {
         bail!("no running process with pid {}", args.pid);
     }
+    if args.once && args.format != crate::report::Format::Table {
+        return Err(crate::error::UsageError(
+            "--once prints a table like `pmap -X`; drop --format, or leave out --once for a run in that format".into(),
+        )
+        .into());
+    }
     if args.once {
-        print!("{}", once(args.pid)?);
+        crate::verbosity::stdout(once(args.pid)?);
         return Ok(ExitCode::SUCCESS);
     }
     let super::command::RunStart {
@@ -46,6 +52,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         env,
         results_root,
         run_dir,
+        owner,
     } = super::command::start_run(args.out.as_deref())?;
 
     let every = match (args.every, args.on_enter) {
@@ -220,6 +227,10 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     };
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &raw)?;
+    // Ctrl-C is how a watch ends: its run is complete, not partial.
+    if let Some(owner) = owner {
+        owner.release();
+    }
     store::point_latest(&results_root, &run_dir)?;
     super::command::finish(
         &run,

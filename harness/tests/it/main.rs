@@ -19,6 +19,7 @@ mod mmap_file;
 mod reliability;
 mod repeatability;
 mod reports;
+mod safeguards;
 mod trace;
 mod trace_says;
 mod trials;
@@ -44,6 +45,7 @@ fn main() {
         reliability::tests,
         repeatability::tests,
         reports::tests,
+        safeguards::tests,
         trace::tests,
         trace_says::tests,
     ]);

@@ -47,9 +47,10 @@ impl Experiment for SharedFile {
         };
         let file_bytes = ctx.size_bytes.unwrap_or(default).div_ceil(page) * page;
         let sharers = ctx.count.unwrap_or(DEFAULT_SHARERS);
-        if !(3..=1000).contains(&sharers) {
+        let most = experiments::catalog::shared_file::MAX_SHARERS as u64;
+        if !(3..=most).contains(&sharers) {
             return Err(format!(
-                "--count {sharers}: shared-file needs 3 to 1000 sharers (two of them exit during the run)"
+                "--count {sharers}: shared-file needs 3 to {most} sharers (two of them exit during the run; each is named on every checkpoint line)"
             ));
         }
         if file_bytes < 16 * page {
