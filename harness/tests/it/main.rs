@@ -6,18 +6,21 @@ mod classroom;
 mod cli;
 mod compare;
 mod demos;
+mod engines;
 mod failures;
 mod fault_costs;
 mod fixtures;
 mod fork_cow;
 mod fuzz;
 mod install;
+mod junit;
 mod ktap;
 mod matrix;
 mod mmap_file;
 mod reliability;
 mod repeatability;
 mod reports;
+mod schema;
 mod trace;
 mod trials;
 mod util;
@@ -29,18 +32,21 @@ fn main() {
         cli::tests,
         compare::tests,
         demos::tests,
+        engines::tests,
         failures::tests,
         fault_costs::tests,
         fixtures::tests,
         fork_cow::tests,
         fuzz::tests,
         install::tests,
+        junit::tests,
         ktap::tests,
         matrix::tests,
         mmap_file::tests,
         reliability::tests,
         repeatability::tests,
         reports::tests,
+        schema::tests,
         trace::tests,
     ]);
 }
