@@ -522,7 +522,10 @@ for path in sys.argv[2:]:
 
 fn the_sample_qemu_job_passes_lavas_own_job_schema() {
     let helpers = require(lava_helpers());
-    let packages = helpers.parent().and_then(Path::parent).expect("dist-packages");
+    let packages = helpers
+        .parent()
+        .and_then(Path::parent)
+        .expect("dist-packages");
     require(
         if packages.join("lava_common/schemas/__init__.py").is_file() {
             Ok(())
