@@ -254,9 +254,11 @@ fn compare_files(
             json
         }
         report::Format::Tap => report::ktap::render(&now_run, Some(&cmp)),
+        report::Format::Junit => report::junit::render(&now_run, Some(&cmp)),
         report::Format::Csv => {
             return Err(UsageError(
-                "compare has no CSV output; use --format table, markdown, json or tap".into(),
+                "compare has no CSV output; use --format table, markdown, json, tap or junit"
+                    .into(),
             )
             .into())
         }

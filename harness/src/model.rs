@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::provenance::Provenance;
@@ -13,7 +14,7 @@ use crate::system::Environment;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// One invocation of the harness.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunRecord {
     /// Layout version of this record ([`FORMAT_VERSION`]).
     pub format_version: u32,
@@ -46,7 +47,7 @@ pub struct RunRecord {
 
 /// How strictly a run is judged when it gates a kernel (see
 /// [`crate::outcome`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Gate {
     /// `--strict`: a refutation not declared in advance fails, and so does a
@@ -58,7 +59,7 @@ pub struct Gate {
 }
 
 /// What running every variant several times showed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Repeats {
     /// How many times each variant ran.
     pub count: u32,
@@ -69,7 +70,7 @@ pub struct Repeats {
 }
 
 /// One metric over the repeats of its variant (as `compare` names metrics).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MetricSpread {
     /// Experiment name.
     pub experiment: String,
@@ -92,7 +93,7 @@ pub struct MetricSpread {
 }
 
 /// A claim that different runs of the same variants judged differently.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UnstableClaim {
     /// Experiment name.
     pub experiment: String,
@@ -105,7 +106,7 @@ pub struct UnstableClaim {
 }
 
 /// Whether an experiment or variant produced measurements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// It ran to its end.
@@ -117,7 +118,7 @@ pub enum Status {
 }
 
 /// One experiment: its parameters, variants and judged claims.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ExperimentRecord {
     /// Kebab-case name (`mmap-file`).
     pub name: String,
@@ -145,7 +146,7 @@ pub struct ExperimentRecord {
 /// the experiment timed `repetitions` loops from inside with the monotonic clock,
 /// and the harness divided each by the units it counted from outside for the
 /// same phase. Timings are information, never a verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FaultCost {
     /// Kebab-case kind (`anon-first-touch`, `thp-first-touch`, `cow-after-fork`, ...).
     pub kind: String,
@@ -178,7 +179,7 @@ pub struct FaultCost {
 }
 
 /// Minimum, median and maximum of a set of measurements.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Spread {
     /// The smallest.
     pub min: f64,
@@ -190,7 +191,7 @@ pub struct Spread {
 
 /// A table an experiment derives from its record (display strings, units in the
 /// headers), kept in the results so a report can be rebuilt from the JSON alone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SummaryTable {
     /// One line saying what the table shows.
     pub title: String,
@@ -201,7 +202,7 @@ pub struct SummaryTable {
 }
 
 /// One variant of an experiment (`warm`, `cold`, `thp-on`, ...): one run of its binary.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct VariantRecord {
     /// Kebab-case variant name.
     pub name: String,
@@ -227,7 +228,7 @@ pub struct VariantRecord {
 }
 
 /// One sample of the main process's resident set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RssSample {
     /// Milliseconds since the experiment said ready.
     pub millis: u64,
@@ -236,7 +237,7 @@ pub struct RssSample {
 }
 
 /// What the measured program's file holds, read from its ELF headers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BinaryFacts {
     /// Where the file is.
     pub path: String,
@@ -257,7 +258,7 @@ pub struct BinaryFacts {
 }
 
 /// How a program finds its libraries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Linking {
     /// Everything is in the file; no program interpreter.
@@ -267,7 +268,7 @@ pub enum Linking {
 }
 
 /// One PT_LOAD program header: a piece of the file mapped at start-up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LoadSegment {
     /// Permissions as `readelf -l` shows them (`R E`, `RW `, `R  `).
     pub flags: String,
@@ -282,7 +283,7 @@ pub struct LoadSegment {
 }
 
 /// The change between the two snapshots of the null phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NoiseFloor {
     /// Minor faults counted between the two snapshots.
     pub minor_faults: u64,
@@ -293,7 +294,7 @@ pub struct NoiseFloor {
 }
 
 /// All processes of an experiment as snapshotted at one checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CheckpointRecord {
     /// Kebab-case name of what has just happened (`after-mmap`).
     pub label: String,
@@ -314,7 +315,7 @@ pub struct CheckpointRecord {
 }
 
 /// System-wide counters from /proc/meminfo at one moment, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SystemCounters {
     /// MemFree.
     pub mem_free_bytes: u64,
@@ -352,7 +353,7 @@ pub struct SystemCounters {
 /// a phase says why a huge page did not arrive (`thp_fault_fallback`,
 /// `compact_stall`) or why a read went to storage (`pgmajfault`,
 /// `workingset_refault_file`). A counter this kernel does not write is `None`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct VmstatCounters {
     /// Huge pages allocated at a page fault.
     pub thp_fault_alloc: Option<u64>,
@@ -395,7 +396,7 @@ impl VmstatCounters {
 
 /// Brief snapshots of every child of one process at one checkpoint
 /// (/proc/PID/smaps_rollup and status of each, no per-mapping detail).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PopulationRecord {
     /// The role the experiment gave the population (`worker`).
     pub role: String,
@@ -412,7 +413,7 @@ pub struct PopulationRecord {
 }
 
 /// One member of a population.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MemberRecord {
     /// Its process id.
     pub pid: i32,
@@ -422,7 +423,7 @@ pub struct MemberRecord {
 }
 
 /// The figures of one brief snapshot (status and smaps_rollup), in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MemberFigures {
     /// VmSize.
     pub vm_size_bytes: u64,
@@ -454,7 +455,7 @@ impl MemberFigures {
 }
 
 /// One process at one checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ProcessRecord {
     /// The role the experiment gave it (`main`, `parent`, `child`).
     pub role: String,
@@ -486,7 +487,7 @@ pub struct ProcessRecord {
 /// that waits (or is stopped) holds its figures still while they are read; a
 /// running one's figures are a moving target, and differ from run to run with
 /// the timing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProcessState {
     /// Waiting at the checkpoint: in the wait the harness detected (its stdin,
@@ -526,7 +527,7 @@ impl std::fmt::Display for ProcessState {
 }
 
 /// Cumulative I/O counters of /proc/PID/io, in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct IoCounters {
     /// `rchar`: bytes passed to read(2) and similar, from cache or not.
     pub rchar_bytes: u64,
@@ -540,7 +541,7 @@ pub struct IoCounters {
 }
 
 /// Minor and major page fault counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Faults {
     /// Faults served without I/O (page cache hit, zero page, COW copy).
     pub minor: u64,
@@ -552,7 +553,7 @@ pub struct Faults {
 }
 
 /// Whole-process memory figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Totals {
     /// VmSize: the address space, in bytes.
     pub vm_size_bytes: u64,
@@ -581,7 +582,7 @@ pub struct Totals {
 }
 
 /// The smaps figures of one mapping, or of a region summed over mappings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryFigures {
     /// Size: the mapping's length, in bytes.
     pub size_bytes: u64,
@@ -606,7 +607,7 @@ pub struct MemoryFigures {
 }
 
 /// One line of /proc/PID/smaps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MappingRecord {
     /// First address, hex (`0x7f...`).
     pub start: String,
@@ -643,7 +644,7 @@ pub fn parse_hex(text: &str) -> Option<u64> {
 }
 
 /// A region the experiment declared, at one checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegionRecord {
     /// Kebab-case region name (`data`).
     pub name: String,
@@ -659,7 +660,7 @@ pub struct RegionRecord {
 }
 
 /// A declared region as /proc/PID/pagemap shows it at one checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegionPagemap {
     /// Pages in the region (its length over the page size).
     pub pages: u64,
@@ -677,7 +678,7 @@ pub struct RegionPagemap {
 }
 
 /// One sampled page of a region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PageSample {
     /// Index of the page from the region's start (0-based).
     pub page_index: u64,
@@ -693,7 +694,9 @@ pub struct PageSample {
 }
 
 /// What a measurement says of a claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// The kernel behaved as the seed says.
@@ -715,7 +718,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// One claim of a seed and what this run measured of it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ClaimRecord {
     /// Kebab-case id, unique within the experiment and stable across runs.
     pub id: String,
@@ -758,7 +761,7 @@ pub struct ClaimRecord {
 }
 
 /// Whose precondition was not met, for an inconclusive claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Precondition {
     /// The machine's set-up: no root, files on tmpfs, a knob set otherwise,
@@ -793,7 +796,7 @@ impl Precondition {
 }
 
 /// An outcome an experiment declares in advance, with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Expectation {
     /// The verdict expected on current kernels.
     pub verdict: Verdict,

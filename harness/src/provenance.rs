@@ -13,6 +13,7 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::system::Root;
@@ -22,7 +23,7 @@ use crate::system::Root;
 pub const GIT_COMMIT: &str = env!("VMLAB_GIT_COMMIT");
 
 /// The provenance of one run (see the module docs).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct Provenance {
     /// vmlab's version.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use procfs_core::process::MountInfo;
 use procfs_core::{CpuInfo, FromBufRead, Meminfo, ProcessCGroups};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProbeError;
@@ -14,7 +15,7 @@ use crate::error::ProbeError;
 pub const DEFAULT_FAULT_AROUND_BYTES: u64 = 64 * 1024;
 
 /// Facts about the machine, recorded with every run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Environment {
     /// `uname -r`.
     pub kernel: String,
@@ -128,7 +129,7 @@ pub struct Environment {
 /// The virtual machine a `harness matrix` guest ran in. The memory size and the
 /// THP mode are fixed on the kernel command line so that differences between
 /// kernels come from the kernels, not from their defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GuestInfo {
     /// The kernel as named on the matrix command line (`debian:6.1`, a path).
     pub kernel_spec: String,

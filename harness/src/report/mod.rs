@@ -11,6 +11,7 @@ pub mod csv;
 pub mod delta;
 pub mod files;
 pub mod html;
+pub mod junit;
 pub mod ktap;
 pub mod markdown;
 pub mod plot;
@@ -38,6 +39,8 @@ pub enum Format {
     Csv,
     /// KTAP version 1 for kernel CI systems: one test per experiment, one subtest per claim.
     Tap,
+    /// JUnit XML for CI dashboards (GitLab, Jenkins): one testsuite per experiment, one testcase per claim.
+    Junit,
 }
 
 /// How much the terminal output shows, and how wide it may be.
@@ -76,5 +79,6 @@ pub fn render_view(run: &RunRecord, format: Format, view: &View) -> String {
         Format::Json => crate::store::json::render(run),
         Format::Csv => csv::checkpoints(run),
         Format::Tap => ktap::render(run, None),
+        Format::Junit => junit::render(run, None),
     }
 }

@@ -265,6 +265,9 @@ pub fn tell(
         (report::Format::Tap, Some((cmp, _))) => {
             verbosity::out(report::ktap::render(run, Some(cmp)))
         }
+        (report::Format::Junit, Some((cmp, _))) => {
+            verbosity::out(report::junit::render(run, Some(cmp)))
+        }
         (format, _) => verbosity::out(report::render_view(run, format, &telling.view)),
     }
     if let Some((cmp, path)) = compared {

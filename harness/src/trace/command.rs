@@ -44,7 +44,10 @@ pub fn experiment_name(program: &OsStr) -> String {
 
 /// Whether the program's output would spoil the report's format on stdout.
 fn machine_format(format: Format) -> bool {
-    matches!(format, Format::Json | Format::Csv | Format::Tap)
+    matches!(
+        format,
+        Format::Json | Format::Csv | Format::Tap | Format::Junit
+    )
 }
 
 /// Runs `harness trace`.

@@ -78,7 +78,7 @@ for my $i (0 .. $#lines) {
 
 /// Parses with kunit_parser.parse_run_tests: `LEAF path status` per leaf, then
 /// `COUNTS passed failed crashed skipped errors` and `STATUS name`.
-const KUNIT_PY: &str = r#"
+pub(crate) const KUNIT_PY: &str = r#"
 import sys
 sys.path.insert(0, sys.argv[1])
 import kunit_parser
@@ -105,7 +105,7 @@ pub(crate) enum Consumer {
 
 /// Where the kernel's tools/testing/kunit is: `VMLAB_KUNIT_DIR`, else what
 /// `.ci/run` unpacks under ~/.cache/vmlab/kunit/.
-fn kunit_dir() -> Option<PathBuf> {
+pub(crate) fn kunit_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("VMLAB_KUNIT_DIR") {
         return Some(PathBuf::from(dir));
     }
@@ -509,6 +509,11 @@ fn the_matrix_ktap_nests_kernels_experiments_and_claims_for_all_three_parsers() 
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(output.status.code(), Some(0), "{describe}");
+    // The kernel's results.json of this matrix run, against the published schema.
+    crate::schema::assert_valid(
+        &out.path().join("latest/host/results.json"),
+        "matrix --kernel host",
+    );
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     assert!(
         text.starts_with("KTAP version 1\n1..1\n  KTAP version 1\n  # Subtest: host\n  1..1\n    KTAP version 1\n    # Subtest: tiny-malloc\n"),

@@ -6,6 +6,7 @@ mod classroom;
 mod cli;
 mod compare;
 mod demos;
+mod engines;
 mod failures;
 mod fault_costs;
 mod fixtures;
@@ -13,6 +14,7 @@ mod fork_cow;
 mod fuzz;
 mod gate;
 mod install;
+mod junit;
 mod ktap;
 mod matrix;
 mod mmap_file;
@@ -20,6 +22,7 @@ mod reliability;
 mod repeatability;
 mod reports;
 mod safeguards;
+mod schema;
 mod trace;
 mod trace_says;
 mod trials;
@@ -32,6 +35,7 @@ fn main() {
         cli::tests,
         compare::tests,
         demos::tests,
+        engines::tests,
         failures::tests,
         fault_costs::tests,
         fixtures::tests,
@@ -39,6 +43,7 @@ fn main() {
         fuzz::tests,
         gate::tests,
         install::tests,
+        junit::tests,
         ktap::tests,
         matrix::tests,
         mmap_file::tests,
@@ -46,6 +51,7 @@ fn main() {
         repeatability::tests,
         reports::tests,
         safeguards::tests,
+        schema::tests,
         trace::tests,
         trace_says::tests,
     ]);

@@ -112,6 +112,10 @@ fn a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back() {
     let dir = run.run_dir();
     let results: Value = serde_json::from_str(&run.read(&dir.join("debian-6.1/results.json")))
         .unwrap_or_else(|e| panic!("results.json does not parse ({e})\n{}", run.describe()));
+    crate::schema::assert_valid(
+        &dir.join("debian-6.1/results.json"),
+        "matrix guest debian-6.1",
+    );
 
     // The environment says where and how it ran.
     let env = &results["environment"];
