@@ -352,8 +352,11 @@ pub fn mark_partial(run_dir: &Path, why: &str) -> io::Result<PathBuf> {
             RenameFlags::RENAME_NOREPLACE,
         ) {
             Ok(()) => {
-                crate::store::write_atomic(&candidate.join(PARTIAL_FILE), why.as_bytes())
-                    .map_err(|e| io::Error::new(e.source.kind(), e.to_string()))?;
+                // A plain write: the folder's new name already says it is
+                // partial, and this marker only adds why, so a marker cut
+                // short by a kill loses no result. (The store's atomic write
+                // would make the store and this module import each other.)
+                std::fs::write(candidate.join(PARTIAL_FILE), why.as_bytes())?;
                 return Ok(candidate);
             }
             Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {
