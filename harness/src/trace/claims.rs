@@ -522,7 +522,15 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
             })
         }
     };
-    check_sense(&c.id, &when, c.figure, c.op, &target, target_pages.is_some(), tolerance)?;
+    check_sense(
+        &c.id,
+        &when,
+        c.figure,
+        c.op,
+        &target,
+        target_pages.is_some(),
+        tolerance,
+    )?;
     Ok(Criterion {
         id: c.id,
         statement: c.statement,
@@ -561,7 +569,9 @@ fn check_sense(
                 "claim '{id}': tolerance {p}% must be at least 0% and under 100%"
             ));
         }
-        (Some(Tolerance::Units(t)), Target::Value(v)) if !target_in_pages && *v > 0.0 && t >= *v => {
+        (Some(Tolerance::Units(t)), Target::Value(v))
+            if !target_in_pages && *v > 0.0 && t >= *v =>
+        {
             return Err(format!(
                 "claim '{id}': tolerance {t} is as large as the value {v} itself, so the claim would hold for almost anything; use a smaller tolerance"
             ));
@@ -879,12 +889,23 @@ mod tests {
         for (rest, why) in [
             ("op = \"<\"\nvalue = 0\n", "can never hold"),
             ("op = \">=\"\nvalue = 0\n", "always holds"),
-            ("op = \"==\"\nvalue = 4096\ntolerance = 8192\n", "as large as the value"),
-            ("op = \"==\"\nvalue = 4096\ntolerance = \"150%\"\n", "under 100%"),
-            ("op = \"==\"\nvalue = 4096\ntolerance = \"-5%\"\n", "under 100%"),
+            (
+                "op = \"==\"\nvalue = 4096\ntolerance = 8192\n",
+                "as large as the value",
+            ),
+            (
+                "op = \"==\"\nvalue = 4096\ntolerance = \"150%\"\n",
+                "under 100%",
+            ),
+            (
+                "op = \"==\"\nvalue = 4096\ntolerance = \"-5%\"\n",
+                "under 100%",
+            ),
         ] {
             let text = format!("{base}{rest}");
-            let e = parse(&text, "c.toml", "c.toml").expect_err(&text).to_string();
+            let e = parse(&text, "c.toml", "c.toml")
+                .expect_err(&text)
+                .to_string();
             assert!(e.contains(why), "{text}: {e}");
         }
         let fine = format!("{base}op = \"<=\"\nvalue = 0\ntolerance = \"1 page\"\n");

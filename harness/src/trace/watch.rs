@@ -48,6 +48,8 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         crate::verbosity::stdout(once(args.pid)?);
         return Ok(ExitCode::SUCCESS);
     }
+    // A process that cannot be read is refused before a run folder exists.
+    once(args.pid)?;
     let super::command::RunStart {
         started,
         env,
