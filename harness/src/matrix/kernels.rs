@@ -133,7 +133,7 @@ pub fn image_kind<'a, R: object::ReadRef<'a>>(bytes: R) -> Result<ImageKind, Str
     let endian = file.endian();
     for header in file.elf_program_headers() {
         // A kernel's notes are a few KiB: a header claiming more is not read.
-        if u64::from(header.p_filesz(endian)) > MAX_NOTES_BYTES {
+        if header.p_filesz(endian) > MAX_NOTES_BYTES {
             continue;
         }
         let Ok(Some(mut notes)) = header.notes(endian, bytes) else {

@@ -130,7 +130,9 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         Err(crate::error::RunnerError::Interrupted) => return Err(crate::error::Interrupted.into()),
         Err(e) => {
             // Nothing ran, so the run folder stays empty: it goes.
-            owner.map(crate::scratch::OwnerLock::release);
+            if let Some(owner) = owner {
+                owner.release();
+            }
             let _ = std::fs::remove_dir(&run_dir);
             bail!("{}: {e}", program.to_string_lossy())
         }

@@ -213,7 +213,9 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &raw)?;
     // Ctrl-C is how a watch ends: its run is complete, not partial.
-    owner.map(crate::scratch::OwnerLock::release);
+    if let Some(owner) = owner {
+        owner.release();
+    }
     store::point_latest(&results_root, &run_dir)?;
     super::command::finish(
         &run,

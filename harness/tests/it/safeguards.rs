@@ -11,7 +11,6 @@ use std::time::{Duration, SystemTime};
 use crate::reliability::{
     describe, fake_experiment, is_root, real_experiments, Sandbox, FIXTURE, READY,
 };
-use crate::skip_unless;
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
