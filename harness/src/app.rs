@@ -218,6 +218,32 @@ fn list() -> String {
     out
 }
 
+/// Refuses `--only NAME/VARIANT` when neither run has that variant of NAME,
+/// rather than comparing nothing and passing.
+fn check_only_variants(only: &[Selection], runs: &[&crate::model::RunRecord]) -> Result<()> {
+    for selection in only {
+        let name = selection.experiment.info().name;
+        let Some(wanted) = &selection.variants else {
+            continue;
+        };
+        let mut have: Vec<&str> = runs
+            .iter()
+            .flat_map(|r| r.experiments.iter().filter(|e| e.name == name))
+            .flat_map(|e| e.variants.iter().map(|v| v.name.as_str()))
+            .collect();
+        have.sort_unstable();
+        have.dedup();
+        if let Some(missing) = wanted.iter().find(|w| !have.contains(&w.as_str())) {
+            return Err(UsageError(format!(
+                "--only {name}/{missing}: neither run has variant '{missing}' of {name} (they have: {})",
+                if have.is_empty() { "none".to_string() } else { have.join(", ") }
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// `compare OLD NEW`: both files are checked before anything is printed.
 fn compare_files(
     old: &Path,
@@ -238,6 +264,7 @@ fn compare_files(
     let (old, new) = (resolve(old), resolve(new));
     let mut baseline_run = baseline::load(&old)?;
     let mut now_run = baseline::load(&new)?;
+    check_only_variants(only, &[&baseline_run, &now_run])?;
     crate::selection::restrict(&mut baseline_run, only);
     crate::selection::restrict(&mut now_run, only);
     now_run.gate.strict |= gate.strict;

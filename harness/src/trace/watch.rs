@@ -47,6 +47,8 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         crate::verbosity::stdout(once(args.pid)?);
         return Ok(ExitCode::SUCCESS);
     }
+    // A process that cannot be read is refused before a run folder exists.
+    once(args.pid)?;
     let super::command::RunStart {
         started,
         env,
@@ -54,6 +56,8 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         run_dir,
         owner,
     } = super::command::start_run(args.out.as_deref())?;
+    // Read once: the record is rewritten after every snapshot.
+    let provenance = crate::provenance::Provenance::detect();
 
     let every = match (args.every, args.on_enter) {
         (Some(every), _) => Some(every),
@@ -186,6 +190,17 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
             population: None,
         });
         last = Instant::now();
+        // Kept after every snapshot, so that a kill loses none: the next run
+        // finds the folder's owner gone and marks it partial.
+        let so_far = whole_run(
+            &started,
+            &env,
+            &provenance,
+            &name,
+            BTreeMap::new(),
+            record.clone(),
+        );
+        store::write_run(&run_dir, &[crate::report::run_record(&so_far)])?;
     }
     record.notes.insert(
         "processes".into(),
@@ -205,26 +220,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
             serde_json::json!(every.as_millis() as u64),
         );
     }
-    let run = RunRecord {
-        format_version: FORMAT_VERSION,
-        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        quick: false,
-        environment: env,
-        experiments: vec![ExperimentRecord {
-            name: name.clone(),
-            status: Status::Ok,
-            reason: None,
-            params,
-            variants: vec![record],
-            claims: Vec::new(),
-            summary: Vec::new(),
-            fault_costs: Vec::new(),
-        }],
-        repeats: None,
-        provenance: crate::provenance::Provenance::detect(),
-        gate: Default::default(),
-    };
+    let run = whole_run(&started, &env, &provenance, &name, params, record);
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &raw)?;
     // Ctrl-C is how a watch ends: its run is complete, not partial.
@@ -241,6 +237,37 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         &BaselineMode::Discard,
         &run_dir,
     )
+}
+
+/// The run record of a watch with the snapshots in `record`.
+fn whole_run(
+    started: &chrono::DateTime<chrono::Utc>,
+    env: &crate::system::Environment,
+    provenance: &crate::provenance::Provenance,
+    name: &str,
+    params: BTreeMap<String, serde_json::Value>,
+    record: crate::model::VariantRecord,
+) -> RunRecord {
+    RunRecord {
+        format_version: FORMAT_VERSION,
+        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        quick: false,
+        environment: env.clone(),
+        experiments: vec![ExperimentRecord {
+            name: name.to_string(),
+            status: Status::Ok,
+            reason: None,
+            params,
+            variants: vec![record],
+            claims: Vec::new(),
+            summary: Vec::new(),
+            fault_costs: Vec::new(),
+        }],
+        repeats: None,
+        provenance: provenance.clone(),
+        gate: Default::default(),
+    }
 }
 
 /// One snapshot of `pid` and its children, as text in the manner of `pmap -X`

@@ -1,6 +1,7 @@
 //! The harness's integration tests: one binary, one module per topic, run by
 //! the runner in `trials` (each module registers its tests with `tests!`).
 
+mod bad_inputs;
 mod binaries;
 mod classroom;
 mod cli;
@@ -30,6 +31,7 @@ mod util;
 
 fn main() {
     trials::main(&[
+        bad_inputs::tests,
         binaries::tests,
         classroom::tests,
         cli::tests,

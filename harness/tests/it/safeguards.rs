@@ -508,6 +508,54 @@ fn an_interrupted_trace_keeps_its_checkpoints_and_a_killed_one_is_tidied() {
     }
 }
 
+/// `watch` killed with SIGKILL keeps the snapshots it took: the next run
+/// finds its folder's owner gone and marks it partial, with every snapshot.
+fn a_killed_watch_keeps_its_snapshots_in_a_partial_folder() {
+    use nix::sys::signal::{kill, Signal};
+    let sandbox = Sandbox::new();
+    let out = sandbox.out().display().to_string();
+    let mut watched = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .expect("sleep");
+    let pid = watched.id().to_string();
+    let args = strings(&["watch", &pid, "--every", "200ms", "--out", &out]);
+    let mut child = sandbox
+        .command(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGKILL,
+    );
+    let _ = child.wait();
+    let _ = watched.kill();
+    let _ = watched.wait();
+    let next = strings(&["trace", "--out", &out, "--", "true"]);
+    let output = sandbox.command(&next).output().expect("next");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&next, &output)
+    );
+    let partial = Sandbox::entries(&sandbox.out())
+        .into_iter()
+        .find(|d| d.to_string_lossy().ends_with("-partial"))
+        .unwrap_or_else(|| panic!("no -partial folder: {}", describe(&next, &output)));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(partial.join("results.json")).expect("results"),
+    )
+    .expect("json");
+    let taken = json["experiments"][0]["variants"][0]["checkpoints"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(taken >= 3, "{taken} snapshots kept in {partial:?}");
+}
+
 crate::tests![
     a_folder_vmlab_did_not_make_in_dir_survives_a_run_and_is_named,
     a_save_over_a_fifo_a_device_or_a_users_file_is_refused_before_the_run,
@@ -517,4 +565,5 @@ crate::tests![
     a_killed_harness_leaves_no_process_of_a_multi_process_experiment,
     a_huge_or_endless_file_is_refused_within_bounded_memory,
     an_interrupted_trace_keeps_its_checkpoints_and_a_killed_one_is_tidied,
+    a_killed_watch_keeps_its_snapshots_in_a_partial_folder,
 ];
