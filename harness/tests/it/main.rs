@@ -2,6 +2,7 @@
 //! the runner in `trials` (each module registers its tests with `tests!`).
 
 mod binaries;
+mod cdp;
 mod classroom;
 mod cli;
 mod compare;
@@ -13,6 +14,7 @@ mod fork_cow;
 mod fuzz;
 mod install;
 mod ktap;
+mod lecture;
 mod matrix;
 mod mmap_file;
 mod reliability;
@@ -35,6 +37,7 @@ fn main() {
         fork_cow::tests,
         fuzz::tests,
         install::tests,
+        lecture::tests,
         ktap::tests,
         matrix::tests,
         mmap_file::tests,
