@@ -311,8 +311,9 @@ const READ_STOP: &str = r#"(() => ({
   })),
   processes: [...document.querySelectorAll(".proc")].map((p) => ({
     role: p.dataset.role, pid: Number(p.dataset.pid),
-    minor: Number(p.querySelector(".faults").dataset.minorFaults),
-    major: Number(p.querySelector(".faults").dataset.majorFaults),
+    minor: Number(p.querySelector(".fig-faults").dataset.minorFaults),
+    major: Number(p.querySelector(".fig-faults").dataset.majorFaults),
+    minor_shown: p.querySelector(".fig-faults .val").textContent,
   })),
   commands: document.querySelector(".cmds").textContent,
   frames: [...document.querySelectorAll(".frame")].map((f) => f.textContent),
