@@ -28,6 +28,11 @@ use server::{Criterion, End, EndClaim, Lecture, Phase, Server, Shared};
 pub fn lecture(args: &LectureArgs) -> Result<ExitCode> {
     let selection = Selection::parse(&args.name).map_err(UsageError)?;
     let name = selection.experiment.info().name;
+    // A mistake is said before anything listens (the session checks it again
+    // against the variants it plans).
+    selection
+        .check_variants(selection.experiment.info().variants)
+        .map_err(UsageError)?;
     let mut options = Options::quick(vec![selection]);
     options.quick = args.quick;
     options.size = args.size;
