@@ -111,7 +111,19 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// SIGTERM first: Chromium then ends and reaps its own helper processes,
+    /// where SIGKILL would leave them to PID 1 (zombies in a container whose
+    /// init does not reap).
     fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
