@@ -22,6 +22,7 @@ crate::tests![
     quit_keeps_a_partial_run_and_then_closes_the_lecture,
     a_lecture_left_alone_stops_after_its_timeout_and_cleans_up,
     ctrl_c_ends_a_lecture_cleanly,
+    the_page_is_opened_with_xdg_open_where_there_is_a_display,
 ];
 
 /// A `harness lecture` running in the background, with its own folders.
@@ -40,11 +41,19 @@ struct Lecture {
 
 impl Lecture {
     fn start(extra: &[&str]) -> Lecture {
+        let mut args = vec!["--no-open"];
+        args.extend(extra);
+        Lecture::start_with(&args, &[])
+    }
+
+    /// Starts it with `extra` arguments and `env` variables set.
+    fn start_with(extra: &[&str], env: &[(&str, std::ffi::OsString)]) -> Lecture {
         let out = tempfile::tempdir().expect("temp dir");
         let scratch = tempfile::tempdir().expect("temp dir");
         let mut child = Command::new(harness_bin())
-            .args(["lecture", "fork-cow/thp-off", "--quick", "--no-open"])
+            .args(["lecture", "fork-cow/thp-off", "--quick"])
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("--out")
             .arg(out.path())
             .arg("--dir")
@@ -587,4 +596,37 @@ fn ctrl_c_ends_a_lecture_cleanly() {
         "{dirs:?}"
     );
     lecture.assert_nothing_left(&[pid]);
+}
+
+fn the_page_is_opened_with_xdg_open_where_there_is_a_display() {
+    // A stand-in xdg-open first in PATH writes down the link it was given.
+    let bin = tempfile::tempdir().expect("temp dir");
+    let opened = bin.path().join("opened");
+    let script = bin.path().join("xdg-open");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" > '{}'\n",
+            opened.display()
+        ),
+    )
+    .expect("write xdg-open");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let mut path = std::ffi::OsString::from(bin.path());
+    path.push(":");
+    path.push(std::env::var_os("PATH").unwrap_or_default());
+    let mut lecture = Lecture::start_with(
+        &["--timeout", "2"],
+        &[("PATH", path), ("DISPLAY", ":99".into())],
+    );
+    let status = lecture.wait_exit(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(130), "{}", lecture.describe());
+    let link = std::fs::read_to_string(&opened).expect("xdg-open was run");
+    assert_eq!(
+        link.trim(),
+        lecture.url,
+        "xdg-open got the page's link, token included"
+    );
+    lecture.assert_nothing_left(&[]);
 }
