@@ -3,6 +3,10 @@
 //! terminal right now, shows the change since the last checkpoint, and waits for
 //! Enter (q quits cleanly). The experiment stays parked the whole time, because
 //! the runner releases it only when this returns.
+//!
+//! What a stop shows is gathered once as a [`Stop`] (data, no terminal text),
+//! which this terminal renderer and the lecture page both draw; whatever holds
+//! the session at a checkpoint is a [`Pause`].
 
 mod stop;
 
