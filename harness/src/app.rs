@@ -83,6 +83,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Matrix(args) => run_matrix(&args),
         Command::Trace(args) => crate::trace::command::trace(&args),
         Command::Watch(args) => crate::trace::watch::watch(&args),
+        Command::Lecture(args) => crate::lecture::lecture(&args),
         Command::Completions { shell } => crate::generate::print_completions(shell),
         Command::Man { out_dir } => crate::generate::man(out_dir.as_deref()),
         Command::GuestInit => {

@@ -158,6 +158,14 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Step through one experiment from a browser, for a projector: each
+    /// checkpoint's caption, figures, page-frame sharing, PIDs and commands in
+    /// large type, with charts that grow stop by stop. Serves one page on
+    /// 127.0.0.1 behind a random token (printed, and opened with xdg-open
+    /// where there is a display). Next (button, right arrow or space) goes on,
+    /// Quit (q) stops and keeps what was reached as a `-partial` run; the end
+    /// shows the claims' verdicts and the run's results.html.
+    Lecture(LectureArgs),
     /// PID 1 of a matrix virtual machine (internal).
     #[command(hide = true)]
     GuestInit,
@@ -292,6 +300,40 @@ pub struct WatchArgs {
     /// Folder for results (a subfolder per run); default: results/ of the workspace.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+/// Options of `lecture`.
+#[derive(Debug, Clone, Args)]
+pub struct LectureArgs {
+    /// The experiment (see `list`), or one variant of it: fork-cow/thp-off.
+    #[arg(value_name = "NAME[/VARIANT]")]
+    pub name: String,
+    /// Small sizes that finish in seconds, with the same checkpoints and claims.
+    #[arg(long)]
+    pub quick: bool,
+    /// Override the experiment's main size, e.g. 256MiB or 1G.
+    #[arg(long, value_name = "SIZE", value_parser = parse_run_size, allow_hyphen_values = true)]
+    pub size: Option<u64>,
+    /// Folder for the experiment's temporary files; default: $TMPDIR or /tmp.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Folder for results (a subfolder per run); default: results/ of the workspace.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Longest wait, in seconds, for the experiment between two checkpoints,
+    /// for Next at a checkpoint (then the run stops, keeping what was
+    /// reached), and for Quit once the run has ended.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT_SECONDS, value_parser = parse_timeout, allow_hyphen_values = true)]
+    pub timeout: u64,
+    /// Start the experiment with address-space randomisation off.
+    #[arg(long)]
+    pub no_aslr: bool,
+    /// The port on 127.0.0.1 to serve the page on; default: a free one.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Print the link but do not open a browser.
+    #[arg(long)]
+    pub no_open: bool,
 }
 
 /// Options shared by `all` and `run`.

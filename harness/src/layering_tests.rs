@@ -23,7 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &["cli", "progress", "step"],
     &["options"],
     &["session"],
-    &["app", "matrix", "trace", "answers", "generate"],
+    &["app", "matrix", "trace", "answers", "generate", "lecture"],
 ];
 
 /// One `crate::` import: which module, where.

@@ -38,7 +38,8 @@
 //! 14. The commands: [`app`] (dispatch, `list`, `explain`, `compare`),
 //!     [`matrix`] (the same session under other kernels in QEMU, compared),
 //!     [`trace`] (any program or running process measured with the same
-//!     snapshots, judged by a claims file of the user's), [`answers`].
+//!     snapshots, judged by a claims file of the user's), [`answers`],
+//!     [`lecture`] (step mode in a browser, for a projector).
 #![deny(missing_docs)]
 
 pub mod answers;
@@ -50,6 +51,7 @@ pub mod error;
 pub mod experiment;
 pub mod explain;
 pub mod generate;
+pub mod lecture;
 pub mod matrix;
 pub mod model;
 pub mod options;

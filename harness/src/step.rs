@@ -3,25 +3,55 @@
 //! terminal right now, shows the change since the last checkpoint, and waits for
 //! Enter (q quits cleanly). The experiment stays parked the whole time, because
 //! the runner releases it only when this returns.
+//!
+//! What a stop shows is gathered once as a [`Stop`] (data, no terminal text),
+//! which this terminal renderer and the lecture page both draw; whatever holds
+//! the session at a checkpoint is a [`Pause`].
+
+mod stop;
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use crate::experiment::Experiment;
-use crate::explain::{step_caption, wrap};
-use crate::model::{CheckpointRecord, ProcessRecord, RegionPagemap};
+use crate::explain::wrap;
+use crate::model::{CheckpointRecord, ProcessRecord, RunRecord};
 use crate::report::delta::{hidden_count, mapping_deltas, state_note, DeltaFilter};
 use crate::report::width::truncate;
 use crate::runner;
 use crate::units::{human_bytes, signed_bytes};
 
+pub use stop::{shared_frames, Figure, FrameShare, Stop, StopProcess, StopRegion};
+
 static QUIT: AtomicBool = AtomicBool::new(false);
 
-/// Whether the user typed q in step mode (a clean stop, not an error).
+/// Whether the user typed q in step mode, or pressed Quit on the lecture page
+/// (a clean stop, not an error).
 pub fn quit_requested() -> bool {
     QUIT.load(Ordering::SeqCst)
+}
+
+/// Stops the run cleanly where it is: the experiment's processes are ended,
+/// what was reached is kept as a partial run, and the exit is a success.
+pub fn request_quit() {
+    QUIT.store(true, Ordering::SeqCst);
+    runner::request_interrupt();
+}
+
+/// What holds a session at each checkpoint: the terminal's [`Stepper`], or
+/// the lecture page. The experiment stays parked until [`Pause::pause`]
+/// returns.
+pub trait Pause {
+    /// A variant is about to run.
+    fn start_variant(&mut self, exp: &dyn Experiment, variant: &str);
+    /// The variant reached `checkpoint`; returns when it may go on.
+    fn pause(&mut self, exp: &dyn Experiment, variant: &str, checkpoint: &CheckpointRecord);
+    /// The run ended and its folder is written (`run_dir`, renamed
+    /// `-partial` when `partial`).
+    fn finished(&mut self, _run: &RunRecord, _run_dir: &Path, _partial: bool) {}
 }
 
 /// The screen one stop must fit.
@@ -88,10 +118,24 @@ impl Stepper {
         })
     }
 
+    /// The text shown at a checkpoint: at most `self.screen.lines` lines
+    /// (the prompt included) of at most `self.screen.width` characters.
+    pub fn describe(
+        &self,
+        exp: &dyn Experiment,
+        variant: &str,
+        checkpoint: &CheckpointRecord,
+    ) -> String {
+        let stop = Stop::of(exp, variant, checkpoint, &self.previous);
+        self.describe_stop(&stop, checkpoint)
+    }
+}
+
+impl Pause for Stepper {
     /// Forgets the previous variant's processes, and before the variant runs
     /// shows how each of its claims will be judged: the criteria are fixed
     /// before anything is measured.
-    pub fn start_variant(&mut self, exp: &dyn Experiment, variant: &str) {
+    fn start_variant(&mut self, exp: &dyn Experiment, variant: &str) {
         self.previous.clear();
         let lines = criteria_lines(exp, variant, self.screen.width);
         let mut err = std::io::stderr().lock();
@@ -102,7 +146,7 @@ impl Stepper {
     }
 
     /// Shows the checkpoint and waits for Enter or q.
-    pub fn pause(&mut self, exp: &dyn Experiment, variant: &str, checkpoint: &CheckpointRecord) {
+    fn pause(&mut self, exp: &dyn Experiment, variant: &str, checkpoint: &CheckpointRecord) {
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "{}", self.describe(exp, variant, checkpoint));
         let _ = write!(err, "Press Enter to continue, or q and Enter to quit: ");
@@ -116,61 +160,44 @@ impl Stepper {
             }
             match self.lines.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) if line.trim().eq_ignore_ascii_case("q") => {
-                    QUIT.store(true, Ordering::SeqCst);
-                    runner::request_interrupt();
+                    request_quit();
                     return;
                 }
                 Ok(_) => return,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
                     // End of input: nobody can press Enter any more.
-                    QUIT.store(true, Ordering::SeqCst);
-                    runner::request_interrupt();
+                    request_quit();
                     return;
                 }
             }
         }
     }
+}
 
-    /// The text shown at a checkpoint: at most `self.screen.lines` lines
-    /// (the prompt included) of at most `self.screen.width` characters.
-    pub fn describe(
-        &self,
-        exp: &dyn Experiment,
-        variant: &str,
-        checkpoint: &CheckpointRecord,
-    ) -> String {
+impl Stepper {
+    /// [`Stepper::describe`] of a stop already gathered.
+    fn describe_stop(&self, stop: &Stop, checkpoint: &CheckpointRecord) -> String {
         let width = self.screen.width;
         let mut head: Vec<String> = vec![
             String::new(),
             truncate(
                 &format!(
                     "=== {} / {}: stopped at {} ===",
-                    exp.info().name,
-                    variant,
-                    checkpoint.label
+                    stop.experiment, stop.variant, stop.label
                 ),
                 width,
             ),
         ];
-        if let Some(caption) = step_caption(exp.explanation(), variant, &checkpoint.label) {
+        if let Some(caption) = &stop.caption {
             let lines: Vec<String> = wrap(caption, width, "").lines().map(String::from).collect();
             head.extend(cap(lines, MAX_CAPTION_LINES, "(the rest: harness explain)"));
         }
         head.push("Look at it from another terminal now:".into());
-        let mut commands: Vec<String> = checkpoint
+        let mut commands: Vec<String> = stop
             .processes
             .iter()
-            .map(|p| {
-                truncate(
-                    &format!(
-                        "  {} {pid}: pmap -X {pid}; cat /proc/{pid}/smaps_rollup",
-                        p.role,
-                        pid = p.pid
-                    ),
-                    width,
-                )
-            })
+            .map(|p| truncate(&format!("  {} {}: {}", p.role, p.pid, p.commands), width))
             .collect();
         if commands.len() > MAX_COMMAND_LINES {
             let more = commands.len() - (MAX_COMMAND_LINES - 1);
@@ -180,7 +207,7 @@ impl Stepper {
             ));
         }
         head.extend(commands);
-        let frames = frame_lines(checkpoint, width);
+        let frames = frame_lines(stop, width);
 
         // What is left of the screen goes to the changes, process by process.
         // The "Since ..." heading, the prompt, and the criteria shown before
@@ -323,34 +350,12 @@ fn cap(mut lines: Vec<String>, max: usize, more: &str) -> Vec<String> {
 
 /// Where several processes map the same declared region (after fork): how many
 /// of the sampled pages sit on the same physical frame in both (pagemap).
-fn frame_lines(checkpoint: &CheckpointRecord, width: usize) -> Vec<String> {
-    let Some(first) = checkpoint.processes.first() else {
-        return Vec::new();
-    };
-    let mut lines = Vec::new();
-    for other in &checkpoint.processes[1..] {
-        for region in &first.regions {
-            let (Some(mine), Some(theirs)) = (
-                region.pagemap.as_ref(),
-                other.region(&region.name).and_then(|r| r.pagemap.as_ref()),
-            ) else {
-                continue;
-            };
-            let text = match (&mine.pfn_unavailable, &theirs.pfn_unavailable) {
-                (Some(why), _) | (_, Some(why)) => {
-                    format!("  {}: page frames not readable ({why})", region.name)
-                }
-                _ => {
-                    let (same, compared) = shared_frames(mine, theirs);
-                    format!(
-                        "  {}: {same} of {compared} sampled pages on the same frame in {} and {}",
-                        region.name, first.role, other.role
-                    )
-                }
-            };
-            lines.push(truncate(&text, width));
-        }
-    }
+fn frame_lines(stop: &Stop, width: usize) -> Vec<String> {
+    let lines: Vec<String> = stop
+        .frames
+        .iter()
+        .map(|f| truncate(&format!("  {}", f.sentence()), width))
+        .collect();
     if lines.is_empty() {
         return lines;
     }
@@ -363,57 +368,9 @@ fn frame_lines(checkpoint: &CheckpointRecord, width: usize) -> Vec<String> {
     out
 }
 
-/// How many sampled pages both sides have present on the same frame, out of the
-/// pages present in both.
-pub fn shared_frames(a: &RegionPagemap, b: &RegionPagemap) -> (usize, usize) {
-    let mut same = 0;
-    let mut compared = 0;
-    for x in &a.sample {
-        let Some(y) = b.sample.iter().find(|y| y.page_index == x.page_index) else {
-            continue;
-        };
-        if let (Some(px), Some(py)) = (x.pfn, y.pfn) {
-            compared += 1;
-            if px == py {
-                same += 1;
-            }
-        }
-    }
-    (same, compared)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::PageSample;
-
-    fn map(pfns: &[Option<u64>]) -> RegionPagemap {
-        RegionPagemap {
-            pages: pfns.len() as u64,
-            present_pages: pfns.iter().filter(|p| p.is_some()).count() as u64,
-            swapped_pages: 0,
-            exclusive_pages: 0,
-            sample: pfns
-                .iter()
-                .enumerate()
-                .map(|(i, pfn)| PageSample {
-                    page_index: i as u64,
-                    present: pfn.is_some(),
-                    exclusive: false,
-                    pfn: *pfn,
-                    map_count: None,
-                })
-                .collect(),
-            pfn_unavailable: None,
-        }
-    }
-
-    #[test]
-    fn frames_are_compared_page_by_page_where_both_are_present() {
-        let parent = map(&[Some(1), Some(2), Some(3), None]);
-        let child = map(&[Some(1), Some(9), Some(3), Some(4)]);
-        assert_eq!(shared_frames(&parent, &child), (2, 3));
-    }
 
     #[test]
     fn a_long_list_is_capped_and_says_so() {

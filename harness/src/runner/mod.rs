@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -43,10 +43,18 @@ const POLL: Duration = Duration::from_millis(50);
 const STDERR_TAIL_BYTES: usize = 16 * 1024;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 
 /// Marks the run as interrupted; every wait notices within [`POLL`].
 pub fn request_interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
+    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// How many times [`request_interrupt`] was called: a Ctrl-C after the run
+/// ended (while the lecture page still shows it) is told by a new count.
+pub fn interrupt_count() -> usize {
+    INTERRUPTS.load(Ordering::SeqCst)
 }
 
 /// Whether Ctrl-C (or SIGTERM) arrived.

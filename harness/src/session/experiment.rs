@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::Stepper;
 use crate::compare as comparing;
 use crate::experiment::{Experiment, PlanContext};
 use crate::model::{ExperimentRecord, MetricSpread, Status, UnstableClaim, VariantRecord, Verdict};
@@ -16,6 +15,7 @@ use crate::progress::VariantProgress;
 use crate::runner::{self, locate, RunnerEvent, VariantSpec};
 use crate::scratch::ScratchDir;
 use crate::selection::Selection;
+use crate::step::Pause;
 use crate::store;
 use crate::system::Environment;
 
@@ -86,7 +86,7 @@ pub(super) fn run_one(
     binaries: &Path,
     temp_dir: &Path,
     run_dir: &Path,
-    mut stepper: Option<&mut Stepper>,
+    mut stepper: Option<&mut dyn Pause>,
 ) -> Result<ExperimentRun> {
     let exp = selection.experiment;
     let name = exp.info().name;

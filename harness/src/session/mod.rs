@@ -24,7 +24,7 @@ use crate::outcome::{self, Against, RunVerdict};
 use crate::report::{self, delta::DeltaFilter};
 use crate::runner::{self, locate};
 use crate::scratch::OwnerLock;
-use crate::step::Stepper;
+use crate::step::{Pause, Stepper};
 use crate::store::{self, baseline};
 use crate::system::Environment;
 use crate::verbosity;
@@ -35,6 +35,12 @@ use folder::{
 
 /// Runs the session `options` describe; the exit code is the run's verdict.
 pub fn run(options: &Options) -> Result<ExitCode> {
+    run_pausing(options, None)
+}
+
+/// [`run`], held at every checkpoint by `pause` (the lecture page) instead of
+/// the terminal's step mode; `pause` is also told where the run's results went.
+pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<ExitCode> {
     let selected = options.selected.as_slice();
     let mode = &options.baseline;
     // The baseline is read and checked first, so a bad one costs no run and
@@ -62,10 +68,14 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             selection.check_variants(&names).map_err(UsageError)?;
         }
     }
-    let mut stepper = if options.step {
-        Some(Stepper::new(filter).map_err(UsageError)?)
-    } else {
-        None
+    let mut terminal_stepper;
+    let mut stepper: Option<&mut dyn Pause> = match pause {
+        Some(pause) => Some(pause),
+        None if options.step => {
+            terminal_stepper = Stepper::new(filter).map_err(UsageError)?;
+            Some(&mut terminal_stepper)
+        }
+        None => None,
     };
     // From here on Ctrl-C and SIGTERM end the run cleanly (exit 130).
     ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
@@ -149,7 +159,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
             &binaries,
             &temp_dir,
             &run_dir,
-            stepper.as_mut(),
+            stepper.as_mut().map(|p| &mut **p as &mut dyn Pause),
         ) {
             Ok(done) => done,
             Err(e) => {
@@ -194,6 +204,9 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     if interrupted {
         // `latest` stays on the last complete run; this one is kept, marked.
         let partial = mark_partial(&mut guard)?;
+        if let Some(pause) = stepper.as_mut() {
+            pause.finished(&run, &partial, true);
+        }
         eprintln!(
             "partial results kept in {} (results/latest still points at the last complete run)",
             partial.display()
@@ -209,6 +222,9 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     let cmp = baseline_run
         .as_ref()
         .map(|b| comparing::compare(b, &run, options.tolerances));
+    if let Some(pause) = stepper.as_mut() {
+        pause.finished(&run, &run_dir, false);
+    }
     // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {

@@ -3,6 +3,7 @@
 
 mod bad_inputs;
 mod binaries;
+mod cdp;
 mod classroom;
 mod cli;
 mod compare;
@@ -17,6 +18,7 @@ mod gate;
 mod install;
 mod junit;
 mod ktap;
+mod lecture;
 mod matrix;
 mod mmap_file;
 mod reliability;
@@ -46,6 +48,7 @@ fn main() {
         gate::tests,
         install::tests,
         junit::tests,
+        lecture::tests,
         ktap::tests,
         matrix::tests,
         mmap_file::tests,
