@@ -487,6 +487,11 @@ fn a_clean_quick_run_passes_the_kernels_parser_tap_py_and_tap_parser() {
 }
 
 fn the_matrix_ktap_nests_kernels_experiments_and_claims_for_all_three_parsers() {
+    // Even the host column runs the guests' static binaries, whose build (into
+    // ~/.cache/vmlab) takes minutes: a heavy test.
+    if !crate::trials::heavy_tests_asked() {
+        crate::trials::skip(crate::trials::HEAVY_MATRIX_REASON);
+    }
     Consumer::skip_unless_any();
     let out = tempfile::tempdir().expect("temp dir");
     let output = Command::new(crate::util::harness_bin())

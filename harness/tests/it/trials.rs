@@ -26,9 +26,10 @@ pub struct Test {
 /// Why a test did not run; carried by the unwind from [`skip`] to the runner.
 struct Skip(String);
 
-/// The variable that asks for the tests that boot QEMU guests: they fetch a
-/// Debian kernel package with apt (kept in `~/.cache/vmlab`), build a static
-/// harness for the guest there and boot it (minutes on a 2-CPU machine).
+/// The variable that asks for the heavy tests: those that boot QEMU guests
+/// (they fetch a Debian kernel package with apt, kept in `~/.cache/vmlab`)
+/// and those that build the matrix's static harness there (minutes on a
+/// 2-CPU machine).
 /// `.ci/run` sets it; the README's test command does not, so a newcomer's
 /// `cargo test --workspace` touches no network and nothing outside the
 /// checkout and the temp folder.
@@ -37,6 +38,10 @@ pub const HEAVY_TESTS_VARIABLE: &str = "VMLAB_HEAVY_TESTS";
 /// The reason a heavy test gives when it was not asked for.
 pub const HEAVY_TESTS_REASON: &str =
     "boots QEMU with a fetched Debian kernel; set VMLAB_HEAVY_TESTS=1 (as .ci/run does) to run it";
+
+/// The reason the matrix's host-column test gives when it was not asked for.
+pub const HEAVY_MATRIX_REASON: &str =
+    "builds the matrix's static binaries into ~/.cache/vmlab; set VMLAB_HEAVY_TESTS=1 (as .ci/run does) to run it";
 
 /// True when the heavy tests were asked for (`VMLAB_HEAVY_TESTS=1`).
 pub fn heavy_tests_asked() -> bool {
