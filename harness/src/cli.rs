@@ -19,10 +19,12 @@ use crate::report::Format;
 /// Exit status (the same results KTAP prints as `not ok`): 0 nothing to act on
 /// (a refuted claim is a finding, not an error); 1 an experiment crashed, hung
 /// or broke the protocol, or a comparison with a baseline found a regression (a
-/// claim went from confirmed to refuted or back, or a metric grew beyond the
-/// baseline's spread and tolerance); 4 every experiment was skipped
-/// (kselftest's KSFT_SKIP); 2 bad input (including a missing or malformed
-/// baseline) or an environment the harness cannot work in; 130 interrupted.
+/// claim went from confirmed to refuted or back, or a metric moved beyond the
+/// baseline's spread and tolerance the way that is worse for it), or --strict
+/// found an undeclared refutation; 4 every experiment or every variant was
+/// skipped, or a comparison compared nothing (kselftest's KSFT_SKIP); 2 bad
+/// input (including a missing or malformed baseline) or an environment the
+/// harness cannot work in; 130 interrupted.
 /// With --bisect: 0 good, 1 bad, 125 cannot test, 128 error.
 #[derive(Debug, Parser)]
 #[command(name = "harness", version, about, long_about)]
@@ -406,8 +408,9 @@ pub struct RunOptions {
     pub repeat: Option<u32>,
     /// Exit as `git bisect run` expects: 0 good, 1 bad (an experiment failed,
     /// or a regression against --baseline), 125 cannot test (an experiment was
-    /// skipped); an error that every commit would repeat (bad input) exits 128,
-    /// which stops the bisection.
+    /// skipped, or nothing compared); an error that every commit would repeat
+    /// (bad input, a mistyped option or value included) exits 128, which
+    /// stops the bisection.
     #[arg(long)]
     pub bisect: bool,
     /// Start the measured programs with address-space randomisation off

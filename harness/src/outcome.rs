@@ -444,9 +444,11 @@ fn claim_case(e: &ExperimentRecord, claim: &ClaimRecord, against: Against<'_>, g
     }
     let outcome = Outcome::of_claim(claim);
     let expectation = claim.expected.as_ref().map_or("", |x| x.reason.as_str());
+    let strict = strict_failure(claim, gate);
     let mut case = match outcome {
-        _ if strict_failure(claim, gate).is_some() => Case::leaf(&name, Outcome::Fail, "")
-            .note(strict_failure(claim, gate).unwrap_or_default()),
+        _ if strict.is_some() => {
+            Case::leaf(&name, Outcome::Fail, "").note(strict.unwrap_or_default())
+        }
         Outcome::Skip => Case::leaf(&name, outcome, &claim.evidence),
         Outcome::XFail => Case::leaf(&name, outcome, expectation)
             .note(format!("refuted as declared: {}", claim.evidence)),

@@ -181,7 +181,8 @@ fn render_with(cmp: &Comparison, baseline: &str, style: Style) -> String {
     let _ = writeln!(
         out,
         "policy: a metric counts as changed only outside {spread} widened by its tolerance; \
-         beyond it an increase is a regression (exit 1) and a decrease a change (reported); \
+         beyond it a move the way that is worse for the metric is a regression (exit 1: an \
+         increase, or a decrease of memory in huge pages) and the other way a change (reported); \
          a claim that went from confirmed to refuted or back is a regression, one that was \
          inconclusive on either side a change\n"
     );

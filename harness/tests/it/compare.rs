@@ -191,10 +191,13 @@ fn section_rows(table: &str, title: &str) -> Vec<String> {
 fn two_quick_runs_compare_clean_and_a_doctored_copy_names_exactly_its_rows() {
     let baselines = tempfile::tempdir().expect("temp dir");
     let dir = baselines.path().display().to_string();
+    // One run (a saved baseline repeats 3 times unless told): two single runs.
     let first = HarnessRun::new(&[
         "run",
         "mmap-file",
         "--quick",
+        "--repeat",
+        "1",
         "--format",
         "json",
         "--save-baseline",

@@ -125,6 +125,10 @@ fn bisect(dir: &Path, bad: &str, good: &str, extra: &str) -> (bool, String) {
 
 fn git_bisect_run_reads_good_bad_cannot_test_and_stop_from_the_harness() {
     if Command::new("git").arg("--version").output().is_err() {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "git missing under CI; .ci/run installs it"
+        );
         crate::trials::skip("git is not installed");
     }
     // The real experiment binaries, built by a first run.

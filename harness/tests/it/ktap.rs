@@ -657,16 +657,21 @@ fn a_strict_claim_that_is_refuted_is_not_ok_in_every_consumer() {
     let dir = tempfile::tempdir().expect("temp dir");
     let claims = dir.path().join("claims.toml");
     std::fs::write(&claims, STRICT_CLAIMS).expect("write claims");
+    // HarnessRun puts --out and --dir last: after `--` they would be the
+    // program's, so the program is a script that ignores its arguments.
+    let script = dir.path().join("program.sh");
+    std::fs::write(&script, "#!/bin/sh\necho started; read x; echo done\n").expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let run = HarnessRun::new(&[
         "trace",
         "--claims",
         claims.to_str().expect("utf-8"),
         "--format",
         "tap",
+        "--out",
+        dir.path().join("out").to_str().expect("utf-8"),
         "--",
-        "sh",
-        "-c",
-        "echo started; read x; echo done",
+        script.to_str().expect("utf-8"),
     ]);
     run.assert_code(1);
     let k = Ktap::of(run);
