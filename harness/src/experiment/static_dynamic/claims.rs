@@ -1,10 +1,9 @@
-//! The claims of static-dynamic, each with its criterion and its judge. Four are
-//! judged per variant (copy-on-write only where children are forked); three
-//! compare the static and dynamic prefork variants, once.
+//! The claims of static-dynamic, each with its criterion and its judge. Two are
+//! judged per variant, and copy-on-write where children are forked; three
+//! compare the static and dynamic prefork variants, once. (Roberson's count of
+//! page-table pages is judged on the tiny process he counted, in tiny-malloc.)
 
-use std::collections::BTreeMap;
-
-use experiments::catalog::static_dynamic::{note, variant, Mode, VARIANTS};
+use experiments::catalog::static_dynamic::{variant, Mode, VARIANTS};
 
 use super::super::kit::{self, pages, Case, Finding, Judged, View};
 use super::super::programs::{self, Part};
@@ -13,11 +12,8 @@ use crate::model::{CheckpointRecord, ClaimRecord, ExperimentRecord, VariantRecor
 use crate::system::Environment;
 
 const SOURCE: &str = "000_242c9450f32c56c8.txt";
-const ROBERSON: &str = "004_27fc77f6d1b07880.txt";
 /// Slack when comparing costs, in pages.
 const TOLERANCE_PAGES: u64 = 2;
-/// Roberson's count of page-table pages for the smallest process on x86.
-const SEED_PAGE_TABLE_PAGES: u64 = 3;
 
 const RSS_OVERSTATES: Claim = Claim {
     id: "summing-rss-overstates-memory",
@@ -55,18 +51,10 @@ const ONE_COPY: Claim = Claim {
     statement: "The memory overhead of the static preforked server is approximately one extra copy of the libraries a dynamic build shares (mostly libc).",
     criterion: "at the last checkpoint, summed Pss of static-prefork minus that of dynamic-prefork lies between half and twice L, where L is the Rss of the library mappings (loader and libc) of one dynamic instance at n-1; 'approximately' is two-sided, so below half refutes as much as above twice",
 };
-const PAGE_TABLES: Claim = Claim {
-    id: "every-process-costs-page-tables",
-    source: ROBERSON,
-    statement: "Every process also costs memory its Rss and Pss do not include: its page tables, at least three pages on x86 (Roberson).",
-    criterion: "at the last checkpoint, every instance's VmPTE (its page tables below the top level, exact per process) is at least 3 pages, the seed's count; the machine-wide PageTables and KernelStack deltas are shown, not judged, because other processes move them",
-};
-
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 7] = [
+pub(super) static CLAIMS: [Claim; 6] = [
     RSS_OVERSTATES,
     SHARED_TEXT,
-    PAGE_TABLES,
     COPY_ON_WRITE,
     FIRST_COSTS_MORE,
     MARGINAL,
@@ -79,17 +67,12 @@ const ONE_COPY_EXPECTED: &str = "a static binary holds only the libc objects it 
     copy more, and with many instances less than the dynamic one";
 
 /// The claims judged on each exec'd variant, with their judges.
-static EXEC_CASES: [Case; 3] = [
-    (RSS_OVERSTATES, rss_overstates),
-    (SHARED_TEXT, shared_text),
-    (PAGE_TABLES, page_tables),
-];
+static EXEC_CASES: [Case; 2] = [(RSS_OVERSTATES, rss_overstates), (SHARED_TEXT, shared_text)];
 
 /// The claims judged on each preforked variant: those and copy-on-write.
-static PREFORK_CASES: [Case; 4] = [
+static PREFORK_CASES: [Case; 3] = [
     (RSS_OVERSTATES, rss_overstates),
     (SHARED_TEXT, shared_text),
-    (PAGE_TABLES, page_tables),
     (COPY_ON_WRITE, copy_on_write),
 ];
 
@@ -287,17 +270,6 @@ format!(
         )))
 }
 
-/// The `n-N-kernel-delta` note: signed bytes per /proc/meminfo counter.
-fn kernel_delta(variant: &VariantRecord, label: &str) -> Option<BTreeMap<String, i64>> {
-    let text = variant.notes.get(&note::kernel_delta_at(label))?;
-    text.split_whitespace()
-        .map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
-}
-
 fn copy_on_write(v: &View<'_>) -> Judged {
     let (variant, page) = (v.variant, v.page());
     let Some((_, last)) = ends(variant) else {
@@ -335,42 +307,6 @@ fn copy_on_write(v: &View<'_>) -> Judged {
             pages(least_shared, page),
             most_copied * 100.0
         ),
-    ))
-}
-
-fn page_tables(v: &View<'_>) -> Judged {
-    let (variant, page) = (v.variant, v.page());
-    let Some((_, last)) = ends(variant) else {
-        return Err("no checkpoint was measured".into());
-    };
-    let Some(min_pte) = last.processes.iter().map(|p| p.totals.pte_bytes).min() else {
-        return Err("no instance was measured".into());
-    };
-    let n = last.processes.len() as i64;
-    let vm_pte: u64 = last.processes.iter().map(|p| p.totals.pte_bytes).sum();
-    let machine = kernel_delta(variant, &last.label).map_or_else(
-        || "the /proc/meminfo counters were not noted".to_string(),
-        |delta| {
-            let get = |k: &str| delta.get(k).copied().unwrap_or(0);
-            format!(
-                "/proc/meminfo over starting the {n} instances (whole machine, not judged): PageTables {:+} KiB, \
-                 KernelStack {:+} KiB, Slab {:+} KiB, AnonPages {:+} KiB",
-                get("PageTables") / 1024,
-                get("KernelStack") / 1024,
-                get("Slab") / 1024,
-                get("AnonPages") / 1024,
-            )
-        },
-    );
-    Ok(Finding::new(
-        min_pte >= SEED_PAGE_TABLE_PAGES * page,
-        format!(
-            "{n} instances: VmPTE at least {} pages in each ({} summed), against the seed's \
-                 {SEED_PAGE_TABLE_PAGES}; no Rss or Pss figure includes them. {machine}",
-            pages(min_pte, page),
-            human_bytes(vm_pte),
-        ),
-        format!("VmPTE ≥ {} pages", pages(min_pte, page)),
     ))
 }
 
@@ -507,34 +443,6 @@ mod tests {
     use experiments::catalog::static_dynamic::checkpoint;
 
     use super::*;
-    use crate::model::Status;
-
-    fn variant_with_note(key: &str, value: &str) -> VariantRecord {
-        VariantRecord {
-            name: "static-exec".into(),
-            status: Status::Ok,
-            reason: None,
-            notes: [(key.to_string(), value.to_string())].into_iter().collect(),
-            noise_floor: Vec::new(),
-            checkpoints: Vec::new(),
-            rss_samples: Vec::new(),
-            binary: None,
-        }
-    }
-
-    #[test]
-    fn kernel_counter_notes_parse_into_signed_bytes() {
-        let v = variant_with_note(
-            "n-8-kernel-delta",
-            "AnonPages=4096 PageTables=-8192 KernelStack=131072 Slab=0",
-        );
-        let delta = kernel_delta(&v, "n-8").expect("parsed");
-        assert_eq!(delta["PageTables"], -8192);
-        assert_eq!(delta["KernelStack"], 131072);
-        assert!(kernel_delta(&v, "n-32").is_none());
-        let bad = variant_with_note("n-8-kernel-delta", "AnonPages=lots");
-        assert!(kernel_delta(&bad, "n-8").is_none());
-    }
 
     use crate::elf::PROGRAM_PATH_NOTE;
     use crate::experiment::programs::fixtures::{self, mapping, PAGE};
@@ -649,18 +557,6 @@ mod tests {
             ]],
         );
         assert_eq!(verdict_by(shared_text, &lone), Verdict::Inconclusive);
-    }
-
-    #[test]
-    fn every_instance_needs_three_page_table_pages() {
-        let v = |pte: u64| {
-            run(
-                "dynamic-exec",
-                vec![vec![instance(1, 1, 1, 1, 9), instance(1, 1, 1, 1, pte)]],
-            )
-        };
-        assert_eq!(verdict_by(page_tables, &v(3)), Verdict::Confirmed);
-        assert_eq!(verdict_by(page_tables, &v(2)), Verdict::Refuted);
     }
 
     #[test]

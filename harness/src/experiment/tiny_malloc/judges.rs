@@ -16,6 +16,8 @@ const SEED_RSS_BYTES: u64 = 44 * 1024;
 const SEED_VSZ_BYTES: u64 = 168 * 1024;
 /// Roberson's count of page-table pages for the smallest process on x86.
 const SEED_PAGE_TABLE_PAGES: u64 = 3;
+/// The top-level page directory, which VmPTE does not count.
+const TOP_LEVEL_PAGES: u64 = 1;
 /// Roberson: 32 pages of the address space were the initial stack reservation.
 const SEED_STACK_PAGES: u64 = 32;
 /// Bernstein hard-limited the stack to 4K before exec.
@@ -154,15 +156,22 @@ pub(super) fn page_tables(v: &View<'_>) -> Judged {
         return Err("after-mallocs was not measured".into());
     };
     let pte_pages = pages(after.totals.pte_bytes, v.page());
+    let table_pages = pte_pages + TOP_LEVEL_PAGES;
     Ok(Finding::new(
-pte_pages >= SEED_PAGE_TABLE_PAGES,
-format!(
-                "VmPTE is {pte_pages} pages ({}), against the seed's {SEED_PAGE_TABLE_PAGES}; it counts page-table \
-                 pages below the top level, so the top-level page directory (one page, two with page-table \
-                 isolation) comes on top. No smaps figure includes them",
-                human_bytes(after.totals.pte_bytes)
-            ),
-format!("VmPTE {pte_pages} pages")))
+        table_pages == SEED_PAGE_TABLE_PAGES,
+        format!(
+            "{table_pages} page-table pages: VmPTE {pte_pages} pages ({}) below the top level, plus the top-level \
+             directory (one page; two with page-table isolation), against Roberson's {SEED_PAGE_TABLE_PAGES}. {}",
+            human_bytes(after.totals.pte_bytes),
+            if table_pages > SEED_PAGE_TABLE_PAGES {
+                "Four-level paging needs a table at each level for each area far apart (program, mmap area, \
+                 stack), where Roberson's two-level x86 needed one table per area"
+            } else {
+                "As Roberson counts"
+            }
+        ),
+        format!("{table_pages} page-table pages"),
+    ))
 }
 
 /// Page ranges `[first, last]` of the program's text and of its writable
@@ -605,11 +614,12 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn page_tables_need_at_least_the_seeds_three_pages() {
+    fn page_tables_must_be_robersons_three_pages_with_the_top_level() {
         for (pte, verdict) in [
-            (3, Verdict::Confirmed),
-            (2, Verdict::Refuted),
-            (9, Verdict::Confirmed),
+            (2, Verdict::Confirmed),
+            (1, Verdict::Refuted),
+            (3, Verdict::Refuted),
+            (5, Verdict::Refuted),
         ] {
             let mut after = minimal_process(1, (33, 1));
             after.totals.pte_bytes = pte * PAGE;
