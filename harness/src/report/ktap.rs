@@ -92,6 +92,10 @@ pub fn render(run: &RunRecord, cmp: Option<&Comparison>) -> String {
         env.thp_enabled,
         if run.quick { ", --quick sizes" } else { "" }
     )];
+    let statements = crate::statements::Tally::of_run(run);
+    if !statements.writings.is_empty() {
+        diagnostics.push(statements.line());
+    }
     if let Some(r) = &run.repeats {
         diagnostics.push(format!(
             "every variant ran {} times; {} claims judged differently by different runs are skipped as unstable",
