@@ -740,6 +740,7 @@ pub mod anatomy {
         pub const ADDRESS_FUNCTION: &str = "address_function";
         pub const ADDRESS_INITIALISED_STATIC: &str = "address_initialised_static";
         pub const ADDRESS_LARGE_MALLOC: &str = "address_large_malloc";
+        pub const ADDRESS_PROTECTED_AFTER_USE: &str = "address_protected_after_use";
         pub const ADDRESS_SMALL_MALLOC: &str = "address_small_malloc";
         pub const ADDRESS_STACK_VARIABLE: &str = "address_stack_variable";
         pub const ADDRESS_ZEROED_STATIC: &str = "address_zeroed_static";
@@ -765,7 +766,7 @@ pub mod anatomy {
         checkpoints: &[checkpoint::ADDRESSES_REPORTED],
         roles: &[role::MAIN],
         regions: &[],
-        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::PAGE_SIZE],
+        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_PROTECTED_AFTER_USE, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::PAGE_SIZE],
     };
 }
 

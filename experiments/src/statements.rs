@@ -275,6 +275,15 @@ pub const STATEMENTS: &[Statement] = &[
         ),
     },
     Statement {
+        id: "chodorow.no-access-sections-never-take-memory",
+        source: CHODOROW,
+        paraphrase: "In a reply to a reader under the post: sections shown with no permissions never take up memory, only address space.",
+        judging: Judging::Claims(&[
+            c("anatomy", "no-access-regions-never-hold-memory"),
+            c("anatomy", "no-access-regions-use-no-memory"),
+        ]),
+    },
+    Statement {
         id: "chodorow.can-address-more-than-ram",
         source: CHODOROW,
         paraphrase: "A process can address more memory than the machine has; the kernel brings in what is used.",
@@ -472,7 +481,7 @@ pub const STATEMENTS: &[Statement] = &[
     Statement {
         id: "martin.no-access-spans",
         source: MARTIN,
-        paraphrase: "Spans marked --- are completely inaccessible.",
+        paraphrase: "Spans marked --- (such as the gaps the loader leaves in a library) are completely inaccessible reserved address space.",
         judging: Judging::Claims(&[c("anatomy", "no-access-regions-use-no-memory")]),
     },
     Statement {

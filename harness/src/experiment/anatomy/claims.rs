@@ -53,8 +53,14 @@ const SEGMENTS: Claim = Claim {
 const GAPS: Claim = Claim {
     id: "no-access-regions-use-no-memory",
     source: SEED_003,
-    statement: "The --- spans are completely inaccessible, reserved address space (holes the loader protects between a library's segments, or guard pages): they hold no memory.",
-    criterion: "every mapping whose permissions are ---p has Rss 0; inconclusive when the process has no ---p mapping",
+    statement: "The --- spans the loader leaves between a library's segments are completely inaccessible, reserved address space: they hold no memory.",
+    criterion: "every ---p mapping lying within a hole between a mapped file's PT_LOAD segments (its program headers, at its load bias) has Rss 0; inconclusive when no mapped file has such a hole. Guard regions and regions protected after use are other objects, not judged: PROT_NONE removes access, not pages already there",
+};
+const PROTECTED: Claim = Claim {
+    id: "no-access-regions-never-hold-memory",
+    source: SEED_001,
+    statement: "Regions shown with no permissions (-----, ---p) never take up any memory (the author's reply to a reader under the post).",
+    criterion: "the 256 KiB region the process wrote in full and then gave PROT_NONE shows as ---p with Rss 0, the reply's 'never'; one resident page refutes; inconclusive if the region is not in the map or not ---p",
 };
 const LIBRARY_HOLES: Claim = Claim {
     id: "library-holes-are-protected-none",
@@ -83,7 +89,7 @@ const SIZES: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 11] = [
+pub(super) static CLAIMS: [Claim; 12] = [
     STACK,
     HEAP,
     SIZES,
@@ -92,6 +98,7 @@ pub(super) static CLAIMS: [Claim; 11] = [
     ANON,
     SEGMENTS,
     GAPS,
+    PROTECTED,
     LIBRARY_HOLES,
     KERNEL,
     VSYSCALL,
@@ -105,7 +112,7 @@ const VSYSCALL_EXPECTED: &str = "current x86-64 kernels default to vsyscall=xonl
     removes it). The vDSO took over its job";
 
 /// Each claim with its judge.
-pub(super) static CASES: [Case; 11] = [
+pub(super) static CASES: [Case; 12] = [
     (STACK, stack),
     (HEAP, heap),
     (SIZES, sizes),
@@ -114,6 +121,7 @@ pub(super) static CASES: [Case; 11] = [
     (ANON, anon),
     (SEGMENTS, segments),
     (GAPS, gaps),
+    (PROTECTED, protected),
     (LIBRARY_HOLES, library_holes),
     (KERNEL, kernel),
     (VSYSCALL, vsyscall),
@@ -322,38 +330,79 @@ fn segments(v: &View<'_>) -> Judged {
 
 fn gaps(v: &View<'_>) -> Judged {
     v.main()?;
+    gaps_judged(v, &v.file_holes())
+}
+
+/// Whether the ---p mappings inside `holes` (file, start, end), the loader's
+/// protected gaps, hold no resident page.
+fn gaps_judged(v: &View<'_>, holes: &[(String, u64, u64)]) -> Judged {
+    let in_hole = |m: &&MappingRecord| {
+        bounds(m).is_some_and(|(s, e)| holes.iter().any(|(_, hs, he)| s >= *hs && e <= *he))
+    };
     let gaps: Vec<&MappingRecord> = v
         .mappings()
         .iter()
         .filter(|m| m.perms.starts_with("---"))
+        .filter(in_hole)
         .collect();
     if gaps.is_empty() {
-        return Err(
-            "this process has no ---p mapping: its libraries were linked with page-aligned, contiguous \
-             segments, so the loader left no holes to protect"
-                .into(),
-        );
+        let others = v
+            .mappings()
+            .iter()
+            .filter(|m| m.perms.starts_with("---"))
+            .count();
+        return Err(format!(
+            "precondition not met: no ---p mapping lies between a library's segments (the {} mapped files \
+             were linked with contiguous, page-aligned segments); the process's {others} other ---p \
+             mapping(s) are guard regions, not what the writing describes",
+            v.mapped_files().len()
+        ));
     }
     let size: u64 = gaps.iter().map(|m| m.figures.size_bytes).sum();
     let rss: u64 = gaps.iter().map(|m| m.figures.rss_bytes).sum();
     let names: Vec<String> = gaps.iter().map(|m| v.describe(m)).collect();
-    let in_files = gaps.iter().filter(|m| !m.name.is_empty()).count();
     Ok(Finding::new(
         rss == 0,
         format!(
-            "{} ---p mapping(s), {} of address space, Rss {}: {}{}",
+            "{} ---p mapping(s) between library segments, {} of address space, Rss {}: {}",
             gaps.len(),
             human_bytes(size),
             human_bytes(rss),
             names.join("; "),
-            if in_files == 0 {
-                ". None of them belongs to a library (the libraries here were linked with contiguous, \
-                 page-aligned segments, leaving no holes); these are guard regions, PROT_NONE just the same"
+        ),
+        format!("{} ---p, Rss {} KiB", gaps.len(), rss / 1024),
+    ))
+}
+
+fn protected(v: &View<'_>) -> Judged {
+    v.main()?;
+    let (_, m) = v
+        .place(map::PROTECTED_AFTER_USE)
+        .ok_or_else(|| v.placed_text(map::PROTECTED_AFTER_USE))?;
+    if !m.perms.starts_with("---") {
+        return Err(format!(
+            "precondition not met: the region protected after use shows as {}, not ---p",
+            m.perms
+        ));
+    }
+    let page = v.page();
+    Ok(Finding::new(
+        m.figures.rss_bytes == 0,
+        format!(
+            "{}: a ---p mapping of {} with Rss {} ({} pages){}",
+            v.placed_text(map::PROTECTED_AFTER_USE),
+            human_bytes(m.figures.size_bytes),
+            human_bytes(m.figures.rss_bytes),
+            m.figures.rss_bytes / page.max(1),
+            if m.figures.rss_bytes > 0 {
+                ". PROT_NONE removes access, not pages: what was written before mprotect stays resident \
+                 until it is unmapped or reclaimed. Only ---p regions never touched (the loader's holes, \
+                 guard pages) hold no memory"
             } else {
                 ""
             }
         ),
-        format!("{} ---p, Rss {} KiB", gaps.len(), rss / 1024),
+        format!("---p Rss {} KiB", m.figures.rss_bytes / 1024),
     ))
 }
 
@@ -534,9 +583,13 @@ mod tests {
     #[test]
     fn a_typical_process_confirms_the_seeds_map_except_vsyscall() {
         let v = verdicts(maps(), &PLACES);
-        for claim in [STACK, HEAP, SIZES, CODE_AND_DATA, ANON, GAPS, KERNEL] {
+        for claim in [STACK, HEAP, SIZES, CODE_AND_DATA, ANON, KERNEL] {
             assert_eq!(v[claim.id], Verdict::Confirmed, "{}", claim.id);
         }
+        // Its one ---p mapping is no library's hole, and no region was
+        // protected after use: neither ---p claim has its object.
+        assert_eq!(v[GAPS.id], Verdict::Inconclusive);
+        assert_eq!(v[PROTECTED.id], Verdict::Inconclusive);
         // Four lines for the executable, as current toolchains link it.
         assert_eq!(v[TWO_LINES.id], Verdict::Refuted);
         assert_eq!(v[VSYSCALL.id], Verdict::Refuted);
@@ -599,13 +652,40 @@ mod tests {
     }
 
     #[test]
-    fn a_resident_page_in_a_no_access_region_refutes_and_none_is_inconclusive() {
+    fn a_resident_page_in_a_librarys_hole_refutes_and_a_guard_region_is_not_judged() {
+        let env = fixtures::env();
+        let judge = |mappings: Vec<MappingRecord>, holes: &[(String, u64, u64)]| {
+            let variant = variant_with(mappings, &PLACES);
+            let v = View {
+                variant: &variant,
+                env: &env,
+            };
+            v.verdict(&GAPS, gaps_judged(&v, holes)).verdict
+        };
+        let hole = [("libx.so".to_string(), 0x7010 * PAGE, 0x7011 * PAGE)];
         let mut m = maps();
-        m[7] = mapping(0x7010, 1, "", "---p", 1);
-        assert_eq!(verdicts(m, &PLACES)[GAPS.id], Verdict::Refuted);
+        m[7] = mapping(0x7010, 1, "libx.so", "---p", 0);
+        assert_eq!(judge(m.clone(), &hole), Verdict::Confirmed);
+        m[7] = mapping(0x7010, 1, "libx.so", "---p", 1);
+        assert_eq!(judge(m.clone(), &hole), Verdict::Refuted);
+        // The same resident ---p page outside any library's hole (a region
+        // protected after use, a guard page) is not the writing's object.
+        assert_eq!(judge(m, &[]), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn a_region_protected_after_use_must_hold_no_page_to_confirm_never() {
+        let mut places = PLACES.to_vec();
+        places.push((note::ADDRESS_PROTECTED_AFTER_USE, 0x7020));
+        for (rss, verdict) in [(0, Verdict::Confirmed), (64, Verdict::Refuted)] {
+            let mut m = maps();
+            m.push(mapping(0x7020, 64, "", "---p", rss));
+            assert_eq!(verdicts(m, &places)[PROTECTED.id], verdict, "Rss {rss}");
+        }
+        // Still accessible: not the object of the claim.
         let mut m = maps();
-        m.remove(7);
-        assert_eq!(verdicts(m, &PLACES)[GAPS.id], Verdict::Inconclusive);
+        m.push(mapping(0x7020, 64, "", "rw-p", 64));
+        assert_eq!(verdicts(m, &places)[PROTECTED.id], Verdict::Inconclusive);
     }
 
     #[test]
