@@ -51,6 +51,42 @@ const MINIMAL: &[&str] = &[
     "-Wl,-z,noexecstack",
     "-Wl,--build-id=none",
 ];
+/// The minimal build with its allocations served from the free tail of .bss.
+const MINIMAL_BSS: &[&str] = &[
+    "-O2",
+    "-static",
+    "-nostdlib",
+    "-fno-pie",
+    "-no-pie",
+    "-ffreestanding",
+    "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables",
+    "-fno-unwind-tables",
+    "-Wl,-z,noseparate-code",
+    "-Wl,-z,norelro",
+    "-Wl,-z,noexecstack",
+    "-Wl,--build-id=none",
+    "-DARENA_IN_BSS",
+];
+/// That build linked with `ld -N`: text, data and bss in one writable and
+/// executable segment, not page-aligned, which Linux loads as it is.
+const MINIMAL_RWX: &[&str] = &[
+    "-O2",
+    "-static",
+    "-nostdlib",
+    "-fno-pie",
+    "-no-pie",
+    "-ffreestanding",
+    "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables",
+    "-fno-unwind-tables",
+    "-Wl,-N",
+    "-Wl,-z,norelro",
+    "-Wl,-z,noexecstack",
+    "-Wl,--build-id=none",
+    "-Wl,--no-warn-rwx-segments",
+    "-DARENA_IN_BSS",
+];
 /// Full debug information, macros included (`-g3`), so the two files differ a lot.
 const DEBUG_COMPILE: &[&str] = &["-O2", "-g3", "-fPIE", "-c"];
 
@@ -75,6 +111,20 @@ const PROGRAMS: &[(&str, Recipe)] = &[
         Recipe::C {
             source: "c/tiny-malloc-minimal.c",
             flags: MINIMAL,
+        },
+    ),
+    (
+        "tiny-malloc-minimal-bss",
+        Recipe::C {
+            source: "c/tiny-malloc-minimal.c",
+            flags: MINIMAL_BSS,
+        },
+    ),
+    (
+        "tiny-malloc-minimal-rwx",
+        Recipe::C {
+            source: "c/tiny-malloc-minimal.c",
+            flags: MINIMAL_RWX,
         },
     ),
     (

@@ -397,6 +397,8 @@ pub mod tiny_malloc {
         pub const DYNAMIC: &str = "dynamic";
         pub const MINIMAL: &str = "minimal";
         pub const MINIMAL_STACK_4K: &str = "minimal-stack-4k";
+        pub const MINIMAL_BSS: &str = "minimal-bss";
+        pub const MINIMAL_RWX: &str = "minimal-rwx";
         pub const STD: &str = "std";
     }
 
@@ -426,7 +428,7 @@ pub mod tiny_malloc {
         summary:
             "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
         sources: &["004_27fc77f6d1b07880.txt"],
-        variants: &[variant::STATIC, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::STD],
+        variants: &[variant::STATIC, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD],
         checkpoints: &[checkpoint::BEFORE_MALLOCS, checkpoint::AFTER_MALLOCS],
         roles: &[role::PROGRAM],
         regions: &[],
@@ -449,17 +451,29 @@ pub mod tiny_malloc {
         #[serde(rename = "minimal-stack-4k")]
         #[value(name = "minimal-stack-4k")]
         MinimalStack4k,
+        /// The minimal build serving the allocations from the free tail of
+        /// its .bss page, as the seed proposes.
+        #[serde(rename = "minimal-bss")]
+        #[value(name = "minimal-bss")]
+        MinimalBss,
+        /// That build linked with `ld -N`: text, data and bss in one writable
+        /// and executable segment.
+        #[serde(rename = "minimal-rwx")]
+        #[value(name = "minimal-rwx")]
+        MinimalRwx,
         /// Ordinary Rust with the standard library.
         Std,
     }
 
     impl Variant {
         /// Every build, in the order the harness plans them.
-        pub const ALL: [Variant; 5] = [
+        pub const ALL: [Variant; 7] = [
             Variant::Static,
             Variant::Dynamic,
             Variant::Minimal,
             Variant::MinimalStack4k,
+            Variant::MinimalBss,
+            Variant::MinimalRwx,
             Variant::Std,
         ];
 
@@ -470,6 +484,8 @@ pub mod tiny_malloc {
                 Variant::Dynamic => variant::DYNAMIC,
                 Variant::Minimal => variant::MINIMAL,
                 Variant::MinimalStack4k => variant::MINIMAL_STACK_4K,
+                Variant::MinimalBss => variant::MINIMAL_BSS,
+                Variant::MinimalRwx => variant::MINIMAL_RWX,
                 Variant::Std => variant::STD,
             }
         }
@@ -480,6 +496,8 @@ pub mod tiny_malloc {
                 Variant::Static => "tiny-malloc-static",
                 Variant::Dynamic => "tiny-malloc-dynamic",
                 Variant::Minimal | Variant::MinimalStack4k => "tiny-malloc-minimal",
+                Variant::MinimalBss => "tiny-malloc-minimal-bss",
+                Variant::MinimalRwx => "tiny-malloc-minimal-rwx",
                 Variant::Std => "tiny-malloc-std",
             }
         }

@@ -659,9 +659,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "bernstein.allocations-fit-in-bss-slack",
         source: BERNSTEIN,
         paraphrase: "The 1076 requested bytes would fit in the roughly 3000 free bytes at the end of the bss page.",
-        judging: Judging::NoClaimYet(
-            "needs the bss page's free tail measured from the program headers against 1076 bytes",
-        ),
+        judging: Judging::Claims(&[c("tiny-malloc", "allocations-fit-in-the-bss-slack")]),
     },
     Statement {
         id: "bernstein.stack-reserved-despite-4k-limit",

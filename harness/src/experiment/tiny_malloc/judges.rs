@@ -198,14 +198,49 @@ pub(super) fn separate_pages(v: &View<'_>) -> Judged {
             .join(", ")
     };
     Ok(Finding::new(
-wx == 0,
-format!(
-                "text {}; writable {}; {wx} mapping(s) both writable and executable. The kernel protects whole \
-                 pages, so the linker starts each segment on a page of its own",
-                list(&text),
-                list(&writable)
-            ),
-format!("{wx} W+X mappings")))
+        wx == 0,
+        format!(
+            "text {}; writable {}; {wx} mapping(s) both writable and executable{}",
+            list(&text),
+            list(&writable),
+            if wx > 0 {
+                ". Linux loaded and ran the program with its text and data in the same pages: separate \
+                 pages are the linker's default (different protections, and clean text that can be shared), \
+                 not something the kernel requires"
+            } else {
+                ". The kernel protects whole pages, and text and data lie in pages of their own"
+            }
+        ),
+        format!("{wx} W+X mappings"),
+    ))
+}
+
+/// Resident pages of the program at after-mallocs, for comparing builds.
+pub(super) fn resident_pages(v: &View<'_>) -> Option<u64> {
+    after(v).map(|p| pages(resident_bytes(p), v.page()))
+}
+
+/// Whether the five allocations, served from an arena in .bss, add no page.
+pub(super) fn bss_slack(v: &View<'_>) -> Judged {
+    let (Some(before), Some(after)) = (v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM), after(v))
+    else {
+        return Err("before-mallocs or after-mallocs was not measured".into());
+    };
+    let (b, a) = (
+        pages(resident_bytes(before), v.page()),
+        pages(resident_bytes(after), v.page()),
+    );
+    let requested: u64 = MALLOCS.iter().sum();
+    Ok(Finding::new(
+        a <= b,
+        format!(
+            "the five allocations ({requested} bytes requested) served from an arena in the free tail of \
+             the .bss page the program already uses: resident {b} pages before, {a} after. Rss (Size) in \
+             pages: {}",
+            breakdown_text(v, checkpoint::AFTER_MALLOCS)
+        ),
+        format!("{:+} pages", a as i64 - b as i64),
+    ))
 }
 
 pub(super) fn data_private(v: &View<'_>) -> Judged {
@@ -576,6 +611,33 @@ pub(super) mod tests {
 
     pub(in crate::experiment::tiny_malloc) fn with_after(after: ProcessRecord) -> VariantRecord {
         two_checkpoints("minimal", minimal_process(0, (33, 1)), after)
+    }
+
+    #[test]
+    fn allocations_in_the_bss_slack_must_add_no_page() {
+        let before = minimal_process(0, (33, 1));
+        let mut same = before.clone();
+        same.totals.mapped_rss_bytes = 3 * PAGE;
+        let mut b = before.clone();
+        b.totals.mapped_rss_bytes = 3 * PAGE;
+        let v = two_checkpoints("minimal-bss", b.clone(), same);
+        assert_eq!(judged(bss_slack, &v).verdict, Verdict::Confirmed);
+        let mut grown = before;
+        grown.totals.mapped_rss_bytes = 4 * PAGE;
+        let v = two_checkpoints("minimal-bss", b, grown);
+        let claim = judged(bss_slack, &v);
+        assert_eq!(claim.verdict, Verdict::Refuted);
+        assert_eq!(claim.measured, "+1 pages");
+    }
+
+    #[test]
+    fn text_and_data_in_one_rwx_mapping_refute_separate_pages() {
+        let mut after = minimal_process(0, (33, 1));
+        after.mappings.remove(1);
+        after.mappings[0].perms = "rwxp".into();
+        let claim = judged(separate_pages, &with_after(after));
+        assert_eq!(claim.verdict, Verdict::Refuted);
+        assert!(claim.evidence.contains("not something the kernel requires"));
     }
 
     #[test]
