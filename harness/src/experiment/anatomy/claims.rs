@@ -403,6 +403,11 @@ fn protected(v: &View<'_>) -> Judged {
             }
         ),
         format!("---p Rss {} KiB", m.figures.rss_bytes / 1024),
+    )
+    .expecting(
+        Verdict::Refuted,
+        "mprotect(PROT_NONE) changes access, not residency: pages written before it stay resident \
+         under ---p until the region is unmapped or reclaimed",
     ))
 }
 

@@ -10,8 +10,8 @@ use experiments::catalog::tiny_malloc::variant;
 use super::super::kit::{self, Judged, View};
 use super::super::Claim;
 use super::judges::{
-    bss_anonymous, bss_slack, data_private, malloc_mmap, malloc_page, near_minimum, page_tables, seed_figures,
-    resident_pages, separate_pages, stack_reservation, stack_under_limit, text_pages,
+    bss_anonymous, bss_slack, data_private, malloc_mmap, malloc_page, near_minimum, page_tables,
+    resident_pages, seed_figures, separate_pages, stack_reservation, stack_under_limit, text_pages,
 };
 use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
 use crate::system::Environment;
@@ -121,7 +121,8 @@ const TEXT_EXPECTED: &str =
 const LIMIT_EXPECTED: &str = "Linux's exec caps the stack mapping's initial extent at RLIMIT_STACK (setup_arg_pages in \
     fs/exec.c expands it by 128 KiB only within the limit), so under a 4 KiB limit the stack is the page or two exec \
     filled";
-const SEPARATE_EXPECTED: &str = "Linux maps a PT_LOAD segment with the permissions its flags ask for, writable and \
+const SEPARATE_EXPECTED: &str =
+    "Linux maps a PT_LOAD segment with the permissions its flags ask for, writable and \
     executable together included; only the linker's defaults put text and data in separate pages";
 
 const PAGE_TABLES_EXPECTED: &str = "Roberson counts two-level 32-bit x86 paging; x86-64 walks four levels (five with LA57), and \

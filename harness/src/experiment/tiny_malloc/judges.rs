@@ -222,8 +222,10 @@ pub(super) fn resident_pages(v: &View<'_>) -> Option<u64> {
 
 /// Whether the five allocations, served from an arena in .bss, add no page.
 pub(super) fn bss_slack(v: &View<'_>) -> Judged {
-    let (Some(before), Some(after)) = (v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM), after(v))
-    else {
+    let (Some(before), Some(after)) = (
+        v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM),
+        after(v),
+    ) else {
         return Err("before-mallocs or after-mallocs was not measured".into());
     };
     let (b, a) = (
