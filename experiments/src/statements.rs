@@ -270,9 +270,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "chodorow.address-space-is-almost-10-million-tb",
         source: CHODOROW,
         paraphrase: "A process can address almost 10 million terabytes.",
-        judging: Judging::NoClaimYet(
-            "needs the user address-space size (the top of the stack mapping, 47 or 56 bits) measured against the writing's figure",
-        ),
+        judging: Judging::Claims(&[c("anatomy", "address-space-is-almost-10-million-tb")]),
     },
     Statement {
         id: "chodorow.no-access-sections-never-take-memory",
@@ -405,17 +403,13 @@ pub const STATEMENTS: &[Statement] = &[
         id: "hoogland.data-segment-cannot-be-read-only",
         source: HOOGLAND,
         paraphrase: "The data segment (GOT, .dynamic) must stay writable because of dynamic linking.",
-        judging: Judging::NoClaimYet(
-            "RELRO makes part of it read-only after loading (an r--p mapping the map records); no claim states it yet",
-        ),
+        judging: Judging::Claims(&[c("anatomy", "data-segment-stays-writable")]),
     },
     Statement {
         id: "hoogland.libraries-have-three-or-four-mappings",
         source: HOOGLAND,
         paraphrase: "The loader has 3 map lines, libc 4; 3 or 4 is common for libraries.",
-        judging: Judging::NoClaimYet(
-            "the anatomy map records every library's mappings; no claim counts them yet",
-        ),
+        judging: Judging::Claims(&[c("anatomy", "libraries-appear-as-three-or-four-mappings")]),
     },
     Statement {
         id: "hoogland.fork-copies-nothing",
@@ -465,9 +459,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "martin.binary-low-libraries-high",
         source: MARTIN,
         paraphrase: "The program's file is mapped at a low address, its libraries at high addresses.",
-        judging: Judging::NoClaimYet(
-            "the anatomy map records both; no claim compares their addresses yet",
-        ),
+        judging: Judging::Claims(&[c("anatomy", "program-low-libraries-high")]),
     },
     Statement {
         id: "martin.permissions-name-the-parts",
