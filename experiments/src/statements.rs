@@ -192,17 +192,13 @@ pub const STATEMENTS: &[Statement] = &[
         id: "kohntopp.loader-and-libc-shared-by-every-dynamic-program",
         source: KOHNTOPP,
         paraphrase: "The dynamic loader (and the shared libraries) are in memory once for every dynamically linked program on the system.",
-        judging: Judging::NoClaimYet(
-            "the dynamic builds record libc's and the loader's r-xp Rss and Pss, but no claim compares them yet",
-        ),
+        judging: Judging::Claims(&[c("static-dynamic", "instances-share-the-library-text")]),
     },
     Statement {
         id: "kohntopp.static-binary-is-larger",
         source: KOHNTOPP,
         paraphrase: "A static build carries its own partial copy of the libraries and is much larger than the dynamic one.",
-        judging: Judging::NoClaimYet(
-            "the file sizes of both builds are recorded; no claim compares them yet",
-        ),
+        judging: Judging::Claims(&[c("static-dynamic", "static-binary-is-much-larger")]),
     },
     Statement {
         id: "kohntopp.static-first-instance-costs-more",
@@ -510,9 +506,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "martin.shared-library-loaded-once",
         source: MARTIN,
         paraphrase: "Ten processes using the same libc need it in memory once, not ten times.",
-        judging: Judging::NoClaimYet(
-            "the dynamic builds record libc's Rss and Pss in every instance; no claim compares them yet",
-        ),
+        judging: Judging::Claims(&[c("static-dynamic", "instances-share-the-library-text")]),
     },
     Statement {
         id: "martin.writable-pages-copied-on-write",

@@ -3,7 +3,7 @@
 //! compare the static and dynamic prefork variants, once. (Roberson's count of
 //! page-table pages is judged on the tiny process he counted, in tiny-malloc.)
 
-use experiments::catalog::static_dynamic::{variant, Mode, VARIANTS};
+use experiments::catalog::static_dynamic::{variant, Linking, Mode, VARIANTS};
 
 use super::super::kit::{self, pages, Case, Finding, Judged, View};
 use super::super::programs::{self, Part};
@@ -33,6 +33,18 @@ const SHARED_TEXT: Claim = Claim {
     statement: "The program's text is shared by all instances (forked children inherit the mapping; exec'd ones find it in the page cache) and occupies physical memory only once, even if mapped many times.",
     criterion: "at the last checkpoint, the Pss of the program file's executable mappings summed over the instances is at most the smaller of (a) their Size in one instance, since pages in memory once add up to at most every page of the text once, and (b) one instance's Rss of them plus one page per instance, for pages only some instances touched (smaps truncates Pss, which only lowers the sum); inconclusive unless two or more instances have text resident",
 };
+const LIBRARY_TEXT: Claim = Claim {
+    id: "instances-share-the-library-text",
+    source: SOURCE,
+    statement: "The loader and the shared libraries are in memory once, shared by every dynamically linked program: each dynamic instance maps the same copy of their code.",
+    criterion: "dynamic builds, at the last checkpoint: the Pss of the loader's and libc's executable mappings summed over the instances is at most the smaller of their Size in one instance and one instance's Rss of them plus one page per instance (the same bound as the program's text; other programs on the machine sharing them only lower it); inconclusive unless two or more instances have them resident",
+};
+const STATIC_LARGER: Claim = Claim {
+    id: "static-binary-is-much-larger",
+    source: SOURCE,
+    statement: "The static build carries its own partial copy of the libraries, so its file is much larger than the dynamic build's.",
+    criterion: "the static server's file is at least twice the dynamic server's (both built from one source; 'much larger' read as a factor of 2); smaller refutes",
+};
 const COPY_ON_WRITE: Claim = Claim {
     id: "forked-children-copy-only-the-pages-they-write",
     source: SOURCE,
@@ -52,13 +64,15 @@ const ONE_COPY: Claim = Claim {
     criterion: "at the last checkpoint, summed Pss of static-prefork minus that of dynamic-prefork lies between half and twice L, where L is the Rss of the library mappings (loader and libc) of one dynamic instance at n-1; 'approximately' is two-sided, so below half refutes as much as above twice",
 };
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 6] = [
+pub(super) static CLAIMS: [Claim; 8] = [
     RSS_OVERSTATES,
     SHARED_TEXT,
+    LIBRARY_TEXT,
     COPY_ON_WRITE,
     FIRST_COSTS_MORE,
     MARGINAL,
     ONE_COPY,
+    STATIC_LARGER,
 ];
 
 const ONE_COPY_EXPECTED: &str = "a static binary holds only the libc objects it calls (a few hundred KiB, of which the \
@@ -69,11 +83,26 @@ const ONE_COPY_EXPECTED: &str = "a static binary holds only the libc objects it 
 /// The claims judged on each exec'd variant, with their judges.
 static EXEC_CASES: [Case; 2] = [(RSS_OVERSTATES, rss_overstates), (SHARED_TEXT, shared_text)];
 
+/// The dynamic exec'd variant's: those and the shared library text.
+static DYNAMIC_EXEC_CASES: [Case; 3] = [
+    (RSS_OVERSTATES, rss_overstates),
+    (SHARED_TEXT, shared_text),
+    (LIBRARY_TEXT, library_text),
+];
+
 /// The claims judged on each preforked variant: those and copy-on-write.
 static PREFORK_CASES: [Case; 3] = [
     (RSS_OVERSTATES, rss_overstates),
     (SHARED_TEXT, shared_text),
     (COPY_ON_WRITE, copy_on_write),
+];
+
+/// The dynamic preforked variant's: the prefork claims and the shared library text.
+static DYNAMIC_PREFORK_CASES: [Case; 4] = [
+    (RSS_OVERSTATES, rss_overstates),
+    (SHARED_TEXT, shared_text),
+    (COPY_ON_WRITE, copy_on_write),
+    (LIBRARY_TEXT, library_text),
 ];
 
 /// Whether variant `name` forks its instances from one parent.
@@ -87,16 +116,18 @@ fn is_prefork(name: &str) -> bool {
 /// comparisons of the two prefork variants.
 pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
     let mut claims = kit::judge_each_variant(record, env, |name| {
-        if is_prefork(name) {
-            &PREFORK_CASES
-        } else {
-            &EXEC_CASES
+        match (is_prefork(name), is_dynamic(name)) {
+            (true, false) => &PREFORK_CASES,
+            (true, true) => &DYNAMIC_PREFORK_CASES,
+            (false, false) => &EXEC_CASES,
+            (false, true) => &DYNAMIC_EXEC_CASES,
         }
     });
     let find = |name: &str| {
         let variant = record.variants.iter().find(|v| v.name == name)?;
         Some(View { variant, env })
     };
+    claims.push(static_larger(record));
     let across = [FIRST_COSTS_MORE, MARGINAL, ONE_COPY];
     let (Some(st), Some(dy)) = (
         find(variant::STATIC_PREFORK),
@@ -153,13 +184,18 @@ struct TextSums {
 }
 
 fn text_sums(checkpoint: &CheckpointRecord, program: &str) -> TextSums {
+    code_sums(checkpoint, |name| name == program)
+}
+
+/// The executable mappings of the files `of` picks, summed over the instances.
+fn code_sums(checkpoint: &CheckpointRecord, of: impl Fn(&str) -> bool) -> TextSums {
     let mut t = TextSums::default();
     for p in &checkpoint.processes {
         let (mut pss, mut rss, mut size) = (0, 0, 0);
         for m in p
             .mappings
             .iter()
-            .filter(|m| m.name == program && m.perms.contains('x'))
+            .filter(|m| of(&m.name) && m.perms.contains('x'))
         {
             pss += m.figures.pss_bytes;
             rss += m.figures.rss_bytes;
@@ -274,6 +310,81 @@ fn shared_text(v: &View<'_>) -> Judged {
             pages(bound, page)
         ),
     ))
+}
+
+/// Whether variant `name` runs the dynamically linked build.
+fn is_dynamic(name: &str) -> bool {
+    VARIANTS
+        .iter()
+        .any(|(v, linking, _)| *v == name && *linking == Linking::Dynamic)
+}
+
+/// Whether a mapped file is the dynamic loader or libc.
+fn is_loader_or_libc(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or("");
+    file.starts_with("ld-linux")
+        || file.starts_with("libc.so")
+        || (file.starts_with("libc-") && file.ends_with(".so"))
+}
+
+fn library_text(v: &View<'_>) -> Judged {
+    let (variant, page) = (v.variant, v.page());
+    let Some((_, last)) = ends(variant) else {
+        return Err("no checkpoint was measured".into());
+    };
+    let t = code_sums(last, is_loader_or_libc);
+    let n = last.processes.len() as u64;
+    if t.resident_in < 2 {
+        return Err(format!(
+            "precondition not met: {} of {n} instances have the loader's or libc's code resident",
+            t.resident_in
+        ));
+    }
+    let bound = t.max_size_bytes.min(t.max_rss_bytes + n * page);
+    Ok(Finding::new(
+        t.pss_bytes <= bound,
+        format!(
+            "{n} instances at {}: the loader's and libc's executable mappings have Size {} and Rss {} in \
+             the largest instance, Rss {} summed and Pss {} summed, against the bound of {}: each instance \
+             is charged {:.1} % of the code it has resident, the rest by the other programs sharing it",
+            last.label,
+            human_bytes(t.max_size_bytes),
+            human_bytes(t.max_rss_bytes),
+            human_bytes(t.rss_bytes),
+            human_bytes(t.pss_bytes),
+            human_bytes(bound),
+            100.0 * t.pss_bytes as f64 / t.rss_bytes.max(1) as f64
+        ),
+        format!(
+            "Σ library code Pss {} pages, bound {} pages",
+            pages(t.pss_bytes, page),
+            pages(bound, page)
+        ),
+    ))
+}
+
+/// The static and the dynamic server's files compared.
+fn static_larger(record: &ExperimentRecord) -> ClaimRecord {
+    let size = |name: &str| {
+        let v = record.variants.iter().find(|v| v.name == name)?;
+        Some(v.binary.as_ref()?.file_bytes)
+    };
+    let (Some(st), Some(dy)) = (size(variant::STATIC_PREFORK), size(variant::DYNAMIC_PREFORK)) else {
+        return STATIC_LARGER.unmeasured(None, "the file facts of both servers were not recorded");
+    };
+    let ratio = st as f64 / dy.max(1) as f64;
+    STATIC_LARGER.record(
+        None,
+        Ok(Finding::new(
+            st >= 2 * dy,
+            format!(
+                "static server {}, dynamic {}: {ratio:.1} times as large",
+                human_bytes(st),
+                human_bytes(dy)
+            ),
+            format!("{ratio:.1} times"),
+        )),
+    )
 }
 
 fn copy_on_write(v: &View<'_>) -> Judged {
@@ -578,6 +689,58 @@ mod tests {
             ]],
         );
         assert_eq!(verdict_by(shared_text, &lone), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn library_code_must_be_in_memory_once_across_dynamic_instances() {
+        let four = |pss_each_quarters: u64| {
+            let instances = (0..4)
+                .map(|_| {
+                    let mut p = instance(100, 25, 50, 200, 6);
+                    p.mappings[1].figures.pss_bytes = pss_each_quarters * PAGE / 4;
+                    p
+                })
+                .collect();
+            run("dynamic-exec", vec![instances])
+        };
+        // 50 pages resident in each, charged a quarter each: once in all.
+        assert_eq!(verdict_by(library_text, &four(50)), Verdict::Confirmed);
+        // Each charged all 50: four copies.
+        assert_eq!(verdict_by(library_text, &four(200)), Verdict::Refuted);
+    }
+
+    #[test]
+    fn the_static_file_must_be_twice_the_dynamic_one() {
+        use crate::model::{BinaryFacts, Linking as FileLinking};
+        let with_size = |name: &str, bytes: u64| {
+            let mut v = run(name, vec![vec![instance(1, 1, 1, 1, 6)]]);
+            v.binary = Some(BinaryFacts {
+                path: PROGRAM.into(),
+                file_bytes: bytes,
+                linking: FileLinking::Static,
+                stripped: false,
+                load_segments: Vec::new(),
+                text_bytes: 0,
+                data_bytes: 0,
+                bss_bytes: 0,
+            });
+            v
+        };
+        let record = |st: u64, dy: u64| ExperimentRecord {
+            name: "static-dynamic".into(),
+            status: crate::model::Status::Ok,
+            reason: None,
+            params: Default::default(),
+            variants: vec![
+                with_size(variant::STATIC_PREFORK, st),
+                with_size(variant::DYNAMIC_PREFORK, dy),
+            ],
+            claims: Vec::new(),
+            summary: Vec::new(),
+            fault_costs: Vec::new(),
+        };
+        assert_eq!(static_larger(&record(800, 400)).verdict, Verdict::Confirmed);
+        assert_eq!(static_larger(&record(799, 400)).verdict, Verdict::Refuted);
     }
 
     #[test]
