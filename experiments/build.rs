@@ -33,6 +33,8 @@ enum Recipe {
 
 /// Static, not position independent: the classic static executable.
 const STATIC: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie"];
+/// Static, calling exit() rather than _exit() at the end.
+const STATIC_EXIT: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie", "-DCALL_EXIT"];
 /// Dynamic, position independent: what distributions build by default.
 const DYNAMIC: &[&str] = &["-O2", "-fPIE", "-pie"];
 /// No C library and no start-up files; code and headers share one segment.
@@ -97,6 +99,13 @@ const PROGRAMS: &[(&str, Recipe)] = &[
         Recipe::C {
             source: "c/tiny-malloc.c",
             flags: STATIC,
+        },
+    ),
+    (
+        "tiny-malloc-static-exit",
+        Recipe::C {
+            source: "c/tiny-malloc.c",
+            flags: STATIC_EXIT,
         },
     ),
     (

@@ -394,6 +394,7 @@ pub mod tiny_malloc {
     pub mod variant {
         #![allow(missing_docs)] // each name is its own documentation
         pub const STATIC: &str = "static";
+        pub const STATIC_EXIT: &str = "static-exit";
         pub const DYNAMIC: &str = "dynamic";
         pub const MINIMAL: &str = "minimal";
         pub const MINIMAL_STACK_4K: &str = "minimal-stack-4k";
@@ -428,7 +429,7 @@ pub mod tiny_malloc {
         summary:
             "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
         sources: &["004_27fc77f6d1b07880.txt"],
-        variants: &[variant::STATIC, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD],
+        variants: &[variant::STATIC, variant::STATIC_EXIT, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD],
         checkpoints: &[checkpoint::BEFORE_MALLOCS, checkpoint::AFTER_MALLOCS],
         roles: &[role::PROGRAM],
         regions: &[],
@@ -441,6 +442,11 @@ pub mod tiny_malloc {
     pub enum Variant {
         /// C, statically linked against the system C library.
         Static,
+        /// The same, ending with exit() rather than _exit(), as the seed's
+        /// program did.
+        #[serde(rename = "static-exit")]
+        #[value(name = "static-exit")]
+        StaticExit,
         /// C, dynamically linked.
         Dynamic,
         /// C with no C library: its own start-up, a bump allocator over brk.
@@ -467,8 +473,9 @@ pub mod tiny_malloc {
 
     impl Variant {
         /// Every build, in the order the harness plans them.
-        pub const ALL: [Variant; 7] = [
+        pub const ALL: [Variant; 8] = [
             Variant::Static,
+            Variant::StaticExit,
             Variant::Dynamic,
             Variant::Minimal,
             Variant::MinimalStack4k,
@@ -481,6 +488,7 @@ pub mod tiny_malloc {
         pub fn name(self) -> &'static str {
             match self {
                 Variant::Static => variant::STATIC,
+                Variant::StaticExit => variant::STATIC_EXIT,
                 Variant::Dynamic => variant::DYNAMIC,
                 Variant::Minimal => variant::MINIMAL,
                 Variant::MinimalStack4k => variant::MINIMAL_STACK_4K,
@@ -494,6 +502,7 @@ pub mod tiny_malloc {
         pub fn program(self) -> &'static str {
             match self {
                 Variant::Static => "tiny-malloc-static",
+                Variant::StaticExit => "tiny-malloc-static-exit",
                 Variant::Dynamic => "tiny-malloc-dynamic",
                 Variant::Minimal | Variant::MinimalStack4k => "tiny-malloc-minimal",
                 Variant::MinimalBss => "tiny-malloc-minimal-bss",

@@ -611,9 +611,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "bernstein.39-extra-pages-of-vm",
         source: BERNSTEIN,
         paraphrase: "Beyond the text, 39 pages of virtual size are extra.",
-        judging: Judging::NoClaimYet(
-            "needs VmSize minus the text mapping counted in pages against 39",
-        ),
+        judging: Judging::Claims(&[c("tiny-malloc", "static-program-has-39-extra-pages-of-vm")]),
     },
     Statement {
         id: "bernstein.one-page-would-do",
@@ -625,9 +623,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "bernstein.exit-pulls-in-stdio",
         source: BERNSTEIN,
         paraphrase: "Calling exit() links in part of stdio (84 bytes of data, 316 of bss), wasting about 2 pages.",
-        judging: Judging::NoClaimYet(
-            "needs the same program built with exit() and with _exit(), data and bss compared",
-        ),
+        judging: Judging::Claims(&[c("tiny-malloc", "exit-pulls-in-stdio")]),
     },
     Statement {
         id: "bernstein.malloc-takes-a-page-each",

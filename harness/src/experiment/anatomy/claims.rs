@@ -71,8 +71,10 @@ const DATA_WRITABLE: Claim = Claim {
 const LIBRARY_LINES: Claim = Claim {
     id: "libraries-appear-as-three-or-four-mappings",
     source: SEED_002,
-    statement: "A library appears as 3 or 4 lines of the map (the loader 3, libc 4 in the writing).",
-    criterion: "the loader's and libc's file mappings each number 3 or 4 lines; any other count refutes",
+    statement:
+        "A library appears as 3 or 4 lines of the map (the loader 3, libc 4 in the writing).",
+    criterion:
+        "the loader's and libc's file mappings each number 3 or 4 lines; any other count refutes",
 };
 const LOW_AND_HIGH: Claim = Claim {
     id: "program-low-libraries-high",
@@ -469,7 +471,10 @@ fn data_writable(v: &View<'_>) -> Judged {
     }
     Ok(Finding::new(
         read_only == 0,
-        format!("{}; {read_only} mapping(s) of them read-only", rows.join("; ")),
+        format!(
+            "{}; {read_only} mapping(s) of them read-only",
+            rows.join("; ")
+        ),
         format!("{read_only} read-only"),
     )
     .expecting(Verdict::Refuted, DATA_WRITABLE_EXPECTED))
@@ -486,7 +491,9 @@ fn loader<'a>(v: &View<'a>) -> Option<&'a str> {
 fn library_lines(v: &View<'_>) -> Judged {
     v.main()?;
     let (Some(ld), Some(libc)) = (loader(v), v.libc()) else {
-        return Err("precondition not met: the loader or libc is not mapped (a static program)".into());
+        return Err(
+            "precondition not met: the loader or libc is not mapped (a static program)".into(),
+        );
     };
     let count = |f: &str| v.mappings().iter().filter(|m| m.name == f).count();
     let perms = |f: &str| {
@@ -886,7 +893,10 @@ mod tests {
     #[test]
     fn the_address_space_is_judged_against_ten_million_terabytes() {
         // The fixture's stack ends near 2 GiB: far below the writing's figure.
-        assert_eq!(verdicts(maps(), &PLACES)[ADDRESS_SPACE.id], Verdict::Refuted);
+        assert_eq!(
+            verdicts(maps(), &PLACES)[ADDRESS_SPACE.id],
+            Verdict::Refuted
+        );
         // A mapping ending just above 2^62: a 2^63-byte space, 0.9 of it.
         let mut m = maps();
         m.insert(10, mapping((1 << 62) / PAGE, 1, "", "rw-p", 0));

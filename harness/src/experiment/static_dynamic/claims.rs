@@ -369,7 +369,10 @@ fn static_larger(record: &ExperimentRecord) -> ClaimRecord {
         let v = record.variants.iter().find(|v| v.name == name)?;
         Some(v.binary.as_ref()?.file_bytes)
     };
-    let (Some(st), Some(dy)) = (size(variant::STATIC_PREFORK), size(variant::DYNAMIC_PREFORK)) else {
+    let (Some(st), Some(dy)) = (
+        size(variant::STATIC_PREFORK),
+        size(variant::DYNAMIC_PREFORK),
+    ) else {
         return STATIC_LARGER.unmeasured(None, "the file facts of both servers were not recorded");
     };
     let ratio = st as f64 / dy.max(1) as f64;

@@ -10,8 +10,9 @@ use experiments::catalog::tiny_malloc::variant;
 use super::super::kit::{self, Judged, View};
 use super::super::Claim;
 use super::judges::{
-    bss_anonymous, bss_slack, data_private, malloc_mmap, malloc_page, near_minimum, page_tables,
-    resident_pages, seed_figures, separate_pages, stack_reservation, stack_under_limit, text_pages,
+    bss_anonymous, bss_slack, data_private, exit_stdio, extra_vm, malloc_mmap, malloc_page,
+    near_minimum, page_tables, resident_pages, seed_figures, separate_pages, stack_reservation,
+    stack_under_limit, text_pages,
 };
 use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
 use crate::system::Environment;
@@ -46,6 +47,18 @@ const BSS_SLACK: Claim = Claim {
     source: SOURCE,
     statement: "The 1076 bytes the five mallocs request would fit in the free bytes at the end of the program's .bss page (Bernstein).",
     criterion: "minimal-bss build, whose allocator serves them from an arena in .bss: resident pages (Rss summed over smaps) at after-mallocs at most those at before-mallocs, where the program has already used its .bss page; one page more refutes",
+};
+const EXTRA_VM: Claim = Claim {
+    id: "static-program-has-39-extra-pages-of-vm",
+    source: SOURCE,
+    statement: "Besides its 3-page text, the static program has 39 more pages of VM (Bernstein's count on FreeBSD 4.8).",
+    criterion: "static build at after-mallocs: VmSize minus the Size of the program's executable mapping, in pages, within 39 ± 19 (half the seed's count, rounded down, as for the seed's other figures); outside refutes",
+};
+const EXIT_STDIO: Claim = Claim {
+    id: "exit-pulls-in-stdio",
+    source: SOURCE,
+    statement: "Calling exit() brings in a chunk of stdio (84 bytes of data, 316 of bss) and wastes at least 2 pages (Bernstein).",
+    criterion: "the static build ending in exit() against the same source ending in _exit(): its data + bss (program headers, as size shows them) at least 400 bytes larger and its resident pages at after-mallocs at least 2 more, the seed's figures; either short refutes",
 };
 const NEAR_MINIMUM: Claim = Claim {
     id: "small-program-fits-in-a-few-pages",
@@ -92,7 +105,7 @@ const STACK_UNDER_LIMIT: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 12] = [
+pub(super) static CLAIMS: [Claim; 14] = [
     MALLOC_PAGE,
     MALLOC_MMAP,
     PAGE_TABLES,
@@ -105,6 +118,8 @@ pub(super) static CLAIMS: [Claim; 12] = [
     TEXT_PAGES,
     NEAR_MINIMUM,
     BSS_SLACK,
+    EXTRA_VM,
+    EXIT_STDIO,
 ];
 
 const MALLOC_EXPECTED: &str =
@@ -121,6 +136,9 @@ const TEXT_EXPECTED: &str =
 const LIMIT_EXPECTED: &str = "Linux's exec caps the stack mapping's initial extent at RLIMIT_STACK (setup_arg_pages in \
     fs/exec.c expands it by 128 KiB only within the limit), so under a 4 KiB limit the stack is the page or two exec \
     filled";
+const EXIT_EXPECTED: &str = "glibc's static library links stdio into every program (its start-up and error \
+    paths use it), so ending with exit() adds not one byte of data or bss to one ending with _exit(); the files \
+    differ only in that call, and a resident page more or less is the two runs' own variation";
 const SEPARATE_EXPECTED: &str =
     "Linux maps a PT_LOAD segment with the permissions its flags ask for, writable and \
     executable together included; only the linker's defaults put text and data in separate pages";
@@ -152,11 +170,12 @@ fn stack_case(name: &str) -> ExpectedCase {
 }
 
 /// The claims only one build answers, with that build.
-static OWN: [(&str, ExpectedCase); 4] = [
+static OWN: [(&str, ExpectedCase); 5] = [
     (
         variant::STATIC,
         (SEED_FIGURES, seed_figures, Some(STATIC_EXPECTED)),
     ),
+    (variant::STATIC, (EXTRA_VM, extra_vm, None)),
     (
         variant::STATIC,
         (TEXT_PAGES, text_pages, Some(TEXT_EXPECTED)),
@@ -172,6 +191,28 @@ static OWN: [(&str, ExpectedCase); 4] = [
 /// their own claims, since their allocator is not malloc.
 fn is_arena_build(name: &str) -> bool {
     name == variant::MINIMAL_BSS || name == variant::MINIMAL_RWX
+}
+
+/// The builds that answer only their own claims: the arena builds, and the
+/// static build ending in exit(), which is there to be compared.
+fn answers_own_claims_only(name: &str) -> bool {
+    is_arena_build(name) || name == variant::STATIC_EXIT
+}
+
+/// exit() against _exit(): the two static builds compared.
+fn exit_compared(record: &ExperimentRecord, env: &Environment) -> ClaimRecord {
+    let ran = |name: &str| {
+        let variant = record.variants.iter().find(|v| v.name == name)?;
+        kit::not_run_reason(variant)
+            .is_none()
+            .then_some(View { variant, env })
+    };
+    match (ran(variant::STATIC_EXIT), ran(variant::STATIC)) {
+        (Some(e), Some(q)) => EXIT_STDIO
+            .record(None, exit_stdio(&e, &q))
+            .expecting(Verdict::Refuted, EXIT_EXPECTED),
+        _ => EXIT_STDIO.unmeasured(None, "the static and static-exit builds both need to run"),
+    }
 }
 
 /// The libc-free builds, in the order a tie between them is settled.
@@ -199,8 +240,12 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
     let mut claims = Vec::new();
     for variant in &record.variants {
         let name = variant.name.as_str();
-        let shared: &[ExpectedCase] = if is_arena_build(name) { &[] } else { &COMMON };
-        let stack = (!is_arena_build(name)).then(|| stack_case(name));
+        let shared: &[ExpectedCase] = if answers_own_claims_only(name) {
+            &[]
+        } else {
+            &COMMON
+        };
+        let stack = (!answers_own_claims_only(name)).then(|| stack_case(name));
         let cases = shared.iter().copied().chain(stack);
         if let Some(why) = kit::not_run_reason(variant) {
             claims.extend(cases.map(|(c, ..)| c.unmeasured(Some(name), why.clone())));
@@ -230,6 +275,7 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
         }
     }
     claims.push(near_minimum_of_all(record, env));
+    claims.push(exit_compared(record, env));
     claims
 }
 

@@ -14,6 +14,12 @@ pub(super) const MALLOCS: [u64; 5] = [360, 80, 180, 16, 440];
 /// What FreeBSD 4.8 showed for the seed's static program.
 const SEED_RSS_BYTES: u64 = 44 * 1024;
 const SEED_VSZ_BYTES: u64 = 168 * 1024;
+/// Bernstein: 39 pages of VM besides the 3-page text.
+const SEED_EXTRA_VM_PAGES: u64 = 39;
+/// Bernstein: the stdio exit() brings in uses 84 bytes of data and 316 of bss.
+const SEED_STDIO_BYTES: u64 = 84 + 316;
+/// Bernstein: at least 2 pages appear wasted by exit().
+const SEED_EXIT_PAGES: u64 = 2;
 /// Roberson's count of page-table pages for the smallest process on x86.
 const SEED_PAGE_TABLE_PAGES: u64 = 3;
 /// The top-level page directory, which VmPTE does not count.
@@ -212,6 +218,60 @@ pub(super) fn separate_pages(v: &View<'_>) -> Judged {
             }
         ),
         format!("{wx} W+X mappings"),
+    ))
+}
+
+/// VmSize beyond the program's text, against Bernstein's 39 extra pages.
+pub(super) fn extra_vm(v: &View<'_>) -> Judged {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
+        return Err("after-mallocs was not measured".into());
+    };
+    let parts = programs::breakdown(after, program);
+    let text = parts
+        .get(&Part::Text)
+        .map_or(0, |f| pages(f.size_bytes, v.page()));
+    let vsz = pages(after.totals.vm_size_bytes, v.page());
+    let extra = vsz.saturating_sub(text);
+    Ok(Finding::new(
+        within_half(extra, SEED_EXTRA_VM_PAGES),
+        format!(
+            "VmSize {vsz} pages, of which the program's text {text}: {extra} pages besides it, against the \
+             seed's {SEED_EXTRA_VM_PAGES} ± {}. Size in pages: {}",
+            SEED_EXTRA_VM_PAGES / 2,
+            breakdown_text(v, checkpoint::AFTER_MALLOCS)
+        ),
+        format!("{extra} extra pages"),
+    ))
+}
+
+/// What exit() costs over _exit(): the two static builds compared.
+pub(super) fn exit_stdio(with_exit: &View<'_>, without: &View<'_>) -> Judged {
+    let (Some(e), Some(q)) = (&with_exit.variant.binary, &without.variant.binary) else {
+        return Err("the file facts of the two static builds were not recorded".into());
+    };
+    let (Some(re), Some(rq)) = (resident_pages(with_exit), resident_pages(without)) else {
+        return Err("after-mallocs was not measured in both static builds".into());
+    };
+    let bytes = (e.data_bytes + e.bss_bytes) as i64 - (q.data_bytes + q.bss_bytes) as i64;
+    let pages_more = re as i64 - rq as i64;
+    Ok(Finding::new(
+        bytes >= SEED_STDIO_BYTES as i64 && pages_more >= SEED_EXIT_PAGES as i64,
+        format!(
+            "calling exit() rather than _exit(): data + bss {bytes:+} bytes (size: {} + {} against {} + {}), \
+             resident pages at after-mallocs {pages_more:+} ({re} against {rq}), against the seed's \
+             {SEED_STDIO_BYTES} bytes and {SEED_EXIT_PAGES} pages{}",
+            e.data_bytes,
+            e.bss_bytes,
+            q.data_bytes,
+            q.bss_bytes,
+            if bytes < SEED_STDIO_BYTES as i64 {
+                ". The static C library links stdio in either way (its own start-up and error paths \
+                 use it), so exit() brings in no data or bss"
+            } else {
+                ""
+            }
+        ),
+        format!("{bytes:+} B, {pages_more:+} pages"),
     ))
 }
 
@@ -613,6 +673,56 @@ pub(super) mod tests {
 
     pub(in crate::experiment::tiny_malloc) fn with_after(after: ProcessRecord) -> VariantRecord {
         two_checkpoints("minimal", minimal_process(0, (33, 1)), after)
+    }
+
+    #[test]
+    fn vm_beyond_the_text_is_judged_against_39_pages() {
+        for (vsz, verdict) in [(41, Verdict::Confirmed), (80, Verdict::Refuted)] {
+            let mut after = minimal_process(1, (33, 1));
+            after.totals.vm_size_bytes = vsz * PAGE;
+            let claim = judged(extra_vm, &with_after(after));
+            assert_eq!(claim.verdict, verdict, "VmSize {vsz} pages");
+        }
+    }
+
+    #[test]
+    fn exit_must_add_the_seeds_stdio_bytes_and_two_pages() {
+        let build = |name: &str, data: u64, rss_pages: u64| {
+            let mut after = minimal_process(1, (33, 1));
+            after.totals.mapped_rss_bytes = rss_pages * PAGE;
+            let mut v = two_checkpoints(name, minimal_process(0, (33, 1)), after);
+            if let Some(b) = v.binary.as_mut() {
+                b.data_bytes = data;
+            }
+            v
+        };
+        let env = fixtures::env();
+        let verdict = |e: &VariantRecord, q: &VariantRecord| {
+            let (e, q) = (
+                View {
+                    variant: e,
+                    env: &env,
+                },
+                View {
+                    variant: q,
+                    env: &env,
+                },
+            );
+            e.verdict(&MALLOC_PAGE, exit_stdio(&e, &q)).verdict
+        };
+        let plain = build("static", 1000, 10);
+        assert_eq!(
+            verdict(&build("static-exit", 1400, 12), &plain),
+            Verdict::Confirmed
+        );
+        assert_eq!(
+            verdict(&build("static-exit", 1000, 10), &plain),
+            Verdict::Refuted
+        );
+        assert_eq!(
+            verdict(&build("static-exit", 1400, 11), &plain),
+            Verdict::Refuted
+        );
     }
 
     #[test]
