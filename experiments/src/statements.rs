@@ -240,9 +240,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "chodorow.program-has-three-mappings",
         source: CHODOROW,
         paraphrase: "A small dynamic program shows three mappings of its own file: r-x, r-- and rw-.",
-        judging: Judging::NoClaimYet(
-            "the anatomy map records the executable's mappings; no claim counts them against three",
-        ),
+        judging: Judging::Claims(&[c("tiny-malloc", "small-c-program-has-three-mappings")]),
     },
     Statement {
         id: "chodorow.heap-address-is-in-the-heap",

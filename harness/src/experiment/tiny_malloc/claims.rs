@@ -11,8 +11,8 @@ use super::super::kit::{self, Judged, View};
 use super::super::Claim;
 use super::judges::{
     bss_anonymous, bss_slack, data_private, exit_stdio, extra_vm, malloc_mmap, malloc_page,
-    near_minimum, page_tables, resident_pages, seed_figures, separate_pages, stack_reservation,
-    stack_under_limit, text_pages,
+    near_minimum, page_tables, program_lines, resident_pages, seed_figures, separate_pages,
+    stack_reservation, stack_under_limit, text_pages,
 };
 use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
 use crate::system::Environment;
@@ -60,6 +60,12 @@ const EXIT_STDIO: Claim = Claim {
     statement: "Calling exit() brings in a chunk of stdio (84 bytes of data, 316 of bss) and wastes at least 2 pages (Bernstein).",
     criterion: "the static build ending in exit() against the same source ending in _exit(): its data + bss (program headers, as size shows them) at least 400 bytes larger and its resident pages at after-mallocs at least 2 more, the seed's figures; either short refutes",
 };
+const THREE_LINES: Claim = Claim {
+    id: "small-c-program-has-three-mappings",
+    source: "001_3c62cec1a17aa088.txt",
+    statement: "A small C program built with gcc's defaults shows three mappings of its own file: r-x, r-- and rw- (Chodorow's pmap).",
+    criterion: "dynamic build (gcc's defaults) at after-mallocs: the map's lines naming the program's file are exactly r-xp, r--p, rw-p, in that order; anything else refutes",
+};
 const NEAR_MINIMUM: Claim = Claim {
     id: "small-program-fits-in-a-few-pages",
     source: SOURCE,
@@ -105,7 +111,7 @@ const STACK_UNDER_LIMIT: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 14] = [
+pub(super) static CLAIMS: [Claim; 15] = [
     MALLOC_PAGE,
     MALLOC_MMAP,
     PAGE_TABLES,
@@ -120,6 +126,7 @@ pub(super) static CLAIMS: [Claim; 14] = [
     BSS_SLACK,
     EXTRA_VM,
     EXIT_STDIO,
+    THREE_LINES,
 ];
 
 const MALLOC_EXPECTED: &str =
@@ -136,6 +143,9 @@ const TEXT_EXPECTED: &str =
 const LIMIT_EXPECTED: &str = "Linux's exec caps the stack mapping's initial extent at RLIMIT_STACK (setup_arg_pages in \
     fs/exec.c expands it by 128 KiB only within the limit), so under a 4 KiB limit the stack is the page or two exec \
     filled";
+const LINES_EXPECTED: &str = "current binutils link with -z separate-code, which gives the ELF headers and \
+    read-only data a non-executable segment of their own before the code, and with RELRO: r--p, r-xp, r--p, \
+    r--p, rw-p rather than the three lines of 2011";
 const EXIT_EXPECTED: &str = "glibc's static library links stdio into every program (its start-up and error \
     paths use it), so ending with exit() adds not one byte of data or bss to one ending with _exit(); the files \
     differ only in that call, and a resident page more or less is the two runs' own variation";
@@ -170,7 +180,11 @@ fn stack_case(name: &str) -> ExpectedCase {
 }
 
 /// The claims only one build answers, with that build.
-static OWN: [(&str, ExpectedCase); 5] = [
+static OWN: [(&str, ExpectedCase); 6] = [
+    (
+        variant::DYNAMIC,
+        (THREE_LINES, program_lines, Some(LINES_EXPECTED)),
+    ),
     (
         variant::STATIC,
         (SEED_FIGURES, seed_figures, Some(STATIC_EXPECTED)),

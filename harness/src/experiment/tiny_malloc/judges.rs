@@ -275,6 +275,28 @@ pub(super) fn exit_stdio(with_exit: &View<'_>, without: &View<'_>) -> Judged {
     ))
 }
 
+/// The lines of the map that name the program's own file.
+pub(super) fn program_lines(v: &View<'_>) -> Judged {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
+        return Err("after-mallocs was not measured".into());
+    };
+    let perms: Vec<&str> = after
+        .mappings
+        .iter()
+        .filter(|m| m.name == program)
+        .map(|m| m.perms.as_str())
+        .collect();
+    Ok(Finding::new(
+        perms == ["r-xp", "r--p", "rw-p"],
+        format!(
+            "the program's file has {} lines in the map: {}",
+            perms.len(),
+            perms.join(", ")
+        ),
+        format!("{} lines", perms.len()),
+    ))
+}
+
 /// Resident pages of the program at after-mallocs, for comparing builds.
 pub(super) fn resident_pages(v: &View<'_>) -> Option<u64> {
     after(v).map(|p| pages(resident_bytes(p), v.page()))
@@ -673,6 +695,25 @@ pub(super) mod tests {
 
     pub(in crate::experiment::tiny_malloc) fn with_after(after: ProcessRecord) -> VariantRecord {
         two_checkpoints("minimal", minimal_process(0, (33, 1)), after)
+    }
+
+    #[test]
+    fn a_small_program_must_show_exactly_r_x_r_and_rw_lines() {
+        let lines = |perms: &[&str]| {
+            let mut after = minimal_process(1, (33, 1));
+            after.mappings.retain(|m| m.name != PROGRAM);
+            for (i, p) in perms.iter().enumerate() {
+                after
+                    .mappings
+                    .insert(i, mapping(0x400 + i as u64, 1, PROGRAM, p, 1));
+            }
+            judged(program_lines, &with_after(after)).verdict
+        };
+        assert_eq!(lines(&["r-xp", "r--p", "rw-p"]), Verdict::Confirmed);
+        assert_eq!(
+            lines(&["r--p", "r-xp", "r--p", "r--p", "rw-p"]),
+            Verdict::Refuted
+        );
     }
 
     #[test]
