@@ -679,6 +679,9 @@ pub mod strip {
     pub mod note {
         #![allow(missing_docs)] // each name is its own documentation
         pub use crate::catalog::launch_note::{ASLR, PROGRAM_PATH};
+        pub const FILE_PAGES: &str = "file_pages";
+        pub const CACHED_BEFORE_EXEC: &str = "cached_pages_before_exec";
+        pub const CACHED_AFTER_WORK: &str = "cached_pages_after_work";
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -691,7 +694,13 @@ pub mod strip {
         checkpoints: &[checkpoint::AFTER_WORK],
         roles: &[role::PROGRAM],
         regions: &[],
-        notes: &[note::ASLR, note::PROGRAM_PATH],
+        notes: &[
+            note::ASLR,
+            note::PROGRAM_PATH,
+            note::FILE_PAGES,
+            note::CACHED_BEFORE_EXEC,
+            note::CACHED_AFTER_WORK,
+        ],
     };
 
     /// Which link of the program a run measures.

@@ -163,9 +163,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "kohntopp.debug-info-never-enters-memory",
         source: KOHNTOPP,
         paraphrase: "Symbols and debug data are in the file but never mapped, so they never come into memory at all.",
-        judging: Judging::NoClaimYet(
-            "resident pages alone do not judge it: exec's read-ahead can bring the unmapped debug data into the page cache, so it needs a cold exec of the debug and stripped builds with the file's cached pages counted (mincore or cachestat)",
-        ),
+        judging: Judging::Claims(&[c("strip", "debug-information-never-enters-memory")]),
     },
     Statement {
         id: "kohntopp.strip-does-not-reduce-memory",
