@@ -147,7 +147,6 @@ fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
         ("minimal", "static"),
         ("minimal-stack-4k", "static"),
         ("std", "dynamic"),
-        ("static-exit", "static"),
     ] {
         let v = variant(&json, "tiny-malloc", name);
         if !ran(v, &run) {

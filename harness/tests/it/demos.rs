@@ -230,11 +230,22 @@ fn anatomy_places_every_piece_in_its_mapping_and_every_segment_in_its_permission
         (Some(exe), Some("rw-p"))
     );
     assert_eq!(containing("anonymous-mmap")["perms"], "rw-p");
-    // Inaccessible regions are never resident.
-    for m in mappings
-        .iter()
-        .filter(|m| m["perms"].as_str().is_some_and(|p| p.starts_with("---")))
-    {
+    // Inaccessible regions never touched (guard pages, loader gaps) hold no
+    // page; the region written in full and then protected keeps every page.
+    let protected = containing("protected-after-use");
+    assert_eq!(protected["perms"], "---p", "{protected}");
+    assert!(
+        u64_at(protected, &["rss_bytes"]) >= 256 * 1024,
+        "{protected}"
+    );
+    assert_eq!(
+        claim(&json, "no-access-regions-never-hold-memory", None)["verdict"],
+        "refuted"
+    );
+    for m in mappings.iter().filter(|m| {
+        m["perms"].as_str().is_some_and(|p| p.starts_with("---"))
+            && m["start"] != protected["start"]
+    }) {
         assert_eq!(u64_at(m, &["rss_bytes"]), 0, "{m}");
     }
     // Every PT_LOAD of the executable and of libc matched its mapping, judged from
