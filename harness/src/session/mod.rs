@@ -200,7 +200,8 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
-        baseline::save(path, &run).map_err(|e| store_failure(e, &guard, output_bytes))?;
+        baseline::save_text(path, &crate::statements::json(&run))
+            .map_err(|e| store_failure(e, &guard, output_bytes))?;
         verbosity::note(format_args!("baseline saved to {}", path.display()));
     }
     drop(guard);
