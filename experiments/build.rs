@@ -33,6 +33,8 @@ enum Recipe {
 
 /// Static, not position independent: the classic static executable.
 const STATIC: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie"];
+/// Static, calling exit() rather than _exit() at the end.
+const STATIC_EXIT: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie", "-DCALL_EXIT"];
 /// Dynamic, position independent: what distributions build by default.
 const DYNAMIC: &[&str] = &["-O2", "-fPIE", "-pie"];
 /// No C library and no start-up files; code and headers share one segment.
@@ -51,6 +53,42 @@ const MINIMAL: &[&str] = &[
     "-Wl,-z,noexecstack",
     "-Wl,--build-id=none",
 ];
+/// The minimal build with its allocations served from the free tail of .bss.
+const MINIMAL_BSS: &[&str] = &[
+    "-O2",
+    "-static",
+    "-nostdlib",
+    "-fno-pie",
+    "-no-pie",
+    "-ffreestanding",
+    "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables",
+    "-fno-unwind-tables",
+    "-Wl,-z,noseparate-code",
+    "-Wl,-z,norelro",
+    "-Wl,-z,noexecstack",
+    "-Wl,--build-id=none",
+    "-DARENA_IN_BSS",
+];
+/// That build linked with `ld -N`: text, data and bss in one writable and
+/// executable segment, not page-aligned, which Linux loads as it is.
+const MINIMAL_RWX: &[&str] = &[
+    "-O2",
+    "-static",
+    "-nostdlib",
+    "-fno-pie",
+    "-no-pie",
+    "-ffreestanding",
+    "-fno-stack-protector",
+    "-fno-asynchronous-unwind-tables",
+    "-fno-unwind-tables",
+    "-Wl,-N",
+    "-Wl,-z,norelro",
+    "-Wl,-z,noexecstack",
+    "-Wl,--build-id=none",
+    "-Wl,--no-warn-rwx-segments",
+    "-DARENA_IN_BSS",
+];
 /// Full debug information, macros included (`-g3`), so the two files differ a lot.
 const DEBUG_COMPILE: &[&str] = &["-O2", "-g3", "-fPIE", "-c"];
 
@@ -61,6 +99,13 @@ const PROGRAMS: &[(&str, Recipe)] = &[
         Recipe::C {
             source: "c/tiny-malloc.c",
             flags: STATIC,
+        },
+    ),
+    (
+        "tiny-malloc-static-exit",
+        Recipe::C {
+            source: "c/tiny-malloc.c",
+            flags: STATIC_EXIT,
         },
     ),
     (
@@ -75,6 +120,20 @@ const PROGRAMS: &[(&str, Recipe)] = &[
         Recipe::C {
             source: "c/tiny-malloc-minimal.c",
             flags: MINIMAL,
+        },
+    ),
+    (
+        "tiny-malloc-minimal-bss",
+        Recipe::C {
+            source: "c/tiny-malloc-minimal.c",
+            flags: MINIMAL_BSS,
+        },
+    ),
+    (
+        "tiny-malloc-minimal-rwx",
+        Recipe::C {
+            source: "c/tiny-malloc-minimal.c",
+            flags: MINIMAL_RWX,
         },
     ),
     (

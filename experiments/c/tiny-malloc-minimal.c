@@ -40,6 +40,25 @@ static void stop_self(void)
 /* The allocator's whole state: the next free byte and the end of the heap. */
 static unsigned long heap_next, heap_end;
 
+#ifdef ARENA_IN_BSS
+/*
+ * The seed's proposal: serve the 1076 requested bytes (1104 with 16-byte
+ * alignment) from the free tail of the page .bss already occupies, not from
+ * new pages.
+ */
+static char arena[1152] __attribute__((aligned(16)));
+
+static void *tiny_malloc(unsigned long size)
+{
+	unsigned long start = (heap_next + 15) & ~15UL;
+
+	if (start + size > heap_end)
+		return 0;
+	heap_next = start + size;
+	*(volatile char *)start = 1;
+	return (void *)start;
+}
+#else
 static void *tiny_malloc(unsigned long size)
 {
 	unsigned long start, want;
@@ -58,11 +77,17 @@ static void *tiny_malloc(unsigned long size)
 	*(volatile char *)start = 1;
 	return (void *)start;
 }
+#endif
 
 static void *volatile kept[5];
 
 __attribute__((noreturn, used)) void minimal_main(void)
 {
+#ifdef ARENA_IN_BSS
+	/* The program's own use of its .bss page, before any allocation. */
+	heap_next = (unsigned long)arena;
+	heap_end = heap_next + sizeof(arena);
+#endif
 	stop_self(); /* before-mallocs */
 	kept[0] = tiny_malloc(360);
 	kept[1] = tiny_malloc(80);

@@ -394,9 +394,12 @@ pub mod tiny_malloc {
     pub mod variant {
         #![allow(missing_docs)] // each name is its own documentation
         pub const STATIC: &str = "static";
+        pub const STATIC_EXIT: &str = "static-exit";
         pub const DYNAMIC: &str = "dynamic";
         pub const MINIMAL: &str = "minimal";
         pub const MINIMAL_STACK_4K: &str = "minimal-stack-4k";
+        pub const MINIMAL_BSS: &str = "minimal-bss";
+        pub const MINIMAL_RWX: &str = "minimal-rwx";
         pub const STD: &str = "std";
     }
 
@@ -426,7 +429,7 @@ pub mod tiny_malloc {
         summary:
             "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
         sources: &["004_27fc77f6d1b07880.txt"],
-        variants: &[variant::STATIC, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::STD],
+        variants: &[variant::STATIC, variant::STATIC_EXIT, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD],
         checkpoints: &[checkpoint::BEFORE_MALLOCS, checkpoint::AFTER_MALLOCS],
         roles: &[role::PROGRAM],
         regions: &[],
@@ -439,6 +442,11 @@ pub mod tiny_malloc {
     pub enum Variant {
         /// C, statically linked against the system C library.
         Static,
+        /// The same, ending with exit() rather than _exit(), as the seed's
+        /// program did.
+        #[serde(rename = "static-exit")]
+        #[value(name = "static-exit")]
+        StaticExit,
         /// C, dynamically linked.
         Dynamic,
         /// C with no C library: its own start-up, a bump allocator over brk.
@@ -449,17 +457,30 @@ pub mod tiny_malloc {
         #[serde(rename = "minimal-stack-4k")]
         #[value(name = "minimal-stack-4k")]
         MinimalStack4k,
+        /// The minimal build serving the allocations from the free tail of
+        /// its .bss page, as the seed proposes.
+        #[serde(rename = "minimal-bss")]
+        #[value(name = "minimal-bss")]
+        MinimalBss,
+        /// That build linked with `ld -N`: text, data and bss in one writable
+        /// and executable segment.
+        #[serde(rename = "minimal-rwx")]
+        #[value(name = "minimal-rwx")]
+        MinimalRwx,
         /// Ordinary Rust with the standard library.
         Std,
     }
 
     impl Variant {
         /// Every build, in the order the harness plans them.
-        pub const ALL: [Variant; 5] = [
+        pub const ALL: [Variant; 8] = [
             Variant::Static,
+            Variant::StaticExit,
             Variant::Dynamic,
             Variant::Minimal,
             Variant::MinimalStack4k,
+            Variant::MinimalBss,
+            Variant::MinimalRwx,
             Variant::Std,
         ];
 
@@ -467,9 +488,12 @@ pub mod tiny_malloc {
         pub fn name(self) -> &'static str {
             match self {
                 Variant::Static => variant::STATIC,
+                Variant::StaticExit => variant::STATIC_EXIT,
                 Variant::Dynamic => variant::DYNAMIC,
                 Variant::Minimal => variant::MINIMAL,
                 Variant::MinimalStack4k => variant::MINIMAL_STACK_4K,
+                Variant::MinimalBss => variant::MINIMAL_BSS,
+                Variant::MinimalRwx => variant::MINIMAL_RWX,
                 Variant::Std => variant::STD,
             }
         }
@@ -478,8 +502,11 @@ pub mod tiny_malloc {
         pub fn program(self) -> &'static str {
             match self {
                 Variant::Static => "tiny-malloc-static",
+                Variant::StaticExit => "tiny-malloc-static-exit",
                 Variant::Dynamic => "tiny-malloc-dynamic",
                 Variant::Minimal | Variant::MinimalStack4k => "tiny-malloc-minimal",
+                Variant::MinimalBss => "tiny-malloc-minimal-bss",
+                Variant::MinimalRwx => "tiny-malloc-minimal-rwx",
                 Variant::Std => "tiny-malloc-std",
             }
         }
@@ -652,6 +679,9 @@ pub mod strip {
     pub mod note {
         #![allow(missing_docs)] // each name is its own documentation
         pub use crate::catalog::launch_note::{ASLR, PROGRAM_PATH};
+        pub const FILE_PAGES: &str = "file_pages";
+        pub const CACHED_BEFORE_EXEC: &str = "cached_pages_before_exec";
+        pub const CACHED_AFTER_WORK: &str = "cached_pages_after_work";
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -664,7 +694,13 @@ pub mod strip {
         checkpoints: &[checkpoint::AFTER_WORK],
         roles: &[role::PROGRAM],
         regions: &[],
-        notes: &[note::ASLR, note::PROGRAM_PATH],
+        notes: &[
+            note::ASLR,
+            note::PROGRAM_PATH,
+            note::FILE_PAGES,
+            note::CACHED_BEFORE_EXEC,
+            note::CACHED_AFTER_WORK,
+        ],
     };
 
     /// Which link of the program a run measures.
@@ -740,6 +776,7 @@ pub mod anatomy {
         pub const ADDRESS_FUNCTION: &str = "address_function";
         pub const ADDRESS_INITIALISED_STATIC: &str = "address_initialised_static";
         pub const ADDRESS_LARGE_MALLOC: &str = "address_large_malloc";
+        pub const ADDRESS_PROTECTED_AFTER_USE: &str = "address_protected_after_use";
         pub const ADDRESS_SMALL_MALLOC: &str = "address_small_malloc";
         pub const ADDRESS_STACK_VARIABLE: &str = "address_stack_variable";
         pub const ADDRESS_ZEROED_STATIC: &str = "address_zeroed_static";
@@ -765,7 +802,7 @@ pub mod anatomy {
         checkpoints: &[checkpoint::ADDRESSES_REPORTED],
         roles: &[role::MAIN],
         regions: &[],
-        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::PAGE_SIZE],
+        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_PROTECTED_AFTER_USE, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::PAGE_SIZE],
     };
 }
 

@@ -13,6 +13,8 @@
 //!   seeds, and the variant, checkpoint, role, region and note names both sides
 //!   use, with its typed arguments ([`args`] turns them into a command line).
 //! - [`pages`]: page-size queries and the file helpers the experiments share.
+//! - [`statements`]: every checkable statement of the five writings and the
+//!   claims that judge it (what the tally counts).
 //! - [`program`]: starting the separately built programs some experiments measure
 //!   (static, dynamic, stripped builds), which stop themselves to be snapshotted.
 #![deny(missing_docs)]
@@ -23,6 +25,7 @@ pub mod checkpoint;
 pub mod pages;
 pub mod program;
 pub mod protocol;
+pub mod statements;
 pub mod waiting_child;
 
 pub use catalog::{ExperimentInfo, CATALOG};

@@ -94,6 +94,58 @@ pub fn resident_pages(file: &File, len: usize) -> io::Result<usize> {
     Ok(vec.iter().filter(|b| **b & 1 == 1).count())
 }
 
+/// The pages of `file`'s first `len` bytes that are in the page cache, as
+/// ranges of page indices (`0-3,40-52`, or `none`): `mincore(2)` on a
+/// temporary mapping that is never touched.
+pub fn cached_page_ranges(file: &File, len: usize) -> io::Result<String> {
+    if len == 0 {
+        return Ok(String::new());
+    }
+    // SAFETY: mapping a file we hold open, read-only; it is never dereferenced.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let mut vec = vec![0u8; len.div_ceil(page_size())];
+    // SAFETY: `addr` is a live mapping of `len` bytes and `vec` has one byte per page.
+    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
+    let err = io::Error::last_os_error();
+    // SAFETY: unmapping exactly what was mapped above.
+    unsafe { libc::munmap(addr, len) };
+    if rc != 0 {
+        return Err(err);
+    }
+    let mut ranges: Vec<String> = Vec::new();
+    let mut start = None;
+    for (i, b) in vec.iter().chain([&0]).enumerate() {
+        match (b & 1 == 1, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                ranges.push(if s + 1 == i {
+                    s.to_string()
+                } else {
+                    format!("{s}-{}", i - 1)
+                });
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if ranges.is_empty() {
+        return Ok("none".into());
+    }
+    Ok(ranges.join(","))
+}
+
 /// Asks the kernel to drop `file`'s clean pages from the page cache
 /// (`posix_fadvise(POSIX_FADV_DONTNEED)`); the file must have been synced first.
 pub fn drop_from_page_cache(file: &File) -> io::Result<()> {

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["experiment"],
     &["explain", "selection"],
     &["compare"],
-    &["outcome"],
+    &["outcome", "statements"],
     &["report"],
     &["cli", "progress", "step"],
     &["options"],

@@ -25,7 +25,8 @@
 //! 8. [`compare`]: matches a run with a baseline (another `RunRecord`), pure,
 //!    and finds the claims and metrics that changed beyond tolerance.
 //! 9. [`outcome`]: turns a run (and its comparison) into the results every
-//!    output and the exit code share.
+//!    output and the exit code share; [`statements`] folds the claims into one
+//!    verdict per statement of the writings, the tally every output leads with.
 //! 10. [`report`]: renders a [`model::RunRecord`] and comparisons for people and
 //!     programs; [`report::run_files`] makes the run folder's files (each
 //!     rendered once), which [`store`] writes.
@@ -64,6 +65,7 @@ pub mod runner;
 pub mod scratch;
 pub mod selection;
 pub mod session;
+pub mod statements;
 pub mod step;
 pub mod store;
 pub mod system;

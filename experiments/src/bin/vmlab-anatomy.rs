@@ -7,6 +7,8 @@
 //! The process reports the address of a stack variable, a small and a large heap
 //! allocation, a function, an initialised and a zero-initialised static, and an
 //! anonymous mmap, then stops once so the harness can place each in a mapping.
+//! Beside them lies a region it wrote in full and then made inaccessible
+//! (PROT_NONE), to show what a ---p line can hold.
 
 use std::hint::black_box;
 use std::io;
@@ -28,6 +30,8 @@ static ZEROED: AtomicU64 = AtomicU64::new(0);
 const SMALL_ALLOC_BYTES: usize = 4;
 const LARGE_ALLOC_BYTES: usize = 1 << 20;
 const ANON_MMAP_BYTES: usize = 64 * 1024;
+/// The region written in full, then given PROT_NONE.
+const PROTECTED_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Parser)]
 #[command(about = "report the addresses of a process's pieces; run by the vmlab harness")]
@@ -51,6 +55,33 @@ fn main() {
 #[inline(never)]
 fn a_function(x: u64) -> u64 {
     black_box(x.wrapping_mul(3))
+}
+
+/// A fresh anonymous region with every page written, then made inaccessible:
+/// mprotect changes what the process may do with the pages, not whether it has
+/// them.
+fn protected_after_use() -> io::Result<*mut libc::c_void> {
+    // SAFETY: a fresh anonymous mapping, unmapped by the caller.
+    let region = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            PROTECTED_BYTES,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if region == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: every byte written lies inside the region, which is writable.
+    unsafe { std::ptr::write_bytes(region.cast::<u8>(), 0x5a, PROTECTED_BYTES) };
+    // SAFETY: the whole region, just mapped.
+    if unsafe { libc::mprotect(region, PROTECTED_BYTES, libc::PROT_NONE) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(region)
 }
 
 fn run() -> io::Result<()> {
@@ -80,6 +111,7 @@ fn run() -> io::Result<()> {
     if anon == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
+    let protected = protected_after_use()?;
     // Touch what was asked for, so each piece is really in use.
     // SAFETY: each write is inside its block.
     unsafe {
@@ -122,6 +154,10 @@ fn run() -> io::Result<()> {
     for (key, addr, _len) in pieces {
         session.note(key, format_args!("{:#x}", addr as usize))?;
     }
+    session.note(
+        note::ADDRESS_PROTECTED_AFTER_USE,
+        format_args!("{:#x}", protected as usize),
+    )?;
     session.note(note::PAGE_SIZE, page_size())?;
     session.checkpoint(checkpoint::ADDRESSES_REPORTED)?;
 
@@ -130,6 +166,7 @@ fn run() -> io::Result<()> {
         libc::free(small.cast());
         libc::free(large.cast());
         libc::munmap(anon, ANON_MMAP_BYTES);
+        libc::munmap(protected, PROTECTED_BYTES);
     }
     black_box(on_stack);
     session.done()

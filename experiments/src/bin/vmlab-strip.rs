@@ -3,13 +3,18 @@
 //!
 //! The measured program (`strip-debug` or `strip-stripped`, built by build.rs from
 //! one object file) does a fixed piece of work and stops itself; the harness
-//! snapshots it there (role `program`).
+//! snapshots it there (role `program`). The file is dropped from the page cache
+//! before the exec, and which of its pages are cached is noted before the exec
+//! and at the stop, so that what exec's read-ahead brought in can be told from
+//! what the program mapped.
 
+use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 
 use clap::Parser;
-use experiments::catalog::strip::{checkpoint, role, Args};
+use experiments::catalog::strip::{checkpoint, note, role, Args};
+use experiments::pages::{cached_page_ranges, drop_from_page_cache, page_size};
 use experiments::program;
 use experiments::Session;
 
@@ -36,7 +41,15 @@ fn run(args: &Args) -> io::Result<()> {
     let mut session = Session::connect()?;
     let path = program::prepare(&mut session, args.variant.program(), args.launch.no_aslr)?;
 
+    let file = File::open(&path)?;
+    let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
+    file.sync_all()?;
+    drop_from_page_cache(&file)?;
+    session.note(note::FILE_PAGES, len.div_ceil(page_size()))?;
+    session.note(note::CACHED_BEFORE_EXEC, cached_page_ranges(&file, len)?)?;
+
     let stopped = program::start(&path, &[])?;
+    session.note(note::CACHED_AFTER_WORK, cached_page_ranges(&file, len)?)?;
     session.checkpoint_with(checkpoint::AFTER_WORK, &[(role::PROGRAM, stopped.pid())])?;
     drop(stopped);
     session.done()

@@ -18,7 +18,7 @@ const RECORD: &str = "results.json";
 pub fn run_record(run: &RunRecord) -> RunFile {
     RunFile {
         name: PathBuf::from(RECORD),
-        contents: store::json::render(run),
+        contents: crate::statements::json(run),
     }
 }
 
@@ -27,7 +27,7 @@ pub fn run_record(run: &RunRecord) -> RunFile {
 pub fn run_files(run: &RunRecord) -> Vec<RunFile> {
     let charts = plot::Charts::of(run);
     let mut files: Vec<RunFile> = [
-        (RECORD, store::json::render(run)),
+        (RECORD, crate::statements::json(run)),
         ("results.md", markdown::render(run, &charts)),
         ("results.html", html::render(run, &charts)),
         ("checkpoints.csv", csv::checkpoints(run)),

@@ -220,7 +220,20 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
         escape(&run.started_at),
         escape(&run.environment.hostname)
     );
-    let _ = writeln!(out, "<p class=\"tally\">{}</p>", escape(&tally.line()));
+    let _ = writeln!(
+        out,
+        "<p class=\"tally\">{}</p>",
+        escape(&summary::tally_line(run, &tally))
+    );
+    let statements = crate::statements::judge_run(run);
+    if !statements.is_empty() {
+        let _ = writeln!(out, "<h2>{}</h2>", escape(super::statements::HEADING));
+        out.push_str(&table_html(&super::statements::tally_table(
+            &crate::statements::Tally::of(&statements),
+        )));
+        out.push_str(&table_html(&super::statements::table(&statements)));
+        out.push_str("<h2>The claims, per variant</h2>\n");
+    }
     if let Some(legend) = summary::legend(&tally) {
         let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(legend));
     }

@@ -151,6 +151,10 @@ pub fn render(run: &RunRecord, cmp: Option<&Comparison>) -> String {
                 .into(),
         );
     }
+    let statements = crate::statements::Tally::of_run(run);
+    if !statements.writings.is_empty() {
+        diagnostics.push(statements.line());
+    }
     if let Some(r) = &run.repeats {
         diagnostics.push(format!(
             "every variant ran {} times; {} claims judged differently by different runs are skipped as unstable",

@@ -85,7 +85,17 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
         if run.quick { ", `--quick` sizes" } else { "" }
     );
     let tally = summary::Tally::of(run);
-    let _ = writeln!(out, "**{}.**\n", tally.line());
+    let _ = writeln!(out, "**{}.**\n", summary::tally_line(run, &tally));
+    let statements = crate::statements::judge_run(run);
+    if !statements.is_empty() {
+        let _ = writeln!(out, "{}.\n", super::statements::HEADING);
+        out.push_str(&layout(&super::statements::tally_table(
+            &crate::statements::Tally::of(&statements),
+        )));
+        out.push('\n');
+        out.push_str(&layout(&super::statements::table(&statements)));
+        let _ = writeln!(out, "\nThe claims, per variant:\n");
+    }
     if let Some(legend) = summary::legend(&tally) {
         let _ = writeln!(out, "{}.\n", legend.replace('*', "\\*"));
     }

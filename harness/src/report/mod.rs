@@ -15,6 +15,7 @@ pub mod junit;
 pub mod ktap;
 pub mod markdown;
 pub mod plot;
+pub mod statements;
 pub mod summary;
 pub mod table;
 pub mod text;
@@ -76,7 +77,7 @@ pub fn render_view(run: &RunRecord, format: Format, view: &View) -> String {
     match format {
         Format::Table => text::render(run, view),
         Format::Markdown => markdown::render(run, &plot::Charts::of(run)),
-        Format::Json => crate::store::json::render(run),
+        Format::Json => crate::statements::json(run),
         Format::Csv => csv::checkpoints(run),
         Format::Tap => ktap::render(run, None),
         Format::Junit => junit::render(run, None),

@@ -96,6 +96,16 @@ impl Tally {
     }
 }
 
+/// The run's tally line: the writings' statements first (what they say,
+/// each counted once), then the claims that judged them.
+pub fn tally_line(run: &RunRecord, tally: &Tally) -> String {
+    let statements = crate::statements::Tally::of_run(run);
+    if statements.writings.is_empty() {
+        return tally.line();
+    }
+    format!("{}; {}", statements.line(), tally.line())
+}
+
 /// The verdict as the summary column shows it: refutations declared in advance
 /// carry a `*` (the tally explains it).
 pub fn verdict_cell(claim: &ClaimRecord) -> String {
@@ -212,8 +222,15 @@ pub fn render(run: &RunRecord, width: usize) -> String {
     if let Some(legend) = legend(&tally) {
         let _ = writeln!(out, "{}", truncate(legend, width));
     }
+    let statement_lines = super::statements::lines(run, width);
+    if !statement_lines.is_empty() {
+        for line in &statement_lines {
+            let _ = writeln!(out, "{line}");
+        }
+        out.push('\n');
+    }
     // The tally wraps rather than being cut: it is the line a class reads last.
-    out.push_str(&crate::explain::wrap(&tally.line(), width, ""));
+    out.push_str(&crate::explain::wrap(&tally_line(run, &tally), width, ""));
     if !out.ends_with('\n') {
         out.push('\n');
     }

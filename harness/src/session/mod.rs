@@ -228,12 +228,12 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
     // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
-        match store::save::save_if_good(path, &run).map_err(|e| {
-            match e.downcast::<StoreError>() {
+        match store::save::save_if_good(path, &run, &crate::statements::json(&run)).map_err(
+            |e| match e.downcast::<StoreError>() {
                 Ok(e) => store_failure(e, &guard, output_bytes),
                 Err(e) => e,
-            }
-        })? {
+            },
+        )? {
             store::save::Saved::Written => {
                 verbosity::note(format_args!("baseline saved to {}", path.display()))
             }

@@ -243,13 +243,19 @@ pub fn parse(text: &str, path: &Path) -> Result<RunRecord, BaselineError> {
 /// Writes `run` as a baseline at `path` atomically: a reader sees the old
 /// baseline or the new one, never part of one.
 pub fn save(path: &Path, run: &RunRecord) -> Result<(), StoreError> {
+    save_text(path, &json::render(run))
+}
+
+/// Writes a rendered results.json as a baseline at `path` atomically (the
+/// session passes the same text as the run's results.json, statements included).
+pub fn save_text(path: &Path, text: &str) -> Result<(), StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StoreError {
             path: dir.to_path_buf(),
             source,
         })?;
     }
-    write_atomic(path, json::render(run).as_bytes())
+    write_atomic(path, text.as_bytes())
 }
 
 /// "; saved baselines: a, b" for a missing `<dir>/<name>/results.json`.

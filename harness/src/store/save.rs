@@ -79,8 +79,9 @@ pub enum Saved {
     Refused(Vec<String>),
 }
 
-/// Saves `run` as the baseline at `path` unless an experiment failed in it.
-pub fn save_if_good(path: &Path, run: &RunRecord) -> Result<Saved, anyhow::Error> {
+/// Saves `run`, rendered as `text` (the run's results.json, statements
+/// included), as the baseline at `path` unless an experiment failed in it.
+pub fn save_if_good(path: &Path, run: &RunRecord, text: &str) -> Result<Saved, anyhow::Error> {
     let failed: Vec<String> = run
         .experiments
         .iter()
@@ -100,7 +101,7 @@ pub fn save_if_good(path: &Path, run: &RunRecord) -> Result<Saved, anyhow::Error
         return Ok(Saved::Refused(failed));
     }
     check_target(path)?;
-    baseline::save(path, run).map_err(|e: StoreError| anyhow::Error::new(e))?;
+    baseline::save_text(path, text).map_err(|e: StoreError| anyhow::Error::new(e))?;
     Ok(Saved::Written)
 }
 

@@ -234,7 +234,7 @@ pub(crate) fn finish(
     // Said before the report, so that the report's tally is the last line.
     verbosity::note(format_args!("results written to {}", run_dir.display()));
     if let Some(path) = mode.save_to() {
-        match store::save::save_if_good(path, run)? {
+        match store::save::save_if_good(path, run, &crate::statements::json(run))? {
             store::save::Saved::Written => {
                 verbosity::note(format_args!("baseline saved to {}", path.display()))
             }

@@ -40,15 +40,30 @@ fn the_summary_fits_80_columns_and_ends_with_the_tally() {
         .iter()
         .map(|e| e["claims"].as_array().unwrap().len())
         .sum();
-    // One line per claim, a heading per experiment, the machine, the tally.
-    let last = stdout.lines().last().unwrap_or_default();
+    // One line per claim, a heading per experiment, the machine, the
+    // statements' block, and the tally (statements first, wrapped).
+    let tally = stdout
+        .rsplit("\n\n")
+        .next()
+        .unwrap_or_default()
+        .replace('\n', " ");
     assert!(
-        last.starts_with(&format!("{claims} claims: ")),
-        "the last line is not the tally of {claims} claims: {last:?}\n{}",
+        tally.contains(" statements of the writings: ")
+            && tally.contains(&format!("; {claims} claims: ")),
+        "the last paragraph is not the tally of statements and {claims} claims: {tally:?}\n{}",
         run.describe()
     );
+    let statements = json["statements"].as_array().expect("a statements list");
+    let count = |verdict: &str| {
+        statements
+            .iter()
+            .filter(|s| s["verdict"] == verdict)
+            .count()
+    };
+    // Heading, five writings, up to 4 lines per refuted and 2 per undecided one.
+    let block = 1 + 5 + 4 * count("refuted") + 2 * count("undecided") + 1;
     assert!(
-        stdout.lines().count() <= claims + 2 * 2 + 4,
+        stdout.lines().count() <= claims + 2 * 2 + 4 + block + 1,
         "more than a line per claim:\n{}",
         run.describe()
     );
@@ -60,7 +75,8 @@ fn the_summary_fits_80_columns_and_ends_with_the_tally() {
     let head: Vec<&str> = report.lines().take(12).collect();
     assert!(
         head.iter()
-            .any(|l| l.contains(&format!("{claims} claims: "))),
+            .any(|l| l.contains(&format!("{claims} claims: "))
+                && l.contains(" statements of the writings: ")),
         "results.md does not open with the tally: {head:#?}"
     );
     assert!(

@@ -53,8 +53,40 @@ const SEGMENTS: Claim = Claim {
 const GAPS: Claim = Claim {
     id: "no-access-regions-use-no-memory",
     source: SEED_003,
-    statement: "The --- spans are completely inaccessible, reserved address space (holes the loader protects between a library's segments, or guard pages): they hold no memory.",
-    criterion: "every mapping whose permissions are ---p has Rss 0; inconclusive when the process has no ---p mapping",
+    statement: "The --- spans the loader leaves between a library's segments are completely inaccessible, reserved address space: they hold no memory.",
+    criterion: "every ---p mapping lying within a hole between a mapped file's PT_LOAD segments (its program headers, at its load bias) has Rss 0; inconclusive when no mapped file has such a hole. Guard regions and regions protected after use are other objects, not judged: PROT_NONE removes access, not pages already there",
+};
+const PROTECTED: Claim = Claim {
+    id: "no-access-regions-never-hold-memory",
+    source: SEED_001,
+    statement: "Regions shown with no permissions (-----, ---p) never take up any memory (the author's reply to a reader under the post).",
+    criterion: "the 256 KiB region the process wrote in full and then gave PROT_NONE shows as ---p with Rss 0, the reply's 'never'; one resident page refutes; inconclusive if the region is not in the map or not ---p",
+};
+const DATA_WRITABLE: Claim = Claim {
+    id: "data-segment-stays-writable",
+    source: SEED_002,
+    statement: "The data segment (GOT, .dynamic, .data, .bss) cannot be read-only, since what dynamic linking fills in is not known in advance.",
+    criterion: "every mapping of a RW PT_LOAD segment of the executable and of libc (program headers at their load bias) is writable; one r--p mapping in it refutes",
+};
+const LIBRARY_LINES: Claim = Claim {
+    id: "libraries-appear-as-three-or-four-mappings",
+    source: SEED_002,
+    statement:
+        "A library appears as 3 or 4 lines of the map (the loader 3, libc 4 in the writing).",
+    criterion:
+        "the loader's and libc's file mappings each number 3 or 4 lines; any other count refutes",
+};
+const LOW_AND_HIGH: Claim = Claim {
+    id: "program-low-libraries-high",
+    source: SEED_003,
+    statement: "The program's own file is mapped at a low address and its libraries at high addresses.",
+    criterion: "every mapping of the executable starts below every mapping of another file; one library mapping below the program refutes",
+};
+const ADDRESS_SPACE: Claim = Claim {
+    id: "address-space-is-almost-10-million-tb",
+    source: SEED_001,
+    statement: "A process can address almost 10 million terabytes (the writing's figure).",
+    criterion: "the user address space, the smallest power of two at or above the end of the highest mapping other than [vsyscall] (the stack lies just under the top), within a factor of 2 of 10^19 bytes; outside refutes",
 };
 const LIBRARY_HOLES: Claim = Claim {
     id: "library-holes-are-protected-none",
@@ -83,7 +115,7 @@ const SIZES: Claim = Claim {
 };
 
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 11] = [
+pub(super) static CLAIMS: [Claim; 16] = [
     STACK,
     HEAP,
     SIZES,
@@ -92,6 +124,11 @@ pub(super) static CLAIMS: [Claim; 11] = [
     ANON,
     SEGMENTS,
     GAPS,
+    PROTECTED,
+    DATA_WRITABLE,
+    LIBRARY_LINES,
+    LOW_AND_HIGH,
+    ADDRESS_SPACE,
     LIBRARY_HOLES,
     KERNEL,
     VSYSCALL,
@@ -99,13 +136,16 @@ pub(super) static CLAIMS: [Claim; 11] = [
 
 const TWO_LINES_EXPECTED: &str = "current toolchains link with -z separate-code (binutils 2.31 on x86-64), which \
     gives the ELF headers and read-only data their own non-executable segments, and with RELRO, whose pages the \
-    loader makes read-only after relocation: four or five lines per executable";
+    loader makes read-only after relocation: four or five lines per executable or library";
+const DATA_WRITABLE_EXPECTED: &str = "with RELRO (the default of current toolchains) the loader makes the part of \
+    the RW segment holding the GOT and .dynamic read-only once relocation is done, so it shows r--p: it is \
+    written once, at load time, then protected against overwriting";
 const VSYSCALL_EXPECTED: &str = "current x86-64 kernels default to vsyscall=xonly: the page holds no code a process \
     can read, and a call into it traps so the kernel emulates the system call; maps shows it --xp (vsyscall=none \
     removes it). The vDSO took over its job";
 
 /// Each claim with its judge.
-pub(super) static CASES: [Case; 11] = [
+pub(super) static CASES: [Case; 16] = [
     (STACK, stack),
     (HEAP, heap),
     (SIZES, sizes),
@@ -114,6 +154,11 @@ pub(super) static CASES: [Case; 11] = [
     (ANON, anon),
     (SEGMENTS, segments),
     (GAPS, gaps),
+    (PROTECTED, protected),
+    (DATA_WRITABLE, data_writable),
+    (LIBRARY_LINES, library_lines),
+    (LOW_AND_HIGH, low_and_high),
+    (ADDRESS_SPACE, address_space),
     (LIBRARY_HOLES, library_holes),
     (KERNEL, kernel),
     (VSYSCALL, vsyscall),
@@ -322,38 +367,218 @@ fn segments(v: &View<'_>) -> Judged {
 
 fn gaps(v: &View<'_>) -> Judged {
     v.main()?;
+    gaps_judged(v, &v.file_holes())
+}
+
+/// Whether the ---p mappings inside `holes` (file, start, end), the loader's
+/// protected gaps, hold no resident page.
+fn gaps_judged(v: &View<'_>, holes: &[(String, u64, u64)]) -> Judged {
+    let in_hole = |m: &&MappingRecord| {
+        bounds(m).is_some_and(|(s, e)| holes.iter().any(|(_, hs, he)| s >= *hs && e <= *he))
+    };
     let gaps: Vec<&MappingRecord> = v
         .mappings()
         .iter()
         .filter(|m| m.perms.starts_with("---"))
+        .filter(in_hole)
         .collect();
     if gaps.is_empty() {
-        return Err(
-            "this process has no ---p mapping: its libraries were linked with page-aligned, contiguous \
-             segments, so the loader left no holes to protect"
-                .into(),
-        );
+        let others = v
+            .mappings()
+            .iter()
+            .filter(|m| m.perms.starts_with("---"))
+            .count();
+        return Err(format!(
+            "precondition not met: no ---p mapping lies between a library's segments (the {} mapped files \
+             were linked with contiguous, page-aligned segments); the process's {others} other ---p \
+             mapping(s) are guard regions, not what the writing describes",
+            v.mapped_files().len()
+        ));
     }
     let size: u64 = gaps.iter().map(|m| m.figures.size_bytes).sum();
     let rss: u64 = gaps.iter().map(|m| m.figures.rss_bytes).sum();
     let names: Vec<String> = gaps.iter().map(|m| v.describe(m)).collect();
-    let in_files = gaps.iter().filter(|m| !m.name.is_empty()).count();
     Ok(Finding::new(
         rss == 0,
         format!(
-            "{} ---p mapping(s), {} of address space, Rss {}: {}{}",
+            "{} ---p mapping(s) between library segments, {} of address space, Rss {}: {}",
             gaps.len(),
             human_bytes(size),
             human_bytes(rss),
             names.join("; "),
-            if in_files == 0 {
-                ". None of them belongs to a library (the libraries here were linked with contiguous, \
-                 page-aligned segments, leaving no holes); these are guard regions, PROT_NONE just the same"
+        ),
+        format!("{} ---p, Rss {} KiB", gaps.len(), rss / 1024),
+    ))
+}
+
+fn protected(v: &View<'_>) -> Judged {
+    v.main()?;
+    let (_, m) = v
+        .place(map::PROTECTED_AFTER_USE)
+        .ok_or_else(|| v.placed_text(map::PROTECTED_AFTER_USE))?;
+    if !m.perms.starts_with("---") {
+        return Err(format!(
+            "precondition not met: the region protected after use shows as {}, not ---p",
+            m.perms
+        ));
+    }
+    let page = v.page();
+    Ok(Finding::new(
+        m.figures.rss_bytes == 0,
+        format!(
+            "{}: a ---p mapping of {} with Rss {} ({} pages){}",
+            v.placed_text(map::PROTECTED_AFTER_USE),
+            human_bytes(m.figures.size_bytes),
+            human_bytes(m.figures.rss_bytes),
+            m.figures.rss_bytes / page.max(1),
+            if m.figures.rss_bytes > 0 {
+                ". PROT_NONE removes access, not pages: what was written before mprotect stays resident \
+                 until it is unmapped or reclaimed. Only ---p regions never touched (the loader's holes, \
+                 guard pages) hold no memory"
             } else {
                 ""
             }
         ),
-        format!("{} ---p, Rss {} KiB", gaps.len(), rss / 1024),
+        format!("---p Rss {} KiB", m.figures.rss_bytes / 1024),
+    )
+    .expecting(
+        Verdict::Refuted,
+        "mprotect(PROT_NONE) changes access, not residency: pages written before it stay resident \
+         under ---p until the region is unmapped or reclaimed",
+    ))
+}
+
+fn data_writable(v: &View<'_>) -> Judged {
+    v.main()?;
+    let mut rows = Vec::new();
+    let mut read_only = 0;
+    for (file, matched) in v.matches() {
+        let Ok(matched) = matched else { continue };
+        for m in matched.iter().filter(|m| m.segment.flags.contains('W')) {
+            let ro = m.mappings.iter().filter(|x| !x.perms.contains('w')).count();
+            read_only += ro;
+            let perms: Vec<&str> = m.mappings.iter().map(|x| x.perms.as_str()).collect();
+            rows.push(format!(
+                "{}: RW segment {} as {}",
+                file.rsplit('/').next().unwrap_or(&file),
+                m.index,
+                perms.join(" + ")
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return Err("no RW segment of the executable or libc was matched to the map".into());
+    }
+    Ok(Finding::new(
+        read_only == 0,
+        format!(
+            "{}; {read_only} mapping(s) of them read-only",
+            rows.join("; ")
+        ),
+        format!("{read_only} read-only"),
+    )
+    .expecting(Verdict::Refuted, DATA_WRITABLE_EXPECTED))
+}
+
+/// The loader's file: the mapped file named ld-linux* or ld-*.so.
+fn loader<'a>(v: &View<'a>) -> Option<&'a str> {
+    v.mapped_files().into_iter().find(|f| {
+        let name = f.rsplit('/').next().unwrap_or("");
+        name.starts_with("ld-linux") || (name.starts_with("ld-") && name.contains(".so"))
+    })
+}
+
+fn library_lines(v: &View<'_>) -> Judged {
+    v.main()?;
+    let (Some(ld), Some(libc)) = (loader(v), v.libc()) else {
+        return Err(
+            "precondition not met: the loader or libc is not mapped (a static program)".into(),
+        );
+    };
+    let count = |f: &str| v.mappings().iter().filter(|m| m.name == f).count();
+    let perms = |f: &str| {
+        v.mappings()
+            .iter()
+            .filter(|m| m.name == f)
+            .map(|m| m.perms.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (n_ld, n_libc) = (count(ld), count(libc));
+    Ok(Finding::new(
+        (3..=4).contains(&n_ld) && (3..=4).contains(&n_libc),
+        format!(
+            "the loader has {n_ld} lines ({}), libc {n_libc} ({})",
+            perms(ld),
+            perms(libc)
+        ),
+        format!("loader {n_ld}, libc {n_libc} lines"),
+    )
+    .expecting(Verdict::Refuted, TWO_LINES_EXPECTED))
+}
+
+fn low_and_high(v: &View<'_>) -> Judged {
+    v.main()?;
+    let exe = v
+        .executable()
+        .ok_or("the executable's path was not reported")?;
+    let start = |m: &MappingRecord| bounds(m).map(|(s, _)| s);
+    let program_top = v
+        .mappings()
+        .iter()
+        .filter(|m| m.name == exe)
+        .filter_map(start)
+        .max()
+        .ok_or("the executable was not found in the map")?;
+    let lowest_library = v
+        .mappings()
+        .iter()
+        .filter(|m| m.name.starts_with('/') && m.name != exe)
+        .filter_map(|m| Some((start(m)?, m)))
+        .min_by_key(|(s, _)| *s)
+        .ok_or("precondition not met: no library is mapped (a static program)")?;
+    Ok(Finding::new(
+        program_top < lowest_library.0,
+        format!(
+            "the executable's mappings start at most at {program_top:#x}; the lowest library mapping \
+             is {} at {:#x}",
+            v.describe(lowest_library.1),
+            lowest_library.0
+        ),
+        format!("program {program_top:#x}, libraries from {:#x}", lowest_library.0),
+    ))
+}
+
+/// The writing's "almost 10 million terabytes", in bytes.
+const SEED_ADDRESS_SPACE_BYTES: f64 = 1e19;
+
+fn address_space(v: &View<'_>) -> Judged {
+    v.main()?;
+    let top = v
+        .mappings()
+        .iter()
+        .filter(|m| m.name != "[vsyscall]")
+        .filter_map(|m| bounds(m).map(|(_, e)| e))
+        .max()
+        .ok_or("no mapping was measured")?;
+    let space = top.checked_next_power_of_two().unwrap_or(u64::MAX);
+    let ratio = space as f64 / SEED_ADDRESS_SPACE_BYTES;
+    let tib = space as f64 / (1u64 << 40) as f64;
+    Ok(Finding::new(
+        (0.5..=2.0).contains(&ratio),
+        format!(
+            "the highest mapping ends at {top:#x}, so the user address space is {} bits: {tib:.0} TiB, \
+             {ratio:.1e} of the writing's 10 million TB. The writing read the canonical top \
+             0x00007fffffffffff with extra digits; x86-64 gives a process 47 bits with four-level page \
+             tables, 56 with five",
+            space.trailing_zeros()
+        ),
+        format!("{tib:.0} TiB"),
+    )
+    .expecting(
+        Verdict::Refuted,
+        "x86-64 gives a process 47 bits of address space (128 TiB) with four-level page tables and 56 \
+         (64 PiB) with five; the writing's figure corresponds to 63 bits",
     ))
 }
 
@@ -534,9 +759,13 @@ mod tests {
     #[test]
     fn a_typical_process_confirms_the_seeds_map_except_vsyscall() {
         let v = verdicts(maps(), &PLACES);
-        for claim in [STACK, HEAP, SIZES, CODE_AND_DATA, ANON, GAPS, KERNEL] {
+        for claim in [STACK, HEAP, SIZES, CODE_AND_DATA, ANON, KERNEL] {
             assert_eq!(v[claim.id], Verdict::Confirmed, "{}", claim.id);
         }
+        // Its one ---p mapping is no library's hole, and no region was
+        // protected after use: neither ---p claim has its object.
+        assert_eq!(v[GAPS.id], Verdict::Inconclusive);
+        assert_eq!(v[PROTECTED.id], Verdict::Inconclusive);
         // Four lines for the executable, as current toolchains link it.
         assert_eq!(v[TWO_LINES.id], Verdict::Refuted);
         assert_eq!(v[VSYSCALL.id], Verdict::Refuted);
@@ -599,13 +828,79 @@ mod tests {
     }
 
     #[test]
-    fn a_resident_page_in_a_no_access_region_refutes_and_none_is_inconclusive() {
+    fn a_resident_page_in_a_librarys_hole_refutes_and_a_guard_region_is_not_judged() {
+        let env = fixtures::env();
+        let judge = |mappings: Vec<MappingRecord>, holes: &[(String, u64, u64)]| {
+            let variant = variant_with(mappings, &PLACES);
+            let v = View {
+                variant: &variant,
+                env: &env,
+            };
+            v.verdict(&GAPS, gaps_judged(&v, holes)).verdict
+        };
+        let hole = [("libx.so".to_string(), 0x7010 * PAGE, 0x7011 * PAGE)];
         let mut m = maps();
-        m[7] = mapping(0x7010, 1, "", "---p", 1);
-        assert_eq!(verdicts(m, &PLACES)[GAPS.id], Verdict::Refuted);
+        m[7] = mapping(0x7010, 1, "libx.so", "---p", 0);
+        assert_eq!(judge(m.clone(), &hole), Verdict::Confirmed);
+        m[7] = mapping(0x7010, 1, "libx.so", "---p", 1);
+        assert_eq!(judge(m.clone(), &hole), Verdict::Refuted);
+        // The same resident ---p page outside any library's hole (a region
+        // protected after use, a guard page) is not the writing's object.
+        assert_eq!(judge(m, &[]), Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn a_region_protected_after_use_must_hold_no_page_to_confirm_never() {
+        let mut places = PLACES.to_vec();
+        places.push((note::ADDRESS_PROTECTED_AFTER_USE, 0x7020));
+        for (rss, verdict) in [(0, Verdict::Confirmed), (64, Verdict::Refuted)] {
+            let mut m = maps();
+            m.push(mapping(0x7020, 64, "", "---p", rss));
+            assert_eq!(verdicts(m, &places)[PROTECTED.id], verdict, "Rss {rss}");
+        }
+        // Still accessible: not the object of the claim.
         let mut m = maps();
-        m.remove(7);
-        assert_eq!(verdicts(m, &PLACES)[GAPS.id], Verdict::Inconclusive);
+        m.push(mapping(0x7020, 64, "", "rw-p", 64));
+        assert_eq!(verdicts(m, &places)[PROTECTED.id], Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn libraries_must_lie_above_the_program_and_have_three_or_four_lines() {
+        const LD: &str = "/lib64/ld-linux-x86-64.so.2";
+        const LIBC: &str = "/lib/libc.so.6";
+        let with_libs = |at: u64, ld_lines: u64| {
+            let mut m = maps();
+            for i in 0..ld_lines {
+                m.push(mapping(at + i, 1, LD, "r--p", 1));
+            }
+            for i in 0..4 {
+                m.push(mapping(at + 0x10 + i, 1, LIBC, "r--p", 1));
+            }
+            m.sort_by_key(|x| map::bounds(x).map(|(s, _)| s));
+            verdicts(m, &PLACES)
+        };
+        let v = with_libs(0x6000, 3);
+        assert_eq!(v[LOW_AND_HIGH.id], Verdict::Confirmed);
+        assert_eq!(v[LIBRARY_LINES.id], Verdict::Confirmed);
+        let v = with_libs(0x50, 5);
+        assert_eq!(v[LOW_AND_HIGH.id], Verdict::Refuted);
+        assert_eq!(v[LIBRARY_LINES.id], Verdict::Refuted);
+        let v = verdicts(maps(), &PLACES);
+        assert_eq!(v[LOW_AND_HIGH.id], Verdict::Inconclusive);
+        assert_eq!(v[LIBRARY_LINES.id], Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn the_address_space_is_judged_against_ten_million_terabytes() {
+        // The fixture's stack ends near 2 GiB: far below the writing's figure.
+        assert_eq!(
+            verdicts(maps(), &PLACES)[ADDRESS_SPACE.id],
+            Verdict::Refuted
+        );
+        // A mapping ending just above 2^62: a 2^63-byte space, 0.9 of it.
+        let mut m = maps();
+        m.insert(10, mapping((1 << 62) / PAGE, 1, "", "rw-p", 0));
+        assert_eq!(verdicts(m, &PLACES)[ADDRESS_SPACE.id], Verdict::Confirmed);
     }
 
     #[test]

@@ -58,6 +58,14 @@ pub(super) const ANONYMOUS_MMAP: Piece = Piece {
     what: "mmap(MAP_PRIVATE | MAP_ANONYMOUS) of 64 KiB",
 };
 
+/// The region the process wrote in full and then made PROT_NONE (not one of
+/// [`PIECES`]: it is there for the ---p claims, not for finding pieces).
+pub(super) const PROTECTED_AFTER_USE: Piece = Piece {
+    name: "protected-after-use",
+    note: note::ADDRESS_PROTECTED_AFTER_USE,
+    what: "256 KiB of anonymous memory written in full, then mprotect(PROT_NONE)",
+};
+
 /// The pieces the process reports, in the order shown.
 pub(super) const PIECES: [Piece; 7] = [
     STACK_VARIABLE,

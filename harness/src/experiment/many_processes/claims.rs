@@ -16,6 +16,8 @@ const SEED_RSS_BYTES: u64 = 44 * 1024;
 const SEED_VSZ_BYTES: u64 = 168 * 1024;
 /// Roberson's count of page-table pages for the smallest process on x86.
 const SEED_PAGE_TABLE_PAGES: u64 = 3;
+/// The top-level page directory, which VmPTE does not count.
+const TOP_LEVEL_PAGES: u64 = 1;
 
 const KERNEL_DOMINATES: Claim = Claim {
     id: "one-more-process-costs-mostly-kernel-memory",
@@ -26,8 +28,8 @@ const KERNEL_DOMINATES: Claim = Claim {
 const PAGE_TABLES: Claim = Claim {
     id: "even-a-tiny-process-needs-page-tables",
     source: SEED,
-    statement: "Even a small program needs page tables: at least three pages on x86 (a page directory, a page table for text, data, bss and the guard page, and one for the stack).",
-    criterion: "the smallest VmPTE among the workers (page-table pages below the top level, exact per process) is at least 3 pages, the seed's count; the top level is not in VmPTE, so the comparison leans against the seed",
+    statement: "Even a small program needs page tables, and Roberson counts three pages on x86: a page directory, a page table for text, data, bss and the guard page, and one for the stack.",
+    criterion: "the smallest worker's page-table pages, VmPTE (every level below the top, exact per process) in pages plus 1 for the top-level directory VmPTE leaves out, equal Roberson's count of 3 exactly (page tables come in whole pages); any other count refutes",
 };
 const RSS_OVERSTATES: Claim = Claim {
     id: "summing-rss-overstates-the-cost",
@@ -193,17 +195,31 @@ impl<'a> Costs<'a> {
             .map(|m| m.figures.pte_bytes)
             .min()
             .unwrap_or(0);
+        let table_pages = pages(min, page) + TOP_LEVEL_PAGES;
         Finding::new(
-            min >= SEED_PAGE_TABLE_PAGES * page,
+            table_pages == SEED_PAGE_TABLE_PAGES,
             format!(
-                "VmPTE per worker: {} on average ({} pages), at least {} ({} pages); PageTables grew by {} per worker",
+                "the smallest worker has {table_pages} page-table pages (VmPTE {} pages, plus the top-level \
+                 directory), against Roberson's {SEED_PAGE_TABLE_PAGES}; VmPTE per worker {} on average ({} pages); \
+                 PageTables grew by {} per worker. {}",
+                pages(min, page),
                 human_bytes(self.page_tables()),
                 pages(self.page_tables(), page),
-                human_bytes(min),
-                pages(min, page),
-                signed(self.per_worker(|s| s.page_tables_bytes).0)
+                signed(self.per_worker(|s| s.page_tables_bytes).0),
+                if table_pages > SEED_PAGE_TABLE_PAGES {
+                    "Four-level paging needs a table at each level for each area far apart (program, mmap \
+                     area, stack), where Roberson's two-level x86 needed one table per area"
+                } else {
+                    "As Roberson counts"
+                }
             ),
-            format!("min VmPTE {} pages", pages(min, page)),
+            format!("{table_pages} page-table pages"),
+        )
+        .expecting(
+            Verdict::Refuted,
+            "Roberson counts two-level 32-bit x86 paging; x86-64 walks four levels (five with LA57), and the \
+             program, the mmap area and the stack lie far apart, so each needs its own tables at every level \
+             below the top",
         )
     }
 
@@ -423,8 +439,12 @@ mod tests {
     }
 
     #[test]
-    fn every_worker_needs_three_page_table_pages() {
-        for (first, verdict) in [(3, Verdict::Confirmed), (2, Verdict::Refuted)] {
+    fn the_smallest_worker_must_have_robersons_three_page_table_pages() {
+        for (first, verdict) in [
+            (2, Verdict::Confirmed),
+            (1, Verdict::Refuted),
+            (3, Verdict::Refuted),
+        ] {
             let v = run(
                 population(174, 247, 12, 11, 9, first),
                 [BASE; 3],

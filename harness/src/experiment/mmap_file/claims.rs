@@ -48,17 +48,19 @@ const WARM_NO_DISK: Claim = Claim {
     statement: "A file still in the page cache (just written) is read without going to the disk: the process only 'discovers' pages already in RAM, with minor faults.",
     criterion: "read_bytes of /proc/PID/io over the two read phases (after-mmap to after-read-all) is 0: the \
         process caused no storage read; exact. Precondition: mincore showed every page of the mapping cached \
-        before mmap, and no proactive reclaim (a DAMON pageout scheme) runs on the machine, since it evicts \
-        idle page-cache pages at any time (the seed: 'until something else kicks it out'). Major faults are \
-        reported but not judged, since the kernel also counts a retried fault as major",
+        before mmap. Proactive reclaim (a DAMON pageout scheme) evicts idle page-cache pages at any time (the \
+        seed: 'until something else kicks it out'), so where it runs a storage read is inconclusive; it cannot \
+        cause a read of 0, which confirms. Major faults are reported but not judged, since the kernel also \
+        counts a retried fault as major",
 };
 const JUST_WRITTEN_CACHED: Claim = Claim {
     id: "just-written-file-is-in-the-page-cache",
     source: SOURCE,
     statement: "A file just written (with dd in the seed) is probably all in memory before it is mapped: the page cache still holds it.",
     criterion: "after writing and fsync, mincore shows every page of the mapping in the page cache before any \
-        page is read back (the experiment's pages_reread_to_warm is 0); exact. Precondition: no proactive \
-        reclaim (a DAMON pageout scheme) runs on the machine",
+        page is read back (the experiment's pages_reread_to_warm is 0); exact. Where proactive reclaim (a \
+        DAMON pageout scheme) runs, a page read back is inconclusive, since reclaim alone evicts it; none \
+        read back confirms",
 };
 const EACH_PAGE_FAULTS: Claim = Claim {
     id: "each-page-touched-costs-a-fault",
@@ -222,17 +224,19 @@ fn eviction_text(view: &View<'_>) -> String {
     }
 }
 
-/// Why the claims about the page cache keeping the file cannot be judged when
-/// proactive reclaim runs: they need nothing else to evict it meanwhile.
-fn reclaim_running(view: &View<'_>) -> Result<(), String> {
-    if view.env.damon_pageout.is_empty() {
-        return Ok(());
+/// The claims about the page cache keeping the file under proactive reclaim:
+/// reclaim only evicts pages, so it can make them fail but never hold. With it
+/// running a refutation is inconclusive (reclaim may have caused it), and a
+/// confirmation stands: nothing reclaim does puts pages back.
+fn unless_reclaim_explains(view: &View<'_>, finding: Finding) -> Judged {
+    if finding.holds || view.env.damon_pageout.is_empty() {
+        return Ok(finding);
     }
     Err(format!(
-        "precondition not met: proactive reclaim runs on this machine ({}); it pages out memory it \
-         finds idle, page-cache pages of this file included, at any moment, so whether the page \
-         cache keeps the file is not the kernel's page cache alone to decide",
-        view.env.damon_pageout.join("; ")
+        "precondition not met: proactive reclaim runs on this machine ({}) and can evict page-cache \
+         pages of this file at any moment, which alone would explain what was measured: {}",
+        view.env.damon_pageout.join("; "),
+        finding.evidence
     ))
 }
 
@@ -411,7 +415,6 @@ fn read_all(view: &View<'_>) -> Judged {
 }
 
 fn just_written_cached(view: &View<'_>) -> Judged {
-    reclaim_running(view)?;
     let (Some(reread), Some(mapped)) = (
         view.note::<u64>(note::PAGES_REREAD_TO_WARM),
         view.note::<u64>(note::MAPPED_PAGES),
@@ -423,20 +426,22 @@ fn just_written_cached(view: &View<'_>) -> Judged {
     } else {
         String::new()
     };
-    Ok(Finding::new(
-        reread == 0,
-        format!(
-            "after writing ({}) and fsync, {} of the {mapped} pages of the mapping were in the page cache \
-             (mincore); {reread} had to be read back{why}",
-            written_text(view),
-            mapped.saturating_sub(reread)
+    unless_reclaim_explains(
+        view,
+        Finding::new(
+            reread == 0,
+            format!(
+                "after writing ({}) and fsync, {} of the {mapped} pages of the mapping were in the page cache \
+                 (mincore); {reread} had to be read back{why}",
+                written_text(view),
+                mapped.saturating_sub(reread)
+            ),
+            format!("{reread} of {mapped} pages missing"),
         ),
-        format!("{reread} of {mapped} pages missing"),
-    ))
+    )
 }
 
 fn warm_no_disk(view: &View<'_>) -> Judged {
-    reclaim_running(view)?;
     let (Some((mapped, cached)), Some(faults), Some(read)) =
         (cache_state(view), read_faults(view), read_bytes(view))
     else {
@@ -469,11 +474,10 @@ fn warm_no_disk(view: &View<'_>) -> Judged {
             eviction_text(view)
         ));
     }
-    Ok(Finding::new(
-        read == 0,
-        evidence,
-        format!("read_bytes {read} B"),
-    ))
+    unless_reclaim_explains(
+        view,
+        Finding::new(read == 0, evidence, format!("read_bytes {read} B")),
+    )
 }
 
 fn each_page_faults(view: &View<'_>) -> Judged {
@@ -775,16 +779,29 @@ mod tests {
             .find(|c| c.id == WARM_NO_DISK.id)
             .unwrap();
         assert!(c.evidence.contains("1 pages left it"), "{}", c.evidence);
-        // With proactive reclaim running, the page cache's keeping the file
-        // cannot be judged: inconclusive, whatever was read.
+        // Proactive reclaim can only evict: with it running, a storage read
+        // (which eviction explains) is inconclusive, and none read confirms.
         let mut env = env();
         env.damon_pageout = vec!["kdamond 0: pageout of idle paddr memory".into()];
-        for id in [WARM_NO_DISK.id, JUST_WRITTEN_CACHED.id] {
-            let claims = MmapFile.judge(&run.record(), &env);
-            let c = claims.iter().find(|c| c.id == id).unwrap();
-            assert_eq!(c.verdict, Inconclusive, "{id}");
-            assert!(c.evidence.contains("kdamond 0"), "{}", c.evidence);
-        }
+        let judged = |run: &Run, id: &str| {
+            MmapFile
+                .judge(&run.record(), &env)
+                .into_iter()
+                .find(|c| c.id == id)
+                .unwrap()
+        };
+        let c = judged(&run, WARM_NO_DISK.id);
+        assert_eq!(c.verdict, Inconclusive);
+        assert!(c.evidence.contains("kdamond 0"), "{}", c.evidence);
+        run.read_rest = 0;
+        assert_eq!(judged(&run, WARM_NO_DISK.id).verdict, Confirmed);
+        assert_eq!(judged(&run, JUST_WRITTEN_CACHED.id).verdict, Confirmed);
+        run.reread = 1;
+        let c = judged(&run, JUST_WRITTEN_CACHED.id);
+        assert_eq!(c.verdict, Inconclusive);
+        assert!(c.evidence.contains("kdamond 0"), "{}", c.evidence);
+        run.reread = 0;
+        run.read_rest = PAGE;
         run.cached_pages = PAGES - 1;
         run.verdict(WARM_NO_DISK, Inconclusive);
     }

@@ -1,10 +1,9 @@
-//! The claims of static-dynamic, each with its criterion and its judge. Four are
-//! judged per variant (copy-on-write only where children are forked); three
-//! compare the static and dynamic prefork variants, once.
+//! The claims of static-dynamic, each with its criterion and its judge. Two are
+//! judged per variant, and copy-on-write where children are forked; three
+//! compare the static and dynamic prefork variants, once. (Roberson's count of
+//! page-table pages is judged on the tiny process he counted, in tiny-malloc.)
 
-use std::collections::BTreeMap;
-
-use experiments::catalog::static_dynamic::{note, variant, Mode, VARIANTS};
+use experiments::catalog::static_dynamic::{variant, Linking, Mode, VARIANTS};
 
 use super::super::kit::{self, pages, Case, Finding, Judged, View};
 use super::super::programs::{self, Part};
@@ -13,11 +12,8 @@ use crate::model::{CheckpointRecord, ClaimRecord, ExperimentRecord, VariantRecor
 use crate::system::Environment;
 
 const SOURCE: &str = "000_242c9450f32c56c8.txt";
-const ROBERSON: &str = "004_27fc77f6d1b07880.txt";
 /// Slack when comparing costs, in pages.
 const TOLERANCE_PAGES: u64 = 2;
-/// Roberson's count of page-table pages for the smallest process on x86.
-const SEED_PAGE_TABLE_PAGES: u64 = 3;
 
 const RSS_OVERSTATES: Claim = Claim {
     id: "summing-rss-overstates-memory",
@@ -35,7 +31,19 @@ const SHARED_TEXT: Claim = Claim {
     id: "instances-share-the-program-text",
     source: SOURCE,
     statement: "The program's text is shared by all instances (forked children inherit the mapping; exec'd ones find it in the page cache) and occupies physical memory only once, even if mapped many times.",
-    criterion: "at the last checkpoint, the Pss of the program file's executable mappings summed over the instances is at most one instance's Rss of them plus one page per instance (Pss is printed rounded per mapping); inconclusive unless two or more instances have text resident",
+    criterion: "at the last checkpoint, the Pss of the program file's executable mappings summed over the instances is at most the smaller of (a) their Size in one instance, since pages in memory once add up to at most every page of the text once, and (b) one instance's Rss of them plus one page per instance, for pages only some instances touched (smaps truncates Pss, which only lowers the sum); inconclusive unless two or more instances have text resident",
+};
+const LIBRARY_TEXT: Claim = Claim {
+    id: "instances-share-the-library-text",
+    source: SOURCE,
+    statement: "The loader and the shared libraries are in memory once, shared by every dynamically linked program: each dynamic instance maps the same copy of their code.",
+    criterion: "dynamic builds, at the last checkpoint: the Pss of the loader's and libc's executable mappings summed over the instances is at most the smaller of their Size in one instance and one instance's Rss of them plus one page per instance (the same bound as the program's text; other programs on the machine sharing them only lower it); inconclusive unless two or more instances have them resident",
+};
+const STATIC_LARGER: Claim = Claim {
+    id: "static-binary-is-much-larger",
+    source: SOURCE,
+    statement: "The static build carries its own partial copy of the libraries, so its file is much larger than the dynamic build's.",
+    criterion: "the static server's file is at least twice the dynamic server's (both built from one source; 'much larger' read as a factor of 2); smaller refutes",
 };
 const COPY_ON_WRITE: Claim = Claim {
     id: "forked-children-copy-only-the-pages-they-write",
@@ -55,22 +63,16 @@ const ONE_COPY: Claim = Claim {
     statement: "The memory overhead of the static preforked server is approximately one extra copy of the libraries a dynamic build shares (mostly libc).",
     criterion: "at the last checkpoint, summed Pss of static-prefork minus that of dynamic-prefork lies between half and twice L, where L is the Rss of the library mappings (loader and libc) of one dynamic instance at n-1; 'approximately' is two-sided, so below half refutes as much as above twice",
 };
-const PAGE_TABLES: Claim = Claim {
-    id: "every-process-costs-page-tables",
-    source: ROBERSON,
-    statement: "Every process also costs memory its Rss and Pss do not include: its page tables, at least three pages on x86 (Roberson).",
-    criterion: "at the last checkpoint, every instance's VmPTE (its page tables below the top level, exact per process) is at least 3 pages, the seed's count; the machine-wide PageTables and KernelStack deltas are shown, not judged, because other processes move them",
-};
-
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 7] = [
+pub(super) static CLAIMS: [Claim; 8] = [
     RSS_OVERSTATES,
     SHARED_TEXT,
-    PAGE_TABLES,
+    LIBRARY_TEXT,
     COPY_ON_WRITE,
     FIRST_COSTS_MORE,
     MARGINAL,
     ONE_COPY,
+    STATIC_LARGER,
 ];
 
 const ONE_COPY_EXPECTED: &str = "a static binary holds only the libc objects it calls (a few hundred KiB, of which the \
@@ -79,18 +81,28 @@ const ONE_COPY_EXPECTED: &str = "a static binary holds only the libc objects it 
     copy more, and with many instances less than the dynamic one";
 
 /// The claims judged on each exec'd variant, with their judges.
-static EXEC_CASES: [Case; 3] = [
+static EXEC_CASES: [Case; 2] = [(RSS_OVERSTATES, rss_overstates), (SHARED_TEXT, shared_text)];
+
+/// The dynamic exec'd variant's: those and the shared library text.
+static DYNAMIC_EXEC_CASES: [Case; 3] = [
     (RSS_OVERSTATES, rss_overstates),
     (SHARED_TEXT, shared_text),
-    (PAGE_TABLES, page_tables),
+    (LIBRARY_TEXT, library_text),
 ];
 
 /// The claims judged on each preforked variant: those and copy-on-write.
-static PREFORK_CASES: [Case; 4] = [
+static PREFORK_CASES: [Case; 3] = [
     (RSS_OVERSTATES, rss_overstates),
     (SHARED_TEXT, shared_text),
-    (PAGE_TABLES, page_tables),
     (COPY_ON_WRITE, copy_on_write),
+];
+
+/// The dynamic preforked variant's: the prefork claims and the shared library text.
+static DYNAMIC_PREFORK_CASES: [Case; 4] = [
+    (RSS_OVERSTATES, rss_overstates),
+    (SHARED_TEXT, shared_text),
+    (COPY_ON_WRITE, copy_on_write),
+    (LIBRARY_TEXT, library_text),
 ];
 
 /// Whether variant `name` forks its instances from one parent.
@@ -104,16 +116,18 @@ fn is_prefork(name: &str) -> bool {
 /// comparisons of the two prefork variants.
 pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
     let mut claims = kit::judge_each_variant(record, env, |name| {
-        if is_prefork(name) {
-            &PREFORK_CASES
-        } else {
-            &EXEC_CASES
+        match (is_prefork(name), is_dynamic(name)) {
+            (true, false) => &PREFORK_CASES,
+            (true, true) => &DYNAMIC_PREFORK_CASES,
+            (false, false) => &EXEC_CASES,
+            (false, true) => &DYNAMIC_EXEC_CASES,
         }
     });
     let find = |name: &str| {
         let variant = record.variants.iter().find(|v| v.name == name)?;
         Some(View { variant, env })
     };
+    claims.push(static_larger(record));
     let across = [FIRST_COSTS_MORE, MARGINAL, ONE_COPY];
     let (Some(st), Some(dy)) = (
         find(variant::STATIC_PREFORK),
@@ -163,22 +177,31 @@ struct TextSums {
     rss_bytes: u64,
     /// The largest Rss of them in one instance, bytes.
     max_rss_bytes: u64,
+    /// The largest Size of them in one instance, bytes.
+    max_size_bytes: u64,
     /// Instances with at least one text page resident.
     resident_in: u64,
 }
 
 fn text_sums(checkpoint: &CheckpointRecord, program: &str) -> TextSums {
+    code_sums(checkpoint, |name| name == program)
+}
+
+/// The executable mappings of the files `of` picks, summed over the instances.
+fn code_sums(checkpoint: &CheckpointRecord, of: impl Fn(&str) -> bool) -> TextSums {
     let mut t = TextSums::default();
     for p in &checkpoint.processes {
-        let (mut pss, mut rss) = (0, 0);
+        let (mut pss, mut rss, mut size) = (0, 0, 0);
         for m in p
             .mappings
             .iter()
-            .filter(|m| m.name == program && m.perms.contains('x'))
+            .filter(|m| of(&m.name) && m.perms.contains('x'))
         {
             pss += m.figures.pss_bytes;
             rss += m.figures.rss_bytes;
+            size += m.figures.size_bytes;
         }
+        t.max_size_bytes = t.max_size_bytes.max(size);
         t.pss_bytes += pss;
         t.rss_bytes += rss;
         t.max_rss_bytes = t.max_rss_bytes.max(rss);
@@ -266,36 +289,105 @@ fn shared_text(v: &View<'_>) -> Judged {
                 t.resident_in
             ));
     }
-    let bound = t.max_rss_bytes + n * page;
+    let bound = t.max_size_bytes.min(t.max_rss_bytes + n * page);
     Ok(Finding::new(
-t.pss_bytes <= bound,
-format!(
-                "{n} instances at {}: the program's executable mappings have Rss {} summed ({} in the largest \
-                 instance) and Pss {} summed, against the bound of {} (one instance's Rss plus a page per \
-                 instance): the text is in memory {:.1} times",
-                last.label,
-                human_bytes(t.rss_bytes),
-                human_bytes(t.max_rss_bytes),
-                human_bytes(t.pss_bytes),
-                human_bytes(bound),
-                t.pss_bytes as f64 / t.max_rss_bytes.max(1) as f64
-            ),
-format!(
-            "Σ text Pss {} pages, one Rss {} pages",
+        t.pss_bytes <= bound,
+        format!(
+            "{n} instances at {}: the program's executable mappings have Size {} and Rss {} in the largest \
+             instance, Rss {} summed and Pss {} summed, against the bound of {} (the smaller of one instance's \
+             Size, and its Rss plus a page per instance): the text is in memory {:.1} times",
+            last.label,
+            human_bytes(t.max_size_bytes),
+            human_bytes(t.max_rss_bytes),
+            human_bytes(t.rss_bytes),
+            human_bytes(t.pss_bytes),
+            human_bytes(bound),
+            t.pss_bytes as f64 / t.max_rss_bytes.max(1) as f64
+        ),
+        format!(
+            "Σ text Pss {} pages, bound {} pages",
             pages(t.pss_bytes, page),
-            pages(t.max_rss_bytes, page)
-        )))
+            pages(bound, page)
+        ),
+    ))
 }
 
-/// The `n-N-kernel-delta` note: signed bytes per /proc/meminfo counter.
-fn kernel_delta(variant: &VariantRecord, label: &str) -> Option<BTreeMap<String, i64>> {
-    let text = variant.notes.get(&note::kernel_delta_at(label))?;
-    text.split_whitespace()
-        .map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            Some((k.to_string(), v.parse().ok()?))
-        })
-        .collect()
+/// Whether variant `name` runs the dynamically linked build.
+fn is_dynamic(name: &str) -> bool {
+    VARIANTS
+        .iter()
+        .any(|(v, linking, _)| *v == name && *linking == Linking::Dynamic)
+}
+
+/// Whether a mapped file is the dynamic loader or libc.
+fn is_loader_or_libc(name: &str) -> bool {
+    let file = name.rsplit('/').next().unwrap_or("");
+    file.starts_with("ld-linux")
+        || file.starts_with("libc.so")
+        || (file.starts_with("libc-") && file.ends_with(".so"))
+}
+
+fn library_text(v: &View<'_>) -> Judged {
+    let (variant, page) = (v.variant, v.page());
+    let Some((_, last)) = ends(variant) else {
+        return Err("no checkpoint was measured".into());
+    };
+    let t = code_sums(last, is_loader_or_libc);
+    let n = last.processes.len() as u64;
+    if t.resident_in < 2 {
+        return Err(format!(
+            "precondition not met: {} of {n} instances have the loader's or libc's code resident",
+            t.resident_in
+        ));
+    }
+    let bound = t.max_size_bytes.min(t.max_rss_bytes + n * page);
+    Ok(Finding::new(
+        t.pss_bytes <= bound,
+        format!(
+            "{n} instances at {}: the loader's and libc's executable mappings have Size {} and Rss {} in \
+             the largest instance, Rss {} summed and Pss {} summed, against the bound of {}: each instance \
+             is charged {:.1} % of the code it has resident, the rest by the other programs sharing it",
+            last.label,
+            human_bytes(t.max_size_bytes),
+            human_bytes(t.max_rss_bytes),
+            human_bytes(t.rss_bytes),
+            human_bytes(t.pss_bytes),
+            human_bytes(bound),
+            100.0 * t.pss_bytes as f64 / t.rss_bytes.max(1) as f64
+        ),
+        format!(
+            "Σ library code Pss {} pages, bound {} pages",
+            pages(t.pss_bytes, page),
+            pages(bound, page)
+        ),
+    ))
+}
+
+/// The static and the dynamic server's files compared.
+fn static_larger(record: &ExperimentRecord) -> ClaimRecord {
+    let size = |name: &str| {
+        let v = record.variants.iter().find(|v| v.name == name)?;
+        Some(v.binary.as_ref()?.file_bytes)
+    };
+    let (Some(st), Some(dy)) = (
+        size(variant::STATIC_PREFORK),
+        size(variant::DYNAMIC_PREFORK),
+    ) else {
+        return STATIC_LARGER.unmeasured(None, "the file facts of both servers were not recorded");
+    };
+    let ratio = st as f64 / dy.max(1) as f64;
+    STATIC_LARGER.record(
+        None,
+        Ok(Finding::new(
+            st >= 2 * dy,
+            format!(
+                "static server {}, dynamic {}: {ratio:.1} times as large",
+                human_bytes(st),
+                human_bytes(dy)
+            ),
+            format!("{ratio:.1} times"),
+        )),
+    )
 }
 
 fn copy_on_write(v: &View<'_>) -> Judged {
@@ -335,42 +427,6 @@ fn copy_on_write(v: &View<'_>) -> Judged {
             pages(least_shared, page),
             most_copied * 100.0
         ),
-    ))
-}
-
-fn page_tables(v: &View<'_>) -> Judged {
-    let (variant, page) = (v.variant, v.page());
-    let Some((_, last)) = ends(variant) else {
-        return Err("no checkpoint was measured".into());
-    };
-    let Some(min_pte) = last.processes.iter().map(|p| p.totals.pte_bytes).min() else {
-        return Err("no instance was measured".into());
-    };
-    let n = last.processes.len() as i64;
-    let vm_pte: u64 = last.processes.iter().map(|p| p.totals.pte_bytes).sum();
-    let machine = kernel_delta(variant, &last.label).map_or_else(
-        || "the /proc/meminfo counters were not noted".to_string(),
-        |delta| {
-            let get = |k: &str| delta.get(k).copied().unwrap_or(0);
-            format!(
-                "/proc/meminfo over starting the {n} instances (whole machine, not judged): PageTables {:+} KiB, \
-                 KernelStack {:+} KiB, Slab {:+} KiB, AnonPages {:+} KiB",
-                get("PageTables") / 1024,
-                get("KernelStack") / 1024,
-                get("Slab") / 1024,
-                get("AnonPages") / 1024,
-            )
-        },
-    );
-    Ok(Finding::new(
-        min_pte >= SEED_PAGE_TABLE_PAGES * page,
-        format!(
-            "{n} instances: VmPTE at least {} pages in each ({} summed), against the seed's \
-                 {SEED_PAGE_TABLE_PAGES}; no Rss or Pss figure includes them. {machine}",
-            pages(min_pte, page),
-            human_bytes(vm_pte),
-        ),
-        format!("VmPTE ≥ {} pages", pages(min_pte, page)),
     ))
 }
 
@@ -507,34 +563,6 @@ mod tests {
     use experiments::catalog::static_dynamic::checkpoint;
 
     use super::*;
-    use crate::model::Status;
-
-    fn variant_with_note(key: &str, value: &str) -> VariantRecord {
-        VariantRecord {
-            name: "static-exec".into(),
-            status: Status::Ok,
-            reason: None,
-            notes: [(key.to_string(), value.to_string())].into_iter().collect(),
-            noise_floor: Vec::new(),
-            checkpoints: Vec::new(),
-            rss_samples: Vec::new(),
-            binary: None,
-        }
-    }
-
-    #[test]
-    fn kernel_counter_notes_parse_into_signed_bytes() {
-        let v = variant_with_note(
-            "n-8-kernel-delta",
-            "AnonPages=4096 PageTables=-8192 KernelStack=131072 Slab=0",
-        );
-        let delta = kernel_delta(&v, "n-8").expect("parsed");
-        assert_eq!(delta["PageTables"], -8192);
-        assert_eq!(delta["KernelStack"], 131072);
-        assert!(kernel_delta(&v, "n-32").is_none());
-        let bad = variant_with_note("n-8-kernel-delta", "AnonPages=lots");
-        assert!(kernel_delta(&bad, "n-8").is_none());
-    }
 
     use crate::elf::PROGRAM_PATH_NOTE;
     use crate::experiment::programs::fixtures::{self, mapping, PAGE};
@@ -640,6 +668,21 @@ mod tests {
         assert_eq!(verdict_by(shared_text, &four(27)), Verdict::Refuted);
         // Private copies: each instance's text counted whole.
         assert_eq!(verdict_by(shared_text, &four(100)), Verdict::Refuted);
+        // A one-page text: a page per instance would let copies pass, the
+        // text's own Size does not.
+        let one_page = |pss_each: u64| {
+            let instances = (0..32)
+                .map(|_| {
+                    let mut p = instance(1, pss_each, 50, 60, 6);
+                    p.mappings[0].figures.size_bytes = PAGE;
+                    p.mappings[0].figures.pss_bytes = pss_each * PAGE / 32;
+                    p
+                })
+                .collect();
+            run("dynamic-exec", vec![instances])
+        };
+        assert_eq!(verdict_by(shared_text, &one_page(1)), Verdict::Confirmed);
+        assert_eq!(verdict_by(shared_text, &one_page(32)), Verdict::Refuted);
         // Only one instance has text resident: nothing was shared.
         let lone = run(
             "static-prefork",
@@ -652,15 +695,55 @@ mod tests {
     }
 
     #[test]
-    fn every_instance_needs_three_page_table_pages() {
-        let v = |pte: u64| {
-            run(
-                "dynamic-exec",
-                vec![vec![instance(1, 1, 1, 1, 9), instance(1, 1, 1, 1, pte)]],
-            )
+    fn library_code_must_be_in_memory_once_across_dynamic_instances() {
+        let four = |pss_each_quarters: u64| {
+            let instances = (0..4)
+                .map(|_| {
+                    let mut p = instance(100, 25, 50, 200, 6);
+                    p.mappings[1].figures.pss_bytes = pss_each_quarters * PAGE / 4;
+                    p
+                })
+                .collect();
+            run("dynamic-exec", vec![instances])
         };
-        assert_eq!(verdict_by(page_tables, &v(3)), Verdict::Confirmed);
-        assert_eq!(verdict_by(page_tables, &v(2)), Verdict::Refuted);
+        // 50 pages resident in each, charged a quarter each: once in all.
+        assert_eq!(verdict_by(library_text, &four(50)), Verdict::Confirmed);
+        // Each charged all 50: four copies.
+        assert_eq!(verdict_by(library_text, &four(200)), Verdict::Refuted);
+    }
+
+    #[test]
+    fn the_static_file_must_be_twice_the_dynamic_one() {
+        use crate::model::{BinaryFacts, Linking as FileLinking};
+        let with_size = |name: &str, bytes: u64| {
+            let mut v = run(name, vec![vec![instance(1, 1, 1, 1, 6)]]);
+            v.binary = Some(BinaryFacts {
+                path: PROGRAM.into(),
+                file_bytes: bytes,
+                linking: FileLinking::Static,
+                stripped: false,
+                load_segments: Vec::new(),
+                text_bytes: 0,
+                data_bytes: 0,
+                bss_bytes: 0,
+            });
+            v
+        };
+        let record = |st: u64, dy: u64| ExperimentRecord {
+            name: "static-dynamic".into(),
+            status: crate::model::Status::Ok,
+            reason: None,
+            params: Default::default(),
+            variants: vec![
+                with_size(variant::STATIC_PREFORK, st),
+                with_size(variant::DYNAMIC_PREFORK, dy),
+            ],
+            claims: Vec::new(),
+            summary: Vec::new(),
+            fault_costs: Vec::new(),
+        };
+        assert_eq!(static_larger(&record(800, 400)).verdict, Verdict::Confirmed);
+        assert_eq!(static_larger(&record(799, 400)).verdict, Verdict::Refuted);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The claims of strip, each with its criterion and its judge. Three compare the
 //! two links (judged once, without a variant name); one is judged per link.
 
-use experiments::catalog::strip::{checkpoint, role, variant};
+use experiments::catalog::strip::{checkpoint, note, role, variant};
 
 use super::super::kit::{self, pages, Case, Finding, Judged, View};
 use super::super::programs;
@@ -40,8 +40,87 @@ pub(super) const ONE_PAGE_AT_A_TIME: Claim = Claim {
     criterion: "per variant, at after-work: resident file-backed pages (RssFile) are at most the page faults the process took since it started (minflt + majflt of /proc/PID/stat, which also count its anonymous faults, so the comparison leans towards the seed); more resident file pages than faults refutes",
 };
 
+const DEBUG_NEVER_CACHED: Claim = Claim {
+    id: "debug-information-never-enters-memory",
+    source: SOURCE,
+    statement: "Symbols and debug information are in the file but never mapped, so they are never brought into memory, ever.",
+    criterion: "debug link, started cold (its file dropped from the page cache before the exec; inconclusive unless mincore then shows no page cached): at after-work, the file's pages in the page cache (mincore) that no PT_LOAD segment covers (page arithmetic on p_offset and p_filesz) number 0; one such page refutes",
+};
+
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 4] = [FILE_SHRINKS, SEGMENTS_SAME, FOOTPRINT, ONE_PAGE_AT_A_TIME];
+pub(super) static CLAIMS: [Claim; 5] = [
+    FILE_SHRINKS,
+    SEGMENTS_SAME,
+    FOOTPRINT,
+    DEBUG_NEVER_CACHED,
+    ONE_PAGE_AT_A_TIME,
+];
+
+/// Page indices from a `cached_page_ranges` note (`0-3,40-52` or `none`).
+fn page_indices(text: &str) -> Option<Vec<u64>> {
+    if text == "none" {
+        return Some(Vec::new());
+    }
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        out.extend(a.trim().parse::<u64>().ok()?..=b.trim().parse::<u64>().ok()?);
+    }
+    Some(out)
+}
+
+/// What a cold exec of the debug link brought into the page cache beyond the
+/// parts of the file its segments map.
+fn debug_never_cached(v: &View<'_>) -> Judged {
+    if let Some(why) = kit::not_run_reason(v.variant) {
+        return Err(why);
+    }
+    let (Some(before), Some(after), Some(total), Some(binary)) = (
+        v.variant.notes.get(note::CACHED_BEFORE_EXEC),
+        v.variant.notes.get(note::CACHED_AFTER_WORK),
+        v.note::<u64>(note::FILE_PAGES),
+        v.variant.binary.as_ref(),
+    ) else {
+        return Err("the file's page-cache state was not recorded".into());
+    };
+    let (Some(before), Some(after)) = (page_indices(before), page_indices(after)) else {
+        return Err("the page-cache notes do not parse".into());
+    };
+    if !before.is_empty() {
+        return Err(format!(
+            "precondition not met: {} of the file's pages stayed cached after dropping it (mapped by \
+             another process, or dirty), so the exec was not cold",
+            before.len()
+        ));
+    }
+    let page = v.page();
+    let loaded = |i: u64| {
+        binary.load_segments.iter().any(|s| {
+            s.file_bytes > 0 && i >= s.offset / page && i < (s.offset + s.file_bytes).div_ceil(page)
+        })
+    };
+    let unloaded: Vec<u64> = after.iter().copied().filter(|i| !loaded(*i)).collect();
+    let loaded_pages = (0..total).filter(|i| loaded(*i)).count();
+    Ok(Finding::new(
+        unloaded.is_empty(),
+        format!(
+            "cold exec of the {}-page debug file: {} pages cached at after-work, {} of them outside every \
+             PT_LOAD segment (the segments cover {loaded_pages} pages){}",
+            total,
+            after.len(),
+            unloaded.len(),
+            if unloaded.is_empty() {
+                String::new()
+            } else {
+                ". Reading the segments in, the kernel's read-ahead brought neighbouring pages of the file \
+                 into the page cache, symbols and debug sections included: they are never mapped, but they \
+                 do take memory, as page cache, until reclaimed"
+                    .to_string()
+            }
+        ),
+        format!("{} unmapped pages cached", unloaded.len()),
+    ))
+}
 
 const ONE_PAGE_EXPECTED: &str = "since Linux 3.15 a read fault on a file mapping also maps the neighbouring pages \
     already in the page cache (fault-around, fault_around_bytes = 64 KiB: up to 16 pages per fault), and large \
@@ -70,6 +149,7 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
         FILE_SHRINKS.record(None, file_facts(&debug, &stripped).map(file_shrinks)),
         SEGMENTS_SAME.record(None, file_facts(&debug, &stripped).map(segments_same)),
         FOOTPRINT.record(None, footprint_of(&debug, &stripped)),
+        DEBUG_NEVER_CACHED.record(Some(variant::DEBUG), debug_never_cached(&debug)),
     ];
     for v in [debug, stripped] {
         claims.extend(
@@ -329,6 +409,37 @@ mod tests {
         assert_eq!(holds(60, 59), Ok(true));
         assert_eq!(holds(61, 59), Ok(false));
         assert_eq!(holds(347, 59), Ok(false));
+    }
+
+    #[test]
+    fn a_cold_exec_must_cache_no_page_outside_the_segments() {
+        use crate::experiment::programs::fixtures;
+        let env = fixtures::env();
+        // The segment covers page 1 of a 5-page file (offset 0x1000, 657 bytes).
+        let judged = |before: &str, after: &str| {
+            let p = fixtures::process(role::PROGRAM, Vec::new());
+            let at_work = fixtures::checkpoint(checkpoint::AFTER_WORK, vec![p]);
+            let mut variant = fixtures::variant(variant::DEBUG, vec![at_work]);
+            variant.binary = Some(facts(5 * PAGE, false));
+            for (key, value) in [
+                (note::FILE_PAGES, "5"),
+                (note::CACHED_BEFORE_EXEC, before),
+                (note::CACHED_AFTER_WORK, after),
+            ] {
+                variant.notes.insert(key.into(), value.into());
+            }
+            let view = View {
+                variant: &variant,
+                env: &env,
+            };
+            DEBUG_NEVER_CACHED
+                .record(None, debug_never_cached(&view))
+                .verdict
+        };
+        assert_eq!(judged("none", "1"), Verdict::Confirmed);
+        assert_eq!(judged("none", "0-4"), Verdict::Refuted);
+        assert_eq!(judged("3", "0-4"), Verdict::Inconclusive);
+        assert_eq!(page_indices("0-2,7"), Some(vec![0, 1, 2, 7]));
     }
 
     #[test]

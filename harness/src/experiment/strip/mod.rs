@@ -82,15 +82,20 @@ static ANSWER_FIGURES: [Option<AnswerFigure>; 4] = [
             s.load_segments.len()
         ))
     }),
+    // The question is about the program's own mappings: their Rss, not the
+    // whole process's (libc and the stack are the same in both builds).
     Some(|f| {
         let m = Variant::ALL
             .iter()
             .filter_map(|v| {
                 let p = f.process(v.name(), checkpoint::AFTER_WORK, role::PROGRAM)?;
+                let program = programs::program_path(f.variant(v.name())?)?;
+                let own = programs::program_figures(p, program);
                 Some(format!(
-                    "{}: VmRSS {}",
+                    "{}: the program's own mappings Rss {} of Size {}",
                     v.name(),
-                    human_bytes(p.totals.rss_bytes)
+                    human_bytes(own.rss_bytes),
+                    human_bytes(own.size_bytes)
                 ))
             })
             .collect::<Vec<_>>();

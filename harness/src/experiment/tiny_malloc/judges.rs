@@ -14,8 +14,16 @@ pub(super) const MALLOCS: [u64; 5] = [360, 80, 180, 16, 440];
 /// What FreeBSD 4.8 showed for the seed's static program.
 const SEED_RSS_BYTES: u64 = 44 * 1024;
 const SEED_VSZ_BYTES: u64 = 168 * 1024;
+/// Bernstein: 39 pages of VM besides the 3-page text.
+const SEED_EXTRA_VM_PAGES: u64 = 39;
+/// Bernstein: the stdio exit() brings in uses 84 bytes of data and 316 of bss.
+const SEED_STDIO_BYTES: u64 = 84 + 316;
+/// Bernstein: at least 2 pages appear wasted by exit().
+const SEED_EXIT_PAGES: u64 = 2;
 /// Roberson's count of page-table pages for the smallest process on x86.
 const SEED_PAGE_TABLE_PAGES: u64 = 3;
+/// The top-level page directory, which VmPTE does not count.
+const TOP_LEVEL_PAGES: u64 = 1;
 /// Roberson: 32 pages of the address space were the initial stack reservation.
 const SEED_STACK_PAGES: u64 = 32;
 /// Bernstein hard-limited the stack to 4K before exec.
@@ -154,15 +162,22 @@ pub(super) fn page_tables(v: &View<'_>) -> Judged {
         return Err("after-mallocs was not measured".into());
     };
     let pte_pages = pages(after.totals.pte_bytes, v.page());
+    let table_pages = pte_pages + TOP_LEVEL_PAGES;
     Ok(Finding::new(
-pte_pages >= SEED_PAGE_TABLE_PAGES,
-format!(
-                "VmPTE is {pte_pages} pages ({}), against the seed's {SEED_PAGE_TABLE_PAGES}; it counts page-table \
-                 pages below the top level, so the top-level page directory (one page, two with page-table \
-                 isolation) comes on top. No smaps figure includes them",
-                human_bytes(after.totals.pte_bytes)
-            ),
-format!("VmPTE {pte_pages} pages")))
+        table_pages == SEED_PAGE_TABLE_PAGES,
+        format!(
+            "{table_pages} page-table pages: VmPTE {pte_pages} pages ({}) below the top level, plus the top-level \
+             directory (one page; two with page-table isolation), against Roberson's {SEED_PAGE_TABLE_PAGES}. {}",
+            human_bytes(after.totals.pte_bytes),
+            if table_pages > SEED_PAGE_TABLE_PAGES {
+                "Four-level paging needs a table at each level for each area far apart (program, mmap area, \
+                 stack), where Roberson's two-level x86 needed one table per area"
+            } else {
+                "As Roberson counts"
+            }
+        ),
+        format!("{table_pages} page-table pages"),
+    ))
 }
 
 /// Page ranges `[first, last]` of the program's text and of its writable
@@ -189,14 +204,127 @@ pub(super) fn separate_pages(v: &View<'_>) -> Judged {
             .join(", ")
     };
     Ok(Finding::new(
-wx == 0,
-format!(
-                "text {}; writable {}; {wx} mapping(s) both writable and executable. The kernel protects whole \
-                 pages, so the linker starts each segment on a page of its own",
-                list(&text),
-                list(&writable)
-            ),
-format!("{wx} W+X mappings")))
+        wx == 0,
+        format!(
+            "text {}; writable {}; {wx} mapping(s) both writable and executable{}",
+            list(&text),
+            list(&writable),
+            if wx > 0 {
+                ". Linux loaded and ran the program with its text and data in the same pages: separate \
+                 pages are the linker's default (different protections, and clean text that can be shared), \
+                 not something the kernel requires"
+            } else {
+                ". The kernel protects whole pages, and text and data lie in pages of their own"
+            }
+        ),
+        format!("{wx} W+X mappings"),
+    ))
+}
+
+/// VmSize beyond the program's text, against Bernstein's 39 extra pages.
+pub(super) fn extra_vm(v: &View<'_>) -> Judged {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
+        return Err("after-mallocs was not measured".into());
+    };
+    let parts = programs::breakdown(after, program);
+    let text = parts
+        .get(&Part::Text)
+        .map_or(0, |f| pages(f.size_bytes, v.page()));
+    let vsz = pages(after.totals.vm_size_bytes, v.page());
+    let extra = vsz.saturating_sub(text);
+    Ok(Finding::new(
+        within_half(extra, SEED_EXTRA_VM_PAGES),
+        format!(
+            "VmSize {vsz} pages, of which the program's text {text}: {extra} pages besides it, against the \
+             seed's {SEED_EXTRA_VM_PAGES} ± {}. Size in pages: {}",
+            SEED_EXTRA_VM_PAGES / 2,
+            breakdown_text(v, checkpoint::AFTER_MALLOCS)
+        ),
+        format!("{extra} extra pages"),
+    ))
+}
+
+/// What exit() costs over _exit(): the two static builds compared.
+pub(super) fn exit_stdio(with_exit: &View<'_>, without: &View<'_>) -> Judged {
+    let (Some(e), Some(q)) = (&with_exit.variant.binary, &without.variant.binary) else {
+        return Err("the file facts of the two static builds were not recorded".into());
+    };
+    let (Some(re), Some(rq)) = (resident_pages(with_exit), resident_pages(without)) else {
+        return Err("after-mallocs was not measured in both static builds".into());
+    };
+    let bytes = (e.data_bytes + e.bss_bytes) as i64 - (q.data_bytes + q.bss_bytes) as i64;
+    let pages_more = re as i64 - rq as i64;
+    Ok(Finding::new(
+        bytes >= SEED_STDIO_BYTES as i64 && pages_more >= SEED_EXIT_PAGES as i64,
+        format!(
+            "calling exit() rather than _exit(): data + bss {bytes:+} bytes (size: {} + {} against {} + {}), \
+             resident pages at after-mallocs {pages_more:+} ({re} against {rq}), against the seed's \
+             {SEED_STDIO_BYTES} bytes and {SEED_EXIT_PAGES} pages{}",
+            e.data_bytes,
+            e.bss_bytes,
+            q.data_bytes,
+            q.bss_bytes,
+            if bytes < SEED_STDIO_BYTES as i64 {
+                ". The static C library links stdio in either way (its own start-up and error paths \
+                 use it), so exit() brings in no data or bss"
+            } else {
+                ""
+            }
+        ),
+        format!("{bytes:+} B, {pages_more:+} pages"),
+    ))
+}
+
+/// The lines of the map that name the program's own file.
+pub(super) fn program_lines(v: &View<'_>) -> Judged {
+    let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
+        return Err("after-mallocs was not measured".into());
+    };
+    let perms: Vec<&str> = after
+        .mappings
+        .iter()
+        .filter(|m| m.name == program)
+        .map(|m| m.perms.as_str())
+        .collect();
+    Ok(Finding::new(
+        perms == ["r-xp", "r--p", "rw-p"],
+        format!(
+            "the program's file has {} lines in the map: {}",
+            perms.len(),
+            perms.join(", ")
+        ),
+        format!("{} lines", perms.len()),
+    ))
+}
+
+/// Resident pages of the program at after-mallocs, for comparing builds.
+pub(super) fn resident_pages(v: &View<'_>) -> Option<u64> {
+    after(v).map(|p| pages(resident_bytes(p), v.page()))
+}
+
+/// Whether the five allocations, served from an arena in .bss, add no page.
+pub(super) fn bss_slack(v: &View<'_>) -> Judged {
+    let (Some(before), Some(after)) = (
+        v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM),
+        after(v),
+    ) else {
+        return Err("before-mallocs or after-mallocs was not measured".into());
+    };
+    let (b, a) = (
+        pages(resident_bytes(before), v.page()),
+        pages(resident_bytes(after), v.page()),
+    );
+    let requested: u64 = MALLOCS.iter().sum();
+    Ok(Finding::new(
+        a <= b,
+        format!(
+            "the five allocations ({requested} bytes requested) served from an arena in the free tail of \
+             the .bss page the program already uses: resident {b} pages before, {a} after. Rss (Size) in \
+             pages: {}",
+            breakdown_text(v, checkpoint::AFTER_MALLOCS)
+        ),
+        format!("{:+} pages", a as i64 - b as i64),
+    ))
 }
 
 pub(super) fn data_private(v: &View<'_>) -> Judged {
@@ -570,6 +698,102 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_small_program_must_show_exactly_r_x_r_and_rw_lines() {
+        let lines = |perms: &[&str]| {
+            let mut after = minimal_process(1, (33, 1));
+            after.mappings.retain(|m| m.name != PROGRAM);
+            for (i, p) in perms.iter().enumerate() {
+                after
+                    .mappings
+                    .insert(i, mapping(0x400 + i as u64, 1, PROGRAM, p, 1));
+            }
+            judged(program_lines, &with_after(after)).verdict
+        };
+        assert_eq!(lines(&["r-xp", "r--p", "rw-p"]), Verdict::Confirmed);
+        assert_eq!(
+            lines(&["r--p", "r-xp", "r--p", "r--p", "rw-p"]),
+            Verdict::Refuted
+        );
+    }
+
+    #[test]
+    fn vm_beyond_the_text_is_judged_against_39_pages() {
+        for (vsz, verdict) in [(41, Verdict::Confirmed), (80, Verdict::Refuted)] {
+            let mut after = minimal_process(1, (33, 1));
+            after.totals.vm_size_bytes = vsz * PAGE;
+            let claim = judged(extra_vm, &with_after(after));
+            assert_eq!(claim.verdict, verdict, "VmSize {vsz} pages");
+        }
+    }
+
+    #[test]
+    fn exit_must_add_the_seeds_stdio_bytes_and_two_pages() {
+        let build = |name: &str, data: u64, rss_pages: u64| {
+            let mut after = minimal_process(1, (33, 1));
+            after.totals.mapped_rss_bytes = rss_pages * PAGE;
+            let mut v = two_checkpoints(name, minimal_process(0, (33, 1)), after);
+            if let Some(b) = v.binary.as_mut() {
+                b.data_bytes = data;
+            }
+            v
+        };
+        let env = fixtures::env();
+        let verdict = |e: &VariantRecord, q: &VariantRecord| {
+            let (e, q) = (
+                View {
+                    variant: e,
+                    env: &env,
+                },
+                View {
+                    variant: q,
+                    env: &env,
+                },
+            );
+            e.verdict(&MALLOC_PAGE, exit_stdio(&e, &q)).verdict
+        };
+        let plain = build("static", 1000, 10);
+        assert_eq!(
+            verdict(&build("static-exit", 1400, 12), &plain),
+            Verdict::Confirmed
+        );
+        assert_eq!(
+            verdict(&build("static-exit", 1000, 10), &plain),
+            Verdict::Refuted
+        );
+        assert_eq!(
+            verdict(&build("static-exit", 1400, 11), &plain),
+            Verdict::Refuted
+        );
+    }
+
+    #[test]
+    fn allocations_in_the_bss_slack_must_add_no_page() {
+        let before = minimal_process(0, (33, 1));
+        let mut same = before.clone();
+        same.totals.mapped_rss_bytes = 3 * PAGE;
+        let mut b = before.clone();
+        b.totals.mapped_rss_bytes = 3 * PAGE;
+        let v = two_checkpoints("minimal-bss", b.clone(), same);
+        assert_eq!(judged(bss_slack, &v).verdict, Verdict::Confirmed);
+        let mut grown = before;
+        grown.totals.mapped_rss_bytes = 4 * PAGE;
+        let v = two_checkpoints("minimal-bss", b, grown);
+        let claim = judged(bss_slack, &v);
+        assert_eq!(claim.verdict, Verdict::Refuted);
+        assert_eq!(claim.measured, "+1 pages");
+    }
+
+    #[test]
+    fn text_and_data_in_one_rwx_mapping_refute_separate_pages() {
+        let mut after = minimal_process(0, (33, 1));
+        after.mappings.remove(1);
+        after.mappings[0].perms = "rwxp".into();
+        let claim = judged(separate_pages, &with_after(after));
+        assert_eq!(claim.verdict, Verdict::Refuted);
+        assert!(claim.evidence.contains("not something the kernel requires"));
+    }
+
+    #[test]
     fn a_page_per_malloc_needs_five_new_anonymous_pages() {
         for (grown, verdict) in [
             (5, Verdict::Confirmed),
@@ -605,11 +829,12 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn page_tables_need_at_least_the_seeds_three_pages() {
+    fn page_tables_must_be_robersons_three_pages_with_the_top_level() {
         for (pte, verdict) in [
-            (3, Verdict::Confirmed),
-            (2, Verdict::Refuted),
-            (9, Verdict::Confirmed),
+            (2, Verdict::Confirmed),
+            (1, Verdict::Refuted),
+            (3, Verdict::Refuted),
+            (5, Verdict::Refuted),
         ] {
             let mut after = minimal_process(1, (33, 1));
             after.totals.pte_bytes = pte * PAGE;
