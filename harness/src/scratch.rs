@@ -352,8 +352,9 @@ pub fn mark_partial(run_dir: &Path, why: &str) -> io::Result<PathBuf> {
             RenameFlags::RENAME_NOREPLACE,
         ) {
             Ok(()) => {
-                crate::store::write_atomic(&candidate.join(PARTIAL_FILE), why.as_bytes())
-                    .map_err(|e| io::Error::new(e.source.kind(), e.to_string()))?;
+                // The name already says it; a full disk may keep the note out,
+                // but the folder has moved and the caller must follow it.
+                let _ = crate::store::write_atomic(&candidate.join(PARTIAL_FILE), why.as_bytes());
                 return Ok(candidate);
             }
             Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {
