@@ -354,7 +354,12 @@ pub fn mark_partial(run_dir: &Path, why: &str) -> io::Result<PathBuf> {
             Ok(()) => {
                 // The name already says it; a full disk may keep the note out,
                 // but the folder has moved and the caller must follow it.
-                let _ = crate::store::write_atomic(&candidate.join(PARTIAL_FILE), why.as_bytes());
+                let staged = candidate.join(format!(".vmlab-{PARTIAL_FILE}.tmp"));
+                if std::fs::write(&staged, why).is_err()
+                    || std::fs::rename(&staged, candidate.join(PARTIAL_FILE)).is_err()
+                {
+                    let _ = std::fs::remove_file(&staged);
+                }
                 return Ok(candidate);
             }
             Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {
