@@ -352,11 +352,14 @@ pub fn mark_partial(run_dir: &Path, why: &str) -> io::Result<PathBuf> {
             RenameFlags::RENAME_NOREPLACE,
         ) {
             Ok(()) => {
-                // A plain write: the folder's new name already says it is
-                // partial, and this marker only adds why, so a marker cut
-                // short by a kill loses no result. (The store's atomic write
-                // would make the store and this module import each other.)
-                std::fs::write(candidate.join(PARTIAL_FILE), why.as_bytes())?;
+                // The name already says it; a full disk may keep the note out,
+                // but the folder has moved and the caller must follow it.
+                let staged = candidate.join(format!(".vmlab-{PARTIAL_FILE}.tmp"));
+                if std::fs::write(&staged, why).is_err()
+                    || std::fs::rename(&staged, candidate.join(PARTIAL_FILE)).is_err()
+                {
+                    let _ = std::fs::remove_file(&staged);
+                }
                 return Ok(candidate);
             }
             Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {
