@@ -79,11 +79,41 @@ fn identical_quick_runs_give_identical_verdicts() {
         all[0].len(),
         differing.len()
     );
+    // A claim the machine disturbed in one run (reclaim took a cached file's
+    // pages, a machine-wide counter moved for another reason) says
+    // inconclusive there: shown, not failed. A verdict that turns into its
+    // opposite, or a claim one run did not judge, fails.
+    let (disturbed, opposite): (Vec<&String>, Vec<&String>) =
+        differing.iter().partition(|f| only_to_inconclusive(f));
+    for f in &disturbed {
+        println!("SKIP: inconclusive in some runs, not a flip to the opposite: {f}");
+    }
     assert!(
-        differing.is_empty(),
+        opposite.is_empty(),
         "verdicts that differ between {runs} identical quick runs (one column per run):\n{}",
-        differing.join("\n")
+        opposite
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
+}
+
+/// True when a flip line's verdicts are one verdict and `inconclusive`.
+fn only_to_inconclusive(flip: &str) -> bool {
+    let Some((_, verdicts)) = flip.split_once(": ") else {
+        return false;
+    };
+    let mut decided: Vec<&str> = verdicts
+        .split(", ")
+        .map(|v| verdict_of(v.trim()))
+        .filter(|v| *v != "inconclusive")
+        .collect();
+    decided.dedup();
+    let mut kinds = decided.clone();
+    kinds.sort_unstable();
+    kinds.dedup();
+    kinds.len() <= 1 && !kinds.contains(&"missing")
 }
 
 fn a_verdict_that_differs_between_runs_is_reported() {
@@ -104,6 +134,15 @@ fn a_verdict_that_differs_between_runs_is_reported() {
         flips(&[run("refuted"), run("confirmed"), run("refuted")]),
         ["e v b: refuted, confirmed, refuted"]
     );
+    // Only to inconclusive and back is a disturbed run, not a flip to the
+    // opposite; the test shows it and does not fail on it.
+    assert!(only_to_inconclusive(
+        "e v b: confirmed [0 B], inconclusive [8 pages re-read], confirmed [0 B]"
+    ));
+    assert!(!only_to_inconclusive(
+        "e v b: confirmed, inconclusive, refuted"
+    ));
+    assert!(!only_to_inconclusive("e v a: confirmed, missing"));
     let mut missing = run("refuted");
     missing.remove("e v a");
     assert_eq!(
