@@ -176,6 +176,56 @@ pub struct FaultCost {
     pub cpu_nanos_per_unit: Option<Spread>,
     /// Nanoseconds per KiB of `bytes` over the repetitions.
     pub nanos_per_kib: Spread,
+    /// What /proc/vmstat's compaction and huge-page counters did over the
+    /// phase, machine-wide: whether the kernel stalled to compact memory or
+    /// fell back to base pages, which explains a slow repetition of a THP
+    /// kind. Absent where the counters were not read (older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<PhaseCompaction>,
+}
+
+/// The phase's change of the counters that say whether the kernel had to
+/// compact memory (machine-wide: another process's allocations count too).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PhaseCompaction {
+    /// `compact_stall`: allocations that stalled to compact memory.
+    pub compact_stall: Option<u64>,
+    /// `thp_fault_fallback`: faults that wanted a huge page and got base pages.
+    pub thp_fault_fallback: Option<u64>,
+    /// `thp_fault_alloc`: huge pages allocated at a fault.
+    pub thp_fault_alloc: Option<u64>,
+}
+
+impl PhaseCompaction {
+    /// The change from `before` to `after`; a counter either side lacks is `None`.
+    pub fn between(before: &VmstatCounters, after: &VmstatCounters) -> PhaseCompaction {
+        let d = |a: Option<u64>, b: Option<u64>| Some(a?.saturating_sub(b?));
+        PhaseCompaction {
+            compact_stall: d(after.compact_stall, before.compact_stall),
+            thp_fault_fallback: d(after.thp_fault_fallback, before.thp_fault_fallback),
+            thp_fault_alloc: d(after.thp_fault_alloc, before.thp_fault_alloc),
+        }
+    }
+
+    /// `compacted (compact_stall +3)`, `no compaction`, or `counters unreadable`.
+    pub fn text(&self) -> String {
+        match (self.compact_stall, self.thp_fault_fallback) {
+            (Some(0), Some(0)) | (Some(0), None) => "no compaction".to_string(),
+            (Some(stall), fallback) => {
+                let mut out = if stall > 0 {
+                    format!("compacted (compact_stall +{stall}")
+                } else {
+                    "no compaction (compact_stall +0".to_string()
+                };
+                if let Some(f) = fallback.filter(|f| *f > 0) {
+                    out.push_str(&format!(", thp_fault_fallback +{f}"));
+                }
+                out.push(')');
+                out
+            }
+            (None, _) => "compaction counters unreadable".to_string(),
+        }
+    }
 }
 
 /// Minimum, median and maximum of a set of measurements.

@@ -156,6 +156,7 @@ mod tests {
                 nanos_per_unit: s(median - 1.0, median, median + 1.0),
                 cpu_nanos_per_unit: None,
                 nanos_per_kib: s(1.0, 2.0, 3.0),
+                compaction: None,
             }];
             run
         };

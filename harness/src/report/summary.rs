@@ -306,6 +306,15 @@ pub fn price_lines(e: &ExperimentRecord, width: usize) -> Vec<String> {
             ),
             width,
         ));
+        // Said where huge pages were allocated or compaction ran in the phase:
+        // a THP fault's cost swings with whether the kernel had to compact.
+        if let Some(p) = c.compaction.filter(|p| {
+            [p.thp_fault_alloc, p.compact_stall, p.thp_fault_fallback]
+                .iter()
+                .any(|v| v.is_some_and(|v| v > 0))
+        }) {
+            lines.push(truncate(&format!("  {:<26} {}", "", p.text()), width));
+        }
     }
     lines
 }

@@ -5,7 +5,7 @@ use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, 
 
 use super::super::human_bytes;
 use super::super::kit::{process_at, region_at};
-use crate::model::{ExperimentRecord, FaultCost, Spread, Status, VariantRecord};
+use crate::model::{ExperimentRecord, FaultCost, PhaseCompaction, Spread, Status, VariantRecord};
 use crate::system::Environment;
 
 /// The kinds' names in results.json (`fault_costs[].kind`).
@@ -362,7 +362,19 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
         nanos_per_unit: per(units_per_repetition),
         cpu_nanos_per_unit: cpu,
         nanos_per_kib: per(bytes as f64 / 1024.0),
+        compaction: phase_compaction(variant, kind.phase),
     })
+}
+
+/// The compaction counters' change over the phase ending at `phase`, from the
+/// machine-wide /proc/vmstat read at its two checkpoints.
+fn phase_compaction(variant: &VariantRecord, phase: &str) -> Option<PhaseCompaction> {
+    let end = variant.checkpoints.iter().position(|c| c.label == phase)?;
+    let vmstat = |i: usize| variant.checkpoints.get(i)?.system.as_ref()?.vmstat;
+    Some(PhaseCompaction::between(
+        &vmstat(end.checked_sub(1)?)?,
+        &vmstat(end)?,
+    ))
 }
 
 /// Parses the experiment's comma-separated nanoseconds.
@@ -542,5 +554,54 @@ mod tests {
             .find(|r| r[0] == shared)
             .expect("a row for the shared write");
         assert!(row[9].contains("left the page cache"), "{row:?}");
+    }
+
+    #[test]
+    fn a_thp_price_says_whether_the_kernel_compacted_memory_in_its_phase() {
+        use crate::model::{SystemCounters, VmstatCounters};
+        let env = env();
+        let mut rec = record(16 << 20, 1);
+        let counters = |alloc, stall, fallback| {
+            Some(SystemCounters {
+                vmstat: Some(VmstatCounters {
+                    thp_fault_alloc: Some(alloc),
+                    compact_stall: Some(stall),
+                    thp_fault_fallback: Some(fallback),
+                    ..VmstatCounters::default()
+                }),
+                ..SystemCounters::default()
+            })
+        };
+        // The THP phase runs from after-anon-first-touch to after-thp-first-touch.
+        rec.variants[0].checkpoints[0].system = counters(100, 7, 2);
+        rec.variants[0].checkpoints[1].system = counters(108, 10, 2);
+        let costs = price_list(&rec, &env);
+        let thp = cost(&costs, "thp-first-touch").expect("thp priced");
+        let p = thp.compaction.expect("counters at both ends");
+        assert_eq!(
+            (p.thp_fault_alloc, p.compact_stall, p.thp_fault_fallback),
+            (Some(8), Some(3), Some(0))
+        );
+        assert_eq!(p.text(), "compacted (compact_stall +3)");
+        let table = super::super::EXPERIMENT.summary(&rec, &env);
+        let row = table[0]
+            .rows
+            .iter()
+            .find(|r| r[0] == "thp-first-touch")
+            .expect("a row for thp");
+        assert!(row[9].ends_with("; compacted (compact_stall +3)"), "{row:?}");
+        // No counters at the phase's start: nothing is said.
+        rec.variants[0].checkpoints[0].system = None;
+        let costs = price_list(&rec, &env);
+        assert!(cost(&costs, "thp-first-touch")
+            .expect("thp priced")
+            .compaction
+            .is_none());
+        // A quiet phase says so.
+        rec.variants[0].checkpoints[0].system = counters(100, 7, 2);
+        rec.variants[0].checkpoints[1].system = counters(108, 7, 2);
+        let thp = price_list(&rec, &env);
+        let p = cost(&thp, "thp-first-touch").and_then(|c| c.compaction);
+        assert_eq!(p.map(|p| p.text()), Some("no compaction".to_string()));
     }
 }
