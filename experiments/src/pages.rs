@@ -62,68 +62,54 @@ pub fn read_through(file: &File, len: u64, chunk: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// How many of the first `len` bytes' pages of `file` are in the page cache,
-/// by `mincore(2)` on a temporary mapping that is never touched.
+/// One byte per page of `file`'s first `len` bytes, bit 0 set where the page
+/// is in the page cache: `mincore(2)` on a temporary mapping that is never
+/// touched.
+fn page_cache_map(file: &File, len: usize) -> io::Result<Vec<u8>> {
+    // SAFETY: mapping a file we hold open, read-only; it is never dereferenced.
+    let addr = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let mut vec = vec![0u8; len.div_ceil(page_size())];
+    // SAFETY: `addr` is a live mapping of `len` bytes and `vec` has one byte per page.
+    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
+    let err = io::Error::last_os_error();
+    // SAFETY: unmapping exactly what was mapped above.
+    unsafe { libc::munmap(addr, len) };
+    if rc != 0 {
+        return Err(err);
+    }
+    Ok(vec)
+}
+
+/// How many of the first `len` bytes' pages of `file` are in the page cache.
 pub fn resident_pages(file: &File, len: usize) -> io::Result<usize> {
     if len == 0 {
         return Ok(0);
     }
-    // SAFETY: mapping a file we hold open, read-only; it is never dereferenced.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    let mut vec = vec![0u8; len.div_ceil(page_size())];
-    // SAFETY: `addr` is a live mapping of `len` bytes and `vec` has one byte per page.
-    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
-    let err = io::Error::last_os_error();
-    // SAFETY: unmapping exactly what was mapped above.
-    unsafe { libc::munmap(addr, len) };
-    if rc != 0 {
-        return Err(err);
-    }
-    Ok(vec.iter().filter(|b| **b & 1 == 1).count())
+    Ok(page_cache_map(file, len)?
+        .iter()
+        .filter(|b| **b & 1 == 1)
+        .count())
 }
 
 /// The pages of `file`'s first `len` bytes that are in the page cache, as
-/// ranges of page indices (`0-3,40-52`, or `none`): `mincore(2)` on a
-/// temporary mapping that is never touched.
+/// ranges of page indices (`0-3,40-52`, or `none`).
 pub fn cached_page_ranges(file: &File, len: usize) -> io::Result<String> {
     if len == 0 {
         return Ok(String::new());
     }
-    // SAFETY: mapping a file we hold open, read-only; it is never dereferenced.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
-    let mut vec = vec![0u8; len.div_ceil(page_size())];
-    // SAFETY: `addr` is a live mapping of `len` bytes and `vec` has one byte per page.
-    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
-    let err = io::Error::last_os_error();
-    // SAFETY: unmapping exactly what was mapped above.
-    unsafe { libc::munmap(addr, len) };
-    if rc != 0 {
-        return Err(err);
-    }
+    let vec = page_cache_map(file, len)?;
     let mut ranges: Vec<String> = Vec::new();
     let mut start = None;
     for (i, b) in vec.iter().chain([&0]).enumerate() {
