@@ -589,7 +589,10 @@ mod tests {
             .iter()
             .find(|r| r[0] == "thp-first-touch")
             .expect("a row for thp");
-        assert!(row[9].ends_with("; compacted (compact_stall +3)"), "{row:?}");
+        assert!(
+            row[9].ends_with("; compacted (compact_stall +3)"),
+            "{row:?}"
+        );
         // No counters at the phase's start: nothing is said.
         rec.variants[0].checkpoints[0].system = None;
         let costs = price_list(&rec, &env);

@@ -48,7 +48,10 @@ pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<Summar
                     .map_or("-".into(), |s| format!("{:.0}", s.median)),
                 format!("{:.1}", c.nanos_per_kib.median),
                 c.major_faults.to_string(),
-                match c.compaction.filter(|p| p.thp_fault_alloc.is_some_and(|n| n > 0)) {
+                match c
+                    .compaction
+                    .filter(|p| p.thp_fault_alloc.is_some_and(|n| n > 0))
+                {
                     Some(p) => format!("{}; {}", kind.what, p.text()),
                     None => kind.what.to_string(),
                 },
