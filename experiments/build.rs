@@ -37,58 +37,35 @@ const STATIC: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie"];
 const STATIC_EXIT: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie", "-DCALL_EXIT"];
 /// Dynamic, position independent: what distributions build by default.
 const DYNAMIC: &[&str] = &["-O2", "-fPIE", "-pie"];
+/// The flags every libc-free build shares (no C library, no start-up files,
+/// no unwind tables, no RELRO, no build id), followed by its own.
+macro_rules! freestanding {
+    ($($own:expr),* $(,)?) => {
+        &[
+            "-O2",
+            "-static",
+            "-nostdlib",
+            "-fno-pie",
+            "-no-pie",
+            "-ffreestanding",
+            "-fno-stack-protector",
+            "-fno-asynchronous-unwind-tables",
+            "-fno-unwind-tables",
+            "-Wl,-z,norelro",
+            "-Wl,-z,noexecstack",
+            "-Wl,--build-id=none",
+            $($own),*
+        ]
+    };
+}
 /// No C library and no start-up files; code and headers share one segment.
-const MINIMAL: &[&str] = &[
-    "-O2",
-    "-static",
-    "-nostdlib",
-    "-fno-pie",
-    "-no-pie",
-    "-ffreestanding",
-    "-fno-stack-protector",
-    "-fno-asynchronous-unwind-tables",
-    "-fno-unwind-tables",
-    "-Wl,-z,noseparate-code",
-    "-Wl,-z,norelro",
-    "-Wl,-z,noexecstack",
-    "-Wl,--build-id=none",
-];
+const MINIMAL: &[&str] = freestanding!("-Wl,-z,noseparate-code");
 /// The minimal build with its allocations served from the free tail of .bss.
-const MINIMAL_BSS: &[&str] = &[
-    "-O2",
-    "-static",
-    "-nostdlib",
-    "-fno-pie",
-    "-no-pie",
-    "-ffreestanding",
-    "-fno-stack-protector",
-    "-fno-asynchronous-unwind-tables",
-    "-fno-unwind-tables",
-    "-Wl,-z,noseparate-code",
-    "-Wl,-z,norelro",
-    "-Wl,-z,noexecstack",
-    "-Wl,--build-id=none",
-    "-DARENA_IN_BSS",
-];
+const MINIMAL_BSS: &[&str] = freestanding!("-Wl,-z,noseparate-code", "-DARENA_IN_BSS");
 /// That build linked with `ld -N`: text, data and bss in one writable and
 /// executable segment, not page-aligned, which Linux loads as it is.
-const MINIMAL_RWX: &[&str] = &[
-    "-O2",
-    "-static",
-    "-nostdlib",
-    "-fno-pie",
-    "-no-pie",
-    "-ffreestanding",
-    "-fno-stack-protector",
-    "-fno-asynchronous-unwind-tables",
-    "-fno-unwind-tables",
-    "-Wl,-N",
-    "-Wl,-z,norelro",
-    "-Wl,-z,noexecstack",
-    "-Wl,--build-id=none",
-    "-Wl,--no-warn-rwx-segments",
-    "-DARENA_IN_BSS",
-];
+const MINIMAL_RWX: &[&str] =
+    freestanding!("-Wl,-N", "-Wl,--no-warn-rwx-segments", "-DARENA_IN_BSS");
 /// Full debug information, macros included (`-g3`), so the two files differ a lot.
 const DEBUG_COMPILE: &[&str] = &["-O2", "-g3", "-fPIE", "-c"];
 
