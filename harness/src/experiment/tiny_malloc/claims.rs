@@ -82,7 +82,7 @@ const DATA_PRIVATE: Claim = Claim {
     id: "data-changes-are-private-copies",
     source: SOURCE,
     statement: "Data is read-write but cannot be written out to its backing file: changes are private, while text stays unmodified and shareable (Roberson).",
-    criterion: "the program file's writable mappings are private (perms end in p), every resident page of them that is dirty is an anonymous private copy (Private_Dirty equals Anonymous), and its executable mappings have no dirty page; inconclusive when the file has no writable mapping with a resident page",
+    criterion: "the program file's writable mappings are private (perms end in p), every resident page of them that is dirty is an anonymous private copy (Private_Dirty equals Anonymous), and its executable mappings have no dirty page; inconclusive when the file has no writable mapping with a resident page, or when the only dirty pages against it are no copies (the file's own page cache, dirty because it was just built: smaps counts it as dirty whoever wrote it, so it can only make the claim look refuted); a shared writable mapping or a copied text page refutes",
 };
 const BSS_ANONYMOUS: Claim = Claim {
     id: "bss-is-not-mapped-from-the-file",

@@ -344,29 +344,45 @@ pub(super) fn data_private(v: &View<'_>) -> Judged {
         .map(|m| m.figures.private_dirty_bytes + m.figures.shared_dirty_bytes)
         .sum();
     let anonymous: u64 = writable.iter().map(|m| m.figures.anonymous_bytes).sum();
-    let text_dirty: u64 = of_program()
-        .filter(|m| m.perms.contains('x'))
+    let text: Vec<_> = of_program().filter(|m| m.perms.contains('x')).collect();
+    let text_dirty: u64 = text
+        .iter()
         .map(|m| m.figures.private_dirty_bytes + m.figures.shared_dirty_bytes)
         .sum();
+    let text_copied: u64 = text.iter().map(|m| m.figures.anonymous_bytes).sum();
+    // A page this process wrote through a private mapping is an anonymous
+    // copy; a dirty page that is not is the file's own page-cache page, dirty
+    // because the file was written (built) and not yet written back. smaps
+    // counts both as dirty, so such dirt can only make the claim look refuted.
+    let cache_dirt = dirty.saturating_sub(anonymous) + text_dirty.saturating_sub(text_copied);
+    let holds = private && text_copied == 0;
+    if holds && cache_dirt > 0 {
+        return Err(format!(
+            "precondition not met: {} pages of the program file are dirty in the page cache (written, not yet written back), which smaps counts as dirty whoever wrote them",
+            pages(cache_dirt, v.page())
+        ));
+    }
     Ok(Finding::new(
-private && dirty == anonymous && text_dirty == 0,
-format!(
-                "the program's writable file mappings ({}) hold {} dirty pages, {} of them anonymous private \
-                 copies; its text has {} dirty pages",
-                writable
-                    .iter()
-                    .map(|m| m.perms.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                pages(dirty, v.page()),
-                pages(anonymous, v.page()),
-                pages(text_dirty, v.page())
-            ),
-format!(
+        holds,
+        format!(
+            "the program's writable file mappings ({}) hold {} dirty pages, {} of them anonymous private \
+             copies; its text has {} dirty pages, {} of them copies",
+            writable
+                .iter()
+                .map(|m| m.perms.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            pages(dirty, v.page()),
+            pages(anonymous, v.page()),
+            pages(text_dirty, v.page()),
+            pages(text_copied, v.page())
+        ),
+        format!(
             "{} of {} dirty data pages private copies",
             pages(anonymous, v.page()),
             pages(dirty, v.page())
-        )))
+        ),
+    ))
 }
 
 pub(super) fn bss_anonymous(v: &View<'_>) -> Judged {
@@ -874,7 +890,18 @@ pub(super) mod tests {
         };
         assert_eq!(with_data("rw-p", 1, 1), Verdict::Confirmed);
         assert_eq!(with_data("rw-s", 1, 1), Verdict::Refuted);
-        assert_eq!(with_data("rw-p", 1, 0), Verdict::Refuted);
+        // A dirty page that is no copy is the file's page cache (a freshly
+        // built program): it cannot tell what this process wrote.
+        assert_eq!(with_data("rw-p", 1, 0), Verdict::Inconclusive);
+        // A private copy of a text page: the text was modified.
+        let mut after = minimal_process(1, (33, 1));
+        after.mappings[1] = mapping(0x401, 1, PROGRAM, "rw-p", 1);
+        after.mappings[0].figures.private_dirty_bytes = PAGE;
+        after.mappings[0].figures.anonymous_bytes = PAGE;
+        assert_eq!(
+            judged(data_private, &with_after(after)).verdict,
+            Verdict::Refuted
+        );
         // Pure bss: no writable file mapping, nothing to judge.
         let v = with_after(minimal_process(1, (33, 1)));
         assert_eq!(judged(data_private, &v).verdict, Verdict::Inconclusive);
