@@ -13,7 +13,7 @@ use crate::report::Format;
 /// Each experiment is a separate process that stops at named checkpoints; the
 /// harness snapshots /proc/PID/smaps, status and stat at each one, counts the page
 /// faults of each phase, and judges the claims of the writings the demonstration
-/// comes from. Results go to results/<time>-<host>/ (JSON, Markdown, CSV, raw
+/// comes from. Results go to `results/<time>-<host>/` (JSON, Markdown, CSV, raw
 /// /proc text) and results/latest points at the newest run.
 ///
 /// Exit status (the same results KTAP prints as `not ok`): 0 nothing to act on

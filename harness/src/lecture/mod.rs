@@ -1,6 +1,6 @@
 //! `harness lecture`: step mode in a browser, for a projector. The experiment
 //! runs as a session under `--step` would, but each checkpoint is held by the
-//! lecture page ([`LecturePause`]), served on 127.0.0.1 behind a random token
+//! lecture page (`LecturePause`), served on 127.0.0.1 behind a random token
 //! ([`server`]): the page shows the stop (the same [`crate::step::Stop`] the
 //! terminal renders), Next resumes, Quit stops and keeps what was reached. At
 //! the end the page shows the claims and the run's results.html until the

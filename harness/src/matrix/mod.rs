@@ -111,7 +111,7 @@ pub fn files_in_ram(fs: &str) -> bool {
     matches!(fs, "tmpfs" | "ramfs" | "rootfs")
 }
 
-/// Makes the claims of [`NEEDS_DISK_BACKED_FILES`] inconclusive, with the
+/// Makes the claims of `NEEDS_DISK_BACKED_FILES` inconclusive, with the
 /// reason, in a run whose files were not on a disk: an unmet condition of the
 /// setup, never a refutation.
 pub fn files_not_on_disk(run: &mut RunRecord, why: &str) {

@@ -14,7 +14,7 @@
 //! Dirty pages of a file mapping the process cannot write through (no `w` in
 //! its permissions) are dirty page cache: the file was written elsewhere or
 //! earlier and not yet written back. Such a change says so
-//! ([`MappingDelta::page_cache_dirty_bytes`]), since Private_Dirty otherwise
+//! (`MappingDelta::page_cache_dirty_bytes`), since Private_Dirty otherwise
 //! reads as "this process wrote there".
 //!
 //! By default a view hides what the step did not do: a mapping whose Pss moved

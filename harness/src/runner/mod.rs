@@ -45,7 +45,7 @@ const STDERR_TAIL_BYTES: usize = 16 * 1024;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 
-/// Marks the run as interrupted; every wait notices within [`POLL`].
+/// Marks the run as interrupted; every wait notices within `POLL`.
 pub fn request_interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
     INTERRUPTS.fetch_add(1, Ordering::SeqCst);

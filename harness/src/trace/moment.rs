@@ -6,7 +6,7 @@
 //! parent (SIGCHLD, a shell's `waitpid(WUNTRACED)` reports it as stopped),
 //! and its figures would still depend on how far it had got when the parent
 //! reached its wait. Instead every process of a snapshot records its
-//! [`ProcessState`], judged from a look just before and just after it is read
+//! `ProcessState`, judged from a look just before and just after it is read
 //! ([`wait::state_over`]), and every view marks a running one. `watch` does
 //! the same for the processes it watches.
 

@@ -8,8 +8,8 @@
 //! addresses, and the harness places each one and matches every PT_LOAD segment
 //! of the executable and of libc to the mapping it became.
 //!
-//! [`map`] reads the process's map, [`claims`] states and judges the claims,
-//! [`summary`] makes the tables, and this module plans the run and quotes the
+//! `map` reads the process's map, `claims` states and judges the claims,
+//! `summary` makes the tables, and this module plans the run and quotes the
 //! answers' figures.
 
 mod claims;

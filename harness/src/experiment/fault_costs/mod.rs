@@ -11,9 +11,9 @@
 //! are reported (results.json `fault_costs`, the "price list" table) and compared
 //! across runs, never judged.
 //!
-//! [`plan`] sizes the run, [`prices`] makes the price list (which the run's
+//! `plan` sizes the run, `prices` makes the price list (which the run's
 //! record and the comparison of runs use, through the re-exports below),
-//! [`summary`] the table, and [`answers`] quotes the answers' figures.
+//! `summary` the table, and `answers` quotes the answers' figures.
 
 mod answers;
 mod plan;

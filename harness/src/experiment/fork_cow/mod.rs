@@ -5,8 +5,8 @@
 //! splits the shared pages between the sharers, and summing RSS over processes
 //! counts shared pages more than once.
 //!
-//! [`plan`] sizes the run, [`claims`] states and judges the claims,
-//! [`summary`] makes the tables and [`answers`] quotes the answers' figures.
+//! `plan` sizes the run, `claims` states and judges the claims,
+//! `summary` makes the tables and `answers` quotes the answers' figures.
 
 mod answers;
 mod claims;

@@ -5,7 +5,7 @@
 //! ask for more than the machine has. This experiment maps 8 GiB, reads and writes
 //! parts of it, and asks the kernel for more than RAM + swap.
 //!
-//! [`plan`] sizes the run, [`claims`] states and judges the claims, [`summary`]
+//! `plan` sizes the run, `claims` states and judges the claims, `summary`
 //! makes the tables, and this module quotes the answers' figures.
 
 mod claims;

@@ -6,7 +6,7 @@
 //! processes run at once, and the harness measures each of them and the kernel's
 //! own counters, to find what one more process really costs.
 //!
-//! [`claims`] states and judges the claims, [`summary`] makes the tables, and
+//! `claims` states and judges the claims, `summary` makes the tables, and
 //! this module plans the run and quotes the answers' figures.
 
 mod claims;

@@ -4,8 +4,8 @@
 //! as the program reads it all; a footnote explains minor and major faults and
 //! the kernel reading ahead of the program.
 //!
-//! [`plan`] sizes the variants, [`claims`] states and judges the claims,
-//! [`summary`] makes the table and [`answers`] quotes the answers' figures.
+//! `plan` sizes the variants, `claims` states and judges the claims,
+//! `summary` makes the table and `answers` quotes the answers' figures.
 
 mod answers;
 mod claims;

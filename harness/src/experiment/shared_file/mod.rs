@@ -6,7 +6,7 @@
 //! Chrome maps one resource file into all its processes; here N processes map
 //! one file.
 //!
-//! [`claims`] states and judges the claims, [`summary`] makes the table, and
+//! `claims` states and judges the claims, `summary` makes the table, and
 //! this module plans the run and quotes the answers' figures.
 
 mod claims;

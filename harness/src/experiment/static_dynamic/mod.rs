@@ -5,7 +5,7 @@
 //! library code it uses. Here a small server-like C program, linked both ways,
 //! runs as N instances, forked from one parent or exec'd one by one.
 //!
-//! [`claims`] states and judges the claims; this module plans the run and
+//! `claims` states and judges the claims; this module plans the run and
 //! quotes the answers' figures.
 
 mod claims;

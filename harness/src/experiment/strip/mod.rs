@@ -4,7 +4,7 @@
 //! information are never mapped. Here one object file is linked with its full
 //! debug information and linked stripped, and both runs are measured.
 //!
-//! [`claims`] states and judges the claims; this module plans the run and
+//! `claims` states and judges the claims; this module plans the run and
 //! quotes the answers' figures.
 
 mod claims;

@@ -5,7 +5,7 @@
 //! text separated from data and bss. Here the same program runs in four builds,
 //! and each mapping is accounted for in pages.
 //!
-//! [`claims`] states the claims and binds each to its judge in [`judges`];
+//! `claims` states the claims and binds each to its judge in `judges`;
 //! this module plans the run and quotes the answers' figures.
 
 mod claims;
