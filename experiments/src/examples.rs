@@ -45,6 +45,12 @@ pub const EXAMPLES: &[Example] = &[
         variant: "thp-off",
         source: include_str!("../examples/lazy-alloc.c"),
     },
+    Example {
+        experiment: "shared-file",
+        file: "shared-file.c",
+        variant: "default",
+        source: include_str!("../examples/shared-file.c"),
+    },
 ];
 
 /// The program of experiment `name`, if it has one.

@@ -213,6 +213,20 @@ fn region_size(built_in: &Value, region: &str) -> u64 {
         .unwrap_or_else(|| panic!("no region {region} in {built_in:#}"))
 }
 
+/// Writes `bytes` bytes to `path`, `chunk` bytes per write(2), and flushes
+/// them: the page cache then holds every page, in folios no larger than a chunk.
+fn write_file(path: &Path, bytes: u64, chunk: usize) {
+    let mut out = std::fs::File::create(path).expect("create the file");
+    let block: Vec<u8> = (0..chunk).map(|i| (i * 7 + 1) as u8).collect();
+    let mut left = bytes as usize;
+    while left > 0 {
+        let n = left.min(chunk);
+        out.write_all(&block[..n]).expect("write the file");
+        left -= n;
+    }
+    out.sync_all().expect("fsync the file");
+}
+
 fn mmap_file_program_matches_the_warm_variant() {
     let (built_in, described) = built_in("mmap-file");
     // The file as the warm variant makes it: as many bytes as it maps, written
@@ -225,17 +239,7 @@ fn mmap_file_program_matches_the_warm_variant() {
         .unwrap_or_else(|| panic!("no write_chunk_bytes note\n{described}"));
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("data");
-    let mut out = std::fs::File::create(&file).expect("create the file");
-    let block: Vec<u8> = (0..chunk).map(|i| (i * 7 + 1) as u8).collect();
-    let mut left = bytes as usize;
-    while left > 0 {
-        let n = left.min(chunk);
-        out.write_all(&block[..n]).expect("write the file");
-        left -= n;
-    }
-    out.sync_all().expect("fsync the file");
-    drop(out);
-
+    write_file(&file, bytes, chunk);
     let traced = traced("mmap-file", dir.path(), &[&file.display().to_string()]);
     let program = trace_json(&traced);
     let program = only_variant(&program);
@@ -288,6 +292,47 @@ fn lazy_alloc_program_matches_the_thp_off_variant() {
     );
 }
 
+/// The sharers are the program's children; the experiment ends the last and
+/// then the one before it, as the program does. The faults of the first phase
+/// are not compared (see [`assert_region_figures`]): there the program's
+/// children count reading the file, the experiment's do not.
+fn shared_file_program_matches_the_experiment() {
+    let (built_in, _) = built_in("shared-file");
+    let bytes = region_size(&built_in, "file");
+    let sharers: Vec<String> = checkpoint(&built_in, "all-reading")["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .filter_map(|p| p["role"].as_str().filter(|r| r.starts_with("sharer-")))
+        .map(str::to_string)
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("shared");
+    // The experiment writes its file 1 MiB per write(2), too.
+    write_file(&file, bytes, 1 << 20);
+    let count = sharers.len().to_string();
+    let traced = traced(
+        "shared-file",
+        dir.path(),
+        &[&file.display().to_string(), &count],
+    );
+    let program = trace_json(&traced);
+    let program = only_variant(&program);
+    assert_same_checkpoints(&built_in, program, &[]);
+    let children: Vec<String> = sharers
+        .iter()
+        .map(|s| s.replace("sharer-", "child-"))
+        .collect();
+    let mut roles = vec![("main", "main")];
+    roles.extend(
+        sharers
+            .iter()
+            .map(String::as_str)
+            .zip(children.iter().map(String::as_str)),
+    );
+    assert_region_figures(&built_in, program, "file", Mapping::File(&file), &roles);
+}
+
 /// tiny-malloc has no region: the demonstration is how small a process is.
 /// The program prints and reads with stdio, which the experiment's build (it
 /// stops itself with SIGSTOP) does not: stdio's code pages are libc's, shared
@@ -333,7 +378,13 @@ fn tiny_malloc_program_matches_the_dynamic_build() {
 
 /// Every program in the catalog's list is one of the tests above.
 fn every_example_is_compared() {
-    let compared = ["mmap-file", "fork-cow", "lazy-alloc", "tiny-malloc"];
+    let compared = [
+        "mmap-file",
+        "fork-cow",
+        "lazy-alloc",
+        "tiny-malloc",
+        "shared-file",
+    ];
     for example in experiments::examples::EXAMPLES {
         assert!(
             compared.contains(&example.experiment),
@@ -369,6 +420,7 @@ crate::tests![
     fork_cow_program_matches_the_thp_off_variant,
     lazy_alloc_program_matches_the_thp_off_variant,
     tiny_malloc_program_matches_the_dynamic_build,
+    shared_file_program_matches_the_experiment,
     every_example_is_compared,
     explain_program_prints_the_file,
 ];
