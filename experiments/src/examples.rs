@@ -51,6 +51,12 @@ pub const EXAMPLES: &[Example] = &[
         variant: "default",
         source: include_str!("../examples/shared-file.c"),
     },
+    Example {
+        experiment: "anatomy",
+        file: "anatomy.c",
+        variant: "default",
+        source: include_str!("../examples/anatomy.c"),
+    },
 ];
 
 /// The program of experiment `name`, if it has one.

@@ -333,6 +333,87 @@ fn shared_file_program_matches_the_experiment() {
     assert_region_figures(&built_in, program, "file", Mapping::File(&file), &roles);
 }
 
+/// Where `address` (`0x...`) lies in a process snapshot: the kind of mapping
+/// (`[stack]`, `[heap]`, `anonymous`, `program` for `executable`'s own file,
+/// else the file) and its permissions.
+fn placed(process: &Value, address: &str, executable: &str) -> (String, String) {
+    let hex = |text: &str| u64::from_str_radix(text.trim_start_matches("0x"), 16).ok();
+    let at = hex(address).unwrap_or_else(|| panic!("not an address: {address}"));
+    let mapping = process["mappings"]
+        .as_array()
+        .and_then(|maps| {
+            maps.iter().find(|m| {
+                let start = m["start"].as_str().and_then(hex);
+                let end = m["end"].as_str().and_then(hex);
+                start.is_some_and(|s| s <= at) && end.is_some_and(|e| at < e)
+            })
+        })
+        .unwrap_or_else(|| panic!("{address} is in no mapping of {process:#}"));
+    let name = mapping["name"].as_str().unwrap_or("");
+    let kind = match name {
+        "" => "anonymous",
+        n if n == executable => "program",
+        n => n,
+    };
+    (
+        kind.to_string(),
+        mapping["perms"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// anatomy: the program prints each address under the name the experiment
+/// gives its note (`stack variable` is `address_stack_variable`); each must lie
+/// in the same kind of mapping with the same permissions in both. The
+/// experiment's protected region (mprotect after use) is a step the slide
+/// leaves out.
+fn anatomy_program_places_each_piece_as_the_experiment_does() {
+    let (built_in, _) = built_in("anatomy");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let traced = traced("anatomy", dir.path(), &[]);
+    let record = trace_json(&traced);
+    let program = only_variant(&record);
+    assert_same_checkpoints(&built_in, program, &[]);
+    let label = "addresses-reported";
+    let want = process_at(&built_in, label, "main").expect("main");
+    let got = process_at(program, label, "main").expect("main");
+    let program_path = program["notes"]["program_path"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no program_path note\n{}", traced.describe()))
+        .to_string();
+    let executable = built_in["notes"]["executable"]
+        .as_str()
+        .expect("executable note");
+    let output = String::from_utf8_lossy(&traced.output.stderr).to_string();
+    let mut compared = 0;
+    for line in output.lines() {
+        let Some((words, address)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        if !address.starts_with("0x") {
+            continue;
+        }
+        let key = format!(
+            "address_{}",
+            words.split_whitespace().collect::<Vec<_>>().join("_")
+        );
+        let built_address = built_in["notes"][&key]
+            .as_str()
+            .unwrap_or_else(|| panic!("the experiment has no note {key}"));
+        assert_eq!(
+            placed(got, address, &program_path),
+            placed(want, built_address, executable),
+            "{key}"
+        );
+        compared += 1;
+    }
+    assert_eq!(
+        compared,
+        7,
+        "the program printed 7 addresses\n{}",
+        traced.describe()
+    );
+}
+
 /// tiny-malloc has no region: the demonstration is how small a process is.
 /// The program prints and reads with stdio, which the experiment's build (it
 /// stops itself with SIGSTOP) does not: stdio's code pages are libc's, shared
@@ -384,6 +465,7 @@ fn every_example_is_compared() {
         "lazy-alloc",
         "tiny-malloc",
         "shared-file",
+        "anatomy",
     ];
     for example in experiments::examples::EXAMPLES {
         assert!(
@@ -421,6 +503,7 @@ crate::tests![
     lazy_alloc_program_matches_the_thp_off_variant,
     tiny_malloc_program_matches_the_dynamic_build,
     shared_file_program_matches_the_experiment,
+    anatomy_program_places_each_piece_as_the_experiment_does,
     every_example_is_compared,
     explain_program_prints_the_file,
 ];
