@@ -13,7 +13,8 @@ pub struct Example {
     pub experiment: &'static str,
     /// Its file name in `experiments/examples/`.
     pub file: &'static str,
-    /// The variant of the experiment that does what the program does.
+    /// The variant of the experiment that does what the program does (for
+    /// `strip`, the build with debug information; stripped, it is the other).
     pub variant: &'static str,
     /// Its source text.
     pub source: &'static str,
@@ -56,6 +57,12 @@ pub const EXAMPLES: &[Example] = &[
         file: "anatomy.c",
         variant: "default",
         source: include_str!("../examples/anatomy.c"),
+    },
+    Example {
+        experiment: "strip",
+        file: "strip.c",
+        variant: "debug",
+        source: include_str!("../examples/strip.c"),
     },
 ];
 

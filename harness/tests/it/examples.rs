@@ -51,13 +51,18 @@ fn compile(file: &str, dir: &Path) -> PathBuf {
 /// The built-in experiment's variant at [`SIZE_MIB`], and its run for messages.
 fn built_in(experiment: &str) -> (Value, String) {
     let example = experiments::examples::find(experiment).expect("an example");
-    let selection = format!("{experiment}/{}", example.variant);
+    built_in_variant(experiment, example.variant)
+}
+
+/// The built-in experiment's `variant_name` at [`SIZE_MIB`], and its run for messages.
+fn built_in_variant(experiment: &str, variant_name: &str) -> (Value, String) {
+    let selection = format!("{experiment}/{variant_name}");
     let size = format!("{SIZE_MIB}MiB");
     let run = shared_run(&["run", &selection, "--size", &size, "--format", "json"]);
     run.assert_code(0);
     let json = run.json();
     (
-        variant(&json, experiment, example.variant).clone(),
+        variant(&json, experiment, variant_name).clone(),
         run.describe(),
     )
 }
@@ -414,6 +419,79 @@ fn anatomy_program_places_each_piece_as_the_experiment_does() {
     );
 }
 
+/// The Rss of the mappings of a process's own program file (`program_path`).
+fn own_rss(variant: &Value, label: &str, role: &str) -> i64 {
+    let path = variant["notes"]["program_path"]
+        .as_str()
+        .expect("program_path note");
+    let process = process_at(variant, label, role).expect("the program");
+    process["mappings"]
+        .as_array()
+        .expect("mappings")
+        .iter()
+        .filter(|m| m["name"] == path)
+        .map(|m| number(m, "rss_bytes"))
+        .sum()
+}
+
+/// strip: the program built with `cc -g`, and a copy stripped with `strip`;
+/// each is compared with the experiment's build of the same kind on what the
+/// demonstration is about: the file is larger with debug information, the
+/// resident pages of the program's own file are not.
+fn strip_program_matches_both_builds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = repo().join("experiments/examples/strip.c");
+    let debug = dir.path().join("debug");
+    let stripped = dir.path().join("stripped");
+    let cc = Command::new("cc")
+        .args(["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&debug)
+        .arg(&source)
+        .output()
+        .expect("run cc");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let strip = Command::new("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&debug)
+        .output()
+        .expect("run strip");
+    assert!(
+        strip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&strip.stderr)
+    );
+    let size = |p: &Path| std::fs::metadata(p).expect("the build").len();
+    assert!(
+        size(&debug) > size(&stripped),
+        "debug information takes room in the file"
+    );
+
+    for (variant_name, build) in [("debug", &debug), ("stripped", &stripped)] {
+        let (built_in, described) = built_in_variant("strip", variant_name);
+        assert!(
+            built_in["binary"]["stripped"] == (variant_name == "stripped"),
+            "{described}"
+        );
+        let build = build.display().to_string();
+        let traced = Traced::run("trace", &["--format", "json"], &[&build]);
+        traced.assert_code(0);
+        let record = trace_json(&traced);
+        let program = only_variant(&record);
+        assert_same_checkpoints(&built_in, program, &[]);
+        assert_close(
+            MetricKind::Memory,
+            own_rss(&built_in, "after-work", "program"),
+            own_rss(program, "after-work", "main"),
+            &format!("{variant_name}: Rss of the program's own file"),
+        );
+    }
+}
+
 /// tiny-malloc has no region: the demonstration is how small a process is.
 /// The program prints and reads with stdio, which the experiment's build (it
 /// stops itself with SIGSTOP) does not: stdio's code pages are libc's, shared
@@ -466,6 +544,7 @@ fn every_example_is_compared() {
         "tiny-malloc",
         "shared-file",
         "anatomy",
+        "strip",
     ];
     for example in experiments::examples::EXAMPLES {
         assert!(
@@ -504,6 +583,7 @@ crate::tests![
     tiny_malloc_program_matches_the_dynamic_build,
     shared_file_program_matches_the_experiment,
     anatomy_program_places_each_piece_as_the_experiment_does,
+    strip_program_matches_both_builds,
     every_example_is_compared,
     explain_program_prints_the_file,
 ];
