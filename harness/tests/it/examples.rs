@@ -555,6 +555,39 @@ fn every_example_is_compared() {
     }
 }
 
+/// A traced program without claims prints its checkpoint table, not only a
+/// tally of nothing, fitted to 80 columns. See: issue 23
+fn trace_without_claims_prints_the_checkpoint_table() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = tempfile::tempdir().expect("temp dir");
+    let program = compile("lazy-alloc.c", dir.path());
+    let output = Command::new(crate::util::harness_bin())
+        .env("COLUMNS", "80")
+        .arg("trace")
+        .arg("--out")
+        .arg(out.path())
+        .arg("--")
+        .arg(&program)
+        .arg(SIZE_MIB.to_string())
+        .output()
+        .expect("run the harness");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("after-write-first-chunk "))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        1,
+        "one row per checkpoint and process:\n{stdout}"
+    );
+    assert!(rows[0].contains("MiB"), "{stdout}");
+    for line in stdout.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80: {line}");
+    }
+}
+
 /// `explain NAME --program` prints the embedded source, byte for byte the file.
 fn explain_program_prints_the_file() {
     for example in experiments::examples::EXAMPLES {
@@ -585,5 +618,6 @@ crate::tests![
     anatomy_program_places_each_piece_as_the_experiment_does,
     strip_program_matches_both_builds,
     every_example_is_compared,
+    trace_without_claims_prints_the_checkpoint_table,
     explain_program_prints_the_file,
 ];
