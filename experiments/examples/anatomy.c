@@ -1,4 +1,4 @@
-/* anatomy: where a process keeps its pieces; find each address in /proc/PID/maps.
+/* anatomy: where a process keeps its pieces; find each in /proc/PID/maps.
  * cc -o anatomy anatomy.c && ./anatomy   (or: harness trace -- ./anatomy) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +10,10 @@ int zeroed;           /* .bss: only its size is in the file */
 
 int main(void) {
     int on_stack = 0;
-    char *small = malloc(4), *large = malloc(1 << 20); /* large: past malloc's mmap threshold */
-    char *anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    printf("pid %d: look for each address in /proc/%d/maps\n", getpid(), getpid());
+    char *small = malloc(4), *large = malloc(1 << 20); /* large: own mmap */
+    char *anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("pid %d: find each address in /proc/%d/maps\n", getpid(), getpid());
     printf("stack variable     %p\n", (void *)&on_stack);
     printf("small malloc       %p\n", (void *)small);
     printf("large malloc       %p\n", (void *)large);

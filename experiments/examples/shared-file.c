@@ -1,5 +1,5 @@
-/* shared-file: N processes map one file; Pss splits each page among its mappers.
- * cc -o shared-file shared-file.c && ./shared-file FILE N   (or: harness trace -- ...) */
+/* shared-file: N processes map one file; Pss splits each page among them.
+ * cc -o shared-file shared-file.c && ./shared-file FILE 4  (or under trace) */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,14 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
-    int fd = open(argc > 1 ? argv[1] : "data", O_RDONLY), n = argc > 2 ? atoi(argv[2]) : 4, ready[2];
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || pipe(ready) != 0 || n < 3) { perror("open"); return 1; }
-    char *p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0), byte = 0;
+    int fd = open(argc > 1 ? argv[1] : "data", O_RDONLY), ready[2];
+    int n = argc > 2 ? atoi(argv[2]) : 4; struct stat st; char byte = 0;
+    if (fd < 0 || fstat(fd, &st) || pipe(ready) || n < 3) return 1;
+    char *p = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     pid_t kids[n];
     printf("pid %d: press Enter after each step\n", getpid());
     for (int i = 0; i < n; i++)
-        if ((kids[i] = fork()) == 0) { /* each child reads every page, says so, sleeps */
+        if ((kids[i] = fork()) == 0) { /* read every page, say so, sleep */
             for (off_t j = 0; j < st.st_size; j += 4096) byte += p[j];
             for (write(ready[1], &byte, 1);;) sleep(1000);
         }

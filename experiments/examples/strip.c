@@ -1,5 +1,5 @@
 /* strip: debug information makes the program file larger, not the process.
- * cc -g -o debug strip.c && strip -o stripped debug; run each (or: harness trace -- ./debug) */
+ * cc -g -o debug strip.c && strip -o stripped debug; run or trace each one */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,8 @@ int main(void) {
     for (int i = 0; i < 256; i++) /* some work, the same in both builds */
         snprintf(names[i], sizeof names[i], "name-%03d", i * 7919 % 256);
     qsort(names, 256, sizeof names[0], by_name);
-    printf("pid %d: compare Rss of this program's own lines in /proc/%d/smaps\n", getpid(), getpid());
+    printf("pid %d: compare the Rss of the program's own lines in "
+           "/proc/%d/smaps\n", getpid(), getpid());
     puts("after work"); getchar();
     return 0;
 }

@@ -1,5 +1,5 @@
 /* tiny-malloc: five small mallocs; how little memory does a process need?
- * cc -o tiny-malloc tiny-malloc.c && ./tiny-malloc   (or: harness trace -- ./tiny-malloc) */
+ * cc -o tiny-malloc tiny-malloc.c && ./tiny-malloc   (or under trace) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -7,7 +7,8 @@
 static void *volatile kept[5]; /* volatile: the compiler keeps every malloc */
 
 int main(void) {
-    printf("pid %d: compare VmRSS and VmSize in /proc/%d/status\n", getpid(), getpid());
+    printf("pid %d: see VmRSS and VmSize in /proc/%d/status\n", getpid(),
+           getpid());
     puts("before mallocs"); getchar();
     kept[0] = malloc(360);
     kept[1] = malloc(80);
