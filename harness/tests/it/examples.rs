@@ -31,11 +31,18 @@ const REGION_FIGURES: &[&str] = &[
 /// Compiles `experiments/examples/FILE` into `dir` the way its header says
 /// (plain `cc`, no include path), with warnings as errors.
 fn compile(file: &str, dir: &Path) -> PathBuf {
+    compile_as(file, &dir.join(file.trim_end_matches(".c")), &[])
+}
+
+/// Compiles `experiments/examples/FILE` into `out` with `cc`, warnings as
+/// errors, and the `extra` flags.
+fn compile_as(file: &str, out: &Path, extra: &[&str]) -> PathBuf {
     let source = repo().join("experiments/examples").join(file);
-    let out = dir.join(file.trim_end_matches(".c"));
     let output = Command::new("cc")
-        .args(["-O1", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&out)
+        .args(["-O1", "-Wall", "-Wextra", "-Werror"])
+        .args(extra)
+        .arg("-o")
+        .arg(out)
         .arg(&source)
         .output()
         .expect("run cc");
@@ -45,7 +52,7 @@ fn compile(file: &str, dir: &Path) -> PathBuf {
         source.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    out
+    out.to_path_buf()
 }
 
 /// The built-in experiment's variant at [`SIZE_MIB`], and its run for messages.
@@ -451,20 +458,8 @@ fn own_rss(variant: &Value, label: &str, role: &str) -> i64 {
 /// resident pages of the program's own file are not.
 fn strip_program_matches_both_builds() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let source = repo().join("experiments/examples/strip.c");
-    let debug = dir.path().join("debug");
+    let debug = compile_as("strip.c", &dir.path().join("debug"), &["-g"]);
     let stripped = dir.path().join("stripped");
-    let cc = Command::new("cc")
-        .args(["-O1", "-g", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&debug)
-        .arg(&source)
-        .output()
-        .expect("run cc");
-    assert!(
-        cc.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cc.stderr)
-    );
     let strip = Command::new("strip")
         .arg("-o")
         .arg(&stripped)
