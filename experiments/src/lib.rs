@@ -17,11 +17,14 @@
 //!   claims that judge it (what the tally counts).
 //! - [`program`]: starting the separately built programs some experiments measure
 //!   (static, dynamic, stripped builds), which stop themselves to be snapshotted.
+//! - [`examples`]: the slide-sized C program of each demonstration, for teachers
+//!   and for `harness trace`.
 #![deny(missing_docs)]
 
 pub mod args;
 pub mod catalog;
 pub mod checkpoint;
+pub mod examples;
 pub mod pages;
 pub mod program;
 pub mod protocol;

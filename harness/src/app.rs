@@ -31,12 +31,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             name,
             answers,
             results,
+            program,
         } => {
             let exp = experiment::find(&name).ok_or_else(|| {
                 UsageError(format!(
                     "unknown experiment '{name}'; `harness list` shows the names"
                 ))
             })?;
+            if program {
+                let example = crate::explain::program(&name).map_err(UsageError)?;
+                crate::verbosity::stdout(example.source.to_string());
+                return Ok(ExitCode::SUCCESS);
+            }
             if let Some(dir) = results.as_deref().filter(|d| !d.is_dir()) {
                 return Err(UsageError(format!(
                     "--results {}: not a folder; pass the results folder (the one holding latest)",

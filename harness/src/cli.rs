@@ -93,6 +93,11 @@ pub enum Command {
         /// results/ of the workspace.
         #[arg(long, value_name = "DIR", requires = "answers")]
         results: Option<PathBuf>,
+        /// Print the demonstration's slide-sized C program instead (15-30
+        /// lines: it prints its pid and waits for Enter between steps, and
+        /// `harness trace` gives it the experiment's checkpoints).
+        #[arg(long, conflicts_with = "answers")]
+        program: bool,
     },
     /// Compare two saved runs (any two results.json): environment differences,
     /// claims whose verdict changed, metrics beyond tolerance. Exit 1 on a regression.

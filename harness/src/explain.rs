@@ -108,7 +108,37 @@ pub fn render_text(exp: &dyn Experiment) -> String {
     for (i, q) in e.questions.iter().enumerate() {
         out.push_str(&wrap(&format!("{}. {q}", i + 1), 80, "  "));
     }
+    if let Some(example) = experiments::examples::find(info.name) {
+        let _ = writeln!(out, "\nTHE PROGRAM FOR A SLIDE");
+        out.push_str(&wrap(
+            &format!(
+                "`harness explain {} --program > {}` writes the demonstration as {} lines of C; \
+                 `harness trace -- ./PROGRAM` measures it with the same checkpoints.",
+                info.name,
+                example.file,
+                example.source.lines().count()
+            ),
+            80,
+            "  ",
+        ));
+    }
     out
+}
+
+/// The slide-sized program of experiment `name` (`harness explain NAME
+/// --program`), or what to say when it has none: a demonstration made of many
+/// processes or of several builds of one program does not fit a slide.
+pub fn program(name: &str) -> Result<&'static experiments::examples::Example, String> {
+    experiments::examples::find(name).ok_or_else(|| {
+        let with: Vec<&str> = experiments::examples::EXAMPLES
+            .iter()
+            .map(|e| e.experiment)
+            .collect();
+        format!(
+            "{name} has no slide-sized program; these have one: {}",
+            with.join(", ")
+        )
+    })
 }
 
 /// The explanation as Markdown, for the report.

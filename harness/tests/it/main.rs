@@ -9,6 +9,7 @@ mod cli;
 mod compare;
 mod demos;
 mod engines;
+mod examples;
 mod failures;
 mod fault_costs;
 mod fixtures;
@@ -40,6 +41,7 @@ fn main() {
         compare::tests,
         demos::tests,
         engines::tests,
+        examples::tests,
         failures::tests,
         fault_costs::tests,
         fixtures::tests,
