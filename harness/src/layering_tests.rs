@@ -23,7 +23,9 @@ const LAYERS: &[&[&str]] = &[
     &["cli", "progress", "step"],
     &["options"],
     &["session"],
-    &["app", "matrix", "trace", "answers", "generate", "lecture"],
+    &[
+        "app", "matrix", "trace", "answers", "generate", "lecture", "show",
+    ],
 ];
 
 /// One `crate::` import: which module, where.

@@ -116,6 +116,13 @@ pub(super) fn run_one(
         }
     };
     record.params = plan.params;
+    // Recorded so that the summary's header can say which sizes ran.
+    if let Some(size) = options.size {
+        record.params.insert(
+            crate::report::summary::SIZE_PARAM.into(),
+            serde_json::json!(size),
+        );
+    }
     if let Some(variants) = &selection.variants {
         record
             .params

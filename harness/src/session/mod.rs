@@ -207,12 +207,15 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
         if let Some(pause) = stepper.as_mut() {
             pause.finished(&run, &partial, true);
         }
-        eprintln!(
-            "partial results kept in {} (results/latest still points at the last complete run)",
-            partial.display()
-        );
+        verbosity::say(format_args!(
+            "partial results kept in {} ({} still points at the last complete run)",
+            partial.display(),
+            results_root.join("latest").display()
+        ));
         if crate::step::quit_requested() {
-            eprintln!("stopped as asked; the experiment's processes and temporary files are gone");
+            verbosity::say(
+                "stopped as asked; the experiment's processes and temporary files are gone",
+            );
             return Ok(ExitCode::SUCCESS);
         }
         return Err(Interrupted.into());
@@ -328,7 +331,7 @@ pub fn tell(
                 RunVerdict::Fail => String::new(),
             },
         };
-        eprintln!("bisect: exit {code}, {word}");
+        verbosity::say(format_args!("bisect: exit {code}, {word}"));
         return Ok(ExitCode::from(code));
     }
     Ok(ExitCode::from(verdict.exit_code()))

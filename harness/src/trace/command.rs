@@ -127,7 +127,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     let mut outcome = match session::run(&spec, &ProcProbe, &mut sink, &mut on_checkpoint) {
         Ok(outcome) => outcome,
         Err(crate::error::RunnerError::Interrupted) if QUIT.load(Ordering::SeqCst) => {
-            eprintln!("stopped as asked; the program's processes are gone");
+            crate::verbosity::say("stopped as asked; the program's processes are gone");
             return Ok(ExitCode::SUCCESS);
         }
         Err(crate::error::RunnerError::Interrupted) => return Err(crate::error::Interrupted.into()),
@@ -143,10 +143,10 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     drop(sink);
     if outcome.record.status == crate::model::Status::Skipped {
         // A CI job must see that nothing was measured; exit 4 follows from the status.
-        eprintln!(
+        crate::verbosity::say(format_args!(
             "warning: {}",
             outcome.record.reason.as_deref().unwrap_or("no checkpoint")
-        );
+        ));
     }
     crate::elf::attach_binary_facts(&mut outcome.record);
 
@@ -355,12 +355,13 @@ pub(crate) fn keep(
          checkpoints are the ones taken until then.\n",
     )
     .with_context(|| format!("cannot mark {} as partial", run_dir.display()))?;
-    eprintln!(
-        "partial results kept in {} (results/latest still points at the last complete run)",
-        partial.display()
-    );
+    crate::verbosity::say(format_args!(
+        "partial results kept in {} ({} still points at the last complete run)",
+        partial.display(),
+        results_root.join("latest").display()
+    ));
     if QUIT.load(Ordering::SeqCst) {
-        eprintln!("stopped as asked; the program's processes are gone");
+        crate::verbosity::say("stopped as asked; the program's processes are gone");
         return Ok(Some(ExitCode::SUCCESS));
     }
     Err(crate::error::Interrupted.into())
