@@ -28,7 +28,13 @@ fn tells(status: Status) -> bool {
 
 /// One line on stderr when an experiment has finished (its variants are told
 /// one by one only with `-v`, or when one did not run).
-pub fn experiment_done(record: &crate::model::ExperimentRecord, took: std::time::Duration) {
+/// `planned` is how many variants were selected to run: the count is against
+/// it, so a run stopped half-way says so.
+pub fn experiment_done(
+    record: &crate::model::ExperimentRecord,
+    planned: usize,
+    took: std::time::Duration,
+) {
     if !tells(record.status) {
         return;
     }
@@ -45,7 +51,7 @@ pub fn experiment_done(record: &crate::model::ExperimentRecord, took: std::time:
     let line = format!(
         "{} ... {state}, {ran} of {} variants ({:.1} s)",
         record.name,
-        record.variants.len(),
+        planned,
         took.as_secs_f64()
     );
     eprint!(

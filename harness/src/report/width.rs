@@ -91,8 +91,8 @@ pub fn wrap_hanging<'a>(text: &str, width: usize, first: &'a str, indent: &'a st
         line.clear();
         *prefix = indent;
     };
-    for word in text.split_whitespace() {
-        let mut word = word.to_string();
+    for word in words(text) {
+        let mut word = word;
         loop {
             let used = line.chars().count();
             let need = word.chars().count() + usize::from(used > 0);
@@ -119,6 +119,29 @@ pub fn wrap_hanging<'a>(text: &str, width: usize, first: &'a str, indent: &'a st
     }
     if !line.is_empty() {
         flush(&mut line, &mut prefix, &mut out);
+    }
+    out
+}
+
+/// Units a figure's number is never parted from at a line break.
+const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "kB", "KB", "MB", "ns"];
+
+/// The words of `text`, a unit kept with the number before it (`16.0 MiB`
+/// stays on one line, so a wrapped figure reads whole).
+fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        let bare = word.trim_end_matches([',', ';', '.', ')', ':']);
+        let after_number = out
+            .last()
+            .is_some_and(|w| w.ends_with(|c: char| c.is_ascii_digit()));
+        match out.last_mut() {
+            Some(last) if after_number && UNITS.contains(&bare) => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => out.push(word.to_string()),
+        }
     }
     out
 }
@@ -173,6 +196,13 @@ mod tests {
         let words: Vec<&str> = out.split_whitespace().collect();
         assert_eq!(words[1..].join(" "), text);
         assert!(out.starts_with("  refuted  Pss"), "{out}");
+    }
+
+    #[test]
+    fn a_figure_keeps_its_unit_on_its_line() {
+        let out = wrap("Shared_Dirty 16.2 MiB, Pss (+8.0 KiB) and 3 pages", 17, "");
+        assert!(out.lines().any(|l| l.contains("16.2 MiB,")), "{out}");
+        assert!(out.lines().any(|l| l.contains("(+8.0 KiB)")), "{out}");
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
     let mut stepper: Option<&mut dyn Pause> = match pause {
         Some(pause) => Some(pause),
         None if options.step => {
-            terminal_stepper = Stepper::new(filter).map_err(UsageError)?;
+            terminal_stepper = Stepper::new(filter, env.clone()).map_err(UsageError)?;
             Some(&mut terminal_stepper)
         }
         None => None,
@@ -213,9 +213,14 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
             results_root.join("latest").display()
         ));
         if crate::step::quit_requested() {
-            verbosity::say(
-                "stopped as asked; the experiment's processes and temporary files are gone",
-            );
+            let at = run
+                .experiments
+                .last()
+                .and_then(|e| e.reason.clone())
+                .unwrap_or_else(|| "stopped as asked".into());
+            verbosity::say(format_args!(
+                "{at}; the experiment's processes and temporary files are gone"
+            ));
             return Ok(ExitCode::SUCCESS);
         }
         return Err(Interrupted.into());

@@ -52,6 +52,9 @@ pub struct StopProcess {
 pub struct StopRegion {
     /// The region's name (`data`).
     pub name: String,
+    /// The region as every stop names it (`data: the 256 MiB region, [anon]
+    /// rw-p`; see [`super::region_title`]).
+    pub title: String,
     /// Rss, Pss, Private_Dirty, Shared_Dirty, in that order.
     pub figures: Vec<Figure>,
 }
@@ -141,6 +144,7 @@ impl Stop {
                             let old = before.and_then(|b| b.region(&r.name));
                             StopRegion {
                                 name: r.name.clone(),
+                                title: super::region_title(p, r),
                                 figures: FIGURES
                                     .iter()
                                     .map(|(name, get)| {
