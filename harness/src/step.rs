@@ -465,7 +465,7 @@ fn criteria_lines(
     }
     let mut lines: Vec<String> = wrap(
         &format!(
-            "=== {} / {}: its {} claims and their criteria, fixed before measuring ===",
+            "=== {} / {}: the claims and their criteria, fixed before measuring ({} on this variant) ===",
             exp.info().name,
             variant,
             claims.len()
@@ -558,6 +558,28 @@ fn frame_lines(stop: &Stop, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_variant_of_every_experiment_has_its_own_claims_listed() {
+        let env = Environment::detect(std::path::Path::new("/tmp"));
+        for exp in crate::experiment::registry() {
+            let all: Vec<&str> = exp.claims().iter().map(|c| c.id).collect();
+            for variant in exp.info().variants {
+                let ids = variant_claim_ids(exp, variant, &env);
+                assert!(
+                    all.is_empty() || !ids.is_empty(),
+                    "{} / {variant}: no claims",
+                    exp.info().name
+                );
+                assert!(ids.iter().all(|id| all.contains(&id.as_str())), "{ids:?}");
+            }
+        }
+        // fork-cow's zygote claims are not the thp-off variant's.
+        let fork = crate::experiment::find("fork-cow").expect("fork-cow");
+        let ids = variant_claim_ids(fork, "thp-off", &env);
+        assert!(ids.iter().any(|i| i == "fork-copies-nothing"), "{ids:?}");
+        assert!(!ids.iter().any(|i| i.starts_with("zygote")), "{ids:?}");
+    }
 
     #[test]
     fn a_long_list_is_capped_and_says_so() {

@@ -296,7 +296,7 @@ impl Stopped {
     /// count is an upper bound.
     fn sentence(&self) -> String {
         let how = if crate::step::quit_requested() {
-            "stopped"
+            "stopped as asked"
         } else {
             "interrupted"
         };

@@ -218,6 +218,7 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
                 .last()
                 .and_then(|e| e.reason.clone())
                 .unwrap_or_else(|| "stopped as asked".into());
+            // `at` names the stop: "stopped as asked at after-fork (3 of up to 9 stops)".
             verbosity::say(format_args!(
                 "{at}; the experiment's processes and temporary files are gone"
             ));

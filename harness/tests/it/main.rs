@@ -26,6 +26,7 @@ mod repeatability;
 mod reports;
 mod safeguards;
 mod schema;
+mod terminal;
 mod trace;
 mod trace_says;
 mod trials;
@@ -57,6 +58,7 @@ fn main() {
         reports::tests,
         safeguards::tests,
         schema::tests,
+        terminal::tests,
         trace::tests,
         trace_says::tests,
     ]);
