@@ -162,8 +162,8 @@ pub enum Command {
     /// snapshot like `pmap -X`, with Pss, USS and swap per mapping.
     Watch(WatchArgs),
     /// Print a completion script for SHELL on stdout, e.g. `harness completions
-    /// bash > ~/.local/share/bash-completion/completions/harness` (see README,
-    /// "Install").
+    /// bash > ~/.local/share/bash-completion/completions/harness` (see
+    /// harness/docs/usage.md, "Install").
     Completions {
         /// The shell the script is for.
         #[arg(value_enum, value_name = "SHELL")]
@@ -260,7 +260,7 @@ pub struct TraceArgs {
     #[arg(long)]
     pub step: bool,
     /// A TOML file of claims about the program, judged like the built-in claims
-    /// (see README, "Measuring any program").
+    /// (see harness/docs/trace.md).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<PathBuf>,
     /// The experiment's name in the results (default: trace-PROGRAM).
