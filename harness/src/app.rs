@@ -221,7 +221,7 @@ fn list() -> String {
             .collect();
         // Prose wraps (never cut): the summary under the name, then the sources.
         out.push_str(&report::width::wrap_hanging(
-            &info.summary,
+            info.summary,
             width,
             &format!("{:<15} ", info.name),
             "                ",

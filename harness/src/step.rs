@@ -353,7 +353,7 @@ pub fn change_lines(
                 "      ",
             ));
             let old = before.and_then(|b| b.region(&region.name));
-            let figures: Vec<String> = REGION_FIGURES
+            let figures: Vec<String> = stop::FIGURES
                 .iter()
                 .map(|(name, get)| {
                     let now = get(&region.figures);
@@ -414,14 +414,6 @@ pub fn change_lines(
     }
     text.lines().map(String::from).collect()
 }
-
-/// The figures a stop gives of each declared region.
-const REGION_FIGURES: [(&str, fn(&crate::model::MemoryFigures) -> u64); 4] = [
-    ("Rss", |f| f.rss_bytes),
-    ("Pss", |f| f.pss_bytes),
-    ("Private_Dirty", |f| f.private_dirty_bytes),
-    ("Shared_Dirty", |f| f.shared_dirty_bytes),
-];
 
 /// The ids of the claims `exp` judges on `variant`: those its judge gives a
 /// record for when handed that variant alone (a claim of the whole

@@ -180,7 +180,7 @@ pub fn claim_block(group: &[&ClaimRecord], width: usize, criteria: bool) -> Stri
         }
     };
     let head = format!("  {:<13}", verdict_cell(first));
-    let mut out = wrap_hanging(&name, width, &format!("{head}"), VERDICT_COLUMN);
+    let mut out = wrap_hanging(&name, width, &head, VERDICT_COLUMN);
     out.push_str(&wrap(&first.statement, width, VERDICT_COLUMN));
     let same = group.iter().all(|c| measured(c) == measured(first));
     let figures = if same || group.len() == 1 {

@@ -106,10 +106,11 @@ impl FrameShare {
 }
 
 /// Reads one figure of a region.
-type Field = fn(&MemoryFigures) -> u64;
+pub(super) type Field = fn(&MemoryFigures) -> u64;
 
-/// The region figures a stop shows, by smaps name.
-const FIGURES: [(&str, Field); 4] = [
+/// The region figures a stop shows, by smaps name (the terminal and the
+/// lecture page alike).
+pub(super) const FIGURES: [(&str, Field); 4] = [
     ("Rss", |f| f.rss_bytes),
     ("Pss", |f| f.pss_bytes),
     ("Private_Dirty", |f| f.private_dirty_bytes),
