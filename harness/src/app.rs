@@ -51,7 +51,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 let latest = crate::answers::latest_run(&root);
                 crate::verbosity::stdout(crate::answers::render(exp, latest.as_ref()));
             } else {
-                crate::verbosity::stdout(crate::explain::render_text(exp));
+                crate::verbosity::stdout(report::explanation::text(
+                    exp,
+                    report::width::terminal_width(),
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -9,6 +9,7 @@ pub mod comparison;
 pub mod costs;
 pub mod csv;
 pub mod delta;
+pub mod explanation;
 pub mod files;
 pub mod html;
 pub mod junit;
