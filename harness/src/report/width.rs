@@ -7,7 +7,7 @@
 //!
 //! Every line a command prints is laid out here: prose is wrapped
 //! ([`wrap`], [`wrap_hanging`], [`fit_lines`]), never cut; only a table cell
-//! is cut ([`truncate`], used by [`super::table`]'s narrowing). This module is
+//! is cut ([`truncate`], used where a table is narrowed). This module is
 //! the bottom of the report layer: it imports nothing from the crate.
 
 use std::os::fd::{AsRawFd, RawFd};
