@@ -207,11 +207,7 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
         if let Some(pause) = stepper.as_mut() {
             pause.finished(&run, &partial, true);
         }
-        verbosity::say(format_args!(
-            "partial results kept in {} ({} still points at the last complete run)",
-            partial.display(),
-            results_root.join("latest").display()
-        ));
+        verbosity::say(partial_line(&partial, &results_root));
         if crate::step::quit_requested() {
             let at = run
                 .experiments
@@ -263,6 +259,25 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
     };
     let compared = cmp.as_ref().zip(mode.compare_with());
     tell(&run, compared, &telling, &run_dir)
+}
+
+/// The line that says where a stopped run's results are, naming the real
+/// results folder's `latest` (which a stopped run never moves).
+pub fn partial_line(partial: &Path, results_root: &Path) -> String {
+    let latest = results_root.join("latest");
+    if latest.exists() {
+        format!(
+            "partial results kept in {} ({} still points at the last complete run)",
+            partial.display(),
+            latest.display()
+        )
+    } else {
+        format!(
+            "partial results kept in {} (no complete run in {} yet, so no latest)",
+            partial.display(),
+            results_root.display()
+        )
+    }
 }
 
 /// How a finished run is told: the report's format and view, and whether the

@@ -357,11 +357,7 @@ pub(crate) fn keep(
          checkpoints are the ones taken until then.\n",
     )
     .with_context(|| format!("cannot mark {} as partial", run_dir.display()))?;
-    crate::verbosity::say(format_args!(
-        "partial results kept in {} ({} still points at the last complete run)",
-        partial.display(),
-        results_root.join("latest").display()
-    ));
+    crate::verbosity::say(crate::session::partial_line(&partial, results_root));
     if QUIT.load(Ordering::SeqCst) {
         crate::verbosity::say("stopped as asked; the program's processes are gone");
         return Ok(Some(ExitCode::SUCCESS));
