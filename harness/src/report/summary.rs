@@ -1,7 +1,10 @@
-//! The summary a run ends with: per experiment, one line per claim (verdict,
-//! the measured figure against the criterion), then one tally line. It is what
-//! `all` and `run` print by default, and what results.md and results.html open
-//! with; tables and deltas come after it (`--detail`).
+//! The summary a run ends with: the machine and the sizes, the writings'
+//! statements, then per experiment each claim as a block (verdict and name,
+//! the writing's sentence, the measured figure, why for a refutation, the
+//! criterion under `-v`), then one tally line. It is what `all`, `run` and
+//! `show` print by default; results.md and results.html use its pieces.
+//! Every line is wrapped to the width, none cut; tables and deltas come
+//! before it with `--detail`.
 
 use std::fmt::Write;
 
