@@ -22,6 +22,8 @@ use crate::store::{self, baseline};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    // Every line told on stderr fits the terminal, wrapped.
+    crate::verbosity::set_fitter(report::width::fit_terminal);
     match cli.command {
         Command::List => {
             crate::verbosity::stdout(list());
@@ -55,7 +57,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 let latest = crate::answers::latest_run(&root);
                 crate::verbosity::stdout(crate::answers::render(exp, latest.as_ref()));
             } else {
-                crate::verbosity::stdout(crate::explain::render_text(exp));
+                crate::verbosity::stdout(report::explanation::text(
+                    exp,
+                    report::width::terminal_width(),
+                ));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -85,6 +90,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => for_bisect(
             args.bisect,
             Options::from_cli(Some(&names), &args).and_then(|o| crate::session::run(&o)),
+        ),
+        Command::Show {
+            run,
+            out,
+            format,
+            all_mappings,
+        } => crate::show::show(
+            &run,
+            &out.unwrap_or_else(store::default_results_root),
+            format,
+            all_mappings,
         ),
         Command::Matrix(args) => run_matrix(&args),
         Command::Trace(args) => crate::trace::command::trace(&args),
@@ -212,11 +228,14 @@ fn list() -> String {
             .iter()
             .map(|s| crate::explain::cite(s))
             .collect();
-        out.push_str(&format!(
-            "{}\n",
-            report::width::truncate(&format!("{:<15} {}", info.name, info.summary), width)
+        // Prose wraps (never cut): the summary under the name, then the sources.
+        out.push_str(&report::width::wrap_hanging(
+            info.summary,
+            width,
+            &format!("{:<15} ", info.name),
+            "                ",
         ));
-        out.push_str(&crate::explain::wrap(
+        out.push_str(&report::width::wrap(
             &format!("from {}", sources.join("; ")),
             width,
             "                ",

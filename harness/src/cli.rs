@@ -126,6 +126,24 @@ pub enum Command {
         #[arg(long)]
         require_comparable: bool,
     },
+    /// Print a saved run again from its results.json, without running
+    /// anything: the summary (every table with -v), or --format as `run`
+    /// prints it. RUN is a run folder, a results.json, or a run's name in the
+    /// results folder (--out); default `latest`.
+    Show {
+        /// The run to show.
+        #[arg(value_name = "RUN", default_value = "latest")]
+        run: String,
+        /// Results folder RUN names a run of; default results/ of the workspace.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// What to print on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// With -v, list every mapping that moved, shared libraries included.
+        #[arg(long)]
+        all_mappings: bool,
+    },
     /// Run the experiments under several kernels (in QEMU virtual machines, or
     /// `host` natively) and compare them in one matrix.
     Matrix(MatrixArgs),
@@ -149,8 +167,8 @@ pub enum Command {
     /// snapshot like `pmap -X`, with Pss, USS and swap per mapping.
     Watch(WatchArgs),
     /// Print a completion script for SHELL on stdout, e.g. `harness completions
-    /// bash > ~/.local/share/bash-completion/completions/harness` (see README,
-    /// "Install").
+    /// bash > ~/.local/share/bash-completion/completions/harness` (see
+    /// harness/docs/usage.md, "Install").
     Completions {
         /// The shell the script is for.
         #[arg(value_enum, value_name = "SHELL")]
@@ -247,7 +265,7 @@ pub struct TraceArgs {
     #[arg(long)]
     pub step: bool,
     /// A TOML file of claims about the program, judged like the built-in claims
-    /// (see README, "Measuring any program").
+    /// (see harness/docs/trace.md).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<PathBuf>,
     /// The experiment's name in the results (default: trace-PROGRAM).

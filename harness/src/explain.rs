@@ -1,6 +1,7 @@
-//! The teaching text: `harness explain NAME`, the step-mode captions, and the
-//! explanation section of the Markdown report all come from here and from each
-//! experiment's [`Explanation`].
+//! The teaching text: the step-mode captions, the glossary and the
+//! explanation section of the Markdown report come from here and from each
+//! experiment's [`Explanation`]; `harness explain NAME` lays the same text out
+//! for the terminal in `report::explanation`.
 
 use std::fmt::Write;
 
@@ -24,26 +25,6 @@ pub const GLOSSARY: &[(&str, &str)] = &[
     ("major fault", "a fault the kernel counted as having waited for I/O (or retried). Read-ahead can do the disk work ahead of the faults, so a cold file can be read under minor faults"),
 ];
 
-/// Word-wraps `text` at `width`, each line starting with `indent`.
-pub fn wrap(text: &str, width: usize, indent: &str) -> String {
-    let mut out = String::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
-            let _ = writeln!(out, "{indent}{line}");
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        let _ = writeln!(out, "{indent}{line}");
-    }
-    out
-}
-
 /// The caption of a checkpoint: what has just happened there. A text written for
 /// the variant (key `VARIANT/LABEL`) wins over the experiment's (key `LABEL`).
 pub fn step_caption(explanation: &Explanation, variant: &str, label: &str) -> Option<&'static str> {
@@ -56,73 +37,6 @@ pub fn step_caption(explanation: &Explanation, variant: &str, label: &str) -> Op
             .map(|(_, text)| *text)
     };
     find(&specific).or_else(|| find(label))
-}
-
-/// The full explanation of an experiment as plain text (`harness explain NAME`).
-pub fn render_text(exp: &dyn Experiment) -> String {
-    let info = exp.info();
-    let e = exp.explanation();
-    let mut out = String::new();
-    let _ = writeln!(out, "{}: {}\n", info.name, info.summary);
-    let sources: Vec<String> = info.sources.iter().map(|s| cite(s)).collect();
-    let _ = writeln!(out, "From {}.\n", sources.join("; "));
-    let _ = writeln!(out, "WHAT THE SEED CLAIMED");
-    out.push_str(&wrap(e.seed_claims, 80, "  "));
-    let _ = writeln!(out, "\nWHAT THE EXPERIMENT DOES (one checkpoint per step)");
-    let mut number = 0;
-    for (label, text) in e.steps {
-        // `VARIANT/LABEL` is that variant's own text for the step.
-        match label.split_once('/') {
-            Some((variant, step)) => {
-                out.push_str(&wrap(&format!("({variant}, {step}) {text}"), 80, "     "));
-            }
-            None => {
-                number += 1;
-                let _ = writeln!(out, "  {number}. {label}");
-                out.push_str(&wrap(text, 80, "     "));
-            }
-        }
-    }
-    if !exp.claims().is_empty() {
-        let _ = writeln!(
-            out,
-            "\nTHE CLAIMS AND HOW EACH IS JUDGED (criteria fixed before measuring)"
-        );
-        for c in exp.claims() {
-            let _ = writeln!(out, "  {}", c.id);
-            out.push_str(&wrap(c.statement, 80, "     "));
-            if !c.criterion.is_empty() {
-                out.push_str(&wrap(&format!("criterion: {}", c.criterion), 80, "     "));
-            }
-            out.push_str(&wrap(&format!("from {}", cite(c.source)), 80, "     "));
-        }
-    }
-    let _ = writeln!(out, "\nWHAT THE COLUMNS MEAN");
-    for (column, meaning) in GLOSSARY {
-        let _ = writeln!(out, "  {column}");
-        out.push_str(&wrap(meaning, 80, "     "));
-    }
-    let _ = writeln!(out, "\nWHAT TO EXPECT ON A CURRENT KERNEL");
-    out.push_str(&wrap(e.expectations, 80, "  "));
-    let _ = writeln!(out, "\nQUESTIONS TO ANSWER AFTERWARDS");
-    for (i, q) in e.questions.iter().enumerate() {
-        out.push_str(&wrap(&format!("{}. {q}", i + 1), 80, "  "));
-    }
-    if let Some(example) = experiments::examples::find(info.name) {
-        let _ = writeln!(out, "\nTHE PROGRAM FOR A SLIDE");
-        out.push_str(&wrap(
-            &format!(
-                "`harness explain {} --program > {}` writes the demonstration as {} lines of C; \
-                 `harness trace -- ./PROGRAM` measures it with the same checkpoints.",
-                info.name,
-                example.file,
-                example.source.lines().count()
-            ),
-            80,
-            "  ",
-        ));
-    }
-    out
 }
 
 /// The slide-sized program of experiment `name` (`harness explain NAME
@@ -168,14 +82,6 @@ pub fn render_markdown(exp: &dyn Experiment) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wrapping_keeps_lines_within_the_width() {
-        let text = "a ".repeat(100);
-        for line in wrap(&text, 20, "  ").lines() {
-            assert!(line.len() <= 20, "{line:?}");
-        }
-    }
 
     #[test]
     fn a_variant_s_own_step_text_wins_over_the_experiment_s() {

@@ -29,7 +29,9 @@ const LAYERS: &[&[&str]] = &[
     &["cli", "progress", "step"],
     &["options"],
     &["session"],
-    &["app", "matrix", "trace", "answers", "generate", "lecture"],
+    &[
+        "app", "matrix", "trace", "answers", "generate", "lecture", "show",
+    ],
 ];
 
 /// A module path from the crate root (`["report", "table"]`); the root is empty.

@@ -40,7 +40,8 @@
 //!     [`matrix`] (the same session under other kernels in QEMU, compared),
 //!     [`trace`] (any program or running process measured with the same
 //!     snapshots, judged by a claims file of the user's), [`answers`],
-//!     [`lecture`] (step mode in a browser, for a projector).
+//!     [`lecture`] (step mode in a browser, for a projector), [`show`] (a
+//!     saved run printed again).
 #![deny(missing_docs)]
 
 pub mod answers;
@@ -65,6 +66,7 @@ pub mod runner;
 pub mod scratch;
 pub mod selection;
 pub mod session;
+pub mod show;
 pub mod statements;
 pub mod step;
 pub mod store;

@@ -28,7 +28,13 @@ fn tells(status: Status) -> bool {
 
 /// One line on stderr when an experiment has finished (its variants are told
 /// one by one only with `-v`, or when one did not run).
-pub fn experiment_done(record: &crate::model::ExperimentRecord, took: std::time::Duration) {
+/// `planned` is how many variants were selected to run: the count is against
+/// it, so a run stopped half-way says so.
+pub fn experiment_done(
+    record: &crate::model::ExperimentRecord,
+    planned: usize,
+    took: std::time::Duration,
+) {
     if !tells(record.status) {
         return;
     }
@@ -45,13 +51,37 @@ pub fn experiment_done(record: &crate::model::ExperimentRecord, took: std::time:
     let line = format!(
         "{} ... {state}, {ran} of {} variants ({:.1} s)",
         record.name,
-        record.variants.len(),
+        planned,
         took.as_secs_f64()
     );
-    eprintln!(
+    eprint!(
         "{}",
-        crate::report::width::truncate(&line, crate::report::width::terminal_width())
+        crate::report::width::fit_lines(&line, crate::report::width::terminal_width())
     );
+}
+
+/// Room the byte counts and the rate take beside a bar
+/// (`1000.0 MiB/1000.0 MiB (999.9 MiB/s)`, brackets and spaces).
+const BAR_FIGURES: usize = 42;
+
+/// The progress bar's template, its bar as long as fits the terminal beside
+/// the title, the message and the figures (10 to 30 cells); the message goes
+/// on its own line when even the shortest bar would not fit.
+fn bar_template(title: &str, what: &str) -> String {
+    let width = crate::report::width::terminal_width();
+    let text = title.chars().count() + 1 + what.chars().count() + 1;
+    let room = width.saturating_sub(text + BAR_FIGURES);
+    if room >= 10 {
+        format!(
+            "{{prefix}} {{msg}} [{{bar:{}}}] {{bytes}}/{{total_bytes}} ({{bytes_per_sec}})",
+            room.min(30)
+        )
+    } else {
+        let bar = width
+            .saturating_sub(title.chars().count() + 1 + BAR_FIGURES)
+            .clamp(10, 30);
+        format!("{{msg}}\n{{prefix}} [{{bar:{bar}}}] {{bytes}}/{{total_bytes}} ({{bytes_per_sec}})")
+    }
 }
 
 impl VariantProgress {
@@ -85,11 +115,9 @@ impl VariantProgress {
                 if self.bar.length() != Some(total) {
                     self.bar.set_length(total);
                     self.bar.set_style(
-                        ProgressStyle::with_template(
-                            "{prefix} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec})",
-                        )
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
+                        ProgressStyle::with_template(&bar_template(&self.title, &what))
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
                     );
                 }
                 self.bar.set_position(done);
@@ -122,11 +150,15 @@ impl VariantProgress {
             Status::Skipped => format!("skipped: {}", record.reason.as_deref().unwrap_or("")),
             Status::Failed => format!("FAILED: {}", record.reason.as_deref().unwrap_or("")),
         };
-        eprintln!(
+        let line = format!(
             "{} ... {} ({:.1} s)",
             self.title,
             outcome,
             self.started.elapsed().as_secs_f64()
+        );
+        eprint!(
+            "{}",
+            crate::report::width::fit_lines(&line, crate::report::width::terminal_width())
         );
     }
 }

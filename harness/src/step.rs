@@ -17,11 +17,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use crate::experiment::Experiment;
-use crate::explain::wrap;
 use crate::model::{CheckpointRecord, ProcessRecord, RunRecord};
 use crate::report::delta::{hidden_count, mapping_deltas, state_note, DeltaFilter};
-use crate::report::width::truncate;
+use crate::report::width::{wrap, wrap_hanging};
 use crate::runner;
+use crate::system::Environment;
 use crate::units::{human_bytes, signed_bytes};
 
 pub use stop::{shared_frames, Figure, FrameShare, Stop, StopProcess, StopRegion};
@@ -88,15 +88,17 @@ pub struct Stepper {
     /// Lines the claims' criteria took before the variant's first stop, which
     /// that stop leaves off its own room so that both fit one screen.
     intro_lines: usize,
+    /// The machine, which the claims of a variant are found with.
+    env: Environment,
 }
 
 /// At most this many lines list the claims before a variant runs.
-const MAX_CRITERIA_LINES: usize = 12;
+const MAX_CRITERIA_LINES: usize = 20;
 
 impl Stepper {
     /// Starts step mode; stdin must be a terminal (someone must press Enter).
     /// `filter` says which changed mappings a stop lists.
-    pub fn new(filter: DeltaFilter) -> Result<Stepper, String> {
+    pub fn new(filter: DeltaFilter, env: Environment) -> Result<Stepper, String> {
         if !std::io::stdin().is_terminal() {
             return Err("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step".into());
         }
@@ -115,6 +117,7 @@ impl Stepper {
             screen: Screen::detect(),
             filter,
             intro_lines: 0,
+            env,
         })
     }
 
@@ -137,7 +140,7 @@ impl Pause for Stepper {
     /// before anything is measured.
     fn start_variant(&mut self, exp: &dyn Experiment, variant: &str) {
         self.previous.clear();
-        let lines = criteria_lines(exp, variant, self.screen.width);
+        let lines = criteria_lines(exp, variant, &self.env, self.screen.width);
         let mut err = std::io::stderr().lock();
         for line in &lines {
             let _ = writeln!(err, "{line}");
@@ -179,31 +182,48 @@ impl Stepper {
     /// [`Stepper::describe`] of a stop already gathered.
     fn describe_stop(&self, stop: &Stop, checkpoint: &CheckpointRecord) -> String {
         let width = self.screen.width;
-        let mut head: Vec<String> = vec![
-            String::new(),
-            truncate(
+        let mut head: Vec<String> = vec![String::new()];
+        head.extend(
+            wrap(
                 &format!(
                     "=== {} / {}: stopped at {} ===",
                     stop.experiment, stop.variant, stop.label
                 ),
                 width,
-            ),
-        ];
+                "",
+            )
+            .lines()
+            .map(String::from),
+        );
         if let Some(caption) = &stop.caption {
             let lines: Vec<String> = wrap(caption, width, "").lines().map(String::from).collect();
             head.extend(cap(lines, MAX_CAPTION_LINES, "(the rest: harness explain)"));
         }
         head.push("Look at it from another terminal now:".into());
-        let mut commands: Vec<String> = stop
-            .processes
+        // Processes beyond MAX_COMMAND_LINES are counted, not listed.
+        let listed = if stop.processes.len() > MAX_COMMAND_LINES {
+            MAX_COMMAND_LINES - 1
+        } else {
+            stop.processes.len()
+        };
+        let mut commands: Vec<String> = stop.processes[..listed]
             .iter()
-            .map(|p| truncate(&format!("  {} {}: {}", p.role, p.pid, p.commands), width))
+            .flat_map(|p| {
+                wrap_hanging(
+                    &format!("{} {}: {}", p.role, p.pid, p.commands),
+                    width,
+                    "  ",
+                    "    ",
+                )
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+            })
             .collect();
-        if commands.len() > MAX_COMMAND_LINES {
-            let more = commands.len() - (MAX_COMMAND_LINES - 1);
-            commands.truncate(MAX_COMMAND_LINES - 1);
+        if listed < stop.processes.len() {
             commands.push(format!(
-                "  ... and {more} more processes (all in results.md)"
+                "  ... and {} more processes (all in results.md)",
+                stop.processes.len() - listed
             ));
         }
         head.extend(commands);
@@ -229,101 +249,255 @@ impl Stepper {
         out
     }
 
-    /// Per process: faults, totals (Shared_Dirty among them), and the mappings
-    /// that moved.
+    /// Per process: see [`change_lines`].
     fn change_lines(&self, checkpoint: &CheckpointRecord, width: usize) -> Vec<String> {
-        let mut lines = Vec::new();
-        for p in &checkpoint.processes {
-            let before = self.previous.iter().find(|b| b.pid == p.pid);
-            if let Some(note) = state_note(p) {
-                lines.extend(wrap(&note, width, "  ").lines().map(String::from));
-            }
-            let shared_dirty: u64 = p
-                .mappings
-                .iter()
-                .map(|m| m.figures.shared_dirty_bytes)
-                .sum();
-            let Some(before) = before else {
-                lines.push(truncate(
-                    &format!(
-                        "  {} {}: new process, {} mappings, VmRSS {}, Shared_Dirty {}, VmSize {}",
-                        p.role,
-                        p.pid,
-                        p.mappings.len(),
-                        human_bytes(p.totals.rss_bytes),
-                        human_bytes(shared_dirty),
-                        human_bytes(p.totals.vm_size_bytes),
-                    ),
-                    width,
-                ));
-                continue;
-            };
-            let rss_delta = p.totals.rss_bytes as i64 - before.totals.rss_bytes as i64;
-            let size_delta = p.totals.vm_size_bytes as i64 - before.totals.vm_size_bytes as i64;
-            let mut line = format!(
-                "  {} {}: {} minor/{} major faults, VmRSS {} ({}), Shared_Dirty {}",
-                p.role,
-                p.pid,
-                p.faults.minor,
-                p.faults.major,
-                human_bytes(p.totals.rss_bytes),
-                signed_bytes(rss_delta),
-                human_bytes(shared_dirty),
-            );
-            if size_delta != 0 {
-                line.push_str(&format!(", VmSize {}", signed_bytes(size_delta)));
-            }
-            lines.push(truncate(&line, width));
-            let deltas = mapping_deltas(Some(before), p, &self.filter);
-            let shown = deltas.len().min(MAX_MAPPINGS_PER_PROCESS);
-            for d in &deltas[..shown] {
-                lines.push(truncate(&format!("    {}", d.line()), width));
-                for e in d.explanations() {
-                    lines.extend(wrap(&e, width, "      ").lines().map(String::from));
-                }
-            }
-            let hidden = hidden_count(Some(before), p, &self.filter) + (deltas.len() - shown);
-            if hidden > 0 {
-                lines.push(format!(
-                    "    ({hidden} more moved: shared-library Pss, less than a page; --all-mappings)"
-                ));
-            }
-        }
-        lines
+        change_lines(&self.previous, checkpoint, &self.filter, width)
     }
 }
 
-/// The claims an experiment judges, each with its criterion on one line (cut
-/// to the width), at most [`MAX_CRITERIA_LINES`] lines in all.
-fn criteria_lines(exp: &dyn Experiment, variant: &str, width: usize) -> Vec<String> {
-    let claims = exp.claims();
+/// A declared region as every stop names it: `data: the 256 MiB region,
+/// [anon] rw-p` (the mapping's name and permissions where the region is one
+/// mapping of its own size).
+pub fn region_title(p: &ProcessRecord, region: &crate::model::RegionRecord) -> String {
+    let mut title = format!(
+        "{}: the {} region",
+        region.name,
+        human_bytes(region.figures.size_bytes)
+    );
+    if let Some(m) = region_mapping(p, region) {
+        let name = match m.name.rsplit('/').next() {
+            Some(base) if !base.is_empty() => base,
+            _ => "[anon]",
+        };
+        title.push_str(&format!(", {name} {}", m.perms));
+    }
+    title
+}
+
+/// The mapping that is the region, where the region is exactly one mapping.
+fn region_mapping<'a>(
+    p: &'a ProcessRecord,
+    region: &crate::model::RegionRecord,
+) -> Option<&'a crate::model::MappingRecord> {
+    if region.mapping_count != 1 {
+        return None;
+    }
+    let mut same_size = p
+        .mappings
+        .iter()
+        .filter(|m| m.figures.size_bytes == region.figures.size_bytes);
+    let found = same_size.next()?;
+    // Two mappings of the region's size: which one it is cannot be told.
+    same_size.next().is_none().then_some(found)
+}
+
+/// What changed in each process since `previous`, for a terminal of `width`
+/// columns, the one renderer of step mode and `trace --step`: the process's
+/// faults and totals, then each declared region first (named by
+/// [`region_title`], its figures never cut), then the other mappings that
+/// moved, with the program file's and the libraries' moves folded into one
+/// line. Every line wraps; none is cut.
+pub fn change_lines(
+    previous: &[ProcessRecord],
+    checkpoint: &CheckpointRecord,
+    filter: &DeltaFilter,
+    width: usize,
+) -> Vec<String> {
+    let mut text = String::new();
+    for p in &checkpoint.processes {
+        let before = previous.iter().find(|b| b.pid == p.pid);
+        if let Some(note) = state_note(p) {
+            text.push_str(&wrap(&note, width, "  "));
+        }
+        let shared_dirty: u64 = p
+            .mappings
+            .iter()
+            .map(|m| m.figures.shared_dirty_bytes)
+            .sum();
+        let head = match before {
+            None => format!(
+                "{} {}: new process, {} mappings, VmRSS {}, Shared_Dirty {}, VmSize {}",
+                p.role,
+                p.pid,
+                p.mappings.len(),
+                human_bytes(p.totals.rss_bytes),
+                human_bytes(shared_dirty),
+                human_bytes(p.totals.vm_size_bytes),
+            ),
+            Some(before) => {
+                let rss_delta = p.totals.rss_bytes as i64 - before.totals.rss_bytes as i64;
+                let size_delta = p.totals.vm_size_bytes as i64 - before.totals.vm_size_bytes as i64;
+                let mut line = format!(
+                    "{} {}: {} minor/{} major faults, VmRSS {} ({}), Shared_Dirty {}",
+                    p.role,
+                    p.pid,
+                    p.faults.minor,
+                    p.faults.major,
+                    human_bytes(p.totals.rss_bytes),
+                    signed_bytes(rss_delta),
+                    human_bytes(shared_dirty),
+                );
+                if size_delta != 0 {
+                    line.push_str(&format!(", VmSize {}", signed_bytes(size_delta)));
+                }
+                line
+            }
+        };
+        text.push_str(&wrap_hanging(&head, width, "  ", "    "));
+        let mut region_starts = Vec::new();
+        for region in &p.regions {
+            text.push_str(&wrap_hanging(
+                &region_title(p, region),
+                width,
+                "    ",
+                "      ",
+            ));
+            let old = before.and_then(|b| b.region(&region.name));
+            let figures: Vec<String> = stop::FIGURES
+                .iter()
+                .map(|(name, get)| {
+                    let now = get(&region.figures);
+                    match old {
+                        Some(o) => format!(
+                            "{name} {} ({})",
+                            human_bytes(now),
+                            signed_bytes(now as i64 - get(&o.figures) as i64)
+                        ),
+                        None => format!("{name} {}", human_bytes(now)),
+                    }
+                })
+                .collect();
+            text.push_str(&wrap(&figures.join(", "), width, "      "));
+            if let Some(m) = region_mapping(p, region) {
+                region_starts.push(m.start.clone());
+            }
+        }
+        let Some(before) = before else {
+            continue;
+        };
+        let deltas = mapping_deltas(Some(before), p, filter);
+        let (files, others): (Vec<_>, Vec<_>) = deltas
+            .iter()
+            .filter(|d| !region_starts.contains(&d.start))
+            .partition(|d| d.name.starts_with('/'));
+        let shown = others.len().min(MAX_MAPPINGS_PER_PROCESS);
+        for d in &others[..shown] {
+            text.push_str(&wrap_hanging(&d.line(), width, "    ", "      "));
+            for e in d.explanations() {
+                text.push_str(&wrap(&e, width, "      "));
+            }
+        }
+        if !files.is_empty() {
+            let rss: i64 = files.iter().map(|d| d.rss_delta_bytes).sum();
+            let pss: i64 = files.iter().map(|d| d.pss_delta_bytes).sum();
+            text.push_str(&wrap_hanging(
+                &format!(
+                    "the program file and libraries: {} mappings moved, Rss {}, Pss {} in all",
+                    files.len(),
+                    signed_bytes(rss),
+                    signed_bytes(pss)
+                ),
+                width,
+                "    ",
+                "      ",
+            ));
+        }
+        let hidden = hidden_count(Some(before), p, filter) + (others.len() - shown);
+        if hidden > 0 {
+            text.push_str(&wrap_hanging(
+                &format!("({hidden} more moved by less than a page; --all-mappings)"),
+                width,
+                "    ",
+                "      ",
+            ));
+        }
+    }
+    text.lines().map(String::from).collect()
+}
+
+/// The ids of the claims `exp` judges on `variant`: those its judge gives a
+/// record for when handed that variant alone (a claim of the whole
+/// experiment counts for every variant). Judging needs no measurement for
+/// this: a claim with nothing measured is still recorded, as unmeasured.
+pub fn variant_claim_ids(exp: &dyn Experiment, variant: &str, env: &Environment) -> Vec<String> {
+    let record = crate::model::ExperimentRecord {
+        name: exp.info().name.to_string(),
+        status: crate::model::Status::Ok,
+        reason: None,
+        params: Default::default(),
+        variants: vec![crate::model::VariantRecord::new(variant)],
+        claims: Vec::new(),
+        summary: Vec::new(),
+        fault_costs: Vec::new(),
+    };
+    exp.judge(&record, env)
+        .into_iter()
+        .filter(|c| c.variant.as_deref().is_none_or(|v| v == variant))
+        .map(|c| c.id)
+        .collect()
+}
+
+/// The claims judged on `variant`, each with its criterion wrapped (never
+/// cut), at most [`MAX_CRITERIA_LINES`] lines in all; claims that do not fit
+/// are counted and left to `harness explain`.
+fn criteria_lines(
+    exp: &dyn Experiment,
+    variant: &str,
+    env: &Environment,
+    width: usize,
+) -> Vec<String> {
+    let ids = variant_claim_ids(exp, variant, env);
+    let claims: Vec<_> = exp
+        .claims()
+        .iter()
+        .filter(|c| ids.iter().any(|id| id == c.id))
+        .collect();
     if claims.is_empty() {
         return Vec::new();
     }
-    let mut lines = vec![truncate(
+    let mut lines: Vec<String> = wrap(
         &format!(
-            "=== {} / {}: the claims and their criteria, fixed before measuring ===",
+            "=== {} / {}: the claims and their criteria, fixed before measuring ({} on this variant) ===",
             exp.info().name,
-            variant
+            variant,
+            claims.len()
         ),
         width,
-    )];
-    let room = MAX_CRITERIA_LINES - 1;
-    for claim in claims
-        .iter()
-        .take(if claims.len() > room { room - 1 } else { room })
-    {
-        lines.push(truncate(
-            &format!("  {}: {}", claim.id, claim.criterion),
+        "",
+    )
+    .lines()
+    .map(String::from)
+    .collect();
+    let heading = lines.len();
+    for (i, claim) in claims.iter().enumerate() {
+        let block: Vec<String> = wrap_hanging(
+            &format!("{}: {}", claim.id, claim.criterion),
             width,
-        ));
-    }
-    if claims.len() > room {
-        lines.push(format!(
-            "  ... {} more; all in full: harness explain {}",
-            claims.len() - (room - 1),
-            exp.info().name
-        ));
+            "  ",
+            "      ",
+        )
+        .lines()
+        .map(String::from)
+        .collect();
+        let left = claims.len() - i;
+        // Room for this claim, and for the line counting the rest if any follow.
+        let reserve = usize::from(left > 1);
+        if lines.len() + block.len() + reserve > MAX_CRITERIA_LINES.max(heading + 2) {
+            lines.extend(
+                wrap(
+                    &format!(
+                        "... {left} more; all in full: harness explain {}",
+                        exp.info().name
+                    ),
+                    width,
+                    "  ",
+                )
+                .lines()
+                .map(String::from),
+            );
+            break;
+        }
+        lines.extend(block);
     }
     lines
 }
@@ -354,7 +528,12 @@ fn frame_lines(stop: &Stop, width: usize) -> Vec<String> {
     let lines: Vec<String> = stop
         .frames
         .iter()
-        .map(|f| truncate(&format!("  {}", f.sentence()), width))
+        .flat_map(|f| {
+            wrap_hanging(&f.sentence(), width, "  ", "    ")
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
         .collect();
     if lines.is_empty() {
         return lines;
@@ -371,6 +550,28 @@ fn frame_lines(stop: &Stop, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_variant_of_every_experiment_has_its_own_claims_listed() {
+        let env = Environment::detect(std::path::Path::new("/tmp"));
+        for exp in crate::experiment::registry() {
+            let all: Vec<&str> = exp.claims().iter().map(|c| c.id).collect();
+            for variant in exp.info().variants {
+                let ids = variant_claim_ids(exp, variant, &env);
+                assert!(
+                    all.is_empty() || !ids.is_empty(),
+                    "{} / {variant}: no claims",
+                    exp.info().name
+                );
+                assert!(ids.iter().all(|id| all.contains(&id.as_str())), "{ids:?}");
+            }
+        }
+        // fork-cow's zygote claims are not the thp-off variant's.
+        let fork = crate::experiment::find("fork-cow").expect("fork-cow");
+        let ids = variant_claim_ids(fork, "thp-off", &env);
+        assert!(ids.iter().any(|i| i == "fork-copies-nothing"), "{ids:?}");
+        assert!(!ids.iter().any(|i| i.starts_with("zygote")), "{ids:?}");
+    }
 
     #[test]
     fn a_long_list_is_capped_and_says_so() {

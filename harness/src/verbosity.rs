@@ -63,11 +63,40 @@ pub fn verbose() -> bool {
     level() == Level::Verbose
 }
 
+/// How lines for the user are fitted to the terminal: installed once by the
+/// command layer (the report layer's width module, which this bottom layer
+/// cannot name); until then lines go out as they are.
+static FITTER: std::sync::OnceLock<fn(&str) -> String> = std::sync::OnceLock::new();
+
+/// Installs the function every line on stderr goes through (once; later
+/// calls are ignored).
+pub fn set_fitter(fit: fn(&str) -> String) {
+    let _ = FITTER.set(fit);
+}
+
+/// `text` fitted by the installed fitter, ending with a newline.
+fn fitted(text: &str) -> String {
+    let mut out = match FITTER.get() {
+        Some(fit) => fit(text),
+        None => text.to_string(),
+    };
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
 /// A line for the user on stderr (progress, where files went), unless quiet.
 pub fn note(line: impl Display) {
     if !quiet() {
-        eprintln!("{line}");
+        eprint!("{}", fitted(&line.to_string()));
     }
+}
+
+/// A line for the user on stderr whatever the level (a warning, what a
+/// stopped run kept), fitted as [`note`]'s are.
+pub fn say(line: impl Display) {
+    eprint!("{}", fitted(&line.to_string()));
 }
 
 /// Text that is the command's report on stdout, unless quiet.
@@ -109,7 +138,7 @@ pub fn stdout_failure() -> Option<&'static std::io::Error> {
 /// A report that goes to stderr because stdout holds a machine format, unless quiet.
 pub fn out_err(text: impl Display) {
     if !quiet() {
-        eprint!("{text}");
+        eprint!("{}", fitted(&text.to_string()));
     }
 }
 

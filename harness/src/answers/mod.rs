@@ -7,8 +7,8 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::experiment::Experiment;
-use crate::explain::wrap;
 use crate::model::RunRecord;
+use crate::report::width::wrap;
 
 /// The latest run under `root`, if there is one that can be read.
 pub fn latest_run(root: &Path) -> Option<RunRecord> {
@@ -37,25 +37,27 @@ pub fn render(exp: &dyn Experiment, run: Option<&RunRecord>) -> String {
     let _ = writeln!(out, "{name}: answers to the questions, for the teacher\n");
     match (run, facts.record) {
         (Some(run), Some(_)) => {
-            let _ = writeln!(
-                out,
-                "{}",
-                crate::report::width::truncate(
-                    &format!(
-                        "Figures from the latest run ({}, Linux {}{}).\n",
-                        run.started_at,
-                        run.environment.kernel,
-                        if run.quick { ", --quick sizes" } else { "" }
-                    ),
-                    width
-                )
-            );
+            out.push_str(&wrap(
+                &format!(
+                    "Figures from the latest run ({}, Linux {}{}).",
+                    run.started_at,
+                    run.environment.kernel,
+                    if run.quick { ", --quick sizes" } else { "" }
+                ),
+                width,
+                "",
+            ));
+            out.push('\n');
         }
         _ => {
-            let _ = writeln!(
-                out,
-                "No run of {name} in results/latest: the answers explain, the figures wait for a run.\n"
-            );
+            out.push_str(&wrap(
+                &format!(
+                    "No run of {name} in results/latest: the answers explain, the figures wait for a run."
+                ),
+                width,
+                "",
+            ));
+            out.push('\n');
         }
     }
     let explanation = exp.explanation();

@@ -49,9 +49,9 @@ pub fn lecture(args: &LectureArgs) -> Result<ExitCode> {
     let server = Server::start(args.port.unwrap_or(0), token.clone(), shared.clone())?;
     let url = format!("http://{}/{token}/", server.addr);
     eprintln!("lecture: the page is at {url}");
-    eprintln!(
+    crate::verbosity::say(
         "lecture: Next on the page (or \u{2192}, space) goes on to the next checkpoint; \
-         Quit (q) stops and keeps what was reached; Ctrl-C here stops too"
+         Quit (q) stops and keeps what was reached; Ctrl-C here stops too",
     );
     if !args.no_open {
         open_in_browser(&url);
@@ -68,11 +68,11 @@ pub fn lecture(args: &LectureArgs) -> Result<ExitCode> {
         (state.end.is_some(), state.timed_out)
     };
     if ended && !ctrl_c && !timed_out {
-        eprintln!(
+        crate::verbosity::say(format_args!(
             "lecture: the claims and results are on the page; Quit there (q) or Ctrl-C here \
              ends the lecture (by itself after {} s)",
             args.timeout
-        );
+        ));
         linger(&shared, options.timeout);
     }
     server.stop();

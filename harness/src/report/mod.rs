@@ -9,6 +9,7 @@ pub mod comparison;
 pub mod costs;
 pub mod csv;
 pub mod delta;
+pub mod explanation;
 pub mod files;
 pub mod html;
 pub mod junit;
@@ -81,5 +82,40 @@ pub fn render_view(run: &RunRecord, format: Format, view: &View) -> String {
         Format::Csv => csv::checkpoints(run),
         Format::Tap => ktap::render(run, None),
         Format::Junit => junit::render(run, None),
+    }
+}
+
+#[cfg(test)]
+mod layering_tests {
+    /// The `use super::` lines of a file's code before its tests.
+    fn imports(source: &str) -> Vec<&str> {
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        code.lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("use super::") || l.starts_with("pub use super::"))
+            .collect()
+    }
+
+    // See: issue 28
+    #[test]
+    fn width_table_and_summary_import_one_way() {
+        assert_eq!(imports(include_str!("width.rs")), Vec::<&str>::new());
+        for line in imports(include_str!("table.rs")) {
+            assert!(line.starts_with("use super::width"), "table imports {line}");
+        }
+        for line in imports(include_str!("summary.rs")) {
+            assert!(
+                ["table", "width", "statements"]
+                    .iter()
+                    .any(|m| line.contains(&format!("super::{m}"))),
+                "summary imports {line}"
+            );
+        }
+        for line in imports(include_str!("statements.rs")) {
+            assert!(
+                line.contains("super::table") || line.contains("super::width"),
+                "statements imports {line}"
+            );
+        }
     }
 }

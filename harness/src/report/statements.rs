@@ -4,7 +4,7 @@
 //! evidence. The verdicts themselves are [`crate::statements`]'s.
 
 use super::table::Table;
-use super::width::truncate;
+use super::width::{fit_lines, wrap, wrap_hanging};
 use crate::explain::cite;
 use crate::model::RunRecord;
 use crate::statements::{judge_run, StatementRecord, StatementVerdict, Tally};
@@ -13,44 +13,41 @@ use crate::statements::{judge_run, StatementRecord, StatementVerdict, Tally};
 pub const HEADING: &str =
     "Statements of the writings (each counted once; the claims are the evidence)";
 
-/// Lines of a refutation's mechanism the terminal shows (results.md has it whole).
-const MECHANISM_LINES: usize = 3;
-
 /// The terminal's statement block, every line at most `width` characters:
-/// one line per writing, then one per statement not upheld.
+/// one line per writing, then the statements not upheld by id, wrapped
+/// (never cut).
 pub fn lines(run: &RunRecord, width: usize) -> Vec<String> {
     let statements = judge_run(run);
     if statements.is_empty() {
         return Vec::new();
     }
     let tally = Tally::of(&statements);
-    let mut out = vec![truncate(HEADING, width)];
+    let mut text = String::new();
+    text.push_str(&wrap(HEADING, width, ""));
     for w in &tally.writings {
-        out.push(truncate(&format!("  {}", w.line()), width));
+        text.push_str(&fit_lines(&format!("  {}", w.line()), width));
     }
-    for s in statements
-        .iter()
-        .filter(|s| s.verdict == StatementVerdict::Refuted)
-    {
-        out.push(truncate(&format!("  refuted   {}", s.id), width));
-        let wrapped = crate::explain::wrap(&s.reason, width, "    ");
-        let lines: Vec<&str> = wrapped.lines().collect();
-        for (i, line) in lines.iter().take(MECHANISM_LINES).enumerate() {
-            if i + 1 == MECHANISM_LINES && lines.len() > MECHANISM_LINES {
-                out.push(truncate(&format!("{line} …"), width));
-            } else {
-                out.push(truncate(line, width));
-            }
+    // The statements not upheld by id; each one's mechanism or reason is told
+    // with the claim that judged it, below (results.md has both together).
+    for (word, verdict) in [
+        ("refuted", StatementVerdict::Refuted),
+        ("undecided", StatementVerdict::Undecided),
+    ] {
+        let ids: Vec<&str> = statements
+            .iter()
+            .filter(|s| s.verdict == verdict)
+            .map(|s| s.id.as_str())
+            .collect();
+        if !ids.is_empty() {
+            text.push_str(&wrap_hanging(
+                &ids.join(", "),
+                width,
+                &format!("  {word:<10}"),
+                "            ",
+            ));
         }
     }
-    for s in statements
-        .iter()
-        .filter(|s| s.verdict == StatementVerdict::Undecided)
-    {
-        out.push(truncate(&format!("  undecided {}", s.id), width));
-        out.push(truncate(&format!("    {}", s.reason), width));
-    }
-    out
+    text.lines().map(str::to_string).collect()
 }
 
 /// Every statement of the run in one table: verdict, what the writing says,

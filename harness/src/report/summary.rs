@@ -1,11 +1,15 @@
-//! The summary a run ends with: per experiment, one line per claim (verdict,
-//! the measured figure against the criterion), then one tally line. It is what
-//! `all` and `run` print by default, and what results.md and results.html open
-//! with; tables and deltas come after it (`--detail`).
+//! The summary a run ends with: the machine and the sizes, the writings'
+//! statements, then per experiment each claim as a block (verdict and name,
+//! the writing's sentence, the measured figure, why for a refutation, the
+//! criterion under `-v`), then one tally line. It is what `all`, `run` and
+//! `show` print by default; results.md and results.html use its pieces.
+//! Every line is wrapped to the width, none cut; tables and deltas come
+//! before it with `--detail`.
 
 use std::fmt::Write;
 
-use super::width::truncate;
+use super::table::{self, drop_order, fit, layout};
+use super::width::{wrap, wrap_hanging};
 use crate::explain::cite;
 use crate::model::{ClaimRecord, ExperimentRecord, RunRecord, Status, Verdict};
 use crate::outcome::Outcome;
@@ -106,15 +110,11 @@ pub fn tally_line(run: &RunRecord, tally: &Tally) -> String {
     format!("{}; {}", statements.line(), tally.line())
 }
 
-/// The verdict as the summary column shows it: refutations declared in advance
-/// carry a `*` (the tally explains it).
-pub fn verdict_cell(claim: &ClaimRecord) -> String {
-    match Outcome::of_claim(claim) {
-        Outcome::XFail => format!("{}*", claim.verdict),
-        Outcome::XPass => format!("{}!", claim.verdict),
-        _ => claim.verdict.to_string(),
-    }
-}
+pub use super::table::verdict_cell;
+
+/// The parameter a run records when `--size` chose the experiments' main
+/// size, in bytes (the header says so rather than "full sizes").
+pub const SIZE_PARAM: &str = "size_option_bytes";
 
 /// The claim's name with its variant (`first-read-few-pages [cold]`).
 pub fn claim_name(claim: &ClaimRecord) -> String {
@@ -124,34 +124,100 @@ pub fn claim_name(claim: &ClaimRecord) -> String {
     }
 }
 
-/// What was measured against what the criterion asked, in a few words; the
-/// evidence where the experiment did not record a figure.
-pub fn figures(claim: &ClaimRecord) -> String {
-    let measured = if claim.measured.is_empty() {
+/// What was measured, in a few words; the evidence where the experiment did
+/// not record a figure.
+pub fn measured(claim: &ClaimRecord) -> &str {
+    if claim.measured.is_empty() {
         claim.evidence.as_str()
     } else {
         claim.measured.as_str()
-    };
-    if claim.criterion.is_empty() {
-        measured.to_string()
-    } else {
-        format!("{measured} (criterion: {})", claim.criterion)
     }
 }
 
-/// One claim in one line of at most `width` characters.
-pub fn claim_line(claim: &ClaimRecord, width: usize) -> String {
-    let line = format!(
-        "  {:<13} {}: {}",
-        verdict_cell(claim),
-        claim_name(claim),
-        figures(claim)
-    );
-    truncate(&line, width)
+/// What was measured against what the criterion asked, in a few words; the
+/// evidence where the experiment did not record a figure.
+pub fn figures(claim: &ClaimRecord) -> String {
+    if claim.criterion.is_empty() {
+        measured(claim).to_string()
+    } else {
+        format!("{} (criterion: {})", measured(claim), claim.criterion)
+    }
 }
 
-/// The heading line of one experiment: name, variants, sources.
-pub fn experiment_line(e: &ExperimentRecord, width: usize) -> String {
+/// Why a claim did not hold, in one sentence: the mechanism declared with a
+/// known refutation, else the evidence (which says why where the kernel
+/// differs); for an inconclusive claim, the condition that was not met.
+pub fn reason(claim: &ClaimRecord) -> Option<&str> {
+    match claim.verdict {
+        Verdict::Confirmed => None,
+        Verdict::Refuted => Some(
+            claim
+                .expected
+                .as_ref()
+                .filter(|e| e.verdict == Verdict::Refuted && !e.reason.is_empty())
+                .map_or(claim.evidence.as_str(), |e| e.reason.as_str()),
+        ),
+        Verdict::Inconclusive => Some(claim.evidence.as_str()),
+    }
+}
+
+/// The verdict column's width, and the indent of a claim's following lines.
+const VERDICT_COLUMN: &str = "               ";
+
+/// One claim, or one group of alike claims (see [`group_claims`]), as a
+/// block of lines none wider than `width`: the verdict and the name, the
+/// writing's sentence, the measured figure (per variant where they differ),
+/// the reason for a refutation, and with `criteria` the criterion. Nothing is
+/// cut: every part wraps.
+pub fn claim_block(group: &[&ClaimRecord], width: usize, criteria: bool) -> String {
+    let first = group[0];
+    let name = if group.len() == 1 {
+        claim_name(first)
+    } else {
+        let variants: Vec<&str> = group.iter().filter_map(|c| c.variant.as_deref()).collect();
+        let list = variants.join(", ");
+        if list.chars().count() <= MAX_VARIANT_LIST {
+            format!("{} [{list}]", first.id)
+        } else {
+            format!("{} [{} variants]", first.id, group.len())
+        }
+    };
+    let head = format!("  {:<13}", verdict_cell(first));
+    let mut out = wrap_hanging(&name, width, &head, VERDICT_COLUMN);
+    out.push_str(&wrap(&first.statement, width, VERDICT_COLUMN));
+    let same = group.iter().all(|c| measured(c) == measured(first));
+    let figures = if same || group.len() == 1 {
+        measured(first).to_string()
+    } else {
+        group
+            .iter()
+            .map(|c| format!("{}: {}", c.variant.as_deref().unwrap_or("-"), measured(c)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if !figures.is_empty() {
+        out.push_str(&wrap(
+            &format!("measured: {figures}"),
+            width,
+            VERDICT_COLUMN,
+        ));
+    }
+    if let Some(why) = reason(first).filter(|r| !r.is_empty() && *r != measured(first)) {
+        out.push_str(&wrap(&format!("why: {why}"), width, VERDICT_COLUMN));
+    }
+    if criteria && !first.criterion.is_empty() {
+        out.push_str(&wrap(
+            &format!("criterion: {}", first.criterion),
+            width,
+            VERDICT_COLUMN,
+        ));
+    }
+    out
+}
+
+/// The heading line of one experiment: name, variants, sources (wrap it to
+/// the width where it is printed).
+pub fn experiment_line(e: &ExperimentRecord) -> String {
     let sources: Vec<String> = experiments::CATALOG
         .iter()
         .find(|i| i.name == e.name)
@@ -170,27 +236,41 @@ pub fn experiment_line(e: &ExperimentRecord, width: usize) -> String {
     if !sources.is_empty() {
         let _ = write!(line, ", from {}", sources.join("; "));
     }
-    truncate(&line, width)
+    line
 }
 
-/// One line about the machine and the sizes.
+/// Which sizes the run used: `--quick`, `--size`, the experiments' own full
+/// sizes, or none to speak of (a traced program's run has no sizes of its own).
+fn sizes(run: &RunRecord) -> Option<String> {
+    if run.quick {
+        return Some("--quick sizes".into());
+    }
+    if let Some(size) = run
+        .experiments
+        .iter()
+        .find_map(|e| e.params.get(SIZE_PARAM).and_then(|v| v.as_u64()))
+    {
+        return Some(format!("--size {}", crate::units::human_bytes(size)));
+    }
+    let built_in = run
+        .experiments
+        .iter()
+        .any(|e| experiments::CATALOG.iter().any(|i| i.name == e.name));
+    built_in.then(|| "full sizes".into())
+}
+
+/// One line about the machine and the sizes (wrapped at `width` if need be,
+/// without its last newline).
 pub fn machine_line(run: &RunRecord, width: usize) -> String {
     let env = &run.environment;
-    truncate(
-        &format!(
-            "vmlab {} on Linux {}, THP {}, {} CPUs, {}",
-            run.vmlab_version,
-            env.kernel,
-            env.thp_enabled,
-            env.cpu_count,
-            if run.quick {
-                "--quick sizes"
-            } else {
-                "full sizes"
-            }
-        ),
-        width,
-    )
+    let mut line = format!(
+        "vmlab {} on Linux {}, THP {}, {} CPUs",
+        run.vmlab_version, env.kernel, env.thp_enabled, env.cpu_count,
+    );
+    if let Some(sizes) = sizes(run) {
+        let _ = write!(line, ", {sizes}");
+    }
+    wrap(&line, width, "").trim_end().to_string()
 }
 
 /// The footnote the `*` and `!` of the verdict column need, if any claim has one.
@@ -203,15 +283,28 @@ pub fn legend(tally: &Tally) -> Option<&'static str> {
     }
 }
 
-/// Per experiment one line per claim, then the tally: every line at most
-/// `width` characters.
-pub fn render(run: &RunRecord, width: usize) -> String {
+/// The summary at `width`: the machine, the writings' statements, then per
+/// experiment each claim (see [`claim_block`]; `criteria` adds each claim's
+/// criterion, `-v`), and the tally as the last line. Every line at most
+/// `width` characters, none cut.
+pub fn render(run: &RunRecord, width: usize, criteria: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", machine_line(run, width));
+    let statement_lines = super::statements::lines(run, width);
+    if !statement_lines.is_empty() {
+        out.push('\n');
+        for line in &statement_lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     for e in &run.experiments {
-        let _ = writeln!(out, "\n{}", experiment_line(e, width));
+        out.push('\n');
+        out.push_str(&wrap_hanging(&experiment_line(e), width, "", "  "));
         for group in group_claims(&e.claims) {
-            let _ = writeln!(out, "{}", group_line(&group, width));
+            out.push_str(&claim_block(&group, width, criteria));
+        }
+        if e.claims.is_empty() {
+            out.push_str(&checkpoint_tables(e, width));
         }
         for line in price_lines(e, width) {
             let _ = writeln!(out, "{line}");
@@ -220,33 +313,37 @@ pub fn render(run: &RunRecord, width: usize) -> String {
     let tally = Tally::of(run);
     out.push('\n');
     if let Some(legend) = legend(&tally) {
-        let _ = writeln!(out, "{}", truncate(legend, width));
+        out.push_str(&wrap(legend, width, ""));
     }
-    let statement_lines = super::statements::lines(run, width);
-    if !statement_lines.is_empty() {
-        for line in &statement_lines {
-            let _ = writeln!(out, "{line}");
+    // The tally is the line a class reads last.
+    out.push_str(&wrap(&tally_line(run, &tally), width, ""));
+    out
+}
+
+/// Each variant's checkpoint table, for an experiment with no claims to
+/// summarise (a traced program without a claims file): its figures are what
+/// the run found.
+fn checkpoint_tables(e: &ExperimentRecord, width: usize) -> String {
+    let mut out = String::new();
+    for v in e.variants.iter().filter(|v| !v.checkpoints.is_empty()) {
+        if e.variants.len() > 1 {
+            out.push_str(&wrap(&format!("-- variant {}", v.name), width, "  "));
         }
-        out.push('\n');
-    }
-    // The tally wraps rather than being cut: it is the line a class reads last.
-    out.push_str(&crate::explain::wrap(&tally_line(run, &tally), width, ""));
-    if !out.ends_with('\n') {
-        out.push('\n');
+        let table = fit(&table::checkpoints(v), width, drop_order::CHECKPOINTS);
+        out.push_str(&layout(&table));
     }
     out
 }
 
 /// Claims with the same id and the same result in several variants, shown as
-/// one line: the terminal summary must fit a screen, and results.md lists
+/// one block: the terminal summary must fit a screen, and results.md lists
 /// every variant's own line.
 pub fn group_claims(claims: &[ClaimRecord]) -> Vec<Vec<&ClaimRecord>> {
     let mut groups: Vec<Vec<&ClaimRecord>> = Vec::new();
     for c in claims {
-        match groups
-            .iter_mut()
-            .find(|g| g[0].id == c.id && verdict_cell(g[0]) == verdict_cell(c))
-        {
+        match groups.iter_mut().find(|g| {
+            g[0].id == c.id && verdict_cell(g[0]) == verdict_cell(c) && reason(g[0]) == reason(c)
+        }) {
             Some(g) => g.push(c),
             None => groups.push(vec![c]),
         }
@@ -258,44 +355,19 @@ pub fn group_claims(claims: &[ClaimRecord]) -> Vec<Vec<&ClaimRecord>> {
 /// lists are counted instead.
 const MAX_VARIANT_LIST: usize = 24;
 
-/// One line for a group of claims (see [`group_claims`]): the verdict, the id
-/// with its variants, and the first variant's figures.
-pub fn group_line(group: &[&ClaimRecord], width: usize) -> String {
-    let first = group[0];
-    if group.len() == 1 {
-        return claim_line(first, width);
-    }
-    let variants: Vec<&str> = group.iter().filter_map(|c| c.variant.as_deref()).collect();
-    let list = variants.join(", ");
-    let name = if list.chars().count() <= MAX_VARIANT_LIST {
-        format!("{} [{list}]", first.id)
-    } else {
-        format!("{} [{} variants]", first.id, group.len())
-    };
-    let same = group.iter().all(|c| figures(c) == figures(first));
-    let figures = match (&first.variant, same) {
-        (Some(v), false) => format!("{v}: {}", figures(first)),
-        _ => figures(first),
-    };
-    truncate(
-        &format!("  {:<13} {name}: {figures}", verdict_cell(first)),
-        width,
-    )
-}
-
 /// The price list of an experiment that measured one, one kind a line:
 /// median wall time per unit with the range over the repetitions.
 pub fn price_lines(e: &ExperimentRecord, width: usize) -> Vec<String> {
     if e.fault_costs.is_empty() {
         return Vec::new();
     }
-    let mut lines = vec![truncate(
+    let mut lines = vec![fitted(
         "  price list (wall ns per unit: median, min..max over the repetitions)",
         width,
     )];
     for c in &e.fault_costs {
         let n = &c.nanos_per_unit;
-        lines.push(truncate(
+        lines.push(fitted(
             &format!(
                 "  {:<26} {:>12} per {:<6} ({}..{})",
                 c.kind,
@@ -313,10 +385,15 @@ pub fn price_lines(e: &ExperimentRecord, width: usize) -> Vec<String> {
                 .iter()
                 .any(|v| v.is_some_and(|v| v > 0))
         }) {
-            lines.push(truncate(&format!("  {:<26} {}", "", p.text()), width));
+            lines.push(fitted(&format!("  {:<26} {}", "", p.text()), width));
         }
     }
     lines
+}
+
+/// A price-list line wrapped at `width`, its continuation indented.
+fn fitted(line: &str, width: usize) -> String {
+    super::width::fit_lines(line, width).trim_end().to_string()
 }
 
 /// Nanoseconds with thousands separated, whole.
@@ -346,7 +423,7 @@ mod grouping_tests {
     }
 
     #[test]
-    fn claims_alike_in_several_variants_share_one_line() {
+    fn claims_alike_in_several_variants_share_one_block() {
         let claims = vec![
             claim("a", "warm", Verdict::Confirmed, "1 page"),
             claim("b", "warm", Verdict::Confirmed, "2"),
@@ -355,9 +432,12 @@ mod grouping_tests {
         ];
         let groups = group_claims(&claims);
         assert_eq!(groups.len(), 3);
-        let line = group_line(&groups[0], 80);
-        assert!(line.contains("a [warm, cold]: 1 page"), "{line}");
-        assert!(group_line(&groups[2], 80).contains("refuted"));
+        let block = claim_block(&groups[0], 80, false);
+        assert!(block.contains("a [warm, cold]"), "{block}");
+        assert!(block.contains("measured: 1 page"), "{block}");
+        assert!(!block.contains("criterion"), "{block}");
+        assert!(claim_block(&groups[0], 80, true).contains("criterion: x = 1"));
+        assert!(claim_block(&groups[2], 80, false).contains("refuted"));
     }
 
     #[test]
@@ -369,8 +449,31 @@ mod grouping_tests {
             .collect();
         let groups = group_claims(&claims);
         assert_eq!(groups.len(), 1);
-        let line = group_line(&groups[0], 80);
-        assert!(line.contains("m [5 variants]: static: 0 pages"), "{line}");
+        let block = claim_block(&groups[0], 80, false);
+        assert!(block.contains("m [5 variants]"), "{block}");
+        assert!(block.contains("static: 0 pages;"), "{block}");
+    }
+
+    #[test]
+    fn a_long_claim_wraps_at_80_columns_and_keeps_every_word_of_its_figure() {
+        let mut c = claim("pss-halves", "v", Verdict::Refuted, "");
+        c.measured = "Pss 128.0 MiB of Rss 256.0 MiB in each process, Private_Dirty -256.0 MiB over the phase".into();
+        c.statement = "After the fork each process is charged half of every shared page, so the Pss of the region halves while its Rss stays.".into();
+        c.expected = Some(crate::model::Expectation {
+            verdict: Verdict::Refuted,
+            reason: "fault-around maps 16 to 256 pages per fault".into(),
+        });
+        let block = claim_block(&[&c], 80, true);
+        for line in block.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        let flat = block.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(&c.measured), "{block}");
+        assert!(
+            flat.contains("why: fault-around maps 16 to 256 pages per fault"),
+            "{block}"
+        );
+        assert!(flat.contains(&c.statement), "{block}");
     }
 
     #[test]

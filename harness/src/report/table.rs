@@ -1,7 +1,21 @@
 //! The table model shared by the terminal and Markdown renderers: which rows and
-//! columns each view has, as display strings. Renderers only lay them out.
+//! columns each view has, as display strings, and how a table is narrowed to
+//! the terminal ([`fit`]). Renderers only lay them out.
+//!
+//! A table wider than the terminal is narrowed in three steps, each only as far
+//! as needed:
+//! 1. headers are abbreviated (`minor flt` → `min`, `Priv_Dirty` → `PrD`, ...);
+//! 2. columns are dropped in the order the view declares, least telling first;
+//! 3. the widest text column is cut (with `…`), then, if still too wide, columns
+//!    are dropped from the right.
+//!
+//! Nothing is lost: results.md has every table in full.
 
+use std::fmt::Write;
+
+use super::width::truncate;
 use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable, VariantRecord, Verdict};
+use crate::outcome::Outcome;
 use crate::system::Environment;
 use crate::units::human_bytes;
 
@@ -179,7 +193,7 @@ pub fn claims(claims: &[ClaimRecord]) -> Table {
     ]);
     for c in claims {
         table.rows.push(vec![
-            super::summary::verdict_cell(c),
+            verdict_cell(c),
             c.variant.clone().unwrap_or_default(),
             c.statement.clone(),
             c.criterion.clone(),
@@ -315,4 +329,253 @@ pub fn noise_line(variant: &VariantRecord) -> String {
         "noise floor (two snapshots, nothing between): {}",
         parts.join("; ")
     )
+}
+/// The verdict as the summary column shows it: refutations declared in advance
+/// carry a `*`, confirmations against that declaration a `!` (the legend
+/// explains both).
+pub fn verdict_cell(claim: &ClaimRecord) -> String {
+    match Outcome::of_claim(claim) {
+        Outcome::XFail => format!("{}*", claim.verdict),
+        Outcome::XPass => format!("{}!", claim.verdict),
+        _ => claim.verdict.to_string(),
+    }
+}
+
+/// Shorter headers, tried before any column is dropped.
+const ABBREVIATIONS: &[(&str, &str)] = &[
+    ("minor flt", "min"),
+    ("major flt", "maj"),
+    ("Priv_Dirty", "PrD"),
+    ("Private_Dirty", "PrD"),
+    ("Shared_Dirty", "ShD"),
+    ("checkpoint", "ckpt"),
+];
+
+/// The width `text::layout` gives `table`: two spaces of indent, two between columns.
+pub fn laid_out_width(table: &Table) -> usize {
+    let widths = column_widths(table);
+    2 + widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1)
+}
+
+fn column_widths(table: &Table) -> Vec<usize> {
+    (0..table.headers.len())
+        .map(|i| {
+            table
+                .rows
+                .iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .chain([table.headers[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+fn remove_column(table: &mut Table, index: usize) {
+    table.headers.remove(index);
+    table.numeric.remove(index);
+    for row in &mut table.rows {
+        if index < row.len() {
+            row.remove(index);
+        }
+    }
+}
+
+/// Whether a header matches a drop-order entry: exactly, or, for an entry
+/// starting with `*`, by its ending (`* Size` matches every region's Size).
+fn matches(header: &str, entry: &str) -> bool {
+    match entry.strip_prefix('*') {
+        Some(suffix) => header.ends_with(suffix),
+        None => header == entry,
+    }
+}
+
+/// `table` narrowed to `width` (see the module documentation); `drop_order`
+/// names the columns that may go, least telling first (headers as built, before
+/// abbreviation).
+pub fn fit(table: &Table, width: usize, drop_order: &[&str]) -> Table {
+    let mut out = table.clone();
+    if laid_out_width(&out) <= width {
+        return out;
+    }
+    // The headers as built, kept aligned with `out` so that the drop order can
+    // name them whatever their abbreviation.
+    let mut original = out.headers.clone();
+    for header in &mut out.headers {
+        for (long, short) in ABBREVIATIONS {
+            if header.contains(long) {
+                *header = header.replace(long, short);
+            }
+        }
+    }
+    for entry in drop_order {
+        while laid_out_width(&out) > width {
+            let Some(index) = original.iter().rposition(|h| matches(h, entry)) else {
+                break;
+            };
+            remove_column(&mut out, index);
+            original.remove(index);
+        }
+    }
+    squeeze(out, width)
+}
+
+/// Cuts the widest text column, then drops columns from the right, until the
+/// table fits.
+fn squeeze(mut out: Table, width: usize) -> Table {
+    const MIN_TEXT: usize = 12;
+    while laid_out_width(&out) > width {
+        let widths = column_widths(&out);
+        let widest_text = (0..widths.len())
+            .filter(|i| !out.numeric[*i] && widths[*i] > MIN_TEXT)
+            .max_by_key(|i| widths[*i]);
+        match widest_text {
+            Some(i) => {
+                let excess = laid_out_width(&out) - width;
+                let keep = widths[i].saturating_sub(excess).max(MIN_TEXT);
+                for row in &mut out.rows {
+                    if let Some(cell) = row.get_mut(i) {
+                        *cell = truncate(cell, keep);
+                    }
+                }
+                out.headers[i] = truncate(&out.headers[i], keep);
+            }
+            None if out.headers.len() > 1 => {
+                let last = out.headers.len() - 1;
+                remove_column(&mut out, last);
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Lays a table out with padded columns.
+pub fn layout(table: &Table) -> String {
+    let widths: Vec<usize> = (0..table.headers.len())
+        .map(|i| {
+            table
+                .rows
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([table.headers[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    let line = |cells: &[String], out: &mut String| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .zip(&table.numeric)
+            .map(|((c, w), numeric)| {
+                if *numeric {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "  {}", padded.join("  ").trim_end());
+    };
+    if table.headers.iter().any(|h| !h.is_empty()) {
+        line(&table.headers, &mut out);
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        line(&rule, &mut out);
+    }
+    for row in &table.rows {
+        line(row, &mut out);
+    }
+    out
+}
+
+/// Which columns each view gives up first when the terminal is narrow (see
+/// [`fit`]); results.md keeps them all.
+pub mod drop_order {
+    /// The per-checkpoint table: region sizes rarely move, PTE and USS are in
+    /// results.md; the region's Rss and the faults stay longest.
+    pub const CHECKPOINTS: &[&str] = &["* Size", "PTE", "USS", "* Pss", "* Priv_Dirty", "Pss"];
+    /// The before/after table: permissions, then Size (mostly 0), then Pss.
+    pub const DELTAS: &[&str] = &["perms", "Size", "Shared_Dirty", "Pss"];
+    /// The programs table.
+    pub const PROGRAMS: &[&str] = &[
+        "PT_LOAD",
+        "bss",
+        "data",
+        "text",
+        "VmStk",
+        "PTE",
+        "checkpoint",
+        "procs",
+        "stripped",
+    ];
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    fn wide() -> Table {
+        Table {
+            headers: [
+                "checkpoint",
+                "process",
+                "VmSize",
+                "minor flt",
+                "data Size",
+                "data Rss",
+                "heap Size",
+            ]
+            .map(String::from)
+            .to_vec(),
+            numeric: vec![false, false, true, true, true, true, true],
+            rows: vec![[
+                "after-touching-every-page",
+                "main 123456",
+                "1000.0 MiB",
+                "262144",
+                "1000.0 MiB",
+                "1000.0 MiB",
+                "132.0 KiB",
+            ]
+            .map(String::from)
+            .to_vec()],
+        }
+    }
+
+    #[test]
+    fn a_table_that_fits_is_left_alone() {
+        let t = wide();
+        assert_eq!(fit(&t, 200, &["* Size"]), t);
+    }
+
+    #[test]
+    fn columns_go_in_the_declared_order_and_the_rest_fits() {
+        let t = fit(&wide(), 80, &["* Size", "VmSize"]);
+        assert!(laid_out_width(&t) <= 80, "{t:?}");
+        assert!(
+            !t.headers.iter().any(|h| h.ends_with(" Size")),
+            "{:?}",
+            t.headers
+        );
+        assert!(
+            t.headers.contains(&"data Rss".to_string()),
+            "{:?}",
+            t.headers
+        );
+        assert!(t.headers.contains(&"min".to_string()), "{:?}", t.headers);
+    }
+
+    #[test]
+    fn long_text_is_cut_when_dropping_is_not_enough() {
+        let t = Table {
+            headers: vec!["claim".into(), "evidence".into()],
+            numeric: vec![false, false],
+            rows: vec![vec!["x".repeat(60), "y".repeat(300)]],
+        };
+        let fitted = fit(&t, 80, &[]);
+        assert!(laid_out_width(&fitted) <= 80);
+        assert!(fitted.rows[0][1].ends_with('…'));
+    }
 }

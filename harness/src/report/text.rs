@@ -4,90 +4,24 @@ use std::fmt::Write;
 
 use super::delta::DeltaFilter;
 use super::summary;
-use super::table::{self, Table};
-use super::width::{fit, truncate};
+use super::table::{self, fit, Table};
+/// The layout and drop orders live with the table model; named here too for
+/// the callers that lay out tables for a terminal.
+pub use super::table::{drop_order, layout};
+use super::width::{wrap, wrap_hanging};
 use super::View;
-use crate::explain::wrap;
 use crate::model::{RunRecord, Status};
-
-/// Lays a table out with padded columns.
-pub fn layout(table: &Table) -> String {
-    let widths: Vec<usize> = (0..table.headers.len())
-        .map(|i| {
-            table
-                .rows
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([table.headers[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let line = |cells: &[String], out: &mut String| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .zip(&table.numeric)
-            .map(|((c, w), numeric)| {
-                if *numeric {
-                    format!("{c:>w$}")
-                } else {
-                    format!("{c:<w$}")
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "  {}", padded.join("  ").trim_end());
-    };
-    if table.headers.iter().any(|h| !h.is_empty()) {
-        line(&table.headers, &mut out);
-        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        line(&rule, &mut out);
-    }
-    for row in &table.rows {
-        line(row, &mut out);
-    }
-    out
-}
-
-/// Which columns each view gives up first when the terminal is narrow (see
-/// [`width`](super::width)); results.md keeps them all.
-pub mod drop_order {
-    /// The per-checkpoint table: region sizes rarely move, PTE and USS are in
-    /// results.md; the region's Rss and the faults stay longest.
-    pub const CHECKPOINTS: &[&str] = &["* Size", "PTE", "USS", "* Pss", "* Priv_Dirty", "Pss"];
-    /// The before/after table: permissions, then Size (mostly 0), then Pss.
-    pub const DELTAS: &[&str] = &["perms", "Size", "Shared_Dirty", "Pss"];
-    /// The programs table.
-    pub const PROGRAMS: &[&str] = &[
-        "PT_LOAD",
-        "bss",
-        "data",
-        "text",
-        "VmStk",
-        "PTE",
-        "checkpoint",
-        "procs",
-        "stripped",
-    ];
-}
 
 /// Claims in detail: verdict and name, then the statement, criterion and
 /// evidence wrapped to the width.
 fn claims(out: &mut String, claims: &[crate::model::ClaimRecord], width: usize) {
     for c in claims {
-        let _ = writeln!(
-            out,
-            "{}",
-            truncate(
-                &format!(
-                    "  {:<13} {}",
-                    summary::verdict_cell(c),
-                    summary::claim_name(c)
-                ),
-                width
-            )
-        );
+        out.push_str(&wrap_hanging(
+            &summary::claim_name(c),
+            width,
+            &format!("  {:<13} ", summary::verdict_cell(c)),
+            "      ",
+        ));
         out.push_str(&wrap(&c.statement, width, "      "));
         if !c.criterion.is_empty() {
             out.push_str(&wrap(
@@ -121,32 +55,34 @@ fn base_names(mut table: Table) -> Table {
 /// The whole run for a terminal: the summary alone, or with `view.detail` every
 /// table first, each fitted to `view.width`; the tally is the last line either way.
 pub fn render(run: &RunRecord, view: &View) -> String {
+    // `-v` adds each claim's criterion to the summary.
+    let criteria = crate::verbosity::verbose();
     if !view.detail {
-        return summary::render(run, view.width);
+        return summary::render(run, view.width, criteria);
     }
     let width = view.width;
     let fitted = |t: &Table, order: &[&str]| layout(&fit(t, width, order));
     let mut out = String::new();
     out.push_str(&fitted(&table::environment(&run.environment), &[]));
     for e in &run.experiments {
-        let _ = writeln!(out, "\n== {}", summary::experiment_line(e, width - 3));
+        out.push('\n');
+        out.push_str(&wrap_hanging(
+            &summary::experiment_line(e),
+            width,
+            "== ",
+            "   ",
+        ));
         for v in &e.variants {
-            let _ = writeln!(
-                out,
-                "\n{}",
-                truncate(
-                    &format!(
-                        "-- variant {}{}",
-                        v.name,
-                        match v.status {
-                            Status::Ok => String::new(),
-                            _ =>
-                                format!(" ({:?}: {})", v.status, v.reason.as_deref().unwrap_or("")),
-                        }
-                    ),
-                    width
-                )
+            let heading = format!(
+                "-- variant {}{}",
+                v.name,
+                match v.status {
+                    Status::Ok => String::new(),
+                    _ => format!(" ({:?}: {})", v.status, v.reason.as_deref().unwrap_or("")),
+                }
             );
+            out.push('\n');
+            out.push_str(&wrap_hanging(&heading, width, "", "   "));
             if !v.checkpoints.is_empty() {
                 out.push_str(&fitted(&table::checkpoints(v), drop_order::CHECKPOINTS));
                 out.push_str(&wrap(&table::noise_line(v), width, "  "));
@@ -163,14 +99,13 @@ pub fn render(run: &RunRecord, view: &View) -> String {
             }
         }
         if super::binaries::applies(e) {
-            let _ = writeln!(
-                out,
-                "\n{}",
-                truncate(
-                    "-- programs (file facts; memory summed over the last checkpoint's processes)",
-                    width
-                )
-            );
+            out.push('\n');
+            out.push_str(&wrap_hanging(
+                "-- programs (file facts; memory summed over the last checkpoint's processes)",
+                width,
+                "",
+                "   ",
+            ));
             out.push_str(&fitted(&super::binaries::files(e), drop_order::PROGRAMS));
             let _ = writeln!(
                 out,
@@ -186,11 +121,12 @@ pub fn render(run: &RunRecord, view: &View) -> String {
             claims(&mut out, &e.claims, width);
         }
         for s in &e.summary {
-            let _ = writeln!(out, "\n{}", truncate(&format!("-- {}", s.title), width));
+            out.push('\n');
+            out.push_str(&wrap_hanging(&format!("-- {}", s.title), width, "", "   "));
             out.push_str(&fitted(&table::summary(s), &[]));
         }
     }
     let _ = writeln!(out, "\n== summary\n");
-    out.push_str(&summary::render(run, width));
+    out.push_str(&summary::render(run, width, criteria));
     out
 }

@@ -5,32 +5,17 @@
 //! projector shows), else the terminal's, else 80; never less than 80, the
 //! narrowest terminal the output is written for.
 //!
-//! A table wider than that is narrowed in three steps, each only as far as needed:
-//! 1. headers are abbreviated (`minor flt` → `min`, `Priv_Dirty` → `PrD`, ...);
-//! 2. columns are dropped in the order the view declares, least telling first;
-//! 3. the widest text column is cut (with `…`), then, if still too wide, columns
-//!    are dropped from the right.
-//!
-//! Nothing is lost: results.md has every table in full.
+//! Every line a command prints is laid out here: prose is wrapped
+//! ([`wrap`], [`wrap_hanging`], [`fit_lines`]), never cut; only a table cell
+//! is cut ([`truncate`], used where a table is narrowed). This module is
+//! the bottom of the report layer: it imports nothing from the crate.
 
 use std::os::fd::{AsRawFd, RawFd};
 
 use nix::pty::Winsize;
 
-use super::table::Table;
-
 /// The narrowest width output is laid out for.
 pub const FLOOR: usize = 80;
-
-/// Shorter headers, tried before any column is dropped.
-const ABBREVIATIONS: &[(&str, &str)] = &[
-    ("minor flt", "min"),
-    ("major flt", "maj"),
-    ("Priv_Dirty", "PrD"),
-    ("Private_Dirty", "PrD"),
-    ("Shared_Dirty", "ShD"),
-    ("checkpoint", "ckpt"),
-];
 
 /// The width to lay terminal output out in.
 pub fn terminal_width() -> usize {
@@ -90,101 +75,103 @@ pub fn truncate(text: &str, width: usize) -> String {
     out
 }
 
-/// The width `text::layout` gives `table`: two spaces of indent, two between columns.
-pub fn laid_out_width(table: &Table) -> usize {
-    let widths = column_widths(table);
-    2 + widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1)
-}
-
-fn column_widths(table: &Table) -> Vec<usize> {
-    (0..table.headers.len())
-        .map(|i| {
-            table
-                .rows
-                .iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-                .chain([table.headers[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect()
-}
-
-fn remove_column(table: &mut Table, index: usize) {
-    table.headers.remove(index);
-    table.numeric.remove(index);
-    for row in &mut table.rows {
-        if index < row.len() {
-            row.remove(index);
-        }
-    }
-}
-
-/// Whether a header matches a drop-order entry: exactly, or, for an entry
-/// starting with `*`, by its ending (`* Size` matches every region's Size).
-fn matches(header: &str, entry: &str) -> bool {
-    match entry.strip_prefix('*') {
-        Some(suffix) => header.ends_with(suffix),
-        None => header == entry,
-    }
-}
-
-/// `table` narrowed to `width` (see the module documentation); `drop_order`
-/// names the columns that may go, least telling first (headers as built, before
-/// abbreviation).
-pub fn fit(table: &Table, width: usize, drop_order: &[&str]) -> Table {
-    let mut out = table.clone();
-    if laid_out_width(&out) <= width {
-        return out;
-    }
-    // The headers as built, kept aligned with `out` so that the drop order can
-    // name them whatever their abbreviation.
-    let mut original = out.headers.clone();
-    for header in &mut out.headers {
-        for (long, short) in ABBREVIATIONS {
-            if header.contains(long) {
-                *header = header.replace(long, short);
-            }
-        }
-    }
-    for entry in drop_order {
-        while laid_out_width(&out) > width {
-            let Some(index) = original.iter().rposition(|h| matches(h, entry)) else {
-                break;
-            };
-            remove_column(&mut out, index);
-            original.remove(index);
-        }
-    }
-    squeeze(out, width)
-}
-
-/// Cuts the widest text column, then drops columns from the right, until the
-/// table fits.
-fn squeeze(mut out: Table, width: usize) -> Table {
-    const MIN_TEXT: usize = 12;
-    while laid_out_width(&out) > width {
-        let widths = column_widths(&out);
-        let widest_text = (0..widths.len())
-            .filter(|i| !out.numeric[*i] && widths[*i] > MIN_TEXT)
-            .max_by_key(|i| widths[*i]);
-        match widest_text {
-            Some(i) => {
-                let excess = laid_out_width(&out) - width;
-                let keep = widths[i].saturating_sub(excess).max(MIN_TEXT);
-                for row in &mut out.rows {
-                    if let Some(cell) = row.get_mut(i) {
-                        *cell = truncate(cell, keep);
-                    }
+/// `text` word-wrapped to `width` characters, every line starting with
+/// `indent` (the first with `first` instead, e.g. a verdict column); a word
+/// longer than a line (a path) is broken across lines, never cut. Each line
+/// ends with a newline; empty text gives nothing.
+pub fn wrap_hanging<'a>(text: &str, width: usize, first: &'a str, indent: &'a str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    let mut prefix = first;
+    let room = |prefix: &str| width.saturating_sub(prefix.chars().count()).max(8);
+    let flush = |line: &mut String, prefix: &mut &'a str, out: &mut String| {
+        out.push_str(prefix);
+        out.push_str(line);
+        out.push('\n');
+        line.clear();
+        *prefix = indent;
+    };
+    for word in words(text) {
+        let mut word = word;
+        loop {
+            let used = line.chars().count();
+            let need = word.chars().count() + usize::from(used > 0);
+            if used + need <= room(prefix) {
+                if used > 0 {
+                    line.push(' ');
                 }
-                out.headers[i] = truncate(&out.headers[i], keep);
+                line.push_str(&word);
+                break;
             }
-            None if out.headers.len() > 1 => {
-                let last = out.headers.len() - 1;
-                remove_column(&mut out, last);
+            if used > 0 {
+                flush(&mut line, &mut prefix, &mut out);
+                continue;
             }
-            None => break,
+            // A word wider than a whole line: broken, the rest carried on.
+            let head: String = word.chars().take(room(prefix)).collect();
+            word = word.chars().skip(room(prefix)).collect();
+            line.push_str(&head);
+            flush(&mut line, &mut prefix, &mut out);
+            if word.is_empty() {
+                break;
+            }
         }
+    }
+    if !line.is_empty() {
+        flush(&mut line, &mut prefix, &mut out);
+    }
+    out
+}
+
+/// Units a figure's number is never parted from at a line break.
+const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "kB", "KB", "MB", "ns"];
+
+/// The words of `text`, a unit kept with the number before it (`16.0 MiB`
+/// stays on one line, so a wrapped figure reads whole).
+fn words(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        let bare = word.trim_end_matches([',', ';', '.', ')', ':']);
+        let after_number = out
+            .last()
+            .is_some_and(|w| w.ends_with(|c: char| c.is_ascii_digit()));
+        match out.last_mut() {
+            Some(last) if after_number && UNITS.contains(&bare) => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => out.push(word.to_string()),
+        }
+    }
+    out
+}
+
+/// `text` word-wrapped to `width`, each line starting with `indent` (see
+/// [`wrap_hanging`]).
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    wrap_hanging(text, width, indent, indent)
+}
+
+/// [`fit_lines`] at the terminal's width: what every line on stderr goes
+/// through (installed with [`crate::verbosity::set_fitter`]).
+pub fn fit_terminal(text: &str) -> String {
+    fit_lines(text, terminal_width())
+}
+
+/// Every line of `text` (several lines, each already laid out or prose)
+/// wrapped to `width`, continuation lines indented as their first line is
+/// plus two spaces: for messages assembled elsewhere (progress, notes).
+pub fn fit_lines(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let lead: String = line.chars().take_while(|c| *c == ' ').collect();
+        let more = format!("{lead}  ");
+        out.push_str(&wrap_hanging(line.trim_start(), width, &lead, &more));
     }
     out
 }
@@ -193,72 +180,47 @@ fn squeeze(mut out: Table, width: usize) -> Table {
 mod tests {
     use super::*;
 
-    fn wide() -> Table {
-        Table {
-            headers: [
-                "checkpoint",
-                "process",
-                "VmSize",
-                "minor flt",
-                "data Size",
-                "data Rss",
-                "heap Size",
-            ]
-            .map(String::from)
-            .to_vec(),
-            numeric: vec![false, false, true, true, true, true, true],
-            rows: vec![[
-                "after-touching-every-page",
-                "main 123456",
-                "1000.0 MiB",
-                "262144",
-                "1000.0 MiB",
-                "1000.0 MiB",
-                "132.0 KiB",
-            ]
-            .map(String::from)
-            .to_vec()],
-        }
-    }
-
-    #[test]
-    fn a_table_that_fits_is_left_alone() {
-        let t = wide();
-        assert_eq!(fit(&t, 200, &["* Size"]), t);
-    }
-
-    #[test]
-    fn columns_go_in_the_declared_order_and_the_rest_fits() {
-        let t = fit(&wide(), 80, &["* Size", "VmSize"]);
-        assert!(laid_out_width(&t) <= 80, "{t:?}");
-        assert!(
-            !t.headers.iter().any(|h| h.ends_with(" Size")),
-            "{:?}",
-            t.headers
-        );
-        assert!(
-            t.headers.contains(&"data Rss".to_string()),
-            "{:?}",
-            t.headers
-        );
-        assert!(t.headers.contains(&"min".to_string()), "{:?}", t.headers);
-    }
-
-    #[test]
-    fn long_text_is_cut_when_dropping_is_not_enough() {
-        let t = Table {
-            headers: vec!["claim".into(), "evidence".into()],
-            numeric: vec![false, false],
-            rows: vec![vec!["x".repeat(60), "y".repeat(300)]],
-        };
-        let fitted = fit(&t, 80, &[]);
-        assert!(laid_out_width(&fitted) <= 80);
-        assert!(fitted.rows[0][1].ends_with('…'));
-    }
-
     #[test]
     fn truncation_counts_characters_not_bytes() {
         assert_eq!(truncate("ääää", 3), "ää…");
         assert_eq!(truncate("abc", 3), "abc");
+    }
+
+    #[test]
+    fn prose_wraps_without_losing_a_word_and_counts_characters() {
+        let text = "Pss halves — each of the two processes is charged half of every shared page, 128 MiB of 256 MiB";
+        let out = wrap_hanging(text, 40, "  refuted  ", "           ");
+        for line in out.lines() {
+            assert!(line.chars().count() <= 40, "{line:?}");
+        }
+        let words: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!(words[1..].join(" "), text);
+        assert!(out.starts_with("  refuted  Pss"), "{out}");
+    }
+
+    #[test]
+    fn a_figure_keeps_its_unit_on_its_line() {
+        let out = wrap("Shared_Dirty 16.2 MiB, Pss (+8.0 KiB) and 3 pages", 17, "");
+        assert!(out.lines().any(|l| l.contains("16.2 MiB,")), "{out}");
+        assert!(out.lines().any(|l| l.contains("(+8.0 KiB)")), "{out}");
+    }
+
+    #[test]
+    fn a_word_longer_than_the_line_is_broken_not_cut() {
+        let path = format!("/tmp/{}", "x".repeat(100));
+        let out = wrap(&path, 40, "  ");
+        assert!(out.lines().all(|l| l.chars().count() <= 40), "{out}");
+        let joined: String = out.lines().map(str::trim_start).collect();
+        assert_eq!(joined, path);
+    }
+
+    #[test]
+    fn long_message_lines_wrap_with_their_indent() {
+        let out = fit_lines(&format!("  {}", "word ".repeat(30)), 30);
+        assert!(out.lines().count() > 1);
+        assert!(
+            out.lines().skip(1).all(|l| l.starts_with("    word")),
+            "{out}"
+        );
     }
 }

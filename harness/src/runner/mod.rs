@@ -98,6 +98,9 @@ pub struct VariantOutcome {
     pub record: VariantRecord,
     /// One capture per process and checkpoint.
     pub raw: Vec<RawCapture>,
+    /// Ctrl-C (or q in step mode) stopped the variant before its end: the
+    /// record holds the checkpoints reached until then.
+    pub stopped: bool,
 }
 
 /// What the runner tells its caller while it works (for progress display).
@@ -122,7 +125,8 @@ pub enum RunnerEvent {
 
 /// Runs one variant in `temp_dir` (which the caller owns and removes). Returns
 /// the record also when the experiment fails (status `failed`, with what was
-/// measured up to then); only Ctrl-C is an `Err`.
+/// measured up to then); Ctrl-C (or q in step mode) returns what was reached,
+/// marked [`VariantOutcome::stopped`].
 pub fn run_variant(
     spec: &VariantSpec,
     probe: &dyn Probe,
@@ -142,9 +146,10 @@ pub fn run_variant(
     let mut args = spec.args.clone();
     args.push("--dir".into());
     args.push(temp_dir.into());
+    let mut stopped = false;
     match drive(spec, &args, probe, &mut session, on_event) {
         Ok(()) => {}
-        Err(RunnerError::Interrupted) => return Err(RunnerError::Interrupted),
+        Err(RunnerError::Interrupted) => stopped = true,
         Err(e) => {
             session.record.status = Status::Failed;
             session.record.reason = Some(e.to_string());
@@ -153,6 +158,7 @@ pub fn run_variant(
     Ok(VariantOutcome {
         record: session.record,
         raw: session.raw,
+        stopped,
     })
 }
 

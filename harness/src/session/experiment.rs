@@ -116,6 +116,13 @@ pub(super) fn run_one(
         }
     };
     record.params = plan.params;
+    // Recorded so that the summary's header can say which sizes ran.
+    if let Some(size) = options.size {
+        record.params.insert(
+            crate::report::summary::SIZE_PARAM.into(),
+            serde_json::json!(size),
+        );
+    }
     if let Some(variants) = &selection.variants {
         record
             .params
@@ -123,6 +130,7 @@ pub(super) fn run_one(
     }
     let binary = locate::binary(binaries, name)?;
     let mut interrupted = false;
+    let mut stop: Option<Stopped> = None;
     let selected_count = plan
         .variants
         .iter()
@@ -164,6 +172,20 @@ pub(super) fn run_one(
                 progress.show(event);
             };
             match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut on_event) {
+                Ok(mut outcome) if outcome.stopped => {
+                    // Stopped (q or Ctrl-C): the checkpoints reached are kept.
+                    progress.finish(&outcome.record);
+                    interrupted = true;
+                    stop = Some(Stopped::at(&outcome.record, exp, variant.name.clone()));
+                    if !outcome.record.checkpoints.is_empty() {
+                        crate::elf::attach_binary_facts(&mut outcome.record);
+                        if r == 0 {
+                            store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
+                        }
+                        runs[r as usize].push(outcome.record);
+                    }
+                    break 'repeats;
+                }
                 Ok(mut outcome) => {
                     crate::elf::attach_binary_facts(&mut outcome.record);
                     progress.finish(&outcome.record);
@@ -172,10 +194,6 @@ pub(super) fn run_one(
                         store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
                     }
                     runs[r as usize].push(outcome.record);
-                }
-                Err(crate::error::RunnerError::Interrupted) => {
-                    interrupted = true;
-                    break 'repeats;
                 }
                 Err(e) => bail!("{name}/{}: {e}", variant.name),
             }
@@ -200,19 +218,30 @@ pub(super) fn run_one(
         }
     }
     if interrupted {
-        record.status = Status::Failed;
-        record.reason = Some("interrupted".into());
+        // Judged below as far as it got; told as where the walk stopped.
+        record.status = if crate::step::quit_requested() {
+            Status::Skipped
+        } else {
+            Status::Failed
+        };
+        record.reason = Some(match &stop {
+            Some(s) => s.sentence(),
+            None => "interrupted".into(),
+        });
     } else if record.variants.iter().any(|v| v.status == Status::Failed) {
         record.status = Status::Failed;
         record.reason = Some(outcome::failure_reason(&record));
     }
     record.claims = exp.judge(&record, ctx.env);
+    if let Some(s) = &stop {
+        s.keep_reached_claims(&mut record);
+    }
     // Claims about a variant that was not selected say nothing about this run.
     record
         .claims
         .retain(|c| c.variant.as_deref().is_none_or(|v| selection.wants(v)));
     record.summary = exp.summary(&record, ctx.env);
-    crate::progress::experiment_done(&record, started.elapsed());
+    crate::progress::experiment_done(&record, selected_count, started.elapsed());
     record.fault_costs = crate::experiment::fault_costs::price_list(&record, ctx.env);
     let complete: Vec<Vec<VariantRecord>> = runs
         .into_iter()
@@ -240,4 +269,59 @@ pub(super) fn run_one(
         unstable,
         interrupted,
     })
+}
+
+/// Where a variant was stopped (q in step mode, or Ctrl-C): the checkpoint
+/// reached last, how many of the checkpoints the experiment announces it
+/// reached, and which variant.
+struct Stopped {
+    variant: String,
+    at: Option<String>,
+    reached: usize,
+    announced: usize,
+}
+
+impl Stopped {
+    fn at(record: &VariantRecord, exp: &dyn Experiment, variant: String) -> Stopped {
+        Stopped {
+            variant,
+            at: record.checkpoints.last().map(|c| c.label.clone()),
+            reached: record.checkpoints.len(),
+            announced: exp.info().checkpoints.len(),
+        }
+    }
+
+    /// `stopped at child-write-quarter (4 of up to 7 stops) in thp-off`: the
+    /// experiment announces its checkpoints for all variants together, so the
+    /// count is an upper bound.
+    fn sentence(&self) -> String {
+        let how = if crate::step::quit_requested() {
+            "stopped as asked"
+        } else {
+            "interrupted"
+        };
+        match &self.at {
+            Some(at) => format!(
+                "{how} at {at} ({} of up to {} stops) in {}",
+                self.reached, self.announced, self.variant
+            ),
+            None => format!("{how} before the first stop of {}", self.variant),
+        }
+    }
+
+    /// The stopped variant's claims that its reached checkpoints decided:
+    /// a claim the judge could not decide from them (inconclusive, no
+    /// condition of the machine behind it) needed a stop not reached, and is
+    /// left out rather than reported undecided.
+    fn keep_reached_claims(&self, record: &mut ExperimentRecord) {
+        record.claims.retain(|c| {
+            c.variant.as_deref() != Some(self.variant.as_str())
+                || c.verdict != Verdict::Inconclusive
+                || c.precondition.is_some()
+        });
+        if let Some(v) = record.variants.iter_mut().find(|v| v.name == self.variant) {
+            v.status = record.status;
+            v.reason = Some(self.sentence());
+        }
+    }
 }

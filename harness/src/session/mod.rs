@@ -72,7 +72,7 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
     let mut stepper: Option<&mut dyn Pause> = match pause {
         Some(pause) => Some(pause),
         None if options.step => {
-            terminal_stepper = Stepper::new(filter).map_err(UsageError)?;
+            terminal_stepper = Stepper::new(filter, env.clone()).map_err(UsageError)?;
             Some(&mut terminal_stepper)
         }
         None => None,
@@ -207,12 +207,17 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
         if let Some(pause) = stepper.as_mut() {
             pause.finished(&run, &partial, true);
         }
-        eprintln!(
-            "partial results kept in {} (results/latest still points at the last complete run)",
-            partial.display()
-        );
+        verbosity::say(partial_line(&partial, &results_root));
         if crate::step::quit_requested() {
-            eprintln!("stopped as asked; the experiment's processes and temporary files are gone");
+            let at = run
+                .experiments
+                .last()
+                .and_then(|e| e.reason.clone())
+                .unwrap_or_else(|| "stopped as asked".into());
+            // `at` names the stop: "stopped as asked at after-fork (3 of up to 9 stops)".
+            verbosity::say(format_args!(
+                "{at}; the experiment's processes and temporary files are gone"
+            ));
             return Ok(ExitCode::SUCCESS);
         }
         return Err(Interrupted.into());
@@ -254,6 +259,25 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
     };
     let compared = cmp.as_ref().zip(mode.compare_with());
     tell(&run, compared, &telling, &run_dir)
+}
+
+/// The line that says where a stopped run's results are, naming the real
+/// results folder's `latest` (which a stopped run never moves).
+pub fn partial_line(partial: &Path, results_root: &Path) -> String {
+    let latest = results_root.join("latest");
+    if latest.exists() {
+        format!(
+            "partial results kept in {} ({} still points at the last complete run)",
+            partial.display(),
+            latest.display()
+        )
+    } else {
+        format!(
+            "partial results kept in {} (no complete run in {} yet, so no latest)",
+            partial.display(),
+            results_root.display()
+        )
+    }
 }
 
 /// How a finished run is told: the report's format and view, and whether the
@@ -328,7 +352,7 @@ pub fn tell(
                 RunVerdict::Fail => String::new(),
             },
         };
-        eprintln!("bisect: exit {code}, {word}");
+        verbosity::say(format_args!("bisect: exit {code}, {word}"));
         return Ok(ExitCode::from(code));
     }
     Ok(ExitCode::from(verdict.exit_code()))

@@ -52,6 +52,9 @@ pub struct StopProcess {
 pub struct StopRegion {
     /// The region's name (`data`).
     pub name: String,
+    /// The region as every stop names it (`data: the 256 MiB region, [anon]
+    /// rw-p`; see [`super::region_title`]).
+    pub title: String,
     /// Rss, Pss, Private_Dirty, Shared_Dirty, in that order.
     pub figures: Vec<Figure>,
 }
@@ -103,10 +106,11 @@ impl FrameShare {
 }
 
 /// Reads one figure of a region.
-type Field = fn(&MemoryFigures) -> u64;
+pub(super) type Field = fn(&MemoryFigures) -> u64;
 
-/// The region figures a stop shows, by smaps name.
-const FIGURES: [(&str, Field); 4] = [
+/// The region figures a stop shows, by smaps name (the terminal and the
+/// lecture page alike).
+pub(super) const FIGURES: [(&str, Field); 4] = [
     ("Rss", |f| f.rss_bytes),
     ("Pss", |f| f.pss_bytes),
     ("Private_Dirty", |f| f.private_dirty_bytes),
@@ -141,6 +145,7 @@ impl Stop {
                             let old = before.and_then(|b| b.region(&r.name));
                             StopRegion {
                                 name: r.name.clone(),
+                                title: super::region_title(p, r),
                                 figures: FIGURES
                                     .iter()
                                     .map(|(name, get)| {

@@ -127,7 +127,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     let mut outcome = match session::run(&spec, &ProcProbe, &mut sink, &mut on_checkpoint) {
         Ok(outcome) => outcome,
         Err(crate::error::RunnerError::Interrupted) if QUIT.load(Ordering::SeqCst) => {
-            eprintln!("stopped as asked; the program's processes are gone");
+            crate::verbosity::say("stopped as asked; the program's processes are gone");
             return Ok(ExitCode::SUCCESS);
         }
         Err(crate::error::RunnerError::Interrupted) => return Err(crate::error::Interrupted.into()),
@@ -143,10 +143,10 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     drop(sink);
     if outcome.record.status == crate::model::Status::Skipped {
         // A CI job must see that nothing was measured; exit 4 follows from the status.
-        eprintln!(
+        crate::verbosity::say(format_args!(
             "warning: {}",
             outcome.record.reason.as_deref().unwrap_or("no checkpoint")
-        );
+        ));
     }
     crate::elf::attach_binary_facts(&mut outcome.record);
 
@@ -296,43 +296,45 @@ struct StepPause {
 }
 
 impl StepPause {
+    /// One stop, laid out by step mode's renderer ([`crate::step::change_lines`])
+    /// to fit the terminal: what the program waits on, the commands to look
+    /// with, and the changes, capped to the screen's height.
     fn pause(&mut self, record: &CheckpointRecord, cause: &CheckpointCause) {
-        use crate::report::delta::{mapping_deltas, state_note};
-        use crate::units::signed_bytes;
-        let mut out = format!("\n=== stopped at {} ===\n", record.label);
+        use crate::report::width::{wrap, wrap_hanging};
+        let screen = crate::step::Screen::detect();
+        let width = screen.width;
+        let mut out = String::from("\n");
+        out.push_str(&wrap(
+            &format!("=== stopped at {} ===", record.label),
+            width,
+            "",
+        ));
         for line in &cause.waiting {
-            out.push_str(&format!("  {line}\n"));
+            out.push_str(&wrap(line, width, "  "));
         }
-        out.push_str("\nLook at it from another terminal now:\n");
+        out.push_str("Look at it from another terminal now:\n");
         for p in &record.processes {
-            out.push_str(&format!(
-                "  {role} (pid {pid}):  pmap -X {pid}  |  cat /proc/{pid}/smaps_rollup  |  ps -o pid,vsz,rss,min_flt,maj_flt,cmd -p {pid}\n",
-                role = p.role,
-                pid = p.pid
+            out.push_str(&wrap_hanging(
+                &format!(
+                    "{role} {pid}: pmap -X {pid}; cat /proc/{pid}/smaps_rollup",
+                    role = p.role,
+                    pid = p.pid
+                ),
+                width,
+                "  ",
+                "    ",
             ));
         }
-        out.push_str("\nWhat changed since the previous checkpoint:\n");
-        for p in &record.processes {
-            let before = self.previous.iter().find(|b| b.pid == p.pid);
-            let rss_delta =
-                p.totals.rss_bytes as i64 - before.map_or(0, |b| b.totals.rss_bytes as i64);
-            out.push_str(&format!(
-                "  {}: {} minor / {} major faults, VmRSS {} KiB ({})\n",
-                p.role,
-                p.faults.minor,
-                p.faults.major,
-                p.totals.rss_bytes / 1024,
-                signed_bytes(rss_delta),
-            ));
-            if let Some(note) = state_note(p) {
-                out.push_str(&format!("    {note}\n"));
-            }
-            for d in mapping_deltas(before, p, &self.filter) {
-                out.push_str(&format!("      {} at {}\n", d.line(), d.start));
-                for e in d.explanations() {
-                    out.push_str(&format!("        {e}\n"));
-                }
-            }
+        out.push_str("Since the previous checkpoint:\n");
+        let mut changes = crate::step::change_lines(&self.previous, record, &self.filter, width);
+        let room = screen.lines.saturating_sub(out.lines().count() + 1);
+        if changes.len() > room {
+            changes.truncate(room.saturating_sub(1));
+            changes.push("  (more: -v or results.md)".into());
+        }
+        for line in changes {
+            out.push_str(&line);
+            out.push('\n');
         }
         out.push_str("Press Enter to continue, or q and Enter to quit: ");
         let mut err = std::io::stderr().lock();
@@ -382,12 +384,9 @@ pub(crate) fn keep(
          checkpoints are the ones taken until then.\n",
     )
     .with_context(|| format!("cannot mark {} as partial", run_dir.display()))?;
-    eprintln!(
-        "partial results kept in {} (results/latest still points at the last complete run)",
-        partial.display()
-    );
+    crate::verbosity::say(crate::session::partial_line(&partial, results_root));
     if QUIT.load(Ordering::SeqCst) {
-        eprintln!("stopped as asked; the program's processes are gone");
+        crate::verbosity::say("stopped as asked; the program's processes are gone");
         return Ok(Some(ExitCode::SUCCESS));
     }
     Err(crate::error::Interrupted.into())

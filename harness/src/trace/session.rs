@@ -124,6 +124,7 @@ pub fn run(
     Ok(VariantOutcome {
         record: state.record,
         raw: state.raw,
+        stopped: crate::runner::interrupted(),
     })
 }
 

@@ -74,10 +74,10 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
                 }
             }
         });
-        eprintln!(
+        crate::verbosity::say(format_args!(
             "Enter takes a snapshot of {}; q (or end of input) stops",
             args.pid
-        );
+        ));
         Some(rx)
     } else {
         None
@@ -166,7 +166,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
                 Err(e) => bail!("{e}"),
             }
         }
-        eprintln!(
+        crate::verbosity::say(format_args!(
             "{label} at {:.1} s: {}",
             start.elapsed().as_secs_f64(),
             processes
@@ -181,7 +181,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        ));
         record.checkpoints.push(CheckpointRecord {
             label,
             phase_millis: last.elapsed().as_millis() as u64,
@@ -295,50 +295,60 @@ pub fn once(pid: i32) -> Result<String> {
     Ok(out)
 }
 
-/// One process's mappings as a `pmap -X`-like table.
+/// One process's mappings as a `pmap -X`-like table (sizes in KiB), fitted
+/// to the terminal: the offset and swap columns go first, then long mapping
+/// names are cut (`pmap -X` itself has every one).
 pub fn render_once(p: &ProcessRecord, comm: &str) -> String {
+    use crate::report::table::{fit, layout, Table};
     use std::fmt::Write;
-    let kib = |b: u64| b / 1024;
+    let kib = |b: u64| (b / 1024).to_string();
+    let width = crate::report::width::terminal_width();
     let mut out = String::new();
-    let _ = writeln!(out, "{}:   {comm} ({})", p.pid, p.role);
+    out.push_str(&crate::report::width::wrap(
+        &format!("{}:   {comm} ({})", p.pid, p.role),
+        width,
+        "",
+    ));
     if let Some(note) = crate::report::delta::state_note(p) {
-        let _ = writeln!(out, "{note}");
+        out.push_str(&crate::report::width::wrap(&note, width, ""));
     }
-    let _ = writeln!(
-        out,
-        "{:>16} {:<4} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} Mapping",
-        "Address", "Perm", "Offset", "Size", "Rss", "Pss", "USS", "Swap"
-    );
+    let mut table = Table {
+        headers: [
+            "Address", "Perm", "Offset", "Size", "Rss", "Pss", "USS", "Swap", "Mapping",
+        ]
+        .map(String::from)
+        .to_vec(),
+        numeric: vec![true, false, true, true, true, true, true, true, false],
+        rows: Vec::new(),
+    };
     let mut total = crate::model::MemoryFigures::default();
     for m in &p.mappings {
         let f = &m.figures;
         total.add(f);
-        let _ = writeln!(
-            out,
-            "{:>16} {:<4} {:>8x} {:>10} {:>10} {:>10} {:>10} {:>10} {}",
-            m.start.trim_start_matches("0x"),
-            m.perms,
-            m.offset_bytes,
+        table.rows.push(vec![
+            m.start.trim_start_matches("0x").to_string(),
+            m.perms.clone(),
+            format!("{:x}", m.offset_bytes),
             kib(f.size_bytes),
             kib(f.rss_bytes),
             kib(f.pss_bytes),
             kib(f.private_clean_bytes + f.private_dirty_bytes),
             kib(f.swap_bytes),
-            m.name
-        );
+            m.name.clone(),
+        ]);
     }
-    let _ = writeln!(
-        out,
-        "{:>16} {:<4} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} KiB (VmRSS {} KiB)\n",
-        "total",
-        "",
-        "",
+    table.rows.push(vec![
+        "total".into(),
+        String::new(),
+        String::new(),
         kib(total.size_bytes),
         kib(total.rss_bytes),
         kib(total.pss_bytes),
         kib(total.private_clean_bytes + total.private_dirty_bytes),
         kib(total.swap_bytes),
-        kib(p.totals.rss_bytes)
-    );
+        "KiB".into(),
+    ]);
+    out.push_str(&layout(&fit(&table, width, &["Offset", "Swap"])));
+    let _ = writeln!(out, "  VmRSS {} KiB\n", kib(p.totals.rss_bytes));
     out
 }

@@ -186,7 +186,7 @@ fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
     };
     let text = seen.lock().unwrap().clone();
     assert_eq!(status.code(), Some(0), "{text}");
-    assert!(text.contains("stopped as asked"), "{text}");
+    assert!(text.contains("stopped as asked at "), "{text}");
     assert!(
         !std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "experiment {pid} survived"
@@ -337,7 +337,93 @@ fn every_step_of_one_variant_fits_a_screen_and_q_keeps_latest_on_the_complete_ru
     assert!(partial[0].join("results.json").is_file());
 }
 
+// See: issue 23
+fn q_at_a_later_stop_keeps_the_stops_walked_and_judges_what_they_decided() {
+    let out = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let (out_s, scratch_s) = (
+        out.path().display().to_string(),
+        scratch.path().display().to_string(),
+    );
+    let (mut child, mut input, seen) = on_pty(&[
+        "run",
+        "fork-cow/thp-off",
+        "--quick",
+        "--step",
+        "--out",
+        &out_s,
+        "--dir",
+        &scratch_s,
+    ]);
+    let before = wait_for(&seen, "Press Enter", 1);
+    // Only this variant's claims are listed before its first stop.
+    assert!(before.contains("fork-copies-nothing: "), "{before}");
+    assert!(
+        !before.contains("zygote-children-share"),
+        "a claim of another variant is listed:\n{before}"
+    );
+    for stop in 1..4 {
+        input.write_all(b"\n").unwrap();
+        wait_for(&seen, "Press Enter", stop + 1);
+    }
+    input.write_all(b"q\n").unwrap();
+    let code = wait_exit(&mut child, &seen);
+    let text = seen.lock().unwrap().clone();
+    assert_eq!(code, 0, "{text}");
+    let at = text
+        .split("stopped as asked at ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no stop named:\n{text}"));
+    assert!(text.contains("(4 of up to "), "{text}");
+    assert!(!text.contains("FAILED"), "{text}");
+    assert!(
+        text.contains(&out_s),
+        "the results folder is not named:\n{text}"
+    );
+    let partial = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-partial"))
+        .unwrap_or_else(|| panic!("no partial folder:\n{text}"));
+    assert!(
+        !partial.join(harness::scratch::LOCK_FILE).exists(),
+        "the finished partial folder keeps its owner record"
+    );
+    let json = std::fs::read_to_string(partial.join("results.json")).unwrap();
+    let run: harness::model::RunRecord = serde_json::from_str(&json).unwrap();
+    let e = &run.experiments[0];
+    let v = e
+        .variants
+        .iter()
+        .find(|v| v.name == "thp-off")
+        .unwrap_or_else(|| panic!("the walked variant is not recorded: {e:?}"));
+    let labels: Vec<&str> = v.checkpoints.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels.len(), 4, "{labels:?}");
+    assert_eq!(labels.last().copied(), Some(at), "{labels:?}");
+    let copies = e
+        .claims
+        .iter()
+        .find(|c| c.id == "fork-copies-nothing")
+        .unwrap_or_else(|| panic!("the after-fork claim was not judged: {:?}", e.claims));
+    assert_eq!(
+        copies.verdict,
+        harness::model::Verdict::Confirmed,
+        "{copies:?}"
+    );
+    assert!(
+        e.claims
+            .iter()
+            .all(|c| c.verdict != harness::model::Verdict::Inconclusive),
+        "claims of stops not reached are reported: {:?}",
+        e.claims
+    );
+    let left: Vec<_> = std::fs::read_dir(scratch.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 crate::tests![
+    q_at_a_later_stop_keeps_the_stops_walked_and_judges_what_they_decided,
     explain_exists_for_every_listed_experiment,
     explain_of_an_unknown_experiment_exits_with_code_2,
     step_mode_without_a_terminal_is_a_clear_error,

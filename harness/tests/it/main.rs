@@ -27,6 +27,7 @@ mod repeatability;
 mod reports;
 mod safeguards;
 mod schema;
+mod terminal;
 mod trace;
 mod trace_says;
 mod trials;
@@ -59,6 +60,7 @@ fn main() {
         reports::tests,
         safeguards::tests,
         schema::tests,
+        terminal::tests,
         trace::tests,
         trace_says::tests,
     ]);

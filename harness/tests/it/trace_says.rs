@@ -187,10 +187,17 @@ fn a_program_that_only_sleeps_warns_and_exits_4_with_a_ktap_skip() {
     let run = Traced::run("trace", &["--format", "tap"], &[program.to_str().unwrap()]);
     run.assert_code(4);
     let stderr = run.stderr();
-    let warning = stderr
+    // The warning wraps to the terminal: its continuation lines are indented.
+    let mut lines = stderr
         .lines()
-        .find(|l| l.starts_with("warning: no checkpoint"))
+        .skip_while(|l| !l.starts_with("warning: no checkpoint"));
+    let first = lines
+        .next()
         .unwrap_or_else(|| panic!("no warning\n{}", run.describe()));
+    let warning = std::iter::once(first)
+        .chain(lines.take_while(|l| l.starts_with("  ")).map(str::trim))
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         warning.contains("main (pid ") && warning.contains("nanosleep()"),
         "says where it slept: {warning}"
