@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::experiment::{Experiment, Explanation};
+use crate::experiment::{Experiment, Explanation, Facts};
 
 /// `"Title", Author` for a seed file name (the file name itself if unknown).
 pub fn cite(file: &str) -> String {
@@ -56,6 +56,26 @@ pub fn step_caption(explanation: &Explanation, variant: &str, label: &str) -> Op
             .map(|(_, text)| *text)
     };
     find(&specific).or_else(|| find(label))
+}
+
+/// The answer to question `i` of `exp`, for the teacher: the written answer,
+/// then the figure `facts` give it (`"{run}: figure."`), or the command that
+/// produces one when the run has none. Shared by `explain --answers` and
+/// results.html.
+pub fn answer(exp: &dyn Experiment, facts: &Facts<'_>, i: usize, run: &str) -> String {
+    let name = exp.info().name;
+    match exp.explanation().answers.get(i) {
+        None => "No answer is written for this question yet.".to_string(),
+        Some(prose) => match exp.answer_figures().get(i).copied().flatten() {
+            Some(measured) => match measured(facts) {
+                Some(text) => format!("{prose} {run}: {text}."),
+                None => {
+                    format!("{prose} (Run `harness run {name}` to put a measured figure here.)")
+                }
+            },
+            None => prose.to_string(),
+        },
+    }
 }
 
 /// The full explanation of an experiment as plain text (`harness explain NAME`).

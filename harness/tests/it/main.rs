@@ -21,6 +21,7 @@ mod ktap;
 mod lecture;
 mod matrix;
 mod mmap_file;
+mod page;
 mod reliability;
 mod repeatability;
 mod reports;
@@ -52,6 +53,7 @@ fn main() {
         ktap::tests,
         matrix::tests,
         mmap_file::tests,
+        page::tests,
         reliability::tests,
         repeatability::tests,
         reports::tests,

@@ -1,8 +1,16 @@
-//! results.html: the report for a browser and a projector. One self-contained
-//! file (CSS and SVG charts inline, no script, nothing fetched), with the same
-//! content as results.md in the same order: the tally, every claim, then per
-//! experiment its claims, derived tables, and per variant the charts, the
-//! per-checkpoint table and the before/after view (the last two folded).
+//! results.html: the page a teacher projects, and the run's archive. One
+//! self-contained file (CSS, SVG charts and a small script inline, nothing
+//! fetched). It opens with the writings' statement tally, a contents list and
+//! one card per experiment ([`cards`]); then the slide view ([`slides`]); then
+//! each experiment in detail: the `explain` narrative, the questions with
+//! their answers folded, the claims, tables and per variant its charts and
+//! folded per-checkpoint tables; then every claim in one table and the
+//! machine. Every experiment, variant and claim has a stable anchor
+//! ([`anchor`]).
+
+mod cards;
+mod slides;
+mod style;
 
 use std::fmt::Write;
 
@@ -12,21 +20,31 @@ use super::{plot, summary};
 use crate::explain::cite;
 use crate::model::{ClaimRecord, ExperimentRecord, RunRecord, Status, Verdict};
 
-/// Large type and strong contrast: it is read from the back of a room.
-const STYLE: &str = "
-body{font-family:system-ui,sans-serif;font-size:18px;line-height:1.4;margin:2em auto;max-width:1200px;padding:0 1em;color:#111;background:#fff}
-h1{font-size:1.8em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:3px solid #333}
-.tally{font-size:1.5em;font-weight:bold;padding:.5em;background:#eef;border-radius:6px}
-table{border-collapse:collapse;margin:.5em 0;font-size:.85em;display:block;overflow-x:auto;max-width:100%}
-th,td{border:1px solid #bbb;padding:.2em .5em;vertical-align:top;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-th{background:#eee}
-.confirmed{background:#d7f5d7}.refuted{background:#ffd8d0}.inconclusive{background:#eee}
-.expected{background:#fff0c8}
-.chart svg{max-width:100%;height:auto}
-details{margin:.5em 0}summary{cursor:pointer;font-weight:bold}
-.muted{color:#555}
-";
+/// An element id from name parts (experiment, variant, claim): kept as they
+/// are where they are plain (kebab-case names are), joined by `--`, so that
+/// a link to a claim keeps working from run to run.
+pub fn anchor(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .map(|p| {
+            p.chars()
+                .map(|c| match c {
+                    'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+                    _ => '-',
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("--")
+}
+
+/// The anchor of a claim of experiment `experiment`.
+pub fn claim_anchor(experiment: &str, c: &ClaimRecord) -> String {
+    match &c.variant {
+        Some(v) => anchor(&["claim", experiment, v, &c.id]),
+        None => anchor(&["claim", experiment, &c.id]),
+    }
+}
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -68,23 +86,18 @@ fn verdict_class(c: &ClaimRecord) -> &'static str {
     }
 }
 
-fn claim_row(out: &mut String, first: &str, c: &ClaimRecord) {
-    let _ = writeln!(
-        out,
-        "<tr>{first}<td class=\"{}\">{}</td><td><code>{}</code></td><td>{}</td></tr>",
-        verdict_class(c),
-        escape(&summary::verdict_cell(c)),
-        escape(&summary::claim_name(c)),
-        escape(&summary::figures(c)),
-    );
-}
-
+/// Every claim of the run in one table (folded), each linking to its place.
 fn claim_index(out: &mut String, run: &RunRecord) {
+    out.push_str("<section id=\"every-claim\">\n<h2>Every claim in one table</h2>\n<details><summary>Show the table</summary>\n");
     out.push_str(
         "<table>\n<tr><th>experiment</th><th>verdict</th><th>claim</th><th>measured (criterion)</th></tr>\n",
     );
     for e in &run.experiments {
-        let link = format!("<td><a href=\"#{0}\">{0}</a></td>", escape(&e.name));
+        let link = format!(
+            "<td><a href=\"#{}\">{}</a></td>",
+            anchor(&[&e.name]),
+            escape(&e.name)
+        );
         if e.claims.is_empty() {
             let _ = writeln!(
                 out,
@@ -94,18 +107,27 @@ fn claim_index(out: &mut String, run: &RunRecord) {
             );
         }
         for c in &e.claims {
-            claim_row(out, &link, c);
+            let _ = writeln!(
+                out,
+                "<tr>{link}<td class=\"{}\">{}</td><td><a href=\"#{}\"><code>{}</code></a></td><td>{}</td></tr>",
+                verdict_class(c),
+                escape(&summary::verdict_cell(c)),
+                claim_anchor(&e.name, c),
+                escape(&summary::claim_name(c)),
+                escape(&summary::figures(c)),
+            );
         }
     }
-    out.push_str("</table>\n");
+    out.push_str("</table>\n</details>\n</section>\n");
 }
 
-fn claims_detail(out: &mut String, claims: &[ClaimRecord]) {
+fn claims_detail(out: &mut String, experiment: &str, claims: &[ClaimRecord]) {
     out.push_str("<table>\n<tr><th>verdict</th><th>claim</th><th>criterion</th><th>measured</th><th>evidence</th></tr>\n");
     for c in claims {
         let _ = writeln!(
             out,
-            "<tr><td class=\"{}\">{}</td><td><code>{}</code><br>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"{}\"><td class=\"{}\">{}</td><td><code>{}</code><br>{}<br><span class=\"muted\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            claim_anchor(experiment, c),
             verdict_class(c),
             escape(&summary::verdict_cell(c)),
             escape(&summary::claim_name(c)),
@@ -119,8 +141,72 @@ fn claims_detail(out: &mut String, claims: &[ClaimRecord]) {
     out.push_str("</table>\n");
 }
 
+/// The `explain` narrative, and the questions with their answers folded.
+fn explanation(out: &mut String, run: &RunRecord, e: &ExperimentRecord) {
+    let Some(exp) = crate::experiment::find(&e.name) else {
+        return;
+    };
+    let x = exp.explanation();
+    let _ = writeln!(
+        out,
+        "<div id=\"{}\">\n<details open><summary>What the writing claimed, and what the experiment does</summary>\n<p>{}</p>\n<ol>",
+        anchor(&[&e.name, "explain"]),
+        escape(x.seed_claims)
+    );
+    for (label, text) in x.steps {
+        let _ = writeln!(
+            out,
+            "<li><code>{}</code>: {}</li>",
+            escape(label),
+            escape(text)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</ol>\n<p><strong>What to expect on a current kernel.</strong> {}</p>\n</details>",
+        escape(x.expectations)
+    );
+    if !x.questions.is_empty() {
+        let facts = crate::experiment::Facts {
+            record: Some(e),
+            page_size: run.environment.page_size,
+        };
+        let _ = writeln!(
+            out,
+            "<h3 id=\"{}\">Questions</h3>\n<ol>",
+            anchor(&[&e.name, "questions"])
+        );
+        for (i, q) in x.questions.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "<li>{}<details><summary>Answer</summary><p>{}</p></details></li>",
+                escape(q),
+                escape(&crate::explain::answer(exp, &facts, i, "In this run"))
+            );
+        }
+        out.push_str("</ol>\n");
+    }
+    out.push_str("</div>\n");
+}
+
+fn figure(out: &mut String, chart: &plot::Chart) {
+    let _ = writeln!(
+        out,
+        "<figure class=\"chart\" id=\"{}\">{}<figcaption>{}</figcaption></figure>",
+        anchor(&["chart", chart.file_name.trim_end_matches(".svg")]),
+        strip_xml_declaration(&chart.svg),
+        escape(&chart.title)
+    );
+}
+
 fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &plot::Charts) {
-    let _ = writeln!(out, "<section id=\"{0}\">\n<h2>{0}</h2>", escape(&e.name));
+    let _ = writeln!(
+        out,
+        "<section id=\"{}\">\n<h2>{}</h2>\n<p class=\"links\"><a href=\"#{}\">Back to its card</a></p>",
+        anchor(&[&e.name]),
+        escape(&e.name),
+        anchor(&["card", &e.name])
+    );
     if let Some(exp) = crate::experiment::find(&e.name) {
         let info = exp.info();
         let sources: Vec<String> = info.sources.iter().map(|s| cite(s)).collect();
@@ -139,9 +225,10 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &
             escape(e.reason.as_deref().unwrap_or(""))
         );
     }
+    explanation(out, run, e);
     if !e.claims.is_empty() {
         out.push_str("<h3>Claims</h3>\n");
-        claims_detail(out, &e.claims);
+        claims_detail(out, &e.name, &e.claims);
     }
     for s in &e.summary {
         let _ = writeln!(out, "<h3>{}</h3>", escape(&s.title));
@@ -155,12 +242,20 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &
             run.environment.page_size,
         )));
     }
+    for chart in charts.of_experiment(&e.name) {
+        figure(out, chart);
+    }
     let filter = DeltaFilter {
         page_size: run.environment.page_size,
         all: false,
     };
     for v in &e.variants {
-        let _ = writeln!(out, "<h3>Variant <code>{}</code></h3>", escape(&v.name));
+        let _ = writeln!(
+            out,
+            "<h3 id=\"{}\">Variant <code>{}</code></h3>",
+            anchor(&[&e.name, &v.name]),
+            escape(&v.name)
+        );
         if v.status != Status::Ok {
             let _ = writeln!(
                 out,
@@ -170,12 +265,7 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &
             );
         }
         for chart in charts.of_variant(&e.name, &v.name) {
-            let _ = writeln!(
-                out,
-                "<figure class=\"chart\">{}<figcaption>{}</figcaption></figure>",
-                strip_xml_declaration(&chart.svg),
-                escape(&chart.title)
-            );
+            figure(out, chart);
         }
         if !v.checkpoints.is_empty() {
             out.push_str("<details><summary>Every checkpoint</summary>\n");
@@ -210,12 +300,13 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>vmlab results: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
-        escape(&run.started_at)
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>vmlab results: {}</title>\n<style>{}</style>\n</head>\n<body>",
+        escape(&run.started_at),
+        style::STYLE
     );
     let _ = writeln!(
         out,
-        "<h1>vmlab results</h1>\n<p>{}, {} on {}.</p>",
+        "<header id=\"top\"><h1>vmlab results</h1>\n<p>{}, {} on {}.</p>",
         escape(&summary::machine_line(run, usize::MAX)),
         escape(&run.started_at),
         escape(&run.environment.hostname)
@@ -227,18 +318,32 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
     );
     let statements = crate::statements::judge_run(run);
     if !statements.is_empty() {
-        let _ = writeln!(out, "<h2>{}</h2>", escape(super::statements::HEADING));
+        let _ = writeln!(
+            out,
+            "<section id=\"statements\">\n<h2>{}</h2>",
+            escape(super::statements::HEADING)
+        );
         out.push_str(&table_html(&super::statements::tally_table(
             &crate::statements::Tally::of(&statements),
         )));
+        out.push_str("<details><summary>Every statement, with its mechanism or reason</summary>\n");
         out.push_str(&table_html(&super::statements::table(&statements)));
-        out.push_str("<h2>The claims, per variant</h2>\n");
+        out.push_str("</details>\n</section>\n");
     }
+    out.push_str("</header>\n");
+    cards::contents(&mut out, run, !statements.is_empty());
     if let Some(legend) = summary::legend(&tally) {
         let _ = writeln!(out, "<p class=\"muted\">{}</p>", escape(legend));
     }
+    cards::cards(&mut out, run);
+    slides::render(&mut out, run);
+    out.push_str("<div id=\"details\">\n");
+    for e in &run.experiments {
+        experiment(&mut out, run, e, charts);
+    }
+    out.push_str("</div>\n");
     claim_index(&mut out, run);
-    out.push_str("<h2>Machine</h2>\n");
+    out.push_str("<section id=\"machine\">\n<h2>The machine</h2>\n");
     let mut env = table::environment(&run.environment);
     env.headers = vec!["machine".into(), "value".into()];
     out.push_str(&table_html(&env));
@@ -251,11 +356,8 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
             escape(meaning)
         );
     }
-    out.push_str("</dl>\n");
-    for e in &run.experiments {
-        experiment(&mut out, run, e, charts);
-    }
-    out.push_str("</body>\n</html>\n");
+    out.push_str("</dl>\n</section>\n");
+    let _ = writeln!(out, "<script>{}</script>\n</body>\n</html>", style::SCRIPT);
     out
 }
 
