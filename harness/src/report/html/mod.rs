@@ -365,6 +365,78 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
 mod tests {
     use super::*;
 
+    fn fixture() -> RunRecord {
+        crate::store::json::parse(include_str!(
+            "../../../tests/fixtures/runs/mmap-file-quick.json"
+        ))
+        .expect("the fixture parses")
+    }
+
+    /// The values of `attr="..."` in `html`, in order.
+    fn values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
+        let needle = format!("{attr}=\"");
+        html.match_indices(&needle)
+            .filter_map(|(i, _)| {
+                let rest = &html[i + needle.len()..];
+                rest.find('"').map(|end| &rest[..end])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_link_resolves_and_no_id_is_used_twice() {
+        let run = fixture();
+        let html = render(&run, &plot::Charts::of(&run));
+        let ids = values(&html, " id");
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "an id used twice");
+        let links: Vec<&str> = values(&html, "href")
+            .into_iter()
+            .filter_map(|h| h.strip_prefix('#'))
+            .collect();
+        assert!(links.len() > run.experiments[0].claims.len(), "{links:?}");
+        for link in links {
+            assert!(ids.contains(&link), "#{link} goes nowhere");
+        }
+        for c in &run.experiments[0].claims {
+            let id = claim_anchor(&run.experiments[0].name, c);
+            assert!(ids.contains(&id.as_str()), "no anchor {id}");
+        }
+    }
+
+    #[test]
+    fn the_page_opens_with_the_tally_contents_and_cards_and_fetches_nothing() {
+        let run = fixture();
+        let html = render(&run, &plot::Charts::of(&run));
+        let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+        let order = [
+            at("class=\"tally\""),
+            at("id=\"contents\""),
+            at("id=\"experiments\""),
+            at("id=\"slide-view\""),
+            at("id=\"details\""),
+            at("id=\"every-claim\""),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        for outside in ["<script src", "<link", " src=", "url(", "@import"] {
+            assert!(!html.contains(outside), "refers outside: {outside}");
+        }
+        // The questions are there, each answer folded.
+        let exp = crate::experiment::find("mmap-file").expect("mmap-file");
+        assert_eq!(
+            html.matches("<details><summary>Answer</summary>").count(),
+            exp.explanation().questions.len()
+        );
+    }
+
+    #[test]
+    fn anchors_are_stable_names() {
+        assert_eq!(anchor(&["fork-cow", "thp-off"]), "fork-cow--thp-off");
+        assert_eq!(anchor(&["a b", "c/d"]), "a-b--c-d");
+    }
+
     #[test]
     fn text_is_escaped() {
         assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");

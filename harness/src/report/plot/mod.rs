@@ -400,9 +400,9 @@ fn memory_size(variant: &VariantRecord) -> (u32, u32) {
     (SIZE.0, 40 + panels * 260)
 }
 
-/// VmSize, Rss and Pss of each process (group) in its own panel, all on one
-/// linear scale: side by side a parent's and a child's lines would lie on
-/// top of each other.
+/// VmSize, Rss and Pss of each process (group) in its own panel, on a linear
+/// scale: in one plot a parent's and a child's lines would lie on top of
+/// each other. Lines within a page or 1 % of the panel's axis are one line.
 fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord, page: u64) -> DrawResult {
     const KINDS: [(&str, fn(&ProcessRecord) -> u64); 3] = [
         ("VmSize", |p| p.totals.vm_size_bytes),
@@ -427,14 +427,6 @@ fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord, page: u64
                 .collect()
         })
         .collect();
-    let y_max = per_group
-        .iter()
-        .flatten()
-        .flat_map(|s| s.points.iter().map(|(_, y)| *y))
-        .fold(0.0, f64::max);
-    let (unit, _) = byte_unit(y_max);
-    // Lines closer than a page or 1 % of the axis print as one.
-    let tolerance = (page as f64).max(y_max * 0.01);
     let colour_of = |label: &str| {
         let first = label.split(" = ").next().unwrap_or(label);
         colour(KINDS.iter().position(|(k, _)| *k == first).unwrap_or(0))
@@ -442,11 +434,26 @@ fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord, page: u64
     let (plot, side) = legend::split(root);
     let plot = plot.titled(title, ("sans-serif", 20))?;
     let panels = plot.split_evenly((groups.len().max(1), 1));
-    let y_format = |y: &f64| tick_bytes(y * unit);
     let mut notes = Vec::new();
+    // Each panel its own scale: one process beside the sum of 32 would be a
+    // flat line at zero.
     for ((group, series), panel) in groups.iter().zip(per_group).zip(&panels) {
+        let y_max = series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|(_, y)| *y))
+            .fold(0.0, f64::max);
+        let (unit, _) = byte_unit(y_max);
+        let y_format = |y: &f64| tick_bytes(y * unit);
+        // Lines closer than a page or 1 % of the axis print as one.
+        let tolerance = (page as f64).max(y_max * 0.01);
         let (series, merged) = merge_coinciding(series, tolerance);
-        notes.extend(merged.iter().map(|n| format!("{}: {n}", group.label)));
+        notes.extend(merged.iter().map(|n| {
+            format!(
+                "{}: {n} (within {}), drawn once.",
+                group.label,
+                tick_bytes(tolerance)
+            )
+        }));
         let panel = panel.titled(&group.label, ("sans-serif", 16))?;
         let mut chart = checkpoint_axis(
             &panel,
@@ -462,12 +469,6 @@ fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord, page: u64
             chart.draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(3)))?;
             chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
         }
-    }
-    if !notes.is_empty() {
-        notes.push(format!(
-            "Coincide: every value within a page or 1 % of the axis ({}); drawn once.",
-            tick_bytes(tolerance)
-        ));
     }
     let entries: Vec<Entry> = KINDS
         .iter()
@@ -682,6 +683,43 @@ mod tests {
         assert_eq!(tick_count(1200.0), "1.2k");
         assert_eq!(tick_count(16000.0), "16k");
         assert_eq!(tick_count(7.0), "7");
+    }
+
+    #[test]
+    fn legends_stand_beside_the_plot_and_the_region_gets_its_chart() {
+        let run = crate::store::json::parse(include_str!(
+            "../../../tests/fixtures/runs/mmap-file-quick.json"
+        ))
+        .expect("the fixture parses");
+        let charts = Charts::of(&run);
+        let names: Vec<&str> = charts.iter().map(|c| c.file_name.as_str()).collect();
+        assert!(
+            names.iter().any(|n| n.ends_with("-region-data.svg")),
+            "{names:?}"
+        );
+        let plot_width = (SIZE.0 - legend::WIDTH) as f64;
+        let mut seen = 0;
+        for chart in charts.iter() {
+            // Every legend entry's text starts right of the plot area.
+            for label in [
+                "\nRss\n</text>",
+                "\nVmSize\n</text>",
+                " minor faults\n</text>",
+            ] {
+                for (i, _) in chart.svg.match_indices(label) {
+                    let start = chart.svg[..i].rfind("<text").expect("a text element");
+                    let x: f64 = chart.svg[start..i]
+                        .split("x=\"")
+                        .nth(1)
+                        .and_then(|r| r.split('"').next())
+                        .and_then(|x| x.parse().ok())
+                        .expect("an x");
+                    assert!(x > plot_width, "{}: {label} at x {x}", chart.file_name);
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 3, "legend entries found: {seen}");
     }
 
     #[test]
