@@ -98,6 +98,16 @@ fn check_page(tab: &mut Page, page: &Path, run: &RunRecord, name: &str) {
             )
         );
     }
+    // On paper: no contents or slide controls, every fold open.
+    tab.call("Emulation.setEmulatedMedia", json!({"media": "print"}));
+    let printed = tab.eval(
+        "(() => { window.dispatchEvent(new Event('beforeprint')); \
+         return [getComputedStyle(document.getElementById('contents')).display, \
+         getComputedStyle(document.getElementById('slide-view')).display, \
+         [...document.querySelectorAll('details')].every(d => d.open)]; })()",
+    );
+    assert_eq!(printed, json!(["none", "none", true]), "{name}: print view");
+    tab.call("Emulation.setEmulatedMedia", json!({"media": ""}));
     // Every in-page link resolves; every id is unique.
     let broken = tab.eval(
         "[...document.querySelectorAll('a[href^=\"#\"]')].map(a => a.getAttribute('href').slice(1))\
