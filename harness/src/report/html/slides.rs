@@ -13,6 +13,8 @@ use crate::units::{human_bytes, signed_bytes};
 
 /// The figures a slide compares, by name.
 type Pick = fn(&MemoryFigures) -> u64;
+/// A whole-process figure.
+type Total = fn(&ProcessRecord) -> u64;
 const REGION_FIGURES: [(&str, Pick); 6] = [
     ("Rss", |f| f.rss_bytes),
     ("Pss", |f| f.pss_bytes),
@@ -65,7 +67,7 @@ fn rows(prev: Option<&CheckpointRecord>, c: &CheckpointRecord, region: Option<&s
             }
             None => {
                 let before = before_of(p);
-                let totals: [(&str, fn(&ProcessRecord) -> u64); 4] = [
+                let totals: [(&str, Total); 4] = [
                     ("VmSize", |p| p.totals.vm_size_bytes),
                     ("Rss", |p| p.totals.rss_bytes),
                     ("Pss", |p| p.totals.pss_bytes),

@@ -404,7 +404,8 @@ fn memory_size(variant: &VariantRecord) -> (u32, u32) {
 /// scale: in one plot a parent's and a child's lines would lie on top of
 /// each other. Lines within a page or 1 % of the panel's axis are one line.
 fn memory_chart(root: &Root<'_>, title: &str, variant: &VariantRecord, page: u64) -> DrawResult {
-    const KINDS: [(&str, fn(&ProcessRecord) -> u64); 3] = [
+    type Pick = fn(&ProcessRecord) -> u64;
+    const KINDS: [(&str, Pick); 3] = [
         ("VmSize", |p| p.totals.vm_size_bytes),
         ("Rss", |p| p.totals.rss_bytes),
         ("Pss", |p| p.totals.pss_bytes),

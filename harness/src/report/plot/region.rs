@@ -17,7 +17,10 @@ const PANEL: u32 = 300;
 const CAPTION: u32 = 40;
 
 /// The parts of a region's Rss, bottom up, with their colours.
-const PARTS: [(&str, fn(&MemoryFigures) -> u64, RGBColor); 4] = [
+/// A part's name, figure and colour.
+type Part = (&'static str, fn(&MemoryFigures) -> u64, RGBColor);
+
+const PARTS: [Part; 4] = [
     (
         "Private_Dirty",
         |f| f.private_dirty_bytes,
