@@ -271,6 +271,29 @@ fn the_reference_run_s_page_fits_a_phone_and_every_link_resolves() {
     let browser = browser();
     let mut tab = browser.page();
     check_page(&mut tab, &page, &record, "reference");
+    // tiny-malloc's builds side by side, mapping kind by mapping kind.
+    let svg = std::fs::read_to_string(dir.path().join("plots/tiny-malloc-kinds.svg"))
+        .expect("tiny-malloc-kinds.svg");
+    let doc = roxmltree::Document::parse(&svg).expect("valid SVG");
+    let texts: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    let tiny = record
+        .experiments
+        .iter()
+        .find(|e| e.name == "tiny-malloc")
+        .expect("tiny-malloc in the reference run");
+    for want in ["text", "data", "heap", "stack", "libraries"]
+        .into_iter()
+        .chain(tiny.variants.iter().map(|v| v.name.as_str()))
+    {
+        assert!(
+            texts.contains(&want),
+            "no {want:?} in tiny-malloc-kinds.svg: {texts:?}"
+        );
+    }
     // The charts, each alone, for a look.
     if std::env::var_os("VMLAB_PAGE_SHOTS").is_some() {
         for svg in [
