@@ -89,6 +89,12 @@ fn check_page(tab: &mut Page, page: &Path, run: &RunRecord, name: &str) {
             "{name} at {width}: sections out of order: {tops:?}"
         );
         let scroll = tab.eval("[document.scrollingElement.scrollWidth, innerWidth]");
+        eprintln!(
+            "  {name} at {width} px: {} px wide, {} px tall, {} bytes",
+            scroll[0],
+            tab.eval("document.scrollingElement.scrollHeight"),
+            html.len()
+        );
         assert!(
             scroll[0].as_f64() <= scroll[1].as_f64(),
             "{name} at {width} px scrolls sideways: {scroll}; widest: {}",
@@ -96,6 +102,25 @@ fn check_page(tab: &mut Page, page: &Path, run: &RunRecord, name: &str) {
                 "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1)\
                  .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
             )
+        );
+    }
+    // A claim's link from its card opens the fold its row is in.
+    if let Some(c) = run
+        .experiments
+        .iter()
+        .flat_map(|e| e.claims.first().map(|c| (e, c)))
+        .next()
+    {
+        let id = match &c.1.variant {
+            Some(v) => format!("claim--{}--{v}--{}", c.0.name, c.1.id),
+            None => format!("claim--{}--{}", c.0.name, c.1.id),
+        };
+        tab.eval(&format!(
+            "document.querySelector('a[href=\"#{id}\"]').click()"
+        ));
+        tab.wait_for(
+            &format!("document.getElementById({id:?}).getClientRects().length > 0"),
+            Duration::from_secs(10),
         );
     }
     // On paper: no contents or slide controls, every fold open.

@@ -149,7 +149,7 @@ fn explanation(out: &mut String, run: &RunRecord, e: &ExperimentRecord) {
     let x = exp.explanation();
     let _ = writeln!(
         out,
-        "<div id=\"{}\">\n<details open><summary>What the writing claimed, and what the experiment does</summary>\n<p>{}</p>\n<ol>",
+        "<div id=\"{}\">\n<h3>What the writing claimed</h3>\n<p>{}</p>\n<details><summary>What the experiment does, step by step</summary>\n<ol>",
         anchor(&[&e.name, "explain"]),
         escape(x.seed_claims)
     );
@@ -163,7 +163,7 @@ fn explanation(out: &mut String, run: &RunRecord, e: &ExperimentRecord) {
     }
     let _ = writeln!(
         out,
-        "</ol>\n<p><strong>What to expect on a current kernel.</strong> {}</p>\n</details>",
+        "</ol>\n</details>\n<p><strong>What to expect on a current kernel.</strong> {}</p>",
         escape(x.expectations)
     );
     if !x.questions.is_empty() {
@@ -199,6 +199,11 @@ fn figure(out: &mut String, chart: &plot::Chart) {
     );
 }
 
+/// What a chart shows, from its title (`exp / variant: WHAT`).
+fn chart_kind(title: &str) -> &str {
+    title.rsplit_once(": ").map_or(title, |(_, what)| what)
+}
+
 fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &plot::Charts) {
     let _ = writeln!(
         out,
@@ -227,8 +232,13 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &
     }
     explanation(out, run, e);
     if !e.claims.is_empty() {
-        out.push_str("<h3>Claims</h3>\n");
+        let _ = writeln!(
+            out,
+            "<h3>Claims</h3>\n<details><summary>Each claim with its criterion, measured figure and evidence ({})</summary>",
+            e.claims.len()
+        );
         claims_detail(out, &e.name, &e.claims);
+        out.push_str("</details>\n");
     }
     for s in &e.summary {
         let _ = writeln!(out, "<h3>{}</h3>", escape(&s.title));
@@ -264,8 +274,23 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &
                 escape(v.reason.as_deref().unwrap_or(""))
             );
         }
-        for chart in charts.of_variant(&e.name, &v.name) {
-            figure(out, chart);
+        // The first chart (the declared region's, where there is one) shows
+        // the lesson; the others wait in a fold, so the page stays short.
+        let shown = charts.of_variant(&e.name, &v.name);
+        if let Some((first, rest)) = shown.split_first() {
+            figure(out, first);
+            if !rest.is_empty() {
+                let names: Vec<&str> = rest.iter().map(|c| chart_kind(&c.title)).collect();
+                let _ = writeln!(
+                    out,
+                    "<details><summary>More charts: {}</summary>",
+                    escape(&names.join(", "))
+                );
+                for chart in rest {
+                    figure(out, chart);
+                }
+                out.push_str("</details>\n");
+            }
         }
         if !v.checkpoints.is_empty() {
             out.push_str("<details><summary>Every checkpoint</summary>\n");

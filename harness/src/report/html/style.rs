@@ -67,7 +67,8 @@ nav#contents ol{margin:.2em 0;padding-left:1.4em}
 ";
 
 /// The slide view: the chosen variant's checkpoints one per screen; arrow
-/// keys (and Page Up/Down, space) move, Escape closes. Printing opens every
+/// keys (and Page Up/Down, space) move, Escape closes. A link to something
+/// inside a fold opens the fold. Printing opens every
 /// fold first, so that the paper shows what the folds hide.
 pub const SCRIPT: &str = "
 (function(){
@@ -99,6 +100,12 @@ pub const SCRIPT: &str = "
   else if(e.key==='End'){at=slides.length-1;draw();}
   else if(e.key==='Escape'){close();}
  });
+ function reveal(){
+  var id=decodeURIComponent(location.hash.slice(1)),e=id&&document.getElementById(id);
+  for(var p=e;p;p=p.parentElement){if(p.tagName==='DETAILS')p.open=true;}
+  if(e)e.scrollIntoView();
+ }
+ window.addEventListener('hashchange',reveal);reveal();
  window.addEventListener('beforeprint',function(){
   var d=document.querySelectorAll('details');for(var i=0;i<d.length;i++)d[i].open=true;
  });
