@@ -197,13 +197,7 @@ fn reports(c: &mut Criterion) {
         })
     });
     g.bench_function("plots", |b| {
-        b.iter(|| {
-            run.experiments
-                .iter()
-                .flat_map(|e| e.variants.iter().map(|v| report::plot::charts(&e.name, v)))
-                .map(|charts| charts.len())
-                .sum::<usize>()
-        })
+        b.iter(|| report::plot::Charts::of(&run).iter().count())
     });
     g.finish();
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::experiment::{Experiment, Explanation};
+use crate::experiment::{Experiment, Explanation, Facts};
 
 /// `"Title", Author` for a seed file name (the file name itself if unknown).
 pub fn cite(file: &str) -> String {
@@ -53,6 +53,26 @@ pub fn program(name: &str) -> Result<&'static experiments::examples::Example, St
             with.join(", ")
         )
     })
+}
+
+/// The answer to question `i` of `exp`, for the teacher: the written answer,
+/// then the figure `facts` give it (`"{run}: figure."`), or the command that
+/// produces one when the run has none. Shared by `explain --answers` and
+/// results.html.
+pub fn answer(exp: &dyn Experiment, facts: &Facts<'_>, i: usize, run: &str) -> String {
+    let name = exp.info().name;
+    match exp.explanation().answers.get(i) {
+        None => "No answer is written for this question yet.".to_string(),
+        Some(prose) => match exp.answer_figures().get(i).copied().flatten() {
+            Some(measured) => match measured(facts) {
+                Some(text) => format!("{prose} {run}: {text}."),
+                None => {
+                    format!("{prose} (Run `harness run {name}` to put a measured figure here.)")
+                }
+            },
+            None => prose.to_string(),
+        },
+    }
 }
 
 /// The explanation as Markdown, for the report.

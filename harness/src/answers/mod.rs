@@ -17,14 +17,6 @@ pub fn latest_run(root: &Path) -> Option<RunRecord> {
 
 pub use crate::experiment::Facts;
 
-/// The sentence an answer ends with: the run's figure, or how to get one.
-fn figure(measured: Option<String>, name: &str) -> String {
-    match measured {
-        Some(text) => format!(" In the latest run: {text}."),
-        None => format!(" (Run `harness run {name}` to put a measured figure here.)"),
-    }
-}
-
 /// The questions with their answers, as plain text.
 pub fn render(exp: &dyn Experiment, run: Option<&RunRecord>) -> String {
     let name = exp.info().name;
@@ -63,13 +55,7 @@ pub fn render(exp: &dyn Experiment, run: Option<&RunRecord>) -> String {
     let explanation = exp.explanation();
     for (i, q) in explanation.questions.iter().enumerate() {
         out.push_str(&wrap(&format!("{}. {q}", i + 1), width, ""));
-        let answer = match explanation.answers.get(i) {
-            None => "No answer is written for this question yet.".to_string(),
-            Some(prose) => match exp.answer_figures().get(i).copied().flatten() {
-                Some(measured) => format!("{prose}{}", figure(measured(&facts), name)),
-                None => prose.to_string(),
-            },
-        };
+        let answer = crate::explain::answer(exp, &facts, i, "In the latest run");
         out.push_str(&wrap(&answer, width, "   "));
         out.push('\n');
     }

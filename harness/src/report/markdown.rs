@@ -140,6 +140,15 @@ pub fn render(run: &RunRecord, charts: &plot::Charts) -> String {
                 run.environment.page_size,
             )));
         }
+        for chart in charts.of_experiment(&e.name) {
+            let _ = writeln!(
+                out,
+                "\n![{}]({}/{})",
+                chart.title,
+                store::PLOTS_DIR,
+                chart.file_name
+            );
+        }
         for s in &e.summary {
             let _ = writeln!(out, "\n### {}\n", s.title);
             out.push_str(&layout(&table::summary(s)));

@@ -22,6 +22,7 @@ mod ktap;
 mod lecture;
 mod matrix;
 mod mmap_file;
+mod page;
 mod reliability;
 mod repeatability;
 mod reports;
@@ -55,6 +56,7 @@ fn main() {
         ktap::tests,
         matrix::tests,
         mmap_file::tests,
+        page::tests,
         reliability::tests,
         repeatability::tests,
         reports::tests,
