@@ -252,39 +252,12 @@ pub(crate) fn finish(
         },
         bisect: false,
     };
-    if matches!(format, Format::Table)
-        && !detail
-        && run.experiments.iter().all(|e| e.claims.is_empty())
-    {
-        verbosity::out(checkpoint_tables(run, telling.view.width));
-    }
     tell(
         run,
         cmp.as_ref().zip(mode.compare_with()),
         &telling,
         run_dir,
     )
-}
-
-/// The checkpoint table of each variant, fitted to `width`: what a run without
-/// claims shows instead of a tally of nothing (with `-v` every table is shown
-/// anyway), so a program traced on its own prints its figures.
-fn checkpoint_tables(run: &RunRecord, width: usize) -> String {
-    use report::text::{drop_order, layout};
-    let mut out = String::new();
-    for variant in run.experiments.iter().flat_map(|e| &e.variants) {
-        if variant.checkpoints.is_empty() {
-            continue;
-        }
-        let table = report::table::checkpoints(variant);
-        out.push_str(&layout(&report::width::fit(
-            &table,
-            width,
-            drop_order::CHECKPOINTS,
-        )));
-        out.push('\n');
-    }
-    out
 }
 
 /// Step mode: the program waits while the user looks at it from another

@@ -114,7 +114,7 @@ pub fn draw(area: &Root<'_>, entries: &[Entry], notes: &[String]) -> DrawResult 
 }
 
 fn wrap(text: &str, width: usize) -> Vec<String> {
-    crate::explain::wrap(text, width.max(8), "")
+    crate::report::width::wrap(text, width.max(8), "")
         .lines()
         .map(String::from)
         .collect()
