@@ -48,7 +48,8 @@ const WARM_NO_DISK: Claim = Claim {
     statement: "A file still in the page cache (just written) is read without going to the disk: the process only 'discovers' pages already in RAM, with minor faults.",
     criterion: "read_bytes of /proc/PID/io over the two read phases (after-mmap to after-read-all) is 0: the \
         process caused no storage read; exact. Precondition: mincore showed every page of the mapping cached \
-        before mmap. Proactive reclaim (a DAMON pageout scheme) evicts idle page-cache pages at any time (the \
+        before mmap (the file is read through again, up to 3 times, until it does); a page missing can only \
+        cause a read, so with none read the claim is confirmed. Proactive reclaim (a DAMON pageout scheme) evicts idle page-cache pages at any time (the \
         seed: 'until something else kicks it out'), so where it runs a storage read is inconclusive; it cannot \
         cause a read of 0, which confirms. Major faults are reported but not judged, since the kernel also \
         counts a retried fault as major",
@@ -449,9 +450,13 @@ fn warm_no_disk(view: &View<'_>) -> Judged {
             "the page-cache state, the read phases or /proc/PID/io were not measured".into(),
         );
     };
-    if cached < mapped {
+    // Pages missing from the page cache can only bring a storage read, never
+    // hide one: with none read the claim is confirmed whatever mincore saw.
+    if cached < mapped && read > 0 {
         return Err(format!(
-            "precondition not met: only {cached} of {mapped} pages were in the page cache before mapping"
+            "precondition not met: only {cached} of {mapped} pages were in the page cache before mapping, \
+             and reading the mapping read {read} bytes from storage{}",
+            eviction_text(view)
         ));
     }
     let mut evidence = format!(
@@ -804,6 +809,10 @@ mod tests {
         run.read_rest = PAGE;
         run.cached_pages = PAGES - 1;
         run.verdict(WARM_NO_DISK, Inconclusive);
+        // See: issue 22. A page missing before mmap can only cause a read:
+        // with none read the claim is confirmed.
+        run.read_rest = 0;
+        run.verdict(WARM_NO_DISK, Confirmed);
     }
 
     #[test]
