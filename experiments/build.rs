@@ -37,6 +37,8 @@ const STATIC: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie"];
 const STATIC_EXIT: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie", "-DCALL_EXIT"];
 /// Dynamic, position independent: what distributions build by default.
 const DYNAMIC: &[&str] = &["-O2", "-fPIE", "-pie"];
+/// The same, making the many small allocations its arguments ask for.
+const DYNAMIC_MANY: &[&str] = &["-O2", "-fPIE", "-pie", "-DMANY_SMALL"];
 /// The flags every libc-free build shares (no C library, no start-up files,
 /// no unwind tables, no RELRO, no build id), followed by its own.
 macro_rules! freestanding {
@@ -90,6 +92,13 @@ const PROGRAMS: &[(&str, Recipe)] = &[
         Recipe::C {
             source: "c/tiny-malloc.c",
             flags: DYNAMIC,
+        },
+    ),
+    (
+        "tiny-malloc-many",
+        Recipe::C {
+            source: "c/tiny-malloc.c",
+            flags: DYNAMIC_MANY,
         },
     ),
     (

@@ -401,7 +401,14 @@ pub mod tiny_malloc {
         pub const MINIMAL_BSS: &str = "minimal-bss";
         pub const MINIMAL_RWX: &str = "minimal-rwx";
         pub const STD: &str = "std";
+        pub const MANY_SMALL: &str = "many-small";
     }
+
+    /// The many-small build's allocations: this many mallocs...
+    pub const MANY_SMALL_COUNT: usize = 65536;
+    /// ...of this many bytes each (1 MiB requested in all), which the
+    /// experiment passes to the program as its two arguments.
+    pub const MANY_SMALL_BYTES: usize = 16;
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
@@ -429,7 +436,7 @@ pub mod tiny_malloc {
         summary:
             "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
         sources: &["004_27fc77f6d1b07880.txt"],
-        variants: &[variant::STATIC, variant::STATIC_EXIT, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD],
+        variants: &[variant::STATIC, variant::STATIC_EXIT, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD, variant::MANY_SMALL],
         checkpoints: &[checkpoint::BEFORE_MALLOCS, checkpoint::AFTER_MALLOCS],
         roles: &[role::PROGRAM],
         regions: &[],
@@ -469,11 +476,17 @@ pub mod tiny_malloc {
         MinimalRwx,
         /// Ordinary Rust with the standard library.
         Std,
+        /// C, dynamically linked, making many small mallocs rather than five,
+        /// so that what the allocator keeps per block shows beside the bytes
+        /// requested.
+        #[serde(rename = "many-small")]
+        #[value(name = "many-small")]
+        ManySmall,
     }
 
     impl Variant {
         /// Every build, in the order the harness plans them.
-        pub const ALL: [Variant; 8] = [
+        pub const ALL: [Variant; 9] = [
             Variant::Static,
             Variant::StaticExit,
             Variant::Dynamic,
@@ -482,6 +495,7 @@ pub mod tiny_malloc {
             Variant::MinimalBss,
             Variant::MinimalRwx,
             Variant::Std,
+            Variant::ManySmall,
         ];
 
         /// The variant's name, as the harness plans and records it.
@@ -495,6 +509,7 @@ pub mod tiny_malloc {
                 Variant::MinimalBss => variant::MINIMAL_BSS,
                 Variant::MinimalRwx => variant::MINIMAL_RWX,
                 Variant::Std => variant::STD,
+                Variant::ManySmall => variant::MANY_SMALL,
             }
         }
 
@@ -508,6 +523,7 @@ pub mod tiny_malloc {
                 Variant::MinimalBss => "tiny-malloc-minimal-bss",
                 Variant::MinimalRwx => "tiny-malloc-minimal-rwx",
                 Variant::Std => "tiny-malloc-std",
+                Variant::ManySmall => "tiny-malloc-many",
             }
         }
     }

@@ -574,9 +574,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "martin.allocator-bookkeeping-costs-memory",
         source: MARTIN,
         paraphrase: "A memory allocator's bookkeeping costs memory of its own.",
-        judging: Judging::NoClaimYet(
-            "needs malloc's resident growth compared with the bytes requested",
-        ),
+        judging: Judging::Claims(&[c("tiny-malloc", "allocator-bookkeeping-costs-memory")]),
     },
     // Bernstein's question and Roberson's reply, "ten thousand small processes".
     Statement {

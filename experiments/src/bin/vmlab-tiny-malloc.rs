@@ -10,7 +10,9 @@ use std::io;
 use std::path::PathBuf;
 
 use clap::Parser;
-use experiments::catalog::tiny_malloc::{checkpoint, note, role, Args, Variant};
+use experiments::catalog::tiny_malloc::{
+    checkpoint, note, role, Args, Variant, MANY_SMALL_BYTES, MANY_SMALL_COUNT,
+};
 use experiments::program;
 use experiments::Session;
 
@@ -91,6 +93,9 @@ fn run(args: &Args) -> io::Result<()> {
         let (stopped, in_force) = limit?;
         session.note(note::STACK_LIMIT_BYTES, in_force)?;
         stopped
+    } else if args.variant == Variant::ManySmall {
+        let (count, bytes) = (MANY_SMALL_COUNT.to_string(), MANY_SMALL_BYTES.to_string());
+        program::start(&path, &[&count, &bytes])?
     } else {
         program::start(&path, &[])?
     };

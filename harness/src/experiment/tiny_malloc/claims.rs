@@ -10,7 +10,7 @@ use experiments::catalog::tiny_malloc::{note, variant};
 use super::super::kit::{self, Finding, Judged, View};
 use super::super::Claim;
 use super::judges::{
-    bss_anonymous, bss_slack, data_private, exit_stdio, extra_vm, malloc_mmap, malloc_page,
+    bookkeeping, bss_anonymous, bss_slack, data_private, exit_stdio, extra_vm, malloc_mmap, malloc_page,
     near_minimum, page_tables, program_lines, resident_pages, seed_figures, separate_pages,
     stack_reservation, stack_under_limit, text_pages,
 };
@@ -110,8 +110,15 @@ const STACK_UNDER_LIMIT: Claim = Claim {
     criterion: "minimal build started with RLIMIT_STACK at 4096 bytes (checked in the experiment's note) and randomisation off (so the stack's place within its page is the same in every run): its [stack] mapping's Size is at least 32 pages; fewer refutes; inconclusive if the limit was not in force",
 };
 
+const BOOKKEEPING: Claim = Claim {
+    id: "allocator-bookkeeping-costs-memory",
+    source: "003_189c8fe560e6e530.txt",
+    statement: "A memory allocator's bookkeeping costs memory of its own, beyond what the program asks for (Martin).",
+    criterion: "many-small build (glibc's malloc, dynamic), 65536 mallocs of 16 bytes (1 MiB requested), each block written once: anonymous resident memory (Anonymous summed over smaps) after-mallocs minus before-mallocs greater than the bytes requested plus 1 page (rounding up to whole pages); no more refutes, as an allocator keeping nothing beside its blocks would",
+};
+
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 15] = [
+pub(super) static CLAIMS: [Claim; 16] = [
     MALLOC_PAGE,
     MALLOC_MMAP,
     PAGE_TABLES,
@@ -127,6 +134,7 @@ pub(super) static CLAIMS: [Claim; 15] = [
     EXTRA_VM,
     EXIT_STDIO,
     THREE_LINES,
+    BOOKKEEPING,
 ];
 
 const MALLOC_EXPECTED: &str =
@@ -180,7 +188,7 @@ fn stack_case(name: &str) -> ExpectedCase {
 }
 
 /// The claims only one build answers, with that build.
-static OWN: [(&str, ExpectedCase); 6] = [
+static OWN: [(&str, ExpectedCase); 7] = [
     (
         variant::DYNAMIC,
         (THREE_LINES, program_lines, Some(LINES_EXPECTED)),
@@ -195,6 +203,7 @@ static OWN: [(&str, ExpectedCase); 6] = [
         (TEXT_PAGES, text_pages, Some(TEXT_EXPECTED)),
     ),
     (variant::MINIMAL_BSS, (BSS_SLACK, bss_slack, None)),
+    (variant::MANY_SMALL, (BOOKKEEPING, bookkeeping, None)),
     (
         variant::MINIMAL_RWX,
         (SEPARATE_PAGES, separate_pages, Some(SEPARATE_EXPECTED)),
@@ -207,10 +216,11 @@ fn is_arena_build(name: &str) -> bool {
     name == variant::MINIMAL_BSS || name == variant::MINIMAL_RWX
 }
 
-/// The builds that answer only their own claims: the arena builds, and the
-/// static build ending in exit(), which is there to be compared.
+/// The builds that answer only their own claims: the arena builds, the
+/// static build ending in exit(), which is there to be compared, and the
+/// many-small build, which is not the seed's program.
 fn answers_own_claims_only(name: &str) -> bool {
-    is_arena_build(name) || name == variant::STATIC_EXIT
+    is_arena_build(name) || name == variant::STATIC_EXIT || name == variant::MANY_SMALL
 }
 
 /// exit() against _exit(): the two static builds compared.
