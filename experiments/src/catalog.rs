@@ -959,6 +959,7 @@ pub mod shared_file {
     pub mod variant {
         #![allow(missing_docs)] // each name is its own documentation
         pub const DEFAULT: &str = "default";
+        pub const SHM: &str = "shm";
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
@@ -1020,6 +1021,9 @@ pub mod shared_file {
         /// How many processes map and read it.
         #[arg(long)]
         pub sharers: usize,
+        /// Share a POSIX shared-memory object (shm_open) instead of a file.
+        #[arg(long)]
+        pub shm: bool,
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -1027,7 +1031,7 @@ pub mod shared_file {
         name: "shared-file",
         summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
         sources: &["003_189c8fe560e6e530.txt"],
-        variants: &[variant::DEFAULT],
+        variants: &[variant::DEFAULT, variant::SHM],
         checkpoints: &[
             checkpoint::ALL_READING,
             checkpoint::AFTER_ONE_EXITS,
@@ -1339,11 +1343,14 @@ mod tests {
     #[test]
     fn every_experiments_arguments_read_back_as_written() {
         use crate::args::round_trip;
-        round_trip(&shared_file::Args {
-            file_bytes: 1 << 20,
-            sharers: 4,
-        })
-        .unwrap();
+        for shm in [false, true] {
+            round_trip(&shared_file::Args {
+                file_bytes: 1 << 20,
+                sharers: 4,
+                shm,
+            })
+            .unwrap();
+        }
         round_trip(&fork_cow::Args {
             variant: fork_cow::Variant::Zygote,
             region_bytes: 16 << 20,

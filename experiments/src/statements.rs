@@ -547,7 +547,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "martin.shared-memory-apis-share-pages",
         source: MARTIN,
         paraphrase: "Processes can share pages explicitly through shared-memory APIs.",
-        judging: Judging::NoClaimYet("needs a shm_open or SysV shared-memory experiment"),
+        judging: Judging::Claims(&[c("shared-file", "shared-memory-object-is-held-once")]),
     },
     Statement {
         id: "martin.same-binary-shares-code",

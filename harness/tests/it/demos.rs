@@ -181,6 +181,27 @@ fn shared_file_pss_is_the_fair_share_and_rises_when_a_sharer_exits() {
     // The main process maps the file but never touched it.
     let main = region(process(v, "all-reading", "main"), "file");
     assert_eq!(u64_at(main, &["rss_bytes"]), 0);
+    // See: issue 22. A POSIX shared-memory object read by all four sharers is
+    // held once: its Pss summed over them is its size.
+    let shm = variant(&json, "shared-file", "shm");
+    assert_eq!(shm["status"], "ok", "{}", run.describe());
+    let sum_pss: u64 = (1..=4)
+        .map(|i| {
+            let r = region(process(shm, "all-reading", &format!("sharer-{i}")), "file");
+            assert!(u64_at(r, &["rss_bytes"]) + 2 * page >= file, "sharer-{i}");
+            u64_at(r, &["pss_bytes"])
+        })
+        .sum();
+    assert!(
+        sum_pss.abs_diff(file) <= 2 * 4 * page,
+        "shm: Σ Pss {sum_pss} of {file}"
+    );
+    assert_eq!(
+        claim(&json, "shared-memory-object-is-held-once", Some("shm"))["verdict"],
+        "confirmed",
+        "{}",
+        run.describe()
+    );
     for id in [
         "pss-is-rss-divided-by-sharers",
         "pss-rises-when-a-sharer-exits",
