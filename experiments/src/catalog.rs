@@ -797,8 +797,13 @@ pub mod anatomy {
         pub const ADDRESS_STACK_VARIABLE: &str = "address_stack_variable";
         pub const ADDRESS_ZEROED_STATIC: &str = "address_zeroed_static";
         pub const EXECUTABLE: &str = "executable";
+        pub const HOLES_LIBRARY: &str = "holes_library";
         pub const PAGE_SIZE: &str = "page_size";
     }
+
+    /// The shared library built with 2 MiB segment alignment (see build.rs),
+    /// which the binary loads so that a library with holes is in its map.
+    pub const HOLES_LIBRARY_FILE: &str = "libvmlab-holes.so";
 
     /// What the harness gives the binary, besides `--dir`: nothing, the
     /// process only reports where its pieces lie.
@@ -818,7 +823,7 @@ pub mod anatomy {
         checkpoints: &[checkpoint::ADDRESSES_REPORTED],
         roles: &[role::MAIN],
         regions: &[],
-        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_PROTECTED_AFTER_USE, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::PAGE_SIZE],
+        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_PROTECTED_AFTER_USE, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::HOLES_LIBRARY, note::PAGE_SIZE],
     };
 }
 
