@@ -562,6 +562,9 @@ mod tests {
         assert_eq!(once.variant.as_deref(), Some("shm"));
         assert_eq!(shm(|_| FILE).verdict, Verdict::Refuted);
         // One sharer holding a page more than its share: beyond the rounding.
-        assert_eq!(shm(|n| FILE / n + PAGE / n + 1024).verdict, Verdict::Refuted);
+        assert_eq!(
+            shm(|n| FILE / n + PAGE / n + 1024).verdict,
+            Verdict::Refuted
+        );
     }
 }

@@ -10,9 +10,9 @@ use experiments::catalog::tiny_malloc::{note, variant};
 use super::super::kit::{self, Finding, Judged, View};
 use super::super::Claim;
 use super::judges::{
-    bookkeeping, bss_anonymous, bss_slack, data_private, exit_stdio, extra_vm, malloc_mmap, malloc_page,
-    near_minimum, page_tables, program_lines, resident_pages, seed_figures, separate_pages,
-    stack_reservation, stack_under_limit, text_pages,
+    bookkeeping, bss_anonymous, bss_slack, data_private, exit_stdio, extra_vm, malloc_mmap,
+    malloc_page, near_minimum, page_tables, program_lines, resident_pages, seed_figures,
+    separate_pages, stack_reservation, stack_under_limit, text_pages,
 };
 use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
 use crate::system::Environment;
