@@ -37,6 +37,8 @@ const STATIC: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie"];
 const STATIC_EXIT: &[&str] = &["-O2", "-static", "-fno-pie", "-no-pie", "-DCALL_EXIT"];
 /// Dynamic, position independent: what distributions build by default.
 const DYNAMIC: &[&str] = &["-O2", "-fPIE", "-pie"];
+/// The same, making the many small allocations its arguments ask for.
+const DYNAMIC_MANY: &[&str] = &["-O2", "-fPIE", "-pie", "-DMANY_SMALL"];
 /// The flags every libc-free build shares (no C library, no start-up files,
 /// no unwind tables, no RELRO, no build id), followed by its own.
 macro_rules! freestanding {
@@ -66,6 +68,15 @@ const MINIMAL_BSS: &[&str] = freestanding!("-Wl,-z,noseparate-code", "-DARENA_IN
 /// executable segment, not page-aligned, which Linux loads as it is.
 const MINIMAL_RWX: &[&str] =
     freestanding!("-Wl,-N", "-Wl,--no-warn-rwx-segments", "-DARENA_IN_BSS");
+/// A shared library whose segments each start on a 2 MiB boundary: the
+/// loader leaves real holes (---p) between them.
+const HOLES_LIBRARY: &[&str] = &[
+    "-O2",
+    "-shared",
+    "-fPIC",
+    "-Wl,-z,max-page-size=0x200000",
+    "-Wl,-z,separate-code",
+];
 /// Full debug information, macros included (`-g3`), so the two files differ a lot.
 const DEBUG_COMPILE: &[&str] = &["-O2", "-g3", "-fPIE", "-c"];
 
@@ -93,6 +104,13 @@ const PROGRAMS: &[(&str, Recipe)] = &[
         },
     ),
     (
+        "tiny-malloc-many",
+        Recipe::C {
+            source: "c/tiny-malloc.c",
+            flags: DYNAMIC_MANY,
+        },
+    ),
+    (
         "tiny-malloc-minimal",
         Recipe::C {
             source: "c/tiny-malloc-minimal.c",
@@ -117,6 +135,13 @@ const PROGRAMS: &[(&str, Recipe)] = &[
         "tiny-malloc-std",
         Recipe::Rust {
             source: "rust/tiny-malloc-std.rs",
+        },
+    ),
+    (
+        "libvmlab-holes.so",
+        Recipe::C {
+            source: "c/holes-lib.c",
+            flags: HOLES_LIBRARY,
         },
     ),
     (

@@ -12,8 +12,32 @@
 #include <unistd.h>
 
 /* Volatile, so the compiler keeps every allocation. */
-static void *volatile kept[5];
+static void *volatile kept[5] __attribute__((unused));
 
+#ifdef MANY_SMALL
+/*
+ * The many-small build: argv[1] allocations of argv[2] bytes each, every block
+ * written once and none freed, so that the allocator's own bookkeeping shows
+ * beside the bytes requested. No pointer is kept: an array of them would be
+ * resident memory of the program's, not the allocator's.
+ */
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		_exit(2);
+	long count = atol(argv[1]);
+	long bytes = atol(argv[2]);
+	raise(SIGSTOP); /* before-mallocs */
+	for (long i = 0; i < count; i++) {
+		char *volatile block = malloc(bytes);
+		if (!block)
+			_exit(1);
+		block[0] = 1;
+	}
+	raise(SIGSTOP); /* after-mallocs */
+	_exit(0);
+}
+#else
 int main(void)
 {
 	raise(SIGSTOP); /* before-mallocs */
@@ -30,3 +54,4 @@ int main(void)
 	_exit(0);
 #endif
 }
+#endif

@@ -401,7 +401,14 @@ pub mod tiny_malloc {
         pub const MINIMAL_BSS: &str = "minimal-bss";
         pub const MINIMAL_RWX: &str = "minimal-rwx";
         pub const STD: &str = "std";
+        pub const MANY_SMALL: &str = "many-small";
     }
+
+    /// The many-small build's allocations: this many mallocs...
+    pub const MANY_SMALL_COUNT: usize = 65536;
+    /// ...of this many bytes each (1 MiB requested in all), which the
+    /// experiment passes to the program as its two arguments.
+    pub const MANY_SMALL_BYTES: usize = 16;
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
@@ -429,7 +436,7 @@ pub mod tiny_malloc {
         summary:
             "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
         sources: &["004_27fc77f6d1b07880.txt"],
-        variants: &[variant::STATIC, variant::STATIC_EXIT, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD],
+        variants: &[variant::STATIC, variant::STATIC_EXIT, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD, variant::MANY_SMALL],
         checkpoints: &[checkpoint::BEFORE_MALLOCS, checkpoint::AFTER_MALLOCS],
         roles: &[role::PROGRAM],
         regions: &[],
@@ -469,11 +476,17 @@ pub mod tiny_malloc {
         MinimalRwx,
         /// Ordinary Rust with the standard library.
         Std,
+        /// C, dynamically linked, making many small mallocs rather than five,
+        /// so that what the allocator keeps per block shows beside the bytes
+        /// requested.
+        #[serde(rename = "many-small")]
+        #[value(name = "many-small")]
+        ManySmall,
     }
 
     impl Variant {
         /// Every build, in the order the harness plans them.
-        pub const ALL: [Variant; 8] = [
+        pub const ALL: [Variant; 9] = [
             Variant::Static,
             Variant::StaticExit,
             Variant::Dynamic,
@@ -482,6 +495,7 @@ pub mod tiny_malloc {
             Variant::MinimalBss,
             Variant::MinimalRwx,
             Variant::Std,
+            Variant::ManySmall,
         ];
 
         /// The variant's name, as the harness plans and records it.
@@ -495,6 +509,7 @@ pub mod tiny_malloc {
                 Variant::MinimalBss => variant::MINIMAL_BSS,
                 Variant::MinimalRwx => variant::MINIMAL_RWX,
                 Variant::Std => variant::STD,
+                Variant::ManySmall => variant::MANY_SMALL,
             }
         }
 
@@ -508,6 +523,7 @@ pub mod tiny_malloc {
                 Variant::MinimalBss => "tiny-malloc-minimal-bss",
                 Variant::MinimalRwx => "tiny-malloc-minimal-rwx",
                 Variant::Std => "tiny-malloc-std",
+                Variant::ManySmall => "tiny-malloc-many",
             }
         }
     }
@@ -781,8 +797,13 @@ pub mod anatomy {
         pub const ADDRESS_STACK_VARIABLE: &str = "address_stack_variable";
         pub const ADDRESS_ZEROED_STATIC: &str = "address_zeroed_static";
         pub const EXECUTABLE: &str = "executable";
+        pub const HOLES_LIBRARY: &str = "holes_library";
         pub const PAGE_SIZE: &str = "page_size";
     }
+
+    /// The shared library built with 2 MiB segment alignment (see build.rs),
+    /// which the binary loads so that a library with holes is in its map.
+    pub const HOLES_LIBRARY_FILE: &str = "libvmlab-holes.so";
 
     /// What the harness gives the binary, besides `--dir`: nothing, the
     /// process only reports where its pieces lie.
@@ -802,7 +823,7 @@ pub mod anatomy {
         checkpoints: &[checkpoint::ADDRESSES_REPORTED],
         roles: &[role::MAIN],
         regions: &[],
-        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_PROTECTED_AFTER_USE, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::PAGE_SIZE],
+        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_PROTECTED_AFTER_USE, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::HOLES_LIBRARY, note::PAGE_SIZE],
     };
 }
 
@@ -943,6 +964,7 @@ pub mod shared_file {
     pub mod variant {
         #![allow(missing_docs)] // each name is its own documentation
         pub const DEFAULT: &str = "default";
+        pub const SHM: &str = "shm";
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
@@ -1004,6 +1026,9 @@ pub mod shared_file {
         /// How many processes map and read it.
         #[arg(long)]
         pub sharers: usize,
+        /// Share a POSIX shared-memory object (shm_open) instead of a file.
+        #[arg(long)]
+        pub shm: bool,
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -1011,7 +1036,7 @@ pub mod shared_file {
         name: "shared-file",
         summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
         sources: &["003_189c8fe560e6e530.txt"],
-        variants: &[variant::DEFAULT],
+        variants: &[variant::DEFAULT, variant::SHM],
         checkpoints: &[
             checkpoint::ALL_READING,
             checkpoint::AFTER_ONE_EXITS,
@@ -1323,11 +1348,14 @@ mod tests {
     #[test]
     fn every_experiments_arguments_read_back_as_written() {
         use crate::args::round_trip;
-        round_trip(&shared_file::Args {
-            file_bytes: 1 << 20,
-            sharers: 4,
-        })
-        .unwrap();
+        for shm in [false, true] {
+            round_trip(&shared_file::Args {
+                file_bytes: 1 << 20,
+                sharers: 4,
+                shm,
+            })
+            .unwrap();
+        }
         round_trip(&fork_cow::Args {
             variant: fork_cow::Variant::Zygote,
             region_bytes: 16 << 20,

@@ -19,6 +19,9 @@ use crate::catalog::launch_note;
 /// Overrides where the programs are looked for.
 pub const DIR_VARIABLE: &str = "VMLAB_PROGRAMS_DIR";
 
+/// The folder next to the experiment binaries where build.rs puts the programs.
+pub const FOLDER: &str = "vmlab-programs";
+
 /// The folder of the built programs: `$VMLAB_PROGRAMS_DIR`, else `vmlab-programs/`
 /// next to the running experiment binary.
 pub fn programs_dir() -> io::Result<PathBuf> {
@@ -29,7 +32,7 @@ pub fn programs_dir() -> io::Result<PathBuf> {
     let dir = exe
         .parent()
         .ok_or_else(|| io::Error::other("the experiment binary has no parent folder"))?;
-    Ok(dir.join("vmlab-programs"))
+    Ok(dir.join(FOLDER))
 }
 
 /// The path of program `name`, or why it is not there (the build's status file),

@@ -547,7 +547,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "martin.shared-memory-apis-share-pages",
         source: MARTIN,
         paraphrase: "Processes can share pages explicitly through shared-memory APIs.",
-        judging: Judging::NoClaimYet("needs a shm_open or SysV shared-memory experiment"),
+        judging: Judging::Claims(&[c("shared-file", "shared-memory-object-is-held-once")]),
     },
     Statement {
         id: "martin.same-binary-shares-code",
@@ -574,9 +574,7 @@ pub const STATEMENTS: &[Statement] = &[
         id: "martin.allocator-bookkeeping-costs-memory",
         source: MARTIN,
         paraphrase: "A memory allocator's bookkeeping costs memory of its own.",
-        judging: Judging::NoClaimYet(
-            "needs malloc's resident growth compared with the bytes requested",
-        ),
+        judging: Judging::Claims(&[c("tiny-malloc", "allocator-bookkeeping-costs-memory")]),
     },
     // Bernstein's question and Roberson's reply, "ten thousand small processes".
     Statement {

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Parser;
-use experiments::catalog::anatomy::{checkpoint, note, Args};
+use experiments::catalog::anatomy::{checkpoint, note, Args, HOLES_LIBRARY_FILE};
 use experiments::pages::page_size;
 use experiments::Session;
 
@@ -88,6 +88,11 @@ fn run() -> io::Result<()> {
     let mut session = Session::connect()?;
     let exe = std::fs::read_link("/proc/self/exe")?;
     session.note(note::EXECUTABLE, exe.display())?;
+    let library = HolesLibrary::load();
+    match &library {
+        Ok(lib) => session.note(note::HOLES_LIBRARY, lib.path.display())?,
+        Err(why) => session.note(note::HOLES_LIBRARY, format_args!("not loaded: {why}"))?,
+    }
 
     let on_stack: u64 = black_box(42);
     // SAFETY: plain malloc calls; the blocks are freed below.
@@ -122,6 +127,9 @@ fn run() -> io::Result<()> {
     INITIALISED.fetch_add(1, Ordering::SeqCst);
     ZEROED.fetch_add(1, Ordering::SeqCst);
     black_box(a_function(on_stack));
+    if let Ok(lib) = &library {
+        black_box(lib.touch(on_stack as i32));
+    }
 
     let function = a_function as *const u8;
     let pieces: [(&str, *const u8, usize); 7] = [
@@ -169,5 +177,61 @@ fn run() -> io::Result<()> {
         libc::munmap(protected, PROTECTED_BYTES);
     }
     black_box(on_stack);
+    drop(library);
     session.done()
+}
+
+/// The library with holes between its segments, loaded with dlopen and
+/// unloaded on drop.
+struct HolesLibrary {
+    path: PathBuf,
+    handle: *mut libc::c_void,
+    touch: extern "C" fn(libc::c_int) -> libc::c_int,
+}
+
+impl HolesLibrary {
+    /// Loads it from the built programs' folder, or says why not (the
+    /// claims about holes then find none and are inconclusive).
+    fn load() -> Result<HolesLibrary, String> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = experiments::program::locate(HOLES_LIBRARY_FILE)?;
+        let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|e| format!("bad path {}: {e}", path.display()))?;
+        // SAFETY: a valid NUL-terminated path; the library has no constructors.
+        let handle = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        if handle.is_null() {
+            return Err(format!("dlopen {} failed", path.display()));
+        }
+        // SAFETY: a valid handle and a NUL-terminated symbol name.
+        let symbol = unsafe { libc::dlsym(handle, c"holes_touch".as_ptr()) };
+        if symbol.is_null() {
+            // SAFETY: closing the handle just opened.
+            unsafe { libc::dlclose(handle) };
+            return Err(format!("{} has no holes_touch", path.display()));
+        }
+        // SAFETY: holes_touch is `int holes_touch(int)` in c/holes-lib.c.
+        let touch = unsafe {
+            std::mem::transmute::<*mut libc::c_void, extern "C" fn(libc::c_int) -> libc::c_int>(
+                symbol,
+            )
+        };
+        Ok(HolesLibrary {
+            path,
+            handle,
+            touch,
+        })
+    }
+
+    /// Uses the library's text, read-only data, data and bss.
+    fn touch(&self, x: i32) -> i32 {
+        (self.touch)(x)
+    }
+}
+
+impl Drop for HolesLibrary {
+    fn drop(&mut self) {
+        // SAFETY: the handle dlopen returned, closed once; no pointer into the
+        // library outlives this value.
+        unsafe { libc::dlclose(self.handle) };
+    }
 }

@@ -99,9 +99,16 @@ fn prepare_file(session: &mut Session, path: &PathBuf, args: &Args) -> io::Resul
         Cache::Warm => {
             // Writing leaves the file in the page cache, but not always all of it;
             // reading it through with read(2) brings back whatever is missing.
+            // Proactive reclaim may take pages again meanwhile, so the read is
+            // repeated (a few times at most) until mincore finds every page.
             let missing = map_pages - pages::resident_pages(&file, args.map_bytes)?;
-            if missing > 0 {
+            let mut left = missing;
+            for _ in 0..WARM_ATTEMPTS {
+                if left == 0 {
+                    break;
+                }
                 pages::read_through(&file, args.map_bytes as u64, args.write_chunk_bytes)?;
+                left = map_pages - pages::resident_pages(&file, args.map_bytes)?;
             }
             session.note(note::PAGES_REREAD_TO_WARM, missing)?;
         }
@@ -119,6 +126,10 @@ fn prepare_file(session: &mut Session, path: &PathBuf, args: &Args) -> io::Resul
     session.note(note::MAPPED_PAGES, map_pages)?;
     Ok(file)
 }
+
+/// How many times a warm file is read through to bring back pages missing
+/// from the page cache before it is mapped.
+const WARM_ATTEMPTS: usize = 3;
 
 /// Evicts the file from the page cache with fadvise, retried a few times (pages
 /// still under writeback are skipped by the kernel). Dropping the whole page

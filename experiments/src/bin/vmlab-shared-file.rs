@@ -3,7 +3,8 @@
 //! surprise: when one sharer exits, the others' PSS goes up, though nothing was
 //! freed. Chrome maps one resource file into all its processes for this reason.
 //!
-//! The main process writes a file and maps it without touching it, then forks N
+//! The main process writes a file (variant `shm`: a POSIX shared-memory object,
+//! Martin's first way to share pages) and maps it without touching it, then forks N
 //! sharers that inherit the mapping, each reads every page of it and parks on a
 //! pipe. At each checkpoint every sharer is parked (not allocating, not reading);
 //! between checkpoints the main process releases one sharer, which exits, and
@@ -94,11 +95,20 @@ fn run(cli: &Cli) -> io::Result<()> {
     }
     let page = page_size();
     let path = cli.dir.join("shared");
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+    let mut file = if args.shm {
+        match shared_memory_object() {
+            Ok(file) => file,
+            // No POSIX shared memory here (no /dev/shm in a container):
+            // the environment's doing, so the variant is skipped with it.
+            Err(e) => session.skip(format_args!("shm_open failed: {e}; is /dev/shm mounted?")),
+        }
+    } else {
+        File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?
+    };
     let total = args.file_bytes;
     pages::write_random_file(&mut file, total, 1 << 20, |done| {
         session.progress(done, total, "writing the shared file")
@@ -182,8 +192,37 @@ fn run(cli: &Cli) -> io::Result<()> {
     }
     drop(map);
     drop(file);
-    std::fs::remove_file(&path)?;
+    if !args.shm {
+        std::fs::remove_file(&path)?;
+    }
     session.done()
+}
+
+/// A new POSIX shared-memory object, open for reading and writing, its name
+/// already removed (shm_unlink): it lives as long as a descriptor or a mapping
+/// of it does, so nothing is left in /dev/shm whatever happens to the run.
+fn shared_memory_object() -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    let name = std::ffi::CString::new(format!("/vmlab-shared-file-{}", std::process::id()))
+        .map_err(io::Error::other)?;
+    // SAFETY: a valid NUL-terminated name; the flags create a new object or fail.
+    let fd = unsafe {
+        libc::shm_open(
+            name.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened here and nothing else owns it.
+    let file = unsafe { File::from_raw_fd(fd) };
+    // SAFETY: the same valid name; the open descriptor keeps the object alive.
+    if unsafe { libc::shm_unlink(name.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
 }
 
 /// The processes to snapshot: main, then every sharer still alive.

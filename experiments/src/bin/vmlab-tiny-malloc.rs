@@ -10,7 +10,9 @@ use std::io;
 use std::path::PathBuf;
 
 use clap::Parser;
-use experiments::catalog::tiny_malloc::{checkpoint, note, role, Args, Variant};
+use experiments::catalog::tiny_malloc::{
+    checkpoint, note, role, Args, Variant, MANY_SMALL_BYTES, MANY_SMALL_COUNT,
+};
 use experiments::program;
 use experiments::Session;
 
@@ -66,14 +68,24 @@ fn main() {
     }
 }
 
+/// The builds with no C library, whose every page is counted.
+fn is_libc_free(variant: Variant) -> bool {
+    matches!(
+        variant,
+        Variant::Minimal | Variant::MinimalStack4k | Variant::MinimalBss | Variant::MinimalRwx
+    )
+}
+
 fn run(args: &Args) -> io::Result<()> {
     let mut session = Session::connect()?;
-    // Under a 4 KiB stack limit the program must find its arguments, auxiliary
-    // vector and frames in one page; with randomisation on, exec places the stack
-    // top at a random offset within a page and the frames may cross into a
-    // second one, which the limit forbids (SIGSEGV). Randomisation off makes
-    // the placement the same in every run.
-    let no_aslr = args.launch.no_aslr || args.variant == Variant::MinimalStack4k;
+    // With randomisation on, exec leaves a random gap of up to 8 KiB between
+    // the strings it copies to the stack top and the argument pointers and
+    // auxiliary vector below them, so the few pages a libc-free build's stack
+    // uses are one, two or three by chance. Those builds are there to be counted
+    // in pages (and, under a 4 KiB stack limit, must find everything in one page
+    // or die of SIGSEGV), so they run with randomisation off: the block is then
+    // contiguous at the stack top and placed the same way in every run.
+    let no_aslr = args.launch.no_aslr || is_libc_free(args.variant);
     let path = program::prepare(&mut session, args.variant.program(), no_aslr)?;
 
     let stopped = if args.variant == Variant::MinimalStack4k {
@@ -81,6 +93,9 @@ fn run(args: &Args) -> io::Result<()> {
         let (stopped, in_force) = limit?;
         session.note(note::STACK_LIMIT_BYTES, in_force)?;
         stopped
+    } else if args.variant == Variant::ManySmall {
+        let (count, bytes) = (MANY_SMALL_COUNT.to_string(), MANY_SMALL_BYTES.to_string());
+        program::start(&path, &[&count, &bytes])?
     } else {
         program::start(&path, &[])?
     };

@@ -587,6 +587,11 @@ fn compare_experiment_metrics(
             ));
             continue;
         }
+        if let Some(why) = conditions_differ(&new.name, o, v) {
+            cmp.not_compared
+                .push(format!("{where_}: metrics not compared, {why}"));
+            continue;
+        }
         compare_variant(cmp, &new.name, o, v, spreads);
     }
     for o in &old.variants {
@@ -595,6 +600,30 @@ fn compare_experiment_metrics(
                 .push(format!("{}/{}: in the baseline only", old.name, o.name));
         }
     }
+}
+
+/// Why the metrics of a variant cannot be compared, if the state it started
+/// from differed: a note of the experiment's
+/// [`crate::experiment::Experiment::metric_conditions`] with another value in
+/// the baseline than now.
+fn conditions_differ(experiment: &str, old: &VariantRecord, new: &VariantRecord) -> Option<String> {
+    let keys = crate::experiment::find(experiment)?.metric_conditions();
+    let differ: Vec<String> = keys
+        .iter()
+        .filter_map(|key| {
+            let (a, b) = (old.notes.get(*key), new.notes.get(*key));
+            (a != b).then(|| {
+                let show = |v: Option<&String>| v.map_or("absent", String::as_str).to_string();
+                format!("{key} {} in the baseline, {} now", show(a), show(b))
+            })
+        })
+        .collect();
+    (!differ.is_empty()).then(|| {
+        format!(
+            "the state it started from differed ({}), which its metrics depend on",
+            differ.join("; ")
+        )
+    })
 }
 
 fn status_word(s: Status) -> &'static str {

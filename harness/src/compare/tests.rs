@@ -373,3 +373,36 @@ fn provenance_fields_that_differ_are_environment_differences_but_the_command_lin
     let cmp = compare(&older, &new, Tolerances::default());
     assert!(!cmp.environment.iter().any(|e| e.field == "swappiness"));
 }
+
+// See: issue 25. Pages read back to warm the file come back in other folios,
+// so the read phases' faults are not comparable when that count differs.
+#[test]
+fn a_warm_file_warmed_differently_is_not_compared_and_says_why() {
+    let old = run();
+    let mut new = run();
+    let warm = variant_mut(&mut new, "warm");
+    warm.notes
+        .insert("pages_reread_to_warm".into(), "30".into());
+    checkpoint_mut(&mut new, "warm", "after-read-all")
+        .faults
+        .minor += 30;
+    let cmp = compare(&old, &new, Tolerances::default());
+    assert!(!cmp.regressed(), "{:?}", beyond(&cmp));
+    let why = cmp
+        .not_compared
+        .iter()
+        .find(|w| w.starts_with("mmap-file/warm:"))
+        .expect("the warm variant is listed as not compared");
+    assert!(why.contains("pages_reread_to_warm"), "{why}");
+    assert!(why.contains("30 now"), "{why}");
+    assert!(
+        cmp.metrics.iter().all(|m| m.variant != "warm"),
+        "no metric of the warm variant is compared"
+    );
+    // The same count on both sides compares as before: the extra faults regress.
+    let mut old = old;
+    variant_mut(&mut old, "warm")
+        .notes
+        .insert("pages_reread_to_warm".into(), "30".into());
+    assert!(compare(&old, &new, Tolerances::default()).regressed());
+}

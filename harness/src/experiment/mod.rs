@@ -89,6 +89,15 @@ pub trait Experiment: Sync {
         &[]
     }
 
+    /// Keys of the notes that record the state a variant started from and that
+    /// its metrics depend on (how many pages of a warm file had to be read back
+    /// into the page cache, for one): when a variant's value of one differs
+    /// between a run and its baseline, [`crate::compare`] leaves that variant's
+    /// metrics out, saying why. None by default.
+    fn metric_conditions(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Tables derived from the measurements that show the experiment's point at a
     /// glance (rendered after the claims). None by default.
     fn summary(&self, _record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {

@@ -36,6 +36,7 @@ pub fn experiments_dir() -> Result<PathBuf> {
         .to_path_buf();
     if let Some(cargo) = std::env::var_os("CARGO") {
         build_with_cargo(Path::new(&cargo), &dir)?;
+        flush_programs(&dir);
     }
     find(&dir, std::env::var_os("PATH").as_deref()).with_context(|| {
         format!(
@@ -75,6 +76,35 @@ pub fn binary(dir: &Path, name: &str) -> Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// Writes the experiment binaries and the separately built programs in
+/// `dir` out to disk (fsync), a no-op for files already clean.
+///
+/// A program just linked has dirty page cache until writeback, and smaps counts
+/// those pages as dirty in every process that maps the file, which reads as if
+/// the process had written to its own text or data. Flushing them before a run
+/// is setup, not measurement; it is best effort, since a file that cannot be
+/// flushed leaves only that claim undecided (its judge says so).
+fn flush_programs(dir: &Path) {
+    let programs = dir.join(experiments::program::FOLDER);
+    let files = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let built = files(dir).into_iter().filter(|p| {
+        p.file_name()
+            .and_then(OsStr::to_str)
+            .is_some_and(|n| n.starts_with("vmlab-"))
+    });
+    for path in built.chain(files(&programs)) {
+        if path.is_file() {
+            if let Ok(file) = std::fs::File::open(&path) {
+                let _ = file.sync_all();
+            }
+        }
+    }
 }
 
 /// Builds the experiments package into the folder the harness itself runs from.

@@ -243,6 +243,41 @@ fn tiny_malloc_builds_fit_the_page_budget_with_aslr_off() {
     };
     assert_eq!(near["verdict"], verdict, "{resident} pages: {near:#}");
     assert!(!near["criterion"].as_str().unwrap_or_default().is_empty());
+    // See: issue 22. 65536 mallocs of 16 bytes: the anonymous memory grows by
+    // at least the 1 MiB asked for, and the bookkeeping claim follows what
+    // grew beyond it.
+    let many = variant(&json, "tiny-malloc", "many-small");
+    if ran(many, &run) {
+        let anon = |label: &str| {
+            sum(
+                &all_mappings(process(many, label, "program")),
+                "anonymous_bytes",
+            )
+        };
+        let grown = anon("after-mallocs") - anon("before-mallocs");
+        let requested = 65536 * 16;
+        assert!(grown + page >= requested, "grew {grown} for {requested}");
+        let c = claim(
+            &json,
+            "allocator-bookkeeping-costs-memory",
+            Some("many-small"),
+        );
+        let expected = if grown > requested + page {
+            "confirmed"
+        } else {
+            "refuted"
+        };
+        assert_eq!(c["verdict"], expected, "grew {grown}: {c:#}");
+    }
+}
+
+/// Every mapping of a process.
+fn all_mappings(process: &Value) -> Vec<&Value> {
+    process["mappings"]
+        .as_array()
+        .expect("mappings")
+        .iter()
+        .collect()
 }
 
 fn static_dynamic_instances_share_text_and_summed_rss_overstates_use() {

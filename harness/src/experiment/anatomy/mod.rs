@@ -84,14 +84,20 @@ static ANSWER_FIGURES: [Option<AnswerFigure>; 5] = [
     None,
     None,
     Some(|f| {
-        let guards: Vec<_> = last_mappings(f)?
+        // The loader's holes are named after their file; guard pages and the
+        // region protected after use are anonymous: the answer contrasts them.
+        let (holes, others): (Vec<_>, Vec<_>) = last_mappings(f)?
             .iter()
             .filter(|m| m.perms.starts_with("---"))
-            .collect();
+            .partition(|m| m.name.starts_with('/'));
+        let rss = |ms: &[&MappingRecord]| human_bytes(ms.iter().map(|m| m.figures.rss_bytes).sum());
         Some(format!(
-            "{} ---p mappings, Rss {}",
-            guards.len(),
-            human_bytes(guards.iter().map(|m| m.figures.rss_bytes).sum())
+            "{} ---p holes between a library's segments, Rss {}; {} anonymous ---p (guard pages, the \
+             region protected after use), Rss {}",
+            holes.len(),
+            rss(&holes),
+            others.len(),
+            rss(&others)
         ))
     }),
     Some(|f| {

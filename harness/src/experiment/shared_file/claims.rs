@@ -60,9 +60,28 @@ const SUMS: Claim = Claim {
         least 2 sharers",
 };
 
+const SHM_HELD_ONCE: Claim = Claim {
+    id: "shared-memory-object-is-held-once",
+    source: SEED,
+    statement: "Processes can share pages explicitly through a shared-memory API: an object several processes map is held in memory once for all of them (Martin's first way of sharing).",
+    criterion: "shm variant, a POSIX shared-memory object (shm_open) of the file's size mapped MAP_SHARED by N \
+        sharers that each read every page: at all-reading, Σ Pss of the object over the sharers equals its \
+        size within 1 KiB per sharer (smaps rounding): one copy for all; more refutes (copies of their \
+        own). Precondition: at least 2 sharers, each with the whole object resident (Rss = its size)",
+};
+
 /// Every claim, in the order they are judged.
-pub(super) static CLAIMS: [Claim; 5] =
-    [PSS_SHARE, SHARED_CLEAN, PSS_RISES, EXIT_FREES_NOTHING, SUMS];
+pub(super) static CLAIMS: [Claim; 6] = [
+    PSS_SHARE,
+    SHARED_CLEAN,
+    PSS_RISES,
+    EXIT_FREES_NOTHING,
+    SUMS,
+    SHM_HELD_ONCE,
+];
+
+/// The shm variant's claim with its judge.
+pub(super) static SHM_CASES: [Case; 1] = [(SHM_HELD_ONCE, shm_held_once)];
 
 /// Each claim with its judge.
 pub(super) static CASES: [Case; 5] = [
@@ -321,6 +340,37 @@ fn sums(view: &View<'_>) -> Judged {
     ))
 }
 
+fn shm_held_once(view: &View<'_>) -> Judged {
+    let (Some(c), Some(size)) = (view.checkpoint(checkpoint::ALL_READING), file_bytes(view)) else {
+        return Err("all-reading was not measured".into());
+    };
+    let figures = sharer_figures(c);
+    let n = figures.len() as u64;
+    if n < 2 || !figures.iter().all(|f| f.rss_bytes == size) {
+        return Err(format!(
+            "precondition not met: {n} sharers, not at least 2 each with the whole object ({}) resident",
+            human_bytes(size)
+        ));
+    }
+    let pss: u64 = figures.iter().map(|f| f.pss_bytes).sum();
+    let rss: u64 = figures.iter().map(|f| f.rss_bytes).sum();
+    let tol = PSS_ROUNDING_BYTES * n;
+    let holds = pss <= size + tol && size.saturating_sub(pss) <= tol;
+    let times = pss as f64 / size.max(1) as f64;
+    Ok(Finding::new(
+        holds,
+        format!(
+            "{n} sharers each have the whole {} object resident (Σ Rss {}); Σ Pss {} ({times:.2} × the object), \
+             Shared of each {}: the pages are the object's own (shmem), one copy mapped by all",
+            human_bytes(size),
+            human_bytes(rss),
+            human_bytes(pss),
+            human_bytes(figures[0].shared_clean_bytes + figures[0].shared_dirty_bytes)
+        ),
+        format!("Σ Pss {times:.2}× the object"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::SharedFile;
@@ -490,5 +540,31 @@ mod tests {
         assert_eq!(row[0], "all-reading");
         assert_eq!(row[5], human_bytes(4 * FILE));
         assert_eq!(row[6], human_bytes(FILE));
+    }
+
+    // See: issue 22. Martin's shared-memory APIs: the shm variant's object is
+    // held once (Σ Pss = its size) or the claim is refuted.
+    #[test]
+    fn a_shared_memory_object_is_judged_on_its_pss_summed_over_the_sharers() {
+        let shm = |pss: fn(u64) -> u64| {
+            let mut r = record(pss);
+            let mut v = r.variants[0].clone();
+            v.name = "shm".into();
+            r.variants.push(v);
+            SharedFile
+                .judge(&r, &env())
+                .into_iter()
+                .find(|c| c.id == SHM_HELD_ONCE.id)
+                .expect("judged")
+        };
+        let once = shm(|n| FILE / n);
+        assert_eq!(once.verdict, Verdict::Confirmed, "{once:?}");
+        assert_eq!(once.variant.as_deref(), Some("shm"));
+        assert_eq!(shm(|_| FILE).verdict, Verdict::Refuted);
+        // One sharer holding a page more than its share: beyond the rounding.
+        assert_eq!(
+            shm(|n| FILE / n + PAGE / n + 1024).verdict,
+            Verdict::Refuted
+        );
     }
 }

@@ -65,19 +65,23 @@ impl Experiment for SharedFile {
                 human_bytes(ctx.env.temp_dir_free_bytes)
             ));
         }
-        let args = Args {
-            file_bytes,
-            sharers: sharers as usize,
+        let planned = |name: &str, shm: bool| PlannedVariant {
+            name: name.into(),
+            args: experiments::args::to_args(&Args {
+                file_bytes,
+                sharers: sharers as usize,
+                shm,
+            }),
         };
         let mut params = BTreeMap::new();
         params.insert("file_bytes".into(), json!(file_bytes));
         params.insert("sharers".into(), json!(sharers));
         Ok(Plan {
             params,
-            variants: vec![PlannedVariant {
-                name: variant::DEFAULT.into(),
-                args: experiments::args::to_args(&args),
-            }],
+            variants: vec![
+                planned(variant::DEFAULT, false),
+                planned(variant::SHM, true),
+            ],
         })
     }
 
@@ -89,8 +93,16 @@ impl Experiment for SharedFile {
         &claims::CLAIMS
     }
 
+    /// The file's claims are judged on the default variant, recorded for no
+    /// variant as they always were; the shm variant answers its own.
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
-        kit::judge_single_variant(record, env, &claims::CASES)
+        let mut file = record.clone();
+        file.variants.retain(|v| v.name == variant::DEFAULT);
+        let mut judged = kit::judge_single_variant(&file, env, &claims::CASES);
+        if let Some(shm) = record.variants.iter().find(|v| v.name == variant::SHM) {
+            judged.extend(kit::judge_variant(shm, env, &claims::SHM_CASES));
+        }
+        judged
     }
 
     fn answer_figures(&self) -> &'static [Option<AnswerFigure>] {

@@ -2,7 +2,9 @@
 //! returns what it found, with the figures; [`claims`](super::claims) binds them
 //! to the claims.
 
-use experiments::catalog::tiny_malloc::{checkpoint, note, role};
+use experiments::catalog::tiny_malloc::{
+    checkpoint, note, role, MANY_SMALL_BYTES, MANY_SMALL_COUNT,
+};
 
 use super::super::human_bytes;
 use super::super::kit::{pages, Finding, Judged, View};
@@ -69,6 +71,53 @@ fn breakdown_text(v: &View<'_>, label: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Anonymous resident bytes of every mapping (smaps, exact), as compare sums them.
+fn anonymous_bytes(p: &ProcessRecord) -> u64 {
+    p.mappings
+        .iter()
+        .fold(0, |sum, m| sum.saturating_add(m.figures.anonymous_bytes))
+}
+
+/// Whether the many small mallocs cost more resident memory than the bytes
+/// they asked for, by more than rounding up to whole pages.
+pub(super) fn bookkeeping(v: &View<'_>) -> Judged {
+    let (Some(before), Some(after)) = (
+        v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM),
+        after(v),
+    ) else {
+        return Err("the two checkpoints were not measured".into());
+    };
+    let requested = (MANY_SMALL_COUNT * MANY_SMALL_BYTES) as u64;
+    let grown = anonymous_bytes(after).saturating_sub(anonymous_bytes(before));
+    let rounding = v.page();
+    let extra = grown as i64 - requested as i64;
+    let per_block = extra as f64 / MANY_SMALL_COUNT as f64;
+    Ok(Finding::new(
+        grown > requested + rounding,
+        format!(
+            "{MANY_SMALL_COUNT} mallocs of {MANY_SMALL_BYTES} bytes asked for {}; anonymous resident \
+             memory (Anonymous summed over smaps) grew by {} ({} pages), {} {} than requested, \
+             {per_block:.1} bytes per block: {}",
+            human_bytes(requested),
+            human_bytes(grown),
+            pages(grown, v.page()),
+            human_bytes(extra.unsigned_abs()),
+            if extra >= 0 { "more" } else { "less" },
+            if grown > requested + rounding {
+                "the allocator keeps a header beside each block and rounds every block up to its \
+                 smallest chunk, memory the program never asked for"
+            } else {
+                "no more than rounding the requests up to whole pages"
+            }
+        ),
+        format!(
+            "{} for {} requested",
+            human_bytes(grown),
+            human_bytes(requested)
+        ),
+    ))
 }
 
 pub(super) fn malloc_page(v: &View<'_>) -> Judged {
@@ -730,6 +779,34 @@ pub(super) mod tests {
             lines(&["r--p", "r-xp", "r--p", "r--p", "rw-p"]),
             Verdict::Refuted
         );
+    }
+
+    // See: issue 22. Martin's allocator bookkeeping, judged both ways at
+    // its boundary: one page over the request is rounding, more is bookkeeping.
+    #[test]
+    fn bookkeeping_is_resident_growth_beyond_the_request_and_a_page() {
+        let requested = (MANY_SMALL_COUNT * MANY_SMALL_BYTES) as u64;
+        let with_heap_anon = |bytes: u64| {
+            let mut p = minimal_process(1, (33, 1));
+            for m in p.mappings.iter_mut().filter(|m| m.name == "[heap]") {
+                m.figures.anonymous_bytes = bytes;
+            }
+            p
+        };
+        let verdict = |grown: u64| {
+            let v = two_checkpoints(
+                variant::MANY_SMALL,
+                with_heap_anon(PAGE),
+                with_heap_anon(PAGE + grown),
+            );
+            judged(bookkeeping, &v)
+        };
+        assert_eq!(verdict(2 * requested).verdict, Verdict::Confirmed);
+        assert_eq!(verdict(requested + PAGE + PAGE).verdict, Verdict::Confirmed);
+        assert_eq!(verdict(requested + PAGE).verdict, Verdict::Refuted);
+        let c = verdict(requested);
+        assert_eq!(c.verdict, Verdict::Refuted);
+        assert!(c.evidence.contains("rounding"), "{}", c.evidence);
     }
 
     #[test]
