@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use experiments::catalog::shared_file::{checkpoint, note, region, role};
-use experiments::pages::{self, page_size};
+use experiments::pages::{self, page_size, Writeback};
 use experiments::Session;
 use memmap2::MmapOptions;
 
@@ -100,7 +100,7 @@ fn run(cli: &Cli) -> io::Result<()> {
         .create_new(true)
         .open(&path)?;
     let total = args.file_bytes;
-    pages::write_random_file(&mut file, total, 1 << 20, |done| {
+    pages::write_random_file(&mut file, total, 1 << 20, Writeback::Default, |done| {
         session.progress(done, total, "writing the shared file")
     })?;
     file.sync_all()?;

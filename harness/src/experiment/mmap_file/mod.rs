@@ -54,4 +54,9 @@ impl Experiment for MmapFile {
     fn summary(&self, record: &ExperimentRecord, env: &Environment) -> Vec<SummaryTable> {
         summary::tables(record, env)
     }
+
+    /// The cold variants reuse the file the warm one wrote ([`plan`] says which).
+    fn variants_share_a_folder(&self) -> bool {
+        true
+    }
 }
