@@ -158,6 +158,12 @@ fn prepare_file(session: &mut Session, dir: &Path, path: &Path, args: &Args) -> 
 
 /// Writes the file with random bytes and flushes it.
 fn write_file(session: &mut Session, path: &Path, args: &Args) -> io::Result<File> {
+    // The folder is the run's own, shared by its variants: a file left by an
+    // earlier variant that failed before putting it away is not to be trusted.
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let mut file = File::options()
         .read(true)
         .write(true)
