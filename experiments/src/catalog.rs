@@ -149,6 +149,7 @@ pub mod mmap_file {
         #![allow(missing_docs)] // each name is its own documentation
         pub const CACHE_DROP_METHOD: &str = "cache_drop_method";
         pub const CHECKSUM: &str = "checksum";
+        pub const FILE_SOURCE: &str = "file_source";
         pub const FLUSHED_WITH: &str = "flushed_with";
         pub const MAPPED_PAGES: &str = "mapped_pages";
         pub const PAGE_CACHE_PAGES_BEFORE_MMAP: &str = "page_cache_pages_before_mmap";
@@ -188,6 +189,24 @@ pub mod mmap_file {
         /// page-cache folios, and so how many faults a read costs.
         #[arg(long)]
         pub write_chunk_bytes: usize,
+        /// Leave the file in `--dir` after the last checkpoint, out of the page
+        /// cache, for a later variant of the same run to reuse (the harness
+        /// removes the folder when the experiment ends).
+        #[arg(long)]
+        pub keep_file: bool,
+        /// Map the file an earlier variant left in `--dir` when it was written
+        /// the same way and is at least `file_bytes` long (cut to that length),
+        /// instead of writing one; only for variants that drop the file from the
+        /// page cache first, so which pages are cached is their own doing.
+        #[arg(long)]
+        pub reuse_file: bool,
+    }
+
+    /// Values of [`note::FILE_SOURCE`]: how the variant came by its file.
+    pub mod file_source {
+        #![allow(missing_docs)] // each name is its own documentation
+        pub const WRITTEN: &str = "written";
+        pub const REUSED: &str = "reused";
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -212,6 +231,7 @@ pub mod mmap_file {
         notes: &[
             note::CACHE_DROP_METHOD,
             note::CHECKSUM,
+            note::FILE_SOURCE,
             note::FLUSHED_WITH,
             note::MAPPED_PAGES,
             note::PAGE_CACHE_PAGES_BEFORE_MMAP,
@@ -1387,6 +1407,8 @@ mod tests {
                 file_bytes: 1 << 20,
                 map_bytes: 1_000_000,
                 write_chunk_bytes: 1024,
+                keep_file: cache == mmap_file::Cache::Warm,
+                reuse_file: cache != mmap_file::Cache::Warm,
             })
             .unwrap();
         }

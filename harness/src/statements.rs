@@ -287,21 +287,28 @@ impl Tally {
     }
 }
 
+/// The run record with its statements beside its fields, as results.json
+/// holds them.
+#[derive(Serialize)]
+struct WithStatements<'a> {
+    #[serde(flatten)]
+    run: &'a RunRecord,
+    statements: &'a [StatementRecord],
+}
+
 /// results.json: the run record with `statements` added, derived from the
 /// claims (so it is not a field of [`RunRecord`], and records written before
-/// it load unchanged).
+/// it load unchanged). Written straight from the records: a full run's
+/// record as a `serde_json::Value` tree first would take several times the
+/// text's size, which is most of the harness's memory budget.
 pub fn json(run: &RunRecord) -> String {
     let statements = judge_run(run);
-    let value = serde_json::to_value(run).and_then(|mut v| {
-        if let Some(map) = v.as_object_mut() {
-            map.insert("statements".into(), serde_json::to_value(&statements)?);
-        }
-        Ok(v)
-    });
     // Serialising plain data structs with string keys cannot fail.
-    let mut text = value
-        .and_then(|v| serde_json::to_string_pretty(&v))
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut text = serde_json::to_string_pretty(&WithStatements {
+        run,
+        statements: &statements,
+    })
+    .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
 }

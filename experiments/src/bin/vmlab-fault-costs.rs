@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, Args};
-use experiments::pages::{self, page_size};
+use experiments::pages::{self, page_size, Writeback};
 use experiments::waiting_child::WaitingChild;
 use experiments::Session;
 
@@ -582,7 +582,9 @@ fn prepare_file(session: &mut Session, path: &PathBuf, len: u64) -> io::Result<F
         .create_new(true)
         .open(path)?;
     let mut last = 0u64;
-    pages::write_random_file(&mut file, len, 1 << 20, |done| {
+    // Writeback started early: each file is dropped from the page cache or
+    // read back into it before the phases, so what writing left is not measured.
+    pages::write_random_file(&mut file, len, 1 << 20, Writeback::Early, |done| {
         if done == len || done - last >= len / 20 {
             last = done;
             session.progress(done, len, "writing the file")?;

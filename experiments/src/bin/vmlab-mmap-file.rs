@@ -1,19 +1,22 @@
 //! mmap-file: the 1 GB random file of "Playing with Virtual Memory" (Kristina
 //! Chodorow, seed 001).
 //!
-//! The file is written and flushed first, then (variants `cold`, `cold-random`)
-//! dropped from the page cache. The measured part maps it read-only and shared,
+//! The file is written and flushed first (or, with `--reuse-file`, taken over
+//! from an earlier variant of the run that kept it), then (variants `cold`,
+//! `cold-random`) dropped from the page cache. The measured part maps it read-only and shared,
 //! reads one int at offset 0, then one int every 4 bytes, stopping at a
 //! checkpoint after each step.
 
 use std::fs::File;
 use std::hint::black_box;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use experiments::catalog::mmap_file::{checkpoint, note, region, Args, Cache, FILE_NAME};
-use experiments::pages::{self, page_size};
+use experiments::catalog::mmap_file::{
+    checkpoint, file_source, note, region, Args, Cache, FILE_NAME,
+};
+use experiments::pages::{self, page_size, Writeback};
 use experiments::Session;
 use memmap2::{Advice, MmapOptions};
 
@@ -45,7 +48,7 @@ fn run(cli: &Cli) -> io::Result<()> {
         ));
     }
     let path = cli.dir.join(FILE_NAME);
-    let file = prepare_file(&mut session, &path, args)?;
+    let file = prepare_file(&mut session, &cli.dir, &path, args)?;
 
     session.checkpoint(checkpoint::BEFORE_MMAP)?;
     // SAFETY: the file lives in the harness's private temp folder and nobody
@@ -67,30 +70,63 @@ fn run(cli: &Cli) -> io::Result<()> {
 
     session.note(note::CHECKSUM, sum)?;
     drop(map);
-    drop(file);
-    std::fs::remove_file(&path)?;
+    if args.keep_file {
+        // Out of the page cache, so that the kept file takes no memory while
+        // the variants in between measure.
+        pages::drop_from_page_cache(&file)?;
+        drop(file);
+        std::fs::rename(&path, kept_path(&cli.dir, args))?;
+    } else {
+        drop(file);
+        std::fs::remove_file(&path)?;
+    }
     session.done()
 }
 
-/// Writes, flushes and (for the cold variants) evicts the file, and reports how
+/// Where a variant keeps its file for a later one: the name says how it was
+/// written, so only a variant that would write it the same way reuses it.
+fn kept_path(dir: &Path, args: &Args) -> PathBuf {
+    dir.join(format!("{FILE_NAME}.kept-{}", args.write_chunk_bytes))
+}
+
+/// The file an earlier variant kept, renamed to `path` and cut to
+/// `file_bytes`, if there is one written the same way and long enough.
+fn take_kept(dir: &Path, path: &Path, args: &Args) -> io::Result<Option<File>> {
+    let kept = kept_path(dir, args);
+    match std::fs::metadata(&kept) {
+        Ok(meta) if meta.len() >= args.file_bytes => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    std::fs::rename(&kept, path)?;
+    let file = File::options().read(true).write(true).open(path)?;
+    if file.metadata()?.len() > args.file_bytes {
+        file.set_len(args.file_bytes)?;
+        file.sync_all()?;
+    }
+    Ok(Some(file))
+}
+
+/// Writes and flushes the file, or takes the one an earlier variant kept
+/// (`--reuse-file`), then (for the cold variants) evicts it, and reports how
 /// it was done. Runs before the first checkpoint, so its allocations are not measured.
-fn prepare_file(session: &mut Session, path: &PathBuf, args: &Args) -> io::Result<File> {
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    let total = args.file_bytes;
-    let mut last_reported = 0u64;
-    pages::write_random_file(&mut file, total, args.write_chunk_bytes, |done| {
-        // About a hundred updates in all, whatever the size.
-        if done == total || done - last_reported >= total / 100 {
-            last_reported = done;
-            session.progress(done, total, "writing random file")?;
+fn prepare_file(session: &mut Session, dir: &Path, path: &Path, args: &Args) -> io::Result<File> {
+    let reused = match args.reuse_file {
+        true => take_kept(dir, path, args)?,
+        false => None,
+    };
+    let file = match reused {
+        Some(file) => {
+            session.note(note::FILE_SOURCE, file_source::REUSED)?;
+            file
         }
-        Ok(())
-    })?;
-    file.sync_all()?;
+        None => {
+            let file = write_file(session, path, args)?;
+            session.note(note::FILE_SOURCE, file_source::WRITTEN)?;
+            file
+        }
+    };
     session.note(note::WRITE_CHUNK_BYTES, args.write_chunk_bytes)?;
     session.note(note::FLUSHED_WITH, "fsync")?;
 
@@ -130,6 +166,41 @@ fn prepare_file(session: &mut Session, path: &PathBuf, args: &Args) -> io::Resul
 /// How many times a warm file is read through to bring back pages missing
 /// from the page cache before it is mapped.
 const WARM_ATTEMPTS: usize = 3;
+
+/// Writes the file with random bytes and flushes it.
+fn write_file(session: &mut Session, path: &Path, args: &Args) -> io::Result<File> {
+    // The folder is the run's own, shared by its variants: a file left by an
+    // earlier variant that failed before putting it away is not to be trusted.
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    let total = args.file_bytes;
+    let mut last_reported = 0u64;
+    // Writeback left to the fsync: what writing leaves in the page cache is
+    // what the warm variants measure.
+    pages::write_random_file(
+        &mut file,
+        total,
+        args.write_chunk_bytes,
+        Writeback::Default,
+        |done| {
+            // About a hundred updates in all, whatever the size.
+            if done == total || done - last_reported >= total / 100 {
+                last_reported = done;
+                session.progress(done, total, "writing random file")?;
+            }
+            Ok(())
+        },
+    )?;
+    file.sync_all()?;
+    Ok(file)
+}
 
 /// Evicts the file from the page cache with fadvise, retried a few times (pages
 /// still under writeback are skipped by the kernel). Dropping the whole page

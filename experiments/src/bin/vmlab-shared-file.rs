@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use experiments::catalog::shared_file::{checkpoint, note, region, role};
-use experiments::pages::{self, page_size};
+use experiments::pages::{self, page_size, Writeback};
 use experiments::Session;
 use memmap2::MmapOptions;
 
@@ -110,7 +110,7 @@ fn run(cli: &Cli) -> io::Result<()> {
             .open(&path)?
     };
     let total = args.file_bytes;
-    pages::write_random_file(&mut file, total, 1 << 20, |done| {
+    pages::write_random_file(&mut file, total, 1 << 20, Writeback::Default, |done| {
         session.progress(done, total, "writing the shared file")
     })?;
     file.sync_all()?;

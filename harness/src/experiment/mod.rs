@@ -103,6 +103,15 @@ pub trait Experiment: Sync {
     fn summary(&self, _record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {
         Vec::new()
     }
+
+    /// Whether one run of the variants (one `--repeat`) shares one temporary
+    /// folder, in plan order, so that a large file one variant wrote can be
+    /// reused by a later one instead of written again; what is reused is the
+    /// plan's business (its variants' arguments say so). A folder per
+    /// variant by default.
+    fn variants_share_a_folder(&self) -> bool {
+        false
+    }
 }
 
 // The experiments in folders of their own (`<name>/mod.rs` beside

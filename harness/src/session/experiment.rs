@@ -139,8 +139,19 @@ pub(super) fn run_one(
     let repeat = options.repeat.max(1);
     // runs[r] holds the r-th run of every variant, in plan order.
     let mut runs: Vec<Vec<VariantRecord>> = Vec::new();
+    let new_scratch = || {
+        ScratchDir::create(temp_dir, &format!("vmlab-{name}-"))
+            .with_context(|| format!("cannot create a temporary folder in {}", temp_dir.display()))
+    };
     'repeats: for r in 0..repeat {
         runs.push(Vec::new());
+        // The files of this run of the variants, when they share a folder;
+        // dropping it removes them, whatever happens.
+        let shared = if exp.variants_share_a_folder() {
+            Some(new_scratch()?)
+        } else {
+            None
+        };
         for variant in plan.variants.iter().filter(|v| selection.wants(&v.name)) {
             let spec = VariantSpec {
                 name: variant.name.clone(),
@@ -150,10 +161,14 @@ pub(super) fn run_one(
                 contract: Some(exp.info()),
             };
             // The experiment's files live here; dropping it removes them, whatever happens.
-            let scratch =
-                ScratchDir::create(temp_dir, &format!("vmlab-{name}-")).with_context(|| {
-                    format!("cannot create a temporary folder in {}", temp_dir.display())
-                })?;
+            let own;
+            let folder = match &shared {
+                Some(shared) => shared.path(),
+                None => {
+                    own = new_scratch()?;
+                    own.path()
+                }
+            };
             let label = if repeat > 1 {
                 format!("{} (run {}/{repeat})", variant.name, r + 1)
             } else {
@@ -171,7 +186,7 @@ pub(super) fn run_one(
                 }
                 progress.show(event);
             };
-            match runner::run_variant(&spec, &ProcProbe, scratch.path(), &mut on_event) {
+            match runner::run_variant(&spec, &ProcProbe, folder, &mut on_event) {
                 Ok(mut outcome) if outcome.stopped => {
                     // Stopped (q or Ctrl-C): the checkpoints reached are kept.
                     progress.finish(&outcome.record);

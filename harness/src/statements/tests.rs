@@ -176,3 +176,15 @@ fn results_json_carries_the_statements_and_loads_back() {
     let back = crate::store::json::parse(&text).expect("loads as a run record");
     assert_eq!(back.experiments.len(), run.experiments.len());
 }
+
+#[test]
+fn results_json_holds_the_record_and_the_statements_and_nothing_else() {
+    let run = run();
+    let value: serde_json::Value = serde_json::from_str(&json(&run)).expect("json");
+    let mut expected = serde_json::to_value(&run).expect("the record serialises");
+    expected.as_object_mut().expect("an object").insert(
+        "statements".into(),
+        serde_json::to_value(judge_run(&run)).expect("the statements serialise"),
+    );
+    assert_eq!(value, expected);
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use harness::model::{RunRecord, Status, Verdict};
+use harness::model::{RunRecord, Status, VariantRecord, Verdict};
 
 use crate::util::{page_size, record_region, record_variant, shared_run, snapshot, HarnessRun};
 
@@ -178,8 +178,86 @@ fn results_are_written_as_json_markdown_csv_and_raw_text() {
     assert!(smaps.contains("VmFlags"));
 }
 
+/// The cold variant maps the file the warm variant wrote and kept; run alone
+/// it writes its own. Either way it measures the same: the same checkpoints,
+/// nothing cached before mapping, the same faults in the phases before the
+/// bulk read, the whole mapping resident after it, and the same verdicts.
+fn a_reused_file_measures_as_one_written_for_the_variant() {
+    let (run, record) = quick_run();
+    assert_eq!(
+        record.experiments[0].params["file_reused"],
+        Value::Bool(true),
+        "{}",
+        run.describe()
+    );
+    let alone = HarnessRun::new(&["run", "mmap-file/cold", "--quick", "--format", "json"]);
+    alone.assert_code(0);
+    let alone_record = alone.record();
+    let reused = record_variant(&record, "mmap-file", "cold");
+    let written = record_variant(&alone_record, "mmap-file", "cold");
+    let source = |v: &VariantRecord| v.notes.get("file_source").cloned();
+    assert_eq!(source(reused).as_deref(), Some("reused"));
+    assert_eq!(source(written).as_deref(), Some("written"));
+    let labels = |v: &VariantRecord| {
+        v.checkpoints
+            .iter()
+            .map(|c| c.label.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(labels(reused), labels(written));
+    for v in [reused, written] {
+        let cached = v.notes.get("page_cache_pages_before_mmap").cloned();
+        assert_eq!(cached.as_deref(), Some("0"), "{}", run.describe());
+    }
+    let page = page_size();
+    for label in ["before-mmap", "after-mmap", "after-first-read"] {
+        let faults = |v: &VariantRecord| {
+            let p = snapshot(v, label, "main");
+            (p.faults.minor, p.faults.major)
+        };
+        assert_eq!(faults(reused), faults(written), "faults at {label}");
+    }
+    let resident = |v: &VariantRecord| {
+        record_region(snapshot(v, "after-read-all", "main"), "data")
+            .figures
+            .rss_bytes
+    };
+    assert!(
+        resident(reused).abs_diff(resident(written)) <= 2 * page,
+        "resident after reading all: {} reused, {} written",
+        resident(reused),
+        resident(written)
+    );
+    let verdicts = |r: &RunRecord| {
+        r.experiments[0]
+            .claims
+            .iter()
+            .filter(|c| c.variant.as_deref() == Some("cold"))
+            .map(|c| (c.id.clone(), c.verdict, c.evidence.clone()))
+            .collect::<Vec<_>>()
+    };
+    let (ours, theirs) = (verdicts(&record), verdicts(&alone_record));
+    assert_eq!(ours.len(), theirs.len());
+    for ((id, a, why_a), (_, b, why_b)) in ours.iter().zip(&theirs) {
+        if a == b {
+            continue;
+        }
+        // Proactive reclaim can evict pages of either file while it is read.
+        if !record.environment.damon_pageout.is_empty() {
+            eprintln!(
+                "SKIP: cold {id}: {a:?} with the reused file, {b:?} with its own, under proactive reclaim: {why_a} / {why_b}"
+            );
+            continue;
+        }
+        panic!("cold {id}: {a:?} with the reused file ({why_a}), {b:?} with its own ({why_b})");
+    }
+    run.assert_scratch_empty();
+    alone.assert_scratch_empty();
+}
+
 crate::tests![
     mmap_file_measures_vsz_rss_and_faults_as_the_seed_describes,
+    a_reused_file_measures_as_one_written_for_the_variant,
     the_protocol_adds_no_faults_and_no_rss,
     every_claim_gets_a_measured_verdict,
     results_are_written_as_json_markdown_csv_and_raw_text,

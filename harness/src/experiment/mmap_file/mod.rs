@@ -61,4 +61,9 @@ impl Experiment for MmapFile {
     fn metric_conditions(&self) -> &'static [&'static str] {
         &[note::PAGES_REREAD_TO_WARM]
     }
+
+    /// The cold variants reuse the file the warm one wrote (`plan` says which).
+    fn variants_share_a_folder(&self) -> bool {
+        true
+    }
 }

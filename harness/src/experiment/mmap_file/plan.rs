@@ -58,6 +58,7 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
     let main = Sizes::for_file(file_bytes);
     let random = Sizes::for_file((file_bytes / RANDOM_SHARE).max(MIN_FILE_BYTES));
     check_room(ctx.env, main.file_bytes)?;
+    let reuse = FileReuse::plan(ctx.env, main.file_bytes);
 
     let planned = |name: &str, cache: Cache, sizes: &Sizes, chunk: u64| PlannedVariant {
         name: name.to_string(),
@@ -66,6 +67,8 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
             file_bytes: sizes.file_bytes,
             map_bytes: sizes.map_bytes as usize,
             write_chunk_bytes: chunk as usize,
+            keep_file: reuse.keeps(name),
+            reuse_file: reuse.reuses(name),
         }),
     };
     let mut params = BTreeMap::new();
@@ -78,6 +81,7 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
         "warm_dd_write_chunk_bytes".into(),
         json!(SEED_WRITE_CHUNK_BYTES),
     );
+    params.insert("file_reused".into(), json!(reuse.on));
     Ok(Plan {
         params,
         variants: vec![
@@ -95,10 +99,47 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
     })
 }
 
+/// Which variants write the file and which reuse one: writing and flushing
+/// 1 GB costs more than any measured phase, and the cold variants throw the
+/// file's page cache away before they measure, so they need not write their
+/// own. `warm` writes the file and keeps it (out of the page cache), `cold`
+/// reuses and keeps it, `cold-random` reuses it cut to its quarter. `warm-dd`
+/// always writes its own: its 1 KiB writes are what it measures. The variants
+/// run in one folder ([`super::MmapFile`] says so), in plan order.
+struct FileReuse {
+    /// Off when the temp folder has no room for the kept file beside
+    /// warm-dd's: then every variant writes and removes its own, as a variant
+    /// run alone does.
+    on: bool,
+}
+
+impl FileReuse {
+    fn plan(env: &Environment, file_bytes: u64) -> FileReuse {
+        FileReuse {
+            on: env.temp_dir_free_bytes >= 2 * room_needed(file_bytes),
+        }
+    }
+
+    /// Whether `variant` leaves its file for a later one.
+    fn keeps(&self, variant: &str) -> bool {
+        self.on && matches!(variant, variant::WARM | variant::COLD)
+    }
+
+    /// Whether `variant` maps the file an earlier one left, when there is one.
+    fn reuses(&self, variant: &str) -> bool {
+        self.on && matches!(variant, variant::COLD | variant::COLD_RANDOM)
+    }
+}
+
+/// Disk space one file takes, with room to spare.
+fn room_needed(file_bytes: u64) -> u64 {
+    file_bytes + file_bytes / 20
+}
+
 /// The file must fit in the temp folder, and (for the warm variant to be warm) in
 /// the cgroup's memory limit, since page cache is charged to the cgroup.
 fn check_room(env: &Environment, file_bytes: u64) -> Result<(), String> {
-    let needed = file_bytes + file_bytes / 20;
+    let needed = room_needed(file_bytes);
     if env.temp_dir_free_bytes < needed {
         return Err(format!(
             "needs {} free in {} for the file but only {} is free; pass --dir elsewhere, --quick or a smaller --size",
@@ -157,5 +198,53 @@ mod tests {
         assert_eq!(args[1].write_chunk_bytes as u64, SEED_WRITE_CHUNK_BYTES);
         assert_eq!(args[0].file_bytes, size);
         assert_eq!(args[3].file_bytes, size / RANDOM_SHARE);
+    }
+
+    /// (keep_file, reuse_file) of each variant, in plan order, with `free`
+    /// bytes in the temp folder for a file of `size`.
+    fn reuse_flags(size: u64, free: u64) -> Vec<(String, bool, bool)> {
+        let mut env = crate::experiment::testkit::env();
+        env.temp_dir_free_bytes = free;
+        let ctx = PlanContext {
+            quick: true,
+            size_bytes: Some(size),
+            count: None,
+            env: &env,
+            no_aslr: false,
+        };
+        let plan = plan(&ctx).expect("the file fits");
+        plan.variants
+            .iter()
+            .map(|v| {
+                let args: Args = experiments::args::parse(&v.args).expect("arguments read back");
+                (v.name.clone(), args.keep_file, args.reuse_file)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_cold_variants_reuse_the_warm_file_and_warm_dd_writes_its_own() {
+        let size = 4 << 20;
+        let flags = reuse_flags(size, 2 * room_needed(size));
+        let expected = [
+            (variant::WARM, true, false),
+            (variant::WARM_DD, false, false),
+            (variant::COLD, true, true),
+            (variant::COLD_RANDOM, false, true),
+        ];
+        assert_eq!(
+            flags,
+            expected.map(|(n, k, r)| (n.to_string(), k, r)).to_vec()
+        );
+    }
+
+    #[test]
+    fn without_room_for_two_files_every_variant_writes_its_own() {
+        let size = 4 << 20;
+        let flags = reuse_flags(size, 2 * room_needed(size) - 1);
+        assert!(
+            flags.iter().all(|(_, keep, reuse)| !keep && !reuse),
+            "{flags:?}"
+        );
     }
 }
