@@ -403,15 +403,20 @@ fn read_all(view: &View<'_>) -> Judged {
     if rss < size {
         evidence.push_str(&eviction_text(view));
     }
-    Ok(Finding::new(
-        size > 0 && rss == size,
-        evidence,
-        format!(
-            "{} of {} pages",
-            pages(rss, view.page()),
-            pages(size, view.page())
+    // Proactive reclaim unmaps idle page-cache pages: it can take pages out of
+    // the mapping after the read, never put them in.
+    unless_reclaim_explains(
+        view,
+        Finding::new(
+            size > 0 && rss == size,
+            evidence,
+            format!(
+                "{} of {} pages",
+                pages(rss, view.page()),
+                pages(size, view.page())
+            ),
         ),
-    ))
+    )
 }
 
 fn just_written_cached(view: &View<'_>) -> Judged {
@@ -804,6 +809,27 @@ mod tests {
         run.read_rest = PAGE;
         run.cached_pages = PAGES - 1;
         run.verdict(WARM_NO_DISK, Inconclusive);
+    }
+
+    #[test]
+    fn pages_missing_after_the_read_under_proactive_reclaim_are_inconclusive() {
+        let mut run = seed(variant::WARM);
+        run.rss_all = SIZE - 2 * PAGE;
+        run.verdict(READ_ALL, Refuted);
+        let mut env = env();
+        env.damon_pageout = vec!["kdamond 0: pageout of idle paddr memory".into()];
+        let judged = |run: &Run| {
+            MmapFile
+                .judge(&run.record(), &env)
+                .into_iter()
+                .find(|c| c.id == READ_ALL.id)
+                .unwrap()
+        };
+        let c = judged(&run);
+        assert_eq!(c.verdict, Inconclusive, "{}", c.evidence);
+        assert!(c.evidence.contains("kdamond 0"), "{}", c.evidence);
+        run.rss_all = SIZE;
+        assert_eq!(judged(&run).verdict, Confirmed);
     }
 
     #[test]
