@@ -397,12 +397,12 @@ pub(crate) fn start_run(out: Option<&Path>) -> Result<RunStart> {
     if let Some(line) = crate::scratch::describe("tidied run folders:", &tidied) {
         verbosity::note(line);
     }
-    let run_dir = store::create_run_dir(
+    let (run_dir, owner) = crate::session::owned_run_dir(
         &results_root,
         &store::run_dir_name(&started, &env.hostname, false),
     )
     .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
-    let owner = crate::scratch::OwnerLock::acquire(&run_dir).ok();
+    let owner = Some(owner);
     ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
     Ok(RunStart {
         started,
