@@ -613,7 +613,10 @@ mod tests {
         let lock = lock.moved_to(&dir);
         // Its writer lives: the sweep leaves it alone.
         assert!(sweep_run_dirs(root.path()).is_empty());
-        assert_eq!(run_owner(&dir), Some(OwnerState::Writing(std::process::id())));
+        assert_eq!(
+            run_owner(&dir),
+            Some(OwnerState::Writing(std::process::id()))
+        );
         lock.release();
         assert!(!dir.join(LOCK_FILE).exists() && dir.is_dir());
     }

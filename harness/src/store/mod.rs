@@ -142,7 +142,13 @@ pub fn publish_run_dir(root: &Path, name: &str, staging: &Path) -> Result<PathBu
         } else {
             root.join(format!("{name}-{n}"))
         };
-        match renameat2(AT_FDCWD, staging, AT_FDCWD, &dir, RenameFlags::RENAME_NOREPLACE) {
+        match renameat2(
+            AT_FDCWD,
+            staging,
+            AT_FDCWD,
+            &dir,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
             Ok(()) => return Ok(dir),
             Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {}
             Err(e) => return Err(err(&dir)(e.into())),
@@ -318,7 +324,10 @@ mod tests {
         assert!(first.ends_with("20260101T000000Z-h"), "{first:?}");
         assert!(second.ends_with("20260101T000000Z-h-2"), "{second:?}");
         assert_eq!(std::fs::read_to_string(first.join("record")).unwrap(), ".a");
-        assert_eq!(std::fs::read_to_string(second.join("record")).unwrap(), ".b");
+        assert_eq!(
+            std::fs::read_to_string(second.join("record")).unwrap(),
+            ".b"
+        );
         assert!(!root.path().join(".a").exists() && !root.path().join(".b").exists());
     }
 

@@ -126,7 +126,10 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         );
         if let Err(e) = store::write_run(&run_dir, &[report::run_record(&so_far)]) {
             if !std::mem::replace(&mut keep_failed, true) {
-                eprintln!("warning: cannot keep the checkpoints in {}: {e}", run_dir.display());
+                eprintln!(
+                    "warning: cannot keep the checkpoints in {}: {e}",
+                    run_dir.display()
+                );
             }
         }
         if args.step {

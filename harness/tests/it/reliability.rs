@@ -1134,11 +1134,18 @@ fn a_variant_killed_by_the_oom_killer_says_so_and_the_limit_is_recorded() {
 /// the limit, where they were refuted.
 fn an_address_space_limit_makes_the_overcommit_claims_inconclusive_and_named() {
     let sandbox = Sandbox::new();
-    let args: Vec<String> = ["run", "lazy-alloc/thp-off", "--quick", "--format", "json", "--out"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([sandbox.out().display().to_string()])
-        .collect();
+    let args: Vec<String> = [
+        "run",
+        "lazy-alloc/thp-off",
+        "--quick",
+        "--format",
+        "json",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([sandbox.out().display().to_string()])
+    .collect();
     let output = Command::new("sh")
         .arg("-c")
         .arg("ulimit -v 4194304 && exec \"$@\"")
@@ -1166,7 +1173,8 @@ fn an_address_space_limit_makes_the_overcommit_claims_inconclusive_and_named() {
         let evidence = c["evidence"].as_str().unwrap_or_default();
         assert_eq!(c["verdict"], "inconclusive", "{c}");
         assert!(
-            evidence.contains("ulimit -v") || evidence.contains("precondition not met: this machine runs"),
+            evidence.contains("ulimit -v")
+                || evidence.contains("precondition not met: this machine runs"),
             "{c}"
         );
     }
@@ -1175,7 +1183,11 @@ fn an_address_space_limit_makes_the_overcommit_claims_inconclusive_and_named() {
             .as_str()
             .is_some_and(|e| e.contains("ulimit -v, RLIMIT_AS) is 4.0 GiB"))
     });
-    assert!(named, "the limit is not named: {}", describe(&args, &output));
+    assert!(
+        named,
+        "the limit is not named: {}",
+        describe(&args, &output)
+    );
 }
 
 crate::tests![

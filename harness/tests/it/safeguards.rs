@@ -449,10 +449,9 @@ fn a_huge_or_endless_file_is_refused_within_bounded_memory() {
 
 /// The checkpoints kept in a run folder's results.json.
 fn checkpoints_kept(dir: &Path) -> usize {
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("results.json")).expect("results"),
-    )
-    .expect("json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).expect("results"))
+            .expect("json");
     json["experiments"][0]["variants"][0]["checkpoints"]
         .as_array()
         .map_or(0, Vec::len)
@@ -509,7 +508,12 @@ fn an_interrupted_or_killed_trace_keeps_its_checkpoints_in_a_partial_folder() {
         .into_iter()
         .filter(|d| d.to_string_lossy().contains("-partial"))
         .collect();
-    assert_eq!(partial.len(), 2, "{partial:?}: {}", describe(&next, &output));
+    assert_eq!(
+        partial.len(),
+        2,
+        "{partial:?}: {}",
+        describe(&next, &output)
+    );
     for dir in &partial {
         let taken = checkpoints_kept(dir);
         assert!(taken >= 2, "{taken} checkpoints kept in {dir:?}");

@@ -532,7 +532,8 @@ fn under_address_limit(v: &View<'_>) -> Result<(), String> {
     };
     let asked = [
         v.note::<u64>(note::OVERCOMMIT_SINGLE_BYTES),
-        v.note::<u64>(note::OVERCOMMIT_PIECE_BYTES).map(|p| p.saturating_mul(3)),
+        v.note::<u64>(note::OVERCOMMIT_PIECE_BYTES)
+            .map(|p| p.saturating_mul(3)),
     ]
     .into_iter()
     .flatten()
@@ -975,7 +976,11 @@ mod tests {
         for id in [OVERCOMMIT_PIECES.id, OVERCOMMIT_HEURISTIC.id] {
             assert_verdict(&claims, id, v, Inconclusive);
             let c = claims.iter().find(|c| c.id == id).unwrap();
-            assert!(c.evidence.contains("ulimit -v") && c.evidence.contains("4.0 GiB"), "{}", c.evidence);
+            assert!(
+                c.evidence.contains("ulimit -v") && c.evidence.contains("4.0 GiB"),
+                "{}",
+                c.evidence
+            );
         }
         // A limit above every attempt changes nothing.
         let claims = overcommit_limited("ENOMEM", 3, &(64u64 << 30).to_string());

@@ -859,12 +859,18 @@ mod tests {
             (None, None),
         );
         let why = judged.expect_err("undecided");
-        assert!(why.contains("static-prefork: 319.0 KiB at the first checkpoint"), "{why}");
+        assert!(
+            why.contains("static-prefork: 319.0 KiB at the first checkpoint"),
+            "{why}"
+        );
         assert_eq!(
             pair_verdict_by(|st, dy| marginal(st, dy, (None, None)), &st, &dy),
             Verdict::Inconclusive
         );
-        assert_eq!(pair_verdict_by(first_costs_more, &st, &dy), Verdict::Inconclusive);
+        assert_eq!(
+            pair_verdict_by(first_costs_more, &st, &dy),
+            Verdict::Inconclusive
+        );
         // Alone, the instances' text Pss sums to its Rss: judged as before.
         let st = grown("static-prefork", 100, 2, 61);
         assert_eq!(
