@@ -353,17 +353,67 @@ pub fn sweep_run_dirs(root: &Path) -> Vec<Leftover> {
         };
         remove_unfinished(&path);
         if path.join("results.json").is_file() {
+            // Noted partial before its owner record goes, so that a sweep
+            // killed before the rename still leaves it recognisable.
+            write_partial_note(&path, KILLED);
             let _ = std::fs::remove_file(path.join(LOCK_FILE));
             if let Ok(partial) = mark_partial(&path, KILLED) {
                 path = partial;
             }
         } else {
-            let _ = std::fs::remove_dir_all(&path);
+            remove_dead_run_dir(&path);
         }
         tidied.push(Leftover { path, owner_pid });
     }
     tidied.sort_by(|a, b| a.path.cmp(&b.path));
     tidied
+}
+
+/// Writes [`PARTIAL_FILE`] with `why` into `dir`, atomically; a failure (a
+/// full disk) leaves no half-written note.
+fn write_partial_note(dir: &Path, why: &str) {
+    let staged = dir.join(format!(".vmlab-{PARTIAL_FILE}.tmp"));
+    if std::fs::write(&staged, why).is_err()
+        || std::fs::rename(&staged, dir.join(PARTIAL_FILE)).is_err()
+    {
+        let _ = std::fs::remove_file(&staged);
+    }
+}
+
+/// Removes the run folder `path` of a run that is gone, so that a kill at any
+/// moment of the removal leaves something the next sweep still recognises:
+/// the folder is first renamed to a staging name that names this process,
+/// then emptied with its owner record last, then removed.
+fn remove_dead_run_dir(path: &Path) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let doomed = path.with_file_name(format!(
+        "{RUN_STAGING_PREFIX}{}-{}",
+        std::process::id(),
+        name.trim_start_matches('.')
+    ));
+    let path = if std::fs::rename(path, &doomed).is_ok() {
+        doomed
+    } else {
+        path.to_path_buf()
+    };
+    if let Ok(entries) = std::fs::read_dir(&path) {
+        for entry in entries.flatten() {
+            if entry.file_name() == LOCK_FILE {
+                continue;
+            }
+            let p = entry.path();
+            if p.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                let _ = std::fs::remove_dir_all(&p);
+            } else {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(path.join(LOCK_FILE));
+    let _ = std::fs::remove_dir(&path);
 }
 
 /// The marker file of a partial run folder, saying why it is partial.
@@ -403,12 +453,7 @@ pub fn mark_partial(run_dir: &Path, why: &str) -> io::Result<PathBuf> {
             Ok(()) => {
                 // The name already says it; a full disk may keep the note out,
                 // but the folder has moved and the caller must follow it.
-                let staged = candidate.join(format!(".vmlab-{PARTIAL_FILE}.tmp"));
-                if std::fs::write(&staged, why).is_err()
-                    || std::fs::rename(&staged, candidate.join(PARTIAL_FILE)).is_err()
-                {
-                    let _ = std::fs::remove_file(&staged);
-                }
+                write_partial_note(&candidate, why);
                 return Ok(candidate);
             }
             Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {
@@ -643,6 +688,26 @@ mod tests {
         assert_eq!(tidied.len(), 2, "{tidied:?}");
         assert!(!empty.exists() && !half.exists());
         assert!(live.is_dir() && users.join("notes.txt").is_file());
+    }
+
+    #[test]
+    fn a_dead_runs_folder_whose_removal_was_cut_short_is_removed_by_the_next_sweep() {
+        let root = tempfile::tempdir().unwrap();
+        // A sweep killed after renaming a dead run's folder and emptying all
+        // but its owner record (which names a process that is gone).
+        let doomed = root
+            .path()
+            .join(format!("{RUN_STAGING_PREFIX}999996-20260101T000000Z-a"));
+        std::fs::create_dir_all(doomed.join("raw")).unwrap();
+        std::fs::write(doomed.join(LOCK_FILE), format!("{RECORD_TAG}999995\n")).unwrap();
+        std::fs::write(doomed.join("raw/x"), "x").unwrap();
+        let tidied = sweep_run_dirs(root.path());
+        assert_eq!(tidied.len(), 1, "{tidied:?}");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        // One killed after removing the record: empty, named after a gone PID.
+        std::fs::create_dir(&doomed).unwrap();
+        assert_eq!(sweep_run_dirs(root.path()).len(), 1);
+        assert!(!doomed.exists());
     }
 
     #[test]
