@@ -513,7 +513,11 @@ mod tests {
         assert_eq!(judge(&r, &[]).verdict, Verdict::Refuted);
         let c = judge(&r, &["kdamond 0: pageout of idle paddr memory"]);
         assert_eq!(c.verdict, Verdict::Inconclusive, "{}", c.evidence);
-        assert!(c.evidence.contains("kdamond 0") && c.evidence.contains("128.0 KiB"), "{}", c.evidence);
+        assert!(
+            c.evidence.contains("kdamond 0") && c.evidence.contains("128.0 KiB"),
+            "{}",
+            c.evidence
+        );
         // Σ Pss short while every page is mapped by all: no reclaim explains it.
         let mut r = record(|n| FILE / n);
         edit(&mut r, "all-reading", |f| f.pss_bytes -= 8 * PAGE);
