@@ -885,6 +885,8 @@ pub mod lazy_alloc {
     /// Keys of the notes it sends.
     pub mod note {
         #![allow(missing_docs)] // each name is its own documentation
+        /// The process's RLIMIT_AS (`ulimit -v`) in bytes, or `unlimited`.
+        pub const ADDRESS_SPACE_LIMIT: &str = "address_space_limit";
         pub const CHUNK_BYTES: &str = "chunk_bytes";
         pub const MAP_BYTES: &str = "map_bytes";
         pub const OVERCOMMIT_PIECE_BYTES: &str = "overcommit_piece_bytes";
@@ -962,6 +964,7 @@ pub mod lazy_alloc {
         roles: &[role::MAIN],
         regions: &[region::ANON],
         notes: &[
+            note::ADDRESS_SPACE_LIMIT,
             note::CHUNK_BYTES,
             note::MAP_BYTES,
             note::OVERCOMMIT_PIECE_BYTES,

@@ -75,6 +75,37 @@ impl OwnerLock {
     pub fn release(self) {
         let _ = std::fs::remove_file(&self.path);
     }
+
+    /// The same lock once its folder was renamed to `dir` (the flock is on
+    /// the open file, which a rename does not touch).
+    pub fn moved_to(self, dir: &Path) -> OwnerLock {
+        OwnerLock {
+            path: dir.join(LOCK_FILE),
+            _lock: self._lock,
+        }
+    }
+}
+
+/// Run folders are made under this name, `<prefix><pid>-<random>`, with their
+/// owner record inside, then renamed to their run name: a run killed at any
+/// moment leaves either nothing, a staging folder that names its PID, or a
+/// folder with its owner record, each of which [`sweep_run_dirs`] tidies.
+pub const RUN_STAGING_PREFIX: &str = ".vmlab-new-";
+
+/// Makes a staging folder for a run folder in `root`, with its owner record.
+pub fn staging_run_dir(root: &Path) -> io::Result<(PathBuf, OwnerLock)> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{RUN_STAGING_PREFIX}{}-", std::process::id()))
+        .tempdir_in(root)
+        .map_err(crate::error::plain_io)?
+        .keep();
+    match OwnerLock::acquire(&dir) {
+        Ok(lock) => Ok((dir, lock)),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
 }
 
 /// A temporary folder owned by this process: removed when dropped, and by a
@@ -300,21 +331,89 @@ pub fn sweep_run_dirs(root: &Path) -> Vec<Leftover> {
             continue;
         }
         let Some((true, owner_pid)) = owner_gone(&path) else {
+            // A staging folder its run left before writing the owner record
+            // into it: empty, and named after a process that is gone.
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name
+                .strip_prefix(RUN_STAGING_PREFIX)
+                .and_then(|rest| rest.split_once('-'))
+                .and_then(|(pid, _)| pid.parse::<u32>().ok())
+                .filter(|&pid| !pid_alive(pid))
+            {
+                // Empty but for the owner record it was being given.
+                remove_unfinished(&path);
+                if std::fs::remove_dir(&path).is_ok() {
+                    tidied.push(Leftover {
+                        path,
+                        owner_pid: Some(pid),
+                    });
+                }
+            }
             continue;
         };
         remove_unfinished(&path);
         if path.join("results.json").is_file() {
+            // Noted partial before its owner record goes, so that a sweep
+            // killed before the rename still leaves it recognisable.
+            write_partial_note(&path, KILLED);
             let _ = std::fs::remove_file(path.join(LOCK_FILE));
             if let Ok(partial) = mark_partial(&path, KILLED) {
                 path = partial;
             }
         } else {
-            let _ = std::fs::remove_dir_all(&path);
+            remove_dead_run_dir(&path);
         }
         tidied.push(Leftover { path, owner_pid });
     }
     tidied.sort_by(|a, b| a.path.cmp(&b.path));
     tidied
+}
+
+/// Writes [`PARTIAL_FILE`] with `why` into `dir`, atomically; a failure (a
+/// full disk) leaves no half-written note.
+fn write_partial_note(dir: &Path, why: &str) {
+    let staged = dir.join(format!(".vmlab-{PARTIAL_FILE}.tmp"));
+    if std::fs::write(&staged, why).is_err()
+        || std::fs::rename(&staged, dir.join(PARTIAL_FILE)).is_err()
+    {
+        let _ = std::fs::remove_file(&staged);
+    }
+}
+
+/// Removes the run folder `path` of a run that is gone, so that a kill at any
+/// moment of the removal leaves something the next sweep still recognises:
+/// the folder is first renamed to a staging name that names this process,
+/// then emptied with its owner record last, then removed.
+fn remove_dead_run_dir(path: &Path) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let doomed = path.with_file_name(format!(
+        "{RUN_STAGING_PREFIX}{}-{}",
+        std::process::id(),
+        name.trim_start_matches('.')
+    ));
+    let path = if std::fs::rename(path, &doomed).is_ok() {
+        doomed
+    } else {
+        path.to_path_buf()
+    };
+    if let Ok(entries) = std::fs::read_dir(&path) {
+        for entry in entries.flatten() {
+            if entry.file_name() == LOCK_FILE {
+                continue;
+            }
+            let p = entry.path();
+            if p.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                let _ = std::fs::remove_dir_all(&p);
+            } else {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(path.join(LOCK_FILE));
+    let _ = std::fs::remove_dir(&path);
 }
 
 /// The marker file of a partial run folder, saying why it is partial.
@@ -354,12 +453,7 @@ pub fn mark_partial(run_dir: &Path, why: &str) -> io::Result<PathBuf> {
             Ok(()) => {
                 // The name already says it; a full disk may keep the note out,
                 // but the folder has moved and the caller must follow it.
-                let staged = candidate.join(format!(".vmlab-{PARTIAL_FILE}.tmp"));
-                if std::fs::write(&staged, why).is_err()
-                    || std::fs::rename(&staged, candidate.join(PARTIAL_FILE)).is_err()
-                {
-                    let _ = std::fs::remove_file(&staged);
-                }
+                write_partial_note(&candidate, why);
                 return Ok(candidate);
             }
             Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {
@@ -552,6 +646,68 @@ mod tests {
         let swept = sweep(base.path());
         assert_eq!(swept.removed.len(), 2, "{swept:?}");
         assert!(!empty.exists() && !staged.exists());
+    }
+
+    #[test]
+    fn a_run_folder_is_named_only_once_its_owner_record_is_in() {
+        let root = tempfile::tempdir().unwrap();
+        let (staging, lock) = staging_run_dir(root.path()).unwrap();
+        assert!(staging.join(LOCK_FILE).is_file());
+        let dir = root.path().join("20260101T000000Z-a");
+        std::fs::rename(&staging, &dir).unwrap();
+        let lock = lock.moved_to(&dir);
+        // Its writer lives: the sweep leaves it alone.
+        assert!(sweep_run_dirs(root.path()).is_empty());
+        assert_eq!(
+            run_owner(&dir),
+            Some(OwnerState::Writing(std::process::id()))
+        );
+        lock.release();
+        assert!(!dir.join(LOCK_FILE).exists() && dir.is_dir());
+    }
+
+    #[test]
+    fn a_staging_folder_a_killed_run_left_is_removed_and_a_live_ones_kept() {
+        let root = tempfile::tempdir().unwrap();
+        // Killed after mkdir, or while writing its owner record.
+        let empty = root.path().join(format!("{RUN_STAGING_PREFIX}999999-abc"));
+        std::fs::create_dir(&empty).unwrap();
+        let half = root.path().join(format!("{RUN_STAGING_PREFIX}999998-abc"));
+        std::fs::create_dir(&half).unwrap();
+        std::fs::write(half.join(format!("{LOCK_FILE}.999998.tmp")), "x").unwrap();
+        // This process's, just made: kept.
+        let live = root
+            .path()
+            .join(format!("{RUN_STAGING_PREFIX}{}-abc", std::process::id()));
+        std::fs::create_dir(&live).unwrap();
+        // A user's folder with such a name but not empty: kept.
+        let users = root.path().join(format!("{RUN_STAGING_PREFIX}999997-abc"));
+        std::fs::create_dir(&users).unwrap();
+        std::fs::write(users.join("notes.txt"), "mine").unwrap();
+        let tidied = sweep_run_dirs(root.path());
+        assert_eq!(tidied.len(), 2, "{tidied:?}");
+        assert!(!empty.exists() && !half.exists());
+        assert!(live.is_dir() && users.join("notes.txt").is_file());
+    }
+
+    #[test]
+    fn a_dead_runs_folder_whose_removal_was_cut_short_is_removed_by_the_next_sweep() {
+        let root = tempfile::tempdir().unwrap();
+        // A sweep killed after renaming a dead run's folder and emptying all
+        // but its owner record (which names a process that is gone).
+        let doomed = root
+            .path()
+            .join(format!("{RUN_STAGING_PREFIX}999996-20260101T000000Z-a"));
+        std::fs::create_dir_all(doomed.join("raw")).unwrap();
+        std::fs::write(doomed.join(LOCK_FILE), format!("{RECORD_TAG}999995\n")).unwrap();
+        std::fs::write(doomed.join("raw/x"), "x").unwrap();
+        let tidied = sweep_run_dirs(root.path());
+        assert_eq!(tidied.len(), 1, "{tidied:?}");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 0);
+        // One killed after removing the record: empty, named after a gone PID.
+        std::fs::create_dir(&doomed).unwrap();
+        assert_eq!(sweep_run_dirs(root.path()).len(), 1);
+        assert!(!doomed.exists());
     }
 
     #[test]

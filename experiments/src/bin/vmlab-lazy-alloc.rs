@@ -140,6 +140,9 @@ fn run(args: &Args) -> io::Result<()> {
 fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
     let page = page_size() as u64;
     let huge = (ram_and_swap + (1 << 30)).div_ceil(page) * page;
+    // A `ulimit -v` refuses mappings before the overcommit policy is asked:
+    // the judge must know it to tell the two refusals apart.
+    session.note(note::ADDRESS_SPACE_LIMIT, address_space_limit())?;
     session.note(note::OVERCOMMIT_RAM_AND_SWAP_BYTES, ram_and_swap)?;
     session.note(note::OVERCOMMIT_SINGLE_BYTES, huge)?;
     let single = Anon::map(huge as usize);
@@ -167,6 +170,21 @@ fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
     drop(pieces);
     drop(single);
     Ok(())
+}
+
+/// The soft RLIMIT_AS in bytes, or `unlimited`.
+fn address_space_limit() -> String {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return "unlimited".into();
+    }
+    limit.rlim_cur.to_string()
 }
 
 fn errno_name(e: &io::Error) -> &'static str {

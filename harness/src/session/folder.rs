@@ -10,6 +10,27 @@ use crate::error::{StoreError, UsageError};
 use crate::scratch::{OwnerLock, ScratchDir};
 use crate::store;
 
+/// Makes the run folder `root/name` (or `name-2`, ...) with its owner record
+/// already in it: it is made under a staging name that names this process and
+/// renamed once the record is in, so that a kill at any moment leaves nothing
+/// the next run's sweep cannot recognise as ours.
+pub(crate) fn owned_run_dir(root: &Path, name: &str) -> Result<(PathBuf, OwnerLock), StoreError> {
+    let io = |e: std::io::Error| StoreError {
+        path: root.to_path_buf(),
+        source: e,
+    };
+    std::fs::create_dir_all(root).map_err(io)?;
+    let (staging, lock) = crate::scratch::staging_run_dir(root).map_err(io)?;
+    match store::publish_run_dir(root, name, &staging) {
+        Ok(dir) => Ok((dir.clone(), lock.moved_to(&dir))),
+        Err(e) => {
+            drop(lock);
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(e)
+        }
+    }
+}
+
 /// Checks that `dir` takes the experiments' temporary files.
 pub(super) fn temp_base(dir: &Path) -> Result<PathBuf> {
     let dir = dir.to_path_buf();

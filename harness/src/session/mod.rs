@@ -9,6 +9,7 @@
 
 mod experiment;
 mod folder;
+pub(crate) use folder::owned_run_dir;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -23,7 +24,6 @@ use crate::options::Options;
 use crate::outcome::{self, Against, RunVerdict};
 use crate::report::{self, delta::DeltaFilter};
 use crate::runner::{self, locate};
-use crate::scratch::OwnerLock;
 use crate::step::{Pause, Stepper};
 use crate::store::{self, baseline};
 use crate::system::Environment;
@@ -125,14 +125,14 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
     if runner::interrupted() {
         return Err(Interrupted.into());
     }
-    let run_dir = store::create_run_dir(
+    let (run_dir, lock) = folder::owned_run_dir(
         &results_root,
         &store::run_dir_name(&started, &env.hostname, options.quick),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
     made_out.keep();
     let mut guard = RunDirGuard {
-        lock: OwnerLock::acquire(&run_dir).ok(),
+        lock: Some(lock),
         dir: run_dir.clone(),
     };
 

@@ -127,6 +127,39 @@ pub fn create_run_dir(root: &Path, name: &str) -> Result<PathBuf, StoreError> {
     })
 }
 
+/// Renames the staging folder `staging` (made in `root` with its owner record
+/// inside, see `scratch::staging_run_dir`) to the run folder `root/name`, or
+/// `name-2`, ... if that is taken, never replacing anything, after checking
+/// that files can be written in it. Returns the run folder; on an error the
+/// staging folder stays for the caller to remove.
+pub fn publish_run_dir(root: &Path, name: &str, staging: &Path) -> Result<PathBuf, StoreError> {
+    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+    let probe = staging.join(".vmlab-write-test");
+    write_atomic(&probe, b"").and_then(|()| std::fs::remove_file(&probe).map_err(err(&probe)))?;
+    for n in 1..=MAX_NAME_SUFFIX {
+        let dir = if n == 1 {
+            root.join(name)
+        } else {
+            root.join(format!("{name}-{n}"))
+        };
+        match renameat2(
+            AT_FDCWD,
+            staging,
+            AT_FDCWD,
+            &dir,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => return Ok(dir),
+            Err(nix::errno::Errno::EEXIST | nix::errno::Errno::ENOTEMPTY) => {}
+            Err(e) => return Err(err(&dir)(e.into())),
+        }
+    }
+    Err(StoreError {
+        path: root.join(name),
+        source: std::io::ErrorKind::AlreadyExists.into(),
+    })
+}
+
 /// A run folder's name: start time and host, so runs sort by time.
 pub fn run_dir_name(started: &chrono::DateTime<chrono::Utc>, host: &str, quick: bool) -> String {
     let host: String = host
@@ -275,6 +308,27 @@ mod tests {
         assert_ne!(first, second);
         assert!(second.ends_with("20260101T000000Z-h-2"), "{second:?}");
         assert_eq!(std::fs::read_dir(&first).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_staged_run_folder_takes_a_free_name_and_keeps_its_files() {
+        let root = tempfile::tempdir().unwrap();
+        let stage = |n: &str| {
+            let dir = root.path().join(n);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("record"), n).unwrap();
+            dir
+        };
+        let first = publish_run_dir(root.path(), "20260101T000000Z-h", &stage(".a")).unwrap();
+        let second = publish_run_dir(root.path(), "20260101T000000Z-h", &stage(".b")).unwrap();
+        assert!(first.ends_with("20260101T000000Z-h"), "{first:?}");
+        assert!(second.ends_with("20260101T000000Z-h-2"), "{second:?}");
+        assert_eq!(std::fs::read_to_string(first.join("record")).unwrap(), ".a");
+        assert_eq!(
+            std::fs::read_to_string(second.join("record")).unwrap(),
+            ".b"
+        );
+        assert!(!root.path().join(".a").exists() && !root.path().join(".b").exists());
     }
 
     #[test]

@@ -108,7 +108,30 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
             all: false,
         },
     };
+    // Every checkpoint is kept in the run folder as it is taken, so that a
+    // SIGKILL loses none: the next run finds the folder's owner gone and marks
+    // it partial. The complete record below replaces it.
+    let provenance = crate::provenance::Provenance::detect();
+    let mut taken = crate::model::VariantRecord::new("default");
+    let mut keep_failed = false;
     let mut on_checkpoint = |record: &CheckpointRecord, cause: &CheckpointCause| {
+        taken.checkpoints.push(record.clone());
+        let so_far = super::watch::whole_run(
+            &started,
+            &env,
+            &provenance,
+            &name,
+            Default::default(),
+            taken.clone(),
+        );
+        if let Err(e) = store::write_run(&run_dir, &[report::run_record(&so_far)]) {
+            if !std::mem::replace(&mut keep_failed, true) {
+                eprintln!(
+                    "warning: cannot keep the checkpoints in {}: {e}",
+                    run_dir.display()
+                );
+            }
+        }
         if args.step {
             stepper.pause(record, cause);
         } else {
@@ -201,7 +224,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         environment: env,
         experiments: vec![experiment],
         repeats: None,
-        provenance: crate::provenance::Provenance::detect(),
+        provenance,
         gate: Default::default(),
     };
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
@@ -376,12 +399,12 @@ pub(crate) fn start_run(out: Option<&Path>) -> Result<RunStart> {
     if let Some(line) = crate::scratch::describe("tidied run folders:", &tidied) {
         verbosity::note(line);
     }
-    let run_dir = store::create_run_dir(
+    let (run_dir, owner) = crate::session::owned_run_dir(
         &results_root,
         &store::run_dir_name(&started, &env.hostname, false),
     )
     .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
-    let owner = crate::scratch::OwnerLock::acquire(&run_dir).ok();
+    let owner = Some(owner);
     ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
     Ok(RunStart {
         started,

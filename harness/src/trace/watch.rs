@@ -239,8 +239,8 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     )
 }
 
-/// The run record of a watch with the snapshots in `record`.
-fn whole_run(
+/// The run record of a watch or trace with the snapshots in `record`.
+pub(super) fn whole_run(
     started: &chrono::DateTime<chrono::Utc>,
     env: &crate::system::Environment,
     provenance: &crate::provenance::Provenance,

@@ -1129,6 +1129,67 @@ fn a_variant_killed_by_the_oom_killer_says_so_and_the_limit_is_recorded() {
     assert_eq!(Sandbox::entries(&sandbox.tmp()), Vec::<PathBuf>::new());
 }
 
+/// Under `ulimit -v 4G` the overcommit attempts are refused by the limit, not
+/// by the kernel's policy: the claims on the policy say inconclusive and name
+/// the limit, where they were refuted.
+fn an_address_space_limit_makes_the_overcommit_claims_inconclusive_and_named() {
+    let sandbox = Sandbox::new();
+    let args: Vec<String> = [
+        "run",
+        "lazy-alloc/thp-off",
+        "--quick",
+        "--format",
+        "json",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([sandbox.out().display().to_string()])
+    .collect();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4194304 && exec \"$@\"")
+        .arg("sh")
+        .arg(harness_bin())
+        .args(&args)
+        .env("TMPDIR", sandbox.tmp())
+        .env("VMLAB_EXPERIMENTS_DIR", real_experiments())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", describe(&args, &output)));
+    let claims = json["experiments"][0]["claims"].as_array().expect("claims");
+    let overcommit: Vec<_> = claims
+        .iter()
+        .filter(|c| {
+            c["id"].as_str().is_some_and(|id| {
+                id.contains("overcommit") || id == "default-kernel-lets-a-process-map-more-than-ram"
+            })
+        })
+        .collect();
+    assert_eq!(overcommit.len(), 4, "{}", describe(&args, &output));
+    for c in overcommit {
+        let evidence = c["evidence"].as_str().unwrap_or_default();
+        assert_eq!(c["verdict"], "inconclusive", "{c}");
+        assert!(
+            evidence.contains("ulimit -v")
+                || evidence.contains("precondition not met: this machine runs"),
+            "{c}"
+        );
+    }
+    let named = claims.iter().any(|c| {
+        c["evidence"]
+            .as_str()
+            .is_some_and(|e| e.contains("ulimit -v, RLIMIT_AS) is 4.0 GiB"))
+    });
+    assert!(
+        named,
+        "the limit is not named: {}",
+        describe(&args, &output)
+    );
+}
+
 crate::tests![
     every_bad_input_is_one_line_and_exit_2_and_leaves_nothing,
     help_and_version_print_normally_and_exit_0,
@@ -1141,4 +1202,5 @@ crate::tests![
     a_disk_remounted_read_only_mid_run_keeps_the_complete_results,
     another_user_without_write_access_gets_one_line_before_anything_runs,
     a_variant_killed_by_the_oom_killer_says_so_and_the_limit_is_recorded,
+    an_address_space_limit_makes_the_overcommit_claims_inconclusive_and_named,
 ];

@@ -447,9 +447,20 @@ fn a_huge_or_endless_file_is_refused_within_bounded_memory() {
     }
 }
 
+/// The checkpoints kept in a run folder's results.json.
+fn checkpoints_kept(dir: &Path) -> usize {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).expect("results"))
+            .expect("json");
+    json["experiments"][0]["variants"][0]["checkpoints"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
 /// `trace` stopped by Ctrl-C keeps the checkpoints it took, in a folder marked
-/// partial; one killed leaves a folder the next run tidies.
-fn an_interrupted_trace_keeps_its_checkpoints_and_a_killed_one_is_tidied() {
+/// partial; one killed with SIGKILL keeps them too, in a folder the next run
+/// marks partial.
+fn an_interrupted_or_killed_trace_keeps_its_checkpoints_in_a_partial_folder() {
     use nix::sys::signal::{kill, Signal};
     let sandbox = Sandbox::new();
     let out = sandbox.out().display().to_string();
@@ -472,13 +483,7 @@ fn an_interrupted_trace_keeps_its_checkpoints_and_a_killed_one_is_tidied() {
                 .into_iter()
                 .find(|d| d.to_string_lossy().ends_with("-partial"))
                 .expect("a -partial folder");
-            let json: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(partial.join("results.json")).expect("results"),
-            )
-            .expect("json");
-            let taken = json["experiments"][0]["variants"][0]["checkpoints"]
-                .as_array()
-                .map_or(0, Vec::len);
+            let taken = checkpoints_kept(&partial);
             assert!(taken >= 2, "{taken} checkpoints kept in {partial:?}");
             assert!(partial.join("PARTIAL").is_file());
             assert!(!partial.join(".vmlab-owner").exists());
@@ -499,6 +504,21 @@ fn an_interrupted_trace_keeps_its_checkpoints_and_a_killed_one_is_tidied() {
         "{}",
         describe(&next, &output)
     );
+    let partial: Vec<_> = Sandbox::entries(&sandbox.out())
+        .into_iter()
+        .filter(|d| d.to_string_lossy().contains("-partial"))
+        .collect();
+    assert_eq!(
+        partial.len(),
+        2,
+        "{partial:?}: {}",
+        describe(&next, &output)
+    );
+    for dir in &partial {
+        let taken = checkpoints_kept(dir);
+        assert!(taken >= 2, "{taken} checkpoints kept in {dir:?}");
+        assert!(dir.join("PARTIAL").is_file(), "{dir:?}");
+    }
     for dir in Sandbox::entries(&sandbox.out()) {
         assert!(
             !dir.join(".vmlab-owner").exists()
@@ -566,6 +586,6 @@ crate::tests![
     a_killed_run_is_refused_by_compare_and_marked_partial_by_the_next_run,
     a_killed_harness_leaves_no_process_of_a_multi_process_experiment,
     a_huge_or_endless_file_is_refused_within_bounded_memory,
-    an_interrupted_trace_keeps_its_checkpoints_and_a_killed_one_is_tidied,
+    an_interrupted_or_killed_trace_keeps_its_checkpoints_in_a_partial_folder,
     a_killed_watch_keeps_its_snapshots_in_a_partial_folder,
 ];

@@ -523,8 +523,36 @@ fn in_mode(v: &View<'_>, mode: u32) -> Result<(), String> {
     ))
 }
 
+/// Why the overcommit attempts say nothing about the policy: an
+/// address-space limit (`ulimit -v`) below what they ask for refuses them
+/// first, whatever the policy.
+fn under_address_limit(v: &View<'_>) -> Result<(), String> {
+    let Some(limit) = v.note::<u64>(note::ADDRESS_SPACE_LIMIT) else {
+        return Ok(());
+    };
+    let asked = [
+        v.note::<u64>(note::OVERCOMMIT_SINGLE_BYTES),
+        v.note::<u64>(note::OVERCOMMIT_PIECE_BYTES)
+            .map(|p| p.saturating_mul(3)),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(u64::MAX);
+    if asked <= limit {
+        return Ok(());
+    }
+    Err(format!(
+        "precondition not met: the address-space limit (ulimit -v, RLIMIT_AS) is {}, below the {} the \
+         attempts ask for, so a refusal is the limit's and not the overcommit policy's; run without the limit",
+        human_bytes(limit),
+        human_bytes(asked)
+    ))
+}
+
 fn overcommit_pieces(v: &View<'_>) -> Judged {
     in_mode(v, 0)?;
+    under_address_limit(v)?;
     let (Some(piece), Some(mapped), Some(total)) = (
         v.note::<u64>(note::OVERCOMMIT_PIECE_BYTES),
         v.note::<u64>(note::OVERCOMMIT_PIECES_MAPPED),
@@ -559,6 +587,7 @@ fn overcommit_pieces(v: &View<'_>) -> Judged {
 /// kernel must have answered `expected`.
 fn overcommit_single(v: &View<'_>, mode: u32, expected: &str) -> Judged {
     in_mode(v, mode)?;
+    under_address_limit(v)?;
     let (Some(result), Some(size), Some(total)) = (
         v.note::<String>(note::OVERCOMMIT_SINGLE_RESULT),
         v.note::<u64>(note::OVERCOMMIT_SINGLE_BYTES),
@@ -588,6 +617,7 @@ fn overcommit_always(v: &View<'_>) -> Judged {
 
 fn overcommit_never(v: &View<'_>) -> Judged {
     in_mode(v, 2)?;
+    under_address_limit(v)?;
     let (Some(result), Some(mapped)) = (
         v.note::<String>(note::OVERCOMMIT_SINGLE_RESULT),
         v.note::<u64>(note::OVERCOMMIT_PIECES_MAPPED),
@@ -908,6 +938,11 @@ mod tests {
     }
 
     fn overcommit(single: &str, pieces: u64) -> Vec<ClaimRecord> {
+        overcommit_limited(single, pieces, "unlimited")
+    }
+
+    /// The overcommit attempts under an address-space limit (`ulimit -v`).
+    fn overcommit_limited(single: &str, pieces: u64, limit: &str) -> Vec<ClaimRecord> {
         let total: u64 = 16 << 30;
         let mut rows = seed();
         rows.push(Row {
@@ -928,8 +963,29 @@ mod tests {
                 (note::OVERCOMMIT_PIECE_BYTES, (total / 2).to_string()),
                 (note::OVERCOMMIT_PIECES_MAPPED, pieces.to_string()),
                 (note::OVERCOMMIT_PIECES_REFUSED_WITH, "none".into()),
+                (note::ADDRESS_SPACE_LIMIT, limit.into()),
             ],
         )
+    }
+
+    #[test]
+    fn an_address_space_limit_below_the_attempts_leaves_overcommit_undecided() {
+        let v = Some(OVERCOMMIT_VARIANT);
+        // ulimit -v 4G: both attempts refused by the limit, not the policy.
+        let claims = overcommit_limited("ENOMEM", 1, &(4u64 << 30).to_string());
+        for id in [OVERCOMMIT_PIECES.id, OVERCOMMIT_HEURISTIC.id] {
+            assert_verdict(&claims, id, v, Inconclusive);
+            let c = claims.iter().find(|c| c.id == id).unwrap();
+            assert!(
+                c.evidence.contains("ulimit -v") && c.evidence.contains("4.0 GiB"),
+                "{}",
+                c.evidence
+            );
+        }
+        // A limit above every attempt changes nothing.
+        let claims = overcommit_limited("ENOMEM", 3, &(64u64 << 30).to_string());
+        assert_verdict(&claims, OVERCOMMIT_PIECES.id, v, Confirmed);
+        assert_verdict(&claims, OVERCOMMIT_HEURISTIC.id, v, Confirmed);
     }
 
     #[test]

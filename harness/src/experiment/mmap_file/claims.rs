@@ -820,26 +820,25 @@ mod tests {
         run.verdict(WARM_NO_DISK, Confirmed);
     }
 
-    // See: issue 22. Reclaim can only take pages away from the mapping: a
-    // shortfall under it is inconclusive, without it a refutation.
     #[test]
-    fn a_page_short_after_reading_all_is_inconclusive_only_under_reclaim() {
+    fn pages_missing_after_the_read_under_proactive_reclaim_are_inconclusive() {
         let mut run = seed(variant::WARM);
-        run.rss_all = SIZE - PAGE;
-        let mut quiet = env();
-        quiet.damon_pageout.clear();
-        let verdict = |env: &crate::system::Environment| {
+        run.rss_all = SIZE - 2 * PAGE;
+        run.verdict(READ_ALL, Refuted);
+        let mut env = env();
+        env.damon_pageout = vec!["kdamond 0: pageout of idle paddr memory".into()];
+        let judged = |run: &Run| {
             MmapFile
-                .judge(&run.record(), env)
+                .judge(&run.record(), &env)
                 .into_iter()
                 .find(|c| c.id == READ_ALL.id)
                 .unwrap()
-                .verdict
         };
-        assert_eq!(verdict(&quiet), Refuted);
-        let mut reclaiming = quiet.clone();
-        reclaiming.damon_pageout = vec!["kdamond 0: pageout of idle paddr memory".into()];
-        assert_eq!(verdict(&reclaiming), Inconclusive);
+        let c = judged(&run);
+        assert_eq!(c.verdict, Inconclusive, "{}", c.evidence);
+        assert!(c.evidence.contains("kdamond 0"), "{}", c.evidence);
+        run.rss_all = SIZE;
+        assert_eq!(judged(&run).verdict, Confirmed);
     }
 
     #[test]

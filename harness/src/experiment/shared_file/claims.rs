@@ -322,16 +322,30 @@ fn sums(view: &View<'_>) -> Judged {
     let tol = PSS_ROUNDING_BYTES * n;
     let holds = rss == n * cached && pss <= cached && cached - pss <= tol;
     let times = |bytes: u64| bytes as f64 / cached.max(1) as f64;
+    let evidence = format!(
+        "{n} sharers: Σ Rss {} ({:.2} × the {} the page cache holds of the file), Σ Pss {} ({:.2} ×)",
+        human_bytes(rss),
+        times(rss),
+        human_bytes(cached),
+        human_bytes(pss),
+        times(pss)
+    );
+    // Fewer pages mapped than cached, each still mapped by every sharer (Σ Rss
+    // is N × Σ Pss): pages left the mappings between the reads. Proactive
+    // reclaim does that, and it can only take pages out, never add them.
+    let unmapped = rss < n * cached && rss.abs_diff(n * pss) <= n * tol;
+    if !holds && unmapped && !view.env.damon_pageout.is_empty() {
+        return Err(format!(
+            "precondition not met: proactive reclaim runs on this machine ({}) and took {} of the file out \
+             of the sharers' mappings while they were read, which alone would explain what was measured: \
+             {evidence}",
+            view.env.damon_pageout.join("; "),
+            human_bytes(cached.saturating_sub(pss))
+        ));
+    }
     Ok(Finding::new(
         holds,
-        format!(
-            "{n} sharers: Σ Rss {} ({:.2} × the {} the page cache holds of the file), Σ Pss {} ({:.2} ×)",
-            human_bytes(rss),
-            times(rss),
-            human_bytes(cached),
-            human_bytes(pss),
-            times(pss)
-        ),
+        evidence,
         format!(
             "Σ Rss {:.2}×, Σ Pss {:.2}× the file",
             times(rss),
@@ -530,6 +544,35 @@ mod tests {
         assert_eq!(verdict_of_claim(&r, SUMS), Verdict::Confirmed);
         edit(&mut r, "all-reading", |f| f.pss_bytes -= 1);
         assert_eq!(verdict_of_claim(&r, SUMS), Verdict::Refuted);
+    }
+
+    #[test]
+    fn pages_reclaim_took_out_of_every_mapping_leave_the_sums_undecided() {
+        let judge = |r: &ExperimentRecord, damon: &[&str]| {
+            let mut env = env();
+            env.damon_pageout = damon.iter().map(|d| d.to_string()).collect();
+            let claims = SharedFile.judge(r, &env);
+            crate::experiment::testkit::find(&claims, SUMS.id, None).clone()
+        };
+        // 4 sharers, each missing the same 32 pages of the 256 cached.
+        let mut r = record(|n| FILE / n);
+        edit(&mut r, "all-reading", |f| {
+            f.rss_bytes -= 32 * PAGE;
+            f.pss_bytes -= 8 * PAGE;
+        });
+        assert_eq!(judge(&r, &[]).verdict, Verdict::Refuted);
+        let c = judge(&r, &["kdamond 0: pageout of idle paddr memory"]);
+        assert_eq!(c.verdict, Verdict::Inconclusive, "{}", c.evidence);
+        assert!(
+            c.evidence.contains("kdamond 0") && c.evidence.contains("128.0 KiB"),
+            "{}",
+            c.evidence
+        );
+        // Σ Pss short while every page is mapped by all: no reclaim explains it.
+        let mut r = record(|n| FILE / n);
+        edit(&mut r, "all-reading", |f| f.pss_bytes -= 8 * PAGE);
+        let c = judge(&r, &["kdamond 0: pageout of idle paddr memory"]);
+        assert_eq!(c.verdict, Verdict::Refuted, "{}", c.evidence);
     }
 
     #[test]

@@ -231,6 +231,69 @@ fn sums(checkpoint: &CheckpointRecord) -> Sums {
     s
 }
 
+/// The part of the program file's resident pages that processes outside the
+/// variant hold in their Pss shares at one checkpoint, at least, in bytes.
+/// When only the variant's instances map a file, their Pss of it sums to the
+/// pages any of them has resident, so to at least the largest Rss of it in one
+/// instance; a sum below that is the share other processes hold (another run
+/// of the same program, e.g. a concurrent vmlab run). Smaps rounds each
+/// mapping's Pss down to a KiB, allowed once per mapping.
+fn outside_share(checkpoint: &CheckpointRecord, program: &str) -> u64 {
+    let (mut pss, mut max_rss, mut mappings) = (0u64, 0u64, 0u64);
+    for p in &checkpoint.processes {
+        let mut rss = 0u64;
+        for m in p.mappings.iter().filter(|m| m.name == program) {
+            pss = pss.saturating_add(m.figures.pss_bytes);
+            rss = rss.saturating_add(m.figures.rss_bytes);
+            mappings += 1;
+        }
+        max_rss = max_rss.max(rss);
+    }
+    max_rss.saturating_sub(pss.saturating_add(mappings.saturating_mul(1024)))
+}
+
+/// How far other processes mapping a variant's program file can have moved
+/// its summed Pss, over its first and last checkpoints (the two figures, in
+/// bytes), or `None` when nobody else held a share of it.
+fn outside_shares(variant: &VariantRecord) -> Option<(u64, u64)> {
+    let program = programs::program_path(variant)?;
+    let (first, last) = ends(variant)?;
+    let shares = (outside_share(first, program), outside_share(last, program));
+    (shares.0 > 0 || shares.1 > 0).then_some(shares)
+}
+
+/// Why a claim on summed Pss cannot be judged: other processes held shares
+/// of the programs' pages, which moves Pss sums by as much as those shares,
+/// more than the claim's margin. `per` divides the shares where the claim
+/// judges a figure per instance.
+fn disturbed(views: &[&View<'_>], per: impl Fn(&VariantRecord) -> u64) -> Result<(), String> {
+    let page = views.first().map_or(4096, |v| v.page());
+    let mut parts = Vec::new();
+    let mut bound = 0u64;
+    for v in views {
+        if let Some((first, last)) = outside_shares(v.variant) {
+            bound = bound.saturating_add(first.saturating_add(last) / per(v.variant).max(1));
+            parts.push(format!(
+                "{}: {} at the first checkpoint, {} at the last",
+                v.variant.name,
+                human_bytes(first),
+                human_bytes(last)
+            ));
+        }
+    }
+    if bound <= TOLERANCE_PAGES * page {
+        return Ok(());
+    }
+    Err(format!(
+        "other processes map the same program files (another run of them, e.g. a concurrent vmlab run) and hold \
+         shares of their resident pages that this run's Pss sums do not count ({}): enough to move the judged \
+         figure by up to {} ({} pages), more than the {TOLERANCE_PAGES}-page margin; run it alone",
+        parts.join("; "),
+        human_bytes(bound),
+        bound / page
+    ))
+}
+
 /// The first and the last checkpoint (fewest and most instances).
 fn ends(variant: &VariantRecord) -> Option<(&CheckpointRecord, &CheckpointRecord)> {
     Some((variant.checkpoints.first()?, variant.checkpoints.last()?))
@@ -431,6 +494,7 @@ fn copy_on_write(v: &View<'_>) -> Judged {
 }
 
 fn first_costs_more(st: &View<'_>, dy: &View<'_>) -> Judged {
+    let (st_v, dy_v) = (st, dy);
     let (st, dy, page) = (st.variant, dy.variant, st.page());
     let first = |v: &VariantRecord| {
         let c = v.checkpoints.first()?;
@@ -439,6 +503,7 @@ fn first_costs_more(st: &View<'_>, dy: &View<'_>) -> Judged {
     let (Some(s), Some(d)) = (first(st), first(dy)) else {
         return Err("a prefork variant did not start with one instance".into());
     };
+    disturbed(&[st_v, dy_v], |_| 1)?;
     let more = s.pss_bytes as i64 - d.pss_bytes as i64;
     Ok(Finding::new(
 more > (TOLERANCE_PAGES * page) as i64,
@@ -456,12 +521,16 @@ format!("{:+} pages of Pss", more / page as i64)))
 }
 
 fn marginal(st: &View<'_>, dy: &View<'_>, exec: (Option<View<'_>>, Option<View<'_>>)) -> Judged {
+    let (st_v, dy_v) = (st, dy);
     let (st, dy, page) = (st.variant, dy.variant, st.page());
     let (Some((st_m, _, st_last)), Some((dy_m, _, dy_last))) =
         (marginal_bytes(st), marginal_bytes(dy))
     else {
         return Err("needs at least two instance counts in both prefork variants".into());
     };
+    disturbed(&[st_v, dy_v], |v| {
+        marginal_bytes(v).map_or(1, |(_, a, b)| b.instances - a.instances)
+    })?;
     let per = |m: i64| {
         format!(
             "{} ({} pages)",
@@ -502,6 +571,7 @@ format!(
 }
 
 fn one_copy(st: &View<'_>, dy: &View<'_>) -> Judged {
+    disturbed(&[st, dy], |_| 1)?;
     let (st, dy, page) = (st.variant, dy.variant, st.page());
     let (Some((_, st_last)), Some((dy_first, dy_last))) = (ends(st), ends(dy)) else {
         return Err("no checkpoint was measured".into());
@@ -761,6 +831,52 @@ mod tests {
                 "{static_pss}"
             );
         }
+    }
+
+    #[test]
+    fn other_processes_sharing_the_program_leave_the_pss_claims_undecided() {
+        let dy = grown("dynamic-prefork", 40, 2, 30);
+        // Static, measured beside another run of the same program: at first its
+        // one instance holds 20 of the text's 100 resident pages in Pss (the
+        // other run holds the rest), at the end 2 × 50: the other run left,
+        // and the per-child figure rose with it, not with the children.
+        let st = run(
+            "static-prefork",
+            vec![
+                vec![instance(100, 20, 50, 100, 6)],
+                vec![instance(100, 50, 50, 150, 6), instance(100, 50, 50, 150, 6)],
+            ],
+        );
+        let judged = marginal(
+            &View {
+                variant: &st,
+                env: &fixtures::env(),
+            },
+            &View {
+                variant: &dy,
+                env: &fixtures::env(),
+            },
+            (None, None),
+        );
+        let why = judged.expect_err("undecided");
+        assert!(
+            why.contains("static-prefork: 319.0 KiB at the first checkpoint"),
+            "{why}"
+        );
+        assert_eq!(
+            pair_verdict_by(|st, dy| marginal(st, dy, (None, None)), &st, &dy),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            pair_verdict_by(first_costs_more, &st, &dy),
+            Verdict::Inconclusive
+        );
+        // Alone, the instances' text Pss sums to its Rss: judged as before.
+        let st = grown("static-prefork", 100, 2, 61);
+        assert_eq!(
+            pair_verdict_by(|st, dy| marginal(st, dy, (None, None)), &st, &dy),
+            Verdict::Confirmed
+        );
     }
 
     #[test]
