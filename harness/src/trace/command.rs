@@ -2,6 +2,7 @@
 //! baseline) before the program starts, trace it, judge the claims, write the
 //! run like any other and print it.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -16,7 +17,7 @@ use super::label;
 use super::session::{self, CheckpointCause, TraceSpec};
 use crate::cli::TraceArgs;
 use crate::compare as comparing;
-use crate::model::{CheckpointRecord, ExperimentRecord, RunRecord, FORMAT_VERSION};
+use crate::model::{CheckpointRecord, ExperimentRecord, RunRecord, Status, FORMAT_VERSION};
 use crate::probe::ProcProbe;
 use crate::report::{self, Format};
 use crate::runner;
@@ -116,7 +117,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
     let mut keep_failed = false;
     let mut on_checkpoint = |record: &CheckpointRecord, cause: &CheckpointCause| {
         taken.checkpoints.push(record.clone());
-        let so_far = super::watch::whole_run(
+        let so_far = whole_run(
             &started,
             &env,
             &provenance,
@@ -386,6 +387,37 @@ pub(crate) fn keep(
         return Ok(Some(ExitCode::SUCCESS));
     }
     Err(crate::error::Interrupted.into())
+}
+
+/// The run record of a watch or trace with the snapshots in `record`.
+pub(super) fn whole_run(
+    started: &chrono::DateTime<chrono::Utc>,
+    env: &crate::system::Environment,
+    provenance: &crate::provenance::Provenance,
+    name: &str,
+    params: BTreeMap<String, serde_json::Value>,
+    record: crate::model::VariantRecord,
+) -> RunRecord {
+    RunRecord {
+        format_version: FORMAT_VERSION,
+        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        quick: false,
+        environment: env.clone(),
+        experiments: vec![ExperimentRecord {
+            name: name.to_string(),
+            status: Status::Ok,
+            reason: None,
+            params,
+            variants: vec![record],
+            claims: Vec::new(),
+            summary: Vec::new(),
+            fault_costs: Vec::new(),
+        }],
+        repeats: None,
+        provenance: provenance.clone(),
+        gate: Default::default(),
+    }
 }
 
 /// Detects the machine, makes the run folder and installs the Ctrl-C handler.

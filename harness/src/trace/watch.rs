@@ -16,10 +16,7 @@ use anyhow::{bail, Result};
 
 use super::tree::{self, Tree};
 use crate::cli::WatchArgs;
-use crate::model::{
-    CheckpointRecord, ExperimentRecord, Faults, ProcessRecord, RunRecord, Status, VariantRecord,
-    FORMAT_VERSION,
-};
+use crate::model::{CheckpointRecord, Faults, ProcessRecord, Status, VariantRecord};
 use crate::probe::ProcProbe;
 use crate::runner::{self, RawCapture};
 use crate::store;
@@ -192,7 +189,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         last = Instant::now();
         // Kept after every snapshot, so that a kill loses none: the next run
         // finds the folder's owner gone and marks it partial.
-        let so_far = whole_run(
+        let so_far = super::command::whole_run(
             &started,
             &env,
             &provenance,
@@ -220,7 +217,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
             serde_json::json!(every.as_millis() as u64),
         );
     }
-    let run = whole_run(&started, &env, &provenance, &name, params, record);
+    let run = super::command::whole_run(&started, &env, &provenance, &name, params, record);
     store::write_run(&run_dir, &crate::report::run_files(&run))?;
     store::write_raw(&run_dir, &name, "default", &raw)?;
     // Ctrl-C is how a watch ends: its run is complete, not partial.
@@ -237,37 +234,6 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         &BaselineMode::Discard,
         &run_dir,
     )
-}
-
-/// The run record of a watch or trace with the snapshots in `record`.
-pub(super) fn whole_run(
-    started: &chrono::DateTime<chrono::Utc>,
-    env: &crate::system::Environment,
-    provenance: &crate::provenance::Provenance,
-    name: &str,
-    params: BTreeMap<String, serde_json::Value>,
-    record: crate::model::VariantRecord,
-) -> RunRecord {
-    RunRecord {
-        format_version: FORMAT_VERSION,
-        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        quick: false,
-        environment: env.clone(),
-        experiments: vec![ExperimentRecord {
-            name: name.to_string(),
-            status: Status::Ok,
-            reason: None,
-            params,
-            variants: vec![record],
-            claims: Vec::new(),
-            summary: Vec::new(),
-            fault_costs: Vec::new(),
-        }],
-        repeats: None,
-        provenance: provenance.clone(),
-        gate: Default::default(),
-    }
 }
 
 /// One snapshot of `pid` and its children, as text in the manner of `pmap -X`

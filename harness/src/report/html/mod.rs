@@ -1,7 +1,7 @@
 //! results.html: the page a teacher projects, and the run's archive. One
 //! self-contained file (CSS, SVG charts and a small script inline, nothing
 //! fetched). It opens with the writings' statement tally, a contents list and
-//! one card per experiment ([`cards`]); then the slide view ([`slides`]); then
+//! one card per experiment (`cards`); then the slide view (`slides`); then
 //! each experiment in detail: the `explain` narrative, the questions with
 //! their answers folded, the claims, tables and per variant its charts and
 //! folded per-checkpoint tables; then every claim in one table and the

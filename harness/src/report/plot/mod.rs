@@ -1,8 +1,8 @@
 //! SVG charts of a run, drawn with plotters' SVG backend (no external tool).
 //! Per variant: the declared region's pages as stacked bars per process on a
-//! linear scale ([`region`]), memory per checkpoint, faults per phase, and
+//! linear scale (`region`), memory per checkpoint, faults per phase, and
 //! VmRSS over time from the first checkpoint on; per experiment of separately
-//! built programs, resident pages per mapping kind per build ([`kinds`]).
+//! built programs, resident pages per mapping kind per build (`kinds`).
 //! Every chart keeps its legend in a column beside the plot and names its
 //! checkpoints in staggered rows ([`legend`]); series that coincide are drawn
 //! once and the legend says so.
