@@ -77,7 +77,7 @@ pub fn text(exp: &dyn Experiment, width: usize) -> String {
         out.push_str(&wrap(
             &format!(
                 "`harness explain {} --program > {}` writes the demonstration as {} lines of C; \
-                 `harness trace -- ./PROGRAM` measures it with the same checkpoints.",
+                 `harness trace -- ./PROGRAM` measures it at the experiment's checkpoints, in order.",
                 info.name,
                 example.file,
                 example.source.lines().count()
