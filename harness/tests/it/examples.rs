@@ -541,6 +541,101 @@ fn tiny_malloc_program_matches_the_dynamic_build() {
     }
 }
 
+/// static-dynamic: the program built with `cc` and with `cc -static`, each
+/// traced, against the built-in prefork variant of the same linking at
+/// `--quick`'s counts (1, 2, 4). The experiment's checkpoints are numbers
+/// (`n-1`), which trace leaves out of a label, so the program says its counts
+/// in words and the checkpoints are matched by order; its processes `main`,
+/// `child-1`, ... are the experiment's `instance-0`, `instance-1`, ... (both
+/// number them in order of fork). Compared per instance: Pss, what the
+/// demonstration is about, and USS, the pages each instance has to itself
+/// (the children's copied writable pages). Rss is not: it counts every shared
+/// library page a process has touched, and the two programs touch different
+/// ones besides the request (the program's stdio reading Enter, the
+/// experiment's stop and report of its pids). Nor the faults: the first phase
+/// holds the program's start-up, and a child's later faults are its copies
+/// made on write, which USS already holds.
+fn static_dynamic_program_matches_both_prefork_builds() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dynamic = compile_as("static-dynamic.c", &dir.path().join("dynamic"), &[]);
+    let source = repo().join("experiments/examples/static-dynamic.c");
+    let statically = dir.path().join("static");
+    let linked = Command::new("cc")
+        .args(["-O1", "-static", "-o"])
+        .arg(&statically)
+        .arg(&source)
+        .output()
+        .expect("run cc");
+    if !linked.status.success() {
+        let why = String::from_utf8_lossy(&linked.stderr);
+        crate::trials::skip(format!(
+            "cc -static fails here (no static libc?): {}",
+            why.lines().next().unwrap_or("")
+        ));
+    }
+    let run = shared_run(&["run", "static-dynamic", "--quick", "--format", "json"]);
+    run.assert_code(0);
+    let json = run.json();
+    let mut first_pss = Vec::new();
+    for (variant_name, build) in [
+        ("static-prefork", &statically),
+        ("dynamic-prefork", &dynamic),
+    ] {
+        let built_in = variant(&json, "static-dynamic", variant_name);
+        let build = build.display().to_string();
+        let traced = Traced::run("trace", &["--format", "json"], &[&build]);
+        traced.assert_code(0);
+        let record = trace_json(&traced);
+        let program = only_variant(&record);
+        let (want_labels, got_labels) = (labels(built_in), labels(program));
+        assert_eq!(want_labels, ["n-1", "n-2", "n-4"], "{}", run.describe());
+        assert_eq!(
+            got_labels,
+            ["one-instance", "two-instances", "four-instances"],
+            "{}",
+            traced.describe()
+        );
+        for (want_label, got_label) in want_labels.iter().zip(&got_labels) {
+            let count = checkpoint(built_in, want_label)["processes"]
+                .as_array()
+                .map_or(0, Vec::len);
+            let got_count = checkpoint(program, got_label)["processes"]
+                .as_array()
+                .map_or(0, Vec::len);
+            assert_eq!(got_count, count, "{variant_name}: processes at {got_label}");
+            for i in 0..count {
+                let role = if i == 0 {
+                    "main".to_string()
+                } else {
+                    format!("child-{i}")
+                };
+                let want = process_at(built_in, want_label, &format!("instance-{i}"))
+                    .expect("the instance");
+                let got = process_at(program, got_label, &role).expect("the process");
+                for figure in ["pss_bytes", "uss_bytes"] {
+                    assert_close(
+                        MetricKind::Process,
+                        number(&want["totals"], figure),
+                        number(&got["totals"], figure),
+                        &format!("{variant_name}, {got_label}, {role}, {figure}"),
+                    );
+                }
+            }
+        }
+        let main = process_at(program, "one-instance", "main").expect("main");
+        first_pss.push(number(&main["totals"], "pss_bytes"));
+    }
+    // The comparison tells the builds apart: alone, the static instance holds
+    // its own copy of the library code it uses, by more than the band.
+    let band = Tolerances::default().band(MetricKind::Process, first_pss[1], page_size()) as i64;
+    assert!(
+        first_pss[0] - first_pss[1] > band,
+        "one instance: static Pss {} vs dynamic {} (band {band})",
+        first_pss[0],
+        first_pss[1]
+    );
+}
+
 /// Every program in the catalog's list is one of the tests above.
 fn every_example_is_compared() {
     let compared = [
@@ -551,6 +646,7 @@ fn every_example_is_compared() {
         "shared-file",
         "anatomy",
         "strip",
+        "static-dynamic",
     ];
     for example in experiments::examples::EXAMPLES {
         assert!(
@@ -623,6 +719,7 @@ crate::tests![
     shared_file_program_matches_the_experiment,
     anatomy_program_places_each_piece_as_the_experiment_does,
     strip_program_matches_both_builds,
+    static_dynamic_program_matches_both_prefork_builds,
     every_example_is_compared,
     trace_without_claims_prints_the_checkpoint_table,
     explain_program_prints_the_file,
