@@ -101,6 +101,20 @@ fn all_show_list_watch_and_trace_fit_80_columns_and_cut_no_claim_figure() {
 
     let traced = at_80(&["trace", "--out", &out, "--", "/bin/true"]);
     assert_fits("trace -- /bin/true", &traced);
+
+    // A wait's line on stderr names the checkpoint (from the program's last
+    // line, up to 48 characters) and why each process waits: with a long label
+    // it is wrapped, not cut.
+    let script = "echo the class waits here until the teacher presses enter; read x";
+    let waited = at_80(&["trace", "--out", &out, "--", "sh", "-c", script]);
+    assert!(waited.status.success(), "{waited:?}");
+    assert_fits("trace of a program that reads its input", &waited);
+    let said = flat(&String::from_utf8_lossy(&waited.stderr));
+    assert!(
+        said.contains("checkpoint the-class-waits-here-until-the-teacher-presses: main (pid")
+            && said.contains("reads its standard input"),
+        "{said}"
+    );
 }
 
 fn the_header_names_the_sizes_that_ran() {
