@@ -547,9 +547,13 @@ fn tiny_malloc_program_matches_the_dynamic_build() {
 /// (`n-1`), which trace leaves out of a label, so the program says its counts
 /// in words and the checkpoints are matched by order; its processes `main`,
 /// `child-1`, ... are the experiment's `instance-0`, `instance-1`, ... (both
-/// number them in order of fork). Compared per instance: Pss, what the
-/// demonstration is about, and USS, the pages each instance has to itself
-/// (the children's copied writable pages). Rss is not: it counts every shared
+/// number them in order of fork). Compared per instance: USS, the pages each
+/// instance has to itself (the static build's own copy of the library code
+/// it uses, the children's copied writable pages). Pss, what the
+/// demonstration is about, is not compared between the two: it also counts
+/// every other process that maps the same libc or binary, which the tests
+/// running beside this one change; the static build's larger Pss alone is
+/// checked at the end. Rss is not compared: it counts every shared
 /// library page a process has touched, and the two programs touch different
 /// ones besides the request (the program's stdio reading Enter, the
 /// experiment's stop and report of its pids). Nor the faults: the first phase
@@ -612,21 +616,24 @@ fn static_dynamic_program_matches_both_prefork_builds() {
                 let want = process_at(built_in, want_label, &format!("instance-{i}"))
                     .expect("the instance");
                 let got = process_at(program, got_label, &role).expect("the process");
-                for figure in ["pss_bytes", "uss_bytes"] {
-                    assert_close(
-                        MetricKind::Process,
-                        number(&want["totals"], figure),
-                        number(&got["totals"], figure),
-                        &format!("{variant_name}, {got_label}, {role}, {figure}"),
-                    );
-                }
+                // USS, the pages an instance has to itself: Pss also counts
+                // every other process mapping the same libc (or, for the
+                // built-in's binaries, another run of this experiment), which
+                // the tests running beside this one change from run to run.
+                assert_close(
+                    MetricKind::Process,
+                    number(&want["totals"], "uss_bytes"),
+                    number(&got["totals"], "uss_bytes"),
+                    &format!("{variant_name}, {got_label}, {role}, uss_bytes"),
+                );
             }
         }
         let main = process_at(program, "one-instance", "main").expect("main");
         first_pss.push(number(&main["totals"], "pss_bytes"));
     }
     // The comparison tells the builds apart: alone, the static instance holds
-    // its own copy of the library code it uses, by more than the band.
+    // its own copy of the library code it uses, by more than the band (others
+    // mapping libc can only lower the dynamic build's Pss).
     let band = Tolerances::default().band(MetricKind::Process, first_pss[1], page_size()) as i64;
     assert!(
         first_pss[0] - first_pss[1] > band,
