@@ -183,6 +183,16 @@ struct TextSums {
     resident_in: u64,
 }
 
+impl TextSums {
+    /// The most the instances' Pss may sum to if the code is in memory once:
+    /// one instance's mappings (their Size, or their Rss plus a page per
+    /// instance for pages touched at different moments, whichever is smaller).
+    fn once_bound(&self, instances: u64, page: u64) -> u64 {
+        self.max_size_bytes
+            .min(self.max_rss_bytes.saturating_add(instances.saturating_mul(page)))
+    }
+}
+
 fn text_sums(checkpoint: &CheckpointRecord, program: &str) -> TextSums {
     code_sums(checkpoint, |name| name == program)
 }
@@ -197,13 +207,13 @@ fn code_sums(checkpoint: &CheckpointRecord, of: impl Fn(&str) -> bool) -> TextSu
             .iter()
             .filter(|m| of(&m.name) && m.perms.contains('x'))
         {
-            pss += m.figures.pss_bytes;
-            rss += m.figures.rss_bytes;
-            size += m.figures.size_bytes;
+            pss = m.figures.pss_bytes.saturating_add(pss);
+            rss = m.figures.rss_bytes.saturating_add(rss);
+            size = m.figures.size_bytes.saturating_add(size);
         }
         t.max_size_bytes = t.max_size_bytes.max(size);
-        t.pss_bytes += pss;
-        t.rss_bytes += rss;
+        t.pss_bytes = t.pss_bytes.saturating_add(pss);
+        t.rss_bytes = t.rss_bytes.saturating_add(rss);
         t.max_rss_bytes = t.max_rss_bytes.max(rss);
         t.resident_in += u64::from(rss > 0);
     }
@@ -352,7 +362,7 @@ fn shared_text(v: &View<'_>) -> Judged {
                 t.resident_in
             ));
     }
-    let bound = t.max_size_bytes.min(t.max_rss_bytes + n * page);
+    let bound = t.once_bound(n, page);
     Ok(Finding::new(
         t.pss_bytes <= bound,
         format!(
@@ -403,7 +413,7 @@ fn library_text(v: &View<'_>) -> Judged {
             t.resident_in
         ));
     }
-    let bound = t.max_size_bytes.min(t.max_rss_bytes + n * page);
+    let bound = t.once_bound(n, page);
     Ok(Finding::new(
         t.pss_bytes <= bound,
         format!(
