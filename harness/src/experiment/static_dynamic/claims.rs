@@ -188,8 +188,10 @@ impl TextSums {
     /// one instance's mappings (their Size, or their Rss plus a page per
     /// instance for pages touched at different moments, whichever is smaller).
     fn once_bound(&self, instances: u64, page: u64) -> u64 {
-        self.max_size_bytes
-            .min(self.max_rss_bytes.saturating_add(instances.saturating_mul(page)))
+        self.max_size_bytes.min(
+            self.max_rss_bytes
+                .saturating_add(instances.saturating_mul(page)),
+        )
     }
 }
 
