@@ -64,6 +64,38 @@ pub fn prepare(session: &mut crate::Session, name: &str, no_aslr: bool) -> io::R
         Ok(path) => path,
         Err(reason) => session.skip(reason),
     };
+    launch_from(session, path, no_aslr)
+}
+
+/// Like [`prepare`], but the program runs from a copy of its own in `dir` (the
+/// run's temporary folder, which the harness removes after reading the copy's
+/// ELF facts). A measurement of the program file's page cache needs that: other
+/// runs on the machine exec, read or drop the shared built file at any moment,
+/// while nothing but this run knows the copy. The copy is synced, so none of its
+/// pages is dirty and all of them can be dropped.
+pub fn prepare_private_copy(
+    session: &mut crate::Session,
+    name: &str,
+    no_aslr: bool,
+    dir: &Path,
+) -> io::Result<PathBuf> {
+    let built = match locate(name) {
+        Ok(path) => path,
+        Err(reason) => session.skip(reason),
+    };
+    let copy = dir.join(name);
+    std::fs::copy(&built, &copy).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot copy {} to {}: {e}", built.display(), copy.display()),
+        )
+    })?;
+    std::fs::File::open(&copy)?.sync_all()?;
+    launch_from(session, copy, no_aslr)
+}
+
+/// Turns randomisation off if asked and notes it and the program's path.
+fn launch_from(session: &mut crate::Session, path: PathBuf, no_aslr: bool) -> io::Result<PathBuf> {
     if no_aslr {
         match disable_aslr_for_children() {
             Ok(()) => session.note(launch_note::ASLR, "off")?,

@@ -3,14 +3,14 @@
 //!
 //! The measured program (`strip-debug` or `strip-stripped`, built by build.rs from
 //! one object file) does a fixed piece of work and stops itself; the harness
-//! snapshots it there (role `program`). The file is dropped from the page cache
-//! before the exec, and which of its pages are cached is noted before the exec
+//! snapshots it there (role `program`). It runs from a private copy in the run's
+//! temporary folder, which is dropped from the page cache before the exec, and which of its pages are cached is noted before the exec
 //! and at the stop, so that what exec's read-ahead brought in can be told from
 //! what the program mapped.
 
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use experiments::catalog::strip::{checkpoint, note, role, Args};
@@ -21,25 +21,32 @@ use experiments::Session;
 #[derive(Debug, Parser)]
 #[command(about = "a program with and without debug information; run by the vmlab harness")]
 struct Cli {
-    /// Folder for temporary files, which the harness gives every experiment;
-    /// unused here, as the programs write none.
+    /// Folder for temporary files, which the harness gives every experiment:
+    /// the measured program runs from a private copy there.
     #[arg(long = "dir", value_name = "DIR")]
-    _dir: PathBuf,
+    dir: PathBuf,
     #[command(flatten)]
     args: Args,
 }
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(e) = run(&cli.args) {
+    if let Err(e) = run(&cli.args, &cli.dir) {
         eprintln!("strip: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(args: &Args) -> io::Result<()> {
+fn run(args: &Args, dir: &Path) -> io::Result<()> {
     let mut session = Session::connect()?;
-    let path = program::prepare(&mut session, args.variant.program(), args.launch.no_aslr)?;
+    // A private copy: another run on the machine dropping or reading the shared
+    // built file would otherwise change what this run finds cached.
+    let path = program::prepare_private_copy(
+        &mut session,
+        args.variant.program(),
+        args.launch.no_aslr,
+        dir,
+    )?;
 
     let file = File::open(&path)?;
     let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;

@@ -162,12 +162,16 @@ pub fn parse(path: &str, data: &[u8]) -> Result<BinaryFacts, ElfError> {
 
 /// Fills `record.binary` from the program the variant noted; a file that cannot
 /// be read leaves a `binary_error` note instead, so the judge can say why.
-pub fn attach_binary_facts(record: &mut VariantRecord) {
+/// `temp_dir` is the variant's temporary folder, while it still exists: a
+/// program run from a private copy there is noted under the folder's stable
+/// name, and its facts are read from the copy.
+pub fn attach_binary_facts(record: &mut VariantRecord, temp_dir: Option<&Path>) {
     let Some(path) = record.notes.get(PROGRAM_PATH_NOTE).cloned() else {
         return;
     };
-    match read(Path::new(&path)) {
-        Ok(facts) => record.binary = Some(facts),
+    match read(&crate::runner::reveal_temp_path(&path, temp_dir)) {
+        // Named as noted, as its mappings are.
+        Ok(facts) => record.binary = Some(BinaryFacts { path, ..facts }),
         Err(e) => {
             record
                 .notes
@@ -266,25 +270,43 @@ mod tests {
         assert!(err.to_string().contains("/x/y"), "{err}");
     }
 
-    #[test]
-    fn a_missing_program_leaves_a_note_instead_of_facts() {
-        let mut record = VariantRecord {
+    /// A variant whose only note names `program`.
+    fn noting_program(program: &str) -> VariantRecord {
+        VariantRecord {
             name: "v".into(),
             status: crate::model::Status::Ok,
             reason: None,
-            notes: [(
-                PROGRAM_PATH_NOTE.to_string(),
-                "/nonexistent/prog".to_string(),
-            )]
-            .into_iter()
-            .collect(),
+            notes: [(PROGRAM_PATH_NOTE.to_string(), program.to_string())]
+                .into_iter()
+                .collect(),
             noise_floor: Vec::new(),
             checkpoints: Vec::new(),
             rss_samples: Vec::new(),
             binary: None,
-        };
-        attach_binary_facts(&mut record);
+        }
+    }
+
+    #[test]
+    fn a_missing_program_leaves_a_note_instead_of_facts() {
+        let mut record = noting_program("/nonexistent/prog");
+        attach_binary_facts(&mut record, None);
         assert!(record.binary.is_none());
         assert!(record.notes[BINARY_ERROR_NOTE].contains("/nonexistent/prog"));
+    }
+
+    #[test]
+    fn a_program_noted_in_the_temp_folder_is_read_from_there() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy("/proc/self/exe", dir.path().join("prog")).unwrap();
+        let mut record = noting_program(&format!("{}/prog", crate::runner::TEMP_DIR_NAME));
+        attach_binary_facts(&mut record, None);
+        assert!(
+            record.binary.is_none(),
+            "without the folder it cannot be found"
+        );
+        attach_binary_facts(&mut record, Some(dir.path()));
+        let facts = record.binary.expect("facts read from the copy");
+        assert!(!facts.load_segments.is_empty());
+        assert_eq!(facts.path, "<temp dir>/prog", "named as noted");
     }
 }

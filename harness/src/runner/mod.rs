@@ -263,6 +263,7 @@ fn drive(
                 on_event(RunnerEvent::Progress { done, total, what })
             }
             Event::Note { key, value } => {
+                let value = hide_temp_path(&value, &session.temp_dir).unwrap_or(value);
                 session.record.notes.insert(key, value);
             }
             Event::Region { name, start, len } => session.regions.push((name, start, len)),
@@ -548,13 +549,28 @@ fn check_names(
 /// Shows the run's private temp folder in a mapping's name as [`TEMP_DIR_NAME`],
 /// so that names match from run to run.
 fn hide_temp_dir(mut mapping: MappingRecord, temp_dir: &Path) -> MappingRecord {
-    let prefix = temp_dir.to_string_lossy();
-    if let Some(rest) = mapping.name.strip_prefix(prefix.as_ref()) {
-        if !prefix.is_empty() && rest.starts_with('/') {
-            mapping.name = format!("{TEMP_DIR_NAME}{rest}");
-        }
+    if let Some(hidden) = hide_temp_path(&mapping.name, temp_dir) {
+        mapping.name = hidden;
     }
     mapping
+}
+
+/// `path` with the run's private temp folder shown as [`TEMP_DIR_NAME`], if it
+/// lies in it. Notes get the same treatment as mapping names, so that a note
+/// naming a file (a program run from a private copy) matches its mappings.
+fn hide_temp_path(path: &str, temp_dir: &Path) -> Option<String> {
+    let prefix = temp_dir.to_string_lossy();
+    let rest = path.strip_prefix(prefix.as_ref())?;
+    (!prefix.is_empty() && rest.starts_with('/')).then(|| format!("{TEMP_DIR_NAME}{rest}"))
+}
+
+/// The real path of a name that [`hide_temp_path`] gave, while `temp_dir`
+/// still exists (to read the file after the run); other names are unchanged.
+pub fn reveal_temp_path(name: &str, temp_dir: Option<&Path>) -> PathBuf {
+    match (name.strip_prefix(TEMP_DIR_NAME), temp_dir) {
+        (Some(rest), Some(dir)) if rest.starts_with('/') => dir.join(&rest[1..]),
+        _ => PathBuf::from(name),
+    }
 }
 
 fn release(stdin: &mut impl Write) -> Result<(), RunnerError> {
@@ -721,5 +737,17 @@ mod tests {
         let mut other = mapping(0, 4096, 0);
         other.name = "/tmp/.tmpXyZother/data".into();
         assert_eq!(hide_temp_dir(other, dir).name, "/tmp/.tmpXyZother/data");
+        assert_eq!(
+            hide_temp_path("/tmp/.tmpXyZ/prog", dir).as_deref(),
+            Some("<temp dir>/prog")
+        );
+        assert_eq!(
+            reveal_temp_path("<temp dir>/prog", Some(dir)),
+            Path::new("/tmp/.tmpXyZ/prog")
+        );
+        assert_eq!(
+            reveal_temp_path("/usr/bin/prog", Some(dir)),
+            Path::new("/usr/bin/prog")
+        );
     }
 }

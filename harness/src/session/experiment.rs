@@ -193,7 +193,7 @@ pub(super) fn run_one(
                     interrupted = true;
                     stop = Some(Stopped::at(&outcome.record, exp, variant.name.clone()));
                     if !outcome.record.checkpoints.is_empty() {
-                        crate::elf::attach_binary_facts(&mut outcome.record);
+                        crate::elf::attach_binary_facts(&mut outcome.record, Some(folder));
                         if r == 0 {
                             store::write_raw(run_dir, name, &variant.name, &outcome.raw)?;
                         }
@@ -202,7 +202,7 @@ pub(super) fn run_one(
                     break 'repeats;
                 }
                 Ok(mut outcome) => {
-                    crate::elf::attach_binary_facts(&mut outcome.record);
+                    crate::elf::attach_binary_facts(&mut outcome.record, Some(folder));
                     progress.finish(&outcome.record);
                     // The raw /proc text is the first run's, which the record keeps.
                     if r == 0 {

@@ -172,7 +172,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
             outcome.record.reason.as_deref().unwrap_or("no checkpoint")
         ));
     }
-    crate::elf::attach_binary_facts(&mut outcome.record);
+    crate::elf::attach_binary_facts(&mut outcome.record, None);
 
     let mut params = std::collections::BTreeMap::new();
     let command_line: Vec<String> = args

@@ -94,6 +94,11 @@ fn strip_shrinks_the_file_but_not_the_segments_or_the_resident_pages() {
         ran(debug, &run) && ran(stripped, &run),
         "a strip variant was not built"
     );
+    // Each build runs from a private copy, whose page cache no other run touches.
+    for v in [debug, stripped] {
+        let program = v["notes"]["program_path"].as_str().unwrap_or_default();
+        assert!(program.starts_with("<temp dir>/"), "{program}");
+    }
     let (d, s) = (&debug["binary"], &stripped["binary"]);
     assert_eq!(d["stripped"], false, "{d:#}");
     assert_eq!(s["stripped"], true, "{s:#}");
