@@ -453,7 +453,7 @@ mod tests {
         let mut env = fixtures::env();
         env.damon_pageout.clear();
         // The segment covers page 1 of a 5-page file (offset 0x1000, 657 bytes).
-        let judged = |env: &crate::system::Environment, before: &str, after: &str| {
+        let claim = |env: &crate::system::Environment, before: &str, after: &str| {
             let p = fixtures::process(role::PROGRAM, Vec::new());
             let at_work = fixtures::checkpoint(checkpoint::AFTER_WORK, vec![p]);
             let mut variant = fixtures::variant(variant::DEBUG, vec![at_work]);
@@ -469,9 +469,10 @@ mod tests {
                 variant: &variant,
                 env,
             };
-            DEBUG_NEVER_CACHED
-                .record(None, debug_never_cached(&view))
-                .verdict
+            DEBUG_NEVER_CACHED.record(None, debug_never_cached(&view))
+        };
+        let judged = |env: &crate::system::Environment, before: &str, after: &str| {
+            claim(env, before, after).verdict
         };
         assert_eq!(judged(&env, "none", "1"), Verdict::Confirmed);
         assert_eq!(judged(&env, "none", "0-4"), Verdict::Refuted);
@@ -482,6 +483,11 @@ mod tests {
         env.damon_pageout = vec!["kdamond 0: pageout of idle paddr memory".into()];
         assert_eq!(judged(&env, "none", "1"), Verdict::Inconclusive);
         assert_eq!(judged(&env, "none", "0-4"), Verdict::Refuted);
+        // Reclaim is transient (the session measures the variant again); a
+        // file that stayed cached is not.
+        let hidden = claim(&env, "none", "1").disturbance.map(|d| d.cause);
+        assert_eq!(hidden, Some(DisturbanceCause::Reclaim));
+        assert_eq!(claim(&env, "3", "0-4").disturbance, None);
         assert_eq!(page_indices("0-2,7"), Some(vec![0, 1, 2, 7]));
     }
 
