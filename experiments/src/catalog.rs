@@ -154,8 +154,16 @@ pub mod mmap_file {
         pub const MAPPED_PAGES: &str = "mapped_pages";
         pub const PAGE_CACHE_PAGES_BEFORE_MMAP: &str = "page_cache_pages_before_mmap";
         pub const PAGES_REREAD_TO_WARM: &str = "pages_reread_to_warm";
+        pub const TEST_EVICTED_PAGES: &str = "test_evicted_pages";
         pub const WRITE_CHUNK_BYTES: &str = "write_chunk_bytes";
     }
+
+    /// A test's forced disturbance: set to a marker file's path, the first
+    /// warm variant that finds no marker creates it and drops its file from
+    /// the page cache after measuring it and before mapping it (noting
+    /// [`note::TEST_EVICTED_PAGES`]); every later run finds the marker and
+    /// leaves the file alone. For tests of the session's retry only.
+    pub const TEST_EVICT_ONCE_ENV: &str = "VMLAB_TEST_EVICT_ONCE";
 
     /// The file's name in `--dir`: the harness finds its mapping in smaps by it
     /// (for the fields a region does not sum, such as FilePmdMapped).
@@ -236,6 +244,7 @@ pub mod mmap_file {
             note::MAPPED_PAGES,
             note::PAGE_CACHE_PAGES_BEFORE_MMAP,
             note::PAGES_REREAD_TO_WARM,
+            note::TEST_EVICTED_PAGES,
             note::WRITE_CHUNK_BYTES,
         ],
     };

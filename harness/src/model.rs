@@ -808,6 +808,80 @@ pub struct ClaimRecord {
     /// not meet, fails (a claims file's `strict = true`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub strict: bool,
+    /// For an inconclusive claim, the transient disturbance measured in the
+    /// phase that left it undecided (reclaim evicted pages it needed, THP fell
+    /// back): the session measures the variant again. Absent for a permanent
+    /// precondition ([`ClaimRecord::precondition`] alone), which no retry
+    /// changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disturbance: Option<Disturbance>,
+    /// How many times its variant was run before one was not disturbed, when
+    /// more than once, with why each earlier run was disturbed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Attempts>,
+}
+
+/// A disturbance that passes: measured in the phase, caused by something
+/// outside the experiment's plan, and unlikely to recur on the next run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Disturbance {
+    /// What disturbed the phase.
+    pub cause: DisturbanceCause,
+    /// The measured figure that shows it, in a few words
+    /// (`6 pages left the page cache between mincore and the read`).
+    pub measured: String,
+}
+
+/// What disturbed a phase; every cause is transient, which is what makes the
+/// session measure the variant again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisturbanceCause {
+    /// Proactive reclaim (a DAMON pageout scheme) evicted pages the claim
+    /// needed while the phase ran.
+    Reclaim,
+    /// A fault that asked for a transparent huge page got small pages
+    /// (/proc/vmstat thp_fault_fallback moved in the phase), e.g. under
+    /// memory pressure or fragmentation.
+    ThpFallback,
+    /// The experiment itself evicted its file between measuring the page
+    /// cache and reading, because a test asked it to
+    /// (`VMLAB_TEST_EVICT_ONCE`).
+    TestEviction,
+}
+
+impl DisturbanceCause {
+    /// Whose precondition a claim left undecided by this cause names.
+    pub fn precondition(self) -> Precondition {
+        match self {
+            DisturbanceCause::ThpFallback => Precondition::Kernel,
+            DisturbanceCause::Reclaim | DisturbanceCause::TestEviction => Precondition::Environment,
+        }
+    }
+}
+
+/// The runs of a variant that a transient disturbance made the session repeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Attempts {
+    /// The run the verdict comes from, 1-based: the first not disturbed, or
+    /// the last when every one was.
+    pub judged: u32,
+    /// How many runs were made.
+    pub made: u32,
+    /// Why each run before the judged one was disturbed, in order: the
+    /// disturbed claims' ids with what was measured.
+    pub disturbed: Vec<String>,
+}
+
+impl Attempts {
+    /// `attempt 2 of 3; attempt 1: reclaim: 6 pages ...`, for the evidence.
+    pub fn sentence(&self) -> String {
+        let mut text = format!("attempt {} of {}", self.judged, self.made);
+        for (i, why) in self.disturbed.iter().enumerate() {
+            text.push_str(&format!("; attempt {}: {why}", i + 1));
+        }
+        text
+    }
 }
 
 /// Whose precondition was not met, for an inconclusive claim.

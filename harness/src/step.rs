@@ -309,110 +309,141 @@ pub fn change_lines(
         if let Some(note) = state_note(p) {
             text.push_str(&wrap(&note, width, "  "));
         }
-        let shared_dirty: u64 = p
-            .mappings
-            .iter()
-            .map(|m| m.figures.shared_dirty_bytes)
-            .sum();
-        let head = match before {
-            None => format!(
-                "{} {}: new process, {} mappings, VmRSS {}, Shared_Dirty {}, VmSize {}",
-                p.role,
-                p.pid,
-                p.mappings.len(),
-                human_bytes(p.totals.rss_bytes),
-                human_bytes(shared_dirty),
-                human_bytes(p.totals.vm_size_bytes),
-            ),
-            Some(before) => {
-                let rss_delta = p.totals.rss_bytes as i64 - before.totals.rss_bytes as i64;
-                let size_delta = p.totals.vm_size_bytes as i64 - before.totals.vm_size_bytes as i64;
-                let mut line = format!(
-                    "{} {}: {} minor/{} major faults, VmRSS {} ({}), Shared_Dirty {}",
-                    p.role,
-                    p.pid,
-                    p.faults.minor,
-                    p.faults.major,
-                    human_bytes(p.totals.rss_bytes),
-                    signed_bytes(rss_delta),
-                    human_bytes(shared_dirty),
-                );
-                if size_delta != 0 {
-                    line.push_str(&format!(", VmSize {}", signed_bytes(size_delta)));
-                }
-                line
-            }
-        };
-        text.push_str(&wrap_hanging(&head, width, "  ", "    "));
-        let mut region_starts = Vec::new();
-        for region in &p.regions {
-            text.push_str(&wrap_hanging(
-                &region_title(p, region),
-                width,
-                "    ",
-                "      ",
-            ));
-            let old = before.and_then(|b| b.region(&region.name));
-            let figures: Vec<String> = stop::FIGURES
-                .iter()
-                .map(|(name, get)| {
-                    let now = get(&region.figures);
-                    match old {
-                        Some(o) => format!(
-                            "{name} {} ({})",
-                            human_bytes(now),
-                            signed_bytes(now as i64 - get(&o.figures) as i64)
-                        ),
-                        None => format!("{name} {}", human_bytes(now)),
-                    }
-                })
-                .collect();
-            text.push_str(&wrap(&figures.join(", "), width, "      "));
-            if let Some(m) = region_mapping(p, region) {
-                region_starts.push(m.start.clone());
-            }
-        }
-        let Some(before) = before else {
-            continue;
-        };
-        let deltas = mapping_deltas(Some(before), p, filter);
-        let (files, others): (Vec<_>, Vec<_>) = deltas
-            .iter()
-            .filter(|d| !region_starts.contains(&d.start))
-            .partition(|d| d.name.starts_with('/'));
-        let shown = others.len().min(MAX_MAPPINGS_PER_PROCESS);
-        for d in &others[..shown] {
-            text.push_str(&wrap_hanging(&d.line(), width, "    ", "      "));
-            for e in d.explanations() {
-                text.push_str(&wrap(&e, width, "      "));
-            }
-        }
-        if !files.is_empty() {
-            let rss: i64 = files.iter().map(|d| d.rss_delta_bytes).sum();
-            let pss: i64 = files.iter().map(|d| d.pss_delta_bytes).sum();
-            text.push_str(&wrap_hanging(
-                &format!(
-                    "the program file and libraries: {} mappings moved, Rss {}, Pss {} in all",
-                    files.len(),
-                    signed_bytes(rss),
-                    signed_bytes(pss)
-                ),
-                width,
-                "    ",
-                "      ",
-            ));
-        }
-        let hidden = hidden_count(Some(before), p, filter) + (others.len() - shown);
-        if hidden > 0 {
-            text.push_str(&wrap_hanging(
-                &format!("({hidden} more moved by less than a page; --all-mappings)"),
-                width,
-                "    ",
-                "      ",
-            ));
+        text.push_str(&wrap_hanging(&process_head(p, before), width, "  ", "    "));
+        let region_starts = region_lines(&mut text, p, before, width);
+        if let Some(before) = before {
+            mapping_lines(&mut text, p, before, &region_starts, filter, width);
         }
     }
     text.lines().map(String::from).collect()
+}
+
+/// A process's first line: new, with its size, or its phase's faults and
+/// how its totals moved.
+fn process_head(p: &ProcessRecord, before: Option<&ProcessRecord>) -> String {
+    let shared_dirty: u64 = p
+        .mappings
+        .iter()
+        .map(|m| m.figures.shared_dirty_bytes)
+        .sum();
+    match before {
+        None => format!(
+            "{} {}: new process, {} mappings, VmRSS {}, Shared_Dirty {}, VmSize {}",
+            p.role,
+            p.pid,
+            p.mappings.len(),
+            human_bytes(p.totals.rss_bytes),
+            human_bytes(shared_dirty),
+            human_bytes(p.totals.vm_size_bytes),
+        ),
+        Some(before) => {
+            let rss_delta = p.totals.rss_bytes as i64 - before.totals.rss_bytes as i64;
+            let size_delta = p.totals.vm_size_bytes as i64 - before.totals.vm_size_bytes as i64;
+            let mut line = format!(
+                "{} {}: {} minor/{} major faults, VmRSS {} ({}), Shared_Dirty {}",
+                p.role,
+                p.pid,
+                p.faults.minor,
+                p.faults.major,
+                human_bytes(p.totals.rss_bytes),
+                signed_bytes(rss_delta),
+                human_bytes(shared_dirty),
+            );
+            if size_delta != 0 {
+                line.push_str(&format!(", VmSize {}", signed_bytes(size_delta)));
+            }
+            line
+        }
+    }
+}
+
+/// Each declared region of the process, titled, with its figures and how
+/// they moved; returns the start addresses of the regions' mappings, which
+/// the list of other mappings leaves out.
+fn region_lines(
+    text: &mut String,
+    p: &ProcessRecord,
+    before: Option<&ProcessRecord>,
+    width: usize,
+) -> Vec<String> {
+    let mut region_starts = Vec::new();
+    for region in &p.regions {
+        text.push_str(&wrap_hanging(
+            &region_title(p, region),
+            width,
+            "    ",
+            "      ",
+        ));
+        let old = before.and_then(|b| b.region(&region.name));
+        let figures: Vec<String> = stop::FIGURES
+            .iter()
+            .map(|(name, get)| {
+                let now = get(&region.figures);
+                match old {
+                    Some(o) => format!(
+                        "{name} {} ({})",
+                        human_bytes(now),
+                        signed_bytes(now as i64 - get(&o.figures) as i64)
+                    ),
+                    None => format!("{name} {}", human_bytes(now)),
+                }
+            })
+            .collect();
+        text.push_str(&wrap(&figures.join(", "), width, "      "));
+        if let Some(m) = region_mapping(p, region) {
+            region_starts.push(m.start.clone());
+        }
+    }
+    region_starts
+}
+
+/// The other mappings that moved: anonymous and special ones listed (up to
+/// [`MAX_MAPPINGS_PER_PROCESS`]), the program file's and the libraries'
+/// folded into one line, and a count of the rest.
+fn mapping_lines(
+    text: &mut String,
+    p: &ProcessRecord,
+    before: &ProcessRecord,
+    region_starts: &[String],
+    filter: &DeltaFilter,
+    width: usize,
+) {
+    let deltas = mapping_deltas(Some(before), p, filter);
+    let (files, others): (Vec<_>, Vec<_>) = deltas
+        .iter()
+        .filter(|d| !region_starts.contains(&d.start))
+        .partition(|d| d.name.starts_with('/'));
+    let shown = others.len().min(MAX_MAPPINGS_PER_PROCESS);
+    for d in &others[..shown] {
+        text.push_str(&wrap_hanging(&d.line(), width, "    ", "      "));
+        for e in d.explanations() {
+            text.push_str(&wrap(&e, width, "      "));
+        }
+    }
+    if !files.is_empty() {
+        let rss: i64 = files.iter().map(|d| d.rss_delta_bytes).sum();
+        let pss: i64 = files.iter().map(|d| d.pss_delta_bytes).sum();
+        text.push_str(&wrap_hanging(
+            &format!(
+                "the program file and libraries: {} mappings moved, Rss {}, Pss {} in all",
+                files.len(),
+                signed_bytes(rss),
+                signed_bytes(pss)
+            ),
+            width,
+            "    ",
+            "      ",
+        ));
+    }
+    let hidden = hidden_count(Some(before), p, filter) + (others.len() - shown);
+    if hidden > 0 {
+        text.push_str(&wrap_hanging(
+            &format!("({hidden} more moved by less than a page; --all-mappings)"),
+            width,
+            "    ",
+            "      ",
+        ));
+    }
 }
 
 /// The ids of the claims `exp` judges on `variant`: those its judge gives a

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use experiments::catalog::mmap_file::{
-    checkpoint, file_source, note, region, Args, Cache, FILE_NAME,
+    checkpoint, file_source, note, region, Args, Cache, FILE_NAME, TEST_EVICT_ONCE_ENV,
 };
 use experiments::pages::{self, page_size, Writeback};
 use experiments::Session;
@@ -160,7 +160,35 @@ fn prepare_file(session: &mut Session, dir: &Path, path: &Path, args: &Args) -> 
         pages::resident_pages(&file, args.map_bytes)?,
     )?;
     session.note(note::MAPPED_PAGES, map_pages)?;
+    if args.cache == Cache::Warm {
+        evict_once_for_test(session, &file, args.map_bytes, map_pages)?;
+    }
     Ok(file)
+}
+
+/// The disturbance a test of the harness's retry asks for with
+/// [`TEST_EVICT_ONCE_ENV`]: on the first run only (the one that creates the
+/// marker file), the file measured as cached is dropped from the page cache
+/// before the read, as proactive reclaim might do, and how many pages went is
+/// noted so that the harness knows the disturbance and its cause.
+fn evict_once_for_test(
+    session: &mut Session,
+    file: &File,
+    map_bytes: usize,
+    map_pages: usize,
+) -> io::Result<()> {
+    let Some(marker) = std::env::var_os(TEST_EVICT_ONCE_ENV) else {
+        return Ok(());
+    };
+    match File::options().write(true).create_new(true).open(&marker) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    file.sync_data()?;
+    pages::drop_from_page_cache(file)?;
+    let left = pages::resident_pages(file, map_bytes)?;
+    session.note(note::TEST_EVICTED_PAGES, map_pages.saturating_sub(left))
 }
 
 /// How many times a warm file is read through to bring back pages missing

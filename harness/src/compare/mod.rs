@@ -607,7 +607,11 @@ fn compare_experiment_metrics(
 /// [`crate::experiment::Experiment::metric_conditions`] with another value in
 /// the baseline than now.
 fn conditions_differ(experiment: &str, old: &VariantRecord, new: &VariantRecord) -> Option<String> {
-    let keys = crate::experiment::find(experiment)?.metric_conditions();
+    let exp = crate::experiment::find(experiment)?;
+    if let Some(why) = disturbed(exp, old, new) {
+        return Some(why);
+    }
+    let keys = exp.metric_conditions();
     let differ: Vec<String> = keys
         .iter()
         .filter_map(|key| {
@@ -622,6 +626,36 @@ fn conditions_differ(experiment: &str, old: &VariantRecord, new: &VariantRecord)
         format!(
             "the state it started from differed ({}), which its metrics depend on",
             differ.join("; ")
+        )
+    })
+}
+
+/// Why a variant's metrics cannot be compared, if a counter of the
+/// experiment's [`crate::experiment::Experiment::metric_disturbances`] is not
+/// zero in either run: both counts are given.
+fn disturbed(
+    exp: &dyn crate::experiment::Experiment,
+    old: &VariantRecord,
+    new: &VariantRecord,
+) -> Option<String> {
+    let (before, now) = (exp.metric_disturbances(old), exp.metric_disturbances(new));
+    let counts: Vec<String> = before
+        .iter()
+        .chain(&now)
+        .map(|(name, _)| *name)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|name| {
+            let of =
+                |list: &[(&str, u64)]| list.iter().find(|(n, _)| *n == name).map_or(0, |c| c.1);
+            let (a, b) = (of(&before), of(&now));
+            (a > 0 || b > 0).then(|| format!("{name} +{a} in the baseline, +{b} now"))
+        })
+        .collect();
+    (!counts.is_empty()).then(|| {
+        format!(
+            "a disturbance outside the plan moved them ({}), so they measure it, not the kernel's usual work",
+            counts.join("; ")
         )
     })
 }

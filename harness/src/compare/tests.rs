@@ -406,3 +406,57 @@ fn a_warm_file_warmed_differently_is_not_compared_and_says_why() {
         .insert("pages_reread_to_warm".into(), "30".into());
     assert!(compare(&old, &new, Tolerances::default()).regressed());
 }
+
+// See: issue 22. A THP variant whose huge-page faults fell back to small pages
+// counts other faults and page tables: not comparable, both counts given.
+#[test]
+fn a_variant_whose_thp_faults_fell_back_is_not_compared_and_gives_both_counts() {
+    // The fixture's warm variant, dressed as lazy-alloc's thp-on: what is
+    // compared is only whether its counter moved between its checkpoints.
+    let as_thp = |fallback_now: u64| {
+        let mut run = run();
+        run.experiments[0].name = "lazy-alloc".into();
+        run.experiments[0].claims.clear();
+        let v = variant_mut(&mut run, "warm");
+        v.name = "thp-on".into();
+        for c in &mut v.checkpoints {
+            let moved = c.label == "after-read-all";
+            if moved {
+                c.label = "after-write-second-chunk".into();
+            }
+            c.system = Some(crate::model::SystemCounters {
+                vmstat: Some(crate::model::VmstatCounters {
+                    thp_fault_fallback: Some(100 + if moved { fallback_now } else { 0 }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+        run
+    };
+    let cmp = compare(&as_thp(0), &as_thp(0), Tolerances::default());
+    assert!(
+        cmp.not_compared
+            .iter()
+            .all(|w| !w.starts_with("lazy-alloc/thp-on:")),
+        "{:?}",
+        cmp.not_compared
+    );
+    assert!(cmp.metrics.iter().any(|m| m.variant == "thp-on"));
+    let mut new = as_thp(7);
+    checkpoint_mut(&mut new, "thp-on", "after-write-second-chunk")
+        .faults
+        .minor *= 10;
+    let cmp = compare(&as_thp(0), &new, Tolerances::default());
+    assert!(!cmp.regressed(), "{:?}", beyond(&cmp));
+    let why = cmp
+        .not_compared
+        .iter()
+        .find(|w| w.starts_with("lazy-alloc/thp-on:"))
+        .expect("thp-on is listed as not compared");
+    assert!(
+        why.contains("thp_fault_fallback +0 in the baseline, +7 now"),
+        "{why}"
+    );
+    assert!(cmp.metrics.iter().all(|m| m.variant != "thp-on"));
+}

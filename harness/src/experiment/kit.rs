@@ -11,8 +11,8 @@
 use std::str::FromStr;
 
 use crate::model::{
-    CheckpointRecord, ClaimRecord, ExperimentRecord, Faults, MemoryFigures, ProcessRecord,
-    RegionRecord, Status, VariantRecord, Verdict,
+    CheckpointRecord, ClaimRecord, Disturbance, DisturbanceCause, ExperimentRecord, Faults,
+    MemoryFigures, ProcessRecord, RegionRecord, Status, VariantRecord, Verdict,
 };
 use crate::system::Environment;
 
@@ -141,6 +141,8 @@ pub struct Finding {
     pub expected: Option<(Verdict, String)>,
     /// Whether the figures settle the criterion neither way (see [`Finding::undecided`]).
     pub undecided: bool,
+    /// The transient disturbance that left it undecided (see [`Finding::disturbed`]).
+    pub disturbance: Option<Disturbance>,
 }
 
 impl Finding {
@@ -152,6 +154,7 @@ impl Finding {
             measured: measured.into(),
             expected: None,
             undecided: false,
+            disturbance: None,
         }
     }
 
@@ -163,6 +166,26 @@ impl Finding {
         Finding {
             undecided: true,
             ..Finding::new(false, evidence, measured)
+        }
+    }
+
+    /// Undecided because something transient, measured in the phase, took
+    /// what the criterion needed (reclaim evicted the pages, THP fell back):
+    /// inconclusive, and the session runs the variant again. The criterion is
+    /// the same on every run; only a disturbance that passes belongs here, a
+    /// permanent precondition is an `Err`.
+    pub fn disturbed(
+        cause: DisturbanceCause,
+        what: impl Into<String>,
+        evidence: impl Into<String>,
+        measured: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            disturbance: Some(Disturbance {
+                cause,
+                measured: what.into(),
+            }),
+            ..Finding::undecided(evidence, measured)
         }
     }
 
@@ -183,9 +206,13 @@ impl Claim {
                 } else {
                     verdict_of(f.holds)
                 };
-                let record = self
+                let mut record = self
                     .judged(variant, verdict, f.evidence)
                     .with_measured(f.measured);
+                if let Some(d) = f.disturbance {
+                    record.precondition = Some(d.cause.precondition());
+                    record.disturbance = Some(d);
+                }
                 match f.expected {
                     Some((verdict, reason)) => record.expecting(verdict, reason),
                     None => record,

@@ -22,7 +22,7 @@ use std::ffi::OsString;
 
 use experiments::ExperimentInfo;
 
-use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable, Verdict};
+use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable, VariantRecord, Verdict};
 use crate::system::Environment;
 
 /// The byte and count formats, kept here under their old names so that the
@@ -98,6 +98,15 @@ pub trait Experiment: Sync {
         &[]
     }
 
+    /// Counters measured in a variant's phases that, when not zero, mean its
+    /// metrics were disturbed by something outside the plan (THP faults that
+    /// fell back to small pages, for one): [`crate::compare`] leaves that
+    /// variant's metrics out when either run has one, with both counts.
+    /// None by default.
+    fn metric_disturbances(&self, _variant: &VariantRecord) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+
     /// Tables derived from the measurements that show the experiment's point at a
     /// glance (rendered after the claims). None by default.
     fn summary(&self, _record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {
@@ -167,6 +176,8 @@ impl Claim {
             measured: String::new(),
             precondition: None,
             strict: false,
+            disturbance: None,
+            attempts: None,
             expected: None,
         }
     }

@@ -343,6 +343,8 @@ pub(crate) mod tests {
                     measured: String::new(),
                     precondition: None,
                     strict: false,
+                    disturbance: None,
+                    attempts: None,
                     expected: None,
                 }],
                 summary: vec![],

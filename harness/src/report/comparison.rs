@@ -34,86 +34,104 @@ fn verdict_change_word(change: VerdictChange) -> &'static str {
 /// The sections of a comparison as tables, with their titles.
 pub fn sections(cmp: &Comparison) -> Vec<(String, Table)> {
     let mut out = Vec::new();
-    if !cmp.environment.is_empty() {
-        let mut t = table(&[("environment", false), ("baseline", false), ("now", false)]);
-        for e in &cmp.environment {
-            t.rows
-                .push(vec![e.field.clone(), e.baseline.clone(), e.now.clone()]);
-        }
-        out.push((
-            "Environment differences (they explain most changes)".to_string(),
-            t,
-        ));
+    out.extend(environment_section(cmp));
+    out.extend(flipped_section(cmp));
+    out.extend(metrics_section(cmp));
+    out.extend(super::costs::section(&cmp.costs));
+    out
+}
+
+/// The environment's differences, if any.
+fn environment_section(cmp: &Comparison) -> Option<(String, Table)> {
+    if cmp.environment.is_empty() {
+        return None;
     }
+    let mut t = table(&[("environment", false), ("baseline", false), ("now", false)]);
+    for e in &cmp.environment {
+        t.rows
+            .push(vec![e.field.clone(), e.baseline.clone(), e.now.clone()]);
+    }
+    Some((
+        "Environment differences (they explain most changes)".to_string(),
+        t,
+    ))
+}
+
+/// The claims whose verdict changed, if any.
+fn flipped_section(cmp: &Comparison) -> Option<(String, Table)> {
     let flipped: Vec<_> = cmp.flipped_claims().collect();
-    if !flipped.is_empty() {
-        let mut t = table(&[
-            ("experiment", false),
-            ("variant", false),
-            ("claim", false),
-            ("baseline", false),
-            ("now", false),
-            ("meaning", false),
-        ]);
-        for c in flipped {
-            t.rows.push(vec![
-                c.experiment.clone(),
-                c.variant.clone().unwrap_or_default(),
-                c.id.clone(),
-                verdict_word(c.baseline).to_string(),
-                verdict_word(c.now).to_string(),
-                verdict_change_word(c.change()).to_string(),
-            ]);
-        }
-        out.push(("Claims whose verdict changed".to_string(), t));
+    if flipped.is_empty() {
+        return None;
     }
+    let mut t = table(&[
+        ("experiment", false),
+        ("variant", false),
+        ("claim", false),
+        ("baseline", false),
+        ("now", false),
+        ("meaning", false),
+    ]);
+    for c in flipped {
+        t.rows.push(vec![
+            c.experiment.clone(),
+            c.variant.clone().unwrap_or_default(),
+            c.id.clone(),
+            verdict_word(c.baseline).to_string(),
+            verdict_word(c.now).to_string(),
+            verdict_change_word(c.change()).to_string(),
+        ]);
+    }
+    Some(("Claims whose verdict changed".to_string(), t))
+}
+
+/// The metrics that changed, beyond tolerance first, otherwise in run
+/// order; if any.
+fn metrics_section(cmp: &Comparison) -> Option<(String, Table)> {
     let mut changed: Vec<_> = cmp
         .metrics
         .iter()
         .filter(|m| m.change != Change::Unchanged)
         .collect();
-    // Beyond tolerance first; otherwise in run order.
     changed.sort_by_key(|m| !m.change.is_beyond());
-    if !changed.is_empty() {
-        let mut t = table(&[
-            ("experiment", false),
-            ("variant", false),
-            ("checkpoint", false),
-            ("process", false),
-            ("metric", false),
-            ("baseline", true),
-            ("now", true),
-            ("change", true),
-            ("tolerance", true),
-            ("", false),
-        ]);
-        for m in changed {
-            let diff = m.now.saturating_sub(m.baseline);
-            let percent = if m.baseline != 0 {
-                format!(
-                    " ({:+.2}%)",
-                    diff as f64 * 100.0 / m.baseline.unsigned_abs() as f64
-                )
-            } else {
-                String::new()
-            };
-            t.rows.push(vec![
-                m.experiment.clone(),
-                m.variant.clone(),
-                m.checkpoint.clone(),
-                m.process.clone(),
-                m.metric.clone(),
-                m.baseline_text(),
-                m.now.to_string(),
-                format!("{diff:+}{percent}"),
-                format!("±{}", m.tolerance),
-                change_word(m).to_string(),
-            ]);
-        }
-        out.push(("Metrics that changed".to_string(), t));
+    if changed.is_empty() {
+        return None;
     }
-    out.extend(super::costs::section(&cmp.costs));
-    out
+    let mut t = table(&[
+        ("experiment", false),
+        ("variant", false),
+        ("checkpoint", false),
+        ("process", false),
+        ("metric", false),
+        ("baseline", true),
+        ("now", true),
+        ("change", true),
+        ("tolerance", true),
+        ("", false),
+    ]);
+    for m in changed {
+        let diff = m.now.saturating_sub(m.baseline);
+        let percent = if m.baseline != 0 {
+            format!(
+                " ({:+.2}%)",
+                diff as f64 * 100.0 / m.baseline.unsigned_abs() as f64
+            )
+        } else {
+            String::new()
+        };
+        t.rows.push(vec![
+            m.experiment.clone(),
+            m.variant.clone(),
+            m.checkpoint.clone(),
+            m.process.clone(),
+            m.metric.clone(),
+            m.baseline_text(),
+            m.now.to_string(),
+            format!("{diff:+}{percent}"),
+            format!("±{}", m.tolerance),
+            change_word(m).to_string(),
+        ]);
+    }
+    Some(("Metrics that changed".to_string(), t))
 }
 
 fn table(headers: &[(&str, bool)]) -> Table {

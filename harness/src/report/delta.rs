@@ -444,77 +444,82 @@ pub fn variant_table(variant: &VariantRecord, filter: &DeltaFilter) -> Table {
     for (index, checkpoint) in variant.checkpoints.iter().enumerate() {
         for process in &checkpoint.processes {
             let before = previous(variant, index, process.pid);
-            let faults = format!(
-                "{} min / {} maj",
-                process.faults.minor, process.faults.major
-            );
-            let summary = |text: String| {
-                let mut row = vec![
-                    checkpoint.label.clone(),
-                    process.who(),
-                    faults.clone(),
-                    text,
-                ];
+            let rows = process_rows(&checkpoint.label, process, before, filter);
+            table.rows.extend(rows.into_iter().map(|mut row| {
                 row.resize(table.headers.len(), String::new());
                 row
-            };
-            let Some(before) = before else {
-                // A first snapshot would list every mapping as new; summarise it.
-                table.rows.push(summary(format!(
-                    "(new process: {} mappings, VmRSS {})",
-                    process.mappings.len(),
-                    human_bytes(process.totals.rss_bytes)
-                )));
-                continue;
-            };
-            let deltas = mapping_deltas(Some(before), process, filter);
-            let hidden = hidden_count(Some(before), process, filter);
-            if deltas.is_empty() {
-                table.rows.push(summary(if hidden == 0 {
-                    "(no mapping changed)".into()
-                } else {
-                    format!("(only shared-library Pss or sub-page moves: {hidden})")
-                }));
-                continue;
-            }
-            for (i, d) in deltas.iter().enumerate() {
-                let first = i == 0;
-                let name = d.tagged_name();
-                table.rows.push(vec![
-                    if first {
-                        checkpoint.label.clone()
-                    } else {
-                        String::new()
-                    },
-                    if first { process.who() } else { String::new() },
-                    if first { faults.clone() } else { String::new() },
-                    name,
-                    d.perms.clone(),
-                    signed_bytes(d.size_delta_bytes),
-                    signed_bytes(d.rss_delta_bytes),
-                    signed_bytes(d.pss_delta_bytes),
-                    signed_bytes(d.shared_dirty_delta_bytes),
-                    signed_bytes(d.private_dirty_delta_bytes),
-                ]);
-            }
-            if hidden > 0 {
-                table.rows.push(
-                    [
-                        "",
-                        "",
-                        "",
-                        &format!("({hidden} more: shared-library Pss, sub-page)"),
-                    ]
-                    .map(String::from)
-                    .into_iter()
-                    .chain(std::iter::repeat(String::new()))
-                    .take(table.headers.len())
-                    .collect(),
-                );
-            }
+            }));
         }
     }
     table
+}
+
+/// The rows of [`variant_table`] for one process at one checkpoint (cells
+/// after the last given are empty): a summary row when it is new or nothing
+/// listed changed, else a row per changed mapping and one counting the
+/// changes not listed.
+fn process_rows(
+    label: &str,
+    process: &ProcessRecord,
+    before: Option<&ProcessRecord>,
+    filter: &DeltaFilter,
+) -> Vec<Vec<String>> {
+    let faults = format!(
+        "{} min / {} maj",
+        process.faults.minor, process.faults.major
+    );
+    let summary = |text: String| vec![label.to_string(), process.who(), faults.clone(), text];
+    let Some(before) = before else {
+        // A first snapshot would list every mapping as new; summarise it.
+        return vec![summary(format!(
+            "(new process: {} mappings, VmRSS {})",
+            process.mappings.len(),
+            human_bytes(process.totals.rss_bytes)
+        ))];
+    };
+    let deltas = mapping_deltas(Some(before), process, filter);
+    let hidden = hidden_count(Some(before), process, filter);
+    if deltas.is_empty() {
+        return vec![summary(if hidden == 0 {
+            "(no mapping changed)".into()
+        } else {
+            format!("(only shared-library Pss or sub-page moves: {hidden})")
+        })];
+    }
+    let mut rows = Vec::new();
+    for (i, d) in deltas.iter().enumerate() {
+        let first = i == 0;
+        let name = d.tagged_name();
+        rows.push(vec![
+            if first {
+                label.to_string()
+            } else {
+                String::new()
+            },
+            if first { process.who() } else { String::new() },
+            if first { faults.clone() } else { String::new() },
+            name,
+            d.perms.clone(),
+            signed_bytes(d.size_delta_bytes),
+            signed_bytes(d.rss_delta_bytes),
+            signed_bytes(d.pss_delta_bytes),
+            signed_bytes(d.shared_dirty_delta_bytes),
+            signed_bytes(d.private_dirty_delta_bytes),
+        ]);
+    }
+    if hidden > 0 {
+        rows.push(
+            [
+                "",
+                "",
+                "",
+                &format!("({hidden} more: shared-library Pss, sub-page)"),
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+    }
+    rows
 }
 
 /// The sentences a variant's table needs beside it: per checkpoint and

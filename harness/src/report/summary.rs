@@ -418,6 +418,8 @@ mod grouping_tests {
             measured: measured.into(),
             precondition: None,
             strict: false,
+            disturbance: None,
+            attempts: None,
             expected: None,
         }
     }

@@ -217,8 +217,33 @@ pub fn params(experiment: &ExperimentRecord) -> Table {
 /// The machine.
 pub fn environment(env: &Environment) -> Table {
     let mut table = Table::new(&[("", false), ("", false)]);
-    let opt = |v: Option<u64>| v.map_or_else(|| "not readable".to_string(), |v| v.to_string());
-    let rows: Vec<(&str, String)> = vec![
+    let rows = [hardware_rows(env), knob_rows(env), limit_rows(env)];
+    for (k, v) in rows.into_iter().flatten() {
+        table.rows.push(vec![k.to_string(), v]);
+    }
+    if let Some(guest) = &env.guest {
+        table.rows.push(vec![
+            "matrix guest".to_string(),
+            format!(
+                "{} under QEMU ({}), {} memory, transparent_hugepage={}",
+                guest.kernel_spec,
+                guest.accelerator,
+                human_bytes(guest.memory_bytes),
+                guest.thp_cmdline
+            ),
+        ]);
+    }
+    table
+}
+
+/// A figure read from the machine, or that it was not readable.
+fn readable(v: Option<u64>) -> String {
+    v.map_or_else(|| "not readable".to_string(), |v| v.to_string())
+}
+
+/// The machine's rows: kernel, CPUs, memory, page size.
+fn hardware_rows(env: &Environment) -> Vec<(&'static str, String)> {
+    vec![
         ("kernel", env.kernel.clone()),
         (
             "machine",
@@ -243,6 +268,12 @@ pub fn environment(env: &Environment) -> Table {
             ),
         ),
         ("page size", format!("{} bytes", env.page_size)),
+    ]
+}
+
+/// The kernel's knobs the experiments depend on.
+fn knob_rows(env: &Environment) -> Vec<(&'static str, String)> {
+    vec![
         (
             "THP enabled / defrag",
             format!("{} / {}", env.thp_enabled, env.thp_defrag),
@@ -251,11 +282,18 @@ pub fn environment(env: &Environment) -> Table {
             "vm.overcommit_memory",
             env.overcommit_memory.map_or("?".into(), |v| v.to_string()),
         ),
-        ("fault_around_bytes", opt(env.fault_around_bytes)),
+        ("fault_around_bytes", readable(env.fault_around_bytes)),
         (
             "randomize_va_space",
             env.randomize_va_space.map_or("?".into(), |v| v.to_string()),
         ),
+    ]
+}
+
+/// Where the experiments' files go, the limits they run under, who runs
+/// them and the C library.
+fn limit_rows(env: &Environment) -> Vec<(&'static str, String)> {
+    vec![
         (
             "temp dir",
             format!(
@@ -263,7 +301,7 @@ pub fn environment(env: &Environment) -> Table {
                 env.temp_dir.display(),
                 env.temp_dir_fs,
                 human_bytes(env.temp_dir_free_bytes),
-                opt(env.temp_dir_read_ahead_kb)
+                readable(env.temp_dir_read_ahead_kb)
             ),
         ),
         (
@@ -277,7 +315,7 @@ pub fn environment(env: &Environment) -> Table {
             // RLIMIT_NPROC soft limit and the cgroup's pids.max.
             format!(
                 "{} / {} / cgroup pids.max {}",
-                opt(env.pid_max),
+                readable(env.pid_max),
                 env.rlimit_nproc
                     .map_or("unlimited".into(), |v| v.to_string()),
                 env.cgroup_pids_max.map_or("none".into(), |v| v.to_string()),
@@ -285,23 +323,7 @@ pub fn environment(env: &Environment) -> Table {
         ),
         ("root", env.is_root.to_string()),
         ("glibc", env.glibc_version.clone()),
-    ];
-    for (k, v) in rows {
-        table.rows.push(vec![k.to_string(), v]);
-    }
-    if let Some(guest) = &env.guest {
-        table.rows.push(vec![
-            "matrix guest".to_string(),
-            format!(
-                "{} under QEMU ({}), {} memory, transparent_hugepage={}",
-                guest.kernel_spec,
-                guest.accelerator,
-                human_bytes(guest.memory_bytes),
-                guest.thp_cmdline
-            ),
-        ]);
-    }
-    table
+    ]
 }
 
 /// The word a verdict is shown as: its `Display`, the one vocabulary (kept as a

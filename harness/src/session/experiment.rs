@@ -10,9 +10,8 @@ use crate::experiment::{Experiment, PlanContext};
 use crate::model::{ExperimentRecord, MetricSpread, Status, UnstableClaim, VariantRecord, Verdict};
 use crate::options::Options;
 use crate::outcome;
-use crate::probe::ProcProbe;
 use crate::progress::VariantProgress;
-use crate::runner::{self, locate, RunnerEvent, VariantSpec};
+use crate::runner::{locate, RunnerEvent, VariantSpec};
 use crate::scratch::ScratchDir;
 use crate::selection::Selection;
 use crate::step::Pause;
@@ -139,6 +138,7 @@ pub(super) fn run_one(
     let repeat = options.repeat.max(1);
     // runs[r] holds the r-th run of every variant, in plan order.
     let mut runs: Vec<Vec<VariantRecord>> = Vec::new();
+    let mut retries = super::retry::Retries::default();
     let new_scratch = || {
         ScratchDir::create(temp_dir, &format!("vmlab-{name}-"))
             .with_context(|| format!("cannot create a temporary folder in {}", temp_dir.display()))
@@ -186,7 +186,7 @@ pub(super) fn run_one(
                 }
                 progress.show(event);
             };
-            match runner::run_variant(&spec, &ProcProbe, folder, &mut on_event) {
+            match retries.run_variant(exp, ctx.env, &spec, folder, &mut on_event) {
                 Ok(mut outcome) if outcome.stopped => {
                     // Stopped (q or Ctrl-C): the checkpoints reached are kept.
                     progress.finish(&outcome.record);
@@ -248,6 +248,7 @@ pub(super) fn run_one(
         record.reason = Some(outcome::failure_reason(&record));
     }
     record.claims = exp.judge(&record, ctx.env);
+    retries.annotate(&mut record);
     if let Some(s) = &stop {
         s.keep_reached_claims(&mut record);
     }

@@ -9,6 +9,7 @@
 
 mod experiment;
 mod folder;
+mod retry;
 pub(crate) use folder::owned_run_dir;
 
 use std::path::Path;

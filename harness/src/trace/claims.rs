@@ -838,6 +838,8 @@ fn judge_one(c: &Criterion, source: &str, e: &ExperimentRecord, page_size: u64) 
         expected: None,
         precondition: None,
         strict: c.strict,
+        disturbance: None,
+        attempts: None,
     };
     if let Some((verdict, reason)) = &c.expected {
         record = record.expecting(*verdict, reason.clone());

@@ -26,6 +26,7 @@ mod page;
 mod reliability;
 mod repeatability;
 mod reports;
+mod retry;
 mod safeguards;
 mod schema;
 mod terminal;
@@ -60,6 +61,7 @@ fn main() {
         reliability::tests,
         repeatability::tests,
         reports::tests,
+        retry::tests,
         safeguards::tests,
         schema::tests,
         terminal::tests,

@@ -4,7 +4,7 @@ use experiments::catalog::lazy_alloc::{checkpoint, note, region, result, role, v
 
 use super::super::kit::{Case, Finding, Judged, View};
 use super::super::{human_bytes, pages, signed_bytes, Claim};
-use crate::model::{MappingRecord, SystemCounters, Verdict};
+use crate::model::{DisturbanceCause, MappingRecord, SystemCounters, Verdict};
 
 const SEED_002: &str = "002_4ca7868f1a8c4269.txt";
 const SEED_003: &str = "003_189c8fe560e6e530.txt";
@@ -128,8 +128,12 @@ static PER_VARIANT: [Case; 6] = [
     (MAP_NO_MEMORY, map_no_memory),
     (MAP_COMMITS, map_commits),
     (READ_NO_MEMORY, read_no_memory),
-    (READ_PAGE_TABLES, read_page_tables),
-    (WRITE_PER_PAGE, write_per_page),
+    (READ_PAGE_TABLES, |v| {
+        unless_thp_fell_back(v, read_page_tables(v))
+    }),
+    (WRITE_PER_PAGE, |v| {
+        unless_thp_fell_back(v, write_per_page(v))
+    }),
     (MUNMAP_RETURNS, munmap_returns),
 ];
 
@@ -159,6 +163,52 @@ pub(super) fn cases_of(name: &str) -> &'static [Case] {
 
 fn thp(v: &View<'_>) -> bool {
     v.variant.name == variant::THP_ON
+}
+
+/// How much /proc/vmstat's thp_fault_fallback grew from after-mmap to
+/// after-write-second-chunk (the phases that fault the mapping in) of the
+/// THP variant, when it grew: faults that asked for a huge page got small
+/// ones. `None` for the other variants, and where vmstat was not recorded.
+pub(super) fn thp_fallback(variant: &crate::model::VariantRecord) -> Option<u64> {
+    if variant.name != variant::THP_ON {
+        return None;
+    }
+    let counter = |label: &str| {
+        variant
+            .checkpoint(label)?
+            .system
+            .as_ref()?
+            .vmstat?
+            .thp_fault_fallback
+    };
+    let start = counter(checkpoint::AFTER_MMAP)?;
+    let end = counter(checkpoint::AFTER_WRITE_SECOND_CHUNK)?;
+    Some(end.saturating_sub(start)).filter(|n| *n > 0)
+}
+
+/// A THP claim of a phase in which huge-page faults fell back to small pages
+/// (memory pressure, fragmentation): what the claim counts is then not what
+/// the kernel does with THP but what it could get, so it is left undecided,
+/// a transient disturbance the session measures again.
+fn unless_thp_fell_back(v: &View<'_>, judged: Judged) -> Judged {
+    let Some(fallback) = thp_fallback(v.variant) else {
+        return judged;
+    };
+    let (evidence, measured) = match judged {
+        Ok(f) => (f.evidence, f.measured),
+        Err(why) => (why, String::new()),
+    };
+    Ok(Finding::disturbed(
+        DisturbanceCause::ThpFallback,
+        format!("thp_fault_fallback +{fallback} in the faulting phases"),
+        format!(
+            "{}{fallback} faults asked for a transparent huge page and got small pages \
+             (thp_fault_fallback +{fallback} from after-mmap to after-write-second-chunk), so the \
+             faults and page tables counted are not THP's: {evidence}",
+            crate::model::KERNEL_PRECONDITION
+        ),
+        measured,
+    ))
 }
 
 /// The size one PMD entry maps: the kernel's hpage_pmd_size, or else a page of
@@ -885,6 +935,64 @@ mod tests {
             "{}",
             c.evidence
         );
+    }
+
+    /// The THP variant's judgement with /proc/vmstat's thp_fault_fallback
+    /// growing by `fallback` over the faulting phases.
+    fn judge_with_fallback(name: &str, rows: &[Row], fallback: u64) -> Vec<ClaimRecord> {
+        let notes = [(note::CHUNK_BYTES, CHUNK.to_string())];
+        let mut v = variant(
+            name,
+            &notes,
+            rows.iter().map(|r| (r.label, vec![main_at(r)])).collect(),
+        );
+        let mut counter = 40;
+        for (c, r) in v.checkpoints.iter_mut().zip(rows) {
+            if r.label == checkpoint::AFTER_WRITE_FIRST_CHUNK {
+                counter += fallback;
+            }
+            c.system = Some(SystemCounters {
+                committed_as_bytes: r.commit,
+                vmstat: Some(crate::model::VmstatCounters {
+                    thp_fault_fallback: Some(counter),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+        let mut env = env();
+        env.overcommit_memory = Some(0);
+        env.thp_pmd_bytes = Some(2 << 20);
+        super::super::EXPERIMENT.judge(&record("lazy-alloc", vec![v]), &env)
+    }
+
+    // See: issue 22. Huge-page faults that fell back to small pages (memory
+    // pressure) make the THP claims count what the kernel could get.
+    #[test]
+    fn thp_faults_that_fell_back_leave_the_thp_claims_undecided_as_a_transient_disturbance() {
+        let rows = with(&seed(), checkpoint::AFTER_WRITE_FIRST_CHUNK, |r| {
+            r.huge = CHUNK;
+        });
+        let rows = with(&rows, checkpoint::AFTER_WRITE_SECOND_CHUNK, |r| {
+            r.huge = 2 * CHUNK;
+        });
+        let calm = judge_with_fallback("thp-on", &rows, 0);
+        assert_verdict(&calm, WRITE_PER_PAGE.id, Some("thp-on"), Confirmed);
+        let claims = judge_with_fallback("thp-on", &rows, 7);
+        for id in [WRITE_PER_PAGE.id, READ_PAGE_TABLES.id] {
+            assert_verdict(&claims, id, Some("thp-on"), Inconclusive);
+            let c = crate::experiment::testkit::find(&claims, id, Some("thp-on"));
+            let d = c.disturbance.as_ref().expect("a disturbance");
+            assert_eq!(d.cause, DisturbanceCause::ThpFallback);
+            assert!(d.measured.contains("+7"), "{}", d.measured);
+            assert_eq!(c.precondition, Some(crate::model::Precondition::Kernel));
+        }
+        // The claims that do not count THP's faults, and the variant without
+        // THP, are judged as before.
+        assert_verdict(&claims, MAP_NO_MEMORY.id, Some("thp-on"), Confirmed);
+        let off = judge_with_fallback("thp-off", &seed(), 7);
+        assert_verdict(&off, WRITE_PER_PAGE.id, Some("thp-off"), Confirmed);
+        assert!(off.iter().all(|c| c.disturbance.is_none()));
     }
 
     #[test]

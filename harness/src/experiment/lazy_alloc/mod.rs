@@ -54,6 +54,16 @@ impl Experiment for LazyAlloc {
     fn summary(&self, record: &ExperimentRecord, _env: &Environment) -> Vec<SummaryTable> {
         summary::tables(record)
     }
+
+    fn metric_disturbances(
+        &self,
+        variant: &crate::model::VariantRecord,
+    ) -> Vec<(&'static str, u64)> {
+        match claims::thp_fallback(variant) {
+            Some(n) => vec![("thp_fault_fallback", n)],
+            None => Vec::new(),
+        }
+    }
 }
 
 /// `after - before`, signed, as a size.

@@ -6,7 +6,7 @@ use experiments::catalog::mmap_file::{checkpoint, note, region, role, variant, F
 use super::super::kit::{pages, Case, Finding, Judged, View};
 use super::super::{human_bytes, Claim};
 use super::plan::SEED_WRITE_CHUNK_BYTES;
-use crate::model::{Faults, MappingRecord, Verdict};
+use crate::model::{DisturbanceCause, Faults, MappingRecord, Verdict};
 
 const SOURCE: &str = "001_3c62cec1a17aa088.txt";
 
@@ -230,16 +230,33 @@ fn eviction_text(view: &View<'_>) -> String {
 /// reclaim only evicts pages, so it can make them fail but never hold. With it
 /// running a refutation is inconclusive (reclaim may have caused it), and a
 /// confirmation stands: nothing reclaim does puts pages back.
+///
+/// Reclaim is a transient disturbance: the phase measured its effect (pages
+/// missing that the claim needed), and the session measures the variant again.
 fn unless_reclaim_explains(view: &View<'_>, finding: Finding) -> Judged {
     if finding.holds || view.env.damon_pageout.is_empty() {
         return Ok(finding);
     }
-    Err(format!(
+    let what = format!("{} while proactive reclaim ran", finding.measured);
+    let evidence = format!(
         "precondition not met: proactive reclaim runs on this machine ({}) and can evict page-cache \
          pages of this file at any moment, which alone would explain what was measured: {}",
         view.env.damon_pageout.join("; "),
         finding.evidence
+    );
+    Ok(Finding::disturbed(
+        DisturbanceCause::Reclaim,
+        what,
+        evidence,
+        finding.measured,
     ))
+}
+
+/// The pages a test made the experiment drop from the page cache after
+/// measuring it and before the read (`VMLAB_TEST_EVICT_ONCE`), if any.
+fn test_eviction(view: &View<'_>) -> Option<u64> {
+    view.note::<u64>(note::TEST_EVICTED_PAGES)
+        .filter(|pages| *pages > 0)
 }
 
 /// `fault_around_bytes` for evidence text, saying where the figure comes from.
@@ -484,10 +501,16 @@ fn warm_no_disk(view: &View<'_>) -> Judged {
             eviction_text(view)
         ));
     }
-    unless_reclaim_explains(
-        view,
-        Finding::new(read == 0, evidence, format!("read_bytes {read} B")),
-    )
+    let measured = format!("read_bytes {read} B");
+    match test_eviction(view) {
+        Some(evicted) if read > 0 => Ok(Finding::disturbed(
+            DisturbanceCause::TestEviction,
+            format!("the test evicted {evicted} pages between mincore and the read"),
+            format!("precondition not met: the experiment dropped {evicted} pages of its file from the page cache after mincore, as a test asked: {evidence}"),
+            measured,
+        )),
+        _ => unless_reclaim_explains(view, Finding::new(read == 0, evidence, measured)),
+    }
 }
 
 fn each_page_faults(view: &View<'_>) -> Judged {

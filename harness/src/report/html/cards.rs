@@ -75,6 +75,19 @@ pub fn contents(out: &mut String, run: &RunRecord, statements: bool) {
 }
 
 fn card(out: &mut String, e: &ExperimentRecord) {
+    card_heading(out, e);
+    out.push_str("<ul>\n");
+    for group in by_id(&e.claims) {
+        claim_item(out, e, &group);
+    }
+    out.push_str("</ul>\n");
+    card_links(out, e);
+    out.push_str("</article>\n");
+}
+
+/// The card opened: the experiment's name, what it shows, from which
+/// writings, and its status if not run.
+fn card_heading(out: &mut String, e: &ExperimentRecord) {
     let _ = writeln!(
         out,
         "<article class=\"card\" id=\"{}\">\n<h3><a href=\"#{}\">{}</a></h3>",
@@ -100,65 +113,77 @@ fn card(out: &mut String, e: &ExperimentRecord) {
             escape(e.reason.as_deref().unwrap_or(""))
         );
     }
-    out.push_str("<ul>\n");
-    for group in by_id(&e.claims) {
-        let verdict = overall(&group);
-        let decided = deciding(&group);
-        let class = if verdict == "refuted" && verdict_class(decided) == "expected" {
-            "expected"
-        } else {
-            verdict
-        };
+}
+
+/// One claim of the card over its variants: the sentence, the overall
+/// verdict, the deciding figure and why, and a badge per variant.
+fn claim_item(out: &mut String, e: &ExperimentRecord, group: &[&ClaimRecord]) {
+    let verdict = overall(group);
+    let decided = deciding(group);
+    let class = if verdict == "refuted" && verdict_class(decided) == "expected" {
+        "expected"
+    } else {
+        verdict
+    };
+    let _ = write!(
+        out,
+        "<li class=\"{verdict}\"><span class=\"badge {class}\">{verdict}</span>{}",
+        escape(&decided.statement)
+    );
+    deciding_figure(out, decided);
+    out.push_str("<br><span class=\"variants\">");
+    for c in group {
         let _ = write!(
             out,
-            "<li class=\"{verdict}\"><span class=\"badge {class}\">{verdict}</span>{}",
-            escape(&decided.statement)
+            "<a href=\"#{}\" class=\"badge {}\">{}</a>",
+            claim_anchor(&e.name, c),
+            verdict_class(c),
+            escape(&match c.variant.as_deref() {
+                Some(v) => format!("{v} {}", summary::verdict_cell(c)),
+                None => format!("details: {}", summary::verdict_cell(c)),
+            })
         );
-        if !decided.measured.is_empty() {
-            let variant = decided
-                .variant
-                .as_deref()
-                .map_or(String::new(), |v| format!(" ({v})"));
-            let _ = write!(
-                out,
-                "<br>Measured{}: <span class=\"figure\">{}</span>",
-                escape(&variant),
-                escape(&decided.measured)
-            );
-        }
-        match decided.verdict {
-            Verdict::Refuted => {
-                let why = decided
-                    .expected
-                    .as_ref()
-                    .map_or(decided.evidence.as_str(), |x| x.reason.as_str());
-                let _ = write!(out, "<br><span class=\"why\">Why: {}</span>", escape(why));
-            }
-            Verdict::Inconclusive => {
-                let _ = write!(
-                    out,
-                    "<br><span class=\"why\">Not decided: {}</span>",
-                    escape(&decided.evidence)
-                );
-            }
-            Verdict::Confirmed => {}
-        }
-        out.push_str("<br><span class=\"variants\">");
-        for c in &group {
-            let _ = write!(
-                out,
-                "<a href=\"#{}\" class=\"badge {}\">{}</a>",
-                claim_anchor(&e.name, c),
-                verdict_class(c),
-                escape(&match c.variant.as_deref() {
-                    Some(v) => format!("{v} {}", summary::verdict_cell(c)),
-                    None => format!("details: {}", summary::verdict_cell(c)),
-                })
-            );
-        }
-        out.push_str("</span></li>\n");
     }
-    out.push_str("</ul>\n<p class=\"links\">Details: ");
+    out.push_str("</span></li>\n");
+}
+
+/// The deciding claim's measured figure, and why it was refuted or not
+/// decided.
+fn deciding_figure(out: &mut String, decided: &ClaimRecord) {
+    if !decided.measured.is_empty() {
+        let variant = decided
+            .variant
+            .as_deref()
+            .map_or(String::new(), |v| format!(" ({v})"));
+        let _ = write!(
+            out,
+            "<br>Measured{}: <span class=\"figure\">{}</span>",
+            escape(&variant),
+            escape(&decided.measured)
+        );
+    }
+    match decided.verdict {
+        Verdict::Refuted => {
+            let why = decided
+                .expected
+                .as_ref()
+                .map_or(decided.evidence.as_str(), |x| x.reason.as_str());
+            let _ = write!(out, "<br><span class=\"why\">Why: {}</span>", escape(why));
+        }
+        Verdict::Inconclusive => {
+            let _ = write!(
+                out,
+                "<br><span class=\"why\">Not decided: {}</span>",
+                escape(&decided.evidence)
+            );
+        }
+        Verdict::Confirmed => {}
+    }
+}
+
+/// The links from the card to the experiment's details.
+fn card_links(out: &mut String, e: &ExperimentRecord) {
+    out.push_str("<p class=\"links\">Details: ");
     let _ = write!(
         out,
         "<a href=\"#{}\">explanation and questions</a>",
@@ -172,7 +197,7 @@ fn card(out: &mut String, e: &ExperimentRecord) {
             escape(&v.name)
         );
     }
-    out.push_str("</p>\n</article>\n");
+    out.push_str("</p>\n");
 }
 
 /// One card per experiment, under the heading `experiments`.

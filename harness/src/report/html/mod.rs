@@ -18,7 +18,7 @@ use super::delta::{self, DeltaFilter};
 use super::table::{self, Table};
 use super::{plot, summary};
 use crate::explain::cite;
-use crate::model::{ClaimRecord, ExperimentRecord, RunRecord, Status, Verdict};
+use crate::model::{ClaimRecord, ExperimentRecord, RunRecord, Status, VariantRecord, Verdict};
 
 /// An element id from name parts (experiment, variant, claim): kept as they
 /// are where they are plain (kebab-case names are), joined by `--`, so that
@@ -205,31 +205,7 @@ fn chart_kind(title: &str) -> &str {
 }
 
 fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &plot::Charts) {
-    let _ = writeln!(
-        out,
-        "<section id=\"{}\">\n<h2>{}</h2>\n<p class=\"links\"><a href=\"#{}\">Back to its card</a></p>",
-        anchor(&[&e.name]),
-        escape(&e.name),
-        anchor(&["card", &e.name])
-    );
-    if let Some(exp) = crate::experiment::find(&e.name) {
-        let info = exp.info();
-        let sources: Vec<String> = info.sources.iter().map(|s| cite(s)).collect();
-        let _ = writeln!(
-            out,
-            "<p><em>{}</em> (from {}).</p>",
-            escape(info.summary),
-            escape(&sources.join("; "))
-        );
-    }
-    if e.status != Status::Ok {
-        let _ = writeln!(
-            out,
-            "<p><strong>{:?}</strong>: {}</p>",
-            e.status,
-            escape(e.reason.as_deref().unwrap_or(""))
-        );
-    }
+    experiment_heading(out, e);
     explanation(out, run, e);
     if !e.claims.is_empty() {
         let _ = writeln!(
@@ -260,55 +236,101 @@ fn experiment(out: &mut String, run: &RunRecord, e: &ExperimentRecord, charts: &
         all: false,
     };
     for v in &e.variants {
-        let _ = writeln!(
-            out,
-            "<h3 id=\"{}\">Variant <code>{}</code></h3>",
-            anchor(&[&e.name, &v.name]),
-            escape(&v.name)
-        );
-        if v.status != Status::Ok {
-            let _ = writeln!(
-                out,
-                "<p><strong>{:?}</strong>: {}</p>",
-                v.status,
-                escape(v.reason.as_deref().unwrap_or(""))
-            );
-        }
-        // The first chart (the declared region's, where there is one) shows
-        // the lesson; the others wait in a fold, so the page stays short.
-        let shown = charts.of_variant(&e.name, &v.name);
-        if let Some((first, rest)) = shown.split_first() {
-            figure(out, first);
-            if !rest.is_empty() {
-                let names: Vec<&str> = rest.iter().map(|c| chart_kind(&c.title)).collect();
-                let _ = writeln!(
-                    out,
-                    "<details><summary>More charts: {}</summary>",
-                    escape(&names.join(", "))
-                );
-                for chart in rest {
-                    figure(out, chart);
-                }
-                out.push_str("</details>\n");
-            }
-        }
-        if !v.checkpoints.is_empty() {
-            out.push_str("<details><summary>Every checkpoint</summary>\n");
-            out.push_str(&table_html(&table::checkpoints(v)));
-            let _ = writeln!(out, "<p>{}.</p>", escape(&table::noise_line(v)));
-            if let Some(t) = table::vmstat_phases(v) {
-                out.push_str("<p>Each phase's faults beside the machine-wide /proc/vmstat counters' change over it:</p>\n");
-                out.push_str(&table_html(&t));
-            }
-            out.push_str("</details>\n<details><summary>What each step changed</summary>\n");
-            out.push_str(&table_html(&delta::variant_table(v, &filter)));
-            for note in delta::variant_notes(v, &filter) {
-                let _ = writeln!(out, "<p>{}</p>", escape(&note));
-            }
-            out.push_str("</details>\n");
-        }
+        variant(out, e, v, charts, &filter);
     }
     out.push_str("</section>\n");
+}
+
+/// The experiment's section opened: its name, the link back to its card,
+/// what it shows and from which writings, and its status if not run.
+fn experiment_heading(out: &mut String, e: &ExperimentRecord) {
+    let _ = writeln!(
+        out,
+        "<section id=\"{}\">\n<h2>{}</h2>\n<p class=\"links\"><a href=\"#{}\">Back to its card</a></p>",
+        anchor(&[&e.name]),
+        escape(&e.name),
+        anchor(&["card", &e.name])
+    );
+    if let Some(exp) = crate::experiment::find(&e.name) {
+        let info = exp.info();
+        let sources: Vec<String> = info.sources.iter().map(|s| cite(s)).collect();
+        let _ = writeln!(
+            out,
+            "<p><em>{}</em> (from {}).</p>",
+            escape(info.summary),
+            escape(&sources.join("; "))
+        );
+    }
+    if e.status != Status::Ok {
+        let _ = writeln!(
+            out,
+            "<p><strong>{:?}</strong>: {}</p>",
+            e.status,
+            escape(e.reason.as_deref().unwrap_or(""))
+        );
+    }
+}
+
+/// One variant: its heading, status, charts and, folded, its checkpoints and
+/// changes per step.
+fn variant(
+    out: &mut String,
+    e: &ExperimentRecord,
+    v: &VariantRecord,
+    charts: &plot::Charts,
+    filter: &DeltaFilter,
+) {
+    let _ = writeln!(
+        out,
+        "<h3 id=\"{}\">Variant <code>{}</code></h3>",
+        anchor(&[&e.name, &v.name]),
+        escape(&v.name)
+    );
+    if v.status != Status::Ok {
+        let _ = writeln!(
+            out,
+            "<p><strong>{:?}</strong>: {}</p>",
+            v.status,
+            escape(v.reason.as_deref().unwrap_or(""))
+        );
+    }
+    variant_charts(out, charts.of_variant(&e.name, &v.name));
+    if !v.checkpoints.is_empty() {
+        out.push_str("<details><summary>Every checkpoint</summary>\n");
+        out.push_str(&table_html(&table::checkpoints(v)));
+        let _ = writeln!(out, "<p>{}.</p>", escape(&table::noise_line(v)));
+        if let Some(t) = table::vmstat_phases(v) {
+            out.push_str("<p>Each phase's faults beside the machine-wide /proc/vmstat counters' change over it:</p>\n");
+            out.push_str(&table_html(&t));
+        }
+        out.push_str("</details>\n<details><summary>What each step changed</summary>\n");
+        out.push_str(&table_html(&delta::variant_table(v, filter)));
+        for note in delta::variant_notes(v, filter) {
+            let _ = writeln!(out, "<p>{}</p>", escape(&note));
+        }
+        out.push_str("</details>\n");
+    }
+}
+
+/// A variant's charts: the first (the declared region's, where there is one)
+/// shows the lesson; the others wait in a fold, so the page stays short.
+fn variant_charts(out: &mut String, shown: &[plot::Chart]) {
+    let Some((first, rest)) = shown.split_first() else {
+        return;
+    };
+    figure(out, first);
+    if !rest.is_empty() {
+        let names: Vec<&str> = rest.iter().map(|c| chart_kind(&c.title)).collect();
+        let _ = writeln!(
+            out,
+            "<details><summary>More charts: {}</summary>",
+            escape(&names.join(", "))
+        );
+        for chart in rest {
+            figure(out, chart);
+        }
+        out.push_str("</details>\n");
+    }
 }
 
 /// An SVG document as an element to inline.

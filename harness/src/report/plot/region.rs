@@ -105,7 +105,7 @@ pub fn chart(root: &Root<'_>, title: &str, variant: &VariantRecord, name: &str) 
         return Err("no process holds the region".into());
     }
     let n = variant.checkpoints.len();
-    let parts: Vec<_> = PARTS
+    let parts: Vec<&Part> = PARTS
         .iter()
         .filter(|(_, pick, _)| {
             holders
@@ -123,52 +123,15 @@ pub fn chart(root: &Root<'_>, title: &str, variant: &VariantRecord, name: &str) 
         })
         .max()
         .unwrap_or(0) as f64;
-    let (unit, _) = byte_unit(y_max);
     let (plot, side) = legend::split(root);
     let plot = plot.titled(title, ("sans-serif", 20))?;
     let panels = plot.split_evenly((holders.len(), 1));
-    let y_format = |y: &f64| tick_bytes(y * unit);
+    let scale = Scale {
+        y_max,
+        unit: byte_unit(y_max).0,
+    };
     for (group, panel) in holders.iter().zip(&panels) {
-        let panel = panel.titled(
-            &format!("{}: the {name} region", group.label),
-            ("sans-serif", 16),
-        )?;
-        let mut chart = checkpoint_axis(
-            &panel,
-            None,
-            variant,
-            y_max / unit * 1.08,
-            "resident (linear)",
-            &y_format,
-        )?;
-        for i in 0..n {
-            let x = i as f64;
-            let mut bottom = 0.0;
-            for (_, pick, colour) in &parts {
-                let top = bottom + value(variant, group, i, name, *pick) as f64 / unit;
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(x - 0.3, bottom), (x + 0.3, top)],
-                    colour.filled(),
-                )))?;
-                bottom = top;
-            }
-            let pss = value(variant, group, i, name, |f| f.pss_bytes) as f64 / unit;
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(x - 0.36, pss), (x + 0.36, pss)],
-                BLACK.stroke_width(3),
-            )))?;
-            let rss = value(variant, group, i, name, |f| f.rss_bytes);
-            if rss > 0 {
-                chart.draw_series(std::iter::once(Text::new(
-                    tick_bytes(rss as f64),
-                    (x, bottom.max(pss) + y_max / unit * 0.02),
-                    ("sans-serif", 12)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
-                )))?;
-            }
-        }
+        draw_panel(panel, variant, group, name, &parts, &scale)?;
     }
     let mut entries: Vec<Entry> = parts
         .iter()
@@ -188,4 +151,66 @@ pub fn chart(root: &Root<'_>, title: &str, variant: &VariantRecord, name: &str) 
             .to_string(),
     ];
     legend::draw(&side, &entries, &notes)
+}
+
+/// The scale all panels share: the largest value drawn, and the byte unit
+/// the axis counts in.
+struct Scale {
+    y_max: f64,
+    unit: f64,
+}
+
+/// One process group's panel: per checkpoint a bar of the region's Rss
+/// stacked by `parts`, the Pss as a rule across it, the Rss written above.
+fn draw_panel(
+    panel: &Root<'_>,
+    variant: &VariantRecord,
+    group: &Group,
+    name: &str,
+    parts: &[&Part],
+    scale: &Scale,
+) -> DrawResult {
+    let Scale { y_max, unit } = *scale;
+    let y_format = |y: &f64| tick_bytes(y * unit);
+    let panel = panel.titled(
+        &format!("{}: the {name} region", group.label),
+        ("sans-serif", 16),
+    )?;
+    let mut chart = checkpoint_axis(
+        &panel,
+        None,
+        variant,
+        y_max / unit * 1.08,
+        "resident (linear)",
+        &y_format,
+    )?;
+    for i in 0..variant.checkpoints.len() {
+        let x = i as f64;
+        let mut bottom = 0.0;
+        for (_, pick, colour) in parts {
+            let top = bottom + value(variant, group, i, name, *pick) as f64 / unit;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x - 0.3, bottom), (x + 0.3, top)],
+                colour.filled(),
+            )))?;
+            bottom = top;
+        }
+        let pss = value(variant, group, i, name, |f| f.pss_bytes) as f64 / unit;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x - 0.36, pss), (x + 0.36, pss)],
+            BLACK.stroke_width(3),
+        )))?;
+        let rss = value(variant, group, i, name, |f| f.rss_bytes);
+        if rss > 0 {
+            chart.draw_series(std::iter::once(Text::new(
+                tick_bytes(rss as f64),
+                (x, bottom.max(pss) + y_max / unit * 0.02),
+                ("sans-serif", 12)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Bottom)),
+            )))?;
+        }
+    }
+    Ok(())
 }
