@@ -46,7 +46,7 @@ impl Retries {
             let mut outcome = runner::run_variant(spec, &ProcProbe, folder, on_event)?;
             // What the judges read of the measured program's file (strip's
             // debug link), as the session attaches it before judging.
-            crate::elf::attach_binary_facts(&mut outcome.record);
+            crate::elf::attach_binary_facts(&mut outcome.record, Some(folder));
             let why = match outcome.stopped {
                 true => None,
                 false => disturbances(exp, env, &outcome.record),
