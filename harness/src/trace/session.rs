@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
-use std::sync::mpsc::{self, Receiver};
+use std::io::{BufReader, Write};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use experiments::protocol::{self, Event};
@@ -129,16 +129,7 @@ pub fn run(
 }
 
 fn spawn_protocol_reader(input: std::fs::File) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(input).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
+    crate::runner::lines::spawn_text(move || BufReader::new(input))
 }
 
 fn drive(

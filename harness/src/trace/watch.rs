@@ -7,7 +7,6 @@
 //! with Pss, USS and swap per mapping, and writes nothing.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -62,15 +61,7 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         (None, false) => Some(Duration::from_secs(1)),
     };
     let enter = if args.on_enter {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = crate::runner::lines::spawn_text(|| std::io::stdin().lock());
         crate::verbosity::say(format_args!(
             "Enter takes a snapshot of {}; q (or end of input) stops",
             args.pid
