@@ -10,7 +10,7 @@ use crate::experiment::{Experiment, PlanContext};
 use crate::model::{ExperimentRecord, MetricSpread, Status, UnstableClaim, VariantRecord, Verdict};
 use crate::options::Options;
 use crate::outcome;
-use crate::probe::ProcProbe;
+use crate::probe::Probe;
 use crate::progress::VariantProgress;
 use crate::runner::{self, locate, RunnerEvent, VariantSpec};
 use crate::scratch::ScratchDir;
@@ -78,16 +78,29 @@ fn judge_repeats(
     unstable
 }
 
+/// Where an experiment's variants run: the folder of the binaries, the one
+/// their temporary folders go in, the run folder, and the probe that reads them.
+pub(super) struct Places<'a> {
+    pub(super) binaries: &'a Path,
+    pub(super) temp_dir: &'a Path,
+    pub(super) run_dir: &'a Path,
+    pub(super) probe: &'a dyn Probe,
+}
+
 /// Runs the selected variants of one experiment (`--repeat` times).
 pub(super) fn run_one(
     selection: &Selection,
     ctx: &PlanContext<'_>,
     options: &Options,
-    binaries: &Path,
-    temp_dir: &Path,
-    run_dir: &Path,
+    at: &Places<'_>,
     mut stepper: Option<&mut dyn Pause>,
 ) -> Result<ExperimentRun> {
+    let Places {
+        binaries,
+        temp_dir,
+        run_dir,
+        probe,
+    } = *at;
     let exp = selection.experiment;
     let name = exp.info().name;
     let started = std::time::Instant::now();
@@ -186,7 +199,7 @@ pub(super) fn run_one(
                 }
                 progress.show(event);
             };
-            match runner::run_variant(&spec, &ProcProbe, folder, &mut on_event) {
+            match runner::run_variant(&spec, probe, folder, &mut on_event) {
                 Ok(mut outcome) if outcome.stopped => {
                     // Stopped (q or Ctrl-C): the checkpoints reached are kept.
                     progress.finish(&outcome.record);
