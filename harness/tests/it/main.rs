@@ -16,6 +16,7 @@ mod fixtures;
 mod fork_cow;
 mod fuzz;
 mod gate;
+mod golden;
 mod install;
 mod junit;
 mod ktap;
@@ -50,6 +51,7 @@ fn main() {
         fork_cow::tests,
         fuzz::tests,
         gate::tests,
+        golden::tests,
         install::tests,
         junit::tests,
         lecture::tests,
