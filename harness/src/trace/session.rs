@@ -224,7 +224,8 @@ impl Tracer<'_> {
                 return Err(RunnerError::Interrupted);
             }
             self.pump.drain(&mut self.output, self.sink);
-            self.state.sample_rss(self.main_pid, self.started);
+            self.state
+                .sample_rss(self.probe, self.main_pid, self.started);
             let live = self.tree.refresh();
             self.protocol_checkpoints(&live)?;
             if main_exit.is_none() {
@@ -583,7 +584,7 @@ impl State {
     /// Records the main process's VmRSS from /proc/PID/statm (a read that does
     /// not touch its memory) at most every [`RSS_SAMPLE_EVERY`], for the plot of
     /// VmRSS over time the built-in experiments have too.
-    fn sample_rss(&mut self, pid: i32, started: Instant) {
+    fn sample_rss(&mut self, probe: &dyn Probe, pid: i32, started: Instant) {
         let millis = started.elapsed().as_millis() as u64;
         let every = RSS_SAMPLE_EVERY.as_millis() as u64;
         if self
@@ -594,13 +595,8 @@ impl State {
         {
             return;
         }
-        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
-            return;
-        };
-        if let Some(pages) = statm
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u64>().ok())
+        if let Some(pages) = probe
+            .resident_pages(pid)
             // An exiting process has given its memory back already.
             .filter(|pages| *pages > 0)
         {
