@@ -34,36 +34,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             answers,
             results,
             program,
-        } => {
-            let exp = experiment::find(&name).ok_or_else(|| {
-                UsageError(format!(
-                    "unknown experiment '{name}'; `harness list` shows the names"
-                ))
-            })?;
-            if program {
-                let example = crate::explain::program(&name).map_err(UsageError)?;
-                crate::verbosity::stdout(example.source.to_string());
-                return Ok(ExitCode::SUCCESS);
-            }
-            if let Some(dir) = results.as_deref().filter(|d| !d.is_dir()) {
-                return Err(UsageError(format!(
-                    "--results {}: not a folder; pass the results folder (the one holding latest)",
-                    dir.display()
-                ))
-                .into());
-            }
-            if answers {
-                let root = results.unwrap_or_else(store::default_results_root);
-                let latest = crate::answers::latest_run(&root);
-                crate::verbosity::stdout(crate::answers::render(exp, latest.as_ref()));
-            } else {
-                crate::verbosity::stdout(report::explanation::text(
-                    exp,
-                    report::width::terminal_width(),
-                ));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => explain(&name, answers, results.as_deref(), program),
         Command::Compare {
             baseline,
             now,
@@ -113,6 +84,39 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `explain NAME`: the experiment's explanation, its answers from the latest
+/// run in `results` (`--answers`), or its slide program (`--program`).
+fn explain(name: &str, answers: bool, results: Option<&Path>, program: bool) -> Result<ExitCode> {
+    let exp = experiment::find(name).ok_or_else(|| {
+        UsageError(format!(
+            "unknown experiment '{name}'; `harness list` shows the names"
+        ))
+    })?;
+    if program {
+        let example = crate::explain::program(name).map_err(UsageError)?;
+        crate::verbosity::stdout(example.source.to_string());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(dir) = results.filter(|d| !d.is_dir()) {
+        return Err(UsageError(format!(
+            "--results {}: not a folder; pass the results folder (the one holding latest)",
+            dir.display()
+        ))
+        .into());
+    }
+    if answers {
+        let root = results.map_or_else(store::default_results_root, Path::to_path_buf);
+        let latest = crate::answers::latest_run(&root);
+        crate::verbosity::stdout(crate::answers::render(exp, latest.as_ref()));
+    } else {
+        crate::verbosity::stdout(report::explanation::text(
+            exp,
+            report::width::terminal_width(),
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Under `--bisect`, an error (bad input, an unusable environment) would repeat

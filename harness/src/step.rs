@@ -10,10 +10,10 @@
 
 mod stop;
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use crate::experiment::Experiment;
@@ -102,15 +102,7 @@ impl Stepper {
         if !std::io::stdin().is_terminal() {
             return Err("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step".into());
         }
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = crate::runner::lines::spawn_text(|| std::io::stdin().lock());
         Ok(Stepper {
             lines: rx,
             previous: Vec::new(),
@@ -584,7 +576,7 @@ mod tests {
 
     #[test]
     fn every_variant_of_every_experiment_has_its_own_claims_listed() {
-        let env = Environment::detect(std::path::Path::new("/tmp"));
+        let env = Environment::fixture();
         for exp in crate::experiment::registry() {
             let all: Vec<&str> = exp.claims().iter().map(|c| c.id).collect();
             for variant in exp.info().variants {

@@ -248,6 +248,16 @@ impl Environment {
         }
     }
 
+    /// The machine captured in tests/fixtures/machine (see its NOTES.md), for
+    /// unit tests that need an environment and must not read the live one.
+    /// What no file says (host name, page size, ...) is still this machine's,
+    /// so a test sets the fields it judges by.
+    #[cfg(test)]
+    pub(crate) fn fixture() -> Environment {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machine");
+        Environment::detect_in(&Root::at(root), Path::new("/tmp"))
+    }
+
     /// How much memory an experiment may take now without being killed or
     /// pushing the machine into reclaim: MemAvailable, read afresh, and, under a
     /// cgroup limit, no more than the limit less what the cgroup already uses.
@@ -502,7 +512,12 @@ pub struct OomCounters {
 impl OomCounters {
     /// Reads the counters now.
     pub fn read(cgroup: Option<&MemoryCgroup>) -> OomCounters {
-        let vmstat = read_trimmed(Path::new("/proc/vmstat")).unwrap_or_default();
+        OomCounters::read_in(&Root::live(), cgroup)
+    }
+
+    /// Reads the counters now from the /proc under `root` and `cgroup`'s folder.
+    pub fn read_in(root: &Root, cgroup: Option<&MemoryCgroup>) -> OomCounters {
+        let vmstat = root.text("/proc/vmstat").unwrap_or_default();
         OomCounters {
             system_kills: keyed_number(&vmstat, "oom_kill"),
             cgroup_kills: cgroup.and_then(MemoryCgroup::oom_kills),

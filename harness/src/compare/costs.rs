@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn an_emulated_guest_is_not_compared_with_the_host() {
-        let host = Environment::detect(&std::env::temp_dir());
+        let host = Environment::fixture();
         let mut guest = host.clone();
         guest.guest = Some(crate::system::GuestInfo {
             kernel_spec: "debian:6.1".into(),

@@ -209,7 +209,7 @@ pub(crate) mod testkit {
 
     /// An environment with 4 KiB pages and THP in madvise mode.
     pub fn env() -> Environment {
-        let mut env = Environment::detect(std::path::Path::new("/"));
+        let mut env = Environment::fixture();
         env.page_size = PAGE;
         env.thp_enabled = "madvise".into();
         env.fault_around_bytes = Some(64 * 1024);

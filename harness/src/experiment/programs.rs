@@ -233,7 +233,7 @@ pub mod fixtures {
 
     /// This machine, with the fixtures' page size.
     pub fn env() -> crate::system::Environment {
-        let mut env = crate::system::Environment::detect(&std::env::temp_dir());
+        let mut env = crate::system::Environment::fixture();
         env.page_size = PAGE;
         env
     }

@@ -284,7 +284,7 @@ pub(crate) mod tests {
 
     /// A run with one experiment, one variant, one checkpoint and one claim.
     pub(crate) fn run(rss_bytes: u64, minor: u64, verdict: Verdict) -> RunRecord {
-        let env = Environment::detect(&std::env::temp_dir());
+        let env = Environment::fixture();
         let process = ProcessRecord {
             role: "main".into(),
             pid: 1,

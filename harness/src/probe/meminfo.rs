@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::error::ProbeError;
 use crate::model::SystemCounters;
-use crate::system::{parse_meminfo, MEMINFO};
+use crate::system::{parse_meminfo, Root, MEMINFO};
 
 /// The counters the model records, from /proc/meminfo's text. A field the
 /// harness needs that the kernel does not write is an error naming it, so a
@@ -59,13 +59,16 @@ pub fn parse_pcp_pages(zoneinfo: &str) -> u64 {
 
 /// Reads and parses /proc/meminfo.
 pub fn read() -> Result<SystemCounters, ProbeError> {
-    let text = std::fs::read_to_string(MEMINFO).map_err(|source| ProbeError::Io {
-        path: PathBuf::from(MEMINFO),
-        source,
-    })?;
+    read_in(&Root::live())
+}
+
+/// Reads and parses the /proc/meminfo under `root` (a fixture tree in tests).
+pub fn read_in(root: &Root) -> Result<SystemCounters, ProbeError> {
+    let path = root.path(MEMINFO);
+    let text = std::fs::read_to_string(&path).map_err(|source| ProbeError::Io { path, source })?;
     let mut counters = parse(&text)?;
     // Unreadable zoneinfo leaves the correction at 0; the counters still stand.
-    if let Ok(zoneinfo) = std::fs::read_to_string("/proc/zoneinfo") {
+    if let Ok(zoneinfo) = std::fs::read_to_string(root.path("/proc/zoneinfo")) {
         counters.pcp_free_bytes =
             parse_pcp_pages(&zoneinfo).saturating_mul(experiments::pages::page_size() as u64);
     }

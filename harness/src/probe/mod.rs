@@ -4,6 +4,13 @@
 //! the text, so captured /proc files can be parsed and judged offline
 //! ([`DirProbe`]) exactly as live ones ([`ProcProbe`]).
 //!
+//! Everything the runner reads of the machine while an experiment runs goes
+//! through a [`Probe`]: the processes' files, their resident size between
+//! checkpoints, the system-wide counters, the OOM counters and a checkpoint's
+//! population of children. [`TreeProbe`] reads all of it from a folder laid out
+//! like `/` (a fixture tree in tests, `/` live), so a whole session can run on
+//! captured text.
+//!
 //! [`pagemap`] adds where a declared region's pages physically are. Only a live
 //! probe can tell (pagemap is binary and describes one moment of one process), so
 //! [`Probe::region_pagemap`] answers `None` unless a probe overrides it.
@@ -21,7 +28,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::error::ProbeError;
-use crate::model::{Faults, IoCounters, MappingRecord, RegionPagemap, Totals};
+use crate::model::{
+    Faults, IoCounters, MappingRecord, PopulationRecord, RegionPagemap, SystemCounters, Totals,
+};
+use crate::system::{MemoryCgroup, OomCounters, Root};
 
 /// The raw text of one process's /proc files at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,15 +66,132 @@ pub trait Probe {
     fn io(&self, _pid: i32) -> Option<IoCounters> {
         None
     }
+
+    /// The resident pages of `pid` (/proc/PID/statm), a cheap read that does not
+    /// touch the process's memory; `None` when this probe cannot tell.
+    fn resident_pages(&self, _pid: i32) -> Option<u64> {
+        None
+    }
+
+    /// The machine-wide counters now (/proc/meminfo with /proc/vmstat); `None`
+    /// when this probe cannot tell.
+    fn system(&self) -> Option<SystemCounters> {
+        None
+    }
+
+    /// The counters that tell an OOM kill happened, read now (all unknown when
+    /// this probe cannot tell).
+    fn oom_counters(&self) -> OomCounters {
+        OomCounters::default()
+    }
+
+    /// The memory limit of the harness's cgroup, if one is set and readable.
+    fn memory_limit(&self) -> Option<u64> {
+        None
+    }
+
+    /// Every child of `parent`, briefly, as one population named `role`, read in
+    /// up to `threads` threads; an error when this probe cannot list processes.
+    fn population(
+        &self,
+        parent: i32,
+        _role: &str,
+        _threads: usize,
+    ) -> Result<PopulationRecord, ProbeError> {
+        Err(ProbeError::Incomplete {
+            path: PathBuf::from(parent.to_string()),
+            reason: "this probe cannot list a process's children".into(),
+        })
+    }
 }
 
-/// Reads the live /proc of this machine.
+/// Reads the /proc and /sys under a folder laid out like `/`: `/` itself on
+/// the running machine, a tree of captured files in tests.
+#[derive(Debug, Clone)]
+pub struct TreeProbe {
+    /// Where `proc/` and `sys/` are.
+    pub root: Root,
+}
+
+impl TreeProbe {
+    fn proc_dir(&self) -> PathBuf {
+        self.root.path("/proc")
+    }
+}
+
+impl Probe for TreeProbe {
+    fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError> {
+        read_dir(&self.proc_dir().join(pid.to_string()), pid)
+    }
+
+    fn resident_pages(&self, pid: i32) -> Option<u64> {
+        let statm = self.root.text(format!("/proc/{pid}/statm"))?;
+        statm.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    fn system(&self) -> Option<SystemCounters> {
+        let mut counters = meminfo::read_in(&self.root).ok()?;
+        counters.vmstat = vmstat::read_in(&self.root).ok();
+        Some(counters)
+    }
+
+    fn oom_counters(&self) -> OomCounters {
+        OomCounters::read_in(&self.root, MemoryCgroup::detect_in(&self.root).as_ref())
+    }
+
+    fn memory_limit(&self) -> Option<u64> {
+        MemoryCgroup::detect_in(&self.root).and_then(|c| c.limit_bytes())
+    }
+
+    fn population(
+        &self,
+        parent: i32,
+        role: &str,
+        threads: usize,
+    ) -> Result<PopulationRecord, ProbeError> {
+        population::snapshot_in(&self.proc_dir(), parent, role, threads)
+    }
+}
+
+/// Reads the live /proc and /sys of this machine: a [`TreeProbe`] at `/`, and
+/// the binary files only a live process has (pagemap, io).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcProbe;
 
+impl ProcProbe {
+    fn tree() -> TreeProbe {
+        TreeProbe { root: Root::live() }
+    }
+}
+
 impl Probe for ProcProbe {
     fn read(&self, pid: i32) -> Result<RawSnapshot, ProbeError> {
-        read_dir(&PathBuf::from(format!("/proc/{pid}")), pid)
+        ProcProbe::tree().read(pid)
+    }
+
+    fn resident_pages(&self, pid: i32) -> Option<u64> {
+        ProcProbe::tree().resident_pages(pid)
+    }
+
+    fn system(&self) -> Option<SystemCounters> {
+        ProcProbe::tree().system()
+    }
+
+    fn oom_counters(&self) -> OomCounters {
+        ProcProbe::tree().oom_counters()
+    }
+
+    fn memory_limit(&self) -> Option<u64> {
+        ProcProbe::tree().memory_limit()
+    }
+
+    fn population(
+        &self,
+        parent: i32,
+        role: &str,
+        threads: usize,
+    ) -> Result<PopulationRecord, ProbeError> {
+        ProcProbe::tree().population(parent, role, threads)
     }
 
     fn region_pagemap(
@@ -204,6 +331,36 @@ mod tests {
         let stat = std::fs::read_to_string(kernel_thread().join("stat")).unwrap();
         std::fs::write(pid.join("stat"), stat.replace(" 2129984 ", flags)).unwrap();
         dir
+    }
+
+    #[test]
+    fn a_tree_probe_reads_the_machine_and_a_process_under_its_root() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/session/root");
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("proc/2");
+        std::fs::create_dir_all(&copy).unwrap();
+        for name in ["smaps", "status", "stat"] {
+            std::fs::copy(kernel_thread().join(name), copy.join(name)).unwrap();
+        }
+        std::fs::write(copy.join("statm"), "1000 37 20 1 0 50 0\n").unwrap();
+        let probe = TreeProbe {
+            root: Root::at(dir.path()),
+        };
+        assert_eq!(probe.resident_pages(2), Some(37));
+        assert!(probe.read(2).is_ok());
+        assert!(matches!(
+            probe.read(3),
+            Err(ProbeError::ProcessGone { pid: 3 })
+        ));
+        assert_eq!(probe.system(), None, "no meminfo in this tree");
+        let captured = TreeProbe {
+            root: Root::at(&root),
+        };
+        let system = captured.system().expect("meminfo and vmstat are captured");
+        assert!(system.vmstat.is_some());
+        assert!(captured.oom_counters().system_kills.is_some());
+        // The captured v1 cgroup sets no limit.
+        assert_eq!(captured.memory_limit(), None);
     }
 
     #[test]

@@ -10,7 +10,11 @@ use crate::model::{MemberFigures, MemberRecord, PopulationRecord};
 /// The pids whose parent is `parent`, from the `PPid` field of /proc/*/stat (the
 /// `children` files need CONFIG_PROC_CHILDREN, which not every kernel has).
 pub fn children_of(parent: i32) -> Result<Vec<i32>, ProbeError> {
-    let proc_dir = Path::new("/proc");
+    children_in(Path::new("/proc"), parent)
+}
+
+/// [`children_of`] in the /proc at `proc_dir` (a fixture tree in tests).
+pub fn children_in(proc_dir: &Path, parent: i32) -> Result<Vec<i32>, ProbeError> {
     let entries = std::fs::read_dir(proc_dir).map_err(|source| ProbeError::Io {
         path: proc_dir.to_path_buf(),
         source,
@@ -18,7 +22,7 @@ pub fn children_of(parent: i32) -> Result<Vec<i32>, ProbeError> {
     let mut pids: Vec<i32> = entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            std::fs::read_to_string(proc_dir.join(pid.to_string()).join("stat"))
                 .ok()
                 .and_then(|stat| parent_pid(&stat))
                 == Some(parent)
@@ -60,11 +64,11 @@ pub fn parse_rollup(text: &str) -> (u64, u64) {
 }
 
 /// One member's brief snapshot; `None` if it exited meanwhile.
-fn read_member(pid: i32) -> Result<Option<MemberRecord>, ProbeError> {
-    let dir = format!("/proc/{pid}");
+fn read_member(proc_dir: &Path, pid: i32) -> Result<Option<MemberRecord>, ProbeError> {
+    let dir = proc_dir.join(pid.to_string());
     let (Ok(status), Ok(rollup)) = (
-        std::fs::read_to_string(format!("{dir}/status")),
-        std::fs::read_to_string(format!("{dir}/smaps_rollup")),
+        std::fs::read_to_string(dir.join("status")),
+        std::fs::read_to_string(dir.join("smaps_rollup")),
     ) else {
         return Ok(None);
     };
@@ -74,7 +78,7 @@ fn read_member(pid: i32) -> Result<Option<MemberRecord>, ProbeError> {
     {
         return Ok(None);
     }
-    let totals = super::status::parse_totals(&status, Path::new(&format!("{dir}/status")))?;
+    let totals = super::status::parse_totals(&status, &dir.join("status"))?;
     let (pss, uss) = parse_rollup(&rollup);
     Ok(Some(MemberRecord {
         pid,
@@ -90,26 +94,32 @@ fn read_member(pid: i32) -> Result<Option<MemberRecord>, ProbeError> {
     }))
 }
 
-fn proc_path(pid: i32) -> std::path::PathBuf {
-    std::path::PathBuf::from(format!("/proc/{pid}"))
-}
-
 /// Finds every child of `parent` and snapshots each briefly, in `threads` threads.
 pub fn snapshot(parent: i32, role: &str, threads: usize) -> Result<PopulationRecord, ProbeError> {
-    let pids = children_of(parent)?;
+    snapshot_in(Path::new("/proc"), parent, role, threads)
+}
+
+/// [`snapshot`] in the /proc at `proc_dir` (a fixture tree in tests).
+pub fn snapshot_in(
+    proc_dir: &Path,
+    parent: i32,
+    role: &str,
+    threads: usize,
+) -> Result<PopulationRecord, ProbeError> {
+    let pids = children_in(proc_dir, parent)?;
     let threads = threads.clamp(1, 8);
     let chunk = pids.len().div_ceil(threads).max(1);
     let results: Vec<Result<Vec<Option<MemberRecord>>, ProbeError>> = std::thread::scope(|s| {
         let handles: Vec<_> = pids
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|p| read_member(*p)).collect()))
+            .map(|part| s.spawn(move || part.iter().map(|p| read_member(proc_dir, *p)).collect()))
             .collect();
         handles
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
                     Err(ProbeError::Io {
-                        path: proc_path(parent),
+                        path: proc_dir.join(parent.to_string()),
                         source: std::io::Error::other(format!(
                             "a reader thread panicked ({}:{})",
                             file!(),

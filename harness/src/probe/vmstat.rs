@@ -1,10 +1,9 @@
 //! /proc/vmstat: the machine-wide event counters that explain a phase (why no
 //! huge page arrived, why a read went to storage), parsed without I/O.
 
-use std::path::PathBuf;
-
 use crate::error::ProbeError;
 use crate::model::VmstatCounters;
+use crate::system::Root;
 
 /// Where the kernel shows them.
 pub const VMSTAT: &str = "/proc/vmstat";
@@ -36,12 +35,15 @@ pub fn parse(text: &str) -> VmstatCounters {
 
 /// Reads and parses /proc/vmstat.
 pub fn read() -> Result<VmstatCounters, ProbeError> {
-    std::fs::read_to_string(VMSTAT)
+    read_in(&Root::live())
+}
+
+/// Reads and parses the /proc/vmstat under `root` (a fixture tree in tests).
+pub fn read_in(root: &Root) -> Result<VmstatCounters, ProbeError> {
+    let path = root.path(VMSTAT);
+    std::fs::read_to_string(&path)
         .map(|t| parse(&t))
-        .map_err(|source| ProbeError::Io {
-            path: PathBuf::from(VMSTAT),
-            source,
-        })
+        .map_err(|source| ProbeError::Io { path, source })
 }
 
 #[cfg(test)]

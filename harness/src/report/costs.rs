@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn the_matrix_marks_an_emulated_column_and_shows_its_cells() {
-        let host_env = Environment::detect(&std::env::temp_dir());
+        let host_env = Environment::fixture();
         let mut guest_env = host_env.clone();
         guest_env.virtual_machine = true;
         guest_env.guest = Some(crate::system::GuestInfo {

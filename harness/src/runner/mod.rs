@@ -6,15 +6,16 @@
 //! and `go` goes down its stdin.
 
 pub mod child;
+pub mod lines;
 pub mod locate;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,7 +31,7 @@ use crate::model::{
     RegionRecord, Status, VariantRecord,
 };
 use crate::probe::{parse_snapshot, ParsedSnapshot, Probe, RawSnapshot};
-use crate::system::{MemoryCgroup, OomCounters};
+use crate::system::OomCounters;
 use child::ChildGuard;
 
 /// How mapping names show the run's private temp folder, so that names are the
@@ -186,133 +187,222 @@ fn drive(
 ) -> Result<(), RunnerError> {
     // Read before the start, so that a SIGKILL can be told apart: the OOM
     // killer's (its counters rise) or another's.
-    let cgroup = MemoryCgroup::detect();
-    let oom_before = OomCounters::read(cgroup.as_ref());
-    let exit_text = |s: std::process::ExitStatus| {
-        use std::os::unix::process::ExitStatusExt;
-        let oom = (s.signal() == Some(nix::sys::signal::Signal::SIGKILL as i32))
-            .then(|| {
-                OomCounters::read(cgroup.as_ref()).explain_since(
-                    &oom_before,
-                    cgroup.as_ref().and_then(MemoryCgroup::limit_bytes),
-                )
-            })
-            .flatten();
-        match oom {
-            Some(oom) => format!("{s}, {oom}"),
-            None => s.to_string(),
-        }
-    };
-    let (mut guard, pipes) = ChildGuard::spawn(&spec.binary, args)?;
-    let lines = spawn_line_reader(pipes.stdout);
-    let stderr_tail = Arc::new(Mutex::new(Vec::new()));
-    let stderr_thread = spawn_stderr_collector(pipes.stderr, Arc::clone(&stderr_tail));
-    let mut stdin = pipes.stdin;
+    let oom_before = probe.oom_counters();
+    let mut child = Running::start(spec, args)?;
     let mut last_label = "start".to_string();
     let mut ready = false;
-
-    let failure = |status: String| RunnerError::ChildFailed {
-        status,
-        stderr: tail_text(&stderr_tail),
-    };
-
     loop {
-        let line = match next_line(&lines, spec.timeout, &last_label, &mut || {
-            session.sample_rss()
+        let line = match next_line(&child.lines, spec.timeout, &last_label, &mut || {
+            session.sample_rss(probe)
         })? {
             Some(line) => line,
-            None => {
-                let status = guard.wait_for_exit(Duration::from_secs(5))?;
-                let _ = stderr_thread.join();
-                return Err(failure(match status {
-                    Some(s) => format!(
-                        "exited ({}) after {last_label} without saying done",
-                        exit_text(s)
-                    ),
-                    None => format!("closed its output after {last_label} without saying done"),
-                }));
-            }
+            None => return Err(child.closed_early(&last_label, probe, &oom_before)),
         };
-        let event = protocol::parse(&line).map_err(|e| RunnerError::Protocol {
-            expected: "a vmlab-protocol line".into(),
-            got: e.to_string(),
-        })?;
-        if let Some(contract) = spec.contract {
-            check_contract(contract, &event)?;
-        }
-        if !ready && !matches!(event, Event::Ready { .. }) {
-            return Err(RunnerError::Protocol {
-                expected: "ready".into(),
-                got: line,
-            });
-        }
-        match event {
-            Event::Ready { pid, page_size } => {
-                session.page_size = page_size;
-                if pid != guard.pid() {
-                    return Err(RunnerError::Protocol {
-                        expected: format!("ready pid={}", guard.pid()),
-                        got: line,
-                    });
-                }
-                ready = true;
-                session.ready_at = Some((Instant::now(), pid));
-                release(&mut stdin)?;
+        let event = parse_event(spec, &line, ready)?;
+        if let Event::Ready { pid, page_size } = event {
+            if pid != child.guard.pid() {
+                return Err(RunnerError::Protocol {
+                    expected: format!("ready pid={}", child.guard.pid()),
+                    got: line,
+                });
             }
+            session.page_size = page_size;
+            ready = true;
+            session.ready_at = Some((Instant::now(), pid));
+            release(&mut child.stdin)?;
+            continue;
+        }
+        match session.follow(event, probe, &mut child.stdin, on_event, &mut last_label)? {
+            Next::Line => {}
+            Next::Skipped => {
+                let _ = child.guard.wait_for_exit(Duration::from_secs(5))?;
+                return Ok(());
+            }
+            Next::Done => return child.finish(spec.timeout, probe, &oom_before),
+        }
+    }
+}
+
+/// Parses one protocol line and checks it against the contract; nothing but
+/// `ready` may come first.
+fn parse_event(spec: &VariantSpec, line: &str, ready: bool) -> Result<Event, RunnerError> {
+    let event = protocol::parse(line).map_err(|e| RunnerError::Protocol {
+        expected: "a vmlab-protocol line".into(),
+        got: e.to_string(),
+    })?;
+    if let Some(contract) = spec.contract {
+        check_contract(contract, &event)?;
+    }
+    if !ready && !matches!(event, Event::Ready { .. }) {
+        return Err(RunnerError::Protocol {
+            expected: "ready".into(),
+            got: line.to_string(),
+        });
+    }
+    Ok(event)
+}
+
+/// What the runner does after a message.
+enum Next {
+    /// Reads the next line.
+    Line,
+    /// The experiment skipped itself: waits for it to exit.
+    Skipped,
+    /// The experiment said done: waits for its exit status.
+    Done,
+}
+
+/// A spawned experiment and the threads reading its output.
+struct Running {
+    guard: ChildGuard,
+    lines: Receiver<std::io::Result<String>>,
+    stdin: std::process::ChildStdin,
+    stderr_tail: Arc<Mutex<Vec<u8>>>,
+    stderr_thread: JoinHandle<()>,
+}
+
+impl Running {
+    fn start(spec: &VariantSpec, args: &[OsString]) -> Result<Running, RunnerError> {
+        let (guard, pipes) = ChildGuard::spawn(&spec.binary, args)?;
+        let stdout = pipes.stdout;
+        let stderr_tail = Arc::new(Mutex::new(Vec::new()));
+        Ok(Running {
+            guard,
+            lines: lines::spawn(move || BufReader::new(stdout)),
+            stdin: pipes.stdin,
+            stderr_thread: spawn_stderr_collector(pipes.stderr, Arc::clone(&stderr_tail)),
+            stderr_tail,
+        })
+    }
+
+    /// The experiment's output ended before `done`: how it exited, if it did.
+    fn closed_early(
+        mut self,
+        last_label: &str,
+        probe: &dyn Probe,
+        oom_before: &OomCounters,
+    ) -> RunnerError {
+        let status = match self.guard.wait_for_exit(Duration::from_secs(5)) {
+            Ok(status) => status,
+            Err(e) => return RunnerError::Io(e),
+        };
+        let _ = self.stderr_thread.join();
+        let status = match status {
+            Some(s) => format!(
+                "exited ({}) after {last_label} without saying done",
+                exit_text(s, probe, oom_before)
+            ),
+            None => format!("closed its output after {last_label} without saying done"),
+        };
+        failure(status, &self.stderr_tail)
+    }
+
+    /// After `done`: the experiment must exit, successfully, within `timeout`.
+    fn finish(
+        mut self,
+        timeout: Duration,
+        probe: &dyn Probe,
+        oom_before: &OomCounters,
+    ) -> Result<(), RunnerError> {
+        let status = self.guard.wait_for_exit(timeout)?;
+        let _ = self.stderr_thread.join();
+        match status {
+            Some(s) if s.success() => Ok(()),
+            Some(s) => Err(failure(
+                format!(
+                    "exited with {} after saying done",
+                    exit_text(s, probe, oom_before)
+                ),
+                &self.stderr_tail,
+            )),
+            None => Err(RunnerError::Timeout {
+                checkpoint: "done".into(),
+                after: timeout,
+            }),
+        }
+    }
+}
+
+/// The experiment failed: how, and the end of what it wrote on stderr.
+fn failure(status: String, stderr_tail: &Arc<Mutex<Vec<u8>>>) -> RunnerError {
+    RunnerError::ChildFailed {
+        status,
+        stderr: tail_text(stderr_tail),
+    }
+}
+
+/// An exit status, with the OOM killer named when a SIGKILL came with its
+/// counters risen since `oom_before`.
+fn exit_text(
+    status: std::process::ExitStatus,
+    probe: &dyn Probe,
+    oom_before: &OomCounters,
+) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let oom = (status.signal() == Some(nix::sys::signal::Signal::SIGKILL as i32))
+        .then(|| {
+            probe
+                .oom_counters()
+                .explain_since(oom_before, probe.memory_limit())
+        })
+        .flatten();
+    match oom {
+        Some(oom) => format!("{status}, {oom}"),
+        None => status.to_string(),
+    }
+}
+
+impl Session {
+    /// Records what a message (other than `ready`) says, snapshotting where it
+    /// asks, and releases the experiment where it waits.
+    fn follow(
+        &mut self,
+        event: Event,
+        probe: &dyn Probe,
+        stdin: &mut impl Write,
+        on_event: &mut dyn FnMut(RunnerEvent),
+        last_label: &mut String,
+    ) -> Result<Next, RunnerError> {
+        match event {
+            Event::Ready { .. } => {}
             Event::Progress { done, total, what } => {
                 on_event(RunnerEvent::Progress { done, total, what })
             }
             Event::Note { key, value } => {
-                let value = hide_temp_path(&value, &session.temp_dir).unwrap_or(value);
-                session.record.notes.insert(key, value);
+                let value = hide_temp_path(&value, &self.temp_dir).unwrap_or(value);
+                self.record.notes.insert(key, value);
             }
-            Event::Region { name, start, len } => session.regions.push((name, start, len)),
+            Event::Region { name, start, len } => self.regions.push((name, start, len)),
             Event::NullPhase { begin, processes } => {
-                session.null_phase(probe, begin, &processes)?;
-                release(&mut stdin)?;
+                self.null_phase(probe, begin, &processes)?;
+                release(stdin)?;
             }
             Event::Checkpoint { label, processes } => {
-                session.checkpoint(probe, &label, &processes, None)?;
-                session.announce_checkpoint(on_event);
-                last_label = label;
-                release(&mut stdin)?;
+                self.checkpoint(probe, &label, &processes, None)?;
+                self.announce_checkpoint(on_event);
+                *last_label = label;
+                release(stdin)?;
             }
             Event::CheckpointChildren {
                 label,
                 role,
                 processes,
             } => {
-                session.checkpoint(probe, &label, &processes, Some(&role))?;
-                session.announce_checkpoint(on_event);
-                last_label = label;
-                release(&mut stdin)?;
+                self.checkpoint(probe, &label, &processes, Some(&role))?;
+                self.announce_checkpoint(on_event);
+                *last_label = label;
+                release(stdin)?;
             }
             Event::Skip { reason } => {
-                session.record.status = Status::Skipped;
-                session.record.reason = Some(reason);
-                let _ = guard.wait_for_exit(Duration::from_secs(5))?;
-                return Ok(());
+                self.record.status = Status::Skipped;
+                self.record.reason = Some(reason);
+                return Ok(Next::Skipped);
             }
-            Event::Done => {
-                let status = guard.wait_for_exit(spec.timeout)?;
-                let _ = stderr_thread.join();
-                return match status {
-                    Some(s) if s.success() => Ok(()),
-                    Some(s) => Err(failure(format!(
-                        "exited with {} after saying done",
-                        exit_text(s)
-                    ))),
-                    None => Err(RunnerError::Timeout {
-                        checkpoint: "done".into(),
-                        after: spec.timeout,
-                    }),
-                };
-            }
+            Event::Done => return Ok(Next::Done),
         }
+        Ok(Next::Line)
     }
-}
 
-impl Session {
     /// Hands the checkpoint just recorded to the caller (progress, step mode),
     /// while the experiment still waits.
     fn announce_checkpoint(&self, on_event: &mut dyn FnMut(RunnerEvent)) {
@@ -325,7 +415,7 @@ impl Session {
 
     /// Records the main process's VmRSS from /proc/PID/statm (a cheap read that
     /// does not touch the process's memory).
-    fn sample_rss(&mut self) {
+    fn sample_rss(&mut self, probe: &dyn Probe) {
         let Some((ready, pid)) = self.ready_at else {
             return;
         };
@@ -338,14 +428,7 @@ impl Session {
         {
             return;
         }
-        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
-            return;
-        };
-        if let Some(resident) = statm
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u64>().ok())
-        {
+        if let Some(resident) = probe.resident_pages(pid) {
             self.record.rss_samples.push(crate::model::RssSample {
                 millis,
                 rss_bytes: resident.saturating_mul(self.page_size),
@@ -398,46 +481,8 @@ impl Session {
         let index = self.record.checkpoints.len();
         let mut records = Vec::with_capacity(processes.len());
         for process in processes {
-            let (raw, parsed) = self.snapshot(probe, process)?;
-            let faults = match self.previous.get(&process.role) {
-                Some((pid, before, _)) if *pid == process.pid => Faults {
-                    minor: parsed.faults_total.minor.saturating_sub(before.minor),
-                    major: parsed.faults_total.major.saturating_sub(before.major),
-                },
-                // First sight of this process: a forked child's counters start at zero.
-                _ => parsed.faults_total,
-            };
-            self.previous.insert(
-                process.role.clone(),
-                (process.pid, parsed.faults_total, parsed.totals.rss_bytes),
-            );
-            let mappings: Vec<MappingRecord> = parsed
-                .mappings
-                .into_iter()
-                .map(|m| hide_temp_dir(m, &self.temp_dir))
-                .collect();
-            records.push(ProcessRecord {
-                role: process.role.clone(),
-                pid: process.pid,
-                faults,
-                faults_total: parsed.faults_total,
-                totals: parsed.totals,
-                regions: self
-                    .regions
-                    .iter()
-                    .map(|r| {
-                        let mut region = region_figures(r, &mappings);
-                        if region.mapping_count > 0 && self.page_size > 0 {
-                            region.pagemap =
-                                probe.region_pagemap(process.pid, r.1, r.2, self.page_size);
-                        }
-                        region
-                    })
-                    .collect(),
-                mappings,
-                io: probe.io(process.pid),
-                state: None,
-            });
+            let (record, raw) = self.process_record(probe, process)?;
+            records.push(record);
             self.raw.push(RawCapture {
                 index,
                 label: label.to_string(),
@@ -447,7 +492,7 @@ impl Session {
         }
         // The children of the first process, briefly; they are parked like it.
         let population = match (population_role, processes.first()) {
-            (Some(role), Some(parent)) => Some(crate::probe::population::snapshot(
+            (Some(role), Some(parent)) => Some(probe.population(
                 parent.pid,
                 role,
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -460,14 +505,62 @@ impl Session {
             processes: records,
             // Read right after the processes, so the counters and they agree as far
             // as anything system-wide can.
-            system: crate::probe::meminfo::read().ok().map(|mut s| {
-                s.vmstat = crate::probe::vmstat::read().ok();
-                s
-            }),
+            system: probe.system(),
             population,
         });
         self.phase_start = Instant::now();
         Ok(())
+    }
+
+    /// Snapshots one process at a checkpoint: its faults since its previous
+    /// snapshot (all of them at first sight), its mappings with the temp folder
+    /// hidden, and the declared regions summed over them.
+    fn process_record(
+        &mut self,
+        probe: &dyn Probe,
+        process: &ProcessRef,
+    ) -> Result<(ProcessRecord, RawSnapshot), RunnerError> {
+        let (raw, parsed) = self.snapshot(probe, process)?;
+        let faults = match self.previous.get(&process.role) {
+            Some((pid, before, _)) if *pid == process.pid => Faults {
+                minor: parsed.faults_total.minor.saturating_sub(before.minor),
+                major: parsed.faults_total.major.saturating_sub(before.major),
+            },
+            // First sight of this process: a forked child's counters start at zero.
+            _ => parsed.faults_total,
+        };
+        self.previous.insert(
+            process.role.clone(),
+            (process.pid, parsed.faults_total, parsed.totals.rss_bytes),
+        );
+        let mappings: Vec<MappingRecord> = parsed
+            .mappings
+            .into_iter()
+            .map(|m| hide_temp_dir(m, &self.temp_dir))
+            .collect();
+        let regions = self
+            .regions
+            .iter()
+            .map(|r| {
+                let mut region = region_figures(r, &mappings);
+                if region.mapping_count > 0 && self.page_size > 0 {
+                    region.pagemap = probe.region_pagemap(process.pid, r.1, r.2, self.page_size);
+                }
+                region
+            })
+            .collect();
+        let record = ProcessRecord {
+            role: process.role.clone(),
+            pid: process.pid,
+            faults,
+            faults_total: parsed.faults_total,
+            totals: parsed.totals,
+            regions,
+            mappings,
+            io: probe.io(process.pid),
+            state: None,
+        };
+        Ok((record, raw))
     }
 }
 
@@ -578,18 +671,6 @@ fn release(stdin: &mut impl Write) -> Result<(), RunnerError> {
     stdin.write_all(b"\n")?;
     stdin.flush()?;
     Ok(())
-}
-
-fn spawn_line_reader(stdout: impl Read + Send + 'static) -> Receiver<std::io::Result<String>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 fn spawn_stderr_collector(

@@ -9,8 +9,10 @@
 
 mod experiment;
 mod folder;
+mod machine;
 mod retry;
 pub(crate) use folder::owned_run_dir;
+pub use machine::{Live, Machine};
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -42,60 +44,137 @@ pub fn run(options: &Options) -> Result<ExitCode> {
 /// [`run`], held at every checkpoint by `pause` (the lecture page) instead of
 /// the terminal's step mode; `pause` is also told where the run's results went.
 pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<ExitCode> {
-    let selected = options.selected.as_slice();
-    let mode = &options.baseline;
+    run_on(options, pause, &Live)
+}
+
+/// [`run_pausing`] on `machine`: everything the session reads of the machine
+/// (processes, counters, environment, clock) comes from it.
+pub fn run_on(
+    options: &Options,
+    pause: Option<&mut dyn Pause>,
+    machine: &dyn Machine,
+) -> Result<ExitCode> {
     // The baseline is read and checked first, so a bad one costs no run and
     // overwrites nothing.
-    let baseline_run = mode.compare_with().map(baseline::load).transpose()?;
+    let baseline_run = options
+        .baseline
+        .compare_with()
+        .map(baseline::load)
+        .transpose()?;
     folder::check_open_files()?;
-    let started = chrono::Utc::now();
+    let started = machine.now();
     let temp_dir = temp_base(&options.temp_dir)?;
-    let env = Environment::detect(&temp_dir);
-    let filter = DeltaFilter {
-        page_size: env.page_size,
-        all: options.all_mappings,
-    };
-    let ctx = PlanContext {
-        quick: options.quick,
-        size_bytes: options.size,
-        count: options.count,
-        env: &env,
-        no_aslr: options.no_aslr,
-    };
-    // A variant that does not exist is a usage error before anything runs.
-    for selection in selected {
-        if let Ok(plan) = selection.experiment.plan(&ctx) {
-            let names: Vec<&str> = plan.variants.iter().map(|v| v.name.as_str()).collect();
-            selection.check_variants(&names).map_err(UsageError)?;
-        }
-    }
+    let env = machine.environment(&temp_dir);
+    check_variants(options, &env)?;
     let mut terminal_stepper;
     let mut stepper: Option<&mut dyn Pause> = match pause {
         Some(pause) => Some(pause),
         None if options.step => {
-            terminal_stepper = Stepper::new(filter, env.clone()).map_err(UsageError)?;
+            terminal_stepper =
+                Stepper::new(delta_filter(options, &env), env.clone()).map_err(UsageError)?;
             Some(&mut terminal_stepper)
         }
         None => None,
     };
     // From here on Ctrl-C and SIGTERM end the run cleanly (exit 130).
     ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
-    // Everything that can fail early fails before the run folder exists.
-    let binaries = locate::experiments_dir()?;
-    for selection in selected {
+    let prepared = prepare(options, machine, &temp_dir)?;
+    // Detected again after the sweep (it may have freed room), and the plans
+    // see the same facts the run records.
+    let env = machine.environment(&temp_dir);
+    if runner::interrupted() {
+        return Err(Interrupted.into());
+    }
+    let (run_dir, lock) = folder::owned_run_dir(
+        &options.results_root,
+        &store::run_dir_name(&started, &env.hostname, options.quick),
+    )
+    .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
+    prepared.made_out.keep();
+    let ending = Ending {
+        guard: RunDirGuard {
+            lock: Some(lock),
+            dir: run_dir,
+        },
+        results_root: options.results_root.clone(),
+        output_bytes: prepared.output_bytes,
+    };
+    let mut run = new_record(options, &started, env, machine);
+    let ran = RunAll {
+        options,
+        machine,
+        binaries: &prepared.binaries,
+        temp_dir: &temp_dir,
+    };
+    let interrupted = ran.run_all(&mut run, &ending, &mut stepper)?;
+    let finish = Finish {
+        options,
+        run: &run,
+        baseline_run: baseline_run.as_ref(),
+        stepper,
+    };
+    finish.finish(ending, interrupted)
+}
+
+/// A variant that does not exist is a usage error before anything runs.
+fn check_variants(options: &Options, env: &Environment) -> Result<()> {
+    let ctx = plan_context(options, env);
+    for selection in &options.selected {
+        if let Ok(plan) = selection.experiment.plan(&ctx) {
+            let names: Vec<&str> = plan.variants.iter().map(|v| v.name.as_str()).collect();
+            selection.check_variants(&names).map_err(UsageError)?;
+        }
+    }
+    Ok(())
+}
+
+/// The plans' view of `options` on the machine `env` describes.
+fn plan_context<'e>(options: &Options, env: &'e Environment) -> PlanContext<'e> {
+    PlanContext {
+        quick: options.quick,
+        size_bytes: options.size,
+        count: options.count,
+        env,
+        no_aslr: options.no_aslr,
+    }
+}
+
+/// Which changed mappings a stop lists.
+fn delta_filter(options: &Options, env: &Environment) -> DeltaFilter {
+    DeltaFilter {
+        page_size: env.page_size,
+        all: options.all_mappings,
+    }
+}
+
+/// What the checks before the run folder exists leave for the run.
+struct Prepared {
+    /// Where the experiment binaries are, every selected one found there.
+    binaries: std::path::PathBuf,
+    /// What the run folder may take at most.
+    output_bytes: u64,
+    /// The `--out` folders the checks made, taken back should the run be refused.
+    made_out: folder::MadeDir,
+}
+
+/// Everything that can fail early fails before the run folder exists: the
+/// binaries, the room for the output and a baseline to save; then the last
+/// runs' leftovers are swept.
+fn prepare(options: &Options, machine: &dyn Machine, temp_dir: &Path) -> Result<Prepared> {
+    let binaries = machine.experiments_dir()?;
+    for selection in &options.selected {
         locate::binary(&binaries, selection.experiment.info().name)?;
     }
-    let results_root = options.results_root.clone();
-    let experiments_count = selected.len() as u64;
+    let experiments_count = options.selected.len() as u64;
     let output_bytes = OUTPUT_BYTES_PER_EXPERIMENT.saturating_mul(experiments_count);
     // A save replaces nothing but a results.json vmlab wrote.
-    if let Some(path) = mode.save_to() {
+    if let Some(path) = options.baseline.save_to() {
         store::save::check_target(path)?;
     }
     // A refusal from here until the run folder exists takes back the --out
     // folder the check made.
-    let made_out = folder::MadeDir::new(&results_root);
-    check_output_dir(&results_root, output_bytes, "--out")?;
+    let made_out = folder::MadeDir::new(&options.results_root);
+    check_output_dir(&options.results_root, output_bytes, "--out")?;
     // A named baseline's own folder is made only when it is saved.
     if let Some((dir, option)) = options.save_folder() {
         check_output_dir(
@@ -104,7 +183,18 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
             option,
         )?;
     }
-    let swept = crate::scratch::sweep(&temp_dir);
+    sweep_leftovers(temp_dir, &options.results_root);
+    Ok(Prepared {
+        binaries,
+        output_bytes,
+        made_out,
+    })
+}
+
+/// Removes what earlier runs left in the temporary folder and the results
+/// folder, and says so.
+fn sweep_leftovers(temp_dir: &Path, results_root: &Path) {
+    let swept = crate::scratch::sweep(temp_dir);
     if let Some(line) = crate::scratch::describe_left_alone(&swept.left_alone) {
         verbosity::note(line);
     }
@@ -112,105 +202,179 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
         ("removed temporary folders:", swept.removed),
         (
             "tidied run folders (unfinished files removed, empty folders deleted):",
-            crate::scratch::sweep_run_dirs(&results_root),
+            crate::scratch::sweep_run_dirs(results_root),
         ),
     ] {
         if let Some(line) = crate::scratch::describe(what, &leftovers) {
             verbosity::note(line);
         }
     }
-    // Detected again after the sweep (it may have freed room), and the plans
-    // see the same facts the run records.
-    let env = Environment::detect(&temp_dir);
-    let ctx = PlanContext { env: &env, ..ctx };
-    if runner::interrupted() {
-        return Err(Interrupted.into());
-    }
-    let (run_dir, lock) = folder::owned_run_dir(
-        &results_root,
-        &store::run_dir_name(&started, &env.hostname, options.quick),
-    )
-    .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
-    made_out.keep();
-    let mut guard = RunDirGuard {
-        lock: Some(lock),
-        dir: run_dir.clone(),
-    };
+}
 
-    let mut run = RunRecord {
+/// The run's record before any experiment ran.
+fn new_record(
+    options: &Options,
+    started: &chrono::DateTime<chrono::Utc>,
+    env: Environment,
+    machine: &dyn Machine,
+) -> RunRecord {
+    RunRecord {
         format_version: FORMAT_VERSION,
         vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         quick: options.quick,
-        environment: env.clone(),
+        environment: env,
         experiments: Vec::new(),
         repeats: (options.repeat > 1).then(|| Repeats {
             count: options.repeat,
             ..Repeats::default()
         }),
-        provenance: crate::provenance::Provenance::detect(),
+        provenance: machine.provenance(),
         gate: options.gate,
-    };
-    let mut interrupted = false;
-    for selection in selected {
-        let done = match experiment::run_one(
-            selection,
-            &ctx,
-            options,
-            &binaries,
-            &temp_dir,
-            &run_dir,
-            stepper.as_mut().map(|p| &mut **p as &mut dyn Pause),
-        ) {
-            Ok(done) => done,
-            Err(e) => {
-                let e = match e.downcast::<StoreError>() {
-                    Ok(store_error) => store_failure(store_error, &guard, output_bytes),
-                    Err(e) => e,
-                };
-                if guard.has_results() {
-                    // The experiments done so far keep their reports; the
-                    // failure being reported is the first one.
-                    let _ = store::write_run(&run_dir, &report::run_files(&run));
-                    let _ = store::point_latest(&results_root, &run_dir);
-                }
-                return Err(e);
-            }
+    }
+}
+
+/// The run folder while the run writes it, and how a failure ends the run.
+struct Ending {
+    guard: RunDirGuard,
+    results_root: std::path::PathBuf,
+    output_bytes: u64,
+}
+
+impl Ending {
+    fn run_dir(&self) -> &Path {
+        &self.guard.dir
+    }
+
+    /// Ends a run that failed after its folder was made: if the folder holds
+    /// results, the report files of the experiments done so far (when `run`
+    /// is given) and `latest` pointed at it; the error, a store error told
+    /// with what is kept. The failure reported is the first one.
+    fn failed(&self, e: anyhow::Error, run: Option<&RunRecord>) -> anyhow::Error {
+        let e = match e.downcast::<StoreError>() {
+            Ok(store_error) => store_failure(store_error, &self.guard, self.output_bytes),
+            Err(e) => e,
         };
-        run.experiments.push(done.record);
-        if let Some(r) = run.repeats.as_mut() {
-            r.spread.extend(done.spread);
-            r.unstable.extend(done.unstable);
-        }
-        // The record after every experiment, so a later failure, Ctrl-C or
-        // kill loses no measurement.
-        if let Err(e) = store::write_run(&run_dir, &[report::run_record(&run)]) {
-            if guard.has_results() {
-                let _ = store::point_latest(&results_root, &run_dir);
+        if self.guard.has_results() {
+            if let Some(run) = run {
+                let _ = store::write_run(self.run_dir(), &report::run_files(run));
             }
-            return Err(store_failure(e, &guard, output_bytes));
+            let _ = store::point_latest(&self.results_root, self.run_dir());
         }
-        if done.interrupted {
-            interrupted = true;
-            break;
-        }
+        e
     }
-    // The report files, rendered once from the whole record.
-    if let Err(e) = store::write_run(&run_dir, &report::run_files(&run)) {
-        if guard.has_results() {
-            let _ = store::point_latest(&results_root, &run_dir);
+}
+
+/// The selected experiments run in order.
+struct RunAll<'a> {
+    options: &'a Options,
+    machine: &'a dyn Machine,
+    binaries: &'a Path,
+    temp_dir: &'a Path,
+}
+
+impl RunAll<'_> {
+    /// Runs every selected experiment into `run`, keeping the record after
+    /// each; then the report files. Whether Ctrl-C (or q) stopped it.
+    fn run_all(
+        &self,
+        run: &mut RunRecord,
+        ending: &Ending,
+        stepper: &mut Option<&mut dyn Pause>,
+    ) -> Result<bool> {
+        let env = run.environment.clone();
+        let ctx = plan_context(self.options, &env);
+        let mut interrupted = false;
+        for selection in &self.options.selected {
+            let places = experiment::Places {
+                binaries: self.binaries,
+                temp_dir: self.temp_dir,
+                run_dir: ending.run_dir(),
+                probe: self.machine.probe(),
+            };
+            let done = experiment::run_one(
+                selection,
+                &ctx,
+                self.options,
+                &places,
+                stepper.as_mut().map(|p| &mut **p as &mut dyn Pause),
+            )
+            .map_err(|e| ending.failed(e, Some(run)))?;
+            run.experiments.push(done.record);
+            if let Some(r) = run.repeats.as_mut() {
+                r.spread.extend(done.spread);
+                r.unstable.extend(done.unstable);
+            }
+            // The record after every experiment, so a later failure, Ctrl-C or
+            // kill loses no measurement.
+            store::write_run(ending.run_dir(), &[report::run_record(run)])
+                .map_err(|e| ending.failed(e.into(), None))?;
+            if done.interrupted {
+                interrupted = true;
+                break;
+            }
         }
-        return Err(store_failure(e, &guard, output_bytes));
+        // The report files, rendered once from the whole record.
+        store::write_run(ending.run_dir(), &report::run_files(run))
+            .map_err(|e| ending.failed(e.into(), None))?;
+        Ok(interrupted)
     }
-    if interrupted {
-        // `latest` stays on the last complete run; this one is kept, marked.
-        let partial = mark_partial(&mut guard)?;
-        if let Some(pause) = stepper.as_mut() {
-            pause.finished(&run, &partial, true);
+}
+
+/// What is left once the experiments ran: `latest`, the baseline compared and
+/// saved, the report told.
+struct Finish<'a, 'p> {
+    options: &'a Options,
+    run: &'a RunRecord,
+    baseline_run: Option<&'a RunRecord>,
+    stepper: Option<&'p mut dyn Pause>,
+}
+
+impl Finish<'_, '_> {
+    fn finish(mut self, ending: Ending, interrupted: bool) -> Result<ExitCode> {
+        if interrupted {
+            return self.stopped(ending);
         }
-        verbosity::say(partial_line(&partial, &results_root));
+        let (options, run) = (self.options, self.run);
+        let run_dir = ending.run_dir().to_path_buf();
+        store::point_latest(&ending.results_root, &run_dir)
+            .map_err(|e| store_failure(e, &ending.guard, ending.output_bytes))?;
+        let cmp = self
+            .baseline_run
+            .map(|b| comparing::compare(b, run, options.tolerances));
+        if let Some(pause) = self.stepper.as_mut() {
+            pause.finished(run, &run_dir, false);
+        }
+        // Said before the report, so that the report's tally is the last line.
+        verbosity::note(format_args!("results written to {}", run_dir.display()));
+        if let Some(path) = options.baseline.save_to() {
+            save_baseline(path, run, &ending)?;
+        }
+        drop(ending);
+        let telling = Telling {
+            format: options.format,
+            view: report::View {
+                detail: options.detail,
+                width: report::width::terminal_width(),
+                all_mappings: options.all_mappings,
+            },
+            bisect: options.bisect,
+        };
+        let compared = cmp.as_ref().zip(options.baseline.compare_with());
+        tell(run, compared, &telling, &run_dir)
+    }
+
+    /// A run stopped by Ctrl-C or q: `latest` stays on the last complete run;
+    /// this one is kept, marked partial.
+    fn stopped(mut self, mut ending: Ending) -> Result<ExitCode> {
+        let partial = mark_partial(&mut ending.guard)?;
+        if let Some(pause) = self.stepper.as_mut() {
+            pause.finished(self.run, &partial, true);
+        }
+        verbosity::say(partial_line(&partial, &ending.results_root));
         if crate::step::quit_requested() {
-            let at = run
+            let at = self
+                .run
                 .experiments
                 .last()
                 .and_then(|e| e.reason.clone())
@@ -221,45 +385,28 @@ pub fn run_pausing(options: &Options, pause: Option<&mut dyn Pause>) -> Result<E
             ));
             return Ok(ExitCode::SUCCESS);
         }
-        return Err(Interrupted.into());
+        Err(Interrupted.into())
     }
-    store::point_latest(&results_root, &run_dir)
-        .map_err(|e| store_failure(e, &guard, output_bytes))?;
-    let cmp = baseline_run
-        .as_ref()
-        .map(|b| comparing::compare(b, &run, options.tolerances));
-    if let Some(pause) = stepper.as_mut() {
-        pause.finished(&run, &run_dir, false);
-    }
-    // Said before the report, so that the report's tally is the last line.
-    verbosity::note(format_args!("results written to {}", run_dir.display()));
-    if let Some(path) = mode.save_to() {
-        match store::save::save_if_good(path, &run, &crate::statements::json(&run)).map_err(
-            |e| match e.downcast::<StoreError>() {
-                Ok(e) => store_failure(e, &guard, output_bytes),
+}
+
+/// Saves the run as the baseline at `path` if it is good enough to be one.
+fn save_baseline(path: &Path, run: &RunRecord, ending: &Ending) -> Result<()> {
+    let saved =
+        store::save::save_if_good(path, run, &crate::statements::json(run)).map_err(|e| {
+            match e.downcast::<StoreError>() {
+                Ok(e) => store_failure(e, &ending.guard, ending.output_bytes),
                 Err(e) => e,
-            },
-        )? {
-            store::save::Saved::Written => {
-                verbosity::note(format_args!("baseline saved to {}", path.display()))
             }
-            store::save::Saved::Refused(failed) => {
-                eprintln!("harness: {}", store::save::refused_line(path, &failed))
-            }
+        })?;
+    match saved {
+        store::save::Saved::Written => {
+            verbosity::note(format_args!("baseline saved to {}", path.display()))
+        }
+        store::save::Saved::Refused(failed) => {
+            eprintln!("harness: {}", store::save::refused_line(path, &failed))
         }
     }
-    drop(guard);
-    let telling = Telling {
-        format: options.format,
-        view: report::View {
-            detail: options.detail,
-            width: report::width::terminal_width(),
-            all_mappings: options.all_mappings,
-        },
-        bisect: options.bisect,
-    };
-    let compared = cmp.as_ref().zip(mode.compare_with());
-    tell(&run, compared, &telling, &run_dir)
+    Ok(())
 }
 
 /// The line that says where a stopped run's results are, naming the real

@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::error::RunnerError;
 use crate::experiment::Experiment;
 use crate::model::{Attempts, ClaimRecord, ExperimentRecord, Status, VariantRecord, Verdict};
-use crate::probe::ProcProbe;
+use crate::probe::Probe;
 use crate::runner::{self, RunnerEvent, VariantOutcome, VariantSpec};
 use crate::system::Environment;
 
@@ -37,13 +37,14 @@ impl Retries {
         exp: &dyn Experiment,
         env: &Environment,
         spec: &VariantSpec,
+        probe: &dyn Probe,
         folder: &Path,
         on_event: &mut dyn FnMut(RunnerEvent),
     ) -> Result<VariantOutcome, RunnerError> {
         let mut disturbed = Vec::new();
         let mut attempt = 1;
         loop {
-            let mut outcome = runner::run_variant(spec, &ProcProbe, folder, on_event)?;
+            let mut outcome = runner::run_variant(spec, probe, folder, on_event)?;
             // What the judges read of the measured program's file (strip's
             // debug link), as the session attaches it before judging.
             crate::elf::attach_binary_facts(&mut outcome.record, Some(folder));

@@ -437,97 +437,27 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
             c.id
         ));
     }
-    let when = match (c.at, c.between) {
-        (Some(at), None) => When::At(at),
-        (None, Some([a, b])) => When::Between(a, b),
-        (Some(_), Some(_)) => {
-            return Err(format!(
-                "claim '{}' has both `at` and `between`; give one",
-                c.id
-            ))
-        }
-        (None, None) => {
-            return Err(format!(
-                "claim '{}' needs `at = \"LABEL\"` or `between = [\"A\", \"B\"]`",
-                c.id
-            ))
-        }
-    };
+    let when = check_when(&c.id, c.at, c.between)?;
     let process = match c.process {
         None => ProcessSelector::Role("main".into()),
         Some(ProcessSpec::Role(r)) => ProcessSelector::Role(r),
         Some(ProcessSpec::Index(i)) => ProcessSelector::Index(i),
     };
-    let selection = match c.mapping {
-        None => Selection::Process,
-        Some(m) => match (m.path_ends_with, m.name, m.region) {
-            (Some(p), None, None) => Selection::PathEndsWith(p),
-            (None, Some(n), None) => Selection::Name(n),
-            (None, None, Some(r)) => Selection::Region(r),
-            _ => {
-                return Err(format!(
-                    "claim '{}': `mapping` takes exactly one of path_ends_with, name, region",
-                    c.id
-                ))
-            }
-        },
-    };
+    let selection = check_mapping(&c.id, c.mapping)?;
     if selection != Selection::Process && c.figure.whole_process_only() {
         return Err(format!(
             "claim '{}': {} are counted per process, not per mapping; drop `mapping`",
             c.id, c.figure
         ));
     }
-    let mut target_pages = None;
-    let target = match (c.value, c.percent_of, c.percent) {
-        (Some(v), None, None) => {
-            let (n, pages) = amount(&v, c.figure, "value")?;
-            if pages {
-                target_pages = Some(n);
-            }
-            Target::Value(n)
-        }
-        (None, Some(of), Some(p)) if p >= 0.0 && p.is_finite() => {
-            if of.is_count() != c.figure.is_count()
-                || of.whole_process_only() && selection != Selection::Process
-            {
-                return Err(format!(
-                    "claim '{}': {} cannot be a percentage of {of}",
-                    c.id, c.figure
-                ));
-            }
-            Target::PercentOf(of, p)
-        }
-        (None, Some(_), None) => {
-            return Err(format!("claim '{}': `percent_of` needs `percent`", c.id))
-        }
-        _ => {
-            return Err(format!(
-                "claim '{}' needs `value = N` or `percent_of = \"FIGURE\"` with `percent = P`",
-                c.id
-            ))
-        }
-    };
-    let tolerance = match c.tolerance {
-        None => None,
-        Some(Amount::Text(t)) if t.trim().ends_with('%') => {
-            let p: f64 = t
-                .trim()
-                .trim_end_matches('%')
-                .trim()
-                .parse()
-                .map_err(|_| format!("tolerance '{t}' is not a percentage"))?;
-            Some(Tolerance::Percent(p))
-        }
-        Some(a) => {
-            let (n, pages) = amount(&a, c.figure, "tolerance")?;
-            Some(if pages {
-                Tolerance::Pages(n)
-            } else {
-                Tolerance::Units(n)
-            })
-        }
-    };
+    let (target, target_pages) = check_target(
+        &c.id,
+        c.value.as_ref(),
+        (c.percent_of, c.percent),
+        c.figure,
+        &selection,
+    )?;
+    let tolerance = check_tolerance(c.tolerance, c.figure)?;
     check_sense(
         &c.id,
         &when,
@@ -551,6 +481,90 @@ fn check(c: ClaimSpec) -> Result<Criterion, String> {
         expected: c.expected.map(|e| (e.verdict, e.reason)),
         strict: c.strict,
     })
+}
+
+/// `at` one checkpoint or `between` two: exactly one of them.
+fn check_when(id: &str, at: Option<String>, between: Option<[String; 2]>) -> Result<When, String> {
+    match (at, between) {
+        (Some(at), None) => Ok(When::At(at)),
+        (None, Some([a, b])) => Ok(When::Between(a, b)),
+        (Some(_), Some(_)) => Err(format!(
+            "claim '{id}' has both `at` and `between`; give one"
+        )),
+        (None, None) => Err(format!(
+            "claim '{id}' needs `at = \"LABEL\"` or `between = [\"A\", \"B\"]`"
+        )),
+    }
+}
+
+/// The whole process, or the mappings `mapping` picks by exactly one key.
+fn check_mapping(id: &str, mapping: Option<MappingSpec>) -> Result<Selection, String> {
+    let Some(m) = mapping else {
+        return Ok(Selection::Process);
+    };
+    match (m.path_ends_with, m.name, m.region) {
+        (Some(p), None, None) => Ok(Selection::PathEndsWith(p)),
+        (None, Some(n), None) => Ok(Selection::Name(n)),
+        (None, None, Some(r)) => Ok(Selection::Region(r)),
+        _ => Err(format!(
+            "claim '{id}': `mapping` takes exactly one of path_ends_with, name, region"
+        )),
+    }
+}
+
+/// What the figure is compared with: a value (and its page count, when given
+/// in pages) or a percentage of another figure of the same kind.
+fn check_target(
+    id: &str,
+    value: Option<&Amount>,
+    (percent_of, percent): (Option<Figure>, Option<f64>),
+    figure: Figure,
+    selection: &Selection,
+) -> Result<(Target, Option<f64>), String> {
+    match (value, percent_of, percent) {
+        (Some(v), None, None) => {
+            let (n, pages) = amount(v, figure, "value")?;
+            Ok((Target::Value(n), pages.then_some(n)))
+        }
+        (None, Some(of), Some(p)) if p >= 0.0 && p.is_finite() => {
+            if of.is_count() != figure.is_count()
+                || of.whole_process_only() && *selection != Selection::Process
+            {
+                return Err(format!(
+                    "claim '{id}': {figure} cannot be a percentage of {of}"
+                ));
+            }
+            Ok((Target::PercentOf(of, p), None))
+        }
+        (None, Some(_), None) => Err(format!("claim '{id}': `percent_of` needs `percent`")),
+        _ => Err(format!(
+            "claim '{id}' needs `value = N` or `percent_of = \"FIGURE\"` with `percent = P`"
+        )),
+    }
+}
+
+/// The tolerance: a percentage, a number of pages, or units of the figure.
+fn check_tolerance(tolerance: Option<Amount>, figure: Figure) -> Result<Option<Tolerance>, String> {
+    match tolerance {
+        None => Ok(None),
+        Some(Amount::Text(t)) if t.trim().ends_with('%') => {
+            let p: f64 = t
+                .trim()
+                .trim_end_matches('%')
+                .trim()
+                .parse()
+                .map_err(|_| format!("tolerance '{t}' is not a percentage"))?;
+            Ok(Some(Tolerance::Percent(p)))
+        }
+        Some(a) => {
+            let (n, pages) = amount(&a, figure, "tolerance")?;
+            Ok(Some(if pages {
+                Tolerance::Pages(n)
+            } else {
+                Tolerance::Units(n)
+            }))
+        }
+    }
 }
 
 /// Refuses a criterion that could never fail or never hold, whatever is

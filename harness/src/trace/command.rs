@@ -66,6 +66,198 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         Some(path) => Some(claims::load(path).map_err(|e| anyhow::anyhow!("claims file {e}"))?),
         None => None,
     };
+    let comparing = comparing_of(args)?;
+    if args.step && !std::io::stdin().is_terminal() {
+        bail!("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step");
+    }
+
+    let start = start_run(args.out.as_deref())?;
+    let spec = TraceSpec {
+        program: program.clone(),
+        args: program_args.to_vec(),
+        labels: args.labels.clone(),
+        every: args.every,
+        timeout: Duration::from_secs(args.timeout),
+        no_aslr: args.no_aslr,
+        page_size: start.env.page_size,
+    };
+    let mut traced = Traced {
+        args,
+        name,
+        claims_file,
+        comparing,
+        // Read once: the record is rewritten at every checkpoint.
+        provenance: crate::provenance::Provenance::detect(),
+        start,
+    };
+    match traced.run(&spec)? {
+        Some(outcome) => traced.write(outcome),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// A trace once its options are checked and its run folder exists.
+struct Traced<'a> {
+    args: &'a TraceArgs,
+    name: String,
+    claims_file: Option<ClaimsFile>,
+    comparing: Comparing,
+    provenance: crate::provenance::Provenance,
+    start: RunStart,
+}
+
+impl Traced<'_> {
+    /// Runs the program; `None` when it was stopped as asked (q in step mode).
+    fn run(&mut self, spec: &TraceSpec) -> Result<Option<crate::runner::VariantOutcome>> {
+        let args = self.args;
+        let mut keeper = Keeper {
+            traced: self,
+            taken: crate::model::VariantRecord::new("default"),
+            keep_failed: false,
+            stepper: StepPause {
+                previous: Vec::new(),
+                filter: crate::report::delta::DeltaFilter {
+                    page_size: spec.page_size,
+                    all: false,
+                },
+            },
+        };
+        let mut on_checkpoint =
+            |record: &CheckpointRecord, cause: &CheckpointCause| keeper.keep(record, cause);
+        let mut sink: Box<dyn Write> = if machine_format(args.format) {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        };
+        let outcome = match session::run(spec, &ProcProbe, &mut sink, &mut on_checkpoint) {
+            Ok(outcome) => outcome,
+            Err(crate::error::RunnerError::Interrupted) if QUIT.load(Ordering::SeqCst) => {
+                crate::verbosity::say("stopped as asked; the program's processes are gone");
+                return Ok(None);
+            }
+            Err(crate::error::RunnerError::Interrupted) => {
+                return Err(crate::error::Interrupted.into())
+            }
+            Err(e) => {
+                // Nothing ran, so the run folder stays empty: it goes.
+                if let Some(owner) = self.start.owner.take() {
+                    owner.release();
+                }
+                let _ = std::fs::remove_dir(&self.start.run_dir);
+                bail!("{}: {e}", spec.program.to_string_lossy())
+            }
+        };
+        drop(sink);
+        if outcome.record.status == crate::model::Status::Skipped {
+            // A CI job must see that nothing was measured; exit 4 follows from the status.
+            crate::verbosity::say(format_args!(
+                "warning: {}",
+                outcome.record.reason.as_deref().unwrap_or("no checkpoint")
+            ));
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Judges the traced program, writes the run folder and tells the run.
+    fn write(self, mut outcome: crate::runner::VariantOutcome) -> Result<ExitCode> {
+        let RunStart {
+            started,
+            env,
+            results_root,
+            run_dir,
+            owner,
+        } = self.start;
+        crate::elf::attach_binary_facts(&mut outcome.record, None);
+        let mut experiment = traced_experiment(&self.name, outcome.record, trace_params(self.args));
+        if let Some(file) = &self.claims_file {
+            experiment.claims = claims::judge(file, &experiment, env.page_size);
+        }
+        let run = RunRecord {
+            format_version: FORMAT_VERSION,
+            vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            quick: false,
+            environment: env,
+            experiments: vec![experiment],
+            repeats: None,
+            provenance: self.provenance,
+            gate: Default::default(),
+        };
+        store::write_run(&run_dir, &crate::report::run_files(&run))?;
+        store::write_raw(&run_dir, &self.name, "default", &outcome.raw)?;
+        if let Some(code) = keep(owner, &results_root, &run_dir)? {
+            return Ok(code);
+        }
+        let Comparing {
+            mode,
+            baseline_run,
+            tolerances,
+        } = self.comparing;
+        finish(
+            &run,
+            self.args.format,
+            crate::verbosity::verbose(),
+            baseline_run.as_ref(),
+            tolerances,
+            &mode,
+            &run_dir,
+        )
+    }
+}
+
+/// Keeps every checkpoint in the run folder as it is taken, so that a SIGKILL
+/// loses none: the next run finds the folder's owner gone and marks it
+/// partial. The complete record written at the end replaces it.
+struct Keeper<'t, 'a> {
+    traced: &'t Traced<'a>,
+    taken: crate::model::VariantRecord,
+    keep_failed: bool,
+    stepper: StepPause,
+}
+
+impl Keeper<'_, '_> {
+    fn keep(&mut self, record: &CheckpointRecord, cause: &CheckpointCause) {
+        let t = self.traced;
+        self.taken.checkpoints.push(record.clone());
+        let so_far = whole_run(
+            &t.start.started,
+            &t.start.env,
+            &t.provenance,
+            &t.name,
+            Default::default(),
+            self.taken.clone(),
+        );
+        let run_dir = &t.start.run_dir;
+        if let Err(e) = store::write_run(run_dir, &[report::run_record(&so_far)]) {
+            if !std::mem::replace(&mut self.keep_failed, true) {
+                eprintln!(
+                    "warning: cannot keep the checkpoints in {}: {e}",
+                    run_dir.display()
+                );
+            }
+        }
+        if t.args.step {
+            self.stepper.pause(record, cause);
+        } else {
+            verbosity::note(format_args!(
+                "checkpoint {}: {}",
+                record.label,
+                cause.waiting.join("; ")
+            ));
+        }
+    }
+}
+
+/// The baseline a trace is compared with or saved as, and the tolerances.
+struct Comparing {
+    mode: BaselineMode,
+    baseline_run: Option<RunRecord>,
+    tolerances: comparing::tolerance::Tolerances,
+}
+
+/// Reads and checks the baseline options before anything runs: a bad baseline
+/// or target costs no run.
+fn comparing_of(args: &TraceArgs) -> Result<Comparing> {
     let baseline_dir = args
         .baseline_dir
         .clone()
@@ -81,99 +273,16 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         store::save::check_target(path)?;
     }
     let tolerances = comparing::tolerance::parse_all(&args.tolerance)?;
-    if args.step && !std::io::stdin().is_terminal() {
-        bail!("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step");
-    }
+    Ok(Comparing {
+        mode,
+        baseline_run,
+        tolerances,
+    })
+}
 
-    let RunStart {
-        started,
-        env,
-        results_root,
-        run_dir,
-        owner,
-    } = start_run(args.out.as_deref())?;
-
-    let spec = TraceSpec {
-        program: program.clone(),
-        args: program_args.to_vec(),
-        labels: args.labels.clone(),
-        every: args.every,
-        timeout: Duration::from_secs(args.timeout),
-        no_aslr: args.no_aslr,
-        page_size: env.page_size,
-    };
-    let mut stepper = StepPause {
-        previous: Vec::new(),
-        filter: crate::report::delta::DeltaFilter {
-            page_size: env.page_size,
-            all: false,
-        },
-    };
-    // Every checkpoint is kept in the run folder as it is taken, so that a
-    // SIGKILL loses none: the next run finds the folder's owner gone and marks
-    // it partial. The complete record below replaces it.
-    let provenance = crate::provenance::Provenance::detect();
-    let mut taken = crate::model::VariantRecord::new("default");
-    let mut keep_failed = false;
-    let mut on_checkpoint = |record: &CheckpointRecord, cause: &CheckpointCause| {
-        taken.checkpoints.push(record.clone());
-        let so_far = whole_run(
-            &started,
-            &env,
-            &provenance,
-            &name,
-            Default::default(),
-            taken.clone(),
-        );
-        if let Err(e) = store::write_run(&run_dir, &[report::run_record(&so_far)]) {
-            if !std::mem::replace(&mut keep_failed, true) {
-                eprintln!(
-                    "warning: cannot keep the checkpoints in {}: {e}",
-                    run_dir.display()
-                );
-            }
-        }
-        if args.step {
-            stepper.pause(record, cause);
-        } else {
-            verbosity::note(format_args!(
-                "checkpoint {}: {}",
-                record.label,
-                cause.waiting.join("; ")
-            ));
-        }
-    };
-    let mut sink: Box<dyn Write> = if machine_format(args.format) {
-        Box::new(std::io::stderr())
-    } else {
-        Box::new(std::io::stdout())
-    };
-    let mut outcome = match session::run(&spec, &ProcProbe, &mut sink, &mut on_checkpoint) {
-        Ok(outcome) => outcome,
-        Err(crate::error::RunnerError::Interrupted) if QUIT.load(Ordering::SeqCst) => {
-            crate::verbosity::say("stopped as asked; the program's processes are gone");
-            return Ok(ExitCode::SUCCESS);
-        }
-        Err(crate::error::RunnerError::Interrupted) => return Err(crate::error::Interrupted.into()),
-        Err(e) => {
-            // Nothing ran, so the run folder stays empty: it goes.
-            if let Some(owner) = owner {
-                owner.release();
-            }
-            let _ = std::fs::remove_dir(&run_dir);
-            bail!("{}: {e}", program.to_string_lossy())
-        }
-    };
-    drop(sink);
-    if outcome.record.status == crate::model::Status::Skipped {
-        // A CI job must see that nothing was measured; exit 4 follows from the status.
-        crate::verbosity::say(format_args!(
-            "warning: {}",
-            outcome.record.reason.as_deref().unwrap_or("no checkpoint")
-        ));
-    }
-    crate::elf::attach_binary_facts(&mut outcome.record, None);
-
+/// The trace's parameters as the record keeps them: the command, labels,
+/// interval, ASLR and claims file.
+fn trace_params(args: &TraceArgs) -> std::collections::BTreeMap<String, serde_json::Value> {
     let mut params = std::collections::BTreeMap::new();
     let command_line: Vec<String> = args
         .command
@@ -197,51 +306,28 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
             serde_json::json!(path.display().to_string()),
         );
     }
-    let mut experiment = ExperimentRecord {
-        name: name.clone(),
-        status: outcome.record.status,
-        reason: outcome
-            .record
-            .reason
-            .clone()
-            .map(|r| match outcome.record.status {
-                crate::model::Status::Failed => format!("variant default failed: {r}"),
-                _ => r,
-            }),
+    params
+}
+
+/// The traced program as an experiment of one variant, `default`.
+fn traced_experiment(
+    name: &str,
+    record: crate::model::VariantRecord,
+    params: std::collections::BTreeMap<String, serde_json::Value>,
+) -> ExperimentRecord {
+    ExperimentRecord {
+        name: name.to_string(),
+        status: record.status,
+        reason: record.reason.clone().map(|r| match record.status {
+            crate::model::Status::Failed => format!("variant default failed: {r}"),
+            _ => r,
+        }),
         params,
-        variants: vec![outcome.record],
+        variants: vec![record],
         claims: Vec::new(),
         summary: Vec::new(),
         fault_costs: Vec::new(),
-    };
-    if let Some(file) = &claims_file {
-        experiment.claims = claims::judge(file, &experiment, env.page_size);
     }
-    let run = RunRecord {
-        format_version: FORMAT_VERSION,
-        vmlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        started_at: started.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        quick: false,
-        environment: env,
-        experiments: vec![experiment],
-        repeats: None,
-        provenance,
-        gate: Default::default(),
-    };
-    store::write_run(&run_dir, &crate::report::run_files(&run))?;
-    store::write_raw(&run_dir, &name, "default", &outcome.raw)?;
-    if let Some(code) = keep(owner, &results_root, &run_dir)? {
-        return Ok(code);
-    }
-    finish(
-        &run,
-        args.format,
-        crate::verbosity::verbose(),
-        baseline_run.as_ref(),
-        tolerances,
-        &mode,
-        &run_dir,
-    )
 }
 
 /// Compares the run with the baseline, saves it as one and tells it, as `run` does.

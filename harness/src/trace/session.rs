@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Write};
-use std::sync::mpsc::{self, Receiver};
+use std::io::{BufReader, Write};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use experiments::protocol::{self, Event};
@@ -129,16 +129,7 @@ pub fn run(
 }
 
 fn spawn_protocol_reader(input: std::fs::File) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(input).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
+    crate::runner::lines::spawn_text(move || BufReader::new(input))
 }
 
 fn drive(
@@ -149,12 +140,12 @@ fn drive(
     on_checkpoint: &mut dyn FnMut(&CheckpointRecord, &CheckpointCause),
 ) -> Result<(), RunnerError> {
     let Launched {
-        mut guard,
-        mut stdin,
+        guard,
+        stdin,
         stdin_inode,
-        mut output,
+        output,
         protocol_in,
-        mut protocol_out,
+        protocol_out,
     } = launch::launch(&spec.program, &spec.args, spec.no_aslr)?;
     let main_pid = guard.pid();
     // The file the program runs from (after exec: spawn returns once it happened),
@@ -165,30 +156,101 @@ fn drive(
             exe.display().to_string(),
         );
     }
-    let protocol_lines = spawn_protocol_reader(protocol_in);
-    let mut pump = OutputPump::default();
-    let mut labeller = Labeller::new(spec.labels.clone());
-    let mut tree = Tree::new(main_pid);
-    let mut candidates: BTreeMap<i32, (WaitKind, Observation)> = BTreeMap::new();
-    let mut departing: BTreeMap<i32, Departure> = BTreeMap::new();
-    let mut ended_by_harness: Vec<i32> = Vec::new();
     let started = Instant::now();
-    let mut last_event = Instant::now();
-    let mut last_label = "start".to_string();
-    let mut every_count = 0u32;
-    let mut main_exit = None;
     state.phase_start = started;
+    let mut tracer = Tracer {
+        spec,
+        probe,
+        sink,
+        state,
+        on_checkpoint,
+        guard,
+        stdin,
+        stdin_inode,
+        output,
+        protocol_lines: spawn_protocol_reader(protocol_in),
+        protocol_out,
+        main_pid,
+        pump: OutputPump::default(),
+        labeller: Labeller::new(spec.labels.clone()),
+        tree: Tree::new(main_pid),
+        candidates: BTreeMap::new(),
+        departing: BTreeMap::new(),
+        ended_by_harness: Vec::new(),
+        started,
+        last_event: Instant::now(),
+        last_label: "start".to_string(),
+        every_count: 0,
+    };
+    let status = tracer.follow()?;
+    tracer.finish(status)
+}
 
-    loop {
-        if interrupted() {
-            return Err(RunnerError::Interrupted);
+/// A traced program while it runs: its processes, the waits seen once (a
+/// wait is a checkpoint when seen twice alike), and where the last
+/// checkpoint was.
+struct Tracer<'a> {
+    spec: &'a TraceSpec,
+    probe: &'a dyn Probe,
+    sink: &'a mut dyn Write,
+    state: &'a mut State,
+    on_checkpoint: &'a mut dyn FnMut(&CheckpointRecord, &CheckpointCause),
+    guard: crate::runner::child::ChildGuard,
+    stdin: std::fs::File,
+    stdin_inode: u64,
+    output: std::fs::File,
+    protocol_lines: Receiver<String>,
+    protocol_out: std::fs::File,
+    main_pid: i32,
+    pump: OutputPump,
+    labeller: Labeller,
+    tree: Tree,
+    candidates: BTreeMap<i32, (WaitKind, Observation)>,
+    departing: BTreeMap<i32, Departure>,
+    ended_by_harness: Vec<i32>,
+    started: Instant,
+    last_event: Instant,
+    last_label: String,
+    every_count: u32,
+}
+
+impl Tracer<'_> {
+    /// Polls the program until its main process exited and no process of its
+    /// tree is left, taking a checkpoint wherever one is due; its exit status.
+    fn follow(&mut self) -> Result<std::process::ExitStatus, RunnerError> {
+        let mut main_exit = None;
+        loop {
+            if interrupted() {
+                return Err(RunnerError::Interrupted);
+            }
+            self.pump.drain(&mut self.output, self.sink);
+            self.state
+                .sample_rss(self.probe, self.main_pid, self.started);
+            let live = self.tree.refresh();
+            self.protocol_checkpoints(&live)?;
+            if main_exit.is_none() {
+                main_exit = self.guard.wait_for_exit(Duration::ZERO)?;
+            }
+            if let (Some(status), true) = (main_exit, live.is_empty()) {
+                self.pump.drain(&mut self.output, self.sink);
+                return Ok(status);
+            }
+            let stdin = &self.stdin;
+            self.departing.retain(|pid, how| !left(*pid, *how, stdin));
+            let waiting = self.waiting(&live);
+            if !waiting.is_empty() {
+                self.hold(&waiting, &live)?;
+            } else if let Some(every) = self.spec.every {
+                self.every(every, &live)?;
+            }
+            self.check_limits()?;
+            std::thread::sleep(POLL);
         }
-        pump.drain(&mut output, sink);
-        state.sample_rss(main_pid, started);
-        let live = tree.refresh();
+    }
 
-        // Checkpoints the program named through the SDK.
-        while let Ok(line) = protocol_lines.try_recv() {
+    /// Checkpoints the program named through the SDK.
+    fn protocol_checkpoints(&mut self, live: &[Member]) -> Result<(), RunnerError> {
+        while let Ok(line) = self.protocol_lines.try_recv() {
             let event = protocol::parse(&line).map_err(|e| RunnerError::Protocol {
                 expected: "a vmlab-protocol line on the checkpoint channel".into(),
                 got: e.to_string(),
@@ -198,45 +260,42 @@ fn drive(
                 | Event::CheckpointChildren {
                     label, processes, ..
                 } => {
-                    pump.drain(&mut output, sink);
-                    let label = labeller.named(&label);
+                    self.pump.drain(&mut self.output, self.sink);
+                    let label = self.labeller.named(&label);
                     let who = processes
                         .iter()
                         .map(|p| format!("pid {} reached checkpoint {label}", p.pid))
                         .collect();
                     let held: Vec<i32> = processes.iter().map(|p| p.pid).collect();
-                    state.checkpoint(probe, &label, &live, &held)?;
-                    announce(state, on_checkpoint, who);
-                    last_label = label;
-                    last_event = Instant::now();
-                    answer_go(&mut protocol_out)?;
+                    self.state.checkpoint(self.probe, &label, live, &held)?;
+                    announce(self.state, self.on_checkpoint, who);
+                    self.last_label = label;
+                    self.last_event = Instant::now();
+                    answer_go(&mut self.protocol_out)?;
                 }
-                Event::Ready { .. } | Event::NullPhase { .. } => answer_go(&mut protocol_out)?,
-                Event::Region { name, start, len } => state.regions.push((name, start, len)),
+                Event::Ready { .. } | Event::NullPhase { .. } => answer_go(&mut self.protocol_out)?,
+                Event::Region { name, start, len } => self.state.regions.push((name, start, len)),
                 Event::Note { key, value } => {
-                    state.record.notes.insert(key, value);
+                    self.state.record.notes.insert(key, value);
                 }
                 Event::Skip { reason } => {
-                    state.record.notes.insert("skip".into(), reason);
+                    self.state.record.notes.insert("skip".into(), reason);
                 }
                 Event::Progress { .. } | Event::Done => {}
             }
         }
+        Ok(())
+    }
 
-        if main_exit.is_none() {
-            main_exit = guard.wait_for_exit(Duration::ZERO)?;
-        }
-        if main_exit.is_some() && live.is_empty() {
-            pump.drain(&mut output, sink);
-            break;
-        }
-
-        departing.retain(|pid, how| !left(*pid, *how, &stdin));
-        let mut waiting: Vec<(Member, WaitKind, Observation)> = Vec::new();
-        for member in &live {
-            if departing.contains_key(&member.pid) {
+    /// The processes seen waiting alike twice in a row (a candidate the first
+    /// time); a process that runs is noted for the idle tally.
+    fn waiting(&mut self, live: &[Member]) -> Vec<(Member, WaitKind, Observation)> {
+        let mut waiting = Vec::new();
+        for member in live {
+            if self.departing.contains_key(&member.pid) {
                 continue;
             }
+            let stdin_inode = self.stdin_inode;
             let ours = || launch::reads_our_pipe(member.pid, stdin_inode);
             let mut seen = wait::observe(member.pid);
             let mut kind = seen.as_ref().and_then(|o| wait::classify(o, &ours));
@@ -248,119 +307,129 @@ fn drive(
             }
             match (kind, seen) {
                 (Some(kind), Some(seen)) => {
-                    if candidates.get(&member.pid) == Some(&(kind, seen.clone())) {
+                    if self.candidates.get(&member.pid) == Some(&(kind, seen.clone())) {
                         waiting.push((member.clone(), kind, seen));
                     } else {
-                        candidates.insert(member.pid, (kind, seen));
+                        self.candidates.insert(member.pid, (kind, seen));
                     }
                 }
                 (_, seen) => {
                     if let Some(seen) = &seen {
-                        state.idle.note(&member.role, member.pid, seen);
+                        self.state.idle.note(&member.role, member.pid, seen);
                     }
-                    candidates.remove(&member.pid);
+                    self.candidates.remove(&member.pid);
                 }
             }
         }
+        waiting
+    }
 
-        if !waiting.is_empty() {
-            pump.settle(&mut output, sink);
-            let label = labeller.for_wait(&pump.last_line());
-            pump.end_line(sink);
-            let causes: Vec<String> = waiting
-                .iter()
-                .map(|(m, kind, seen)| {
-                    let wchan = if seen.wchan.is_empty() || seen.wchan == "0" {
-                        String::new()
-                    } else {
-                        format!(" (in {})", seen.wchan)
-                    };
-                    format!("{} (pid {}) {kind}{wchan}", m.role, m.pid)
-                })
-                .collect();
-            state
-                .record
-                .notes
-                .insert(format!("wait_{label}"), causes.join("; "));
-            let held: Vec<i32> = waiting.iter().map(|(m, _, _)| m.pid).collect();
-            state.checkpoint(probe, &label, &live, &held)?;
-            announce(state, on_checkpoint, causes);
-            for (member, kind, _) in &waiting {
-                candidates.remove(&member.pid);
-                let how = resume(member.pid, *kind, &mut stdin)?;
-                if matches!(how, Departure::Ended) {
-                    ended_by_harness.push(member.pid);
-                    state.record.notes.insert(
-                        format!("ended_{}", member.role),
-                        format!(
-                            "{} waited in pause() or sigsuspend() with no signal handler, so after checkpoint {label} the harness ended it as a reader would (Ctrl-C)",
-                            member.role
-                        ),
-                    );
-                }
-                departing.insert(member.pid, how);
-            }
-            last_label = label;
-            last_event = Instant::now();
-        } else if let Some(every) = spec.every {
-            if started.elapsed() >= every * (every_count + 1) {
-                every_count += 1;
-                let label = labeller.named(&format!("every-{every_count}"));
-                state.checkpoint(probe, &label, &live, &[])?;
-                announce(
-                    state,
-                    on_checkpoint,
-                    vec![format!(
-                        "{} since the start (the program runs on)",
-                        humantime(started.elapsed())
-                    )],
+    /// A checkpoint where processes wait: named after the program's last
+    /// output line, each wait noted, then every waiting process resumed.
+    fn hold(
+        &mut self,
+        waiting: &[(Member, WaitKind, Observation)],
+        live: &[Member],
+    ) -> Result<(), RunnerError> {
+        self.pump.settle(&mut self.output, self.sink);
+        let label = self.labeller.for_wait(&self.pump.last_line());
+        self.pump.end_line(self.sink);
+        let causes: Vec<String> = waiting
+            .iter()
+            .map(|(m, kind, seen)| {
+                let wchan = if seen.wchan.is_empty() || seen.wchan == "0" {
+                    String::new()
+                } else {
+                    format!(" (in {})", seen.wchan)
+                };
+                format!("{} (pid {}) {kind}{wchan}", m.role, m.pid)
+            })
+            .collect();
+        self.state
+            .record
+            .notes
+            .insert(format!("wait_{label}"), causes.join("; "));
+        let held: Vec<i32> = waiting.iter().map(|(m, _, _)| m.pid).collect();
+        self.state.checkpoint(self.probe, &label, live, &held)?;
+        announce(self.state, self.on_checkpoint, causes);
+        for (member, kind, _) in waiting {
+            self.candidates.remove(&member.pid);
+            let how = resume(member.pid, *kind, &mut self.stdin)?;
+            if matches!(how, Departure::Ended) {
+                self.ended_by_harness.push(member.pid);
+                self.state.record.notes.insert(
+                    format!("ended_{}", member.role),
+                    format!(
+                        "{} waited in pause() or sigsuspend() with no signal handler, so after checkpoint {label} the harness ended it as a reader would (Ctrl-C)",
+                        member.role
+                    ),
                 );
-                last_label = label;
-                last_event = Instant::now();
             }
+            self.departing.insert(member.pid, how);
         }
+        self.last_label = label;
+        self.last_event = Instant::now();
+        Ok(())
+    }
 
-        if state.record.checkpoints.len() >= MAX_CHECKPOINTS {
+    /// `--every`: a checkpoint each time another period has passed.
+    fn every(&mut self, every: Duration, live: &[Member]) -> Result<(), RunnerError> {
+        if self.started.elapsed() < every * (self.every_count + 1) {
+            return Ok(());
+        }
+        self.every_count += 1;
+        let label = self.labeller.named(&format!("every-{}", self.every_count));
+        self.state.checkpoint(self.probe, &label, live, &[])?;
+        announce(
+            self.state,
+            self.on_checkpoint,
+            vec![format!(
+                "{} since the start (the program runs on)",
+                humantime(self.started.elapsed())
+            )],
+        );
+        self.last_label = label;
+        self.last_event = Instant::now();
+        Ok(())
+    }
+
+    /// Ends a program that keeps waiting, or has not moved for too long.
+    fn check_limits(&self) -> Result<(), RunnerError> {
+        if self.state.record.checkpoints.len() >= MAX_CHECKPOINTS {
             return Err(RunnerError::Protocol {
                 expected: format!("at most {MAX_CHECKPOINTS} checkpoints"),
                 got: format!(
-                    "a program that kept waiting after {last_label} (does it read its input in a loop?)"
+                    "a program that kept waiting after {} (does it read its input in a loop?)",
+                    self.last_label
                 ),
             });
         }
-        if last_event.elapsed() > spec.timeout {
+        if self.last_event.elapsed() > self.spec.timeout {
             return Err(RunnerError::Timeout {
-                checkpoint: last_label,
-                after: spec.timeout,
+                checkpoint: self.last_label.clone(),
+                after: self.spec.timeout,
             });
         }
-        std::thread::sleep(POLL);
+        Ok(())
     }
 
-    let status = main_exit.expect("the loop ends only after the main process exited");
-    state
-        .record
-        .notes
-        .insert("exit_status".into(), status.to_string());
-    state.record.notes.insert(
-        "processes".into(),
-        tree.all()
-            .map(|m| match &m.parent {
-                Some(p) => format!("{} pid {} (forked by {p})", m.role, m.pid),
-                None => format!("{} pid {}", m.role, m.pid),
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-    );
-    use std::os::unix::process::ExitStatusExt;
-    let ended_by_us = status.signal().is_some() && ended_by_harness.contains(&main_pid);
-    if !status.success() && !ended_by_us {
-        return Err(RunnerError::ChildFailed {
-            status: format!("program exited with {status}"),
-            stderr: "(its stderr went to the terminal)".into(),
-        });
+    /// Records how the program ended and its processes; a failure exit is an
+    /// error unless the harness ended it.
+    fn finish(self, status: std::process::ExitStatus) -> Result<(), RunnerError> {
+        let notes = &mut self.state.record.notes;
+        notes.insert("exit_status".into(), status.to_string());
+        notes.insert("processes".into(), self.tree.describe());
+        use std::os::unix::process::ExitStatusExt;
+        let ended_by_us =
+            status.signal().is_some() && self.ended_by_harness.contains(&self.main_pid);
+        if !status.success() && !ended_by_us {
+            return Err(RunnerError::ChildFailed {
+                status: format!("program exited with {status}"),
+                stderr: "(its stderr went to the terminal)".into(),
+            });
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn humantime(d: Duration) -> String {
@@ -515,7 +584,7 @@ impl State {
     /// Records the main process's VmRSS from /proc/PID/statm (a read that does
     /// not touch its memory) at most every [`RSS_SAMPLE_EVERY`], for the plot of
     /// VmRSS over time the built-in experiments have too.
-    fn sample_rss(&mut self, pid: i32, started: Instant) {
+    fn sample_rss(&mut self, probe: &dyn Probe, pid: i32, started: Instant) {
         let millis = started.elapsed().as_millis() as u64;
         let every = RSS_SAMPLE_EVERY.as_millis() as u64;
         if self
@@ -526,13 +595,8 @@ impl State {
         {
             return;
         }
-        let Ok(statm) = std::fs::read_to_string(format!("/proc/{pid}/statm")) else {
-            return;
-        };
-        if let Some(pages) = statm
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u64>().ok())
+        if let Some(pages) = probe
+            .resident_pages(pid)
             // An exiting process has given its memory back already.
             .filter(|pages| *pages > 0)
         {

@@ -111,6 +111,18 @@ impl Tree {
     pub fn all(&self) -> impl Iterator<Item = &Member> {
         self.order.iter().filter_map(|pid| self.members.get(pid))
     }
+
+    /// Every member with its pid and who forked it, for the record's
+    /// `processes` note.
+    pub fn describe(&self) -> String {
+        self.all()
+            .map(|m| match &m.parent {
+                Some(p) => format!("{} pid {} (forked by {p})", m.role, m.pid),
+                None => format!("{} pid {}", m.role, m.pid),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 #[cfg(test)]

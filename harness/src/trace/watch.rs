@@ -7,7 +7,6 @@
 //! with Pss, USS and swap per mapping, and writes nothing.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -46,47 +45,51 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
     }
     // A process that cannot be read is refused before a run folder exists.
     once(args.pid)?;
-    let super::command::RunStart {
-        started,
-        env,
-        results_root,
-        run_dir,
-        owner,
-    } = super::command::start_run(args.out.as_deref())?;
-    // Read once: the record is rewritten after every snapshot.
-    let provenance = crate::provenance::Provenance::detect();
-
+    let start = super::command::start_run(args.out.as_deref())?;
     let every = match (args.every, args.on_enter) {
         (Some(every), _) => Some(every),
         (None, true) => None,
         (None, false) => Some(Duration::from_secs(1)),
     };
-    let enter = if args.on_enter {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::stdin().lock().lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        crate::verbosity::say(format_args!(
-            "Enter takes a snapshot of {}; q (or end of input) stops",
-            args.pid
-        ));
-        Some(rx)
-    } else {
-        None
+    let mut watching = Watching {
+        pid: args.pid,
+        name: run_name(args.pid),
+        // Read once: the record is rewritten after every snapshot.
+        provenance: crate::provenance::Provenance::detect(),
+        start,
+        record: first_record(),
+        raw: Vec::new(),
+        tree: Tree::new(args.pid),
+        previous: BTreeMap::new(),
     };
+    let mut ticks = Ticks::new(args, every);
+    let limit = args.count.unwrap_or(u64::MAX);
+    while (watching.record.checkpoints.len() as u64) < limit && !runner::interrupted() {
+        match ticks.next() {
+            Tick::Stop => break,
+            Tick::NotYet => continue,
+            Tick::Due => {}
+        }
+        if !watching.snapshot(&mut ticks)? {
+            break;
+        }
+    }
+    watching.finish(args, every)
+}
 
-    let name = format!("watch-{}", super::label::from_line(&comm(args.pid)));
-    let name = if name == "watch-" {
+/// The run's name: `watch-` and the process's command name.
+fn run_name(pid: i32) -> String {
+    let name = format!("watch-{}", super::label::from_line(&comm(pid)));
+    if name == "watch-" {
         "watch-process".to_string()
     } else {
         name
-    };
-    let mut record = VariantRecord {
+    }
+}
+
+/// The record before the first snapshot, saying why it has no noise floor.
+fn first_record() -> VariantRecord {
+    VariantRecord {
         name: "default".into(),
         status: Status::Ok,
         reason: None,
@@ -98,62 +101,138 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         checkpoints: Vec::new(),
         rss_samples: Vec::new(),
         binary: None,
-    };
-    let mut raw = Vec::new();
-    let mut tree = Tree::new(args.pid);
-    let mut previous: BTreeMap<i32, Faults> = BTreeMap::new();
-    let start = Instant::now();
-    let mut last = Instant::now();
-    let mut next_due = Duration::ZERO;
-    let limit = args.count.unwrap_or(u64::MAX);
-    while (record.checkpoints.len() as u64) < limit && !runner::interrupted() {
-        let due = match (&enter, every) {
+    }
+}
+
+/// What the wait for the next snapshot gave.
+enum Tick {
+    /// Take a snapshot now.
+    Due,
+    /// Wait on.
+    NotYet,
+    /// q or end of input: the watch ends.
+    Stop,
+}
+
+/// When snapshots are due: at each Enter (`--on-enter`), or every period.
+struct Ticks {
+    enter: Option<mpsc::Receiver<String>>,
+    every: Option<Duration>,
+    start: Instant,
+    next_due: Duration,
+    /// When the last snapshot was taken (the phase's start).
+    last: Instant,
+}
+
+impl Ticks {
+    fn new(args: &WatchArgs, every: Option<Duration>) -> Ticks {
+        let enter = args.on_enter.then(|| {
+            let rx = crate::runner::lines::spawn_text(|| std::io::stdin().lock());
+            crate::verbosity::say(format_args!(
+                "Enter takes a snapshot of {}; q (or end of input) stops",
+                args.pid
+            ));
+            rx
+        });
+        Ticks {
+            enter,
+            every,
+            start: Instant::now(),
+            next_due: Duration::ZERO,
+            last: Instant::now(),
+        }
+    }
+
+    fn next(&mut self) -> Tick {
+        match (&self.enter, self.every) {
             (Some(rx), _) => match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(line) if line.trim() == "q" => break,
-                Ok(_) => true,
-                Err(mpsc::RecvTimeoutError::Timeout) => false,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(line) if line.trim() == "q" => Tick::Stop,
+                Ok(_) => Tick::Due,
+                Err(mpsc::RecvTimeoutError::Timeout) => Tick::NotYet,
+                Err(mpsc::RecvTimeoutError::Disconnected) => Tick::Stop,
             },
             (None, Some(every)) => {
-                let due = start.elapsed() >= next_due;
-                if due {
-                    next_due += every;
+                if self.start.elapsed() >= self.next_due {
+                    self.next_due += every;
+                    Tick::Due
                 } else {
                     std::thread::sleep(Duration::from_millis(10).min(every));
+                    Tick::NotYet
                 }
-                due
             }
             (None, None) => unreachable!("watch without --on-enter always has an interval"),
-        };
-        if !due {
-            continue;
         }
-        let live = tree.refresh();
+    }
+}
+
+/// A watch under way: the run folder, the record so far and the tree watched.
+struct Watching {
+    pid: i32,
+    name: String,
+    provenance: crate::provenance::Provenance,
+    start: super::command::RunStart,
+    record: VariantRecord,
+    raw: Vec<RawCapture>,
+    tree: Tree,
+    /// Each process's cumulative faults at its previous snapshot.
+    previous: BTreeMap<i32, Faults>,
+}
+
+impl Watching {
+    /// Snapshots every live process of the tree and keeps the record; false
+    /// when none is left.
+    fn snapshot(&mut self, ticks: &mut Ticks) -> Result<bool> {
+        let live = self.tree.refresh();
         if live.is_empty() {
-            record
+            self.record
                 .notes
-                .insert("ended".into(), format!("pid {} exited", args.pid));
-            break;
+                .insert("ended".into(), format!("pid {} exited", self.pid));
+            return Ok(false);
         }
-        let index = record.checkpoints.len();
+        let index = self.record.checkpoints.len();
         let label = format!("snapshot-{}", index + 1);
-        let mut processes: Vec<ProcessRecord> = Vec::new();
-        for member in &live {
-            let before = previous.get(&member.pid).copied();
+        let processes = self.read_processes(&live, index, &label)?;
+        say_snapshot(&label, ticks.start.elapsed(), &processes);
+        self.record.checkpoints.push(CheckpointRecord {
+            label,
+            phase_millis: ticks.last.elapsed().as_millis() as u64,
+            processes,
+            system: crate::probe::meminfo::read().ok(),
+            population: None,
+        });
+        ticks.last = Instant::now();
+        // Kept after every snapshot, so that a kill loses none: the next run
+        // finds the folder's owner gone and marks it partial.
+        let so_far = self.whole_run(BTreeMap::new(), self.record.clone());
+        store::write_run(&self.start.run_dir, &[crate::report::run_record(&so_far)])?;
+        Ok(true)
+    }
+
+    /// Reads each of `live`, its faults counted from its previous snapshot; a
+    /// process that exited meanwhile is left out.
+    fn read_processes(
+        &mut self,
+        live: &[tree::Member],
+        index: usize,
+        label: &str,
+    ) -> Result<Vec<ProcessRecord>> {
+        let mut processes = Vec::new();
+        for member in live {
+            let before = self.previous.get(&member.pid).copied();
             match super::moment::snapshot_with_state(
                 &ProcProbe,
                 &member.role,
                 member.pid,
                 before,
                 &[],
-                env.page_size,
+                self.start.env.page_size,
                 false,
             ) {
                 Ok((p, snapshot)) => {
-                    previous.insert(member.pid, p.faults_total);
-                    raw.push(RawCapture {
+                    self.previous.insert(member.pid, p.faults_total);
+                    self.raw.push(RawCapture {
                         index,
-                        label: label.clone(),
+                        label: label.to_string(),
                         role: member.role.clone(),
                         snapshot,
                     });
@@ -163,77 +242,79 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
                 Err(e) => bail!("{e}"),
             }
         }
-        crate::verbosity::say(format_args!(
-            "{label} at {:.1} s: {}",
-            start.elapsed().as_secs_f64(),
-            processes
-                .iter()
-                .map(|p| format!(
-                    "{} pid {} VmRSS {} KiB ({})",
-                    p.role,
-                    p.pid,
-                    p.totals.rss_bytes / 1024,
-                    p.state
-                        .map_or("state unknown".to_string(), |s| s.to_string())
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        record.checkpoints.push(CheckpointRecord {
-            label,
-            phase_millis: last.elapsed().as_millis() as u64,
-            processes,
-            system: crate::probe::meminfo::read().ok(),
-            population: None,
-        });
-        last = Instant::now();
-        // Kept after every snapshot, so that a kill loses none: the next run
-        // finds the folder's owner gone and marks it partial.
-        let so_far = super::command::whole_run(
-            &started,
-            &env,
-            &provenance,
-            &name,
-            BTreeMap::new(),
-            record.clone(),
-        );
-        store::write_run(&run_dir, &[crate::report::run_record(&so_far)])?;
+        Ok(processes)
     }
-    record.notes.insert(
-        "processes".into(),
-        tree.all()
-            .map(|m| match &m.parent {
-                Some(p) => format!("{} pid {} (forked by {p})", m.role, m.pid),
-                None => format!("{} pid {}", m.role, m.pid),
-            })
+
+    /// The run record of this watch with `record` as its one variant.
+    fn whole_run(
+        &self,
+        params: BTreeMap<String, serde_json::Value>,
+        record: VariantRecord,
+    ) -> crate::model::RunRecord {
+        super::command::whole_run(
+            &self.start.started,
+            &self.start.env,
+            &self.provenance,
+            &self.name,
+            params,
+            record,
+        )
+    }
+
+    /// Writes the whole run (reports and raw text), points `latest` at it and
+    /// tells it: Ctrl-C is how a watch ends, so its run is complete.
+    fn finish(mut self, args: &WatchArgs, every: Option<Duration>) -> Result<ExitCode> {
+        self.record
+            .notes
+            .insert("processes".into(), self.tree.describe());
+        let mut params = BTreeMap::new();
+        params.insert("pid".to_string(), serde_json::json!(args.pid));
+        if let Some(every) = every {
+            params.insert(
+                "every_millis".into(),
+                serde_json::json!(every.as_millis() as u64),
+            );
+        }
+        let record = std::mem::replace(&mut self.record, first_record());
+        let run = self.whole_run(params, record);
+        let run_dir = &self.start.run_dir;
+        store::write_run(run_dir, &crate::report::run_files(&run))?;
+        store::write_raw(run_dir, &self.name, "default", &self.raw)?;
+        // Ctrl-C is how a watch ends: its run is complete, not partial.
+        if let Some(owner) = self.start.owner.take() {
+            owner.release();
+        }
+        store::point_latest(&self.start.results_root, run_dir)?;
+        super::command::finish(
+            &run,
+            args.format,
+            crate::verbosity::verbose(),
+            None,
+            Default::default(),
+            &BaselineMode::Discard,
+            run_dir,
+        )
+    }
+}
+
+/// The line said at each snapshot: each process's VmRSS and state.
+fn say_snapshot(label: &str, since_start: Duration, processes: &[ProcessRecord]) {
+    crate::verbosity::say(format_args!(
+        "{label} at {:.1} s: {}",
+        since_start.as_secs_f64(),
+        processes
+            .iter()
+            .map(|p| format!(
+                "{} pid {} VmRSS {} KiB ({})",
+                p.role,
+                p.pid,
+                p.totals.rss_bytes / 1024,
+                p.state
+                    .map_or("state unknown".to_string(), |s| s.to_string())
+            ))
             .collect::<Vec<_>>()
-            .join("; "),
-    );
-    let mut params = BTreeMap::new();
-    params.insert("pid".to_string(), serde_json::json!(args.pid));
-    if let Some(every) = every {
-        params.insert(
-            "every_millis".into(),
-            serde_json::json!(every.as_millis() as u64),
-        );
-    }
-    let run = super::command::whole_run(&started, &env, &provenance, &name, params, record);
-    store::write_run(&run_dir, &crate::report::run_files(&run))?;
-    store::write_raw(&run_dir, &name, "default", &raw)?;
-    // Ctrl-C is how a watch ends: its run is complete, not partial.
-    if let Some(owner) = owner {
-        owner.release();
-    }
-    store::point_latest(&results_root, &run_dir)?;
-    super::command::finish(
-        &run,
-        args.format,
-        crate::verbosity::verbose(),
-        None,
-        Default::default(),
-        &BaselineMode::Discard,
-        &run_dir,
-    )
+            .join(", ")
+    ));
 }
 
 /// One snapshot of `pid` and its children, as text in the manner of `pmap -X`

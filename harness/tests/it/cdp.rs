@@ -52,6 +52,8 @@ impl Browser {
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
             .env("TMPDIR", profile.path())
+            // Its settings cache (dconf) goes with the profile, not to ~/.cache.
+            .env("XDG_CACHE_HOME", profile.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

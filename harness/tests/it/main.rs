@@ -16,6 +16,7 @@ mod fixtures;
 mod fork_cow;
 mod fuzz;
 mod gate;
+mod golden;
 mod install;
 mod junit;
 mod ktap;
@@ -51,6 +52,7 @@ fn main() {
         fork_cow::tests,
         fuzz::tests,
         gate::tests,
+        golden::tests,
         install::tests,
         junit::tests,
         lecture::tests,

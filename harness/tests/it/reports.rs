@@ -201,6 +201,8 @@ fn headless(browser: &Path, profile: &Path, extra: &[String], page: &Path) -> st
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
+        // Its settings cache (dconf) goes with the profile, not to ~/.cache.
+        .env("XDG_CACHE_HOME", profile)
         .output()
         .expect("run chromium")
 }

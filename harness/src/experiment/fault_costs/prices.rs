@@ -485,7 +485,7 @@ mod tests {
     }
 
     fn env() -> Environment {
-        let mut env = Environment::detect(&std::env::temp_dir());
+        let mut env = Environment::fixture();
         env.page_size = 4096;
         env
     }

@@ -756,7 +756,7 @@ mod tests {
     }
 
     fn env(thp: &str) -> Environment {
-        let mut env = Environment::detect(std::path::Path::new("/"));
+        let mut env = Environment::fixture();
         env.page_size = PAGE;
         env.thp_enabled = thp.into();
         env.thp_pmd_bytes = Some(PMD_BYTES);

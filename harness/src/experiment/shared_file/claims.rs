@@ -399,7 +399,7 @@ mod tests {
     const FILE: u64 = 256 * PAGE;
 
     fn env() -> Environment {
-        let mut env = Environment::detect(&std::env::temp_dir());
+        let mut env = Environment::fixture();
         env.page_size = PAGE;
         env
     }
