@@ -8,6 +8,7 @@
 
 mod explanation;
 pub mod programs;
+pub mod room;
 
 pub mod kit;
 
