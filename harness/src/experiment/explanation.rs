@@ -41,8 +41,23 @@ impl Explanation {
     /// Reads an experiment's `explanation.md`. The text lives for the program
     /// (it is `include_str!`ed), and so do the lists made from it, built once.
     pub fn parse(markdown: &'static str) -> Result<Explanation, String> {
-        let mut sections: Vec<(&'static str, &'static str)> = Vec::new();
-        let mut items: Vec<(&'static str, &'static str, &'static str)> = Vec::new();
+        Outline::read(markdown)?.explanation()
+    }
+}
+
+/// The file cut at its headings: each `##` section's own text (up to its first
+/// `###`), and each `###` item with its section and text.
+struct Outline {
+    sections: Vec<(&'static str, &'static str)>,
+    items: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+impl Outline {
+    fn read(markdown: &'static str) -> Result<Outline, String> {
+        let mut outline = Outline {
+            sections: Vec::new(),
+            items: Vec::new(),
+        };
         // The open section: its name, where its text starts, and where that text
         // ends (at its first `###`, if it has items).
         let mut section: Option<(&'static str, usize, Option<usize>)> = None;
@@ -60,17 +75,18 @@ impl Explanation {
                     return Err(format!("`### {title}` comes before any `##` section"));
                 };
                 if let Some((s, t, from)) = item.take() {
-                    items.push((s, t, markdown[from..start].trim()));
+                    outline.items.push((s, t, markdown[from..start].trim()));
                 }
                 first_item.get_or_insert(start);
                 item = Some((*name, title, end_of_text));
             } else if let Some(title) = text.strip_prefix("## ").or((text == "##").then_some("")) {
                 let title = title.trim();
                 if let Some((s, t, from)) = item.take() {
-                    items.push((s, t, markdown[from..start].trim()));
+                    outline.items.push((s, t, markdown[from..start].trim()));
                 }
                 if let Some((name, from, first_item)) = section.take() {
-                    sections.push((name, markdown[from..first_item.unwrap_or(start)].trim()));
+                    let text = markdown[from..first_item.unwrap_or(start)].trim();
+                    outline.sections.push((name, text));
                 }
                 if offset > markdown.len() {
                     break; // the sentinel that closes the last section
@@ -81,23 +97,32 @@ impl Explanation {
                 section = Some((title, end_of_text, None));
             }
         }
-        let paragraph = |name: &str| -> Result<&'static str, String> {
-            sections
-                .iter()
-                .find(|(s, _)| *s == name)
-                .map(|(_, text)| *text)
-                .filter(|text| !text.is_empty())
-                .ok_or_else(|| format!("no text under `## {name}`"))
-        };
-        let listed = |name: &str| -> Vec<(&'static str, &'static str)> {
-            items
-                .iter()
-                .filter(|(s, ..)| *s == name)
-                .map(|(_, title, body)| (*title, *body))
-                .collect()
-        };
-        let steps = listed(STEPS);
-        let questions = listed(QUESTIONS);
+        Ok(outline)
+    }
+
+    /// The text of section `name`, which must have some.
+    fn paragraph(&self, name: &str) -> Result<&'static str, String> {
+        self.sections
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map(|(_, text)| *text)
+            .filter(|text| !text.is_empty())
+            .ok_or_else(|| format!("no text under `## {name}`"))
+    }
+
+    /// The items of section `name`: (title, text).
+    fn listed(&self, name: &str) -> Vec<(&'static str, &'static str)> {
+        self.items
+            .iter()
+            .filter(|(s, ..)| *s == name)
+            .map(|(_, title, body)| (*title, *body))
+            .collect()
+    }
+
+    /// Checks that every section has what it needs, and builds the explanation.
+    fn explanation(self) -> Result<Explanation, String> {
+        let steps = self.listed(STEPS);
+        let questions = self.listed(QUESTIONS);
         if steps.is_empty() {
             return Err(format!("no `###` step under `## {STEPS}`"));
         }
@@ -112,9 +137,9 @@ impl Explanation {
             return Err("either every question has its answer below it, or none".into());
         }
         Ok(Explanation {
-            seed_claims: paragraph(CLAIMS)?,
+            seed_claims: self.paragraph(CLAIMS)?,
             steps: Vec::leak(steps),
-            expectations: paragraph(EXPECT)?,
+            expectations: self.paragraph(EXPECT)?,
             questions: Vec::leak(questions.iter().map(|(q, _)| *q).collect()),
             answers: if answered == 0 {
                 &[]
