@@ -22,16 +22,16 @@ pub const MAIN_ROLE: &str = "main";
 
 /// A connection to the harness over the inherited stdin/stdout.
 #[derive(Debug)]
-pub struct Session {
+pub struct Checkpoints {
     pid: i32,
     null_phase_done: bool,
 }
 
-impl Session {
+impl Checkpoints {
     /// Announces the experiment and waits until the harness lets it start.
-    pub fn connect() -> io::Result<Session> {
+    pub fn connect() -> io::Result<Checkpoints> {
         let pid = std::process::id() as i32;
-        let session = Session {
+        let session = Checkpoints {
             pid,
             null_phase_done: false,
         };

@@ -59,7 +59,7 @@ pub fn locate(name: &str) -> Result<PathBuf, String> {
 /// not be built), turns address-space randomisation off for the programs started
 /// from here if asked, and records both for the harness (`aslr`, `program_path`,
 /// from which the harness reads the file's ELF facts).
-pub fn prepare(session: &mut crate::Session, name: &str, no_aslr: bool) -> io::Result<PathBuf> {
+pub fn prepare(session: &mut crate::Checkpoints, name: &str, no_aslr: bool) -> io::Result<PathBuf> {
     let path = match locate(name) {
         Ok(path) => path,
         Err(reason) => session.skip(reason),

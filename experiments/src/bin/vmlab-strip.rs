@@ -10,35 +10,21 @@
 
 use std::fs::File;
 use std::io;
-use std::path::PathBuf;
 
-use clap::Parser;
 use experiments::catalog::strip::{checkpoint, note, role, Args};
 use experiments::pages::{cached_page_ranges, drop_from_page_cache, page_size};
 use experiments::program;
-use experiments::Session;
-
-#[derive(Debug, Parser)]
-#[command(about = "a program with and without debug information; run by the vmlab harness")]
-struct Cli {
-    /// Folder for temporary files, which the harness gives every experiment;
-    /// unused here, as the programs write none.
-    #[arg(long = "dir", value_name = "DIR")]
-    _dir: PathBuf,
-    #[command(flatten)]
-    args: Args,
-}
+use experiments::Checkpoints;
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli.args) {
-        eprintln!("strip: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "strip",
+        "a program with and without debug information",
+        |start| run(&start.args, start.checkpoints),
+    )
 }
 
-fn run(args: &Args) -> io::Result<()> {
-    let mut session = Session::connect()?;
+fn run(args: &Args, mut session: Checkpoints) -> io::Result<()> {
     let path = program::prepare(&mut session, args.variant.program(), args.launch.no_aslr)?;
 
     let file = File::open(&path)?;

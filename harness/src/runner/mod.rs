@@ -144,7 +144,7 @@ pub fn run_variant(
         page_size: 0,
     };
     let mut args = spec.args.clone();
-    args.push("--dir".into());
+    args.push(experiments::prelude::DIR_OPTION.into());
     args.push(temp_dir.into());
     let mut stopped = false;
     match drive(spec, &args, probe, &mut session, on_event) {
