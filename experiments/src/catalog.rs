@@ -235,7 +235,7 @@ pub mod mmap_file {
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "mmap-file",
         summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
-        sources: &["001_3c62cec1a17aa088.txt"],
+        sources: &[crate::catalog::writing::CHODOROW],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
         roles: role::ALL,
@@ -375,9 +375,9 @@ pub mod fork_cow {
         name: "fork-cow",
         summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
         sources: &[
-            "000_242c9450f32c56c8.txt",
-            "002_4ca7868f1a8c4269.txt",
-            "003_189c8fe560e6e530.txt",
+            crate::catalog::writing::KOHNTOPP,
+            crate::catalog::writing::HOOGLAND,
+            crate::catalog::writing::MARTIN,
         ],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
@@ -441,7 +441,7 @@ pub mod tiny_malloc {
         name: "tiny-malloc",
         summary:
             "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
-        sources: &["004_27fc77f6d1b07880.txt"],
+        sources: &[crate::catalog::writing::BERNSTEIN],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
         roles: role::ALL,
@@ -605,7 +605,7 @@ pub mod static_dynamic {
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "static-dynamic",
         summary: "a server linked statically and dynamically, 1 to 32 instances forked or exec'd",
-        sources: &["000_242c9450f32c56c8.txt"],
+        sources: &[crate::catalog::writing::KOHNTOPP],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
         roles: role::ALL,
@@ -716,7 +716,7 @@ pub mod strip {
         name: "strip",
         summary:
             "one program with and without debug information: the file shrinks, memory does not",
-        sources: &["000_242c9450f32c56c8.txt"],
+        sources: &[crate::catalog::writing::KOHNTOPP],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
         roles: role::ALL,
@@ -824,9 +824,9 @@ pub mod anatomy {
         name: "anatomy",
         summary: "a process finds its stack, heap, code and statics in its own map; ELF segments become mappings",
         sources: &[
-            "001_3c62cec1a17aa088.txt",
-            "002_4ca7868f1a8c4269.txt",
-            "003_189c8fe560e6e530.txt",
+            crate::catalog::writing::CHODOROW,
+            crate::catalog::writing::HOOGLAND,
+            crate::catalog::writing::MARTIN,
         ],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
@@ -944,7 +944,10 @@ pub mod lazy_alloc {
         name: "lazy-alloc",
         summary:
             "8 GiB of anonymous memory: address space and commit at once, memory only when written",
-        sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
+        sources: &[
+            crate::catalog::writing::HOOGLAND,
+            crate::catalog::writing::MARTIN,
+        ],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
         roles: role::ALL,
@@ -1037,7 +1040,7 @@ pub mod shared_file {
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "shared-file",
         summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
-        sources: &["003_189c8fe560e6e530.txt"],
+        sources: &[crate::catalog::writing::MARTIN],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
         roles: role::ALL,
@@ -1102,7 +1105,7 @@ pub mod many_processes {
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "many-processes",
         summary: "a thousand tiny processes: what one more process really costs, and who pays",
-        sources: &["004_27fc77f6d1b07880.txt"],
+        sources: &[crate::catalog::writing::BERNSTEIN],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
         roles: role::ALL,
@@ -1246,9 +1249,9 @@ pub mod fault_costs {
         name: "fault-costs",
         summary: "what each kind of page fault costs: anonymous, THP, zero page, file, disk, file writes, COW, fork, munmap",
         sources: &[
-            "000_242c9450f32c56c8.txt",
-            "001_3c62cec1a17aa088.txt",
-            "002_4ca7868f1a8c4269.txt",
+            crate::catalog::writing::KOHNTOPP,
+            crate::catalog::writing::CHODOROW,
+            crate::catalog::writing::HOOGLAND,
         ],
         variants: variant::ALL,
         checkpoints: checkpoint::ALL,
@@ -1282,30 +1285,45 @@ impl Source {
     }
 }
 
+/// The five writings' file names in `shared/seeds/`, one constant each, named
+/// after the first author: every reference to a writing goes through these.
+pub mod writing {
+    /// "Notes on VM", Kristian Köhntopp.
+    pub const KOHNTOPP: &str = "000_242c9450f32c56c8.txt";
+    /// "Playing with Virtual Memory", Kristina Chodorow.
+    pub const CHODOROW: &str = "001_3c62cec1a17aa088.txt";
+    /// "Hey dude, where's my memory?", Frits Hoogland.
+    pub const HOOGLAND: &str = "002_4ca7868f1a8c4269.txt";
+    /// "Some things I've learned about memory", Evan Martin.
+    pub const MARTIN: &str = "003_189c8fe560e6e530.txt";
+    /// "ten thousand small processes", D. J. Bernstein and Jeff Roberson.
+    pub const BERNSTEIN: &str = "004_27fc77f6d1b07880.txt";
+}
+
 /// The five writings the experiments reproduce.
 pub const SOURCES: &[Source] = &[
     Source {
-        file: "000_242c9450f32c56c8.txt",
+        file: writing::KOHNTOPP,
         title: "Notes on VM",
         author: "Kristian Köhntopp",
     },
     Source {
-        file: "001_3c62cec1a17aa088.txt",
+        file: writing::CHODOROW,
         title: "Playing with Virtual Memory",
         author: "Kristina Chodorow",
     },
     Source {
-        file: "002_4ca7868f1a8c4269.txt",
+        file: writing::HOOGLAND,
         title: "Hey dude, where's my memory?",
         author: "Frits Hoogland",
     },
     Source {
-        file: "003_189c8fe560e6e530.txt",
+        file: writing::MARTIN,
         title: "Some things I've learned about memory",
         author: "Evan Martin",
     },
     Source {
-        file: "004_27fc77f6d1b07880.txt",
+        file: writing::BERNSTEIN,
         title: "ten thousand small processes",
         author: "D. J. Bernstein and Jeff Roberson",
     },

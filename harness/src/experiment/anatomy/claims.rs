@@ -6,9 +6,9 @@ use super::map::{self, bounds, ProcessMap};
 use crate::model::{MappingRecord, Verdict};
 use crate::runner::parse_hex;
 
-const SEED_001: &str = "001_3c62cec1a17aa088.txt";
-const SEED_002: &str = "002_4ca7868f1a8c4269.txt";
-const SEED_003: &str = "003_189c8fe560e6e530.txt";
+const SEED_001: &str = experiments::catalog::writing::CHODOROW;
+const SEED_002: &str = experiments::catalog::writing::HOOGLAND;
+const SEED_003: &str = experiments::catalog::writing::MARTIN;
 /// Where x86-64 puts the legacy vsyscall page.
 pub(super) const VSYSCALL_ADDRESS: u64 = 0xffff_ffff_ff60_0000;
 /// The heap's and the stack's size in the seed's pmap: 132K each.

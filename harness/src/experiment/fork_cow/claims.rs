@@ -16,9 +16,9 @@ use super::super::kit::{pages, Case, Finding, Judged, View, SMAPS_ROUNDING_BYTES
 use super::super::{human_bytes, Claim};
 use crate::model::{Faults, MemoryFigures, RegionPagemap};
 
-const SEED_000: &str = "000_242c9450f32c56c8.txt";
-const SEED_002: &str = "002_4ca7868f1a8c4269.txt";
-const SEED_003: &str = "003_189c8fe560e6e530.txt";
+const SEED_000: &str = experiments::catalog::writing::KOHNTOPP;
+const SEED_002: &str = experiments::catalog::writing::HOOGLAND;
+const SEED_003: &str = experiments::catalog::writing::MARTIN;
 
 /// Page-count slack for faults that are not about the region: the first touch
 /// of a stack page after fork, which is itself copied on write.

@@ -6,8 +6,8 @@ use super::super::kit::{Case, Finding, Judged, View};
 use super::super::{human_bytes, pages, signed_bytes, Claim};
 use crate::model::{MappingRecord, SystemCounters, Verdict};
 
-const SEED_002: &str = "002_4ca7868f1a8c4269.txt";
-const SEED_003: &str = "003_189c8fe560e6e530.txt";
+const SEED_002: &str = experiments::catalog::writing::HOOGLAND;
+const SEED_003: &str = experiments::catalog::writing::MARTIN;
 const MAIN: &str = role::MAIN;
 const ANON: &str = region::ANON;
 

@@ -8,7 +8,7 @@ use super::super::kit::{pages, Case, Finding, View};
 use super::super::{human_bytes, signed_bytes, Claim};
 use crate::model::{PopulationRecord, SystemCounters, VariantRecord, Verdict};
 
-const SEED: &str = "004_27fc77f6d1b07880.txt";
+const SEED: &str = experiments::catalog::writing::BERNSTEIN;
 /// The seed's figure: 44 KB of RSS for the tiny static program on FreeBSD 4.8.
 const SEED_RSS_BYTES: u64 = 44 * 1024;
 

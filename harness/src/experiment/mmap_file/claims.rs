@@ -8,7 +8,7 @@ use super::super::{human_bytes, Claim};
 use super::plan::SEED_WRITE_CHUNK_BYTES;
 use crate::model::{Faults, MappingRecord, Verdict};
 
-const SOURCE: &str = "001_3c62cec1a17aa088.txt";
+const SOURCE: &str = experiments::catalog::writing::CHODOROW;
 
 /// The cold claims need the file out of the page cache: at most 1 page in 100
 /// may still be cached when it is mapped.

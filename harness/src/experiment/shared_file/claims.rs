@@ -7,7 +7,7 @@ use super::super::kit::{pages, Case, Finding, Judged, View, SMAPS_ROUNDING_BYTES
 use super::super::{human_bytes, Claim};
 use crate::model::{CheckpointRecord, MemoryFigures, RegionRecord};
 
-const SEED: &str = "003_189c8fe560e6e530.txt";
+const SEED: &str = experiments::catalog::writing::MARTIN;
 
 /// The checkpoints, in order: each has one sharer fewer than the one before.
 pub(super) const LABELS: [&str; 3] = [

@@ -11,7 +11,7 @@ use super::super::{human_bytes, Claim};
 use crate::model::{CheckpointRecord, ClaimRecord, ExperimentRecord, VariantRecord, Verdict};
 use crate::system::Environment;
 
-const SOURCE: &str = "000_242c9450f32c56c8.txt";
+const SOURCE: &str = experiments::catalog::writing::KOHNTOPP;
 /// Slack when comparing costs, in pages.
 const TOLERANCE_PAGES: u64 = 2;
 

@@ -9,7 +9,7 @@ use super::super::{human_bytes, Claim};
 use crate::model::{BinaryFacts, ClaimRecord, ExperimentRecord, MemoryFigures, Verdict};
 use crate::system::Environment;
 
-const SOURCE: &str = "000_242c9450f32c56c8.txt";
+const SOURCE: &str = experiments::catalog::writing::KOHNTOPP;
 /// How far apart the two runs' resident pages of the program file may be and
 /// still count as the same.
 const SAME_TOLERANCE_PAGES: u64 = 2;

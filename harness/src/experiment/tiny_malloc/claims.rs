@@ -17,7 +17,7 @@ use super::judges::{
 use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
 use crate::system::Environment;
 
-const SOURCE: &str = "004_27fc77f6d1b07880.txt";
+const SOURCE: &str = experiments::catalog::writing::BERNSTEIN;
 pub(super) const MALLOC_PAGE: Claim = Claim {
     id: "malloc-takes-a-page-per-call",
     source: SOURCE,
@@ -62,7 +62,7 @@ const EXIT_STDIO: Claim = Claim {
 };
 const THREE_LINES: Claim = Claim {
     id: "small-c-program-has-three-mappings",
-    source: "001_3c62cec1a17aa088.txt",
+    source: experiments::catalog::writing::CHODOROW,
     statement: "A small C program built with gcc's defaults shows three mappings of its own file: r-x, r-- and rw- (Chodorow's pmap).",
     criterion: "dynamic build (gcc's defaults) at after-mallocs: the map's lines naming the program's file are exactly r-xp, r--p, rw-p, in that order; anything else refutes",
 };
@@ -112,7 +112,7 @@ const STACK_UNDER_LIMIT: Claim = Claim {
 
 const BOOKKEEPING: Claim = Claim {
     id: "allocator-bookkeeping-costs-memory",
-    source: "003_189c8fe560e6e530.txt",
+    source: experiments::catalog::writing::MARTIN,
     statement: "A memory allocator's bookkeeping costs memory of its own, beyond what the program asks for (Martin).",
     criterion: "many-small build (glibc's malloc, dynamic), 65536 mallocs of 16 bytes (1 MiB requested), each block written once: anonymous resident memory (Anonymous summed over smaps) after-mallocs minus before-mallocs greater than the bytes requested plus 1 page (rounding up to whole pages); no more refutes, as an allocator keeping nothing beside its blocks would",
 };
