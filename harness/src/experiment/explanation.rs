@@ -1,6 +1,6 @@
 //! What a student reads about an experiment, written in Markdown beside the
 //! experiment's module (`explanation.md`, included at build time) and read here
-//! into an [`Explanation`]. The file's sections, in order:
+//! into a [`Lesson`]. The file's sections, in order:
 //!
 //! ```text
 //! # <experiment name>
@@ -15,7 +15,7 @@
 /// What a student reads about an experiment. Written for someone who knows C and
 /// has heard of virtual memory; seeds are paraphrased and cited by title and author.
 #[derive(Debug, Clone, Copy)]
-pub struct Explanation {
+pub struct Lesson {
     /// What the seed writings claimed, paraphrased, with title and author.
     pub seed_claims: &'static str,
     /// One entry per checkpoint label: what has just happened, in one or two
@@ -37,10 +37,10 @@ const STEPS: &str = "Steps";
 const EXPECT: &str = "What to expect";
 const QUESTIONS: &str = "Questions";
 
-impl Explanation {
+impl Lesson {
     /// Reads an experiment's `explanation.md`. The text lives for the program
     /// (it is `include_str!`ed), and so do the lists made from it, built once.
-    pub fn parse(markdown: &'static str) -> Result<Explanation, String> {
+    pub fn parse(markdown: &'static str) -> Result<Lesson, String> {
         Outline::read(markdown)?.explanation()
     }
 }
@@ -120,7 +120,7 @@ impl Outline {
     }
 
     /// Checks that every section has what it needs, and builds the explanation.
-    fn explanation(self) -> Result<Explanation, String> {
+    fn explanation(self) -> Result<Lesson, String> {
         let steps = self.listed(STEPS);
         let questions = self.listed(QUESTIONS);
         if steps.is_empty() {
@@ -136,7 +136,7 @@ impl Outline {
         if answered != 0 && answered != questions.len() {
             return Err("either every question has its answer below it, or none".into());
         }
-        Ok(Explanation {
+        Ok(Lesson {
             seed_claims: self.paragraph(CLAIMS)?,
             steps: Vec::leak(steps),
             expectations: self.paragraph(EXPECT)?,
@@ -155,10 +155,9 @@ impl Outline {
 #[macro_export]
 macro_rules! explanation {
     () => {{
-        static TEXT: std::sync::OnceLock<$crate::experiment::Explanation> =
-            std::sync::OnceLock::new();
+        static TEXT: std::sync::OnceLock<$crate::experiment::Lesson> = std::sync::OnceLock::new();
         TEXT.get_or_init(|| {
-            $crate::experiment::Explanation::parse(include_str!("explanation.md"))
+            $crate::experiment::Lesson::parse(include_str!("explanation.md"))
                 .unwrap_or_else(|e| panic!("{}/explanation.md: {e}", module_path!()))
         })
     }};
@@ -202,7 +201,7 @@ Read-ahead.
 
     #[test]
     fn every_section_and_item_is_read() {
-        let e = Explanation::parse(GOOD).unwrap();
+        let e = Lesson::parse(GOOD).unwrap();
         assert_eq!(e.seed_claims, "A writing says\ntwo things.");
         assert_eq!(
             e.steps,
@@ -219,20 +218,20 @@ Read-ahead.
     #[test]
     fn questions_without_answers_are_allowed_but_not_half_answered() {
         let none = GOOD.replace("Fault-around.", "").replace("Read-ahead.", "");
-        let e = Explanation::parse(Box::leak(none.into_boxed_str())).unwrap();
+        let e = Lesson::parse(Box::leak(none.into_boxed_str())).unwrap();
         assert!(e.answers.is_empty());
         let half = GOOD.replace("Read-ahead.", "");
-        let err = Explanation::parse(Box::leak(half.into_boxed_str())).unwrap_err();
+        let err = Lesson::parse(Box::leak(half.into_boxed_str())).unwrap_err();
         assert!(err.contains("every question"), "{err}");
     }
 
     #[test]
     fn a_missing_or_unknown_section_is_named() {
         let missing = GOOD.replace("## What to expect\n\nOne page, or sixteen.\n", "");
-        let err = Explanation::parse(Box::leak(missing.into_boxed_str())).unwrap_err();
+        let err = Lesson::parse(Box::leak(missing.into_boxed_str())).unwrap_err();
         assert!(err.contains("What to expect"), "{err}");
         let unknown = GOOD.replace("## Steps", "## Stages");
-        let err = Explanation::parse(Box::leak(unknown.into_boxed_str())).unwrap_err();
+        let err = Lesson::parse(Box::leak(unknown.into_boxed_str())).unwrap_err();
         assert!(err.contains("Stages"), "{err}");
     }
 }

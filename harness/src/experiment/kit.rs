@@ -1,4 +1,4 @@
-//! The judging toolkit every experiment shares: a [`View`] of one measured
+//! The judging toolkit every experiment shares: an [`Observed`] of one measured
 //! variant, the [`Judged`] result a judge returns, the [`Case`] that binds a
 //! claim to its judge, and the drivers that judge every case on every variant
 //! (a variant that did not run makes each of its claims inconclusive with the
@@ -24,14 +24,14 @@ pub const SMAPS_ROUNDING_BYTES: u64 = 1024;
 
 /// One variant that ran to its end, and the machine it ran on: what a judge reads.
 #[derive(Debug, Clone, Copy)]
-pub struct View<'a> {
+pub struct Observed<'a> {
     /// The measured variant.
     pub variant: &'a VariantRecord,
     /// The machine.
     pub env: &'a Environment,
 }
 
-impl<'a> View<'a> {
+impl<'a> Observed<'a> {
     /// The variant's name, as a claim record names it.
     pub fn name(&self) -> Option<&'a str> {
         Some(self.variant.name.as_str())
@@ -198,7 +198,7 @@ impl Claim {
 
 /// A claim with the judge bound to it: no dispatch by id strings, so a claim
 /// without a judge (or a judge without a claim) does not compile.
-pub type Case = (Claim, fn(&View<'_>) -> Judged);
+pub type Case = (Claim, fn(&Observed<'_>) -> Judged);
 
 /// Judges `cases_of(variant)` on every variant of `record`. A variant that did
 /// not run to its end makes each of its cases inconclusive, with the reason.
@@ -228,7 +228,7 @@ pub fn judge_variant(
             .map(|(c, _)| c.unmeasured(name, why.clone()))
             .collect();
     }
-    let view = View { variant, env };
+    let view = Observed { variant, env };
     cases
         .iter()
         .map(|(claim, judge)| view.verdict(claim, judge(&view)))
@@ -249,7 +249,7 @@ pub fn judge_single_variant(
     };
     match (why, record.variants.first()) {
         (None, Some(variant)) => {
-            let view = View { variant, env };
+            let view = Observed { variant, env };
             cases
                 .iter()
                 .map(|(claim, judge)| claim.record(None, judge(&view)))

@@ -12,7 +12,7 @@ pub mod room;
 
 pub mod kit;
 
-pub use explanation::Explanation;
+pub use explanation::Lesson;
 pub use kit::{
     faults_over, not_run_reason, pages, process_at, read_bytes_between, region_at, verdict_of,
     AnswerFigure, Facts,
@@ -75,7 +75,7 @@ pub trait Experiment: Sync {
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord>;
 
     /// The teaching text (`harness explain NAME`, step mode, the Markdown report).
-    fn explanation(&self) -> &'static Explanation;
+    fn explanation(&self) -> &'static Lesson;
 
     /// Every claim the experiment judges, in the order it judges them (shown
     /// with its criterion by `explain` and in step mode before the step runs).
@@ -243,8 +243,8 @@ pub(crate) mod testkit {
         }
         fn region(mut self, name: &str, figures: MemoryFigures) -> Self {
             self.mappings.push(MappingRecord {
-                start: "0x0".into(),
-                end: "0x0".into(),
+                start: crate::model::Address(0),
+                end: crate::model::Address(0),
                 name: format!("<temp dir>/{name}"),
                 perms: "r--s".into(),
                 offset_bytes: 0,

@@ -4,7 +4,7 @@
 
 use experiments::catalog::many_processes::{checkpoint, note, STATIC_C_WORKER};
 
-use super::super::kit::{pages, Case, Finding, View};
+use super::super::kit::{pages, Case, Finding, Observed};
 use super::super::{human_bytes, signed_bytes, Claim};
 use crate::model::{PopulationRecord, SystemCounters, VariantRecord, Verdict};
 
@@ -72,7 +72,7 @@ pub(super) static CASES: [Case; 5] = [
 ];
 
 /// The workers' costs in the variant, or why they cannot be judged.
-fn costs<'a>(view: &View<'a>) -> Result<Costs<'a>, String> {
+fn costs<'a>(view: &Observed<'a>) -> Result<Costs<'a>, String> {
     Costs::of(view.variant).ok_or_else(|| "the workers were not measured".into())
 }
 
@@ -399,7 +399,7 @@ mod tests {
     /// `claim` judged on `v` through its case, as the experiment judges it.
     fn judged(v: &VariantRecord, claim: Claim) -> ClaimRecord {
         let env = crate::experiment::testkit::env();
-        let view = View {
+        let view = Observed {
             variant: v,
             env: &env,
         };
