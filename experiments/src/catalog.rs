@@ -7,16 +7,25 @@
 /// its value, after any doc written above it) and `ALL`, every name in the
 /// order written, which is the list [`ExperimentInfo`] holds. A name added here
 /// is in the list; none can be listed without its constant.
+///
+/// A name written `NAME: T = "key";` is a typed note key, a
+/// [`Note<T>`](crate::note::Note), whose value both sides read and write as a `T`.
 macro_rules! names {
-    ($( $(#[$doc:meta])* $name:ident = $value:expr; )*) => {
+    ($( $(#[$doc:meta])* $name:ident $(: $ty:ty)? = $value:expr; )*) => {
         $(
             $(#[$doc])*
             #[doc = concat!("`", stringify!($value), "`")]
-            pub const $name: &str = $value;
+            pub const $name: names!(@type $($ty)?) = names!(@value $value $(, $ty)?);
         )*
         /// Every name above, in order: what the contract lists.
-        pub const ALL: &[&str] = &[$($name),*];
+        pub const ALL: &[&str] = &[$(names!(@key $name $($ty)?)),*];
     };
+    (@type) => { &'static str };
+    (@type $ty:ty) => { $crate::note::Note<$ty> };
+    (@value $value:expr) => { $value };
+    (@value $value:expr, $ty:ty) => { $crate::note::Note::new($value) };
+    (@key $name:ident) => { $name };
+    (@key $name:ident $ty:ty) => { $name.key() };
 }
 
 /// What the user sees of one experiment before running it.
@@ -880,16 +889,16 @@ pub mod lazy_alloc {
         names! {
             /// The process's RLIMIT_AS (`ulimit -v`) in bytes, or `unlimited`.
             ADDRESS_SPACE_LIMIT = "address_space_limit";
-            CHUNK_BYTES = "chunk_bytes";
-            MAP_BYTES = "map_bytes";
-            OVERCOMMIT_PIECE_BYTES = "overcommit_piece_bytes";
-            OVERCOMMIT_PIECES_MAPPED = "overcommit_pieces_mapped";
-            OVERCOMMIT_PIECES_REFUSED_WITH = "overcommit_pieces_refused_with";
-            OVERCOMMIT_PIECES_REQUESTED = "overcommit_pieces_requested";
-            OVERCOMMIT_RAM_AND_SWAP_BYTES = "overcommit_ram_and_swap_bytes";
-            OVERCOMMIT_SINGLE_BYTES = "overcommit_single_bytes";
-            OVERCOMMIT_SINGLE_RESULT = "overcommit_single_result";
-            READ_CHECKSUM = "read_checksum";
+            CHUNK_BYTES: u64 = "chunk_bytes";
+            MAP_BYTES: u64 = "map_bytes";
+            OVERCOMMIT_PIECE_BYTES: u64 = "overcommit_piece_bytes";
+            OVERCOMMIT_PIECES_MAPPED: u64 = "overcommit_pieces_mapped";
+            OVERCOMMIT_PIECES_REFUSED_WITH: String = "overcommit_pieces_refused_with";
+            OVERCOMMIT_PIECES_REQUESTED: u64 = "overcommit_pieces_requested";
+            OVERCOMMIT_RAM_AND_SWAP_BYTES: u64 = "overcommit_ram_and_swap_bytes";
+            OVERCOMMIT_SINGLE_BYTES: u64 = "overcommit_single_bytes";
+            OVERCOMMIT_SINGLE_RESULT: String = "overcommit_single_result";
+            READ_CHECKSUM: u64 = "read_checksum";
         }
     }
 

@@ -12,6 +12,7 @@
 use std::fmt::{self, Write};
 use std::io;
 
+use crate::note::NoteKey;
 use crate::protocol;
 
 /// Size of the stack buffer for one protocol line; longer lines are an error.
@@ -46,8 +47,9 @@ impl Checkpoints {
     }
 
     /// Records a fact about the run (how the file was written, an address, ...).
-    pub fn note(&mut self, key: &str, value: impl fmt::Display) -> io::Result<()> {
-        send(|w| protocol::encode_note(w, key, format_args!("{value}")))
+    /// A typed key ([`crate::note::Note`]) takes only its own type of value.
+    pub fn note<T: fmt::Display>(&mut self, key: impl NoteKey<T>, value: T) -> io::Result<()> {
+        send(|w| protocol::encode_note(w, key.key(), format_args!("{value}")))
     }
 
     /// Asks the harness to follow an address range in every later snapshot.

@@ -16,6 +16,8 @@
 //!   `--dir`, connecting, exiting), written once.
 //! - [`mapping::Mapping`]: the one owned mmap (anonymous or a file range),
 //!   unmapped on drop.
+//! - [`note::Note`]: a note key with the type of its value, shared by the
+//!   experiment that writes it and the judge that reads it.
 //! - [`pages`]: page-size queries and the file helpers the experiments share.
 //! - [`statements`]: every checkable statement of the five writings and the
 //!   claims that judge it (what the tally counts).
@@ -30,6 +32,7 @@ pub mod catalog;
 pub mod checkpoint;
 pub mod examples;
 pub mod mapping;
+pub mod note;
 pub mod pages;
 pub mod prelude;
 pub mod program;

@@ -63,8 +63,8 @@ fn run(args: &Args, mut session: Checkpoints) -> io::Result<()> {
     // One mapping is one line of smaps, so the chunks are judged by deltas of the
     // whole region between checkpoints.
     session.region(region::ANON, map.ptr(), map.len())?;
-    session.note(note::MAP_BYTES, map.len())?;
-    session.note(note::CHUNK_BYTES, args.chunk_bytes)?;
+    session.note(note::MAP_BYTES, map.len() as u64)?;
+    session.note(note::CHUNK_BYTES, args.chunk_bytes as u64)?;
     // chunk_bytes <= map_bytes / 2, so the second chunk is inside the mapping.
     let second = map.at(args.chunk_bytes);
     session.checkpoint(checkpoint::AFTER_MMAP)?;
@@ -113,7 +113,7 @@ fn overcommit_test(session: &mut Checkpoints, ram_and_swap: u64) -> io::Result<(
         }
     }
     session.note(note::OVERCOMMIT_PIECES_REQUESTED, 3)?;
-    session.note(note::OVERCOMMIT_PIECES_MAPPED, pieces.len())?;
+    session.note(note::OVERCOMMIT_PIECES_MAPPED, pieces.len() as u64)?;
     session.note(note::OVERCOMMIT_PIECES_REFUSED_WITH, refused)?;
     session.checkpoint(checkpoint::AFTER_OVERCOMMIT_ATTEMPTS)?;
     drop(pieces);

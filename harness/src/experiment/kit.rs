@@ -10,6 +10,8 @@
 
 use std::str::FromStr;
 
+use experiments::note::NoteKey;
+
 use crate::model::{
     CheckpointRecord, ClaimRecord, ExperimentRecord, Faults, MemoryFigures, ProcessRecord,
     RegionRecord, Status, VariantRecord, Verdict,
@@ -80,15 +82,17 @@ impl<'a> Observed<'a> {
             .ok_or_else(|| format!("{name} of the {role} was not measured at {label}"))
     }
 
-    /// Note `key`, parsed; `None` when absent or unparsable.
-    pub fn note<T: FromStr>(&self, key: &str) -> Option<T> {
-        self.variant.notes.get(key)?.trim().parse().ok()
+    /// Note `key`, parsed; `None` when absent or unparsable. A typed key
+    /// ([`Note<T>`](experiments::note::Note)) gives its own type.
+    pub fn note<T: FromStr>(&self, key: impl NoteKey<T>) -> Option<T> {
+        self.variant.notes.get(key.key())?.trim().parse().ok()
     }
 
     /// Note `key`, parsed, or why it cannot be used (for `?` in a judge).
-    pub fn need_note<T: FromStr>(&self, key: &str) -> Result<T, String> {
+    pub fn need_note<T: FromStr>(&self, key: impl NoteKey<T>) -> Result<T, String> {
+        let name = key.key().to_string();
         self.note(key)
-            .ok_or_else(|| format!("the experiment did not report {key}"))
+            .ok_or_else(|| format!("the experiment did not report {name}"))
     }
 
     /// Faults of process `role` summed over the phases that end at `labels`.

@@ -739,7 +739,7 @@ mod tests {
 
     fn judge(name: &str, rows: &[Row], notes: &[(&str, String)]) -> Vec<ClaimRecord> {
         let mut notes = notes.to_vec();
-        notes.push((note::CHUNK_BYTES, CHUNK.to_string()));
+        notes.push((note::CHUNK_BYTES.key(), CHUNK.to_string()));
         let mut v = variant(
             name,
             &notes,
@@ -905,7 +905,7 @@ mod tests {
             let rows = seed();
             let v = variant(
                 "thp-off",
-                &[(note::CHUNK_BYTES, CHUNK.to_string())],
+                &[(note::CHUNK_BYTES.key(), CHUNK.to_string())],
                 rows.iter()
                     .map(|r| {
                         let p = if r.label == checkpoint::AFTER_MUNMAP {
@@ -954,15 +954,15 @@ mod tests {
             OVERCOMMIT_VARIANT,
             &rows,
             &[
-                (note::OVERCOMMIT_RAM_AND_SWAP_BYTES, total.to_string()),
+                (note::OVERCOMMIT_RAM_AND_SWAP_BYTES.key(), total.to_string()),
                 (
-                    note::OVERCOMMIT_SINGLE_BYTES,
+                    note::OVERCOMMIT_SINGLE_BYTES.key(),
                     (total + (1 << 30)).to_string(),
                 ),
-                (note::OVERCOMMIT_SINGLE_RESULT, single.into()),
-                (note::OVERCOMMIT_PIECE_BYTES, (total / 2).to_string()),
-                (note::OVERCOMMIT_PIECES_MAPPED, pieces.to_string()),
-                (note::OVERCOMMIT_PIECES_REFUSED_WITH, "none".into()),
+                (note::OVERCOMMIT_SINGLE_RESULT.key(), single.into()),
+                (note::OVERCOMMIT_PIECE_BYTES.key(), (total / 2).to_string()),
+                (note::OVERCOMMIT_PIECES_MAPPED.key(), pieces.to_string()),
+                (note::OVERCOMMIT_PIECES_REFUSED_WITH.key(), "none".into()),
                 (note::ADDRESS_SPACE_LIMIT, limit.into()),
             ],
         )
