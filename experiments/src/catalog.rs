@@ -1013,14 +1013,14 @@ pub mod shared_file {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            FILE_PAGES = "file_pages";
-            PAGE_CACHE_PAGES_AFTER_ONE_EXITS = "page_cache_pages_after_one_exits";
-            PAGE_CACHE_PAGES_AFTER_TWO_EXIT = "page_cache_pages_after_two_exit";
-            PAGE_CACHE_PAGES_ALL_READING = "page_cache_pages_all_reading";
+            FILE_PAGES: u64 = "file_pages";
+            PAGE_CACHE_PAGES_AFTER_ONE_EXITS: u64 = "page_cache_pages_after_one_exits";
+            PAGE_CACHE_PAGES_AFTER_TWO_EXIT: u64 = "page_cache_pages_after_two_exit";
+            PAGE_CACHE_PAGES_ALL_READING: u64 = "page_cache_pages_all_reading";
         }
 
         /// The note with the page cache's count of the file's pages at `checkpoint`.
-        pub fn page_cache_pages_at(checkpoint: &str) -> Option<&'static str> {
+        pub fn page_cache_pages_at(checkpoint: &str) -> Option<crate::note::Note<u64>> {
             use super::checkpoint as c;
             match checkpoint {
                 c::ALL_READING => Some(PAGE_CACHE_PAGES_ALL_READING),

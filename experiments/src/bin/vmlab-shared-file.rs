@@ -87,7 +87,7 @@ fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
     // SAFETY: the file lives in the harness's private temp folder; nobody truncates it.
     let map = unsafe { MmapOptions::new().len(len).map(&file)? };
     session.region(region::FILE, map.as_ptr(), len)?;
-    session.note(note::FILE_PAGES, len.div_ceil(page))?;
+    session.note(note::FILE_PAGES, len.div_ceil(page) as u64)?;
 
     let mut sharers = start_sharers(args.sharers, map.as_ptr(), len, page)?;
 
@@ -95,7 +95,7 @@ fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
     let roles: Vec<String> = (1..=args.sharers).map(role::sharer).collect();
     debug_assert!(roles.iter().all(|r| r.len() < ROLE_NAMES));
     let mut procs: Vec<(&str, i32)> = Vec::with_capacity(args.sharers + 1);
-    let cached = |file: &File| pages::resident_pages(file, len);
+    let cached = |file: &File| pages::resident_pages(file, len).map(|n| n as u64);
 
     session.note(note::PAGE_CACHE_PAGES_ALL_READING, cached(&file)?)?;
     fill(&mut procs, session.pid(), &roles, &sharers);
