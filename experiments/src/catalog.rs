@@ -804,15 +804,17 @@ pub mod anatomy {
 
     /// Keys of the notes it sends.
     pub mod note {
+        use crate::note::Hex;
+
         names! {
-            ADDRESS_ANONYMOUS_MMAP = "address_anonymous_mmap";
-            ADDRESS_FUNCTION = "address_function";
-            ADDRESS_INITIALISED_STATIC = "address_initialised_static";
-            ADDRESS_LARGE_MALLOC = "address_large_malloc";
-            ADDRESS_PROTECTED_AFTER_USE = "address_protected_after_use";
-            ADDRESS_SMALL_MALLOC = "address_small_malloc";
-            ADDRESS_STACK_VARIABLE = "address_stack_variable";
-            ADDRESS_ZEROED_STATIC = "address_zeroed_static";
+            ADDRESS_ANONYMOUS_MMAP: Hex = "address_anonymous_mmap";
+            ADDRESS_FUNCTION: Hex = "address_function";
+            ADDRESS_INITIALISED_STATIC: Hex = "address_initialised_static";
+            ADDRESS_LARGE_MALLOC: Hex = "address_large_malloc";
+            ADDRESS_PROTECTED_AFTER_USE: Hex = "address_protected_after_use";
+            ADDRESS_SMALL_MALLOC: Hex = "address_small_malloc";
+            ADDRESS_STACK_VARIABLE: Hex = "address_stack_variable";
+            ADDRESS_ZEROED_STATIC: Hex = "address_zeroed_static";
             EXECUTABLE = "executable";
             HOLES_LIBRARY = "holes_library";
             PAGE_SIZE = "page_size";

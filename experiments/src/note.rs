@@ -53,6 +53,28 @@ impl<T: fmt::Display> Note<T> {
     }
 }
 
+/// An address in a note: written `0x…`, as pmap and smaps print addresses,
+/// and read back as the number it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Hex(pub u64);
+
+impl fmt::Display for Hex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl FromStr for Hex {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Hex, String> {
+        text.strip_prefix("0x")
+            .and_then(|digits| u64::from_str_radix(digits, 16).ok())
+            .map(Hex)
+            .ok_or_else(|| format!("'{text}' is not a 0x… address"))
+    }
+}
+
 /// A key a note can be written or read under: a [`Note<T>`] takes only a `T`
 /// (a `Note<String>` also a `&str`); a plain text key, for notes not typed
 /// yet, takes any `T`.
@@ -94,5 +116,14 @@ mod tests {
         assert_eq!(BYTES.parse(" 12\n"), Some(12));
         assert_eq!(BYTES.parse("twelve"), None);
         assert_eq!(NoteKey::<u64>::key(&BYTES), "some_bytes");
+    }
+
+    #[test]
+    fn an_address_is_written_in_hex_and_read_back() {
+        const AT: Note<Hex> = Note::new("address");
+        let text = AT.format(&Hex(0x7f00_0000_1000));
+        assert_eq!(text, "0x7f0000001000");
+        assert_eq!(AT.parse(&text), Some(Hex(0x7f00_0000_1000)));
+        assert_eq!(AT.parse("7f00"), None);
     }
 }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use experiments::catalog::anatomy::{checkpoint, note, Args, HOLES_LIBRARY_FILE};
 use experiments::mapping::Mapping;
+use experiments::note::{Hex, Note};
 use experiments::pages::page_size;
 use experiments::Checkpoints;
 
@@ -92,7 +93,7 @@ fn run(_args: &Args, mut session: Checkpoints) -> io::Result<()> {
     }
 
     let function = a_function as *const u8;
-    let pieces: [(&str, *const u8); 8] = [
+    let pieces: [(Note<Hex>, *const u8); 8] = [
         (
             note::ADDRESS_STACK_VARIABLE,
             (&on_stack as *const u64).cast(),
@@ -133,9 +134,9 @@ fn run(_args: &Args, mut session: Checkpoints) -> io::Result<()> {
 /// Notes each piece's address. Notes rather than regions: the harness places
 /// each address in the mapping that contains it, and eight regions would crowd
 /// the checkpoint table.
-fn note_addresses(session: &mut Checkpoints, pieces: &[(&str, *const u8)]) -> io::Result<()> {
+fn note_addresses(session: &mut Checkpoints, pieces: &[(Note<Hex>, *const u8)]) -> io::Result<()> {
     for (key, addr) in pieces {
-        session.note(key, format_args!("{:#x}", *addr as usize))?;
+        session.note(*key, Hex(*addr as u64))?;
     }
     Ok(())
 }

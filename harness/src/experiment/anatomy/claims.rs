@@ -669,6 +669,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use experiments::catalog::anatomy::{checkpoint, note, role, variant};
+    use experiments::note::{Hex, Note};
 
     use super::*;
     use crate::experiment::programs::fixtures::{self, mapping, PAGE};
@@ -694,7 +695,7 @@ mod tests {
     }
 
     /// Where each piece lies, as page numbers (the address is 16 bytes in).
-    const PLACES: [(&str, u64); 7] = [
+    const PLACES: [(Note<Hex>, u64); 7] = [
         (note::ADDRESS_STACK_VARIABLE, 0x7ff20),
         (note::ADDRESS_SMALL_MALLOC, 0x200),
         (note::ADDRESS_LARGE_MALLOC, 0x7000),
@@ -704,7 +705,7 @@ mod tests {
         (note::ADDRESS_ANONYMOUS_MMAP, 0x7008),
     ];
 
-    fn variant_with(mappings: Vec<MappingRecord>, places: &[(&str, u64)]) -> VariantRecord {
+    fn variant_with(mappings: Vec<MappingRecord>, places: &[(Note<Hex>, u64)]) -> VariantRecord {
         let process = fixtures::process(role::MAIN, mappings);
         let mut v = fixtures::variant(
             variant::DEFAULT,
@@ -716,14 +717,14 @@ mod tests {
         v.notes.insert(note::EXECUTABLE.into(), EXE.into());
         for (key, page) in places {
             v.notes
-                .insert(key.to_string(), format!("{:#x}", page * PAGE + 16));
+                .insert(key.key().into(), key.format(&Hex(page * PAGE + 16)));
         }
         v
     }
 
     fn verdicts(
         mappings: Vec<MappingRecord>,
-        places: &[(&str, u64)],
+        places: &[(Note<Hex>, u64)],
     ) -> BTreeMap<&'static str, Verdict> {
         let variant = variant_with(mappings, places);
         let env = fixtures::env();
@@ -748,10 +749,10 @@ mod tests {
             .collect()
     }
 
-    fn moved(piece: &str, page: u64) -> Vec<(&'static str, u64)> {
+    fn moved(piece: Note<Hex>, page: u64) -> Vec<(Note<Hex>, u64)> {
         PLACES
             .iter()
-            .map(|&(p, at)| (p, if p == piece { page } else { at }))
+            .map(|&(p, at)| (p, if p.key() == piece.key() { page } else { at }))
             .collect()
     }
 

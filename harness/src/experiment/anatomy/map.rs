@@ -9,7 +9,7 @@ use experiments::catalog::anatomy::{checkpoint, note, role};
 use super::super::kit::Observed;
 use crate::elf::segments::{self as elf_segments, SegmentMatch};
 use crate::model::{MappingRecord, ProcessRecord};
-use crate::runner::parse_hex;
+use experiments::note::{Hex, Note};
 
 /// One piece of the process whose address it reports.
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +17,7 @@ pub(super) struct Piece {
     /// Its name, in evidence and tables.
     pub name: &'static str,
     /// The note that carries its address.
-    pub note: &'static str,
+    pub note: Note<Hex>,
     /// What it is, in words.
     pub what: &'static str,
 }
@@ -135,7 +135,8 @@ impl<'a> ProcessMap<'a> for Observed<'a> {
     }
 
     fn address(&self, piece: Piece) -> Option<u64> {
-        parse_hex(self.variant.notes.get(piece.note)?)
+        let text = self.variant.notes.get(piece.note.key())?;
+        piece.note.parse(text).map(|Hex(address)| address)
     }
 
     fn mapping_at(&self, addr: u64) -> Option<&'a MappingRecord> {
