@@ -3,6 +3,31 @@
 //! The harness plans and judges each one; this table is where both sides agree on
 //! the name (which is also the binary's name and the results folder's name).
 
+/// Declares a contract's names once: one `&str` constant per name (its doc is
+/// its value, after any doc written above it) and `ALL`, every name in the
+/// order written, which is the list [`ExperimentInfo`] holds. A name added here
+/// is in the list; none can be listed without its constant.
+///
+/// A name written `NAME: T = "key";` is a typed note key, a
+/// [`Note<T>`](crate::note::Note), whose value both sides read and write as a `T`.
+macro_rules! names {
+    ($( $(#[$doc:meta])* $name:ident $(: $ty:ty)? = $value:expr; )*) => {
+        $(
+            $(#[$doc])*
+            #[doc = concat!("`", stringify!($value), "`")]
+            pub const $name: names!(@type $($ty)?) = names!(@value $value $(, $ty)?);
+        )*
+        /// Every name above, in order: what the contract lists.
+        pub const ALL: &[&str] = &[$(names!(@key $name $($ty)?)),*];
+    };
+    (@type) => { &'static str };
+    (@type $ty:ty) => { $crate::note::Note<$ty> };
+    (@value $value:expr) => { $value };
+    (@value $value:expr, $ty:ty) => { $crate::note::Note::new($value) };
+    (@key $name:ident) => { $name };
+    (@key $name:ident $ty:ty) => { $name.key() };
+}
+
 /// What the user sees of one experiment before running it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExperimentInfo {
@@ -116,46 +141,51 @@ pub mod mmap_file {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const WARM: &str = "warm";
-        pub const WARM_DD: &str = "warm-dd";
-        pub const COLD: &str = "cold";
-        pub const COLD_RANDOM: &str = "cold-random";
+        names! {
+            WARM = "warm";
+            WARM_DD = "warm-dd";
+            COLD = "cold";
+            COLD_RANDOM = "cold-random";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const BEFORE_MMAP: &str = "before-mmap";
-        pub const AFTER_MMAP: &str = "after-mmap";
-        pub const AFTER_FIRST_READ: &str = "after-first-read";
-        pub const AFTER_READ_ALL: &str = "after-read-all";
+        names! {
+            BEFORE_MMAP = "before-mmap";
+            AFTER_MMAP = "after-mmap";
+            AFTER_FIRST_READ = "after-first-read";
+            AFTER_READ_ALL = "after-read-all";
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const MAIN: &str = "main";
+        names! {
+            MAIN = "main";
+        }
     }
 
     /// Address ranges it announces.
     pub mod region {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const DATA: &str = "data";
+        names! {
+            DATA = "data";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const CACHE_DROP_METHOD: &str = "cache_drop_method";
-        pub const CHECKSUM: &str = "checksum";
-        pub const FILE_SOURCE: &str = "file_source";
-        pub const FLUSHED_WITH: &str = "flushed_with";
-        pub const MAPPED_PAGES: &str = "mapped_pages";
-        pub const PAGE_CACHE_PAGES_BEFORE_MMAP: &str = "page_cache_pages_before_mmap";
-        pub const PAGES_REREAD_TO_WARM: &str = "pages_reread_to_warm";
-        pub const TEST_EVICTED_PAGES: &str = "test_evicted_pages";
-        pub const WRITE_CHUNK_BYTES: &str = "write_chunk_bytes";
+        names! {
+            CACHE_DROP_METHOD = "cache_drop_method";
+            CHECKSUM = "checksum";
+            FILE_SOURCE = "file_source";
+            FLUSHED_WITH = "flushed_with";
+            MAPPED_PAGES = "mapped_pages";
+            PAGE_CACHE_PAGES_BEFORE_MMAP = "page_cache_pages_before_mmap";
+            PAGES_REREAD_TO_WARM = "pages_reread_to_warm";
+            TEST_EVICTED_PAGES = "test_evicted_pages";
+            WRITE_CHUNK_BYTES = "write_chunk_bytes";
+        }
     }
 
     /// A test's forced disturbance: set to a marker file's path, the first
@@ -212,41 +242,22 @@ pub mod mmap_file {
 
     /// Values of [`note::FILE_SOURCE`]: how the variant came by its file.
     pub mod file_source {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const WRITTEN: &str = "written";
-        pub const REUSED: &str = "reused";
+        names! {
+            WRITTEN = "written";
+            REUSED = "reused";
+        }
     }
 
     /// Name, summary, sources and the names both sides use.
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "mmap-file",
         summary: "mmap a 1 GB file: address space grows at once, memory only as pages are read",
-        sources: &["001_3c62cec1a17aa088.txt"],
-        variants: &[
-            variant::WARM,
-            variant::WARM_DD,
-            variant::COLD,
-            variant::COLD_RANDOM,
-        ],
-        checkpoints: &[
-            checkpoint::BEFORE_MMAP,
-            checkpoint::AFTER_MMAP,
-            checkpoint::AFTER_FIRST_READ,
-            checkpoint::AFTER_READ_ALL,
-        ],
-        roles: &[role::MAIN],
-        regions: &[region::DATA],
-        notes: &[
-            note::CACHE_DROP_METHOD,
-            note::CHECKSUM,
-            note::FILE_SOURCE,
-            note::FLUSHED_WITH,
-            note::MAPPED_PAGES,
-            note::PAGE_CACHE_PAGES_BEFORE_MMAP,
-            note::PAGES_REREAD_TO_WARM,
-            note::TEST_EVICTED_PAGES,
-            note::WRITE_CHUNK_BYTES,
-        ],
+        sources: &[crate::catalog::writing::CHODOROW],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
+        regions: region::ALL,
+        notes: note::ALL,
     };
 }
 
@@ -256,35 +267,38 @@ pub mod fork_cow {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const THP_OFF: &str = "thp-off";
-        pub const THP_ON: &str = "thp-on";
-        pub const FILE_PRIVATE: &str = "file-private";
-        pub const ZYGOTE: &str = "zygote";
+        names! {
+            THP_OFF = "thp-off";
+            THP_ON = "thp-on";
+            FILE_PRIVATE = "file-private";
+            ZYGOTE = "zygote";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const AFTER_MMAP: &str = "after-mmap";
-        pub const AFTER_FILL: &str = "after-fill";
-        pub const AFTER_FORK: &str = "after-fork";
-        pub const CHILD_READ_ALL: &str = "child-read-all";
-        pub const CHILD_WRITE_QUARTER: &str = "child-write-quarter";
-        pub const CHILD_WRITE_ALL: &str = "child-write-all";
-        pub const AFTER_CHILD_EXIT: &str = "after-child-exit";
-        pub const CHILDREN_WRITE_SHARE: &str = "children-write-share";
-        pub const AFTER_CHILDREN_EXIT: &str = "after-children-exit";
+        names! {
+            AFTER_MMAP = "after-mmap";
+            AFTER_FILL = "after-fill";
+            AFTER_FORK = "after-fork";
+            CHILD_READ_ALL = "child-read-all";
+            CHILD_WRITE_QUARTER = "child-write-quarter";
+            CHILD_WRITE_ALL = "child-write-all";
+            AFTER_CHILD_EXIT = "after-child-exit";
+            CHILDREN_WRITE_SHARE = "children-write-share";
+            AFTER_CHILDREN_EXIT = "after-children-exit";
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const PARENT: &str = "parent";
-        /// The one child of the variants that fork one.
-        pub const CHILD: &str = "child";
-        /// The zygote's children, `child-1` to `child-N`.
-        pub const ZYGOTE_CHILD: &str = "child-*";
+        names! {
+            PARENT = "parent";
+            /// The one child of the variants that fork one.
+            CHILD = "child";
+            /// The zygote's children, `child-1` to `child-N`.
+            ZYGOTE_CHILD = "child-*";
+        }
 
         /// The role of the zygote's `i`-th child, counted from 1 (what
         /// `ZYGOTE_CHILD` matches).
@@ -295,26 +309,26 @@ pub mod fork_cow {
 
     /// Address ranges it announces.
     pub mod region {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const DATA: &str = "data";
+        names! {
+            DATA = "data";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const CONTENT_CHECKED_PAGES: &str = "content_checked_pages";
-        pub const CONTENT_CHILD_MISMATCHES_AFTER_ALL: &str = "content_child_mismatches_after_all";
-        pub const CONTENT_CHILD_MISMATCHES_AFTER_QUARTER: &str =
-            "content_child_mismatches_after_quarter";
-        pub const CONTENT_PARENT_MISMATCHES_AFTER_ALL: &str = "content_parent_mismatches_after_all";
-        pub const CONTENT_PARENT_MISMATCHES_AFTER_QUARTER: &str =
-            "content_parent_mismatches_after_quarter";
-        /// Whether the region starts on a PMD boundary (`--pmd-bytes`); the key
-        /// keeps the name results have always had.
-        pub const REGION_ALIGNED_TO_PMD: &str = "region_aligned_to_2mib";
-        pub const REGION_PAGES: &str = "region_pages";
-        pub const ZYGOTE_CHILDREN: &str = "zygote_children";
-        pub const ZYGOTE_SHARE_PAGES: &str = "zygote_share_pages";
+        names! {
+            CONTENT_CHECKED_PAGES = "content_checked_pages";
+            CONTENT_CHILD_MISMATCHES_AFTER_ALL = "content_child_mismatches_after_all";
+            CONTENT_CHILD_MISMATCHES_AFTER_QUARTER = "content_child_mismatches_after_quarter";
+            CONTENT_PARENT_MISMATCHES_AFTER_ALL = "content_parent_mismatches_after_all";
+            CONTENT_PARENT_MISMATCHES_AFTER_QUARTER = "content_parent_mismatches_after_quarter";
+            /// Whether the region starts on a PMD boundary (`--pmd-bytes`); the key
+            /// keeps the name results have always had.
+            REGION_ALIGNED_TO_PMD = "region_aligned_to_2mib";
+            REGION_PAGES = "region_pages";
+            ZYGOTE_CHILDREN = "zygote_children";
+            ZYGOTE_SHARE_PAGES = "zygote_share_pages";
+        }
     }
 
     /// How the region is prepared: one per variant, named as the variant is.
@@ -378,40 +392,15 @@ pub mod fork_cow {
         name: "fork-cow",
         summary: "fork: the child shares every page until one side writes it; Rss, Pss, faults and page frames of both",
         sources: &[
-            "000_242c9450f32c56c8.txt",
-            "002_4ca7868f1a8c4269.txt",
-            "003_189c8fe560e6e530.txt",
+            crate::catalog::writing::KOHNTOPP,
+            crate::catalog::writing::HOOGLAND,
+            crate::catalog::writing::MARTIN,
         ],
-        variants: &[
-            variant::THP_OFF,
-            variant::THP_ON,
-            variant::FILE_PRIVATE,
-            variant::ZYGOTE,
-        ],
-        checkpoints: &[
-            checkpoint::AFTER_MMAP,
-            checkpoint::AFTER_FILL,
-            checkpoint::AFTER_FORK,
-            checkpoint::CHILD_READ_ALL,
-            checkpoint::CHILD_WRITE_QUARTER,
-            checkpoint::CHILD_WRITE_ALL,
-            checkpoint::AFTER_CHILD_EXIT,
-            checkpoint::CHILDREN_WRITE_SHARE,
-            checkpoint::AFTER_CHILDREN_EXIT,
-        ],
-        roles: &[role::PARENT, role::CHILD, role::ZYGOTE_CHILD],
-        regions: &[region::DATA],
-        notes: &[
-            note::CONTENT_CHECKED_PAGES,
-            note::CONTENT_CHILD_MISMATCHES_AFTER_ALL,
-            note::CONTENT_CHILD_MISMATCHES_AFTER_QUARTER,
-            note::CONTENT_PARENT_MISMATCHES_AFTER_ALL,
-            note::CONTENT_PARENT_MISMATCHES_AFTER_QUARTER,
-            note::REGION_ALIGNED_TO_PMD,
-            note::REGION_PAGES,
-            note::ZYGOTE_CHILDREN,
-            note::ZYGOTE_SHARE_PAGES,
-        ],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
+        regions: region::ALL,
+        notes: note::ALL,
     };
 }
 
@@ -421,16 +410,17 @@ pub mod tiny_malloc {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const STATIC: &str = "static";
-        pub const STATIC_EXIT: &str = "static-exit";
-        pub const DYNAMIC: &str = "dynamic";
-        pub const MINIMAL: &str = "minimal";
-        pub const MINIMAL_STACK_4K: &str = "minimal-stack-4k";
-        pub const MINIMAL_BSS: &str = "minimal-bss";
-        pub const MINIMAL_RWX: &str = "minimal-rwx";
-        pub const STD: &str = "std";
-        pub const MANY_SMALL: &str = "many-small";
+        names! {
+            STATIC = "static";
+            STATIC_EXIT = "static-exit";
+            DYNAMIC = "dynamic";
+            MINIMAL = "minimal";
+            MINIMAL_STACK_4K = "minimal-stack-4k";
+            MINIMAL_BSS = "minimal-bss";
+            MINIMAL_RWX = "minimal-rwx";
+            STD = "std";
+            MANY_SMALL = "many-small";
+        }
     }
 
     /// The many-small build's allocations: this many mallocs...
@@ -441,22 +431,26 @@ pub mod tiny_malloc {
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const BEFORE_MALLOCS: &str = "before-mallocs";
-        pub const AFTER_MALLOCS: &str = "after-mallocs";
+        names! {
+            BEFORE_MALLOCS = "before-mallocs";
+            AFTER_MALLOCS = "after-mallocs";
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const PROGRAM: &str = "program";
+        names! {
+            PROGRAM = "program";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub use crate::catalog::launch_note::{ASLR, PROGRAM_PATH};
-        pub const STACK_LIMIT_BYTES: &str = "stack_limit_bytes";
+        names! {
+            ASLR = crate::catalog::launch_note::ASLR;
+            PROGRAM_PATH = crate::catalog::launch_note::PROGRAM_PATH;
+            STACK_LIMIT_BYTES = "stack_limit_bytes";
+        }
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -464,12 +458,12 @@ pub mod tiny_malloc {
         name: "tiny-malloc",
         summary:
             "five small mallocs in static, dynamic, libc-free and Rust builds: where every page goes",
-        sources: &["004_27fc77f6d1b07880.txt"],
-        variants: &[variant::STATIC, variant::STATIC_EXIT, variant::DYNAMIC, variant::MINIMAL, variant::MINIMAL_STACK_4K, variant::MINIMAL_BSS, variant::MINIMAL_RWX, variant::STD, variant::MANY_SMALL],
-        checkpoints: &[checkpoint::BEFORE_MALLOCS, checkpoint::AFTER_MALLOCS],
-        roles: &[role::PROGRAM],
+        sources: &[crate::catalog::writing::BERNSTEIN],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
         regions: &[],
-        notes: &[note::ASLR, note::PROGRAM_PATH, note::STACK_LIMIT_BYTES],
+        notes: note::ALL,
     };
 
     /// How the measured program was built.
@@ -576,17 +570,19 @@ pub mod static_dynamic {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const STATIC_PREFORK: &str = "static-prefork";
-        pub const STATIC_EXEC: &str = "static-exec";
-        pub const DYNAMIC_PREFORK: &str = "dynamic-prefork";
-        pub const DYNAMIC_EXEC: &str = "dynamic-exec";
+        names! {
+            STATIC_PREFORK = "static-prefork";
+            STATIC_EXEC = "static-exec";
+            DYNAMIC_PREFORK = "dynamic-prefork";
+            DYNAMIC_EXEC = "dynamic-exec";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const N_INSTANCES: &str = "n-*";
+        names! {
+            N_INSTANCES = "n-*";
+        }
 
         /// The checkpoint at which `count` instances run (what `N_INSTANCES` matches).
         pub fn n(count: usize) -> String {
@@ -596,8 +592,9 @@ pub mod static_dynamic {
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const INSTANCE: &str = "instance-*";
+        names! {
+            INSTANCE = "instance-*";
+        }
 
         /// The role of the `i`-th instance, counted from 0, the first started
         /// (what `INSTANCE` matches).
@@ -608,9 +605,11 @@ pub mod static_dynamic {
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub use crate::catalog::launch_note::{ASLR, PROGRAM_PATH};
-        pub const KERNEL_DELTA: &str = "n-*-kernel-delta";
+        names! {
+            ASLR = crate::catalog::launch_note::ASLR;
+            PROGRAM_PATH = crate::catalog::launch_note::PROGRAM_PATH;
+            KERNEL_DELTA = "n-*-kernel-delta";
+        }
 
         /// The note with the /proc/meminfo counters' change over starting the
         /// instances of checkpoint `label` (what `KERNEL_DELTA` matches).
@@ -623,17 +622,12 @@ pub mod static_dynamic {
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "static-dynamic",
         summary: "a server linked statically and dynamically, 1 to 32 instances forked or exec'd",
-        sources: &["000_242c9450f32c56c8.txt"],
-        variants: &[
-            variant::STATIC_PREFORK,
-            variant::STATIC_EXEC,
-            variant::DYNAMIC_PREFORK,
-            variant::DYNAMIC_EXEC,
-        ],
-        checkpoints: &[checkpoint::N_INSTANCES],
-        roles: &[role::INSTANCE],
+        sources: &[crate::catalog::writing::KOHNTOPP],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
         regions: &[],
-        notes: &[note::ASLR, note::PROGRAM_PATH, note::KERNEL_DELTA],
+        notes: note::ALL,
     };
 
     /// How the program is linked.
@@ -703,30 +697,35 @@ pub mod strip {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const DEBUG: &str = "debug";
-        pub const STRIPPED: &str = "stripped";
+        names! {
+            DEBUG = "debug";
+            STRIPPED = "stripped";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const AFTER_WORK: &str = "after-work";
+        names! {
+            AFTER_WORK = "after-work";
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const PROGRAM: &str = "program";
+        names! {
+            PROGRAM = "program";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub use crate::catalog::launch_note::{ASLR, PROGRAM_PATH};
-        pub const FILE_PAGES: &str = "file_pages";
-        pub const CACHED_BEFORE_EXEC: &str = "cached_pages_before_exec";
-        pub const CACHED_AFTER_WORK: &str = "cached_pages_after_work";
+        names! {
+            ASLR = crate::catalog::launch_note::ASLR;
+            PROGRAM_PATH = crate::catalog::launch_note::PROGRAM_PATH;
+            FILE_PAGES = "file_pages";
+            CACHED_BEFORE_EXEC = "cached_pages_before_exec";
+            CACHED_AFTER_WORK = "cached_pages_after_work";
+        }
     }
 
     /// Name, summary, sources and the names both sides use.
@@ -734,18 +733,12 @@ pub mod strip {
         name: "strip",
         summary:
             "one program with and without debug information: the file shrinks, memory does not",
-        sources: &["000_242c9450f32c56c8.txt"],
-        variants: &[variant::DEBUG, variant::STRIPPED],
-        checkpoints: &[checkpoint::AFTER_WORK],
-        roles: &[role::PROGRAM],
+        sources: &[crate::catalog::writing::KOHNTOPP],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
         regions: &[],
-        notes: &[
-            note::ASLR,
-            note::PROGRAM_PATH,
-            note::FILE_PAGES,
-            note::CACHED_BEFORE_EXEC,
-            note::CACHED_AFTER_WORK,
-        ],
+        notes: note::ALL,
     };
 
     /// Which link of the program a run measures.
@@ -798,36 +791,42 @@ pub mod anatomy {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const DEFAULT: &str = "default";
+        names! {
+            DEFAULT = "default";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const ADDRESSES_REPORTED: &str = "addresses-reported";
+        names! {
+            ADDRESSES_REPORTED = "addresses-reported";
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const MAIN: &str = "main";
+        names! {
+            MAIN = "main";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const ADDRESS_ANONYMOUS_MMAP: &str = "address_anonymous_mmap";
-        pub const ADDRESS_FUNCTION: &str = "address_function";
-        pub const ADDRESS_INITIALISED_STATIC: &str = "address_initialised_static";
-        pub const ADDRESS_LARGE_MALLOC: &str = "address_large_malloc";
-        pub const ADDRESS_PROTECTED_AFTER_USE: &str = "address_protected_after_use";
-        pub const ADDRESS_SMALL_MALLOC: &str = "address_small_malloc";
-        pub const ADDRESS_STACK_VARIABLE: &str = "address_stack_variable";
-        pub const ADDRESS_ZEROED_STATIC: &str = "address_zeroed_static";
-        pub const EXECUTABLE: &str = "executable";
-        pub const HOLES_LIBRARY: &str = "holes_library";
-        pub const PAGE_SIZE: &str = "page_size";
+        use crate::note::Hex;
+
+        names! {
+            ADDRESS_ANONYMOUS_MMAP: Hex = "address_anonymous_mmap";
+            ADDRESS_FUNCTION: Hex = "address_function";
+            ADDRESS_INITIALISED_STATIC: Hex = "address_initialised_static";
+            ADDRESS_LARGE_MALLOC: Hex = "address_large_malloc";
+            ADDRESS_PROTECTED_AFTER_USE: Hex = "address_protected_after_use";
+            ADDRESS_SMALL_MALLOC: Hex = "address_small_malloc";
+            ADDRESS_STACK_VARIABLE: Hex = "address_stack_variable";
+            ADDRESS_ZEROED_STATIC: Hex = "address_zeroed_static";
+            EXECUTABLE = "executable";
+            HOLES_LIBRARY = "holes_library";
+            PAGE_SIZE = "page_size";
+        }
     }
 
     /// The shared library built with 2 MiB segment alignment (see build.rs),
@@ -844,15 +843,15 @@ pub mod anatomy {
         name: "anatomy",
         summary: "a process finds its stack, heap, code and statics in its own map; ELF segments become mappings",
         sources: &[
-            "001_3c62cec1a17aa088.txt",
-            "002_4ca7868f1a8c4269.txt",
-            "003_189c8fe560e6e530.txt",
+            crate::catalog::writing::CHODOROW,
+            crate::catalog::writing::HOOGLAND,
+            crate::catalog::writing::MARTIN,
         ],
-        variants: &[variant::DEFAULT],
-        checkpoints: &[checkpoint::ADDRESSES_REPORTED],
-        roles: &[role::MAIN],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
         regions: &[],
-        notes: &[note::ADDRESS_ANONYMOUS_MMAP, note::ADDRESS_FUNCTION, note::ADDRESS_INITIALISED_STATIC, note::ADDRESS_LARGE_MALLOC, note::ADDRESS_PROTECTED_AFTER_USE, note::ADDRESS_SMALL_MALLOC, note::ADDRESS_STACK_VARIABLE, note::ADDRESS_ZEROED_STATIC, note::EXECUTABLE, note::HOLES_LIBRARY, note::PAGE_SIZE],
+        notes: note::ALL,
     };
 }
 
@@ -862,50 +861,55 @@ pub mod lazy_alloc {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const THP_OFF: &str = "thp-off";
-        pub const THP_ON: &str = "thp-on";
+        names! {
+            THP_OFF = "thp-off";
+            THP_ON = "thp-on";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const BEFORE_MMAP: &str = "before-mmap";
-        pub const AFTER_MMAP: &str = "after-mmap";
-        pub const AFTER_READ_FIRST_CHUNK: &str = "after-read-first-chunk";
-        pub const AFTER_WRITE_FIRST_CHUNK: &str = "after-write-first-chunk";
-        pub const AFTER_WRITE_SECOND_CHUNK: &str = "after-write-second-chunk";
-        pub const AFTER_MUNMAP: &str = "after-munmap";
-        pub const AFTER_OVERCOMMIT_ATTEMPTS: &str = "after-overcommit-attempts";
+        names! {
+            BEFORE_MMAP = "before-mmap";
+            AFTER_MMAP = "after-mmap";
+            AFTER_READ_FIRST_CHUNK = "after-read-first-chunk";
+            AFTER_WRITE_FIRST_CHUNK = "after-write-first-chunk";
+            AFTER_WRITE_SECOND_CHUNK = "after-write-second-chunk";
+            AFTER_MUNMAP = "after-munmap";
+            AFTER_OVERCOMMIT_ATTEMPTS = "after-overcommit-attempts";
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const MAIN: &str = "main";
+        names! {
+            MAIN = "main";
+        }
     }
 
     /// Address ranges it announces.
     pub mod region {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const ANON: &str = "anon";
+        names! {
+            ANON = "anon";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        /// The process's RLIMIT_AS (`ulimit -v`) in bytes, or `unlimited`.
-        pub const ADDRESS_SPACE_LIMIT: &str = "address_space_limit";
-        pub const CHUNK_BYTES: &str = "chunk_bytes";
-        pub const MAP_BYTES: &str = "map_bytes";
-        pub const OVERCOMMIT_PIECE_BYTES: &str = "overcommit_piece_bytes";
-        pub const OVERCOMMIT_PIECES_MAPPED: &str = "overcommit_pieces_mapped";
-        pub const OVERCOMMIT_PIECES_REFUSED_WITH: &str = "overcommit_pieces_refused_with";
-        pub const OVERCOMMIT_PIECES_REQUESTED: &str = "overcommit_pieces_requested";
-        pub const OVERCOMMIT_RAM_AND_SWAP_BYTES: &str = "overcommit_ram_and_swap_bytes";
-        pub const OVERCOMMIT_SINGLE_BYTES: &str = "overcommit_single_bytes";
-        pub const OVERCOMMIT_SINGLE_RESULT: &str = "overcommit_single_result";
-        pub const READ_CHECKSUM: &str = "read_checksum";
+        names! {
+            /// The process's RLIMIT_AS (`ulimit -v`) in bytes, or `unlimited`.
+            ADDRESS_SPACE_LIMIT = "address_space_limit";
+            CHUNK_BYTES: u64 = "chunk_bytes";
+            MAP_BYTES: u64 = "map_bytes";
+            OVERCOMMIT_PIECE_BYTES: u64 = "overcommit_piece_bytes";
+            OVERCOMMIT_PIECES_MAPPED: u64 = "overcommit_pieces_mapped";
+            OVERCOMMIT_PIECES_REFUSED_WITH: String = "overcommit_pieces_refused_with";
+            OVERCOMMIT_PIECES_REQUESTED: u64 = "overcommit_pieces_requested";
+            OVERCOMMIT_RAM_AND_SWAP_BYTES: u64 = "overcommit_ram_and_swap_bytes";
+            OVERCOMMIT_SINGLE_BYTES: u64 = "overcommit_single_bytes";
+            OVERCOMMIT_SINGLE_RESULT: String = "overcommit_single_result";
+            READ_CHECKSUM: u64 = "read_checksum";
+        }
     }
 
     /// What `overcommit_single_result` says the kernel answered (besides other
@@ -959,32 +963,15 @@ pub mod lazy_alloc {
         name: "lazy-alloc",
         summary:
             "8 GiB of anonymous memory: address space and commit at once, memory only when written",
-        sources: &["002_4ca7868f1a8c4269.txt", "003_189c8fe560e6e530.txt"],
-        variants: &[variant::THP_OFF, variant::THP_ON],
-        checkpoints: &[
-            checkpoint::BEFORE_MMAP,
-            checkpoint::AFTER_MMAP,
-            checkpoint::AFTER_READ_FIRST_CHUNK,
-            checkpoint::AFTER_WRITE_FIRST_CHUNK,
-            checkpoint::AFTER_WRITE_SECOND_CHUNK,
-            checkpoint::AFTER_MUNMAP,
-            checkpoint::AFTER_OVERCOMMIT_ATTEMPTS,
+        sources: &[
+            crate::catalog::writing::HOOGLAND,
+            crate::catalog::writing::MARTIN,
         ],
-        roles: &[role::MAIN],
-        regions: &[region::ANON],
-        notes: &[
-            note::ADDRESS_SPACE_LIMIT,
-            note::CHUNK_BYTES,
-            note::MAP_BYTES,
-            note::OVERCOMMIT_PIECE_BYTES,
-            note::OVERCOMMIT_PIECES_MAPPED,
-            note::OVERCOMMIT_PIECES_REFUSED_WITH,
-            note::OVERCOMMIT_PIECES_REQUESTED,
-            note::OVERCOMMIT_RAM_AND_SWAP_BYTES,
-            note::OVERCOMMIT_SINGLE_BYTES,
-            note::OVERCOMMIT_SINGLE_RESULT,
-            note::READ_CHECKSUM,
-        ],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
+        regions: region::ALL,
+        notes: note::ALL,
     };
 }
 
@@ -994,17 +981,19 @@ pub mod shared_file {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const DEFAULT: &str = "default";
-        pub const SHM: &str = "shm";
+        names! {
+            DEFAULT = "default";
+            SHM = "shm";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const ALL_READING: &str = "all-reading";
-        pub const AFTER_ONE_EXITS: &str = "after-one-exits";
-        pub const AFTER_TWO_EXIT: &str = "after-two-exit";
+        names! {
+            ALL_READING = "all-reading";
+            AFTER_ONE_EXITS = "after-one-exits";
+            AFTER_TWO_EXIT = "after-two-exit";
+        }
     }
 
     /// The most sharers a run may have: every checkpoint line names each one
@@ -1013,9 +1002,10 @@ pub mod shared_file {
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const MAIN: &str = "main";
-        pub const SHARER_ANY: &str = "sharer-*";
+        names! {
+            MAIN = "main";
+            SHARER_ANY = "sharer-*";
+        }
 
         /// The role of the `i`-th sharer, counted from 1 (what `SHARER_ANY` matches).
         pub fn sharer(i: usize) -> String {
@@ -1025,20 +1015,22 @@ pub mod shared_file {
 
     /// Address ranges it announces.
     pub mod region {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const FILE: &str = "file";
+        names! {
+            FILE = "file";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const FILE_PAGES: &str = "file_pages";
-        pub const PAGE_CACHE_PAGES_AFTER_ONE_EXITS: &str = "page_cache_pages_after_one_exits";
-        pub const PAGE_CACHE_PAGES_AFTER_TWO_EXIT: &str = "page_cache_pages_after_two_exit";
-        pub const PAGE_CACHE_PAGES_ALL_READING: &str = "page_cache_pages_all_reading";
+        names! {
+            FILE_PAGES: u64 = "file_pages";
+            PAGE_CACHE_PAGES_AFTER_ONE_EXITS: u64 = "page_cache_pages_after_one_exits";
+            PAGE_CACHE_PAGES_AFTER_TWO_EXIT: u64 = "page_cache_pages_after_two_exit";
+            PAGE_CACHE_PAGES_ALL_READING: u64 = "page_cache_pages_all_reading";
+        }
 
         /// The note with the page cache's count of the file's pages at `checkpoint`.
-        pub fn page_cache_pages_at(checkpoint: &str) -> Option<&'static str> {
+        pub fn page_cache_pages_at(checkpoint: &str) -> Option<crate::note::Note<u64>> {
             use super::checkpoint as c;
             match checkpoint {
                 c::ALL_READING => Some(PAGE_CACHE_PAGES_ALL_READING),
@@ -1067,21 +1059,12 @@ pub mod shared_file {
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "shared-file",
         summary: "N processes map one file: Pss is Rss/N, and rises when a sharer exits",
-        sources: &["003_189c8fe560e6e530.txt"],
-        variants: &[variant::DEFAULT, variant::SHM],
-        checkpoints: &[
-            checkpoint::ALL_READING,
-            checkpoint::AFTER_ONE_EXITS,
-            checkpoint::AFTER_TWO_EXIT,
-        ],
-        roles: &[role::MAIN, role::SHARER_ANY],
-        regions: &[region::FILE],
-        notes: &[
-            note::FILE_PAGES,
-            note::PAGE_CACHE_PAGES_AFTER_ONE_EXITS,
-            note::PAGE_CACHE_PAGES_AFTER_TWO_EXIT,
-            note::PAGE_CACHE_PAGES_ALL_READING,
-        ],
+        sources: &[crate::catalog::writing::MARTIN],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
+        regions: region::ALL,
+        notes: note::ALL,
     };
 }
 
@@ -1091,31 +1074,35 @@ pub mod many_processes {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const DEFAULT: &str = "default";
+        names! {
+            DEFAULT = "default";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const BEFORE_START: &str = "before-start";
-        pub const ALL_STARTED: &str = "all-started";
-        pub const AFTER_EXIT: &str = "after-exit";
+        names! {
+            BEFORE_START = "before-start";
+            ALL_STARTED = "all-started";
+            AFTER_EXIT = "after-exit";
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const MAIN: &str = "main";
-        pub const WORKER: &str = "worker";
+        names! {
+            MAIN = "main";
+            WORKER = "worker";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const COUNT: &str = "count";
-        pub const WORKER_KIND: &str = "worker_kind";
-        pub const WORKER_MALLOCS: &str = "worker_mallocs";
+        names! {
+            COUNT = "count";
+            WORKER_KIND = "worker_kind";
+            WORKER_MALLOCS = "worker_mallocs";
+        }
     }
 
     /// The `worker_kind` note when the worker is the seed's own program, the only
@@ -1137,16 +1124,12 @@ pub mod many_processes {
     pub const INFO: ExperimentInfo = ExperimentInfo {
         name: "many-processes",
         summary: "a thousand tiny processes: what one more process really costs, and who pays",
-        sources: &["004_27fc77f6d1b07880.txt"],
-        variants: &[variant::DEFAULT],
-        checkpoints: &[
-            checkpoint::BEFORE_START,
-            checkpoint::ALL_STARTED,
-            checkpoint::AFTER_EXIT,
-        ],
-        roles: &[role::MAIN, role::WORKER],
+        sources: &[crate::catalog::writing::BERNSTEIN],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
         regions: &[],
-        notes: &[note::COUNT, note::WORKER_KIND, note::WORKER_MALLOCS],
+        notes: note::ALL,
     };
 }
 
@@ -1156,89 +1139,94 @@ pub mod fault_costs {
 
     /// Variant names the harness plans.
     pub mod variant {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const DEFAULT: &str = "default";
+        names! {
+            DEFAULT = "default";
+        }
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
     pub mod checkpoint {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const BEFORE_MEASURING: &str = "before-measuring";
-        pub const AFTER_ANON_FIRST_TOUCH: &str = "after-anon-first-touch";
-        pub const AFTER_ZERO_PAGE_READ: &str = "after-zero-page-read";
-        pub const AFTER_THP_FIRST_TOUCH: &str = "after-thp-first-touch";
-        pub const AFTER_FILE_MINOR_FAULT: &str = "after-file-minor-fault";
-        pub const AFTER_FILE_MAJOR_FAULT: &str = "after-file-major-fault";
-        pub const AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD: &str =
-            "after-file-major-fault-no-read-ahead";
-        pub const AFTER_FILE_SHARED_WRITE_FAULT: &str = "after-file-shared-write-fault";
-        pub const AFTER_FILE_PRIVATE_COW_FAULT: &str = "after-file-private-cow-fault";
-        pub const AFTER_FORK_CHILD: &str = "after-fork-child";
-        pub const AFTER_COW_FAULT: &str = "after-cow-fault";
-        pub const BEFORE_FORK: &str = "before-fork";
-        pub const AFTER_FORK: &str = "after-fork";
-        pub const AFTER_MUNMAP: &str = "after-munmap";
+        names! {
+            BEFORE_MEASURING = "before-measuring";
+            AFTER_ANON_FIRST_TOUCH = "after-anon-first-touch";
+            AFTER_ZERO_PAGE_READ = "after-zero-page-read";
+            AFTER_THP_FIRST_TOUCH = "after-thp-first-touch";
+            AFTER_FILE_MINOR_FAULT = "after-file-minor-fault";
+            AFTER_FILE_MAJOR_FAULT = "after-file-major-fault";
+            AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD = "after-file-major-fault-no-read-ahead";
+            AFTER_FILE_SHARED_WRITE_FAULT = "after-file-shared-write-fault";
+            AFTER_FILE_PRIVATE_COW_FAULT = "after-file-private-cow-fault";
+            AFTER_FORK_CHILD = "after-fork-child";
+            AFTER_COW_FAULT = "after-cow-fault";
+            BEFORE_FORK = "before-fork";
+            AFTER_FORK = "after-fork";
+            AFTER_MUNMAP = "after-munmap";
+        }
     }
 
     /// Roles of the processes it names at checkpoints.
     pub mod role {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const MAIN: &str = "main";
-        pub const CHILD: &str = "child";
+        names! {
+            MAIN = "main";
+            CHILD = "child";
+        }
     }
 
     /// Address ranges it announces.
     pub mod region {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const ANON: &str = "anon";
-        pub const COW: &str = "cow";
-        pub const FILE_COLD: &str = "file-cold";
-        pub const FILE_PRIVATE_WRITE: &str = "file-private-write";
-        pub const FILE_RANDOM: &str = "file-random";
-        pub const FILE_SHARED_WRITE: &str = "file-shared-write";
-        pub const FILE_WARM: &str = "file-warm";
-        pub const THP: &str = "thp";
-        pub const ZERO: &str = "zero";
+        names! {
+            ANON = "anon";
+            COW = "cow";
+            FILE_COLD = "file-cold";
+            FILE_PRIVATE_WRITE = "file-private-write";
+            FILE_RANDOM = "file-random";
+            FILE_SHARED_WRITE = "file-shared-write";
+            FILE_WARM = "file-warm";
+            THP = "thp";
+            ZERO = "zero";
+        }
     }
 
     /// Keys of the notes it sends.
     pub mod note {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const BLOCK_BYTES: &str = "block_bytes";
-        /// Every timing note: `<stem>_nanos` and `<stem>_cpu_nanos` for each
-        /// stem in [`super::timing`].
-        pub const TIMINGS: &str = "cost_*_nanos";
-        pub const FILE_BYTES: &str = "file_bytes";
-        pub const FILE_PAGES_CACHED_BEFORE: &str = "file_pages_cached_before";
-        pub const WRITE_FILE_BYTES: &str = "write_file_bytes";
-        pub const WRITE_FILE_PAGES_CACHED_BEFORE: &str = "write_file_pages_cached_before";
-        pub const RANDOM_BLOCK_BYTES: &str = "random_block_bytes";
-        pub const REPETITIONS: &str = "repetitions";
-        pub const THP_BLOCK_BYTES: &str = "thp_block_bytes";
-        pub const THP_UNAVAILABLE: &str = "thp_unavailable";
-        pub const PAGE_CACHE_DROP_FAILED: &str = "page_cache_drop_failed";
+        names! {
+            BLOCK_BYTES = "block_bytes";
+            /// Every timing note: `<stem>_nanos` and `<stem>_cpu_nanos` for each
+            /// stem in [`super::timing`].
+            TIMINGS = "cost_*_nanos";
+            FILE_BYTES = "file_bytes";
+            FILE_PAGES_CACHED_BEFORE = "file_pages_cached_before";
+            WRITE_FILE_BYTES = "write_file_bytes";
+            WRITE_FILE_PAGES_CACHED_BEFORE = "write_file_pages_cached_before";
+            RANDOM_BLOCK_BYTES = "random_block_bytes";
+            REPETITIONS = "repetitions";
+            THP_BLOCK_BYTES = "thp_block_bytes";
+            THP_UNAVAILABLE = "thp_unavailable";
+            PAGE_CACHE_DROP_FAILED = "page_cache_drop_failed";
+        }
     }
 
     /// The stems of the timing notes: each kind's wall-clock nanoseconds go in
     /// `<stem>_nanos`, its thread CPU time in `<stem>_cpu_nanos` (both match
     /// `note::TIMINGS`).
     pub mod timing {
-        #![allow(missing_docs)] // each name is its own documentation
-        pub const ANON_FIRST_TOUCH: &str = "cost_anon_first_touch";
-        pub const ZERO_PAGE_READ: &str = "cost_zero_page_read";
-        pub const THP_FIRST_TOUCH: &str = "cost_thp_first_touch";
-        pub const FILE_MINOR_FAULT_AROUND: &str = "cost_file_minor_fault_around";
-        pub const FILE_MAJOR_READ_AHEAD: &str = "cost_file_major_read_ahead";
-        pub const FILE_MAJOR_NO_READ_AHEAD: &str = "cost_file_major_no_read_ahead";
-        pub const FILE_SHARED_WRITE: &str = "cost_file_shared_write";
-        pub const FILE_PRIVATE_COW: &str = "cost_file_private_cow";
-        pub const COW_AFTER_FORK: &str = "cost_cow_after_fork";
-        pub const FORK: &str = "cost_fork";
-        pub const MUNMAP: &str = "cost_munmap";
-        /// The suffix of the wall-clock series.
-        pub const NANOS: &str = "_nanos";
-        /// The suffix of the thread CPU time series.
-        pub const CPU_NANOS: &str = "_cpu_nanos";
+        names! {
+            ANON_FIRST_TOUCH = "cost_anon_first_touch";
+            ZERO_PAGE_READ = "cost_zero_page_read";
+            THP_FIRST_TOUCH = "cost_thp_first_touch";
+            FILE_MINOR_FAULT_AROUND = "cost_file_minor_fault_around";
+            FILE_MAJOR_READ_AHEAD = "cost_file_major_read_ahead";
+            FILE_MAJOR_NO_READ_AHEAD = "cost_file_major_no_read_ahead";
+            FILE_SHARED_WRITE = "cost_file_shared_write";
+            FILE_PRIVATE_COW = "cost_file_private_cow";
+            COW_AFTER_FORK = "cost_cow_after_fork";
+            FORK = "cost_fork";
+            MUNMAP = "cost_munmap";
+            /// The suffix of the wall-clock series.
+            NANOS = "_nanos";
+            /// The suffix of the thread CPU time series.
+            CPU_NANOS = "_cpu_nanos";
+        }
 
         /// The note with the wall-clock nanoseconds of timing `stem`.
         pub fn wall_note(stem: &str) -> String {
@@ -1280,15 +1268,15 @@ pub mod fault_costs {
         name: "fault-costs",
         summary: "what each kind of page fault costs: anonymous, THP, zero page, file, disk, file writes, COW, fork, munmap",
         sources: &[
-            "000_242c9450f32c56c8.txt",
-            "001_3c62cec1a17aa088.txt",
-            "002_4ca7868f1a8c4269.txt",
+            crate::catalog::writing::KOHNTOPP,
+            crate::catalog::writing::CHODOROW,
+            crate::catalog::writing::HOOGLAND,
         ],
-        variants: &[variant::DEFAULT],
-        checkpoints: &[checkpoint::BEFORE_MEASURING, checkpoint::AFTER_ANON_FIRST_TOUCH, checkpoint::AFTER_ZERO_PAGE_READ, checkpoint::AFTER_THP_FIRST_TOUCH, checkpoint::AFTER_FILE_MINOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT, checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD, checkpoint::AFTER_FILE_SHARED_WRITE_FAULT, checkpoint::AFTER_FILE_PRIVATE_COW_FAULT, checkpoint::AFTER_FORK_CHILD, checkpoint::AFTER_COW_FAULT, checkpoint::BEFORE_FORK, checkpoint::AFTER_FORK, checkpoint::AFTER_MUNMAP],
-        roles: &[role::MAIN, role::CHILD],
-        regions: &[region::ANON, region::COW, region::FILE_COLD, region::FILE_PRIVATE_WRITE, region::FILE_RANDOM, region::FILE_SHARED_WRITE, region::FILE_WARM, region::THP, region::ZERO],
-        notes: &[note::BLOCK_BYTES, note::TIMINGS, note::FILE_BYTES, note::FILE_PAGES_CACHED_BEFORE, note::WRITE_FILE_BYTES, note::WRITE_FILE_PAGES_CACHED_BEFORE, note::RANDOM_BLOCK_BYTES, note::REPETITIONS, note::THP_BLOCK_BYTES, note::THP_UNAVAILABLE, note::PAGE_CACHE_DROP_FAILED],
+        variants: variant::ALL,
+        checkpoints: checkpoint::ALL,
+        roles: role::ALL,
+        regions: region::ALL,
+        notes: note::ALL,
     };
 }
 
@@ -1316,30 +1304,45 @@ impl Source {
     }
 }
 
+/// The five writings' file names in `shared/seeds/`, one constant each, named
+/// after the first author: every reference to a writing goes through these.
+pub mod writing {
+    /// "Notes on VM", Kristian Köhntopp.
+    pub const KOHNTOPP: &str = "000_242c9450f32c56c8.txt";
+    /// "Playing with Virtual Memory", Kristina Chodorow.
+    pub const CHODOROW: &str = "001_3c62cec1a17aa088.txt";
+    /// "Hey dude, where's my memory?", Frits Hoogland.
+    pub const HOOGLAND: &str = "002_4ca7868f1a8c4269.txt";
+    /// "Some things I've learned about memory", Evan Martin.
+    pub const MARTIN: &str = "003_189c8fe560e6e530.txt";
+    /// "ten thousand small processes", D. J. Bernstein and Jeff Roberson.
+    pub const BERNSTEIN: &str = "004_27fc77f6d1b07880.txt";
+}
+
 /// The five writings the experiments reproduce.
 pub const SOURCES: &[Source] = &[
     Source {
-        file: "000_242c9450f32c56c8.txt",
+        file: writing::KOHNTOPP,
         title: "Notes on VM",
         author: "Kristian Köhntopp",
     },
     Source {
-        file: "001_3c62cec1a17aa088.txt",
+        file: writing::CHODOROW,
         title: "Playing with Virtual Memory",
         author: "Kristina Chodorow",
     },
     Source {
-        file: "002_4ca7868f1a8c4269.txt",
+        file: writing::HOOGLAND,
         title: "Hey dude, where's my memory?",
         author: "Frits Hoogland",
     },
     Source {
-        file: "003_189c8fe560e6e530.txt",
+        file: writing::MARTIN,
         title: "Some things I've learned about memory",
         author: "Evan Martin",
     },
     Source {
-        file: "004_27fc77f6d1b07880.txt",
+        file: writing::BERNSTEIN,
         title: "ten thousand small processes",
         author: "D. J. Bernstein and Jeff Roberson",
     },

@@ -12,6 +12,7 @@
 use std::fmt::{self, Write};
 use std::io;
 
+use crate::note::NoteKey;
 use crate::protocol;
 
 /// Size of the stack buffer for one protocol line; longer lines are an error.
@@ -22,16 +23,16 @@ pub const MAIN_ROLE: &str = "main";
 
 /// A connection to the harness over the inherited stdin/stdout.
 #[derive(Debug)]
-pub struct Session {
+pub struct Checkpoints {
     pid: i32,
     null_phase_done: bool,
 }
 
-impl Session {
+impl Checkpoints {
     /// Announces the experiment and waits until the harness lets it start.
-    pub fn connect() -> io::Result<Session> {
+    pub fn connect() -> io::Result<Checkpoints> {
         let pid = std::process::id() as i32;
-        let session = Session {
+        let session = Checkpoints {
             pid,
             null_phase_done: false,
         };
@@ -46,8 +47,9 @@ impl Session {
     }
 
     /// Records a fact about the run (how the file was written, an address, ...).
-    pub fn note(&mut self, key: &str, value: impl fmt::Display) -> io::Result<()> {
-        send(|w| protocol::encode_note(w, key, format_args!("{value}")))
+    /// A typed key ([`crate::note::Note`]) takes only its own type of value.
+    pub fn note<T: fmt::Display>(&mut self, key: impl NoteKey<T>, value: T) -> io::Result<()> {
+        send(|w| protocol::encode_note(w, key.key(), format_args!("{value}")))
     }
 
     /// Asks the harness to follow an address range in every later snapshot.

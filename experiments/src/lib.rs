@@ -6,12 +6,18 @@
 //!
 //! - [`protocol`]: the one definition of the line protocol between the two sides
 //!   (encoding for the experiment, parsing for the harness).
-//! - [`checkpoint::Session`]: the experiment's client of that protocol. It writes
+//! - [`checkpoint::Checkpoints`]: the experiment's client of that protocol. It writes
 //!   with raw `write(2)` calls from stack buffers, so that stopping at a checkpoint
 //!   neither allocates nor faults in new pages.
 //! - [`catalog`]: every experiment's contract with the harness: name, summary,
 //!   seeds, and the variant, checkpoint, role, region and note names both sides
 //!   use, with its typed arguments ([`args`] turns them into a command line).
+//! - [`prelude`]: what every binary does around its work (command line with
+//!   `--dir`, connecting, exiting), written once.
+//! - [`mapping::Mapping`]: the one owned mmap (anonymous or a file range),
+//!   unmapped on drop.
+//! - [`note::Note`]: a note key with the type of its value, shared by the
+//!   experiment that writes it and the judge that reads it.
 //! - [`pages`]: page-size queries and the file helpers the experiments share.
 //! - [`statements`]: every checkable statement of the five writings and the
 //!   claims that judge it (what the tally counts).
@@ -25,14 +31,17 @@ pub mod args;
 pub mod catalog;
 pub mod checkpoint;
 pub mod examples;
+pub mod mapping;
+pub mod note;
 pub mod pages;
+pub mod prelude;
 pub mod program;
 pub mod protocol;
 pub mod statements;
 pub mod waiting_child;
 
 pub use catalog::{ExperimentInfo, CATALOG};
-pub use checkpoint::Session;
+pub use checkpoint::Checkpoints;
 
 /// In a child just forked or about to exec: asks the kernel to SIGKILL this
 /// process when its parent dies, and exits at once if `parent` has already

@@ -7,6 +7,8 @@ use std::os::fd::AsRawFd;
 
 use rand::{rngs::SmallRng, RngCore, SeedableRng};
 
+use crate::mapping::{FileAccess, Mapping};
+
 /// The page size in bytes, as the kernel reports it.
 pub fn page_size() -> usize {
     // SAFETY: sysconf has no preconditions.
@@ -105,28 +107,11 @@ pub fn read_through(file: &File, len: u64, chunk: usize) -> io::Result<()> {
 /// is in the page cache: `mincore(2)` on a temporary mapping that is never
 /// touched.
 fn page_cache_map(file: &File, len: usize) -> io::Result<Vec<u8>> {
-    // SAFETY: mapping a file we hold open, read-only; it is never dereferenced.
-    let addr = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            file.as_raw_fd(),
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
+    let map = Mapping::file(file, 0, len, FileAccess::SharedRead)?;
     let mut vec = vec![0u8; len.div_ceil(page_size())];
-    // SAFETY: `addr` is a live mapping of `len` bytes and `vec` has one byte per page.
-    let rc = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
-    let err = io::Error::last_os_error();
-    // SAFETY: unmapping exactly what was mapped above.
-    unsafe { libc::munmap(addr, len) };
-    if rc != 0 {
-        return Err(err);
+    // SAFETY: `map` is a live mapping of `len` bytes and `vec` has one byte per page.
+    if unsafe { libc::mincore(map.ptr().cast(), len, vec.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(vec)
 }

@@ -59,7 +59,7 @@ pub fn locate(name: &str) -> Result<PathBuf, String> {
 /// not be built), turns address-space randomisation off for the programs started
 /// from here if asked, and records both for the harness (`aslr`, `program_path`,
 /// from which the harness reads the file's ELF facts).
-pub fn prepare(session: &mut crate::Session, name: &str, no_aslr: bool) -> io::Result<PathBuf> {
+pub fn prepare(session: &mut crate::Checkpoints, name: &str, no_aslr: bool) -> io::Result<PathBuf> {
     let path = match locate(name) {
         Ok(path) => path,
         Err(reason) => session.skip(reason),
@@ -74,7 +74,7 @@ pub fn prepare(session: &mut crate::Session, name: &str, no_aslr: bool) -> io::R
 /// while nothing but this run knows the copy. The copy is synced, so none of its
 /// pages is dirty and all of them can be dropped.
 pub fn prepare_private_copy(
-    session: &mut crate::Session,
+    session: &mut crate::Checkpoints,
     name: &str,
     no_aslr: bool,
     dir: &Path,
@@ -95,7 +95,11 @@ pub fn prepare_private_copy(
 }
 
 /// Turns randomisation off if asked and notes it and the program's path.
-fn launch_from(session: &mut crate::Session, path: PathBuf, no_aslr: bool) -> io::Result<PathBuf> {
+fn launch_from(
+    session: &mut crate::Checkpoints,
+    path: PathBuf,
+    no_aslr: bool,
+) -> io::Result<PathBuf> {
     if no_aslr {
         match disable_aslr_for_children() {
             Ok(()) => session.note(launch_note::ASLR, "off")?,

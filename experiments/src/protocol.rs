@@ -237,123 +237,131 @@ impl<W: Write> Write for NoNewlines<'_, W> {
 
 /// Parses one line (without its line break) from an experiment.
 pub fn parse(line: &str) -> Result<Event, ParseError> {
-    let fail = |reason: String| ParseError {
+    parse_message(line).map_err(|reason| ParseError {
         line: line.to_string(),
         reason,
-    };
+    })
+}
+
+/// Checks the magic word and the version, then parses the message after them.
+fn parse_message(line: &str) -> Result<Event, String> {
     let rest = line
         .strip_prefix(MAGIC)
         .and_then(|r| r.strip_prefix(' '))
-        .ok_or_else(|| fail(format!("expected a line starting with '{MAGIC}'")))?;
+        .ok_or_else(|| format!("expected a line starting with '{MAGIC}'"))?;
     let (version, rest) = rest.split_once(' ').unwrap_or((rest, ""));
     if version != VERSION.to_string() {
-        return Err(fail(format!(
+        return Err(format!(
             "protocol version {version} (this harness speaks version {VERSION})"
-        )));
+        ));
     }
     let (verb, args) = rest.split_once(' ').unwrap_or((rest, ""));
     match verb {
         "ready" => {
-            let fields = key_values(args).map_err(fail)?;
+            let fields = key_values(args)?;
             Ok(Event::Ready {
-                pid: field(&fields, "pid").map_err(fail)?,
-                page_size: field(&fields, "page_size").map_err(fail)?,
+                pid: field(&fields, "pid")?,
+                page_size: field(&fields, "page_size")?,
             })
         }
-        "null-phase" => {
-            let (which, procs) = args.split_once(' ').unwrap_or((args, ""));
-            let begin = match which {
-                "begin" => true,
-                "end" => false,
-                other => {
-                    return Err(fail(format!(
-                        "null-phase '{other}' is neither begin nor end"
-                    )))
-                }
-            };
-            Ok(Event::NullPhase {
-                begin,
-                processes: process_refs(procs).map_err(fail)?,
-            })
-        }
-        "checkpoint" => {
-            let (label, procs) = args.split_once(' ').unwrap_or((args, ""));
-            if !is_valid_name(label) {
-                return Err(fail(format!(
-                    "checkpoint label '{label}' is not kebab-case"
-                )));
-            }
-            Ok(Event::Checkpoint {
-                label: label.to_string(),
-                processes: process_refs(procs).map_err(fail)?,
-            })
-        }
-        "checkpoint-children" => {
-            let mut parts = args.splitn(3, ' ');
-            let label = parts.next().unwrap_or("");
-            let role = parts.next().unwrap_or("");
-            for (what, name) in [("label", label), ("population role", role)] {
-                if !is_valid_name(name) {
-                    return Err(fail(format!(
-                        "checkpoint {what} '{name}' is not kebab-case"
-                    )));
-                }
-            }
-            Ok(Event::CheckpointChildren {
-                label: label.to_string(),
-                role: role.to_string(),
-                processes: process_refs(parts.next().unwrap_or("")).map_err(fail)?,
-            })
-        }
-        "note" => {
-            let (key, value) = args.split_once(' ').unwrap_or((args, ""));
-            if !is_valid_name(key) {
-                return Err(fail(format!("note key '{key}' is not a plain name")));
-            }
-            Ok(Event::Note {
-                key: key.to_string(),
-                value: value.to_string(),
-            })
-        }
-        "region" => {
-            let (name, rest) = args.split_once(' ').unwrap_or((args, ""));
-            if !is_valid_name(name) {
-                return Err(fail(format!("region name '{name}' is not kebab-case")));
-            }
-            let fields = key_values(rest).map_err(fail)?;
-            let start_text: String = field(&fields, "start").map_err(fail)?;
-            let start = start_text
-                .strip_prefix("0x")
-                .and_then(|h| u64::from_str_radix(h, 16).ok())
-                .ok_or_else(|| fail(format!("region start '{start_text}' is not a hex address")))?;
-            Ok(Event::Region {
-                name: name.to_string(),
-                start,
-                len: field(&fields, "len").map_err(fail)?,
-            })
-        }
-        "progress" => {
-            let mut parts = args.splitn(3, ' ');
-            let mut number = |what: &str| {
-                parts
-                    .next()
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .ok_or_else(|| fail(format!("progress needs a whole number for '{what}'")))
-            };
-            let done = number("done")?;
-            let total = number("total")?;
-            Ok(Event::Progress {
-                done,
-                total,
-                what: parts.next().unwrap_or("").to_string(),
-            })
-        }
+        "null-phase" => parse_null_phase(args),
+        "checkpoint" => parse_checkpoint(args),
+        "checkpoint-children" => parse_checkpoint_children(args),
+        "note" => parse_note(args),
+        "region" => parse_region(args),
+        "progress" => parse_progress(args),
         "skip" => Ok(Event::Skip {
             reason: args.to_string(),
         }),
         "done" => Ok(Event::Done),
-        other => Err(fail(format!("unknown message '{other}'"))),
+        other => Err(format!("unknown message '{other}'")),
     }
+}
+
+fn parse_null_phase(args: &str) -> Result<Event, String> {
+    let (which, procs) = args.split_once(' ').unwrap_or((args, ""));
+    let begin = match which {
+        "begin" => true,
+        "end" => false,
+        other => return Err(format!("null-phase '{other}' is neither begin nor end")),
+    };
+    Ok(Event::NullPhase {
+        begin,
+        processes: process_refs(procs)?,
+    })
+}
+
+fn parse_checkpoint(args: &str) -> Result<Event, String> {
+    let (label, procs) = args.split_once(' ').unwrap_or((args, ""));
+    if !is_valid_name(label) {
+        return Err(format!("checkpoint label '{label}' is not kebab-case"));
+    }
+    Ok(Event::Checkpoint {
+        label: label.to_string(),
+        processes: process_refs(procs)?,
+    })
+}
+
+fn parse_checkpoint_children(args: &str) -> Result<Event, String> {
+    let mut parts = args.splitn(3, ' ');
+    let label = parts.next().unwrap_or("");
+    let role = parts.next().unwrap_or("");
+    for (what, name) in [("label", label), ("population role", role)] {
+        if !is_valid_name(name) {
+            return Err(format!("checkpoint {what} '{name}' is not kebab-case"));
+        }
+    }
+    Ok(Event::CheckpointChildren {
+        label: label.to_string(),
+        role: role.to_string(),
+        processes: process_refs(parts.next().unwrap_or(""))?,
+    })
+}
+
+fn parse_note(args: &str) -> Result<Event, String> {
+    let (key, value) = args.split_once(' ').unwrap_or((args, ""));
+    if !is_valid_name(key) {
+        return Err(format!("note key '{key}' is not a plain name"));
+    }
+    Ok(Event::Note {
+        key: key.to_string(),
+        value: value.to_string(),
+    })
+}
+
+fn parse_region(args: &str) -> Result<Event, String> {
+    let (name, rest) = args.split_once(' ').unwrap_or((args, ""));
+    if !is_valid_name(name) {
+        return Err(format!("region name '{name}' is not kebab-case"));
+    }
+    let fields = key_values(rest)?;
+    let start_text: String = field(&fields, "start")?;
+    let start = start_text
+        .strip_prefix("0x")
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .ok_or_else(|| format!("region start '{start_text}' is not a hex address"))?;
+    Ok(Event::Region {
+        name: name.to_string(),
+        start,
+        len: field(&fields, "len")?,
+    })
+}
+
+fn parse_progress(args: &str) -> Result<Event, String> {
+    let mut parts = args.splitn(3, ' ');
+    let mut number = |what: &str| {
+        parts
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| format!("progress needs a whole number for '{what}'"))
+    };
+    let done = number("done")?;
+    let total = number("total")?;
+    Ok(Event::Progress {
+        done,
+        total,
+        what: parts.next().unwrap_or("").to_string(),
+    })
 }
 
 fn key_values(args: &str) -> Result<Vec<(&str, &str)>, String> {

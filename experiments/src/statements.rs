@@ -58,11 +58,11 @@ pub struct Writing {
     pub short: &'static str,
 }
 
-const KOHNTOPP: &str = "000_242c9450f32c56c8.txt";
-const CHODOROW: &str = "001_3c62cec1a17aa088.txt";
-const HOOGLAND: &str = "002_4ca7868f1a8c4269.txt";
-const MARTIN: &str = "003_189c8fe560e6e530.txt";
-const BERNSTEIN: &str = "004_27fc77f6d1b07880.txt";
+const KOHNTOPP: &str = crate::catalog::writing::KOHNTOPP;
+const CHODOROW: &str = crate::catalog::writing::CHODOROW;
+const HOOGLAND: &str = crate::catalog::writing::HOOGLAND;
+const MARTIN: &str = crate::catalog::writing::MARTIN;
+const BERNSTEIN: &str = crate::catalog::writing::BERNSTEIN;
 
 /// The five writings, in seed order.
 pub const WRITINGS: &[Writing] = &[

@@ -1,11 +1,11 @@
 //! The teaching text: the step-mode captions, the glossary and the
 //! explanation section of the Markdown report come from here and from each
-//! experiment's [`Explanation`]; `harness explain NAME` lays the same text out
+//! experiment's [`Lesson`]; `harness explain NAME` lays the same text out
 //! for the terminal in `report::explanation`.
 
 use std::fmt::Write;
 
-use crate::experiment::{Experiment, Explanation, Facts};
+use crate::experiment::{Experiment, Facts, Lesson};
 
 /// `"Title", Author` for a seed file name (the file name itself if unknown).
 pub fn cite(file: &str) -> String {
@@ -27,7 +27,7 @@ pub const GLOSSARY: &[(&str, &str)] = &[
 
 /// The caption of a checkpoint: what has just happened there. A text written for
 /// the variant (key `VARIANT/LABEL`) wins over the experiment's (key `LABEL`).
-pub fn step_caption(explanation: &Explanation, variant: &str, label: &str) -> Option<&'static str> {
+pub fn step_caption(explanation: &Lesson, variant: &str, label: &str) -> Option<&'static str> {
     let specific = format!("{variant}/{label}");
     let find = |key: &str| {
         explanation
@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn a_variant_s_own_step_text_wins_over_the_experiment_s() {
-        const E: Explanation = Explanation {
+        const E: Lesson = Lesson {
             seed_claims: "",
             steps: &[
                 ("after-fill", "wrote every page"),

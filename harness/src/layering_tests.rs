@@ -670,3 +670,37 @@ fn a_circle_between_the_files_of_one_module_is_found() {
     let found = offences(&fake_crate(&untangled));
     assert!(!found.iter().any(|o| o.contains("cycle")), "{found:?}");
 }
+
+/// The layers as text art, highest first: what harness/docs/architecture.md
+/// shows, made from `LAYERS` so the picture cannot drift from the rule.
+fn layer_diagram() -> String {
+    let rows: Vec<String> = LAYERS
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, layer)| format!("{:>2} │ {}", i + 1, layer.join("  ")))
+        .collect();
+    let width = rows.iter().map(|r| r.chars().count()).max().unwrap_or(0);
+    let rule = format!("───┼{}", "─".repeat(width.saturating_sub(4)));
+    let mut out = String::new();
+    for (n, row) in rows.iter().enumerate() {
+        if n > 0 {
+            out.push_str(&rule);
+            out.push('\n');
+        }
+        out.push_str(row);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_architecture_document_draws_the_layers_as_they_are() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/architecture.md");
+    let doc = std::fs::read_to_string(path).expect("read docs/architecture.md");
+    let diagram = layer_diagram();
+    assert!(
+        doc.contains(&diagram),
+        "docs/architecture.md's layer diagram differs from LAYERS; put this in its place:\n{diagram}"
+    );
+}

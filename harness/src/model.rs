@@ -660,9 +660,11 @@ pub struct MemoryFigures {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct MappingRecord {
     /// First address, hex (`0x7f...`).
-    pub start: String,
+    #[schemars(with = "String")]
+    pub start: Address,
     /// One past the last address, hex.
-    pub end: String,
+    #[schemars(with = "String")]
+    pub end: Address,
     /// What is mapped: a path (the run's temp folder shown as `<temp dir>`),
     /// `[heap]`, `[stack]`, `[vdso]`, ..., or empty for anonymous memory.
     pub name: String,
@@ -681,14 +683,47 @@ pub struct MappingRecord {
 }
 
 impl MappingRecord {
-    /// The mapping's address range `[start, end)`, or `None` when either bound
-    /// is not a `0x…` address.
-    pub fn range(&self) -> Option<(u64, u64)> {
-        Some((parse_hex(&self.start)?, parse_hex(&self.end)?))
+    /// The mapping's address range `[start, end)`.
+    pub fn range(&self) -> (u64, u64) {
+        (self.start.0, self.end.0)
     }
 }
 
-/// Parses a `0x…` address as written in [`MappingRecord`].
+/// A virtual address: a number in memory, `0x…` hex in results files and on
+/// screen, as smaps and pmap print it; parsed once, where it is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address(pub u64);
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl std::str::FromStr for Address {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Address, String> {
+        parse_hex(text)
+            .map(Address)
+            .ok_or_else(|| format!("'{text}' is not a 0x… hex address"))
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Address, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses a `0x…` hex address.
 pub fn parse_hex(text: &str) -> Option<u64> {
     u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
 }

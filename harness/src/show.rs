@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::error::UsageError;
-use crate::report::{self, Format, View};
+use crate::report::{self, Format, TextLayout};
 use crate::store::baseline;
 
 /// The results.json `run` names: a path given (a folder holding one, or the
@@ -38,7 +38,7 @@ pub fn resolve(run: &str, root: &Path) -> Result<PathBuf, UsageError> {
 pub fn show(run: &str, root: &Path, format: Format, all_mappings: bool) -> Result<ExitCode> {
     let path = resolve(run, root)?;
     let record = baseline::load(&path).map_err(|e| UsageError(e.to_string()))?;
-    let view = View {
+    let view = TextLayout {
         detail: crate::verbosity::verbose(),
         width: report::width::terminal_width(),
         all_mappings,

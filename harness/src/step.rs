@@ -383,7 +383,7 @@ fn region_lines(
             .collect();
         text.push_str(&wrap(&figures.join(", "), width, "      "));
         if let Some(m) = region_mapping(p, region) {
-            region_starts.push(m.start.clone());
+            region_starts.push(m.start.to_string());
         }
     }
     region_starts

@@ -15,10 +15,11 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use clap::Parser;
 use experiments::catalog::anatomy::{checkpoint, note, Args, HOLES_LIBRARY_FILE};
+use experiments::mapping::Mapping;
+use experiments::note::{Hex, Note};
 use experiments::pages::page_size;
-use experiments::Session;
+use experiments::Checkpoints;
 
 /// An initialised static: it lives in .data, in the file.
 static INITIALISED: AtomicU64 = AtomicU64::new(0x5eed_0001);
@@ -33,22 +34,12 @@ const ANON_MMAP_BYTES: usize = 64 * 1024;
 /// The region written in full, then given PROT_NONE.
 const PROTECTED_BYTES: usize = 256 * 1024;
 
-#[derive(Debug, Parser)]
-#[command(about = "report the addresses of a process's pieces; run by the vmlab harness")]
-struct Cli {
-    /// Unused (no files); given by the harness to every experiment.
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    #[command(flatten)]
-    args: Args,
-}
-
 fn main() {
-    let _ = Cli::parse();
-    if let Err(e) = run() {
-        eprintln!("anatomy: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "anatomy",
+        "report the addresses of a process's pieces",
+        |start| run(&start.args, start.checkpoints),
+    )
 }
 
 /// A function whose address is reported: code, in the executable's r-xp mapping.
@@ -60,32 +51,15 @@ fn a_function(x: u64) -> u64 {
 /// A fresh anonymous region with every page written, then made inaccessible:
 /// mprotect changes what the process may do with the pages, not whether it has
 /// them.
-fn protected_after_use() -> io::Result<*mut libc::c_void> {
-    // SAFETY: a fresh anonymous mapping, unmapped by the caller.
-    let region = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            PROTECTED_BYTES,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if region == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
+fn protected_after_use() -> io::Result<Mapping> {
+    let region = Mapping::anonymous(PROTECTED_BYTES)?;
     // SAFETY: every byte written lies inside the region, which is writable.
-    unsafe { std::ptr::write_bytes(region.cast::<u8>(), 0x5a, PROTECTED_BYTES) };
-    // SAFETY: the whole region, just mapped.
-    if unsafe { libc::mprotect(region, PROTECTED_BYTES, libc::PROT_NONE) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    unsafe { std::ptr::write_bytes(region.ptr(), 0x5a, PROTECTED_BYTES) };
+    region.protect(libc::PROT_NONE)?;
     Ok(region)
 }
 
-fn run() -> io::Result<()> {
-    let mut session = Session::connect()?;
+fn run(_args: &Args, mut session: Checkpoints) -> io::Result<()> {
     let exe = std::fs::read_link("/proc/self/exe")?;
     session.note(note::EXECUTABLE, exe.display())?;
     let library = HolesLibrary::load();
@@ -102,27 +76,14 @@ fn run() -> io::Result<()> {
     if small.is_null() || large.is_null() {
         return Err(io::Error::other("malloc failed"));
     }
-    // SAFETY: a fresh anonymous mapping, unmapped below.
-    let anon = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            ANON_MMAP_BYTES,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if anon == libc::MAP_FAILED {
-        return Err(io::Error::last_os_error());
-    }
+    let anon = Mapping::anonymous(ANON_MMAP_BYTES)?;
     let protected = protected_after_use()?;
     // Touch what was asked for, so each piece is really in use.
     // SAFETY: each write is inside its block.
     unsafe {
         small.write_volatile(1);
         large.write_volatile(1);
-        anon.cast::<u8>().write_volatile(1);
+        anon.ptr().write_volatile(1);
     }
     INITIALISED.fetch_add(1, Ordering::SeqCst);
     ZEROED.fetch_add(1, Ordering::SeqCst);
@@ -132,53 +93,52 @@ fn run() -> io::Result<()> {
     }
 
     let function = a_function as *const u8;
-    let pieces: [(&str, *const u8, usize); 7] = [
+    let pieces: [(Note<Hex>, *const u8); 8] = [
         (
             note::ADDRESS_STACK_VARIABLE,
             (&on_stack as *const u64).cast(),
-            8,
         ),
-        (note::ADDRESS_SMALL_MALLOC, small, SMALL_ALLOC_BYTES),
-        (note::ADDRESS_LARGE_MALLOC, large, LARGE_ALLOC_BYTES),
-        (note::ADDRESS_FUNCTION, function, 1),
+        (note::ADDRESS_SMALL_MALLOC, small),
+        (note::ADDRESS_LARGE_MALLOC, large),
+        (note::ADDRESS_FUNCTION, function),
         (
             note::ADDRESS_INITIALISED_STATIC,
             INITIALISED.as_ptr().cast_const().cast(),
-            8,
         ),
         (
             note::ADDRESS_ZEROED_STATIC,
             ZEROED.as_ptr().cast_const().cast(),
-            8,
         ),
+        (note::ADDRESS_ANONYMOUS_MMAP, anon.ptr().cast_const()),
         (
-            note::ADDRESS_ANONYMOUS_MMAP,
-            anon.cast_const().cast(),
-            ANON_MMAP_BYTES,
+            note::ADDRESS_PROTECTED_AFTER_USE,
+            protected.ptr().cast_const(),
         ),
     ];
-    // Notes rather than regions: the harness places each address in the mapping
-    // that contains it, and seven regions would crowd the checkpoint table.
-    for (key, addr, _len) in pieces {
-        session.note(key, format_args!("{:#x}", addr as usize))?;
-    }
-    session.note(
-        note::ADDRESS_PROTECTED_AFTER_USE,
-        format_args!("{:#x}", protected as usize),
-    )?;
+    note_addresses(&mut session, &pieces)?;
     session.note(note::PAGE_SIZE, page_size())?;
     session.checkpoint(checkpoint::ADDRESSES_REPORTED)?;
 
-    // SAFETY: freeing and unmapping exactly what was allocated above.
+    // SAFETY: freeing exactly what was allocated above.
     unsafe {
         libc::free(small.cast());
         libc::free(large.cast());
-        libc::munmap(anon, ANON_MMAP_BYTES);
-        libc::munmap(protected, PROTECTED_BYTES);
     }
+    drop(anon);
+    drop(protected);
     black_box(on_stack);
     drop(library);
     session.done()
+}
+
+/// Notes each piece's address. Notes rather than regions: the harness places
+/// each address in the mapping that contains it, and eight regions would crowd
+/// the checkpoint table.
+fn note_addresses(session: &mut Checkpoints, pieces: &[(Note<Hex>, *const u8)]) -> io::Result<()> {
+    for (key, addr) in pieces {
+        session.note(*key, Hex(*addr as u64))?;
+    }
+    Ok(())
 }
 
 /// The library with holes between its segments, loaded with dlopen and

@@ -16,170 +16,31 @@ use std::fs::File;
 use std::hint::black_box;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::Parser;
 use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, Args};
+use experiments::mapping::{FileAccess, Mapping};
 use experiments::pages::{self, page_size, Writeback};
 use experiments::waiting_child::WaitingChild;
-use experiments::Session;
+use experiments::Checkpoints;
 
 /// At most this many repetitions: their timings must fit in one protocol line.
 const MAX_REPETITIONS: usize = 32;
 
-#[derive(Debug, Parser)]
-#[command(
-    about = "time each kind of page fault between checkpoints (anonymous, THP, zero page, file reads and writes, COW, fork, munmap); run by the vmlab harness"
-)]
-struct Cli {
-    /// Folder for the file (removed by the harness afterwards).
-    #[arg(long)]
-    dir: PathBuf,
-    #[command(flatten)]
-    args: Args,
-}
-
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli) {
-        eprintln!("fault-costs: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "fault-costs",
+        "time each kind of page fault between checkpoints (anonymous, THP, zero page, file reads and writes, COW, fork, munmap)",
+        |start| run(&start.dir, &start.args, start.checkpoints),
+    )
 }
 
-/// A private anonymous mapping, unmapped on drop (unless already unmapped).
-struct Anon {
-    ptr: *mut u8,
-    len: usize,
-}
-
-impl Anon {
-    /// Maps `len` bytes starting at a multiple of `align`, advised `advice`.
-    fn map(len: usize, align: usize, advice: libc::c_int) -> io::Result<Anon> {
-        let reserve = len + align;
-        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
-        let raw = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                reserve,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if raw == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let start = (raw as usize).div_ceil(align) * align;
-        let head = start - raw as usize;
-        let tail = reserve - head - len;
-        // SAFETY: trimming the unaligned head and the tail of the mapping just made;
-        // both ranges lie inside it and nothing refers to them.
-        unsafe {
-            if head > 0 {
-                libc::munmap(raw, head);
-            }
-            if tail > 0 {
-                libc::munmap((start + len) as *mut libc::c_void, tail);
-            }
-        }
-        let map = Anon {
-            ptr: start as *mut u8,
-            len,
-        };
-        // SAFETY: advising the mapping we own, over its whole length.
-        if unsafe { libc::madvise(map.ptr.cast(), len, advice) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(map)
-    }
-
-    /// Block `index` of `block` bytes.
-    fn block(&self, index: usize, block: usize) -> *mut u8 {
-        debug_assert!((index + 1) * block <= self.len);
-        // SAFETY: callers stay inside the mapping (index < repetitions, and the
-        // mapping holds repetitions blocks).
-        unsafe { self.ptr.add(index * block) }
-    }
-}
-
-impl Drop for Anon {
-    fn drop(&mut self) {
-        if self.len > 0 {
-            // SAFETY: unmapping exactly what `map` kept.
-            unsafe { libc::munmap(self.ptr.cast(), self.len) };
-        }
-    }
-}
-
-/// A mapping of part of a file, unmapped on drop.
-struct FileMap {
-    ptr: *mut u8,
-    len: usize,
-}
-
-/// How a [`FileMap`] maps its file.
-#[derive(Clone, Copy)]
-enum FileAccess {
-    /// `MAP_SHARED`, read-only: reads see the page cache.
-    SharedRead,
-    /// `MAP_SHARED`, writable: writes dirty the page cache itself.
-    SharedWrite,
-    /// `MAP_PRIVATE`, writable: a write copies the page-cache page.
-    PrivateWrite,
-}
-
-impl FileMap {
-    /// Maps `len` bytes of `file` from `offset` (a multiple of the page size).
-    fn map(file: &File, offset: usize, len: usize, access: FileAccess) -> io::Result<FileMap> {
-        let (prot, flags) = match access {
-            FileAccess::SharedRead => (libc::PROT_READ, libc::MAP_SHARED),
-            FileAccess::SharedWrite => (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED),
-            FileAccess::PrivateWrite => (libc::PROT_READ | libc::PROT_WRITE, libc::MAP_PRIVATE),
-        };
-        // SAFETY: mapping a file we hold open (read-write where the mapping is
-        // writable); the file lives in the harness's private temp folder and
-        // nobody truncates it while it is mapped.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot,
-                flags,
-                file.as_raw_fd(),
-                offset as libc::off_t,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(FileMap {
-            ptr: ptr.cast(),
-            len,
-        })
-    }
-
-    fn at(&self, offset: usize) -> *mut u8 {
-        debug_assert!(offset <= self.len);
-        // SAFETY: callers pass offsets inside the mapping.
-        unsafe { self.ptr.add(offset) }
-    }
-
-    fn advise(&self, offset: usize, len: usize, advice: libc::c_int) -> io::Result<()> {
-        // SAFETY: advising a page-aligned range inside the mapping we own.
-        if unsafe { libc::madvise(self.at(offset).cast(), len, advice) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for FileMap {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly what `map` mapped.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
-    }
+/// A private anonymous mapping of `len` bytes starting at a multiple of
+/// `align`, advised `advice`.
+fn advised_anon(len: usize, align: usize, advice: libc::c_int) -> io::Result<Mapping> {
+    let map = Mapping::anonymous_aligned(len, align)?;
+    map.advise_all(advice)?;
+    Ok(map)
 }
 
 /// Per-repetition timings, on the stack so that recording one touches no new page:
@@ -230,7 +91,7 @@ impl Timings {
     }
 
     /// Sends both series as notes `<key>_nanos` and `<key>_cpu_nanos`.
-    fn send(&self, session: &mut Session, key: &str) -> io::Result<()> {
+    fn send(&self, session: &mut Checkpoints, key: &str) -> io::Result<()> {
         let mut name = NoteKey::new();
         name.set(key, timing::NANOS);
         session.note(name.as_str(), &self.wall)?;
@@ -326,206 +187,363 @@ fn read_every(base: *const u8, len: usize, stride: usize) -> u64 {
     black_box(sum)
 }
 
-fn run(cli: &Cli) -> io::Result<()> {
-    let args = &cli.args;
-    let mut session = Session::connect()?;
-    let page = page_size();
-    let reps = args.repetitions;
-    let block = pages::round_up_to_pages(args.block_bytes);
-    let random_block = pages::round_up_to_pages(args.random_block_bytes);
-    // One transparent huge page, as the harness read it from the kernel.
-    let huge_page = args.pmd_bytes.unwrap_or(0);
-    let thp_block = match huge_page {
-        0 => args.thp_block_bytes,
-        huge => args.thp_block_bytes.div_ceil(huge) * huge,
-    };
-    if reps == 0 || reps > MAX_REPETITIONS || block == 0 || random_block == 0 || thp_block == 0 {
-        session.skip(format_args!(
-            "--repetitions must be 1 to {MAX_REPETITIONS} and every block size above zero"
-        ));
-    }
-    let thp_mode =
-        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
-    let thp_available =
-        huge_page > 0 && (thp_mode.contains("[always]") || thp_mode.contains("[madvise]"));
-    session.note(note::BLOCK_BYTES, block)?;
-    session.note(note::THP_BLOCK_BYTES, thp_block)?;
-    session.note(note::RANDOM_BLOCK_BYTES, random_block)?;
-    session.note(note::REPETITIONS, reps)?;
-
-    // The file: [warm, for minor faults | cold, read-ahead | cold, MADV_RANDOM].
-    let warm_len = reps * block;
-    let cold_len = reps * block;
-    let random_len = reps * random_block;
-    let file_len = warm_len + cold_len + random_len;
-    let path = cli.dir.join("data");
-    let file = prepare_file(&mut session, &path, file_len as u64)?;
-    pages::drop_from_page_cache(&file)?;
-    pages::read_through(&file, warm_len as u64, 1 << 20)?;
-    let in_cache = pages::resident_pages(&file, file_len)?;
-    session.note(note::FILE_BYTES, file_len)?;
-    session.note(note::FILE_PAGES_CACHED_BEFORE, in_cache)?;
-    let fmap = FileMap::map(&file, 0, file_len, FileAccess::SharedRead)?;
-    fmap.advise(warm_len + cold_len, random_len, libc::MADV_RANDOM)?;
-
-    // The write file: [shared, written in place | private, copied on write],
-    // all of it in the page cache before the phases (written, then read back).
-    // A file of its own, so that the cold phases' drops from the page cache
-    // never reach it.
-    let write_len = 2 * reps * block;
-    let write_path = cli.dir.join("data-write");
-    let write_file = prepare_file(&mut session, &write_path, write_len as u64)?;
-    pages::read_through(&write_file, write_len as u64, 1 << 20)?;
-    session.note(note::WRITE_FILE_BYTES, write_len)?;
-    session.note(
-        note::WRITE_FILE_PAGES_CACHED_BEFORE,
-        pages::resident_pages(&write_file, write_len)?,
-    )?;
-    let shared_write = FileMap::map(&write_file, 0, reps * block, FileAccess::SharedWrite)?;
-    let private_write = FileMap::map(
-        &write_file,
-        reps * block,
-        reps * block,
-        FileAccess::PrivateWrite,
-    )?;
-
-    let anon = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
-    let zero = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
-    let cow = Anon::map(reps * block, page, libc::MADV_NOHUGEPAGE)?;
-    let thp = if thp_available {
-        Some(Anon::map(reps * thp_block, huge_page, libc::MADV_HUGEPAGE)?)
-    } else {
-        session.note(
-            note::THP_UNAVAILABLE,
-            format_args!(
-                "transparent huge pages: {} (PMD size: {})",
-                thp_mode.trim(),
-                args.pmd_bytes
-                    .map_or("none".to_string(), |b| format!("{b} bytes"))
-            ),
-        )?;
-        None
-    };
-    session.region(region::ANON, anon.ptr, anon.len)?;
-    session.region(region::ZERO, zero.ptr, zero.len)?;
-    session.region(region::COW, cow.ptr, cow.len)?;
-    if let Some(thp) = &thp {
-        session.region(region::THP, thp.ptr, thp.len)?;
-    }
-    session.region(region::FILE_WARM, fmap.at(0), warm_len)?;
-    session.region(region::FILE_COLD, fmap.at(warm_len), cold_len)?;
-    session.region(
-        region::FILE_RANDOM,
-        fmap.at(warm_len + cold_len),
-        random_len,
-    )?;
-    session.region(
-        region::FILE_SHARED_WRITE,
-        shared_write.at(0),
-        shared_write.len,
-    )?;
-    session.region(
-        region::FILE_PRIVATE_WRITE,
-        private_write.at(0),
-        private_write.len,
-    )?;
+fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
+    let sizes = Sizes::checked(args, &mut session)?;
+    sizes.note(&mut session)?;
+    let read = ReadFile::prepare(dir, &sizes, &mut session)?;
+    let write = WriteFile::prepare(dir, &sizes, &mut session)?;
+    let anon = AnonRegions::map(args, &sizes, &mut session)?;
+    announce_regions(&mut session, &anon, &read, &write)?;
 
     // Warm the code and the clock, so that the phases fault only the measured pages.
     let warm = time_each(1, |_| {
-        write_every(anon.ptr, 0, page);
-        read_every(anon.ptr, 0, page);
+        write_every(anon.anon.ptr(), 0, sizes.page);
+        read_every(anon.anon.ptr(), 0, sizes.page);
     });
     black_box(warm.wall.len);
     session.checkpoint(checkpoint::BEFORE_MEASURING)?;
 
-    let t = time_each(reps, |r| write_every(anon.block(r, block), block, page));
-    t.send(&mut session, timing::ANON_FIRST_TOUCH)?;
+    time_anonymous_faults(&mut session, &sizes, &anon)?;
+    time_file_reads(&mut session, &sizes, &read)?;
+    time_file_writes(&mut session, &sizes, &write)?;
+    let child = time_cow_after_fork(&mut session, &sizes, &anon.cow)?;
+
+    // Only the anonymous region stays resident for the fork and munmap phases.
+    drop(child);
+    let AnonRegions {
+        anon,
+        zero,
+        cow,
+        thp,
+    } = anon;
+    drop(cow);
+    drop(zero);
+    drop(thp);
+    drop(read.map);
+    drop(write.shared);
+    drop(write.private);
+    // The shared writes' dirty pages go to the disk now, in this untimed phase,
+    // not in the background while fork and munmap are timed.
+    write.file.sync_data()?;
+    session.checkpoint(checkpoint::BEFORE_FORK)?;
+
+    time_fork(&mut session, &sizes)?;
+    time_munmap(&mut session, &sizes, anon)?;
+
+    drop(read.file);
+    drop(write.file);
+    std::fs::remove_file(&read.path)?;
+    std::fs::remove_file(&write.path)?;
+    session.done()
+}
+
+/// The run's sizes, in whole pages, checked before anything is mapped.
+struct Sizes {
+    page: usize,
+    reps: usize,
+    block: usize,
+    random_block: usize,
+    /// One transparent huge page, as the harness read it from the kernel (0: none).
+    huge_page: usize,
+    thp_block: usize,
+}
+
+impl Sizes {
+    /// Rounds the arguments to pages (and huge pages), skips the run if any is
+    /// unusable, and notes them.
+    fn checked(args: &Args, session: &mut Checkpoints) -> io::Result<Sizes> {
+        let reps = args.repetitions;
+        let block = pages::round_up_to_pages(args.block_bytes);
+        let random_block = pages::round_up_to_pages(args.random_block_bytes);
+        let huge_page = args.pmd_bytes.unwrap_or(0);
+        let thp_block = match huge_page {
+            0 => args.thp_block_bytes,
+            huge => args.thp_block_bytes.div_ceil(huge) * huge,
+        };
+        if reps == 0 || reps > MAX_REPETITIONS || block == 0 || random_block == 0 || thp_block == 0
+        {
+            session.skip(format_args!(
+                "--repetitions must be 1 to {MAX_REPETITIONS} and every block size above zero"
+            ));
+        }
+        Ok(Sizes {
+            page: page_size(),
+            reps,
+            block,
+            random_block,
+            huge_page,
+            thp_block,
+        })
+    }
+
+    fn note(&self, session: &mut Checkpoints) -> io::Result<()> {
+        session.note(note::BLOCK_BYTES, self.block)?;
+        session.note(note::THP_BLOCK_BYTES, self.thp_block)?;
+        session.note(note::RANDOM_BLOCK_BYTES, self.random_block)?;
+        session.note(note::REPETITIONS, self.reps)
+    }
+}
+
+/// The file read through a shared mapping: [warm, for minor faults | cold,
+/// read-ahead | cold, MADV_RANDOM].
+struct ReadFile {
+    path: PathBuf,
+    file: File,
+    map: Mapping,
+    warm_len: usize,
+    cold_len: usize,
+    random_len: usize,
+}
+
+impl ReadFile {
+    fn prepare(dir: &Path, sizes: &Sizes, session: &mut Checkpoints) -> io::Result<ReadFile> {
+        let warm_len = sizes.reps * sizes.block;
+        let cold_len = sizes.reps * sizes.block;
+        let random_len = sizes.reps * sizes.random_block;
+        let file_len = warm_len + cold_len + random_len;
+        let path = dir.join("data");
+        let file = prepare_file(session, &path, file_len as u64)?;
+        pages::drop_from_page_cache(&file)?;
+        pages::read_through(&file, warm_len as u64, 1 << 20)?;
+        let in_cache = pages::resident_pages(&file, file_len)?;
+        session.note(note::FILE_BYTES, file_len)?;
+        session.note(note::FILE_PAGES_CACHED_BEFORE, in_cache)?;
+        let map = Mapping::file(&file, 0, file_len, FileAccess::SharedRead)?;
+        map.advise(warm_len + cold_len, random_len, libc::MADV_RANDOM)?;
+        Ok(ReadFile {
+            path,
+            file,
+            map,
+            warm_len,
+            cold_len,
+            random_len,
+        })
+    }
+}
+
+/// The write file: [shared, written in place | private, copied on write], all
+/// of it in the page cache before the phases (written, then read back). A file
+/// of its own, so that the cold phases' drops from the page cache never reach it.
+struct WriteFile {
+    path: PathBuf,
+    file: File,
+    shared: Mapping,
+    private: Mapping,
+}
+
+impl WriteFile {
+    fn prepare(dir: &Path, sizes: &Sizes, session: &mut Checkpoints) -> io::Result<WriteFile> {
+        let half = sizes.reps * sizes.block;
+        let write_len = 2 * half;
+        let path = dir.join("data-write");
+        let file = prepare_file(session, &path, write_len as u64)?;
+        pages::read_through(&file, write_len as u64, 1 << 20)?;
+        session.note(note::WRITE_FILE_BYTES, write_len)?;
+        session.note(
+            note::WRITE_FILE_PAGES_CACHED_BEFORE,
+            pages::resident_pages(&file, write_len)?,
+        )?;
+        let shared = Mapping::file(&file, 0, half, FileAccess::SharedWrite)?;
+        let private = Mapping::file(&file, half as u64, half, FileAccess::PrivateWrite)?;
+        Ok(WriteFile {
+            path,
+            file,
+            shared,
+            private,
+        })
+    }
+}
+
+/// The anonymous regions, one per kind of fault, THP only where the kernel
+/// gives huge pages.
+struct AnonRegions {
+    anon: Mapping,
+    zero: Mapping,
+    cow: Mapping,
+    thp: Option<Mapping>,
+}
+
+impl AnonRegions {
+    fn map(args: &Args, sizes: &Sizes, session: &mut Checkpoints) -> io::Result<AnonRegions> {
+        let thp_mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+            .unwrap_or_default();
+        let thp_available = sizes.huge_page > 0
+            && (thp_mode.contains("[always]") || thp_mode.contains("[madvise]"));
+        let len = sizes.reps * sizes.block;
+        let anon = advised_anon(len, sizes.page, libc::MADV_NOHUGEPAGE)?;
+        let zero = advised_anon(len, sizes.page, libc::MADV_NOHUGEPAGE)?;
+        let cow = advised_anon(len, sizes.page, libc::MADV_NOHUGEPAGE)?;
+        let thp = if thp_available {
+            let len = sizes.reps * sizes.thp_block;
+            Some(advised_anon(len, sizes.huge_page, libc::MADV_HUGEPAGE)?)
+        } else {
+            session.note(
+                note::THP_UNAVAILABLE,
+                format_args!(
+                    "transparent huge pages: {} (PMD size: {})",
+                    thp_mode.trim(),
+                    args.pmd_bytes
+                        .map_or("none".to_string(), |b| format!("{b} bytes"))
+                ),
+            )?;
+            None
+        };
+        Ok(AnonRegions {
+            anon,
+            zero,
+            cow,
+            thp,
+        })
+    }
+}
+
+/// Asks the harness to follow every region the phases touch.
+fn announce_regions(
+    session: &mut Checkpoints,
+    anon: &AnonRegions,
+    read: &ReadFile,
+    write: &WriteFile,
+) -> io::Result<()> {
+    session.region(region::ANON, anon.anon.ptr(), anon.anon.len())?;
+    session.region(region::ZERO, anon.zero.ptr(), anon.zero.len())?;
+    session.region(region::COW, anon.cow.ptr(), anon.cow.len())?;
+    if let Some(thp) = &anon.thp {
+        session.region(region::THP, thp.ptr(), thp.len())?;
+    }
+    let (warm, cold) = (read.warm_len, read.cold_len);
+    session.region(region::FILE_WARM, read.map.at(0), warm)?;
+    session.region(region::FILE_COLD, read.map.at(warm), cold)?;
+    let random = read.map.at(warm + cold);
+    session.region(region::FILE_RANDOM, random, read.random_len)?;
+    let shared = &write.shared;
+    session.region(region::FILE_SHARED_WRITE, shared.at(0), shared.len())?;
+    let private = &write.private;
+    session.region(region::FILE_PRIVATE_WRITE, private.at(0), private.len())
+}
+
+/// The first touch of anonymous memory: a write (a new frame), a read (the
+/// zero page) and, where there are huge pages, a THP write.
+fn time_anonymous_faults(
+    session: &mut Checkpoints,
+    sizes: &Sizes,
+    anon: &AnonRegions,
+) -> io::Result<()> {
+    let Sizes {
+        page, reps, block, ..
+    } = *sizes;
+    let t = time_each(reps, |r| {
+        write_every(anon.anon.block(r, block), block, page)
+    });
+    t.send(session, timing::ANON_FIRST_TOUCH)?;
     session.checkpoint(checkpoint::AFTER_ANON_FIRST_TOUCH)?;
 
     let t = time_each(reps, |r| {
-        read_every(zero.block(r, block), block, page);
+        read_every(anon.zero.block(r, block), block, page);
     });
-    t.send(&mut session, timing::ZERO_PAGE_READ)?;
+    t.send(session, timing::ZERO_PAGE_READ)?;
     session.checkpoint(checkpoint::AFTER_ZERO_PAGE_READ)?;
 
-    if let Some(thp) = &thp {
+    if let Some(thp) = &anon.thp {
+        let (thp_block, huge_page) = (sizes.thp_block, sizes.huge_page);
         let t = time_each(reps, |r| {
             write_every(thp.block(r, thp_block), thp_block, huge_page)
         });
-        t.send(&mut session, timing::THP_FIRST_TOUCH)?;
+        t.send(session, timing::THP_FIRST_TOUCH)?;
         session.checkpoint(checkpoint::AFTER_THP_FIRST_TOUCH)?;
     }
+    Ok(())
+}
 
+/// Reads through the shared file mapping: warm pages (minor faults, with
+/// fault-around), cold ones with read-ahead, and cold ones without.
+fn time_file_reads(session: &mut Checkpoints, sizes: &Sizes, read: &ReadFile) -> io::Result<()> {
+    let Sizes {
+        page,
+        reps,
+        block,
+        random_block,
+        ..
+    } = *sizes;
+    let (fmap, warm_len, cold_len) = (&read.map, read.warm_len, read.cold_len);
     let t = time_each(reps, |r| {
         read_every(fmap.at(r * block), block, page);
     });
-    t.send(&mut session, timing::FILE_MINOR_FAULT_AROUND)?;
+    t.send(session, timing::FILE_MINOR_FAULT_AROUND)?;
     session.checkpoint(checkpoint::AFTER_FILE_MINOR_FAULT)?;
 
     // Each repetition starts cold: the blocks not mapped yet are dropped again, in
     // case read-ahead of the previous one ran past its end (mapped pages stay).
     let mut drop_failed = false;
-    let t = time_with_drop(reps, &file, &mut drop_failed, |r| {
+    let t = time_with_drop(reps, &read.file, &mut drop_failed, |r| {
         read_every(fmap.at(warm_len + r * block), block, page);
     });
-    t.send(&mut session, timing::FILE_MAJOR_READ_AHEAD)?;
+    t.send(session, timing::FILE_MAJOR_READ_AHEAD)?;
     session.checkpoint(checkpoint::AFTER_FILE_MAJOR_FAULT)?;
 
-    let t = time_with_drop(reps, &file, &mut drop_failed, |r| {
+    let t = time_with_drop(reps, &read.file, &mut drop_failed, |r| {
         read_every(
             fmap.at(warm_len + cold_len + r * random_block),
             random_block,
             page,
         );
     });
-    t.send(&mut session, timing::FILE_MAJOR_NO_READ_AHEAD)?;
+    t.send(session, timing::FILE_MAJOR_NO_READ_AHEAD)?;
     if drop_failed {
         session.note(
             note::PAGE_CACHE_DROP_FAILED,
             "posix_fadvise(DONTNEED) returned an error",
         )?;
     }
-    session.checkpoint(checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD)?;
+    session.checkpoint(checkpoint::AFTER_FILE_MAJOR_FAULT_NO_READ_AHEAD)
+}
 
+/// Writes to cached file pages, through the shared and the private mapping.
+fn time_file_writes(session: &mut Checkpoints, sizes: &Sizes, write: &WriteFile) -> io::Result<()> {
+    let Sizes {
+        page, reps, block, ..
+    } = *sizes;
     // A write to a cached page through a shared mapping: the fault maps the
     // page-cache page writable and the filesystem marks it dirty (no copy, and
     // no fault-around: that is for reads only).
     let t = time_each(reps, |r| {
-        write_every(shared_write.at(r * block), block, page)
+        write_every(write.shared.at(r * block), block, page)
     });
-    t.send(&mut session, timing::FILE_SHARED_WRITE)?;
+    t.send(session, timing::FILE_SHARED_WRITE)?;
     session.checkpoint(checkpoint::AFTER_FILE_SHARED_WRITE_FAULT)?;
 
     // A write to a cached page through a private mapping: the fault copies the
     // page-cache page into a new anonymous page (the file is not changed).
     let t = time_each(reps, |r| {
-        write_every(private_write.at(r * block), block, page)
+        write_every(write.private.at(r * block), block, page)
     });
-    t.send(&mut session, timing::FILE_PRIVATE_COW)?;
-    session.checkpoint(checkpoint::AFTER_FILE_PRIVATE_COW_FAULT)?;
+    t.send(session, timing::FILE_PRIVATE_COW)?;
+    session.checkpoint(checkpoint::AFTER_FILE_PRIVATE_COW_FAULT)
+}
 
-    write_every(cow.ptr, cow.len, page);
+/// Fills `cow`, forks a child that waits, then times the parent's writes (each a
+/// copy). Returns the child, still waiting, for the caller to end.
+fn time_cow_after_fork(
+    session: &mut Checkpoints,
+    sizes: &Sizes,
+    cow: &Mapping,
+) -> io::Result<WaitingChild> {
+    let Sizes {
+        page, reps, block, ..
+    } = *sizes;
+    write_every(cow.ptr(), cow.len(), page);
     let child = WaitingChild::fork()?;
     let both = [(role::MAIN, session.pid()), (role::CHILD, child.pid())];
     session.checkpoint_with(checkpoint::AFTER_FORK_CHILD, &both)?;
 
     let t = time_each(reps, |r| write_every(cow.block(r, block), block, page));
-    t.send(&mut session, timing::COW_AFTER_FORK)?;
+    t.send(session, timing::COW_AFTER_FORK)?;
     session.checkpoint_with(checkpoint::AFTER_COW_FAULT, &both)?;
+    Ok(child)
+}
 
-    // Only the anonymous region stays resident for the fork and munmap phases.
-    drop(child);
-    drop(cow);
-    drop(zero);
-    drop(thp);
-    drop(fmap);
-    drop(shared_write);
-    drop(private_write);
-    // The shared writes' dirty pages go to the disk now, in this untimed phase,
-    // not in the background while fork and munmap are timed.
-    write_file.sync_data()?;
-    session.checkpoint(checkpoint::BEFORE_FORK)?;
-
+/// Times forks of children that exit at once, reaped after the timing.
+fn time_fork(session: &mut Checkpoints, sizes: &Sizes) -> io::Result<()> {
+    let reps = sizes.reps;
     let mut pids = [0 as libc::pid_t; MAX_REPETITIONS];
     let t = time_each(reps, |r| pids[r] = fork_and_exit());
     for pid in &pids[..reps] {
@@ -536,24 +554,22 @@ fn run(cli: &Cli) -> io::Result<()> {
     if pids[..reps].iter().any(|p| *p < 0) {
         return Err(io::Error::other("fork failed while timing it"));
     }
-    t.send(&mut session, timing::FORK)?;
-    session.checkpoint(checkpoint::AFTER_FORK)?;
+    t.send(session, timing::FORK)?;
+    session.checkpoint(checkpoint::AFTER_FORK)
+}
 
-    let t = time_each(reps, |r| {
-        // SAFETY: unmapping block r of the anonymous region, each exactly once;
-        // the region's Drop is disarmed below.
-        unsafe { libc::munmap(anon.block(r, block).cast(), block) };
+/// Times unmapping the written anonymous region, a block per repetition.
+fn time_munmap(session: &mut Checkpoints, sizes: &Sizes, mut anon: Mapping) -> io::Result<()> {
+    // Block r is the front of what is left when repetition r unmaps it.
+    let mut unmap_failed = false;
+    let t = time_each(sizes.reps, |_| {
+        unmap_failed |= anon.unmap_front(sizes.block).is_err()
     });
-    let mut anon = anon;
-    anon.len = 0;
-    t.send(&mut session, timing::MUNMAP)?;
-    session.checkpoint(checkpoint::AFTER_MUNMAP)?;
-
-    drop(file);
-    drop(write_file);
-    std::fs::remove_file(&path)?;
-    std::fs::remove_file(&write_path)?;
-    session.done()
+    if unmap_failed {
+        return Err(io::Error::other("munmap failed while timing it"));
+    }
+    t.send(session, timing::MUNMAP)?;
+    session.checkpoint(checkpoint::AFTER_MUNMAP)
 }
 
 /// Like [`time_each`], dropping the file's unmapped pages from the page cache
@@ -575,7 +591,7 @@ fn time_with_drop(
 }
 
 /// Writes the file with random bytes and flushes it, before any checkpoint.
-fn prepare_file(session: &mut Session, path: &PathBuf, len: u64) -> io::Result<File> {
+fn prepare_file(session: &mut Checkpoints, path: &PathBuf, len: u64) -> io::Result<File> {
     let mut file = File::options()
         .read(true)
         .write(true)

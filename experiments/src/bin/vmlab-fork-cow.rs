@@ -23,24 +23,14 @@ use std::fs::File;
 use std::hint::black_box;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::Parser;
 use experiments::catalog::fork_cow::{
     checkpoint, note, region, role, Args, Variant, MAX_ZYGOTE_CHILDREN,
 };
+use experiments::mapping::{FileAccess, Mapping};
 use experiments::pages::page_size;
-use experiments::Session;
-
-#[derive(Debug, Parser)]
-#[command(about = "fork and copy-on-write, parent and child observed; run by the vmlab harness")]
-struct Cli {
-    /// Folder for the temp file of `file-private` (removed by the harness).
-    #[arg(long)]
-    dir: PathBuf,
-    #[command(flatten)]
-    args: Args,
-}
+use experiments::Checkpoints;
 
 /// Share of the region each zygote child writes: one sixteenth.
 const ZYGOTE_SHARE_DIVISOR: usize = 16;
@@ -51,16 +41,14 @@ const FILE_TAG: u64 = 0x6669_6c65_0000_0000;
 const CHILD_TAG: u64 = 0x6368_696c_6400_0000;
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli) {
-        eprintln!("fork-cow: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "fork-cow",
+        "fork and copy-on-write, parent and child observed",
+        |start| run(&start.dir, &start.args, start.checkpoints),
+    )
 }
 
-fn run(cli: &Cli) -> io::Result<()> {
-    let args = &cli.args;
-    let mut session = Session::connect()?;
+fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
     let page = page_size();
     let len = (args.region_bytes as usize).div_ceil(page) * page;
     let pages = len / page;
@@ -87,7 +75,7 @@ fn run(cli: &Cli) -> io::Result<()> {
         _ => page,
     };
     let file = match args.variant {
-        Variant::FilePrivate => Some(write_tagged_file(&cli.dir.join("data"), len, page)?),
+        Variant::FilePrivate => Some(write_tagged_file(&dir.join("data"), len, page)?),
         _ => None,
     };
     let region = Region::map(args.variant, len, align, file.as_ref())?;
@@ -131,7 +119,7 @@ fn run(cli: &Cli) -> io::Result<()> {
 /// The one-child run: after-fork, child-read-all, child-write-quarter,
 /// child-write-all, after-child-exit.
 fn fork_one(
-    session: &mut Session,
+    session: &mut Checkpoints,
     region: &Region,
     page: usize,
     source_tag: u64,
@@ -177,7 +165,7 @@ fn fork_one(
 /// The zygote run: after-fork (all children forked), children-write-share,
 /// after-children-exit.
 fn zygote(
-    session: &mut Session,
+    session: &mut Checkpoints,
     region: &Region,
     page: usize,
     roles: &[String],
@@ -237,7 +225,7 @@ struct Proof {
 }
 
 impl Proof {
-    fn report(&self, session: &mut Session) -> io::Result<()> {
+    fn report(&self, session: &mut Checkpoints) -> io::Result<()> {
         if let Some((count, share)) = self.zygote {
             session.note(note::ZYGOTE_CHILDREN, count)?;
             session.note(note::ZYGOTE_SHARE_PAGES, share)?;
@@ -341,7 +329,7 @@ impl Child {
         let (cmd_read, cmd_write) = pipe()?;
         let (ans_read, ans_write) = pipe()?;
         // Nothing may sit in a userspace buffer at fork, or both processes would
-        // write it. Session writes unbuffered; stderr is unbuffered; flush anyway.
+        // write it. Checkpoints writes unbuffered; stderr is unbuffered; flush anyway.
         io::stderr().flush()?;
         let parent = std::process::id() as libc::pid_t;
         // SAFETY: the process is single-threaded. The child only touches memory
@@ -440,10 +428,10 @@ fn serve(commands: i32, answers: i32, region: &Region, page: usize, tag: u64) ->
     }
 }
 
-/// A mapping owned by this process and unmapped on drop.
+/// The region the parent fills and the children share, unmapped on drop.
 #[derive(Debug)]
 struct Region {
-    ptr: *mut u8,
+    map: Mapping,
     len: usize,
 }
 
@@ -456,101 +444,29 @@ impl Region {
         align: usize,
         file: Option<&(File, PathBuf)>,
     ) -> io::Result<Region> {
-        let prot = libc::PROT_READ | libc::PROT_WRITE;
-        if let Some((file, _)) = file {
-            // SAFETY: a new private mapping of a file we hold open; the kernel
-            // picks the address.
-            let ptr = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    prot,
-                    libc::MAP_PRIVATE,
-                    file.as_raw_fd(),
-                    0,
-                )
-            };
-            return Region::checked(ptr, len);
-        }
-        let extra = if variant == Variant::ThpOn { align } else { 0 };
-        // SAFETY: a new anonymous private mapping at an address the kernel picks.
-        let raw = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len + extra,
-                prot,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        let raw = Region::checked(raw, len + extra)?;
-        let region = if extra > 0 {
-            raw.trim_to_alignment(len, align)?
-        } else {
-            raw
-        };
-        let advice = if variant == Variant::ThpOn {
-            libc::MADV_HUGEPAGE
-        } else {
-            libc::MADV_NOHUGEPAGE
-        };
-        // SAFETY: advising exactly the range we mapped.
-        if unsafe { libc::madvise(region.ptr.cast(), region.len, advice) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(region)
-    }
-
-    fn checked(ptr: *mut libc::c_void, len: usize) -> io::Result<Region> {
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Region {
-            ptr: ptr.cast(),
-            len,
-        })
-    }
-
-    /// Unmaps the head and tail of an over-sized mapping so that what is left
-    /// starts on an `align` boundary and is `len` long.
-    fn trim_to_alignment(self, len: usize, align: usize) -> io::Result<Region> {
-        let start = self.ptr as usize;
-        let aligned = start.next_multiple_of(align);
-        let head = aligned - start;
-        let tail = self.len - head - len;
-        let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: both ranges lie inside the mapping just made and are page
-        // aligned; the remaining range is owned by the returned Region.
-        unsafe {
-            if head > 0 && libc::munmap(this.ptr.cast(), head) != 0 {
-                return Err(io::Error::last_os_error());
+        let map = match (file, variant) {
+            (Some((file, _)), _) => Mapping::file(file, 0, len, FileAccess::PrivateWrite)?,
+            (None, Variant::ThpOn) => {
+                let map = Mapping::anonymous_aligned(len, align)?;
+                map.advise_all(libc::MADV_HUGEPAGE)?;
+                map
             }
-            if tail > 0 && libc::munmap(this.ptr.add(head + len).cast(), tail) != 0 {
-                return Err(io::Error::last_os_error());
+            (None, _) => {
+                let map = Mapping::anonymous(len)?;
+                map.advise_all(libc::MADV_NOHUGEPAGE)?;
+                map
             }
-        }
-        Ok(Region {
-            ptr: aligned as *mut u8,
-            len,
-        })
+        };
+        Ok(Region { map, len })
     }
 
     fn start(&self) -> *const u8 {
-        self.ptr
+        self.map.ptr()
     }
 
-    /// The tag word at the start of page `index`.
+    /// The tag word at the start of page `index` (callers pass index < len / page).
     fn word(&self, page: usize, index: usize) -> *mut u64 {
-        // SAFETY: callers pass index < len / page, so the offset stays inside.
-        unsafe { self.ptr.add(index * page).cast() }
-    }
-}
-
-impl Drop for Region {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly the range this Region owns.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+        self.map.at(index * page).cast()
     }
 }
 

@@ -11,69 +11,21 @@
 
 use std::hint::black_box;
 use std::io;
-use std::path::PathBuf;
 
-use clap::Parser;
 use experiments::catalog::lazy_alloc::{checkpoint, note, region, result, Args, Thp};
+use experiments::mapping::Mapping;
 use experiments::pages::page_size;
-use experiments::Session;
-
-#[derive(Debug, Parser)]
-#[command(about = "map a large anonymous region and use it bit by bit; run by the vmlab harness")]
-struct Cli {
-    /// Unused (no files); given by the harness to every experiment.
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    #[command(flatten)]
-    args: Args,
-}
+use experiments::Checkpoints;
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli.args) {
-        eprintln!("lazy-alloc: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "lazy-alloc",
+        "map a large anonymous region and use it bit by bit",
+        |start| run(&start.args, start.checkpoints),
+    )
 }
 
-/// A private anonymous mapping, unmapped on drop.
-struct Anon {
-    ptr: *mut u8,
-    len: usize,
-}
-
-impl Anon {
-    fn map(len: usize) -> io::Result<Anon> {
-        // SAFETY: a fresh anonymous mapping; no existing memory is affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Anon {
-            ptr: ptr.cast(),
-            len,
-        })
-    }
-}
-
-impl Drop for Anon {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly what `map` mapped.
-        unsafe { libc::munmap(self.ptr.cast(), self.len) };
-    }
-}
-
-fn run(args: &Args) -> io::Result<()> {
-    let mut session = Session::connect()?;
+fn run(args: &Args, mut session: Checkpoints) -> io::Result<()> {
     let page = page_size();
     if args.chunk_bytes == 0 || args.map_bytes < 2 * args.chunk_bytes {
         session.skip(format_args!(
@@ -96,7 +48,7 @@ fn run(args: &Args) -> io::Result<()> {
     let ram_and_swap = meminfo_bytes(&meminfo, "MemTotal") + meminfo_bytes(&meminfo, "SwapTotal");
 
     session.checkpoint(checkpoint::BEFORE_MMAP)?;
-    let map = match Anon::map(args.map_bytes) {
+    let map = match Mapping::anonymous(args.map_bytes) {
         Ok(map) => map,
         Err(e) => session.skip(format_args!(
             "the kernel refused a {} byte anonymous mapping ({e}); use --quick or a smaller --size",
@@ -107,22 +59,19 @@ fn run(args: &Args) -> io::Result<()> {
         Thp::ThpOff => libc::MADV_NOHUGEPAGE,
         Thp::ThpOn => libc::MADV_HUGEPAGE,
     };
-    // SAFETY: advising a mapping we own over its whole length.
-    if unsafe { libc::madvise(map.ptr.cast(), map.len, advice) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    map.advise_all(advice)?;
     // One mapping is one line of smaps, so the chunks are judged by deltas of the
     // whole region between checkpoints.
-    session.region(region::ANON, map.ptr, map.len)?;
-    session.note(note::MAP_BYTES, map.len)?;
-    session.note(note::CHUNK_BYTES, args.chunk_bytes)?;
-    // SAFETY: chunk_bytes <= map_bytes / 2, so the second chunk is inside the mapping.
-    let second = unsafe { map.ptr.add(args.chunk_bytes) };
+    session.region(region::ANON, map.ptr(), map.len())?;
+    session.note(note::MAP_BYTES, map.len() as u64)?;
+    session.note(note::CHUNK_BYTES, args.chunk_bytes as u64)?;
+    // chunk_bytes <= map_bytes / 2, so the second chunk is inside the mapping.
+    let second = map.at(args.chunk_bytes);
     session.checkpoint(checkpoint::AFTER_MMAP)?;
 
-    let sum = read_pages(map.ptr, args.chunk_bytes, page);
+    let sum = read_pages(map.ptr(), args.chunk_bytes, page);
     session.checkpoint(checkpoint::AFTER_READ_FIRST_CHUNK)?;
-    write_pages(map.ptr, args.chunk_bytes, page);
+    write_pages(map.ptr(), args.chunk_bytes, page);
     session.checkpoint(checkpoint::AFTER_WRITE_FIRST_CHUNK)?;
     write_pages(second, args.chunk_bytes, page);
     session.checkpoint(checkpoint::AFTER_WRITE_SECOND_CHUNK)?;
@@ -137,7 +86,7 @@ fn run(args: &Args) -> io::Result<()> {
 }
 
 /// One mapping larger than RAM + swap, then three that are each half of it.
-fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
+fn overcommit_test(session: &mut Checkpoints, ram_and_swap: u64) -> io::Result<()> {
     let page = page_size() as u64;
     let huge = (ram_and_swap + (1 << 30)).div_ceil(page) * page;
     // A `ulimit -v` refuses mappings before the overcommit policy is asked:
@@ -145,7 +94,7 @@ fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
     session.note(note::ADDRESS_SPACE_LIMIT, address_space_limit())?;
     session.note(note::OVERCOMMIT_RAM_AND_SWAP_BYTES, ram_and_swap)?;
     session.note(note::OVERCOMMIT_SINGLE_BYTES, huge)?;
-    let single = Anon::map(huge as usize);
+    let single = Mapping::anonymous(huge as usize);
     match &single {
         Ok(_) => session.note(note::OVERCOMMIT_SINGLE_RESULT, result::MAPPED)?,
         Err(e) => session.note(note::OVERCOMMIT_SINGLE_RESULT, errno_name(e))?,
@@ -155,7 +104,7 @@ fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
     let mut pieces = Vec::with_capacity(3);
     let mut refused = String::from("none");
     for _ in 0..3 {
-        match Anon::map(piece as usize) {
+        match Mapping::anonymous(piece as usize) {
             Ok(m) => pieces.push(m),
             Err(e) => {
                 refused = errno_name(&e).to_string();
@@ -164,7 +113,7 @@ fn overcommit_test(session: &mut Session, ram_and_swap: u64) -> io::Result<()> {
         }
     }
     session.note(note::OVERCOMMIT_PIECES_REQUESTED, 3)?;
-    session.note(note::OVERCOMMIT_PIECES_MAPPED, pieces.len())?;
+    session.note(note::OVERCOMMIT_PIECES_MAPPED, pieces.len() as u64)?;
     session.note(note::OVERCOMMIT_PIECES_REFUSED_WITH, refused)?;
     session.checkpoint(checkpoint::AFTER_OVERCOMMIT_ATTEMPTS)?;
     drop(pieces);

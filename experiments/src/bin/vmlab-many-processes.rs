@@ -17,9 +17,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use clap::Parser;
 use experiments::catalog::many_processes::{checkpoint, note, role, Args, STATIC_C_WORKER};
-use experiments::Session;
+use experiments::Checkpoints;
 
 /// The worker's descriptors: it blocks reading `RELEASE_FD` until end of file and
 /// writes one byte to `READY_FD` once its mallocs are done.
@@ -46,26 +45,16 @@ int main(void) {
 }
 "#;
 
-#[derive(Debug, Parser)]
-#[command(about = "start many tiny processes and park them; run by the vmlab harness")]
-struct Cli {
-    /// Folder for the worker program (removed by the harness afterwards).
-    #[arg(long)]
-    dir: PathBuf,
-    #[command(flatten)]
-    args: Args,
-}
-
 fn main() {
     // Worker mode: the seed's five mallocs, then wait; no argument parsing.
     if std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(WORKER_MODE)) {
         worker();
     }
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli) {
-        eprintln!("many-processes: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "many-processes",
+        "start many tiny processes and park them",
+        |start| run(&start.dir, &start.args, start.checkpoints),
+    )
 }
 
 fn worker() -> ! {
@@ -153,12 +142,20 @@ impl Drop for Workers {
     }
 }
 
-fn run(cli: &Cli) -> io::Result<()> {
-    let args = &cli.args;
-    let mut session = Session::connect()?;
-    let (program, prefix_args, kind): (PathBuf, Vec<OsString>, &str) = match (!args
-        .no_static_worker)
-        .then(|| build_static_worker(&cli.dir))
+/// The program each worker runs.
+struct Worker {
+    program: PathBuf,
+    /// Arguments it needs before any other.
+    prefix_args: Vec<OsString>,
+    /// What it is, for the note.
+    kind: &'static str,
+}
+
+/// The seed's C program built static where a C compiler can, else this
+/// executable in worker mode.
+fn choose_worker(dir: &Path, args: &Args) -> io::Result<Worker> {
+    let (program, prefix_args, kind) = match (!args.no_static_worker)
+        .then(|| build_static_worker(dir))
         .flatten()
     {
         Some(binary) => (binary, Vec::new(), STATIC_C_WORKER),
@@ -172,7 +169,46 @@ fn run(cli: &Cli) -> io::Result<()> {
             },
         ),
     };
-    session.note(note::WORKER_KIND, kind)?;
+    Ok(Worker {
+        program,
+        prefix_args,
+        kind,
+    })
+}
+
+/// The command that starts one worker with the release pipe's read end and the
+/// ready pipe's write end on the descriptors it expects.
+fn worker_command(
+    program: &Path,
+    prefix_args: &[OsString],
+    release_read: libc::c_int,
+    ready_write: libc::c_int,
+) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args(prefix_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: runs in the forked child before exec; dup2, fcntl and prctl are
+    // async-signal-safe. dup2 onto the same number keeps close-on-exec, so it
+    // is cleared explicitly.
+    unsafe {
+        command.pre_exec(move || {
+            for (from, to) in [(release_read, RELEASE_FD), (ready_write, READY_FD)] {
+                if libc::dup2(from, to) < 0 || libc::fcntl(to, libc::F_SETFD, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    command
+}
+
+fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
+    let worker = choose_worker(dir, args)?;
+    session.note(note::WORKER_KIND, worker.kind)?;
     session.note(note::WORKER_MALLOCS, "360 80 180 16 440")?;
     session.note(note::COUNT, args.count)?;
 
@@ -185,26 +221,8 @@ fn run(cli: &Cli) -> io::Result<()> {
     session.checkpoint(checkpoint::BEFORE_START)?;
 
     for _ in 0..args.count {
-        let mut command = Command::new(&program);
-        command
-            .args(&prefix_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        let (release_read, ready_write) = (release[0], ready[1]);
-        // SAFETY: runs in the forked child before exec; dup2, fcntl and prctl are
-        // async-signal-safe. dup2 onto the same number keeps close-on-exec, so it
-        // is cleared explicitly.
-        unsafe {
-            command.pre_exec(move || {
-                for (from, to) in [(release_read, RELEASE_FD), (ready_write, READY_FD)] {
-                    if libc::dup2(from, to) < 0 || libc::fcntl(to, libc::F_SETFD, 0) < 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        let mut command =
+            worker_command(&worker.program, &worker.prefix_args, release[0], ready[1]);
         match command.spawn() {
             Ok(child) => workers.children.push(child),
             Err(e) => {

@@ -12,43 +12,30 @@ use std::hint::black_box;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
 use experiments::catalog::mmap_file::{
     checkpoint, file_source, note, region, Args, Cache, FILE_NAME, TEST_EVICT_ONCE_ENV,
 };
 use experiments::pages::{self, page_size, Writeback};
-use experiments::Session;
+use experiments::Checkpoints;
 use memmap2::{Advice, MmapOptions};
 
-#[derive(Debug, Parser)]
-#[command(about = "mmap a large random file and read it; run by the vmlab harness")]
-struct Cli {
-    /// Folder for the file (removed by the harness afterwards).
-    #[arg(long)]
-    dir: PathBuf,
-    #[command(flatten)]
-    args: Args,
-}
-
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli) {
-        eprintln!("mmap-file: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "mmap-file",
+        "mmap a large random file and read it",
+        |start| run(&start.dir, &start.args, start.checkpoints),
+    )
 }
 
-fn run(cli: &Cli) -> io::Result<()> {
-    let args = &cli.args;
-    let mut session = Session::connect()?;
+fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
     if args.map_bytes as u64 > args.file_bytes || args.map_bytes < 4 {
         session.skip(format_args!(
             "--map-bytes {} must be at least 4 and at most --file-bytes {}",
             args.map_bytes, args.file_bytes
         ));
     }
-    let path = cli.dir.join(FILE_NAME);
-    let file = prepare_file(&mut session, &cli.dir, &path, args)?;
+    let path = dir.join(FILE_NAME);
+    let file = prepare_file(&mut session, dir, &path, args)?;
 
     session.checkpoint(checkpoint::BEFORE_MMAP)?;
     // SAFETY: the file lives in the harness's private temp folder and nobody
@@ -75,7 +62,7 @@ fn run(cli: &Cli) -> io::Result<()> {
         // the variants in between measure.
         pages::drop_from_page_cache(&file)?;
         drop(file);
-        std::fs::rename(&path, kept_path(&cli.dir, args))?;
+        std::fs::rename(&path, kept_path(dir, args))?;
     } else {
         drop(file);
         std::fs::remove_file(&path)?;
@@ -111,7 +98,12 @@ fn take_kept(dir: &Path, path: &Path, args: &Args) -> io::Result<Option<File>> {
 /// Writes and flushes the file, or takes the one an earlier variant kept
 /// (`--reuse-file`), then (for the cold variants) evicts it, and reports how
 /// it was done. Runs before the first checkpoint, so its allocations are not measured.
-fn prepare_file(session: &mut Session, dir: &Path, path: &Path, args: &Args) -> io::Result<File> {
+fn prepare_file(
+    session: &mut Checkpoints,
+    dir: &Path,
+    path: &Path,
+    args: &Args,
+) -> io::Result<File> {
     let reused = match args.reuse_file {
         true => take_kept(dir, path, args)?,
         false => None,
@@ -172,7 +164,7 @@ fn prepare_file(session: &mut Session, dir: &Path, path: &Path, args: &Args) -> 
 /// before the read, as proactive reclaim might do, and how many pages went is
 /// noted so that the harness knows the disturbance and its cause.
 fn evict_once_for_test(
-    session: &mut Session,
+    session: &mut Checkpoints,
     file: &File,
     map_bytes: usize,
     map_pages: usize,
@@ -196,7 +188,7 @@ fn evict_once_for_test(
 const WARM_ATTEMPTS: usize = 3;
 
 /// Writes the file with random bytes and flushes it.
-fn write_file(session: &mut Session, path: &Path, args: &Args) -> io::Result<File> {
+fn write_file(session: &mut Checkpoints, path: &Path, args: &Args) -> io::Result<File> {
     // The folder is the run's own, shared by its variants: a file left by an
     // earlier variant that failed before putting it away is not to be trusted.
     match std::fs::remove_file(path) {

@@ -13,33 +13,22 @@
 use std::fs::File;
 use std::hint::black_box;
 use std::io;
-use std::path::PathBuf;
+use std::path::Path;
 
-use clap::Parser;
-use experiments::catalog::shared_file::{checkpoint, note, region, role};
+use experiments::catalog::shared_file::{checkpoint, note, region, role, Args};
 use experiments::pages::{self, page_size, Writeback};
-use experiments::Session;
+use experiments::Checkpoints;
 use memmap2::MmapOptions;
-
-#[derive(Debug, Parser)]
-#[command(about = "N processes map and read one file; run by the vmlab harness")]
-struct Cli {
-    /// Folder for the file (removed by the harness afterwards).
-    #[arg(long)]
-    dir: PathBuf,
-    #[command(flatten)]
-    args: experiments::catalog::shared_file::Args,
-}
 
 /// Longest role name: `sharer-` and up to five digits.
 const ROLE_NAMES: usize = 64;
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli) {
-        eprintln!("shared-file: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "shared-file",
+        "N processes map and read one file",
+        |start| run(&start.dir, &start.args, start.checkpoints),
+    )
 }
 
 /// One forked sharer, parked on the read end of its own pipe.
@@ -84,9 +73,7 @@ fn pipe() -> io::Result<[libc::c_int; 2]> {
     Ok(fds)
 }
 
-fn run(cli: &Cli) -> io::Result<()> {
-    let args = &cli.args;
-    let mut session = Session::connect()?;
+fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
     if args.sharers < 3 || args.sharers > 1000 {
         session.skip(format_args!(
             "--sharers {} must be between 3 and 1000 (two of them exit)",
@@ -94,84 +81,21 @@ fn run(cli: &Cli) -> io::Result<()> {
         ));
     }
     let page = page_size();
-    let path = cli.dir.join("shared");
-    let mut file = if args.shm {
-        match shared_memory_object() {
-            Ok(file) => file,
-            // No POSIX shared memory here (no /dev/shm in a container):
-            // the environment's doing, so the variant is skipped with it.
-            Err(e) => session.skip(format_args!("shm_open failed: {e}; is /dev/shm mounted?")),
-        }
-    } else {
-        File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?
-    };
-    let total = args.file_bytes;
-    pages::write_random_file(&mut file, total, 1 << 20, Writeback::Default, |done| {
-        session.progress(done, total, "writing the shared file")
-    })?;
-    file.sync_all()?;
-    let len = total as usize;
+    let path = dir.join("shared");
+    let file = create_file(&path, args, &mut session)?;
+    let len = args.file_bytes as usize;
     // SAFETY: the file lives in the harness's private temp folder; nobody truncates it.
     let map = unsafe { MmapOptions::new().len(len).map(&file)? };
     session.region(region::FILE, map.as_ptr(), len)?;
-    session.note(note::FILE_PAGES, len.div_ceil(page))?;
+    session.note(note::FILE_PAGES, len.div_ceil(page) as u64)?;
 
-    // The ready pipe: each sharer writes one byte once it has read the whole file.
-    let ready = pipe()?;
-    let mut sharers: Vec<Sharer> = Vec::with_capacity(args.sharers);
-    for _ in 0..args.sharers {
-        let release = pipe()?;
-        // SAFETY: this process is single-threaded; the child only reads the mapping
-        // and calls async-signal-safe functions (read, write, _exit).
-        let parent = std::process::id() as libc::pid_t;
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if pid == 0 {
-            experiments::die_with_parent(parent);
-            // Only the parent may hold write ends of release pipes, or a sharer
-            // would never see end of file on its own.
-            // SAFETY: closing inherited descriptors in the child.
-            unsafe {
-                libc::close(release[1]);
-                libc::close(ready[0]);
-                for earlier in &sharers {
-                    libc::close(earlier.release_fd);
-                }
-            }
-            sharer(map.as_ptr(), len, page, ready[1], release[0]);
-        }
-        // SAFETY: the parent keeps only the write end of the release pipe.
-        unsafe { libc::close(release[0]) };
-        sharers.push(Sharer {
-            pid,
-            release_fd: release[1],
-            gone: false,
-        });
-    }
-    // SAFETY: the parent does not write to the ready pipe.
-    unsafe { libc::close(ready[1]) };
-    for _ in 0..args.sharers {
-        let mut byte = 0u8;
-        // SAFETY: reading one byte into a local.
-        let n = unsafe { libc::read(ready[0], (&mut byte as *mut u8).cast(), 1) };
-        if n != 1 {
-            return Err(io::Error::other(
-                "a sharer died before it had read the file",
-            ));
-        }
-    }
+    let mut sharers = start_sharers(args.sharers, map.as_ptr(), len, page)?;
 
     // Role names, formatted now so that nothing allocates between checkpoints.
     let roles: Vec<String> = (1..=args.sharers).map(role::sharer).collect();
     debug_assert!(roles.iter().all(|r| r.len() < ROLE_NAMES));
     let mut procs: Vec<(&str, i32)> = Vec::with_capacity(args.sharers + 1);
-    let cached = |file: &File| pages::resident_pages(file, len);
+    let cached = |file: &File| pages::resident_pages(file, len).map(|n| n as u64);
 
     session.note(note::PAGE_CACHE_PAGES_ALL_READING, cached(&file)?)?;
     fill(&mut procs, session.pid(), &roles, &sharers);
@@ -196,6 +120,84 @@ fn run(cli: &Cli) -> io::Result<()> {
         std::fs::remove_file(&path)?;
     }
     session.done()
+}
+
+/// The file the sharers map, written in full and flushed: a POSIX shared-memory
+/// object with `--shm` (skipped where there is none), else a new file at `path`.
+fn create_file(path: &Path, args: &Args, session: &mut Checkpoints) -> io::Result<File> {
+    let mut file = if args.shm {
+        match shared_memory_object() {
+            Ok(file) => file,
+            // No POSIX shared memory here (no /dev/shm in a container):
+            // the environment's doing, so the variant is skipped with it.
+            Err(e) => session.skip(format_args!("shm_open failed: {e}; is /dev/shm mounted?")),
+        }
+    } else {
+        File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?
+    };
+    let total = args.file_bytes;
+    pages::write_random_file(&mut file, total, 1 << 20, Writeback::Default, |done| {
+        session.progress(done, total, "writing the shared file")
+    })?;
+    file.sync_all()?;
+    Ok(file)
+}
+
+/// Forks `count` sharers that each read all `len` bytes from `map` and park;
+/// returns once every one has read the whole file.
+fn start_sharers(count: usize, map: *const u8, len: usize, page: usize) -> io::Result<Vec<Sharer>> {
+    // The ready pipe: each sharer writes one byte once it has read the whole file.
+    let ready = pipe()?;
+    let mut sharers: Vec<Sharer> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let release = pipe()?;
+        // SAFETY: this process is single-threaded; the child only reads the mapping
+        // and calls async-signal-safe functions (read, write, _exit).
+        let parent = std::process::id() as libc::pid_t;
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            experiments::die_with_parent(parent);
+            // Only the parent may hold write ends of release pipes, or a sharer
+            // would never see end of file on its own.
+            // SAFETY: closing inherited descriptors in the child.
+            unsafe {
+                libc::close(release[1]);
+                libc::close(ready[0]);
+                for earlier in &sharers {
+                    libc::close(earlier.release_fd);
+                }
+            }
+            sharer(map, len, page, ready[1], release[0]);
+        }
+        // SAFETY: the parent keeps only the write end of the release pipe.
+        unsafe { libc::close(release[0]) };
+        sharers.push(Sharer {
+            pid,
+            release_fd: release[1],
+            gone: false,
+        });
+    }
+    // SAFETY: the parent does not write to the ready pipe.
+    unsafe { libc::close(ready[1]) };
+    for _ in 0..count {
+        let mut byte = 0u8;
+        // SAFETY: reading one byte into a local.
+        let n = unsafe { libc::read(ready[0], (&mut byte as *mut u8).cast(), 1) };
+        if n != 1 {
+            return Err(io::Error::other(
+                "a sharer died before it had read the file",
+            ));
+        }
+    }
+
+    Ok(sharers)
 }
 
 /// A new POSIX shared-memory object, open for reading and writing, its name

@@ -9,34 +9,20 @@
 //! and while they are stopped, are noted as `n-N-kernel-delta`.
 
 use std::io;
-use std::path::PathBuf;
 
-use clap::Parser;
 use experiments::catalog::static_dynamic::{checkpoint, note, role, Args, Mode, MAX_INSTANCES};
 use experiments::program::{self, KernelCounters, Stopped};
-use experiments::Session;
-
-#[derive(Debug, Parser)]
-#[command(about = "N instances of a static or dynamic server; run by the vmlab harness")]
-struct Cli {
-    /// Folder for temporary files, which the harness gives every experiment;
-    /// unused here, as the programs write none.
-    #[arg(long = "dir", value_name = "DIR")]
-    _dir: PathBuf,
-    #[command(flatten)]
-    args: Args,
-}
+use experiments::Checkpoints;
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli.args) {
-        eprintln!("static-dynamic: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "static-dynamic",
+        "N instances of a static or dynamic server",
+        |start| run(&start.args, start.checkpoints),
+    )
 }
 
-fn run(args: &Args) -> io::Result<()> {
-    let mut session = Session::connect()?;
+fn run(args: &Args, mut session: Checkpoints) -> io::Result<()> {
     if let Some(bad) = args.counts.iter().find(|&&n| n == 0 || n > MAX_INSTANCES) {
         session.skip(format_args!(
             "instance count {bad} is outside 1..={MAX_INSTANCES}"

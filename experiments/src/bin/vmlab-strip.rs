@@ -10,35 +10,22 @@
 
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use clap::Parser;
 use experiments::catalog::strip::{checkpoint, note, role, Args};
 use experiments::pages::{cached_page_ranges, drop_from_page_cache, page_size};
 use experiments::program;
-use experiments::Session;
-
-#[derive(Debug, Parser)]
-#[command(about = "a program with and without debug information; run by the vmlab harness")]
-struct Cli {
-    /// Folder for temporary files, which the harness gives every experiment:
-    /// the measured program runs from a private copy there.
-    #[arg(long = "dir", value_name = "DIR")]
-    dir: PathBuf,
-    #[command(flatten)]
-    args: Args,
-}
+use experiments::Checkpoints;
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli.args, &cli.dir) {
-        eprintln!("strip: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "strip",
+        "a program with and without debug information",
+        |start| run(&start.args, &start.dir, start.checkpoints),
+    )
 }
 
-fn run(args: &Args, dir: &Path) -> io::Result<()> {
-    let mut session = Session::connect()?;
+fn run(args: &Args, dir: &Path, mut session: Checkpoints) -> io::Result<()> {
     // A private copy: another run on the machine dropping or reading the shared
     // built file would otherwise change what this run finds cached.
     let path = program::prepare_private_copy(

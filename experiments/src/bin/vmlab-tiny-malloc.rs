@@ -7,25 +7,12 @@
 //! snapshots it (role `program`).
 
 use std::io;
-use std::path::PathBuf;
 
-use clap::Parser;
 use experiments::catalog::tiny_malloc::{
     checkpoint, note, role, Args, Variant, MANY_SMALL_BYTES, MANY_SMALL_COUNT,
 };
 use experiments::program;
-use experiments::Session;
-
-#[derive(Debug, Parser)]
-#[command(about = "five small mallocs in one build of a tiny program; run by the vmlab harness")]
-struct Cli {
-    /// Folder for temporary files, which the harness gives every experiment;
-    /// unused here, as the programs write none.
-    #[arg(long = "dir", value_name = "DIR")]
-    _dir: PathBuf,
-    #[command(flatten)]
-    args: Args,
-}
+use experiments::Checkpoints;
 
 /// The stack limit the seed's program was started with: 4K.
 const STACK_LIMIT_BYTES: u64 = 4096;
@@ -61,11 +48,11 @@ fn with_stack_limit<T>(bytes: u64, start: impl FnOnce() -> io::Result<T>) -> io:
 }
 
 fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(&cli.args) {
-        eprintln!("tiny-malloc: {e}");
-        std::process::exit(1);
-    }
+    experiments::prelude::main::<Args>(
+        "tiny-malloc",
+        "five small mallocs in one build of a tiny program",
+        |start| run(&start.args, start.checkpoints),
+    )
 }
 
 /// The builds with no C library, whose every page is counted.
@@ -76,8 +63,7 @@ fn is_libc_free(variant: Variant) -> bool {
     )
 }
 
-fn run(args: &Args) -> io::Result<()> {
-    let mut session = Session::connect()?;
+fn run(args: &Args, mut session: Checkpoints) -> io::Result<()> {
     // With randomisation on, exec leaves a random gap of up to 8 KiB between
     // the strings it copies to the stack top and the argument pointers and
     // auxiliary vector below them, so the few pages a libc-free build's stack

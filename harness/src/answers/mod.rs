@@ -76,10 +76,12 @@ mod tests {
                 questions,
                 "{name}: every question has its answer in explanation.md"
             );
-            assert_eq!(
-                e.answer_figures().len(),
-                questions,
-                "{name}: one figure slot per answer, in order"
+            // An experiment whose answers quote no figure keeps the default
+            // (no slots); one that quotes any has a slot for every answer.
+            let slots = e.answer_figures().len();
+            assert!(
+                slots == 0 || slots == questions,
+                "{name}: {slots} figure slots for {questions} answers; one per answer, in order, or none"
             );
         }
     }

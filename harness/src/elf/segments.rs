@@ -86,7 +86,7 @@ impl ElfSegments {
         let start = mappings
             .iter()
             .filter(|m| m.name == name && m.offset_bytes == floor(first.offset, page))
-            .filter_map(MappingRecord::range)
+            .map(MappingRecord::range)
             .map(|(s, _)| s)
             .min()?;
         start.checked_sub(floor(first.vaddr, page))
@@ -133,14 +133,17 @@ impl ElfSegments {
             let covering: Vec<MappingRecord> = mappings
                 .iter()
                 .filter(|m| m.name == name)
-                .filter(|m| m.range().is_some_and(|(s, e)| s < file_end && start < e))
+                .filter(|m| {
+                    let (s, e) = m.range();
+                    s < file_end && start < e
+                })
                 .cloned()
                 .collect();
             let mut perms_ok = !covering.is_empty();
             let mut offsets_ok = !covering.is_empty();
             let mut relro_mappings = 0;
             for m in &covering {
-                let Some((s, e)) = m.range() else { continue };
+                let (s, e) = m.range();
                 let in_relro = relro.is_some_and(|(rs, re)| s >= rs && e <= re);
                 let expected = if in_relro {
                     relro_mappings += 1;
@@ -156,9 +159,7 @@ impl ElfSegments {
                 .then(|| {
                     mappings
                         .iter()
-                        .find(|m| {
-                            m.range().is_some_and(|(s, _)| s == file_end) && m.name.is_empty()
-                        })
+                        .find(|m| m.start.0 == file_end && m.name.is_empty())
                         .cloned()
                 })
                 .flatten();
@@ -249,8 +250,8 @@ mod tests {
 
     fn mapping(start: u64, end: u64, perms: &str, offset: u64, name: &str) -> MappingRecord {
         MappingRecord {
-            start: format!("{start:#x}"),
-            end: format!("{end:#x}"),
+            start: crate::model::Address(start),
+            end: crate::model::Address(end),
             name: name.into(),
             perms: perms.into(),
             offset_bytes: offset,

@@ -1,6 +1,6 @@
 //! What a student reads about an experiment, written in Markdown beside the
 //! experiment's module (`explanation.md`, included at build time) and read here
-//! into an [`Explanation`]. The file's sections, in order:
+//! into a [`Lesson`]. The file's sections, in order:
 //!
 //! ```text
 //! # <experiment name>
@@ -15,7 +15,7 @@
 /// What a student reads about an experiment. Written for someone who knows C and
 /// has heard of virtual memory; seeds are paraphrased and cited by title and author.
 #[derive(Debug, Clone, Copy)]
-pub struct Explanation {
+pub struct Lesson {
     /// What the seed writings claimed, paraphrased, with title and author.
     pub seed_claims: &'static str,
     /// One entry per checkpoint label: what has just happened, in one or two
@@ -37,12 +37,27 @@ const STEPS: &str = "Steps";
 const EXPECT: &str = "What to expect";
 const QUESTIONS: &str = "Questions";
 
-impl Explanation {
+impl Lesson {
     /// Reads an experiment's `explanation.md`. The text lives for the program
     /// (it is `include_str!`ed), and so do the lists made from it, built once.
-    pub fn parse(markdown: &'static str) -> Result<Explanation, String> {
-        let mut sections: Vec<(&'static str, &'static str)> = Vec::new();
-        let mut items: Vec<(&'static str, &'static str, &'static str)> = Vec::new();
+    pub fn parse(markdown: &'static str) -> Result<Lesson, String> {
+        Outline::read(markdown)?.explanation()
+    }
+}
+
+/// The file cut at its headings: each `##` section's own text (up to its first
+/// `###`), and each `###` item with its section and text.
+struct Outline {
+    sections: Vec<(&'static str, &'static str)>,
+    items: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+impl Outline {
+    fn read(markdown: &'static str) -> Result<Outline, String> {
+        let mut outline = Outline {
+            sections: Vec::new(),
+            items: Vec::new(),
+        };
         // The open section: its name, where its text starts, and where that text
         // ends (at its first `###`, if it has items).
         let mut section: Option<(&'static str, usize, Option<usize>)> = None;
@@ -60,17 +75,18 @@ impl Explanation {
                     return Err(format!("`### {title}` comes before any `##` section"));
                 };
                 if let Some((s, t, from)) = item.take() {
-                    items.push((s, t, markdown[from..start].trim()));
+                    outline.items.push((s, t, markdown[from..start].trim()));
                 }
                 first_item.get_or_insert(start);
                 item = Some((*name, title, end_of_text));
             } else if let Some(title) = text.strip_prefix("## ").or((text == "##").then_some("")) {
                 let title = title.trim();
                 if let Some((s, t, from)) = item.take() {
-                    items.push((s, t, markdown[from..start].trim()));
+                    outline.items.push((s, t, markdown[from..start].trim()));
                 }
                 if let Some((name, from, first_item)) = section.take() {
-                    sections.push((name, markdown[from..first_item.unwrap_or(start)].trim()));
+                    let text = markdown[from..first_item.unwrap_or(start)].trim();
+                    outline.sections.push((name, text));
                 }
                 if offset > markdown.len() {
                     break; // the sentinel that closes the last section
@@ -81,23 +97,32 @@ impl Explanation {
                 section = Some((title, end_of_text, None));
             }
         }
-        let paragraph = |name: &str| -> Result<&'static str, String> {
-            sections
-                .iter()
-                .find(|(s, _)| *s == name)
-                .map(|(_, text)| *text)
-                .filter(|text| !text.is_empty())
-                .ok_or_else(|| format!("no text under `## {name}`"))
-        };
-        let listed = |name: &str| -> Vec<(&'static str, &'static str)> {
-            items
-                .iter()
-                .filter(|(s, ..)| *s == name)
-                .map(|(_, title, body)| (*title, *body))
-                .collect()
-        };
-        let steps = listed(STEPS);
-        let questions = listed(QUESTIONS);
+        Ok(outline)
+    }
+
+    /// The text of section `name`, which must have some.
+    fn paragraph(&self, name: &str) -> Result<&'static str, String> {
+        self.sections
+            .iter()
+            .find(|(s, _)| *s == name)
+            .map(|(_, text)| *text)
+            .filter(|text| !text.is_empty())
+            .ok_or_else(|| format!("no text under `## {name}`"))
+    }
+
+    /// The items of section `name`: (title, text).
+    fn listed(&self, name: &str) -> Vec<(&'static str, &'static str)> {
+        self.items
+            .iter()
+            .filter(|(s, ..)| *s == name)
+            .map(|(_, title, body)| (*title, *body))
+            .collect()
+    }
+
+    /// Checks that every section has what it needs, and builds the explanation.
+    fn explanation(self) -> Result<Lesson, String> {
+        let steps = self.listed(STEPS);
+        let questions = self.listed(QUESTIONS);
         if steps.is_empty() {
             return Err(format!("no `###` step under `## {STEPS}`"));
         }
@@ -111,10 +136,10 @@ impl Explanation {
         if answered != 0 && answered != questions.len() {
             return Err("either every question has its answer below it, or none".into());
         }
-        Ok(Explanation {
-            seed_claims: paragraph(CLAIMS)?,
+        Ok(Lesson {
+            seed_claims: self.paragraph(CLAIMS)?,
             steps: Vec::leak(steps),
-            expectations: paragraph(EXPECT)?,
+            expectations: self.paragraph(EXPECT)?,
             questions: Vec::leak(questions.iter().map(|(q, _)| *q).collect()),
             answers: if answered == 0 {
                 &[]
@@ -130,10 +155,9 @@ impl Explanation {
 #[macro_export]
 macro_rules! explanation {
     () => {{
-        static TEXT: std::sync::OnceLock<$crate::experiment::Explanation> =
-            std::sync::OnceLock::new();
+        static TEXT: std::sync::OnceLock<$crate::experiment::Lesson> = std::sync::OnceLock::new();
         TEXT.get_or_init(|| {
-            $crate::experiment::Explanation::parse(include_str!("explanation.md"))
+            $crate::experiment::Lesson::parse(include_str!("explanation.md"))
                 .unwrap_or_else(|e| panic!("{}/explanation.md: {e}", module_path!()))
         })
     }};
@@ -177,7 +201,7 @@ Read-ahead.
 
     #[test]
     fn every_section_and_item_is_read() {
-        let e = Explanation::parse(GOOD).unwrap();
+        let e = Lesson::parse(GOOD).unwrap();
         assert_eq!(e.seed_claims, "A writing says\ntwo things.");
         assert_eq!(
             e.steps,
@@ -194,20 +218,20 @@ Read-ahead.
     #[test]
     fn questions_without_answers_are_allowed_but_not_half_answered() {
         let none = GOOD.replace("Fault-around.", "").replace("Read-ahead.", "");
-        let e = Explanation::parse(Box::leak(none.into_boxed_str())).unwrap();
+        let e = Lesson::parse(Box::leak(none.into_boxed_str())).unwrap();
         assert!(e.answers.is_empty());
         let half = GOOD.replace("Read-ahead.", "");
-        let err = Explanation::parse(Box::leak(half.into_boxed_str())).unwrap_err();
+        let err = Lesson::parse(Box::leak(half.into_boxed_str())).unwrap_err();
         assert!(err.contains("every question"), "{err}");
     }
 
     #[test]
     fn a_missing_or_unknown_section_is_named() {
         let missing = GOOD.replace("## What to expect\n\nOne page, or sixteen.\n", "");
-        let err = Explanation::parse(Box::leak(missing.into_boxed_str())).unwrap_err();
+        let err = Lesson::parse(Box::leak(missing.into_boxed_str())).unwrap_err();
         assert!(err.contains("What to expect"), "{err}");
         let unknown = GOOD.replace("## Steps", "## Stages");
-        let err = Explanation::parse(Box::leak(unknown.into_boxed_str())).unwrap_err();
+        let err = Lesson::parse(Box::leak(unknown.into_boxed_str())).unwrap_err();
         assert!(err.contains("Stages"), "{err}");
     }
 }

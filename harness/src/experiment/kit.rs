@@ -1,4 +1,4 @@
-//! The judging toolkit every experiment shares: a [`View`] of one measured
+//! The judging toolkit every experiment shares: an [`Observed`] of one measured
 //! variant, the [`Judged`] result a judge returns, the [`Case`] that binds a
 //! claim to its judge, and the drivers that judge every case on every variant
 //! (a variant that did not run makes each of its claims inconclusive with the
@@ -9,6 +9,8 @@
 //! no experiment hard-codes 4 KiB or 2 MiB.
 
 use std::str::FromStr;
+
+use experiments::note::NoteKey;
 
 use crate::model::{
     CheckpointRecord, ClaimRecord, Disturbance, DisturbanceCause, ExperimentRecord, Faults,
@@ -24,14 +26,14 @@ pub const SMAPS_ROUNDING_BYTES: u64 = 1024;
 
 /// One variant that ran to its end, and the machine it ran on: what a judge reads.
 #[derive(Debug, Clone, Copy)]
-pub struct View<'a> {
+pub struct Observed<'a> {
     /// The measured variant.
     pub variant: &'a VariantRecord,
     /// The machine.
     pub env: &'a Environment,
 }
 
-impl<'a> View<'a> {
+impl<'a> Observed<'a> {
     /// The variant's name, as a claim record names it.
     pub fn name(&self) -> Option<&'a str> {
         Some(self.variant.name.as_str())
@@ -80,15 +82,17 @@ impl<'a> View<'a> {
             .ok_or_else(|| format!("{name} of the {role} was not measured at {label}"))
     }
 
-    /// Note `key`, parsed; `None` when absent or unparsable.
-    pub fn note<T: FromStr>(&self, key: &str) -> Option<T> {
-        self.variant.notes.get(key)?.trim().parse().ok()
+    /// Note `key`, parsed; `None` when absent or unparsable. A typed key
+    /// ([`Note<T>`](experiments::note::Note)) gives its own type.
+    pub fn note<T: FromStr>(&self, key: impl NoteKey<T>) -> Option<T> {
+        self.variant.notes.get(key.key())?.trim().parse().ok()
     }
 
     /// Note `key`, parsed, or why it cannot be used (for `?` in a judge).
-    pub fn need_note<T: FromStr>(&self, key: &str) -> Result<T, String> {
+    pub fn need_note<T: FromStr>(&self, key: impl NoteKey<T>) -> Result<T, String> {
+        let name = key.key().to_string();
         self.note(key)
-            .ok_or_else(|| format!("the experiment did not report {key}"))
+            .ok_or_else(|| format!("the experiment did not report {name}"))
     }
 
     /// Faults of process `role` summed over the phases that end at `labels`.
@@ -225,7 +229,7 @@ impl Claim {
 
 /// A claim with the judge bound to it: no dispatch by id strings, so a claim
 /// without a judge (or a judge without a claim) does not compile.
-pub type Case = (Claim, fn(&View<'_>) -> Judged);
+pub type Case = (Claim, fn(&Observed<'_>) -> Judged);
 
 /// Judges `cases_of(variant)` on every variant of `record`. A variant that did
 /// not run to its end makes each of its cases inconclusive, with the reason.
@@ -255,7 +259,7 @@ pub fn judge_variant(
             .map(|(c, _)| c.unmeasured(name, why.clone()))
             .collect();
     }
-    let view = View { variant, env };
+    let view = Observed { variant, env };
     cases
         .iter()
         .map(|(claim, judge)| view.verdict(claim, judge(&view)))
@@ -276,7 +280,7 @@ pub fn judge_single_variant(
     };
     match (why, record.variants.first()) {
         (None, Some(variant)) => {
-            let view = View { variant, env };
+            let view = Observed { variant, env };
             cases
                 .iter()
                 .map(|(claim, judge)| claim.record(None, judge(&view)))

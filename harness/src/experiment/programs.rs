@@ -9,7 +9,6 @@ use serde_json::json;
 use super::PlanContext;
 use crate::elf::PROGRAM_PATH_NOTE;
 use crate::model::{MappingRecord, MemoryFigures, ProcessRecord, VariantRecord};
-use crate::runner::parse_hex;
 
 /// Where a mapping of a process comes from, as a reader of /proc/PID/maps would
 /// tell (the seed's text, data and bss, and what a modern process adds).
@@ -94,9 +93,7 @@ fn part_of(process: &ProcessRecord, index: usize, m: &MappingRecord, program: &s
             .checked_sub(1)
             .and_then(|i| process.mappings.get(i))
             .filter(|prev| prev.name == program)
-            .is_some_and(|prev| {
-                parse_hex(&prev.end).is_some() && parse_hex(&prev.end) == parse_hex(&m.start)
-            });
+            .is_some_and(|prev| prev.end == m.start);
         return if after_program {
             Part::Bss
         } else {
@@ -187,9 +184,7 @@ pub fn program_page_ranges(process: &ProcessRecord, program: &str, page: u64) ->
     let mut out = Vec::new();
     let mut program_end = None;
     for m in &process.mappings {
-        let (Some(start), Some(end)) = (parse_hex(&m.start), parse_hex(&m.end)) else {
-            continue;
-        };
+        let (start, end) = m.range();
         let bss = m.name.is_empty() && program_end == Some(start);
         if m.name == program || bss {
             out.push(PageRange {
@@ -241,8 +236,8 @@ pub mod fixtures {
     /// A mapping of `pages` pages at page number `first`, `rss` of them resident.
     pub fn mapping(first: u64, pages: u64, name: &str, perms: &str, rss: u64) -> MappingRecord {
         MappingRecord {
-            start: format!("{:#x}", first * PAGE),
-            end: format!("{:#x}", (first + pages) * PAGE),
+            start: crate::model::Address(first * PAGE),
+            end: crate::model::Address((first + pages) * PAGE),
             name: name.into(),
             perms: perms.into(),
             offset_bytes: 0,
@@ -317,8 +312,8 @@ mod tests {
 
     fn mapping(start: u64, end: u64, name: &str, perms: &str) -> MappingRecord {
         MappingRecord {
-            start: format!("{start:#x}"),
-            end: format!("{end:#x}"),
+            start: crate::model::Address(start),
+            end: crate::model::Address(end),
             name: name.into(),
             perms: perms.into(),
             offset_bytes: 0,

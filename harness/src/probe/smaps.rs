@@ -134,8 +134,8 @@ fn to_record(map: MemoryMap, vm_flags: String) -> MappingRecord {
         swap_bytes: take("Swap"),
     };
     MappingRecord {
-        start: format!("{:#x}", map.address.0),
-        end: format!("{:#x}", map.address.1),
+        start: crate::model::Address(map.address.0),
+        end: crate::model::Address(map.address.1),
         name: path_name(&map.pathname),
         perms: map.perms.as_str(),
         offset_bytes: map.offset,
@@ -191,7 +191,7 @@ VmFlags: rd wr mr mw me ac sd
         let data = &maps[0];
         assert_eq!(data.name, "/tmp/.tmpAbC/data (deleted)");
         assert_eq!(data.perms, "r--s");
-        assert_eq!(data.start, "0x7f0000000000");
+        assert_eq!(data.start.to_string(), "0x7f0000000000");
         assert_eq!(data.figures.size_bytes, 12 * 1024);
         assert_eq!(data.figures.pss_bytes, 4 * 1024);
         assert_eq!(data.figures.shared_clean_bytes, 8 * 1024);

@@ -240,11 +240,8 @@ pub fn page_cache_dirty_bytes(m: &MappingRecord) -> u64 {
 /// ones) is taken to span its Size.
 fn range(m: &MappingRecord) -> (u64, u64) {
     match m.range() {
-        Some((start, end)) if end > start => (start, end),
-        _ => {
-            let start = crate::model::parse_hex(&m.start).unwrap_or(0);
-            (start, start.saturating_add(m.figures.size_bytes.max(1)))
-        }
+        (start, end) if end > start => (start, end),
+        (start, _) => (start, start.saturating_add(m.figures.size_bytes.max(1))),
     }
 }
 
@@ -339,7 +336,7 @@ fn group_delta(before: &[&MappingRecord], after: &[&MappingRecord]) -> Option<Ma
     let out = MappingDelta {
         name: joined(names.iter().map(String::as_str), " + "),
         perms: joined(shown.iter().map(|m| m.perms.as_str()), ","),
-        start: shown[0].start.clone(),
+        start: shown[0].start.to_string(),
         change,
         size_delta_bytes: d(b.size_bytes, a.size_bytes),
         rss_delta_bytes: d(b.rss_bytes, a.rss_bytes),
@@ -555,8 +552,8 @@ mod tests {
 
     fn mapping(start: &str, name: &str, rss: u64) -> MappingRecord {
         MappingRecord {
-            start: start.into(),
-            end: "0x0".into(),
+            start: start.parse().expect("a hex address"),
+            end: crate::model::Address(0),
             name: name.into(),
             perms: "rw-p".into(),
             offset_bytes: 0,
@@ -687,8 +684,8 @@ mod tests {
     fn span(start: u64, end: u64, name: &str, perms: &str) -> MappingRecord {
         let bytes = end - start;
         MappingRecord {
-            start: format!("0x{start:x}"),
-            end: format!("0x{end:x}"),
+            start: crate::model::Address(start),
+            end: crate::model::Address(end),
             name: name.into(),
             perms: perms.into(),
             offset_bytes: 0,

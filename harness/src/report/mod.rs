@@ -47,7 +47,7 @@ pub enum Format {
 
 /// How much the terminal output shows, and how wide it may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct View {
+pub struct TextLayout {
     /// Every table and before/after view (`--detail`), not only the summary.
     pub detail: bool,
     /// The line width (see [`width::terminal_width`]).
@@ -57,10 +57,10 @@ pub struct View {
     pub all_mappings: bool,
 }
 
-impl Default for View {
+impl Default for TextLayout {
     /// The summary, 80 columns, the experiment's own mappings.
-    fn default() -> View {
-        View {
+    fn default() -> TextLayout {
+        TextLayout {
             detail: false,
             width: width::FLOOR,
             all_mappings: false,
@@ -70,11 +70,11 @@ impl Default for View {
 
 /// Renders the whole run in `format` (the summary for the table format).
 pub fn render(run: &RunRecord, format: Format) -> String {
-    render_view(run, format, &View::default())
+    render_view(run, format, &TextLayout::default())
 }
 
 /// Renders the whole run in `format`, the table format as `view` says.
-pub fn render_view(run: &RunRecord, format: Format, view: &View) -> String {
+pub fn render_view(run: &RunRecord, format: Format, view: &TextLayout) -> String {
     match format {
         Format::Table => text::render(run, view),
         Format::Markdown => markdown::render(run, &plot::Charts::of(run)),

@@ -9,7 +9,7 @@ use super::table::{self, fit, Table};
 /// the callers that lay out tables for a terminal.
 pub use super::table::{drop_order, layout};
 use super::width::{wrap, wrap_hanging};
-use super::View;
+use super::TextLayout;
 use crate::model::{RunRecord, Status};
 
 /// Claims in detail: verdict and name, then the statement, criterion and
@@ -54,7 +54,7 @@ fn base_names(mut table: Table) -> Table {
 
 /// The whole run for a terminal: the summary alone, or with `view.detail` every
 /// table first, each fitted to `view.width`; the tally is the last line either way.
-pub fn render(run: &RunRecord, view: &View) -> String {
+pub fn render(run: &RunRecord, view: &TextLayout) -> String {
     // `-v` adds each claim's criterion to the summary.
     let criteria = crate::verbosity::verbose();
     if !view.detail {

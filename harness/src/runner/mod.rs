@@ -145,7 +145,7 @@ pub fn run_variant(
         page_size: 0,
     };
     let mut args = spec.args.clone();
-    args.push("--dir".into());
+    args.push(experiments::prelude::DIR_OPTION.into());
     args.push(temp_dir.into());
     let mut stopped = false;
     match drive(spec, &args, probe, &mut session, on_event) {
@@ -573,9 +573,7 @@ pub(crate) fn region_figures(
     let mut figures = MemoryFigures::default();
     let mut mapping_count = 0;
     for m in mappings {
-        let (Some(m_start), Some(m_end)) = (parse_hex(&m.start), parse_hex(&m.end)) else {
-            continue;
-        };
+        let (m_start, m_end) = m.range();
         if m_start < end && *start < m_end {
             figures.add(&m.figures);
             mapping_count += 1;
@@ -778,8 +776,8 @@ mod tests {
 
     fn mapping(start: u64, end: u64, rss: u64) -> MappingRecord {
         MappingRecord {
-            start: format!("{start:#x}"),
-            end: format!("{end:#x}"),
+            start: crate::model::Address(start),
+            end: crate::model::Address(end),
             name: String::new(),
             perms: "rw-p".into(),
             offset_bytes: 0,

@@ -353,7 +353,7 @@ impl Finish<'_, '_> {
         drop(ending);
         let telling = Telling {
             format: options.format,
-            view: report::View {
+            view: report::TextLayout {
                 detail: options.detail,
                 width: report::width::terminal_width(),
                 all_mappings: options.all_mappings,
@@ -434,7 +434,7 @@ pub struct Telling {
     /// The report's format on stdout.
     pub format: report::Format,
     /// What the report shows, and how wide.
-    pub view: report::View,
+    pub view: report::TextLayout,
     /// Exit 0 good, 1 bad, 125 cannot test (`--bisect`).
     pub bisect: bool,
 }

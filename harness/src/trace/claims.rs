@@ -1048,8 +1048,8 @@ value = 16
             totals: Totals::default(),
             regions: Vec::new(),
             mappings: vec![MappingRecord {
-                start: "0x1000".into(),
-                end: "0x401000".into(),
+                start: crate::model::Address(0x1000),
+                end: crate::model::Address(0x401000),
                 name: "/tmp/x/data-random".into(),
                 perms: "r--p".into(),
                 offset_bytes: 0,

@@ -355,7 +355,7 @@ pub(crate) fn finish(
     }
     let telling = Telling {
         format,
-        view: report::View {
+        view: report::TextLayout {
             detail,
             width: report::width::terminal_width(),
             all_mappings: false,

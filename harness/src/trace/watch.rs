@@ -373,7 +373,7 @@ pub fn render_once(p: &ProcessRecord, comm: &str) -> String {
         let f = &m.figures;
         total.add(f);
         table.rows.push(vec![
-            m.start.trim_start_matches("0x").to_string(),
+            format!("{:x}", m.start.0),
             m.perms.clone(),
             format!("{:x}", m.offset_bytes),
             kib(f.size_bytes),

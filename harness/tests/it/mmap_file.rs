@@ -121,7 +121,7 @@ fn every_claim_gets_a_measured_verdict() {
     assert!(claims.len() >= 12, "{}", run.describe());
     for c in claims {
         assert!(!c.evidence.is_empty(), "{c:?}");
-        assert_eq!(c.source, "001_3c62cec1a17aa088.txt");
+        assert_eq!(c.source, experiments::catalog::writing::CHODOROW);
         // The criterion was declared before measuring, and the figure it was
         // applied to is recorded beside the verdict.
         assert!(!c.criterion.is_empty(), "{c:?}");

@@ -1,14 +1,13 @@
 //! The claims of anatomy, each with its criterion and its judge.
 
-use super::super::kit::{Case, Finding, Judged, View};
+use super::super::kit::{Case, Finding, Judged, Observed};
 use super::super::{human_bytes, Claim};
 use super::map::{self, bounds, ProcessMap};
 use crate::model::{MappingRecord, Verdict};
-use crate::runner::parse_hex;
 
-const SEED_001: &str = "001_3c62cec1a17aa088.txt";
-const SEED_002: &str = "002_4ca7868f1a8c4269.txt";
-const SEED_003: &str = "003_189c8fe560e6e530.txt";
+const SEED_001: &str = experiments::catalog::writing::CHODOROW;
+const SEED_002: &str = experiments::catalog::writing::HOOGLAND;
+const SEED_003: &str = experiments::catalog::writing::MARTIN;
 /// Where x86-64 puts the legacy vsyscall page.
 pub(super) const VSYSCALL_ADDRESS: u64 = 0xffff_ffff_ff60_0000;
 /// The heap's and the stack's size in the seed's pmap: 132K each.
@@ -165,11 +164,11 @@ pub(super) static CASES: [Case; 16] = [
 ];
 
 /// The mapping named `name`, if the process has one.
-fn named<'a>(v: &View<'a>, name: &str) -> Option<&'a MappingRecord> {
+fn named<'a>(v: &Observed<'a>, name: &str) -> Option<&'a MappingRecord> {
     v.mappings().iter().find(|m| m.name == name)
 }
 
-fn stack(v: &View<'_>) -> Judged {
+fn stack(v: &Observed<'_>) -> Judged {
     v.main()?;
     let (_, m) = v
         .place(map::STACK_VARIABLE)
@@ -181,7 +180,7 @@ fn stack(v: &View<'_>) -> Judged {
     ))
 }
 
-fn heap(v: &View<'_>) -> Judged {
+fn heap(v: &Observed<'_>) -> Judged {
     v.main()?;
     let (_, small) = v
         .place(map::SMALL_MALLOC)
@@ -197,7 +196,7 @@ fn heap(v: &View<'_>) -> Judged {
     ))
 }
 
-fn sizes(v: &View<'_>) -> Judged {
+fn sizes(v: &Observed<'_>) -> Judged {
     v.main()?;
     let (Some(heap), Some(stack)) = (named(v, "[heap]"), named(v, "[stack]")) else {
         return Err("precondition not met: the process has no [heap] or no [stack] mapping".into());
@@ -218,7 +217,7 @@ fn sizes(v: &View<'_>) -> Judged {
 
 /// Whether `m` is the anonymous rw-p mapping that starts where the
 /// executable's last file-backed mapping ends (the rest of .bss).
-fn bss_after_executable(v: &View<'_>, m: &MappingRecord) -> bool {
+fn bss_after_executable(v: &Observed<'_>, m: &MappingRecord) -> bool {
     let Some(exe) = v.executable() else {
         return false;
     };
@@ -232,7 +231,7 @@ fn bss_after_executable(v: &View<'_>, m: &MappingRecord) -> bool {
             .any(|e| e.name == exe && bounds(e).is_some_and(|(_, end)| end == start))
 }
 
-fn code_and_data(v: &View<'_>) -> Judged {
+fn code_and_data(v: &Observed<'_>) -> Judged {
     v.main()?;
     let exe = v
         .executable()
@@ -273,7 +272,7 @@ fn code_and_data(v: &View<'_>) -> Judged {
     ))
 }
 
-fn two_lines(v: &View<'_>) -> Judged {
+fn two_lines(v: &Observed<'_>) -> Judged {
     v.main()?;
     let exe = v
         .executable()
@@ -307,7 +306,7 @@ fn two_lines(v: &View<'_>) -> Judged {
     .expecting(Verdict::Refuted, TWO_LINES_EXPECTED))
 }
 
-fn anon(v: &View<'_>) -> Judged {
+fn anon(v: &Observed<'_>) -> Judged {
     v.main()?;
     let (_, m) = v
         .place(map::ANONYMOUS_MMAP)
@@ -327,7 +326,7 @@ fn anon(v: &View<'_>) -> Judged {
     ))
 }
 
-fn segments(v: &View<'_>) -> Judged {
+fn segments(v: &Observed<'_>) -> Judged {
     v.main()?;
     let matches = v.matches();
     if matches.is_empty() {
@@ -365,14 +364,14 @@ fn segments(v: &View<'_>) -> Judged {
     ))
 }
 
-fn gaps(v: &View<'_>) -> Judged {
+fn gaps(v: &Observed<'_>) -> Judged {
     v.main()?;
     gaps_judged(v, &v.file_holes())
 }
 
 /// Whether the ---p mappings inside `holes` (file, start, end), the loader's
 /// protected gaps, hold no resident page.
-fn gaps_judged(v: &View<'_>, holes: &[(String, u64, u64)]) -> Judged {
+fn gaps_judged(v: &Observed<'_>, holes: &[(String, u64, u64)]) -> Judged {
     let in_hole = |m: &&MappingRecord| {
         bounds(m).is_some_and(|(s, e)| holes.iter().any(|(_, hs, he)| s >= *hs && e <= *he))
     };
@@ -411,7 +410,7 @@ fn gaps_judged(v: &View<'_>, holes: &[(String, u64, u64)]) -> Judged {
     ))
 }
 
-fn protected(v: &View<'_>) -> Judged {
+fn protected(v: &Observed<'_>) -> Judged {
     v.main()?;
     let (_, m) = v
         .place(map::PROTECTED_AFTER_USE)
@@ -448,7 +447,7 @@ fn protected(v: &View<'_>) -> Judged {
     ))
 }
 
-fn data_writable(v: &View<'_>) -> Judged {
+fn data_writable(v: &Observed<'_>) -> Judged {
     v.main()?;
     let mut rows = Vec::new();
     let mut read_only = 0;
@@ -481,14 +480,14 @@ fn data_writable(v: &View<'_>) -> Judged {
 }
 
 /// The loader's file: the mapped file named ld-linux* or ld-*.so.
-fn loader<'a>(v: &View<'a>) -> Option<&'a str> {
+fn loader<'a>(v: &Observed<'a>) -> Option<&'a str> {
     v.mapped_files().into_iter().find(|f| {
         let name = f.rsplit('/').next().unwrap_or("");
         name.starts_with("ld-linux") || (name.starts_with("ld-") && name.contains(".so"))
     })
 }
 
-fn library_lines(v: &View<'_>) -> Judged {
+fn library_lines(v: &Observed<'_>) -> Judged {
     v.main()?;
     let (Some(ld), Some(libc)) = (loader(v), v.libc()) else {
         return Err(
@@ -517,7 +516,7 @@ fn library_lines(v: &View<'_>) -> Judged {
     .expecting(Verdict::Refuted, TWO_LINES_EXPECTED))
 }
 
-fn low_and_high(v: &View<'_>) -> Judged {
+fn low_and_high(v: &Observed<'_>) -> Judged {
     v.main()?;
     let exe = v
         .executable()
@@ -552,7 +551,7 @@ fn low_and_high(v: &View<'_>) -> Judged {
 /// The writing's "almost 10 million terabytes", in bytes.
 const SEED_ADDRESS_SPACE_BYTES: f64 = 1e19;
 
-fn address_space(v: &View<'_>) -> Judged {
+fn address_space(v: &Observed<'_>) -> Judged {
     v.main()?;
     let top = v
         .mappings()
@@ -582,14 +581,14 @@ fn address_space(v: &View<'_>) -> Judged {
     ))
 }
 
-fn library_holes(v: &View<'_>) -> Judged {
+fn library_holes(v: &Observed<'_>) -> Judged {
     v.main()?;
     holes_judged(v, &v.file_holes())
 }
 
 /// Whether every one of `holes` (file, start, end) is wholly covered by ---p
 /// mappings.
-fn holes_judged(v: &View<'_>, holes: &[(String, u64, u64)]) -> Judged {
+fn holes_judged(v: &Observed<'_>, holes: &[(String, u64, u64)]) -> Judged {
     if holes.is_empty() {
         return Err(format!(
             "precondition not met: none of the {} mapped files has holes between its segments (they \
@@ -621,7 +620,7 @@ fn holes_judged(v: &View<'_>, holes: &[(String, u64, u64)]) -> Judged {
     ))
 }
 
-fn kernel(v: &View<'_>) -> Judged {
+fn kernel(v: &Observed<'_>) -> Judged {
     v.main()?;
     let Some(vdso) = named(v, "[vdso]") else {
         return Ok(Finding::new(
@@ -637,7 +636,7 @@ fn kernel(v: &View<'_>) -> Judged {
     ))
 }
 
-fn vsyscall(v: &View<'_>) -> Judged {
+fn vsyscall(v: &Observed<'_>) -> Judged {
     v.main()?;
     let finding = match named(v, "[vsyscall]") {
         None => Finding::new(
@@ -646,7 +645,7 @@ fn vsyscall(v: &View<'_>) -> Judged {
             "no [vsyscall]",
         ),
         Some(m) => {
-            let at_fixed = parse_hex(&m.start) == Some(VSYSCALL_ADDRESS);
+            let at_fixed = m.start.0 == VSYSCALL_ADDRESS;
             Finding::new(
                 at_fixed && m.perms == "r-xp",
                 format!(
@@ -670,6 +669,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use experiments::catalog::anatomy::{checkpoint, note, role, variant};
+    use experiments::note::{Hex, Note};
 
     use super::*;
     use crate::experiment::programs::fixtures::{self, mapping, PAGE};
@@ -695,7 +695,7 @@ mod tests {
     }
 
     /// Where each piece lies, as page numbers (the address is 16 bytes in).
-    const PLACES: [(&str, u64); 7] = [
+    const PLACES: [(Note<Hex>, u64); 7] = [
         (note::ADDRESS_STACK_VARIABLE, 0x7ff20),
         (note::ADDRESS_SMALL_MALLOC, 0x200),
         (note::ADDRESS_LARGE_MALLOC, 0x7000),
@@ -705,7 +705,7 @@ mod tests {
         (note::ADDRESS_ANONYMOUS_MMAP, 0x7008),
     ];
 
-    fn variant_with(mappings: Vec<MappingRecord>, places: &[(&str, u64)]) -> VariantRecord {
+    fn variant_with(mappings: Vec<MappingRecord>, places: &[(Note<Hex>, u64)]) -> VariantRecord {
         let process = fixtures::process(role::MAIN, mappings);
         let mut v = fixtures::variant(
             variant::DEFAULT,
@@ -717,18 +717,18 @@ mod tests {
         v.notes.insert(note::EXECUTABLE.into(), EXE.into());
         for (key, page) in places {
             v.notes
-                .insert(key.to_string(), format!("{:#x}", page * PAGE + 16));
+                .insert(key.key().into(), key.format(&Hex(page * PAGE + 16)));
         }
         v
     }
 
     fn verdicts(
         mappings: Vec<MappingRecord>,
-        places: &[(&str, u64)],
+        places: &[(Note<Hex>, u64)],
     ) -> BTreeMap<&'static str, Verdict> {
         let variant = variant_with(mappings, places);
         let env = fixtures::env();
-        let v = View {
+        let v = Observed {
             variant: &variant,
             env: &env,
         };
@@ -749,10 +749,10 @@ mod tests {
             .collect()
     }
 
-    fn moved(piece: &str, page: u64) -> Vec<(&'static str, u64)> {
+    fn moved(piece: Note<Hex>, page: u64) -> Vec<(Note<Hex>, u64)> {
         PLACES
             .iter()
-            .map(|&(p, at)| (p, if p == piece { page } else { at }))
+            .map(|&(p, at)| (p, if p.key() == piece.key() { page } else { at }))
             .collect()
     }
 
@@ -832,7 +832,7 @@ mod tests {
         let env = fixtures::env();
         let judge = |mappings: Vec<MappingRecord>, holes: &[(String, u64, u64)]| {
             let variant = variant_with(mappings, &PLACES);
-            let v = View {
+            let v = Observed {
                 variant: &variant,
                 env: &env,
             };
@@ -908,7 +908,7 @@ mod tests {
         let env = fixtures::env();
         let judge = |mappings: Vec<MappingRecord>, holes: &[(String, u64, u64)]| {
             let variant = variant_with(mappings, &PLACES);
-            let v = View {
+            let v = Observed {
                 variant: &variant,
                 env: &env,
             };

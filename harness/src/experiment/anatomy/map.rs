@@ -6,10 +6,10 @@ use std::path::Path;
 
 use experiments::catalog::anatomy::{checkpoint, note, role};
 
-use super::super::kit::View;
+use super::super::kit::Observed;
 use crate::elf::segments::{self as elf_segments, SegmentMatch};
 use crate::model::{MappingRecord, ProcessRecord};
-use crate::runner::parse_hex;
+use experiments::note::{Hex, Note};
 
 /// One piece of the process whose address it reports.
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +17,7 @@ pub(super) struct Piece {
     /// Its name, in evidence and tables.
     pub name: &'static str,
     /// The note that carries its address.
-    pub note: &'static str,
+    pub note: Note<Hex>,
     /// What it is, in words.
     pub what: &'static str,
 }
@@ -79,10 +79,10 @@ pub(super) const PIECES: [Piece; 7] = [
 
 /// A mapping's start and end addresses.
 pub(super) fn bounds(m: &MappingRecord) -> Option<(u64, u64)> {
-    Some((parse_hex(&m.start)?, parse_hex(&m.end)?))
+    Some(m.range())
 }
 
-/// What anatomy reads of a [`View`]: the main process's map at the one checkpoint.
+/// What anatomy reads of an [`Observed`]: the main process's map at the one checkpoint.
 pub(super) trait ProcessMap<'a> {
     /// The main process at the checkpoint, or why it is missing.
     fn main(&self) -> Result<&'a ProcessRecord, String>;
@@ -113,7 +113,7 @@ pub(super) trait ProcessMap<'a> {
     fn file_holes(&self) -> Vec<(String, u64, u64)>;
 }
 
-impl<'a> ProcessMap<'a> for View<'a> {
+impl<'a> ProcessMap<'a> for Observed<'a> {
     fn main(&self) -> Result<&'a ProcessRecord, String> {
         self.process(checkpoint::ADDRESSES_REPORTED, role::MAIN)
             .ok_or_else(|| format!("{} was not measured", checkpoint::ADDRESSES_REPORTED))
@@ -135,7 +135,8 @@ impl<'a> ProcessMap<'a> for View<'a> {
     }
 
     fn address(&self, piece: Piece) -> Option<u64> {
-        parse_hex(self.variant.notes.get(piece.note)?)
+        let text = self.variant.notes.get(piece.note.key())?;
+        piece.note.parse(text).map(|Hex(address)| address)
     }
 
     fn mapping_at(&self, addr: u64) -> Option<&'a MappingRecord> {

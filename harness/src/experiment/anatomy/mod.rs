@@ -22,7 +22,7 @@ use experiments::catalog::anatomy::{variant, Args, INFO};
 use experiments::ExperimentInfo;
 
 use super::kit::{self, AnswerFigure, Facts};
-use super::{human_bytes, Claim, Experiment, Explanation, Plan, PlanContext, PlannedVariant};
+use super::{human_bytes, Claim, Experiment, Lesson, Plan, PlanContext, PlannedVariant};
 use crate::model::{ClaimRecord, ExperimentRecord, MappingRecord, SummaryTable};
 use crate::system::Environment;
 
@@ -47,7 +47,7 @@ impl Experiment for Anatomy {
         })
     }
 
-    fn explanation(&self) -> &'static Explanation {
+    fn explanation(&self) -> &'static Lesson {
         crate::explanation!()
     }
 

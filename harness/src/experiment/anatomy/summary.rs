@@ -2,7 +2,7 @@
 //! mappings they became, and the mappings that are not plain file data.
 
 use super::super::human_bytes;
-use super::super::kit::View;
+use super::super::kit::Observed;
 use super::map::{ProcessMap, PIECES};
 use crate::model::{ExperimentRecord, MappingRecord, Status, SummaryTable};
 use crate::system::Environment;
@@ -13,14 +13,14 @@ pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<Summar
     let Some(variant) = record.variants.iter().find(|v| v.status == Status::Ok) else {
         return Vec::new();
     };
-    let v = View { variant, env };
+    let v = Observed { variant, env };
     if v.main().is_err() {
         return Vec::new();
     }
     vec![pieces_table(&v), segments_table(&v), special_table(&v)]
 }
 
-fn pieces_table(v: &View<'_>) -> SummaryTable {
+fn pieces_table(v: &Observed<'_>) -> SummaryTable {
     let mut table = SummaryTable {
         title: "where each piece of the process lies".into(),
         headers: [
@@ -50,7 +50,7 @@ fn pieces_table(v: &View<'_>) -> SummaryTable {
     table
 }
 
-fn segments_table(v: &View<'_>) -> SummaryTable {
+fn segments_table(v: &Observed<'_>) -> SummaryTable {
     let mut table = SummaryTable {
         title: "PT_LOAD segments (readelf -l) and the mappings they became".into(),
         headers: [
@@ -119,7 +119,7 @@ fn segments_table(v: &View<'_>) -> SummaryTable {
     table
 }
 
-fn special_table(v: &View<'_>) -> SummaryTable {
+fn special_table(v: &Observed<'_>) -> SummaryTable {
     let mut table = SummaryTable {
         title: "mappings that are not plain file data".into(),
         headers: ["mapping", "perms", "size", "Rss", "what it is"]

@@ -26,7 +26,7 @@ use experiments::catalog::fault_costs::INFO;
 use experiments::ExperimentInfo;
 
 use super::kit::AnswerFigure;
-use super::{ClaimRecord, Experiment, Explanation, Plan, PlanContext};
+use super::{ClaimRecord, Experiment, Lesson, Plan, PlanContext};
 use crate::model::{ExperimentRecord, SummaryTable};
 use crate::system::Environment;
 
@@ -50,7 +50,7 @@ impl Experiment for FaultCosts {
         Vec::new()
     }
 
-    fn explanation(&self) -> &'static Explanation {
+    fn explanation(&self) -> &'static Lesson {
         crate::explanation!()
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use experiments::catalog::fault_costs::{variant, Args};
 use serde_json::json;
 
-use super::super::{human_bytes, Plan, PlanContext, PlannedVariant};
+use super::super::{human_bytes, room, Plan, PlanContext, PlannedVariant};
 use crate::system::Environment;
 
 /// Sizes at full size and at `--quick` size.
@@ -78,15 +78,7 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
 
 /// The file must fit in the temp folder, and what is resident at once in the cgroup.
 fn check_room(env: &Environment, file_bytes: u64, resident_bytes: u64) -> Result<(), String> {
-    let needed = file_bytes + file_bytes / 20;
-    if env.temp_dir_free_bytes < needed {
-        return Err(format!(
-            "needs {} free in {} for the file but only {} is free; pass --dir elsewhere, --quick or a smaller --size",
-            human_bytes(needed),
-            env.temp_dir.display(),
-            human_bytes(env.temp_dir_free_bytes)
-        ));
-    }
+    room::check_disk(env, file_bytes, "the file")?;
     let limit = env.cgroup_memory_max_bytes.unwrap_or(u64::MAX).min(
         env.mem_total_bytes
             .checked_div(2)

@@ -12,13 +12,13 @@ use experiments::catalog::fork_cow::role::{CHILD, PARENT, ZYGOTE_CHILD};
 use experiments::catalog::fork_cow::{note, variant};
 use experiments::catalog::name_matches;
 
-use super::super::kit::{pages, Case, Finding, Judged, View, SMAPS_ROUNDING_BYTES};
+use super::super::kit::{pages, Case, Finding, Judged, Observed, SMAPS_ROUNDING_BYTES};
 use super::super::{human_bytes, Claim};
 use crate::model::{Faults, MemoryFigures, RegionPagemap};
 
-const SEED_000: &str = "000_242c9450f32c56c8.txt";
-const SEED_002: &str = "002_4ca7868f1a8c4269.txt";
-const SEED_003: &str = "003_189c8fe560e6e530.txt";
+const SEED_000: &str = experiments::catalog::writing::KOHNTOPP;
+const SEED_002: &str = experiments::catalog::writing::HOOGLAND;
+const SEED_003: &str = experiments::catalog::writing::MARTIN;
 
 /// Page-count slack for faults that are not about the region: the first touch
 /// of a stack page after fork, which is itself copied on write.
@@ -154,7 +154,7 @@ pub(super) fn cases_of(name: &str) -> &'static [Case] {
 
 /// For `thp-on`: why its claims cannot be judged, if they cannot (no huge page
 /// to share, so nothing the variant is about).
-pub(super) fn thp_missing(v: &View<'_>) -> Option<String> {
+pub(super) fn thp_missing(v: &Observed<'_>) -> Option<String> {
     if v.variant.name != variant::THP_ON {
         return None;
     }
@@ -192,18 +192,18 @@ pub(super) fn thp_missing(v: &View<'_>) -> Option<String> {
 }
 
 /// The region's pagemap sample of `role` at `label`.
-fn pagemap<'a>(v: &View<'a>, label: &str, role: &str) -> Option<&'a RegionPagemap> {
+fn pagemap<'a>(v: &Observed<'a>, label: &str, role: &str) -> Option<&'a RegionPagemap> {
     v.region(label, role, DATA)?.pagemap.as_ref()
 }
 
 /// The phase's faults of `role` at `label`, or why they are missing.
-fn faults_of(v: &View<'_>, label: &str, role: &str) -> Result<Faults, String> {
+fn faults_of(v: &Observed<'_>, label: &str, role: &str) -> Result<Faults, String> {
     v.faults_over(&[label], role)
         .ok_or_else(|| format!("{label} was not measured for the {role}"))
 }
 
 /// `N pages`, for evidence.
-fn pages_text(v: &View<'_>, bytes: u64) -> String {
+fn pages_text(v: &Observed<'_>, bytes: u64) -> String {
     format!("{} pages", v.pages(bytes))
 }
 
@@ -244,14 +244,14 @@ impl FramePair {
 }
 
 /// Whether Pss is Rss / `n` within the smaps rounding of the region's mappings.
-fn is_share(v: &View<'_>, label: &str, role: &str, n: u64) -> bool {
+fn is_share(v: &Observed<'_>, label: &str, role: &str, n: u64) -> bool {
     v.region(label, role, DATA).is_some_and(|r| {
         let tol = SMAPS_ROUNDING_BYTES * r.mapping_count.max(1) as u64;
         r.figures.pss_bytes.abs_diff(r.figures.rss_bytes / n) <= tol
     })
 }
 
-fn fork_shares(v: &View<'_>) -> Judged {
+fn fork_shares(v: &Observed<'_>) -> Judged {
     let parent = v.figures(AFTER_FORK, PARENT, DATA)?;
     let child = v.figures(AFTER_FORK, CHILD, DATA)?;
     let size = parent.size_bytes;
@@ -283,7 +283,7 @@ fn fork_shares(v: &View<'_>) -> Judged {
     ))
 }
 
-fn read_no_fault(v: &View<'_>) -> Judged {
+fn read_no_fault(v: &Observed<'_>) -> Judged {
     let faults = faults_of(v, CHILD_READ_ALL, CHILD)?;
     let pages = v.need_note::<u64>(note::REGION_PAGES)?;
     Ok(Finding::new(
@@ -296,7 +296,7 @@ fn read_no_fault(v: &View<'_>) -> Judged {
     ))
 }
 
-fn file_read_faults(v: &View<'_>) -> Judged {
+fn file_read_faults(v: &Observed<'_>) -> Judged {
     let after_fork = v.figures(AFTER_FORK, CHILD, DATA)?;
     let parent = v.figures(AFTER_FORK, PARENT, DATA)?;
     let read = v.figures(CHILD_READ_ALL, CHILD, DATA)?;
@@ -331,7 +331,7 @@ fn file_read_faults(v: &View<'_>) -> Judged {
     ))
 }
 
-fn write_copies(v: &View<'_>) -> Judged {
+fn write_copies(v: &Observed<'_>) -> Judged {
     let before = v.figures(CHILD_READ_ALL, CHILD, DATA)?;
     let after = v.figures(CHILD_WRITE_QUARTER, CHILD, DATA)?;
     let parent = v.figures(CHILD_WRITE_QUARTER, PARENT, DATA)?;
@@ -387,7 +387,7 @@ fn write_copies(v: &View<'_>) -> Judged {
 /// fill and the write cost, and where the huge mappings went (`huge`: the bytes
 /// one PMD maps).
 fn thp_write_text(
-    v: &View<'_>,
+    v: &Observed<'_>,
     huge: u64,
     before: &MemoryFigures,
     after: &MemoryFigures,
@@ -422,7 +422,7 @@ fn thp_write_text(
     )
 }
 
-fn physical(v: &View<'_>) -> Judged {
+fn physical(v: &Observed<'_>) -> Judged {
     let shared_at = if v.variant.name == variant::FILE_PRIVATE {
         CHILD_READ_ALL
     } else {
@@ -490,7 +490,7 @@ fn physical(v: &View<'_>) -> Judged {
     ))
 }
 
-fn content(v: &View<'_>) -> Judged {
+fn content(v: &Observed<'_>) -> Judged {
     let unreported = || "the content check was not reported".to_string();
     let checked = v
         .note::<u64>(note::CONTENT_CHECKED_PAGES)
@@ -532,7 +532,7 @@ fn content(v: &View<'_>) -> Judged {
     ))
 }
 
-fn exit_pss(v: &View<'_>) -> Judged {
+fn exit_pss(v: &Observed<'_>) -> Judged {
     let (before_label, after_label) = if v.variant.name == variant::ZYGOTE {
         (CHILDREN_WRITE_SHARE, AFTER_CHILDREN_EXIT)
     } else {
@@ -573,7 +573,7 @@ fn exit_pss(v: &View<'_>) -> Judged {
     ))
 }
 
-fn children<'a>(v: &View<'a>, label: &str) -> Vec<&'a MemoryFigures> {
+fn children<'a>(v: &Observed<'a>, label: &str) -> Vec<&'a MemoryFigures> {
     v.variant
         .checkpoint(label)
         .map(|c| {
@@ -587,7 +587,7 @@ fn children<'a>(v: &View<'a>, label: &str) -> Vec<&'a MemoryFigures> {
 }
 
 /// The zygote's share per child and child count, with every child measured.
-fn zygote_children<'a>(v: &View<'a>) -> Result<(u64, u64, Vec<&'a MemoryFigures>), String> {
+fn zygote_children<'a>(v: &Observed<'a>) -> Result<(u64, u64, Vec<&'a MemoryFigures>), String> {
     let share = v
         .note::<u64>(note::ZYGOTE_SHARE_PAGES)
         .ok_or("the zygote's share was not reported")?;
@@ -604,7 +604,7 @@ fn zygote_children<'a>(v: &View<'a>) -> Result<(u64, u64, Vec<&'a MemoryFigures>
     Ok((share, count, children))
 }
 
-fn zygote_shared(v: &View<'_>) -> Judged {
+fn zygote_shared(v: &Observed<'_>) -> Judged {
     let (share, count, children) = zygote_children(v)?;
     let page = v.page();
     let private: Vec<u64> = children
@@ -641,7 +641,7 @@ fn zygote_shared(v: &View<'_>) -> Judged {
     ))
 }
 
-fn rss_double_counts(v: &View<'_>) -> Judged {
+fn rss_double_counts(v: &Observed<'_>) -> Judged {
     let (share, count, children) = zygote_children(v)?;
     let pages_in_region = v.need_note::<u64>(note::REGION_PAGES)?;
     let parent = v.figures(CHILDREN_WRITE_SHARE, PARENT, DATA)?;
@@ -924,7 +924,7 @@ mod tests {
             .chain(cases_of(variant::FILE_PRIVATE))
             .find(|(c, _)| c.id == claim.id)
             .expect("a judge for the claim");
-        let view = View {
+        let view = Observed {
             variant: &v,
             env: &env,
         };
@@ -1233,7 +1233,7 @@ mod tests {
         assert!(c.evidence.contains("held 1 huge pages"), "{}", c.evidence);
         let mut env = env("madvise");
         env.thp_pmd_bytes = Some(PMD_BYTES / 2);
-        let view = View {
+        let view = Observed {
             variant: &v,
             env: &env,
         };

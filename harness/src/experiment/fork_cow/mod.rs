@@ -16,8 +16,8 @@ mod summary;
 use experiments::catalog::fork_cow::INFO;
 use experiments::ExperimentInfo;
 
-use super::kit::{self, AnswerFigure, View};
-use super::{Claim, Experiment, Explanation, Plan, PlanContext};
+use super::kit::{self, AnswerFigure, Observed};
+use super::{Claim, Experiment, Lesson, Plan, PlanContext};
 use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable};
 use crate::system::Environment;
 
@@ -36,7 +36,7 @@ impl Experiment for ForkCow {
         plan::plan(ctx)
     }
 
-    fn explanation(&self) -> &'static Explanation {
+    fn explanation(&self) -> &'static Lesson {
         crate::explanation!()
     }
 
@@ -52,7 +52,7 @@ impl Experiment for ForkCow {
             .iter()
             .flat_map(|variant| {
                 let cases = claims::cases_of(&variant.name);
-                let view = View { variant, env };
+                let view = Observed { variant, env };
                 let missing = kit::not_run_reason(variant)
                     .is_none()
                     .then(|| claims::thp_missing(&view))

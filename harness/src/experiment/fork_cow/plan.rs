@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use experiments::catalog::fork_cow::{Args, Variant};
 use serde_json::json;
 
-use super::super::{human_bytes, Plan, PlanContext, PlannedVariant};
+use super::super::{human_bytes, room, Plan, PlanContext, PlannedVariant};
 
 /// Region sizes: full, and `--quick` (a few huge pages' worth).
 const FULL_REGION_BYTES: u64 = 256 << 20;
@@ -32,22 +32,9 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
     }
     // Parent and child each end with a full copy, plus the page cache of the file.
     let needed = 2 * bytes + SLACK_BYTES;
-    if let Some(limit) = ctx.env.memory_room_bytes() {
-        if limit < needed {
-            return Err(format!(
-                "the memory free for this run ({}, MemAvailable within the cgroup limit) cannot hold two copies of the region ({}); use --quick or a smaller --size",
-                human_bytes(limit),
-                human_bytes(bytes)
-            ));
-        }
-    }
-    if ctx.env.temp_dir_free_bytes < bytes + bytes / 20 {
-        return Err(format!(
-            "needs {} free in {} for the file-private variant; pass --dir elsewhere, --quick or a smaller --size",
-            human_bytes(bytes),
-            ctx.env.temp_dir.display()
-        ));
-    }
+    let copies = format!("two copies of the region ({})", human_bytes(bytes));
+    room::check_memory(ctx.env, needed, &copies)?;
+    room::check_disk(ctx.env, bytes, "the file-private variant's file")?;
     let planned = |variant: Variant| {
         let args = Args {
             variant,

@@ -2,12 +2,12 @@
 
 use experiments::catalog::lazy_alloc::{checkpoint, note, region, result, role, variant};
 
-use super::super::kit::{Case, Finding, Judged, View};
+use super::super::kit::{Case, Finding, Judged, Observed};
 use super::super::{human_bytes, pages, signed_bytes, Claim};
 use crate::model::{DisturbanceCause, MappingRecord, SystemCounters, Verdict};
 
-const SEED_002: &str = "002_4ca7868f1a8c4269.txt";
-const SEED_003: &str = "003_189c8fe560e6e530.txt";
+const SEED_002: &str = experiments::catalog::writing::HOOGLAND;
+const SEED_003: &str = experiments::catalog::writing::MARTIN;
 const MAIN: &str = role::MAIN;
 const ANON: &str = region::ANON;
 
@@ -161,7 +161,7 @@ pub(super) fn cases_of(name: &str) -> &'static [Case] {
     }
 }
 
-fn thp(v: &View<'_>) -> bool {
+fn thp(v: &Observed<'_>) -> bool {
     v.variant.name == variant::THP_ON
 }
 
@@ -190,7 +190,7 @@ pub(super) fn thp_fallback(variant: &crate::model::VariantRecord) -> Option<u64>
 /// (memory pressure, fragmentation): what the claim counts is then not what
 /// the kernel does with THP but what it could get, so it is left undecided,
 /// a transient disturbance the session measures again.
-fn unless_thp_fell_back(v: &View<'_>, judged: Judged) -> Judged {
+fn unless_thp_fell_back(v: &Observed<'_>, judged: Judged) -> Judged {
     let Some(fallback) = thp_fallback(v.variant) else {
         return judged;
     };
@@ -213,20 +213,20 @@ fn unless_thp_fell_back(v: &View<'_>, judged: Judged) -> Judged {
 
 /// The size one PMD entry maps: the kernel's hpage_pmd_size, or else a page of
 /// page-table entries, 8 bytes each.
-fn pmd_bytes(v: &View<'_>) -> u64 {
+fn pmd_bytes(v: &Observed<'_>) -> u64 {
     v.pmd_bytes().unwrap_or(v.page() * (v.page() / 8))
 }
 
 /// Bytes read or written per step, as the experiment reported.
-fn chunk(v: &View<'_>) -> Option<u64> {
+fn chunk(v: &Observed<'_>) -> Option<u64> {
     v.note(note::CHUNK_BYTES)
 }
 
-fn system(v: &View<'_>, label: &str) -> Option<SystemCounters> {
+fn system(v: &Observed<'_>, label: &str) -> Option<SystemCounters> {
     v.checkpoint(label)?.system
 }
 
-fn map_no_memory(v: &View<'_>) -> Judged {
+fn map_no_memory(v: &Observed<'_>) -> Judged {
     let (Some(before), Some(after), Some(region)) = (
         v.process(checkpoint::BEFORE_MMAP, MAIN),
         v.process(checkpoint::AFTER_MMAP, MAIN),
@@ -252,7 +252,7 @@ fn map_no_memory(v: &View<'_>) -> Judged {
 /// The largest change of Committed_AS over phases in which this process's own
 /// commit does not change (reads and writes inside the mapping): what the rest
 /// of the machine did meanwhile.
-fn commit_noise(v: &View<'_>) -> Option<u64> {
+fn commit_noise(v: &Observed<'_>) -> Option<u64> {
     let labels = &LABELS[1..5];
     let values: Vec<u64> = labels
         .iter()
@@ -269,13 +269,13 @@ fn commit_noise(v: &View<'_>) -> Option<u64> {
 
 /// The tolerance for a change of Committed_AS within one phase: twice the
 /// largest move measured over phases that commit nothing, plus a few pages.
-fn commit_band(v: &View<'_>) -> Option<(u64, u64)> {
+fn commit_band(v: &Observed<'_>) -> Option<(u64, u64)> {
     let noise = commit_noise(v)?;
     Some((noise, 2 * noise + COMMIT_SLACK_PAGES * v.page()))
 }
 
 /// The anonymous mapping itself at a checkpoint (the region's one mapping).
-fn anon_mapping<'a>(v: &View<'a>, label: &str) -> Option<&'a MappingRecord> {
+fn anon_mapping<'a>(v: &Observed<'a>, label: &str) -> Option<&'a MappingRecord> {
     let region = v.region(label, MAIN, ANON)?;
     v.process(label, MAIN)?
         .mappings
@@ -285,7 +285,7 @@ fn anon_mapping<'a>(v: &View<'a>, label: &str) -> Option<&'a MappingRecord> {
 
 /// The change of Committed_AS between two checkpoints, with the noise band
 /// of the run, as evidence text.
-fn commit_text(v: &View<'_>, from: &str, to: &str) -> String {
+fn commit_text(v: &Observed<'_>, from: &str, to: &str) -> String {
     match (system(v, from), system(v, to), commit_band(v)) {
         (Some(a), Some(b), Some((noise, _))) => format!(
             "the system-wide Committed_AS changed by {} meanwhile (it moved by up to {} over the phases \
@@ -297,7 +297,7 @@ fn commit_text(v: &View<'_>, from: &str, to: &str) -> String {
     }
 }
 
-fn map_commits(v: &View<'_>) -> Judged {
+fn map_commits(v: &Observed<'_>) -> Judged {
     let mapping =
         anon_mapping(v, checkpoint::AFTER_MMAP).ok_or("the mapping was not found at after-mmap")?;
     let accounted = mapping.vm_flags.split_whitespace().any(|f| f == "ac");
@@ -322,7 +322,7 @@ fn map_commits(v: &View<'_>) -> Judged {
     ))
 }
 
-fn read_no_memory(v: &View<'_>) -> Judged {
+fn read_no_memory(v: &Observed<'_>) -> Judged {
     let (Some(after), Some(region), Some(chunk)) = (
         v.process(checkpoint::AFTER_READ_FIRST_CHUNK, MAIN),
         v.region(checkpoint::AFTER_READ_FIRST_CHUNK, MAIN, ANON),
@@ -351,7 +351,7 @@ fn read_no_memory(v: &View<'_>) -> Judged {
 
 /// What the sampled frames of the chunk read show: one frame for every
 /// sampled page (the 4 KiB zero page) or not.
-fn sampled_frames(v: &View<'_>) -> String {
+fn sampled_frames(v: &Observed<'_>) -> String {
     let Some(map) = v
         .region(checkpoint::AFTER_READ_FIRST_CHUNK, MAIN, ANON)
         .and_then(|r| r.pagemap.as_ref())
@@ -384,7 +384,7 @@ fn sampled_frames(v: &View<'_>) -> String {
     )
 }
 
-fn read_page_tables(v: &View<'_>) -> Judged {
+fn read_page_tables(v: &Observed<'_>) -> Judged {
     let (Some(before), Some(after), Some(chunk)) = (
         v.process(checkpoint::AFTER_MMAP, MAIN),
         v.process(checkpoint::AFTER_READ_FIRST_CHUNK, MAIN),
@@ -436,7 +436,7 @@ fn read_page_tables(v: &View<'_>) -> Judged {
     }
 }
 
-fn write_per_page(v: &View<'_>) -> Judged {
+fn write_per_page(v: &Observed<'_>) -> Judged {
     let steps = [
         (
             checkpoint::AFTER_READ_FIRST_CHUNK,
@@ -512,7 +512,7 @@ fn write_per_page(v: &View<'_>) -> Judged {
     ))
 }
 
-fn munmap_returns(v: &View<'_>) -> Judged {
+fn munmap_returns(v: &Observed<'_>) -> Judged {
     let (Some(before), Some(after), Some(region), Some(gone)) = (
         v.process(checkpoint::BEFORE_MMAP, MAIN),
         v.process(checkpoint::AFTER_MUNMAP, MAIN),
@@ -550,7 +550,7 @@ fn munmap_returns(v: &View<'_>) -> Judged {
     ))
 }
 
-fn policy_text(v: &View<'_>) -> String {
+fn policy_text(v: &Observed<'_>) -> String {
     match v.env.overcommit_memory {
         Some(0) => "vm.overcommit_memory=0 (heuristic)".into(),
         Some(1) => "vm.overcommit_memory=1 (always)".into(),
@@ -562,7 +562,7 @@ fn policy_text(v: &View<'_>) -> String {
 
 /// Why a claim about overcommit mode `mode` cannot be judged here, unless
 /// `mode` is the policy in force.
-fn in_mode(v: &View<'_>, mode: u32) -> Result<(), String> {
+fn in_mode(v: &Observed<'_>, mode: u32) -> Result<(), String> {
     if v.env.overcommit_memory == Some(mode) {
         return Ok(());
     }
@@ -576,7 +576,7 @@ fn in_mode(v: &View<'_>, mode: u32) -> Result<(), String> {
 /// Why the overcommit attempts say nothing about the policy: an
 /// address-space limit (`ulimit -v`) below what they ask for refuses them
 /// first, whatever the policy.
-fn under_address_limit(v: &View<'_>) -> Result<(), String> {
+fn under_address_limit(v: &Observed<'_>) -> Result<(), String> {
     let Some(limit) = v.note::<u64>(note::ADDRESS_SPACE_LIMIT) else {
         return Ok(());
     };
@@ -600,7 +600,7 @@ fn under_address_limit(v: &View<'_>) -> Result<(), String> {
     ))
 }
 
-fn overcommit_pieces(v: &View<'_>) -> Judged {
+fn overcommit_pieces(v: &Observed<'_>) -> Judged {
     in_mode(v, 0)?;
     under_address_limit(v)?;
     let (Some(piece), Some(mapped), Some(total)) = (
@@ -635,7 +635,7 @@ fn overcommit_pieces(v: &View<'_>) -> Judged {
 
 /// The single mapping larger than RAM + swap, judged under `mode` only: the
 /// kernel must have answered `expected`.
-fn overcommit_single(v: &View<'_>, mode: u32, expected: &str) -> Judged {
+fn overcommit_single(v: &Observed<'_>, mode: u32, expected: &str) -> Judged {
     in_mode(v, mode)?;
     under_address_limit(v)?;
     let (Some(result), Some(size), Some(total)) = (
@@ -657,15 +657,15 @@ fn overcommit_single(v: &View<'_>, mode: u32, expected: &str) -> Judged {
     ))
 }
 
-fn overcommit_heuristic(v: &View<'_>) -> Judged {
+fn overcommit_heuristic(v: &Observed<'_>) -> Judged {
     overcommit_single(v, 0, result::ENOMEM)
 }
 
-fn overcommit_always(v: &View<'_>) -> Judged {
+fn overcommit_always(v: &Observed<'_>) -> Judged {
     overcommit_single(v, 1, result::MAPPED)
 }
 
-fn overcommit_never(v: &View<'_>) -> Judged {
+fn overcommit_never(v: &Observed<'_>) -> Judged {
     in_mode(v, 2)?;
     under_address_limit(v)?;
     let (Some(result), Some(mapped)) = (
@@ -789,7 +789,7 @@ mod tests {
 
     fn judge(name: &str, rows: &[Row], notes: &[(&str, String)]) -> Vec<ClaimRecord> {
         let mut notes = notes.to_vec();
-        notes.push((note::CHUNK_BYTES, CHUNK.to_string()));
+        notes.push((note::CHUNK_BYTES.key(), CHUNK.to_string()));
         let mut v = variant(
             name,
             &notes,
@@ -1013,7 +1013,7 @@ mod tests {
             let rows = seed();
             let v = variant(
                 "thp-off",
-                &[(note::CHUNK_BYTES, CHUNK.to_string())],
+                &[(note::CHUNK_BYTES.key(), CHUNK.to_string())],
                 rows.iter()
                     .map(|r| {
                         let p = if r.label == checkpoint::AFTER_MUNMAP {
@@ -1062,15 +1062,15 @@ mod tests {
             OVERCOMMIT_VARIANT,
             &rows,
             &[
-                (note::OVERCOMMIT_RAM_AND_SWAP_BYTES, total.to_string()),
+                (note::OVERCOMMIT_RAM_AND_SWAP_BYTES.key(), total.to_string()),
                 (
-                    note::OVERCOMMIT_SINGLE_BYTES,
+                    note::OVERCOMMIT_SINGLE_BYTES.key(),
                     (total + (1 << 30)).to_string(),
                 ),
-                (note::OVERCOMMIT_SINGLE_RESULT, single.into()),
-                (note::OVERCOMMIT_PIECE_BYTES, (total / 2).to_string()),
-                (note::OVERCOMMIT_PIECES_MAPPED, pieces.to_string()),
-                (note::OVERCOMMIT_PIECES_REFUSED_WITH, "none".into()),
+                (note::OVERCOMMIT_SINGLE_RESULT.key(), single.into()),
+                (note::OVERCOMMIT_PIECE_BYTES.key(), (total / 2).to_string()),
+                (note::OVERCOMMIT_PIECES_MAPPED.key(), pieces.to_string()),
+                (note::OVERCOMMIT_PIECES_REFUSED_WITH.key(), "none".into()),
                 (note::ADDRESS_SPACE_LIMIT, limit.into()),
             ],
         )

@@ -16,7 +16,7 @@ use experiments::catalog::lazy_alloc::{checkpoint, role, variant, INFO};
 use experiments::ExperimentInfo;
 
 use super::kit::{self, AnswerFigure, Facts};
-use super::{human_bytes, signed_bytes, Claim, Experiment, Explanation, Plan, PlanContext};
+use super::{human_bytes, signed_bytes, Claim, Experiment, Lesson, Plan, PlanContext};
 use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable};
 use crate::system::Environment;
 
@@ -35,7 +35,7 @@ impl Experiment for LazyAlloc {
         plan::plan(ctx)
     }
 
-    fn explanation(&self) -> &'static Explanation {
+    fn explanation(&self) -> &'static Lesson {
         crate::explanation!()
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use experiments::catalog::lazy_alloc::{Args, Thp};
 use serde_json::json;
 
-use super::super::{human_bytes, Plan, PlanContext, PlannedVariant};
+use super::super::{human_bytes, room, Plan, PlanContext, PlannedVariant};
 
 const FULL_MAP_BYTES: u64 = 8 << 30;
 const QUICK_MAP_BYTES: u64 = 1 << 30;
@@ -35,15 +35,8 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
     }
     // Two chunks are written, and reading one costs a page table per 512 pages.
     let written = 2 * chunk_bytes + chunk_bytes / 512;
-    if let Some(limit) = ctx.env.memory_room_bytes() {
-        if limit < written + HEADROOM_BYTES {
-            return Err(format!(
-                "the memory free for this run ({}, MemAvailable within the cgroup limit) cannot hold the {} this experiment writes; use --quick or a smaller --size",
-                human_bytes(limit),
-                human_bytes(written)
-            ));
-        }
-    }
+    let what = format!("the {} this experiment writes", human_bytes(written));
+    room::check_memory(ctx.env, written + HEADROOM_BYTES, &what)?;
     if ctx.env.mem_total_bytes > 0 && written > ctx.env.mem_total_bytes / 2 {
         return Err(format!(
             "writing {} would take more than half of this machine's {} of RAM; use --quick or a smaller --size",

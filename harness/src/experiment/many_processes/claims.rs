@@ -4,11 +4,11 @@
 
 use experiments::catalog::many_processes::{checkpoint, note, STATIC_C_WORKER};
 
-use super::super::kit::{pages, Case, Finding, View};
+use super::super::kit::{pages, Case, Finding, Observed};
 use super::super::{human_bytes, signed_bytes, Claim};
 use crate::model::{PopulationRecord, SystemCounters, VariantRecord, Verdict};
 
-const SEED: &str = "004_27fc77f6d1b07880.txt";
+const SEED: &str = experiments::catalog::writing::BERNSTEIN;
 /// The seed's figure: 44 KB of RSS for the tiny static program on FreeBSD 4.8.
 const SEED_RSS_BYTES: u64 = 44 * 1024;
 
@@ -72,7 +72,7 @@ pub(super) static CASES: [Case; 5] = [
 ];
 
 /// The workers' costs in the variant, or why they cannot be judged.
-fn costs<'a>(view: &View<'a>) -> Result<Costs<'a>, String> {
+fn costs<'a>(view: &Observed<'a>) -> Result<Costs<'a>, String> {
     Costs::of(view.variant).ok_or_else(|| "the workers were not measured".into())
 }
 
@@ -399,7 +399,7 @@ mod tests {
     /// `claim` judged on `v` through its case, as the experiment judges it.
     fn judged(v: &VariantRecord, claim: Claim) -> ClaimRecord {
         let env = crate::experiment::testkit::env();
-        let view = View {
+        let view = Observed {
             variant: v,
             env: &env,
         };

@@ -19,7 +19,7 @@ use experiments::ExperimentInfo;
 use serde_json::json;
 
 use super::kit::{self, AnswerFigure, Facts};
-use super::{human_bytes, Claim, Experiment, Explanation, Plan, PlanContext, PlannedVariant};
+use super::{human_bytes, Claim, Experiment, Lesson, Plan, PlanContext, PlannedVariant};
 use crate::model::{ClaimRecord, ExperimentRecord, PopulationRecord, SummaryTable};
 use crate::system::Environment;
 
@@ -78,7 +78,7 @@ impl Experiment for ManyProcesses {
         })
     }
 
-    fn explanation(&self) -> &'static Explanation {
+    fn explanation(&self) -> &'static Lesson {
         crate::explanation!()
     }
 

@@ -3,12 +3,12 @@
 
 use experiments::catalog::mmap_file::{checkpoint, note, region, role, variant, FILE_NAME};
 
-use super::super::kit::{pages, Case, Finding, Judged, View};
+use super::super::kit::{pages, Case, Finding, Judged, Observed};
 use super::super::{human_bytes, Claim};
 use super::plan::SEED_WRITE_CHUNK_BYTES;
 use crate::model::{DisturbanceCause, Faults, MappingRecord, Verdict};
 
-const SOURCE: &str = "001_3c62cec1a17aa088.txt";
+const SOURCE: &str = experiments::catalog::writing::CHODOROW;
 
 /// The cold claims need the file out of the page cache: at most 1 page in 100
 /// may still be cached when it is mapped.
@@ -162,7 +162,7 @@ pub(super) fn cases(name: &str) -> &'static [Case] {
 
 /// The mapping of the file at a checkpoint, as smaps lists it (for the fields
 /// the region does not sum, such as FilePmdMapped).
-fn file_mapping<'a>(view: &View<'a>, label: &str) -> Option<&'a MappingRecord> {
+fn file_mapping<'a>(view: &Observed<'a>, label: &str) -> Option<&'a MappingRecord> {
     let suffix = format!("/{FILE_NAME}");
     view.process(label, role::MAIN)?
         .mappings
@@ -171,14 +171,14 @@ fn file_mapping<'a>(view: &View<'a>, label: &str) -> Option<&'a MappingRecord> {
 }
 
 /// Bytes of the file mapped by PMDs at `label` (smaps FilePmdMapped).
-pub(super) fn pmd_mapped(view: &View<'_>, label: &str) -> u64 {
+pub(super) fn pmd_mapped(view: &Observed<'_>, label: &str) -> u64 {
     file_mapping(view, label)
         .and_then(|m| m.other.get("FilePmdMapped").copied())
         .unwrap_or(0)
 }
 
 /// Faults of the process over the two read phases.
-pub(super) fn read_faults(view: &View<'_>) -> Option<Faults> {
+pub(super) fn read_faults(view: &Observed<'_>) -> Option<Faults> {
     view.faults_over(
         &[checkpoint::AFTER_FIRST_READ, checkpoint::AFTER_READ_ALL],
         role::MAIN,
@@ -186,7 +186,7 @@ pub(super) fn read_faults(view: &View<'_>) -> Option<Faults> {
 }
 
 /// Bytes the process caused to be read from storage over the two read phases.
-pub(super) fn read_bytes(view: &View<'_>) -> Option<u64> {
+pub(super) fn read_bytes(view: &Observed<'_>) -> Option<u64> {
     view.read_bytes_between(
         checkpoint::AFTER_MMAP,
         checkpoint::AFTER_READ_ALL,
@@ -196,7 +196,7 @@ pub(super) fn read_bytes(view: &View<'_>) -> Option<u64> {
 
 /// Pages of the mapping, and how many of them were in the page cache when it
 /// was mapped (as the experiment measured with mincore).
-fn cache_state(view: &View<'_>) -> Option<(u64, u64)> {
+fn cache_state(view: &Observed<'_>) -> Option<(u64, u64)> {
     Some((
         view.note(note::MAPPED_PAGES)?,
         view.note(note::PAGE_CACHE_PAGES_BEFORE_MMAP)?,
@@ -204,7 +204,7 @@ fn cache_state(view: &View<'_>) -> Option<(u64, u64)> {
 }
 
 /// How the file was written, for evidence text.
-fn written_text(view: &View<'_>) -> String {
+fn written_text(view: &Observed<'_>) -> String {
     match view.note::<u64>(note::WRITE_CHUNK_BYTES) {
         Some(SEED_WRITE_CHUNK_BYTES) => "written 1 KiB per write, as the seed's dd did".into(),
         Some(bytes) => format!("written {} per write", human_bytes(bytes)),
@@ -214,7 +214,7 @@ fn written_text(view: &View<'_>) -> String {
 
 /// When pages of the file went missing: the machine's proactive reclaim, if
 /// any runs, is a known cause outside the experiment.
-fn eviction_text(view: &View<'_>) -> String {
+fn eviction_text(view: &Observed<'_>) -> String {
     if view.env.damon_pageout.is_empty() {
         String::new()
     } else {
@@ -233,7 +233,7 @@ fn eviction_text(view: &View<'_>) -> String {
 ///
 /// Reclaim is a transient disturbance: the phase measured its effect (pages
 /// missing that the claim needed), and the session measures the variant again.
-fn unless_reclaim_explains(view: &View<'_>, finding: Finding) -> Judged {
+fn unless_reclaim_explains(view: &Observed<'_>, finding: Finding) -> Judged {
     if finding.holds || view.env.damon_pageout.is_empty() {
         return Ok(finding);
     }
@@ -254,13 +254,13 @@ fn unless_reclaim_explains(view: &View<'_>, finding: Finding) -> Judged {
 
 /// The pages a test made the experiment drop from the page cache after
 /// measuring it and before the read (`VMLAB_TEST_EVICT_ONCE`), if any.
-fn test_eviction(view: &View<'_>) -> Option<u64> {
+fn test_eviction(view: &Observed<'_>) -> Option<u64> {
     view.note::<u64>(note::TEST_EVICTED_PAGES)
         .filter(|pages| *pages > 0)
 }
 
 /// `fault_around_bytes` for evidence text, saying where the figure comes from.
-fn fault_around_text(view: &View<'_>) -> String {
+fn fault_around_text(view: &Observed<'_>) -> String {
     match view.env.fault_around_bytes {
         Some(bytes) => human_bytes(bytes),
         None => format!(
@@ -271,7 +271,7 @@ fn fault_around_text(view: &View<'_>) -> String {
 }
 
 /// Why a fault maps more than one page on current kernels.
-fn fault_around_reason(view: &View<'_>) -> String {
+fn fault_around_reason(view: &Observed<'_>) -> String {
     format!(
         "fault-around (Linux 3.15 and later) maps up to fault_around_bytes ({}) of neighbouring pages already \
          in the page cache with the one that faulted, and a large page-cache folio is mapped whole",
@@ -281,7 +281,7 @@ fn fault_around_reason(view: &View<'_>) -> String {
 
 /// Declares the refutation current kernels give a claim of one fault per page,
 /// except without read-ahead (cold-random), where the seed's picture holds.
-fn expect_fault_around(view: &View<'_>, finding: Finding) -> Finding {
+fn expect_fault_around(view: &Observed<'_>, finding: Finding) -> Finding {
     if view.variant.name == variant::COLD_RANDOM {
         finding
     } else {
@@ -290,7 +290,7 @@ fn expect_fault_around(view: &View<'_>, finding: Finding) -> Finding {
 }
 
 /// Why the cold claims cannot be judged, if the file was still cached.
-fn not_cold(view: &View<'_>) -> Result<(), String> {
+fn not_cold(view: &Observed<'_>) -> Result<(), String> {
     let (mapped, cached) = cache_state(view).ok_or("the page-cache state was not reported")?;
     let method = view
         .variant
@@ -315,7 +315,7 @@ fn not_cold(view: &View<'_>) -> Result<(), String> {
     Ok(())
 }
 
-fn vsz_grows(view: &View<'_>) -> Judged {
+fn vsz_grows(view: &Observed<'_>) -> Judged {
     let (Some(before), Some(after), Some(region)) = (
         view.process(checkpoint::BEFORE_MMAP, role::MAIN),
         view.process(checkpoint::AFTER_MMAP, role::MAIN),
@@ -336,7 +336,7 @@ fn vsz_grows(view: &View<'_>) -> Judged {
     ))
 }
 
-fn no_rss(view: &View<'_>) -> Judged {
+fn no_rss(view: &Observed<'_>) -> Judged {
     let (Some(before), Some(after), Some(region)) = (
         view.process(checkpoint::BEFORE_MMAP, role::MAIN),
         view.process(checkpoint::AFTER_MMAP, role::MAIN),
@@ -356,7 +356,7 @@ fn no_rss(view: &View<'_>) -> Judged {
     ))
 }
 
-fn first_read(view: &View<'_>) -> Judged {
+fn first_read(view: &Observed<'_>) -> Judged {
     let region = view
         .region(checkpoint::AFTER_FIRST_READ, role::MAIN, region::DATA)
         .ok_or("after-first-read was not measured")?;
@@ -393,7 +393,7 @@ fn first_read(view: &View<'_>) -> Judged {
     Ok(expect_fault_around(view, finding))
 }
 
-fn read_all(view: &View<'_>) -> Judged {
+fn read_all(view: &Observed<'_>) -> Judged {
     let region = view
         .region(checkpoint::AFTER_READ_ALL, role::MAIN, region::DATA)
         .ok_or("after-read-all was not measured")?;
@@ -437,7 +437,7 @@ fn read_all(view: &View<'_>) -> Judged {
     )
 }
 
-fn just_written_cached(view: &View<'_>) -> Judged {
+fn just_written_cached(view: &Observed<'_>) -> Judged {
     let (Some(reread), Some(mapped)) = (
         view.note::<u64>(note::PAGES_REREAD_TO_WARM),
         view.note::<u64>(note::MAPPED_PAGES),
@@ -464,7 +464,7 @@ fn just_written_cached(view: &View<'_>) -> Judged {
     )
 }
 
-fn warm_no_disk(view: &View<'_>) -> Judged {
+fn warm_no_disk(view: &Observed<'_>) -> Judged {
     let (Some((mapped, cached)), Some(faults), Some(read)) =
         (cache_state(view), read_faults(view), read_bytes(view))
     else {
@@ -513,7 +513,7 @@ fn warm_no_disk(view: &View<'_>) -> Judged {
     }
 }
 
-fn each_page_faults(view: &View<'_>) -> Judged {
+fn each_page_faults(view: &Observed<'_>) -> Judged {
     let (Some(faults), Some((mapped, _))) = (read_faults(view), cache_state(view)) else {
         return Err("the read phases were not measured".into());
     };
@@ -542,7 +542,7 @@ fn each_page_faults(view: &View<'_>) -> Judged {
     Ok(expect_fault_around(view, finding))
 }
 
-fn cold_disk(view: &View<'_>) -> Judged {
+fn cold_disk(view: &Observed<'_>) -> Judged {
     not_cold(view)?;
     let (Some((mapped, cached)), Some(faults), Some(read)) =
         (cache_state(view), read_faults(view), read_bytes(view))
@@ -578,7 +578,7 @@ fn cold_disk(view: &View<'_>) -> Judged {
     ))
 }
 
-fn read_ahead(view: &View<'_>) -> Judged {
+fn read_ahead(view: &Observed<'_>) -> Judged {
     not_cold(view)?;
     let (Some(read), Some(region)) = (
         view.read_bytes_between(
@@ -607,7 +607,7 @@ fn read_ahead(view: &View<'_>) -> Judged {
     ))
 }
 
-fn random_every_page(view: &View<'_>) -> Judged {
+fn random_every_page(view: &Observed<'_>) -> Judged {
     not_cold(view)?;
     let (Some(faults), Some((mapped, cached))) = (read_faults(view), cache_state(view)) else {
         return Err("the read phases were not measured".into());

@@ -16,7 +16,7 @@ use experiments::catalog::mmap_file::{note, INFO};
 use experiments::ExperimentInfo;
 
 use super::kit::{self, AnswerFigure};
-use super::{Claim, Experiment, Explanation, Plan, PlanContext};
+use super::{Claim, Experiment, Lesson, Plan, PlanContext};
 use crate::model::{ClaimRecord, ExperimentRecord, SummaryTable};
 use crate::system::Environment;
 
@@ -35,7 +35,7 @@ impl Experiment for MmapFile {
         plan::plan(ctx)
     }
 
-    fn explanation(&self) -> &'static Explanation {
+    fn explanation(&self) -> &'static Lesson {
         crate::explanation!()
     }
 

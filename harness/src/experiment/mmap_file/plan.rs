@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use experiments::catalog::mmap_file::{variant, Args, Cache};
 use serde_json::json;
 
-use super::super::{human_bytes, Plan, PlanContext, PlannedVariant};
+use super::super::{room, Plan, PlanContext, PlannedVariant};
 use crate::system::Environment;
 
 /// The seed's sizes: `dd bs=1024 count=1000000` wrote 1,024,000,000 bytes and the
@@ -133,30 +133,15 @@ impl FileReuse {
 
 /// Disk space one file takes, with room to spare.
 fn room_needed(file_bytes: u64) -> u64 {
-    file_bytes + file_bytes / 20
+    room::disk_bytes_for(file_bytes)
 }
 
 /// The file must fit in the temp folder, and (for the warm variant to be warm) in
 /// the cgroup's memory limit, since page cache is charged to the cgroup.
 fn check_room(env: &Environment, file_bytes: u64) -> Result<(), String> {
-    let needed = room_needed(file_bytes);
-    if env.temp_dir_free_bytes < needed {
-        return Err(format!(
-            "needs {} free in {} for the file but only {} is free; pass --dir elsewhere, --quick or a smaller --size",
-            human_bytes(needed),
-            env.temp_dir.display(),
-            human_bytes(env.temp_dir_free_bytes)
-        ));
-    }
-    if let Some(limit) = env.memory_room_bytes() {
-        if limit < needed + MEMORY_MARGIN_BYTES {
-            return Err(format!(
-                "the memory free for this run ({}, MemAvailable within the cgroup limit) cannot hold the file in the page cache; use --quick or a smaller --size",
-                human_bytes(limit)
-            ));
-        }
-    }
-    Ok(())
+    room::check_disk(env, file_bytes, "the file")?;
+    let needed = room_needed(file_bytes) + MEMORY_MARGIN_BYTES;
+    room::check_memory(env, needed, "the file in the page cache")
 }
 
 #[cfg(test)]

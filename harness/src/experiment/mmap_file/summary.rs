@@ -5,7 +5,7 @@
 use experiments::catalog::mmap_file::{checkpoint, note, region, role};
 
 use super::super::human_bytes;
-use super::super::kit::{not_run_reason, pages, View};
+use super::super::kit::{not_run_reason, pages, Observed};
 use super::claims::{pmd_mapped, read_bytes, read_faults};
 use crate::model::{ExperimentRecord, SummaryTable};
 use crate::system::Environment;
@@ -16,7 +16,7 @@ pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<Summar
         .variants
         .iter()
         .filter(|v| not_run_reason(v).is_none())
-        .map(|variant| row(&View { variant, env }))
+        .map(|variant| row(&Observed { variant, env }))
         .collect();
     if rows.is_empty() {
         return Vec::new();
@@ -41,7 +41,7 @@ pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<Summar
 }
 
 /// One variant's row.
-fn row(view: &View<'_>) -> Vec<String> {
+fn row(view: &Observed<'_>) -> Vec<String> {
     let first = view
         .region(checkpoint::AFTER_FIRST_READ, role::MAIN, region::DATA)
         .map_or("-".into(), |r| {

@@ -3,11 +3,11 @@
 use experiments::catalog::name_matches;
 use experiments::catalog::shared_file::{checkpoint, note, region, role};
 
-use super::super::kit::{pages, Case, Finding, Judged, View, SMAPS_ROUNDING_BYTES};
+use super::super::kit::{pages, Case, Finding, Judged, Observed, SMAPS_ROUNDING_BYTES};
 use super::super::{human_bytes, Claim};
 use crate::model::{CheckpointRecord, MemoryFigures, RegionRecord};
 
-const SEED: &str = "003_189c8fe560e6e530.txt";
+const SEED: &str = experiments::catalog::writing::MARTIN;
 
 /// The checkpoints, in order: each has one sharer fewer than the one before.
 pub(super) const LABELS: [&str; 3] = [
@@ -111,18 +111,18 @@ fn sharer_regions(c: &CheckpointRecord) -> Vec<&RegionRecord> {
 
 /// The page cache's own count of the file's pages at a checkpoint (mincore,
 /// done by the main process just before it), in bytes.
-pub(super) fn cached_bytes(view: &View<'_>, label: &str) -> Option<u64> {
+pub(super) fn cached_bytes(view: &Observed<'_>, label: &str) -> Option<u64> {
     let key = note::page_cache_pages_at(label)?;
     Some(view.note::<u64>(key)? * view.page())
 }
 
-fn file_bytes(view: &View<'_>) -> Option<u64> {
+fn file_bytes(view: &Observed<'_>) -> Option<u64> {
     Some(view.note::<u64>(note::FILE_PAGES)? * view.page())
 }
 
 /// Whether every sharer's Pss at `label` is Rss / n (n sharers there), within
 /// the smaps rounding, with a sentence saying what was seen.
-fn check_share(view: &View<'_>, label: &str) -> Option<(bool, String)> {
+fn check_share(view: &Observed<'_>, label: &str) -> Option<(bool, String)> {
     let c = view.checkpoint(label)?;
     let regions = sharer_regions(c);
     let n = regions.len() as u64;
@@ -152,7 +152,7 @@ fn check_share(view: &View<'_>, label: &str) -> Option<(bool, String)> {
     ))
 }
 
-fn pss_share(view: &View<'_>) -> Judged {
+fn pss_share(view: &Observed<'_>) -> Judged {
     let (Some(c), Some(file)) = (view.checkpoint(checkpoint::ALL_READING), file_bytes(view)) else {
         return Err("all-reading was not measured".into());
     };
@@ -172,7 +172,7 @@ fn pss_share(view: &View<'_>) -> Judged {
     ))
 }
 
-fn shared_clean(view: &View<'_>) -> Judged {
+fn shared_clean(view: &Observed<'_>) -> Judged {
     let c = view
         .checkpoint(checkpoint::ALL_READING)
         .ok_or("all-reading was not measured")?;
@@ -210,7 +210,7 @@ fn shared_clean(view: &View<'_>) -> Judged {
     ))
 }
 
-fn pss_rises(view: &View<'_>) -> Judged {
+fn pss_rises(view: &Observed<'_>) -> Judged {
     let first_sharer = role::sharer(1);
     let pss = |label| {
         view.region(label, &first_sharer, region::FILE)
@@ -262,7 +262,7 @@ fn pss_rises(view: &View<'_>) -> Judged {
     ))
 }
 
-fn exit_frees_nothing(view: &View<'_>) -> Judged {
+fn exit_frees_nothing(view: &Observed<'_>) -> Judged {
     let counts: Vec<u64> = LABELS
         .iter()
         .map(|l| cached_bytes(view, l))
@@ -303,7 +303,7 @@ fn exit_frees_nothing(view: &View<'_>) -> Judged {
     ))
 }
 
-fn sums(view: &View<'_>) -> Judged {
+fn sums(view: &Observed<'_>) -> Judged {
     let (Some(c), Some(cached)) = (
         view.checkpoint(checkpoint::ALL_READING),
         cached_bytes(view, checkpoint::ALL_READING),
@@ -354,7 +354,7 @@ fn sums(view: &View<'_>) -> Judged {
     ))
 }
 
-fn shm_held_once(view: &View<'_>) -> Judged {
+fn shm_held_once(view: &Observed<'_>) -> Judged {
     let (Some(c), Some(size)) = (view.checkpoint(checkpoint::ALL_READING), file_bytes(view)) else {
         return Err("all-reading was not measured".into());
     };

@@ -19,7 +19,7 @@ use experiments::ExperimentInfo;
 use serde_json::json;
 
 use super::kit::{self, AnswerFigure, Facts};
-use super::{human_bytes, Claim, Experiment, Explanation, Plan, PlanContext, PlannedVariant};
+use super::{human_bytes, Claim, Experiment, Lesson, Plan, PlanContext, PlannedVariant};
 use crate::model::{ClaimRecord, ExperimentRecord, MemoryFigures, SummaryTable};
 use crate::system::Environment;
 
@@ -56,15 +56,7 @@ impl Experiment for SharedFile {
         if file_bytes < 16 * page {
             return Err("the file must be at least 16 pages; use a larger --size".into());
         }
-        let needed = file_bytes + file_bytes / 20;
-        if ctx.env.temp_dir_free_bytes < needed {
-            return Err(format!(
-                "needs {} free in {} for the file but only {} is free; pass --dir elsewhere or a smaller --size",
-                human_bytes(needed),
-                ctx.env.temp_dir.display(),
-                human_bytes(ctx.env.temp_dir_free_bytes)
-            ));
-        }
+        super::room::check_disk(ctx.env, file_bytes, "the file")?;
         let planned = |name: &str, shm: bool| PlannedVariant {
             name: name.into(),
             args: experiments::args::to_args(&Args {
@@ -85,7 +77,7 @@ impl Experiment for SharedFile {
         })
     }
 
-    fn explanation(&self) -> &'static Explanation {
+    fn explanation(&self) -> &'static Lesson {
         crate::explanation!()
     }
 

@@ -2,7 +2,7 @@
 //! sharer, and summed over the sharers, at every checkpoint.
 
 use super::super::human_bytes;
-use super::super::kit::View;
+use super::super::kit::Observed;
 use super::claims::{cached_bytes, sharer_figures, LABELS};
 use crate::model::{ExperimentRecord, MemoryFigures, Status, SummaryTable};
 use crate::system::Environment;
@@ -12,7 +12,7 @@ pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<Summar
     let Some(variant) = record.variants.iter().find(|v| v.status == Status::Ok) else {
         return Vec::new();
     };
-    let view = View { variant, env };
+    let view = Observed { variant, env };
     let mut table = SummaryTable {
         title: "the file in each sharer, and summed over sharers".into(),
         headers: [

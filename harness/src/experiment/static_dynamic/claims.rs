@@ -5,13 +5,13 @@
 
 use experiments::catalog::static_dynamic::{variant, Linking, Mode, VARIANTS};
 
-use super::super::kit::{self, pages, Case, Finding, Judged, View};
+use super::super::kit::{self, pages, Case, Finding, Judged, Observed};
 use super::super::programs::{self, Part};
 use super::super::{human_bytes, Claim};
 use crate::model::{CheckpointRecord, ClaimRecord, ExperimentRecord, VariantRecord, Verdict};
 use crate::system::Environment;
 
-const SOURCE: &str = "000_242c9450f32c56c8.txt";
+const SOURCE: &str = experiments::catalog::writing::KOHNTOPP;
 /// Slack when comparing costs, in pages.
 const TOLERANCE_PAGES: u64 = 2;
 
@@ -125,7 +125,7 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
     });
     let find = |name: &str| {
         let variant = record.variants.iter().find(|v| v.name == name)?;
-        Some(View { variant, env })
+        Some(Observed { variant, env })
     };
     claims.push(static_larger(record));
     let across = [FIRST_COSTS_MORE, MARGINAL, ONE_COPY];
@@ -278,7 +278,7 @@ fn outside_shares(variant: &VariantRecord) -> Option<(u64, u64)> {
 /// of the programs' pages, which moves Pss sums by as much as those shares,
 /// more than the claim's margin. `per` divides the shares where the claim
 /// judges a figure per instance.
-fn disturbed(views: &[&View<'_>], per: impl Fn(&VariantRecord) -> u64) -> Result<(), String> {
+fn disturbed(views: &[&Observed<'_>], per: impl Fn(&VariantRecord) -> u64) -> Result<(), String> {
     let page = views.first().map_or(4096, |v| v.page());
     let mut parts = Vec::new();
     let mut bound = 0u64;
@@ -322,7 +322,7 @@ fn marginal_bytes(variant: &VariantRecord) -> Option<(i64, Sums, Sums)> {
     Some(((b.pss_bytes as i64 - a.pss_bytes as i64) / extra, a, b))
 }
 
-fn rss_overstates(v: &View<'_>) -> Judged {
+fn rss_overstates(v: &Observed<'_>) -> Judged {
     let (variant, page) = (v.variant, v.page());
     let Some((_, last)) = ends(variant) else {
         return Err("no checkpoint was measured".into());
@@ -351,7 +351,7 @@ format!(
     )))
 }
 
-fn shared_text(v: &View<'_>) -> Judged {
+fn shared_text(v: &Observed<'_>) -> Judged {
     let (variant, page) = (v.variant, v.page());
     let (Some((_, last)), Some(program)) = (ends(variant), programs::program_path(variant)) else {
         return Err("no checkpoint or program path was recorded".into());
@@ -402,7 +402,7 @@ fn is_loader_or_libc(name: &str) -> bool {
         || (file.starts_with("libc-") && file.ends_with(".so"))
 }
 
-fn library_text(v: &View<'_>) -> Judged {
+fn library_text(v: &Observed<'_>) -> Judged {
     let (variant, page) = (v.variant, v.page());
     let Some((_, last)) = ends(variant) else {
         return Err("no checkpoint was measured".into());
@@ -465,7 +465,7 @@ fn static_larger(record: &ExperimentRecord) -> ClaimRecord {
     )
 }
 
-fn copy_on_write(v: &View<'_>) -> Judged {
+fn copy_on_write(v: &Observed<'_>) -> Judged {
     let (variant, page) = (v.variant, v.page());
     let Some((_, last)) = ends(variant) else {
         return Err("no checkpoint was measured".into());
@@ -505,7 +505,7 @@ fn copy_on_write(v: &View<'_>) -> Judged {
     ))
 }
 
-fn first_costs_more(st: &View<'_>, dy: &View<'_>) -> Judged {
+fn first_costs_more(st: &Observed<'_>, dy: &Observed<'_>) -> Judged {
     let (st_v, dy_v) = (st, dy);
     let (st, dy, page) = (st.variant, dy.variant, st.page());
     let first = |v: &VariantRecord| {
@@ -532,7 +532,11 @@ format!(
 format!("{:+} pages of Pss", more / page as i64)))
 }
 
-fn marginal(st: &View<'_>, dy: &View<'_>, exec: (Option<View<'_>>, Option<View<'_>>)) -> Judged {
+fn marginal(
+    st: &Observed<'_>,
+    dy: &Observed<'_>,
+    exec: (Option<Observed<'_>>, Option<Observed<'_>>),
+) -> Judged {
     let (st_v, dy_v) = (st, dy);
     let (st, dy, page) = (st.variant, dy.variant, st.page());
     let (Some((st_m, _, st_last)), Some((dy_m, _, dy_last))) =
@@ -582,7 +586,7 @@ format!(
     )))
 }
 
-fn one_copy(st: &View<'_>, dy: &View<'_>) -> Judged {
+fn one_copy(st: &Observed<'_>, dy: &Observed<'_>) -> Judged {
     disturbed(&[st, dy], |_| 1)?;
     let (st, dy, page) = (st.variant, dy.variant, st.page());
     let (Some((_, st_last)), Some((dy_first, dy_last))) = (ends(st), ends(dy)) else {
@@ -654,9 +658,9 @@ mod tests {
     const LIBC: &str = "/lib/libc.so.6";
 
     /// The verdict `judge` gives on variant `v`.
-    fn verdict_by(judge: fn(&View<'_>) -> Judged, v: &VariantRecord) -> Verdict {
+    fn verdict_by(judge: fn(&Observed<'_>) -> Judged, v: &VariantRecord) -> Verdict {
         let env = fixtures::env();
-        let view = View {
+        let view = Observed {
             variant: v,
             env: &env,
         };
@@ -665,12 +669,12 @@ mod tests {
 
     /// The verdict `judge` gives on the static and dynamic variants `st`, `dy`.
     fn pair_verdict_by(
-        judge: fn(&View<'_>, &View<'_>) -> Judged,
+        judge: fn(&Observed<'_>, &Observed<'_>) -> Judged,
         st: &VariantRecord,
         dy: &VariantRecord,
     ) -> Verdict {
         let env = fixtures::env();
-        let view = |variant| View { variant, env: &env };
+        let view = |variant| Observed { variant, env: &env };
         FIRST_COSTS_MORE
             .record(None, judge(&view(st), &view(dy)))
             .verdict
@@ -860,11 +864,11 @@ mod tests {
             ],
         );
         let judged = marginal(
-            &View {
+            &Observed {
                 variant: &st,
                 env: &fixtures::env(),
             },
-            &View {
+            &Observed {
                 variant: &dy,
                 env: &fixtures::env(),
             },

@@ -3,7 +3,7 @@
 
 use experiments::catalog::strip::{checkpoint, note, role, variant};
 
-use super::super::kit::{self, pages, Case, Finding, Judged, View};
+use super::super::kit::{self, pages, Case, Finding, Judged, Observed};
 use super::super::programs;
 use super::super::{human_bytes, Claim};
 use crate::model::{
@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::system::Environment;
 
-const SOURCE: &str = "000_242c9450f32c56c8.txt";
+const SOURCE: &str = experiments::catalog::writing::KOHNTOPP;
 /// How far apart the two runs' resident pages of the program file may be and
 /// still count as the same.
 const SAME_TOLERANCE_PAGES: u64 = 2;
@@ -73,7 +73,7 @@ fn page_indices(text: &str) -> Option<Vec<u64>> {
 
 /// What a cold exec of the debug link brought into the page cache beyond the
 /// parts of the file its segments map.
-fn debug_never_cached(v: &View<'_>) -> Judged {
+fn debug_never_cached(v: &Observed<'_>) -> Judged {
     if let Some(why) = kit::not_run_reason(v.variant) {
         return Err(why);
     }
@@ -164,7 +164,7 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
             .map(|c| match find(variant::DEBUG) {
                 Some(debug) if c.id == DEBUG_NEVER_CACHED.id => c.record(
                     Some(variant::DEBUG),
-                    debug_never_cached(&View {
+                    debug_never_cached(&Observed {
                         variant: debug,
                         env,
                     }),
@@ -173,11 +173,11 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
             })
             .into();
     };
-    let debug = View {
+    let debug = Observed {
         variant: debug,
         env,
     };
-    let stripped = View {
+    let stripped = Observed {
         variant: stripped,
         env,
     };
@@ -198,15 +198,15 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
 }
 
 /// Why a link cannot be compared, if either did not run to its end.
-fn not_run(debug: &View<'_>, stripped: &View<'_>) -> Option<String> {
+fn not_run(debug: &Observed<'_>, stripped: &Observed<'_>) -> Option<String> {
     kit::not_run_reason(debug.variant).or_else(|| kit::not_run_reason(stripped.variant))
 }
 
 /// The two programs' ELF facts (read from the files, so they are there even
 /// when a run failed), or why they are missing.
 fn file_facts<'a>(
-    debug: &View<'a>,
-    stripped: &View<'a>,
+    debug: &Observed<'a>,
+    stripped: &Observed<'a>,
 ) -> Result<(&'a BinaryFacts, &'a BinaryFacts), String> {
     match (&debug.variant.binary, &stripped.variant.binary) {
         (Some(d), Some(s)) => Ok((d, s)),
@@ -216,7 +216,7 @@ fn file_facts<'a>(
 }
 
 /// The program file's own mappings and the whole process's VmRSS at after-work.
-fn program_at_work(v: &View<'_>) -> Option<(MemoryFigures, u64)> {
+fn program_at_work(v: &Observed<'_>) -> Option<(MemoryFigures, u64)> {
     let process = v.process(checkpoint::AFTER_WORK, role::PROGRAM)?;
     let program = programs::program_path(v.variant)?;
     Some((
@@ -225,7 +225,7 @@ fn program_at_work(v: &View<'_>) -> Option<(MemoryFigures, u64)> {
     ))
 }
 
-fn footprint_of(debug: &View<'_>, stripped: &View<'_>) -> Judged {
+fn footprint_of(debug: &Observed<'_>, stripped: &Observed<'_>) -> Judged {
     if let Some(why) = not_run(debug, stripped) {
         return Err(why);
     }
@@ -247,7 +247,7 @@ fn footprint_of(debug: &View<'_>, stripped: &View<'_>) -> Judged {
     }
 }
 
-fn one_page_at_a_time(v: &View<'_>) -> Judged {
+fn one_page_at_a_time(v: &Observed<'_>) -> Judged {
     let p = v
         .process(checkpoint::AFTER_WORK, role::PROGRAM)
         .ok_or_else(|| format!("{} was not measured", checkpoint::AFTER_WORK))?;
@@ -436,7 +436,7 @@ mod tests {
             p.faults_total.major = 1;
             let at_work = fixtures::checkpoint(checkpoint::AFTER_WORK, vec![p]);
             let variant = fixtures::variant(variant::DEBUG, vec![at_work]);
-            let view = View {
+            let view = Observed {
                 variant: &variant,
                 env: &env,
             };
@@ -465,7 +465,7 @@ mod tests {
             ] {
                 variant.notes.insert(key.into(), value.into());
             }
-            let view = View {
+            let view = Observed {
                 variant: &variant,
                 env,
             };

@@ -7,7 +7,7 @@
 
 use experiments::catalog::tiny_malloc::{note, variant};
 
-use super::super::kit::{self, Finding, Judged, View};
+use super::super::kit::{self, Finding, Judged, Observed};
 use super::super::Claim;
 use super::judges::{
     bookkeeping, bss_anonymous, bss_slack, data_private, exit_stdio, extra_vm, malloc_mmap,
@@ -17,7 +17,7 @@ use super::judges::{
 use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
 use crate::system::Environment;
 
-const SOURCE: &str = "004_27fc77f6d1b07880.txt";
+const SOURCE: &str = experiments::catalog::writing::BERNSTEIN;
 pub(super) const MALLOC_PAGE: Claim = Claim {
     id: "malloc-takes-a-page-per-call",
     source: SOURCE,
@@ -62,7 +62,7 @@ const EXIT_STDIO: Claim = Claim {
 };
 const THREE_LINES: Claim = Claim {
     id: "small-c-program-has-three-mappings",
-    source: "001_3c62cec1a17aa088.txt",
+    source: experiments::catalog::writing::CHODOROW,
     statement: "A small C program built with gcc's defaults shows three mappings of its own file: r-x, r-- and rw- (Chodorow's pmap).",
     criterion: "dynamic build (gcc's defaults) at after-mallocs: the map's lines naming the program's file are exactly r-xp, r--p, rw-p, in that order; anything else refutes",
 };
@@ -112,7 +112,7 @@ const STACK_UNDER_LIMIT: Claim = Claim {
 
 const BOOKKEEPING: Claim = Claim {
     id: "allocator-bookkeeping-costs-memory",
-    source: "003_189c8fe560e6e530.txt",
+    source: experiments::catalog::writing::MARTIN,
     statement: "A memory allocator's bookkeeping costs memory of its own, beyond what the program asks for (Martin).",
     criterion: "many-small build (glibc's malloc, dynamic), 65536 mallocs of 16 bytes (1 MiB requested), each block written once: anonymous resident memory (Anonymous summed over smaps) after-mallocs minus before-mallocs greater than the bytes requested plus 1 page (rounding up to whole pages); no more refutes, as an allocator keeping nothing beside its blocks would",
 };
@@ -166,7 +166,7 @@ const PAGE_TABLES_EXPECTED: &str = "Roberson counts two-level 32-bit x86 paging;
 
 /// A claim with its judge and, when current kernels are expected to refute
 /// it, why.
-type ExpectedCase = (Claim, fn(&View<'_>) -> Judged, Option<&'static str>);
+type ExpectedCase = (Claim, fn(&Observed<'_>) -> Judged, Option<&'static str>);
 
 /// The claims judged on every build, the stack's last (see [`stack_case`]).
 static COMMON: [ExpectedCase; 5] = [
@@ -229,7 +229,7 @@ fn exit_compared(record: &ExperimentRecord, env: &Environment) -> ClaimRecord {
         let variant = record.variants.iter().find(|v| v.name == name)?;
         kit::not_run_reason(variant)
             .is_none()
-            .then_some(View { variant, env })
+            .then_some(Observed { variant, env })
     };
     match (ran(variant::STATIC_EXIT), ran(variant::STATIC)) {
         (Some(e), Some(q)) => EXIT_STDIO
@@ -249,7 +249,7 @@ fn near_minimum_of_all(record: &ExperimentRecord, env: &Environment) -> ClaimRec
         .iter()
         .filter_map(|name| record.variants.iter().find(|v| v.name == *name))
         .filter(|v| kit::not_run_reason(v).is_none())
-        .map(|variant| View { variant, env })
+        .map(|variant| Observed { variant, env })
         .filter_map(|view| Some((resident_pages(&view)?, view)))
         .min_by_key(|(pages, _)| *pages);
     match smallest {
@@ -273,7 +273,7 @@ fn near_minimum_of_all(record: &ExperimentRecord, env: &Environment) -> ClaimRec
 /// A refutation of the few-pages claim on a build that ran with randomisation
 /// on: exec's random gap in the stack block can only add pages, so it may be
 /// the cause, and the claim is inconclusive; a confirmation stands.
-fn unless_randomised(view: &View<'_>, finding: Finding) -> Judged {
+fn unless_randomised(view: &Observed<'_>, finding: Finding) -> Judged {
     let aslr = view.variant.notes.get(note::ASLR).map(String::as_str);
     if finding.holds || aslr == Some("off") {
         return Ok(finding);
@@ -304,7 +304,7 @@ pub(super) fn judge(record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRe
             claims.extend(cases.map(|(c, ..)| c.unmeasured(Some(name), why.clone())));
             continue;
         }
-        let view = View { variant, env };
+        let view = Observed { variant, env };
         let own = OWN
             .iter()
             .filter(|(v, _)| *v == name)

@@ -1,4 +1,4 @@
-//! The judges of tiny-malloc's claims: each reads one build's [`View`] and
+//! The judges of tiny-malloc's claims: each reads one build's [`Observed`] and
 //! returns what it found, with the figures; [`claims`](super::claims) binds them
 //! to the claims.
 
@@ -7,7 +7,7 @@ use experiments::catalog::tiny_malloc::{
 };
 
 use super::super::human_bytes;
-use super::super::kit::{pages, Finding, Judged, View};
+use super::super::kit::{pages, Finding, Judged, Observed};
 use super::super::programs::{self, pages_up, Part};
 use crate::model::{MemoryFigures, ProcessRecord};
 
@@ -45,12 +45,12 @@ fn resident_bytes(p: &ProcessRecord) -> u64 {
 }
 
 /// The program at after-mallocs.
-fn after<'a>(v: &View<'a>) -> Option<&'a ProcessRecord> {
+fn after<'a>(v: &Observed<'a>) -> Option<&'a ProcessRecord> {
     v.process(checkpoint::AFTER_MALLOCS, role::PROGRAM)
 }
 
 /// `part pages` of Rss (and of Size in parentheses) for every part present.
-fn breakdown_text(v: &View<'_>, label: &str) -> String {
+fn breakdown_text(v: &Observed<'_>, label: &str) -> String {
     let (Some(process), Some(program)) = (
         v.process(label, role::PROGRAM),
         programs::program_path(v.variant),
@@ -82,7 +82,7 @@ fn anonymous_bytes(p: &ProcessRecord) -> u64 {
 
 /// Whether the many small mallocs cost more resident memory than the bytes
 /// they asked for, by more than rounding up to whole pages.
-pub(super) fn bookkeeping(v: &View<'_>) -> Judged {
+pub(super) fn bookkeeping(v: &Observed<'_>) -> Judged {
     let (Some(before), Some(after)) = (
         v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM),
         after(v),
@@ -120,7 +120,7 @@ pub(super) fn bookkeeping(v: &View<'_>) -> Judged {
     ))
 }
 
-pub(super) fn malloc_page(v: &View<'_>) -> Judged {
+pub(super) fn malloc_page(v: &Observed<'_>) -> Judged {
     let (Some(before), Some(after)) = (
         v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM),
         v.process(checkpoint::AFTER_MALLOCS, role::PROGRAM),
@@ -165,7 +165,7 @@ pub(super) fn malloc_page(v: &View<'_>) -> Judged {
     ))
 }
 
-pub(super) fn malloc_mmap(v: &View<'_>) -> Judged {
+pub(super) fn malloc_mmap(v: &Observed<'_>) -> Judged {
     let (Some(before), Some(after), Some(program)) = (
         v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM),
         v.process(checkpoint::AFTER_MALLOCS, role::PROGRAM),
@@ -200,13 +200,13 @@ format!(
         )))
 }
 
-fn part_size(v: &View<'_>, p: &ProcessRecord, program: &str, part: Part) -> u64 {
+fn part_size(v: &Observed<'_>, p: &ProcessRecord, program: &str, part: Part) -> u64 {
     programs::breakdown(p, program)
         .get(&part)
         .map_or(0, |f| pages(f.size_bytes, v.page()))
 }
 
-pub(super) fn page_tables(v: &View<'_>) -> Judged {
+pub(super) fn page_tables(v: &Observed<'_>) -> Judged {
     let Some(after) = after(v) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -231,7 +231,7 @@ pub(super) fn page_tables(v: &View<'_>) -> Judged {
 
 /// Page ranges `[first, last]` of the program's text and of its writable
 /// parts (file data and the anonymous bss after it), with their permissions.
-pub(super) fn separate_pages(v: &View<'_>) -> Judged {
+pub(super) fn separate_pages(v: &Observed<'_>) -> Judged {
     let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -271,7 +271,7 @@ pub(super) fn separate_pages(v: &View<'_>) -> Judged {
 }
 
 /// VmSize beyond the program's text, against Bernstein's 39 extra pages.
-pub(super) fn extra_vm(v: &View<'_>) -> Judged {
+pub(super) fn extra_vm(v: &Observed<'_>) -> Judged {
     let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -294,7 +294,7 @@ pub(super) fn extra_vm(v: &View<'_>) -> Judged {
 }
 
 /// What exit() costs over _exit(): the two static builds compared.
-pub(super) fn exit_stdio(with_exit: &View<'_>, without: &View<'_>) -> Judged {
+pub(super) fn exit_stdio(with_exit: &Observed<'_>, without: &Observed<'_>) -> Judged {
     let (Some(e), Some(q)) = (&with_exit.variant.binary, &without.variant.binary) else {
         return Err("the file facts of the two static builds were not recorded".into());
     };
@@ -325,7 +325,7 @@ pub(super) fn exit_stdio(with_exit: &View<'_>, without: &View<'_>) -> Judged {
 }
 
 /// The lines of the map that name the program's own file.
-pub(super) fn program_lines(v: &View<'_>) -> Judged {
+pub(super) fn program_lines(v: &Observed<'_>) -> Judged {
     let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -347,12 +347,12 @@ pub(super) fn program_lines(v: &View<'_>) -> Judged {
 }
 
 /// Resident pages of the program at after-mallocs, for comparing builds.
-pub(super) fn resident_pages(v: &View<'_>) -> Option<u64> {
+pub(super) fn resident_pages(v: &Observed<'_>) -> Option<u64> {
     after(v).map(|p| pages(resident_bytes(p), v.page()))
 }
 
 /// Whether the five allocations, served from an arena in .bss, add no page.
-pub(super) fn bss_slack(v: &View<'_>) -> Judged {
+pub(super) fn bss_slack(v: &Observed<'_>) -> Judged {
     let (Some(before), Some(after)) = (
         v.process(checkpoint::BEFORE_MALLOCS, role::PROGRAM),
         after(v),
@@ -376,7 +376,7 @@ pub(super) fn bss_slack(v: &View<'_>) -> Judged {
     ))
 }
 
-pub(super) fn data_private(v: &View<'_>) -> Judged {
+pub(super) fn data_private(v: &Observed<'_>) -> Judged {
     let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -434,7 +434,7 @@ pub(super) fn data_private(v: &View<'_>) -> Judged {
     ))
 }
 
-pub(super) fn bss_anonymous(v: &View<'_>) -> Judged {
+pub(super) fn bss_anonymous(v: &Observed<'_>) -> Judged {
     let (Some(after), Some(program), Some(binary)) = (
         after(v),
         programs::program_path(v.variant),
@@ -471,7 +471,7 @@ format!(
 format!("{bss_pages} anonymous of {beyond} bss pages")))
 }
 
-pub(super) fn seed_figures(v: &View<'_>) -> Judged {
+pub(super) fn seed_figures(v: &Observed<'_>) -> Judged {
     let Some(after) = after(v) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -505,7 +505,7 @@ format!(
 format!("RSS {rss_pages} pages, VSZ {vsz_pages} pages")))
 }
 
-pub(super) fn text_pages(v: &View<'_>) -> Judged {
+pub(super) fn text_pages(v: &Observed<'_>) -> Judged {
     let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -530,7 +530,7 @@ pub(super) fn text_pages(v: &View<'_>) -> Judged {
 /// segment (the allocator's state lives there), the heap pages the five
 /// requests need, and one page of stack (arguments, environment and auxiliary
 /// vector are written there by exec, and the program's frames follow).
-fn minimum_pages(v: &View<'_>) -> Option<(u64, String)> {
+fn minimum_pages(v: &Observed<'_>) -> Option<(u64, String)> {
     let binary = v.variant.binary.as_ref()?;
     let span = |vaddr: u64, bytes: u64| {
         if bytes == 0 {
@@ -562,7 +562,7 @@ fn minimum_pages(v: &View<'_>) -> Option<(u64, String)> {
     ))
 }
 
-pub(super) fn near_minimum(v: &View<'_>) -> Judged {
+pub(super) fn near_minimum(v: &Observed<'_>) -> Judged {
     let Some(after) = after(v) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -585,7 +585,7 @@ format!(
 format!("RSS {rss_pages} pages")))
 }
 
-pub(super) fn stack_reservation(v: &View<'_>) -> Judged {
+pub(super) fn stack_reservation(v: &Observed<'_>) -> Judged {
     let (Some(after), Some(program)) = (after(v), programs::program_path(v.variant)) else {
         return Err("after-mallocs was not measured".into());
     };
@@ -606,7 +606,7 @@ format!(
 format!("{rss_pages} of {size_pages} pages resident")))
 }
 
-pub(super) fn stack_under_limit(v: &View<'_>) -> Judged {
+pub(super) fn stack_under_limit(v: &Observed<'_>) -> Judged {
     let limit = v
         .variant
         .notes
@@ -689,7 +689,7 @@ pub(super) mod tests {
             }),
         };
         let env = fixtures::env();
-        let view = View {
+        let view = Observed {
             variant: &variant,
             env: &env,
         };
@@ -723,9 +723,9 @@ pub(super) mod tests {
 
     /// What `judge` records on variant `v` (under any claim: the tests read
     /// the verdict, evidence and measured figure).
-    fn judged(judge: fn(&View<'_>) -> Judged, v: &VariantRecord) -> ClaimRecord {
+    fn judged(judge: fn(&Observed<'_>) -> Judged, v: &VariantRecord) -> ClaimRecord {
         let env = fixtures::env();
-        let view = View {
+        let view = Observed {
             variant: v,
             env: &env,
         };
@@ -833,11 +833,11 @@ pub(super) mod tests {
         let env = fixtures::env();
         let verdict = |e: &VariantRecord, q: &VariantRecord| {
             let (e, q) = (
-                View {
+                Observed {
                     variant: e,
                     env: &env,
                 },
-                View {
+                Observed {
                     variant: q,
                     env: &env,
                 },

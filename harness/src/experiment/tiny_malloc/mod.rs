@@ -20,7 +20,7 @@ use serde_json::json;
 use super::kit::{AnswerFigure, Facts};
 use super::programs;
 use super::{
-    human_bytes, signed_bytes, Claim, Experiment, Explanation, Plan, PlanContext, PlannedVariant,
+    human_bytes, signed_bytes, Claim, Experiment, Lesson, Plan, PlanContext, PlannedVariant,
 };
 use crate::model::{ClaimRecord, ExperimentRecord};
 use crate::system::Environment;
@@ -52,7 +52,7 @@ impl Experiment for TinyMalloc {
         Ok(Plan { params, variants })
     }
 
-    fn explanation(&self) -> &'static Explanation {
+    fn explanation(&self) -> &'static Lesson {
         crate::explanation!()
     }
 
