@@ -124,8 +124,13 @@ pub mod mmap_file {
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
+    ///
+    /// A variant that writes its file stops before and after the writes
+    /// (the seed's dd); one that reuses a kept file starts at `before-mmap`.
     pub mod checkpoint {
         #![allow(missing_docs)] // each name is its own documentation
+        pub const BEFORE_WRITE: &str = "before-write";
+        pub const AFTER_WRITE: &str = "after-write";
         pub const BEFORE_MMAP: &str = "before-mmap";
         pub const AFTER_MMAP: &str = "after-mmap";
         pub const AFTER_FIRST_READ: &str = "after-first-read";
@@ -221,6 +226,8 @@ pub mod mmap_file {
             variant::COLD_RANDOM,
         ],
         checkpoints: &[
+            checkpoint::BEFORE_WRITE,
+            checkpoint::AFTER_WRITE,
             checkpoint::BEFORE_MMAP,
             checkpoint::AFTER_MMAP,
             checkpoint::AFTER_FIRST_READ,
