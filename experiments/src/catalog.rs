@@ -150,8 +150,13 @@ pub mod mmap_file {
     }
 
     /// Checkpoint labels the binary announces, in the order it reaches them.
+    ///
+    /// A variant that writes its file stops before and after the writes
+    /// (the seed's dd); one that reuses a kept file starts at `before-mmap`.
     pub mod checkpoint {
         names! {
+            BEFORE_WRITE = "before-write";
+            AFTER_WRITE = "after-write";
             BEFORE_MMAP = "before-mmap";
             AFTER_MMAP = "after-mmap";
             AFTER_FIRST_READ = "after-first-read";

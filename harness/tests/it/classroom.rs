@@ -157,16 +157,23 @@ fn step_mode_pauses_at_checkpoints_and_q_leaves_nothing_behind() {
     let seen = spawn_reader(pty.master);
 
     let first = wait_for(&seen, "Press Enter", 1);
-    assert!(first.contains("stopped at before-mmap"), "{first}");
+    assert!(first.contains("stopped at before-write"), "{first}");
     assert!(
         first.contains("the claims and their criteria, fixed before measuring")
             && first.contains("mmap-adds-no-rss: "),
         "the criteria are shown before the variant runs: {first}"
     );
     assert!(first.contains("pmap -X"), "{first}");
-    assert!(first.contains("flushed to disk"), "no caption: {first}");
+    assert!(first.contains("the seed's dd"), "no caption: {first}");
+    // On through the write phase's end and the flush to the mapping.
     input.write_all(b"\n").unwrap();
-    let second = wait_for(&seen, "Press Enter", 2);
+    let written = wait_for(&seen, "Press Enter", 2);
+    assert!(written.contains("stopped at after-write"), "{written}");
+    input.write_all(b"\n").unwrap();
+    let flushed = wait_for(&seen, "Press Enter", 3);
+    assert!(flushed.contains("flushed to disk"), "no caption: {flushed}");
+    input.write_all(b"\n").unwrap();
+    let second = wait_for(&seen, "Press Enter", 4);
     assert!(second.contains("stopped at after-mmap"), "{second}");
     assert!(
         second.contains("new "),

@@ -5,7 +5,9 @@ use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, 
 
 use super::super::human_bytes;
 use super::super::kit::{process_at, region_at};
-use crate::model::{ExperimentRecord, FaultCost, PhaseCompaction, Spread, Status, VariantRecord};
+use crate::model::{
+    ExperimentRecord, FaultCost, PhaseCompaction, ProcessRecord, Spread, Status, VariantRecord,
+};
 use crate::system::Environment;
 
 /// The kinds' names in results.json (`fault_costs[].kind`).
@@ -256,48 +258,134 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
             return Err(why.clone());
         }
     }
-    let wall_key = timing::wall_note(kind.timing);
-    let samples = parse_nanos(
-        variant
-            .notes
-            .get(&wall_key)
-            .ok_or_else(|| format!("no timings (note {wall_key})"))?,
-    )?;
+    let samples = wall_samples(kind, variant)?;
     let repetitions = samples.len() as u64;
-    let at_end = process_at(variant, kind.phase, role::MAIN)
-        .ok_or_else(|| format!("checkpoint {} was not reached", kind.phase))?;
-    let faults = at_end.faults.minor + at_end.faults.major;
-    let major_faults = at_end.faults.major;
-    let before = variant
-        .checkpoints
-        .iter()
-        .position(|c| c.label == kind.phase)
-        .and_then(|i| i.checked_sub(1))
-        .and_then(|i| variant.checkpoints.get(i))
-        .and_then(|c| c.process(role::MAIN));
-    let anon_resident = before
-        .and_then(|p| p.region(region::ANON))
-        .map_or(0, |r| r.figures.rss_bytes);
-    let bytes = match kind.block {
-        Block::Base => note_u64(variant, note::BLOCK_BYTES)?,
-        Block::Huge => note_u64(variant, note::THP_BLOCK_BYTES)?,
-        Block::Random => note_u64(variant, note::RANDOM_BLOCK_BYTES)?,
-        Block::Resident => match kind.unit {
-            Unit::Forks => before.map_or(0, |p| p.totals.rss_bytes),
-            _ => anon_resident / repetitions,
-        },
-    };
-    let units_per_repetition = match kind.unit {
-        Unit::Faults => faults as f64 / repetitions as f64,
-        Unit::Forks => 1.0,
-        Unit::ResidentPages => (anon_resident / page_size) as f64 / repetitions as f64,
-    };
+    let phase = PhaseFigures::read(kind, variant)?;
+    let bytes = bytes_per_repetition(kind, variant, &phase, repetitions)?;
+    let units_per_repetition = phase.units_per_repetition(kind.unit, repetitions, page_size);
     if units_per_repetition <= 0.0 || bytes == 0 {
         return Err(match kind.unit {
             Unit::Faults => "no fault was counted in the phase".to_string(),
             _ => "nothing was resident before the phase".to_string(),
         });
     }
+    check_precondition(kind, variant, &phase, repetitions, bytes)?;
+    let whole = spread(&samples);
+    let cpu_key = timing::cpu_note(kind.timing);
+    let cpu = match variant.notes.get(&cpu_key) {
+        Some(text) => Some(divided(spread(&parse_nanos(text)?), units_per_repetition)),
+        None => None,
+    };
+    Ok(FaultCost {
+        kind: kind.kind.to_string(),
+        phase: kind.phase.to_string(),
+        repetitions,
+        faults: phase.faults,
+        major_faults: phase.major_faults,
+        bytes,
+        unit: match kind.unit {
+            Unit::Faults => "fault",
+            Unit::Forks => "fork",
+            Unit::ResidentPages => "page",
+        }
+        .to_string(),
+        units_per_repetition,
+        nanos_per_unit: divided(whole, units_per_repetition),
+        cpu_nanos_per_unit: cpu,
+        nanos_per_kib: divided(whole, bytes as f64 / 1024.0),
+        compaction: phase_compaction(variant, kind.phase),
+    })
+}
+
+/// The wall time of each repetition of the kind's timing, in nanoseconds.
+fn wall_samples(kind: &Kind, variant: &VariantRecord) -> Result<Vec<u64>, String> {
+    let wall_key = timing::wall_note(kind.timing);
+    parse_nanos(
+        variant
+            .notes
+            .get(&wall_key)
+            .ok_or_else(|| format!("no timings (note {wall_key})"))?,
+    )
+}
+
+/// A spread of whole repetitions, divided into `divisor` units each.
+fn divided(whole: Spread, divisor: f64) -> Spread {
+    Spread {
+        min: whole.min / divisor,
+        median: whole.median / divisor,
+        max: whole.max / divisor,
+    }
+}
+
+/// What the snapshots say about the kind's phase: its faults, and the main
+/// process as it was at the checkpoint before it.
+struct PhaseFigures<'a> {
+    faults: u64,
+    major_faults: u64,
+    before: Option<&'a ProcessRecord>,
+    /// The anonymous region's Rss before the phase.
+    anon_resident: u64,
+}
+
+impl<'a> PhaseFigures<'a> {
+    fn read(kind: &Kind, variant: &'a VariantRecord) -> Result<PhaseFigures<'a>, String> {
+        let at_end = process_at(variant, kind.phase, role::MAIN)
+            .ok_or_else(|| format!("checkpoint {} was not reached", kind.phase))?;
+        let before = variant
+            .checkpoints
+            .iter()
+            .position(|c| c.label == kind.phase)
+            .and_then(|i| i.checked_sub(1))
+            .and_then(|i| variant.checkpoints.get(i))
+            .and_then(|c| c.process(role::MAIN));
+        Ok(PhaseFigures {
+            faults: at_end.faults.minor + at_end.faults.major,
+            major_faults: at_end.faults.major,
+            before,
+            anon_resident: before
+                .and_then(|p| p.region(region::ANON))
+                .map_or(0, |r| r.figures.rss_bytes),
+        })
+    }
+
+    /// How many of the kind's units (faults, forks, resident pages) one
+    /// repetition covered.
+    fn units_per_repetition(&self, unit: Unit, repetitions: u64, page_size: u64) -> f64 {
+        match unit {
+            Unit::Faults => self.faults as f64 / repetitions as f64,
+            Unit::Forks => 1.0,
+            Unit::ResidentPages => (self.anon_resident / page_size) as f64 / repetitions as f64,
+        }
+    }
+}
+
+/// The bytes one repetition worked on: the block the experiment noted, or
+/// (for fork and munmap) what was resident before the phase.
+fn bytes_per_repetition(
+    kind: &Kind,
+    variant: &VariantRecord,
+    phase: &PhaseFigures<'_>,
+    repetitions: u64,
+) -> Result<u64, String> {
+    Ok(match kind.block {
+        Block::Base => note_u64(variant, note::BLOCK_BYTES)?,
+        Block::Huge => note_u64(variant, note::THP_BLOCK_BYTES)?,
+        Block::Random => note_u64(variant, note::RANDOM_BLOCK_BYTES)?,
+        Block::Resident => match kind.unit {
+            Unit::Forks => phase.before.map_or(0, |p| p.totals.rss_bytes),
+            _ => phase.anon_resident / repetitions,
+        },
+    })
+}
+
+/// Whether the phase measured what the kind prices; the reason when not.
+fn check_precondition(
+    kind: &Kind,
+    variant: &VariantRecord,
+    phase: &PhaseFigures<'_>,
+    repetitions: u64,
+    bytes: u64,
+) -> Result<(), String> {
     match kind.precondition {
         Precondition::None => {}
         Precondition::HugePages => {
@@ -313,7 +401,7 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
             }
         }
         Precondition::MajorFaults => {
-            if major_faults == 0 {
+            if phase.major_faults == 0 {
                 return Err(
                     "no major fault: the file stayed in memory (tmpfs, or the drop failed)"
                         .to_string(),
@@ -321,9 +409,10 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
             }
         }
         Precondition::Cached => {
-            if major_faults * 2 >= repetitions {
+            if phase.major_faults * 2 >= repetitions {
                 return Err(format!(
-                    "{major_faults} major faults in {repetitions} repetitions: pages of the file had left the page cache (reclaim), so the disk was timed in most of them"
+                    "{} major faults in {repetitions} repetitions: pages of the file had left the page cache (reclaim), so the disk was timed in most of them",
+                    phase.major_faults
                 ));
             }
         }
@@ -333,37 +422,7 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
             }
         }
     }
-    let whole = spread(&samples);
-    let divide = |whole: Spread, divisor: f64| Spread {
-        min: whole.min / divisor,
-        median: whole.median / divisor,
-        max: whole.max / divisor,
-    };
-    let per = |divisor: f64| divide(whole, divisor);
-    let cpu_key = timing::cpu_note(kind.timing);
-    let cpu = match variant.notes.get(&cpu_key) {
-        Some(text) => Some(divide(spread(&parse_nanos(text)?), units_per_repetition)),
-        None => None,
-    };
-    Ok(FaultCost {
-        kind: kind.kind.to_string(),
-        phase: kind.phase.to_string(),
-        repetitions,
-        faults,
-        major_faults,
-        bytes,
-        unit: match kind.unit {
-            Unit::Faults => "fault",
-            Unit::Forks => "fork",
-            Unit::ResidentPages => "page",
-        }
-        .to_string(),
-        units_per_repetition,
-        nanos_per_unit: per(units_per_repetition),
-        cpu_nanos_per_unit: cpu,
-        nanos_per_kib: per(bytes as f64 / 1024.0),
-        compaction: phase_compaction(variant, kind.phase),
-    })
+    Ok(())
 }
 
 /// The compaction counters' change over the phase ending at `phase`, from the

@@ -4,7 +4,7 @@
 use experiments::catalog::mmap_file::{checkpoint, note, region, role, variant, FILE_NAME};
 
 use super::super::kit::{pages, Case, Finding, Judged, Observed};
-use super::super::{human_bytes, Claim};
+use super::super::{grouped, human_bytes, Claim};
 use super::plan::SEED_WRITE_CHUNK_BYTES;
 use crate::model::{DisturbanceCause, Faults, MappingRecord, Verdict};
 
@@ -192,6 +192,39 @@ pub(super) fn read_bytes(view: &Observed<'_>) -> Option<u64> {
         checkpoint::AFTER_READ_ALL,
         role::MAIN,
     )
+}
+
+/// What the write phase (`before-write` to `after-write`) measured, as dd
+/// reports it: bytes passed to write(2) (`wchar`) and milliseconds. None when
+/// the variant reused a kept file (it wrote nothing) or io was unreadable.
+pub(super) fn written(view: &Observed<'_>) -> Option<(u64, u64)> {
+    let io = |label: &str| view.process(label, role::MAIN)?.io;
+    let (before, after) = (io(checkpoint::BEFORE_WRITE)?, io(checkpoint::AFTER_WRITE)?);
+    let millis = view.checkpoint(checkpoint::AFTER_WRITE)?.phase_millis;
+    Some((after.wchar_bytes.saturating_sub(before.wchar_bytes), millis))
+}
+
+/// The write phase in dd's terms (the seed quotes dd's bytes, seconds and
+/// MB/s): `1,024,004,310 bytes through write(2), 4.2 s, 244 MB/s`. wchar also
+/// counts the progress reports the program writes to the harness meanwhile
+/// (a few KiB), so it is a little over the file's size.
+pub(super) fn written_dd_text(view: &Observed<'_>) -> Option<String> {
+    let (bytes, millis) = written(view)?;
+    Some(format!(
+        "{} bytes through write(2) (wchar), {}",
+        grouped(bytes),
+        speed_text(bytes, millis)
+    ))
+}
+
+/// How long the write phase took and at what rate: `4.2 s, 244 MB/s`.
+pub(super) fn written_speed_text(view: &Observed<'_>) -> Option<String> {
+    written(view).map(|(bytes, millis)| speed_text(bytes, millis))
+}
+
+fn speed_text(bytes: u64, millis: u64) -> String {
+    let rate = bytes as f64 / 1e6 / (millis.max(1) as f64 / 1000.0);
+    format!("{:.1} s, {rate:.0} MB/s", millis as f64 / 1000.0)
 }
 
 /// Pages of the mapping, and how many of them were in the page cache when it
@@ -449,12 +482,13 @@ fn just_written_cached(view: &Observed<'_>) -> Judged {
     } else {
         String::new()
     };
+    let measured = written_dd_text(view).map_or(String::new(), |t| format!("; the writes: {t}"));
     unless_reclaim_explains(
         view,
         Finding::new(
             reread == 0,
             format!(
-                "after writing ({}) and fsync, {} of the {mapped} pages of the mapping were in the page cache \
+                "after writing ({}{measured}) and fsync, {} of the {mapped} pages of the mapping were in the page cache \
                  (mincore); {reread} had to be read back{why}",
                 written_text(view),
                 mapped.saturating_sub(reread)
@@ -757,6 +791,48 @@ mod tests {
     }
 
     #[test]
+    fn the_write_phase_shows_in_the_page_cache_evidence_as_dd_reports_it() {
+        let mut record = seed(variant::WARM_DD).record();
+        let v = &mut record.variants[0];
+        let wrote = |wchar: u64| {
+            let mut p = process(MAIN);
+            p.io = Some(crate::model::IoCounters {
+                wchar_bytes: wchar,
+                ..Default::default()
+            });
+            p
+        };
+        let mut written = variant(
+            variant::WARM_DD,
+            &[],
+            vec![
+                (checkpoint::BEFORE_WRITE, vec![wrote(100)]),
+                (checkpoint::AFTER_WRITE, vec![wrote(100 + 4_000_000)]),
+            ],
+        )
+        .checkpoints;
+        written[1].phase_millis = 2000;
+        v.checkpoints.splice(0..0, written);
+        let claims = MmapFile.judge(&record, &env());
+        let cached = claims
+            .iter()
+            .find(|c| c.id == JUST_WRITTEN_CACHED.id)
+            .expect("judged");
+        assert_eq!(cached.verdict, Confirmed, "{}", cached.evidence);
+        assert!(
+            cached
+                .evidence
+                .contains("4,000,000 bytes through write(2) (wchar), 2.0 s, 2 MB/s"),
+            "{}",
+            cached.evidence
+        );
+        // A variant that reused a kept file wrote nothing: no write figures.
+        let reused = seed(variant::WARM).judge();
+        let cached = reused.iter().find(|c| c.id == JUST_WRITTEN_CACHED.id);
+        assert!(!cached.expect("judged").evidence.contains("write(2)"));
+    }
+
+    #[test]
     fn vsz_growth_is_judged_within_two_pages() {
         let mut run = seed(variant::WARM);
         run.vsz_growth = SIZE + 2 * PAGE;
@@ -941,9 +1017,11 @@ mod tests {
         let row = &tables[0].rows[0];
         assert_eq!(row[0], variant::COLD);
         assert_eq!(row[1], "1.0 MiB");
-        assert_eq!(row[3], "16");
-        assert_eq!(row[5], human_bytes(SIZE));
-        assert_eq!(row[6], human_bytes(SIZE / 2));
+        // No write phase in the record: the variant reused a kept file.
+        assert_eq!(row[2], "-");
+        assert_eq!(row[4], "16");
+        assert_eq!(row[6], human_bytes(SIZE));
+        assert_eq!(row[7], human_bytes(SIZE / 2));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The table that shows the mechanisms behind mmap-file's figures, one row per
-//! variant: how the file was written, what one read mapped, what reading all of
+//! variant: how the file was written (and how long the writes took, where
+//! the variant wrote it), what one read mapped, what reading all of
 //! it cost in faults and storage reads, and how much ended up mapped by PMDs.
 
 use experiments::catalog::mmap_file::{checkpoint, note, region, role};
 
 use super::super::human_bytes;
 use super::super::kit::{not_run_reason, pages, Observed};
-use super::claims::{pmd_mapped, read_bytes, read_faults};
+use super::claims::{pmd_mapped, read_bytes, read_faults, written_speed_text};
 use crate::model::{ExperimentRecord, SummaryTable};
 use crate::system::Environment;
 
@@ -27,6 +28,7 @@ pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<Summar
         headers: [
             "variant",
             "bytes per write",
+            "writing (s, MB/s)",
             "pages cached at mmap",
             "pages resident after one read",
             "faults reading (minor / major)",
@@ -56,6 +58,7 @@ fn row(view: &Observed<'_>) -> Vec<String> {
         view.variant.name.clone(),
         view.note(note::WRITE_CHUNK_BYTES)
             .map_or("-".into(), human_bytes),
+        written_speed_text(view).unwrap_or_else(|| "-".into()),
         view.note::<u64>(note::PAGE_CACHE_PAGES_BEFORE_MMAP)
             .map_or("-".into(), |p| p.to_string()),
         first,
