@@ -940,7 +940,7 @@ mod tests {
     /// The THP variant's judgement with /proc/vmstat's thp_fault_fallback
     /// growing by `fallback` over the faulting phases.
     fn judge_with_fallback(name: &str, rows: &[Row], fallback: u64) -> Vec<ClaimRecord> {
-        let notes = [(note::CHUNK_BYTES, CHUNK.to_string())];
+        let notes = [(note::CHUNK_BYTES.key(), CHUNK.to_string())];
         let mut v = variant(
             name,
             &notes,
