@@ -312,7 +312,7 @@ pub(crate) mod tests {
             provenance: Default::default(),
             gate: Default::default(),
             experiments: vec![ExperimentRecord {
-                name: "mmap-file".into(),
+                name: "an-experiment".into(),
                 status: Status::Ok,
                 reason: None,
                 params: Default::default(),
@@ -333,7 +333,7 @@ pub(crate) mod tests {
                     binary: None,
                 }],
                 claims: vec![ClaimRecord {
-                    id: "read-all-makes-file-resident".into(),
+                    id: "a-claim".into(),
                     variant: Some("warm".into()),
                     source: String::new(),
                     statement: String::new(),
@@ -349,6 +349,14 @@ pub(crate) mod tests {
                 fault_costs: vec![],
             }],
         }
+    }
+
+    /// Makes `run`'s one experiment, checkpoint and claim the ones named.
+    pub(crate) fn retarget(run: &mut RunRecord, experiment: &str, checkpoint: &str, claim: &str) {
+        let e = &mut run.experiments[0];
+        e.name = experiment.into();
+        e.variants[0].checkpoints[0].label = checkpoint.into();
+        e.claims[0].id = claim.into();
     }
 
     fn row<'a>(m: &'a Matrix, metric: &str) -> &'a Row {
