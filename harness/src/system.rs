@@ -129,7 +129,7 @@ pub struct Environment {
 /// The virtual machine a `harness matrix` guest ran in. The memory size and the
 /// THP mode are fixed on the kernel command line so that differences between
 /// kernels come from the kernels, not from their defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GuestInfo {
     /// The kernel as named on the matrix command line (`debian:6.1`, a path).
     pub kernel_spec: String,
@@ -141,6 +141,13 @@ pub struct GuestInfo {
     pub thp_cmdline: String,
     /// The whole kernel command line (/proc/cmdline inside the guest).
     pub kernel_cmdline: String,
+    /// The settings the matrix asked of this guest beyond its kernel (`thp`,
+    /// sysctls such as `vm.overcommit_memory`), by key.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub asked: std::collections::BTreeMap<String, String>,
+    /// The sysctls the guest set, as it read them back afterwards.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub had: std::collections::BTreeMap<String, String>,
 }
 
 /// Where detection reads /proc and /sys: `/` on the running machine, a folder

@@ -4,6 +4,7 @@
 //! the difference stands unexplained, for the reader to look into.
 
 use super::compare::{Column, Matrix, Row, RowKind, Value, ANON_HUGE_PAGES};
+use super::setup::{self, Mismatch};
 use crate::experiment::declared::{self, Metric, MAJOR_FAULTS, MINOR_FAULTS};
 use crate::model::{RunRecord, Verdict};
 
@@ -103,23 +104,30 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
         return vec![Vec::new(); matrix.rows.len()];
     };
     let run = |i: usize| columns[i].run.as_ref().ok();
-    let mut per_row: Vec<Vec<Explanation>> =
-        matrix
-            .rows
-            .iter()
-            .map(|row| match row.kind {
-                RowKind::Metric => KNOWN_CHANGES
-                    .iter()
-                    .filter(|change| {
-                        row.cells.iter().enumerate().any(|(i, cell)| {
-                            cell.differs && straddles(change, run(reference), run(i))
-                        }) && (change.applies)(&evidence, row)
-                    })
-                    .map(Explanation::from)
-                    .collect(),
-                RowKind::Claim => Vec::new(),
-            })
-            .collect();
+    // A column that did not get the setup it asked for explains nothing by
+    // its kernel, nor does the reference against it.
+    let off: Vec<Vec<Mismatch>> = (0..columns.len())
+        .map(|i| run(i).map(|r| setup::mismatches(r)).unwrap_or_default())
+        .collect();
+    let kernel_may_explain = |i: usize| off[i].is_empty() && off[reference].is_empty();
+    let mut per_row: Vec<Vec<Explanation>> = matrix
+        .rows
+        .iter()
+        .map(|row| match row.kind {
+            RowKind::Metric => KNOWN_CHANGES
+                .iter()
+                .filter(|change| {
+                    row.cells.iter().enumerate().any(|(i, cell)| {
+                        cell.differs
+                            && kernel_may_explain(i)
+                            && straddles(change, run(reference), run(i))
+                    }) && (change.applies)(&evidence, row)
+                })
+                .map(Explanation::from)
+                .collect(),
+            RowKind::Claim => Vec::new(),
+        })
+        .collect();
     for (index, row) in matrix.rows.iter().enumerate() {
         if row.kind != RowKind::Claim || !row.cells.iter().any(|c| c.differs) {
             continue;
@@ -136,6 +144,13 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
         for (i, cell) in row.cells.iter().enumerate() {
             if !cell.differs {
                 continue;
+            }
+            for column in [reference, i] {
+                if let Some(setup) = setup_differs(&matrix.columns[column], &off[column]) {
+                    if !explanations.contains(&setup) {
+                        explanations.push(setup);
+                    }
+                }
             }
             if let (Some(a), Some(b)) = (run(reference), run(i)) {
                 for setup in
@@ -193,6 +208,21 @@ fn setup_differences(
             })
         })
         .collect()
+}
+
+/// "not the kernel: LABEL's setup differs" for a column that did not have
+/// what it asked for, with what it had.
+fn setup_differs(label: &str, off: &[Mismatch]) -> Option<Explanation> {
+    (!off.is_empty()).then(|| Explanation {
+        name: format!("not the kernel: {label}'s setup differs"),
+        detail: format!(
+            "{label} did not run with the setup it asked for: {}",
+            off.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
 }
 
 /// True when one run's kernel has the change and the other's has not (and
@@ -481,6 +511,45 @@ mod tests {
         let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
         assert!(m.rows[vmrss].cells[1].differs);
         assert!(explained[vmrss].is_empty(), "{:?}", explained[vmrss]);
+    }
+
+    #[test]
+    fn a_guest_without_the_thp_it_asked_for_is_never_explained_by_a_kernel_change() {
+        let mut old = run(1 << 20, 10, Verdict::Confirmed);
+        old.environment.kernel = "6.1.0-57-amd64".into();
+        old.environment.thp_enabled = "never".into();
+        old.environment.guest = Some(crate::system::GuestInfo {
+            kernel_spec: "debian:6.1".into(),
+            thp_cmdline: "madvise".into(),
+            ..Default::default()
+        });
+        old.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .mapped_rss_bytes = (1 << 20) + 40 * 4096;
+        let mut new = run((1 << 20) + 40 * 4096, 10, Verdict::Confirmed);
+        new.environment.kernel = "6.18.44".into();
+        let columns = [
+            Column {
+                label: "debian:6.1".into(),
+                run: Ok(&old),
+            },
+            Column {
+                label: "host".into(),
+                run: Ok(&new),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
+        let names: Vec<&str> = explained[vmrss].iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["not the kernel: debian:6.1's setup differs"]);
+        assert!(
+            explained[vmrss][0]
+                .detail
+                .contains("thp never (asked madvise)"),
+            "{:?}",
+            explained[vmrss]
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod guest;
 pub mod initramfs;
 pub mod kernels;
 pub mod qemu;
+pub mod setup;
 pub mod table;
 
 use std::io::IsTerminal;
@@ -54,6 +55,8 @@ use qemu::{GuestEnd, GuestSpec, Machine};
 pub struct MatrixOptions {
     /// The kernels, in column order (the first with results is the reference).
     pub kernels: Vec<KernelSpec>,
+    /// Each kernel's own settings (`--with`, `--sysctl`), in the same order.
+    pub settings: Vec<setup::Settings>,
     /// Experiment names.
     pub experiments: Vec<String>,
     /// `transparent_hugepage=` for every guest.
@@ -200,14 +203,18 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     if !std::io::stderr().is_terminal() {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let folders = folder_names(&options.kernels);
+    let labels = column_labels(options);
+    let folders = folder_names(&options.kernels, &options.settings);
     let jobs: Vec<Job> = options
         .kernels
         .iter()
         .zip(images)
         .zip(folders)
-        .map(|((spec, image), folder)| Job {
-            spec: spec.clone(),
+        .zip(labels)
+        .enumerate()
+        .map(|(i, (((_, image), folder), label))| Job {
+            settings: options.settings.get(i).cloned().unwrap_or_default(),
+            label,
             image,
             folder: run_dir.join(folder),
             bar: bars.add(ProgressBar::new_spinner()),
@@ -248,10 +255,10 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     // A kernel whose worker died still gets its column, saying so.
     let results: Vec<KernelResult> = slots
         .into_iter()
-        .zip(&options.kernels)
-        .map(|(slot, spec)| {
+        .zip(column_labels(options))
+        .map(|(slot, label)| {
             slot.unwrap_or_else(|| KernelResult {
-                label: spec.to_string(),
+                label,
                 run: Err("the harness's worker for this kernel stopped unexpectedly".into()),
             })
         })
@@ -551,12 +558,33 @@ impl GuestMemory {
     }
 }
 
-/// One folder name per kernel, made unique (`vmlinuz`, `vmlinuz-2`) when two
-/// images share a file name.
-fn folder_names(kernels: &[KernelSpec]) -> Vec<String> {
+/// Each column's name: its kernel, and its settings after a space when it has
+/// any (`debian:6.1 overcommit=2`).
+fn column_labels(options: &MatrixOptions) -> Vec<String> {
+    options
+        .kernels
+        .iter()
+        .enumerate()
+        .map(
+            |(i, spec)| match options.settings.get(i).map(setup::Settings::label) {
+                Some(label) if !label.is_empty() => format!("{spec} {label}"),
+                _ => spec.to_string(),
+            },
+        )
+        .collect()
+}
+
+/// One folder name per column (the kernel's, with its settings), made unique
+/// (`vmlinuz`, `vmlinuz-2`) when two images share a file name.
+fn folder_names(kernels: &[KernelSpec], settings: &[setup::Settings]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for spec in kernels {
-        let base = spec.folder_name();
+    for (i, spec) in kernels.iter().enumerate() {
+        let base = match settings.get(i).map(setup::Settings::label) {
+            Some(label) if !label.is_empty() => {
+                format!("{}-{}", spec.folder_name(), label.replace([',', '='], "-"))
+            }
+            _ => spec.folder_name(),
+        };
         let mut name = base.clone();
         let mut n = 1;
         while names.contains(&name) {
@@ -615,7 +643,10 @@ struct Setup<'a> {
 
 /// One kernel's work.
 struct Job {
-    spec: KernelSpec,
+    /// The column's own settings.
+    settings: setup::Settings,
+    /// The column's name: the kernel, and its settings if any.
+    label: String,
     image: Option<KernelImage>,
     folder: PathBuf,
     bar: ProgressBar,
@@ -633,7 +664,7 @@ impl Drop for RemoveOnDrop {
 impl Job {
     fn say(&self, message: &str) {
         if self.bar.is_hidden() {
-            eprintln!("{}: {message}", self.spec);
+            eprintln!("{}: {message}", self.label);
         } else {
             self.bar.set_message(message.to_string());
         }
@@ -645,7 +676,7 @@ impl Job {
             ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        self.bar.set_prefix(self.spec.to_string());
+        self.bar.set_prefix(self.label.clone());
         self.bar.enable_steady_tick(Duration::from_millis(120));
         let outcome = std::fs::create_dir_all(&self.folder)
             .with_context(|| format!("cannot create {}", self.folder.display()))
@@ -666,7 +697,7 @@ impl Job {
         let line = match &run {
             Ok(r) => format!(
                 "{}: results ({}) in {}; took {took}",
-                self.spec,
+                self.label,
                 if r.any_failed() {
                     "an experiment failed"
                 } else {
@@ -676,7 +707,7 @@ impl Job {
             ),
             Err(e) => format!(
                 "{}: FAILED after {took}: {}",
-                self.spec,
+                self.label,
                 e.lines().next().unwrap_or("")
             ),
         };
@@ -684,7 +715,7 @@ impl Job {
         self.bar.suspend(|| eprintln!("{line}"));
         self.bar.finish_and_clear();
         KernelResult {
-            label: self.spec.to_string(),
+            label: self.label.clone(),
             run,
         }
     }
@@ -837,11 +868,18 @@ impl Job {
         if disk.is_some() {
             params.push(("disk".into(), "vda".into()));
         }
+        if let Some(sysctls) = self.settings.sysctl_param() {
+            params.push(("sysctl".into(), sysctls));
+        }
+        let thp = self
+            .settings
+            .get(setup::THP)
+            .map_or_else(|| options.thp.clone(), str::to_string);
         let spec = GuestSpec {
             kernel: image.path.clone(),
             initramfs: initramfs.0.clone(),
             memory_bytes: memory.bytes,
-            thp: options.thp.clone(),
+            thp: thp.clone(),
             params,
             machine,
             timeout: options.timeout,
@@ -879,19 +917,23 @@ impl Job {
         let _ = std::fs::remove_file(&spec.results_port);
         let mut run: RunRecord = serde_json::from_slice(&payload)
             .context("the guest's results are not a results.json")?;
-        let cmdline = run
+        let (cmdline, had) = run
             .environment
             .guest
             .as_ref()
-            .map(|g| g.kernel_cmdline.clone())
+            .map(|g| (g.kernel_cmdline.clone(), g.had.clone()))
             .unwrap_or_default();
+        let mut asked = self.settings.asked();
+        asked.insert(setup::THP.into(), thp.clone());
         run.environment.virtual_machine = true;
         run.environment.guest = Some(GuestInfo {
-            kernel_spec: self.spec.to_string(),
+            kernel_spec: self.label.clone(),
             accelerator: machine.accelerator.name().to_string(),
             memory_bytes: memory.bytes,
-            thp_cmdline: options.thp.clone(),
+            thp_cmdline: thp,
             kernel_cmdline: cmdline,
+            asked,
+            had,
         });
         memory.advise(&mut run);
         Ok(run)
@@ -938,7 +980,7 @@ mod tests {
             KernelSpec::Path("/c/vmlinuz".into()),
         ];
         assert_eq!(
-            folder_names(&kernels),
+            folder_names(&kernels, &[]),
             vec!["vmlinuz", "host", "vmlinuz-2", "vmlinuz-3"]
         );
     }
@@ -946,6 +988,7 @@ mod tests {
     fn options(experiments: &[&str], memory: Option<u64>) -> MatrixOptions {
         MatrixOptions {
             kernels: vec![],
+            settings: vec![],
             experiments: experiments.iter().map(|s| s.to_string()).collect(),
             thp: "never".into(),
             memory_bytes: memory,
