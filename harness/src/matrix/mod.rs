@@ -28,6 +28,7 @@ pub mod disk;
 pub mod guest;
 pub mod initramfs;
 pub mod kernels;
+pub mod phases;
 pub mod qemu;
 pub mod setup;
 pub mod table;
