@@ -302,6 +302,27 @@ pub fn legend(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Strin
             format!("only those are shown (--all-rows shows all {}).", m.rows.len())
         }
     );
+    let not_run = m
+        .rows
+        .iter()
+        .filter(|r| r.cells.iter().any(|c| c.value == Value::NotRun))
+        .count();
+    if not_run > 0 {
+        out.push_str(&format!(
+            "{not_run} rows are \"not run\" in a column whose results have no such experiment: \
+             never counted as differences.\n"
+        ));
+    }
+    if m.rows
+        .iter()
+        .any(|r| r.cells.iter().any(|c| matches!(c.value, Value::Change(..))))
+    {
+        out.push_str(
+            "A column ran natively with randomised addresses, so figures are compared as \
+             `harness compare` compares a run with its baseline: faults per phase, whole-process \
+             figures as their change over a phase (_change), regions' figures, spreads of repeated runs.\n",
+        );
+    }
     let mut named: Vec<&Explanation> = Vec::new();
     for index in shown_rows(m, shown) {
         for change in explained.get(index).map(Vec::as_slice).unwrap_or_default() {
