@@ -131,12 +131,7 @@ pub fn files_not_on_disk(run: &mut RunRecord, why: &str) {
 /// Differences of figures between kernels are findings, not failures.
 pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     let started = chrono::Utc::now();
-    let guests: Vec<&KernelSpec> = options
-        .kernels
-        .iter()
-        .filter(|k| **k != KernelSpec::Host)
-        .collect();
-    if !guests.is_empty() {
+    if options.kernels.iter().any(|k| *k != KernelSpec::Host) {
         qemu::require_qemu().map_err(|e| UsageError(format!("{e:#}")))?;
     }
     let cache = kernels::cache_root()?;
@@ -147,40 +142,19 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
             options.thp
         );
     }
-
     // Resolve every kernel before booting any, so a typo fails in seconds.
-    let mut images: Vec<Option<KernelImage>> = Vec::new();
-    for spec in &options.kernels {
-        let image = match spec {
-            KernelSpec::Host => None,
-            KernelSpec::Path(p) => Some(KernelImage {
-                path: p.clone(),
-                release: None,
-                modules: None,
-            }),
-            KernelSpec::Debian(v) => Some(
-                kernels::resolve_debian(v, &|msg| eprintln!("{spec}: {msg}"))
-                    .map_err(|e| UsageError(format!("{e:#}")))?,
-            ),
-        };
-        if let Some(image) = &image {
-            eprintln!("{spec}: {}", image.path.display());
-        }
-        images.push(image);
-    }
+    let images = resolve_images(&options.kernels)?;
     let mkfs = disk::available();
     if let (Some(_), Err(why)) = (images.iter().flatten().next(), &mkfs) {
         eprintln!(
             "note: {why}: the guests keep their files in RAM, and the claims that need a disk are inconclusive"
         );
     }
-
     let machine = images.iter().flatten().next().map(|image| {
         let (machine, why) = qemu::detect_accelerator(&image.path);
         eprintln!("guests run with {why}");
         machine
     });
-
     let run_dir = store::create_run_dir(
         &options.view.out,
         &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
@@ -204,23 +178,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     if !std::io::stderr().is_terminal() {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let labels = column_labels(options);
-    let folders = folder_names(&options.kernels, &options.settings);
-    let jobs: Vec<Job> = options
-        .kernels
-        .iter()
-        .zip(images)
-        .zip(folders)
-        .zip(labels)
-        .enumerate()
-        .map(|(i, (((_, image), folder), label))| Job {
-            settings: options.settings.get(i).cloned().unwrap_or_default(),
-            label,
-            image,
-            folder: run_dir.join(folder),
-            bar: bars.add(ProgressBar::new_spinner()),
-        })
-        .collect();
+    let jobs = jobs(options, images, &run_dir, &bars);
     let setup = Setup {
         options,
         binaries: &binaries,
@@ -228,6 +186,66 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         memory,
         disk: mkfs.is_ok(),
     };
+    let results = run_jobs(jobs, &setup, parallel, column_labels(options))?;
+    present(&results, &run_dir, &options.view)
+}
+
+/// Each `--kernel`'s image (none for `host`), fetched and cached as needed;
+/// a kernel that cannot be had is a usage error.
+fn resolve_images(kernels: &[KernelSpec]) -> Result<Vec<Option<KernelImage>>> {
+    let mut images = Vec::new();
+    for spec in kernels {
+        let image = match spec {
+            KernelSpec::Host => None,
+            KernelSpec::Path(p) => Some(KernelImage {
+                path: p.clone(),
+                release: None,
+                modules: None,
+            }),
+            KernelSpec::Debian(v) => Some(
+                kernels::resolve_debian(v, &|msg| eprintln!("{spec}: {msg}"))
+                    .map_err(|e| UsageError(format!("{e:#}")))?,
+            ),
+        };
+        if let Some(image) = &image {
+            eprintln!("{spec}: {}", image.path.display());
+        }
+        images.push(image);
+    }
+    Ok(images)
+}
+
+/// One job per column, each with its folder in `run_dir` and its progress bar.
+fn jobs(
+    options: &MatrixOptions,
+    images: Vec<Option<KernelImage>>,
+    run_dir: &Path,
+    bars: &MultiProgress,
+) -> Vec<Job> {
+    let folders = folder_names(&options.kernels, &options.settings);
+    images
+        .into_iter()
+        .zip(folders)
+        .zip(column_labels(options))
+        .enumerate()
+        .map(|(i, ((image, folder), label))| Job {
+            settings: options.settings.get(i).cloned().unwrap_or_default(),
+            label,
+            image,
+            folder: run_dir.join(folder),
+            bar: bars.add(ProgressBar::new_spinner()),
+        })
+        .collect()
+}
+
+/// Runs the jobs on `parallel` worker threads, and returns one result per
+/// column in order; a column whose worker died says so.
+fn run_jobs(
+    jobs: Vec<Job>,
+    setup: &Setup<'_>,
+    parallel: usize,
+    labels: Vec<String>,
+) -> Result<Vec<KernelResult>> {
     let results: Arc<Mutex<Vec<Option<KernelResult>>>> =
         Arc::new(Mutex::new(vec![None; jobs.len()]));
     let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>()));
@@ -235,7 +253,6 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         for _ in 0..parallel {
             let queue = Arc::clone(&queue);
             let results = Arc::clone(&results);
-            let setup = &setup;
             scope.spawn(move || loop {
                 let next = queue
                     .lock()
@@ -253,18 +270,16 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         .ok()
         .and_then(|m| m.into_inner().ok())
         .context("a kernel's worker thread did not finish")?;
-    // A kernel whose worker died still gets its column, saying so.
-    let results: Vec<KernelResult> = slots
+    Ok(slots
         .into_iter()
-        .zip(column_labels(options))
+        .zip(labels)
         .map(|(slot, label)| {
             slot.unwrap_or_else(|| KernelResult {
                 label,
                 run: Err("the harness's worker for this kernel stopped unexpectedly".into()),
             })
         })
-        .collect();
-    present(&results, &run_dir, &options.view)
+        .collect())
 }
 
 /// `matrix --results DIR...`: the same matrix from result folders made
@@ -730,43 +745,9 @@ impl Job {
     fn native(&self, options: &MatrixOptions, binaries: &qemu::GuestBinaries) -> Result<RunRecord> {
         self.say("running natively");
         let out = tempfile::tempdir().context("cannot create a temporary folder")?;
-        let shm = Path::new("/dev/shm");
-        let in_ram = (crate::system::Environment::detect(shm).temp_dir_fs == "tmpfs")
-            .then(|| {
-                tempfile::Builder::new()
-                    .prefix("vmlab-bin-")
-                    .tempdir_in(shm)
-                    .ok()
-            })
-            .flatten();
+        let in_ram = binaries_in_ram(binaries)?;
         let bin_dir = match &in_ram {
-            Some(dir) => {
-                for path in std::iter::once(&binaries.harness)
-                    .chain(binaries.experiments.iter().map(|(_, p)| p))
-                {
-                    let name = path
-                        .file_name()
-                        .context("a guest binary has no file name")?;
-                    std::fs::copy(path, dir.path().join(name)).with_context(|| {
-                        format!("cannot copy {} to {}", path.display(), dir.path().display())
-                    })?;
-                }
-                // The separately built programs travel with the binaries; the
-                // host's own libraries serve the dynamically linked ones.
-                for (inside, path) in &binaries.support_files {
-                    if let Some(rest) = inside.strip_prefix("bin/") {
-                        let target = dir.path().join(rest);
-                        if let Some(parent) = target.parent() {
-                            std::fs::create_dir_all(parent)
-                                .with_context(|| format!("cannot create {}", parent.display()))?;
-                        }
-                        std::fs::copy(path, &target).with_context(|| {
-                            format!("cannot copy {} to {}", path.display(), target.display())
-                        })?;
-                    }
-                }
-                dir.path().to_path_buf()
-            }
+            Some(dir) => dir.path().to_path_buf(),
             None => binaries
                 .harness
                 .parent()
@@ -777,29 +758,7 @@ impl Job {
             .prefix("vmlab-files-")
             .tempdir()
             .context("cannot create a temporary folder for the experiments' files")?;
-        let mut command = Command::new(bin_dir.join("harness"));
-        // SAFETY: runs in the forked child before exec and only calls
-        // personality(2), which is async-signal-safe.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-                fixed_address_space();
-                Ok(())
-            });
-        }
-        command
-            .env(crate::runner::locate::DIR_VARIABLE, &bin_dir)
-            .arg("run")
-            .args(&options.experiments)
-            .arg("--quick")
-            .arg("--timeout")
-            .arg(options.timeout.as_secs().to_string())
-            .arg("--out")
-            .arg(out.path())
-            .arg("--dir")
-            .arg(files.path());
-        if let Some(size) = options.size_bytes {
-            command.arg("--size").arg(size.to_string());
-        }
+        let mut command = native_command(&bin_dir, options, out.path(), files.path());
         let output = command
             .output()
             .context("cannot run the harness natively")?;
@@ -859,19 +818,6 @@ impl Job {
         } else {
             None
         };
-        let mut params = vec![
-            ("experiments".to_string(), options.experiments.join(",")),
-            ("memory".to_string(), memory.bytes.to_string()),
-        ];
-        if let Some(size) = options.size_bytes {
-            params.push(("size".into(), size.to_string()));
-        }
-        if disk.is_some() {
-            params.push(("disk".into(), "vda".into()));
-        }
-        if let Some(sysctls) = self.settings.sysctl_param() {
-            params.push(("sysctl".into(), sysctls));
-        }
         let thp = self
             .settings
             .get(setup::THP)
@@ -881,7 +827,7 @@ impl Job {
             initramfs: initramfs.0.clone(),
             memory_bytes: memory.bytes,
             thp: thp.clone(),
-            params,
+            params: self.guest_params(options, memory, disk.is_some()),
             machine,
             timeout: options.timeout,
             console_log: self.folder.join("console.log"),
@@ -892,32 +838,46 @@ impl Job {
         let booted = qemu::boot(&spec, &|line| self.say(line))?;
         drop(disk);
         drop(initramfs);
-        let console = std::fs::read_to_string(&spec.console_log).unwrap_or_default();
-        let port = std::fs::read_to_string(&spec.results_port).unwrap_or_default();
-        let tail = || qemu::tail(&console, 15);
-        let status = match booted.end {
-            GuestEnd::TimedOut(after) => anyhow::bail!(
-                "the guest did not power off within {} s and was killed ({}); console tail ({}):\n{}",
-                after.as_secs(),
-                booted.qemu.summary(),
-                spec.console_log.display(),
-                tail()
-            ),
-            GuestEnd::Exited(status) => status,
-        };
-        let payload = console::decode(&port)
-            .or_else(|first| console::decode(&console).map_err(|_| first))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "{e}; QEMU ended with {status}; {}; console tail ({}):\n{}",
-                    booted.qemu.summary(),
-                    spec.console_log.display(),
-                    tail()
-                )
-            })?;
-        let _ = std::fs::remove_file(&spec.results_port);
+        let payload = results_payload(&spec, &booted)?;
         let mut run: RunRecord = serde_json::from_slice(&payload)
             .context("the guest's results are not a results.json")?;
+        self.record_guest(&mut run, machine, memory, thp);
+        memory.advise(&mut run);
+        Ok(run)
+    }
+
+    /// The `vmlab.*` parameters of this column's guest.
+    fn guest_params(
+        &self,
+        options: &MatrixOptions,
+        memory: &GuestMemory,
+        disk: bool,
+    ) -> Vec<(String, String)> {
+        let mut params = vec![
+            ("experiments".to_string(), options.experiments.join(",")),
+            ("memory".to_string(), memory.bytes.to_string()),
+        ];
+        if let Some(size) = options.size_bytes {
+            params.push(("size".into(), size.to_string()));
+        }
+        if disk {
+            params.push(("disk".into(), "vda".into()));
+        }
+        if let Some(sysctls) = self.settings.sysctl_param() {
+            params.push(("sysctl".into(), sysctls));
+        }
+        params
+    }
+
+    /// Records in the run how its guest ran and what it asked for (the guest
+    /// itself recorded its command line and the sysctls it read back).
+    fn record_guest(
+        &self,
+        run: &mut RunRecord,
+        machine: Machine,
+        memory: &GuestMemory,
+        thp: String,
+    ) {
         let (cmdline, had) = run
             .environment
             .guest
@@ -936,9 +896,108 @@ impl Job {
             asked,
             had,
         });
-        memory.advise(&mut run);
-        Ok(run)
     }
+}
+
+/// The guest's framed results, from its results port or else its console;
+/// a timeout or a damaged frame is an error quoting QEMU and the console.
+fn results_payload(spec: &GuestSpec, booted: &qemu::Booted) -> Result<Vec<u8>> {
+    let console = std::fs::read_to_string(&spec.console_log).unwrap_or_default();
+    let port = std::fs::read_to_string(&spec.results_port).unwrap_or_default();
+    let tail = || qemu::tail(&console, 15);
+    let status = match &booted.end {
+        GuestEnd::TimedOut(after) => anyhow::bail!(
+            "the guest did not power off within {} s and was killed ({}); console tail ({}):\n{}",
+            after.as_secs(),
+            booted.qemu.summary(),
+            spec.console_log.display(),
+            tail()
+        ),
+        GuestEnd::Exited(status) => status,
+    };
+    let payload = console::decode(&port)
+        .or_else(|first| console::decode(&console).map_err(|_| first))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e}; QEMU ended with {status}; {}; console tail ({}):\n{}",
+                booted.qemu.summary(),
+                spec.console_log.display(),
+                tail()
+            )
+        })?;
+    let _ = std::fs::remove_file(&spec.results_port);
+    let _ = std::fs::remove_file(&spec.results_port);
+    Ok(payload)
+}
+
+/// The static binaries copied to a fresh folder on /dev/shm, when it is a
+/// writable tmpfs (program text in RAM, as in the guests' initramfs); None
+/// where it is not.
+fn binaries_in_ram(binaries: &qemu::GuestBinaries) -> Result<Option<tempfile::TempDir>> {
+    let shm = Path::new("/dev/shm");
+    if crate::system::Environment::detect(shm).temp_dir_fs != "tmpfs" {
+        return Ok(None);
+    }
+    let Ok(dir) = tempfile::Builder::new()
+        .prefix("vmlab-bin-")
+        .tempdir_in(shm)
+    else {
+        return Ok(None);
+    };
+    for path in
+        std::iter::once(&binaries.harness).chain(binaries.experiments.iter().map(|(_, p)| p))
+    {
+        let name = path
+            .file_name()
+            .context("a guest binary has no file name")?;
+        std::fs::copy(path, dir.path().join(name)).with_context(|| {
+            format!("cannot copy {} to {}", path.display(), dir.path().display())
+        })?;
+    }
+    // The separately built programs travel with the binaries; the host's own
+    // libraries serve the dynamically linked ones.
+    for (inside, path) in &binaries.support_files {
+        if let Some(rest) = inside.strip_prefix("bin/") {
+            let target = dir.path().join(rest);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::copy(path, &target).with_context(|| {
+                format!("cannot copy {} to {}", path.display(), target.display())
+            })?;
+        }
+    }
+    Ok(Some(dir))
+}
+
+/// `harness run --quick` of the binaries in `bin_dir`, with address-space
+/// randomisation off, results into `out` and the experiments' files into `files`.
+fn native_command(bin_dir: &Path, options: &MatrixOptions, out: &Path, files: &Path) -> Command {
+    let mut command = Command::new(bin_dir.join("harness"));
+    // SAFETY: runs in the forked child before exec and only calls
+    // personality(2), which is async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            fixed_address_space();
+            Ok(())
+        });
+    }
+    command
+        .env(crate::runner::locate::DIR_VARIABLE, bin_dir)
+        .arg("run")
+        .args(&options.experiments)
+        .arg("--quick")
+        .arg("--timeout")
+        .arg(options.timeout.as_secs().to_string())
+        .arg("--out")
+        .arg(out)
+        .arg("--dir")
+        .arg(files);
+    if let Some(size) = options.size_bytes {
+        command.arg("--size").arg(size.to_string());
+    }
+    command
 }
 
 /// The modules of a cached kernel as initramfs entries (path inside, file).

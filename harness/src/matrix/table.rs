@@ -48,33 +48,7 @@ pub fn kernels(results: &[KernelResult]) -> Table {
     let labels: Vec<String> = results.iter().map(|k| k.label.clone()).collect();
     let mut headers = vec![String::new()];
     headers.extend(short_labels(&labels));
-    let facts: [(&str, fn(&crate::model::RunRecord) -> String); 10] = [
-        ("release", |r| r.environment.kernel.clone()),
-        ("ran as", |r| match &r.environment.guest {
-            Some(g) => format!("VM ({})", g.accelerator),
-            None => "native".into(),
-        }),
-        ("memory given", |r| {
-            r.environment
-                .guest
-                .as_ref()
-                .map_or("-".into(), |g| human_bytes(g.memory_bytes))
-        }),
-        ("MemTotal", |r| human_bytes(r.environment.mem_total_bytes)),
-        ("THP enabled", |r| r.environment.thp_enabled.clone()),
-        ("THP defrag", |r| r.environment.thp_defrag.clone()),
-        ("PMD page", |r| {
-            r.environment.thp_pmd_bytes.map_or("-".into(), human_bytes)
-        }),
-        ("overcommit", |r| {
-            r.environment
-                .overcommit_memory
-                .map_or("-".into(), |m| m.to_string())
-        }),
-        ("page size", |r| r.environment.page_size.to_string()),
-        ("files on", |r| r.environment.temp_dir_fs.clone()),
-    ];
-    let mut rows: Vec<Vec<String>> = facts
+    let mut rows: Vec<Vec<String>> = FACTS
         .iter()
         .map(|(name, fact)| {
             let mut row = vec![name.to_string()];
@@ -85,6 +59,50 @@ pub fn kernels(results: &[KernelResult]) -> Table {
             row
         })
         .collect();
+    rows.extend(setup_and_outcome(results));
+    let mut numeric = vec![false];
+    numeric.extend(results.iter().map(|_| false));
+    Table {
+        headers,
+        rows,
+        numeric,
+    }
+}
+
+/// A fact of a column's run, for the kernels table.
+type Fact = fn(&crate::model::RunRecord) -> String;
+
+/// What the kernels table shows of each run, as the run recorded it.
+const FACTS: [(&str, Fact); 10] = [
+    ("release", |r| r.environment.kernel.clone()),
+    ("ran as", |r| match &r.environment.guest {
+        Some(g) => format!("VM ({})", g.accelerator),
+        None => "native".into(),
+    }),
+    ("memory given", |r| {
+        r.environment
+            .guest
+            .as_ref()
+            .map_or("-".into(), |g| human_bytes(g.memory_bytes))
+    }),
+    ("MemTotal", |r| human_bytes(r.environment.mem_total_bytes)),
+    ("THP enabled", |r| r.environment.thp_enabled.clone()),
+    ("THP defrag", |r| r.environment.thp_defrag.clone()),
+    ("PMD page", |r| {
+        r.environment.thp_pmd_bytes.map_or("-".into(), human_bytes)
+    }),
+    ("overcommit", |r| {
+        r.environment
+            .overcommit_memory
+            .map_or("-".into(), |m| m.to_string())
+    }),
+    ("page size", |r| r.environment.page_size.to_string()),
+    ("files on", |r| r.environment.temp_dir_fs.clone()),
+];
+
+/// The rows saying whether each column had the setup it asked for, and how
+/// its run ended.
+fn setup_and_outcome(results: &[KernelResult]) -> [Vec<String>; 2] {
     let mut setup = vec!["setup".to_string()];
     let mut outcome = vec!["outcome".to_string()];
     for k in results {
@@ -118,15 +136,7 @@ pub fn kernels(results: &[KernelResult]) -> Table {
             }
         }
     }
-    rows.push(setup);
-    rows.push(outcome);
-    let mut numeric = vec![false];
-    numeric.extend(results.iter().map(|_| false));
-    Table {
-        headers,
-        rows,
-        numeric,
-    }
+    [setup, outcome]
 }
 
 /// Which rows the comparison shows.
