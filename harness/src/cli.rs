@@ -42,8 +42,8 @@ pub struct Cli {
 pub struct Verbosity {
     /// Print nothing but errors (an experiment that failed is one): no
     /// progress, no summary, no report. The results are still written and the
-    /// exit status still tells. The output of list, explain, completions, man
-    /// and matrix is not affected.
+    /// exit status still tells. The output of list, explain, completions and
+    /// man is not affected, nor matrix --ktap.
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
     /// Print every table and before/after view, not only the summary of the

@@ -21,6 +21,14 @@
 //! Every kernel's results.json (the normal format, with the virtual machine
 //! recorded in its environment) is written as soon as it arrives.
 
+/// A line for the user on stderr (progress, notes), left out under `-q` and
+/// fitted to the terminal, as every command's are.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        crate::verbosity::note(format!($($arg)*))
+    };
+}
+
 pub mod changes;
 pub mod compare;
 pub mod console;
@@ -137,7 +145,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     let cache = kernels::cache_root()?;
     let host_thp = host_thp_mode();
     if options.kernels.contains(&KernelSpec::Host) && options.thp != host_thp {
-        eprintln!(
+        note!(
             "note: --thp {} applies to the guests; the host column runs with the host's own mode ({host_thp})",
             options.thp
         );
@@ -146,13 +154,13 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     let images = resolve_images(&options.kernels)?;
     let mkfs = disk::available();
     if let (Some(_), Err(why)) = (images.iter().flatten().next(), &mkfs) {
-        eprintln!(
+        note!(
             "note: {why}: the guests keep their files in RAM, and the claims that need a disk are inconclusive"
         );
     }
     let machine = images.iter().flatten().next().map(|image| {
         let (machine, why) = qemu::detect_accelerator(&image.path);
-        eprintln!("guests run with {why}");
+        note!("guests run with {why}");
         machine
     });
     let run_dir = store::create_run_dir(
@@ -165,7 +173,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
     let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
     let parallel = parallel_guests(memory.as_ref().map_or(0, |m| m.bytes));
-    eprintln!(
+    note!(
         "{} kernel(s), up to {parallel} at once{}; results in {}",
         options.kernels.len(),
         memory
@@ -208,7 +216,7 @@ fn resolve_images(kernels: &[KernelSpec]) -> Result<Vec<Option<KernelImage>>> {
             ),
         };
         if let Some(image) = &image {
-            eprintln!("{spec}: {}", image.path.display());
+            note!("{spec}: {}", image.path.display());
         }
         images.push(image);
     }
@@ -406,13 +414,19 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     if let Some(root) = run_dir.parent() {
         store::point_latest(root, run_dir)?;
     }
-    crate::verbosity::stdout(if view.ktap { &ktap_text } else { &text });
+    // KTAP is a machine format, printed whatever the level; the table is the
+    // report, which -q leaves out (matrix.txt has it).
+    if view.ktap {
+        crate::verbosity::stdout(&ktap_text);
+    } else {
+        crate::verbosity::out(&text);
+    }
     for k in results {
         if let Err(why) = &k.run {
             eprintln!("{}: no results: {why}", k.label);
         }
     }
-    eprintln!("matrix written to {}", run_dir.display());
+    note!("matrix written to {}", run_dir.display());
     // The same results as the KTAP's `not ok` lines.
     let failed = cases.iter().any(|c| c.outcome.is_failure());
     Ok(if failed {
@@ -680,7 +694,7 @@ impl Drop for RemoveOnDrop {
 impl Job {
     fn say(&self, message: &str) {
         if self.bar.is_hidden() {
-            eprintln!("{}: {message}", self.label);
+            note!("{}: {message}", self.label);
         } else {
             self.bar.set_message(message.to_string());
         }
@@ -728,7 +742,7 @@ impl Job {
             ),
         };
         // Printed above the other kernels' bars, which keep running.
-        self.bar.suspend(|| eprintln!("{line}"));
+        self.bar.suspend(|| note!("{line}"));
         self.bar.finish_and_clear();
         KernelResult {
             label: self.label.clone(),

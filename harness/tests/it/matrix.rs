@@ -430,6 +430,13 @@ fn a_fleets_folders_merge_with_what_one_did_not_run_as_not_run() {
         "two native runs of one kernel differ in at most 2 rows:\n{table}"
     );
     assert!(table.contains("compared as `harness compare`"), "{table}");
+
+    // -q: nothing on stdout or stderr, the table still written.
+    let quiet = MatrixRun::new(&["matrix", "-q", "--results", &a, &b]);
+    assert_eq!(quiet.output.status.code(), Some(0), "{}", quiet.describe());
+    assert!(quiet.output.stdout.is_empty(), "{}", quiet.describe());
+    assert!(quiet.output.stderr.is_empty(), "{}", quiet.describe());
+    assert_eq!(quiet.read(&quiet.run_dir().join("matrix.txt")), table);
 }
 
 fn a_setting_without_its_kernel_or_for_the_host_is_refused_with_one_line() {
