@@ -119,6 +119,7 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
                 .filter(|change| {
                     row.cells.iter().enumerate().any(|(i, cell)| {
                         cell.differs
+                            && measured_in_both(row, reference, i)
                             && kernel_may_explain(i)
                             && straddles(change, run(reference), run(i))
                     }) && (change.applies)(&evidence, row)
@@ -225,6 +226,15 @@ fn setup_differs(label: &str, off: &[Mismatch]) -> Option<Explanation> {
     })
 }
 
+/// True when both columns measured the row's figure: a figure one column did
+/// not measure (its variant skipped) differs, but no kernel change made it so.
+fn measured_in_both(row: &Row, reference: usize, i: usize) -> bool {
+    let number = |c: Option<&super::compare::Cell>| {
+        c.is_some_and(|c| matches!(c.value, Value::Number(..) | Value::Change(..)))
+    };
+    number(row.cells.get(reference)) && number(row.cells.get(i))
+}
+
 /// True when one run's kernel has the change and the other's has not (and
 /// both kept their files where the change applies).
 fn straddles(change: &KnownChange, a: Option<&&RunRecord>, b: Option<&&RunRecord>) -> bool {
@@ -327,7 +337,12 @@ fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
                 && other.experiment == row.experiment
                 && other.variant == row.variant
                 && other.metric.ends_with(ANON_HUGE_PAGES)
-                && other.cells.iter().any(|c| c.differs)
+                && (0..other.cells.len()).any(|i| {
+                    other.cells[i].differs
+                        && matrix
+                            .reference
+                            .is_some_and(|r| measured_in_both(other, r, i))
+                })
         })
 }
 
