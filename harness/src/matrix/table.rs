@@ -203,7 +203,7 @@ pub fn matrix(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Table
         "process".into(),
         "checkpoint".into(),
     ];
-    headers.extend(m.columns.iter().enumerate().map(|(i, c)| {
+    headers.extend(short_labels(&m.columns).iter().enumerate().map(|(i, c)| {
         if Some(i) == m.reference {
             format!("{c} (ref)")
         } else {
@@ -297,7 +297,8 @@ fn kib(bytes: u64) -> String {
 pub fn legend(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> String {
     let differing = m.differing_rows();
     let t = crate::compare::Tolerances::default();
-    let mut out = format!(
+    let mut out = label_legend(&m.columns);
+    out += &format!(
         "{DIFFERS} = differs from the reference column by more than the comparison's tolerance \
          ({} pages + {}% of the reference for bytes; {}% of the reference, at least {}, for faults), \
          or another verdict. {differing} of {} rows differ; {}\n",
