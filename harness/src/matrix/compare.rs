@@ -120,24 +120,20 @@ impl Matrix {
 
 type Key = (RowKind, String, String, String, String, String);
 
-/// Builds the matrix of `columns`: figures as they are when every column ran
-/// with a fixed address space (a guest, or the host column of a matrix), where
-/// they are the same from run to run; else with `compare`'s policy
-/// ([`super::phases`]), since a native run's whole-process levels move.
-pub fn compare(columns: &[Column<'_>]) -> Matrix {
-    let fixed = columns
+/// True when every column with results ran with a fixed address space (a
+/// guest, or the host column of a matrix), where whole-process figures are the
+/// same from run to run and [`compare`] compares them as they are; else the
+/// matrix takes `compare`'s policy ([`super::phases`]), since a native run's
+/// levels move.
+pub fn fixed(columns: &[Column<'_>]) -> bool {
+    columns
         .iter()
         .filter_map(|c| c.run.as_ref().ok())
-        .all(|r| r.environment.guest.is_some() || r.environment.address_space_fixed);
-    if fixed {
-        levels(columns)
-    } else {
-        super::phases::compare(columns)
-    }
+        .all(|r| r.environment.guest.is_some() || r.environment.address_space_fixed)
 }
 
 /// Every figure compared as it is, against the reference column.
-fn levels(columns: &[Column<'_>]) -> Matrix {
+pub fn compare(columns: &[Column<'_>]) -> Matrix {
     let mut order: Vec<Key> = Vec::new();
     let mut values: HashMap<Key, Vec<Value>> = HashMap::new();
     let n = columns.len();

@@ -373,7 +373,11 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
             run: k.run.as_ref().map_err(Clone::clone),
         })
         .collect();
-    let matrix = compare::compare(&columns);
+    let matrix = if compare::fixed(&columns) {
+        compare::compare(&columns)
+    } else {
+        phases::compare(&columns)
+    };
     let explained = changes::explain(&matrix, &columns);
     let shown = table::Shown {
         all_rows: view.all_rows,
