@@ -172,15 +172,25 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
     let kernels = args
         .kernels
         .iter()
-        .map(|k| KernelSpec::parse(k).map_err(UsageError))
+        .map(|k| KernelSpec::parse(&k.text).map_err(UsageError))
         .collect::<Result<Vec<_>, _>>()?;
-    if let Some(twice) = kernels
-        .iter()
-        .enumerate()
-        .find_map(|(i, k)| kernels[..i].contains(k).then_some(k))
+    let settings =
+        matrix::setup::per_kernel(&args.kernels, &args.with, &args.sysctls).map_err(UsageError)?;
+    if let Some(twice) = (0..kernels.len())
+        .find(|&i| (0..i).any(|j| kernels[j] == kernels[i] && settings[j] == settings[i]))
     {
         return Err(UsageError(format!(
-            "--kernel {twice} is given twice; each kernel is one column"
+            "--kernel {} is given twice with the same settings; each column is one kernel and its settings",
+            kernels[twice]
+        ))
+        .into());
+    }
+    if let Some(i) =
+        (0..kernels.len()).find(|&i| kernels[i] == KernelSpec::Host && !settings[i].0.is_empty())
+    {
+        return Err(UsageError(format!(
+            "--kernel host --with {}: settings apply to guests; the host keeps its own",
+            settings[i].label()
         ))
         .into());
     }
@@ -210,6 +220,7 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
     };
     let options = matrix::MatrixOptions {
         kernels,
+        settings,
         experiments,
         thp: args.thp.clone().unwrap_or_else(matrix::host_thp_mode),
         memory_bytes: args.memory,

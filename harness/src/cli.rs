@@ -42,8 +42,8 @@ pub struct Cli {
 pub struct Verbosity {
     /// Print nothing but errors (an experiment that failed is one): no
     /// progress, no summary, no report. The results are still written and the
-    /// exit status still tells. The output of list, explain, completions, man
-    /// and matrix is not affected.
+    /// exit status still tells. The output of list, explain, completions and
+    /// man is not affected, nor matrix --ktap.
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
     /// Print every table and before/after view, not only the summary of the
@@ -206,9 +206,21 @@ pub struct MatrixArgs {
         long = "kernel",
         value_name = "SPEC",
         required_unless_present_any = ["list_kernels", "results"],
-        conflicts_with = "results"
+        conflicts_with = "results",
+        value_parser = placed
     )]
-    pub kernels: Vec<String>,
+    pub kernels: Vec<Placed>,
+    /// A setting of the --kernel before it, repeatable: `thp=always|madvise|never`
+    /// (its transparent_hugepage=) or `overcommit=0|1|2` (vm.overcommit_memory),
+    /// e.g. `--kernel debian:6.1 --with overcommit=2`. The same kernel may be
+    /// given again with other settings, as another column. Guests only.
+    #[arg(long = "with", value_name = "KEY=VALUE", conflicts_with = "results", value_parser = placed)]
+    pub with: Vec<Placed>,
+    /// A vm. sysctl the guest of the --kernel before it sets before the
+    /// experiments run, repeatable (`--sysctl vm.overcommit_memory=2`); the
+    /// guest reads it back, and a column that did not get it says so.
+    #[arg(long = "sysctl", value_name = "NAME=VALUE", conflicts_with = "results", value_parser = placed)]
+    pub sysctls: Vec<Placed>,
     /// Experiments to run (comma-separated); default: all.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub experiments: Vec<String>,
@@ -246,6 +258,25 @@ pub struct MatrixArgs {
     /// column per DIR, the first being the reference.
     #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["experiments", "thp", "memory", "size", "list_kernels"])]
     pub results: Vec<PathBuf>,
+}
+
+/// A value of an option whose place among other options matters (`matrix`'s
+/// `--with` belongs to the `--kernel` before it): clap parses occurrences in
+/// command-line order, so a counter taken at parsing gives the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// Increases along the command line.
+    pub at: usize,
+    /// The value as given.
+    pub text: String,
+}
+
+fn placed(text: &str) -> Result<Placed, String> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    Ok(Placed {
+        at: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        text: text.to_string(),
+    })
 }
 
 /// Options of `trace`.

@@ -59,6 +59,12 @@ pub struct Environment {
     pub fault_around_bytes: Option<u64>,
     /// `kernel.randomize_va_space`: 0 off, 1 partial, 2 full address-space randomisation.
     pub randomize_va_space: Option<u32>,
+    /// True when the run's processes had address-space randomisation off by
+    /// their personality (ADDR_NO_RANDOMIZE, from /proc/self/personality), as
+    /// a kernel matrix runs them: whole-process figures are then the same from
+    /// run to run, and the matrix compares them as they are.
+    #[serde(default)]
+    pub address_space_fixed: bool,
     /// The folder experiments put their files in.
     pub temp_dir: PathBuf,
     /// Its file system type (`ext4`, `tmpfs`, ...): the type in mountinfo of
@@ -126,10 +132,13 @@ pub struct Environment {
     pub guest: Option<GuestInfo>,
 }
 
+/// The personality flag that turns address-space randomisation off.
+const ADDR_NO_RANDOMIZE: u64 = 0x0040000;
+
 /// The virtual machine a `harness matrix` guest ran in. The memory size and the
 /// THP mode are fixed on the kernel command line so that differences between
 /// kernels come from the kernels, not from their defaults.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GuestInfo {
     /// The kernel as named on the matrix command line (`debian:6.1`, a path).
     pub kernel_spec: String,
@@ -141,6 +150,13 @@ pub struct GuestInfo {
     pub thp_cmdline: String,
     /// The whole kernel command line (/proc/cmdline inside the guest).
     pub kernel_cmdline: String,
+    /// The settings the matrix asked of this guest beyond its kernel (`thp`,
+    /// sysctls such as `vm.overcommit_memory`), by key.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub asked: std::collections::BTreeMap<String, String>,
+    /// The sysctls the guest set, as it read them back afterwards.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub had: std::collections::BTreeMap<String, String>,
 }
 
 /// Where detection reads /proc and /sys: `/` on the running machine, a folder
@@ -216,6 +232,9 @@ impl Environment {
             overcommit_memory: text("/proc/sys/vm/overcommit_memory").and_then(|t| t.parse().ok()),
             fault_around_bytes: text("/sys/kernel/debug/fault_around_bytes")
                 .and_then(|t| t.parse().ok()),
+            address_space_fixed: text("/proc/self/personality")
+                .and_then(|p| u64::from_str_radix(p.trim(), 16).ok())
+                .is_some_and(|p| p & ADDR_NO_RANDOMIZE != 0),
             randomize_va_space: text("/proc/sys/kernel/randomize_va_space")
                 .and_then(|t| t.parse().ok()),
             temp_dir: temp_dir.to_path_buf(),

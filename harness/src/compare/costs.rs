@@ -132,6 +132,7 @@ mod tests {
             memory_bytes: 512 << 20,
             thp_cmdline: "madvise".into(),
             kernel_cmdline: String::new(),
+            ..Default::default()
         });
         let why = incomparable(&host, &guest).expect("not comparable");
         assert!(why.contains("TCG"), "{why}");

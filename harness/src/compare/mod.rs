@@ -750,110 +750,17 @@ fn compare_variant(
                 ));
                 continue;
             };
-            let mut push = |metric: String, kind: MetricKind, baseline: i64, now: i64| {
-                let key = (
-                    experiment.to_string(),
-                    new.name.clone(),
-                    c.label.clone(),
-                    p.role.clone(),
-                    metric,
-                );
-                let (min, baseline, max) = spreads
-                    .baseline
-                    .get(&key)
-                    .copied()
-                    .unwrap_or((baseline, baseline, baseline));
-                let now = spreads.now.get(&key).map_or(now, |s| s.1);
-                let tolerance = cmp.tolerances.band(kind, baseline, cmp.page_size);
-                let change = if now == baseline {
-                    Change::Unchanged
-                } else if now > max.saturating_add_unsigned(tolerance) {
-                    Change::Increased
-                } else if now < min.saturating_sub_unsigned(tolerance) {
-                    Change::Decreased
-                } else {
-                    Change::WithinTolerance
-                };
-                let worse = Direction::of(&key.4);
-                let metric = key.4;
-                cmp.metrics.push(MetricComparison {
-                    experiment: experiment.to_string(),
-                    variant: new.name.clone(),
-                    checkpoint: c.label.clone(),
-                    process: p.role.clone(),
-                    metric,
-                    kind,
-                    baseline,
-                    baseline_min: min,
-                    baseline_max: max,
-                    now,
-                    tolerance,
-                    change,
-                    worse,
-                });
+            let at = At {
+                experiment,
+                variant: &new.name,
+                checkpoint: &c.label,
+                process: &p.role,
             };
-            push(
-                "minor_faults".into(),
-                MetricKind::Faults,
-                signed(op.faults.minor),
-                signed(p.faults.minor),
-            );
-            push(
-                "major_faults".into(),
-                MetricKind::Faults,
-                signed(op.faults.major),
-                signed(p.faults.major),
-            );
-            if let (Some(before_old), Some(before_new)) = (
+            let before = (
                 previous(&old.checkpoints, oi, &p.role),
                 previous(&new.checkpoints, i, &p.role),
-            ) {
-                let deltas = |before: &ProcessRecord, after: &ProcessRecord| {
-                    process_fields(before)
-                        .iter()
-                        .zip(process_fields(after))
-                        .map(|((name, a), (_, b))| (*name, signed(b).saturating_sub(signed(*a))))
-                        .collect::<Vec<_>>()
-                };
-                for ((name, a), (_, b)) in deltas(before_old, op)
-                    .into_iter()
-                    .zip(deltas(before_new, p))
-                {
-                    push(format!("{name}_change"), MetricKind::Process, a, b);
-                }
-            }
-            // Huge pages of the experiment's own files (library text collapsed
-            // into huge pages by others is left out: it moves with the page cache).
-            let (old_pmd, new_pmd) = (own_file_pmd_mapped(op), own_file_pmd_mapped(p));
-            if old_pmd.is_some() || new_pmd.is_some() {
-                push(
-                    "own_files.file_pmd_mapped_bytes".into(),
-                    MetricKind::Memory,
-                    signed(old_pmd.unwrap_or(0)),
-                    signed(new_pmd.unwrap_or(0)),
-                );
-            }
-            for r in &p.regions {
-                match op.region(&r.name) {
-                    Some(or) => {
-                        for ((name, a), (_, b)) in figure_fields(&or.figures)
-                            .into_iter()
-                            .zip(figure_fields(&r.figures))
-                        {
-                            push(
-                                format!("{}.{name}", r.name),
-                                MetricKind::Memory,
-                                signed(a),
-                                signed(b),
-                            );
-                        }
-                    }
-                    None => cmp.not_compared.push(format!(
-                        "{where_} at {}: region {} of {} not in the baseline",
-                        c.label, r.name, p.role
-                    )),
-                }
-            }
+            );
+            compare_process(cmp, spreads, &at, (op, p), before);
         }
     }
     for o in &old.checkpoints {
@@ -864,6 +771,141 @@ fn compare_variant(
             ));
         }
     }
+}
+
+/// Where a metric was measured.
+struct At<'a> {
+    experiment: &'a str,
+    variant: &'a str,
+    checkpoint: &'a str,
+    process: &'a str,
+}
+
+/// One process at one checkpoint, the baseline's and this run's (`now`), with
+/// their snapshots at the checkpoint before, if any: faults of the phase,
+/// whole-process changes over it, the own files' huge pages, and the regions.
+fn compare_process(
+    cmp: &mut Comparison,
+    spreads: &Spreads,
+    at: &At<'_>,
+    (op, p): (&ProcessRecord, &ProcessRecord),
+    before: (Option<&ProcessRecord>, Option<&ProcessRecord>),
+) {
+    let mut push = |metric: String, kind: MetricKind, baseline: i64, now: i64| {
+        push_metric(cmp, spreads, at, metric, kind, (baseline, now));
+    };
+    push(
+        "minor_faults".into(),
+        MetricKind::Faults,
+        signed(op.faults.minor),
+        signed(p.faults.minor),
+    );
+    push(
+        "major_faults".into(),
+        MetricKind::Faults,
+        signed(op.faults.major),
+        signed(p.faults.major),
+    );
+    if let (Some(before_old), Some(before_new)) = before {
+        let deltas = |before: &ProcessRecord, after: &ProcessRecord| {
+            process_fields(before)
+                .iter()
+                .zip(process_fields(after))
+                .map(|((name, a), (_, b))| (*name, signed(b).saturating_sub(signed(*a))))
+                .collect::<Vec<_>>()
+        };
+        for ((name, a), (_, b)) in deltas(before_old, op)
+            .into_iter()
+            .zip(deltas(before_new, p))
+        {
+            push(format!("{name}_change"), MetricKind::Process, a, b);
+        }
+    }
+    // Huge pages of the experiment's own files (library text collapsed
+    // into huge pages by others is left out: it moves with the page cache).
+    let (old_pmd, new_pmd) = (own_file_pmd_mapped(op), own_file_pmd_mapped(p));
+    if old_pmd.is_some() || new_pmd.is_some() {
+        push(
+            "own_files.file_pmd_mapped_bytes".into(),
+            MetricKind::Memory,
+            signed(old_pmd.unwrap_or(0)),
+            signed(new_pmd.unwrap_or(0)),
+        );
+    }
+    let mut missing = Vec::new();
+    for r in &p.regions {
+        match op.region(&r.name) {
+            Some(or) => {
+                for ((name, a), (_, b)) in figure_fields(&or.figures)
+                    .into_iter()
+                    .zip(figure_fields(&r.figures))
+                {
+                    push(
+                        format!("{}.{name}", r.name),
+                        MetricKind::Memory,
+                        signed(a),
+                        signed(b),
+                    );
+                }
+            }
+            None => missing.push(format!(
+                "{}/{} at {}: region {} of {} not in the baseline",
+                at.experiment, at.variant, at.checkpoint, r.name, p.role
+            )),
+        }
+    }
+    cmp.not_compared.extend(missing);
+}
+
+/// Compares one metric, against the baseline's spread when it recorded one
+/// (and by this run's median when it did), and records the outcome.
+fn push_metric(
+    cmp: &mut Comparison,
+    spreads: &Spreads,
+    at: &At<'_>,
+    metric: String,
+    kind: MetricKind,
+    (baseline, now): (i64, i64),
+) {
+    let key = (
+        at.experiment.to_string(),
+        at.variant.to_string(),
+        at.checkpoint.to_string(),
+        at.process.to_string(),
+        metric,
+    );
+    let (min, baseline, max) = spreads
+        .baseline
+        .get(&key)
+        .copied()
+        .unwrap_or((baseline, baseline, baseline));
+    let now = spreads.now.get(&key).map_or(now, |s| s.1);
+    let tolerance = cmp.tolerances.band(kind, baseline, cmp.page_size);
+    let change = if now == baseline {
+        Change::Unchanged
+    } else if now > max.saturating_add_unsigned(tolerance) {
+        Change::Increased
+    } else if now < min.saturating_sub_unsigned(tolerance) {
+        Change::Decreased
+    } else {
+        Change::WithinTolerance
+    };
+    let worse = Direction::of(&key.4);
+    cmp.metrics.push(MetricComparison {
+        experiment: key.0,
+        variant: key.1,
+        checkpoint: key.2,
+        process: key.3,
+        metric: key.4,
+        kind,
+        baseline,
+        baseline_min: min,
+        baseline_max: max,
+        now,
+        tolerance,
+        change,
+        worse,
+    });
 }
 
 /// FilePmdMapped summed over the mappings of the experiment's own files (in

@@ -9,6 +9,22 @@ fn run() -> RunRecord {
     crate::store::json::parse(FIXTURE).expect("the fixture parses")
 }
 
+/// The fixture's experiment, whichever it is.
+fn name() -> String {
+    run().experiments[0].name.clone()
+}
+
+/// The first claim the fixture judged on its warm variant.
+fn warm_claim() -> String {
+    run().experiments[0]
+        .claims
+        .iter()
+        .find(|c| c.variant.as_deref() == Some("warm"))
+        .expect("a claim judged on the warm variant")
+        .id
+        .clone()
+}
+
 fn variant_mut<'a>(run: &'a mut RunRecord, name: &str) -> &'a mut VariantRecord {
     run.experiments[0]
         .variants
@@ -62,7 +78,7 @@ fn a_fault_count_beyond_tolerance_is_the_only_regression() {
     assert!(cmp.regressed());
     assert_eq!(
         beyond(&cmp),
-        ["mmap-file/warm/after-read-all/main/minor_faults"]
+        [format!("{}/warm/after-read-all/main/minor_faults", name())]
     );
     assert_eq!(cmp.flipped_claims().count(), 0);
     let m = cmp.beyond_tolerance().next().expect("one");
@@ -93,7 +109,10 @@ fn a_change_within_tolerance_is_not_a_regression() {
     ]);
     assert_eq!(
         beyond(&compare(&old, &new, strict)),
-        ["mmap-file/cold/after-read-all/main/pte_bytes_change"]
+        [format!(
+            "{}/cold/after-read-all/main/pte_bytes_change",
+            name()
+        )]
     );
 }
 
@@ -105,7 +124,7 @@ fn a_flipped_verdict_and_a_new_kernel_are_reported() {
     let claim = new.experiments[0]
         .claims
         .iter_mut()
-        .find(|c| c.id == "mmap-adds-no-rss" && c.variant.as_deref() == Some("warm"))
+        .find(|c| c.id == warm_claim() && c.variant.as_deref() == Some("warm"))
         .expect("claim");
     claim.verdict = Verdict::Refuted;
     let cmp = compare(&old, &new, Tolerances::default());
@@ -116,7 +135,7 @@ fn a_flipped_verdict_and_a_new_kernel_are_reported() {
         .flipped_claims()
         .map(|c| (c.variant.as_deref(), c.id.as_str()))
         .collect();
-    assert_eq!(flipped, [(Some("warm"), "mmap-adds-no-rss")]);
+    assert_eq!(flipped, [(Some("warm"), warm_claim().as_str())]);
     assert!(beyond(&cmp).is_empty());
 }
 
@@ -147,22 +166,29 @@ fn other_experiments_and_variants_are_listed_as_not_compared() {
         .claims
         .retain(|c| c.variant.as_deref() == Some("warm"));
     let mut extra = new.experiments[0].clone();
-    extra.name = "fork-cow".into();
+    extra.name = "another-experiment".into();
     new.experiments.push(extra);
     let cmp = compare(&old, &new, Tolerances::default());
     assert!(!cmp.regressed());
     let text = cmp.not_compared.join("\n");
-    assert!(text.contains("fork-cow: not in the baseline"), "{text}");
     assert!(
-        text.contains("mmap-file/cold: in the baseline only"),
+        text.contains("another-experiment: not in the baseline"),
         "{text}"
     );
     assert!(
-        text.contains("mmap-file/cold: claim mmap-adds-no-rss: judged in the baseline only"),
+        text.contains(&format!("{}/cold: in the baseline only", name())),
         "{text}"
     );
-    assert!(cmp.compared_variant("mmap-file", "warm"));
-    assert!(!cmp.compared_variant("mmap-file", "cold"));
+    assert!(
+        text.contains(&format!(
+            "{}/cold: claim {}: judged in the baseline only",
+            name(),
+            warm_claim()
+        )),
+        "{text}"
+    );
+    assert!(cmp.compared_variant(&name(), "warm"));
+    assert!(!cmp.compared_variant(&name(), "cold"));
 }
 
 #[test]
@@ -268,7 +294,7 @@ fn the_spread_of_repeats_is_min_median_max_of_each_metric() {
                 .expect("warm")
         })
         .collect();
-    let spread = spread("mmap-file", &variants, 4096);
+    let spread = spread(&name(), &variants, 4096);
     let minor = spread
         .iter()
         .find(|s| s.checkpoint == "after-read-all" && s.metric == "minor_faults")
@@ -292,7 +318,7 @@ fn a_repeated_baseline_flags_only_what_falls_outside_its_spread_widened_by_the_t
     old.repeats = Some(crate::model::Repeats {
         count: 3,
         spread: vec![MetricSpread {
-            experiment: "mmap-file".into(),
+            experiment: name(),
             variant: "warm".into(),
             checkpoint: "after-read-all".into(),
             process: "main".into(),
@@ -327,7 +353,7 @@ fn a_repeated_baseline_flags_only_what_falls_outside_its_spread_widened_by_the_t
     let cmp = compare(&old, &beyond_it, Tolerances::default());
     assert_eq!(
         beyond(&cmp),
-        ["mmap-file/warm/after-read-all/main/minor_faults"]
+        [format!("{}/warm/after-read-all/main/minor_faults", name())]
     );
     assert!(cmp.regressed());
     // Without the spread, 316 is far beyond 69 ± 16.
@@ -391,7 +417,7 @@ fn a_warm_file_warmed_differently_is_not_compared_and_says_why() {
     let why = cmp
         .not_compared
         .iter()
-        .find(|w| w.starts_with("mmap-file/warm:"))
+        .find(|w| w.starts_with(&format!("{}/warm:", name())))
         .expect("the warm variant is listed as not compared");
     assert!(why.contains("pages_reread_to_warm"), "{why}");
     assert!(why.contains("30 now"), "{why}");

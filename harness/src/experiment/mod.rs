@@ -6,6 +6,7 @@
 //! experiment's contract in `experiments::catalog`. [`kit`] is the judging
 //! toolkit they share.
 
+pub mod declared;
 mod explanation;
 pub mod programs;
 pub mod room;
@@ -80,6 +81,20 @@ pub trait Experiment: Sync {
     /// Every claim the experiment judges, in the order it judges them (shown
     /// with its criterion by `explain` and in step mode before the step runs).
     fn claims(&self) -> &'static [Claim] {
+        &[]
+    }
+
+    /// What each claim needs of the machine and which figures it is judged
+    /// on ([`declared`]), for the tools that compare runs; a claim left out
+    /// needs nothing and is never explained by a change of figures.
+    fn declared(&self) -> &'static [declared::Declared] {
+        &[]
+    }
+
+    /// Keys of the notes that describe the setup (what was measured) rather
+    /// than a measurement: when one differs between two runs, so do the
+    /// programs measured, and a difference of figures is not the kernel's.
+    fn setup_notes(&self) -> &'static [&'static str] {
         &[]
     }
 

@@ -3,9 +3,9 @@
 //! the release that made it and the row measures what it changed; otherwise
 //! the difference stands unexplained, for the reader to look into.
 
-use super::compare::{
-    Column, Matrix, Row, RowKind, Value, ANON_HUGE_PAGES, MAJOR_FAULTS, MINOR_FAULTS, VM_RSS,
-};
+use super::compare::{Column, Matrix, Row, RowKind, Value, ANON_HUGE_PAGES};
+use super::setup::{self, Mismatch};
+use crate::experiment::declared::{self, Metric, MAJOR_FAULTS, MINOR_FAULTS};
 use crate::model::{RunRecord, Verdict};
 
 /// One change in the kernel that alters what the experiments measure.
@@ -19,13 +19,12 @@ pub struct KnownChange {
     pub explanation: &'static str,
     /// Only when both kernels kept the experiments' files on this file system.
     pub files_on: Option<&'static str>,
-    /// Which rows it can explain, given the matrix and the runs (to look at
-    /// related rows and figures).
-    applies: fn(&Evidence<'_>, &Row) -> bool,
-    /// Whether a claim whose verdict differs can owe it to this change, from
-    /// the claim's declared criterion: a claim judged on smaps does not
+    /// Which rows of figures it can explain, given the matrix and the runs (to
+    /// look at related rows and figures). A claim's row takes the changes of
+    /// the rows of the figures it declares it is judged on
+    /// ([`declared::Declared::judges`]): a claim judged on smaps does not
     /// follow a lag of the status counters, whatever else moved beside it.
-    explains_claim: fn(&str) -> bool,
+    applies: fn(&Evidence<'_>, &Row) -> bool,
 }
 
 /// What a change's test may look at besides the row.
@@ -49,7 +48,6 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
             convert mm's rss stats into percpu_counter\"). The smaps figures never lagged.",
         files_on: None,
         applies: |evidence, row| status_counter(&row.metric) && counter_lags(evidence, row),
-        explains_claim: |criterion| STATUS_COUNTERS.iter().any(|c| criterion.contains(c)),
     },
     KnownChange {
         name: "THP alignment of large anonymous mappings (6.7)",
@@ -63,7 +61,6 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
         applies: |evidence, row| {
             row.metric.ends_with(ANON_HUGE_PAGES) || huge_pages_differ_beside(evidence.matrix, row)
         },
-        explains_claim: |_| true,
     },
     KnownChange {
         name: "large folios in the ext4 page cache (6.16)",
@@ -74,8 +71,7 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
             at once, so reading a mapped file takes fewer faults and a first read may map more \
             pages than fault-around's 16.",
         files_on: Some("ext4"),
-        applies: |_, row| file_mapping_row(row),
-        explains_claim: |_| true,
+        applies: file_mapping_row,
     },
 ];
 
@@ -97,11 +93,6 @@ impl From<&KnownChange> for Explanation {
     }
 }
 
-/// Notes of a variant that describe its setup rather than a measurement: when
-/// they differ between two columns, so do the programs measured (the worker
-/// many-processes could build), and the difference is not the kernel's.
-const SETUP_NOTES: &[&str] = &["worker_kind"];
-
 /// For each row of `matrix`, what explains its differences: the known kernel
 /// changes that apply, and setup notes that differ between the columns (empty
 /// for rows that do not differ, or whose difference nothing known explains).
@@ -113,23 +104,31 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
         return vec![Vec::new(); matrix.rows.len()];
     };
     let run = |i: usize| columns[i].run.as_ref().ok();
-    let mut per_row: Vec<Vec<Explanation>> =
-        matrix
-            .rows
-            .iter()
-            .map(|row| match row.kind {
-                RowKind::Metric => KNOWN_CHANGES
-                    .iter()
-                    .filter(|change| {
-                        row.cells.iter().enumerate().any(|(i, cell)| {
-                            cell.differs && straddles(change, run(reference), run(i))
-                        }) && (change.applies)(&evidence, row)
-                    })
-                    .map(Explanation::from)
-                    .collect(),
-                RowKind::Claim => Vec::new(),
-            })
-            .collect();
+    // A column that did not get the setup it asked for explains nothing by
+    // its kernel, nor does the reference against it.
+    let off: Vec<Vec<Mismatch>> = (0..columns.len())
+        .map(|i| run(i).map(|r| setup::mismatches(r)).unwrap_or_default())
+        .collect();
+    let kernel_may_explain = |i: usize| off[i].is_empty() && off[reference].is_empty();
+    let mut per_row: Vec<Vec<Explanation>> = matrix
+        .rows
+        .iter()
+        .map(|row| match row.kind {
+            RowKind::Metric => KNOWN_CHANGES
+                .iter()
+                .filter(|change| {
+                    row.cells.iter().enumerate().any(|(i, cell)| {
+                        cell.differs
+                            && measured_in_both(row, reference, i)
+                            && kernel_may_explain(i)
+                            && straddles(change, run(reference), run(i))
+                    }) && (change.applies)(&evidence, row)
+                })
+                .map(Explanation::from)
+                .collect(),
+            RowKind::Claim => Vec::new(),
+        })
+        .collect();
     for (index, row) in matrix.rows.iter().enumerate() {
         if row.kind != RowKind::Claim || !row.cells.iter().any(|c| c.differs) {
             continue;
@@ -138,32 +137,21 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
             .cells
             .iter()
             .any(|c| c.value == Value::Verdict(Verdict::Inconclusive));
-        let mut found: Vec<Explanation> = Vec::new();
         if !inconclusive {
-            for (other, changes) in matrix.rows.iter().zip(&per_row) {
-                let same_place = other.kind == RowKind::Metric
-                    && other.experiment == row.experiment
-                    && (row.variant.is_empty() || other.variant == row.variant);
-                if same_place {
-                    let criterion = claim_criterion(columns, row);
-                    for change in changes {
-                        let fits = KNOWN_CHANGES
-                            .iter()
-                            .find(|k| k.name == change.name)
-                            .is_none_or(|k| (k.explains_claim)(criterion));
-                        if fits && !found.contains(change) {
-                            found.push(change.clone());
-                        }
-                    }
-                }
-            }
+            per_row[index] = claim_changes(matrix, &per_row, row);
         }
-        per_row[index] = found;
     }
     for (row, explanations) in matrix.rows.iter().zip(per_row.iter_mut()) {
         for (i, cell) in row.cells.iter().enumerate() {
             if !cell.differs {
                 continue;
+            }
+            for column in [reference, i] {
+                if let Some(setup) = setup_differs(&matrix.columns[column], &off[column]) {
+                    if !explanations.contains(&setup) {
+                        explanations.push(setup);
+                    }
+                }
             }
             if let (Some(a), Some(b)) = (run(reference), run(i)) {
                 for setup in
@@ -179,8 +167,9 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
     per_row
 }
 
-/// The [`SETUP_NOTES`] that differ between two runs for the row's experiment
-/// (and variant, when the row has one).
+/// The notes the row's experiment declares to describe its setup
+/// ([`crate::experiment::Experiment::setup_notes`]) that differ between two
+/// runs (for the row's variant, when it has one).
 fn setup_differences(
     row: &Row,
     a: &RunRecord,
@@ -197,7 +186,7 @@ fn setup_differences(
             .map(|v| v.notes.get(note).cloned())
             .collect()
     };
-    SETUP_NOTES
+    declared::setup_notes(&row.experiment)
         .iter()
         .filter_map(|note| {
             let (left, right) = (notes(a, note), notes(b, note));
@@ -220,6 +209,30 @@ fn setup_differences(
             })
         })
         .collect()
+}
+
+/// "not the kernel: LABEL's setup differs" for a column that did not have
+/// what it asked for, with what it had.
+fn setup_differs(label: &str, off: &[Mismatch]) -> Option<Explanation> {
+    (!off.is_empty()).then(|| Explanation {
+        name: format!("not the kernel: {label}'s setup differs"),
+        detail: format!(
+            "{label} did not run with the setup it asked for: {}",
+            off.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// True when both columns measured the row's figure: a figure one column did
+/// not measure (its variant skipped) differs, but no kernel change made it so.
+fn measured_in_both(row: &Row, reference: usize, i: usize) -> bool {
+    let number = |c: Option<&super::compare::Cell>| {
+        c.is_some_and(|c| matches!(c.value, Value::Number(..) | Value::Change(..)))
+    };
+    number(row.cells.get(reference)) && number(row.cells.get(i))
 }
 
 /// True when one run's kernel has the change and the other's has not (and
@@ -248,25 +261,43 @@ pub fn release_version(release: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// VmRSS, RssAnon and RssFile: the counters of /proc/PID/status.
-/// The figures of /proc/PID/status that lagged before 6.2.
-const STATUS_COUNTERS: [&str; 3] = [VM_RSS, "RssAnon", "RssFile"];
-
+/// True for the rows of VmRSS, RssAnon and RssFile: the counters of
+/// /proc/PID/status that lagged before 6.2.
 fn status_counter(metric: &str) -> bool {
-    STATUS_COUNTERS.contains(&metric)
+    [Metric::VmRss, Metric::RssAnon, Metric::RssFile]
+        .iter()
+        .any(|m| m.row_name().as_deref() == Some(metric))
 }
 
-/// The declared criterion of a claim row, from the first column that judged
-/// it (empty if none did).
-fn claim_criterion<'a>(columns: &'a [Column<'a>], row: &Row) -> &'a str {
-    columns
-        .iter()
-        .filter_map(|c| c.run.as_ref().ok())
-        .flat_map(|run| &run.experiments)
-        .filter(|e| e.name == row.experiment)
-        .flat_map(|e| &e.claims)
-        .find(|c| c.id == row.point && c.variant.as_deref().unwrap_or("") == row.variant)
-        .map_or("", |c| c.criterion.as_str())
+/// The changes that explain a claim's row: those of the differing rows of the
+/// figures the claim declares it is judged on (metric and checkpoint, in its
+/// variant or, for a claim over the whole experiment, in any). A claim that
+/// declares no figure is never explained by a change.
+fn claim_changes(matrix: &Matrix, per_row: &[Vec<Explanation>], row: &Row) -> Vec<Explanation> {
+    let Some(declaration) = declared::claim(&row.experiment, &row.point) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Explanation> = Vec::new();
+    for figure in declaration.judges {
+        let Some(name) = figure.metric.row_name() else {
+            continue;
+        };
+        for (other, changes) in matrix.rows.iter().zip(per_row) {
+            let judged_here = other.kind == RowKind::Metric
+                && other.experiment == row.experiment
+                && (row.variant.is_empty() || other.variant == row.variant)
+                && other.point == figure.at
+                && other.metric == name;
+            if judged_here {
+                for change in changes {
+                    if !found.contains(change) {
+                        found.push(change.clone());
+                    }
+                }
+            }
+        }
+    }
+    found
 }
 
 /// True when, in a column whose kernel predates 6.2, the process of the row
@@ -306,26 +337,71 @@ fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
                 && other.experiment == row.experiment
                 && other.variant == row.variant
                 && other.metric.ends_with(ANON_HUGE_PAGES)
-                && other.cells.iter().any(|c| c.differs)
+                && (0..other.cells.len()).any(|i| {
+                    other.cells[i].differs
+                        && matrix
+                            .reference
+                            .is_some_and(|r| measured_in_both(other, r, i))
+                })
         })
 }
 
-/// Faults and resident file pages of the experiments that map files.
-fn file_mapping_row(row: &Row) -> bool {
-    let maps_files = matches!(row.experiment.as_str(), "mmap-file" | "shared-file")
-        || row.variant.contains("file");
-    let figure = [MINOR_FAULTS, MAJOR_FAULTS, "RssFile", VM_RSS, "Pss"]
+/// Faults and resident file pages of a process that maps the experiment's own
+/// files (a mapping in its temporary folder) at the row's checkpoint in some
+/// column: what the run shows it measured, not which experiment it was.
+fn file_mapping_row(evidence: &Evidence<'_>, row: &Row) -> bool {
+    let figure = [MINOR_FAULTS, MAJOR_FAULTS, "RssFile", "VmRSS", "Pss"]
         .contains(&row.metric.as_str())
         || row.metric.ends_with(" Rss")
         || row.metric.ends_with(" Pss");
-    maps_files && figure
+    figure && maps_own_files(evidence, row)
+}
+
+/// True when the row's process maps a file of the experiment's temporary
+/// folder at the row's checkpoint, in any column.
+fn maps_own_files(evidence: &Evidence<'_>, row: &Row) -> bool {
+    let role = if row.process.is_empty() {
+        super::compare::MAIN_ROLE
+    } else {
+        row.process.as_str()
+    };
+    evidence
+        .columns
+        .iter()
+        .filter_map(|c| c.run.as_ref().ok())
+        .flat_map(|run| &run.experiments)
+        .filter(|e| e.name == row.experiment)
+        .flat_map(|e| &e.variants)
+        .filter(|v| v.name == row.variant)
+        .filter_map(|v| v.checkpoint(&row.point))
+        .flat_map(|c| &c.processes)
+        .filter(|p| p.role == role)
+        .flat_map(|p| &p.mappings)
+        .any(|m| m.name.starts_with(crate::runner::TEMP_DIR_NAME))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matrix::compare::{compare, tests::run};
+    use crate::experiment::declared::Figure;
+    use crate::matrix::compare::{compare, tests::retarget, tests::run};
     use crate::model::Verdict;
+
+    /// The first experiment with a claim declared as judged on a figure that
+    /// `pick` accepts: its name, the claim's id and the figure.
+    fn declared_on(pick: impl Fn(&Figure) -> bool) -> (&'static str, &'static str, Figure) {
+        crate::experiment::registry()
+            .into_iter()
+            .find_map(|e| {
+                e.declared().iter().find_map(|d| {
+                    d.judges
+                        .iter()
+                        .find(|f| pick(f))
+                        .map(|f| (e.info().name, d.claim.id, *f))
+                })
+            })
+            .expect("a claim declares such a figure")
+    }
 
     #[test]
     fn releases_read_as_major_and_minor() {
@@ -370,17 +446,19 @@ mod tests {
         };
         assert_eq!(names(at("VmRSS")), vec!["RSS counters lag before 6.2"]);
         assert!(names(at("minor faults")).is_empty(), "faults do not differ");
-        // The claim of the same variant differs too, but it is judged on smaps,
-        // so the lag of the status counters does not explain it.
+        // The claim of the same variant differs too, but it declares no figure
+        // (as a claim judged on smaps alone), so the lag does not explain it.
         assert!(
             names(at("verdict")).is_empty(),
             "{:?}",
             names(at("verdict"))
         );
-        // A claim judged on VmRSS takes the explanation.
+        // A claim declared as judged on VmRSS at that checkpoint takes the explanation.
+        let (experiment, claim, figure) =
+            declared_on(|f| f.metric.row_name().as_deref() == Some("VmRSS"));
         let (mut old_vmrss, mut new_vmrss) = (old.clone(), new.clone());
         for r in [&mut old_vmrss, &mut new_vmrss] {
-            r.experiments[0].claims[0].criterion = "VmRSS grows by the file's size".into();
+            retarget(r, experiment, figure.at, claim);
         }
         let columns_vmrss = [
             Column {
@@ -451,17 +529,62 @@ mod tests {
     }
 
     #[test]
+    fn a_guest_without_the_thp_it_asked_for_is_never_explained_by_a_kernel_change() {
+        let mut old = run(1 << 20, 10, Verdict::Confirmed);
+        old.environment.kernel = "6.1.0-57-amd64".into();
+        old.environment.thp_enabled = "never".into();
+        old.environment.guest = Some(crate::system::GuestInfo {
+            kernel_spec: "debian:6.1".into(),
+            thp_cmdline: "madvise".into(),
+            ..Default::default()
+        });
+        old.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .mapped_rss_bytes = (1 << 20) + 40 * 4096;
+        let mut new = run((1 << 20) + 40 * 4096, 10, Verdict::Confirmed);
+        new.environment.kernel = "6.18.44".into();
+        let columns = [
+            Column {
+                label: "debian:6.1".into(),
+                run: Ok(&old),
+            },
+            Column {
+                label: "host".into(),
+                run: Ok(&new),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
+        let names: Vec<&str> = explained[vmrss].iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["not the kernel: debian:6.1's setup differs"]);
+        assert!(
+            explained[vmrss][0]
+                .detail
+                .contains("thp never (asked madvise)"),
+            "{:?}",
+            explained[vmrss]
+        );
+    }
+
+    #[test]
     fn a_setup_note_that_differs_is_named_as_not_the_kernel() {
+        let experiment = crate::experiment::registry()
+            .into_iter()
+            .find(|e| !e.setup_notes().is_empty())
+            .expect("an experiment declares a setup note");
+        let note = experiment.setup_notes()[0];
         let mut guest = run(1 << 20, 10, Verdict::Refuted);
         guest.environment.kernel = "6.12.1".into();
-        let mut host = run(1 << 20, 10, Verdict::Confirmed);
-        host.environment.kernel = "6.12.1".into();
+        guest.experiments[0].name = experiment.info().name.into();
+        let mut host = guest.clone();
+        host.experiments[0].claims[0].verdict = Verdict::Confirmed;
         guest.experiments[0].variants[0]
             .notes
-            .insert("worker_kind".into(), "Rust worker".into());
+            .insert(note.into(), "Rust worker".into());
         host.experiments[0].variants[0]
             .notes
-            .insert("worker_kind".into(), "static C".into());
+            .insert(note.into(), "static C".into());
         let columns = [
             Column {
                 label: "guest".into(),
@@ -478,7 +601,7 @@ mod tests {
         assert_eq!(explained[verdict].len(), 1, "{:?}", explained[verdict]);
         assert_eq!(
             explained[verdict][0].name,
-            "not the kernel: worker_kind differs"
+            format!("not the kernel: {note} differs")
         );
         assert!(
             explained[verdict][0]
@@ -494,6 +617,21 @@ mod tests {
         let mut old = run(1 << 20, 999, Verdict::Confirmed);
         old.environment.kernel = "6.1.0-57-amd64".into();
         old.environment.temp_dir_fs = "ext4".into();
+        // The process maps a file of its own temporary folder.
+        let own_file = crate::model::MappingRecord {
+            start: crate::model::Address(0),
+            end: crate::model::Address(0),
+            name: format!("{}/data", crate::runner::TEMP_DIR_NAME),
+            perms: "r--s".into(),
+            offset_bytes: 0,
+            figures: Default::default(),
+            other: Default::default(),
+            vm_flags: String::new(),
+        };
+        let without_file = old.clone();
+        old.experiments[0].variants[0].checkpoints[0].processes[0]
+            .mappings
+            .push(own_file);
         let mut new = run(1 << 20, 69, Verdict::Confirmed);
         new.environment.kernel = "6.18.44".into();
         new.environment.temp_dir_fs = "ext4".into();
@@ -528,5 +666,7 @@ mod tests {
         let mut on_tmpfs = new.clone();
         on_tmpfs.environment.temp_dir_fs = "tmpfs".into();
         assert!(names(&old, &on_tmpfs).is_empty());
+        // Faults of a process that maps no file of its own are not the page cache's.
+        assert!(names(&without_file, &new).is_empty());
     }
 }

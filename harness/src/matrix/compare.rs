@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::compare::{MetricKind, Tolerances};
-use crate::model::{ExperimentRecord, ProcessRecord, RunRecord, Verdict};
+use crate::model::{ExperimentRecord, ProcessRecord, RunRecord, Status, Verdict};
 
 /// What a metric counts, which decides its tolerance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,10 +45,16 @@ pub struct Column<'a> {
 pub enum Value {
     /// A figure with its unit.
     Number(u64, Unit),
+    /// A figure's change over a phase, with its unit (the native policy of
+    /// [`super::phases`]).
+    Change(i64, Unit),
     /// A claim's verdict.
     Verdict(Verdict),
     /// Not measured on this kernel (no results, or the checkpoint was not reached).
     Missing,
+    /// The column's run did not run the experiment (a folder of other
+    /// experiments, or one skipped): never a difference.
+    NotRun,
 }
 
 /// One cell of the matrix.
@@ -114,7 +120,19 @@ impl Matrix {
 
 type Key = (RowKind, String, String, String, String, String);
 
-/// Builds the matrix of `columns`.
+/// True when every column with results ran with a fixed address space (a
+/// guest, or the host column of a matrix), where whole-process figures are the
+/// same from run to run and [`compare`] compares them as they are; else the
+/// matrix takes `compare`'s policy ([`super::phases`]), since a native run's
+/// levels move.
+pub fn fixed(columns: &[Column<'_>]) -> bool {
+    columns
+        .iter()
+        .filter_map(|c| c.run.as_ref().ok())
+        .all(|r| r.environment.guest.is_some() || r.environment.address_space_fixed)
+}
+
+/// Every figure compared as it is, against the reference column.
 pub fn compare(columns: &[Column<'_>]) -> Matrix {
     let mut order: Vec<Key> = Vec::new();
     let mut values: HashMap<Key, Vec<Value>> = HashMap::new();
@@ -133,6 +151,7 @@ pub fn compare(columns: &[Column<'_>]) -> Matrix {
             }
         }
     }
+    mark_not_run(columns, &mut values);
     let reference = columns.iter().position(|c| c.run.is_ok());
     let page_size = |i: usize| {
         columns[i]
@@ -181,8 +200,29 @@ pub fn compare(columns: &[Column<'_>]) -> Matrix {
     }
 }
 
+/// Turns the missing cells of a column whose run did not run the row's
+/// experiment (left it out, or skipped it) into [`Value::NotRun`].
+fn mark_not_run(columns: &[Column<'_>], values: &mut HashMap<Key, Vec<Value>>) {
+    for (key, cells) in values.iter_mut() {
+        for (cell, column) in cells.iter_mut().zip(columns) {
+            let Ok(run) = column.run else {
+                continue;
+            };
+            let ran = run
+                .experiments
+                .iter()
+                .any(|e| e.name == key.1 && e.status != Status::Skipped);
+            if *cell == Value::Missing && !ran {
+                *cell = Value::NotRun;
+            }
+        }
+    }
+}
+
 fn differs(reference: &Value, value: &Value, page_size: u64) -> bool {
     match (reference, value) {
+        // What one column did not run is no difference.
+        (Value::NotRun, _) | (_, Value::NotRun) => false,
         (Value::Number(a, unit), Value::Number(b, _)) => {
             !within_tolerance(*a, *b, *unit, page_size)
         }
@@ -194,7 +234,7 @@ fn differs(reference: &Value, value: &Value, page_size: u64) -> bool {
 }
 
 /// Every compared figure and verdict of one experiment.
-fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
+pub(super) fn figures(e: &ExperimentRecord) -> Vec<(Key, Value)> {
     let mut out = Vec::new();
     for v in &e.variants {
         for c in &v.checkpoints {
@@ -304,15 +344,17 @@ pub(crate) mod tests {
             vmlab_version: "0".into(),
             started_at: String::new(),
             quick: true,
+            // As a matrix runs them: figures are compared as they are.
             environment: Environment {
                 page_size: 4096,
+                address_space_fixed: true,
                 ..env
             },
             repeats: None,
             provenance: Default::default(),
             gate: Default::default(),
             experiments: vec![ExperimentRecord {
-                name: "mmap-file".into(),
+                name: "an-experiment".into(),
                 status: Status::Ok,
                 reason: None,
                 params: Default::default(),
@@ -333,7 +375,7 @@ pub(crate) mod tests {
                     binary: None,
                 }],
                 claims: vec![ClaimRecord {
-                    id: "read-all-makes-file-resident".into(),
+                    id: "a-claim".into(),
                     variant: Some("warm".into()),
                     source: String::new(),
                     statement: String::new(),
@@ -351,6 +393,14 @@ pub(crate) mod tests {
                 fault_costs: vec![],
             }],
         }
+    }
+
+    /// Makes `run`'s one experiment, checkpoint and claim the ones named.
+    pub(crate) fn retarget(run: &mut RunRecord, experiment: &str, checkpoint: &str, claim: &str) {
+        let e = &mut run.experiments[0];
+        e.name = experiment.into();
+        e.variants[0].checkpoints[0].label = checkpoint.into();
+        e.claims[0].id = claim.into();
     }
 
     fn row<'a>(m: &'a Matrix, metric: &str) -> &'a Row {

@@ -308,10 +308,10 @@ mod tests {
 
     #[test]
     fn progress_lines_are_found_among_noise() {
-        let text = "[ 1.0] x\nvmlab-guest: running mmap-file\r\n[ 2.0] y vmlab-guest: done\n";
+        let text = "[ 1.0] x\nvmlab-guest: running an-experiment\r\n[ 2.0] y vmlab-guest: done\n";
         assert_eq!(
             progress_lines(text).collect::<Vec<_>>(),
-            vec!["running mmap-file", "done"]
+            vec!["running an-experiment", "done"]
         );
     }
 }

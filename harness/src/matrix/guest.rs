@@ -87,6 +87,13 @@ fn run_guest() -> Result<()> {
         Some(why) => say(&format!("{FILES_IN_RAM} {why}")),
         None => say(&format!("files on {DISK} (ext4) at {FILES_DIR}")),
     }
+    // Sysctls asked for this column, set before the run detects its environment.
+    let had = param("vmlab.sysctl")
+        .map(|p| super::setup::apply_sysctls(&p))
+        .unwrap_or_default();
+    for (name, value) in &had {
+        say(&format!("sysctl {name} = {value}"));
+    }
     let names: Vec<String> = experiments.split(',').map(str::to_string).collect();
     let mut options = Options::quick(Selection::parse_all(&names).map_err(UsageError)?);
     options.results_root = RESULTS_DIR.into();
@@ -120,6 +127,8 @@ fn run_guest() -> Result<()> {
             .unwrap_or(0),
         thp_cmdline: param("transparent_hugepage").unwrap_or_default(),
         kernel_cmdline: cmdline.trim().to_string(),
+        asked: Default::default(),
+        had,
     });
     if let Some(why) = &in_ram {
         super::files_not_on_disk(&mut run, why);

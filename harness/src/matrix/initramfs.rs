@@ -284,7 +284,7 @@ mod tests {
         };
         let archive = build(
             &file("harness"),
-            &[("mmap-file".into(), file("mmap-file"))],
+            &[("an-experiment".into(), file("an-experiment"))],
             &[
                 ("bin/vmlab-programs/strip-debug".into(), file("strip-debug")),
                 ("lib/x86_64-linux-gnu/libc.so.6".into(), file("libc")),
@@ -295,7 +295,7 @@ mod tests {
         let names: Vec<String> = read_back(&archive).into_iter().map(|e| e.name).collect();
         for expected in [
             "init",
-            "bin/vmlab-mmap-file",
+            "bin/vmlab-an-experiment",
             "bin/vmlab-programs",
             "bin/vmlab-programs/strip-debug",
             "lib",

@@ -651,22 +651,12 @@ fn resolve_debian_bzimage(version: &str, progress: &dyn Fn(&str)) -> Result<Kern
     )
 }
 
-/// Downloads a kernel package and extracts its image into the cache.
-fn fetch(package: &DebianPackage) -> Result<KernelImage> {
-    for tool in ["apt-get", "dpkg-deb"] {
-        if !super::qemu::on_path(tool) {
-            bail!("{tool} not found; fetching Debian kernels needs Debian's package tools (apt, dpkg)");
-        }
-    }
-    let dir = kernels_dir()?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let work = tempfile::Builder::new()
-        .prefix(".fetch-")
-        .tempdir_in(&dir)
-        .with_context(|| format!("cannot create a temporary folder in {}", dir.display()))?;
+/// `apt-get download` of the package into `work`, unpacked with `dpkg-deb
+/// -x` into `work/tree`; returns the tree.
+fn download_and_extract(package: &DebianPackage, work: &Path) -> Result<PathBuf> {
     let download = Command::new("apt-get")
         .args(["download", "-q", &package.package])
-        .current_dir(work.path())
+        .current_dir(work)
         .output()
         .context("cannot run apt-get")?;
     if !download.status.success() {
@@ -678,13 +668,13 @@ fn fetch(package: &DebianPackage) -> Result<KernelImage> {
             String::from_utf8_lossy(&download.stderr).trim()
         );
     }
-    let deb = std::fs::read_dir(work.path())
-        .with_context(|| format!("cannot read {}", work.path().display()))?
+    let deb = std::fs::read_dir(work)
+        .with_context(|| format!("cannot read {}", work.display()))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
         .with_context(|| format!("apt-get download {} left no .deb file", package.package))?;
-    let tree = work.path().join("tree");
+    let tree = work.join("tree");
     let extract = Command::new("dpkg-deb")
         .arg("-x")
         .arg(&deb)
@@ -699,14 +689,19 @@ fn fetch(package: &DebianPackage) -> Result<KernelImage> {
             String::from_utf8_lossy(&extract.stderr).trim()
         );
     }
+    Ok(tree)
+}
+
+/// What the cache keeps of an unpacked package, gathered in `work/staged`:
+/// only the image, its config (for reference) and the few modules the guest
+/// loads for its disk.
+fn stage(package: &DebianPackage, tree: &Path, work: &Path) -> Result<PathBuf> {
     let boot = tree.join("boot");
     let image = boot.join(format!("vmlinuz-{}", package.release));
     if !image.is_file() {
-        bail!("{} has no {}", deb.display(), image.display());
+        bail!("{} has no {}", package.package, image.display());
     }
-    // Only the image, its config (for reference) and the few modules the guest
-    // loads for its disk are kept.
-    let staged = work.path().join("staged");
+    let staged = work.join("staged");
     std::fs::create_dir_all(&staged)
         .with_context(|| format!("cannot create {}", staged.display()))?;
     std::fs::copy(&image, staged.join("vmlinuz"))
@@ -720,6 +715,24 @@ fn fetch(package: &DebianPackage) -> Result<KernelImage> {
         .with_context(|| format!("cannot write in {}", staged.display()))?;
     let module_tree = tree.join("lib").join("modules").join(&package.release);
     stage_modules(&module_tree, &staged.join("modules"))?;
+    Ok(staged)
+}
+
+/// Downloads a kernel package and extracts its image into the cache.
+fn fetch(package: &DebianPackage) -> Result<KernelImage> {
+    for tool in ["apt-get", "dpkg-deb"] {
+        if !super::qemu::on_path(tool) {
+            bail!("{tool} not found; fetching Debian kernels needs Debian's package tools (apt, dpkg)");
+        }
+    }
+    let dir = kernels_dir()?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let work = tempfile::Builder::new()
+        .prefix(".fetch-")
+        .tempdir_in(&dir)
+        .with_context(|| format!("cannot create a temporary folder in {}", dir.display()))?;
+    let tree = download_and_extract(package, work.path())?;
+    let staged = stage(package, &tree, work.path())?;
     let target = dir.join(&package.release);
     // Another harness may have fetched the same kernel meanwhile (and may be
     // booting it): keep what is there rather than replace it, adding only the

@@ -21,6 +21,14 @@
 //! Every kernel's results.json (the normal format, with the virtual machine
 //! recorded in its environment) is written as soon as it arrives.
 
+/// A line for the user on stderr (progress, notes), left out under `-q` and
+/// fitted to the terminal, as every command's are.
+macro_rules! note {
+    ($($arg:tt)*) => {
+        crate::verbosity::note(format!($($arg)*))
+    };
+}
+
 pub mod changes;
 pub mod compare;
 pub mod console;
@@ -28,7 +36,9 @@ pub mod disk;
 pub mod guest;
 pub mod initramfs;
 pub mod kernels;
+pub mod phases;
 pub mod qemu;
+pub mod setup;
 pub mod table;
 
 use std::io::IsTerminal;
@@ -41,6 +51,7 @@ use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::error::UsageError;
+use crate::experiment::declared::{self, Need};
 use crate::model::{RunRecord, Status, Verdict};
 use crate::store;
 use crate::system::GuestInfo;
@@ -53,6 +64,8 @@ use qemu::{GuestEnd, GuestSpec, Machine};
 pub struct MatrixOptions {
     /// The kernels, in column order (the first with results is the reference).
     pub kernels: Vec<KernelSpec>,
+    /// Each kernel's own settings (`--with`, `--sysctl`), in the same order.
+    pub settings: Vec<setup::Settings>,
     /// Experiment names.
     pub experiments: Vec<String>,
     /// `transparent_hugepage=` for every guest.
@@ -95,32 +108,19 @@ pub fn host_thp_mode() -> String {
         .unwrap_or_else(|_| "madvise".into())
 }
 
-/// Claims whose criterion needs the experiment's files on a disk-backed file
-/// system: page-cache pages that can be dropped (so that reading them again
-/// costs major faults) and that stay clean while only read. On tmpfs or ramfs
-/// the pages are the file itself, so they cannot be dropped and count as dirty
-/// shared memory.
-const NEEDS_DISK_BACKED_FILES: &[(&str, &str)] = &[
-    ("mmap-file", "uncached-file-reads-take-major-faults"),
-    ("mmap-file", "random-access-faults-every-page"),
-    ("shared-file", "file-pages-read-by-all-are-shared-clean"),
-];
-
 /// True for the file systems whose files live only in memory.
 pub fn files_in_ram(fs: &str) -> bool {
     matches!(fs, "tmpfs" | "ramfs" | "rootfs")
 }
 
-/// Makes the claims of `NEEDS_DISK_BACKED_FILES` inconclusive, with the
-/// reason, in a run whose files were not on a disk: an unmet condition of the
-/// setup, never a refutation.
+/// Makes the claims that declare they need disk-backed files
+/// ([`Need::DiskBackedFiles`]) inconclusive, with the reason, in a run whose
+/// files were not on a disk: an unmet condition of the setup, never a refutation.
 pub fn files_not_on_disk(run: &mut RunRecord, why: &str) {
     let fs = run.environment.temp_dir_fs.clone();
     for experiment in &mut run.experiments {
         for claim in &mut experiment.claims {
-            let needs_disk = NEEDS_DISK_BACKED_FILES
-                .iter()
-                .any(|(e, c)| *e == experiment.name && *c == claim.id);
+            let needs_disk = declared::needs(&experiment.name, &claim.id, Need::DiskBackedFiles);
             if needs_disk && claim.verdict != Verdict::Inconclusive {
                 claim.evidence = format!(
                     "needs the files on a disk-backed file system, but they were on {fs} ({why}); \
@@ -139,26 +139,70 @@ pub fn files_not_on_disk(run: &mut RunRecord, why: &str) {
 /// Differences of figures between kernels are findings, not failures.
 pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     let started = chrono::Utc::now();
-    let guests: Vec<&KernelSpec> = options
-        .kernels
-        .iter()
-        .filter(|k| **k != KernelSpec::Host)
-        .collect();
-    if !guests.is_empty() {
+    if options.kernels.iter().any(|k| *k != KernelSpec::Host) {
         qemu::require_qemu().map_err(|e| UsageError(format!("{e:#}")))?;
     }
     let cache = kernels::cache_root()?;
     let host_thp = host_thp_mode();
     if options.kernels.contains(&KernelSpec::Host) && options.thp != host_thp {
-        eprintln!(
+        note!(
             "note: --thp {} applies to the guests; the host column runs with the host's own mode ({host_thp})",
             options.thp
         );
     }
-
     // Resolve every kernel before booting any, so a typo fails in seconds.
-    let mut images: Vec<Option<KernelImage>> = Vec::new();
-    for spec in &options.kernels {
+    let images = resolve_images(&options.kernels)?;
+    let mkfs = disk::available();
+    if let (Some(_), Err(why)) = (images.iter().flatten().next(), &mkfs) {
+        note!(
+            "note: {why}: the guests keep their files in RAM, and the claims that need a disk are inconclusive"
+        );
+    }
+    let machine = images.iter().flatten().next().map(|image| {
+        let (machine, why) = qemu::detect_accelerator(&image.path);
+        note!("guests run with {why}");
+        machine
+    });
+    let run_dir = store::create_run_dir(
+        &options.view.out,
+        &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
+    )
+    .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
+    // The host runs the same static binaries as the guests, so that libc and
+    // the loader do not differ between columns; only the kernel does.
+    let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
+    let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
+    let parallel = parallel_guests(memory.as_ref().map_or(0, |m| m.bytes));
+    note!(
+        "{} kernel(s), up to {parallel} at once{}; results in {}",
+        options.kernels.len(),
+        memory
+            .as_ref()
+            .map(|m| format!(", {} per guest", human_bytes(m.bytes)))
+            .unwrap_or_default(),
+        run_dir.display()
+    );
+    let bars = MultiProgress::new();
+    if !std::io::stderr().is_terminal() {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let jobs = jobs(options, images, &run_dir, &bars);
+    let setup = Setup {
+        options,
+        binaries: &binaries,
+        machine,
+        memory,
+        disk: mkfs.is_ok(),
+    };
+    let results = run_jobs(jobs, &setup, parallel, column_labels(options))?;
+    present(&results, &run_dir, &options.view)
+}
+
+/// Each `--kernel`'s image (none for `host`), fetched and cached as needed;
+/// a kernel that cannot be had is a usage error.
+fn resolve_images(kernels: &[KernelSpec]) -> Result<Vec<Option<KernelImage>>> {
+    let mut images = Vec::new();
+    for spec in kernels {
         let image = match spec {
             KernelSpec::Host => None,
             KernelSpec::Path(p) => Some(KernelImage {
@@ -172,66 +216,44 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
             ),
         };
         if let Some(image) = &image {
-            eprintln!("{spec}: {}", image.path.display());
+            note!("{spec}: {}", image.path.display());
         }
         images.push(image);
     }
-    let mkfs = disk::available();
-    if let (Some(_), Err(why)) = (images.iter().flatten().next(), &mkfs) {
-        eprintln!(
-            "note: {why}: the guests keep their files in RAM, and the claims that need a disk are inconclusive"
-        );
-    }
+    Ok(images)
+}
 
-    let machine = images.iter().flatten().next().map(|image| {
-        let (machine, why) = qemu::detect_accelerator(&image.path);
-        eprintln!("guests run with {why}");
-        machine
-    });
-
-    let run_dir = store::create_run_dir(
-        &options.view.out,
-        &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
-    )
-    .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
-    // The host runs the same static binaries as the guests, so that libc and
-    // the loader do not differ between columns; only the kernel does.
-    let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
-    let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
-    let parallel = parallel_guests(memory.as_ref().map_or(0, |m| m.bytes));
-    eprintln!(
-        "{} kernel(s), up to {parallel} at once{}; results in {}",
-        options.kernels.len(),
-        memory
-            .as_ref()
-            .map(|m| format!(", {} per guest", human_bytes(m.bytes)))
-            .unwrap_or_default(),
-        run_dir.display()
-    );
-    let bars = MultiProgress::new();
-    if !std::io::stderr().is_terminal() {
-        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    let folders = folder_names(&options.kernels);
-    let jobs: Vec<Job> = options
-        .kernels
-        .iter()
-        .zip(images)
+/// One job per column, each with its folder in `run_dir` and its progress bar.
+fn jobs(
+    options: &MatrixOptions,
+    images: Vec<Option<KernelImage>>,
+    run_dir: &Path,
+    bars: &MultiProgress,
+) -> Vec<Job> {
+    let folders = folder_names(&options.kernels, &options.settings);
+    images
+        .into_iter()
         .zip(folders)
-        .map(|((spec, image), folder)| Job {
-            spec: spec.clone(),
+        .zip(column_labels(options))
+        .enumerate()
+        .map(|(i, ((image, folder), label))| Job {
+            settings: options.settings.get(i).cloned().unwrap_or_default(),
+            label,
             image,
             folder: run_dir.join(folder),
             bar: bars.add(ProgressBar::new_spinner()),
         })
-        .collect();
-    let setup = Setup {
-        options,
-        binaries: &binaries,
-        machine,
-        memory,
-        disk: mkfs.is_ok(),
-    };
+        .collect()
+}
+
+/// Runs the jobs on `parallel` worker threads, and returns one result per
+/// column in order; a column whose worker died says so.
+fn run_jobs(
+    jobs: Vec<Job>,
+    setup: &Setup<'_>,
+    parallel: usize,
+    labels: Vec<String>,
+) -> Result<Vec<KernelResult>> {
     let results: Arc<Mutex<Vec<Option<KernelResult>>>> =
         Arc::new(Mutex::new(vec![None; jobs.len()]));
     let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>()));
@@ -239,7 +261,6 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         for _ in 0..parallel {
             let queue = Arc::clone(&queue);
             let results = Arc::clone(&results);
-            let setup = &setup;
             scope.spawn(move || loop {
                 let next = queue
                     .lock()
@@ -257,18 +278,16 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         .ok()
         .and_then(|m| m.into_inner().ok())
         .context("a kernel's worker thread did not finish")?;
-    // A kernel whose worker died still gets its column, saying so.
-    let results: Vec<KernelResult> = slots
+    Ok(slots
         .into_iter()
-        .zip(&options.kernels)
-        .map(|(slot, spec)| {
+        .zip(labels)
+        .map(|(slot, label)| {
             slot.unwrap_or_else(|| KernelResult {
-                label: spec.to_string(),
+                label,
                 run: Err("the harness's worker for this kernel stopped unexpectedly".into()),
             })
         })
-        .collect();
-    present(&results, &run_dir, &options.view)
+        .collect())
 }
 
 /// `matrix --results DIR...`: the same matrix from result folders made
@@ -354,7 +373,11 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
             run: k.run.as_ref().map_err(Clone::clone),
         })
         .collect();
-    let matrix = compare::compare(&columns);
+    let matrix = if compare::fixed(&columns) {
+        compare::compare(&columns)
+    } else {
+        phases::compare(&columns)
+    };
     let explained = changes::explain(&matrix, &columns);
     let shown = table::Shown {
         all_rows: view.all_rows,
@@ -395,13 +418,19 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     if let Some(root) = run_dir.parent() {
         store::point_latest(root, run_dir)?;
     }
-    crate::verbosity::stdout(if view.ktap { &ktap_text } else { &text });
+    // KTAP is a machine format, printed whatever the level; the table is the
+    // report, which -q leaves out (matrix.txt has it).
+    if view.ktap {
+        crate::verbosity::stdout(&ktap_text);
+    } else {
+        crate::verbosity::out(&text);
+    }
     for k in results {
         if let Err(why) = &k.run {
             eprintln!("{}: no results: {why}", k.label);
         }
     }
-    eprintln!("matrix written to {}", run_dir.display());
+    note!("matrix written to {}", run_dir.display());
     // The same results as the KTAP's `not ok` lines.
     let failed = cases.iter().any(|c| c.outcome.is_failure());
     Ok(if failed {
@@ -427,8 +456,13 @@ pub struct GuestMemory {
 /// run for lack of it, found by asking each experiment's own plan, on top of
 /// the initramfs (which stays in RAM as the root file system).
 const MEMORY_STEP: u64 = 128 << 20;
-/// The smallest guest: a kernel, the initramfs and small experiments.
-const MEMORY_FLOOR: u64 = 512 << 20;
+/// The smallest guest: a kernel, the initramfs and small experiments, with
+/// enough memory that the kernel keeps THP on. Linux turns THP off by itself at
+/// boot when it has less than 512 MiB of RAM (`hugepage_init` in
+/// mm/huge_memory.c), whatever `transparent_hugepage=` says: a guest of 512 MiB
+/// (MemTotal 457 MiB under Debian's 6.1) ran with THP off while asked for
+/// madvise. 768 MiB leaves the kernel over 512 MiB beside the initramfs.
+const MEMORY_FLOOR: u64 = 768 << 20;
 /// The largest guest a default may pick.
 const MEMORY_CEILING: u64 = 16 << 30;
 
@@ -558,12 +592,33 @@ impl GuestMemory {
     }
 }
 
-/// One folder name per kernel, made unique (`vmlinuz`, `vmlinuz-2`) when two
-/// images share a file name.
-fn folder_names(kernels: &[KernelSpec]) -> Vec<String> {
+/// Each column's name: its kernel, and its settings after a space when it has
+/// any (`debian:6.1 overcommit=2`).
+fn column_labels(options: &MatrixOptions) -> Vec<String> {
+    options
+        .kernels
+        .iter()
+        .enumerate()
+        .map(
+            |(i, spec)| match options.settings.get(i).map(setup::Settings::label) {
+                Some(label) if !label.is_empty() => format!("{spec} {label}"),
+                _ => spec.to_string(),
+            },
+        )
+        .collect()
+}
+
+/// One folder name per column (the kernel's, with its settings), made unique
+/// (`vmlinuz`, `vmlinuz-2`) when two images share a file name.
+fn folder_names(kernels: &[KernelSpec], settings: &[setup::Settings]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for spec in kernels {
-        let base = spec.folder_name();
+    for (i, spec) in kernels.iter().enumerate() {
+        let base = match settings.get(i).map(setup::Settings::label) {
+            Some(label) if !label.is_empty() => {
+                format!("{}-{}", spec.folder_name(), label.replace([',', '='], "-"))
+            }
+            _ => spec.folder_name(),
+        };
         let mut name = base.clone();
         let mut n = 1;
         while names.contains(&name) {
@@ -622,7 +677,10 @@ struct Setup<'a> {
 
 /// One kernel's work.
 struct Job {
-    spec: KernelSpec,
+    /// The column's own settings.
+    settings: setup::Settings,
+    /// The column's name: the kernel, and its settings if any.
+    label: String,
     image: Option<KernelImage>,
     folder: PathBuf,
     bar: ProgressBar,
@@ -640,7 +698,7 @@ impl Drop for RemoveOnDrop {
 impl Job {
     fn say(&self, message: &str) {
         if self.bar.is_hidden() {
-            eprintln!("{}: {message}", self.spec);
+            note!("{}: {message}", self.label);
         } else {
             self.bar.set_message(message.to_string());
         }
@@ -652,7 +710,7 @@ impl Job {
             ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        self.bar.set_prefix(self.spec.to_string());
+        self.bar.set_prefix(self.label.clone());
         self.bar.enable_steady_tick(Duration::from_millis(120));
         let outcome = std::fs::create_dir_all(&self.folder)
             .with_context(|| format!("cannot create {}", self.folder.display()))
@@ -673,7 +731,7 @@ impl Job {
         let line = match &run {
             Ok(r) => format!(
                 "{}: results ({}) in {}; took {took}",
-                self.spec,
+                self.label,
                 if r.any_failed() {
                     "an experiment failed"
                 } else {
@@ -683,15 +741,15 @@ impl Job {
             ),
             Err(e) => format!(
                 "{}: FAILED after {took}: {}",
-                self.spec,
+                self.label,
                 e.lines().next().unwrap_or("")
             ),
         };
         // Printed above the other kernels' bars, which keep running.
-        self.bar.suspend(|| eprintln!("{line}"));
+        self.bar.suspend(|| note!("{line}"));
         self.bar.finish_and_clear();
         KernelResult {
-            label: self.spec.to_string(),
+            label: self.label.clone(),
             run,
         }
     }
@@ -705,43 +763,9 @@ impl Job {
     fn native(&self, options: &MatrixOptions, binaries: &qemu::GuestBinaries) -> Result<RunRecord> {
         self.say("running natively");
         let out = tempfile::tempdir().context("cannot create a temporary folder")?;
-        let shm = Path::new("/dev/shm");
-        let in_ram = (crate::system::Environment::detect(shm).temp_dir_fs == "tmpfs")
-            .then(|| {
-                tempfile::Builder::new()
-                    .prefix("vmlab-bin-")
-                    .tempdir_in(shm)
-                    .ok()
-            })
-            .flatten();
+        let in_ram = binaries_in_ram(binaries)?;
         let bin_dir = match &in_ram {
-            Some(dir) => {
-                for path in std::iter::once(&binaries.harness)
-                    .chain(binaries.experiments.iter().map(|(_, p)| p))
-                {
-                    let name = path
-                        .file_name()
-                        .context("a guest binary has no file name")?;
-                    std::fs::copy(path, dir.path().join(name)).with_context(|| {
-                        format!("cannot copy {} to {}", path.display(), dir.path().display())
-                    })?;
-                }
-                // The separately built programs travel with the binaries; the
-                // host's own libraries serve the dynamically linked ones.
-                for (inside, path) in &binaries.support_files {
-                    if let Some(rest) = inside.strip_prefix("bin/") {
-                        let target = dir.path().join(rest);
-                        if let Some(parent) = target.parent() {
-                            std::fs::create_dir_all(parent)
-                                .with_context(|| format!("cannot create {}", parent.display()))?;
-                        }
-                        std::fs::copy(path, &target).with_context(|| {
-                            format!("cannot copy {} to {}", path.display(), target.display())
-                        })?;
-                    }
-                }
-                dir.path().to_path_buf()
-            }
+            Some(dir) => dir.path().to_path_buf(),
             None => binaries
                 .harness
                 .parent()
@@ -752,29 +776,7 @@ impl Job {
             .prefix("vmlab-files-")
             .tempdir()
             .context("cannot create a temporary folder for the experiments' files")?;
-        let mut command = Command::new(bin_dir.join("harness"));
-        // SAFETY: runs in the forked child before exec and only calls
-        // personality(2), which is async-signal-safe.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
-                fixed_address_space();
-                Ok(())
-            });
-        }
-        command
-            .env(crate::runner::locate::DIR_VARIABLE, &bin_dir)
-            .arg("run")
-            .args(&options.experiments)
-            .arg("--quick")
-            .arg("--timeout")
-            .arg(options.timeout.as_secs().to_string())
-            .arg("--out")
-            .arg(out.path())
-            .arg("--dir")
-            .arg(files.path());
-        if let Some(size) = options.size_bytes {
-            command.arg("--size").arg(size.to_string());
-        }
+        let mut command = native_command(&bin_dir, options, out.path(), files.path());
         let output = command
             .output()
             .context("cannot run the harness natively")?;
@@ -834,22 +836,16 @@ impl Job {
         } else {
             None
         };
-        let mut params = vec![
-            ("experiments".to_string(), options.experiments.join(",")),
-            ("memory".to_string(), memory.bytes.to_string()),
-        ];
-        if let Some(size) = options.size_bytes {
-            params.push(("size".into(), size.to_string()));
-        }
-        if disk.is_some() {
-            params.push(("disk".into(), "vda".into()));
-        }
+        let thp = self
+            .settings
+            .get(setup::THP)
+            .map_or_else(|| options.thp.clone(), str::to_string);
         let spec = GuestSpec {
             kernel: image.path.clone(),
             initramfs: initramfs.0.clone(),
             memory_bytes: memory.bytes,
-            thp: options.thp.clone(),
-            params,
+            thp: thp.clone(),
+            params: self.guest_params(options, memory, disk.is_some()),
             machine,
             timeout: options.timeout,
             console_log: self.folder.join("console.log"),
@@ -860,49 +856,166 @@ impl Job {
         let booted = qemu::boot(&spec, &|line| self.say(line))?;
         drop(disk);
         drop(initramfs);
-        let console = std::fs::read_to_string(&spec.console_log).unwrap_or_default();
-        let port = std::fs::read_to_string(&spec.results_port).unwrap_or_default();
-        let tail = || qemu::tail(&console, 15);
-        let status = match booted.end {
-            GuestEnd::TimedOut(after) => anyhow::bail!(
-                "the guest did not power off within {} s and was killed ({}); console tail ({}):\n{}",
-                after.as_secs(),
-                booted.qemu.summary(),
-                spec.console_log.display(),
-                tail()
-            ),
-            GuestEnd::Exited(status) => status,
-        };
-        let payload = console::decode(&port)
-            .or_else(|first| console::decode(&console).map_err(|_| first))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "{e}; QEMU ended with {status}; {}; console tail ({}):\n{}",
-                    booted.qemu.summary(),
-                    spec.console_log.display(),
-                    tail()
-                )
-            })?;
-        let _ = std::fs::remove_file(&spec.results_port);
+        let payload = results_payload(&spec, &booted)?;
         let mut run: RunRecord = serde_json::from_slice(&payload)
             .context("the guest's results are not a results.json")?;
-        let cmdline = run
-            .environment
-            .guest
-            .as_ref()
-            .map(|g| g.kernel_cmdline.clone())
-            .unwrap_or_default();
-        run.environment.virtual_machine = true;
-        run.environment.guest = Some(GuestInfo {
-            kernel_spec: self.spec.to_string(),
-            accelerator: machine.accelerator.name().to_string(),
-            memory_bytes: memory.bytes,
-            thp_cmdline: options.thp.clone(),
-            kernel_cmdline: cmdline,
-        });
+        self.record_guest(&mut run, machine, memory, thp);
         memory.advise(&mut run);
         Ok(run)
     }
+
+    /// The `vmlab.*` parameters of this column's guest.
+    fn guest_params(
+        &self,
+        options: &MatrixOptions,
+        memory: &GuestMemory,
+        disk: bool,
+    ) -> Vec<(String, String)> {
+        let mut params = vec![
+            ("experiments".to_string(), options.experiments.join(",")),
+            ("memory".to_string(), memory.bytes.to_string()),
+        ];
+        if let Some(size) = options.size_bytes {
+            params.push(("size".into(), size.to_string()));
+        }
+        if disk {
+            params.push(("disk".into(), "vda".into()));
+        }
+        if let Some(sysctls) = self.settings.sysctl_param() {
+            params.push(("sysctl".into(), sysctls));
+        }
+        params
+    }
+
+    /// Records in the run how its guest ran and what it asked for (the guest
+    /// itself recorded its command line and the sysctls it read back).
+    fn record_guest(
+        &self,
+        run: &mut RunRecord,
+        machine: Machine,
+        memory: &GuestMemory,
+        thp: String,
+    ) {
+        let (cmdline, had) = run
+            .environment
+            .guest
+            .as_ref()
+            .map(|g| (g.kernel_cmdline.clone(), g.had.clone()))
+            .unwrap_or_default();
+        let mut asked = self.settings.asked();
+        asked.insert(setup::THP.into(), thp.clone());
+        run.environment.virtual_machine = true;
+        run.environment.guest = Some(GuestInfo {
+            kernel_spec: self.label.clone(),
+            accelerator: machine.accelerator.name().to_string(),
+            memory_bytes: memory.bytes,
+            thp_cmdline: thp,
+            kernel_cmdline: cmdline,
+            asked,
+            had,
+        });
+    }
+}
+
+/// The guest's framed results, from its results port or else its console;
+/// a timeout or a damaged frame is an error quoting QEMU and the console.
+fn results_payload(spec: &GuestSpec, booted: &qemu::Booted) -> Result<Vec<u8>> {
+    let console = std::fs::read_to_string(&spec.console_log).unwrap_or_default();
+    let port = std::fs::read_to_string(&spec.results_port).unwrap_or_default();
+    let tail = || qemu::tail(&console, 15);
+    let status = match &booted.end {
+        GuestEnd::TimedOut(after) => anyhow::bail!(
+            "the guest did not power off within {} s and was killed ({}); console tail ({}):\n{}",
+            after.as_secs(),
+            booted.qemu.summary(),
+            spec.console_log.display(),
+            tail()
+        ),
+        GuestEnd::Exited(status) => status,
+    };
+    let payload = console::decode(&port)
+        .or_else(|first| console::decode(&console).map_err(|_| first))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e}; QEMU ended with {status}; {}; console tail ({}):\n{}",
+                booted.qemu.summary(),
+                spec.console_log.display(),
+                tail()
+            )
+        })?;
+    let _ = std::fs::remove_file(&spec.results_port);
+    let _ = std::fs::remove_file(&spec.results_port);
+    Ok(payload)
+}
+
+/// The static binaries copied to a fresh folder on /dev/shm, when it is a
+/// writable tmpfs (program text in RAM, as in the guests' initramfs); None
+/// where it is not.
+fn binaries_in_ram(binaries: &qemu::GuestBinaries) -> Result<Option<tempfile::TempDir>> {
+    let shm = Path::new("/dev/shm");
+    if crate::system::Environment::detect(shm).temp_dir_fs != "tmpfs" {
+        return Ok(None);
+    }
+    let Ok(dir) = tempfile::Builder::new()
+        .prefix("vmlab-bin-")
+        .tempdir_in(shm)
+    else {
+        return Ok(None);
+    };
+    for path in
+        std::iter::once(&binaries.harness).chain(binaries.experiments.iter().map(|(_, p)| p))
+    {
+        let name = path
+            .file_name()
+            .context("a guest binary has no file name")?;
+        std::fs::copy(path, dir.path().join(name)).with_context(|| {
+            format!("cannot copy {} to {}", path.display(), dir.path().display())
+        })?;
+    }
+    // The separately built programs travel with the binaries; the host's own
+    // libraries serve the dynamically linked ones.
+    for (inside, path) in &binaries.support_files {
+        if let Some(rest) = inside.strip_prefix("bin/") {
+            let target = dir.path().join(rest);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            std::fs::copy(path, &target).with_context(|| {
+                format!("cannot copy {} to {}", path.display(), target.display())
+            })?;
+        }
+    }
+    Ok(Some(dir))
+}
+
+/// `harness run --quick` of the binaries in `bin_dir`, with address-space
+/// randomisation off, results into `out` and the experiments' files into `files`.
+fn native_command(bin_dir: &Path, options: &MatrixOptions, out: &Path, files: &Path) -> Command {
+    let mut command = Command::new(bin_dir.join("harness"));
+    // SAFETY: runs in the forked child before exec and only calls
+    // personality(2), which is async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+            fixed_address_space();
+            Ok(())
+        });
+    }
+    command
+        .env(crate::runner::locate::DIR_VARIABLE, bin_dir)
+        .arg("run")
+        .args(&options.experiments)
+        .arg("--quick")
+        .arg("--timeout")
+        .arg(options.timeout.as_secs().to_string())
+        .arg("--out")
+        .arg(out)
+        .arg("--dir")
+        .arg(files);
+    if let Some(size) = options.size_bytes {
+        command.arg("--size").arg(size.to_string());
+    }
+    command
 }
 
 /// The modules of a cached kernel as initramfs entries (path inside, file).
@@ -945,7 +1058,7 @@ mod tests {
             KernelSpec::Path("/c/vmlinuz".into()),
         ];
         assert_eq!(
-            folder_names(&kernels),
+            folder_names(&kernels, &[]),
             vec!["vmlinuz", "host", "vmlinuz-2", "vmlinuz-3"]
         );
     }
@@ -953,6 +1066,7 @@ mod tests {
     fn options(experiments: &[&str], memory: Option<u64>) -> MatrixOptions {
         MatrixOptions {
             kernels: vec![],
+            settings: vec![],
             experiments: experiments.iter().map(|s| s.to_string()).collect(),
             thp: "never".into(),
             memory_bytes: memory,
@@ -966,40 +1080,64 @@ mod tests {
         }
     }
 
+    /// Every experiment's name, and those that need more than the smallest guest.
+    fn all_and_hungry() -> (Vec<String>, Vec<(String, u64)>) {
+        let all: Vec<String> = crate::experiment::registry()
+            .iter()
+            .map(|e| e.info().name.to_string())
+            .collect();
+        let names: Vec<&str> = all.iter().map(String::as_str).collect();
+        let hungry = memory_needs(&options(&names, None), 64 << 20)
+            .into_iter()
+            .filter(|(_, need)| *need > MEMORY_FLOOR)
+            .collect();
+        (all, hungry)
+    }
+
     #[test]
-    fn guest_memory_is_sized_so_that_lazy_alloc_runs_at_quick_size() {
-        // lazy-alloc writes two quarters of its 1 GiB quick mapping and declines
-        // when that is more than half the machine's memory.
-        let needs = memory_needs(&options(&["lazy-alloc", "mmap-file"], None), 64 << 20);
-        let memory = size_guests(needs, None, 64 << 30);
-        let quick_written = 2 * ((1u64 << 30) / 4);
+    fn guest_memory_is_sized_so_that_every_experiment_runs_at_quick_size() {
+        let (all, hungry) = all_and_hungry();
+        // At quick size one experiment (writing half of a 1 GiB mapping)
+        // declines in the smallest guest: the sizing must see it.
         assert!(
-            guest_mem_total(memory.bytes - (64 << 20)) >= 2 * quick_written,
-            "{memory:?}"
+            !hungry.is_empty(),
+            "no experiment needs more than the floor"
         );
+        let names: Vec<&str> = all.iter().map(String::as_str).collect();
+        let needs = memory_needs(&options(&names, None), 64 << 20);
+        let memory = size_guests(needs, None, 64 << 30);
+        let most = hungry.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        assert_eq!(memory.bytes, most, "{memory:?}");
         assert!(memory.bytes <= 2 << 30, "no more than needed: {memory:?}");
         assert!(memory.short.is_empty(), "{memory:?}");
+        let modest: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !hungry.iter().any(|(h, _)| h == n))
+            .collect();
         let small = size_guests(
-            memory_needs(&options(&["mmap-file"], None), 64 << 20),
+            memory_needs(&options(&modest, None), 64 << 20),
             None,
             64 << 30,
         );
         assert_eq!(small.bytes, MEMORY_FLOOR);
         // A machine without the room gets what it has, and says who is short.
+        let one = [hungry[0].0.as_str()];
         let squeezed = size_guests(
-            memory_needs(&options(&["lazy-alloc"], None), 64 << 20),
+            memory_needs(&options(&one, None), 64 << 20),
             None,
-            (1 << 30) + (768 << 20),
+            (1 << 30) + MEMORY_FLOOR,
         );
-        assert_eq!(squeezed.bytes, 768 << 20);
+        assert_eq!(squeezed.bytes, MEMORY_FLOOR);
         assert_eq!(squeezed.short.len(), 1, "{squeezed:?}");
     }
 
     #[test]
     fn too_little_memory_is_named_with_the_option_that_helps() {
+        let (_, hungry) = all_and_hungry();
         let memory = size_guests(
-            memory_needs(&options(&["lazy-alloc"], None), 64 << 20),
-            Some(512 << 20),
+            memory_needs(&options(&[hungry[0].0.as_str()], None), 64 << 20),
+            Some(MEMORY_FLOOR),
             64 << 30,
         );
         assert_eq!(memory.short.len(), 1, "{memory:?}");
@@ -1011,12 +1149,31 @@ mod tests {
 
     #[test]
     fn claims_that_need_a_disk_are_inconclusive_when_files_were_in_ram() {
+        // A claim that declares the need, and one of the same experiment that does not.
+        let experiment = crate::experiment::registry()
+            .into_iter()
+            .find(|e| {
+                e.declared()
+                    .iter()
+                    .any(|d| d.needs.contains(&Need::DiskBackedFiles))
+            })
+            .expect("a claim declares that it needs disk-backed files");
+        let needing = |need: bool| {
+            experiment
+                .claims()
+                .iter()
+                .find(|c| {
+                    declared::needs(experiment.info().name, c.id, Need::DiskBackedFiles) == need
+                })
+                .expect("a claim")
+                .id
+        };
         let mut run = compare::tests::run(4096, 1, Verdict::Refuted);
         run.environment.temp_dir_fs = "tmpfs".into();
-        run.experiments[0].name = "shared-file".into();
-        run.experiments[0].claims[0].id = "file-pages-read-by-all-are-shared-clean".into();
+        run.experiments[0].name = experiment.info().name.into();
+        run.experiments[0].claims[0].id = needing(true).into();
         let mut other = run.clone();
-        other.experiments[0].claims[0].id = "pss-is-rss-divided-by-sharers".into();
+        other.experiments[0].claims[0].id = needing(false).into();
         files_not_on_disk(&mut run, "no disk was attached");
         files_not_on_disk(&mut other, "no disk was attached");
         let claim = &run.experiments[0].claims[0];

@@ -647,7 +647,7 @@ mod tests {
             initramfs: "/k/init.cpio".into(),
             memory_bytes: 512 << 20,
             thp: "never".into(),
-            params: vec![("experiments".into(), "mmap-file".into())],
+            params: vec![("experiments".into(), "an-experiment".into())],
             machine: Machine {
                 accelerator: Accelerator::Tcg,
                 cpu: TCG_CPU,
@@ -660,7 +660,7 @@ mod tests {
         let args = spec.qemu_args();
         let line = spec.cmdline();
         assert!(line.contains("transparent_hugepage=never"), "{line}");
-        assert!(line.contains("vmlab.experiments=mmap-file"), "{line}");
+        assert!(line.contains("vmlab.experiments=an-experiment"), "{line}");
         assert!(args.windows(2).any(|w| w == ["-m", "512M"]), "{args:?}");
         assert!(args.windows(2).any(|w| w == ["-accel", "tcg"]), "{args:?}");
         assert!(args.contains(&"file:/r/port1".to_string()), "{args:?}");
@@ -687,12 +687,12 @@ mod tests {
     #[test]
     fn progress_shows_the_guests_lines_not_the_kernels() {
         assert_eq!(
-            progress_text("vmlab-guest: running mmap-file\r\n"),
-            Some("running mmap-file")
+            progress_text("vmlab-guest: running an-experiment\r\n"),
+            Some("running an-experiment")
         );
         assert_eq!(
-            progress_text("mmap-file/warm ... ok (1.0 s)\n"),
-            Some("mmap-file/warm ... ok (1.0 s)")
+            progress_text("an-experiment/warm ... ok (1.0 s)\n"),
+            Some("an-experiment/warm ... ok (1.0 s)")
         );
         assert_eq!(progress_text("[    1.0] Run /init as init process\n"), None);
         assert_eq!(

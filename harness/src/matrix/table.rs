@@ -12,70 +12,131 @@ use crate::units::human_bytes;
 /// The mark after a cell that differs from the reference column beyond tolerance.
 pub const DIFFERS: &str = " *";
 
-/// One column per kernel: what it is and how it ran.
+/// Column names longer than this are shown as `K1`, `K2`, ... with a legend,
+/// so that three kernels fit an 80-column terminal.
+const LONGEST_LABEL: usize = 12;
+
+/// Each column's name as the tables show it: itself when short, else `K<n>`.
+pub fn short_labels(labels: &[String]) -> Vec<String> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if l.chars().count() <= LONGEST_LABEL {
+                l.clone()
+            } else {
+                format!("K{}", i + 1)
+            }
+        })
+        .collect()
+}
+
+/// The lines that spell out the abbreviated column names (empty if none).
+pub fn label_legend(labels: &[String]) -> String {
+    labels
+        .iter()
+        .zip(short_labels(labels))
+        .filter(|(long, short)| *long != short)
+        .map(|(long, short)| format!("{short} = {long}\n"))
+        .collect()
+}
+
+/// One column per kernel: how it ran and the setup it really had, as the
+/// guest reported it after boot (THP mode, memory, overcommit mode, page
+/// size), with what differs from what was asked.
 pub fn kernels(results: &[KernelResult]) -> Table {
-    let mut table = Table {
-        headers: [
-            "kernel",
-            "release",
-            "ran as",
-            "memory",
-            "THP",
-            "page size",
-            "temp fs",
-            "outcome",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: vec![],
-        numeric: vec![false, false, false, true, false, true, false, false],
-    };
+    let labels: Vec<String> = results.iter().map(|k| k.label.clone()).collect();
+    let mut headers = vec![String::new()];
+    headers.extend(short_labels(&labels));
+    let mut rows: Vec<Vec<String>> = FACTS
+        .iter()
+        .map(|(name, fact)| {
+            let mut row = vec![name.to_string()];
+            row.extend(results.iter().map(|k| match &k.run {
+                Ok(run) => fact(run),
+                Err(_) => "-".into(),
+            }));
+            row
+        })
+        .collect();
+    rows.extend(setup_and_outcome(results));
+    let mut numeric = vec![false];
+    numeric.extend(results.iter().map(|_| false));
+    Table {
+        headers,
+        rows,
+        numeric,
+    }
+}
+
+/// A fact of a column's run, for the kernels table.
+type Fact = fn(&crate::model::RunRecord) -> String;
+
+/// What the kernels table shows of each run, as the run recorded it.
+const FACTS: [(&str, Fact); 10] = [
+    ("release", |r| r.environment.kernel.clone()),
+    ("ran as", |r| match &r.environment.guest {
+        Some(g) => format!("VM ({})", g.accelerator),
+        None => "native".into(),
+    }),
+    ("memory given", |r| {
+        r.environment
+            .guest
+            .as_ref()
+            .map_or("-".into(), |g| human_bytes(g.memory_bytes))
+    }),
+    ("MemTotal", |r| human_bytes(r.environment.mem_total_bytes)),
+    ("THP enabled", |r| r.environment.thp_enabled.clone()),
+    ("THP defrag", |r| r.environment.thp_defrag.clone()),
+    ("PMD page", |r| {
+        r.environment.thp_pmd_bytes.map_or("-".into(), human_bytes)
+    }),
+    ("overcommit", |r| {
+        r.environment
+            .overcommit_memory
+            .map_or("-".into(), |m| m.to_string())
+    }),
+    ("page size", |r| r.environment.page_size.to_string()),
+    ("files on", |r| r.environment.temp_dir_fs.clone()),
+];
+
+/// The rows saying whether each column had the setup it asked for, and how
+/// its run ended.
+fn setup_and_outcome(results: &[KernelResult]) -> [Vec<String>; 2] {
+    let mut setup = vec!["setup".to_string()];
+    let mut outcome = vec!["outcome".to_string()];
     for k in results {
-        let row = match &k.run {
+        match &k.run {
             Ok(run) => {
-                let env = &run.environment;
-                let (how, memory, thp) = match &env.guest {
-                    Some(g) => (
-                        format!("VM ({})", g.accelerator),
-                        human_bytes(g.memory_bytes),
-                        format!("{} (cmdline)", g.thp_cmdline),
-                    ),
-                    None => (
-                        "native".to_string(),
-                        human_bytes(env.mem_total_bytes),
-                        env.thp_enabled.clone(),
-                    ),
-                };
-                let outcome = if run.any_failed() {
-                    "experiment failed"
+                let off = super::setup::mismatches(run);
+                setup.push(if off.is_empty() {
+                    "as asked".into()
                 } else {
-                    "ok"
-                };
-                vec![
-                    k.label.clone(),
-                    env.kernel.clone(),
-                    how,
-                    memory,
-                    thp,
-                    env.page_size.to_string(),
-                    env.temp_dir_fs.clone(),
-                    outcome.to_string(),
-                ]
+                    format!(
+                        "DIFFERS: {}",
+                        off.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+                outcome.push(if run.any_failed() {
+                    "experiment failed".into()
+                } else {
+                    "ok".into()
+                });
             }
             Err(why) => {
-                let mut row = vec![k.label.clone()];
-                row.extend(std::iter::repeat_n("-".to_string(), 6));
+                setup.push("-".into());
                 let first = why.lines().next().unwrap_or("");
-                row.push(format!(
+                outcome.push(format!(
                     "NO RESULTS: {}",
                     first.split(';').next().unwrap_or(first)
                 ));
-                row
             }
-        };
-        table.rows.push(row);
+        }
     }
-    table
+    [setup, outcome]
 }
 
 /// Which rows the comparison shows.
@@ -91,7 +152,7 @@ fn what(row: &Row) -> String {
     match row.kind {
         RowKind::Claim => format!("claim {}", row.point),
         RowKind::Metric => match row.cells.iter().find_map(|c| match c.value {
-            Value::Number(_, unit) => Some(unit),
+            Value::Number(_, unit) | Value::Change(_, unit) => Some(unit),
             _ => None,
         }) {
             Some(Unit::Bytes) => format!("{} (KiB)", row.metric),
@@ -142,7 +203,7 @@ pub fn matrix(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Table
         "process".into(),
         "checkpoint".into(),
     ];
-    headers.extend(m.columns.iter().enumerate().map(|(i, c)| {
+    headers.extend(short_labels(&m.columns).iter().enumerate().map(|(i, c)| {
         if Some(i) == m.reference {
             format!("{c} (ref)")
         } else {
@@ -181,8 +242,11 @@ pub fn matrix(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Table
                 let text = match &c.value {
                     Value::Number(n, Unit::Faults) => grouped(*n),
                     Value::Number(n, Unit::Bytes) => kib(*n),
+                    Value::Change(n, Unit::Faults) => format!("{n:+}"),
+                    Value::Change(n, Unit::Bytes) => signed_kib(*n),
                     Value::Verdict(v) => verdict_word(*v).to_string(),
                     Value::Missing => "-".to_string(),
+                    Value::NotRun => "not run".to_string(),
                 };
                 if c.differs {
                     format!("{text}{DIFFERS}")
@@ -208,6 +272,12 @@ pub fn matrix(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Table
     }
 }
 
+/// A change in KiB with its sign (`+1,024`, `-8`).
+fn signed_kib(bytes: i64) -> String {
+    let sign = if bytes < 0 { "-" } else { "+" };
+    format!("{sign}{}", kib(bytes.unsigned_abs()))
+}
+
 /// Bytes in KiB, exact (unlike rounded MiB, so that a difference of a page
 /// stays visible); /proc reports whole KiB, anything else gets decimals.
 fn kib(bytes: u64) -> String {
@@ -227,7 +297,8 @@ fn kib(bytes: u64) -> String {
 pub fn legend(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> String {
     let differing = m.differing_rows();
     let t = crate::compare::Tolerances::default();
-    let mut out = format!(
+    let mut out = label_legend(&m.columns);
+    out += &format!(
         "{DIFFERS} = differs from the reference column by more than the comparison's tolerance \
          ({} pages + {}% of the reference for bytes; {}% of the reference, at least {}, for faults), \
          or another verdict. {differing} of {} rows differ; {}\n",
@@ -242,6 +313,27 @@ pub fn legend(m: &Matrix, explained: &[Vec<Explanation>], shown: Shown) -> Strin
             format!("only those are shown (--all-rows shows all {}).", m.rows.len())
         }
     );
+    let not_run = m
+        .rows
+        .iter()
+        .filter(|r| r.cells.iter().any(|c| c.value == Value::NotRun))
+        .count();
+    if not_run > 0 {
+        out.push_str(&format!(
+            "{not_run} rows are \"not run\" in a column whose results have no such experiment: \
+             never counted as differences.\n"
+        ));
+    }
+    if m.rows
+        .iter()
+        .any(|r| r.cells.iter().any(|c| matches!(c.value, Value::Change(..))))
+    {
+        out.push_str(
+            "A column ran natively with randomised addresses, so figures are compared as \
+             `harness compare` compares a run with its baseline: faults per phase, whole-process \
+             figures as their change over a phase (_change), regions' figures, spreads of repeated runs.\n",
+        );
+    }
     let mut named: Vec<&Explanation> = Vec::new();
     for index in shown_rows(m, shown) {
         for change in explained.get(index).map(Vec::as_slice).unwrap_or_default() {
@@ -313,10 +405,7 @@ mod tests {
         assert!(text.contains("debian:6.1 (ref)"), "{text}");
         let lines: Vec<&str> = text.lines().skip(2).collect();
         assert_eq!(lines.len(), 2, "the claim and VmRSS differ:\n{text}");
-        assert!(
-            lines[0].contains("claim read-all-makes-file-resident"),
-            "{text}"
-        );
+        assert!(lines[0].contains("claim a-claim"), "{text}");
         assert!(lines[0].contains("refuted *"), "{text}");
         assert!(lines[1].contains("VmRSS (KiB)"), "{text}");
         assert!(

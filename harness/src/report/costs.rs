@@ -137,6 +137,7 @@ mod tests {
             memory_bytes: 512 << 20,
             thp_cmdline: "madvise".into(),
             kernel_cmdline: String::new(),
+            ..Default::default()
         });
         let run = |env: Environment, median: f64| -> crate::model::RunRecord {
             let mut run: crate::model::RunRecord = serde_json::from_str(include_str!(

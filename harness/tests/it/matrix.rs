@@ -364,6 +364,94 @@ fn result_folders_made_elsewhere_make_the_same_matrix() {
     );
 }
 
+/// `harness run NAMES --quick` into its own folder under `root`.
+fn run_folder(root: &Path, folder: &str, names: &[&str]) -> String {
+    let out = root.join(folder);
+    let output = Command::new(harness_bin())
+        .arg("run")
+        .args(names)
+        .args(["--quick", "-q", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run the harness");
+    assert!(output.status.success(), "{output:?}");
+    out.display().to_string()
+}
+
+/// How many rows a matrix table says differ (`N of M rows differ`).
+fn differing_rows(table: &str) -> usize {
+    let at = table
+        .find(" rows differ")
+        .unwrap_or_else(|| panic!("no count of differing rows:\n{table}"));
+    let head = &table[..at];
+    let of = head.rfind(" of ").expect("N of M");
+    head[..of]
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before ' of ':\n{table}"))
+}
+
+fn a_fleets_folders_merge_with_what_one_did_not_run_as_not_run() {
+    // Two native runs of the same kernel, and a folder of one experiment only.
+    let fleet = tempfile::tempdir().expect("temp dir");
+    let both = ["tiny-malloc", "mmap-file"];
+    let a = run_folder(fleet.path(), "kernel-a", &both);
+    let b = run_folder(fleet.path(), "kernel-b", &both);
+    let one = run_folder(fleet.path(), "one-experiment", &["mmap-file"]);
+
+    let merged = MatrixRun::new(&["matrix", "--results", &a, &one, "--all-rows"]);
+    assert_eq!(
+        merged.output.status.code(),
+        Some(0),
+        "{}",
+        merged.describe()
+    );
+    let table = String::from_utf8_lossy(&merged.output.stdout).into_owned();
+    let tiny: Vec<&str> = table
+        .lines()
+        .filter(|l| l.contains("tiny-malloc"))
+        .collect();
+    assert!(!tiny.is_empty(), "{table}");
+    for line in &tiny {
+        assert!(line.contains("not run"), "{line}\n{table}");
+        assert!(!line.contains(" *"), "not run is no difference: {line}");
+    }
+    assert!(table.contains("never counted as differences"), "{table}");
+    // Whatever differs is measured by both: at most what two runs of one
+    // kernel differ in.
+    assert!(differing_rows(&table) <= 2, "{table}");
+
+    let same = MatrixRun::new(&["matrix", "--results", &a, &b]);
+    assert_eq!(same.output.status.code(), Some(0), "{}", same.describe());
+    let table = String::from_utf8_lossy(&same.output.stdout).into_owned();
+    assert!(
+        differing_rows(&table) <= 2,
+        "two native runs of one kernel differ in at most 2 rows:\n{table}"
+    );
+    assert!(table.contains("compared as `harness compare`"), "{table}");
+
+    // -q: nothing on stdout or stderr, the table still written.
+    let quiet = MatrixRun::new(&["matrix", "-q", "--results", &a, &b]);
+    assert_eq!(quiet.output.status.code(), Some(0), "{}", quiet.describe());
+    assert!(quiet.output.stdout.is_empty(), "{}", quiet.describe());
+    assert!(quiet.output.stderr.is_empty(), "{}", quiet.describe());
+    assert_eq!(quiet.read(&quiet.run_dir().join("matrix.txt")), table);
+}
+
+fn a_setting_without_its_kernel_or_for_the_host_is_refused_with_one_line() {
+    for args in [
+        &["matrix", "--with", "overcommit=2", "--kernel", "host"][..],
+        &["matrix", "--kernel", "host", "--with", "overcommit=2"][..],
+        &["matrix", "--kernel", "host", "--with", "overcommit=7"][..],
+        &["matrix", "--kernel", "host", "--sysctl", "kernel.pid_max=9"][..],
+    ] {
+        let run = MatrixRun::new(args);
+        assert_eq!(run.output.status.code(), Some(2), "{}", run.describe());
+        assert_eq!(run.stderr().lines().count(), 1, "{}", run.describe());
+    }
+}
+
 crate::tests![
     a_debian_kernel_boots_in_qemu_and_sends_its_measured_results_back,
     a_guest_that_overstays_its_timeout_is_killed_and_reported,
@@ -372,4 +460,6 @@ crate::tests![
     an_image_that_is_not_a_kernel_is_refused_before_any_guest_boots,
     a_boot_qemu_refuses_is_reported_in_qemus_own_words,
     result_folders_made_elsewhere_make_the_same_matrix,
+    a_fleets_folders_merge_with_what_one_did_not_run_as_not_run,
+    a_setting_without_its_kernel_or_for_the_host_is_refused_with_one_line,
 ];

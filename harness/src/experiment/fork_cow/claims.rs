@@ -12,9 +12,11 @@ use experiments::catalog::fork_cow::role::{CHILD, PARENT, ZYGOTE_CHILD};
 use experiments::catalog::fork_cow::{note, variant};
 use experiments::catalog::name_matches;
 
+use super::super::declared::{at, judged, Declared, Metric, RegionFigure};
 use super::super::kit::{pages, Case, Finding, Judged, Observed, SMAPS_ROUNDING_BYTES};
 use super::super::{human_bytes, Claim};
 use crate::model::{Faults, MemoryFigures, RegionPagemap};
+use experiments::catalog::fork_cow::checkpoint as phase;
 
 const SEED_000: &str = experiments::catalog::writing::KOHNTOPP;
 const SEED_002: &str = experiments::catalog::writing::HOOGLAND;
@@ -114,6 +116,84 @@ pub(super) static CLAIMS: [Claim; 9] = [
     EXIT_PSS,
     ZYGOTE_SHARED,
     RSS_DOUBLE_COUNTS,
+];
+
+/// What the claims need of the machine and the figures they are judged on
+/// (read by the tools that compare runs across kernels and machines).
+pub(super) static DECLARED: [Declared; 7] = [
+    judged(
+        &FORK_SHARES,
+        &[
+            at(Metric::Region(DATA, RegionFigure::Rss), phase::AFTER_FORK),
+            at(Metric::Region(DATA, RegionFigure::Pss), phase::AFTER_FORK),
+        ],
+    ),
+    judged(
+        &READ_NO_FAULT,
+        &[
+            at(Metric::MinorFaults, phase::CHILD_READ_ALL),
+            at(Metric::MajorFaults, phase::CHILD_READ_ALL),
+        ],
+    ),
+    judged(
+        &FILE_READ_FAULTS,
+        &[
+            at(Metric::Region(DATA, RegionFigure::Rss), phase::AFTER_FORK),
+            at(Metric::MinorFaults, phase::CHILD_READ_ALL),
+            at(Metric::MajorFaults, phase::CHILD_READ_ALL),
+            at(
+                Metric::Region(DATA, RegionFigure::Rss),
+                phase::CHILD_READ_ALL,
+            ),
+            at(
+                Metric::Region(DATA, RegionFigure::Pss),
+                phase::CHILD_READ_ALL,
+            ),
+        ],
+    ),
+    judged(
+        &WRITE_COPIES,
+        &[
+            at(Metric::MinorFaults, phase::CHILD_WRITE_QUARTER),
+            at(
+                Metric::Region(DATA, RegionFigure::Sharing),
+                phase::CHILD_WRITE_QUARTER,
+            ),
+        ],
+    ),
+    judged(
+        &EXIT_PSS,
+        &[
+            at(
+                Metric::Region(DATA, RegionFigure::Pss),
+                phase::CHILD_WRITE_ALL,
+            ),
+            at(
+                Metric::Region(DATA, RegionFigure::Pss),
+                phase::AFTER_CHILD_EXIT,
+            ),
+        ],
+    ),
+    judged(
+        &ZYGOTE_SHARED,
+        &[at(
+            Metric::Region(DATA, RegionFigure::Sharing),
+            phase::CHILDREN_WRITE_SHARE,
+        )],
+    ),
+    judged(
+        &RSS_DOUBLE_COUNTS,
+        &[
+            at(
+                Metric::Region(DATA, RegionFigure::Rss),
+                phase::CHILDREN_WRITE_SHARE,
+            ),
+            at(
+                Metric::Region(DATA, RegionFigure::Pss),
+                phase::CHILDREN_WRITE_SHARE,
+            ),
+        ],
+    ),
 ];
 
 /// The claims of the anonymous one-child variants: fork shares their page tables.

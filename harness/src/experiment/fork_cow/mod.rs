@@ -44,6 +44,10 @@ impl Experiment for ForkCow {
         &claims::CLAIMS
     }
 
+    fn declared(&self) -> &'static [super::declared::Declared] {
+        &claims::DECLARED
+    }
+
     /// Every variant's cases; `thp-on` without a huge page has nothing to show,
     /// so its claims are inconclusive with the reason.
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {

@@ -2,6 +2,7 @@
 
 use experiments::catalog::lazy_alloc::{checkpoint, note, region, result, role, variant};
 
+use super::super::declared::{at, judged, Declared, Metric, Need, RegionFigure};
 use super::super::kit::{Case, Finding, Judged, Observed};
 use super::super::{human_bytes, pages, signed_bytes, Claim};
 use crate::model::{DisturbanceCause, MappingRecord, SystemCounters, Verdict};
@@ -118,6 +119,79 @@ pub(super) static CLAIMS: [Claim; 10] = [
     OVERCOMMIT_HEURISTIC,
     OVERCOMMIT_ALWAYS,
     OVERCOMMIT_NEVER,
+];
+
+/// What the claims need of the machine and the figures they are judged on
+/// (read by the tools that compare runs across kernels and machines).
+pub(super) static DECLARED: [Declared; 10] = [
+    judged(
+        &MAP_NO_MEMORY,
+        &[
+            at(Metric::VmSize, checkpoint::AFTER_MMAP),
+            at(
+                Metric::Region(region::ANON, RegionFigure::Rss),
+                checkpoint::AFTER_MMAP,
+            ),
+        ],
+    ),
+    judged(&MAP_COMMITS, &[]),
+    judged(
+        &READ_NO_MEMORY,
+        &[
+            at(
+                Metric::Region(region::ANON, RegionFigure::Rss),
+                checkpoint::AFTER_READ_FIRST_CHUNK,
+            ),
+            at(Metric::MinorFaults, checkpoint::AFTER_READ_FIRST_CHUNK),
+        ],
+    ),
+    judged(
+        &READ_PAGE_TABLES,
+        &[
+            at(Metric::MinorFaults, checkpoint::AFTER_READ_FIRST_CHUNK),
+            at(Metric::VmPte, checkpoint::AFTER_READ_FIRST_CHUNK),
+        ],
+    ),
+    judged(
+        &WRITE_PER_PAGE,
+        &[
+            at(
+                Metric::Region(region::ANON, RegionFigure::Rss),
+                checkpoint::AFTER_WRITE_FIRST_CHUNK,
+            ),
+            at(
+                Metric::Region(region::ANON, RegionFigure::Rss),
+                checkpoint::AFTER_WRITE_SECOND_CHUNK,
+            ),
+        ],
+    ),
+    judged(
+        &MUNMAP_RETURNS,
+        &[
+            at(Metric::VmSize, checkpoint::AFTER_MUNMAP),
+            at(Metric::VmPte, checkpoint::AFTER_MUNMAP),
+        ],
+    ),
+    Declared {
+        claim: &OVERCOMMIT_PIECES,
+        needs: &[Need::OvercommitMode(0)],
+        judges: &[at(Metric::VmSize, checkpoint::AFTER_OVERCOMMIT_ATTEMPTS)],
+    },
+    Declared {
+        claim: &OVERCOMMIT_HEURISTIC,
+        needs: &[Need::OvercommitMode(0)],
+        judges: &[],
+    },
+    Declared {
+        claim: &OVERCOMMIT_ALWAYS,
+        needs: &[Need::OvercommitMode(1)],
+        judges: &[],
+    },
+    Declared {
+        claim: &OVERCOMMIT_NEVER,
+        needs: &[Need::OvercommitMode(2)],
+        judges: &[],
+    },
 ];
 
 /// The variant that runs the overcommit attempts.

@@ -4,6 +4,7 @@
 
 use experiments::catalog::many_processes::{checkpoint, note, STATIC_C_WORKER};
 
+use super::super::declared::{at, judged, Declared, Metric};
 use super::super::kit::{pages, Case, Finding, Observed};
 use super::super::{human_bytes, signed_bytes, Claim};
 use crate::model::{PopulationRecord, SystemCounters, VariantRecord, Verdict};
@@ -58,6 +59,14 @@ pub(super) static CLAIMS: [Claim; 5] = [
     RSS_OVERSTATES,
     SEED_RSS,
     SEED_VSZ,
+];
+
+/// What the claims need of the machine and the figures they are judged on
+/// (read by the tools that compare runs across kernels and machines).
+pub(super) static DECLARED: [Declared; 3] = [
+    judged(&RSS_OVERSTATES, &[at(Metric::Pss, checkpoint::ALL_STARTED)]),
+    judged(&SEED_RSS, &[at(Metric::VmRss, checkpoint::ALL_STARTED)]),
+    judged(&SEED_VSZ, &[at(Metric::VmSize, checkpoint::ALL_STARTED)]),
 ];
 
 /// Each claim with its judge.

@@ -86,6 +86,16 @@ impl Experiment for ManyProcesses {
         &claims::CLAIMS
     }
 
+    fn declared(&self) -> &'static [super::declared::Declared] {
+        &claims::DECLARED
+    }
+
+    /// The worker measured (the seed's static C program, or the harness's own
+    /// Rust worker where no C compiler built it) is the setup, not a measurement.
+    fn setup_notes(&self) -> &'static [&'static str] {
+        &[experiments::catalog::many_processes::note::WORKER_KIND]
+    }
+
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
         kit::judge_single_variant(record, env, &claims::CASES)
     }

@@ -3,6 +3,7 @@
 
 use experiments::catalog::mmap_file::{checkpoint, note, region, role, variant, FILE_NAME};
 
+use super::super::declared::{at, judged, Declared, Metric, Need, RegionFigure};
 use super::super::kit::{pages, Case, Finding, Judged, Observed};
 use super::super::{grouped, human_bytes, Claim};
 use super::plan::SEED_WRITE_CHUNK_BYTES;
@@ -107,6 +108,76 @@ pub(super) static CLAIMS: [Claim; 10] = [
     COLD_DISK,
     READ_AHEAD,
     RANDOM_EVERY_PAGE,
+];
+
+/// What the claims need of the machine and the figures they are judged on
+/// (read by the tools that compare runs across kernels and machines).
+pub(super) static DECLARED: [Declared; 9] = [
+    judged(&VSZ_GROWS, &[at(Metric::VmSize, checkpoint::AFTER_MMAP)]),
+    judged(
+        &NO_RSS,
+        &[at(
+            Metric::Region(region::DATA, RegionFigure::Rss),
+            checkpoint::AFTER_MMAP,
+        )],
+    ),
+    judged(
+        &FIRST_READ,
+        &[at(
+            Metric::Region(region::DATA, RegionFigure::Rss),
+            checkpoint::AFTER_FIRST_READ,
+        )],
+    ),
+    judged(
+        &READ_ALL,
+        &[at(
+            Metric::Region(region::DATA, RegionFigure::Rss),
+            checkpoint::AFTER_READ_ALL,
+        )],
+    ),
+    judged(
+        &WARM_NO_DISK,
+        &[
+            at(Metric::ReadBytes, checkpoint::AFTER_FIRST_READ),
+            at(Metric::ReadBytes, checkpoint::AFTER_READ_ALL),
+        ],
+    ),
+    judged(
+        &EACH_PAGE_FAULTS,
+        &[
+            at(Metric::MinorFaults, checkpoint::AFTER_FIRST_READ),
+            at(Metric::MajorFaults, checkpoint::AFTER_FIRST_READ),
+            at(Metric::MinorFaults, checkpoint::AFTER_READ_ALL),
+            at(Metric::MajorFaults, checkpoint::AFTER_READ_ALL),
+        ],
+    ),
+    Declared {
+        claim: &COLD_DISK,
+        needs: &[Need::DiskBackedFiles],
+        judges: &[
+            at(Metric::ReadBytes, checkpoint::AFTER_READ_ALL),
+            at(Metric::MajorFaults, checkpoint::AFTER_FIRST_READ),
+            at(Metric::MajorFaults, checkpoint::AFTER_READ_ALL),
+        ],
+    },
+    judged(
+        &READ_AHEAD,
+        &[
+            at(Metric::ReadBytes, checkpoint::AFTER_FIRST_READ),
+            at(
+                Metric::Region(region::DATA, RegionFigure::Rss),
+                checkpoint::AFTER_FIRST_READ,
+            ),
+        ],
+    ),
+    Declared {
+        claim: &RANDOM_EVERY_PAGE,
+        needs: &[Need::DiskBackedFiles],
+        judges: &[
+            at(Metric::MajorFaults, checkpoint::AFTER_FIRST_READ),
+            at(Metric::MajorFaults, checkpoint::AFTER_READ_ALL),
+        ],
+    },
 ];
 
 /// The claims every variant judges: what mapping and reading do to the address

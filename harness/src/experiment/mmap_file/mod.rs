@@ -43,6 +43,10 @@ impl Experiment for MmapFile {
         &claims::CLAIMS
     }
 
+    fn declared(&self) -> &'static [super::declared::Declared] {
+        &claims::DECLARED
+    }
+
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
         kit::judge_each_variant(record, env, claims::cases)
     }

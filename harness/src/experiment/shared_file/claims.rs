@@ -3,6 +3,7 @@
 use experiments::catalog::name_matches;
 use experiments::catalog::shared_file::{checkpoint, note, region, role};
 
+use super::super::declared::{at, judged, Declared, Metric, Need, RegionFigure};
 use super::super::kit::{pages, Case, Finding, Judged, Observed, SMAPS_ROUNDING_BYTES};
 use super::super::{human_bytes, Claim};
 use crate::model::{CheckpointRecord, MemoryFigures, RegionRecord};
@@ -78,6 +79,65 @@ pub(super) static CLAIMS: [Claim; 6] = [
     EXIT_FREES_NOTHING,
     SUMS,
     SHM_HELD_ONCE,
+];
+
+/// What the claims need of the machine and the figures they are judged on
+/// (read by the tools that compare runs across kernels and machines).
+pub(super) static DECLARED: [Declared; 5] = [
+    judged(
+        &PSS_SHARE,
+        &[
+            at(
+                Metric::Region(region::FILE, RegionFigure::Pss),
+                checkpoint::ALL_READING,
+            ),
+            at(
+                Metric::Region(region::FILE, RegionFigure::Rss),
+                checkpoint::ALL_READING,
+            ),
+        ],
+    ),
+    Declared {
+        claim: &SHARED_CLEAN,
+        needs: &[Need::DiskBackedFiles],
+        judges: &[at(
+            Metric::Region(region::FILE, RegionFigure::Sharing),
+            checkpoint::ALL_READING,
+        )],
+    },
+    judged(
+        &PSS_RISES,
+        &[
+            at(
+                Metric::Region(region::FILE, RegionFigure::Pss),
+                checkpoint::AFTER_ONE_EXITS,
+            ),
+            at(
+                Metric::Region(region::FILE, RegionFigure::Pss),
+                checkpoint::AFTER_TWO_EXIT,
+            ),
+        ],
+    ),
+    judged(
+        &SUMS,
+        &[
+            at(
+                Metric::Region(region::FILE, RegionFigure::Rss),
+                checkpoint::ALL_READING,
+            ),
+            at(
+                Metric::Region(region::FILE, RegionFigure::Pss),
+                checkpoint::ALL_READING,
+            ),
+        ],
+    ),
+    judged(
+        &SHM_HELD_ONCE,
+        &[at(
+            Metric::Region(region::FILE, RegionFigure::Pss),
+            checkpoint::ALL_READING,
+        )],
+    ),
 ];
 
 /// The shm variant's claim with its judge.

@@ -85,6 +85,10 @@ impl Experiment for SharedFile {
         &claims::CLAIMS
     }
 
+    fn declared(&self) -> &'static [super::declared::Declared] {
+        &claims::DECLARED
+    }
+
     /// The file's claims are judged on the default variant, recorded for no
     /// variant as they always were; the shm variant answers its own.
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {

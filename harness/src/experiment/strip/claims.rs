@@ -3,6 +3,7 @@
 
 use experiments::catalog::strip::{checkpoint, note, role, variant};
 
+use super::super::declared::{at, judged, Declared, Metric};
 use super::super::kit::{self, pages, Case, Finding, Judged, Observed};
 use super::super::programs;
 use super::super::{human_bytes, Claim};
@@ -57,6 +58,13 @@ pub(super) static CLAIMS: [Claim; 5] = [
     DEBUG_NEVER_CACHED,
     ONE_PAGE_AT_A_TIME,
 ];
+
+/// What the claims need of the machine and the figures they are judged on
+/// (read by the tools that compare runs across kernels and machines).
+pub(super) static DECLARED: [Declared; 1] = [judged(
+    &ONE_PAGE_AT_A_TIME,
+    &[at(Metric::RssFile, checkpoint::AFTER_WORK)],
+)];
 
 /// Page indices from a `cached_page_ranges` note (`0-3,40-52` or `none`).
 fn page_indices(text: &str) -> Option<Vec<u64>> {

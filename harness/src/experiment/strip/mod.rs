@@ -60,6 +60,10 @@ impl Experiment for Strip {
         &claims::CLAIMS
     }
 
+    fn declared(&self) -> &'static [super::declared::Declared] {
+        &claims::DECLARED
+    }
+
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
         claims::judge(record, env)
     }

@@ -7,6 +7,7 @@
 
 use experiments::catalog::tiny_malloc::{note, variant};
 
+use super::super::declared::{at, judged, Declared, Metric};
 use super::super::kit::{self, Finding, Judged, Observed};
 use super::super::Claim;
 use super::judges::{
@@ -16,6 +17,7 @@ use super::judges::{
 };
 use crate::model::{ClaimRecord, ExperimentRecord, Verdict};
 use crate::system::Environment;
+use experiments::catalog::tiny_malloc::checkpoint;
 
 const SOURCE: &str = experiments::catalog::writing::BERNSTEIN;
 pub(super) const MALLOC_PAGE: Claim = Claim {
@@ -135,6 +137,20 @@ pub(super) static CLAIMS: [Claim; 16] = [
     EXIT_STDIO,
     THREE_LINES,
     BOOKKEEPING,
+];
+
+/// What the claims need of the machine and the figures they are judged on
+/// (read by the tools that compare runs across kernels and machines).
+pub(super) static DECLARED: [Declared; 3] = [
+    judged(
+        &MALLOC_PAGE,
+        &[at(Metric::RssAnon, checkpoint::AFTER_MALLOCS)],
+    ),
+    judged(
+        &SEED_FIGURES,
+        &[at(Metric::VmSize, checkpoint::AFTER_MALLOCS)],
+    ),
+    judged(&EXTRA_VM, &[at(Metric::VmSize, checkpoint::AFTER_MALLOCS)]),
 ];
 
 const MALLOC_EXPECTED: &str =
