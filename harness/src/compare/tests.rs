@@ -3,7 +3,7 @@
 use super::*;
 use crate::compare::tolerance::ToleranceSetting;
 
-const FIXTURE: &str = include_str!("../../tests/fixtures/runs/mmap-file-quick.json");
+const FIXTURE: &str = crate::experiment::testkit::RECORDED_RUN_JSON;
 
 fn run() -> RunRecord {
     crate::store::json::parse(FIXTURE).expect("the fixture parses")
@@ -378,7 +378,7 @@ fn process_counts_are_volatile_but_process_limits_are_not() {
 
 #[test]
 fn provenance_fields_that_differ_are_environment_differences_but_the_command_line_is_not() {
-    let fixture = include_str!("../../tests/fixtures/runs/mmap-file-quick.json");
+    let fixture = FIXTURE;
     let mut old = crate::store::json::parse(fixture).expect("fixture");
     old.provenance = crate::provenance::Provenance::detect_in(
         &crate::system::Root::live(),
@@ -437,18 +437,22 @@ fn a_warm_file_warmed_differently_is_not_compared_and_says_why() {
 // counts other faults and page tables: not comparable, both counts given.
 #[test]
 fn a_variant_whose_thp_faults_fell_back_is_not_compared_and_gives_both_counts() {
-    // The fixture's warm variant, dressed as lazy-alloc's thp-on: what is
+    // The fixture's warm variant, dressed as the THP variant of the
+    // experiment that declares the fallback condition: what is
     // compared is only whether its counter moved between its checkpoints.
+    use experiments::catalog::lazy_alloc::{checkpoint, variant, INFO};
+    let (thp_on, counted_at) = (variant::THP_ON, checkpoint::AFTER_WRITE_SECOND_CHUNK);
+    let listed = format!("{}/{thp_on}:", INFO.name);
     let as_thp = |fallback_now: u64| {
         let mut run = run();
-        run.experiments[0].name = "lazy-alloc".into();
+        run.experiments[0].name = INFO.name.into();
         run.experiments[0].claims.clear();
         let v = variant_mut(&mut run, "warm");
-        v.name = "thp-on".into();
+        v.name = thp_on.into();
         for c in &mut v.checkpoints {
             let moved = c.label == "after-read-all";
             if moved {
-                c.label = "after-write-second-chunk".into();
+                c.label = counted_at.into();
             }
             c.system = Some(crate::model::SystemCounters {
                 vmstat: Some(crate::model::VmstatCounters {
@@ -462,27 +466,23 @@ fn a_variant_whose_thp_faults_fell_back_is_not_compared_and_gives_both_counts() 
     };
     let cmp = compare(&as_thp(0), &as_thp(0), Tolerances::default());
     assert!(
-        cmp.not_compared
-            .iter()
-            .all(|w| !w.starts_with("lazy-alloc/thp-on:")),
+        cmp.not_compared.iter().all(|w| !w.starts_with(&listed)),
         "{:?}",
         cmp.not_compared
     );
-    assert!(cmp.metrics.iter().any(|m| m.variant == "thp-on"));
+    assert!(cmp.metrics.iter().any(|m| m.variant == thp_on));
     let mut new = as_thp(7);
-    checkpoint_mut(&mut new, "thp-on", "after-write-second-chunk")
-        .faults
-        .minor *= 10;
+    checkpoint_mut(&mut new, thp_on, counted_at).faults.minor *= 10;
     let cmp = compare(&as_thp(0), &new, Tolerances::default());
     assert!(!cmp.regressed(), "{:?}", beyond(&cmp));
     let why = cmp
         .not_compared
         .iter()
-        .find(|w| w.starts_with("lazy-alloc/thp-on:"))
+        .find(|w| w.starts_with(&listed))
         .expect("thp-on is listed as not compared");
     assert!(
         why.contains("thp_fault_fallback +0 in the baseline, +7 now"),
         "{why}"
     );
-    assert!(cmp.metrics.iter().all(|m| m.variant != "thp-on"));
+    assert!(cmp.metrics.iter().all(|m| m.variant != thp_on));
 }

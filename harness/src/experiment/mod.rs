@@ -223,6 +223,11 @@ pub(crate) mod testkit {
     /// The page size the synthetic records use.
     pub const PAGE: u64 = 4096;
 
+    /// A real quick run of one experiment (its results.json), which the
+    /// layers above the experiments use as a recorded run of some experiment.
+    pub const RECORDED_RUN_JSON: &str =
+        include_str!("../../tests/fixtures/runs/mmap-file-quick.json");
+
     /// An environment with 4 KiB pages and THP in madvise mode.
     pub fn env() -> Environment {
         let mut env = Environment::fixture();

@@ -286,7 +286,7 @@ mod tests {
             &file("harness"),
             &[("an-experiment".into(), file("an-experiment"))],
             &[
-                ("bin/vmlab-programs/strip-debug".into(), file("strip-debug")),
+                ("bin/vmlab-programs/a-program".into(), file("a-program")),
                 ("lib/x86_64-linux-gnu/libc.so.6".into(), file("libc")),
                 ("lib64/ld-linux-x86-64.so.2".into(), file("ld")),
             ],
@@ -297,7 +297,7 @@ mod tests {
             "init",
             "bin/vmlab-an-experiment",
             "bin/vmlab-programs",
-            "bin/vmlab-programs/strip-debug",
+            "bin/vmlab-programs/a-program",
             "lib",
             "lib/x86_64-linux-gnu",
             "lib/x86_64-linux-gnu/libc.so.6",
