@@ -85,6 +85,11 @@ pub struct Environment {
     pub mem_total_bytes: u64,
     /// SwapTotal in bytes (0 when /proc/meminfo could not be read).
     pub swap_total_bytes: u64,
+    /// What can still be committed when the harness starts: CommitLimit less
+    /// Committed_AS, the room that matters under `vm.overcommit_memory = 2`,
+    /// where the kernel refuses any mapping beyond it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_room_bytes: Option<u64>,
     /// Whether the harness runs as root (needed for pagemap PFNs and kpagecount).
     pub is_root: bool,
     /// The memory limit of the harness's cgroup, if any: cgroup v2 `memory.max`
@@ -253,6 +258,9 @@ impl Environment {
                 .is_some_and(|f| f.contains(&"hypervisor")),
             mem_total_bytes: meminfo.as_ref().map_or(0, |m| m.mem_total),
             swap_total_bytes: meminfo.as_ref().map_or(0, |m| m.swap_total),
+            commit_room_bytes: meminfo
+                .as_ref()
+                .and_then(|m| Some(m.commit_limit?.saturating_sub(m.committed_as))),
             is_root: nix::unistd::geteuid().is_root(),
             cgroup_memory_max_bytes: cgroup.as_ref().and_then(MemoryCgroup::limit_bytes),
             cgroup_version: cgroup.as_ref().map(|c| c.version),

@@ -498,19 +498,38 @@ fn memory_needs(options: &MatrixOptions, initramfs_bytes: u64) -> Vec<(String, u
         let Some(experiment) = crate::experiment::find(name) else {
             return false;
         };
-        let guest_env = crate::system::Environment {
-            mem_total_bytes: guest_mem_total(memory.saturating_sub(initramfs_bytes)),
+        let mem_total_bytes = guest_mem_total(memory.saturating_sub(initramfs_bytes));
+        // Every column's guest, with the settings it asks for (a column in
+        // strict overcommit needs room to commit what the experiment maps).
+        let columns = options.settings.iter().map(|settings| {
+            let (overcommit_memory, commit_room_bytes) = guest_commit(settings, mem_total_bytes);
+            crate::system::Environment {
+                mem_total_bytes,
+                cgroup_memory_max_bytes: None,
+                overcommit_memory,
+                commit_room_bytes,
+                ..env.clone()
+            }
+        });
+        let default_guest = crate::system::Environment {
+            mem_total_bytes,
             cgroup_memory_max_bytes: None,
+            overcommit_memory: Some(0),
+            commit_room_bytes: None,
             ..env.clone()
         };
-        let ctx = crate::experiment::PlanContext {
-            quick: true,
-            size_bytes: options.size_bytes,
-            count: None,
-            env: &guest_env,
-            no_aslr: false,
-        };
-        experiment.plan(&ctx).is_err()
+        std::iter::once(default_guest)
+            .chain(columns)
+            .any(|guest_env| {
+                let ctx = crate::experiment::PlanContext {
+                    quick: true,
+                    size_bytes: options.size_bytes,
+                    count: None,
+                    env: &guest_env,
+                    no_aslr: false,
+                };
+                experiment.plan(&ctx).is_err()
+            })
     };
     // Per experiment: the least memory it runs in, if some memory suffices
     // (one that declines even at the ceiling declines for another reason).
@@ -526,6 +545,29 @@ fn memory_needs(options: &MatrixOptions, initramfs_bytes: u64) -> Vec<(String, u
             (name.clone(), memory)
         })
         .collect()
+}
+
+/// What a guest with `settings` and `mem_total` bytes of memory will have for
+/// `vm.overcommit_memory` and, in strict mode, room to commit: CommitLimit
+/// (no swap in a guest: MemTotal times `vm.overcommit_ratio`, 50 % unless
+/// asked) less what the guest's own processes commit before an experiment.
+fn guest_commit(settings: &setup::Settings, mem_total: u64) -> (Option<u32>, Option<u64>) {
+    /// Committed_AS of a booted guest before the experiments: its init and
+    /// the harness.
+    const GUEST_COMMITTED: u64 = 64 << 20;
+    let mode = settings
+        .get(setup::OVERCOMMIT)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if mode != 2 {
+        return (Some(mode), None);
+    }
+    let ratio: u64 = settings
+        .get("vm.overcommit_ratio")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let limit = mem_total / 100 * ratio;
+    (Some(2), Some(limit.saturating_sub(GUEST_COMMITTED)))
 }
 
 /// The guests' memory from the experiments' needs: `given` (`--memory`) if
@@ -1130,6 +1172,32 @@ mod tests {
         );
         assert_eq!(squeezed.bytes, MEMORY_FLOOR);
         assert_eq!(squeezed.short.len(), 1, "{squeezed:?}");
+    }
+
+    #[test]
+    fn a_column_in_strict_overcommit_gets_a_guest_that_can_commit_what_is_mapped() {
+        let all: Vec<String> = crate::experiment::registry()
+            .iter()
+            .map(|e| e.info().name.to_string())
+            .collect();
+        let names: Vec<&str> = all.iter().map(String::as_str).collect();
+        let default = size_guests(memory_needs(&options(&names, None), 0), None, 64 << 30);
+        let mut strict = setup::Settings::default();
+        strict.with("overcommit=2").unwrap();
+        let mut asked = options(&names, None);
+        asked.settings = vec![setup::Settings::default(), strict.clone()];
+        let sized = size_guests(memory_needs(&asked, 0), None, 64 << 30);
+        // Half of MemTotal (the default ratio) must hold what an experiment
+        // maps: more than the default guest, whose mode does not refuse.
+        assert!(sized.bytes > default.bytes, "{sized:?} vs {default:?}");
+        let (mode, room) = guest_commit(&strict, guest_mem_total(sized.bytes));
+        assert_eq!(mode, Some(2));
+        assert!(room.is_some_and(|r| r >= 1 << 30), "{room:?}");
+        // A higher ratio needs less.
+        strict.sysctl("vm.overcommit_ratio=120").unwrap();
+        asked.settings = vec![strict];
+        let generous = size_guests(memory_needs(&asked, 0), None, 64 << 30);
+        assert!(generous.bytes < sized.bytes, "{generous:?} vs {sized:?}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
             human_bytes(ctx.env.mem_total_bytes)
         ));
     }
+    strict_commit_room(ctx, map_bytes)?;
     let variant = |thp: Thp, overcommit_test: bool| {
         let args = Args {
             map_bytes: map_bytes as usize,
@@ -63,4 +64,57 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
         params,
         variants: vec![variant(Thp::ThpOff, true), variant(Thp::ThpOn, false)],
     })
+}
+
+/// Under `vm.overcommit_memory = 2` the kernel refuses any mapping that
+/// CommitLimit cannot back, the measured one included: declines when the
+/// mapping (with headroom for the run's own needs) exceeds what can still be
+/// committed, so that a guest or machine in strict mode is sized for it, or
+/// told why not.
+fn strict_commit_room(ctx: &PlanContext<'_>, map_bytes: u64) -> Result<(), String> {
+    let (Some(2), Some(room)) = (ctx.env.overcommit_memory, ctx.env.commit_room_bytes) else {
+        return Ok(());
+    };
+    if map_bytes.saturating_add(HEADROOM_BYTES) <= room {
+        return Ok(());
+    }
+    Err(format!(
+        "under vm.overcommit_memory = 2 the kernel refuses what CommitLimit cannot back: the {} \
+         mapping needs {} of commit room, and {} is left here; raise vm.overcommit_ratio, or use a \
+         smaller --size",
+        human_bytes(map_bytes),
+        human_bytes(map_bytes + HEADROOM_BYTES),
+        human_bytes(room)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick(env: &crate::system::Environment) -> Result<Plan, String> {
+        plan(&PlanContext {
+            quick: true,
+            size_bytes: None,
+            count: None,
+            env,
+            no_aslr: false,
+        })
+    }
+
+    #[test]
+    fn strict_overcommit_without_room_for_the_mapping_declines_and_says_why() {
+        let mut env = crate::experiment::testkit::env();
+        env.mem_total_bytes = 24 << 30;
+        env.overcommit_memory = Some(2);
+        env.commit_room_bytes = Some(QUICK_MAP_BYTES / 2);
+        let why = quick(&env).expect_err("no room to commit the mapping");
+        assert!(why.contains("vm.overcommit_memory = 2"), "{why}");
+        // Room enough, or a mode that does not refuse: planned.
+        env.commit_room_bytes = Some(QUICK_MAP_BYTES + HEADROOM_BYTES);
+        assert!(quick(&env).is_ok());
+        env.commit_room_bytes = Some(0);
+        env.overcommit_memory = Some(0);
+        assert!(quick(&env).is_ok());
+    }
 }
