@@ -429,7 +429,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     }
     for k in results {
         if let Err(why) = &k.run {
-            eprintln!("{}: no results: {why}", k.label);
+            crate::verbosity::say(format!("{}: no results: {why}", k.label));
         }
     }
     note!("matrix written to {}", run_dir.display());

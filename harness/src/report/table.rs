@@ -10,6 +10,10 @@
 //!    are dropped from the right.
 //!
 //! Nothing is lost: results.md has every table in full.
+//!
+//! Where nothing may be cut (the matrix, a comparison), [`layout_fitted`]
+//! wraps instead: what a row is in one wrapped column, its figures side by
+//! side, a trailing text column as a note under the row.
 
 use std::fmt::Write;
 
@@ -849,6 +853,36 @@ mod fit_tests {
         assert_eq!(shown, t.headers.len() - 1);
         let out = layout_wrapped(&t, 80, &[]);
         assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    }
+
+    #[test]
+    fn a_fitted_table_joins_what_a_row_is_and_puts_its_last_text_under_it() {
+        let t = Table {
+            headers: ["metric", "experiment", "K1", "K2", "explained by"]
+                .map(String::from)
+                .to_vec(),
+            numeric: vec![false, false, true, true, false],
+            rows: vec![[
+                "VmRSS (KiB)",
+                "mmap-file",
+                "1,024",
+                "2,048 *",
+                &"why ".repeat(30),
+            ]
+            .map(String::from)
+            .to_vec()],
+        };
+        let out = layout_fitted(&t, 80);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("  metric, experiment"), "{out}");
+        assert!(lines[2].starts_with("  VmRSS (KiB) mmap-file"), "{out}");
+        assert!(lines[2].ends_with("1,024  2,048 *"), "{out}");
+        assert!(lines[3].starts_with("      explained by: why"), "{out}");
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+        assert_eq!(out.matches("why").count(), 30, "{out}");
+        // What fits is laid out as before.
+        let roomy = layout_fitted(&t, 400);
+        assert_eq!(roomy, layout(&t));
     }
 
     #[test]
