@@ -230,9 +230,11 @@ fn the_table_lists_environment_claims_then_metrics_beyond_tolerance_first() {
     let beyond_at = text.find("BEYOND TOLERANCE").expect("beyond");
     let within_at = text.find("within tolerance\n").expect("within");
     assert!(beyond_at < within_at, "{text}");
+    // The verdict is the last paragraph (wrapped to the terminal).
     assert!(
-        text.lines()
-            .last()
+        text.trim_end()
+            .rsplit("\n\n")
+            .next()
             .is_some_and(|l| l.starts_with("REGRESSION")),
         "{text}"
     );

@@ -382,11 +382,13 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     let shown = table::Shown {
         all_rows: view.all_rows,
     };
+    // Laid out for the terminal (80 columns in a pipe): long cells wrap, none is cut.
+    let width = crate::report::width::terminal_width();
     let text = format!(
         "{}\n{}\n{}",
-        crate::report::text::layout(&table::kernels(results)),
-        crate::report::text::layout(&table::matrix(&matrix, &explained, shown)),
-        table::legend(&matrix, &explained, shown)
+        crate::report::table::layout_fitted(&table::kernels(results), width),
+        crate::report::table::layout_fitted(&table::matrix(&matrix, &explained, shown), width),
+        crate::report::width::fit_lines(&table::legend(&matrix, &explained, shown), width)
     );
     let markdown = format!(
         "# Kernel matrix\n\n{}\n{}\n{}",
@@ -401,7 +403,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
         .collect();
     let (text, markdown) = match crate::report::costs::across_kernels(&priced) {
         Some(t) => (
-            format!("{text}\n{}", crate::report::text::layout(&t)),
+            format!("{text}\n{}", crate::report::table::layout_fitted(&t, width)),
             format!("{markdown}\n{}", crate::report::markdown::layout(&t)),
         ),
         None => (text, markdown),
@@ -427,7 +429,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     }
     for k in results {
         if let Err(why) = &k.run {
-            eprintln!("{}: no results: {why}", k.label);
+            crate::verbosity::say(format!("{}: no results: {why}", k.label));
         }
     }
     note!("matrix written to {}", run_dir.display());

@@ -174,13 +174,13 @@ pub fn summary(cmp: &Comparison) -> String {
 }
 
 /// Headings of the two layouts.
-struct Style {
+struct Style<'a> {
     title: &'static str,
     section: &'static str,
-    layout: fn(&Table) -> String,
+    layout: &'a dyn Fn(&Table) -> String,
 }
 
-fn render_with(cmp: &Comparison, baseline: &str, style: Style) -> String {
+fn render_with(cmp: &Comparison, baseline: &str, style: Style<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}Comparison with {baseline}\n", style.title);
     let _ = writeln!(
@@ -220,17 +220,20 @@ fn render_with(cmp: &Comparison, baseline: &str, style: Style) -> String {
     out
 }
 
-/// For a terminal.
+/// For a terminal, at its width (80 in a pipe): prose wrapped, tables fitted
+/// with nothing cut (see [`super::table::layout_fitted`]).
 pub fn text(cmp: &Comparison, baseline: &str) -> String {
-    render_with(
+    let width = super::width::terminal_width();
+    let text = render_with(
         cmp,
         baseline,
         Style {
             title: "",
             section: "== ",
-            layout: super::text::layout,
+            layout: &|t| super::table::layout_fitted(t, width),
         },
-    )
+    );
+    super::width::fit_lines(&text, width)
 }
 
 /// As Markdown.
@@ -241,7 +244,7 @@ pub fn markdown(cmp: &Comparison, baseline: &str) -> String {
         Style {
             title: "## ",
             section: "### ",
-            layout: super::markdown::layout,
+            layout: &super::markdown::layout,
         },
     )
 }

@@ -10,6 +10,10 @@
 //!    are dropped from the right.
 //!
 //! Nothing is lost: results.md has every table in full.
+//!
+//! Where nothing may be cut (the matrix, a comparison), [`layout_fitted`]
+//! wraps instead: what a row is in one wrapped column, its figures side by
+//! side, a trailing text column as a note under the row.
 
 use std::fmt::Write;
 
@@ -512,6 +516,220 @@ pub fn layout(table: &Table) -> String {
     out
 }
 
+/// `table` laid out for a terminal `width` wide, nothing cut: as [`layout`]
+/// when it fits; else, if it has numeric columns (figures, or a kernel's
+/// cells), its text columns before them (what a row is) are joined into one
+/// and a text column after them becomes a note under its row, so that the
+/// figures stay side by side, and the result goes through
+/// [`layout_wrapped`].
+pub fn layout_fitted(table: &Table, width: usize) -> String {
+    if laid_out_width(table) <= width {
+        return layout(table);
+    }
+    let (narrow, notes) = one_key_column(table);
+    layout_wrapped(&narrow, width, &notes)
+}
+
+/// `table` with its leading text columns joined into one (headers joined
+/// with commas, cells with spaces, empty ones left out) and its last column,
+/// if it is text after numeric ones, taken out as each row's note (with its
+/// header before it when it has one). Unchanged when nothing is numeric.
+fn one_key_column(table: &Table) -> (Table, Vec<String>) {
+    let Some(first_number) = table.numeric.iter().position(|n| *n) else {
+        return (table.clone(), Vec::new());
+    };
+    let keys = first_number.max(1);
+    let last = table.headers.len().saturating_sub(1);
+    let end = if last > keys && !table.numeric[last] {
+        last
+    } else {
+        table.headers.len()
+    };
+    let joined = |cells: &[String], separator: &str| {
+        cells[..keys.min(cells.len())]
+            .iter()
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(separator)
+    };
+    let row = |cells: &[String], separator: &str| {
+        let mut row = vec![joined(cells, separator)];
+        row.extend(cells.get(keys..end).unwrap_or_default().iter().cloned());
+        row
+    };
+    let notes = table
+        .rows
+        .iter()
+        .map(|r| match (end < table.headers.len(), r.get(end)) {
+            (true, Some(note)) if !note.is_empty() => match table.headers[end].as_str() {
+                "" => note.clone(),
+                header => format!("{header}: {note}"),
+            },
+            _ => String::new(),
+        })
+        .collect();
+    let mut numeric = vec![false];
+    numeric.extend(table.numeric[keys..end].iter().copied());
+    let narrow = Table {
+        headers: row(&table.headers, ", "),
+        rows: table.rows.iter().map(|r| row(r, " ")).collect(),
+        numeric,
+    };
+    (narrow, notes)
+}
+
+/// The narrowest a text column is made when [`layout_wrapped`] wraps it.
+const MIN_WRAPPED: usize = 12;
+
+/// `table` laid out in `width` with nothing cut: when it is too wide, its
+/// widest text columns are narrowed (to [`MIN_WRAPPED`] at least) and their
+/// cells wrapped onto the following lines, a cell's continuation indented
+/// two spaces. A row's note (`notes[i]`, if not empty) follows the row,
+/// wrapped across the whole width. Columns that still do not fit go into
+/// further bands (see [`bands`]), each repeating the first column; the notes
+/// come with the last band.
+pub fn layout_wrapped(table: &Table, width: usize, notes: &[String]) -> String {
+    let bands = bands(table, width);
+    let last = bands.len().saturating_sub(1);
+    bands
+        .iter()
+        .enumerate()
+        .map(|(i, band)| layout_band(band, width, if i == last { notes } else { &[] }))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The width a column can be narrowed to: a number's natural width, a text's
+/// natural width up to [`MIN_WRAPPED`].
+fn narrowest(table: &Table, widths: &[usize], column: usize) -> usize {
+    if table.numeric[column] {
+        widths[column]
+    } else {
+        widths[column].min(MIN_WRAPPED)
+    }
+}
+
+/// `table` split by columns into tables that each fit `width` once their
+/// text columns are narrowed: the first column (what a row is) in every
+/// one, the others in order, as many as fit (at least one) in each.
+pub fn bands(table: &Table, width: usize) -> Vec<Table> {
+    let widths = column_widths(table);
+    if widths.len() <= 1 {
+        return vec![table.clone()];
+    }
+    let first = narrowest(table, &widths, 0);
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut used = 2 + first;
+    for column in 1..widths.len() {
+        let need = 2 + narrowest(table, &widths, column);
+        if used + need > width && !current.is_empty() {
+            groups.push(std::mem::take(&mut current));
+            used = 2 + first;
+        }
+        current.push(column);
+        used += need;
+    }
+    groups.push(current);
+    groups
+        .iter()
+        .map(|columns| {
+            let pick = |cells: &[String]| -> Vec<String> {
+                std::iter::once(0)
+                    .chain(columns.iter().copied())
+                    .map(|c| cells.get(c).cloned().unwrap_or_default())
+                    .collect()
+            };
+            Table {
+                headers: pick(&table.headers),
+                rows: table.rows.iter().map(|r| pick(r)).collect(),
+                numeric: std::iter::once(0)
+                    .chain(columns.iter().copied())
+                    .map(|c| table.numeric[c])
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The column widths that make `table` fit `width`: the widest text column
+/// narrowed first, none below [`narrowest`].
+fn wrapped_widths(table: &Table, width: usize) -> Vec<usize> {
+    let natural = column_widths(table);
+    let mut widths = natural.clone();
+    let laid_out = |w: &[usize]| 2 + w.iter().sum::<usize>() + 2 * w.len().saturating_sub(1);
+    while laid_out(&widths) > width {
+        let Some(widest) = (0..widths.len())
+            .filter(|&c| widths[c] > narrowest(table, &natural, c))
+            .max_by_key(|&c| widths[c])
+        else {
+            break;
+        };
+        let floor = narrowest(table, &natural, widest);
+        let excess = laid_out(&widths) - width;
+        widths[widest] = widths[widest].saturating_sub(excess).max(floor);
+    }
+    widths
+}
+
+/// One band of [`layout_wrapped`]: header, rule, and each row on as many
+/// lines as its tallest wrapped cell, then its note.
+fn layout_band(table: &Table, width: usize, notes: &[String]) -> String {
+    let widths = wrapped_widths(table, width);
+    let mut out = String::new();
+    let row = |cells: &[String], out: &mut String| {
+        let wrapped: Vec<Vec<String>> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| {
+                super::width::wrap_hanging(c, *w, "", "  ")
+                    .lines()
+                    .map(String::from)
+                    .collect()
+            })
+            .collect();
+        let height = wrapped.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        for line in 0..height {
+            let cells: Vec<String> = wrapped
+                .iter()
+                .map(|lines| lines.get(line).cloned().unwrap_or_default())
+                .collect();
+            out.push_str(&padded_line(&cells, &widths, &table.numeric));
+        }
+    };
+    if table.headers.iter().any(|h| !h.is_empty()) {
+        row(&table.headers, &mut out);
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        out.push_str(&padded_line(&rule, &widths, &table.numeric));
+    }
+    for (i, cells) in table.rows.iter().enumerate() {
+        row(cells, &mut out);
+        if let Some(note) = notes.get(i).filter(|n| !n.is_empty()) {
+            out.push_str(&super::width::wrap(note, width, "      "));
+        }
+    }
+    out
+}
+
+/// One laid-out line: cells padded to `widths`, numbers to the right, two
+/// spaces of indent and between columns, no trailing blanks.
+fn padded_line(cells: &[String], widths: &[usize], numeric: &[bool]) -> String {
+    let padded: Vec<String> = cells
+        .iter()
+        .zip(widths)
+        .zip(numeric)
+        .map(|((c, w), numeric)| {
+            if *numeric {
+                format!("{c:>w$}")
+            } else {
+                format!("{c:<w$}")
+            }
+        })
+        .collect();
+    format!("  {}\n", padded.join("  ").trim_end())
+}
+
 /// Which columns each view gives up first when the terminal is narrow (see
 /// [`fit`]); results.md keeps them all.
 pub mod drop_order {
@@ -587,6 +805,106 @@ mod fit_tests {
             t.headers
         );
         assert!(t.headers.contains(&"min".to_string()), "{:?}", t.headers);
+    }
+
+    fn three_kernels(rows: usize) -> Table {
+        Table {
+            headers: ["what", "K1 (ref)", "kernel-b", "K3"]
+                .map(String::from)
+                .to_vec(),
+            numeric: vec![false, true, true, true],
+            rows: (0..rows)
+                .map(|i| {
+                    vec![
+                        format!("claim number-{i}-{}", "long-name-".repeat(8)),
+                        "1,048,576 *".into(),
+                        "inconclusive".into(),
+                        format!("{i}"),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn wrapped_layout_fits_the_width_and_keeps_every_character() {
+        let t = three_kernels(3);
+        let notes = vec![
+            String::new(),
+            "explained by: ".to_string() + &"word ".repeat(30),
+        ];
+        let out = layout_wrapped(&t, 80, &notes);
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+        // The first column's text, read back from its width under the rule.
+        let rule = out.lines().nth(1).unwrap_or_default();
+        let key_width = rule
+            .trim_start()
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .len();
+        let first_column: String = out
+            .lines()
+            .flat_map(|l| l.chars().skip(2).take(key_width))
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        for row in &t.rows {
+            let key: String = row[0].split_whitespace().collect();
+            assert!(first_column.contains(&key), "{key} whole in:\n{out}");
+            let line = out
+                .lines()
+                .find(|l| l.contains(&row[3]) && l.contains("1,048,576 *"))
+                .unwrap_or_else(|| panic!("row {row:?} values on one line:\n{out}"));
+            assert!(line.contains("inconclusive"), "{line}");
+        }
+        assert_eq!(out.matches("word").count(), 30, "{out}");
+    }
+
+    #[test]
+    fn columns_that_cannot_fit_go_to_a_further_band_with_the_first_column() {
+        let mut t = three_kernels(1);
+        for k in 4..12 {
+            t.headers.push(format!("K{k}"));
+            t.numeric.push(true);
+            t.rows[0].push("65,536 *".into());
+        }
+        let bands = bands(&t, 80);
+        assert!(bands.len() > 1, "{bands:?}");
+        assert!(bands.iter().all(|b| b.headers[0] == "what"));
+        let shown: usize = bands.iter().map(|b| b.headers.len() - 1).sum();
+        assert_eq!(shown, t.headers.len() - 1);
+        let out = layout_wrapped(&t, 80, &[]);
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+    }
+
+    #[test]
+    fn a_fitted_table_joins_what_a_row_is_and_puts_its_last_text_under_it() {
+        let t = Table {
+            headers: ["metric", "experiment", "K1", "K2", "explained by"]
+                .map(String::from)
+                .to_vec(),
+            numeric: vec![false, false, true, true, false],
+            rows: vec![[
+                "VmRSS (KiB)",
+                "mmap-file",
+                "1,024",
+                "2,048 *",
+                &"why ".repeat(30),
+            ]
+            .map(String::from)
+            .to_vec()],
+        };
+        let out = layout_fitted(&t, 80);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("  metric, experiment"), "{out}");
+        assert!(lines[2].starts_with("  VmRSS (KiB) mmap-file"), "{out}");
+        assert!(lines[2].ends_with("1,024  2,048 *"), "{out}");
+        assert!(lines[3].starts_with("      explained by: why"), "{out}");
+        assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+        assert_eq!(out.matches("why").count(), 30, "{out}");
+        // What fits is laid out as before.
+        let roomy = layout_fitted(&t, 400);
+        assert_eq!(roomy, layout(&t));
     }
 
     #[test]

@@ -107,9 +107,11 @@ pub fn wrap_hanging<'a>(text: &str, width: usize, first: &'a str, indent: &'a st
                 flush(&mut line, &mut prefix, &mut out);
                 continue;
             }
-            // A word wider than a whole line: broken, the rest carried on.
-            let head: String = word.chars().take(room(prefix)).collect();
-            word = word.chars().skip(room(prefix)).collect();
+            // A word wider than a whole line: broken, the rest carried on,
+            // after its last hyphen that fits (a claim's name) if it has one.
+            let take = break_at(&word, room(prefix));
+            let head: String = word.chars().take(take).collect();
+            word = word.chars().skip(take).collect();
             line.push_str(&head);
             flush(&mut line, &mut prefix, &mut out);
             if word.is_empty() {
@@ -121,6 +123,18 @@ pub fn wrap_hanging<'a>(text: &str, width: usize, first: &'a str, indent: &'a st
         flush(&mut line, &mut prefix, &mut out);
     }
     out
+}
+
+/// How many characters of `word` (wider than `room`) go on the line: up to
+/// and including its last hyphen within `room`, else `room`.
+fn break_at(word: &str, room: usize) -> usize {
+    word.chars()
+        .take(room)
+        .enumerate()
+        .filter(|(i, c)| *c == '-' && *i > 0)
+        .map(|(i, _)| i + 1)
+        .last()
+        .unwrap_or(room)
 }
 
 /// Units a figure's number is never parted from at a line break.
@@ -212,6 +226,15 @@ mod tests {
         assert!(out.lines().all(|l| l.chars().count() <= 40), "{out}");
         let joined: String = out.lines().map(str::trim_start).collect();
         assert_eq!(joined, path);
+    }
+
+    #[test]
+    fn a_long_hyphenated_name_breaks_after_a_hyphen() {
+        let name = "heuristic-overcommit-refuses-one-mapping-larger-than-ram";
+        let out = wrap(name, 20, "");
+        assert!(out.lines().all(|l| l.chars().count() <= 20), "{out}");
+        assert!(out.lines().rev().skip(1).all(|l| l.ends_with('-')), "{out}");
+        assert_eq!(out.lines().collect::<String>(), name);
     }
 
     #[test]

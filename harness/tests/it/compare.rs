@@ -8,9 +8,12 @@ use serde_json::Value;
 use crate::util::{harness_bin, HarnessRun};
 
 /// Runs the harness with exactly these arguments.
+/// The harness in a terminal wide enough for one line per table row, which
+/// these tests read row by row (the 80-column layout is tested in `matrix`).
 fn harness(args: &[&str]) -> Output {
     Command::new(harness_bin())
         .args(args)
+        .env("COLUMNS", "1000")
         .output()
         .expect("run the harness")
 }
@@ -513,7 +516,11 @@ fn a_repeated_baseline_records_each_metrics_spread_and_a_fresh_run_compares_clea
         &dir,
     ]);
     fresh.assert_code(0);
-    let stdout = String::from_utf8_lossy(&fresh.output.stdout);
+    // The policy is prose wrapped to the terminal: read as one line.
+    let stdout = String::from_utf8_lossy(&fresh.output.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         stdout.contains("the spread (min..max) of the baseline's 3 runs"),
         "{}",

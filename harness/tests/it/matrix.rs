@@ -19,13 +19,20 @@ struct MatrixRun {
 
 impl MatrixRun {
     fn new(args: &[&str]) -> MatrixRun {
+        MatrixRun::in_columns(args, None)
+    }
+
+    /// The run with `COLUMNS` set to `columns` (a terminal that wide), when given.
+    fn in_columns(args: &[&str], columns: Option<usize>) -> MatrixRun {
         let out = tempfile::tempdir().expect("temp dir");
         let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         args.extend(["--out".into(), out.path().display().to_string()]);
-        let output = Command::new(harness_bin())
-            .args(&args)
-            .output()
-            .expect("run the harness");
+        let mut command = Command::new(harness_bin());
+        command.args(&args);
+        if let Some(columns) = columns {
+            command.env("COLUMNS", columns.to_string());
+        }
+        let output = command.output().expect("run the harness");
         MatrixRun { out, args, output }
     }
 
@@ -342,13 +349,17 @@ fn result_folders_made_elsewhere_make_the_same_matrix() {
     assert!(table.contains("kernel-a (ref)"), "{table}");
     assert!(table.contains("kernel-b"), "{table}");
     assert!(
-        table.contains(" 0 of "),
+        flat(&table).contains(" 0 of "),
         "a run and its copy do not differ:\n{table}"
     );
     assert_eq!(run.read(&run.run_dir().join("matrix.txt")), table);
     let all = MatrixRun::new(&["matrix", "--results", &a, &b, "--all-rows"]);
     let all_table = String::from_utf8_lossy(&all.output.stdout).into_owned();
-    assert!(all_table.contains("minor faults"), "{}", all.describe());
+    assert!(
+        flat(&all_table).contains("minor faults"),
+        "{}",
+        all.describe()
+    );
 
     let missing = MatrixRun::new(&["matrix", "--results", "/no/such/folder"]);
     assert_eq!(
@@ -380,6 +391,8 @@ fn run_folder(root: &Path, folder: &str, names: &[&str]) -> String {
 
 /// How many rows a matrix table says differ (`N of M rows differ`).
 fn differing_rows(table: &str) -> usize {
+    // The legend is wrapped to the terminal: read it as one line.
+    let table = &flat(table);
     let at = table
         .find(" rows differ")
         .unwrap_or_else(|| panic!("no count of differing rows:\n{table}"));
@@ -400,7 +413,9 @@ fn a_fleets_folders_merge_with_what_one_did_not_run_as_not_run() {
     let b = run_folder(fleet.path(), "kernel-b", &both);
     let one = run_folder(fleet.path(), "one-experiment", &["mmap-file"]);
 
-    let merged = MatrixRun::new(&["matrix", "--results", &a, &one, "--all-rows"]);
+    // Wide enough for one line per row, so that a row's name and cells are found together.
+    let merged =
+        MatrixRun::in_columns(&["matrix", "--results", &a, &one, "--all-rows"], Some(1000));
     assert_eq!(
         merged.output.status.code(),
         Some(0),
@@ -417,7 +432,10 @@ fn a_fleets_folders_merge_with_what_one_did_not_run_as_not_run() {
         assert!(line.contains("not run"), "{line}\n{table}");
         assert!(!line.contains(" *"), "not run is no difference: {line}");
     }
-    assert!(table.contains("never counted as differences"), "{table}");
+    assert!(
+        flat(&table).contains("never counted as differences"),
+        "{table}"
+    );
     // Whatever differs is measured by both: at most what two runs of one
     // kernel differ in.
     assert!(differing_rows(&table) <= 2, "{table}");
@@ -429,7 +447,10 @@ fn a_fleets_folders_merge_with_what_one_did_not_run_as_not_run() {
         differing_rows(&table) <= 2,
         "two native runs of one kernel differ in at most 2 rows:\n{table}"
     );
-    assert!(table.contains("compared as `harness compare`"), "{table}");
+    assert!(
+        flat(&table).contains("compared as `harness compare`"),
+        "{table}"
+    );
 
     // -q: nothing on stdout or stderr, the table still written.
     let quiet = MatrixRun::new(&["matrix", "-q", "--results", &a, &b]);
@@ -437,6 +458,154 @@ fn a_fleets_folders_merge_with_what_one_did_not_run_as_not_run() {
     assert!(quiet.output.stdout.is_empty(), "{}", quiet.describe());
     assert!(quiet.output.stderr.is_empty(), "{}", quiet.describe());
     assert_eq!(quiet.read(&quiet.run_dir().join("matrix.txt")), table);
+}
+
+/// The kernels' cells of each row of the matrix table in `out` (the table
+/// whose header names `K1 (ref)`), read in the columns its rule line marks;
+/// continuation and note lines (indented, blank in those columns) are
+/// skipped. Panics unless all of `kernels` head a column.
+fn kernel_cells(out: &str, kernels: &[&str]) -> Vec<Vec<String>> {
+    let lines: Vec<Vec<char>> = out.lines().map(|l| l.chars().collect()).collect();
+    let text = |line: &[char], (from, to): (usize, usize)| -> String {
+        line.iter()
+            .skip(from)
+            .take(to - from)
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let header = lines
+        .iter()
+        .position(|l| l.iter().collect::<String>().contains("K1 (ref)"))
+        .unwrap_or_else(|| panic!("no matrix header:\n{out}"));
+    let rule = (header + 1..lines.len())
+        .find(|&i| lines[i].contains(&'-') && lines[i].iter().all(|c| matches!(c, '-' | ' ')))
+        .unwrap_or_else(|| panic!("no rule under the header:\n{out}"));
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in lines[rule].iter().chain([&' ']).enumerate() {
+        match (c, start) {
+            ('-', None) => start = Some(i),
+            (' ', Some(from)) => {
+                spans.push((from, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let columns: Vec<(usize, usize)> = kernels
+        .iter()
+        .map(|k| {
+            *spans
+                .iter()
+                .find(|span| text(&lines[header], **span).starts_with(k))
+                .unwrap_or_else(|| panic!("no column for {k}:\n{out}"))
+        })
+        .collect();
+    lines[rule + 1..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .filter(|l| !l.starts_with(&[' '; 6]))
+        .map(|l| {
+            columns
+                .iter()
+                .map(|span| text(l, *span))
+                .collect::<Vec<_>>()
+        })
+        .filter(|cells| cells.iter().any(|c| !c.is_empty()))
+        .collect()
+}
+
+/// `text` with every run of white space one space: wrapped prose as one line.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Lines of `out` wider than `width` characters.
+fn too_wide(out: &str, width: usize) -> Vec<&str> {
+    out.lines().filter(|l| l.chars().count() > width).collect()
+}
+
+// See: issue 26
+fn three_kernels_fit_80_columns_with_every_value_shown() {
+    let fleet = tempfile::tempdir().expect("temp dir");
+    let names = ["mmap-file", "lazy-alloc"];
+    let folders = [
+        "debian-6.1.0-48-amd64-in-ci",
+        "kernel-b",
+        "a-third-kernel-with-a-long-name",
+    ]
+    .map(|f| run_folder(fleet.path(), f, &names));
+    let mut args = vec!["matrix", "--results"];
+    args.extend(folders.iter().map(String::as_str));
+    args.push("--all-rows");
+    let narrow = MatrixRun::in_columns(&args, Some(80));
+    assert_eq!(
+        narrow.output.status.code(),
+        Some(0),
+        "{}",
+        narrow.describe()
+    );
+    let stdout = String::from_utf8_lossy(&narrow.output.stdout).into_owned();
+    let wide_lines = too_wide(&stdout, 80);
+    assert!(
+        wide_lines.is_empty(),
+        "{wide_lines:#?}\n{}",
+        narrow.describe()
+    );
+    assert!(
+        too_wide(&narrow.stderr(), 80).is_empty(),
+        "{}",
+        narrow.describe()
+    );
+    // Long names are abbreviated, with a legend.
+    assert!(
+        stdout.contains("K1 = debian-6.1.0-48-amd64-in-ci"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("K3 = a-third-kernel-with-a-long-name"),
+        "{stdout}"
+    );
+
+    // Every row keeps its three values, the same as a wide terminal shows.
+    let kernels = ["K1", "kernel-b", "K3"];
+    let shown = kernel_cells(&stdout, &kernels);
+    let roomy = MatrixRun::in_columns(&args, Some(1000));
+    let roomy_out = String::from_utf8_lossy(&roomy.output.stdout).into_owned();
+    assert!(
+        roomy_out.lines().any(|l| l.chars().count() > 80),
+        "the wide layout is wider than 80 (else this checks nothing):\n{roomy_out}"
+    );
+    let all = kernel_cells(&roomy_out, &kernels);
+    assert_eq!(all.len(), table_rows(&stdout), "{roomy_out}");
+    assert!(all.iter().flatten().all(|c| !c.is_empty()), "{roomy_out}");
+    assert_eq!(shown, all, "narrow:\n{stdout}\nwide:\n{roomy_out}");
+
+    // compare's report of two of them fits too.
+    let compare = Command::new(harness_bin())
+        .args([
+            "compare",
+            &format!("{}/latest", folders[0]),
+            &format!("{}/latest", folders[1]),
+        ])
+        .env("COLUMNS", "80")
+        .output()
+        .expect("run the harness");
+    let report = String::from_utf8_lossy(&compare.stdout);
+    assert!(compare.status.success(), "{compare:?}");
+    assert!(report.contains("metrics"), "{report}");
+    assert!(too_wide(&report, 80).is_empty(), "{report}");
+}
+
+/// The M of the table's `N of M rows differ`.
+fn table_rows(table: &str) -> usize {
+    let table = &flat(table);
+    let at = table.find(" rows differ").expect("a count of rows");
+    let head = &table[..at];
+    head[head.rfind(" of ").expect("N of M") + 4..]
+        .parse()
+        .unwrap_or_else(|_| panic!("no row count:\n{table}"))
 }
 
 fn a_setting_without_its_kernel_or_for_the_host_is_refused_with_one_line() {
@@ -462,4 +631,5 @@ crate::tests![
     result_folders_made_elsewhere_make_the_same_matrix,
     a_fleets_folders_merge_with_what_one_did_not_run_as_not_run,
     a_setting_without_its_kernel_or_for_the_host_is_refused_with_one_line,
+    three_kernels_fit_80_columns_with_every_value_shown,
 ];
