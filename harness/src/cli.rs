@@ -229,7 +229,8 @@ pub struct MatrixArgs {
     #[arg(long, value_name = "MODE", value_parser = ["always", "madvise", "never"])]
     pub thp: Option<String>,
     /// Memory of every guest; default: enough for the chosen experiments at
-    /// the chosen sizes (at least 512MiB), as far as this machine has it.
+    /// the chosen sizes and each column's settings (at least 768MiB, so that
+    /// every kernel keeps THP on), as far as this machine has it.
     #[arg(long, value_name = "SIZE", value_parser = parse_run_size, allow_hyphen_values = true)]
     pub memory: Option<u64>,
     /// Override each experiment's main size (default: its --quick size).
