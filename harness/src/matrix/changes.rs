@@ -58,8 +58,16 @@ pub const KNOWN_CHANGES: &[KnownChange] = &[
             so transparent huge pages can back it from its first fault: AnonHugePages grow, \
             and one fault maps 512 pages instead of one.",
         files_on: None,
+        // Not where huge-page faults fell back in a column: then the kernel
+        // lacked free 2 MiB blocks (the guest's memory), whatever its version.
         applies: |evidence, row| {
-            row.metric.ends_with(ANON_HUGE_PAGES) || huge_pages_differ_beside(evidence.matrix, row)
+            (row.metric.ends_with(ANON_HUGE_PAGES)
+                || huge_pages_differ_beside(evidence.matrix, row))
+                && !evidence.columns.iter().any(|c| {
+                    c.run
+                        .as_ref()
+                        .is_ok_and(|run| thp_fell_back(run, row).is_some())
+                })
         },
     },
     KnownChange {
@@ -148,6 +156,23 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
             }
             for column in [reference, i] {
                 if let Some(setup) = setup_differs(&matrix.columns[column], &off[column]) {
+                    if !explanations.contains(&setup) {
+                        explanations.push(setup);
+                    }
+                }
+            }
+            for column in [reference, i] {
+                let fell_back = run(column).and_then(|r| thp_fell_back(r, row));
+                if let Some(fallbacks) = fell_back.filter(|_| row.kind == RowKind::Metric) {
+                    let label = &matrix.columns[column];
+                    let setup = Explanation {
+                        name: format!("not the kernel: huge pages fell back under {label}"),
+                        detail: format!(
+                            "{fallbacks} huge-page faults fell back to small pages under {label} \
+                             (thp_fault_fallback in /proc/vmstat): the kernel found no free 2 MiB \
+                             block, which is the memory it had, not its version"
+                        ),
+                    };
                     if !explanations.contains(&setup) {
                         explanations.push(setup);
                     }
@@ -330,6 +355,29 @@ fn counter_lags(evidence: &Evidence<'_>, row: &Row) -> bool {
 /// True when an AnonHugePages figure differs in the same experiment and
 /// variant: the row's faults or memory then follow the huge pages (also where
 /// only the huge zero page was mapped, which AnonHugePages does not count).
+/// How many huge-page faults fell back to small pages (the growth of
+/// /proc/vmstat's thp_fault_fallback over the checkpoints of the row's
+/// variant) in `run`, if any did.
+fn thp_fell_back(run: &RunRecord, row: &Row) -> Option<u64> {
+    let counts = run
+        .experiments
+        .iter()
+        .filter(|e| e.name == row.experiment)
+        .flat_map(|e| &e.variants)
+        .filter(|v| row.variant.is_empty() || v.name == row.variant)
+        .map(|v| {
+            let seen: Vec<u64> = v
+                .checkpoints
+                .iter()
+                .filter_map(|c| c.system.as_ref()?.vmstat.as_ref()?.thp_fault_fallback)
+                .collect();
+            let low = seen.iter().min().copied().unwrap_or(0);
+            let high = seen.iter().max().copied().unwrap_or(0);
+            high - low
+        });
+    counts.max().filter(|&n| n > 0)
+}
+
 fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
     row.kind == RowKind::Metric
         && matrix.rows.iter().any(|other| {
@@ -564,6 +612,82 @@ mod tests {
                 .contains("thp never (asked madvise)"),
             "{:?}",
             explained[vmrss]
+        );
+    }
+
+    /// A run under `kernel` whose region ended with `huge` bytes of huge
+    /// pages, `fallbacks` huge-page faults having fallen back on the way.
+    fn with_huge_pages(kernel: &str, huge: u64, fallbacks: u64) -> crate::model::RunRecord {
+        let mut r = run(1 << 20, 10, Verdict::Confirmed);
+        r.environment.kernel = kernel.into();
+        let v = &mut r.experiments[0].variants[0];
+        let mut before = v.checkpoints[0].clone();
+        before.label = "before".into();
+        v.checkpoints.insert(0, before);
+        for (n, c) in (0u64..).zip(v.checkpoints.iter_mut()) {
+            c.processes[0].regions = vec![crate::model::RegionRecord {
+                name: "anon".into(),
+                mapping_count: 1,
+                figures: crate::model::MemoryFigures {
+                    anon_huge_pages_bytes: huge * n,
+                    ..Default::default()
+                },
+                pagemap: None,
+            }];
+            c.system = Some(crate::model::SystemCounters {
+                vmstat: Some(crate::model::VmstatCounters {
+                    thp_fault_fallback: Some(100 + n * fallbacks),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+        r
+    }
+
+    #[test]
+    fn huge_pages_that_fell_back_are_the_guests_memory_not_the_alignment_change() {
+        let names = |old: &crate::model::RunRecord, new: &crate::model::RunRecord| {
+            let columns = [
+                Column {
+                    label: "debian:6.1".into(),
+                    run: Ok(old),
+                },
+                Column {
+                    label: "host".into(),
+                    run: Ok(new),
+                },
+            ];
+            let m = compare(&columns);
+            let explained = explain(&m, &columns);
+            let row = m
+                .rows
+                .iter()
+                .position(|r| r.metric.ends_with(ANON_HUGE_PAGES) && r.cells[1].differs)
+                .expect("the huge pages differ");
+            explained[row]
+                .iter()
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>()
+        };
+        let new = with_huge_pages("6.18.44", 256 << 20, 0);
+        // Huge pages missing without a fallback: the alignment change may say why.
+        let aligned = names(&with_huge_pages("6.1.0-57-amd64", 4 << 20, 0), &new);
+        assert!(
+            aligned.iter().any(|n| n.contains("THP alignment")),
+            "{aligned:?}"
+        );
+        // Missing because the kernel found no free 2 MiB block: never the version.
+        let short = names(&with_huge_pages("6.1.0-57-amd64", 4 << 20, 126), &new);
+        assert!(
+            !short.iter().any(|n| n.contains("THP alignment")),
+            "{short:?}"
+        );
+        assert!(
+            short
+                .iter()
+                .any(|n| n == "not the kernel: huge pages fell back under debian:6.1"),
+            "{short:?}"
         );
     }
 
