@@ -162,20 +162,10 @@ pub fn explain(matrix: &Matrix, columns: &[Column<'_>]) -> Vec<Vec<Explanation>>
                 }
             }
             for column in [reference, i] {
-                let fell_back = run(column).and_then(|r| thp_fell_back(r, row));
-                if let Some(fallbacks) = fell_back.filter(|_| row.kind == RowKind::Metric) {
-                    let label = &matrix.columns[column];
-                    let setup = Explanation {
-                        name: format!("not the kernel: huge pages fell back under {label}"),
-                        detail: format!(
-                            "{fallbacks} huge-page faults fell back to small pages under {label} \
-                             (thp_fault_fallback in /proc/vmstat): the kernel found no free 2 MiB \
-                             block, which is the memory it had, not its version"
-                        ),
-                    };
-                    if !explanations.contains(&setup) {
-                        explanations.push(setup);
-                    }
+                let fell_back =
+                    run(column).and_then(|r| fell_back(r, row, &matrix.columns[column]));
+                if let Some(setup) = fell_back.filter(|e| !explanations.contains(e)) {
+                    explanations.push(setup);
                 }
             }
             if let (Some(a), Some(b)) = (run(reference), run(i)) {
@@ -355,6 +345,20 @@ fn counter_lags(evidence: &Evidence<'_>, row: &Row) -> bool {
 /// True when an AnonHugePages figure differs in the same experiment and
 /// variant: the row's faults or memory then follow the huge pages (also where
 /// only the huge zero page was mapped, which AnonHugePages does not count).
+/// "not the kernel: huge pages fell back under LABEL" for a figure row whose
+/// variant saw huge-page faults fall back in `run`.
+fn fell_back(run: &RunRecord, row: &Row, label: &str) -> Option<Explanation> {
+    let fallbacks = thp_fell_back(run, row).filter(|_| row.kind == RowKind::Metric)?;
+    Some(Explanation {
+        name: format!("not the kernel: huge pages fell back under {label}"),
+        detail: format!(
+            "{fallbacks} huge-page faults fell back to small pages under {label} \
+             (thp_fault_fallback in /proc/vmstat): the kernel found no free 2 MiB block, which \
+             is the memory it had, not its version"
+        ),
+    })
+}
+
 /// How many huge-page faults fell back to small pages (the growth of
 /// /proc/vmstat's thp_fault_fallback over the checkpoints of the row's
 /// variant) in `run`, if any did.
