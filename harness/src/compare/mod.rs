@@ -377,6 +377,7 @@ pub fn spread(experiment: &str, repeats: &[&VariantRecord], page_size: u64) -> V
 const VOLATILE_FIELDS: &[&str] = &[
     "temp_dir",
     "temp_dir_free_bytes",
+    "commit_room_bytes",
     "processes_running",
     "cgroup_pids_current",
 ];

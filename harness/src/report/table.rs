@@ -583,7 +583,7 @@ fn one_key_column(table: &Table) -> (Table, Vec<String>) {
 const MIN_WRAPPED: usize = 12;
 
 /// `table` laid out in `width` with nothing cut: when it is too wide, its
-/// widest text columns are narrowed (to [`MIN_WRAPPED`] at least) and their
+/// widest text columns are narrowed (to `MIN_WRAPPED` at least) and their
 /// cells wrapped onto the following lines, a cell's continuation indented
 /// two spaces. A row's note (`notes[i]`, if not empty) follows the row,
 /// wrapped across the whole width. Columns that still do not fit go into

@@ -655,7 +655,7 @@ fn hide_temp_path(path: &str, temp_dir: &Path) -> Option<String> {
     (!prefix.is_empty() && rest.starts_with('/')).then(|| format!("{TEMP_DIR_NAME}{rest}"))
 }
 
-/// The real path of a name that [`hide_temp_path`] gave, while `temp_dir`
+/// The real path of a name that `hide_temp_path` gave, while `temp_dir`
 /// still exists (to read the file after the run); other names are unchanged.
 pub fn reveal_temp_path(name: &str, temp_dir: Option<&Path>) -> PathBuf {
     match (name.strip_prefix(TEMP_DIR_NAME), temp_dir) {
