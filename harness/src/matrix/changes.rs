@@ -388,6 +388,9 @@ fn huge_pages_differ_beside(matrix: &Matrix, row: &Row) -> bool {
             other.kind == RowKind::Metric
                 && other.experiment == row.experiment
                 && other.variant == row.variant
+                // At the row's own checkpoint: a figure taken before the
+                // huge pages came (before the mapping) is not theirs.
+                && other.point == row.point
                 && other.metric.ends_with(ANON_HUGE_PAGES)
                 && (0..other.cells.len()).any(|i| {
                     other.cells[i].differs
@@ -675,6 +678,37 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let new = with_huge_pages("6.18.44", 256 << 20, 0);
+        // A figure of a checkpoint where the huge pages were still equal (0
+        // before the mapping in both) is never the alignment change's.
+        let mut old = with_huge_pages("6.1.0-57-amd64", 4 << 20, 0);
+        old.experiments[0].variants[0].checkpoints[0].processes[0]
+            .totals
+            .rss_bytes = 64 << 20;
+        let columns = [
+            Column {
+                label: "debian:6.1".into(),
+                run: Ok(&old),
+            },
+            Column {
+                label: "host".into(),
+                run: Ok(&new),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        let early = m
+            .rows
+            .iter()
+            .position(|r| r.point == "before" && r.metric == "VmRSS")
+            .expect("VmRSS before");
+        assert!(m.rows[early].cells[1].differs);
+        assert!(
+            !explained[early]
+                .iter()
+                .any(|e| e.name.contains("THP alignment")),
+            "{:?}",
+            explained[early]
+        );
         // Huge pages missing without a fallback: the alignment change may say why.
         let aligned = names(&with_huge_pages("6.1.0-57-amd64", 4 << 20, 0), &new);
         assert!(
