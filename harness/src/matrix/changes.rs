@@ -622,6 +622,27 @@ mod tests {
         );
     }
 
+    /// The matrix of a `debian:6.1` column against a `host` one, and what
+    /// explains its rows.
+    fn guest_against_host(
+        old: &crate::model::RunRecord,
+        new: &crate::model::RunRecord,
+    ) -> (Matrix, Vec<Vec<Explanation>>) {
+        let columns = [
+            Column {
+                label: "debian:6.1".into(),
+                run: Ok(old),
+            },
+            Column {
+                label: "host".into(),
+                run: Ok(new),
+            },
+        ];
+        let m = compare(&columns);
+        let explained = explain(&m, &columns);
+        (m, explained)
+    }
+
     /// A run under `kernel` whose region ended with `huge` bytes of huge
     /// pages, `fallbacks` huge-page faults having fallen back on the way.
     fn with_huge_pages(kernel: &str, huge: u64, fallbacks: u64) -> crate::model::RunRecord {
@@ -655,18 +676,7 @@ mod tests {
     #[test]
     fn huge_pages_that_fell_back_are_the_guests_memory_not_the_alignment_change() {
         let names = |old: &crate::model::RunRecord, new: &crate::model::RunRecord| {
-            let columns = [
-                Column {
-                    label: "debian:6.1".into(),
-                    run: Ok(old),
-                },
-                Column {
-                    label: "host".into(),
-                    run: Ok(new),
-                },
-            ];
-            let m = compare(&columns);
-            let explained = explain(&m, &columns);
+            let (m, explained) = guest_against_host(old, new);
             let row = m
                 .rows
                 .iter()
@@ -684,18 +694,7 @@ mod tests {
         old.experiments[0].variants[0].checkpoints[0].processes[0]
             .totals
             .rss_bytes = 64 << 20;
-        let columns = [
-            Column {
-                label: "debian:6.1".into(),
-                run: Ok(&old),
-            },
-            Column {
-                label: "host".into(),
-                run: Ok(&new),
-            },
-        ];
-        let m = compare(&columns);
-        let explained = explain(&m, &columns);
+        let (m, explained) = guest_against_host(&old, &new);
         let early = m
             .rows
             .iter()
