@@ -55,7 +55,8 @@ const READ_PAGE_TABLES: Claim = Claim {
     statement: "Reading untouched anonymous memory still costs page tables: each 4 KiB page read gets its own entry pointing at the zero page.",
     criterion: "the read phase took at least one fault per page read (each page-table entry is set by its own \
         fault: anonymous memory has no fault-around; tolerance 0) and VmPTE grew by at least 8 bytes per page \
-        read, less 2 pages (page tables come in whole pages)",
+        read, less 2 pages (page tables come in whole pages). thp-on: inconclusive, and measured again, when \
+        /proc/vmstat's thp_fault_fallback grew from after-mmap to after-write-second-chunk (no free 2 MiB block)",
 };
 const WRITE_PER_PAGE: Claim = Claim {
     id: "writing-costs-a-page-per-page",
@@ -64,7 +65,9 @@ const WRITE_PER_PAGE: Claim = Claim {
         "Only writing makes anonymous memory real: each written chunk adds its own size to the resident memory.",
     criterion: "for each of the two chunks written, the mapping's smaps Rss grows by the chunk's size: exactly \
         with base pages; within one PMD-sized page (hpage_pmd_size) with THP, since a huge page at the chunk's \
-        edge is allocated whole. Precondition for thp-on: AnonHugePages > 0 after the writes",
+        edge is allocated whole. Precondition for thp-on: AnonHugePages > 0 after the writes, and \
+        thp_fault_fallback in /proc/vmstat unchanged from after-mmap to after-write-second-chunk (else \
+        inconclusive, and measured again)",
 };
 const MUNMAP_RETURNS: Claim = Claim {
     id: "munmap-returns-address-space-memory-and-commit",
