@@ -128,7 +128,7 @@ fn prepare_file(
     match args.cache {
         Cache::Warm => {
             // Writing leaves the file in the page cache, but not always all of it;
-            // reading it through with read(2) brings back whatever is missing.
+            // reading the missing pages with read(2) brings them back.
             // Proactive reclaim may take pages again meanwhile, so the read is
             // repeated (a few times at most) until mincore finds every page.
             let missing = map_pages - pages::resident_pages(&file, args.map_bytes)?;
@@ -137,7 +137,7 @@ fn prepare_file(
                 if left == 0 {
                     break;
                 }
-                pages::read_through(&file, args.map_bytes as u64, args.write_chunk_bytes)?;
+                pages::read_missing(&file, args.map_bytes, args.write_chunk_bytes)?;
                 left = map_pages - pages::resident_pages(&file, args.map_bytes)?;
             }
             session.note(note::PAGES_REREAD_TO_WARM, missing)?;
