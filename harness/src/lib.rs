@@ -5,10 +5,11 @@
 //! own layer and those below, and `layering_tests` fails on a cycle or an
 //! import that points up):
 //!
-//! 1. [`error`], [`units`], [`system`], [`provenance`]: the error types of
-//!    every layer (a command-line mistake is a [`error::UsageError`], exit 2),
-//!    byte and count formats, the machine's facts ([`system::Environment`])
-//!    and what reproduces a run ([`provenance::Provenance`]).
+//! 1. [`error`], [`units`], [`system`], [`verbosity`], [`provenance`]: the
+//!    error types of every layer (a command-line mistake is a
+//!    [`error::UsageError`], exit 2), byte and count formats, the machine's
+//!    facts ([`system::Environment`]), how much the terminal is told, and what
+//!    reproduces a run ([`provenance::Provenance`]).
 //! 2. [`model`]: the records every other layer passes around, sizes in bytes.
 //! 3. [`probe`]: parses smaps, status and stat (pure functions over text) into
 //!    the [`model`] types.
@@ -20,23 +21,24 @@
 //! 6. [`elf`]: the file facts of separately built programs and where their
 //!    ELF segments land ([`elf::segments`]).
 //! 7. [`experiment`]: each [`experiment::Experiment`] plans its variants and
-//!    judges its claims from the [`model::ExperimentRecord`]; [`explain`] prints
-//!    its explanation, [`selection`] picks experiments and variants by name.
-//! 8. [`compare`]: matches a run with a baseline (another `RunRecord`), pure,
+//!    judges its claims from the [`model::ExperimentRecord`].
+//! 8. [`explain`] prints an experiment's explanation, [`selection`] picks
+//!    experiments and variants by name.
+//! 9. [`compare`]: matches a run with a baseline (another `RunRecord`), pure,
 //!    and finds the claims and metrics that changed beyond tolerance.
-//! 9. [`outcome`]: turns a run (and its comparison) into the results every
-//!    output and the exit code share; [`statements`] folds the claims into one
-//!    verdict per statement of the writings, the tally every output leads with.
-//! 10. [`report`]: renders a [`model::RunRecord`] and comparisons for people and
+//! 10. [`outcome`]: turns a run (and its comparison) into the results every
+//!     output and the exit code share; [`statements`] folds the claims into one
+//!     verdict per statement of the writings, the tally every output leads with.
+//! 11. [`report`]: renders a [`model::RunRecord`] and comparisons for people and
 //!     programs; [`report::run_files`] makes the run folder's files (each
 //!     rendered once), which [`store`] writes.
-//! 11. [`cli`], [`progress`], [`step`]: the clap definitions and the terminal's
+//! 12. [`cli`], [`progress`], [`step`]: the clap definitions and the terminal's
 //!     progress lines and step mode.
-//! 12. [`options`]: a run's options checked once ([`options::Options`]).
-//! 13. [`session`]: runs the selected experiments for an `Options`: plan, run,
+//! 13. [`options`]: a run's options checked once ([`options::Options`]).
+//! 14. [`session`]: runs the selected experiments for an `Options`: plan, run,
 //!     judge, write, compare, print; the same for the command line and the
 //!     `matrix` guest.
-//! 14. The commands: [`app`] (dispatch, `list`, `explain`, `compare`),
+//! 15. The commands: [`app`] (dispatch, `list`, `explain`, `compare`),
 //!     [`matrix`] (the same session under other kernels in QEMU, compared),
 //!     [`trace`] (any program or running process measured with the same
 //!     snapshots, judged by a claims file of the user's), [`answers`],
