@@ -54,7 +54,7 @@ use crate::error::UsageError;
 use crate::experiment::declared::{self, Need};
 use crate::model::{RunRecord, Status, Verdict};
 use crate::store;
-use crate::system::GuestInfo;
+use crate::system::{GuestInfo, Root};
 use crate::units::human_bytes;
 use kernels::{KernelImage, KernelSpec};
 use qemu::{GuestEnd, GuestSpec, Machine};
@@ -77,13 +77,14 @@ pub struct MatrixOptions {
     pub size_bytes: Option<u64>,
     /// Longest time one kernel may take, boot to power-off.
     pub timeout: Duration,
-    /// How the matrix is shown.
-    pub view: View,
+    /// Where the matrix goes and how it is shown.
+    pub output: MatrixOutput,
 }
 
-/// Where a matrix goes and how much of it is shown.
+/// Where a matrix's results go and how its comparison is printed: as a table
+/// (of every row, or only those that differ) or as KTAP.
 #[derive(Debug, Clone)]
-pub struct View {
+pub struct MatrixOutput {
     /// Results root (a `<time>-matrix` folder is made inside).
     pub out: PathBuf,
     /// Print KTAP instead of the table.
@@ -101,12 +102,16 @@ pub struct KernelResult {
     pub run: Result<RunRecord, String>,
 }
 
-/// The host's THP mode, the default for `--thp`.
-pub fn host_thp_mode() -> String {
-    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
-        .map(|t| crate::system::selected_word(t.trim()))
-        .unwrap_or_else(|_| "madvise".into())
+/// The THP mode of the machine whose /sys is under `root` (the host: `/`),
+/// the default for `--thp`; `madvise` when the kernel does not say.
+pub fn host_thp_mode(root: &Root) -> String {
+    root.text(THP_ENABLED)
+        .map(|t| crate::system::selected_word(&t))
+        .unwrap_or_else(|| "madvise".into())
 }
+
+/// Where the kernel shows its THP mode.
+const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 
 /// True for the file systems whose files live only in memory.
 pub fn files_in_ram(fs: &str) -> bool {
@@ -143,7 +148,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         qemu::require_qemu().map_err(|e| UsageError(format!("{e:#}")))?;
     }
     let cache = kernels::cache_root()?;
-    let host_thp = host_thp_mode();
+    let host_thp = host_thp_mode(&Root::live());
     if options.kernels.contains(&KernelSpec::Host) && options.thp != host_thp {
         note!(
             "note: --thp {} applies to the guests; the host column runs with the host's own mode ({host_thp})",
@@ -164,7 +169,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         machine
     });
     let run_dir = store::create_run_dir(
-        &options.view.out,
+        &options.output.out,
         &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
@@ -195,7 +200,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         disk: mkfs.is_ok(),
     };
     let results = run_jobs(jobs, &setup, parallel, column_labels(options))?;
-    present(&results, &run_dir, &options.view)
+    present(&results, &run_dir, &options.output)
 }
 
 /// Each `--kernel`'s image (none for `host`), fetched and cached as needed;
@@ -294,7 +299,7 @@ fn run_jobs(
 /// elsewhere (`harness all` on each kernel of a CI fleet, or kernel folders of
 /// an earlier matrix). A folder holds a results.json, or is a results root
 /// whose `latest` points at one; a results.json file may be named directly.
-pub fn from_results(folders: &[PathBuf], view: &View) -> Result<ExitCode> {
+pub fn from_results(folders: &[PathBuf], output: &MatrixOutput) -> Result<ExitCode> {
     let mut results = Vec::new();
     let mut labels: Vec<String> = Vec::new();
     for folder in folders {
@@ -317,11 +322,11 @@ pub fn from_results(folders: &[PathBuf], view: &View) -> Result<ExitCode> {
     }
     let started = chrono::Utc::now();
     let run_dir = store::create_run_dir(
-        &view.out,
+        &output.out,
         &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
-    present(&results, &run_dir, view)
+    present(&results, &run_dir, output)
 }
 
 /// The results.json a `--results` argument names.
@@ -365,7 +370,7 @@ fn column_label(folder: &Path, file: &Path, run: &RunRecord) -> String {
 
 /// Compares the runs, writes matrix.txt, matrix.md and matrix.ktap into
 /// `run_dir`, prints the table (or KTAP) and picks the exit status.
-fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<ExitCode> {
+fn present(results: &[KernelResult], run_dir: &Path, output: &MatrixOutput) -> Result<ExitCode> {
     let columns: Vec<compare::Column<'_>> = results
         .iter()
         .map(|k| compare::Column {
@@ -380,7 +385,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     };
     let explained = changes::explain(&matrix, &columns);
     let shown = table::Shown {
-        all_rows: view.all_rows,
+        all_rows: output.all_rows,
     };
     // Laid out for the terminal (80 columns in a pipe): long cells wrap, none is cut.
     let width = crate::report::width::terminal_width();
@@ -422,7 +427,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     }
     // KTAP is a machine format, printed whatever the level; the table is the
     // report, which -q leaves out (matrix.txt has it).
-    if view.ktap {
+    if output.ktap {
         crate::verbosity::stdout(&ktap_text);
     } else {
         crate::verbosity::out(&text);
@@ -1093,6 +1098,34 @@ fn human_duration(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    /// The machine captured in tests/fixtures/machine (see its NOTES.md).
+    fn captured() -> Root {
+        Root::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machine"))
+    }
+
+    #[test]
+    fn the_host_thp_mode_is_the_selected_word_of_its_root() {
+        assert_eq!(host_thp_mode(&captured()), "madvise");
+        // The captured line with another mode selected, and no line at all.
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::at(dir.path());
+        let captured = captured().text(THP_ENABLED).unwrap();
+        let file = root.path(THP_ENABLED);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            captured.replace("[madvise] never", "madvise [never]"),
+        )
+        .unwrap();
+        assert_eq!(host_thp_mode(&root), "never");
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(
+            host_thp_mode(&root),
+            "madvise",
+            "the default without a file"
+        );
+    }
+
     #[test]
     fn kernels_with_the_same_file_name_get_distinct_folders() {
         let kernels = [
@@ -1116,7 +1149,7 @@ mod tests {
             memory_bytes: memory,
             size_bytes: None,
             timeout: Duration::from_secs(1),
-            view: View {
+            output: MatrixOutput {
                 out: "/nonexistent".into(),
                 ktap: false,
                 all_rows: false,
