@@ -218,6 +218,7 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         }
         args.experiments.clone()
     };
+    let host = crate::system::Root::live();
     let options = matrix::MatrixOptions {
         kernels,
         settings,
@@ -225,11 +226,12 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         thp: args
             .thp
             .clone()
-            .unwrap_or_else(|| matrix::host_thp_mode(&crate::system::Root::live())),
+            .unwrap_or_else(|| matrix::host_thp_mode(&host)),
         memory_bytes: args.memory,
         size_bytes: args.size,
         timeout: Duration::from_secs(args.timeout),
         output,
+        host,
     };
     matrix::run(&options)
 }

@@ -79,6 +79,10 @@ pub struct MatrixOptions {
     pub timeout: Duration,
     /// Where the matrix goes and how it is shown.
     pub output: MatrixOutput,
+    /// The machine the matrix runs on, as the folder its /proc and /sys are
+    /// under (`/`; a captured tree in tests): the host column's THP mode and
+    /// environment, and the memory left for guests, are read there.
+    pub host: Root,
 }
 
 /// Where a matrix's results go and how its comparison is printed: as a table
@@ -148,7 +152,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         qemu::require_qemu().map_err(|e| UsageError(format!("{e:#}")))?;
     }
     let cache = kernels::cache_root()?;
-    let host_thp = host_thp_mode(&Root::live());
+    let host_thp = host_thp_mode(&options.host);
     if options.kernels.contains(&KernelSpec::Host) && options.thp != host_thp {
         note!(
             "note: --thp {} applies to the guests; the host column runs with the host's own mode ({host_thp})",
@@ -177,7 +181,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     // the loader do not differ between columns; only the kernel does.
     let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
     let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
-    let parallel = parallel_guests(memory.as_ref().map_or(0, |m| m.bytes));
+    let parallel = parallel_guests(&options.host, memory.as_ref().map_or(0, |m| m.bytes));
     note!(
         "{} kernel(s), up to {parallel} at once{}; results in {}",
         options.kernels.len(),
@@ -484,7 +488,7 @@ fn guest_mem_total(bytes: u64) -> u64 {
 /// too small for), else the smallest that suits every experiment, limited by
 /// what this machine has available.
 pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemory {
-    let available = crate::system::mem_available_bytes().unwrap_or(u64::MAX);
+    let available = crate::system::mem_available_bytes_in(&options.host).unwrap_or(u64::MAX);
     let memory = size_guests(
         memory_needs(options, initramfs_bytes),
         options.memory_bytes,
@@ -500,7 +504,7 @@ pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemor
 /// lack of memory; experiments that decline even at [`MEMORY_CEILING`] (for
 /// another reason) are left out.
 fn memory_needs(options: &MatrixOptions, initramfs_bytes: u64) -> Vec<(String, u64)> {
-    let env = crate::system::Environment::detect(&std::env::temp_dir());
+    let env = crate::system::Environment::detect_in(&options.host, &std::env::temp_dir());
     let declines = |name: &str, memory: u64| -> bool {
         let Some(experiment) = crate::experiment::find(name) else {
             return false;
@@ -702,9 +706,9 @@ pub fn fixed_address_space() {
 
 /// Two guests at once when there are at least two CPUs and memory for both
 /// guests with room to spare; else one.
-fn parallel_guests(memory_bytes: u64) -> usize {
+fn parallel_guests(host: &Root, memory_bytes: u64) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let available = crate::system::mem_available_bytes().unwrap_or(0);
+    let available = crate::system::mem_available_bytes_in(host).unwrap_or(0);
     if cpus >= 2 && available > 2 * memory_bytes + (1 << 30) {
         2
     } else {
@@ -812,7 +816,7 @@ impl Job {
     fn native(&self, options: &MatrixOptions, binaries: &qemu::GuestBinaries) -> Result<RunRecord> {
         self.say("running natively");
         let out = tempfile::tempdir().context("cannot create a temporary folder")?;
-        let in_ram = binaries_in_ram(binaries)?;
+        let in_ram = binaries_in_ram(&options.host, binaries)?;
         let bin_dir = match &in_ram {
             Some(dir) => dir.path().to_path_buf(),
             None => binaries
@@ -1000,9 +1004,12 @@ fn results_payload(spec: &GuestSpec, booted: &qemu::Booted) -> Result<Vec<u8>> {
 /// The static binaries copied to a fresh folder on /dev/shm, when it is a
 /// writable tmpfs (program text in RAM, as in the guests' initramfs); None
 /// where it is not.
-fn binaries_in_ram(binaries: &qemu::GuestBinaries) -> Result<Option<tempfile::TempDir>> {
+fn binaries_in_ram(
+    host: &Root,
+    binaries: &qemu::GuestBinaries,
+) -> Result<Option<tempfile::TempDir>> {
     let shm = Path::new("/dev/shm");
-    if crate::system::Environment::detect(shm).temp_dir_fs != "tmpfs" {
+    if crate::system::Environment::detect_in(host, shm).temp_dir_fs != "tmpfs" {
         return Ok(None);
     }
     let Ok(dir) = tempfile::Builder::new()
@@ -1104,6 +1111,25 @@ mod tests {
     }
 
     #[test]
+    fn two_guests_run_at_once_only_where_the_hosts_meminfo_leaves_room() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // The captured machine has about 23 GiB available.
+        assert_eq!(
+            crate::system::mem_available_bytes_in(&captured()),
+            Some(23_826_336 * 1024)
+        );
+        let both = if cpus >= 2 { 2 } else { 1 };
+        assert_eq!(parallel_guests(&captured(), 4 << 30), both);
+        assert_eq!(parallel_guests(&captured(), 12 << 30), 1, "no room for two");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            parallel_guests(&Root::at(dir.path()), 1 << 20),
+            1,
+            "no meminfo"
+        );
+    }
+
+    #[test]
     fn the_host_thp_mode_is_the_selected_word_of_its_root() {
         assert_eq!(host_thp_mode(&captured()), "madvise");
         // The captured line with another mode selected, and no line at all.
@@ -1154,6 +1180,7 @@ mod tests {
                 ktap: false,
                 all_rows: false,
             },
+            host: captured(),
         }
     }
 
