@@ -161,13 +161,13 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         crate::verbosity::stdout(matrix::kernels::list_text());
         return Ok(ExitCode::SUCCESS);
     }
-    let view = matrix::View {
+    let output = matrix::MatrixOutput {
         out: args.out.clone().unwrap_or_else(store::default_results_root),
         ktap: args.ktap,
         all_rows: args.all_rows,
     };
     if !args.results.is_empty() {
-        return matrix::from_results(&args.results, &view);
+        return matrix::from_results(&args.results, &output);
     }
     let kernels = args
         .kernels
@@ -218,15 +218,20 @@ fn run_matrix(args: &MatrixArgs) -> Result<ExitCode> {
         }
         args.experiments.clone()
     };
+    let host = crate::system::Root::live();
     let options = matrix::MatrixOptions {
         kernels,
         settings,
         experiments,
-        thp: args.thp.clone().unwrap_or_else(matrix::host_thp_mode),
+        thp: args
+            .thp
+            .clone()
+            .unwrap_or_else(|| matrix::host_thp_mode(&host)),
         memory_bytes: args.memory,
         size_bytes: args.size,
         timeout: Duration::from_secs(args.timeout),
-        view,
+        output,
+        host,
     };
     matrix::run(&options)
 }

@@ -407,7 +407,12 @@ pub fn selected_word(text: &str) -> String {
 /// be allocated without swapping. `None` when the file cannot be read or the
 /// kernel does not write the field.
 pub fn mem_available_bytes() -> Option<u64> {
-    let text = Root::live().text("/proc/meminfo")?;
+    mem_available_bytes_in(&Root::live())
+}
+
+/// [`mem_available_bytes`] of the machine whose /proc is under `root`.
+pub fn mem_available_bytes_in(root: &Root) -> Option<u64> {
+    let text = root.text(MEMINFO)?;
     parse_meminfo(&text).ok()?.mem_available
 }
 

@@ -17,7 +17,7 @@ use crate::error::UsageError;
 use crate::model::RunRecord;
 use crate::options::Options;
 use crate::selection::Selection;
-use crate::system::GuestInfo;
+use crate::system::{GuestInfo, Root};
 
 /// Where the initramfs keeps the experiment binaries.
 pub const BIN_DIR: &str = "/bin";
@@ -58,6 +58,37 @@ pub fn main() -> Result<()> {
     outcome
 }
 
+/// The kernel command line the guest was booted with (/proc/cmdline): the
+/// host passes the column's experiments and settings as `vmlab.*` parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelParams(String);
+
+impl KernelParams {
+    /// Reads /proc/cmdline under `root` (`/` in the guest).
+    pub fn read_in(root: &Root) -> Result<KernelParams> {
+        let path = root.path(CMDLINE);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(KernelParams(text.trim().to_string()))
+    }
+
+    /// The value of the first `key=value` word, if any.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.0
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+    }
+
+    /// The whole line, trimmed.
+    pub fn line(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where the kernel shows its command line.
+const CMDLINE: &str = "/proc/cmdline";
+
 /// Prints a progress line on the console (the host shows it).
 fn say(text: &str) {
     eprintln!("{PROGRESS} {text}");
@@ -67,13 +98,9 @@ fn run_guest() -> Result<()> {
     mount_filesystems()?;
     super::fixed_address_space();
     let _ = nix::unistd::sethostname("vmlab-guest");
-    let cmdline = std::fs::read_to_string("/proc/cmdline").context("cannot read /proc/cmdline")?;
-    let param = |key: &str| {
-        cmdline
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-            .map(str::to_string)
-    };
+    let root = Root::live();
+    let cmdline = KernelParams::read_in(&root)?;
+    let param = |key: &str| cmdline.get(key);
     let experiments =
         param("vmlab.experiments").context("no vmlab.experiments= on the kernel command line")?;
     let (files_dir, in_ram) = match param("vmlab.disk") {
@@ -89,7 +116,7 @@ fn run_guest() -> Result<()> {
     }
     // Sysctls asked for this column, set before the run detects its environment.
     let had = param("vmlab.sysctl")
-        .map(|p| super::setup::apply_sysctls(&p))
+        .map(|p| super::setup::apply_sysctls(&root, &p))
         .unwrap_or_default();
     for (name, value) in &had {
         say(&format!("sysctl {name} = {value}"));
@@ -126,7 +153,7 @@ fn run_guest() -> Result<()> {
             .and_then(|m| m.parse().ok())
             .unwrap_or(0),
         thp_cmdline: param("transparent_hugepage").unwrap_or_default(),
-        kernel_cmdline: cmdline.trim().to_string(),
+        kernel_cmdline: cmdline.line().to_string(),
         asked: Default::default(),
         had,
     });
@@ -293,4 +320,39 @@ fn power_off() {
     // saving. reboot(2) returns only when it failed.
     let Err(e) = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
     say(&format!("power-off failed: {}", std::io::Error::from(e)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_columns_settings_are_read_from_the_kernel_command_line() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guest");
+        let params = KernelParams::read_in(&Root::at(fixture)).unwrap();
+        assert_eq!(
+            params.get("vmlab.experiments").as_deref(),
+            Some("tiny-malloc,lazy-alloc")
+        );
+        assert_eq!(params.get("vmlab.memory").as_deref(), Some("1073741824"));
+        assert_eq!(params.get("vmlab.disk").as_deref(), Some("vda"));
+        assert_eq!(
+            params.get("vmlab.sysctl").as_deref(),
+            Some("vm.overcommit_memory:2")
+        );
+        assert_eq!(params.get("transparent_hugepage").as_deref(), Some("never"));
+        assert_eq!(params.get("vmlab.size"), None);
+        assert!(
+            params.line().ends_with("-- guest-init"),
+            "{}",
+            params.line()
+        );
+    }
+
+    #[test]
+    fn a_root_without_a_command_line_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = KernelParams::read_in(&Root::at(dir.path())).unwrap_err();
+        assert!(format!("{err:#}").contains("proc/cmdline"), "{err:#}");
+    }
 }

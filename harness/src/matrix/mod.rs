@@ -54,7 +54,7 @@ use crate::error::UsageError;
 use crate::experiment::declared::{self, Need};
 use crate::model::{RunRecord, Status, Verdict};
 use crate::store;
-use crate::system::GuestInfo;
+use crate::system::{GuestInfo, Root};
 use crate::units::human_bytes;
 use kernels::{KernelImage, KernelSpec};
 use qemu::{GuestEnd, GuestSpec, Machine};
@@ -77,13 +77,18 @@ pub struct MatrixOptions {
     pub size_bytes: Option<u64>,
     /// Longest time one kernel may take, boot to power-off.
     pub timeout: Duration,
-    /// How the matrix is shown.
-    pub view: View,
+    /// Where the matrix goes and how it is shown.
+    pub output: MatrixOutput,
+    /// The machine the matrix runs on, as the folder its /proc and /sys are
+    /// under (`/`; a captured tree in tests): the host column's THP mode and
+    /// environment, and the memory left for guests, are read there.
+    pub host: Root,
 }
 
-/// Where a matrix goes and how much of it is shown.
+/// Where a matrix's results go and how its comparison is printed: as a table
+/// (of every row, or only those that differ) or as KTAP.
 #[derive(Debug, Clone)]
-pub struct View {
+pub struct MatrixOutput {
     /// Results root (a `<time>-matrix` folder is made inside).
     pub out: PathBuf,
     /// Print KTAP instead of the table.
@@ -101,12 +106,16 @@ pub struct KernelResult {
     pub run: Result<RunRecord, String>,
 }
 
-/// The host's THP mode, the default for `--thp`.
-pub fn host_thp_mode() -> String {
-    std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
-        .map(|t| crate::system::selected_word(t.trim()))
-        .unwrap_or_else(|_| "madvise".into())
+/// The THP mode of the machine whose /sys is under `root` (the host: `/`),
+/// the default for `--thp`; `madvise` when the kernel does not say.
+pub fn host_thp_mode(root: &Root) -> String {
+    root.text(THP_ENABLED)
+        .map(|t| crate::system::selected_word(&t))
+        .unwrap_or_else(|| "madvise".into())
 }
+
+/// Where the kernel shows its THP mode.
+const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 
 /// True for the file systems whose files live only in memory.
 pub fn files_in_ram(fs: &str) -> bool {
@@ -143,7 +152,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         qemu::require_qemu().map_err(|e| UsageError(format!("{e:#}")))?;
     }
     let cache = kernels::cache_root()?;
-    let host_thp = host_thp_mode();
+    let host_thp = host_thp_mode(&options.host);
     if options.kernels.contains(&KernelSpec::Host) && options.thp != host_thp {
         note!(
             "note: --thp {} applies to the guests; the host column runs with the host's own mode ({host_thp})",
@@ -164,7 +173,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         machine
     });
     let run_dir = store::create_run_dir(
-        &options.view.out,
+        &options.output.out,
         &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
@@ -172,7 +181,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     // the loader do not differ between columns; only the kernel does.
     let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
     let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
-    let parallel = parallel_guests(memory.as_ref().map_or(0, |m| m.bytes));
+    let parallel = parallel_guests(&options.host, memory.as_ref().map_or(0, |m| m.bytes));
     note!(
         "{} kernel(s), up to {parallel} at once{}; results in {}",
         options.kernels.len(),
@@ -195,7 +204,7 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
         disk: mkfs.is_ok(),
     };
     let results = run_jobs(jobs, &setup, parallel, column_labels(options))?;
-    present(&results, &run_dir, &options.view)
+    present(&results, &run_dir, &options.output)
 }
 
 /// Each `--kernel`'s image (none for `host`), fetched and cached as needed;
@@ -294,7 +303,7 @@ fn run_jobs(
 /// elsewhere (`harness all` on each kernel of a CI fleet, or kernel folders of
 /// an earlier matrix). A folder holds a results.json, or is a results root
 /// whose `latest` points at one; a results.json file may be named directly.
-pub fn from_results(folders: &[PathBuf], view: &View) -> Result<ExitCode> {
+pub fn from_results(folders: &[PathBuf], output: &MatrixOutput) -> Result<ExitCode> {
     let mut results = Vec::new();
     let mut labels: Vec<String> = Vec::new();
     for folder in folders {
@@ -317,11 +326,11 @@ pub fn from_results(folders: &[PathBuf], view: &View) -> Result<ExitCode> {
     }
     let started = chrono::Utc::now();
     let run_dir = store::create_run_dir(
-        &view.out,
+        &output.out,
         &format!("{}-matrix", started.format("%Y%m%dT%H%M%SZ")),
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
-    present(&results, &run_dir, view)
+    present(&results, &run_dir, output)
 }
 
 /// The results.json a `--results` argument names.
@@ -365,7 +374,7 @@ fn column_label(folder: &Path, file: &Path, run: &RunRecord) -> String {
 
 /// Compares the runs, writes matrix.txt, matrix.md and matrix.ktap into
 /// `run_dir`, prints the table (or KTAP) and picks the exit status.
-fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<ExitCode> {
+fn present(results: &[KernelResult], run_dir: &Path, output: &MatrixOutput) -> Result<ExitCode> {
     let columns: Vec<compare::Column<'_>> = results
         .iter()
         .map(|k| compare::Column {
@@ -380,7 +389,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     };
     let explained = changes::explain(&matrix, &columns);
     let shown = table::Shown {
-        all_rows: view.all_rows,
+        all_rows: output.all_rows,
     };
     // Laid out for the terminal (80 columns in a pipe): long cells wrap, none is cut.
     let width = crate::report::width::terminal_width();
@@ -422,7 +431,7 @@ fn present(results: &[KernelResult], run_dir: &Path, view: &View) -> Result<Exit
     }
     // KTAP is a machine format, printed whatever the level; the table is the
     // report, which -q leaves out (matrix.txt has it).
-    if view.ktap {
+    if output.ktap {
         crate::verbosity::stdout(&ktap_text);
     } else {
         crate::verbosity::out(&text);
@@ -479,7 +488,7 @@ fn guest_mem_total(bytes: u64) -> u64 {
 /// too small for), else the smallest that suits every experiment, limited by
 /// what this machine has available.
 pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemory {
-    let available = crate::system::mem_available_bytes().unwrap_or(u64::MAX);
+    let available = crate::system::mem_available_bytes_in(&options.host).unwrap_or(u64::MAX);
     let memory = size_guests(
         memory_needs(options, initramfs_bytes),
         options.memory_bytes,
@@ -495,7 +504,7 @@ pub fn guest_memory(options: &MatrixOptions, initramfs_bytes: u64) -> GuestMemor
 /// lack of memory; experiments that decline even at [`MEMORY_CEILING`] (for
 /// another reason) are left out.
 fn memory_needs(options: &MatrixOptions, initramfs_bytes: u64) -> Vec<(String, u64)> {
-    let env = crate::system::Environment::detect(&std::env::temp_dir());
+    let env = crate::system::Environment::detect_in(&options.host, &std::env::temp_dir());
     let declines = |name: &str, memory: u64| -> bool {
         let Some(experiment) = crate::experiment::find(name) else {
             return false;
@@ -697,9 +706,9 @@ pub fn fixed_address_space() {
 
 /// Two guests at once when there are at least two CPUs and memory for both
 /// guests with room to spare; else one.
-fn parallel_guests(memory_bytes: u64) -> usize {
+fn parallel_guests(host: &Root, memory_bytes: u64) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let available = crate::system::mem_available_bytes().unwrap_or(0);
+    let available = crate::system::mem_available_bytes_in(host).unwrap_or(0);
     if cpus >= 2 && available > 2 * memory_bytes + (1 << 30) {
         2
     } else {
@@ -807,7 +816,7 @@ impl Job {
     fn native(&self, options: &MatrixOptions, binaries: &qemu::GuestBinaries) -> Result<RunRecord> {
         self.say("running natively");
         let out = tempfile::tempdir().context("cannot create a temporary folder")?;
-        let in_ram = binaries_in_ram(binaries)?;
+        let in_ram = binaries_in_ram(&options.host, binaries)?;
         let bin_dir = match &in_ram {
             Some(dir) => dir.path().to_path_buf(),
             None => binaries
@@ -995,9 +1004,12 @@ fn results_payload(spec: &GuestSpec, booted: &qemu::Booted) -> Result<Vec<u8>> {
 /// The static binaries copied to a fresh folder on /dev/shm, when it is a
 /// writable tmpfs (program text in RAM, as in the guests' initramfs); None
 /// where it is not.
-fn binaries_in_ram(binaries: &qemu::GuestBinaries) -> Result<Option<tempfile::TempDir>> {
+fn binaries_in_ram(
+    host: &Root,
+    binaries: &qemu::GuestBinaries,
+) -> Result<Option<tempfile::TempDir>> {
     let shm = Path::new("/dev/shm");
-    if crate::system::Environment::detect(shm).temp_dir_fs != "tmpfs" {
+    if crate::system::Environment::detect_in(host, shm).temp_dir_fs != "tmpfs" {
         return Ok(None);
     }
     let Ok(dir) = tempfile::Builder::new()
@@ -1093,6 +1105,53 @@ fn human_duration(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    /// The machine captured in tests/fixtures/machine (see its NOTES.md).
+    fn captured() -> Root {
+        Root::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machine"))
+    }
+
+    #[test]
+    fn two_guests_run_at_once_only_where_the_hosts_meminfo_leaves_room() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // The captured machine has about 23 GiB available.
+        assert_eq!(
+            crate::system::mem_available_bytes_in(&captured()),
+            Some(23_826_336 * 1024)
+        );
+        let both = if cpus >= 2 { 2 } else { 1 };
+        assert_eq!(parallel_guests(&captured(), 4 << 30), both);
+        assert_eq!(parallel_guests(&captured(), 12 << 30), 1, "no room for two");
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            parallel_guests(&Root::at(dir.path()), 1 << 20),
+            1,
+            "no meminfo"
+        );
+    }
+
+    #[test]
+    fn the_host_thp_mode_is_the_selected_word_of_its_root() {
+        assert_eq!(host_thp_mode(&captured()), "madvise");
+        // The captured line with another mode selected, and no line at all.
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::at(dir.path());
+        let captured = captured().text(THP_ENABLED).unwrap();
+        let file = root.path(THP_ENABLED);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            captured.replace("[madvise] never", "madvise [never]"),
+        )
+        .unwrap();
+        assert_eq!(host_thp_mode(&root), "never");
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(
+            host_thp_mode(&root),
+            "madvise",
+            "the default without a file"
+        );
+    }
+
     #[test]
     fn kernels_with_the_same_file_name_get_distinct_folders() {
         let kernels = [
@@ -1116,11 +1175,12 @@ mod tests {
             memory_bytes: memory,
             size_bytes: None,
             timeout: Duration::from_secs(1),
-            view: View {
+            output: MatrixOutput {
                 out: "/nonexistent".into(),
                 ktap: false,
                 all_rows: false,
             },
+            host: captured(),
         }
     }
 

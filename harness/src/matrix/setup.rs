@@ -6,9 +6,11 @@
 //! with THP off whatever its command line says.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::cli::Placed;
 use crate::model::RunRecord;
+use crate::system::Root;
 
 /// The key of the THP mode among a column's settings.
 pub const THP: &str = "thp";
@@ -145,14 +147,19 @@ fn split<'a>(text: &'a str, option: &str) -> Result<(&'a str, &'a str), String> 
 }
 
 /// Inside the guest: writes each sysctl of a `vmlab.sysctl=` parameter under
-/// /proc/sys and reads it back; returns what each one had after (or why not).
-pub fn apply_sysctls(param: &str) -> BTreeMap<String, String> {
+/// the /proc/sys of `root` (`/` in the guest) and reads it back; returns what
+/// each one had after (or why not).
+pub fn apply_sysctls(root: &Root, param: &str) -> BTreeMap<String, String> {
     param
         .split(',')
         .filter_map(|item| item.split_once(':'))
         .map(|(name, value)| {
-            let path = format!("/proc/sys/{}", name.replace('.', "/"));
-            let had = std::fs::write(&path, value)
+            let path = root.path(Path::new("/proc/sys").join(name.replace('.', "/")));
+            // No O_CREAT: /proc/sys has only the kernel's own files.
+            let had = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|mut file| std::io::Write::write_all(&mut file, value.as_bytes()))
                 .and_then(|()| std::fs::read_to_string(&path))
                 .map(|t| t.trim().to_string())
                 .unwrap_or_else(|e| format!("not set ({e})"));
@@ -219,6 +226,35 @@ pub fn mismatches(run: &RunRecord) -> Vec<Mismatch> {
 mod tests {
     use super::*;
     use crate::system::GuestInfo;
+
+    /// A copy of the guest's tree in tests/fixtures/guest (see its NOTES.md),
+    /// which a test may write to.
+    fn guest_root() -> (tempfile::TempDir, Root) {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guest");
+        let dir = tempfile::tempdir().unwrap();
+        let sysctl = "proc/sys/vm/overcommit_memory";
+        std::fs::create_dir_all(dir.path().join("proc/sys/vm")).unwrap();
+        std::fs::copy(fixture.join(sysctl), dir.path().join(sysctl)).unwrap();
+        let root = Root::at(dir.path());
+        (dir, root)
+    }
+
+    #[test]
+    fn a_sysctl_is_written_under_the_root_and_read_back() {
+        let (_dir, root) = guest_root();
+        assert_eq!(
+            root.text("/proc/sys/vm/overcommit_memory").as_deref(),
+            Some("0"),
+            "the captured default"
+        );
+        let had = apply_sysctls(&root, "vm.overcommit_memory:2,vm.no_such_setting:1");
+        assert_eq!(had["vm.overcommit_memory"], "2");
+        assert!(
+            had["vm.no_such_setting"].starts_with("not set ("),
+            "{had:?}"
+        );
+        assert_eq!(root.text("/proc/sys/vm/no_such_setting"), None);
+    }
 
     fn guest_run(thp_asked: &str, thp_had: &str) -> RunRecord {
         let mut run = crate::matrix::compare::tests::run(4096, 1, crate::model::Verdict::Confirmed);

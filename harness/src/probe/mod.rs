@@ -90,6 +90,37 @@ pub trait Probe {
         None
     }
 
+    /// The machine-wide counters of /proc/meminfo alone (no /proc/vmstat), as
+    /// a traced or watched program records them; `None` when this probe cannot tell.
+    fn meminfo(&self) -> Option<SystemCounters> {
+        None
+    }
+
+    /// The text of one file of `pid`'s /proc folder, `file` relative to it
+    /// (`stat`, `comm`, `task/TID/syscall`), for the looks at a process that do
+    /// not snapshot it; `None` once it is gone or when this probe cannot tell.
+    fn process_text(&self, _pid: i32, _file: &str) -> Option<String> {
+        None
+    }
+
+    /// Where a link of `pid`'s /proc folder points (`exe`, `fd/0`); `None`
+    /// once it is gone or when this probe cannot tell.
+    fn process_link(&self, _pid: i32, _file: &str) -> Option<PathBuf> {
+        None
+    }
+
+    /// The thread ids of `pid` (its `task/` folder), the main thread's among
+    /// them; empty once it is gone or when this probe cannot tell.
+    fn threads(&self, _pid: i32) -> Vec<i32> {
+        Vec::new()
+    }
+
+    /// The children of `pid`, sorted; empty once it is gone or when this
+    /// probe cannot tell.
+    fn children(&self, _pid: i32) -> Vec<i32> {
+        Vec::new()
+    }
+
     /// Every child of `parent`, briefly, as one population named `role`, read in
     /// up to `threads` threads; an error when this probe cannot list processes.
     fn population(
@@ -151,6 +182,35 @@ impl Probe for TreeProbe {
     ) -> Result<PopulationRecord, ProbeError> {
         population::snapshot_in(&self.proc_dir(), parent, role, threads)
     }
+
+    fn meminfo(&self) -> Option<SystemCounters> {
+        meminfo::read_in(&self.root).ok()
+    }
+
+    fn process_text(&self, pid: i32, file: &str) -> Option<String> {
+        std::fs::read_to_string(self.proc_dir().join(pid.to_string()).join(file)).ok()
+    }
+
+    fn process_link(&self, pid: i32, file: &str) -> Option<PathBuf> {
+        std::fs::read_link(self.proc_dir().join(pid.to_string()).join(file)).ok()
+    }
+
+    fn threads(&self, pid: i32) -> Vec<i32> {
+        let task = self.proc_dir().join(pid.to_string()).join("task");
+        let Ok(entries) = std::fs::read_dir(task) else {
+            return Vec::new();
+        };
+        let mut tids: Vec<i32> = entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        tids.sort_unstable();
+        tids
+    }
+
+    fn children(&self, pid: i32) -> Vec<i32> {
+        population::children_by_task_in(&self.proc_dir(), pid)
+    }
 }
 
 /// Reads the live /proc and /sys of this machine: a [`TreeProbe`] at `/`, and
@@ -192,6 +252,26 @@ impl Probe for ProcProbe {
         threads: usize,
     ) -> Result<PopulationRecord, ProbeError> {
         ProcProbe::tree().population(parent, role, threads)
+    }
+
+    fn meminfo(&self) -> Option<SystemCounters> {
+        ProcProbe::tree().meminfo()
+    }
+
+    fn process_text(&self, pid: i32, file: &str) -> Option<String> {
+        ProcProbe::tree().process_text(pid, file)
+    }
+
+    fn process_link(&self, pid: i32, file: &str) -> Option<PathBuf> {
+        ProcProbe::tree().process_link(pid, file)
+    }
+
+    fn threads(&self, pid: i32) -> Vec<i32> {
+        ProcProbe::tree().threads(pid)
+    }
+
+    fn children(&self, pid: i32) -> Vec<i32> {
+        ProcProbe::tree().children(pid)
     }
 
     fn region_pagemap(
@@ -310,6 +390,15 @@ pub(crate) fn parse_error(
     }
 }
 
+/// The processes captured in tests/fixtures/trace (see its NOTES.md): a
+/// shell with two children, and a two-threaded program.
+#[cfg(test)]
+pub(crate) fn traced() -> TreeProbe {
+    TreeProbe {
+        root: Root::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trace/root")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +450,36 @@ mod tests {
         assert!(captured.oom_counters().system_kills.is_some());
         // The captured v1 cgroup sets no limit.
         assert_eq!(captured.memory_limit(), None);
+    }
+
+    #[test]
+    fn a_tree_probe_looks_at_a_process_without_snapshotting_it() {
+        let probe = traced();
+        assert_eq!(probe.process_text(29692, "comm").as_deref(), Some("cat\n"));
+        assert!(probe
+            .process_text(29689, "task/29795/wchan")
+            .is_some_and(|w| w == "anon_pipe_read"));
+        assert_eq!(probe.process_text(4, "stat"), None, "no such process");
+        assert_eq!(
+            probe.process_link(29692, "fd/0"),
+            Some(PathBuf::from("pipe:[45828]"))
+        );
+        assert_eq!(
+            probe.process_link(29691, "exe"),
+            Some(PathBuf::from("/usr/bin/sleep"))
+        );
+        assert_eq!(probe.threads(29689), vec![29689, 29795]);
+        assert_eq!(probe.threads(29691), vec![29691]);
+        assert_eq!(probe.children(29687), vec![29691, 29692]);
+        assert_eq!(probe.children(29689), Vec::<i32>::new());
+        let session = TreeProbe {
+            root: Root::at(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/session/root"),
+            ),
+        };
+        let meminfo = session.meminfo().expect("meminfo is captured");
+        assert_eq!(meminfo.vmstat, None, "meminfo alone");
+        assert_eq!(traced().meminfo(), None, "no meminfo in this tree");
     }
 
     #[test]

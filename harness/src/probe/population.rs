@@ -32,6 +32,33 @@ pub fn children_in(proc_dir: &Path, parent: i32) -> Result<Vec<i32>, ProbeError>
     Ok(pids)
 }
 
+/// The children of `pid` in the /proc at `proc_dir`, sorted: from
+/// `PID/task/*/children` when the kernel writes them (CONFIG_PROC_CHILDREN),
+/// else from the parent field of every `*/stat` ([`children_in`]).
+pub fn children_by_task_in(proc_dir: &Path, pid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir(proc_dir.join(pid.to_string()).join("task")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        match std::fs::read_to_string(entry.path().join("children")) {
+            Ok(text) => found.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            ),
+            // A thread that exited meanwhile takes its file with it; a kernel
+            // without CONFIG_PROC_CHILDREN has none for a live thread.
+            Err(_) if entry.path().exists() => {
+                return children_in(proc_dir, pid).unwrap_or_default()
+            }
+            Err(_) => {}
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    found
+}
+
 /// The parent pid (fourth field) of a /proc/PID/stat line; the command name in
 /// parentheses may itself hold spaces and parentheses, so fields count from the last `)`.
 fn parent_pid(stat: &str) -> Option<i32> {
@@ -164,6 +191,27 @@ mod tests {
     fn rollup_pss_and_private_pages_are_read_in_bytes() {
         let text = "55d0-7ffd ---p 00000000 00:00 0  [rollup]\nRss:  100 kB\nPss:  40 kB\nPss_Anon: 8 kB\nPrivate_Clean: 4 kB\nPrivate_Dirty: 8 kB\n";
         assert_eq!(parse_rollup(text), (40 * 1024, 12 * 1024));
+    }
+
+    /// tests/fixtures/trace/root/proc (see tests/fixtures/trace/NOTES.md).
+    fn traced() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trace/root/proc")
+    }
+
+    #[test]
+    fn children_come_from_the_task_files_else_from_every_stat() {
+        assert_eq!(children_by_task_in(&traced(), 29687), vec![29691, 29692]);
+        assert_eq!(children_by_task_in(&traced(), 29691), Vec::<i32>::new());
+        assert_eq!(children_by_task_in(&traced(), 4), Vec::<i32>::new());
+        // The same processes on a kernel without CONFIG_PROC_CHILDREN.
+        let dir = tempfile::tempdir().unwrap();
+        for pid in [29687, 29691, 29692] {
+            let task = dir.path().join(format!("{pid}/task/{pid}"));
+            std::fs::create_dir_all(&task).unwrap();
+            let stat = traced().join(format!("{pid}/stat"));
+            std::fs::copy(stat, dir.path().join(format!("{pid}/stat"))).unwrap();
+        }
+        assert_eq!(children_by_task_in(dir.path(), 29687), vec![29691, 29692]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use crate::error::RunnerError;
+use crate::probe::Probe;
 use crate::runner::child::ChildGuard;
 
 /// The environment variable that tells a program where the checkpoint protocol
@@ -143,10 +144,11 @@ pub fn unread_input(stdin: &File) -> usize {
     }
 }
 
-/// Whether fd 0 of `pid` is the pipe with inode `inode`.
-pub fn reads_our_pipe(pid: i32, inode: u64) -> bool {
-    std::fs::read_link(format!("/proc/{pid}/fd/0"))
-        .is_ok_and(|target| target.to_string_lossy() == format!("pipe:[{inode}]"))
+/// Whether fd 0 of `pid` is the pipe with inode `inode`, as `probe` reads the link.
+pub fn reads_our_pipe(probe: &dyn Probe, pid: i32, inode: u64) -> bool {
+    probe
+        .process_link(pid, "fd/0")
+        .is_some_and(|target| target.to_string_lossy() == format!("pipe:[{inode}]"))
 }
 
 /// Passes the program's output through to `sink` and remembers its last line,
@@ -227,6 +229,15 @@ impl OutputPump {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_stdin_that_is_our_pipe_is_ours() {
+        let probe = crate::probe::traced();
+        assert!(reads_our_pipe(&probe, 29692, 45828));
+        assert!(!reads_our_pipe(&probe, 29692, 45829), "another pipe");
+        assert!(!reads_our_pipe(&probe, 29691, 45828), "/dev/null");
+        assert!(!reads_our_pipe(&probe, 4, 45828), "no such process");
+    }
 
     #[test]
     fn the_last_line_with_text_labels_the_checkpoint_and_a_prompt_counts() {

@@ -28,8 +28,12 @@ pub fn snapshot_with_state(
     page_size: u64,
     at_checkpoint: bool,
 ) -> Result<(ProcessRecord, RawSnapshot), ProbeError> {
-    let first = wait::glance(pid);
+    let first = wait::glance(probe, pid);
     let (mut record, raw) = snapshot_process(probe, role, pid, before, regions, page_size)?;
-    record.state = Some(wait::state_over(at_checkpoint, first, wait::glance(pid)));
+    record.state = Some(wait::state_over(
+        at_checkpoint,
+        first,
+        wait::glance(probe, pid),
+    ));
     Ok((record, raw))
 }

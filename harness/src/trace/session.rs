@@ -150,7 +150,7 @@ fn drive(
     let main_pid = guard.pid();
     // The file the program runs from (after exec: spawn returns once it happened),
     // whose ELF facts the report shows.
-    if let Ok(exe) = std::fs::read_link(format!("/proc/{main_pid}/exe")) {
+    if let Some(exe) = probe.process_link(main_pid, "exe") {
         state.record.notes.insert(
             crate::elf::PROGRAM_PATH_NOTE.to_string(),
             exe.display().to_string(),
@@ -226,7 +226,7 @@ impl Tracer<'_> {
             self.pump.drain(&mut self.output, self.sink);
             self.state
                 .sample_rss(self.probe, self.main_pid, self.started);
-            let live = self.tree.refresh();
+            let live = self.tree.refresh(self.probe);
             self.protocol_checkpoints(&live)?;
             if main_exit.is_none() {
                 main_exit = self.guard.wait_for_exit(Duration::ZERO)?;
@@ -235,8 +235,9 @@ impl Tracer<'_> {
                 self.pump.drain(&mut self.output, self.sink);
                 return Ok(status);
             }
-            let stdin = &self.stdin;
-            self.departing.retain(|pid, how| !left(*pid, *how, stdin));
+            let (probe, stdin) = (self.probe, &self.stdin);
+            self.departing
+                .retain(|pid, how| !left(probe, *pid, *how, stdin));
             let waiting = self.waiting(&live);
             if !waiting.is_empty() {
                 self.hold(&waiting, &live)?;
@@ -295,12 +296,12 @@ impl Tracer<'_> {
             if self.departing.contains_key(&member.pid) {
                 continue;
             }
-            let stdin_inode = self.stdin_inode;
-            let ours = || launch::reads_our_pipe(member.pid, stdin_inode);
-            let mut seen = wait::observe(member.pid);
+            let (probe, stdin_inode) = (self.probe, self.stdin_inode);
+            let ours = || launch::reads_our_pipe(probe, member.pid, stdin_inode);
+            let mut seen = wait::observe(probe, member.pid);
             let mut kind = seen.as_ref().and_then(|o| wait::classify(o, &ours));
             if kind.is_none() && seen.as_ref().is_some_and(|o| o.state != 'T') {
-                if let Some(thread) = wait::thread_reading_stdin(member.pid, ours) {
+                if let Some(thread) = wait::thread_reading_stdin(probe, member.pid, ours) {
                     kind = Some(WaitKind::Stdin);
                     seen = Some(thread);
                 }
@@ -354,7 +355,7 @@ impl Tracer<'_> {
         announce(self.state, self.on_checkpoint, causes);
         for (member, kind, _) in waiting {
             self.candidates.remove(&member.pid);
-            let how = resume(member.pid, *kind, &mut self.stdin)?;
+            let how = resume(self.probe, member.pid, *kind, &mut self.stdin)?;
             if matches!(how, Departure::Ended) {
                 self.ended_by_harness.push(member.pid);
                 self.state.record.notes.insert(
@@ -462,8 +463,14 @@ fn send(pid: i32, signal: Signal) -> Result<(), RunnerError> {
     }
 }
 
-/// Lets a waiting process go on, the way its wait is ended.
-fn resume(pid: i32, kind: WaitKind, stdin: &mut std::fs::File) -> Result<Departure, RunnerError> {
+/// Lets a waiting process go on, the way its wait is ended (`probe` reads
+/// which signals it catches).
+fn resume(
+    probe: &dyn Probe,
+    pid: i32,
+    kind: WaitKind,
+    stdin: &mut std::fs::File,
+) -> Result<Departure, RunnerError> {
     match kind {
         WaitKind::Stdin => {
             match stdin.write_all(b"\n").and_then(|()| stdin.flush()) {
@@ -479,7 +486,7 @@ fn resume(pid: i32, kind: WaitKind, stdin: &mut std::fs::File) -> Result<Departu
             Ok(Departure::Continued)
         }
         WaitKind::Pause | WaitKind::SigSuspend => {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let status = probe.process_text(pid, "status").unwrap_or_default();
             if let Some(number) = wait::signal_to_resume(&status) {
                 let signal = Signal::try_from(number).map_err(|e| {
                     RunnerError::Io(std::io::Error::other(format!("signal {number}: {e}")))
@@ -500,15 +507,16 @@ fn resume(pid: i32, kind: WaitKind, stdin: &mut std::fs::File) -> Result<Departu
 
 /// Whether a resumed process has left the wait it was resumed from, so that
 /// the next wait seen is a new one.
-fn left(pid: i32, how: Departure, stdin: &std::fs::File) -> bool {
-    if !tree::alive(pid) {
+fn left(probe: &dyn Probe, pid: i32, how: Departure, stdin: &std::fs::File) -> bool {
+    if !tree::alive(probe, pid) {
         return true;
     }
     match how {
         Departure::Input => launch::unread_input(stdin) == 0,
-        Departure::Continued => wait::observe(pid).is_none_or(|o| o.state != 'T'),
-        Departure::Signalled(signal) => std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .is_ok_and(|s| !wait::signal_pending(&s, signal)),
+        Departure::Continued => wait::observe(probe, pid).is_none_or(|o| o.state != 'T'),
+        Departure::Signalled(signal) => probe
+            .process_text(pid, "status")
+            .is_some_and(|s| !wait::signal_pending(&s, signal)),
         Departure::Ended => false,
     }
 }
@@ -574,7 +582,7 @@ impl State {
             label: label.to_string(),
             phase_millis,
             processes,
-            system: crate::probe::meminfo::read().ok(),
+            system: probe.meminfo(),
             population: None,
         });
         self.phase_start = Instant::now();
@@ -620,5 +628,23 @@ impl State {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_process_has_left_its_wait_once_its_files_say_so() {
+        let probe = crate::probe::traced();
+        let stdin = tempfile::tempfile().unwrap();
+        // Sleeping, not stopped: SIGCONT has done its work.
+        assert!(left(&probe, 29691, Departure::Continued, &stdin));
+        // SIGUSR1 is not pending for the program in pause().
+        let usr1 = Signal::SIGUSR1 as i32;
+        assert!(left(&probe, 29689, Departure::Signalled(usr1), &stdin));
+        assert!(!left(&probe, 29689, Departure::Ended, &stdin));
+        assert!(left(&probe, 4, Departure::Ended, &stdin), "gone");
     }
 }

@@ -4,37 +4,12 @@
 
 use std::collections::BTreeMap;
 
-/// The children of `pid`, from /proc/PID/task/*/children when the kernel has
-/// them (CONFIG_PROC_CHILDREN), else from the parent field of every /proc/*/stat.
-pub fn children(pid: i32) -> Vec<i32> {
-    let tasks = format!("/proc/{pid}/task");
-    let Ok(entries) = std::fs::read_dir(&tasks) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        match std::fs::read_to_string(entry.path().join("children")) {
-            Ok(text) => found.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<i32>().ok()),
-            ),
-            // A thread that exited meanwhile takes its file with it; a kernel
-            // without CONFIG_PROC_CHILDREN has none for a live thread.
-            Err(_) if entry.path().exists() => {
-                return crate::probe::population::children_of(pid).unwrap_or_default()
-            }
-            Err(_) => {}
-        }
-    }
-    found.sort_unstable();
-    found.dedup();
-    found
-}
+use crate::probe::Probe;
 
 /// Whether `pid` still runs (a zombie does not: it only waits to be reaped).
-pub fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
+pub fn alive(probe: &dyn Probe, pid: i32) -> bool {
+    probe
+        .process_text(pid, "stat")
         .and_then(|s| super::wait::parse_state(&s))
         .is_some_and(|state| state != 'Z' && state != 'X')
 }
@@ -83,26 +58,26 @@ impl Tree {
 
     /// Looks for new children of every live member (children of orphans too,
     /// since their parent's exit does not take them out of the tree), and returns
-    /// the live members in order of discovery.
-    pub fn refresh(&mut self) -> Vec<Member> {
+    /// the live members in order of discovery; `probe` reads /proc.
+    pub fn refresh(&mut self, probe: &dyn Probe) -> Vec<Member> {
         let mut index = 0;
         while index < self.order.len() {
             let pid = self.order[index];
-            if alive(pid) {
-                for child in children(pid) {
+            if alive(probe, pid) {
+                for child in probe.children(pid) {
                     self.add(child, Some(pid));
                 }
             }
             index += 1;
         }
-        self.live()
+        self.live(probe)
     }
 
     /// The members that still run, in order of discovery.
-    pub fn live(&self) -> Vec<Member> {
+    pub fn live(&self, probe: &dyn Probe) -> Vec<Member> {
         self.order
             .iter()
-            .filter(|pid| alive(**pid))
+            .filter(|pid| alive(probe, **pid))
             .filter_map(|pid| self.members.get(pid).cloned())
             .collect()
     }
@@ -130,6 +105,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_captured_shell_and_its_two_children_are_a_tree() {
+        let probe = crate::probe::traced();
+        let mut tree = Tree::new(29687);
+        let live = tree.refresh(&probe);
+        let roles: Vec<(&str, i32, Option<&str>)> = live
+            .iter()
+            .map(|m| (m.role.as_str(), m.pid, m.parent.as_deref()))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("main", 29687, None),
+                ("child-1", 29691, Some("main")),
+                ("child-2", 29692, Some("main")),
+            ]
+        );
+        assert!(alive(&probe, 29689));
+        assert!(!alive(&probe, 4), "no such process");
+        assert_eq!(
+            tree.describe(),
+            "main pid 29687; child-1 pid 29691 (forked by main); child-2 pid 29692 (forked by main)"
+        );
+    }
+
+    #[test]
     fn this_process_sees_a_child_it_started() {
         let mut child = std::process::Command::new("sleep")
             .arg("5")
@@ -137,7 +137,7 @@ mod tests {
             .expect("start sleep");
         let me = std::process::id() as i32;
         let mut tree = Tree::new(me);
-        let live = tree.refresh();
+        let live = tree.refresh(&crate::probe::ProcProbe);
         let _ = child.kill();
         let _ = child.wait();
         let seen = live

@@ -3,13 +3,15 @@
 //! kernel function it sleeps in (/proc/PID/wchan). None of these stops or
 //! traces the process, so it runs at full speed between checkpoints.
 //!
-//! The parsers are pure over the files' text; [`observe`] reads them.
+//! The parsers are pure over the files' text; [`observe`] reads them through
+//! a [`Probe`] (the live /proc, or a captured tree in tests).
 
 use std::fmt;
 
 use nix::sys::signal::Signal;
 
 use crate::model::ProcessState;
+use crate::probe::Probe;
 
 /// The ways a program waits for its reader that the harness recognises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,18 +127,19 @@ pub fn classify(observation: &Observation, stdin_is_ours: &impl Fn() -> bool) ->
     None
 }
 
-/// Reads the three files of `pid` (its main thread); `None` once it is gone.
-pub fn observe(pid: i32) -> Option<Observation> {
-    observe_in(&format!("/proc/{pid}"))
+/// Reads the three files of `pid` (its main thread) through `probe`; `None`
+/// once it is gone.
+pub fn observe(probe: &dyn Probe, pid: i32) -> Option<Observation> {
+    observe_in(probe, pid, "")
 }
 
-fn observe_in(dir: &str) -> Option<Observation> {
-    let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
-    let state = parse_state(&stat)?;
-    let syscall = std::fs::read_to_string(format!("{dir}/syscall"))
-        .ok()
-        .and_then(|t| parse_syscall(&t));
-    let wchan = std::fs::read_to_string(format!("{dir}/wchan")).unwrap_or_default();
+/// Reads stat, syscall and wchan of the task at `folder` of `pid`'s /proc
+/// folder (empty for the main thread, `task/TID/` for another).
+fn observe_in(probe: &dyn Probe, pid: i32, folder: &str) -> Option<Observation> {
+    let read = |file: &str| probe.process_text(pid, &format!("{folder}{file}"));
+    let state = parse_state(&read("stat")?)?;
+    let syscall = read("syscall").and_then(|t| parse_syscall(&t));
+    let wchan = read("wchan").unwrap_or_default();
     Some(Observation {
         state,
         syscall,
@@ -148,18 +151,20 @@ fn observe_in(dir: &str) -> Option<Observation> {
 /// standard input (Go, Java and threaded Python programs may read it from any
 /// thread). Only stdin counts here: a signal that ends a pause() may be taken
 /// by another thread, so pause() and sigsuspend() count in the main thread only.
-pub fn thread_reading_stdin(pid: i32, stdin_is_ours: impl Fn() -> bool) -> Option<Observation> {
-    let entries = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-    let tids: Vec<i32> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+pub fn thread_reading_stdin(
+    probe: &dyn Probe,
+    pid: i32,
+    stdin_is_ours: impl Fn() -> bool,
+) -> Option<Observation> {
+    probe
+        .threads(pid)
+        .into_iter()
         .filter(|tid| *tid != pid)
-        .collect();
-    tids.into_iter().find_map(|tid| {
-        let seen = observe_in(&format!("/proc/{pid}/task/{tid}"))?;
-        let reads = classify(&seen, &stdin_is_ours) == Some(WaitKind::Stdin);
-        reads.then_some(seen)
-    })
+        .find_map(|tid| {
+            let seen = observe_in(probe, pid, &format!("task/{tid}/"))?;
+            let reads = classify(&seen, &stdin_is_ours) == Some(WaitKind::Stdin);
+            reads.then_some(seen)
+        })
 }
 
 /// The signals a process in pause() or sigsuspend() would run a handler for
@@ -205,11 +210,11 @@ pub struct Glance {
     pub cpu_nanos: Option<u64>,
 }
 
-/// Looks at `pid`; `None` once it is gone.
-pub fn glance(pid: i32) -> Option<Glance> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let cpu_nanos = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
-        .ok()
+/// Looks at `pid` through `probe`; `None` once it is gone.
+pub fn glance(probe: &dyn Probe, pid: i32) -> Option<Glance> {
+    let stat = probe.process_text(pid, "stat")?;
+    let cpu_nanos = probe
+        .process_text(pid, "schedstat")
         .and_then(|s| s.split_whitespace().next()?.parse().ok());
     Some(Glance {
         state: parse_state(&stat)?,
@@ -325,6 +330,50 @@ mod tests {
         assert!(!signal_pending(status, Signal::SIGINT as i32));
         let none = "SigBlk:\t0000000000000000\nSigCgt:\t0000000000000000\n";
         assert_eq!(signal_to_resume(none), None);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_captured_processes_are_seen_in_their_waits() {
+        let probe = crate::probe::traced();
+        let sleep = observe(&probe, 29691).expect("sleep is there");
+        assert_eq!(sleep.state, 'S');
+        assert_eq!(sleep.wchan, "hrtimer_nanosleep");
+        assert!(matches!(
+            sleep.syscall,
+            Some(SyscallLine::Blocked { number: 230, .. })
+        ));
+        assert_eq!(classify(&sleep, &|| true), None);
+        let cat = observe(&probe, 29692).unwrap();
+        assert_eq!(classify(&cat, &|| true), Some(WaitKind::Stdin));
+        let python = observe(&probe, 29689).unwrap();
+        assert_eq!(classify(&python, &|| true), Some(WaitKind::Pause));
+        assert_eq!(python.wchan, "__do_sys_pause");
+        let reader = thread_reading_stdin(&probe, 29689, || true).expect("thread 29795");
+        assert_eq!(reader.wchan, "anon_pipe_read");
+        assert_eq!(thread_reading_stdin(&probe, 29689, || false), None);
+        assert_eq!(
+            thread_reading_stdin(&probe, 29692, || true),
+            None,
+            "one thread"
+        );
+        assert_eq!(observe(&probe, 4), None, "no such process");
+        assert_eq!(
+            glance(&probe, 29691),
+            Some(Glance {
+                state: 'S',
+                cpu_nanos: Some(1228952)
+            })
+        );
+    }
+
+    #[test]
+    fn the_captured_pause_is_ended_by_the_signal_it_catches() {
+        let status = crate::probe::traced()
+            .process_text(29689, "status")
+            .unwrap();
+        assert_eq!(signal_to_resume(&status), Some(Signal::SIGUSR1 as i32));
+        assert!(!signal_pending(&status, Signal::SIGUSR1 as i32));
     }
 
     #[test]

@@ -16,21 +16,27 @@ use anyhow::{bail, Result};
 use super::tree::{self, Tree};
 use crate::cli::WatchArgs;
 use crate::model::{CheckpointRecord, Faults, ProcessRecord, Status, VariantRecord};
-use crate::probe::ProcProbe;
+use crate::probe::{Probe, ProcProbe};
 use crate::runner::{self, RawCapture};
 use crate::store;
 use crate::store::baseline::BaselineMode;
 
 /// The command name of `pid` (/proc/PID/comm).
-fn comm(pid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+fn comm(probe: &dyn Probe, pid: i32) -> String {
+    probe
+        .process_text(pid, "comm")
         .map(|c| c.trim().to_string())
         .unwrap_or_default()
 }
 
-/// Runs `harness watch`.
+/// Runs `harness watch` on the running machine.
 pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
-    if args.pid <= 0 || !tree::alive(args.pid) {
+    watch_on(args, &ProcProbe)
+}
+
+/// [`watch`], reading the processes through `probe`.
+pub fn watch_on(args: &WatchArgs, probe: &dyn Probe) -> Result<ExitCode> {
+    if args.pid <= 0 || !tree::alive(probe, args.pid) {
         bail!("no running process with pid {}", args.pid);
     }
     if args.once && args.format != crate::report::Format::Table {
@@ -40,11 +46,11 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         .into());
     }
     if args.once {
-        crate::verbosity::stdout(once(args.pid)?);
+        crate::verbosity::stdout(once(probe, args.pid)?);
         return Ok(ExitCode::SUCCESS);
     }
     // A process that cannot be read is refused before a run folder exists.
-    once(args.pid)?;
+    once(probe, args.pid)?;
     let start = super::command::start_run(args.out.as_deref())?;
     let every = match (args.every, args.on_enter) {
         (Some(every), _) => Some(every),
@@ -52,8 +58,9 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
         (None, false) => Some(Duration::from_secs(1)),
     };
     let mut watching = Watching {
+        probe,
         pid: args.pid,
-        name: run_name(args.pid),
+        name: run_name(probe, args.pid),
         // Read once: the record is rewritten after every snapshot.
         provenance: crate::provenance::Provenance::detect(),
         start,
@@ -78,8 +85,8 @@ pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
 }
 
 /// The run's name: `watch-` and the process's command name.
-fn run_name(pid: i32) -> String {
-    let name = format!("watch-{}", super::label::from_line(&comm(pid)));
+fn run_name(probe: &dyn Probe, pid: i32) -> String {
+    let name = format!("watch-{}", super::label::from_line(&comm(probe, pid)));
     if name == "watch-" {
         "watch-process".to_string()
     } else {
@@ -166,7 +173,8 @@ impl Ticks {
 }
 
 /// A watch under way: the run folder, the record so far and the tree watched.
-struct Watching {
+struct Watching<'a> {
+    probe: &'a dyn Probe,
     pid: i32,
     name: String,
     provenance: crate::provenance::Provenance,
@@ -178,11 +186,11 @@ struct Watching {
     previous: BTreeMap<i32, Faults>,
 }
 
-impl Watching {
+impl Watching<'_> {
     /// Snapshots every live process of the tree and keeps the record; false
     /// when none is left.
     fn snapshot(&mut self, ticks: &mut Ticks) -> Result<bool> {
-        let live = self.tree.refresh();
+        let live = self.tree.refresh(self.probe);
         if live.is_empty() {
             self.record
                 .notes
@@ -197,7 +205,7 @@ impl Watching {
             label,
             phase_millis: ticks.last.elapsed().as_millis() as u64,
             processes,
-            system: crate::probe::meminfo::read().ok(),
+            system: self.probe.meminfo(),
             population: None,
         });
         ticks.last = Instant::now();
@@ -220,7 +228,7 @@ impl Watching {
         for member in live {
             let before = self.previous.get(&member.pid).copied();
             match super::moment::snapshot_with_state(
-                &ProcProbe,
+                self.probe,
                 &member.role,
                 member.pid,
                 before,
@@ -319,12 +327,12 @@ fn say_snapshot(label: &str, since_start: Duration, processes: &[ProcessRecord])
 
 /// One snapshot of `pid` and its children, as text in the manner of `pmap -X`
 /// (sizes in KiB; USS is Private_Clean + Private_Dirty).
-pub fn once(pid: i32) -> Result<String> {
+pub fn once(probe: &dyn Probe, pid: i32) -> Result<String> {
     let mut tree = Tree::new(pid);
     let mut out = String::new();
-    for member in tree.refresh() {
+    for member in tree.refresh(probe) {
         let snapshot = super::moment::snapshot_with_state(
-            &ProcProbe,
+            probe,
             &member.role,
             member.pid,
             None,
@@ -337,7 +345,7 @@ pub fn once(pid: i32) -> Result<String> {
             Err(crate::error::ProbeError::ProcessGone { .. }) if member.pid != pid => continue,
             Err(e) => bail!("{e}"),
         };
-        out.push_str(&render_once(&p, &comm(member.pid)));
+        out.push_str(&render_once(&p, &comm(probe, member.pid)));
     }
     Ok(out)
 }
@@ -398,4 +406,17 @@ pub fn render_once(p: &ProcessRecord, comm: &str) -> String {
     out.push_str(&layout(&fit(&table, width, &["Offset", "Swap"])));
     let _ = writeln!(out, "  VmRSS {} KiB\n", kib(p.totals.rss_bytes));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watch_is_named_after_the_command_of_its_process() {
+        let probe = crate::probe::traced();
+        assert_eq!(comm(&probe, 29692), "cat");
+        assert_eq!(run_name(&probe, 29689), "watch-python3");
+        assert_eq!(run_name(&probe, 4), "watch-process", "no such process");
+    }
 }
