@@ -88,7 +88,8 @@ impl Experiment for ManyProcesses {
     /// The worker measured (the seed's static C program, or the harness's own
     /// Rust worker where no C compiler built it) is the setup, not a measurement.
     fn setup_notes(&self) -> &'static [&'static str] {
-        &[experiments::catalog::many_processes::note::WORKER_KIND]
+        const SETUP: &[&str] = &[experiments::catalog::many_processes::note::WORKER_KIND.key()];
+        SETUP
     }
 
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {
