@@ -1444,6 +1444,45 @@ mod tests {
     use crate::protocol::is_valid_name;
 
     #[test]
+    fn the_few_word_notes_read_back_as_they_were_written() {
+        use lazy_alloc::{note as lazy, AddressSpaceLimit};
+        use mmap_file::{note as mmap, FileSource};
+        for source in [FileSource::Written, FileSource::Reused] {
+            let text = mmap::FILE_SOURCE.format(&source);
+            assert_eq!(mmap::FILE_SOURCE.parse(&text), Some(source));
+        }
+        assert_eq!(mmap::FILE_SOURCE.format(&FileSource::Reused), "reused");
+        assert_eq!(mmap::FILE_SOURCE.parse("copied"), None);
+        for limit in [
+            AddressSpaceLimit::Bytes(1 << 30),
+            AddressSpaceLimit::Unlimited,
+        ] {
+            let text = lazy::ADDRESS_SPACE_LIMIT.format(&limit);
+            assert_eq!(lazy::ADDRESS_SPACE_LIMIT.parse(&text), Some(limit));
+        }
+        assert_eq!(
+            lazy::ADDRESS_SPACE_LIMIT.format(&AddressSpaceLimit::Unlimited),
+            "unlimited"
+        );
+        assert_eq!(lazy::ADDRESS_SPACE_LIMIT.parse("lots"), None);
+    }
+
+    #[test]
+    fn a_named_note_matches_the_pattern_it_is_formed_for() {
+        let delta = static_dynamic::note::kernel_delta_at(&static_dynamic::checkpoint::n(4));
+        assert_eq!(delta.key(), "n-4-kernel-delta");
+        assert!(name_matches(
+            static_dynamic::note::KERNEL_DELTA.key(),
+            delta.key()
+        ));
+        let wall = fault_costs::timing::wall_note(fault_costs::timing::FILE_PRIVATE_COW);
+        let cpu = fault_costs::timing::cpu_note(fault_costs::timing::FILE_MAJOR_NO_READ_AHEAD);
+        for key in [wall.key(), cpu.key()] {
+            assert!(name_matches(fault_costs::note::TIMINGS.key(), key), "{key}");
+        }
+    }
+
+    #[test]
     fn every_name_is_unique_and_safe_as_a_folder_name() {
         for (i, e) in CATALOG.iter().enumerate() {
             assert!(is_valid_name(e.name), "{}", e.name);

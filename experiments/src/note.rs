@@ -246,8 +246,7 @@ impl PageRanges {
     pub fn of(marked: impl IntoIterator<Item = bool>) -> PageRanges {
         let mut ranges = Vec::new();
         let mut start = None;
-        let mut index = 0u64;
-        for is_marked in marked.into_iter().chain([false]) {
+        for (index, is_marked) in (0u64..).zip(marked.into_iter().chain([false])) {
             match (is_marked, start) {
                 (true, None) => start = Some(index),
                 (false, Some(s)) => {
@@ -256,7 +255,6 @@ impl PageRanges {
                 }
                 _ => {}
             }
-            index += 1;
         }
         PageRanges(ranges)
     }

@@ -442,7 +442,6 @@ fn phase_compaction(variant: &VariantRecord, phase: &str) -> Option<PhaseCompact
     ))
 }
 
-/// Parses the experiment's comma-separated nanoseconds.
 /// The nanoseconds of timing note `key`, one per repetition (at least one).
 fn timings(key: NamedNote<Series>, text: &str) -> Result<Vec<u64>, String> {
     let Series(samples) = key.read(text).map_err(|why| format!("timing {why}"))?;
