@@ -129,10 +129,13 @@ pub struct LaunchArgs {
 /// The notes every program launch sends (`program::prepare`), listed in each
 /// of the three contracts.
 pub mod launch_note {
-    /// Whether address-space randomisation was on for the program.
-    pub const ASLR: &str = "aslr";
+    use crate::note::Note;
+
+    /// Whether address-space randomisation was on for the program: `on`,
+    /// `off`, or `on` with why turning it off failed.
+    pub const ASLR: Note<String> = Note::new("aslr");
     /// The program's file, for the ELF facts the harness reads from it.
-    pub const PROGRAM_PATH: &str = "program_path";
+    pub const PROGRAM_PATH: Note<String> = Note::new("program_path");
 }
 
 /// The `mmap-file` experiment's contract.
@@ -181,15 +184,15 @@ pub mod mmap_file {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            CACHE_DROP_METHOD = "cache_drop_method";
-            CHECKSUM = "checksum";
-            FILE_SOURCE = "file_source";
-            FLUSHED_WITH = "flushed_with";
-            MAPPED_PAGES = "mapped_pages";
-            PAGE_CACHE_PAGES_BEFORE_MMAP = "page_cache_pages_before_mmap";
-            PAGES_REREAD_TO_WARM = "pages_reread_to_warm";
-            TEST_EVICTED_PAGES = "test_evicted_pages";
-            WRITE_CHUNK_BYTES = "write_chunk_bytes";
+            CACHE_DROP_METHOD: String = "cache_drop_method";
+            CHECKSUM: i64 = "checksum";
+            FILE_SOURCE: super::FileSource = "file_source";
+            FLUSHED_WITH: String = "flushed_with";
+            MAPPED_PAGES: u64 = "mapped_pages";
+            PAGE_CACHE_PAGES_BEFORE_MMAP: u64 = "page_cache_pages_before_mmap";
+            PAGES_REREAD_TO_WARM: u64 = "pages_reread_to_warm";
+            TEST_EVICTED_PAGES: u64 = "test_evicted_pages";
+            WRITE_CHUNK_BYTES: u64 = "write_chunk_bytes";
         }
     }
 
@@ -245,11 +248,33 @@ pub mod mmap_file {
         pub reuse_file: bool,
     }
 
-    /// Values of [`note::FILE_SOURCE`]: how the variant came by its file.
-    pub mod file_source {
-        names! {
-            WRITTEN = "written";
-            REUSED = "reused";
+    /// How the variant came by its file ([`note::FILE_SOURCE`]).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum FileSource {
+        /// Written by this variant.
+        Written,
+        /// Left by an earlier variant of the same run (`--reuse-file`).
+        Reused,
+    }
+
+    impl std::fmt::Display for FileSource {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(match self {
+                FileSource::Written => "written",
+                FileSource::Reused => "reused",
+            })
+        }
+    }
+
+    impl std::str::FromStr for FileSource {
+        type Err = String;
+
+        fn from_str(text: &str) -> Result<FileSource, String> {
+            match text {
+                "written" => Ok(FileSource::Written),
+                "reused" => Ok(FileSource::Reused),
+                _ => Err(format!("'{text}' is neither 'written' nor 'reused'")),
+            }
         }
     }
 
@@ -322,17 +347,17 @@ pub mod fork_cow {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            CONTENT_CHECKED_PAGES = "content_checked_pages";
-            CONTENT_CHILD_MISMATCHES_AFTER_ALL = "content_child_mismatches_after_all";
-            CONTENT_CHILD_MISMATCHES_AFTER_QUARTER = "content_child_mismatches_after_quarter";
-            CONTENT_PARENT_MISMATCHES_AFTER_ALL = "content_parent_mismatches_after_all";
-            CONTENT_PARENT_MISMATCHES_AFTER_QUARTER = "content_parent_mismatches_after_quarter";
+            CONTENT_CHECKED_PAGES: u64 = "content_checked_pages";
+            CONTENT_CHILD_MISMATCHES_AFTER_ALL: u64 = "content_child_mismatches_after_all";
+            CONTENT_CHILD_MISMATCHES_AFTER_QUARTER: u64 = "content_child_mismatches_after_quarter";
+            CONTENT_PARENT_MISMATCHES_AFTER_ALL: u64 = "content_parent_mismatches_after_all";
+            CONTENT_PARENT_MISMATCHES_AFTER_QUARTER: u64 = "content_parent_mismatches_after_quarter";
             /// Whether the region starts on a PMD boundary (`--pmd-bytes`); the key
             /// keeps the name results have always had.
-            REGION_ALIGNED_TO_PMD = "region_aligned_to_2mib";
-            REGION_PAGES = "region_pages";
-            ZYGOTE_CHILDREN = "zygote_children";
-            ZYGOTE_SHARE_PAGES = "zygote_share_pages";
+            REGION_ALIGNED_TO_PMD: bool = "region_aligned_to_2mib";
+            REGION_PAGES: u64 = "region_pages";
+            ZYGOTE_CHILDREN: u64 = "zygote_children";
+            ZYGOTE_SHARE_PAGES: u64 = "zygote_share_pages";
         }
     }
 
@@ -452,9 +477,9 @@ pub mod tiny_malloc {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            ASLR = crate::catalog::launch_note::ASLR;
-            PROGRAM_PATH = crate::catalog::launch_note::PROGRAM_PATH;
-            STACK_LIMIT_BYTES = "stack_limit_bytes";
+            ASLR: String = crate::catalog::launch_note::ASLR.key();
+            PROGRAM_PATH: String = crate::catalog::launch_note::PROGRAM_PATH.key();
+            STACK_LIMIT_BYTES: u64 = "stack_limit_bytes";
         }
     }
 
@@ -611,15 +636,17 @@ pub mod static_dynamic {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            ASLR = crate::catalog::launch_note::ASLR;
-            PROGRAM_PATH = crate::catalog::launch_note::PROGRAM_PATH;
-            KERNEL_DELTA = "n-*-kernel-delta";
+            ASLR: String = crate::catalog::launch_note::ASLR.key();
+            PROGRAM_PATH: String = crate::catalog::launch_note::PROGRAM_PATH.key();
+            KERNEL_DELTA: crate::program::KernelCounters = "n-*-kernel-delta";
         }
 
         /// The note with the /proc/meminfo counters' change over starting the
         /// instances of checkpoint `label` (what `KERNEL_DELTA` matches).
-        pub fn kernel_delta_at(label: &str) -> String {
-            format!("{label}-kernel-delta")
+        pub fn kernel_delta_at(
+            label: &str,
+        ) -> crate::note::NamedNote<crate::program::KernelCounters> {
+            crate::note::NamedNote::joined(&[label, "-kernel-delta"])
         }
     }
 
@@ -725,11 +752,11 @@ pub mod strip {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            ASLR = crate::catalog::launch_note::ASLR;
-            PROGRAM_PATH = crate::catalog::launch_note::PROGRAM_PATH;
-            FILE_PAGES = "file_pages";
-            CACHED_BEFORE_EXEC = "cached_pages_before_exec";
-            CACHED_AFTER_WORK = "cached_pages_after_work";
+            ASLR: String = crate::catalog::launch_note::ASLR.key();
+            PROGRAM_PATH: String = crate::catalog::launch_note::PROGRAM_PATH.key();
+            FILE_PAGES: u64 = "file_pages";
+            CACHED_BEFORE_EXEC: crate::note::PageRanges = "cached_pages_before_exec";
+            CACHED_AFTER_WORK: crate::note::PageRanges = "cached_pages_after_work";
         }
     }
 
@@ -828,9 +855,10 @@ pub mod anatomy {
             ADDRESS_SMALL_MALLOC: Hex = "address_small_malloc";
             ADDRESS_STACK_VARIABLE: Hex = "address_stack_variable";
             ADDRESS_ZEROED_STATIC: Hex = "address_zeroed_static";
-            EXECUTABLE = "executable";
-            HOLES_LIBRARY = "holes_library";
-            PAGE_SIZE = "page_size";
+            EXECUTABLE: String = "executable";
+            /// The holes library's path, or why it was not loaded.
+            HOLES_LIBRARY: String = "holes_library";
+            PAGE_SIZE: u64 = "page_size";
         }
     }
 
@@ -902,8 +930,8 @@ pub mod lazy_alloc {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            /// The process's RLIMIT_AS (`ulimit -v`) in bytes, or `unlimited`.
-            ADDRESS_SPACE_LIMIT = "address_space_limit";
+            /// The process's RLIMIT_AS (`ulimit -v`).
+            ADDRESS_SPACE_LIMIT: super::AddressSpaceLimit = "address_space_limit";
             CHUNK_BYTES: u64 = "chunk_bytes";
             MAP_BYTES: u64 = "map_bytes";
             OVERCOMMIT_PIECE_BYTES: u64 = "overcommit_piece_bytes";
@@ -914,6 +942,39 @@ pub mod lazy_alloc {
             OVERCOMMIT_SINGLE_BYTES: u64 = "overcommit_single_bytes";
             OVERCOMMIT_SINGLE_RESULT: String = "overcommit_single_result";
             READ_CHECKSUM: u64 = "read_checksum";
+        }
+    }
+
+    /// The process's address-space limit (RLIMIT_AS, `ulimit -v`), as
+    /// [`note::ADDRESS_SPACE_LIMIT`] carries it: bytes, or `unlimited`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum AddressSpaceLimit {
+        /// Mappings beyond this many bytes of address space are refused.
+        Bytes(u64),
+        /// No limit.
+        Unlimited,
+    }
+
+    impl std::fmt::Display for AddressSpaceLimit {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                AddressSpaceLimit::Bytes(bytes) => write!(f, "{bytes}"),
+                AddressSpaceLimit::Unlimited => f.write_str("unlimited"),
+            }
+        }
+    }
+
+    impl std::str::FromStr for AddressSpaceLimit {
+        type Err = String;
+
+        fn from_str(text: &str) -> Result<AddressSpaceLimit, String> {
+            match text {
+                "unlimited" => Ok(AddressSpaceLimit::Unlimited),
+                _ => text
+                    .parse()
+                    .map(AddressSpaceLimit::Bytes)
+                    .map_err(|_| format!("'{text}' is neither bytes nor 'unlimited'")),
+            }
         }
     }
 
@@ -1104,9 +1165,10 @@ pub mod many_processes {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            COUNT = "count";
-            WORKER_KIND = "worker_kind";
-            WORKER_MALLOCS = "worker_mallocs";
+            COUNT: u64 = "count";
+            WORKER_KIND: String = "worker_kind";
+            /// The sizes of the worker's mallocs, in order, space-separated.
+            WORKER_MALLOCS: String = "worker_mallocs";
         }
     }
 
@@ -1195,19 +1257,21 @@ pub mod fault_costs {
     /// Keys of the notes it sends.
     pub mod note {
         names! {
-            BLOCK_BYTES = "block_bytes";
+            BLOCK_BYTES: u64 = "block_bytes";
             /// Every timing note: `<stem>_nanos` and `<stem>_cpu_nanos` for each
-            /// stem in [`super::timing`].
-            TIMINGS = "cost_*_nanos";
-            FILE_BYTES = "file_bytes";
-            FILE_PAGES_CACHED_BEFORE = "file_pages_cached_before";
-            WRITE_FILE_BYTES = "write_file_bytes";
-            WRITE_FILE_PAGES_CACHED_BEFORE = "write_file_pages_cached_before";
-            RANDOM_BLOCK_BYTES = "random_block_bytes";
-            REPETITIONS = "repetitions";
-            THP_BLOCK_BYTES = "thp_block_bytes";
-            THP_UNAVAILABLE = "thp_unavailable";
-            PAGE_CACHE_DROP_FAILED = "page_cache_drop_failed";
+            /// stem in [`super::timing`], one figure per repetition.
+            TIMINGS: crate::note::Series = "cost_*_nanos";
+            FILE_BYTES: u64 = "file_bytes";
+            FILE_PAGES_CACHED_BEFORE: u64 = "file_pages_cached_before";
+            WRITE_FILE_BYTES: u64 = "write_file_bytes";
+            WRITE_FILE_PAGES_CACHED_BEFORE: u64 = "write_file_pages_cached_before";
+            RANDOM_BLOCK_BYTES: u64 = "random_block_bytes";
+            REPETITIONS: u64 = "repetitions";
+            THP_BLOCK_BYTES: u64 = "thp_block_bytes";
+            /// Why the THP kind was left out.
+            THP_UNAVAILABLE: String = "thp_unavailable";
+            /// What failed when the page cache was to be dropped.
+            PAGE_CACHE_DROP_FAILED: String = "page_cache_drop_failed";
         }
     }
 
@@ -1215,6 +1279,8 @@ pub mod fault_costs {
     /// `<stem>_nanos`, its thread CPU time in `<stem>_cpu_nanos` (both match
     /// `note::TIMINGS`).
     pub mod timing {
+        use crate::note::{NamedNote, Series};
+
         names! {
             ANON_FIRST_TOUCH = "cost_anon_first_touch";
             ZERO_PAGE_READ = "cost_zero_page_read";
@@ -1234,13 +1300,13 @@ pub mod fault_costs {
         }
 
         /// The note with the wall-clock nanoseconds of timing `stem`.
-        pub fn wall_note(stem: &str) -> String {
-            format!("{stem}{NANOS}")
+        pub fn wall_note(stem: &str) -> NamedNote<Series> {
+            NamedNote::joined(&[stem, NANOS])
         }
 
         /// The note with the thread CPU nanoseconds of timing `stem`.
-        pub fn cpu_note(stem: &str) -> String {
-            format!("{stem}{CPU_NANOS}")
+        pub fn cpu_note(stem: &str) -> NamedNote<Series> {
+            NamedNote::joined(&[stem, CPU_NANOS])
         }
     }
 
@@ -1376,6 +1442,45 @@ pub const CATALOG: &[ExperimentInfo] = &[
 mod tests {
     use super::*;
     use crate::protocol::is_valid_name;
+
+    #[test]
+    fn the_few_word_notes_read_back_as_they_were_written() {
+        use lazy_alloc::{note as lazy, AddressSpaceLimit};
+        use mmap_file::{note as mmap, FileSource};
+        for source in [FileSource::Written, FileSource::Reused] {
+            let text = mmap::FILE_SOURCE.format(&source);
+            assert_eq!(mmap::FILE_SOURCE.parse(&text), Some(source));
+        }
+        assert_eq!(mmap::FILE_SOURCE.format(&FileSource::Reused), "reused");
+        assert_eq!(mmap::FILE_SOURCE.parse("copied"), None);
+        for limit in [
+            AddressSpaceLimit::Bytes(1 << 30),
+            AddressSpaceLimit::Unlimited,
+        ] {
+            let text = lazy::ADDRESS_SPACE_LIMIT.format(&limit);
+            assert_eq!(lazy::ADDRESS_SPACE_LIMIT.parse(&text), Some(limit));
+        }
+        assert_eq!(
+            lazy::ADDRESS_SPACE_LIMIT.format(&AddressSpaceLimit::Unlimited),
+            "unlimited"
+        );
+        assert_eq!(lazy::ADDRESS_SPACE_LIMIT.parse("lots"), None);
+    }
+
+    #[test]
+    fn a_named_note_matches_the_pattern_it_is_formed_for() {
+        let delta = static_dynamic::note::kernel_delta_at(&static_dynamic::checkpoint::n(4));
+        assert_eq!(delta.key(), "n-4-kernel-delta");
+        assert!(name_matches(
+            static_dynamic::note::KERNEL_DELTA.key(),
+            delta.key()
+        ));
+        let wall = fault_costs::timing::wall_note(fault_costs::timing::FILE_PRIVATE_COW);
+        let cpu = fault_costs::timing::cpu_note(fault_costs::timing::FILE_MAJOR_NO_READ_AHEAD);
+        for key in [wall.key(), cpu.key()] {
+            assert!(name_matches(fault_costs::note::TIMINGS.key(), key), "{key}");
+        }
+    }
 
     #[test]
     fn every_name_is_unique_and_safe_as_a_folder_name() {
@@ -1515,6 +1620,7 @@ mod tests {
         let notes: Vec<String> = stems
             .iter()
             .flat_map(|s| [timing::wall_note(s), timing::cpu_note(s)])
+            .map(|n| n.key().to_string())
             .collect();
         let info = fault_costs::INFO;
         assert_eq!(

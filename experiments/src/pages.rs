@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 use rand::{rngs::SmallRng, RngCore, SeedableRng};
 
 use crate::mapping::{FileAccess, Mapping};
+use crate::note::PageRanges;
 
 /// The page size in bytes, as the kernel reports it.
 pub fn page_size() -> usize {
@@ -176,31 +177,12 @@ pub fn resident_pages(file: &File, len: usize) -> io::Result<usize> {
 
 /// The pages of `file`'s first `len` bytes that are in the page cache, as
 /// ranges of page indices (`0-3,40-52`, or `none`).
-pub fn cached_page_ranges(file: &File, len: usize) -> io::Result<String> {
+pub fn cached_page_ranges(file: &File, len: usize) -> io::Result<PageRanges> {
     if len == 0 {
-        return Ok(String::new());
+        return Ok(PageRanges::default());
     }
     let vec = page_cache_map(file, len)?;
-    let mut ranges: Vec<String> = Vec::new();
-    let mut start = None;
-    for (i, b) in vec.iter().chain([&0]).enumerate() {
-        match (b & 1 == 1, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                ranges.push(if s + 1 == i {
-                    s.to_string()
-                } else {
-                    format!("{s}-{}", i - 1)
-                });
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if ranges.is_empty() {
-        return Ok("none".into());
-    }
-    Ok(ranges.join(","))
+    Ok(PageRanges::of(vec.iter().map(|b| b & 1 == 1)))
 }
 
 /// Asks the kernel to drop `file`'s clean pages from the page cache

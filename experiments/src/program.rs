@@ -313,6 +313,37 @@ impl KernelCounters {
     }
 }
 
+/// Reads what `Display` writes: four `name=bytes` pairs, one per counter.
+impl std::str::FromStr for KernelCounters {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<KernelCounters, String> {
+        let mut c = KernelCounters::default();
+        let mut seen = 0;
+        for pair in text.split_whitespace() {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("'{pair}' is not name=bytes"))?;
+            let bytes = value
+                .parse::<i64>()
+                .map_err(|_| format!("'{value}' of {name} is not a whole number"))?;
+            let field = match name {
+                "AnonPages" => &mut c.anon_pages_bytes,
+                "PageTables" => &mut c.page_tables_bytes,
+                "KernelStack" => &mut c.kernel_stack_bytes,
+                "Slab" => &mut c.slab_bytes,
+                _ => return Err(format!("'{name}' is not a counter of these")),
+            };
+            *field = bytes;
+            seen += 1;
+        }
+        match seen {
+            4 => Ok(c),
+            _ => Err(format!("'{text}' does not have four counters")),
+        }
+    }
+}
+
 impl std::fmt::Display for KernelCounters {
     /// `AnonPages=... PageTables=... KernelStack=... Slab=...`, signed bytes: the
     /// form the harness parses from notes.
@@ -322,5 +353,32 @@ impl std::fmt::Display for KernelCounters {
             "AnonPages={} PageTables={} KernelStack={} Slab={}",
             self.anon_pages_bytes, self.page_tables_bytes, self.kernel_stack_bytes, self.slab_bytes
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KernelCounters;
+
+    #[test]
+    fn kernel_counters_read_back_as_they_were_written() {
+        let counters = KernelCounters {
+            anon_pages_bytes: 4096,
+            page_tables_bytes: -8192,
+            kernel_stack_bytes: 16384,
+            slab_bytes: 0,
+        };
+        let text = counters.to_string();
+        assert_eq!(
+            text,
+            "AnonPages=4096 PageTables=-8192 KernelStack=16384 Slab=0"
+        );
+        assert_eq!(text.parse::<KernelCounters>(), Ok(counters));
+        assert!("AnonPages=1 PageTables=2"
+            .parse::<KernelCounters>()
+            .is_err());
+        assert!("AnonPages=x PageTables=2 KernelStack=3 Slab=4"
+            .parse::<KernelCounters>()
+            .is_err());
     }
 }

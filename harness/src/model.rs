@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use experiments::note::NoteKey;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -988,6 +989,12 @@ impl RunRecord {
 }
 
 impl VariantRecord {
+    /// Note `key`, read as its type; `None` when absent or not a `T`. A
+    /// [`Note<T>`](experiments::note::Note) gives its own type.
+    pub fn note<T: std::str::FromStr>(&self, key: impl NoteKey<T>) -> Option<T> {
+        self.notes.get(key.key())?.trim().parse().ok()
+    }
+
     /// A variant that has started and measured nothing yet.
     pub fn new(name: impl Into<String>) -> VariantRecord {
         VariantRecord {

@@ -116,7 +116,7 @@ fn run(_args: &Args, mut session: Checkpoints) -> io::Result<()> {
         ),
     ];
     note_addresses(&mut session, &pieces)?;
-    session.note(note::PAGE_SIZE, page_size())?;
+    session.note(note::PAGE_SIZE, page_size() as u64)?;
     session.checkpoint(checkpoint::ADDRESSES_REPORTED)?;
 
     // SAFETY: freeing exactly what was allocated above.

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, Args};
 use experiments::mapping::{FileAccess, Mapping};
+use experiments::note::SeriesOf;
 use experiments::pages::{self, page_size, Writeback};
 use experiments::waiting_child::WaitingChild;
 use experiments::Checkpoints;
@@ -59,6 +60,11 @@ struct Samples {
 }
 
 impl Samples {
+    /// The samples as a note's series, formatted straight into the protocol line.
+    fn as_series(&self) -> SeriesOf<'_> {
+        SeriesOf(&self.nanos[..self.len])
+    }
+
     fn push(&mut self, nanos: u64) {
         if self.len < MAX_REPETITIONS {
             self.nanos[self.len] = nanos;
@@ -90,55 +96,11 @@ impl Timings {
         self.cpu.push(cpu_end - cpu_start);
     }
 
-    /// Sends both series as notes `<key>_nanos` and `<key>_cpu_nanos`.
-    fn send(&self, session: &mut Checkpoints, key: &str) -> io::Result<()> {
-        let mut name = NoteKey::new();
-        name.set(key, timing::NANOS);
-        session.note(name.as_str(), &self.wall)?;
-        name.set(key, timing::CPU_NANOS);
-        session.note(name.as_str(), &self.cpu)
-    }
-}
-
-/// A note key built on the stack (`cost_fork` + `_cpu_nanos`).
-struct NoteKey {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-impl NoteKey {
-    fn new() -> NoteKey {
-        NoteKey {
-            bytes: [0; 64],
-            len: 0,
-        }
-    }
-
-    fn set(&mut self, stem: &str, suffix: &str) {
-        self.len = 0;
-        for b in stem.bytes().chain(suffix.bytes()).take(self.bytes.len()) {
-            self.bytes[self.len] = b;
-            self.len += 1;
-        }
-    }
-
-    fn as_str(&self) -> &str {
-        // Built from two &str and cut only at the end of the buffer, which the
-        // keys used here never reach.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("cost_key_too_long")
-    }
-}
-
-/// Comma-separated nanoseconds, formatted straight into the protocol line.
-impl std::fmt::Display for Samples {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, n) in self.nanos[..self.len].iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{n}")?;
-        }
-        Ok(())
+    /// Sends both series as notes `<stem>_nanos` and `<stem>_cpu_nanos` (keys
+    /// formed on the stack: this runs inside the measured phases).
+    fn send(&self, session: &mut Checkpoints, stem: &str) -> io::Result<()> {
+        session.note(timing::wall_note(stem), self.wall.as_series())?;
+        session.note(timing::cpu_note(stem), self.cpu.as_series())
     }
 }
 
@@ -277,10 +239,10 @@ impl Sizes {
     }
 
     fn note(&self, session: &mut Checkpoints) -> io::Result<()> {
-        session.note(note::BLOCK_BYTES, self.block)?;
-        session.note(note::THP_BLOCK_BYTES, self.thp_block)?;
-        session.note(note::RANDOM_BLOCK_BYTES, self.random_block)?;
-        session.note(note::REPETITIONS, self.reps)
+        session.note(note::BLOCK_BYTES, self.block as u64)?;
+        session.note(note::THP_BLOCK_BYTES, self.thp_block as u64)?;
+        session.note(note::RANDOM_BLOCK_BYTES, self.random_block as u64)?;
+        session.note(note::REPETITIONS, self.reps as u64)
     }
 }
 
@@ -306,8 +268,8 @@ impl ReadFile {
         pages::drop_from_page_cache(&file)?;
         pages::read_through(&file, warm_len as u64, 1 << 20)?;
         let in_cache = pages::resident_pages(&file, file_len)?;
-        session.note(note::FILE_BYTES, file_len)?;
-        session.note(note::FILE_PAGES_CACHED_BEFORE, in_cache)?;
+        session.note(note::FILE_BYTES, file_len as u64)?;
+        session.note(note::FILE_PAGES_CACHED_BEFORE, in_cache as u64)?;
         let map = Mapping::file(&file, 0, file_len, FileAccess::SharedRead)?;
         map.advise(warm_len + cold_len, random_len, libc::MADV_RANDOM)?;
         Ok(ReadFile {
@@ -338,10 +300,10 @@ impl WriteFile {
         let path = dir.join("data-write");
         let file = prepare_file(session, &path, write_len as u64)?;
         pages::read_through(&file, write_len as u64, 1 << 20)?;
-        session.note(note::WRITE_FILE_BYTES, write_len)?;
+        session.note(note::WRITE_FILE_BYTES, write_len as u64)?;
         session.note(
             note::WRITE_FILE_PAGES_CACHED_BEFORE,
-            pages::resident_pages(&file, write_len)?,
+            pages::resident_pages(&file, write_len)? as u64,
         )?;
         let shared = Mapping::file(&file, 0, half, FileAccess::SharedWrite)?;
         let private = Mapping::file(&file, half as u64, half, FileAccess::PrivateWrite)?;

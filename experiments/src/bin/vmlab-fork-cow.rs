@@ -79,7 +79,7 @@ fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
         _ => None,
     };
     let region = Region::map(args.variant, len, align, file.as_ref())?;
-    session.note(note::REGION_PAGES, pages)?;
+    session.note(note::REGION_PAGES, pages as u64)?;
     session.note(
         note::REGION_ALIGNED_TO_PMD,
         args.pmd_bytes
@@ -227,25 +227,25 @@ struct Proof {
 impl Proof {
     fn report(&self, session: &mut Checkpoints) -> io::Result<()> {
         if let Some((count, share)) = self.zygote {
-            session.note(note::ZYGOTE_CHILDREN, count)?;
-            session.note(note::ZYGOTE_SHARE_PAGES, share)?;
+            session.note(note::ZYGOTE_CHILDREN, count as u64)?;
+            session.note(note::ZYGOTE_SHARE_PAGES, share as u64)?;
         }
-        session.note(note::CONTENT_CHECKED_PAGES, self.checked_pages)?;
+        session.note(note::CONTENT_CHECKED_PAGES, self.checked_pages as u64)?;
         session.note(
             note::CONTENT_CHILD_MISMATCHES_AFTER_QUARTER,
-            self.child_after_quarter,
+            self.child_after_quarter as u64,
         )?;
         session.note(
             note::CONTENT_PARENT_MISMATCHES_AFTER_QUARTER,
-            self.parent_after_quarter,
+            self.parent_after_quarter as u64,
         )?;
         session.note(
             note::CONTENT_CHILD_MISMATCHES_AFTER_ALL,
-            self.child_after_all,
+            self.child_after_all as u64,
         )?;
         session.note(
             note::CONTENT_PARENT_MISMATCHES_AFTER_ALL,
-            self.parent_after_all,
+            self.parent_after_all as u64,
         )
     }
 }

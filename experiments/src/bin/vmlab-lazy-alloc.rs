@@ -12,7 +12,9 @@
 use std::hint::black_box;
 use std::io;
 
-use experiments::catalog::lazy_alloc::{checkpoint, note, region, result, Args, Thp};
+use experiments::catalog::lazy_alloc::{
+    checkpoint, note, region, result, AddressSpaceLimit, Args, Thp,
+};
 use experiments::mapping::Mapping;
 use experiments::pages::page_size;
 use experiments::Checkpoints;
@@ -122,7 +124,7 @@ fn overcommit_test(session: &mut Checkpoints, ram_and_swap: u64) -> io::Result<(
 }
 
 /// The soft RLIMIT_AS in bytes, or `unlimited`.
-fn address_space_limit() -> String {
+fn address_space_limit() -> AddressSpaceLimit {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -131,9 +133,9 @@ fn address_space_limit() -> String {
     if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0
         || limit.rlim_cur == libc::RLIM_INFINITY
     {
-        return "unlimited".into();
+        return AddressSpaceLimit::Unlimited;
     }
-    limit.rlim_cur.to_string()
+    AddressSpaceLimit::Bytes(limit.rlim_cur)
 }
 
 fn errno_name(e: &io::Error) -> &'static str {

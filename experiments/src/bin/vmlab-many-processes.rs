@@ -210,7 +210,7 @@ fn run(dir: &Path, args: &Args, mut session: Checkpoints) -> io::Result<()> {
     let worker = choose_worker(dir, args)?;
     session.note(note::WORKER_KIND, worker.kind)?;
     session.note(note::WORKER_MALLOCS, "360 80 180 16 440")?;
-    session.note(note::COUNT, args.count)?;
+    session.note(note::COUNT, args.count as u64)?;
 
     let release = pipe()?;
     let ready = pipe()?;

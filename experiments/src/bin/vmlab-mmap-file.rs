@@ -14,7 +14,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use experiments::catalog::mmap_file::{
-    checkpoint, file_source, note, region, Args, Cache, FILE_NAME, TEST_EVICT_ONCE_ENV,
+    checkpoint, note, region, Args, Cache, FileSource, FILE_NAME, TEST_EVICT_ONCE_ENV,
 };
 use experiments::pages::{self, page_size, Writeback};
 use experiments::Checkpoints;
@@ -112,16 +112,16 @@ fn prepare_file(
     };
     let file = match reused {
         Some(file) => {
-            session.note(note::FILE_SOURCE, file_source::REUSED)?;
+            session.note(note::FILE_SOURCE, FileSource::Reused)?;
             file
         }
         None => {
             let file = write_file(session, path, args)?;
-            session.note(note::FILE_SOURCE, file_source::WRITTEN)?;
+            session.note(note::FILE_SOURCE, FileSource::Written)?;
             file
         }
     };
-    session.note(note::WRITE_CHUNK_BYTES, args.write_chunk_bytes)?;
+    session.note(note::WRITE_CHUNK_BYTES, args.write_chunk_bytes as u64)?;
     session.note(note::FLUSHED_WITH, "fsync")?;
 
     let map_pages = args.map_bytes.div_ceil(page_size());
@@ -140,7 +140,7 @@ fn prepare_file(
                 pages::read_missing(&file, args.map_bytes, args.write_chunk_bytes)?;
                 left = map_pages - pages::resident_pages(&file, args.map_bytes)?;
             }
-            session.note(note::PAGES_REREAD_TO_WARM, missing)?;
+            session.note(note::PAGES_REREAD_TO_WARM, missing as u64)?;
         }
         Cache::Cold | Cache::ColdRandom => {
             session.note(
@@ -151,9 +151,9 @@ fn prepare_file(
     }
     session.note(
         note::PAGE_CACHE_PAGES_BEFORE_MMAP,
-        pages::resident_pages(&file, args.map_bytes)?,
+        pages::resident_pages(&file, args.map_bytes)? as u64,
     )?;
-    session.note(note::MAPPED_PAGES, map_pages)?;
+    session.note(note::MAPPED_PAGES, map_pages as u64)?;
     if args.cache == Cache::Warm {
         evict_once_for_test(session, &file, args.map_bytes, map_pages)?;
     }
@@ -182,7 +182,10 @@ fn evict_once_for_test(
     file.sync_data()?;
     pages::drop_from_page_cache(file)?;
     let left = pages::resident_pages(file, map_bytes)?;
-    session.note(note::TEST_EVICTED_PAGES, map_pages.saturating_sub(left))
+    session.note(
+        note::TEST_EVICTED_PAGES,
+        map_pages.saturating_sub(left) as u64,
+    )
 }
 
 /// How many times a warm file is read through to bring back pages missing

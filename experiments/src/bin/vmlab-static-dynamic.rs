@@ -37,7 +37,7 @@ fn run(args: &Args, mut session: Checkpoints) -> io::Result<()> {
         let instances = start(&path, args.mode, n)?;
         let after = KernelCounters::read()?;
         let label = checkpoint::n(n);
-        session.note(&note::kernel_delta_at(&label), after.since(&before))?;
+        session.note(note::kernel_delta_at(&label), after.since(&before))?;
         let processes: Vec<(&str, i32)> = roles
             .iter()
             .map(String::as_str)

@@ -39,7 +39,7 @@ fn run(args: &Args, dir: &Path, mut session: Checkpoints) -> io::Result<()> {
     let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
     file.sync_all()?;
     drop_from_page_cache(&file)?;
-    session.note(note::FILE_PAGES, len.div_ceil(page_size()))?;
+    session.note(note::FILE_PAGES, len.div_ceil(page_size()) as u64)?;
     session.note(note::CACHED_BEFORE_EXEC, cached_page_ranges(&file, len)?)?;
 
     let stopped = program::start(&path, &[])?;

@@ -20,7 +20,7 @@ pub use crate::model::LoadSegment;
 use crate::model::{BinaryFacts, Linking, VariantRecord};
 
 /// The note an experiment leaves with the path of the program it measured.
-pub const PROGRAM_PATH_NOTE: &str = experiments::catalog::launch_note::PROGRAM_PATH;
+pub const PROGRAM_PATH_NOTE: &str = experiments::catalog::launch_note::PROGRAM_PATH.key();
 /// The note the harness adds when that program's file could not be read.
 pub const BINARY_ERROR_NOTE: &str = "binary_error";
 
@@ -166,7 +166,7 @@ pub fn parse(path: &str, data: &[u8]) -> Result<BinaryFacts, ElfError> {
 /// program run from a private copy there is noted under the folder's stable
 /// name, and its facts are read from the copy.
 pub fn attach_binary_facts(record: &mut VariantRecord, temp_dir: Option<&Path>) {
-    let Some(path) = record.notes.get(PROGRAM_PATH_NOTE).cloned() else {
+    let Some(path) = record.note::<String>(experiments::catalog::launch_note::PROGRAM_PATH) else {
         return;
     };
     match read(&crate::runner::reveal_temp_path(&path, temp_dir)) {

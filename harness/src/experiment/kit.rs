@@ -85,7 +85,7 @@ impl<'a> Observed<'a> {
     /// Note `key`, parsed; `None` when absent or unparsable. A typed key
     /// ([`Note<T>`](experiments::note::Note)) gives its own type.
     pub fn note<T: FromStr>(&self, key: impl NoteKey<T>) -> Option<T> {
-        self.variant.notes.get(key.key())?.trim().parse().ok()
+        self.variant.note(key)
     }
 
     /// Note `key`, parsed, or why it cannot be used (for `?` in a judge).

@@ -128,7 +128,8 @@ pub fn program_figures(process: &ProcessRecord, program: &str) -> MemoryFigures 
     sum
 }
 
-/// The path of the program a variant measured.
+/// The path of the program a variant measured: the text of its
+/// `Note<String>`, borrowed rather than read into a new `String`.
 pub fn program_path(variant: &VariantRecord) -> Option<&str> {
     variant.notes.get(PROGRAM_PATH_NOTE).map(String::as_str)
 }

@@ -714,7 +714,7 @@ mod tests {
                 vec![process],
             )],
         );
-        v.notes.insert(note::EXECUTABLE.into(), EXE.into());
+        v.notes.insert(note::EXECUTABLE.key().into(), EXE.into());
         for (key, page) in places {
             v.notes
                 .insert(key.key().into(), key.format(&Hex(page * PAGE + 16)));

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use experiments::catalog::fault_costs::{variant, Args};
 use serde_json::json;
 
-use super::super::{human_bytes, room, Plan, PlanContext, PlannedVariant};
+use super::super::{room, Plan, PlanContext, PlannedVariant};
 use crate::system::Environment;
 
 /// Sizes at full size and at `--quick` size.
@@ -76,21 +76,10 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
     })
 }
 
-/// The file must fit in the temp folder, and what is resident at once in the cgroup.
+/// The file must fit in the temp folder, and what is resident at once under
+/// the memory limits ([`room::check_resident_limit`]: the phases hold their
+/// blocks for the whole run, so the bound is the limit, not the room free now).
 fn check_room(env: &Environment, file_bytes: u64, resident_bytes: u64) -> Result<(), String> {
     room::check_disk(env, file_bytes, "the file")?;
-    let limit = env.cgroup_memory_max_bytes.unwrap_or(u64::MAX).min(
-        env.mem_total_bytes
-            .checked_div(2)
-            .filter(|m| *m > 0)
-            .unwrap_or(u64::MAX),
-    );
-    if resident_bytes + (64 << 20) > limit {
-        return Err(format!(
-            "holds up to {} resident at once, more than the {} it may use here; use --quick or a smaller --size",
-            human_bytes(resident_bytes),
-            human_bytes(limit)
-        ));
-    }
-    Ok(())
+    room::check_resident_limit(env, resident_bytes)
 }

@@ -2,6 +2,7 @@
 //! divided by what the harness counted from outside for the same phase.
 
 use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, INFO};
+use experiments::note::{NamedNote, Note, Series};
 
 use super::super::human_bytes;
 use super::super::kit::{process_at, region_at};
@@ -242,20 +243,20 @@ pub(super) fn price_variant(
         .collect()
 }
 
-fn note_u64(variant: &VariantRecord, key: &str) -> Result<u64, String> {
+fn note_u64(variant: &VariantRecord, key: Note<u64>) -> Result<u64, String> {
+    let name = key.key();
     let text = variant
         .notes
-        .get(key)
-        .ok_or_else(|| format!("the experiment did not note {key}"))?;
-    text.trim()
-        .parse()
-        .map_err(|_| format!("note {key} is not a whole number: {text:?}"))
+        .get(name)
+        .ok_or_else(|| format!("the experiment did not note {name}"))?;
+    key.read(text)
+        .map_err(|_| format!("note {name} is not a whole number: {text:?}"))
 }
 
 fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCost, String> {
     if kind.timing == timing::THP_FIRST_TOUCH {
-        if let Some(why) = variant.notes.get(note::THP_UNAVAILABLE) {
-            return Err(why.clone());
+        if let Some(why) = variant.note::<String>(note::THP_UNAVAILABLE) {
+            return Err(why);
         }
     }
     let samples = wall_samples(kind, variant)?;
@@ -272,8 +273,11 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
     check_precondition(kind, variant, &phase, repetitions, bytes)?;
     let whole = spread(&samples);
     let cpu_key = timing::cpu_note(kind.timing);
-    let cpu = match variant.notes.get(&cpu_key) {
-        Some(text) => Some(divided(spread(&parse_nanos(text)?), units_per_repetition)),
+    let cpu = match variant.notes.get(cpu_key.key()) {
+        Some(text) => Some(divided(
+            spread(&timings(cpu_key, text)?),
+            units_per_repetition,
+        )),
         None => None,
     };
     Ok(FaultCost {
@@ -300,11 +304,13 @@ fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCo
 /// The wall time of each repetition of the kind's timing, in nanoseconds.
 fn wall_samples(kind: &Kind, variant: &VariantRecord) -> Result<Vec<u64>, String> {
     let wall_key = timing::wall_note(kind.timing);
-    parse_nanos(
+    let name = wall_key.key();
+    timings(
+        wall_key,
         variant
             .notes
-            .get(&wall_key)
-            .ok_or_else(|| format!("no timings (note {wall_key})"))?,
+            .get(name)
+            .ok_or_else(|| format!("no timings (note {name})"))?,
     )
 }
 
@@ -436,16 +442,9 @@ fn phase_compaction(variant: &VariantRecord, phase: &str) -> Option<PhaseCompact
     ))
 }
 
-/// Parses the experiment's comma-separated nanoseconds.
-fn parse_nanos(text: &str) -> Result<Vec<u64>, String> {
-    let samples = text
-        .split(',')
-        .map(|s| {
-            s.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("timing {s:?} in {text:?} is not a whole number"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+/// The nanoseconds of timing note `key`, one per repetition (at least one).
+fn timings(key: NamedNote<Series>, text: &str) -> Result<Vec<u64>, String> {
+    let Series(samples) = key.read(text).map_err(|why| format!("timing {why}"))?;
     if samples.is_empty() {
         return Err("no timings".to_string());
     }
@@ -490,9 +489,10 @@ mod tests {
 
     #[test]
     fn timings_that_are_not_numbers_are_refused_with_the_text() {
-        assert_eq!(parse_nanos("1,2,3"), Ok(vec![1, 2, 3]));
-        let err = parse_nanos("1,x").unwrap_err();
-        assert!(err.contains("\"x\""), "{err}");
+        let key = timing::wall_note(timing::FORK);
+        assert_eq!(timings(key, "1,2,3"), Ok(vec![1, 2, 3]));
+        let err = timings(key, "1,x").unwrap_err();
+        assert!(err.starts_with("timing \"x\""), "{err}");
     }
 
     fn record(thp_huge_bytes: u64, major: u64) -> ExperimentRecord {

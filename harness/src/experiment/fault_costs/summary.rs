@@ -16,7 +16,9 @@ pub(super) fn tables(record: &ExperimentRecord, env: &Environment) -> Vec<Summar
     let mut table = SummaryTable {
             title: format!(
                 "price list: nanoseconds per fault (or fork, or page unmapped), timed inside the process, median and min – max over {} repetitions of wall time, and the median of the thread's CPU time{}",
-                variant.notes.get(note::REPETITIONS).map_or("the", String::as_str),
+                variant
+                    .note(note::REPETITIONS)
+                    .map_or("the".to_string(), |n| n.to_string()),
                 timing_caveat(env).map(|c| format!(" ({c})")).unwrap_or_default()
             ),
             headers: [

@@ -84,9 +84,8 @@ pub(super) static FIGURES: [Option<AnswerFigure>; 6] = [
             .collect();
         let children = c.processes.iter().filter(|p| p.role != PARENT).count() as u64;
         let size = regions.first().map_or(0, |r| r.size_bytes);
-        let note = |key: &str| v.notes.get(key)?.parse::<u64>().ok();
-        let page = size / note(note::REGION_PAGES)?.max(1);
-        let written = children * note(note::ZYGOTE_SHARE_PAGES)? * page;
+        let page = size / v.note(note::REGION_PAGES)?.max(1);
+        let written = children * v.note(note::ZYGOTE_SHARE_PAGES)? * page;
         Some(format!(
             "the region over the parent and {children} children: Σ Rss {}, Σ Pss {}, for {} in use \
              (one copy of the {} region and the {} the children wrote, their own copies)",

@@ -261,10 +261,8 @@ pub(super) fn thp_missing(v: &Observed<'_>) -> Option<String> {
             v.env.thp_enabled,
             v.env.thp_defrag,
             human_bytes(pmd),
-            v.variant
-                .notes
-                .get(note::REGION_ALIGNED_TO_PMD)
-                .map_or("unknown", String::as_str),
+            v.note(note::REGION_ALIGNED_TO_PMD)
+                .map_or("unknown".to_string(), |aligned| aligned.to_string()),
             v.vmstat_over(AFTER_FILL, AFTER_FILL)
         )),
         Some(_) => None,
@@ -583,7 +581,7 @@ fn content(v: &Observed<'_>) -> Judged {
     ];
     let counts: Vec<u64> = keys
         .iter()
-        .map(|k| v.note::<u64>(k))
+        .map(|k| v.note(*k))
         .collect::<Option<_>>()
         .ok_or_else(unreported)?;
     let holds =
@@ -830,7 +828,7 @@ mod tests {
     fn variant(name: &str, checkpoints: Vec<(&str, Vec<ProcessRecord>)>) -> VariantRecord {
         crate::experiment::testkit::variant(
             name,
-            &[(note::REGION_PAGES, PAGES.to_string())],
+            &[(note::REGION_PAGES.key(), PAGES.to_string())],
             checkpoints,
         )
     }
@@ -1078,7 +1076,7 @@ mod tests {
                 (note::CONTENT_CHILD_MISMATCHES_AFTER_ALL, 0),
                 (note::CONTENT_PARENT_MISMATCHES_AFTER_ALL, 0),
             ]
-            .map(|(k, n)| (k.to_string(), n.to_string())),
+            .map(|(k, n)| (k.key().to_string(), n.to_string())),
         );
         v
     }
@@ -1148,12 +1146,14 @@ mod tests {
             Verdict::Confirmed
         );
         let mut v = anon_run(0, PAGES / 4, half);
-        v.notes
-            .insert(note::CONTENT_PARENT_MISMATCHES_AFTER_ALL.into(), "1".into());
+        v.notes.insert(
+            note::CONTENT_PARENT_MISMATCHES_AFTER_ALL.key().into(),
+            "1".into(),
+        );
         assert_eq!(verdict(v, CONTENT), Verdict::Refuted);
         let mut v = anon_run(0, PAGES / 4, half);
         v.notes
-            .insert(note::CONTENT_CHECKED_PAGES.into(), "1".into());
+            .insert(note::CONTENT_CHECKED_PAGES.key().into(), "1".into());
         assert_eq!(verdict(v, CONTENT), Verdict::Refuted);
     }
 
@@ -1238,8 +1238,9 @@ mod tests {
             ],
         );
         v.notes
-            .insert(note::ZYGOTE_SHARE_PAGES.into(), share.to_string());
-        v.notes.insert(note::ZYGOTE_CHILDREN.into(), "4".into());
+            .insert(note::ZYGOTE_SHARE_PAGES.key().into(), share.to_string());
+        v.notes
+            .insert(note::ZYGOTE_CHILDREN.key().into(), "4".into());
         v
     }
 

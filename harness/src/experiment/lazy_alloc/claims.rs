@@ -1,6 +1,8 @@
 //! The claims of lazy-alloc, each with its criterion and its judge.
 
-use experiments::catalog::lazy_alloc::{checkpoint, note, region, result, role, variant};
+use experiments::catalog::lazy_alloc::{
+    checkpoint, note, region, result, role, variant, AddressSpaceLimit,
+};
 
 use super::super::declared::{at, judged, Declared, Metric, Need, RegionFigure};
 use super::super::kit::{Case, Finding, Judged, Observed};
@@ -654,7 +656,7 @@ fn in_mode(v: &Observed<'_>, mode: u32) -> Result<(), String> {
 /// address-space limit (`ulimit -v`) below what they ask for refuses them
 /// first, whatever the policy.
 fn under_address_limit(v: &Observed<'_>) -> Result<(), String> {
-    let Some(limit) = v.note::<u64>(note::ADDRESS_SPACE_LIMIT) else {
+    let Some(AddressSpaceLimit::Bytes(limit)) = v.note(note::ADDRESS_SPACE_LIMIT) else {
         return Ok(());
     };
     let asked = [
@@ -1148,7 +1150,7 @@ mod tests {
                 (note::OVERCOMMIT_PIECE_BYTES.key(), (total / 2).to_string()),
                 (note::OVERCOMMIT_PIECES_MAPPED.key(), pieces.to_string()),
                 (note::OVERCOMMIT_PIECES_REFUSED_WITH.key(), "none".into()),
-                (note::ADDRESS_SPACE_LIMIT, limit.into()),
+                (note::ADDRESS_SPACE_LIMIT.key(), limit.into()),
             ],
         )
     }

@@ -37,13 +37,7 @@ pub(super) fn plan(ctx: &PlanContext<'_>) -> Result<Plan, String> {
     let written = 2 * chunk_bytes + chunk_bytes / 512;
     let what = format!("the {} this experiment writes", human_bytes(written));
     room::check_memory(ctx.env, written + HEADROOM_BYTES, &what)?;
-    if ctx.env.mem_total_bytes > 0 && written > ctx.env.mem_total_bytes / 2 {
-        return Err(format!(
-            "writing {} would take more than half of this machine's {} of RAM; use --quick or a smaller --size",
-            human_bytes(written),
-            human_bytes(ctx.env.mem_total_bytes)
-        ));
-    }
+    room::check_half_of_ram(ctx.env, written)?;
     strict_commit_room(ctx, map_bytes)?;
     let variant = |thp: Thp, overcommit_test: bool| {
         let args = Args {

@@ -254,11 +254,10 @@ impl<'a> Costs<'a> {
         )
     }
 
-    fn worker_kind(&self) -> &str {
+    fn worker_kind(&self) -> String {
         self.variant
-            .notes
-            .get(note::WORKER_KIND)
-            .map_or("?", String::as_str)
+            .note::<String>(note::WORKER_KIND)
+            .unwrap_or_else(|| "?".into())
     }
 
     /// A mean figure per worker against one of the seed's, within half the
@@ -401,7 +400,7 @@ mod tests {
             })
             .collect();
         let mut v = fixtures::variant(variant::DEFAULT, checkpoints);
-        v.notes.insert(note::WORKER_KIND.into(), kind.into());
+        v.notes.insert(note::WORKER_KIND.key().into(), kind.into());
         v
     }
 

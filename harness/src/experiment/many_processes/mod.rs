@@ -19,7 +19,7 @@ use experiments::ExperimentInfo;
 use serde_json::json;
 
 use super::kit::{self, AnswerFigure, Facts};
-use super::{human_bytes, Claim, Experiment, Lesson, Plan, PlanContext, PlannedVariant};
+use super::{human_bytes, room, Claim, Experiment, Lesson, Plan, PlanContext, PlannedVariant};
 use crate::model::{ClaimRecord, ExperimentRecord, PopulationRecord, SummaryTable};
 use crate::system::Environment;
 
@@ -51,18 +51,13 @@ impl Experiment for ManyProcesses {
             ));
         }
         check_limits(count, ctx.env)?;
-        let needed = count * WORKER_BOUND_BYTES;
-        let available = ctx
-            .env
-            .memory_room_bytes()
-            .unwrap_or(ctx.env.mem_total_bytes);
-        if available > 0 && needed > available / 2 {
-            return Err(format!(
-                "{count} workers may need {} and this machine or cgroup has {}; use a smaller --count",
-                human_bytes(needed),
-                human_bytes(available)
-            ));
-        }
+        let workers = format!("{count} workers");
+        room::check_half_of_room(
+            ctx.env,
+            count * WORKER_BOUND_BYTES,
+            &workers,
+            "use a smaller --count",
+        )?;
         let args = Args {
             count: count as usize,
             no_static_worker: false,
@@ -93,7 +88,8 @@ impl Experiment for ManyProcesses {
     /// The worker measured (the seed's static C program, or the harness's own
     /// Rust worker where no C compiler built it) is the setup, not a measurement.
     fn setup_notes(&self) -> &'static [&'static str] {
-        &[experiments::catalog::many_processes::note::WORKER_KIND]
+        const SETUP: &[&str] = &[experiments::catalog::many_processes::note::WORKER_KIND.key()];
+        SETUP
     }
 
     fn judge(&self, record: &ExperimentRecord, env: &Environment) -> Vec<ClaimRecord> {

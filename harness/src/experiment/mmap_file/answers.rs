@@ -52,7 +52,7 @@ pub(super) static FIGURES: [Option<AnswerFigure>; 6] = [
     Some(|f| first_read(f, &[variant::WARM, variant::COLD], |v| Some(v.to_string()))),
     Some(|f| {
         first_read(f, &[variant::WARM, variant::WARM_DD], |v| {
-            let chunk = f.variant(v)?.notes.get(note::WRITE_CHUNK_BYTES)?;
+            let chunk = f.variant(v)?.note(note::WRITE_CHUNK_BYTES)?;
             Some(format!("{v} (written {chunk} bytes per write)"))
         })
     }),

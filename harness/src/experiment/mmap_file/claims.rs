@@ -397,10 +397,8 @@ fn expect_fault_around(view: &Observed<'_>, finding: Finding) -> Finding {
 fn not_cold(view: &Observed<'_>) -> Result<(), String> {
     let (mapped, cached) = cache_state(view).ok_or("the page-cache state was not reported")?;
     let method = view
-        .variant
-        .notes
-        .get(note::CACHE_DROP_METHOD)
-        .map_or("unknown", String::as_str);
+        .note::<String>(note::CACHE_DROP_METHOD)
+        .unwrap_or_else(|| "unknown".into());
     if cached * 100 > mapped * COLD_CACHED_PER_100_PAGES {
         // Pages in memory-backed file systems cannot be evicted at all: the
         // environment's doing. Elsewhere the kernel was asked and kept them.
@@ -802,13 +800,13 @@ mod tests {
             let v = variant(
                 self.name,
                 &[
-                    (note::MAPPED_PAGES, PAGES.to_string()),
+                    (note::MAPPED_PAGES.key(), PAGES.to_string()),
                     (
-                        note::PAGE_CACHE_PAGES_BEFORE_MMAP,
+                        note::PAGE_CACHE_PAGES_BEFORE_MMAP.key(),
                         self.cached_pages.to_string(),
                     ),
-                    (note::WRITE_CHUNK_BYTES, "1048576".into()),
-                    (note::PAGES_REREAD_TO_WARM, self.reread.to_string()),
+                    (note::WRITE_CHUNK_BYTES.key(), "1048576".into()),
+                    (note::PAGES_REREAD_TO_WARM.key(), self.reread.to_string()),
                 ],
                 vec![
                     (

@@ -63,7 +63,8 @@ impl Experiment for MmapFile {
     /// read(2)'s folios rather than the writes', so reading the mapping then
     /// takes another number of faults (69 against 99 at the quick size).
     fn metric_conditions(&self) -> &'static [&'static str] {
-        &[note::PAGES_REREAD_TO_WARM]
+        const CONDITIONS: &[&str] = &[note::PAGES_REREAD_TO_WARM.key()];
+        CONDITIONS
     }
 
     /// The cold variants reuse the file the warm one wrote (`plan` says which).

@@ -66,19 +66,6 @@ pub(super) static DECLARED: [Declared; 1] = [judged(
     &[at(Metric::RssFile, checkpoint::AFTER_WORK)],
 )];
 
-/// Page indices from a `cached_page_ranges` note (`0-3,40-52` or `none`).
-fn page_indices(text: &str) -> Option<Vec<u64>> {
-    if text == "none" {
-        return Some(Vec::new());
-    }
-    let mut out = Vec::new();
-    for part in text.split(',') {
-        let (a, b) = part.split_once('-').unwrap_or((part, part));
-        out.extend(a.trim().parse::<u64>().ok()?..=b.trim().parse::<u64>().ok()?);
-    }
-    Some(out)
-}
-
 /// What a cold exec of the debug link brought into the page cache beyond the
 /// parts of the file its segments map.
 fn debug_never_cached(v: &Observed<'_>) -> Judged {
@@ -86,16 +73,15 @@ fn debug_never_cached(v: &Observed<'_>) -> Judged {
         return Err(why);
     }
     let (Some(before), Some(after), Some(total), Some(binary)) = (
-        v.variant.notes.get(note::CACHED_BEFORE_EXEC),
-        v.variant.notes.get(note::CACHED_AFTER_WORK),
+        v.note(note::CACHED_BEFORE_EXEC),
+        v.note(note::CACHED_AFTER_WORK),
         v.note::<u64>(note::FILE_PAGES),
         v.variant.binary.as_ref(),
     ) else {
         return Err("the file's page-cache state was not recorded".into());
     };
-    let (Some(before), Some(after)) = (page_indices(before), page_indices(after)) else {
-        return Err("the page-cache notes do not parse".into());
-    };
+    let before: Vec<u64> = before.indices().collect();
+    let after: Vec<u64> = after.indices().collect();
     if !before.is_empty() {
         return Err(format!(
             "precondition not met: {} of the file's pages stayed cached after dropping it (mapped by \
@@ -467,9 +453,9 @@ mod tests {
             let mut variant = fixtures::variant(variant::DEBUG, vec![at_work]);
             variant.binary = Some(facts(5 * PAGE, false));
             for (key, value) in [
-                (note::FILE_PAGES, "5"),
-                (note::CACHED_BEFORE_EXEC, before),
-                (note::CACHED_AFTER_WORK, after),
+                (note::FILE_PAGES.key(), "5"),
+                (note::CACHED_BEFORE_EXEC.key(), before),
+                (note::CACHED_AFTER_WORK.key(), after),
             ] {
                 variant.notes.insert(key.into(), value.into());
             }
@@ -496,7 +482,6 @@ mod tests {
         let hidden = claim(&env, "none", "1").disturbance.map(|d| d.cause);
         assert_eq!(hidden, Some(DisturbanceCause::Reclaim));
         assert_eq!(claim(&env, "3", "0-4").disturbance, None);
-        assert_eq!(page_indices("0-2,7"), Some(vec![0, 1, 2, 7]));
     }
 
     #[test]

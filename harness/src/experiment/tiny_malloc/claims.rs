@@ -290,14 +290,14 @@ fn near_minimum_of_all(record: &ExperimentRecord, env: &Environment) -> ClaimRec
 /// on: exec's random gap in the stack block can only add pages, so it may be
 /// the cause, and the claim is inconclusive; a confirmation stands.
 fn unless_randomised(view: &Observed<'_>, finding: Finding) -> Judged {
-    let aslr = view.variant.notes.get(note::ASLR).map(String::as_str);
-    if finding.holds || aslr == Some("off") {
+    let aslr = view.note::<String>(note::ASLR);
+    if finding.holds || aslr.as_deref() == Some("off") {
         return Ok(finding);
     }
     Err(format!(
         "precondition not met: address-space randomisation was {} for the {} build, and exec's random \
          gap in the stack's argument block alone can add a page or two: {}",
-        aslr.unwrap_or("not recorded"),
+        aslr.as_deref().unwrap_or("not recorded"),
         view.variant.name,
         finding.evidence
     ))
@@ -383,7 +383,7 @@ mod tests {
             after.totals.mapped_rss_bytes = rss_pages * 4096;
             let mut v = with_after(after);
             v.name = name.into();
-            v.notes.insert(note::ASLR.into(), aslr.into());
+            v.notes.insert(note::ASLR.key().into(), aslr.into());
             v
         };
         let build = |name: &str, rss_pages: u64| build_with(name, rss_pages, "off");

@@ -607,11 +607,7 @@ format!("{rss_pages} of {size_pages} pages resident")))
 }
 
 pub(super) fn stack_under_limit(v: &Observed<'_>) -> Judged {
-    let limit = v
-        .variant
-        .notes
-        .get(note::STACK_LIMIT_BYTES)
-        .and_then(|v| v.parse::<u64>().ok());
+    let limit = v.note(note::STACK_LIMIT_BYTES);
     if limit != Some(SEED_STACK_LIMIT_BYTES) {
         return Err(format!(
                 "precondition not met: the stack limit in force at exec was {}, not {SEED_STACK_LIMIT_BYTES} bytes",
@@ -1024,7 +1020,8 @@ pub(super) mod tests {
             let mut v = with_after(minimal_process(1, (stack_pages, 1)));
             v.name = variant::MINIMAL_STACK_4K.into();
             if let Some(n) = note {
-                v.notes.insert(note::STACK_LIMIT_BYTES.into(), n.into());
+                v.notes
+                    .insert(note::STACK_LIMIT_BYTES.key().into(), n.into());
             }
             judged(stack_under_limit, &v).verdict
         };
