@@ -300,7 +300,8 @@ impl Environment {
     /// The machine captured in tests/fixtures/machine (see its NOTES.md), for
     /// unit tests that need an environment and must not read the live one.
     /// What no file says (host name, page size, ...) is still this machine's,
-    /// so a test sets the fields it judges by.
+    /// so a test sets the fields it judges by; its memory room is read from the
+    /// captured files too.
     #[cfg(test)]
     pub(crate) fn fixture() -> Environment {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machine");
