@@ -135,6 +135,12 @@ pub struct Environment {
     /// that machine was configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest: Option<GuestInfo>,
+    /// The folder whose /proc and /sys this was detected from, where the
+    /// figures read afresh later ([`Environment::memory_room_bytes`]) are read
+    /// too: a fixture tree in tests, `/` live. Not recorded: an environment
+    /// read back from a results.json reads the running machine.
+    #[serde(skip)]
+    pub detected_in: Root,
 }
 
 /// The personality flag that turns address-space randomisation off.
@@ -169,6 +175,13 @@ pub struct GuestInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root(PathBuf);
 
+/// The running machine, the root of anything not told otherwise.
+impl Default for Root {
+    fn default() -> Root {
+        Root::live()
+    }
+}
+
 impl Root {
     /// The running machine.
     pub fn live() -> Root {
@@ -189,6 +202,14 @@ impl Root {
     /// The text of the file at `absolute`, trimmed; `None` when unreadable.
     pub fn text(&self, absolute: impl AsRef<Path>) -> Option<String> {
         read_trimmed(&self.path(absolute))
+    }
+
+    /// Where a file found under this root is as the kernel shows it (`/` and
+    /// the path below the root); a path outside the root is left as it is.
+    pub fn kernel_path(&self, found: &Path) -> PathBuf {
+        found
+            .strip_prefix(&self.0)
+            .map_or_else(|_| found.to_path_buf(), |rest| Path::new("/").join(rest))
     }
 }
 
@@ -264,7 +285,7 @@ impl Environment {
             is_root: nix::unistd::geteuid().is_root(),
             cgroup_memory_max_bytes: cgroup.as_ref().and_then(MemoryCgroup::limit_bytes),
             cgroup_version: cgroup.as_ref().map(|c| c.version),
-            cgroup_memory_dir: cgroup.map(|c| c.dir),
+            cgroup_memory_dir: cgroup.map(|c| root.kernel_path(&c.dir)),
             pid_max: text("/proc/sys/kernel/pid_max").and_then(|t| t.parse().ok()),
             rlimit_nproc: rlimit_nproc(),
             cgroup_pids_max: pids.and_then(|(max, _)| max),
@@ -272,13 +293,15 @@ impl Environment {
             processes_running: processes_running(&root.path("/proc")),
             glibc_version: glibc_version(),
             guest: None,
+            detected_in: root.clone(),
         }
     }
 
     /// The machine captured in tests/fixtures/machine (see its NOTES.md), for
     /// unit tests that need an environment and must not read the live one.
     /// What no file says (host name, page size, ...) is still this machine's,
-    /// so a test sets the fields it judges by.
+    /// so a test sets the fields it judges by; its memory room is read from the
+    /// captured files too.
     #[cfg(test)]
     pub(crate) fn fixture() -> Environment {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machine");
@@ -288,19 +311,21 @@ impl Environment {
     /// How much memory an experiment may take now without being killed or
     /// pushing the machine into reclaim: MemAvailable, read afresh, and, under a
     /// cgroup limit, no more than the limit less what the cgroup already uses.
-    /// `None` when neither can be read.
+    /// Both are read under the root the environment was detected in. `None`
+    /// when neither can be read.
     pub fn memory_room_bytes(&self) -> Option<u64> {
-        let available = mem_available_bytes();
+        let available = mem_available_bytes_in(&self.detected_in);
         let cgroup = self.cgroup_memory_max_bytes.map(|limit| {
             let used = self
                 .cgroup_memory_dir
                 .as_ref()
                 .zip(self.cgroup_version)
                 .and_then(|(dir, version)| {
+                    let dir = self.detected_in.path(dir);
                     MemoryCgroup {
                         version,
                         dir: dir.clone(),
-                        mount: dir.clone(),
+                        mount: dir,
                     }
                     .usage_bytes()
                 })
@@ -940,7 +965,11 @@ mod tests {
         // The capture's / is ext4 in its mountinfo.
         assert_eq!(env.temp_dir_fs, "ext4");
         assert_eq!(env.cgroup_version, Some(1));
-        assert_eq!(env.cgroup_memory_dir, Some(root.path(CAPTURED_CGROUP)));
+        // Recorded as the kernel shows it, read under the root.
+        assert_eq!(
+            env.cgroup_memory_dir,
+            Some(Path::new("/").join(CAPTURED_CGROUP))
+        );
         // v1's "no limit" value at every level.
         assert_eq!(env.cgroup_memory_max_bytes, None);
         assert_eq!(env.pid_max, Some(32_768));
@@ -1080,6 +1109,69 @@ mod tests {
             major.parse::<u32>().is_ok() && minor.parse::<u32>().is_ok(),
             "{version}"
         );
+    }
+
+    /// A root with the captured meminfo, its MemAvailable set to `kib`.
+    fn root_with_mem_available(kib: u64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let captured = captured().text(MEMINFO).unwrap();
+        let meminfo: String = captured
+            .lines()
+            .map(|l| {
+                if l.starts_with("MemAvailable:") {
+                    format!("MemAvailable:   {kib} kB\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::create_dir_all(dir.path().join("proc")).unwrap();
+        std::fs::write(dir.path().join("proc/meminfo"), meminfo).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_memory_room_is_read_under_the_root_the_environment_came_from() {
+        let captured_env = Environment::fixture();
+        assert_eq!(captured_env.memory_room_bytes(), Some(23_826_336 * 1024));
+        let dir = root_with_mem_available(64 * 1024);
+        let root = Root::at(dir.path());
+        let env = Environment::detect_in(&root, Path::new("/tmp"));
+        assert_eq!(env.detected_in, root);
+        assert_eq!(env.memory_room_bytes(), Some(64 << 20));
+        // A results.json read back reads the running machine.
+        let json = serde_json::to_string(&env).unwrap();
+        assert!(!json.contains(&*dir.path().to_string_lossy()), "{json}");
+        let read_back: Environment = serde_json::from_str(&json).unwrap();
+        assert_eq!(read_back.detected_in, Root::live());
+    }
+
+    #[test]
+    fn under_a_cgroup_limit_the_room_is_the_limit_less_the_usage() {
+        let dir = root_with_mem_available(64 * 1024);
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("proc/self/cgroup", "0::/vmlab\n");
+        write(
+            "proc/self/mountinfo",
+            "30 23 0:26 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n",
+        );
+        write("sys/fs/cgroup/cgroup.controllers", "cpu memory pids\n");
+        write("sys/fs/cgroup/vmlab/memory.max", "50331648\n");
+        write("sys/fs/cgroup/vmlab/memory.current", "41943040\n");
+        let env = Environment::detect_in(&Root::at(dir.path()), dir.path());
+        assert_eq!(env.cgroup_memory_max_bytes, Some(48 << 20));
+        assert_eq!(
+            env.cgroup_memory_dir.as_deref(),
+            Some(Path::new("/sys/fs/cgroup/vmlab"))
+        );
+        // 48 MiB less 40 MiB used, below the 64 MiB MemAvailable.
+        assert_eq!(env.memory_room_bytes(), Some(8 << 20));
+        write("sys/fs/cgroup/vmlab/memory.current", "0\n");
+        assert_eq!(env.memory_room_bytes(), Some(48 << 20));
     }
 
     #[test]

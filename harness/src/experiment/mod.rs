@@ -228,7 +228,9 @@ pub(crate) mod testkit {
     pub const RECORDED_RUN_JSON: &str =
         include_str!("../../tests/fixtures/runs/mmap-file-quick.json");
 
-    /// An environment with 4 KiB pages and THP in madvise mode.
+    /// The captured machine's environment (`Environment::fixture`), with 4 KiB
+    /// pages and THP in madvise mode; the memory room a plan sees in it is the
+    /// captured MemAvailable, not the running machine's.
     pub fn env() -> Environment {
         let mut env = Environment::fixture();
         env.page_size = PAGE;

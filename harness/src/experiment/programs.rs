@@ -227,7 +227,7 @@ pub mod fixtures {
     /// The page size the fixtures use.
     pub const PAGE: u64 = 4096;
 
-    /// This machine, with the fixtures' page size.
+    /// The captured machine (`Environment::fixture`), with the fixtures' page size.
     pub fn env() -> crate::system::Environment {
         let mut env = crate::system::Environment::fixture();
         env.page_size = PAGE;

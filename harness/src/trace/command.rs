@@ -24,7 +24,7 @@ use crate::runner;
 use crate::session::{tell, Telling};
 use crate::store;
 use crate::store::baseline::{self, BaselineMode};
-use crate::system::Environment;
+use crate::system::{Environment, Root};
 use crate::verbosity;
 
 static QUIT: AtomicBool = AtomicBool::new(false);
@@ -71,7 +71,7 @@ pub fn trace(args: &TraceArgs) -> Result<ExitCode> {
         bail!("--step needs a terminal on stdin to wait for Enter; run it interactively, or drop --step");
     }
 
-    let start = start_run(args.out.as_deref())?;
+    let start = start_run(args.out.as_deref(), &Root::live())?;
     let spec = TraceSpec {
         program: program.clone(),
         args: program_args.to_vec(),
@@ -506,10 +506,19 @@ pub(super) fn whole_run(
     }
 }
 
-/// Detects the machine, makes the run folder and installs the Ctrl-C handler.
-pub(crate) fn start_run(out: Option<&Path>) -> Result<RunStart> {
+/// Detects the machine whose /proc and /sys are under `root` (`/` live, the
+/// tree a fixture probe reads in tests), makes the run folder and installs
+/// the Ctrl-C handler.
+pub(crate) fn start_run(out: Option<&Path>, root: &Root) -> Result<RunStart> {
+    let start = open_run(out, root)?;
+    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
+    Ok(start)
+}
+
+/// [`start_run`] short of the Ctrl-C handler, which a process installs once.
+fn open_run(out: Option<&Path>, root: &Root) -> Result<RunStart> {
     let started = chrono::Utc::now();
-    let env = Environment::detect(&std::env::temp_dir());
+    let env = Environment::detect_in(root, &std::env::temp_dir());
     let results_root = out
         .map(Path::to_path_buf)
         .unwrap_or_else(store::default_results_root);
@@ -523,7 +532,6 @@ pub(crate) fn start_run(out: Option<&Path>) -> Result<RunStart> {
     )
     .map_err(|e| anyhow::anyhow!("{e}; pass --out with a writable folder"))?;
     let owner = Some(owner);
-    ctrlc::set_handler(runner::request_interrupt).context("cannot install the Ctrl-C handler")?;
     Ok(RunStart {
         started,
         env,
@@ -531,4 +539,23 @@ pub(crate) fn start_run(out: Option<&Path>) -> Result<RunStart> {
         run_dir,
         owner,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_records_the_environment_of_the_root_it_is_given() {
+        let root = Root::at(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/machine"));
+        let out = tempfile::tempdir().unwrap();
+        let start = open_run(Some(out.path()), &root).unwrap();
+        // The captured machine's MemTotal and THP mode (tests/fixtures/machine/NOTES.md).
+        assert_eq!(start.env.mem_total_bytes, 24_684_092 * 1024);
+        assert_eq!(start.env.thp_enabled, "madvise");
+        // No process folders were captured; a live /proc always lists some.
+        assert_eq!(start.env.processes_running, None);
+        assert_eq!(start.env.detected_in, root);
+        assert!(start.run_dir.starts_with(out.path()), "{:?}", start.run_dir);
+    }
 }

@@ -20,6 +20,7 @@ use crate::probe::{Probe, ProcProbe};
 use crate::runner::{self, RawCapture};
 use crate::store;
 use crate::store::baseline::BaselineMode;
+use crate::system::Root;
 
 /// The command name of `pid` (/proc/PID/comm).
 fn comm(probe: &dyn Probe, pid: i32) -> String {
@@ -31,11 +32,12 @@ fn comm(probe: &dyn Probe, pid: i32) -> String {
 
 /// Runs `harness watch` on the running machine.
 pub fn watch(args: &WatchArgs) -> Result<ExitCode> {
-    watch_on(args, &ProcProbe)
+    watch_on(args, &ProcProbe, &Root::live())
 }
 
-/// [`watch`], reading the processes through `probe`.
-pub fn watch_on(args: &WatchArgs, probe: &dyn Probe) -> Result<ExitCode> {
+/// [`watch`], reading the processes through `probe` and the machine's
+/// environment and provenance under `root` (the tree `probe` reads in tests).
+pub fn watch_on(args: &WatchArgs, probe: &dyn Probe, root: &Root) -> Result<ExitCode> {
     if args.pid <= 0 || !tree::alive(probe, args.pid) {
         bail!("no running process with pid {}", args.pid);
     }
@@ -51,7 +53,7 @@ pub fn watch_on(args: &WatchArgs, probe: &dyn Probe) -> Result<ExitCode> {
     }
     // A process that cannot be read is refused before a run folder exists.
     once(probe, args.pid)?;
-    let start = super::command::start_run(args.out.as_deref())?;
+    let start = super::command::start_run(args.out.as_deref(), root)?;
     let every = match (args.every, args.on_enter) {
         (Some(every), _) => Some(every),
         (None, true) => None,
@@ -62,7 +64,10 @@ pub fn watch_on(args: &WatchArgs, probe: &dyn Probe) -> Result<ExitCode> {
         pid: args.pid,
         name: run_name(probe, args.pid),
         // Read once: the record is rewritten after every snapshot.
-        provenance: crate::provenance::Provenance::detect(),
+        provenance: crate::provenance::Provenance::detect_in(
+            root,
+            &std::env::args().collect::<Vec<_>>(),
+        ),
         start,
         record: first_record(),
         raw: Vec::new(),

@@ -52,11 +52,6 @@ impl Machine for FixtureMachine {
         env.temp_dir_fs = "ext4".into();
         env.temp_dir_free_bytes = 10 << 30;
         env.temp_dir_read_ahead_kb = Some(128);
-        // Found under the copied tree; recorded as the path the kernel shows.
-        let under_root = self.probe.root.path("/");
-        env.cgroup_memory_dir = env
-            .cgroup_memory_dir
-            .map(|d| Path::new("/").join(d.strip_prefix(&under_root).unwrap_or(&d)));
         env
     }
 
