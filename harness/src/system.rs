@@ -428,14 +428,9 @@ pub fn selected_word(text: &str) -> String {
         .to_string()
 }
 
-/// MemAvailable of /proc/meminfo, read now: the kernel's estimate of what can
-/// be allocated without swapping. `None` when the file cannot be read or the
-/// kernel does not write the field.
-pub fn mem_available_bytes() -> Option<u64> {
-    mem_available_bytes_in(&Root::live())
-}
-
-/// [`mem_available_bytes`] of the machine whose /proc is under `root`.
+/// MemAvailable of the /proc/meminfo under `root`, read now: the kernel's
+/// estimate of what can be allocated without swapping. `None` when the file
+/// cannot be read or the kernel does not write the field.
 pub fn mem_available_bytes_in(root: &Root) -> Option<u64> {
     let text = root.text(MEMINFO)?;
     parse_meminfo(&text).ok()?.mem_available
