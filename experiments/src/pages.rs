@@ -90,11 +90,15 @@ fn start_writeback(file: &File, offset: u64, len: u64) {
 /// Reads the first `len` bytes of `file` with read(2), `chunk` bytes at a time,
 /// which puts them in the page cache without mapping anything.
 pub fn read_through(file: &File, len: u64, chunk: usize) -> io::Result<()> {
+    read_range(file, &mut vec![0u8; chunk.max(1)], 0, len)
+}
+
+/// Reads `file` from `offset` up to `end` with read(2), `buf.len()` bytes at
+/// a time, stopping early at the end of the file.
+fn read_range(file: &File, buf: &mut [u8], mut offset: u64, end: u64) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; chunk.max(1)];
-    let mut offset = 0u64;
-    while offset < len {
-        let want = buf.len().min((len - offset) as usize);
+    while offset < end {
+        let want = buf.len().min((end - offset) as usize);
         let n = file.read_at(&mut buf[..want], offset)?;
         if n == 0 {
             break;
@@ -110,7 +114,6 @@ pub fn read_through(file: &File, len: u64, chunk: usize) -> io::Result<()> {
 /// back a few pages that reclaim took costs a second per GiB in 1 KiB reads;
 /// the missing ones are all a warm file needs.
 pub fn read_missing(file: &File, len: usize, chunk: usize) -> io::Result<usize> {
-    use std::os::unix::fs::FileExt;
     if len == 0 {
         return Ok(0);
     }
@@ -120,15 +123,7 @@ pub fn read_missing(file: &File, len: usize, chunk: usize) -> io::Result<usize> 
     for (first, last) in missing_runs(&page_cache_map(file, len)?) {
         missing += last - first;
         let end = (last * page).min(len) as u64;
-        let mut offset = (first * page) as u64;
-        while offset < end {
-            let want = buf.len().min((end - offset) as usize);
-            let n = file.read_at(&mut buf[..want], offset)?;
-            if n == 0 {
-                break;
-            }
-            offset += n as u64;
-        }
+        read_range(file, &mut buf, (first * page) as u64, end)?;
     }
     Ok(missing)
 }
