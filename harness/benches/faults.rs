@@ -5,9 +5,9 @@
 //! time per page touched; a kind that cannot be set up here (no THP, a tmpfs
 //! temp folder for the cold-file kinds) prints `SKIP: reason` and is left out.
 //!
-//! `cargo bench -p harness --bench faults`; `VMLAB_BENCH_DIR` picks the folder
-//! for the file (default: the system temp folder, which must be on a disk for
-//! the major-fault kinds).
+//! `cargo bench -p harness --features bench --bench faults`; `VMLAB_BENCH_DIR`
+//! picks the folder for the file (default: the system temp folder, which must
+//! be on a disk for the major-fault kinds).
 
 use std::fs::File;
 use std::hint::black_box;

@@ -12,7 +12,7 @@
 //!   (tests/fixtures/runs/mmap-file-quick.json, or the results.json named by
 //!   `VMLAB_BENCH_RUN`, e.g. a full run's).
 //!
-//! `cargo bench -p harness --bench hot_paths`.
+//! `cargo bench -p harness --features bench --bench hot_paths`.
 
 use std::fs::File;
 use std::hint::black_box;

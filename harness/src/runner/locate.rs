@@ -25,9 +25,15 @@ const INSTALL_HINT: &str = "install them with `cargo install --path experiments`
 
 /// The folder that holds the experiment binaries, built if needed; an error
 /// in one line saying where they were looked for and how to get them.
+///
+/// A folder named by `VMLAB_EXPERIMENTS_DIR` is flushed like one just built:
+/// it may well be (the integration tests build the experiments once and point
+/// every harness they start there).
 pub fn experiments_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os(DIR_VARIABLE) {
-        return Ok(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        flush_programs(&dir);
+        return Ok(dir);
     }
     let exe = std::env::current_exe().context("cannot find the harness's own executable")?;
     let dir = exe

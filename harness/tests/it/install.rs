@@ -9,26 +9,22 @@ use std::process::{Command, Output, Stdio};
 
 use harness::model::{RunRecord, Status};
 
-use crate::util::harness_bin;
+use crate::util::{built_experiments, harness_bin};
 
-/// The folder of the experiment binaries (beside the harness under test),
-/// built there first as the harness does under cargo: tests run in any order.
-fn built_experiments() -> PathBuf {
-    let dir = harness_bin().parent().expect("bin folder").to_path_buf();
-    let cargo = std::env::var_os("CARGO").expect("tests run under cargo");
-    let target = dir.parent().expect("target folder");
-    let mut build = Command::new(cargo);
-    build
-        .args(["build", "-q", "-p", "experiments", "--bins"])
-        .arg("--manifest-path")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target);
-    if dir.file_name().is_some_and(|p| p == "release") {
-        build.arg("--release");
+/// Runs `command`, whose program was just copied. While it was being written,
+/// another test's thread may have forked: until that child execs, it holds the
+/// copy open for writing, and exec fails with `ETXTBSY` for that instant (the
+/// file is complete). Tries again for up to a second.
+fn output_of_fresh_copy(command: &mut Command) -> Output {
+    for _ in 0..100 {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other.expect("run the installed harness"),
+        }
     }
-    let status = build.status().expect("run cargo build");
-    assert!(status.success(), "building the experiments failed");
-    dir
+    command.output().expect("run the installed harness")
 }
 
 /// A copy of the harness binary alone in a fresh folder, as `cargo install` leaves it.
@@ -71,7 +67,7 @@ impl Installed {
         for (k, v) in extra {
             command.env(k, v);
         }
-        command.output().expect("run the installed harness")
+        output_of_fresh_copy(&mut command)
     }
 
     /// What is in `sub`, for asserting that nothing was left there.

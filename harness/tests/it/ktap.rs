@@ -17,6 +17,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use crate::util::HarnessRun;
 
@@ -260,11 +261,12 @@ fn prove(file: &Path) -> (Option<i32>, String) {
 struct Ktap {
     _dir: tempfile::TempDir,
     file: PathBuf,
-    run: HarnessRun,
+    run: Arc<HarnessRun>,
 }
 
 impl Ktap {
-    fn of(run: HarnessRun) -> Ktap {
+    fn of(run: impl Into<Arc<HarnessRun>>) -> Ktap {
+        let run = run.into();
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("run.ktap");
         std::fs::write(&file, &run.output.stdout).expect("write ktap");
@@ -419,9 +421,13 @@ fn a_crashed_experiment_fails_in_the_kernels_parser_and_its_leaves_are_not_ok() 
     }
 }
 
+/// The quick run of every experiment in KTAP, shared with the repeatability
+/// test, which reads its results folder as one of its runs.
+pub const ALL_QUICK_TAP: &[&str] = &["all", "--quick", "--format", "tap"];
+
 fn a_clean_quick_run_passes_the_kernels_parser_tap_py_and_tap_parser() {
     Consumer::skip_unless_any();
-    let k = Ktap::of(HarnessRun::new(&["all", "--quick", "--format", "tap"]));
+    let k = Ktap::of(crate::util::shared_run(ALL_QUICK_TAP));
     k.run.assert_code(0);
     let totals = k.totals();
     assert_eq!((totals[1], totals[5]), (0, 0), "{}", k.run.describe());

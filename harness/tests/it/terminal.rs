@@ -2,9 +2,11 @@
 //! the summary cuts no claim's figure: prose wraps, only table cells are cut.
 // See: issue 23
 
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 
-use crate::util::{harness_bin, HarnessRun};
+use crate::util::{harness_bin, shared_run_with_env, HarnessRun};
 
 /// Lines of `output` (stdout and stderr) wider than `width` characters.
 fn wide_lines(output: &Output, width: usize) -> Vec<String> {
@@ -48,11 +50,15 @@ fn flat(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The quick run of every experiment as printed on an 80-column terminal,
+/// shared with the repeatability test, which reads its results folder as one of
+/// its runs: no test writes into that folder.
+pub fn all_quick_at_80() -> Arc<HarnessRun> {
+    shared_run_with_env(&["all", "--quick"], &[("COLUMNS", Path::new("80"))])
+}
+
 fn all_show_list_watch_and_trace_fit_80_columns_and_cut_no_claim_figure() {
-    let run = HarnessRun::with_env(
-        &["all", "--quick"],
-        &[("COLUMNS", std::path::Path::new("80"))],
-    );
+    let run = all_quick_at_80();
     run.assert_code(0);
     assert_fits("all --quick", &run.output);
     let out = run.out.path().display().to_string();
@@ -99,14 +105,17 @@ fn all_show_list_watch_and_trace_fit_80_columns_and_cut_no_claim_figure() {
     assert!(watched.status.success(), "{watched:?}");
     assert_fits("watch --once", &watched);
 
-    let traced = at_80(&["trace", "--out", &out, "--", "/bin/true"]);
+    // The traces get a results folder of their own: the run's is shared.
+    let trace_out = tempfile::tempdir().expect("temp dir");
+    let traces = trace_out.path().display().to_string();
+    let traced = at_80(&["trace", "--out", &traces, "--", "/bin/true"]);
     assert_fits("trace -- /bin/true", &traced);
 
     // A wait's line on stderr names the checkpoint (from the program's last
     // line, up to 48 characters) and why each process waits: with a long label
     // it is wrapped, not cut.
     let script = "echo the class waits here until the teacher presses enter; read x";
-    let waited = at_80(&["trace", "--out", &out, "--", "sh", "-c", script]);
+    let waited = at_80(&["trace", "--out", &traces, "--", "sh", "-c", script]);
     assert!(waited.status.success(), "{waited:?}");
     assert_fits("trace of a program that reads its input", &waited);
     let said = flat(&String::from_utf8_lossy(&waited.stderr));

@@ -11,9 +11,13 @@
 //! `--include-ignored` a skip fails the test instead, for a machine that must
 //! have everything (`--ignored` selects nothing: no test is ignored before it
 //! runs). Unlike libtest, output is not captured: what a test prints shows as
-//! it runs.
+//! it runs. After the summary it lists the slowest tests with their seconds, so
+//! that a maintainer sees where the test command's time goes (printed only,
+//! never asserted: timings depend on the machine and its load).
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Completion, Trial};
 
@@ -83,24 +87,63 @@ macro_rules! tests {
     };
 }
 
+/// How many of the slowest tests the runner lists after the summary.
+const SLOWEST_SHOWN: usize = 12;
+
+/// The wall time of each test body that ran, by name, for the list of the
+/// slowest tests.
+static ELAPSED: Mutex<Vec<(String, Duration)>> = Mutex::new(Vec::new());
+
+/// Runs `body` and records its wall time under `name`, whether it passed,
+/// failed or skipped.
+fn timed(name: &str, body: fn()) -> std::thread::Result<()> {
+    let start = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(body));
+    ELAPSED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((name.to_string(), start.elapsed()));
+    outcome
+}
+
+/// Prints the slowest tests that ran, slowest first. A test that uses a run
+/// shared with others (`util::shared_run`) is charged with the time it waited
+/// for that run.
+fn print_slowest() {
+    let mut elapsed = std::mem::take(&mut *ELAPSED.lock().unwrap_or_else(|e| e.into_inner()));
+    if elapsed.is_empty() {
+        return;
+    }
+    elapsed.sort_by_key(|(_, duration)| std::cmp::Reverse(*duration));
+    let total: Duration = elapsed.iter().map(|(_, d)| *d).sum();
+    println!(
+        "slowest tests (wall seconds; {} tests took {:.1} s together):",
+        elapsed.len(),
+        total.as_secs_f64()
+    );
+    for (name, duration) in elapsed.iter().take(SLOWEST_SHOWN) {
+        println!("{:>8.1}  {name}", duration.as_secs_f64());
+    }
+    println!();
+}
+
 /// A registered test as a trial: a [`skip`] becomes an ignored outcome with its
 /// reason; any other panic fails the test (its message was printed by the hook).
 /// Under `--include-ignored` a skip is a failure.
 fn trial(test: Test, strict: bool) -> Trial {
     let body = test.body;
-    Trial::ignorable_test(test.name, move || {
-        match catch_unwind(AssertUnwindSafe(body)) {
-            Ok(()) => Ok(Completion::Completed),
-            Err(payload) => match payload.downcast::<Skip>() {
-                Ok(skip) if strict => Err(format!(
-                    "cannot run here ({}), and --include-ignored asks for every test",
-                    skip.0
-                )
-                .into()),
-                Ok(skip) => Ok(Completion::ignored_with(skip.0)),
-                Err(panic) => resume_unwind(panic),
-            },
-        }
+    let name = test.name.clone();
+    Trial::ignorable_test(test.name, move || match timed(&name, body) {
+        Ok(()) => Ok(Completion::Completed),
+        Err(payload) => match payload.downcast::<Skip>() {
+            Ok(skip) if strict => Err(format!(
+                "cannot run here ({}), and --include-ignored asks for every test",
+                skip.0
+            )
+            .into()),
+            Ok(skip) => Ok(Completion::ignored_with(skip.0)),
+            Err(panic) => resume_unwind(panic),
+        },
     })
 }
 
@@ -118,9 +161,14 @@ pub fn main(modules: &[fn() -> Vec<Test>]) -> ! {
     if let Some(twice) = names.windows(2).find(|w| w[0] == w[1]) {
         panic!("test {} is registered twice", twice[0]);
     }
+    // A filtered run may need no experiment: the harness builds them if it does.
+    if args.filter.is_none() && !args.list {
+        crate::util::point_harness_at_built_experiments();
+    }
     let strict = args.include_ignored;
     let trials = tests.into_iter().map(|t| trial(t, strict)).collect();
     let conclusion = libtest_mimic::run(&args, trials);
+    print_slowest();
     crate::util::drop_shared_runs();
     conclusion.exit()
 }

@@ -14,6 +14,39 @@ pub fn harness_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_harness"))
 }
 
+/// The folder of the experiment binaries (beside the harness under test),
+/// built there first as the harness does under cargo: tests run in any order.
+pub fn built_experiments() -> PathBuf {
+    let dir = harness_bin().parent().expect("bin folder").to_path_buf();
+    let cargo = std::env::var_os("CARGO").expect("tests run under cargo");
+    let target = dir.parent().expect("target folder");
+    let mut build = Command::new(cargo);
+    build
+        .args(["build", "-q", "-p", "experiments", "--bins"])
+        .arg("--manifest-path")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target);
+    if dir.file_name().is_some_and(|p| p == "release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "building the experiments failed");
+    dir
+}
+
+/// Builds the experiments once and points every harness the tests start at
+/// them (`VMLAB_EXPERIMENTS_DIR`, unless already set), for a run of the whole
+/// suite: under cargo the harness otherwise runs `cargo build` itself on each
+/// of the hundred or so invocations, each waiting for the target folder's
+/// lock. A test that needs other binaries sets the variable on its command.
+/// Called by the runner before any test thread starts.
+pub fn point_harness_at_built_experiments() {
+    use harness::runner::locate::DIR_VARIABLE;
+    if std::env::var_os(DIR_VARIABLE).is_none() {
+        std::env::set_var(DIR_VARIABLE, built_experiments());
+    }
+}
+
 /// A harness invocation with its own results and temp folders.
 pub struct HarnessRun {
     /// Where results go (`--out`).
@@ -123,12 +156,16 @@ impl HarnessRun {
     }
 }
 
-/// One run per command line for the whole test process, shared by the tests
-/// that only read its results (stdout, results folder): an experiment's quick
-/// run costs seconds, and repeating it per test adds nothing. A test that
-/// interrupts, breaks or repeats a run, or writes into its folder, makes its own
-/// with [`HarnessRun::new`].
-static SHARED: OnceLock<Mutex<HashMap<Vec<String>, SharedSlot>>> = OnceLock::new();
+/// One run per command line (and environment) for the whole test process,
+/// shared by the tests that only read its results (stdout, results folder): an
+/// experiment's quick run costs seconds, and repeating it per test adds
+/// nothing. A test that interrupts, breaks or repeats a run, or writes into its
+/// folder, makes its own with [`HarnessRun::new`].
+static SHARED: OnceLock<Mutex<HashMap<SharedKey, SharedSlot>>> = OnceLock::new();
+
+/// What makes two shared runs the same: the arguments and the extra
+/// environment variables.
+type SharedKey = (Vec<String>, Vec<(String, PathBuf)>);
 
 /// A shared run, filled once by the first test that asks for it.
 type SharedSlot = Arc<OnceLock<Arc<HarnessRun>>>;
@@ -136,7 +173,17 @@ type SharedSlot = Arc<OnceLock<Arc<HarnessRun>>>;
 /// The shared run of `harness ARGS` (started by the first test that asks;
 /// runs of different command lines go on in parallel).
 pub fn shared_run(args: &[&str]) -> Arc<HarnessRun> {
-    let key: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    shared_run_with_env(args, &[])
+}
+
+/// The shared run of `harness ARGS` with extra environment variables.
+pub fn shared_run_with_env(args: &[&str], env: &[(&str, &Path)]) -> Arc<HarnessRun> {
+    let key: SharedKey = (
+        args.iter().map(|s| s.to_string()).collect(),
+        env.iter()
+            .map(|(k, v)| (k.to_string(), v.to_path_buf()))
+            .collect(),
+    );
     let slot = SHARED
         .get_or_init(Default::default)
         .lock()
@@ -144,7 +191,8 @@ pub fn shared_run(args: &[&str]) -> Arc<HarnessRun> {
         .entry(key)
         .or_default()
         .clone();
-    slot.get_or_init(|| Arc::new(HarnessRun::new(args))).clone()
+    slot.get_or_init(|| Arc::new(HarnessRun::with_env(args, env)))
+        .clone()
 }
 
 /// Removes the shared runs' folders; called once the tests are over.
