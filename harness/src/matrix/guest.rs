@@ -330,9 +330,14 @@ mod tests {
     fn the_columns_settings_are_read_from_the_kernel_command_line() {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/guest");
         let params = KernelParams::read_in(&Root::at(fixture)).unwrap();
+        use experiments::catalog::{lazy_alloc, tiny_malloc};
         assert_eq!(
-            params.get("vmlab.experiments").as_deref(),
-            Some("tiny-malloc,lazy-alloc")
+            params.get("vmlab.experiments"),
+            Some(format!(
+                "{},{}",
+                tiny_malloc::INFO.name,
+                lazy_alloc::INFO.name
+            ))
         );
         assert_eq!(params.get("vmlab.memory").as_deref(), Some("1073741824"));
         assert_eq!(params.get("vmlab.disk").as_deref(), Some("vda"));
