@@ -178,8 +178,10 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     )
     .map_err(|e| UsageError(format!("{e}; pass --out with a writable folder")))?;
     // The host runs the same static binaries as the guests, so that libc and
-    // the loader do not differ between columns; only the kernel does.
-    let binaries = qemu::guest_binaries(&options.experiments, &cache)?;
+    // the loader do not differ between columns; only the kernel does. A
+    // failed or interrupted build takes back the run folder, still empty.
+    let binaries = qemu::guest_binaries(&options.experiments, &cache)
+        .inspect_err(|_| drop(std::fs::remove_dir(&run_dir)))?;
     let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
     let parallel = parallel_guests(&options.host, memory.as_ref().map_or(0, |m| m.bytes));
     note!(

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use crate::error::{Interrupted, RunnerError};
+use crate::runner::child::ChildGuard;
+use crate::runner::interrupt::InterruptScope;
+
 /// The QEMU binary the matrix boots kernels with.
 pub const QEMU: &str = "qemu-system-x86_64";
 
@@ -360,7 +364,8 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
             "building statically linked guest binaries in {} (the first time takes a few minutes)",
             target_dir.display()
         );
-        let status = Command::new(&cargo)
+        let mut command = Command::new(&cargo);
+        command
             .args([
                 "build",
                 "--release",
@@ -372,9 +377,8 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
             .arg(&manifest)
             .env("CARGO_TARGET_DIR", &target_dir)
             .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .status()
-            .with_context(|| format!("cannot run {}", cargo.display()))?;
+            .env("RUSTFLAGS", "-C target-feature=+crt-static");
+        let status = build_to_end(command, &cargo)?;
         if !status.success() {
             bail!(
                 "building the static guest binaries failed ({status}); glibc's static library is \
@@ -402,6 +406,21 @@ pub fn guest_binaries(names: &[String], cache: &Path) -> Result<GuestBinaries> {
             .map(|n| Ok((n.clone(), find(&experiments::catalog::binary_name(n))?)))
             .collect::<Result<_>>()?,
     })
+}
+
+/// Runs the guest build to its end in a process group of its own. Ctrl-C or
+/// SIGTERM meanwhile kills the whole build (cargo and its compilers) and ends
+/// the matrix as interrupted, instead of leaving the build running on its own.
+fn build_to_end(command: Command, cargo: &Path) -> Result<std::process::ExitStatus> {
+    let scope = InterruptScope::catch().context("cannot catch Ctrl-C during the build")?;
+    let build = ChildGuard::spawn_command(command)
+        .with_context(|| format!("cannot run {}", cargo.display()))?;
+    let waited = build.wait_unless_interrupted();
+    drop(scope);
+    match waited {
+        Err(RunnerError::Interrupted) => Err(Interrupted.into()),
+        waited => waited.with_context(|| format!("cannot wait for {}", cargo.display())),
+    }
 }
 
 /// One guest to boot.

@@ -124,6 +124,31 @@ impl ChildGuard {
         })
     }
 }
+impl ChildGuard {
+    /// The main process's stderr, when the command piped it.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.child.stderr.take()
+    }
+
+    /// Waits for the main process to exit, waking every [`super::POLL`] to see whether
+    /// the run was interrupted (Ctrl-C or SIGTERM marked it): then the guard
+    /// is dropped, which kills the whole group, and the wait says
+    /// [`RunnerError::Interrupted`]. For long steps that are not experiments
+    /// (a build), so that an interrupted harness leaves nothing running.
+    pub fn wait_unless_interrupted(mut self) -> Result<ExitStatus, RunnerError> {
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                self.reaped = true;
+                return Ok(status);
+            }
+            if super::interrupted() {
+                return Err(RunnerError::Interrupted);
+            }
+            std::thread::sleep(super::POLL);
+        }
+    }
+}
+
 /// Run in the forked child between fork and exec: a process group of its own
 /// (so the whole group can be killed) and SIGKILL should the harness die. Both
 /// calls are async-signal-safe.

@@ -12,9 +12,12 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{ChildStderr, Command, Stdio};
 
 use anyhow::{bail, Context, Result};
+
+use super::child::ChildGuard;
+use crate::error::{Interrupted, RunnerError};
 
 /// Overrides where experiment binaries are looked for (no build is attempted).
 pub const DIR_VARIABLE: &str = "VMLAB_EXPERIMENTS_DIR";
@@ -143,33 +146,41 @@ fn build_with_cargo(cargo: &Path, exe_dir: &Path) -> Result<()> {
         None => return Ok(()),
     }
     // cargo says `Compiling` only when something is out of date: then the user
-    // is told what the wait is for; a fresh build stays silent.
+    // is told what the wait is for; a fresh build stays silent. In a process
+    // group of its own, killed should the run be interrupted meanwhile.
     command.stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
+    let mut build = ChildGuard::spawn_command(command)
         .with_context(|| format!("cannot run {} to build the experiments", cargo.display()))?;
-    let mut said = false;
-    let mut captured = String::new();
-    if let Some(stderr) = child.stderr.take() {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.trim_start().starts_with("Compiling") && !said {
-                crate::verbosity::note(
-                    "building the experiment programs (first run, or after a change)...",
-                );
-                said = true;
-            }
-            captured.push_str(&line);
-            captured.push('\n');
-        }
-    }
-    let status = child
-        .wait()
-        .with_context(|| format!("cannot wait for {}", cargo.display()))?;
+    let stderr = build.take_stderr();
+    let reader = std::thread::spawn(move || stderr.map(announce_and_capture).unwrap_or_default());
+    let status = match build.wait_unless_interrupted() {
+        Err(RunnerError::Interrupted) => return Err(Interrupted.into()),
+        waited => waited.with_context(|| format!("cannot wait for {}", cargo.display()))?,
+    };
+    let captured = reader.join().unwrap_or_default();
     if !status.success() {
         eprint!("{captured}");
         bail!("building the experiments failed ({status}); run `cargo build -p experiments --bins` to see why");
     }
     Ok(())
+}
+
+/// Reads cargo's stderr to its end, saying once that the experiments are
+/// being built when cargo compiles something; returns what it read.
+fn announce_and_capture(stderr: ChildStderr) -> String {
+    let mut said = false;
+    let mut captured = String::new();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        if line.trim_start().starts_with("Compiling") && !said {
+            crate::verbosity::note(
+                "building the experiment programs (first run, or after a change)...",
+            );
+            said = true;
+        }
+        captured.push_str(&line);
+        captured.push('\n');
+    }
+    captured
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! and `go` goes down its stdin.
 
 pub mod child;
+pub mod interrupt;
 pub mod lines;
 pub mod locate;
 pub mod snapshot;

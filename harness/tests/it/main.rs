@@ -3,6 +3,7 @@
 
 mod bad_inputs;
 mod binaries;
+mod builds;
 mod cdp;
 mod classroom;
 mod cli;
@@ -40,6 +41,7 @@ fn main() {
     trials::main(&[
         bad_inputs::tests,
         binaries::tests,
+        builds::tests,
         classroom::tests,
         cli::tests,
         compare::tests,
