@@ -168,15 +168,20 @@ fn run_guest() -> Result<()> {
 }
 
 fn mount_filesystems() -> Result<()> {
-    let table: [(&str, &str, &str, bool); 5] = [
+    let table: [(&str, &str, &str, bool); 6] = [
         ("proc", "/proc", "proc", true),
         ("sysfs", "/sys", "sysfs", true),
         ("devtmpfs", "/dev", "devtmpfs", true),
         ("tmpfs", "/tmp", "tmpfs", true),
+        // POSIX shared memory (shm_open), as a distribution mounts it: the
+        // shared-file experiment's shm variant maps a file there.
+        ("tmpfs", "/dev/shm", "tmpfs", false),
         // fault_around_bytes lives here; the run records it when readable.
         ("debugfs", "/sys/kernel/debug", "debugfs", false),
     ];
     for (source, target, fstype, required) in table {
+        // devtmpfs has no shm folder of its own.
+        let _ = std::fs::create_dir_all(target);
         match mount(source, target, fstype) {
             Ok(()) => {}
             Err(e) if required => {
