@@ -130,11 +130,12 @@ impl ChildGuard {
         self.child.stderr.take()
     }
 
-    /// Waits for the main process to exit, waking every [`super::POLL`] to see whether
-    /// the run was interrupted (Ctrl-C or SIGTERM marked it): then the guard
-    /// is dropped, which kills the whole group, and the wait says
-    /// [`RunnerError::Interrupted`]. For long steps that are not experiments
-    /// (a build), so that an interrupted harness leaves nothing running.
+    /// Waits for the main process to exit, waking as often as the runner's
+    /// other waits to see whether the run was interrupted (Ctrl-C or SIGTERM
+    /// marked it): then the guard is dropped, which kills the whole group, and
+    /// the wait says [`RunnerError::Interrupted`]. For long steps that are not
+    /// experiments (a build), so that an interrupted harness leaves nothing
+    /// running.
     pub fn wait_unless_interrupted(mut self) -> Result<ExitStatus, RunnerError> {
         loop {
             if let Some(status) = self.child.try_wait()? {
