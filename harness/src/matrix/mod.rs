@@ -180,8 +180,13 @@ pub fn run(options: &MatrixOptions) -> Result<ExitCode> {
     // The host runs the same static binaries as the guests, so that libc and
     // the loader do not differ between columns; only the kernel does. A
     // failed or interrupted build takes back the run folder, still empty.
-    let binaries = qemu::guest_binaries(&options.experiments, &cache)
-        .inspect_err(|_| drop(std::fs::remove_dir(&run_dir)))?;
+    let binaries = match qemu::guest_binaries(&options.experiments, &cache) {
+        Ok(binaries) => binaries,
+        Err(e) => {
+            let _ = std::fs::remove_dir(&run_dir);
+            return Err(e);
+        }
+    };
     let memory = machine.map(|_| guest_memory(options, binaries.total_bytes()));
     let parallel = parallel_guests(&options.host, memory.as_ref().map_or(0, |m| m.bytes));
     note!(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::error::{Interrupted, RunnerError};
+use crate::error::Interrupted;
 use crate::runner::child::ChildGuard;
 use crate::runner::interrupt::InterruptScope;
 
@@ -417,10 +417,12 @@ fn build_to_end(command: Command, cargo: &Path) -> Result<std::process::ExitStat
         .with_context(|| format!("cannot run {}", cargo.display()))?;
     let waited = build.wait_unless_interrupted();
     drop(scope);
-    match waited {
-        Err(RunnerError::Interrupted) => Err(Interrupted.into()),
-        waited => waited.with_context(|| format!("cannot wait for {}", cargo.display())),
+    // A signal the scope caught, even one after the build ended, ends the
+    // matrix as it would have ended it without the scope.
+    if crate::runner::interrupted() {
+        return Err(Interrupted.into());
     }
+    waited.with_context(|| format!("cannot wait for {}", cargo.display()))
 }
 
 /// One guest to boot.
