@@ -480,18 +480,7 @@ mod tests {
         new.environment.temp_dir_fs = "tmpfs".into();
         let mut same_era = new.clone();
         same_era.environment.kernel = "6.12.1".into();
-        let columns = [
-            Column {
-                label: "old".into(),
-                run: Ok(&old),
-            },
-            Column {
-                label: "new".into(),
-                run: Ok(&new),
-            },
-        ];
-        let m = compare(&columns);
-        let explained = explain(&m, &columns);
+        let (m, explained) = compared(("old", &old), ("new", &new));
         let at = |metric: &str| m.rows.iter().position(|r| r.metric == metric).unwrap();
         let names = |i: usize| {
             explained[i]
@@ -566,18 +555,7 @@ mod tests {
         exact.experiments[0].variants[0].checkpoints[0].processes[0]
             .totals
             .mapped_rss_bytes = 1 << 20;
-        let columns = [
-            Column {
-                label: "old".into(),
-                run: Ok(&exact),
-            },
-            Column {
-                label: "new".into(),
-                run: Ok(&new),
-            },
-        ];
-        let m = compare(&columns);
-        let explained = explain(&m, &columns);
+        let (m, explained) = compared(("old", &exact), ("new", &new));
         let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
         assert!(m.rows[vmrss].cells[1].differs);
         assert!(explained[vmrss].is_empty(), "{:?}", explained[vmrss]);
@@ -598,18 +576,7 @@ mod tests {
             .mapped_rss_bytes = (1 << 20) + 40 * 4096;
         let mut new = run((1 << 20) + 40 * 4096, 10, Verdict::Confirmed);
         new.environment.kernel = "6.18.44".into();
-        let columns = [
-            Column {
-                label: "debian:6.1".into(),
-                run: Ok(&old),
-            },
-            Column {
-                label: "host".into(),
-                run: Ok(&new),
-            },
-        ];
-        let m = compare(&columns);
-        let explained = explain(&m, &columns);
+        let (m, explained) = compared(("debian:6.1", &old), ("host", &new));
         let vmrss = m.rows.iter().position(|r| r.metric == "VmRSS").unwrap();
         let names: Vec<&str> = explained[vmrss].iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["not the kernel: debian:6.1's setup differs"]);
@@ -622,19 +589,19 @@ mod tests {
         );
     }
 
-    /// The matrix of a `debian:6.1` column against a `host` one, and what
+    /// The matrix of two labelled runs, the first the reference, and what
     /// explains its rows.
-    fn guest_against_host(
-        old: &crate::model::RunRecord,
-        new: &crate::model::RunRecord,
+    fn compared(
+        (old_label, old): (&str, &RunRecord),
+        (new_label, new): (&str, &RunRecord),
     ) -> (Matrix, Vec<Vec<Explanation>>) {
         let columns = [
             Column {
-                label: "debian:6.1".into(),
+                label: old_label.into(),
                 run: Ok(old),
             },
             Column {
-                label: "host".into(),
+                label: new_label.into(),
                 run: Ok(new),
             },
         ];
@@ -676,7 +643,7 @@ mod tests {
     #[test]
     fn huge_pages_that_fell_back_are_the_guests_memory_not_the_alignment_change() {
         let names = |old: &crate::model::RunRecord, new: &crate::model::RunRecord| {
-            let (m, explained) = guest_against_host(old, new);
+            let (m, explained) = compared(("debian:6.1", old), ("host", new));
             let row = m
                 .rows
                 .iter()
@@ -694,7 +661,7 @@ mod tests {
         old.experiments[0].variants[0].checkpoints[0].processes[0]
             .totals
             .rss_bytes = 64 << 20;
-        let (m, explained) = guest_against_host(&old, &new);
+        let (m, explained) = compared(("debian:6.1", &old), ("host", &new));
         let early = m
             .rows
             .iter()
@@ -746,18 +713,7 @@ mod tests {
         host.experiments[0].variants[0]
             .notes
             .insert(note.into(), "static C".into());
-        let columns = [
-            Column {
-                label: "guest".into(),
-                run: Ok(&guest),
-            },
-            Column {
-                label: "host".into(),
-                run: Ok(&host),
-            },
-        ];
-        let m = compare(&columns);
-        let explained = explain(&m, &columns);
+        let (m, explained) = compared(("guest", &guest), ("host", &host));
         let verdict = m.rows.iter().position(|r| r.metric == "verdict").unwrap();
         assert_eq!(explained[verdict].len(), 1, "{:?}", explained[verdict]);
         assert_eq!(
@@ -797,18 +753,7 @@ mod tests {
         new.environment.kernel = "6.18.44".into();
         new.environment.temp_dir_fs = "ext4".into();
         let names = |old: &RunRecord, new: &RunRecord| {
-            let columns = [
-                Column {
-                    label: "old".into(),
-                    run: Ok(old),
-                },
-                Column {
-                    label: "new".into(),
-                    run: Ok(new),
-                },
-            ];
-            let m = compare(&columns);
-            let explained = explain(&m, &columns);
+            let (m, explained) = compared(("old", old), ("new", new));
             let faults = m
                 .rows
                 .iter()
