@@ -135,16 +135,22 @@ mod tests {
     #[test]
     fn half_of_the_room_or_of_the_ram_is_the_most_a_bounded_demand_may_take() {
         let mut env = crate::experiment::testkit::env();
-        let room = env.memory_room_bytes().unwrap_or(env.mem_total_bytes);
-        assert!(room > 2, "the machine has some memory");
+        let room = env
+            .memory_room_bytes()
+            .expect("the captured machine's MemAvailable");
         check_half_of_room(&env, room / 4, "a few workers", "use fewer").unwrap();
-        let err = check_half_of_room(&env, room, "many workers", "use fewer").unwrap_err();
+        check_half_of_room(&env, room / 2, "half", "use fewer").unwrap();
+        let err = check_half_of_room(&env, room / 2 + 1, "many workers", "use fewer").unwrap_err();
         assert!(err.starts_with("many workers may need"), "{err}");
         assert!(err.ends_with("; use fewer"), "{err}");
+        // A machine whose room and RAM are both unknown (nothing readable
+        // under its root) refuses nothing.
+        let empty = tempfile::tempdir().unwrap();
+        env.detected_in = crate::system::Root::at(empty.path());
+        env.cgroup_memory_max_bytes = None;
         env.mem_total_bytes = 0;
-        if env.memory_room_bytes().is_none() {
-            check_half_of_room(&env, u64::MAX, "anything", "-").unwrap();
-        }
+        assert_eq!(env.memory_room_bytes(), None);
+        check_half_of_room(&env, u64::MAX, "anything", "-").unwrap();
     }
 
     #[test]
