@@ -995,6 +995,24 @@ impl VariantRecord {
         self.notes.get(key.key())?.trim().parse().ok()
     }
 
+    /// Note `key`, read as its type, or why it cannot be used: not noted, or
+    /// a text that is not a `T` (quoted, with the reason), so that a judge
+    /// tells a corrupt record from a missing figure.
+    pub fn need_note<T>(&self, key: impl NoteKey<T>) -> Result<T, String>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let name = key.key();
+        let text = self
+            .notes
+            .get(name)
+            .ok_or_else(|| format!("the experiment did not note {name}"))?;
+        text.trim()
+            .parse()
+            .map_err(|e| format!("note {name} does not read as its type: {text:?} ({e})"))
+    }
+
     /// A variant that has started and measured nothing yet.
     pub fn new(name: impl Into<String>) -> VariantRecord {
         VariantRecord {

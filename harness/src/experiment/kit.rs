@@ -88,11 +88,14 @@ impl<'a> Observed<'a> {
         self.variant.note(key)
     }
 
-    /// Note `key`, parsed, or why it cannot be used (for `?` in a judge).
-    pub fn need_note<T: FromStr>(&self, key: impl NoteKey<T>) -> Result<T, String> {
-        let name = key.key().to_string();
-        self.note(key)
-            .ok_or_else(|| format!("the experiment did not report {name}"))
+    /// Note `key`, parsed, or why it cannot be used (for `?` in a judge; see
+    /// [`VariantRecord::need_note`]).
+    pub fn need_note<T>(&self, key: impl NoteKey<T>) -> Result<T, String>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.variant.need_note(key)
     }
 
     /// Faults of process `role` summed over the phases that end at `labels`.

@@ -2,7 +2,7 @@
 //! divided by what the harness counted from outside for the same phase.
 
 use experiments::catalog::fault_costs::{checkpoint, note, region, role, timing, INFO};
-use experiments::note::{NamedNote, Note, Series};
+use experiments::note::{NamedNote, Series};
 
 use super::super::human_bytes;
 use super::super::kit::{process_at, region_at};
@@ -243,15 +243,6 @@ pub(super) fn price_variant(
         .collect()
 }
 
-fn note_u64(variant: &VariantRecord, key: Note<u64>) -> Result<u64, String> {
-    let name = key.key();
-    let text = variant
-        .notes
-        .get(name)
-        .ok_or_else(|| format!("the experiment did not note {name}"))?;
-    key.read(text)
-        .map_err(|_| format!("note {name} is not a whole number: {text:?}"))
-}
 
 fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCost, String> {
     if kind.timing == timing::THP_FIRST_TOUCH {
@@ -374,9 +365,9 @@ fn bytes_per_repetition(
     repetitions: u64,
 ) -> Result<u64, String> {
     Ok(match kind.block {
-        Block::Base => note_u64(variant, note::BLOCK_BYTES)?,
-        Block::Huge => note_u64(variant, note::THP_BLOCK_BYTES)?,
-        Block::Random => note_u64(variant, note::RANDOM_BLOCK_BYTES)?,
+        Block::Base => variant.need_note(note::BLOCK_BYTES)?,
+        Block::Huge => variant.need_note(note::THP_BLOCK_BYTES)?,
+        Block::Random => variant.need_note(note::RANDOM_BLOCK_BYTES)?,
         Block::Resident => match kind.unit {
             Unit::Forks => phase.before.map_or(0, |p| p.totals.rss_bytes),
             _ => phase.anon_resident / repetitions,

@@ -72,13 +72,11 @@ fn debug_never_cached(v: &Observed<'_>) -> Judged {
     if let Some(why) = kit::not_run_reason(v.variant) {
         return Err(why);
     }
-    let (Some(before), Some(after), Some(total), Some(binary)) = (
-        v.note(note::CACHED_BEFORE_EXEC),
-        v.note(note::CACHED_AFTER_WORK),
-        v.note::<u64>(note::FILE_PAGES),
-        v.variant.binary.as_ref(),
-    ) else {
-        return Err("the file's page-cache state was not recorded".into());
+    let before = v.need_note(note::CACHED_BEFORE_EXEC)?;
+    let after = v.need_note(note::CACHED_AFTER_WORK)?;
+    let total: u64 = v.need_note(note::FILE_PAGES)?;
+    let Some(binary) = v.variant.binary.as_ref() else {
+        return Err("the program's file facts were not recorded".into());
     };
     let before: Vec<u64> = before.indices().collect();
     let after: Vec<u64> = after.indices().collect();
@@ -482,6 +480,15 @@ mod tests {
         let hidden = claim(&env, "none", "1").disturbance.map(|d| d.cause);
         assert_eq!(hidden, Some(DisturbanceCause::Reclaim));
         assert_eq!(claim(&env, "3", "0-4").disturbance, None);
+        // A corrupt note is told apart from a missing one, with its text.
+        let corrupt = claim(&env, "none", "1-x");
+        assert_eq!(corrupt.verdict, Verdict::Inconclusive);
+        assert!(
+            corrupt.evidence.contains("cached_pages_after_work")
+                && corrupt.evidence.contains("\"1-x\""),
+            "{}",
+            corrupt.evidence
+        );
     }
 
     #[test]
