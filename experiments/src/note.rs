@@ -204,6 +204,10 @@ impl FromStr for Series {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Series, String> {
+        // An empty series writes as nothing, and reads back as empty.
+        if text.trim().is_empty() {
+            return Ok(Series(Vec::new()));
+        }
         text.split(',')
             .map(|s| {
                 s.trim()
@@ -356,7 +360,10 @@ mod tests {
         let series: Series = "1200, 980,1010".parse().unwrap();
         assert_eq!(series, Series(vec![1200, 980, 1010]));
         assert_eq!(series.to_string(), "1200,980,1010");
-        assert!("".parse::<Series>().is_err());
+        // Nothing measured writes as nothing and reads back as nothing.
+        let empty = Series::default();
+        assert_eq!(empty.to_string().parse::<Series>(), Ok(empty));
+        assert!(",".parse::<Series>().is_err());
         let err = "12,x".parse::<Series>().unwrap_err();
         assert!(err.contains("\"x\" in \"12,x\""), "{err}");
     }

@@ -471,6 +471,15 @@ mod tests {
     use crate::experiment::Experiment;
 
     #[test]
+    fn an_empty_or_malformed_timing_note_is_no_price() {
+        let key = timing::wall_note(timing::THP_FIRST_TOUCH);
+        assert_eq!(timings(key, "5,7"), Ok(vec![5, 7]));
+        assert_eq!(timings(key, ""), Err("no timings".to_string()));
+        let err = timings(key, "5,x").unwrap_err();
+        assert!(err.starts_with("timing ") && err.contains("\"x\""), "{err}");
+    }
+
+    #[test]
     fn spread_takes_the_middle_of_an_even_count() {
         let s = spread(&[40, 10, 30, 20]);
         assert_eq!((s.min, s.median, s.max), (10.0, 25.0, 40.0));
