@@ -319,7 +319,9 @@ impl std::str::FromStr for KernelCounters {
 
     fn from_str(text: &str) -> Result<KernelCounters, String> {
         let mut c = KernelCounters::default();
-        let mut seen = 0;
+        // One bit per counter, so that a name given twice does not stand in
+        // for one left out.
+        let mut seen = 0u8;
         for pair in text.split_whitespace() {
             let (name, value) = pair
                 .split_once('=')
@@ -327,19 +329,22 @@ impl std::str::FromStr for KernelCounters {
             let bytes = value
                 .parse::<i64>()
                 .map_err(|_| format!("'{value}' of {name} is not a whole number"))?;
-            let field = match name {
-                "AnonPages" => &mut c.anon_pages_bytes,
-                "PageTables" => &mut c.page_tables_bytes,
-                "KernelStack" => &mut c.kernel_stack_bytes,
-                "Slab" => &mut c.slab_bytes,
+            let (bit, field) = match name {
+                "AnonPages" => (1, &mut c.anon_pages_bytes),
+                "PageTables" => (2, &mut c.page_tables_bytes),
+                "KernelStack" => (4, &mut c.kernel_stack_bytes),
+                "Slab" => (8, &mut c.slab_bytes),
                 _ => return Err(format!("'{name}' is not a counter of these")),
             };
+            if seen & bit != 0 {
+                return Err(format!("'{text}' gives {name} twice"));
+            }
             *field = bytes;
-            seen += 1;
+            seen |= bit;
         }
         match seen {
-            4 => Ok(c),
-            _ => Err(format!("'{text}' does not have four counters")),
+            0b1111 => Ok(c),
+            _ => Err(format!("'{text}' does not have the four counters")),
         }
     }
 }
@@ -380,5 +385,7 @@ mod tests {
         assert!("AnonPages=x PageTables=2 KernelStack=3 Slab=4"
             .parse::<KernelCounters>()
             .is_err());
+        let twice = "AnonPages=1 AnonPages=2 AnonPages=3 AnonPages=4".parse::<KernelCounters>();
+        assert!(twice.is_err_and(|e| e.contains("AnonPages twice")));
     }
 }

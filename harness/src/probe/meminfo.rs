@@ -57,11 +57,6 @@ pub fn parse_pcp_pages(zoneinfo: &str) -> u64 {
     pages
 }
 
-/// Reads and parses /proc/meminfo.
-pub fn read() -> Result<SystemCounters, ProbeError> {
-    read_in(&Root::live())
-}
-
 /// Reads and parses the /proc/meminfo under `root` (a fixture tree in tests).
 pub fn read_in(root: &Root) -> Result<SystemCounters, ProbeError> {
     let path = root.path(MEMINFO);

@@ -7,13 +7,9 @@ use std::path::Path;
 use crate::error::ProbeError;
 use crate::model::{MemberFigures, MemberRecord, PopulationRecord};
 
-/// The pids whose parent is `parent`, from the `PPid` field of /proc/*/stat (the
-/// `children` files need CONFIG_PROC_CHILDREN, which not every kernel has).
-pub fn children_of(parent: i32) -> Result<Vec<i32>, ProbeError> {
-    children_in(Path::new("/proc"), parent)
-}
-
-/// [`children_of`] in the /proc at `proc_dir` (a fixture tree in tests).
+/// The pids whose parent is `parent` in the /proc at `proc_dir`, from the
+/// `PPid` field of each stat file (the `children` files need
+/// CONFIG_PROC_CHILDREN, which not every kernel has).
 pub fn children_in(proc_dir: &Path, parent: i32) -> Result<Vec<i32>, ProbeError> {
     let entries = std::fs::read_dir(proc_dir).map_err(|source| ProbeError::Io {
         path: proc_dir.to_path_buf(),
@@ -218,6 +214,8 @@ mod tests {
     fn this_process_is_a_child_of_its_parent() {
         let me = std::process::id() as i32;
         let parent = nix::unistd::getppid().as_raw();
-        assert!(children_of(parent).unwrap().contains(&me));
+        assert!(children_in(Path::new("/proc"), parent)
+            .unwrap()
+            .contains(&me));
     }
 }
