@@ -243,7 +243,6 @@ pub(super) fn price_variant(
         .collect()
 }
 
-
 fn price(kind: &Kind, variant: &VariantRecord, page_size: u64) -> Result<FaultCost, String> {
     if kind.timing == timing::THP_FIRST_TOUCH {
         if let Some(why) = variant.note::<String>(note::THP_UNAVAILABLE) {
